@@ -1,0 +1,181 @@
+"""Decode attention over a KV cache: flash-decoding split-K with GQA/MQA and sliding windows.
+
+Phase 1 (``_split_kernel``): one program per (sequence, KV head, KV split) loads each K/V block of
+its split once and scores it against all G = H / KVH query heads of the group with one ``tl.dot``,
+keeping an online softmax; it writes the split's normalised output and log-sum-exp.
+Phase 2 (``_combine_kernel``): one program per (sequence, query head) merges the splits.
+The MLA decode kernel reuses phase 2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.triton_ops import dot_operand_config, num_sms
+
+LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr,
+                  qk_scale, window, split_len, n_heads, n_splits,
+                  s_qb, s_qh, s_kb, s_kh, s_kt, s_vb, s_vh, s_vt,
+                  GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, SLIDING: tl.constexpr,
+                  BLOCK_G: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
+                  DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr):
+    """Partial attention of one KV split for the GROUP query heads sharing KV head ``kvh``.
+
+    Attends positions [lo, hi) of sequence b, where the sequence's visible range is
+    [max(len - window, 0), len) (or [0, len)) cut into ``split_len``-long splits.
+    Writes mid_o[b, h, split, :] = softmax-weighted V over the split (normalised within it) and
+    mid_lse[b, h, split] = log2 of the split's softmax denominator (-inf for an empty split).
+    qk_scale = softmax scale * log2(e), so exp2 replaces exp.
+    Bytes: 2 * span * D * itemsize per (b, kvh) (K and V once); FLOPs: 4 * G * span * D.
+    """
+    b = tl.program_id(0).to(tl.int64)
+    kvh = tl.program_id(1).to(tl.int64)
+    split = tl.program_id(2)
+
+    seq_len = tl.load(lens_ptr + b)
+    start = tl.maximum(seq_len - window, 0) if SLIDING else 0
+    lo = start + split * split_len
+    hi = tl.minimum(lo + split_len, seq_len)
+
+    offs_g = tl.arange(0, BLOCK_G)
+    offs_d = tl.arange(0, BLOCK_D)
+    heads = kvh * GROUP + offs_g  # [BLOCK_G] query heads of this group
+    g_mask = offs_g < GROUP
+    d_mask = offs_d < HEAD_DIM
+    q = tl.load(q_ptr + b * s_qb + heads[:, None] * s_qh + offs_d[None, :],
+                mask=g_mask[:, None] & d_mask[None, :], other=0.0).to(DOT_DTYPE)  # [BLOCK_G, BLOCK_D]
+
+    k_base = k_ptr + b * s_kb + kvh * s_kh
+    v_base = v_ptr + b * s_vb + kvh * s_vh
+    m_i = tl.full([BLOCK_G], float("-inf"), tl.float32)
+    l_i = tl.zeros([BLOCK_G], tl.float32)
+    acc = tl.zeros([BLOCK_G, BLOCK_D], tl.float32)
+    for n0 in range(lo, hi, BLOCK_N):
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        n_mask = offs_n < hi
+        kv_mask = n_mask[:, None] & d_mask[None, :]
+        k = tl.load(k_base + offs_n[:, None] * s_kt + offs_d[None, :], mask=kv_mask, other=0.0)
+        s = tl.dot(q, tl.trans(k.to(DOT_DTYPE)), input_precision=DOT_PREC) * qk_scale  # [BLOCK_G, BLOCK_N]
+        p, alpha, m_i, l_i = online_softmax_step(tl.where(n_mask[None, :], s, float("-inf")), m_i, l_i)
+        v = tl.load(v_base + offs_n[:, None] * s_vt + offs_d[None, :], mask=kv_mask, other=0.0)
+        acc = acc * alpha[:, None] + tl.dot(p.to(DOT_DTYPE), v.to(DOT_DTYPE), input_precision=DOT_PREC)
+
+    rows = (b * n_heads + heads) * n_splits + split  # [BLOCK_G] rows of mid_lse
+    store_split(mid_o_ptr, mid_lse_ptr, rows, g_mask, offs_d, d_mask, acc, m_i, l_i, HEAD_DIM)
+
+
+@triton.jit
+def online_softmax_step(s, m_i, l_i):
+    """Fold scores s [M, N] (log2 units, -inf where masked) into the running max m_i and sum l_i [M].
+
+    Returns (p = 2^(s - m_new) [M, N], alpha = 2^(m_i - m_new) [M] to rescale the accumulator,
+    m_new, l_new). Every row of s must hold at least one finite score.
+    """
+    m_new = tl.maximum(m_i, tl.max(s, axis=1))
+    alpha = tl.exp2(m_i - m_new)
+    p = tl.exp2(s - m_new[:, None])
+    return p, alpha, m_new, l_i * alpha + tl.sum(p, axis=1)
+
+
+@triton.jit
+def store_split(mid_o_ptr, mid_lse_ptr, rows, row_mask, offs_d, d_mask, acc, m_i, l_i, HEAD_DIM: tl.constexpr):
+    """mid_o[rows] = acc / l_i and mid_lse[rows] = m_i + log2(l_i); an empty split (l_i == 0) gets 0 and -inf."""
+    nonempty = l_i > 0.0
+    l_safe = tl.where(nonempty, l_i, 1.0)
+    tl.store(mid_lse_ptr + rows, tl.where(nonempty, m_i + tl.log2(l_safe), float("-inf")), mask=row_mask)
+    tl.store(mid_o_ptr + rows[:, None] * HEAD_DIM + offs_d[None, :], acc / l_safe[:, None],
+             mask=row_mask[:, None] & d_mask[None, :])
+
+
+@triton.jit
+def _combine_kernel(mid_o_ptr, mid_lse_ptr, out_ptr, n_heads, n_splits, s_ob, s_oh,
+                    HEAD_DIM: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_D: tl.constexpr):
+    """out[b, h] = sum_s w_s * mid_o[b, h, s] / sum_s w_s with w_s = 2^(lse_s - max lse).
+
+    Bytes: S * (D + 1) * 4 read + D * itemsize written per (b, h); FLOPs: ~3 * S * D.
+    """
+    b = tl.program_id(0).to(tl.int64)
+    h = tl.program_id(1).to(tl.int64)
+    offs_s = tl.arange(0, BLOCK_S)
+    offs_d = tl.arange(0, BLOCK_D)
+    s_mask = offs_s < n_splits
+    d_mask = offs_d < HEAD_DIM
+    rows = (b * n_heads + h) * n_splits + offs_s  # [BLOCK_S]
+    lse = tl.load(mid_lse_ptr + rows, mask=s_mask, other=float("-inf"))
+    w = tl.exp2(lse - tl.max(lse, axis=0))  # [BLOCK_S]; empty splits weigh 0
+    o = tl.load(mid_o_ptr + rows[:, None] * HEAD_DIM + offs_d[None, :],
+                mask=s_mask[:, None] & d_mask[None, :], other=0.0)  # [BLOCK_S, BLOCK_D]
+    out = tl.sum(o * w[:, None], axis=0) / tl.sum(w, axis=0)
+    tl.store(out_ptr + b * s_ob + h * s_oh + offs_d, out.to(out_ptr.dtype.element_ty), mask=d_mask)
+
+
+def split_count(programs: int, span: int, sms: int, min_tokens: int = 256) -> int:
+    """KV splits per program of phase 1: about 4 programs per SM, each split >= ``min_tokens`` long."""
+    return max(1, min(triton.cdiv(4 * sms, programs), span // min_tokens))
+
+
+def split_length(span: int, splits: int, block_n: int) -> int:
+    """Length of each split: ``span / splits`` rounded up to whole KV blocks."""
+    return triton.cdiv(triton.cdiv(span, splits), block_n) * block_n
+
+
+def combine_splits(mid_o: torch.Tensor, mid_lse: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Phase 2: mid_o [B, H, S, D] fp32 and mid_lse [B, H, S] (log2) -> out [B, H, D]."""
+    b, h, s, d = mid_o.shape
+    _combine_kernel[(b, h)](mid_o, mid_lse, out, h, s, out.stride(0), out.stride(1),
+                            HEAD_DIM=d, BLOCK_S=triton.next_power_of_2(s), BLOCK_D=triton.next_power_of_2(d),
+                            num_warps=4 if d <= 256 else 8)
+    return out
+
+
+def check_last_dim_contiguous(**tensors: torch.Tensor) -> None:
+    """Raise ValueError naming the first tensor whose last dimension is strided."""
+    for name, t in tensors.items():
+        if t.stride(-1) != 1:
+            raise ValueError(f"{name} must be contiguous in its last dimension")
+
+
+def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, seq_lens: torch.Tensor, *,
+                     scale: float | None = None, window: int | None = None, num_splits: int | None = None,
+                     block_n: int = 64, num_warps: int = 4, num_stages: int = 2,
+                     out: torch.Tensor | None = None) -> torch.Tensor:
+    """Attention of one new token per sequence over its KV cache.
+
+    q [B, H, D]; k_cache, v_cache [B, KVH, T, D] with KVH dividing H (KVH == 1 is MQA);
+    seq_lens [B] int32, 1 <= len <= T; ``window``: attend only to the last ``window`` positions.
+    Returns out [B, H, D] in q's dtype (or writes ``out``). fp32 softmax and accumulation.
+    Bytes: B * KVH * span * D * 2 * itemsize (+ q and out), span = min(len, window);
+    FLOPs: 4 * B * H * span * D.
+    """
+    check_last_dim_contiguous(q=q, k_cache=k_cache, v_cache=v_cache)
+    b, h, d = q.shape
+    kvh, t_max = k_cache.shape[1], k_cache.shape[2]
+    if h % kvh:
+        raise ValueError(f"{kvh} KV heads do not divide {h} query heads")
+    group = h // kvh
+    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    span = t_max if window is None else min(window, t_max)  # most positions a sequence attends
+    splits = num_splits or split_count(b * kvh, span, num_sms(q.device))
+    split_len = split_length(span, splits, block_n)
+    splits = triton.cdiv(span, split_len)  # no split left empty for a full-length sequence
+
+    mid_o = torch.empty(b, h, splits, d, dtype=torch.float32, device=q.device)
+    mid_lse = torch.empty(b, h, splits, dtype=torch.float32, device=q.device)
+    dot_dtype, dot_prec = dot_operand_config(q.dtype)
+    _split_kernel[(b, kvh, splits)](
+        q, k_cache, v_cache, seq_lens, mid_o, mid_lse,
+        scale * LOG2E, window or 0, split_len, h, splits,
+        q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
+        v_cache.stride(0), v_cache.stride(1), v_cache.stride(2),
+        GROUP=group, HEAD_DIM=d, SLIDING=window is not None,
+        BLOCK_G=max(16, triton.next_power_of_2(group)), BLOCK_D=triton.next_power_of_2(d), BLOCK_N=block_n,
+        DOT_DTYPE=dot_dtype, DOT_PREC=dot_prec, num_warps=num_warps, num_stages=num_stages)
+    return combine_splits(mid_o, mid_lse, torch.empty_like(q) if out is None else out)

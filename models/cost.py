@@ -1,0 +1,499 @@
+"""The cost model: parameters, memory, FLOPs and roofline latency of a spec on a device.
+
+Conventions (DESIGN.md, "Cost model conventions"; shown in the UI's tooltips):
+
+- FLOPs: 2 per multiply-accumulate, matmuls only (projections, attention scores and values,
+  recurrences, short convolutions); elementwise work is not counted, as in
+  ``torch.utils.flop_counter``. Attention counts exactly the (query, key) pairs of the causal mask;
+  a sliding layer's query at position i sees min(i, window) keys; a chunked layer sees the keys of
+  its own chunk. MoE counts top_k routed experts plus the shared experts per token. Prefill applies
+  the LM head to the last token only. Decode is one new token per sequence at position `position`.
+- Memory: weight matrices at the weight format, everything else (embeddings, LM head, norms,
+  biases, routers, convolutions) at the embedding format; KV cache per layer type; activations;
+  a reserve for the framework.
+- Latency: per operator, max(FLOPs / (peak x compute efficiency), bytes / (bandwidth x memory
+  efficiency)) (the roofline model, Williams et al., CACM 2009); tensor parallelism divides both
+  and adds two ring all-reduces per layer.
+
+Everything is computed once per distinct block and multiplied by the number of layers that use
+it, so a report for a 61-layer model costs well under a millisecond.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from .dtypes import DTYPES, dtype
+from .hardware import Hardware, get_hardware
+from .params import ParamReport, count_params, ffn_params, mixer_params
+from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError
+
+GiB = 2**30
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What is run and where. ``context`` prompt tokens per sequence, ``batch`` sequences."""
+
+    context: int = 4096
+    batch: int = 1
+    position: int | None = None        # decode position; None: right after the prompt
+    weights: str = "bf16"
+    kv: str = "bf16"
+    activations: str = "bf16"
+    embeddings: str = "bf16"
+    group_size: int = 128
+    hardware: str = "h100-sxm"
+    devices: int = 1
+    compute_efficiency: float = 0.70   # achieved / dense peak on large GEMMs (typical cuBLAS)
+    memory_efficiency: float = 0.80    # achieved / datasheet bandwidth on streaming kernels
+    allreduce_latency_s: float = 10e-6  # per all-reduce, NCCL ring on NVLink (order of magnitude)
+    reserve_bytes: float = 1.0 * GiB   # CUDA context, allocator slack, framework buffers
+    reserve_fraction: float = 0.05     # fragmentation, proportional to weights + KV
+
+    def validate(self) -> None:
+        for name in ("context", "batch", "devices", "group_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise SpecError(name, f"must be a positive integer, got {value!r}")
+        if self.position is not None and (not isinstance(self.position, int) or self.position < 0):
+            raise SpecError("position", f"must be a non-negative integer, got {self.position!r}")
+        for name in ("weights", "kv", "activations", "embeddings"):
+            dtype(getattr(self, name), name)
+        if dtype(self.activations).name not in ("fp32", "bf16", "fp16", "fp8"):
+            raise SpecError("activations", "activations are fp32, bf16, fp16 or fp8")
+        for name in ("compute_efficiency", "memory_efficiency"):
+            value = getattr(self, name)
+            if not (0 < value <= 1):
+                raise SpecError(name, f"must be in (0, 1], got {value}")
+
+    @property
+    def decode_position(self) -> int:
+        return self.context if self.position is None else self.position
+
+
+@dataclass
+class Op:
+    """One operator of one block, for one forward pass (prefill or a decode step)."""
+
+    name: str
+    kind: str            # projection | attention | recurrence | conv | ffn | experts | router | lm_head | comm
+    flops: float
+    bytes: float
+    count: int = 1       # layers that run it
+    time_s: float = 0.0
+    bound: str = ""      # compute | memory | network
+
+    @property
+    def intensity(self) -> float:
+        return self.flops / self.bytes if self.bytes else math.inf
+
+
+@dataclass
+class PhaseReport:
+    ops: list[Op]
+    flops: float
+    bytes: float
+    time_s: float
+
+    def by_kind(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for op in self.ops:
+            out[op.kind] = out.get(op.kind, 0.0) + op.time_s * op.count
+        return out
+
+
+@dataclass
+class MemoryReport:
+    weights: float
+    kv_cache: float
+    activations: float
+    reserve: float
+    capacity: float          # all devices together
+    per_device: float
+    devices: int
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.kv_cache + self.activations + self.reserve
+
+    @property
+    def fits(self) -> bool:
+        return self.per_device <= self.capacity / self.devices
+
+
+@dataclass
+class CostReport:
+    spec: ModelSpec
+    workload: Workload
+    hardware: Hardware
+    params: ParamReport
+    memory: MemoryReport
+    prefill: PhaseReport
+    decode: PhaseReport
+    kv_bytes_per_token: float            # all layers, one sequence, at full growth
+    max_batch: int
+    max_context: int
+    compute_dtype: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ttft_s(self) -> float:
+        return self.prefill.time_s
+
+    @property
+    def tpot_s(self) -> float:
+        return self.decode.time_s
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.workload.batch / self.decode.time_s if self.decode.time_s else math.inf
+
+
+# --------------------------------------------------------------------------- attention geometry
+
+def attended_pairs(tokens: int, kind: str, window: int, start: int = 0) -> int:
+    """(query, key) pairs under the causal mask for queries at positions start+1 .. start+tokens.
+
+    full: query i sees i keys; sliding: min(i, window); chunked: the keys of its own chunk up to
+    itself, (i-1) mod window + 1.
+    """
+    def upto(n: int) -> int:   # sum over i = 1..n
+        if n <= 0:
+            return 0
+        if kind == "full" or window <= 0:
+            return n * (n + 1) // 2
+        if kind == "sliding":
+            w = min(n, window)
+            return w * (w + 1) // 2 + (n - w) * window
+        full_chunks, rest = divmod(n, window)
+        return full_chunks * window * (window + 1) // 2 + rest * (rest + 1) // 2
+    return upto(start + tokens) - upto(start)
+
+
+def keys_seen(position: int, kind: str, window: int) -> int:
+    """Keys the query at 1-based position ``position`` attends to."""
+    return attended_pairs(1, kind, window, start=position - 1)
+
+
+def kv_cached_tokens(tokens: int, kind: str, window: int) -> int:
+    """Tokens a layer must keep: all of them, or the last window (sliding and chunked)."""
+    return tokens if kind == "full" or window <= 0 else min(tokens, window)
+
+
+def kv_elements_per_token(mixer) -> int:
+    """Cached elements per token. GQA: 2 * kv_heads * head_dim (K and V);
+    MLA: kv_lora_rank + qk_rope_dim (the latent and the shared RoPE key)."""
+    if isinstance(mixer, Attention):
+        return mixer.kv_heads * (mixer.head_dim + mixer.vdim)
+    if isinstance(mixer, MLA):
+        return mixer.kv_lora_rank + mixer.qk_rope_dim
+    return 0
+
+
+def state_elements(mixer) -> int:
+    """Constant recurrent state per sequence: linear attention heads x key_dim x value_dim plus
+    the short-conv window; Mamba-2 heads x head_dim x d_state plus conv; Mamba-1 d_inner x d_state."""
+    if isinstance(mixer, LinearAttention):
+        conv = (mixer.conv_kernel - 1) * (mixer.key_heads * mixer.key_dim * 2
+                                          + mixer.value_heads * mixer.value_dim) if mixer.conv_kernel else 0
+        return mixer.value_heads * mixer.key_dim * mixer.value_dim + max(conv, 0)
+    if isinstance(mixer, SSM):
+        if mixer.variant == "mamba2":
+            conv = (mixer.conv_kernel - 1) * (mixer.d_inner + 2 * mixer.groups * mixer.d_state)
+            return mixer.d_inner * mixer.d_state + conv
+        return mixer.d_inner * mixer.d_state + (mixer.conv_kernel - 1) * mixer.d_inner
+    return 0
+
+
+def layer_cache_bytes(layer: Layer, tokens: int, kv_bytes: float) -> float:
+    """KV cache plus recurrent state of one layer for one sequence of ``tokens`` tokens."""
+    total = 0.0
+    for m in layer.mixers:
+        if isinstance(m, (Attention, MLA)):
+            total += kv_elements_per_token(m) * kv_cached_tokens(tokens, m.kind, m.window) * kv_bytes
+        else:
+            total += state_elements(m) * kv_bytes
+    return total
+
+
+def kv_cache_bytes(spec: ModelSpec, tokens: int, batch: int, kv_bytes: float) -> float:
+    counts = _block_counts(spec)
+    return batch * sum(n * layer_cache_bytes(spec.blocks[b], tokens, kv_bytes)
+                       for b, n in counts.items())
+
+
+def _block_counts(spec: ModelSpec) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name in spec.layout:
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+# --------------------------------------------------------------------------- FLOPs and bytes
+
+@dataclass(frozen=True)
+class _Fmt:
+    w: float      # bytes per weight-matrix element
+    keep: float   # bytes per kept parameter
+    act: float
+    kv: float
+
+
+def _experts_touched(experts: int, picks: float) -> float:
+    """Expected distinct experts hit by ``picks`` uniform draws: E (1 - (1 - 1/E)^picks)."""
+    return experts * (1.0 - (1.0 - 1.0 / experts) ** picks)
+
+
+def _mixer_ops(m, d: int, tokens: int, batch: int, start: int, fmt: _Fmt, decode: bool,
+               dense_attention: bool) -> list[Op]:
+    _, params = mixer_params(m, d)
+    n_tok = tokens * batch
+    w_bytes = params.matrix * fmt.w + params.kept * fmt.keep
+    ops = []
+    if isinstance(m, Attention):
+        q_out = m.heads * m.head_dim * (2 if m.output_gate else 1)
+        proj_io = n_tok * (d + q_out + m.kv_heads * (m.head_dim + m.vdim)
+                           + m.heads * m.vdim + d) * fmt.act
+        ops.append(Op("qkvo projections", "projection", 2 * params.matrix * n_tok,
+                      w_bytes + proj_io))
+        pairs = (tokens * tokens if dense_attention else
+                 attended_pairs(tokens, m.kind, m.window, start))
+        keys = kv_cached_tokens(start + tokens, m.kind, m.window)
+        kv_elems = kv_elements_per_token(m)
+        core_bytes = batch * ((keys if decode else tokens) * kv_elems * fmt.kv
+                              + tokens * m.heads * (m.head_dim + m.vdim) * fmt.act)
+        ops.append(Op("attention", "attention", 2 * batch * m.heads * (m.head_dim + m.vdim) * pairs,
+                      core_bytes))
+        return ops
+    if isinstance(m, MLA):
+        keys = kv_cached_tokens(start + tokens, m.kind, m.window)
+        pairs = tokens * tokens if dense_attention else attended_pairs(tokens, m.kind, m.window, start)
+        latent = m.kv_lora_rank + m.qk_rope_dim
+        if decode:
+            # Absorbed decode (DeepSeek-V2 paper, sec. 2.1.2): fold W_UK into the query and W_UV
+            # after the attention, so scores and values are taken against the cached latent.
+            up = m.kv_lora_rank * m.heads * (m.qk_nope_dim + m.v_head_dim)
+            proj_flops = 2 * (params.matrix - up) * n_tok + 2 * up * n_tok
+            core = 2 * batch * m.heads * (latent + m.kv_lora_rank) * pairs
+            core_bytes = batch * keys * latent * fmt.kv
+        else:
+            proj_flops = 2 * params.matrix * n_tok
+            core = 2 * batch * m.heads * (m.qk_head_dim + m.v_head_dim) * pairs
+            core_bytes = batch * tokens * (latent * fmt.kv
+                                           + m.heads * (2 * m.qk_head_dim + 2 * m.v_head_dim) * fmt.act)
+        ops.append(Op("MLA projections", "projection", proj_flops,
+                      w_bytes + n_tok * 2 * d * fmt.act))
+        ops.append(Op("latent attention", "attention", core, core_bytes))
+        return ops
+    state = state_elements(m)
+    if isinstance(m, LinearAttention):
+        # Delta-rule recurrence per token and head: read-out S^T k, rank-1 update, output S^T q:
+        # three state-sized products (2 FLOPs each per element).
+        rec = 3 * 2 * m.value_heads * m.key_dim * m.value_dim * n_tok
+        conv_ch = m.key_heads * m.key_dim * 2 + m.value_heads * m.value_dim
+        name = {"gated_deltanet": "Gated DeltaNet", "kimi_delta": "Kimi Delta Attention",
+                "lightning": "Lightning attention"}[m.variant]
+    else:
+        # SSD / selective scan per token: decay-and-update of the state and the C read-out.
+        rec = 3 * 2 * m.d_inner * m.d_state * n_tok
+        conv_ch = m.d_inner + (2 * m.groups * m.d_state if m.variant == "mamba2" else 0)
+        name = "Mamba-2 SSD" if m.variant == "mamba2" else "Mamba selective scan"
+    ops.append(Op(f"{name} projections", "projection", 2 * params.matrix * n_tok,
+                  w_bytes + n_tok * 2 * (d + conv_ch) * fmt.act))
+    conv = 2 * getattr(m, "conv_kernel", 0) * conv_ch * n_tok
+    ops.append(Op(name, "recurrence", rec + conv,
+                  batch * 2 * state * fmt.kv + n_tok * 2 * conv_ch * fmt.act))
+    return ops
+
+
+def _ffn_ops(f, d: int, tokens: int, batch: int, fmt: _Fmt) -> list[Op]:
+    n_tok = tokens * batch
+    parts = ffn_params(f, d)
+    if not isinstance(f, MoEFFN):
+        c = parts["ffn"]
+        width = f.d_ff * (2 if f.gated else 1)
+        return [Op("dense FFN", "ffn", 2 * c.matrix * n_tok,
+                   c.matrix * fmt.w + c.kept * fmt.keep + n_tok * (2 * d + width) * fmt.act)]
+    per_expert = parts["experts"].matrix // f.experts
+    real_k = f.top_k * f.experts / (f.experts + f.zero_experts)   # zero experts cost nothing
+    touched = _experts_touched(f.experts, real_k * n_tok)
+    router = parts["router"]
+    ops = [Op("router", "router", 2 * d * (f.experts + f.zero_experts) * n_tok,
+              router.kept * fmt.keep + n_tok * d * fmt.act),
+           Op("routed experts", "experts", 2 * per_expert * real_k * n_tok,
+              touched * (per_expert * fmt.w + parts["experts"].kept / f.experts * fmt.keep)
+              + n_tok * real_k * (2 * d + f.d_expert * 2) * fmt.act)]
+    if f.shared_experts:
+        sh = parts["shared_experts"]
+        ops.append(Op("shared experts", "ffn", 2 * sh.matrix * n_tok,
+                      sh.matrix * fmt.w + n_tok * 2 * d * fmt.act))
+    return ops
+
+
+def block_ops(spec: ModelSpec, layer: Layer, tokens: int, batch: int, start: int, fmt: _Fmt,
+              decode: bool, dense_attention: bool = False) -> list[Op]:
+    ops: list[Op] = []
+    for m in layer.mixers:
+        ops += _mixer_ops(m, spec.hidden_size, tokens, batch, start, fmt, decode, dense_attention)
+    for f in layer.ffns:
+        ops += _ffn_ops(f, spec.hidden_size, tokens, batch, fmt)
+    return ops
+
+
+def phase_flops(spec: ModelSpec, tokens: int, batch: int = 1, start: int = 0, *,
+                decode: bool = False, dense_attention: bool = False) -> float:
+    """Matmul FLOPs of one forward pass over ``tokens`` new tokens after ``start`` cached ones,
+    LM head on the last token of each sequence."""
+    fmt = _Fmt(2, 2, 2, 2)
+    total = 0.0
+    for name, n in _block_counts(spec).items():
+        total += n * sum(op.flops for op in block_ops(spec, spec.blocks[name], tokens, batch, start,
+                                                      fmt, decode, dense_attention))
+    return total + 2 * batch * spec.hidden_size * spec.vocab_size
+
+
+# --------------------------------------------------------------------------- the report
+
+def _roofline(ops: list[Op], peak: float, bw: float, wl: Workload) -> float:
+    total = 0.0
+    for op in ops:
+        t_c = op.flops / (peak * wl.compute_efficiency)
+        t_m = op.bytes / (bw * wl.memory_efficiency)
+        op.time_s, op.bound = (t_c, "compute") if t_c >= t_m else (t_m, "memory")
+        total += op.time_s * op.count
+    return total
+
+
+def _phase(spec: ModelSpec, wl: Workload, hw: Hardware, fmt: _Fmt, peak: float, decode: bool,
+           params: ParamReport) -> PhaseReport:
+    tokens = 1 if decode else wl.context
+    start = wl.decode_position if decode else 0
+    n = wl.devices
+    ops: list[Op] = []
+    for name, count in _block_counts(spec).items():
+        for op in block_ops(spec, spec.blocks[name], tokens, wl.batch, start, fmt, decode):
+            op.count = count
+            op.name = f"{name}: {op.name}"
+            op.flops /= n
+            op.bytes /= n
+            ops.append(op)
+    d, v = spec.hidden_size, spec.vocab_size
+    head_params = params.component("lm_head") or v * d
+    ops.append(Op("LM head (last token)", "lm_head", 2 * wl.batch * d * v / n,
+                  (head_params * fmt.keep + wl.batch * v * 4) / n))
+    ops.append(Op("embedding lookup", "lm_head", 0.0, wl.batch * tokens * d * fmt.keep / n))
+    time = _roofline(ops, peak, hw.bandwidth, wl)
+    if n > 1:
+        # Megatron tensor parallelism: one all-reduce after the mixers, one after the FFNs of
+        # each layer; ring all-reduce moves 2 (n-1)/n of the message over each link.
+        msg = wl.batch * tokens * d * fmt.act
+        per = 2 * (n - 1) / n * msg / hw.interconnect_bandwidth + wl.allreduce_latency_s
+        comm = Op("tensor-parallel all-reduce", "comm", 0.0, 2 * (n - 1) / n * msg,
+                  count=2 * spec.num_layers, time_s=per, bound="network")
+        ops.append(comm)
+        time += per * comm.count
+    flops = sum(op.flops * op.count for op in ops) * n
+    nbytes = sum(op.bytes * op.count for op in ops if op.kind != "comm") * n
+    return PhaseReport(ops, flops, nbytes, time)
+
+
+def activation_bytes(spec: ModelSpec, tokens: int, batch: int, act: float) -> float:
+    """Peak transient activations of a prefill pass: the residual stream twice plus the widest
+    intermediate of any block (QKV outputs, gated FFN hidden, top-k experts' hidden), for all
+    tokens at once (no chunked prefill), plus fp32 logits of the last token."""
+    widest = 0
+    for layer in spec.blocks.values():
+        for m in layer.mixers:
+            if isinstance(m, Attention):
+                widest = max(widest, m.heads * m.head_dim * 2 + m.kv_heads * (m.head_dim + m.vdim))
+            elif isinstance(m, MLA):
+                widest = max(widest, m.heads * (m.qk_head_dim * 2 + m.v_head_dim * 2))
+            elif isinstance(m, LinearAttention):
+                widest = max(widest, 2 * (m.key_heads * m.key_dim + m.value_heads * m.value_dim))
+            else:
+                widest = max(widest, 2 * m.d_inner + 2 * m.groups * m.d_state)
+        for f in layer.ffns:
+            if isinstance(f, MoEFFN):
+                widest = max(widest, 2 * f.d_expert * f.top_k + 2 * f.shared_dff * f.shared_experts)
+            else:
+                widest = max(widest, f.d_ff * (2 if f.gated else 1))
+    return batch * tokens * (2 * spec.hidden_size + widest) * act + batch * spec.vocab_size * 4
+
+
+def cost_report(spec: ModelSpec, workload: Workload = Workload(),
+                hardware: Hardware | None = None) -> CostReport:
+    wl = workload
+    wl.validate()
+    hw = hardware or get_hardware(wl.hardware)
+    notes: list[str] = []
+    wdt, kdt, adt, edt = (dtype(wl.weights, "weights"), dtype(wl.kv, "kv"),
+                          dtype(wl.activations, "activations"), dtype(wl.embeddings, "embeddings"))
+    fmt = _Fmt(wdt.bytes(wl.group_size), edt.bytes(wl.group_size), adt.bytes(), kdt.bytes(wl.group_size))
+    # Weight-only formats compute at the activation format; fp8/fp4 weights with fp8 activations
+    # use the device's low-precision tensor-core rate.
+    compute = adt.compute
+    if wdt.name in ("fp8", "fp4", "int8") and adt.name == "fp8":
+        compute = wdt.compute
+    peak, used = hw.peak(compute)
+    if used != compute:
+        notes.append(f"{hw.name} has no {compute} rate; matmuls timed at {used}")
+    params = count_params(spec)
+    weights = params.quantizable * fmt.w + params.kept * fmt.keep
+    kv_total = kv_cache_bytes(spec, wl.context, wl.batch, fmt.kv)
+    acts = activation_bytes(spec, wl.context, wl.batch, fmt.act)
+    n = wl.devices
+    reserve = wl.reserve_bytes * n + wl.reserve_fraction * (weights + kv_total)
+    per_device = (weights + kv_total + reserve) / n + acts / n
+    memory = MemoryReport(weights, kv_total, acts, reserve, hw.memory_bytes * n, per_device, n)
+    prefill = _phase(spec, wl, hw, fmt, peak, False, params)
+    decode = _phase(spec, wl, hw, fmt, peak, True, params)
+    per_token_kv = kv_cache_bytes(spec, spec.context_length, 1, fmt.kv) / spec.context_length
+    max_batch = _max_batch(spec, wl, hw, fmt, weights)
+    max_context = _max_context(spec, wl, hw, fmt, weights)
+    if max_batch == 0:
+        notes.append("the weights alone do not fit: add devices or lower the weight bit-width")
+    if wl.context > spec.context_length:
+        notes.append(f"context {wl.context} exceeds the model's trained context "
+                     f"{spec.context_length}")
+    return CostReport(spec, wl, hw, params, memory, prefill, decode, per_token_kv, max_batch,
+                      max_context, used, notes)
+
+
+def _fits(spec: ModelSpec, wl: Workload, hw: Hardware, fmt: _Fmt, weights: float,
+          tokens: int, batch: int) -> bool:
+    kv = kv_cache_bytes(spec, tokens, batch, fmt.kv)
+    acts = activation_bytes(spec, tokens, batch, fmt.act)
+    n = wl.devices
+    need = (weights + kv + wl.reserve_bytes * n + wl.reserve_fraction * (weights + kv) + acts) / n
+    return need <= hw.memory_bytes
+
+
+def _max_batch(spec, wl, hw, fmt, weights) -> int:
+    """Largest batch of ``context``-token sequences that fits (memory is linear in batch)."""
+    n = wl.devices
+    fixed = (weights * (1 + wl.reserve_fraction) + wl.reserve_bytes * n) / n
+    kv1 = kv_cache_bytes(spec, wl.context, 1, fmt.kv)
+    per_seq = (kv1 * (1 + wl.reserve_fraction) + activation_bytes(spec, wl.context, 1, fmt.act)) / n
+    room = hw.memory_bytes - fixed
+    if room <= 0:
+        return 0
+    return int(room // per_seq) if per_seq > 0 else 1 << 30
+
+
+def _max_context(spec, wl, hw, fmt, weights) -> int:
+    """Largest context (up to the model's trained length) that fits at ``batch``; memory grows
+    monotonically with context, so bisect."""
+    if not _fits(spec, wl, hw, fmt, weights, 1, wl.batch):
+        return 0
+    hi = spec.context_length
+    if _fits(spec, wl, hw, fmt, weights, hi, wl.batch):
+        return hi
+    lo = 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _fits(spec, wl, hw, fmt, weights, mid, wl.batch):
+            lo = mid
+        else:
+            hi = mid
+    return lo

@@ -1,0 +1,148 @@
+"""Helpers shared by the Hugging Face config importers.
+
+Importers read the raw ``config.json`` keys (as published), never ``transformers`` objects: the
+engine must not import transformers at run time, and raw keys are what users have on disk.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping
+
+from ..spec import Attention, DenseFFN, Layer, ModelSpec, MoEFFN, SpecError
+
+Config = Mapping[str, Any]
+
+
+def get(cfg: Config, *keys: str, default: Any = None) -> Any:
+    """The first of ``keys`` present in ``cfg`` with a non-null value, else ``default``."""
+    for key in keys:
+        value = cfg.get(key)
+        if value is not None:
+            return value
+    return default
+
+
+def need(cfg: Config, *keys: str) -> Any:
+    value = get(cfg, *keys)
+    if value is None:
+        raise SpecError(f"config.{keys[0]}", f"is required for model_type {cfg.get('model_type')!r}")
+    return value
+
+
+def as_int(cfg: Config, *keys: str, default: Any = None) -> int:
+    value = get(cfg, *keys, default=default)
+    if value is None:
+        raise SpecError(f"config.{keys[0]}", f"is required for model_type {cfg.get('model_type')!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise SpecError(f"config.{keys[0]}", f"must be an integer, got {value!r}")
+    return int(value)
+
+
+def head_dim(cfg: Config, heads: int, hidden: int) -> int:
+    """``head_dim`` when the config gives it, else hidden / heads (the transformers default)."""
+    explicit = get(cfg, "head_dim")
+    if explicit:
+        return int(explicit)
+    if hidden % heads:
+        raise SpecError("config.num_attention_heads",
+                        f"hidden_size ({hidden}) is not divisible by num_attention_heads ({heads})")
+    return hidden // heads
+
+
+def rope_fraction(cfg: Config) -> float:
+    params = cfg.get("rope_parameters") or cfg.get("rope_scaling") or {}
+    value = get(cfg, "partial_rotary_factor", "rotary_pct")
+    if value is None and isinstance(params, Mapping):
+        value = params.get("partial_rotary_factor")
+    return float(value) if value is not None else 1.0
+
+
+def activation(name: Any) -> str:
+    name = str(name or "silu").lower()
+    table = {"silu": "silu", "swish": "silu", "gelu": "gelu", "gelu_new": "gelu_tanh",
+             "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh", "relu": "relu",
+             "relu2": "relu2", "gelu_tanh": "gelu_tanh"}
+    return table.get(name, "silu")
+
+
+def layer_types(cfg: Config, n: int) -> list[str] | None:
+    """``layer_types`` when given and consistent with the layer count."""
+    types = cfg.get("layer_types")
+    if types is None:
+        return None
+    if not isinstance(types, list) or len(types) < n:
+        raise SpecError("config.layer_types", f"must list at least num_hidden_layers ({n}) entries")
+    return [str(t) for t in types[:n]]
+
+
+def gqa_attention(cfg: Config, *, hidden: int, heads_key: str = "num_attention_heads",
+                  **overrides: Any) -> Attention:
+    heads = as_int(cfg, heads_key)
+    kv = as_int(cfg, "num_key_value_heads", default=heads)
+    fields = dict(heads=heads, kv_heads=kv, head_dim=head_dim(cfg, heads, hidden),
+                  qkv_bias=bool(get(cfg, "attention_bias", default=False)),
+                  out_bias=bool(get(cfg, "attention_bias", default=False)))
+    fields.update(overrides)
+    return Attention(**fields)
+
+
+def dense_ffn(cfg: Config, d_ff: int | None = None, **overrides: Any) -> DenseFFN:
+    fields = dict(d_ff=int(d_ff if d_ff is not None else as_int(cfg, "intermediate_size")),
+                  gated=True, activation=activation(get(cfg, "hidden_act", "hidden_activation")),
+                  bias=bool(get(cfg, "mlp_bias", default=False)))
+    fields.update(overrides)
+    return DenseFFN(**fields)
+
+
+def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any) -> ModelSpec:
+    """Group identical layers into named blocks and build the spec."""
+    layers = list(layers)
+    blocks: dict[str, Layer] = {}
+    names_of: dict[Layer, str] = {}
+    layout: list[str] = []
+    for layer in layers:
+        if layer not in names_of:
+            base = block_label(layer)
+            label, i = base, 2
+            while label in blocks:
+                label, i = f"{base}-{i}", i + 1
+            blocks[label] = layer
+            names_of[layer] = label
+        layout.append(names_of[layer])
+    hidden = as_int(cfg, "hidden_size", "d_model", "n_embd")
+    ctx = as_int(cfg, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length",
+                 default=globals_.pop("default_context", 4096))
+    fields = dict(name=name, vocab_size=as_int(cfg, "vocab_size"), hidden_size=hidden,
+                  context_length=ctx, blocks=blocks, layout=tuple(layout),
+                  tie_embeddings=bool(get(cfg, "tie_word_embeddings", default=False)),
+                  model_type=str(cfg.get("model_type", "")))
+    fields.update(globals_)
+    # A window wider than the context is a full layer in practice (some configs say so).
+    return ModelSpec(**fields)
+
+
+def block_label(layer: Layer) -> str:
+    parts = []
+    for m in layer.mixers:
+        kind = getattr(m, "kind", None)
+        if m.KIND == "attention":
+            parts.append({"full": "global" if not m.rope else "full", "sliding": "local",
+                          "chunked": "chunked"}[kind] if m.rope else "nope")
+        elif m.KIND == "mla":
+            parts.append("mla")
+        elif m.KIND == "linear_attention":
+            parts.append("linear")
+        else:
+            parts.append(m.variant)
+    for f in layer.ffns:
+        parts.append(f.KIND)
+    return "+".join(parts)
+
+
+def clamp_window(window: int, context: int) -> tuple[str, int]:
+    """Sliding layers whose window covers the whole context behave as full attention."""
+    if not window or window >= context:
+        return "full", 0
+    return "sliding", int(window)
+
+
+Importer = Callable[[Config, str], ModelSpec]

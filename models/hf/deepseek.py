@@ -1,0 +1,97 @@
+"""Multi-head latent attention models: DeepSeek-V2/V3 (and Kimi K2, which uses the V3 config),
+Kimi Linear (KDA linear attention with MLA global layers) and LongCat-Flash (two MLA sublayers and
+a shortcut MoE with zero-computation experts per layer)."""
+from __future__ import annotations
+
+from ..spec import MLA, Layer, LinearAttention, MoEFFN
+from .common import Config, activation, as_int, build_spec, dense_ffn, get, layer_types
+
+
+def _mla(cfg: Config, **fields) -> MLA:
+    base = dict(heads=as_int(cfg, "num_attention_heads"),
+                kv_lora_rank=as_int(cfg, "kv_lora_rank"),
+                qk_nope_dim=as_int(cfg, "qk_nope_head_dim"),
+                qk_rope_dim=as_int(cfg, "qk_rope_head_dim"),
+                v_head_dim=as_int(cfg, "v_head_dim"),
+                q_lora_rank=as_int(cfg, "q_lora_rank", default=0),
+                bias=bool(get(cfg, "attention_bias", default=False)))
+    base.update(fields)
+    return MLA(**base)
+
+
+def _routed(cfg: Config, **fields) -> MoEFFN:
+    base = dict(experts=as_int(cfg, "n_routed_experts", "num_experts", "num_local_experts"),
+                top_k=as_int(cfg, "num_experts_per_tok", "num_experts_per_token", "moe_topk"),
+                d_expert=as_int(cfg, "moe_intermediate_size", "expert_ffn_hidden_size"),
+                shared_experts=as_int(cfg, "n_shared_experts", "num_shared_experts", default=0),
+                activation=activation(get(cfg, "hidden_act", default="silu")))
+    base.update(fields)
+    return MoEFFN(**base)
+
+
+def _sparse_layers(cfg: Config, n: int) -> list[bool]:
+    """DeepSeek's first_k_dense_replace and moe_layer_freq."""
+    first = as_int(cfg, "first_k_dense_replace", default=0)
+    freq = as_int(cfg, "moe_layer_freq", default=1)
+    return [i >= first and i % freq == 0 for i in range(n)]
+
+
+def import_deepseek(cfg: Config, name: str):
+    """deepseek_v2 / deepseek_v3. V3 adds the per-expert score-correction bias and MTP."""
+    n = as_int(cfg, "num_hidden_layers")
+    v3 = cfg["model_type"] == "deepseek_v3"
+    mla = _mla(cfg)
+    moe = _routed(cfg, router_score_bias=v3)
+    dense = dense_ffn(cfg)
+    layers = [Layer((mla,), (moe if sparse else dense,)) for sparse in _sparse_layers(cfg, n)]
+    return build_spec(cfg, name, layers,
+                      mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
+
+
+def import_kimi_linear(cfg: Config, name: str):
+    """Kimi Linear: KDA (kimi_delta) layers with MLA global layers (NoPE) at a 3:1 ratio;
+    MoE with shared experts after first_k_dense_replace dense layers."""
+    n = as_int(cfg, "num_hidden_layers")
+    lin = cfg.get("linear_attn_config") or {}
+    types = layer_types(cfg, n)
+    if types is None:
+        full = set(lin.get("full_attn_layers") or [])
+        types = ["full_attention" if (i + 1) in full else "linear_attention" for i in range(n)]
+    heads = int(lin.get("num_heads") or as_int(cfg, "linear_num_heads"))
+    hd = int(lin.get("head_dim") or as_int(cfg, "linear_head_dim"))
+    kda = LinearAttention(key_heads=heads, value_heads=heads, key_dim=hd, value_dim=hd,
+                          variant="kimi_delta",
+                          conv_kernel=int(lin.get("short_conv_kernel_size")
+                                          or get(cfg, "linear_conv_kernel_dim", default=4)))
+    mla = _mla(cfg, rope=False)
+    mlp_types = get(cfg, "mlp_layer_types")
+    if mlp_types is None:
+        first = as_int(cfg, "first_k_dense_replace", default=1)
+        mlp_types = ["dense" if i < first else "sparse" for i in range(n)]
+    moe = _routed(cfg, router_score_bias=True)
+    dense = dense_ffn(cfg)
+    layers = [Layer((mla if t == "full_attention" else kda,), (moe if m == "sparse" else dense,))
+              for t, m in zip(types, mlp_types)]
+    return build_spec(cfg, name, layers, position="none")
+
+
+def import_longcat(cfg: Config, name: str):
+    """LongCat-Flash: each of num_layers layers holds two MLA sublayers, two dense MLPs and one
+    MoE (512 experts + 256 zero-computation experts, top-12) fed by a shortcut connection."""
+    n = as_int(cfg, "num_layers", "num_hidden_layers")
+    mla = _mla(cfg)
+    dense = dense_ffn(cfg, as_int(cfg, "ffn_hidden_size", "intermediate_size"))
+    moe = _routed(cfg, zero_experts=as_int(cfg, "zero_expert_num", default=0),
+                  router_bias=bool(get(cfg, "router_bias", default=False)),
+                  router_score_bias=True, shared_experts=0)
+    layer = Layer((mla, mla), (dense, dense, moe), norms=4)
+    return build_spec(cfg, name, [layer] * n)
+
+
+IMPORTERS = {
+    "deepseek_v2": import_deepseek,
+    "deepseek_v3": import_deepseek,
+    "kimi_k2": import_deepseek,
+    "kimi_linear": import_kimi_linear,
+    "longcat_flash": import_longcat,
+}

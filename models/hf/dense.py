@@ -1,0 +1,100 @@
+"""Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4,
+OLMo 1/2/3, Gemma 2/3, GLM-4). They differ in small ways: biases, QK-norm, norm placement,
+sliding-window layers and NoPE layers."""
+from __future__ import annotations
+
+from ..spec import Layer
+from .common import (Config, activation, as_int, build_spec, clamp_window, dense_ffn, get,
+                     gqa_attention, layer_types, rope_fraction)
+
+# Per model_type: (qkv_bias default, out_bias default, qk_norm, norm placement)
+_VARIANTS = {
+    "llama": (None, None, "none", "pre"),
+    "mistral": (False, False, "none", "pre"),
+    "qwen2": (True, False, "none", "pre"),
+    "qwen3": (None, None, "head", "pre"),
+    "smollm3": (None, None, "none", "pre"),
+    "phi3": (False, False, "none", "pre"),
+    "olmo": (False, False, "none", "pre"),
+    "olmo2": (None, None, "full", "post"),
+    "olmo3": (None, None, "full", "post"),
+    "gemma": (None, None, "none", "pre"),
+    "gemma2": (None, None, "none", "sandwich"),
+    "gemma3_text": (None, None, "head", "sandwich"),
+    "glm4": (True, False, "none", "sandwich"),
+}
+
+
+def _window_kinds(cfg: Config, mt: str, n: int, context: int) -> list[tuple[str, int]]:
+    """(kind, window) for each layer, from layer_types or the older per-family keys."""
+    window = get(cfg, "sliding_window", default=0) or 0
+    types = layer_types(cfg, n)
+    if mt == "qwen2" and not get(cfg, "use_sliding_window", default=False):
+        types = None
+        window = 0
+    if types is not None:
+        return [clamp_window(window, context) if t == "sliding_attention" else ("full", 0)
+                for t in types]
+    if mt == "gemma2":         # even layers local, odd layers global
+        return [clamp_window(window, context) if i % 2 == 0 else ("full", 0) for i in range(n)]
+    if mt == "gemma3_text":    # every sliding_window_pattern-th layer global
+        period = as_int(cfg, "sliding_window_pattern", default=6)
+        return [("full", 0) if (i + 1) % period == 0 else clamp_window(window, context)
+                for i in range(n)]
+    if mt in ("qwen3", "smollm3", "qwen2"):
+        use = get(cfg, "use_sliding_window", default=False)
+        if not use:
+            return [("full", 0)] * n
+        start = as_int(cfg, "max_window_layers", default=n)
+        return [clamp_window(window, context) if i >= start else ("full", 0) for i in range(n)]
+    return [clamp_window(window, context)] * n
+
+
+def _rope_layers(cfg: Config, n: int) -> list[bool]:
+    flags = cfg.get("no_rope_layers")
+    if isinstance(flags, list) and len(flags) >= n:
+        return [bool(x) for x in flags[:n]]
+    interval = get(cfg, "no_rope_layer_interval")
+    if interval:
+        return [(i + 1) % int(interval) != 0 for i in range(n)]
+    return [True] * n
+
+
+def import_dense(cfg: Config, name: str):
+    mt = str(cfg["model_type"])
+    qkv_bias, out_bias, qk_norm, placement = _VARIANTS[mt]
+    hidden = as_int(cfg, "hidden_size")
+    n = as_int(cfg, "num_hidden_layers")
+    context = as_int(cfg, "max_position_embeddings", default=4096)
+    bias = bool(get(cfg, "attention_bias", default=False))
+    if mt == "qwen3" and get(cfg, "attention_bias"):
+        qkv_bias = out_bias = True
+    if mt in ("qwen2",):
+        qkv_bias = True
+    if mt == "glm4":
+        qkv_bias = bool(get(cfg, "attention_bias", default=True))
+    qkv_bias = bias if qkv_bias is None else qkv_bias
+    out_bias = bias if out_bias is None else out_bias
+    if mt == "gemma3_text" or mt == "gemma2" or mt == "gemma":
+        act = activation(get(cfg, "hidden_activation", "hidden_act", default="gelu_pytorch_tanh"))
+    else:
+        act = activation(get(cfg, "hidden_act", default="silu"))
+    ffn = dense_ffn(cfg, activation=act)
+    kinds = _window_kinds(cfg, mt, n, context)
+    ropes = _rope_layers(cfg, n)
+    layers = []
+    for (kind, window), rope in zip(kinds, ropes):
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, qk_norm=qk_norm,
+                             qkv_bias=qkv_bias, out_bias=out_bias, rope=rope)
+        layers.append(Layer((attn,), (ffn,)))
+    norm = "rmsnorm"
+    if mt == "olmo":
+        norm = "layernorm_noparam"
+    tie_default = mt in ("gemma", "gemma2", "gemma3_text")
+    return build_spec(cfg, name, layers, norm=norm, norm_placement=placement,
+                      rope_fraction=rope_fraction(cfg),
+                      tie_embeddings=bool(get(cfg, "tie_word_embeddings", default=tie_default)))
+
+
+def import_dense_types() -> dict:
+    return {mt: import_dense for mt in _VARIANTS}

@@ -1,0 +1,183 @@
+"""Hybrids of attention with linear attention or state-space layers: Qwen3-Next (Gated DeltaNet
+3:1), Mamba-2, Jamba (Mamba-1 + attention 7:1, MoE every other layer), Nemotron-H (Mamba-2,
+attention, MLP and MoE layers from hybrid_override_pattern), Granite 4.0-H, Falcon-H1 (attention
+and Mamba-2 in parallel in every layer)."""
+from __future__ import annotations
+
+import math
+
+from ..spec import SSM, Attention, Layer, LinearAttention, MoEFFN, SpecError
+from .common import (Config, activation, as_int, build_spec, dense_ffn, get, gqa_attention,
+                     layer_types)
+
+
+def _mamba2(cfg: Config, d: int, *, prefix: str = "", d_inner: int | None = None,
+            heads_key: str = "num_heads", head_dim_key: str = "head_dim") -> SSM:
+    heads = as_int(cfg, prefix + heads_key, default=0) or None
+    hd = as_int(cfg, prefix + head_dim_key, default=0) or None
+    if d_inner is None:
+        d_inner = heads * hd if heads and hd else int(get(cfg, prefix + "expand", "expand",
+                                                          default=2) * d)
+    if not heads:
+        heads = d_inner // (hd or 64)
+    return SSM(variant="mamba2", d_inner=d_inner, heads=heads,
+               d_state=as_int(cfg, prefix + "d_state", "state_size", "ssm_state_size"),
+               groups=as_int(cfg, prefix + "n_groups", "n_groups", default=1),
+               conv_kernel=as_int(cfg, prefix + "d_conv", "conv_kernel", default=4),
+               conv_bias=bool(get(cfg, prefix + "conv_bias", "use_conv_bias", default=True)),
+               proj_bias=bool(get(cfg, prefix + "proj_bias", "use_bias", default=False)))
+
+
+def import_qwen3_next(cfg: Config, name: str):
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    types = layer_types(cfg, n)
+    if types is None:
+        interval = as_int(cfg, "full_attention_interval", default=4)
+        types = ["full_attention" if (i + 1) % interval == 0 else "linear_attention" for i in range(n)]
+    attn = gqa_attention(cfg, hidden=hidden, qk_norm="head", output_gate=True,
+                         qkv_bias=bool(get(cfg, "attention_bias", default=False)),
+                         out_bias=bool(get(cfg, "attention_bias", default=False)))
+    gdn = LinearAttention(key_heads=as_int(cfg, "linear_num_key_heads"),
+                          value_heads=as_int(cfg, "linear_num_value_heads"),
+                          key_dim=as_int(cfg, "linear_key_head_dim"),
+                          value_dim=as_int(cfg, "linear_value_head_dim"),
+                          conv_kernel=as_int(cfg, "linear_conv_kernel_dim", default=4))
+    shared = as_int(cfg, "shared_expert_intermediate_size", default=0)
+    moe = MoEFFN(experts=as_int(cfg, "num_experts"), top_k=as_int(cfg, "num_experts_per_tok"),
+                 d_expert=as_int(cfg, "moe_intermediate_size"), shared_experts=1 if shared else 0,
+                 d_shared=shared, shared_gate=bool(shared))
+    dense = dense_ffn(cfg)
+    step = as_int(cfg, "decoder_sparse_step", default=1)
+    dense_only = set(get(cfg, "mlp_only_layers", default=[]) or [])
+    layers = []
+    for i, t in enumerate(types):
+        sparse = moe.experts > 0 and i not in dense_only and (i + 1) % step == 0
+        layers.append(Layer((attn if t == "full_attention" else gdn,), (moe if sparse else dense,)))
+    return build_spec(cfg, name, layers, rope_fraction=float(get(cfg, "partial_rotary_factor",
+                                                                 default=0.25)),
+                      mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
+
+
+def import_mamba2(cfg: Config, name: str):
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    ssm = _mamba2(cfg, hidden, d_inner=int(get(cfg, "expand", default=2) * hidden))
+    return build_spec(cfg, name, [Layer((ssm,), ())] * n, position="none", default_context=1 << 20,
+                      tie_embeddings=bool(get(cfg, "tie_word_embeddings", default=True)))
+
+
+def import_jamba(cfg: Config, name: str):
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    attn_period = as_int(cfg, "attn_layer_period", default=8)
+    attn_offset = as_int(cfg, "attn_layer_offset", default=4)
+    exp_period = as_int(cfg, "expert_layer_period", default=2)
+    exp_offset = as_int(cfg, "expert_layer_offset", default=1)
+    d_inner = int(get(cfg, "mamba_expand", default=2) * hidden)
+    dt_rank = get(cfg, "mamba_dt_rank", default="auto")
+    dt_rank = math.ceil(hidden / 16) if dt_rank == "auto" else int(dt_rank)
+    mamba = SSM(variant="mamba1", d_inner=d_inner, d_state=as_int(cfg, "mamba_d_state", default=16),
+                conv_kernel=as_int(cfg, "mamba_d_conv", default=4),
+                conv_bias=bool(get(cfg, "mamba_conv_bias", default=True)),
+                proj_bias=bool(get(cfg, "mamba_proj_bias", default=False)),
+                dt_rank=dt_rank, inner_norms=True, gated_norm=False)
+    attn = gqa_attention(cfg, hidden=hidden, qkv_bias=False, out_bias=False, rope=False)
+    experts = as_int(cfg, "num_experts", default=16)
+    moe = MoEFFN(experts=experts, top_k=as_int(cfg, "num_experts_per_tok", default=2),
+                 d_expert=as_int(cfg, "intermediate_size"))
+    dense = dense_ffn(cfg)
+    layers = []
+    for i in range(n):
+        mixer = attn if i % attn_period == attn_offset else mamba
+        ffn = moe if experts > 1 and i % exp_period == exp_offset else dense
+        layers.append(Layer((mixer,), (ffn,)))
+    return build_spec(cfg, name, layers, position="none", default_context=262144)
+
+
+_NEMOTRON_KINDS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
+
+
+def import_nemotron_h(cfg: Config, name: str):
+    hidden = as_int(cfg, "hidden_size")
+    block_types = get(cfg, "layers_block_type")
+    n = as_int(cfg, "num_hidden_layers", default=len(block_types) if block_types else None)
+    pattern = get(cfg, "hybrid_override_pattern")
+    if pattern is not None:
+        if not isinstance(pattern, str) or len(pattern) != n or set(pattern) - set(_NEMOTRON_KINDS):
+            raise SpecError("config.hybrid_override_pattern",
+                            f"must be {n} characters from M, *, -, E; got {pattern!r}")
+        kinds = [_NEMOTRON_KINDS[c] for c in pattern]
+    else:
+        kinds = [{"full_attention": "attention", "linear_attention": "mamba"}.get(t, t)
+                 for t in (block_types or get(cfg, "layer_types") or [])][:n]
+        if len(kinds) != n or set(kinds) - set(_NEMOTRON_KINDS.values()):
+            raise SpecError("config.layers_block_type",
+                            f"must list {n} layer kinds from mamba, attention, mlp, moe")
+    heads = as_int(cfg, "num_attention_heads")
+    attn = Attention(heads=heads, kv_heads=as_int(cfg, "num_key_value_heads", default=heads),
+                     head_dim=as_int(cfg, "head_dim", "attention_head_dim", default=hidden // heads),
+                     qkv_bias=bool(get(cfg, "attention_bias", default=False)),
+                     out_bias=bool(get(cfg, "attention_bias", default=False)), rope=False)
+    mamba = _mamba2(cfg, hidden, prefix="mamba_", heads_key="num_heads", head_dim_key="head_dim")
+    mamba = SSM(**{**mamba.__dict__, "d_state": as_int(cfg, "ssm_state_size", default=128),
+                   "groups": as_int(cfg, "n_groups", default=1),
+                   "conv_kernel": as_int(cfg, "conv_kernel", default=4),
+                   "conv_bias": bool(get(cfg, "use_conv_bias", default=True)),
+                   "proj_bias": bool(get(cfg, "use_bias", default=False))})
+    act = activation(get(cfg, "mlp_hidden_act", default="relu2"))
+    mlp = dense_ffn(cfg, gated=False, activation=act, bias=bool(get(cfg, "mlp_bias", default=False)))
+    blocks = {"mamba": Layer((mamba,), ()), "attention": Layer((attn,), ()),
+              "mlp": Layer((), (mlp,))}
+    if "moe" in kinds:
+        moe = MoEFFN(experts=as_int(cfg, "n_routed_experts"), top_k=as_int(cfg, "num_experts_per_tok"),
+                     d_expert=as_int(cfg, "moe_intermediate_size"), gated=False, activation=act,
+                     shared_experts=as_int(cfg, "n_shared_experts", default=1),
+                     d_shared=as_int(cfg, "moe_shared_expert_intermediate_size", default=0),
+                     router_score_bias=True)
+        blocks["moe"] = Layer((), (moe,))
+    return build_spec(cfg, name, [blocks[k] for k in kinds], position="none")
+
+
+def import_granite_hybrid(cfg: Config, name: str):
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    types = get(cfg, "layer_types", "layers_block_type") or ["mamba"] * n
+    bias = bool(get(cfg, "attention_bias", default=False))
+    pos = str(get(cfg, "position_embedding_type", default="rope"))
+    attn = gqa_attention(cfg, hidden=hidden, qkv_bias=bias, out_bias=bias, rope=pos == "rope")
+    mamba = _mamba2(cfg, hidden, prefix="mamba_", heads_key="n_heads", head_dim_key="d_head")
+    experts = as_int(cfg, "num_local_experts", default=0)
+    shared = as_int(cfg, "shared_intermediate_size")
+    if experts > 0:
+        ffn = MoEFFN(experts=experts, top_k=as_int(cfg, "num_experts_per_tok"),
+                     d_expert=as_int(cfg, "intermediate_size"), shared_experts=1, d_shared=shared)
+    else:
+        ffn = dense_ffn(cfg, shared)
+    layers = [Layer((mamba if t in ("mamba", "linear_attention") else attn,), (ffn,))
+              for t in types[:n]]
+    return build_spec(cfg, name, layers, position="rope" if pos == "rope" else "none")
+
+
+def import_falcon_h1(cfg: Config, name: str):
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    bias = bool(get(cfg, "attention_bias", default=False))
+    attn = gqa_attention(cfg, hidden=hidden, qkv_bias=bias, out_bias=bias)
+    d_inner = get(cfg, "mamba_d_ssm") or int(get(cfg, "mamba_expand", default=2) * hidden)
+    mamba = SSM(variant="mamba2", d_inner=int(d_inner), heads=as_int(cfg, "mamba_n_heads"),
+                d_state=as_int(cfg, "mamba_d_state"), groups=as_int(cfg, "mamba_n_groups", default=1),
+                conv_kernel=as_int(cfg, "mamba_d_conv", default=4),
+                conv_bias=bool(get(cfg, "mamba_conv_bias", default=True)),
+                proj_bias=bool(get(cfg, "mamba_proj_bias", default=False)),
+                gated_norm=bool(get(cfg, "mamba_rms_norm", default=False)))
+    ffn = dense_ffn(cfg, bias=bool(get(cfg, "mlp_bias", default=False)))
+    if get(cfg, "projectors_bias"):
+        raise SpecError("config.projectors_bias", "Falcon-H1 with projector biases is not supported yet")
+    layer = Layer((attn, mamba), (ffn,), norms=2)
+    return build_spec(cfg, name, [layer] * n)
+
+
+IMPORTERS = {
+    "qwen3_next": import_qwen3_next,
+    "mamba2": import_mamba2,
+    "jamba": import_jamba,
+    "nemotron_h": import_nemotron_h,
+    "granitemoehybrid": import_granite_hybrid,
+    "falcon_h1": import_falcon_h1,
+}

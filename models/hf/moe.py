@@ -1,0 +1,185 @@
+"""Mixture-of-experts decoders with softmax attention: Mixtral, Qwen2/3-MoE, gpt-oss, Llama 4,
+GLM-4.5, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns
+that decide which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
+interleave_moe_layer_step, mlp_layer_types)."""
+from __future__ import annotations
+
+from ..spec import Attention, Layer, MoEFFN
+from .common import (Config, activation, as_int, build_spec, clamp_window, dense_ffn, get,
+                     gqa_attention, layer_types, rope_fraction)
+
+
+def _experts(cfg: Config, **fields) -> MoEFFN:
+    base = dict(experts=as_int(cfg, "num_local_experts", "num_experts", "n_routed_experts"),
+                top_k=as_int(cfg, "num_experts_per_tok", "num_experts_per_token", "moe_topk"),
+                d_expert=as_int(cfg, "moe_intermediate_size", "intermediate_size"),
+                activation=activation(get(cfg, "hidden_act", default="silu")))
+    base.update(fields)
+    return MoEFFN(**base)
+
+
+def _sliding(cfg: Config, n: int, context: int) -> list[tuple[str, int]]:
+    types = layer_types(cfg, n)
+    window = get(cfg, "sliding_window", default=0) or 0
+    if types is None:
+        return [clamp_window(window, context)] * n
+    return [clamp_window(window, context) if t == "sliding_attention" else ("full", 0) for t in types]
+
+
+def import_mixtral(cfg: Config, name: str):
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = as_int(cfg, "max_position_embeddings")
+    moe = _experts(cfg, d_expert=as_int(cfg, "intermediate_size"))
+    layers = [Layer((gqa_attention(cfg, hidden=hidden, kind=k, window=w),), (moe,))
+              for k, w in _sliding(cfg, n, context)]
+    return build_spec(cfg, name, layers)
+
+
+def import_qwen_moe(cfg: Config, name: str):
+    """qwen2_moe / qwen3_moe: every decoder_sparse_step-th layer sparse unless in mlp_only_layers;
+    Qwen2-MoE adds a gated shared expert."""
+    mt = cfg["model_type"]
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = as_int(cfg, "max_position_embeddings")
+    step = as_int(cfg, "decoder_sparse_step", default=1)
+    dense_only = set(get(cfg, "mlp_only_layers", default=[]) or [])
+    shared = as_int(cfg, "shared_expert_intermediate_size", default=0) if mt == "qwen2_moe" else 0
+    moe = _experts(cfg, shared_experts=1 if shared else 0, d_shared=shared, shared_gate=bool(shared))
+    dense = dense_ffn(cfg)
+    qk_norm = "head" if mt == "qwen3_moe" else "none"
+    qkv_bias = mt == "qwen2_moe" or bool(get(cfg, "attention_bias", default=False))
+    out_bias = bool(get(cfg, "attention_bias", default=False)) and mt != "qwen2_moe"
+    use_window = get(cfg, "use_sliding_window", default=False)
+    layers = []
+    for i in range(n):
+        kind, window = clamp_window(get(cfg, "sliding_window", default=0), context) \
+            if use_window and i >= as_int(cfg, "max_window_layers", default=n) else ("full", 0)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, qk_norm=qk_norm,
+                             qkv_bias=qkv_bias, out_bias=out_bias)
+        sparse = i not in dense_only and (i + 1) % step == 0
+        layers.append(Layer((attn,), (moe if sparse else dense,)))
+    return build_spec(cfg, name, layers)
+
+
+def import_gpt_oss(cfg: Config, name: str):
+    """gpt-oss: alternating 128-token sliding and full layers, attention sinks, biases on every
+    projection, router with bias, experts with biases (clamped SwiGLU)."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = as_int(cfg, "max_position_embeddings")
+    moe = _experts(cfg, d_expert=as_int(cfg, "intermediate_size"), router_bias=True,
+                   expert_bias=True, activation="swiglu_oai")
+    kinds = _sliding(cfg, n, context) if cfg.get("layer_types") else \
+        [clamp_window(as_int(cfg, "sliding_window"), context) if i % 2 == 0 else ("full", 0)
+         for i in range(n)]
+    layers = [Layer((gqa_attention(cfg, hidden=hidden, kind=k, window=w, qkv_bias=True,
+                                   out_bias=True, sinks=True),), (moe,)) for k, w in kinds]
+    return build_spec(cfg, name, layers)
+
+
+def import_llama4(cfg: Config, name: str):
+    """Llama 4 text: chunked attention (8192) with RoPE on 3 of 4 layers, global NoPE layers,
+    L2 QK-norm (no weights) on RoPE layers; MoE on every interleave_moe_layer_step-th layer with a
+    shared expert; dense layers use intermediate_size_mlp."""
+    cfg = cfg.get("text_config") or cfg
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = as_int(cfg, "max_position_embeddings")
+    step = as_int(cfg, "interleave_moe_layer_step", default=1)
+    moe_layers = get(cfg, "moe_layers")
+    if moe_layers is None:
+        moe_layers = list(range(step - 1, n, step)) if step else []
+    ropes = get(cfg, "no_rope_layers")
+    if not ropes:
+        interval = as_int(cfg, "no_rope_layer_interval", default=4)
+        ropes = [int((i + 1) % interval != 0) for i in range(n)]
+    chunk = get(cfg, "attention_chunk_size", default=0) or 0
+    qk = "l2" if get(cfg, "use_qk_norm", default=True) else "none"
+    d = as_int(cfg, "intermediate_size")
+    moe = _experts(cfg, d_expert=d, shared_experts=1, d_shared=d)
+    dense = dense_ffn(cfg, as_int(cfg, "intermediate_size_mlp", default=d))
+    layers = []
+    for i in range(n):
+        rope = bool(ropes[i])
+        kind, window = ("chunked", chunk) if rope and chunk and chunk < context else ("full", 0)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, rope=rope,
+                             qk_norm=qk if rope else "none")
+        layers.append(Layer((attn,), (moe if i in moe_layers else dense,)))
+    return build_spec(cfg, name, layers, model_type="llama4_text")
+
+
+def import_glm4_moe(cfg: Config, name: str):
+    """GLM-4.5: first_k_dense_replace dense layers, then MoE with shared experts and
+    DeepSeek-style score-correction bias; partial RoPE (0.5); optional QK-norm; MTP layers."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    first_dense = as_int(cfg, "first_k_dense_replace", default=1)
+    moe = _experts(cfg, shared_experts=as_int(cfg, "n_shared_experts", default=1),
+                   router_score_bias=True)
+    dense = dense_ffn(cfg)
+    attn = gqa_attention(cfg, hidden=hidden, qk_norm="head" if get(cfg, "use_qk_norm") else "none",
+                         qkv_bias=bool(get(cfg, "attention_bias", default=True)), out_bias=False)
+    layers = [Layer((attn,), (dense if i < first_dense else moe,)) for i in range(n)]
+    return build_spec(cfg, name, layers, rope_fraction=rope_fraction(cfg),
+                      mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
+
+
+def import_minimax_m2(cfg: Config, name: str):
+    """MiniMax-M2: full attention with QK-norm over all heads, partial RoPE (rotary_dim),
+    MoE with score-correction bias on every layer, MTP modules."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    heads = as_int(cfg, "num_attention_heads")
+    hd = as_int(cfg, "head_dim", default=hidden // heads)
+    attn = gqa_attention(cfg, hidden=hidden, qk_norm="full", qkv_bias=False, out_bias=False)
+    moe = _experts(cfg, d_expert=as_int(cfg, "intermediate_size"), router_score_bias=True)
+    rotary = get(cfg, "rotary_dim")
+    mtp = as_int(cfg, "num_mtp_modules", default=0) if get(cfg, "use_mtp") else 0
+    return build_spec(cfg, name, [Layer((attn,), (moe,))] * n,
+                      rope_fraction=(rotary / hd) if rotary else rope_fraction(cfg), mtp_depth=mtp)
+
+
+def import_mimo_v2(cfg: Config, name: str):
+    """MiMo-V2-Flash: hybrid sliding-window (with sinks, twice the KV heads) and full attention,
+    separate V head size, MoE after the first dense layer."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = as_int(cfg, "max_position_embeddings")
+    types = layer_types(cfg, n)
+    if types is None:
+        pattern = get(cfg, "hybrid_layer_pattern")
+        if isinstance(pattern, list) and len(pattern) >= n:
+            types = ["sliding_attention" if p else "full_attention" for p in pattern[:n]]
+        else:
+            types = ["full_attention" if (i == 0 or (i + 1) % 6 == 0) else "sliding_attention"
+                     for i in range(n)]
+    mlp_types = get(cfg, "mlp_layer_types")
+    if mlp_types is None:
+        freq = get(cfg, "moe_layer_freq")
+        mlp_types = (["sparse" if f else "dense" for f in freq[:n]] if isinstance(freq, list)
+                     else ["dense"] + ["sparse"] * (n - 1))
+    window = as_int(cfg, "sliding_window", "sliding_window_size", default=0)
+    if get(cfg, "sliding_window") is None and get(cfg, "sliding_window_size") is not None:
+        window += 1   # transformers attends to sliding_window_size previous tokens plus the query
+    bias = bool(get(cfg, "attention_bias", default=False))
+    kv = as_int(cfg, "num_key_value_heads")
+    vdim = as_int(cfg, "v_head_dim", default=0)
+    moe = _experts(cfg, router_score_bias=True)
+    dense = dense_ffn(cfg)
+    layers = []
+    for t, m in zip(types, mlp_types):
+        swa = t == "sliding_attention"
+        kind, w = clamp_window(window, context) if swa else ("full", 0)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=w, kv_heads=kv * 2 if swa else kv,
+                             qkv_bias=bias, out_bias=False, sinks=swa, v_head_dim=vdim)
+        layers.append(Layer((attn,), (moe if m == "sparse" else dense,)))
+    return build_spec(cfg, name, layers, rope_fraction=rope_fraction(cfg) if get(
+        cfg, "partial_rotary_factor") else 0.334)
+
+
+IMPORTERS = {
+    "mixtral": import_mixtral,
+    "qwen2_moe": import_qwen_moe,
+    "qwen3_moe": import_qwen_moe,
+    "gpt_oss": import_gpt_oss,
+    "llama4": import_llama4,
+    "llama4_text": import_llama4,
+    "glm4_moe": import_glm4_moe,
+    "minimax_m2": import_minimax_m2,
+    "mimo_v2_flash": import_mimo_v2,
+}

@@ -1,0 +1,215 @@
+"""Edits a user makes to a spec: the GUI's knobs and the CLI's ``--set KEY=VALUE``.
+
+Each edit returns a new validated spec (specs are immutable), or raises SpecError explaining why
+the combination is impossible; the original is untouched, so nothing the user did is lost.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError
+
+
+def _map_layers(spec: ModelSpec, fn: Callable[[Layer], Layer]) -> ModelSpec:
+    blocks = {name: fn(layer) for name, layer in spec.blocks.items()}
+    return spec.with_changes(blocks=blocks)
+
+
+def _map_mixers(spec: ModelSpec, kinds: tuple[type, ...], fn, what: str) -> ModelSpec:
+    found = any(isinstance(m, kinds) for layer in spec.blocks.values() for m in layer.mixers)
+    if not found:
+        raise SpecError(what, f"{spec.name} has no {what} layers to change")
+    return _map_layers(spec, lambda layer: dataclasses.replace(
+        layer, mixers=tuple(fn(m) if isinstance(m, kinds) else m for m in layer.mixers)))
+
+
+def _map_moe(spec: ModelSpec, fn, what: str) -> ModelSpec:
+    if not any(isinstance(f, MoEFFN) for layer in spec.blocks.values() for f in layer.ffns):
+        raise SpecError(what, f"{spec.name} has no MoE layers; it is a dense model")
+    return _map_layers(spec, lambda layer: dataclasses.replace(
+        layer, ffns=tuple(fn(f) if isinstance(f, MoEFFN) else f for f in layer.ffns)))
+
+
+def _int(key: str, value: Any) -> int:
+    try:
+        number = int(str(value), 10)
+    except ValueError:
+        raise SpecError(key, f"must be an integer, got {value!r}") from None
+    return number
+
+
+def _attention_like(spec: ModelSpec) -> Attention:
+    for layer in spec.layers:
+        for m in layer.mixers:
+            if isinstance(m, Attention):
+                return m
+    raise SpecError("attention", f"{spec.name} has no softmax attention layers")
+
+
+def set_attention_kind(spec: ModelSpec, kind: str) -> ModelSpec:
+    """mha / gqa / mqa change KV heads of every attention layer; mla converts attention to latent
+    attention with DeepSeek-V3's proportions (kv_lora_rank = 4 x head_dim, RoPE dim = head_dim/2);
+    sliding / full set every attention layer's span; linear turns attention layers into Gated
+    DeltaNet with the same heads; ssm into Mamba-2 (expand 2, d_state 128)."""
+    kind = kind.lower()
+    d = spec.hidden_size
+    if kind in ("mha", "mqa", "gqa"):
+        def change(a: Attention) -> Attention:
+            if kind == "mha":
+                kv = a.heads
+            elif kind == "mqa":
+                kv = 1
+            else:
+                kv = a.kv_heads if 1 < a.kv_heads < a.heads else next(
+                    k for k in (8, 4, 2, 1) if a.heads % k == 0 and k < a.heads or k == 1)
+            return dataclasses.replace(a, kv_heads=kv)
+        return _map_mixers(spec, (Attention,), change, "attention")
+    if kind in ("full", "sliding"):
+        window = next((m.window for layer in spec.layers for m in layer.mixers
+                       if isinstance(m, Attention) and m.kind == "sliding"), 4096)
+        window = min(window, spec.context_length)
+        return _map_mixers(spec, (Attention,), lambda a: dataclasses.replace(
+            a, kind=kind, window=window if kind == "sliding" else 0), "attention")
+    if kind == "mla":
+        def to_mla(a: Attention) -> MLA:
+            return MLA(heads=a.heads, kv_lora_rank=4 * a.head_dim, qk_nope_dim=a.head_dim,
+                       qk_rope_dim=max(a.head_dim // 2, 1), v_head_dim=a.vdim,
+                       q_lora_rank=3 * a.head_dim * 4 if d >= 4096 else 0, rope=a.rope)
+        return _map_mixers(spec, (Attention,), to_mla, "attention")
+    if kind == "linear":
+        return _map_mixers(spec, (Attention, MLA), lambda a: LinearAttention(
+            key_heads=a.heads, value_heads=a.heads, key_dim=getattr(a, "head_dim", 128),
+            value_dim=getattr(a, "vdim", getattr(a, "v_head_dim", 128))), "attention")
+    if kind == "ssm":
+        return _map_mixers(spec, (Attention, MLA, LinearAttention), lambda a: SSM(
+            d_inner=2 * d, d_state=128, heads=2 * d // 64, groups=8 if (2 * d // 64) % 8 == 0 else 1),
+            "attention")
+    raise SpecError("attention", f"unknown attention kind {kind!r}; choose mha, gqa, mqa, mla, "
+                                 "full, sliding, linear or ssm")
+
+
+def set_local_global(spec: ModelSpec, ratio: str) -> ModelSpec:
+    """Re-lay attention layers as ``local:global`` (e.g. 5:1, Gemma 3): in each run of
+    local + global layers, the first ``local`` are sliding-window and the rest full."""
+    try:
+        local, glob = (int(x) for x in str(ratio).split(":"))
+    except ValueError:
+        raise SpecError("local_global", f"must look like 5:1, got {ratio!r}") from None
+    if local < 0 or glob < 1:
+        raise SpecError("local_global", "needs at least one global layer per period (e.g. 5:1, 0:1)")
+    _attention_like(spec)
+    window = next((m.window for layer in spec.layers for m in layer.mixers
+                   if isinstance(m, Attention) and m.kind == "sliding"), min(4096, spec.context_length))
+    blocks = dict(spec.blocks)
+    layout = list(spec.layout)
+    period = local + glob
+    i_attn = 0
+    for i, name in enumerate(spec.layout):
+        layer = spec.blocks[name]
+        if not any(isinstance(m, Attention) for m in layer.mixers):
+            continue
+        sliding = (i_attn % period) < local
+        i_attn += 1
+        new = dataclasses.replace(layer, mixers=tuple(
+            dataclasses.replace(m, kind="sliding" if sliding else "full",
+                                window=window if sliding else 0) if isinstance(m, Attention) else m
+            for m in layer.mixers))
+        label = f"{name.split('@')[0]}@{'local' if sliding else 'global'}"
+        blocks[label] = new
+        layout[i] = label
+    used = set(layout)
+    blocks = {k: v for k, v in blocks.items() if k in used}
+    return spec.with_changes(blocks=blocks, layout=tuple(layout))
+
+
+def set_layers(spec: ModelSpec, count: int) -> ModelSpec:
+    """Shrink by dropping the last layers, or grow by continuing the layout's repeating period."""
+    if count <= 0:
+        raise SpecError("layers", f"must be positive, got {count}")
+    layout = list(spec.layout)
+    if count <= len(layout):
+        return spec.with_changes(layout=tuple(layout[:count]))
+    period = _period(layout)
+    while len(layout) < count:
+        layout.append(layout[len(layout) - period])
+    return spec.with_changes(layout=tuple(layout))
+
+
+def _period(layout: list[str]) -> int:
+    """Smallest p with which the second half of the layout repeats (prefix layers such as
+    DeepSeek's first dense layers may differ)."""
+    n = len(layout)
+    for p in range(1, n):
+        if all(layout[i] == layout[i - p] for i in range(max(n // 2, p), n)):
+            return p
+    return max(n, 1)
+
+
+def _set_field(spec: ModelSpec, key: str, value: Any) -> ModelSpec:
+    if key in ("kv_heads", "heads", "head_dim"):
+        n = _int(key, value)
+        return _map_mixers(spec, (Attention,), lambda a: dataclasses.replace(a, **{key: n}), "attention")
+    if key == "window":
+        n = _int(key, value)
+        if not any(isinstance(m, Attention) and m.kind != "full" for l in spec.layers for m in l.mixers):
+            raise SpecError("window", f"{spec.name} has no sliding-window layers; set attention=sliding "
+                                      "or local_global=5:1 first")
+        return _map_mixers(spec, (Attention,), lambda a: dataclasses.replace(a, window=n)
+                           if a.kind != "full" else a, "attention")
+    if key in ("experts", "top_k", "shared_experts", "d_expert"):
+        n = _int(key, value)
+        return _map_moe(spec, lambda f: dataclasses.replace(f, **{key: n}), key)
+    if key == "d_ff":
+        n = _int(key, value)
+        if not any(isinstance(f, DenseFFN) for l in spec.layers for f in l.ffns):
+            raise SpecError("d_ff", f"{spec.name} has no dense FFN layers")
+        return _map_layers(spec, lambda layer: dataclasses.replace(layer, ffns=tuple(
+            dataclasses.replace(f, d_ff=n) if isinstance(f, DenseFFN) else f for f in layer.ffns)))
+    if key in ("kv_lora_rank", "q_lora_rank"):
+        n = _int(key, value)
+        return _map_mixers(spec, (MLA,), lambda m: dataclasses.replace(m, **{key: n}), "MLA")
+    if key in ("hidden_size", "vocab_size", "context_length", "mtp_depth"):
+        return spec.with_changes(**{key: _int(key, value)})
+    if key == "tie_embeddings":
+        text = str(value).lower()
+        if text not in ("true", "false", "1", "0", "yes", "no"):
+            raise SpecError(key, f"must be true or false, got {value!r}")
+        return spec.with_changes(tie_embeddings=text in ("true", "1", "yes"))
+    if key == "attention":
+        return set_attention_kind(spec, str(value))
+    if key == "local_global":
+        return set_local_global(spec, str(value))
+    if key == "layers":
+        return set_layers(spec, _int(key, value))
+    if key == "name":
+        return spec.with_changes(name=str(value))
+    raise SpecError(key, f"unknown setting; settable keys: {', '.join(SETTABLE)}")
+
+
+SETTABLE = ("attention", "kv_heads", "heads", "head_dim", "window", "local_global", "layers",
+            "experts", "top_k", "shared_experts", "d_expert", "d_ff", "kv_lora_rank", "q_lora_rank",
+            "hidden_size", "vocab_size", "context_length", "mtp_depth", "tie_embeddings", "name")
+
+
+def apply_overrides(spec: ModelSpec, overrides: dict[str, Any] | list[tuple[str, Any]]) -> ModelSpec:
+    """Apply edits in order. Any failure raises SpecError and leaves ``spec`` as it was."""
+    items = overrides.items() if isinstance(overrides, dict) else overrides
+    for key, value in items:
+        try:
+            spec = _set_field(spec, str(key).strip().lower().replace("-", "_"), value)
+        except SpecError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise SpecError(str(key), str(exc)) from None
+    return spec
+
+
+def parse_assignments(texts: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for text in texts:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise SpecError("--set", f"expected KEY=VALUE, got {text!r}")
+        out.append((key.strip(), value.strip()))
+    return out

@@ -1,0 +1,240 @@
+"""Parameter counts, exactly as the reference implementations allocate them.
+
+Each function counts the weights one module holds; the formulas follow the Hugging Face
+``transformers`` modules of the architectures named in the docstrings, and the test suite checks
+them against those modules built on the meta device. Counts are split by component so the UI can
+say where the parameters live, and into "quantizable" matrices (projections and experts, which a
+weight bit-width applies to) and "kept" parameters (norms, biases, convolutions, routers, gates,
+state-space constants), which stay at the higher precision of the embeddings.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN
+
+COMPONENTS = ("embeddings", "attention", "linear_attention", "ssm", "ffn", "experts",
+              "shared_experts", "router", "norms", "lm_head", "vision")
+
+
+@dataclass
+class Count:
+    """Parameters of one module: matrices a weight bit-width applies to, and kept parameters."""
+
+    matrix: int = 0
+    kept: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.matrix + self.kept
+
+    def __add__(self, other: "Count") -> "Count":
+        return Count(self.matrix + other.matrix, self.kept + other.kept)
+
+    def __mul__(self, k: int) -> "Count":
+        return Count(self.matrix * k, self.kept * k)
+
+
+def linear(n_in: int, n_out: int, bias: bool = False) -> Count:
+    return Count(n_in * n_out, n_out if bias else 0)
+
+
+# --------------------------------------------------------------------------- mixers
+
+def attention_params(a: Attention, d: int) -> Count:
+    """Q, K, V, O projections (Llama, Mistral, Qwen, Gemma, OLMo, gpt-oss ...).
+
+    q: d x heads*head_dim (x2 with Qwen3-Next's output gate); k: d x kv*head_dim; v: d x kv*v_dim;
+    o: heads*v_dim x d. QK-norm adds head_dim weights per q and k ("head") or one weight per
+    channel of all heads ("full", OLMo 2); gpt-oss adds one sink logit per head.
+    """
+    q_out = a.heads * a.head_dim * (2 if a.output_gate else 1)
+    c = (linear(d, q_out, a.qkv_bias) + linear(d, a.kv_heads * a.head_dim, a.qkv_bias)
+         + linear(d, a.kv_heads * a.vdim, a.qkv_bias) + linear(a.heads * a.vdim, d, a.out_bias))
+    if a.qk_norm == "head":
+        c += Count(kept=2 * a.head_dim)
+    elif a.qk_norm == "full":
+        c += Count(kept=(a.heads + a.kv_heads) * a.head_dim)
+    if a.sinks:
+        c += Count(kept=a.heads)
+    return c
+
+
+def mla_params(m: MLA, d: int) -> Count:
+    """DeepSeek-V2/V3 MLA: q_a (d x q_lora) + RMSNorm + q_b (q_lora x heads*(nope+rope)), or a
+    direct q projection; kv_a (d x kv_lora+rope) + RMSNorm; kv_b (kv_lora x heads*(nope+v));
+    o (heads*v x d). ``bias`` is attention_bias on q_a, kv_a and o."""
+    qk = m.qk_head_dim
+    if m.q_lora_rank:
+        c = linear(d, m.q_lora_rank, m.bias) + Count(kept=m.q_lora_rank) \
+            + linear(m.q_lora_rank, m.heads * qk)
+    else:
+        c = linear(d, m.heads * qk)
+    c += linear(d, m.kv_lora_rank + m.qk_rope_dim, m.bias) + Count(kept=m.kv_lora_rank)
+    c += linear(m.kv_lora_rank, m.heads * (m.qk_nope_dim + m.v_head_dim))
+    c += linear(m.heads * m.v_head_dim, d, m.bias)
+    return c
+
+
+def linear_attention_params(la: LinearAttention, d: int) -> Count:
+    k_total = la.key_heads * la.key_dim
+    v_total = la.value_heads * la.value_dim
+    if la.variant == "gated_deltanet":
+        # Qwen3-Next: in_proj_qkvz, in_proj_ba, depthwise conv over q,k,v (no bias),
+        # dt_bias and A_log per value head, gated RMSNorm over value_dim, out_proj.
+        conv_dim = 2 * k_total + v_total
+        return (linear(d, 2 * k_total + 2 * v_total) + linear(d, 2 * la.value_heads)
+                + Count(kept=conv_dim * la.conv_kernel + 2 * la.value_heads + la.value_dim)
+                + linear(v_total, d))
+    if la.variant == "kimi_delta":
+        # Kimi Linear KDA: q/k/v projections, conv over q,k,v, low-rank channel-wise forget gate
+        # (f_a, f_b, dt_bias per channel, A_log per head), beta (b_proj), low-rank output gate
+        # (g_a, g_b), gated RMSNorm over head_dim, o_proj.
+        hd = la.key_dim
+        return (linear(d, k_total) * 2 + linear(d, v_total)
+                + Count(kept=(2 * k_total + v_total) * la.conv_kernel)
+                + linear(d, hd) + linear(hd, k_total) + Count(kept=k_total + la.key_heads)
+                + linear(d, la.value_heads) + linear(d, hd) + linear(hd, v_total)
+                + Count(kept=la.value_dim) + linear(v_total, d))
+    # lightning (MiniMax-01): fused qkv, output gate, RMSNorm over all heads, out_proj
+    return (linear(d, 2 * k_total + v_total) + linear(d, v_total) + Count(kept=v_total)
+            + linear(v_total, d))
+
+
+def ssm_params(s: SSM, d: int) -> Count:
+    if s.variant == "mamba2":
+        # Mamba2Mixer: in_proj -> [z, x, B, C, dt]; depthwise conv over [x, B, C];
+        # dt_bias, A_log, D per head; gated RMSNorm over d_inner; out_proj.
+        conv_dim = s.d_inner + 2 * s.groups * s.d_state
+        c = linear(d, 2 * s.d_inner + 2 * s.groups * s.d_state + s.heads, s.proj_bias)
+        c += Count(kept=conv_dim * s.conv_kernel + (conv_dim if s.conv_bias else 0) + 3 * s.heads)
+        if s.gated_norm:
+            c += Count(kept=s.d_inner)
+        return c + linear(s.d_inner, d, s.proj_bias)
+    # Mamba-1 (Jamba): in_proj -> [x, z]; conv; x_proj -> [dt, B, C]; dt_proj; A_log (d_inner x
+    # d_state); D; optional RMSNorms on dt, B, C; out_proj.
+    c = linear(d, 2 * s.d_inner, s.proj_bias)
+    c += Count(kept=s.d_inner * s.conv_kernel + (s.d_inner if s.conv_bias else 0))
+    c += linear(s.d_inner, s.dt_rank + 2 * s.d_state) + linear(s.dt_rank, s.d_inner, True)
+    c += Count(kept=s.d_inner * s.d_state + s.d_inner)
+    if s.inner_norms:
+        c += Count(kept=s.dt_rank + 2 * s.d_state)
+    return c + linear(s.d_inner, d, s.proj_bias)
+
+
+def mixer_params(m, d: int) -> tuple[str, Count]:
+    if isinstance(m, Attention):
+        return "attention", attention_params(m, d)
+    if isinstance(m, MLA):
+        return "attention", mla_params(m, d)
+    if isinstance(m, LinearAttention):
+        return "linear_attention", linear_attention_params(m, d)
+    return "ssm", ssm_params(m, d)
+
+
+# --------------------------------------------------------------------------- FFNs
+
+def mlp_params(d: int, d_ff: int, gated: bool, bias: bool) -> Count:
+    """Gated (SwiGLU/GeGLU): gate + up (d x d_ff) and down (d_ff x d); plain: up and down."""
+    ups = 2 if gated else 1
+    return linear(d, d_ff, bias) * ups + linear(d_ff, d, bias)
+
+
+def moe_params(f: MoEFFN, d: int) -> dict[str, Count]:
+    """Router (d x experts [+bias] [+per-expert score bias]), routed experts, shared experts
+    (with Qwen's sigmoid shared-expert gate, d x 1)."""
+    router = linear(d, f.experts + f.zero_experts, f.router_bias)
+    router = Count(kept=router.total + (f.experts + f.zero_experts if f.router_score_bias else 0))
+    experts = mlp_params(d, f.d_expert, f.gated, f.expert_bias) * f.experts
+    shared = mlp_params(d, f.shared_dff, f.gated, False) * f.shared_experts
+    if f.shared_gate and f.shared_experts:
+        router += Count(kept=d)
+    return {"router": router, "experts": experts, "shared_experts": shared}
+
+
+def ffn_params(f, d: int) -> dict[str, Count]:
+    if isinstance(f, DenseFFN):
+        return {"ffn": mlp_params(d, f.d_ff, f.gated, f.bias)}
+    return moe_params(f, d)
+
+
+# --------------------------------------------------------------------------- whole model
+
+@dataclass
+class ParamReport:
+    by_component: dict[str, Count]
+    total: int
+    active: int               # per token: routed experts counted top_k / experts
+    quantizable: int          # matrices a weight bit-width applies to
+    kept: int                 # everything else (incl. embeddings and LM head)
+    embedding_like: int       # embeddings + LM head (their own precision)
+    mtp: int                  # multi-token-prediction modules, reported beside the total
+    per_layer: list[int] = field(default_factory=list)
+
+    def component(self, name: str) -> int:
+        c = self.by_component.get(name)
+        return c.total if c else 0
+
+
+def norm_params(spec: ModelSpec) -> int:
+    """Weights of one hidden-size norm: RMSNorm d; LayerNorm d (+d bias); OLMo 1's none."""
+    if spec.norm == "layernorm_noparam":
+        return 0
+    return spec.hidden_size * (2 if spec.norm_bias else 1)
+
+
+def layer_params(spec: ModelSpec, layer: Layer) -> tuple[dict[str, Count], int]:
+    """Components of one layer and its active parameter count."""
+    d = spec.hidden_size
+    parts: dict[str, Count] = {}
+    active = 0
+    for m in layer.mixers:
+        name, c = mixer_params(m, d)
+        parts[name] = parts.get(name, Count()) + c
+        active += c.total
+    for f in layer.ffns:
+        for name, c in ffn_params(f, d).items():
+            parts[name] = parts.get(name, Count()) + c
+            if name == "experts":
+                active += c.total // f.experts * min(f.top_k, f.experts)
+            else:
+                active += c.total
+    norms = Count(kept=spec.norms_in(layer) * norm_params(spec))
+    parts["norms"] = parts.get("norms", Count()) + norms
+    return parts, active + norms.total
+
+
+def count_params(spec: ModelSpec) -> ParamReport:
+    d, v = spec.hidden_size, spec.vocab_size
+    comp: dict[str, Count] = {k: Count() for k in COMPONENTS}
+    embed = v * d + (spec.learned_positions * d if spec.position == "learned" else 0)
+    comp["embeddings"] = Count(kept=embed)
+    head = 0 if spec.tie_embeddings else v * d
+    head += v if spec.lm_head_bias else 0
+    comp["lm_head"] = Count(kept=head)
+    final_norm = norm_params(spec) if spec.final_norm else 0
+    comp["norms"] = Count(kept=final_norm)
+    active = embed + head + final_norm
+    cache: dict[str, tuple[dict[str, Count], int]] = {}
+    per_layer = []
+    for name in spec.layout:
+        if name not in cache:
+            cache[name] = layer_params(spec, spec.blocks[name])
+        parts, act = cache[name]
+        for k, c in parts.items():
+            comp[k] = comp[k] + c
+        active += act
+        per_layer.append(sum(c.total for c in parts.values()))
+    if spec.vision is not None:
+        comp["vision"] = Count(kept=spec.vision.params)
+    total = sum(c.total for c in comp.values())
+    quantizable = sum(c.matrix for c in comp.values())
+    mtp = 0
+    if spec.mtp_depth:
+        # DeepSeek-V3 MTP module: two norms, eh_proj (2d x d), one decoder layer of the last
+        # layer's kind and the shared head's norm; embeddings and head shared with the model.
+        parts, _ = cache[spec.layout[-1]]
+        mtp = spec.mtp_depth * (3 * norm_params(spec) + 2 * d * d
+                                + sum(c.total for c in parts.values()))
+    return ParamReport(comp, total, active, quantizable, total - quantizable, embed + head, mtp,
+                       per_layer)

@@ -1,0 +1,569 @@
+"""The model spec: one immutable, validated schema for every architecture in the survey.
+
+A spec is a handful of global fields plus an explicit per-layer list. Each layer holds zero or more
+token mixers (attention, MLA, linear attention, SSM) and zero or more FFNs (dense, MoE). Most layers
+have one of each; FFN-only or mixer-only layers (Nemotron-H, Mamba), parallel hybrids (Falcon-H1:
+attention and Mamba side by side) and LongCat-Flash's double layers are the same schema with other
+counts, so the cost model never needs a per-model code path.
+
+Layers are stored as named blocks plus a layout (one block name per layer), which keeps a 61-layer
+spec small and makes "every local layer" edits one replacement.
+
+Invalid input raises :class:`SpecError`, and only that, naming the field and the rule broken.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Mapping, Union
+
+
+class SpecError(ValueError):
+    """A spec, config or override broke a rule. ``field`` is a dotted path, ``rule`` says what."""
+
+    def __init__(self, field_path: str, rule: str):
+        self.field = field_path
+        self.rule = rule
+        super().__init__(f"{field_path}: {rule}" if field_path else rule)
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+def _positive(path: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(path, f"must be an integer, got {value!r}")
+    if value <= 0:
+        raise SpecError(path, f"must be positive, got {value}")
+
+
+def _non_negative(path: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(path, f"must be an integer, got {value!r}")
+    if value < 0:
+        raise SpecError(path, f"must not be negative, got {value}")
+
+
+def _boolean(path: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise SpecError(path, f"must be true or false, got {value!r}")
+
+
+def _choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise SpecError(path, f"must be one of {', '.join(choices)}; got {value!r}")
+
+
+class _Part:
+    """Shared behaviour of the spec's dataclasses: dict round trip with strict keys."""
+
+    KIND: ClassVar[str] = ""
+
+    def validate(self, path: str) -> None:  # overridden
+        pass
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.KIND} if self.KIND else {}
+        for f in fields(self):  # type: ignore[arg-type]
+            out[f.name] = getattr(self, f.name)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str):
+        if not isinstance(data, Mapping):
+            raise SpecError(path, f"must be an object, got {type(data).__name__}")
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        extra = set(data) - names - {"kind"}
+        if extra:
+            raise SpecError(f"{path}.{sorted(extra)[0]}",
+                            f"unknown key; allowed keys are {', '.join(sorted(names))}")
+        missing = [f.name for f in fields(cls)  # type: ignore[arg-type]
+                   if f.name not in data and f.default is dataclasses.MISSING]
+        if missing:
+            raise SpecError(f"{path}.{missing[0]}", "is required")
+        obj = cls(**{k: v for k, v in data.items() if k != "kind"})
+        obj.validate(path)
+        return obj
+
+
+# --------------------------------------------------------------------------- mixers
+
+@dataclass(frozen=True)
+class Attention(_Part):
+    """Softmax attention: MHA (kv_heads == heads), GQA, MQA (kv_heads == 1).
+
+    ``kind`` full attends to every earlier token; sliding to the last ``window`` tokens;
+    chunked to the tokens of its own ``window``-sized chunk (Llama 4's local layers).
+    """
+
+    KIND: ClassVar[str] = "attention"
+    heads: int
+    kv_heads: int
+    head_dim: int
+    kind: str = "full"             # full | sliding | chunked
+    window: int = 0                # tokens, for sliding and chunked
+    qk_norm: str = "none"          # none | head (per head_dim) | full (over all heads) | l2 (no weights)
+    qkv_bias: bool = False
+    out_bias: bool = False
+    rope: bool = True              # False: a NoPE layer
+    output_gate: bool = False      # Qwen3-Next: q_proj also emits a sigmoid gate per output channel
+    sinks: bool = False            # gpt-oss: one learned sink logit per head
+    v_head_dim: int = 0            # 0: same as head_dim
+
+    def validate(self, path: str) -> None:
+        for name in ("heads", "kv_heads", "head_dim"):
+            _positive(f"{path}.{name}", getattr(self, name))
+        _non_negative(f"{path}.v_head_dim", self.v_head_dim)
+        _non_negative(f"{path}.window", self.window)
+        if self.heads % self.kv_heads:
+            raise SpecError(f"{path}.kv_heads",
+                            f"heads ({self.heads}) must be divisible by kv_heads ({self.kv_heads})")
+        _choice(f"{path}.kind", self.kind, ("full", "sliding", "chunked"))
+        _choice(f"{path}.qk_norm", self.qk_norm, ("none", "head", "full", "l2"))
+        if self.kind != "full" and self.window <= 0:
+            raise SpecError(f"{path}.window", f"a {self.kind} attention layer needs a positive window")
+        for name in ("qkv_bias", "out_bias", "rope", "output_gate", "sinks"):
+            _boolean(f"{path}.{name}", getattr(self, name))
+
+    @property
+    def vdim(self) -> int:
+        return self.v_head_dim or self.head_dim
+
+
+@dataclass(frozen=True)
+class MLA(_Part):
+    """Multi-head latent attention (DeepSeek-V2/V3, Kimi K2): K and V come from a shared latent of
+    ``kv_lora_rank`` plus one shared RoPE key of ``qk_rope_dim``; only those are cached."""
+
+    KIND: ClassVar[str] = "mla"
+    heads: int
+    kv_lora_rank: int
+    qk_nope_dim: int
+    qk_rope_dim: int
+    v_head_dim: int
+    q_lora_rank: int = 0           # 0: queries projected directly (DeepSeek-V2-Lite)
+    bias: bool = False             # attention_bias on q_a / kv_a / o projections
+    kind: str = "full"
+    window: int = 0
+    rope: bool = True
+
+    def validate(self, path: str) -> None:
+        for name in ("heads", "kv_lora_rank", "v_head_dim"):
+            _positive(f"{path}.{name}", getattr(self, name))
+        for name in ("qk_nope_dim", "qk_rope_dim", "q_lora_rank", "window"):
+            _non_negative(f"{path}.{name}", getattr(self, name))
+        if self.qk_nope_dim + self.qk_rope_dim <= 0:
+            raise SpecError(f"{path}.qk_nope_dim", "qk_nope_dim + qk_rope_dim must be positive")
+        _choice(f"{path}.kind", self.kind, ("full", "sliding", "chunked"))
+        if self.kind != "full" and self.window <= 0:
+            raise SpecError(f"{path}.window", f"a {self.kind} MLA layer needs a positive window")
+        _boolean(f"{path}.bias", self.bias)
+        _boolean(f"{path}.rope", self.rope)
+
+    @property
+    def qk_head_dim(self) -> int:
+        return self.qk_nope_dim + self.qk_rope_dim
+
+
+LINEAR_VARIANTS = ("gated_deltanet", "kimi_delta", "lightning")
+
+
+@dataclass(frozen=True)
+class LinearAttention(_Part):
+    """Linear attention with a constant-size recurrent state per head (key_dim x value_dim).
+
+    gated_deltanet: Qwen3-Next's Gated DeltaNet; kimi_delta: Kimi Linear's KDA (channel-wise gate);
+    lightning: MiniMax-01's Lightning Attention.
+    """
+
+    KIND: ClassVar[str] = "linear_attention"
+    key_heads: int
+    value_heads: int
+    key_dim: int
+    value_dim: int
+    variant: str = "gated_deltanet"
+    conv_kernel: int = 4           # short causal depthwise conv on q/k/v (0: none)
+
+    def validate(self, path: str) -> None:
+        for name in ("key_heads", "value_heads", "key_dim", "value_dim"):
+            _positive(f"{path}.{name}", getattr(self, name))
+        _non_negative(f"{path}.conv_kernel", self.conv_kernel)
+        _choice(f"{path}.variant", self.variant, LINEAR_VARIANTS)
+        if self.value_heads % self.key_heads:
+            raise SpecError(f"{path}.key_heads", f"value_heads ({self.value_heads}) must be "
+                            f"divisible by key_heads ({self.key_heads})")
+
+
+@dataclass(frozen=True)
+class SSM(_Part):
+    """Selective state-space mixer. mamba2: multi-head SSD with scalar decay per head (Mamba-2,
+    Nemotron-H, Granite 4, Falcon-H1); mamba1: per-channel selective scan (Jamba)."""
+
+    KIND: ClassVar[str] = "ssm"
+    d_inner: int
+    d_state: int
+    variant: str = "mamba2"
+    heads: int = 0                 # mamba2 only; d_inner = heads * head_dim
+    groups: int = 1                # mamba2: B/C groups
+    conv_kernel: int = 4
+    conv_bias: bool = True
+    proj_bias: bool = False
+    dt_rank: int = 0               # mamba1 only
+    inner_norms: bool = False      # mamba1 (Jamba): RMSNorm on dt, B and C
+    gated_norm: bool = True        # mamba2: RMSNorm(y * silu(z)) before out_proj
+
+    def validate(self, path: str) -> None:
+        _choice(f"{path}.variant", self.variant, ("mamba2", "mamba1"))
+        for name in ("d_inner", "d_state", "conv_kernel"):
+            _positive(f"{path}.{name}", getattr(self, name))
+        for name in ("heads", "groups", "dt_rank"):
+            _non_negative(f"{path}.{name}", getattr(self, name))
+        if self.variant == "mamba2":
+            _positive(f"{path}.heads", self.heads)
+            _positive(f"{path}.groups", self.groups)
+            if self.d_inner % self.heads:
+                raise SpecError(f"{path}.heads",
+                                f"d_inner ({self.d_inner}) must be divisible by heads ({self.heads})")
+            if self.heads % self.groups:
+                raise SpecError(f"{path}.groups",
+                                f"heads ({self.heads}) must be divisible by groups ({self.groups})")
+        else:
+            _positive(f"{path}.dt_rank", self.dt_rank)
+        for name in ("conv_bias", "proj_bias", "inner_norms", "gated_norm"):
+            _boolean(f"{path}.{name}", getattr(self, name))
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_inner // self.heads if self.heads else self.d_inner
+
+
+Mixer = Union[Attention, MLA, LinearAttention, SSM]
+MIXER_TYPES: dict[str, type] = {c.KIND: c for c in (Attention, MLA, LinearAttention, SSM)}
+
+
+# --------------------------------------------------------------------------- FFNs
+
+ACTIVATIONS = ("silu", "gelu", "gelu_tanh", "relu", "relu2", "swiglu_oai")
+
+
+@dataclass(frozen=True)
+class DenseFFN(_Part):
+    KIND: ClassVar[str] = "dense"
+    d_ff: int
+    gated: bool = True             # SwiGLU/GeGLU: gate, up and down projections
+    activation: str = "silu"
+    bias: bool = False
+
+    def validate(self, path: str) -> None:
+        _positive(f"{path}.d_ff", self.d_ff)
+        _boolean(f"{path}.gated", self.gated)
+        _boolean(f"{path}.bias", self.bias)
+        _choice(f"{path}.activation", self.activation, ACTIVATIONS)
+
+
+@dataclass(frozen=True)
+class MoEFFN(_Part):
+    """Routed experts (top_k of experts per token) plus always-on shared experts."""
+
+    KIND: ClassVar[str] = "moe"
+    experts: int
+    top_k: int
+    d_expert: int
+    shared_experts: int = 0
+    d_shared: int = 0              # d_ff of each shared expert; 0: same as d_expert
+    gated: bool = True
+    activation: str = "silu"
+    router_bias: bool = False      # bias on the router projection (gpt-oss)
+    router_score_bias: bool = False  # aux-loss-free balancing bias, one per expert (DeepSeek-V3)
+    expert_bias: bool = False      # biases in the expert projections (gpt-oss)
+    shared_gate: bool = False      # sigmoid gate on the shared expert output (Qwen2-MoE, Qwen3-Next)
+    zero_experts: int = 0          # LongCat-Flash: identity experts that cost no compute
+
+    def validate(self, path: str) -> None:
+        for name in ("experts", "top_k", "d_expert"):
+            _positive(f"{path}.{name}", getattr(self, name))
+        for name in ("shared_experts", "d_shared", "zero_experts"):
+            _non_negative(f"{path}.{name}", getattr(self, name))
+        if self.top_k > self.experts + self.zero_experts:
+            raise SpecError(f"{path}.top_k",
+                            f"top_k ({self.top_k}) cannot exceed the number of experts ({self.experts})")
+        _choice(f"{path}.activation", self.activation, ACTIVATIONS)
+        for name in ("gated", "router_bias", "router_score_bias", "expert_bias", "shared_gate"):
+            _boolean(f"{path}.{name}", getattr(self, name))
+
+    @property
+    def shared_dff(self) -> int:
+        return self.d_shared or self.d_expert
+
+
+FFN = Union[DenseFFN, MoEFFN]
+FFN_TYPES: dict[str, type] = {c.KIND: c for c in (DenseFFN, MoEFFN)}
+
+
+def _part_from_dict(data: Any, path: str, types: dict[str, type]):
+    if not isinstance(data, Mapping):
+        raise SpecError(path, f"must be an object, got {type(data).__name__}")
+    kind = data.get("kind")
+    if kind not in types:
+        raise SpecError(f"{path}.kind", f"must be one of {', '.join(types)}; got {kind!r}")
+    return types[kind].from_dict(data, path)
+
+
+# --------------------------------------------------------------------------- layers
+
+@dataclass(frozen=True)
+class Layer:
+    """One decoder layer: its mixers, then its FFNs. ``norms`` counts the hidden-size norm weight
+    vectors in the layer; None derives it from the spec's norm placement."""
+
+    mixers: tuple[Mixer, ...] = ()
+    ffns: tuple[FFN, ...] = ()
+    norms: int | None = None
+
+    @property
+    def mixer(self) -> Mixer | None:
+        return self.mixers[0] if self.mixers else None
+
+    @property
+    def ffn(self) -> FFN | None:
+        return self.ffns[0] if self.ffns else None
+
+    def validate(self, path: str) -> None:
+        if not self.mixers and not self.ffns:
+            raise SpecError(path, "a layer needs at least one mixer or FFN")
+        if self.norms is not None:
+            _non_negative(f"{path}.norms", self.norms)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if len(self.mixers) == 1:
+            out["mixer"] = self.mixers[0].to_dict()
+        elif self.mixers:
+            out["mixers"] = [m.to_dict() for m in self.mixers]
+        if len(self.ffns) == 1:
+            out["ffn"] = self.ffns[0].to_dict()
+        elif self.ffns:
+            out["ffns"] = [f.to_dict() for f in self.ffns]
+        if self.norms is not None:
+            out["norms"] = self.norms
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str) -> "Layer":
+        if not isinstance(data, Mapping):
+            raise SpecError(path, f"must be an object, got {type(data).__name__}")
+        extra = set(data) - {"mixer", "mixers", "ffn", "ffns", "norms"}
+        if extra:
+            raise SpecError(f"{path}.{sorted(extra)[0]}",
+                            "unknown key; allowed keys are mixer, mixers, ffn, ffns, norms")
+        mixers = _listed(data, "mixer", "mixers", path, MIXER_TYPES)
+        ffns = _listed(data, "ffn", "ffns", path, FFN_TYPES)
+        layer = cls(tuple(mixers), tuple(ffns), data.get("norms"))
+        layer.validate(path)
+        return layer
+
+
+def _listed(data: Mapping, one: str, many: str, path: str, types: dict[str, type]) -> list:
+    if one in data and many in data:
+        raise SpecError(f"{path}.{many}", f"give either {one} or {many}, not both")
+    if one in data:
+        return [_part_from_dict(data[one], f"{path}.{one}", types)]
+    items = data.get(many, [])
+    if not isinstance(items, list):
+        raise SpecError(f"{path}.{many}", "must be a list")
+    return [_part_from_dict(x, f"{path}.{many}[{i}]", types) for i, x in enumerate(items)]
+
+
+# --------------------------------------------------------------------------- the model
+
+POSITIONS = ("rope", "learned", "alibi", "none")
+NORM_KINDS = ("rmsnorm", "layernorm", "layernorm_noparam")  # OLMo 1: no weights
+NORM_PLACEMENTS = ("pre", "post", "sandwich", "parallel")
+
+
+@dataclass(frozen=True)
+class VisionEncoder(_Part):
+    """A ViT image encoder and its projector into the language model (LLaVA-style fusion).
+    Counted in total parameters; not active per text token."""
+
+    KIND: ClassVar[str] = ""
+    params: int
+    name: str = "vision encoder"
+
+    def validate(self, path: str) -> None:
+        _non_negative(f"{path}.params", self.params)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    vocab_size: int
+    hidden_size: int
+    context_length: int
+    blocks: Mapping[str, Layer]
+    layout: tuple[str, ...]
+    tie_embeddings: bool = False
+    position: str = "rope"
+    rope_fraction: float = 1.0           # partial RoPE: share of each head's dims rotated
+    learned_positions: int = 0           # rows of a learned position table (GPT-2)
+    norm: str = "rmsnorm"
+    norm_bias: bool = False              # LayerNorm with bias
+    norm_placement: str = "pre"
+    final_norm: bool = True
+    lm_head_bias: bool = False
+    mtp_depth: int = 0                   # multi-token-prediction modules (DeepSeek-V3, GLM-4.5, ...)
+    vision: VisionEncoder | None = None
+    model_type: str = ""                 # the Hugging Face model_type it came from, if any
+
+    def __post_init__(self):
+        self.validate()
+
+    # ---- derived views
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return tuple(self.blocks[name] for name in self.layout)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layout)
+
+    def norms_in(self, layer: Layer) -> int:
+        """Hidden-size norm weight vectors in ``layer`` (see Layer.norms)."""
+        if layer.norms is not None:
+            return layer.norms
+        subs = len(layer.mixers) + len(layer.ffns)
+        if self.norm_placement == "sandwich":
+            return 2 * subs
+        if self.norm_placement == "parallel":
+            return 1
+        return subs
+
+    # ---- validation
+    def validate(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise SpecError("name", "must be a non-empty string")
+        for name in ("vocab_size", "hidden_size", "context_length"):
+            _positive(name, getattr(self, name))
+        for name in ("learned_positions", "mtp_depth"):
+            _non_negative(name, getattr(self, name))
+        for name in ("tie_embeddings", "norm_bias", "final_norm", "lm_head_bias"):
+            _boolean(name, getattr(self, name))
+        _choice("position", self.position, POSITIONS)
+        _choice("norm", self.norm, NORM_KINDS)
+        _choice("norm_placement", self.norm_placement, NORM_PLACEMENTS)
+        if isinstance(self.rope_fraction, bool) or not isinstance(self.rope_fraction, (int, float)) \
+                or not (0.0 <= self.rope_fraction <= 1.0) or math.isnan(self.rope_fraction):
+            raise SpecError("rope_fraction", f"must be between 0 and 1, got {self.rope_fraction!r}")
+        if self.position == "learned" and self.learned_positions <= 0:
+            raise SpecError("learned_positions", "learned positions need a positive table size")
+        if not self.blocks:
+            raise SpecError("blocks", "at least one block is required")
+        for bname, layer in self.blocks.items():
+            if not isinstance(layer, Layer):
+                raise SpecError(f"blocks.{bname}", "must be a layer")
+            layer.validate(f"blocks.{bname}")
+            for i, mixer in enumerate(layer.mixers):
+                mixer.validate(f"blocks.{bname}.mixers[{i}]")
+                window = getattr(mixer, "window", 0)
+                if getattr(mixer, "kind", "full") != "full" and window > self.context_length:
+                    raise SpecError(f"blocks.{bname}.mixers[{i}].window",
+                                    f"window ({window}) is larger than the context length "
+                                    f"({self.context_length})")
+                if isinstance(mixer, MLA) and mixer.heads <= 0:
+                    raise SpecError(f"blocks.{bname}.mixers[{i}].heads", "must be positive")
+            for i, ffn in enumerate(layer.ffns):
+                ffn.validate(f"blocks.{bname}.ffns[{i}]")
+        if not self.layout:
+            raise SpecError("layers", "a model needs at least one layer")
+        for i, bname in enumerate(self.layout):
+            if bname not in self.blocks:
+                raise SpecError(f"layers[{i}]", f"unknown block {bname!r}; blocks are "
+                                f"{', '.join(self.blocks)}")
+        if self.vision is not None:
+            self.vision.validate("vision")
+
+    # ---- dict round trip
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"format": "orbit-spec", "version": SPEC_VERSION}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "blocks":
+                out["blocks"] = {k: v.to_dict() for k, v in value.items()}
+            elif f.name == "layout":
+                out["layers"] = list(value)
+            elif f.name == "vision":
+                if value is not None:
+                    out["vision"] = value.to_dict()
+            else:
+                out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ModelSpec":
+        if not isinstance(data, Mapping):
+            raise SpecError("", f"a spec must be an object, got {type(data).__name__}")
+        data = dict(data)
+        fmt = data.pop("format", "orbit-spec")
+        if fmt != "orbit-spec":
+            raise SpecError("format", f"expected 'orbit-spec', got {fmt!r}")
+        version = data.pop("version", SPEC_VERSION)
+        if version != SPEC_VERSION:
+            raise SpecError("version", f"this build reads spec version {SPEC_VERSION}, got {version!r}")
+        names = {f.name for f in fields(cls)} - {"layout"} | {"layers"}
+        extra = set(data) - names
+        if extra:
+            raise SpecError(sorted(extra)[0], f"unknown key; allowed keys are {', '.join(sorted(names))}")
+        for required in ("name", "vocab_size", "hidden_size", "context_length", "blocks", "layers"):
+            if required not in data:
+                raise SpecError(required, "is required")
+        blocks_in = data.pop("blocks")
+        if not isinstance(blocks_in, Mapping) or not blocks_in:
+            raise SpecError("blocks", "must be a non-empty object of named layers")
+        blocks = {str(k): Layer.from_dict(v, f"blocks.{k}") for k, v in blocks_in.items()}
+        layout = expand_layout(data.pop("layers"), tuple(blocks))
+        vision = data.pop("vision", None)
+        if vision is not None:
+            vision = VisionEncoder.from_dict(vision, "vision")
+        try:
+            return cls(blocks=blocks, layout=layout, vision=vision, **data)
+        except TypeError as exc:  # wrong argument types that slipped past the key check
+            raise SpecError("", str(exc)) from None
+
+    def with_changes(self, **changes) -> "ModelSpec":
+        return dataclasses.replace(self, **changes)
+
+
+SPEC_VERSION = 1
+MAX_LAYERS = 4096
+
+
+def expand_layout(layers: Any, block_names: tuple[str, ...]) -> tuple[str, ...]:
+    """Expand a layer layout to one block name per layer.
+
+    Accepts an explicit list (``["local", "local", "global"]``) or a pattern object
+    ``{"count": 62, "pattern": ["local", "local", "local", "local", "local", "global"],
+    "prefix": ["dense"]}``: ``prefix`` layers first, then ``pattern`` repeated to ``count`` layers.
+    """
+    if isinstance(layers, list):
+        if not all(isinstance(x, str) for x in layers):
+            raise SpecError("layers", "an explicit layer list holds block names (strings)")
+        return tuple(layers)
+    if not isinstance(layers, Mapping):
+        raise SpecError("layers", "must be a list of block names or a {count, pattern, prefix} object")
+    extra = set(layers) - {"count", "pattern", "prefix"}
+    if extra:
+        raise SpecError(f"layers.{sorted(extra)[0]}", "unknown key; allowed keys are count, pattern, prefix")
+    count = layers.get("count")
+    _positive("layers.count", count)
+    if count > MAX_LAYERS:
+        raise SpecError("layers.count", f"at most {MAX_LAYERS} layers, got {count}")
+    pattern = layers.get("pattern", [block_names[0]] if len(block_names) == 1 else None)
+    prefix = layers.get("prefix", [])
+    if not isinstance(pattern, list) or not pattern or not all(isinstance(x, str) for x in pattern):
+        raise SpecError("layers.pattern", "must be a non-empty list of block names")
+    if not isinstance(prefix, list) or not all(isinstance(x, str) for x in prefix):
+        raise SpecError("layers.prefix", "must be a list of block names")
+    if len(prefix) > count:
+        raise SpecError("layers.prefix", f"has {len(prefix)} layers but count is {count}")
+    body = [pattern[i % len(pattern)] for i in range(count - len(prefix))]
+    return tuple(prefix) + tuple(body)

@@ -1,0 +1,112 @@
+"""Reading and writing spec files (JSON or TOML) and loading any model source by name.
+
+Loading never executes anything from a file: JSON and TOML are parsed as data, nothing is
+unpickled, and a Hugging Face config's ``auto_map`` (remote code) is ignored.
+Saving is atomic: the file is written beside its target and renamed over it, so a crash
+leaves either the old file or the new one, never half of either.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .spec import ModelSpec, SpecError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MAX_FILE_BYTES = 16 * 1024 * 1024   # configs are a few kB; refuse anything absurd before parsing
+
+
+def read_data(path: str | os.PathLike) -> dict[str, Any]:
+    """Parse a JSON or TOML file (by extension; JSON otherwise) into a dict."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise SpecError("", f"cannot read {p}: {exc.strerror or exc}") from None
+    if size > MAX_FILE_BYTES:
+        raise SpecError("", f"{p} is {size} bytes; a spec or config is at most {MAX_FILE_BYTES}")
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise SpecError("", f"cannot read {p}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SpecError("", f"{p} is not UTF-8 text") from None
+    if p.suffix.lower() == ".toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError("", f"{p} is not valid TOML: {exc}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError("", f"{p} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                                f"column {exc.colno}") from None
+        except RecursionError:
+            raise SpecError("", f"{p} is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise SpecError("", f"{p} must hold an object at the top level")
+    return data
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def spec_to_text(spec: ModelSpec, fmt: str) -> str:
+    data = spec.to_dict()
+    if fmt == "toml":
+        import tomli_w
+        if data.get("vision") is None:
+            data.pop("vision", None)
+        return tomli_w.dumps(data)
+    return json.dumps(data, indent=2) + "\n"
+
+
+def save_spec(spec: ModelSpec, path: str | os.PathLike) -> None:
+    """Write ``spec`` as TOML if the path ends in .toml, else JSON; atomically."""
+    fmt = "toml" if str(path).lower().endswith(".toml") else "json"
+    atomic_write_text(path, spec_to_text(spec, fmt))
+
+
+def load_spec_file(path: str | os.PathLike) -> ModelSpec:
+    """Load an Orbit spec file or a Hugging Face config.json (or a folder holding one)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "config.json"
+        if not p.exists():
+            raise SpecError("", f"{path} is a folder without a config.json")
+    data = read_data(p)
+    if data.get("format") == "orbit-spec":
+        return ModelSpec.from_dict(data)
+    if "model_type" in data:
+        from .hf import spec_from_hf_config
+        return spec_from_hf_config(data, name=p.parent.name if p.name == "config.json" else p.stem)
+    if "blocks" in data:
+        return ModelSpec.from_dict(data)
+    raise SpecError("", f"{p} is neither an Orbit spec (format: orbit-spec) nor a Hugging Face "
+                        "config (no model_type)")

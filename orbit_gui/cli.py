@@ -1,0 +1,162 @@
+"""The command line. A stable contract: other tools parse ``--json`` output, so keys only grow.
+
+Errors print one line to stderr and exit non-zero; never a traceback. Start-up imports neither
+Qt nor torch for the engine commands.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from models.spec import ModelSpec, SpecError
+
+EXIT_USAGE, EXIT_INPUT = 2, 1
+
+
+def resolve_model(text: str) -> ModelSpec:
+    """A catalog id, a spec file (.json/.toml), or a Hugging Face config.json or its folder."""
+    from models import catalog
+    from models.spec_io import load_spec_file
+    path = Path(text)
+    if path.exists():
+        return load_spec_file(path)
+    if text.endswith((".json", ".toml")) or "/" in text or "\\" in text:
+        raise SpecError("model", f"no such file: {text}")
+    return catalog.find(text).spec()
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{n:.0f} B"
+        n /= 1024
+    return f"{n:.2f} TiB"
+
+
+def _fmt_count(n: float) -> str:
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.2f}{unit}"
+    return f"{n:.0f}"
+
+
+def _fmt_time(s: float) -> str:
+    return f"{s * 1e3:.2f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def cmd_list(args) -> int:
+    if args.hardware:
+        from models.hardware import hardware_db
+        rows = [{"id": h.id, "name": h.name, "memory_bytes": h.memory_bytes,
+                 "bandwidth_bytes_per_s": h.bandwidth, "bf16_flops": h.peak_flops.get("bf16"),
+                 "estimate": h.estimate} for h in hardware_db().values()]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for r in rows:
+                bf16 = f"{r['bf16_flops'] / 1e12:8.1f} TFLOP/s" if r["bf16_flops"] else " " * 16
+                print(f"{r['id']:16s} {_fmt_bytes(r['memory_bytes']):>11s} "
+                      f"{r['bandwidth_bytes_per_s'] / 1e9:7.0f} GB/s {bf16}  {r['name']}")
+        return 0
+    from models.catalog import catalog
+    entries = sorted(catalog().values(), key=lambda e: (e.organization.lower(), e.released))
+    rows = [{"id": e.id, "name": e.name, "organization": e.organization, "family": e.family,
+             "released": e.released, "open_weights": e.open_weights, "estimate": e.estimate,
+             "has_spec": e.has_spec} for e in entries]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            mark = "" if r["has_spec"] else "  (architecture not public)"
+            print(f"{r['id']:32s} {r['organization']:14s} {r['released']}  {r['name']}{mark}")
+    return 0
+
+
+def cmd_estimate(args) -> int:
+    from models.cost import Workload, cost_report
+    from models.overrides import apply_overrides, parse_assignments
+    from models.report import report_dict
+    spec = resolve_model(args.model)
+    if args.set:
+        spec = apply_overrides(spec, parse_assignments(args.set))
+    wl = Workload(context=args.context, batch=args.batch, weights=args.weights, kv=args.kv,
+                  activations=args.activations, group_size=args.group_size,
+                  hardware=args.hardware, devices=args.gpus, position=args.position)
+    report = cost_report(spec, wl)
+    data = report_dict(report)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    hw = report.hardware
+    print(f"{spec.name}  ({spec.num_layers} layers, model_type {spec.model_type or 'spec'})")
+    print(f"  on {args.gpus} x {hw.name}, batch {args.batch}, context {args.context}, "
+          f"weights {args.weights}, KV {args.kv}")
+    print(f"  parameters   total {_fmt_count(data['params_total'])}  active {_fmt_count(data['params_active'])}"
+          + (f"  (+{_fmt_count(data['params_mtp'])} MTP)" if data["params_mtp"] else ""))
+    print(f"  memory       weights {_fmt_bytes(data['weights_bytes'])}  KV {_fmt_bytes(data['kv_cache_bytes'])}"
+          f"  activations {_fmt_bytes(data['activation_bytes'])}  reserve {_fmt_bytes(data['reserve_bytes'])}")
+    verdict = "fits" if data["fits"] else "DOES NOT FIT"
+    print(f"               {_fmt_bytes(data['memory_per_device_bytes'])} per device of "
+          f"{_fmt_bytes(hw.memory_bytes)}: {verdict}; largest batch {data['max_batch']}, "
+          f"largest context {data['max_context']}")
+    print(f"  FLOPs        prefill {data['flops_prefill']:.3e}  decode/token {data['flops_decode_token']:.3e}")
+    print(f"  latency      TTFT {_fmt_time(data['ttft_s'])}  per token {_fmt_time(data['tpot_s'])}  "
+          f"{data['tokens_per_s']:.1f} tokens/s")
+    for note in data["notes"]:
+        print(f"  note: {note}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from orbit_gui import __version__
+    p = argparse.ArgumentParser(prog="orbit-explorer",
+                                description="Design, size and profile large language models.")
+    p.add_argument("--version", action="version", version=f"orbit-explorer {__version__}")
+    sub = p.add_subparsers(dest="command")
+    ls = sub.add_parser("list", help="list catalog models (or hardware)")
+    ls.add_argument("--hardware", action="store_true", help="list devices instead of models")
+    ls.add_argument("--json", action="store_true")
+    est = sub.add_parser("estimate", help="parameters, memory, FLOPs and latency of a model")
+    est.add_argument("model", help="catalog id, spec file, or Hugging Face config.json / folder")
+    est.add_argument("--context", type=int, default=4096, help="prompt tokens per sequence")
+    est.add_argument("--batch", type=int, default=1, help="sequences")
+    est.add_argument("--position", type=int, default=None,
+                     help="decode position (default: right after the prompt)")
+    est.add_argument("--weights", default="bf16", help="weight format: fp32 bf16 fp16 fp8 int8 int4 nf4 fp4 ternary")
+    est.add_argument("--kv", default="bf16", help="KV-cache format")
+    est.add_argument("--activations", default="bf16", help="activation/compute format")
+    est.add_argument("--group-size", type=int, default=128, help="quantization group size")
+    est.add_argument("--hardware", default="h100-sxm", help="device id (see list --hardware) or cpu")
+    est.add_argument("--gpus", type=int, default=1, help="devices (tensor parallel)")
+    est.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="edit the spec like the GUI knobs (kv_heads, attention, experts, top_k, "
+                          "window, local_global, layers, ...)")
+    est.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    return p
+
+
+def run(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"list": cmd_list, "estimate": cmd_estimate}
+    if args.command is None:
+        return _launch_gui(None)
+    try:
+        return handlers[args.command](args)
+    except SpecError as exc:
+        print(f"orbit-explorer: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:
+        return 0
+
+
+def _launch_gui(model: str | None) -> int:
+    try:
+        from orbit_gui.app import launch
+    except ImportError as exc:
+        print(f"orbit-explorer: error: the desktop app cannot start: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    return launch(model)

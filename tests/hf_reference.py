@@ -1,0 +1,39 @@
+"""Build a transformers model on the meta device from a raw config dict and count what it holds.
+
+Test-only: transformers is a test dependency, never imported by the application.
+"""
+from __future__ import annotations
+
+import warnings
+
+
+def reference_param_count(config: dict) -> int:
+    """Parameters plus persistent buffers (e.g. DeepSeek-V3's score-correction bias, which the
+    checkpoint stores but transformers registers as a buffer); tied weights counted once."""
+    import torch
+    import transformers
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = dict(config)
+    config.pop("auto_map", None)
+    config.pop("quantization_config", None)
+    mt = config["model_type"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cfg = AutoConfig.for_model(**config)
+        if mt in ("gemma3", "llama4"):
+            cfg = cfg.text_config
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(cfg)
+    seen: set[int] = set()
+    total = 0
+    for p in model.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel()
+    for module in model.modules():
+        for name, buf in module.named_buffers(recurse=False):
+            if name not in module._non_persistent_buffers_set and id(buf) not in seen:
+                seen.add(id(buf))
+                total += buf.numel()
+    return total

@@ -1,0 +1,214 @@
+"""Correctness of the Triton kernels against float64 torch references.
+
+Every check draws fresh random inputs (the seed is in the failure message), computes the reference
+from float64 copies of the kernel's inputs, poisons the output buffer with NaN before the kernel
+writes it, and compares by relative error ||out - ref|| / ||ref||. Cases marked ``gpu`` use real
+model sizes and need CUDA. Without CUDA the small cases run in Triton's interpreter; it must be on
+before the kernel modules are decorated, so if another test imported them first, this file runs
+itself again in a fresh process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+CUDA = torch.cuda.is_available()
+if not CUDA:
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+pytest.importorskip("triton")
+
+from triton.runtime.interpreter import InterpretedFunction  # noqa: E402
+
+from kernels.triton_ops import decode_attention as da  # noqa: E402
+from kernels.triton_ops import int4_gemm, mla_decode, moe, reference, rmsnorm  # noqa: E402
+
+DEVICE = "cuda" if CUDA else "cpu"
+IN_PROCESS = CUDA or isinstance(rmsnorm._rmsnorm_kernel, InterpretedFunction)
+in_process = pytest.mark.skipif(not IN_PROCESS, reason="kernels were compiled for a GPU before the "
+                                "interpreter was enabled; test_interpreter_in_subprocess runs them")
+GPU = (pytest.mark.gpu, pytest.mark.skipif(not CUDA, reason="needs CUDA"))
+TOL = {torch.float32: 2e-5, torch.float16: 2e-3, torch.bfloat16: 1e-2}
+DTYPES = (torch.float32, torch.bfloat16)
+
+
+def gpu(*values):
+    """A parametrize case at real model sizes: marked ``gpu`` and skipped without CUDA."""
+    return pytest.param(*values, marks=GPU)
+
+
+@pytest.fixture
+def seed():
+    value = int.from_bytes(os.urandom(4), "little")
+    torch.manual_seed(value)
+    return value
+
+
+def randn(*shape, dtype=torch.float32, scale=1.0):
+    return (torch.randn(*shape, device=DEVICE) * scale).to(dtype)
+
+
+def poisoned(*shape, dtype):
+    return torch.full(shape, float("nan"), dtype=dtype, device=DEVICE)
+
+
+def f64(*tensors):
+    return [t.double() for t in tensors]
+
+
+def assert_close(out, ref, dtype, seed):
+    assert torch.isfinite(out).all(), f"non-finite or unwritten outputs (seed {seed})"
+    err = ((out.double() - ref).norm() / ref.norm()).item()
+    assert err <= TOL[dtype], f"relative error {err:.2e} > {TOL[dtype]:.0e} (seed {seed})"
+
+
+def random_lens(batch, max_len):
+    """Per-sequence cache lengths in [1, max_len], the first one full."""
+    lens = torch.randint(1, max_len + 1, (batch,), dtype=torch.int32, device=DEVICE)
+    lens[0] = max_len
+    return lens
+
+
+@in_process
+@pytest.mark.parametrize("dtype", (*DTYPES, torch.float16))
+@pytest.mark.parametrize("zero_centered", (False, True))
+@pytest.mark.parametrize("rows, dim", ((7, 100), (3, 256), gpu(4096, 7168)))
+def test_rms_norm(seed, dtype, zero_centered, rows, dim):
+    x, weight = randn(2, rows, dim, dtype=dtype), randn(dim, dtype=dtype, scale=0.5)
+    out = rmsnorm.rms_norm(x, weight, 1e-6, zero_centered=zero_centered, out=poisoned(2, rows, dim, dtype=dtype))
+    ref = reference.rms_norm(*f64(x, weight), 1e-6, zero_centered=zero_centered)
+    assert_close(out, ref, dtype, seed)
+
+
+GQA = ((8, 8), (8, 2), (16, 2), (8, 1))  # (H, KVH): group sizes 1, 4, 8 and MQA
+
+
+@in_process
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("heads, kv_heads", GQA)
+@pytest.mark.parametrize("window", (None, 16, 200))  # none, shorter and longer than the cache
+@pytest.mark.parametrize("batch, max_len, head_dim, num_splits", ((3, 80, 32, None), (2, 50, 24, 3)))
+def test_decode_attention_small(seed, dtype, heads, kv_heads, window, batch, max_len, head_dim, num_splits):
+    check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, head_dim, window, num_splits, block_n=16)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("heads, kv_heads", ((32, 32), (32, 8), (32, 4), (32, 1)))
+@pytest.mark.parametrize("window", (None, 1024, 8192))
+@pytest.mark.parametrize("batch, max_len", (gpu(4, 4096),))
+def test_decode_attention_gpu(seed, dtype, heads, kv_heads, window, batch, max_len):
+    check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, 128, window, None, block_n=64)
+
+
+def check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, head_dim, window, num_splits, block_n):
+    q = randn(batch, heads, head_dim, dtype=dtype)
+    k, v = (randn(batch, kv_heads, max_len, head_dim, dtype=dtype) for _ in range(2))
+    lens = random_lens(batch, max_len)
+    out = da.decode_attention(q, k, v, lens, window=window, num_splits=num_splits, block_n=block_n,
+                              out=poisoned(batch, heads, head_dim, dtype=dtype))
+    ref = reference.decode_attention(*f64(q, k, v), lens, window=window)
+    assert_close(out, ref, dtype, seed)
+
+
+@in_process
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch, heads, rank, rope, max_len, num_splits, block_n", (
+    (3, 20, 64, 16, 70, 3, 16), (2, 16, 32, 8, 40, None, 16), gpu(4, 128, 512, 64, 2048, None, 32)))
+def test_mla_decode(seed, dtype, batch, heads, rank, rope, max_len, num_splits, block_n):
+    q_nope, q_rope = randn(batch, heads, rank, dtype=dtype), randn(batch, heads, rope, dtype=dtype)
+    cache = randn(batch, max_len, rank + rope, dtype=dtype)  # one cache row: [latent | k_rope]
+    latent, k_rope = cache[..., :rank], cache[..., rank:]
+    lens = random_lens(batch, max_len)
+    scale = (rank + rope) ** -0.5
+    out = mla_decode.mla_decode(q_nope, q_rope, latent, k_rope, lens, scale, num_splits=num_splits,
+                                block_n=block_n, out=poisoned(batch, heads, rank, dtype=dtype))
+    ref = reference.mla_decode(*f64(q_nope, q_rope, latent, k_rope), lens, scale)
+    assert_close(out, ref, dtype, seed)
+
+
+@in_process
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("scoring", ("softmax", "sigmoid"))
+@pytest.mark.parametrize("top_k", (1, 2, 8))
+@pytest.mark.parametrize("renormalize", (False, True))
+@pytest.mark.parametrize("use_triton", (True, False))
+def test_route(seed, dtype, scoring, top_k, renormalize, use_triton):
+    logits = randn(9, 40, dtype=dtype)
+    weights, ids = moe.route(logits, top_k, scoring=scoring, renormalize=renormalize, use_triton=use_triton)
+    ref_weights, _ = reference.route(logits.double(), top_k, scoring, renormalize)
+    x = logits.double()
+    scores = x.softmax(dim=1) if scoring == "softmax" else x.sigmoid()  # [N, E]
+    best = scores.topk(top_k, dim=1).values  # ties may pick either expert, so compare scores, not ids
+    assert ids.dtype == torch.int32
+    assert torch.allclose(scores.gather(1, ids.long()), best, rtol=1e-6, atol=0), f"not the top-k (seed {seed})"
+    assert (ids.sort(dim=1).values.diff(dim=1) > 0).all(), f"an expert chosen twice (seed {seed})"
+    assert_close(weights, ref_weights, torch.float32, seed)
+
+
+@in_process
+@pytest.mark.parametrize("tokens, experts, top_k, block_m", ((5, 8, 2, 16), (40, 16, 8, 16), (3, 64, 8, 4)))
+def test_sort_by_expert(tokens, experts, top_k, block_m):
+    ids = torch.stack([torch.randperm(experts, device=DEVICE)[:top_k] for _ in range(tokens)]).int()
+    rows, block_expert, _ = moe.sort_by_expert(ids, experts, block_m)
+    n_assign = ids.numel()
+    real = rows < n_assign
+    assert torch.equal(rows[real].sort().values.long(), torch.arange(n_assign, device=DEVICE))  # each once
+    row_expert = block_expert.long().repeat_interleave(block_m)
+    assert torch.equal(row_expert[real], ids.flatten().long()[rows[real].long()])  # right block
+    used = block_expert < experts
+    assert not used[used.sum():].any() and (block_expert[used].diff() >= 0).all()  # used blocks first, sorted
+
+
+@in_process
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("top_k", (1, 2, 8))
+@pytest.mark.parametrize("tokens, d_model, d_ff, experts, block_n, block_k", (
+    (5, 32, 48, 8, 16, 16), (20, 40, 24, 12, 16, 32), gpu(64, 1024, 512, 64, 64, 128), gpu(1, 1024, 512, 64, 64, 128)))
+def test_moe_ffn(seed, dtype, top_k, tokens, d_model, d_ff, experts, block_n, block_k):
+    x = randn(tokens, d_model, dtype=dtype)
+    w_gate, w_up = (randn(experts, d_model, d_ff, dtype=dtype, scale=d_model**-0.5) for _ in range(2))
+    w_down = randn(experts, d_ff, d_model, dtype=dtype, scale=d_ff**-0.5)
+    weights, ids = moe.route(randn(tokens, experts), top_k, scoring="sigmoid", renormalize=True)
+    out = moe.moe_ffn(x, w_gate, w_up, w_down, weights, ids, block_n=block_n, block_k=block_k,
+                      out=poisoned(tokens, d_model, dtype=dtype))
+    ref = reference.moe_ffn(*f64(x, w_gate, w_up, w_down, weights), ids)
+    assert_close(out, ref, dtype, seed)
+
+
+@pytest.mark.parametrize("group_size", (32, 128))
+def test_quantize_int4_rounds_to_nearest(seed, group_size):
+    w = randn(256, 48)
+    qw = int4_gemm.quantize_int4(w, group_size)
+    assert qw.packed.shape == (128, 48) and qw.packed.dtype == torch.uint8
+    deq = reference.dequantize_int4(qw.packed, qw.scales.double(), qw.zeros.double(), group_size)
+    half_step = qw.scales.double().repeat_interleave(group_size, dim=0) / 2
+    assert ((deq - w.double()).abs() <= half_step * (1 + 1e-5)).all(), f"seed {seed}"
+
+
+@in_process
+@pytest.mark.parametrize("dtype", (*DTYPES, torch.float16))
+@pytest.mark.parametrize("group_size", (32, 128))
+@pytest.mark.parametrize("m, k, n, split_k, block_n", (
+    (1, 256, 48, None, 32), (5, 256, 40, 3, 32), gpu(1, 4096, 4096, None, 128), gpu(32, 4096, 14336, None, 128)))
+def test_int4_matmul(seed, dtype, group_size, m, k, n, split_k, block_n):
+    x = randn(m, k, dtype=dtype)
+    qw = int4_gemm.quantize_int4(randn(k, n, dtype=dtype), group_size)
+    out = int4_gemm.int4_matmul(x, qw, split_k=split_k, block_n=block_n, out=poisoned(m, n, dtype=dtype))
+    ref = reference.int4_matmul(x.double(), qw.packed, qw.scales.double(), qw.zeros.double(), group_size)
+    assert_close(out, ref, dtype, seed)
+
+
+@pytest.mark.skipif(IN_PROCESS, reason="the kernels run in this process")
+def test_interpreter_in_subprocess():
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": os.pathsep.join(filter(None, (str(root),
+                                                                                             os.environ.get("PYTHONPATH"))))}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not gpu",
+                           str(Path(__file__).resolve())], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
