@@ -117,6 +117,11 @@ def _combine_kernel(mid_o_ptr, mid_lse_ptr, out_ptr, n_heads, n_splits, s_ob, s_
     tl.store(out_ptr + b * s_ob + h * s_oh + offs_d, out.to(out_ptr.dtype.element_ty), mask=d_mask)
 
 
+def dot_dim(n: int) -> int:
+    """Tile size covering n along a ``tl.dot`` dimension: a power of two, at least 16 (tl.dot's minimum)."""
+    return max(16, triton.next_power_of_2(n))
+
+
 def split_count(programs: int, span: int, sms: int, min_tokens: int = 256) -> int:
     """KV splits per program of phase 1: about 4 programs per SM, each split >= ``min_tokens`` long."""
     return max(1, min(triton.cdiv(4 * sms, programs), span // min_tokens))
@@ -176,6 +181,6 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2),
         GROUP=group, HEAD_DIM=d, SLIDING=window is not None,
-        BLOCK_G=max(16, triton.next_power_of_2(group)), BLOCK_D=triton.next_power_of_2(d), BLOCK_N=block_n,
+        BLOCK_G=dot_dim(group), BLOCK_D=dot_dim(d), BLOCK_N=block_n,
         DOT_DTYPE=dot_dtype, DOT_PREC=dot_prec, num_warps=num_warps, num_stages=num_stages)
     return combine_splits(mid_o, mid_lse, torch.empty_like(q) if out is None else out)

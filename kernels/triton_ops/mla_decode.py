@@ -13,8 +13,8 @@ import triton
 import triton.language as tl
 
 from kernels.triton_ops import dot_operand_config, num_sms
-from kernels.triton_ops.decode_attention import (LOG2E, check_last_dim_contiguous, combine_splits, online_softmax_step, split_count,
-                                                 split_length, store_split)
+from kernels.triton_ops.decode_attention import (LOG2E, check_last_dim_contiguous, combine_splits, dot_dim,
+                                                 online_softmax_step, split_count, split_length, store_split)
 
 
 @triton.jit
@@ -95,7 +95,6 @@ def mla_decode(q_nope: torch.Tensor, q_rope: torch.Tensor, latent: torch.Tensor,
         scale * LOG2E, split_len, h, splits,
         q_nope.stride(0), q_nope.stride(1), q_rope.stride(0), q_rope.stride(1),
         latent.stride(0), latent.stride(1), k_rope.stride(0), k_rope.stride(1),
-        RANK=rank, ROPE=rope, BLOCK_H=block_h, BLOCK_R=triton.next_power_of_2(rank),
-        BLOCK_P=triton.next_power_of_2(rope), BLOCK_N=block_n,
+        RANK=rank, ROPE=rope, BLOCK_H=block_h, BLOCK_R=dot_dim(rank), BLOCK_P=dot_dim(rope), BLOCK_N=block_n,
         DOT_DTYPE=dot_dtype, DOT_PREC=dot_prec, num_warps=num_warps, num_stages=num_stages)
     return combine_splits(mid_o, mid_lse, torch.empty_like(q_nope) if out is None else out)

@@ -13,12 +13,17 @@ import torch
 import torch.nn.functional as F
 
 
+def _accum_dtype(t: torch.Tensor) -> torch.dtype:
+    """fp32 for 16-bit inputs, the input dtype for fp32 and float64."""
+    return torch.promote_types(t.dtype, torch.float32)
+
+
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6, zero_centered: bool = False):
     """y = x / sqrt(mean(x^2) + eps) * w, with w = 1 + weight when ``zero_centered``.
 
     x [..., d], weight [d]; computed in fp32 (or wider), cast back to x.dtype once.
     """
-    acc = torch.promote_types(x.dtype, torch.float32)
+    acc = _accum_dtype(x)
     xf = x.to(acc)
     w = weight.to(acc) + 1.0 if zero_centered else weight.to(acc)
     rstd = torch.rsqrt(xf.pow(2).mean(dim=-1, keepdim=True) + eps)
@@ -40,17 +45,16 @@ def decode_attention(q, k_cache, v_cache, seq_lens, scale=None, window=None):
 
     q [B, H, D]; k_cache, v_cache [B, KVH, T, D]; seq_lens [B] -> out [B, H, D].
     Query head h reads KV head h // G. With ``window`` only the last ``window`` positions count.
+    Matmuls run in the input dtype, the softmax in fp32 (or wider), as in Hugging Face's eager path.
     """
     b, h, d = q.shape
     kvh, t = k_cache.shape[1], k_cache.shape[2]
     scale = d**-0.5 if scale is None else scale
-    acc = torch.promote_types(q.dtype, torch.float32)
-    qg = q.to(acc).view(b, kvh, h // kvh, d)  # [B, KVH, G, D]
-    scores = qg @ k_cache.to(acc).transpose(-1, -2) * scale  # [B, KVH, G, T]
+    qg = q.view(b, kvh, h // kvh, d)  # [B, KVH, G, D]
+    scores = (qg @ k_cache.transpose(-1, -2)).to(_accum_dtype(q)) * scale  # [B, KVH, G, T]
     mask = _cache_mask(seq_lens, t, window)[:, None, None, :]  # [B, 1, 1, T]
-    probs = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
-    out = probs @ v_cache.to(acc)  # [B, KVH, G, D]
-    return out.reshape(b, h, d).to(q.dtype)
+    probs = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1).to(q.dtype)
+    return (probs @ v_cache).reshape(b, h, d)  # [B, KVH, G, D] -> [B, H, D]
 
 
 def mla_decode(q_nope, q_rope, latent, k_rope, seq_lens, scale):
@@ -60,13 +64,11 @@ def mla_decode(q_nope, q_rope, latent, k_rope, seq_lens, scale):
     k_rope [B, T, P]; seq_lens [B] -> out [B, H, R] in the latent space (W_UV is applied later).
     score[b, h, t] = scale * (q_nope[b, h] . latent[b, t] + q_rope[b, h] . k_rope[b, t]).
     """
-    acc = torch.promote_types(q_nope.dtype, torch.float32)
-    lat = latent.to(acc)
-    scores = q_nope.to(acc) @ lat.transpose(1, 2)  # [B, H, T]
-    scores = (scores + q_rope.to(acc) @ k_rope.to(acc).transpose(1, 2)) * scale
+    scores = q_nope @ latent.transpose(1, 2) + q_rope @ k_rope.transpose(1, 2)  # [B, H, T]
+    scores = scores.to(_accum_dtype(q_nope)) * scale
     mask = _cache_mask(seq_lens, latent.shape[1], None)[:, None, :]  # [B, 1, T]
-    probs = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
-    return (probs @ lat).to(q_nope.dtype)  # [B, H, R]
+    probs = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1).to(q_nope.dtype)
+    return probs @ latent  # [B, H, R]
 
 
 def route(logits, top_k, scoring="softmax", renormalize=True):
@@ -75,8 +77,7 @@ def route(logits, top_k, scoring="softmax", renormalize=True):
     Scores are softmax(logits) or sigmoid(logits); the k highest are kept in descending order and,
     with ``renormalize``, divided by their sum.
     """
-    acc = torch.promote_types(logits.dtype, torch.float32)
-    x = logits.to(acc)
+    x = logits.to(_accum_dtype(logits))
     scores = x.softmax(dim=-1) if scoring == "softmax" else torch.sigmoid(x)
     weights, ids = scores.topk(top_k, dim=-1)
     if renormalize:
@@ -93,14 +94,14 @@ def moe_ffn(x, w_gate, w_up, w_down, topk_weights, topk_ids):
     """Mixture of gated FFN experts, looping over the experts that received tokens.
 
     x [N, d]; w_gate, w_up [E, d, F]; w_down [E, F, d]; topk_weights, topk_ids [N, k] -> [N, d].
-    out[n] = sum_j topk_weights[n, j] * ffn_{topk_ids[n, j]}(x[n]).
+    out[n] = sum_j topk_weights[n, j] * ffn_{topk_ids[n, j]}(x[n]); experts run in x's dtype and
+    their weighted outputs are summed in fp32 (or wider).
     """
-    acc = torch.promote_types(x.dtype, torch.float32)
-    out = torch.zeros(x.shape, dtype=acc, device=x.device)
+    out = torch.zeros(x.shape, dtype=_accum_dtype(x), device=x.device)
     for e in topk_ids.unique().tolist():
         token, slot = (topk_ids == e).nonzero(as_tuple=True)  # tokens routed to expert e
-        y = gated_ffn(x[token].to(acc), w_gate[e].to(acc), w_up[e].to(acc), w_down[e].to(acc))
-        out.index_add_(0, token, y * topk_weights[token, slot, None].to(acc))
+        y = gated_ffn(x[token], w_gate[e], w_up[e], w_down[e])  # [n_e, d]
+        out.index_add_(0, token, y.to(out.dtype) * topk_weights[token, slot, None].to(out.dtype))
     return out.to(x.dtype)
 
 

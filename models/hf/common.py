@@ -38,13 +38,10 @@ def as_int(cfg: Config, *keys: str, default: Any = None) -> int:
 
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
-    """``head_dim`` when the config gives it, else hidden / heads (the transformers default)."""
+    """``head_dim`` when the config gives it, else hidden // heads (what transformers does)."""
     explicit = get(cfg, "head_dim")
     if explicit:
         return int(explicit)
-    if hidden % heads:
-        raise SpecError("config.num_attention_heads",
-                        f"hidden_size ({hidden}) is not divisible by num_attention_heads ({heads})")
     return hidden // heads
 
 

@@ -39,7 +39,7 @@ def _sparse_layers(cfg: Config, n: int) -> list[bool]:
 def import_deepseek(cfg: Config, name: str):
     """deepseek_v2 / deepseek_v3. V3 adds the per-expert score-correction bias and MTP."""
     n = as_int(cfg, "num_hidden_layers")
-    v3 = cfg["model_type"] == "deepseek_v3"
+    v3 = cfg["model_type"] in ("deepseek_v3", "kimi_k2")
     mla = _mla(cfg)
     moe = _routed(cfg, router_score_bias=v3)
     dense = dense_ffn(cfg)

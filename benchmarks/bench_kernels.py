@@ -1,0 +1,492 @@
+"""GPU benchmark: the project's Triton kernels vs torch eager, torch SDPA and ONNX Runtime (CUDA EP).
+
+Shapes: Llama-3-8B and Gemma 3 27B decode attention, DeepSeek-V3 MLA decode and MoE, Llama-3-8B MLP
+as weight-only INT4, RMSNorm; decode batch 1/8/32 and context 4K/32K. Each case states the fewest
+bytes it must move and its FLOPs; times are medians of ``triton.testing.do_bench`` (which also
+flushes L2 before each call), with inputs rotated over several copies when one copy fits in L2.
+Achieved bandwidth is reported as a percent of the measured device-to-device copy bandwidth.
+
+    python3 benchmarks/bench_kernels.py [--tune] [--only attention,mla,moe,ffn,int4,rmsnorm]
+
+Writes $OUT/kernels_bench.json when OUT is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import sys
+import tempfile
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import triton
+from triton.testing import do_bench
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from kernels.triton_ops import decode_attention as da  # noqa: E402
+from kernels.triton_ops import int4_gemm, mla_decode, moe, num_sms, reference, rmsnorm  # noqa: E402
+
+DEV = "cuda"
+BF16 = torch.bfloat16
+GB = 1e9
+
+
+@dataclass
+class Case:
+    kernel: str
+    name: str
+    bytes: float  # fewest bytes the operation must move
+    flops: float
+    times_us: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Device:
+    name: str
+    copy_gbps: float
+    l2_bytes: int
+    sms: int
+
+
+def time_us(fn) -> float:
+    fn()
+    torch.cuda.synchronize()
+    return do_bench(fn, warmup=25, rep=100, return_mode="median") * 1e3
+
+
+def measure_copy_bandwidth() -> float:
+    """Device-to-device copy of 2 GiB: bytes read + written over the median time, in GB/s."""
+    src = torch.randint(0, 255, (2 << 30,), dtype=torch.uint8, device=DEV)
+    dst = torch.empty_like(src)
+    us = time_us(lambda: dst.copy_(src))
+    return 2 * src.numel() / (us * 1e-6) / GB
+
+
+def rotation(make_set, set_bytes: float, l2_bytes: int) -> list:
+    """Enough input sets that cycling through them touches 4x the L2 (at most 64 sets)."""
+    return [make_set() for _ in range(min(64, max(1, math.ceil(4 * l2_bytes / set_bytes))))]
+
+
+def cycling(fn, sets):
+    """fn(*set) over the sets in turn, one per call."""
+    it = itertools.cycle(sets)
+    return lambda: fn(*next(it))
+
+
+def run_variants(case: Case, variants: dict) -> Case:
+    for name, fn in variants.items():
+        try:
+            case.times_us[name] = time_us(fn)
+        except Exception as exc:  # a baseline that cannot run this case is reported, not fatal
+            case.errors[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    print(f"  {case.kernel:10s} {case.name:36s} " + " ".join(f"{k}={v:.1f}us" for k, v in case.times_us.items())
+          + "".join(f"\n    {k} failed: {v[:150]}" for k, v in case.errors.items()), flush=True)
+    return case
+
+
+def add_ort_variant(case: Case, variants: dict, module: torch.nn.Module, inputs: list[torch.Tensor]) -> None:
+    """variants["ort_fp16"] = ``module`` run by ONNX Runtime, or the reason in case.errors."""
+    try:
+        variants["ort_fp16"] = ort_runner(module, inputs, torch.empty_like(module(*inputs)))
+    except Exception as exc:
+        case.errors["ort_fp16"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def ort_runner(module: torch.nn.Module, inputs: list[torch.Tensor], out: torch.Tensor):
+    """Export ``module`` to ONNX and return a callable that runs it with ONNX Runtime's CUDA EP on
+    torch's current stream, inputs and output bound in place on the GPU (no host copies)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise RuntimeError("onnxruntime has no CUDAExecutionProvider")
+    path = os.path.join(tempfile.mkdtemp(), "block.onnx")
+    names = [f"in{i}" for i in range(len(inputs))]
+    try:
+        torch.onnx.export(module, tuple(inputs), path, input_names=names, output_names=["out"], dynamo=False)
+    except Exception:
+        torch.onnx.export(module, tuple(inputs), path, input_names=names, output_names=["out"])
+    stream = torch.cuda.current_stream().cuda_stream
+    session = ort.InferenceSession(path, providers=[("CUDAExecutionProvider", {"user_compute_stream": str(stream)})])
+    np_dtype = {torch.float16: np.float16, torch.float32: np.float32, torch.int32: np.int32, torch.int64: np.int64}
+    binding = session.io_binding()
+    for name, t in zip(names, inputs):
+        binding.bind_input(name, "cuda", 0, np_dtype[t.dtype], list(t.shape), t.data_ptr())
+    binding.bind_output("out", "cuda", 0, np_dtype[out.dtype], list(out.shape), out.data_ptr())
+    return lambda: session.run_with_iobinding(binding)
+
+
+class _Attention(torch.nn.Module):
+    def forward(self, q, k, v, lens):
+        return reference.decode_attention(q, k, v, lens)
+
+
+class _GatedFFN(torch.nn.Module):
+    def forward(self, x, w_gate, w_up, w_down):
+        return reference.gated_ffn(x, w_gate, w_up, w_down)
+
+
+# ---------------------------------------------------------------------------------------------- attention
+
+ATTENTION_MODELS = {  # name: (heads, kv heads, head dim, sliding window)
+    "llama3-8b": (32, 8, 128, None),
+    "gemma3-27b-global": (32, 16, 128, None),
+    "gemma3-27b-local": (32, 16, 128, 1024),
+}
+BATCHES = (1, 8, 32)
+CONTEXTS = (4096, 32768)
+
+
+def attention_cases(dev: Device, with_ort: bool) -> list[Case]:
+    cases = []
+    for (model, (h, kvh, d, window)), b, t in itertools.product(ATTENTION_MODELS.items(), BATCHES, CONTEXTS):
+        span = min(window or t, t)
+        cache_bytes = 2 * b * kvh * span * d * 2
+        case = Case("attention", f"{model} B={b} T={t // 1024}K", cache_bytes + 2 * b * h * d * 2,
+                    4 * b * h * span * d)
+        lens = torch.full((b,), t, dtype=torch.int32, device=DEV)
+        sets = rotation(lambda: (torch.randn(b, h, d, device=DEV, dtype=BF16),
+                                 torch.randn(b, kvh, t, d, device=DEV, dtype=BF16),
+                                 torch.randn(b, kvh, t, d, device=DEV, dtype=BF16)), 2 * b * kvh * t * d * 2, dev.l2_bytes)
+        variants = {
+            "triton": cycling(lambda q, k, v: da.decode_attention(q, k, v, lens, window=window), sets),
+            "eager": cycling(lambda q, k, v: reference.decode_attention(q, k, v, lens, window=window), sets),
+            "sdpa": cycling(lambda q, k, v: F.scaled_dot_product_attention(
+                q[:, :, None], k[:, :, t - span:], v[:, :, t - span:], enable_gqa=True), sets),
+            # the G query heads of a KV head as G query rows of one head: no KV repeat, any backend
+            "sdpa_rows": cycling(lambda q, k, v: F.scaled_dot_product_attention(
+                q.view(b, kvh, h // kvh, d), k[:, :, t - span:], v[:, :, t - span:]), sets),
+        }
+        if with_ort and model == "llama3-8b" and b == 8 and t == 4096:
+            q, k, v = (x.half() for x in sets[0])
+            add_ort_variant(case, variants, _Attention(), [q, k, v, lens])
+            variants["triton_fp16"] = lambda: da.decode_attention(q, k, v, lens)
+        cases.append(run_variants(case, variants))
+        del sets, variants
+        torch.cuda.empty_cache()
+    return cases
+
+
+def tune_attention(dev: Device) -> list[dict]:
+    """Sweep block/warps/stages and the split count for a few Llama-3-8B cases."""
+    results = []
+    h, kvh, d = 32, 8, 128
+    for b, t in ((1, 4096), (8, 32768), (32, 32768)):
+        q = torch.randn(b, h, d, device=DEV, dtype=BF16)
+        k, v = (torch.randn(b, kvh, t, d, device=DEV, dtype=BF16) for _ in range(2))
+        lens = torch.full((b,), t, dtype=torch.int32, device=DEV)
+        base = da.split_count(b * kvh, t, dev.sms)
+        for block_n, warps, stages, splits in itertools.product((32, 64, 128), (4, 8), (2, 3), (base // 2, base, base * 2)):
+            if splits < 1:
+                continue
+            cfg = dict(block_n=block_n, num_warps=warps, num_stages=stages, num_splits=splits)
+            try:
+                us = time_us(lambda: da.decode_attention(q, k, v, lens, **cfg))
+            except Exception as exc:
+                us = float("nan")
+                cfg["error"] = type(exc).__name__
+            results.append(dict(case=f"B={b} T={t}", default_splits=base, us=us,
+                                gbps=2 * b * kvh * t * d * 2 / (us * 1e-6) / GB, **cfg))
+        del q, k, v
+        torch.cuda.empty_cache()
+    return results
+
+
+# ---------------------------------------------------------------------------------------------- MLA
+
+MLA = dict(heads=128, rank=512, rope=64, scale=(128 + 64) ** -0.5)
+
+
+def mla_sets(dev: Device, b: int, t: int):
+    h, r, p = MLA["heads"], MLA["rank"], MLA["rope"]
+
+    def make():
+        cache = torch.randn(b, t, r + p, device=DEV, dtype=BF16)  # one row per position: [latent | k_rope]
+        return (torch.randn(b, h, r, device=DEV, dtype=BF16), torch.randn(b, h, p, device=DEV, dtype=BF16), cache)
+    return rotation(make, b * t * (r + p) * 2, dev.l2_bytes)
+
+
+def mla_cases(dev: Device) -> list[Case]:
+    cases = []
+    h, r, p, scale = MLA["heads"], MLA["rank"], MLA["rope"], MLA["scale"]
+    for b, t in itertools.product(BATCHES, CONTEXTS):
+        case = Case("mla", f"deepseek-v3 B={b} T={t // 1024}K", b * t * (r + p) * 2 + 2 * b * h * (r + p) * 2,
+                    2 * b * h * t * (2 * r + p))
+        lens = torch.full((b,), t, dtype=torch.int32, device=DEV)
+        sets = mla_sets(dev, b, t)
+        variants = {
+            "triton": cycling(lambda qn, qr, c: mla_decode.mla_decode(qn, qr, c[..., :r], c[..., r:], lens, scale), sets),
+            "eager": cycling(lambda qn, qr, c: reference.mla_decode(qn, qr, c[..., :r], c[..., r:], lens, scale), sets),
+            # MQA over one latent head: the H query heads become H query rows
+            "sdpa_rows": cycling(lambda qn, qr, c: F.scaled_dot_product_attention(
+                torch.cat((qn, qr), -1)[:, None], c[:, None], c[:, None, :, :r], scale=scale), sets),
+        }
+        cases.append(run_variants(case, variants))
+        del sets, variants
+        torch.cuda.empty_cache()
+    return cases
+
+
+def tune_mla(dev: Device) -> list[dict]:
+    results = []
+    r, p, scale = MLA["rank"], MLA["rope"], MLA["scale"]
+    for b, t in ((1, 4096), (32, 32768)):
+        qn, qr, c = mla_sets(dev, b, t)[0]
+        lens = torch.full((b,), t, dtype=torch.int32, device=DEV)
+        for block_h, block_n, warps, stages in ((16, 32, 4, 2), (16, 64, 4, 2), (16, 32, 4, 3), (32, 32, 4, 2),
+                                                (32, 32, 8, 2), (32, 64, 8, 2), (64, 32, 8, 2), (64, 16, 8, 2),
+                                                (16, 16, 4, 3), (32, 16, 4, 3)):
+            cfg = dict(block_h=block_h, block_n=block_n, num_warps=warps, num_stages=stages)
+            try:
+                us = time_us(lambda: mla_decode.mla_decode(qn, qr, c[..., :r], c[..., r:], lens, scale, **cfg))
+            except Exception as exc:
+                us = float("nan")
+                cfg["error"] = type(exc).__name__
+            results.append(dict(case=f"B={b} T={t}", us=us, gbps=b * t * (r + p) * 2 / (us * 1e-6) / GB, **cfg))
+        del qn, qr, c
+        torch.cuda.empty_cache()
+    return results
+
+
+# ---------------------------------------------------------------------------------------------- MoE and FFN
+
+MOE = dict(experts=256, shared=1, top_k=8, d_model=7168, d_ff=2048)
+
+
+def moe_weights():
+    e = MOE["experts"] + MOE["shared"]  # the shared experts are the last ones, given to every token
+    d, f = MOE["d_model"], MOE["d_ff"]
+    w_gate = torch.randn(e, d, f, device=DEV, dtype=BF16) * d**-0.5
+    w_up = torch.randn(e, d, f, device=DEV, dtype=BF16) * d**-0.5
+    w_down = torch.randn(e, f, d, device=DEV, dtype=BF16) * f**-0.5
+    return w_gate, w_up, w_down
+
+
+def with_shared(weights, ids):
+    """Append the shared experts to every token's routing, with weight 1."""
+    n = ids.shape[0]
+    shared = torch.arange(MOE["experts"], MOE["experts"] + MOE["shared"], device=DEV, dtype=ids.dtype)
+    return (torch.cat((weights, torch.ones(n, MOE["shared"], device=DEV, dtype=weights.dtype)), 1),
+            torch.cat((ids, shared.expand(n, -1)), 1))
+
+
+def moe_layer(x, logits, w, use_triton, **cfg):
+    weights, ids = with_shared(*moe.route(logits, MOE["top_k"], scoring="sigmoid", renormalize=True,
+                                          use_triton=use_triton))
+    if use_triton:
+        return moe.moe_ffn(x, *w, weights, ids, **cfg)
+    return reference.moe_ffn(x, *w, weights, ids)
+
+
+def moe_cases(w) -> list[Case]:
+    cases = []
+    d, f = MOE["d_model"], MOE["d_ff"]
+    for n in BATCHES:
+        x = torch.randn(n, d, device=DEV, dtype=BF16)
+        logits = torch.randn(n, MOE["experts"], device=DEV)
+        _, ids = with_shared(*moe.route(logits, MOE["top_k"], scoring="sigmoid"))
+        used = ids.unique().numel()
+        case = Case("moe", f"deepseek-v3 N={n} ({used} experts)", used * 3 * d * f * 2 + 2 * n * d * 2,
+                    6 * ids.numel() * d * f)
+        cases.append(run_variants(case, {"triton": lambda: moe_layer(x, logits, w, True),
+                                         "eager": lambda: moe_layer(x, logits, w, False)}))
+    return cases
+
+
+def tune_moe(w) -> list[dict]:
+    results = []
+    d = MOE["d_model"]
+    for n in (1, 32):
+        x = torch.randn(n, d, device=DEV, dtype=BF16)
+        logits = torch.randn(n, MOE["experts"], device=DEV)
+        for block_n, block_k, warps, stages in ((64, 128, 4, 3), (64, 128, 4, 4), (32, 128, 4, 4), (128, 128, 4, 3),
+                                                (64, 256, 4, 3), (64, 64, 4, 4), (128, 64, 4, 4), (64, 128, 8, 3)):
+            cfg = dict(block_n=block_n, block_k=block_k, num_warps=warps, num_stages=stages)
+            try:
+                us = time_us(lambda: moe_layer(x, logits, w, True, **cfg))
+            except Exception as exc:
+                us = float("nan")
+                cfg["error"] = type(exc).__name__
+            results.append(dict(case=f"N={n}", us=us, **cfg))
+    return results
+
+
+def ffn_cases(w, with_ort: bool) -> list[Case]:
+    """The shared expert as a dense FFN: Triton grouped GEMM with one expert vs torch vs ORT (fp16)."""
+    cases = []
+    d, f = MOE["d_model"], MOE["d_ff"]
+    shared = [t[MOE["experts"]:] for t in w]  # [1, d, F], [1, d, F], [1, F, d]
+    for n in (1, 32):
+        x = torch.randn(n, d, device=DEV, dtype=BF16)
+        ones, zeros = torch.ones(n, 1, device=DEV), torch.zeros(n, 1, device=DEV, dtype=torch.int32)
+        case = Case("ffn", f"deepseek-v3 shared expert N={n}", 3 * d * f * 2 + 2 * n * d * 2, 6 * n * d * f)
+        variants = {"triton": lambda: moe.moe_ffn(x, *shared, ones, zeros),
+                    "eager": lambda: reference.gated_ffn(x, shared[0][0], shared[1][0], shared[2][0])}
+        if with_ort:
+            args = [x.half(), *(t[0].half() for t in shared)]
+            add_ort_variant(case, variants, _GatedFFN(), args)
+            half = [t.half() for t in shared]
+            variants["triton_fp16"] = lambda: moe.moe_ffn(args[0], *half, ones, zeros)
+        cases.append(run_variants(case, variants))
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------- INT4
+
+INT4_SHAPES = {"llama3-8b up": (4096, 14336), "llama3-8b down": (14336, 4096)}  # (K, N)
+GROUP = 128
+
+
+def int4_sets(dev: Device, k: int, n: int):
+    set_bytes = k * n / 2 + 2 * (k // GROUP) * n * 2
+    return rotation(lambda: int4_gemm.quantize_int4(torch.randn(k, n, device=DEV, dtype=BF16), GROUP), set_bytes,
+                    dev.l2_bytes), set_bytes
+
+
+def int4_cases(dev: Device) -> list[Case]:
+    cases = []
+    for (name, (k, n)), m in itertools.product(INT4_SHAPES.items(), BATCHES):
+        sets, set_bytes = int4_sets(dev, k, n)
+        x = torch.randn(m, k, device=DEV, dtype=BF16)
+        dense = torch.randn(k, n, device=DEV, dtype=BF16)
+        case = Case("int4", f"{name} M={m}", set_bytes + m * (k + n) * 2, 2 * m * k * n)
+        cases.append(run_variants(case, {
+            "triton": cycling(lambda qw: int4_gemm.int4_matmul(x, qw), [(s,) for s in sets]),
+            "eager": cycling(lambda qw: reference.int4_matmul(x, *qw), [(s,) for s in sets]),
+            "bf16_matmul": lambda: x @ dense,
+        }))
+        del sets, dense
+        torch.cuda.empty_cache()
+    return cases
+
+
+def tune_int4(dev: Device) -> list[dict]:
+    results = []
+    for (name, (k, n)), m in itertools.product(INT4_SHAPES.items(), (1, 32)):
+        sets, set_bytes = int4_sets(dev, k, n)
+        x = torch.randn(m, k, device=DEV, dtype=BF16)
+        for block_n, warps, stages, split_mult in ((128, 4, 3, 1), (128, 4, 4, 1), (64, 4, 3, 1), (256, 4, 3, 1),
+                                                   (256, 8, 3, 1), (128, 4, 3, 2), (64, 4, 4, 2), (128, 8, 4, 1)):
+            tiles = triton.cdiv(n, block_n) * triton.cdiv(m, max(16, triton.next_power_of_2(m)))
+            split_k = max(1, min(triton.cdiv(2 * dev.sms, tiles), k // GROUP // 4)) * split_mult
+            cfg = dict(block_n=block_n, num_warps=warps, num_stages=stages, split_k=split_k)
+            try:
+                us = time_us(cycling(lambda qw: int4_gemm.int4_matmul(x, qw, **cfg), [(s,) for s in sets]))
+            except Exception as exc:
+                us = float("nan")
+                cfg["error"] = type(exc).__name__
+            results.append(dict(case=f"{name} M={m}", us=us, gbps=set_bytes / (us * 1e-6) / GB, **cfg))
+        del sets
+        torch.cuda.empty_cache()
+    return results
+
+
+# ---------------------------------------------------------------------------------------------- RMSNorm
+
+def rmsnorm_cases(dev: Device) -> list[Case]:
+    cases = []
+    for d, rows in itertools.product((4096, 7168), (32, 16384)):
+        sets = rotation(lambda: (torch.randn(rows, d, device=DEV, dtype=BF16),), rows * d * 2, dev.l2_bytes)
+        w = torch.randn(d, device=DEV, dtype=BF16)
+        case = Case("rmsnorm", f"d={d} rows={rows}", 2 * rows * d * 2 + d * 2, 4 * rows * d)
+        cases.append(run_variants(case, {
+            "triton": cycling(lambda x: rmsnorm.rms_norm(x, w), sets),
+            "eager": cycling(lambda x: reference.rms_norm(x, w), sets),
+            "F.rms_norm": cycling(lambda x: F.rms_norm(x, (d,), w, 1e-6), sets),
+        }))
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+def check_outputs() -> dict[str, float]:
+    """Relative error of each kernel vs its torch path on one bf16 case (sanity check of the timed code)."""
+    def rel(a, b):
+        return ((a.float() - b.float()).norm() / b.float().norm()).item()
+    q, k, v = torch.randn(4, 32, 128, device=DEV, dtype=BF16), *(torch.randn(4, 8, 4096, 128, device=DEV,
+                                                                              dtype=BF16) for _ in range(2))
+    lens = torch.full((4,), 4096, dtype=torch.int32, device=DEV)
+    sdpa = F.scaled_dot_product_attention(q[:, :, None], k, v, enable_gqa=True)[:, :, 0]
+    return {"attention_vs_sdpa": rel(da.decode_attention(q, k, v, lens), sdpa)}
+
+
+def table(cases: list[Case], dev: Device) -> str:
+    head = (f"{'kernel':10s} {'case':38s} {'MB':>8s} {'floor us':>9s} {'triton':>9s} {'eager':>9s} {'sdpa/F':>9s} "
+            f"{'ort16':>9s} {'GB/s':>7s} {'%copy':>6s} {'vs best torch':>13s}")
+    lines = [f"device: {dev.name}, copy bandwidth {dev.copy_gbps:.0f} GB/s, L2 {dev.l2_bytes >> 20} MiB, {dev.sms} SMs",
+             head, "-" * len(head)]
+    for c in cases:
+        t = c.times_us
+        tri = t.get("triton", float("nan"))
+        torch_best = min((v for k, v in t.items() if k not in ("triton", "triton_fp16", "ort_fp16")), default=float("nan"))
+        other = min((v for k, v in t.items() if k.startswith(("sdpa", "F.", "bf16"))), default=float("nan"))
+        gbps = c.bytes / (tri * 1e-6) / GB
+        lines.append(f"{c.kernel:10s} {c.name:38s} {c.bytes / 1e6:8.1f} {c.bytes / (dev.copy_gbps * GB) * 1e6:9.1f} "
+                     f"{tri:9.1f} {t.get('eager', float('nan')):9.1f} {other:9.1f} {t.get('ort_fp16', float('nan')):9.1f} "
+                     f"{gbps:7.0f} {100 * gbps / dev.copy_gbps:5.0f}% {torch_best / tri:12.2f}x")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tune", action="store_true", help="also sweep kernel configurations")
+    parser.add_argument("--only", default="attention,mla,moe,ffn,int4,rmsnorm")
+    parser.add_argument("--no-ort", action="store_true")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    props = torch.cuda.get_device_properties(0)
+    dev = Device(props.name, measure_copy_bandwidth(), props.L2_cache_size, num_sms(DEV))
+    print(f"{dev}  torch {torch.__version__}  triton {triton.__version__}", flush=True)
+    results = {"device": asdict(dev), "torch": torch.__version__, "triton": triton.__version__,
+               "checks": check_outputs(), "tuning": {}}
+    cases: list[Case] = []
+    with_ort = not args.no_ort
+
+    def guarded(section, fn, *a):
+        if section not in only:
+            return []
+        try:
+            return fn(*a)
+        except Exception:
+            traceback.print_exc()
+            results.setdefault("failed", {})[section] = traceback.format_exc()[-2000:]
+            return []
+
+    if args.tune:
+        results["tuning"]["attention"] = guarded("attention", tune_attention, dev)
+        results["tuning"]["mla"] = guarded("mla", tune_mla, dev)
+        results["tuning"]["int4"] = guarded("int4", tune_int4, dev)
+    cases += guarded("attention", attention_cases, dev, with_ort)
+    cases += guarded("mla", mla_cases, dev)
+    if only & {"moe", "ffn"}:
+        w = moe_weights()
+        if args.tune:
+            results["tuning"]["moe"] = guarded("moe", tune_moe, w)
+        cases += guarded("moe", moe_cases, w)
+        cases += guarded("ffn", ffn_cases, w, with_ort)
+        del w
+        torch.cuda.empty_cache()
+    cases += guarded("int4", int4_cases, dev)
+    cases += guarded("rmsnorm", rmsnorm_cases, dev)
+
+    results["cases"] = [asdict(c) for c in cases]
+    for section, rows in results["tuning"].items():
+        for case in sorted({r["case"] for r in rows}):
+            best = min((r for r in rows if r["case"] == case and r["us"] == r["us"]), key=lambda r: r["us"])
+            print(f"tune {section} {case}: best {best}")
+    print(json.dumps(results["checks"]))
+    print(table(cases, dev))
+    if os.environ.get("OUT"):
+        Path(os.environ["OUT"], "kernels_bench.json").write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The catalog: coverage of the survey, well-formed metadata, lineage that resolves, and a spec
+for every entry whose architecture is public."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from models.catalog import catalog
+from models.params import count_params
+
+BENCHMARKS = {"MMLU", "HumanEval", "GSM8K", "MATH", "AIME", "GPQA", "Arena Elo"}
+SURVEY_ORGS = {"01.AI", "AI2", "Alibaba", "Anthropic", "Baichuan", "DeepSeek", "Google", "Meta",
+               "Microsoft", "Mistral", "Moonshot", "OpenAI", "Skywork", "Xiaomi", "Zhipu"}
+
+
+def test_size_and_organizations():
+    entries = catalog()
+    assert len(entries) >= 50
+    assert SURVEY_ORGS <= {e.organization for e in entries.values()}
+
+
+@pytest.mark.parametrize("entry", list(catalog().values()), ids=lambda e: e.id)
+def test_entry_is_well_formed(entry):
+    assert re.fullmatch(r"[a-z0-9][a-z0-9.\-]*", entry.id)
+    assert entry.name and entry.organization and entry.family
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", entry.released)
+    assert entry.sources, "every entry cites its sources"
+    assert set(entry.benchmarks) <= BENCHMARKS
+    for parent in entry.derived_from:
+        assert parent in catalog(), f"lineage points to unknown id {parent}"
+    if entry.has_spec:
+        spec = entry.spec()
+        assert count_params(spec).total > 0
+    else:
+        assert not entry.open_weights or "hf_config" not in entry.raw
+
+
+def test_table6_scores_present():
+    assert catalog()["deepseek-r1"].benchmarks["MATH"] == 79.8
+    assert catalog()["llama-3-8b"].benchmarks["MMLU"] == 66.6

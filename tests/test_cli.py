@@ -1,0 +1,91 @@
+"""The command line contract: `list`, `estimate` (text and --json), errors without tracebacks."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models.catalog import find
+from models.cost import Workload, cost_report
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED_KEYS = {"params_total", "params_active", "weights_bytes", "kv_cache_bytes", "flops_prefill",
+                 "flops_decode_token", "ttft_s", "tpot_s", "tokens_per_s", "fits"}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "orbit_gui", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_estimate_json_contract_matches_engine():
+    out = cli("estimate", "llama-3-8b", "--context", "8192", "--batch", "4", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert REQUIRED_KEYS <= data.keys()
+    report = cost_report(find("llama-3-8b").spec(), Workload(context=8192, batch=4))
+    assert data["params_total"] == report.params.total == 8_030_261_248
+    assert data["kv_cache_bytes"] == report.memory.kv_cache == 32 * 2 * 8 * 128 * 8192 * 4 * 2
+    assert data["flops_prefill"] == pytest.approx(report.prefill.flops)
+    assert data["ttft_s"] == pytest.approx(report.ttft_s)
+    assert isinstance(data["fits"], bool)
+    assert data["prefill"]["ops"] and data["decode"]["ops"]
+
+
+def test_estimate_set_changes_the_spec():
+    base = json.loads(cli("estimate", "llama-3-8b", "--json").stdout)
+    mqa = json.loads(cli("estimate", "llama-3-8b", "--set", "kv_heads=1", "--json").stdout)
+    assert mqa["kv_cache_bytes"] * 8 == base["kv_cache_bytes"]
+    assert mqa["params_total"] < base["params_total"]
+
+
+def test_estimate_accepts_config_file_and_folder(tmp_path):
+    config = find("mistral-7b").raw["hf_config"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    by_file = json.loads(cli("estimate", str(tmp_path / "config.json"), "--json").stdout)
+    by_dir = json.loads(cli("estimate", str(tmp_path), "--json").stdout)
+    assert by_file["params_total"] == by_dir["params_total"] == 7_241_732_096
+
+
+def test_lookup_forgives_case_and_punctuation():
+    assert cli("estimate", "Mixtral_8x7B").returncode == 0
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["estimate", "llama-3-8bb"], "did you mean llama-3-8b"),
+    (["estimate", "llama-3-8b", "--set", "kv_heads=3"], "kv_heads"),
+    (["estimate", "llama-3-8b", "--set", "top_k=2"], "no MoE layers"),
+    (["estimate", "mixtral-8x7b", "--set", "top_k=9"], "top_k"),
+    (["estimate", "llama-3-8b", "--weights", "int3"], "unknown number format"),
+    (["estimate", "llama-3-8b", "--hardware", "h1000"], "unknown device"),
+    (["estimate", "gpt-4"], "not public"),
+    (["estimate", "missing/config.json"], "no such file"),
+])
+def test_errors_are_one_line_without_traceback(args, needle):
+    out = cli(*args)
+    assert out.returncode != 0
+    assert needle in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_unsupported_model_type_lists_supported(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 8}))
+    out = cli("estimate", str(tmp_path))
+    assert out.returncode != 0 and "supported model types" in out.stderr and "qwen3_next" in out.stderr
+
+
+def test_malformed_config_is_reported(tmp_path):
+    bad = tmp_path / "config.json"
+    bad.write_text('{"model_type": "llama", "hidden_size": ')
+    out = cli("estimate", str(bad))
+    assert out.returncode != 0 and "not valid JSON" in out.stderr
+
+
+def test_list_models_and_hardware():
+    models = json.loads(cli("list", "--json").stdout)
+    assert {"llama-3-8b", "mixtral-8x7b", "deepseek-v3", "qwen3-0.6b", "gpt-oss-120b"} <= {m["id"] for m in models}
+    hardware = json.loads(cli("list", "--hardware", "--json").stdout)
+    assert {"h100-sxm", "h100-pcie", "h200-sxm", "b200", "cpu"} <= {h["id"] for h in hardware}

@@ -1,0 +1,137 @@
+"""FLOPs against torch.utils.flop_counter on real (reduced-depth) transformers models, and KV-cache
+bytes against what a real transformers cache holds; hand-derived figures for sliding-window, MLA
+and linear-attention caches."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from models.catalog import catalog
+from models.cost import attended_pairs, kv_cache_bytes, phase_flops
+from models.hf import spec_from_hf_config
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from transformers import AutoConfig, AutoModelForCausalLM  # noqa: E402
+
+
+def _config(model_id: str, **changes) -> dict:
+    cfg = copy.deepcopy(catalog()[model_id].raw["hf_config"])
+    cfg.pop("quantization_config", None)
+    cfg.update(changes)
+    return cfg
+
+
+def _model(cfg: dict, device: str, dtype=torch.float32):
+    config = AutoConfig.for_model(**cfg)
+    config._attn_implementation = "eager"   # plain matmuls: the counter sees every score
+    config._experts_implementation = "eager"  # per-expert matmuls (the counter has no grouped_mm rule)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    return model.eval()
+
+
+def counted_flops(cfg: dict, tokens: int, device: str = "meta", dtype=torch.float32) -> int:
+    model = _model(cfg, device, dtype)
+    ids = torch.randint(0, cfg["vocab_size"], (1, tokens), device=device)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        # an explicit mask keeps transformers from inspecting values (impossible on meta)
+        mask = torch.ones(1, tokens, dtype=torch.long, device=device)
+        model(input_ids=ids, attention_mask=mask, logits_to_keep=1, use_cache=False)
+    return counter.get_total_flops()
+
+
+# Reduced depth keeps the true widths; eager attention multiplies the full S x S score matrix,
+# so the engine is asked for the same "dense" convention (causal savings are tested separately).
+DENSE_CASES = [
+    ("llama-3-8b", {"num_hidden_layers": 2}),
+    ("mistral-7b", {"num_hidden_layers": 2}),
+    ("qwen3-0.6b", {}),
+    ("gemma-2-9b", {"num_hidden_layers": 4, "layer_types": None}),
+    ("phi-2", {"num_hidden_layers": 2}),
+    ("qwen2.5-32b", {"num_hidden_layers": 1}),
+    ("deepseek-v3", {"num_hidden_layers": 1, "first_k_dense_replace": 1}),
+]
+
+
+@pytest.mark.parametrize("model_id,changes", DENSE_CASES, ids=[c[0] for c in DENSE_CASES])
+def test_prefill_flops_match_flop_counter(model_id, changes):
+    cfg = _config(model_id, **changes)
+    tokens = 256
+    ours = phase_flops(spec_from_hf_config(cfg), tokens, dense_attention=True)
+    ref = counted_flops(cfg, tokens)
+    assert abs(ours - ref) / ref < 0.01, f"ours {ours:.4e} vs FlopCounterMode {ref:.4e}"
+
+
+def test_moe_prefill_flops_match_flop_counter():
+    """Routing is data dependent, so this one runs for real (bf16, one layer, random weights):
+    every token reaches exactly top_k experts, which the engine counts."""
+    cfg = _config("qwen3-30b-a3b", num_hidden_layers=1)
+    tokens = 64
+    ours = phase_flops(spec_from_hf_config(cfg), tokens, dense_attention=True)
+    ref = counted_flops(cfg, tokens, device="cpu", dtype=torch.bfloat16)
+    assert abs(ours - ref) / ref < 0.01, f"ours {ours:.4e} vs FlopCounterMode {ref:.4e}"
+
+
+def test_causal_convention_halves_attention_scores():
+    """The engine's default counts only causal pairs: S(S+1)/2 instead of S^2."""
+    spec = spec_from_hf_config(_config("llama-3-8b", num_hidden_layers=1))
+    s = 1024
+    a = spec.layers[0].mixer
+    per_pair = 2 * a.heads * (a.head_dim + a.vdim)
+    dense = phase_flops(spec, s, dense_attention=True)
+    causal = phase_flops(spec, s)
+    assert dense - causal == per_pair * (s * s - s * (s + 1) // 2)
+
+
+def test_attended_pairs_hand_derived():
+    assert attended_pairs(10, "full", 0) == 55
+    assert attended_pairs(10, "sliding", 4) == 1 + 2 + 3 + 4 * 7          # 31
+    assert attended_pairs(10, "chunked", 4) == (1 + 2 + 3 + 4) * 2 + 1 + 2  # 23
+    assert attended_pairs(1, "sliding", 4, start=100) == 4                # decode past the window
+    assert attended_pairs(1, "full", 0, start=100) == 101
+
+
+def test_gqa_kv_cache_matches_transformers_dynamic_cache():
+    cfg = _config("llama-3-8b", num_hidden_layers=2, hidden_size=512, intermediate_size=1024,
+                  num_attention_heads=8, num_key_value_heads=2, vocab_size=1000)
+    model = _model(cfg, "cpu", torch.bfloat16)
+    batch, tokens = 3, 37
+    ids = torch.randint(0, 1000, (batch, tokens))
+    with torch.no_grad():
+        out = model(input_ids=ids, use_cache=True)
+    held = sum(t.numel() * t.element_size() for layer in out.past_key_values.layers
+               for t in (layer.keys, layer.values))
+    ours = kv_cache_bytes(spec_from_hf_config(cfg), tokens, batch, kv_bytes=2)
+    assert ours == held == 2 * 2 * 2 * 64 * tokens * batch * 2   # layers*K/V*kv_heads*hd*T*B*bytes
+
+
+def test_sliding_window_cache_hand_derived():
+    # Gemma 2 9B: 42 layers alternating sliding (4096) and global; 8 KV heads of 256.
+    spec = catalog()["gemma-2-9b"].spec()
+    per_token_layer = 2 * 8 * 256 * 2      # K and V, bf16
+    t = 8192
+    expected = 21 * per_token_layer * t + 21 * per_token_layer * 4096
+    assert kv_cache_bytes(spec, t, 1, 2) == expected
+    # below the window both layer kinds hold every token
+    assert kv_cache_bytes(spec, 1000, 1, 2) == 42 * per_token_layer * 1000
+
+
+def test_mla_cache_hand_derived():
+    # DeepSeek-V3: 61 layers cache kv_lora_rank 512 + rope 64 = 576 values per token.
+    spec = catalog()["deepseek-v3"].spec()
+    assert kv_cache_bytes(spec, 4096, 2, 2) == 61 * 576 * 4096 * 2 * 2
+
+
+def test_linear_attention_state_hand_derived():
+    # Qwen3-Next-80B-A3B: 36 Gated DeltaNet layers, each 32 value heads x 128 x 128 state plus
+    # a 3-token conv window over q, k (16 x 128 each) and v (32 x 128); 12 attention layers with
+    # 2 KV heads of 256.
+    spec = catalog()["qwen3-next-80b-a3b"].spec()
+    state = 32 * 128 * 128 + 3 * (2 * 16 * 128 + 32 * 128)
+    for t in (100, 100_000):
+        expected = 36 * state * 2 + 12 * 2 * 2 * 256 * t * 2
+        assert kv_cache_bytes(spec, t, 1, 2) == expected

@@ -1,0 +1,144 @@
+"""Parameter counts equal those of the transformers implementation built on the meta device from
+the same config: every catalog model with a transformers model_type, every supported model_type's
+default config, and variants with changed KV heads, experts, layer counts and layer patterns."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from models.catalog import catalog
+from models.hf import SUPPORTED_MODEL_TYPES, spec_from_hf_config
+from models.overrides import apply_overrides
+from models.params import count_params
+
+transformers = pytest.importorskip("transformers")
+torch = pytest.importorskip("torch")
+from hf_reference import reference_param_count  # noqa: E402
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING  # noqa: E402
+
+# Checkpoints whose model_type transformers registers under another name.
+ALIASES = {"kimi_k2": "deepseek_v3"}
+
+
+def _as_transformers(config: dict) -> dict:
+    config = copy.deepcopy(config)
+    config["model_type"] = ALIASES.get(config["model_type"], config["model_type"])
+    return config
+
+
+def known_to_transformers(config: dict) -> bool:
+    return _as_transformers(config)["model_type"] in CONFIG_MAPPING
+
+
+def longcat_correction(config: dict) -> int:
+    """transformers allocates gate_up_proj for LongCat-Flash's zero-computation experts too
+    (768 x 2*2048 x d instead of 512); the checkpoint holds none, and Meituan's published total
+    (560B) agrees with our count. We subtract the phantom rows from the reference."""
+    if config.get("model_type") != "longcat_flash":
+        return 0
+    zero = config.get("zero_expert_num") or 0
+    d = config.get("hidden_size")
+    ff = config.get("expert_ffn_hidden_size")
+    return config.get("num_layers") * zero * 2 * ff * d
+
+
+CATALOG_CASES = [pytest.param(e.raw["hf_config"], id=e.id) for e in catalog().values()
+                 if "hf_config" in e.raw and known_to_transformers(e.raw["hf_config"])]
+
+
+def _default_config(model_type: str) -> dict:
+    cfg = CONFIG_MAPPING[model_type]().to_dict()
+    cfg["model_type"] = model_type
+    return cfg
+
+
+DEFAULT_TYPES = [t for t in SUPPORTED_MODEL_TYPES if t in CONFIG_MAPPING and t not in ("deepseek_v2",)]
+
+
+def assert_same_count(config: dict) -> None:
+    ours = count_params(spec_from_hf_config(config)).total
+    ref = reference_param_count(_as_transformers(config)) - longcat_correction(config)
+    assert ours == ref, f"ours {ours:,} vs transformers {ref:,} (diff {ours - ref:+,})"
+
+
+def test_catalog_has_transformers_cases():
+    assert len(CATALOG_CASES) >= 20
+
+
+@pytest.mark.parametrize("config", CATALOG_CASES)
+def test_catalog_model_matches_transformers(config):
+    assert_same_count(config)
+
+
+@pytest.mark.parametrize("model_type", DEFAULT_TYPES)
+def test_default_config_matches_transformers(model_type):
+    assert_same_count(_default_config(model_type))
+
+
+def _small(model_type: str, **changes) -> dict:
+    cfg = _default_config(model_type)
+    cfg.update(changes)
+    return cfg
+
+
+VARIANTS = [
+    pytest.param(_small("llama", num_key_value_heads=8), id="llama-gqa8"),
+    pytest.param(_small("llama", num_key_value_heads=1, num_hidden_layers=5), id="llama-mqa-5layers"),
+    pytest.param(_small("mixtral", num_local_experts=4, num_experts_per_tok=1), id="mixtral-4experts"),
+    pytest.param(_small("qwen3_moe", num_experts=16, decoder_sparse_step=2, mlp_only_layers=[0, 5],
+                        num_hidden_layers=8), id="qwen3moe-interleaved"),
+    pytest.param(_small("deepseek_v3", n_routed_experts=32, first_k_dense_replace=2,
+                        num_hidden_layers=6, n_shared_experts=2), id="deepseek3-32experts"),
+    pytest.param(_small("gemma3_text", num_hidden_layers=12, sliding_window_pattern=3,
+                        layer_types=None), id="gemma3-2to1"),
+    pytest.param(_small("qwen3_next", num_hidden_layers=8, full_attention_interval=2,
+                        layer_types=None), id="qwen3next-1to1"),
+    pytest.param(_small("jamba", num_hidden_layers=8, attn_layer_period=4, attn_layer_offset=1,
+                        expert_layer_period=4, expert_layer_offset=3), id="jamba-pattern"),
+    pytest.param(_small("gpt_oss", num_local_experts=8, num_hidden_layers=4, layer_types=None),
+                 id="gpt-oss-8experts"),
+    pytest.param(_small("llama4_text", num_hidden_layers=8, interleave_moe_layer_step=2,
+                        num_local_experts=4, moe_layers=None, no_rope_layers=None,
+                        layer_types=None), id="llama4-alternating"),
+]
+
+
+@pytest.mark.parametrize("config", VARIANTS)
+def test_variant_matches_transformers(config):
+    assert_same_count(config)
+
+
+@pytest.mark.parametrize("kv_heads", [1, 2, 4, 16])
+def test_kv_heads_knob_equals_config_change(kv_heads):
+    """The knob gives the same model as editing the config: same count as transformers."""
+    base = spec_from_hf_config(_small("llama", num_attention_heads=32))
+    edited = apply_overrides(base, {"kv_heads": kv_heads})
+    ref = reference_param_count(_small("llama", num_attention_heads=32, num_key_value_heads=kv_heads))
+    assert count_params(edited).total == ref
+
+
+def test_layers_knob_equals_config_change():
+    cfg = _default_config("gemma2")
+    edited = apply_overrides(spec_from_hf_config(cfg), {"layers": 10})
+    ref = reference_param_count({**cfg, "num_hidden_layers": 10, "layer_types": None})
+    assert count_params(edited).total == ref
+
+
+def test_experts_knob_equals_config_change():
+    cfg = _default_config("mixtral")
+    edited = apply_overrides(spec_from_hf_config(cfg), {"experts": 16, "top_k": 4})
+    ref = reference_param_count({**cfg, "num_local_experts": 16, "num_experts_per_tok": 4})
+    assert count_params(edited).total == ref
+
+
+def test_published_totals():
+    """Figures the organizations publish, to the precision they publish them."""
+    published = {"deepseek-v3": (671e9, 0.005), "mixtral-8x7b": (46.7e9, 0.005),
+                 "llama-3.1-405b": (405e9, 0.005), "qwen3-235b-a22b": (235e9, 0.005),
+                 "gpt-oss-120b": (116.8e9, 0.005)}
+    entries = catalog()
+    for model_id, (value, tol) in published.items():
+        total = count_params(entries[model_id].spec()).total
+        assert abs(total - value) / value < tol, (model_id, total)
+    assert abs(count_params(entries["deepseek-v3"].spec()).active - 37e9) / 37e9 < 0.02

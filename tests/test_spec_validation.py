@@ -1,0 +1,579 @@
+"""Property tests of spec validation and spec I/O.
+
+- ``ModelSpec.from_dict`` on arbitrary JSON-like data, and on mutations of a valid spec dict,
+  raises nothing but ``SpecError``, and field-level errors name the offending field.
+- Valid specs survive ``to_dict``/``from_dict`` and ``save_spec``/``load_spec_file`` (JSON and
+  TOML) unchanged; saving is atomic.
+- Loading never executes code (``auto_map`` ignored, pickles rejected).
+- The Hugging Face importer rejects unsupported and malformed configs with SpecError.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from models import spec_io
+from models.hf import SUPPORTED_MODEL_TYPES, spec_from_hf_config
+from models.spec import (SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN,
+                         SpecError)
+from models.spec_io import load_spec_file, save_spec, spec_to_text
+
+SETTINGS = settings(max_examples=60, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])
+
+# --------------------------------------------------------------------------- strategies
+
+JSON_SCALARS = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
+                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12))
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children,
+                                                                      max_size=4),
+    max_leaves=12)
+
+
+def _divisors(n: int) -> list[int]:
+    return [k for k in range(1, n + 1) if n % k == 0]
+
+
+@st.composite
+def ffn_objects(draw):
+    if draw(st.booleans()):
+        experts = draw(st.integers(1, 16))
+        return MoEFFN(experts=experts, top_k=draw(st.integers(1, experts)),
+                      d_expert=draw(st.integers(1, 256)),
+                      shared_experts=draw(st.integers(0, 2)),
+                      gated=draw(st.booleans()))
+    return DenseFFN(d_ff=draw(st.integers(1, 1024)), gated=draw(st.booleans()),
+                    activation=draw(st.sampled_from(["silu", "gelu", "relu"])),
+                    bias=draw(st.booleans()))
+
+
+@st.composite
+def valid_specs(draw):
+    """Small valid specs: GQA attention, dense or MoE FFN, optional sliding-window layers."""
+    head_dim = draw(st.sampled_from([4, 8, 16, 32, 64]))
+    heads = draw(st.integers(1, 16))
+    kv_heads = draw(st.sampled_from(_divisors(heads)))
+    hidden = draw(st.sampled_from([16, 32, 64, 128, 256]))
+    context = draw(st.integers(1, 8192))
+    vocab = draw(st.integers(1, 4096))
+    n_layers = draw(st.integers(1, 8))
+    ffn = draw(ffn_objects())
+    full = Attention(heads=heads, kv_heads=kv_heads, head_dim=head_dim,
+                     qk_norm=draw(st.sampled_from(["none", "head"])))
+    blocks = {"global": Layer(mixers=(full,), ffns=(ffn,))}
+    window = draw(st.none() | st.integers(1, context))
+    layout = ["global"] * n_layers
+    if window is not None:
+        blocks["local"] = Layer(mixers=(Attention(heads=heads, kv_heads=kv_heads, head_dim=head_dim,
+                                                  kind="sliding", window=window),), ffns=(ffn,))
+        layout = draw(st.lists(st.sampled_from(["local", "global"]), min_size=n_layers,
+                               max_size=n_layers))
+        blocks = {k: v for k, v in blocks.items() if k in layout}
+    return ModelSpec(name=draw(st.sampled_from(["tiny", "Model X", "m-1"])), vocab_size=vocab,
+                     hidden_size=hidden, context_length=context, blocks=blocks,
+                     layout=tuple(layout), tie_embeddings=draw(st.booleans()),
+                     norm=draw(st.sampled_from(["rmsnorm", "layernorm"])),
+                     mtp_depth=draw(st.integers(0, 1)))
+
+
+@st.composite
+def recurrent_specs(draw):
+    """Valid specs without softmax attention (Mamba-2 / Gated DeltaNet mixers)."""
+    hidden = draw(st.sampled_from([16, 32, 64]))
+    if draw(st.booleans()):
+        heads = draw(st.integers(1, 8))
+        mixer = SSM(d_inner=heads * draw(st.integers(1, 16)), d_state=draw(st.integers(1, 64)),
+                    heads=heads, groups=draw(st.sampled_from(_divisors(heads))))
+    else:
+        kh = draw(st.integers(1, 4))
+        mixer = LinearAttention(key_heads=kh, value_heads=kh * draw(st.integers(1, 3)),
+                                key_dim=draw(st.integers(1, 32)), value_dim=draw(st.integers(1, 32)))
+    layer = Layer(mixers=(mixer,), ffns=(draw(ffn_objects()),))
+    return ModelSpec(name="rec", vocab_size=draw(st.integers(1, 1000)), hidden_size=hidden,
+                     context_length=draw(st.integers(1, 4096)), blocks={"rec": layer},
+                     layout=("rec",) * draw(st.integers(1, 4)))
+
+
+@st.composite
+def valid_dicts(draw):
+    """A valid spec dict as a user would write it: attention (+ optionally an SSM block),
+    a dense or MoE FFN, layout as an explicit list or a {count, pattern, prefix} object.
+
+    (Attention here is full attention only: a dict cannot say "sliding", see
+    test_sliding_attention_survives_dict_round_trip.)"""
+    heads = draw(st.integers(1, 16))
+    kv_heads = draw(st.sampled_from(_divisors(heads)))
+    attn = {"kind": "attention", "heads": heads, "kv_heads": kv_heads,
+            "head_dim": draw(st.sampled_from([8, 16, 64]))}
+    if draw(st.booleans()):
+        experts = draw(st.integers(1, 16))
+        ffn = {"kind": "moe", "experts": experts, "top_k": draw(st.integers(1, experts)),
+               "d_expert": draw(st.integers(1, 512))}
+    else:
+        ffn = {"kind": "dense", "d_ff": draw(st.integers(1, 2048))}
+    blocks = {"attn": {"mixer": attn, "ffn": ffn}}
+    names = ["attn"]
+    if draw(st.booleans()):
+        blocks["ssm"] = {"mixer": {"kind": "ssm", "d_inner": 64, "d_state": 16, "heads": 4},
+                         "ffn": dict(ffn)}
+        names.append("ssm")
+    n = draw(st.integers(1, 6))
+    if draw(st.booleans()):
+        layers = draw(st.lists(st.sampled_from(names), min_size=n, max_size=n))
+    else:
+        prefix = draw(st.lists(st.sampled_from(names), max_size=n))
+        layers = {"count": n, "pattern": draw(st.lists(st.sampled_from(names), min_size=1,
+                                                       max_size=3))}
+        if prefix:
+            layers["prefix"] = prefix
+    data = {"format": "orbit-spec", "version": 1, "name": "toy",
+            "vocab_size": draw(st.integers(1, 50000)), "hidden_size": draw(st.integers(1, 4096)),
+            "context_length": draw(st.integers(1, 131072)), "blocks": blocks, "layers": layers}
+    if draw(st.booleans()):
+        data["tie_embeddings"] = draw(st.booleans())
+    return data
+
+
+def _paths(obj, prefix=()):
+    """Every (path, key) of a key inside nested dicts/lists."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield prefix + (k,)
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield prefix + (i,)
+            yield from _paths(v, prefix + (i,))
+
+
+def _get(obj, path):
+    for k in path:
+        obj = obj[k]
+    return obj
+
+
+def _load_ok_or_spec_error(data):
+    """from_dict either returns a spec or raises SpecError; anything else fails the test."""
+    try:
+        spec = ModelSpec.from_dict(data)
+    except SpecError as exc:
+        assert isinstance(exc.field, str) and isinstance(exc.rule, str) and exc.rule
+        assert str(exc)
+        return exc
+    assert isinstance(spec, ModelSpec)
+    return spec
+
+
+def _expect_field_error(data, key: str) -> SpecError:
+    with pytest.raises(SpecError) as info:
+        ModelSpec.from_dict(data)
+    err = info.value
+    assert err.field, f"field-level error without a field: {err}"
+    assert str(key) in err.field, f"error field {err.field!r} does not name {key!r} ({err})"
+    return err
+
+
+# Integer fields that must be positive, by where they live in valid_dicts' output.
+POSITIVE_FIELDS = {
+    (): ("vocab_size", "hidden_size", "context_length"),
+    ("mixer",): ("heads", "kv_heads", "head_dim"),
+    ("ffn", "dense"): ("d_ff",),
+    ("ffn", "moe"): ("experts", "top_k", "d_expert"),
+}
+
+
+def _positive_field_paths(data):
+    out = [((k,), k) for k in POSITIVE_FIELDS[()]]
+    attn = data["blocks"]["attn"]
+    out += [(("blocks", "attn", "mixer", k), k) for k in POSITIVE_FIELDS[("mixer",)]]
+    out += [(("blocks", "attn", "ffn", k), k)
+            for k in POSITIVE_FIELDS[("ffn", attn["ffn"]["kind"])]]
+    return out
+
+
+# --------------------------------------------------------------------------- arbitrary input
+
+@SETTINGS
+@given(JSON_VALUES)
+def test_from_dict_arbitrary_json_raises_only_spec_error(data):
+    _load_ok_or_spec_error(data)
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(["name", "vocab_size", "hidden_size", "context_length",
+                                        "blocks", "layers", "format", "version", "vision",
+                                        "rope_fraction", "position", "norm", "tie_embeddings",
+                                        "model_type", "learned_positions"]),
+                       JSON_VALUES, max_size=10))
+def test_from_dict_random_values_for_known_keys_raises_only_spec_error(data):
+    _load_ok_or_spec_error(data)
+
+
+@SETTINGS
+@given(valid_dicts(), JSON_VALUES, st.sampled_from(["blocks", "layer", "mixer", "ffn", "layers"]))
+def test_from_dict_random_subtrees_raise_only_spec_error(data, value, where):
+    data = copy.deepcopy(data)
+    if where == "blocks":
+        data["blocks"] = {"attn": value}
+    elif where == "layer":
+        data["blocks"]["attn"] = value
+    elif where == "mixer":
+        data["blocks"]["attn"]["mixer"] = value
+    elif where == "ffn":
+        data["blocks"]["attn"]["ffn"] = value
+    else:
+        data["layers"] = value
+    _load_ok_or_spec_error(data)
+
+
+# --------------------------------------------------------------------------- mutations
+
+@SETTINGS
+@given(valid_dicts())
+def test_valid_dicts_load(data):
+    spec = ModelSpec.from_dict(data)
+    assert spec.num_layers == (len(data["layers"]) if isinstance(data["layers"], list)
+                               else data["layers"]["count"])
+
+
+@SETTINGS
+@given(valid_dicts(), st.data())
+def test_mutation_drop_key(data, draw):
+    data = copy.deepcopy(data)
+    path = draw.draw(st.sampled_from([p for p in _paths(data) if isinstance(p[-1], str)]))
+    parent = _get(data, path[:-1])
+    key = path[-1]
+    del parent[key]
+    result = _load_ok_or_spec_error(data)
+    required = {"name", "vocab_size", "hidden_size", "context_length", "blocks", "layers",
+                "kind", "heads", "kv_heads", "head_dim", "d_ff", "experts", "top_k", "d_expert",
+                "count", "d_inner", "d_state"}
+    # Dropping the only block of a layer, or a layer's only FFN when it also has a mixer, is
+    # allowed; dropping a required key is not.
+    if key in required and len(path) != 3:   # blocks.<name>.<mixer|ffn> are optional singly
+        assert isinstance(result, SpecError), f"dropping {'.'.join(map(str, path))} was accepted"
+        assert result.field and key in result.field, (path, result.field, str(result))
+
+
+@SETTINGS
+@given(valid_dicts(), JSON_VALUES, st.data())
+def test_mutation_set_field_to_random_json(data, value, draw):
+    data = copy.deepcopy(data)
+    path = draw.draw(st.sampled_from(list(_paths(data))))
+    _get(data, path[:-1])[path[-1]] = value
+    result = _load_ok_or_spec_error(data)
+    if isinstance(result, ModelSpec):
+        # Whatever loads must be a spec the app can save again.
+        spec_to_text(result, "json")
+        spec_to_text(result, "toml")
+
+
+NOT_AN_INT = (st.none() | st.booleans() | st.floats() | st.text(max_size=5)
+              | st.lists(st.integers(), max_size=2) | st.dictionaries(st.text(max_size=3),
+                                                                       st.integers(), max_size=2))
+
+
+@SETTINGS
+@given(valid_dicts(), NOT_AN_INT, st.data())
+def test_mutation_wrong_type_names_the_field(data, value, draw):
+    data = copy.deepcopy(data)
+    path, key = draw.draw(st.sampled_from(_positive_field_paths(data)))
+    _get(data, path[:-1])[path[-1]] = value
+    err = _expect_field_error(data, key)
+    assert err.field == ".".join(map(str, path))
+
+
+@SETTINGS
+@given(valid_dicts(), st.integers(-(2**40), 0), st.data())
+def test_mutation_non_positive_sizes_name_the_field(data, value, draw):
+    data = copy.deepcopy(data)
+    path, key = draw.draw(st.sampled_from(_positive_field_paths(data)))
+    _get(data, path[:-1])[path[-1]] = value
+    err = _expect_field_error(data, key)
+    assert err.field == ".".join(map(str, path))
+
+
+@SETTINGS
+@given(valid_dicts(), st.text(min_size=1, max_size=10), st.data())
+def test_mutation_unknown_key_names_the_key(data, key, draw):
+    data = copy.deepcopy(data)
+    known = {"format", "version", "name", "vocab_size", "hidden_size", "context_length", "blocks",
+             "layers", "tie_embeddings", "position", "rope_fraction", "learned_positions", "norm",
+             "norm_bias", "norm_placement", "final_norm", "lm_head_bias", "mtp_depth", "vision",
+             "model_type", "kind", "mixer", "mixers", "ffn", "ffns", "norms", "count", "pattern",
+             "prefix"} | {f for cls in (Attention, DenseFFN, MoEFFN, SSM)
+                          for f in cls.__dataclass_fields__}
+    assume(key not in known)
+    targets = [(), ("blocks", "attn"), ("blocks", "attn", "mixer"), ("blocks", "attn", "ffn")]
+    if isinstance(data["layers"], dict):
+        targets.append(("layers",))
+    target = draw.draw(st.sampled_from(targets))
+    _get(data, target)[key] = 1
+    err = _expect_field_error(data, key)
+    assert "unknown key" in err.rule
+
+
+@SETTINGS
+@given(valid_dicts(), st.data())
+def test_mutation_heads_not_divisible_by_kv_heads(data, draw):
+    data = copy.deepcopy(data)
+    mixer = data["blocks"]["attn"]["mixer"]
+    bad = [k for k in range(1, 2 * mixer["heads"] + 2) if mixer["heads"] % k]
+    mixer["kv_heads"] = draw.draw(st.sampled_from(bad))
+    err = _expect_field_error(data, "kv_heads")
+    assert err.field == "blocks.attn.mixer.kv_heads"
+    assert "divisible" in err.rule
+
+
+@SETTINGS
+@given(valid_dicts(), st.integers(1, 100), st.integers(1, 64))
+def test_mutation_top_k_above_experts(data, extra, experts):
+    data = copy.deepcopy(data)
+    data["blocks"]["attn"]["ffn"] = {"kind": "moe", "experts": experts, "top_k": experts + extra,
+                                     "d_expert": 32}
+    err = _expect_field_error(data, "top_k")
+    assert err.field == "blocks.attn.ffn.top_k"
+
+
+@SETTINGS
+@given(valid_dicts(), st.text(min_size=1, max_size=8), st.data())
+def test_mutation_unknown_block_in_layers(data, bad, draw):
+    assume(bad not in data["blocks"])
+    data = copy.deepcopy(data)
+    if isinstance(data["layers"], list):
+        i = draw.draw(st.integers(0, len(data["layers"]) - 1))
+        data["layers"][i] = bad
+    else:
+        data["layers"]["pattern"] = [bad]
+        data["layers"].pop("prefix", None)
+    err = _expect_field_error(data, "layers")
+    assert repr(bad) in err.rule
+
+
+@SETTINGS
+@given(valid_specs(), st.integers(1, 1000))
+def test_window_larger_than_context_rejected(spec, extra):
+    """Sliding window > context_length is rejected, naming the window field, whether the window
+    grows or the context shrinks."""
+    assume("local" in spec.blocks)
+    local = spec.blocks["local"]
+    bad = dataclasses.replace(local.mixer, window=spec.context_length + extra)
+    with pytest.raises(SpecError) as info:
+        spec.with_changes(blocks={**spec.blocks, "local": dataclasses.replace(local, mixers=(bad,))})
+    assert info.value.field == "blocks.local.mixers[0].window"
+    if local.mixer.window > 1:
+        with pytest.raises(SpecError) as info:
+            spec.with_changes(context_length=max(local.mixer.window - extra, 1))
+        assert info.value.field.endswith("window")
+
+
+def test_window_larger_than_context_rejected_example():
+    attn = Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=2048)
+    with pytest.raises(SpecError) as info:
+        ModelSpec(name="w", vocab_size=10, hidden_size=64, context_length=1024,
+                  blocks={"local": Layer(mixers=(attn,), ffns=(DenseFFN(d_ff=128),))},
+                  layout=("local",))
+    assert info.value.field.startswith("blocks.local.")
+    assert info.value.field.endswith("window")
+
+
+def test_unhashable_mixer_kind_is_a_spec_error():
+    data = {"name": "m", "vocab_size": 10, "hidden_size": 8, "context_length": 16,
+            "blocks": {"b": {"mixer": {"kind": [], "heads": 1, "kv_heads": 1, "head_dim": 8}}},
+            "layers": ["b"]}
+    with pytest.raises(SpecError) as info:
+        ModelSpec.from_dict(data)
+    assert info.value.field == "blocks.b.mixer.kind"
+
+
+@pytest.mark.parametrize("key,value", [("model_type", None), ("model_type", 7),
+                                       ("model_type", ["llama"])])
+def test_model_type_must_be_a_string(key, value):
+    data = {"name": "m", "vocab_size": 10, "hidden_size": 8, "context_length": 16,
+            "blocks": {"b": {"ffn": {"kind": "dense", "d_ff": 8}}}, "layers": ["b"], key: value}
+    with pytest.raises(SpecError) as info:
+        ModelSpec.from_dict(data)
+    assert info.value.field == key
+
+
+# --------------------------------------------------------------------------- round trips
+
+@SETTINGS
+@given(valid_specs())
+def test_dict_round_trip(spec):
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+
+
+@SETTINGS
+@given(recurrent_specs())
+def test_dict_round_trip_without_attention(spec):
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+
+
+@SETTINGS
+@given(valid_dicts())
+def test_dict_round_trip_from_user_dicts(data):
+    spec = ModelSpec.from_dict(data)
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_sliding_attention_survives_dict_round_trip():
+    attn = Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=512)
+    spec = ModelSpec(name="w", vocab_size=10, hidden_size=64, context_length=1024,
+                     blocks={"local": Layer(mixers=(attn,), ffns=(DenseFFN(d_ff=128),))},
+                     layout=("local",))
+    back = ModelSpec.from_dict(spec.to_dict())
+    assert back.blocks["local"].mixer.kind == "sliding"
+    assert back.blocks["local"].mixer.window == 512
+    assert back == spec
+
+
+@pytest.mark.parametrize("model", ["llama-3-8b", "mixtral-8x7b", "gemma-2-9b",
+                                   "qwen3-next-80b-a3b", "deepseek-v3"])
+def test_catalog_dict_round_trip(model):
+    from models.catalog import find
+    spec = find(model).spec()
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+
+
+@SETTINGS
+@given(valid_specs() | recurrent_specs(), st.sampled_from(["json", "toml"]))
+def test_save_load_round_trip(tmp_path, spec, ext):
+    path = tmp_path / f"spec.{ext}"
+    save_spec(spec, path)
+    assert load_spec_file(path) == spec
+    assert sorted(os.listdir(tmp_path)) == [path.name]
+
+
+@SETTINGS
+@given(recurrent_specs(), st.sampled_from(["json", "toml"]))
+def test_save_load_round_trip_without_attention(tmp_path, spec, ext):
+    path = tmp_path / f"spec.{ext}"
+    save_spec(spec, path)
+    assert load_spec_file(path) == spec
+
+
+@pytest.mark.parametrize("ext", ["json", "toml"])
+def test_save_is_atomic_when_replace_fails(tmp_path, monkeypatch, ext):
+    path = tmp_path / f"model.{ext}"
+    old = "old content, must survive\n"
+    path.write_text(old, encoding="utf-8")
+    spec = ModelSpec(name="n", vocab_size=10, hidden_size=16, context_length=32,
+                     blocks={"b": Layer(ffns=(DenseFFN(d_ff=32),))}, layout=("b",))
+
+    def crash(src, dst):
+        raise OSError(28, "No space left on device (simulated)")
+
+    monkeypatch.setattr(spec_io.os, "replace", crash)
+    with pytest.raises(OSError):
+        save_spec(spec, path)
+    assert path.read_text(encoding="utf-8") == old
+    assert sorted(os.listdir(tmp_path)) == [path.name], "temporary file left behind"
+
+
+def test_save_is_atomic_when_interrupted(tmp_path, monkeypatch):
+    """A KeyboardInterrupt mid-rename also leaves the old file and no temp file."""
+    path = tmp_path / "model.json"
+    path.write_text("{}", encoding="utf-8")
+    spec = ModelSpec(name="n", vocab_size=10, hidden_size=16, context_length=32,
+                     blocks={"b": Layer(ffns=(DenseFFN(d_ff=32),))}, layout=("b",))
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_spec(spec, path)
+    assert path.read_text(encoding="utf-8") == "{}"
+    assert os.listdir(tmp_path) == ["model.json"]
+
+
+# --------------------------------------------------------------------------- no code execution
+
+def test_auto_map_is_ignored(tmp_path):
+    marker = tmp_path / "pwned"
+    (tmp_path / "modeling_evil.py").write_text(
+        f"open({str(marker)!r}, 'w').write('x')\n", encoding="utf-8")
+    config = {
+        "model_type": "llama", "architectures": ["EvilForCausalLM"],
+        "auto_map": {"AutoConfig": "modeling_evil.EvilConfig",
+                     "AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"},
+        "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 100,
+        "max_position_embeddings": 256, "tie_word_embeddings": False,
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    for source in (tmp_path, tmp_path / "config.json"):
+        spec = load_spec_file(source)
+        assert spec.num_layers == 2
+        assert spec.hidden_size == 64
+    assert not marker.exists()
+
+
+class _Evil:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "executed"))
+
+
+@pytest.mark.parametrize("name", ["spec.json", "spec.toml", "config.json", "model.pkl",
+                                  "model.bin"])
+@pytest.mark.parametrize("protocol", [0, pickle.HIGHEST_PROTOCOL])
+def test_pickle_payload_is_rejected_not_unpickled(tmp_path, name, protocol):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Evil(str(marker)), protocol=protocol)
+    path = tmp_path / name
+    path.write_bytes(payload)
+    with pytest.raises(SpecError):
+        load_spec_file(path)
+    assert not marker.exists()
+
+
+def test_pickle_folder_without_config_is_rejected(tmp_path):
+    (tmp_path / "pytorch_model.bin").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(SpecError):
+        load_spec_file(tmp_path)
+
+
+# --------------------------------------------------------------------------- Hugging Face import
+
+@pytest.mark.parametrize("model_type", ["bert", "t5", "llama_evil", "LLAMA", "unknown"])
+def test_hf_unsupported_model_type_lists_supported(model_type):
+    with pytest.raises(SpecError) as info:
+        spec_from_hf_config({"model_type": model_type, "hidden_size": 64})
+    msg = str(info.value)
+    assert "model_type" in info.value.field
+    assert model_type in msg
+    for supported in SUPPORTED_MODEL_TYPES:
+        assert supported in msg
+
+
+@pytest.mark.parametrize("config", [None, [], ["llama"], "llama", 3, 2.5, True,
+                                    b'{"model_type": "llama"}', ("model_type", "llama")])
+def test_hf_non_dict_config_is_spec_error(config):
+    with pytest.raises(SpecError):
+        spec_from_hf_config(config)
+
+
+@SETTINGS
+@given(st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=8),
+       st.sampled_from(SUPPORTED_MODEL_TYPES))
+def test_hf_random_config_raises_only_spec_error(config, model_type):
+    config = {**config, "model_type": model_type}
+    try:
+        spec_from_hf_config(config)
+    except SpecError:
+        pass
