@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import pickle
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -450,16 +451,17 @@ def test_catalog_dict_round_trip(model):
 @SETTINGS
 @given(valid_specs() | recurrent_specs(), st.sampled_from(["json", "toml"]))
 def test_save_load_round_trip(tmp_path, spec, ext):
-    path = tmp_path / f"spec.{ext}"
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))   # tmp_path is shared by all examples
+    path = folder / f"spec.{ext}"
     save_spec(spec, path)
     assert load_spec_file(path) == spec
-    assert sorted(os.listdir(tmp_path)) == [path.name]
+    assert os.listdir(folder) == [path.name]
 
 
 @SETTINGS
 @given(recurrent_specs(), st.sampled_from(["json", "toml"]))
 def test_save_load_round_trip_without_attention(tmp_path, spec, ext):
-    path = tmp_path / f"spec.{ext}"
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / f"spec.{ext}"
     save_spec(spec, path)
     assert load_spec_file(path) == spec
 
