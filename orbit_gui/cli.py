@@ -154,9 +154,10 @@ def run(argv: list[str]) -> int:
 
 
 def _launch_gui(model: str | None) -> int:
-    try:
-        from orbit_gui.app import launch
-    except ImportError as exc:
-        print(f"orbit-explorer: error: the desktop app cannot start: {exc}", file=sys.stderr)
+    import importlib.util
+    if importlib.util.find_spec("orbit_gui.app") is None:
+        print("orbit-explorer: the desktop window is not part of this build yet; the engine is: "
+              "try `orbit-explorer list` or `orbit-explorer estimate llama-3-8b`", file=sys.stderr)
         return EXIT_INPUT
+    from orbit_gui.app import launch
     return launch(model)
