@@ -115,7 +115,10 @@ def set_local_global(spec: ModelSpec, ratio: str) -> ModelSpec:
             dataclasses.replace(m, kind="sliding" if sliding else "full",
                                 window=window if sliding else 0) if isinstance(m, Attention) else m
             for m in layer.mixers))
-        label = f"{name.split('@')[0]}@{'local' if sliding else 'global'}"
+        rest = name[name.index("+"):] if "+" in name else ""
+        label = ("local" if sliding else "global") + rest
+        while label in blocks and blocks[label] != new:
+            label += "'"
         blocks[label] = new
         layout[i] = label
     used = set(layout)

@@ -63,7 +63,7 @@ class _Part:
         pass
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.KIND} if self.KIND else {}
+        out: dict[str, Any] = {"type": self.KIND} if self.KIND else {}
         for f in fields(self):  # type: ignore[arg-type]
             out[f.name] = getattr(self, f.name)
         return out
@@ -73,7 +73,7 @@ class _Part:
         if not isinstance(data, Mapping):
             raise SpecError(path, f"must be an object, got {type(data).__name__}")
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        extra = set(data) - names - {"kind"}
+        extra = set(data) - names - {"type"}
         if extra:
             raise SpecError(f"{path}.{sorted(extra)[0]}",
                             f"unknown key; allowed keys are {', '.join(sorted(names))}")
@@ -81,7 +81,7 @@ class _Part:
                    if f.name not in data and f.default is dataclasses.MISSING]
         if missing:
             raise SpecError(f"{path}.{missing[0]}", "is required")
-        obj = cls(**{k: v for k, v in data.items() if k != "kind"})
+        obj = cls(**{k: v for k, v in data.items() if k != "type"})
         obj.validate(path)
         return obj
 
@@ -303,9 +303,9 @@ FFN_TYPES: dict[str, type] = {c.KIND: c for c in (DenseFFN, MoEFFN)}
 def _part_from_dict(data: Any, path: str, types: dict[str, type]):
     if not isinstance(data, Mapping):
         raise SpecError(path, f"must be an object, got {type(data).__name__}")
-    kind = data.get("kind")
+    kind = data.get("type")
     if kind not in types:
-        raise SpecError(f"{path}.kind", f"must be one of {', '.join(types)}; got {kind!r}")
+        raise SpecError(f"{path}.type", f"must be one of {', '.join(types)}; got {kind!r}")
     return types[kind].from_dict(data, path)
 
 
