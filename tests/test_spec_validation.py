@@ -111,22 +111,26 @@ def valid_dicts(draw):
     """A valid spec dict as a user would write it: attention (+ optionally an SSM block),
     a dense or MoE FFN, layout as an explicit list or a {count, pattern, prefix} object.
 
-    (Attention here is full attention only: a dict cannot say "sliding", see
-    test_sliding_attention_survives_dict_round_trip.)"""
+    Parts are discriminated by "type"; an attention's "kind" is full or sliding."""
     heads = draw(st.integers(1, 16))
     kv_heads = draw(st.sampled_from(_divisors(heads)))
-    attn = {"kind": "attention", "heads": heads, "kv_heads": kv_heads,
+    attn = {"type": "attention", "heads": heads, "kv_heads": kv_heads,
             "head_dim": draw(st.sampled_from([8, 16, 64]))}
     if draw(st.booleans()):
         experts = draw(st.integers(1, 16))
-        ffn = {"kind": "moe", "experts": experts, "top_k": draw(st.integers(1, experts)),
+        ffn = {"type": "moe", "experts": experts, "top_k": draw(st.integers(1, experts)),
                "d_expert": draw(st.integers(1, 512))}
     else:
-        ffn = {"kind": "dense", "d_ff": draw(st.integers(1, 2048))}
+        ffn = {"type": "dense", "d_ff": draw(st.integers(1, 2048))}
     blocks = {"attn": {"mixer": attn, "ffn": ffn}}
     names = ["attn"]
+    context = draw(st.integers(1, 131072))
     if draw(st.booleans()):
-        blocks["ssm"] = {"mixer": {"kind": "ssm", "d_inner": 64, "d_state": 16, "heads": 4},
+        blocks["local"] = {"mixer": {**attn, "kind": "sliding",
+                                     "window": draw(st.integers(1, context))}, "ffn": dict(ffn)}
+        names.append("local")
+    if draw(st.booleans()):
+        blocks["ssm"] = {"mixer": {"type": "ssm", "d_inner": 64, "d_state": 16, "heads": 4},
                          "ffn": dict(ffn)}
         names.append("ssm")
     n = draw(st.integers(1, 6))
@@ -140,7 +144,7 @@ def valid_dicts(draw):
             layers["prefix"] = prefix
     data = {"format": "orbit-spec", "version": 1, "name": "toy",
             "vocab_size": draw(st.integers(1, 50000)), "hidden_size": draw(st.integers(1, 4096)),
-            "context_length": draw(st.integers(1, 131072)), "blocks": blocks, "layers": layers}
+            "context_length": context, "blocks": blocks, "layers": layers}
     if draw(st.booleans()):
         data["tie_embeddings"] = draw(st.booleans())
     return data
@@ -199,7 +203,7 @@ def _positive_field_paths(data):
     attn = data["blocks"]["attn"]
     out += [(("blocks", "attn", "mixer", k), k) for k in POSITIVE_FIELDS[("mixer",)]]
     out += [(("blocks", "attn", "ffn", k), k)
-            for k in POSITIVE_FIELDS[("ffn", attn["ffn"]["kind"])]]
+            for k in POSITIVE_FIELDS[("ffn", attn["ffn"]["type"])]]
     return out
 
 
@@ -258,7 +262,7 @@ def test_mutation_drop_key(data, draw):
     del parent[key]
     result = _load_ok_or_spec_error(data)
     required = {"name", "vocab_size", "hidden_size", "context_length", "blocks", "layers",
-                "kind", "heads", "kv_heads", "head_dim", "d_ff", "experts", "top_k", "d_expert",
+                "type", "heads", "kv_heads", "head_dim", "d_ff", "experts", "top_k", "d_expert",
                 "count", "d_inner", "d_state"}
     # Dropping the only block of a layer, or a layer's only FFN when it also has a mixer, is
     # allowed; dropping a required key is not.
@@ -312,7 +316,7 @@ def test_mutation_unknown_key_names_the_key(data, key, draw):
     known = {"format", "version", "name", "vocab_size", "hidden_size", "context_length", "blocks",
              "layers", "tie_embeddings", "position", "rope_fraction", "learned_positions", "norm",
              "norm_bias", "norm_placement", "final_norm", "lm_head_bias", "mtp_depth", "vision",
-             "model_type", "kind", "mixer", "mixers", "ffn", "ffns", "norms", "count", "pattern",
+             "model_type", "type", "kind", "window", "mixer", "mixers", "ffn", "ffns", "norms", "count", "pattern",
              "prefix"} | {f for cls in (Attention, DenseFFN, MoEFFN, SSM)
                           for f in cls.__dataclass_fields__}
     assume(key not in known)
@@ -341,10 +345,21 @@ def test_mutation_heads_not_divisible_by_kv_heads(data, draw):
 @given(valid_dicts(), st.integers(1, 100), st.integers(1, 64))
 def test_mutation_top_k_above_experts(data, extra, experts):
     data = copy.deepcopy(data)
-    data["blocks"]["attn"]["ffn"] = {"kind": "moe", "experts": experts, "top_k": experts + extra,
+    data["blocks"]["attn"]["ffn"] = {"type": "moe", "experts": experts, "top_k": experts + extra,
                                      "d_expert": 32}
     err = _expect_field_error(data, "top_k")
     assert err.field == "blocks.attn.ffn.top_k"
+
+
+@SETTINGS
+@given(valid_dicts(), st.integers(1, 10**6))
+def test_mutation_window_above_context(data, extra):
+    data = copy.deepcopy(data)
+    attn = data["blocks"]["attn"]["mixer"]
+    attn.update(kind="sliding", window=data["context_length"] + extra)
+    err = _expect_field_error(data, "window")
+    assert err.field.startswith("blocks.attn.")
+    assert "context" in err.rule
 
 
 @SETTINGS
@@ -391,18 +406,18 @@ def test_window_larger_than_context_rejected_example():
 
 def test_unhashable_mixer_kind_is_a_spec_error():
     data = {"name": "m", "vocab_size": 10, "hidden_size": 8, "context_length": 16,
-            "blocks": {"b": {"mixer": {"kind": [], "heads": 1, "kv_heads": 1, "head_dim": 8}}},
+            "blocks": {"b": {"mixer": {"type": [], "heads": 1, "kv_heads": 1, "head_dim": 8}}},
             "layers": ["b"]}
     with pytest.raises(SpecError) as info:
         ModelSpec.from_dict(data)
-    assert info.value.field == "blocks.b.mixer.kind"
+    assert info.value.field == "blocks.b.mixer.type"
 
 
 @pytest.mark.parametrize("key,value", [("model_type", None), ("model_type", 7),
                                        ("model_type", ["llama"])])
 def test_model_type_must_be_a_string(key, value):
     data = {"name": "m", "vocab_size": 10, "hidden_size": 8, "context_length": 16,
-            "blocks": {"b": {"ffn": {"kind": "dense", "d_ff": 8}}}, "layers": ["b"], key: value}
+            "blocks": {"b": {"ffn": {"type": "dense", "d_ff": 8}}}, "layers": ["b"], key: value}
     with pytest.raises(SpecError) as info:
         ModelSpec.from_dict(data)
     assert info.value.field == key
