@@ -168,7 +168,7 @@ def test_sort_by_expert(tokens, experts, top_k, block_m):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("top_k", (1, 2, 8))
 @pytest.mark.parametrize("tokens, d_model, d_ff, experts, block_n, block_k", (
-    (5, 32, 48, 8, 16, 16), (20, 40, 24, 12, 16, 32), gpu(64, 1024, 512, 64, 64, 128), gpu(1, 1024, 512, 64, 64, 128)))
+    (5, 32, 48, 8, 16, 16, None), (20, 40, 24, 12, 16, 32, None), (6, 80, 24, 4, 16, 16, 3), gpu(64, 1024, 512, 64, 64, 128), gpu(1, 1024, 512, 64, 64, 128)))
 def test_moe_ffn(seed, dtype, top_k, tokens, d_model, d_ff, experts, block_n, block_k):
     x = randn(tokens, d_model, dtype=dtype)
     w_gate, w_up = (randn(experts, d_model, d_ff, dtype=dtype, scale=d_model**-0.5) for _ in range(2))

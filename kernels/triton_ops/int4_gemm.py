@@ -78,7 +78,7 @@ def _int4_matmul_kernel(x_ptr, qw_ptr, s_ptr, z_ptr, out_ptr, M, N, K, k_per_spl
     tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=m_mask[:, None] & n_mask[None, :])
 
 
-def int4_matmul(x: torch.Tensor, weight: Int4Weight, *, split_k: int | None = None, block_n: int = 128,
+def int4_matmul(x: torch.Tensor, weight: Int4Weight, *, split_k: int | None = None, block_n: int = 256,
                 num_warps: int = 4, num_stages: int = 3, out: torch.Tensor | None = None) -> torch.Tensor:
     """x [..., K] (bf16/fp16/fp32) @ W [K, N] stored as ``weight`` -> [..., N] in x's dtype (or ``out``).
 

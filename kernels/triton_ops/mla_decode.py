@@ -70,7 +70,7 @@ def _mla_split_kernel(qn_ptr, qr_ptr, lat_ptr, kr_ptr, lens_ptr, mid_o_ptr, mid_
 
 def mla_decode(q_nope: torch.Tensor, q_rope: torch.Tensor, latent: torch.Tensor, k_rope: torch.Tensor,
                seq_lens: torch.Tensor, scale: float, *, num_splits: int | None = None, block_h: int = 16,
-               block_n: int = 32, num_warps: int = 4, num_stages: int = 2,
+               block_n: int = 64, num_warps: int = 4, num_stages: int = 2,
                out: torch.Tensor | None = None) -> torch.Tensor:
     """Absorbed MLA decode: returns out [B, H, R] in the latent space (q_nope's dtype), or writes ``out``.
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 import triton
 import triton.language as tl
 
-from kernels.triton_ops import dot_operand_config, reference
+from kernels.triton_ops import dot_operand_config, num_sms, reference
 
 
 @triton.jit
@@ -90,7 +91,7 @@ def sort_by_expert(topk_ids: torch.Tensor, n_experts: int, block_m: int) -> Expe
     flat = topk_ids.flatten().long()  # [A] expert of each assignment
     n_assign = flat.numel()
     device = flat.device
-    counts = torch.bincount(flat, minlength=n_experts)  # [E] assignments per expert
+    counts = torch.zeros(n_experts, dtype=torch.long, device=device).scatter_add_(0, flat, torch.ones_like(flat))  # [E]
     blocks = (counts + block_m - 1) // block_m  # [E] blocks per expert
     block_end = blocks.cumsum(0)  # [E] one past each expert's last block
     max_blocks = n_assign // block_m + min(n_experts, n_assign)
@@ -107,11 +108,13 @@ def sort_by_expert(topk_ids: torch.Tensor, n_experts: int, block_m: int) -> Expe
 
 @triton.jit
 def _gate_up_kernel(x_ptr, wg_ptr, wu_ptr, h_ptr, rows_ptr, block_expert_ptr,
-                    n_experts, n_assign, top_k, d_model, d_ff, s_xn,
-                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                    n_experts, n_assign, top_k, d_model, d_ff, s_xn, k_per_split,
+                    SPLIT_K: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                     DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr):
-    """h[a, f-tile] = silu(x[a // k] @ W_gate[e][:, f-tile]) * (x[a // k] @ W_up[e][:, f-tile])
-    for the BLOCK_M assignments a of one expert block. W_gate, W_up [E, d, F] contiguous.
+    """g = x[a // k] @ W_gate[e][ks, f-tile], u = x[a // k] @ W_up[e][ks, f-tile] for the BLOCK_M
+    assignments a of one expert block over the K-range ks of this split. With SPLIT_K == 1 stores
+    h[a, f-tile] = silu(g) * u; otherwise stores g and u to h[split, 0 or 1, a, f-tile] (fp32) for
+    the caller to add up. W_gate, W_up [E, d, F] contiguous.
     Bytes: 2 * d * F * itemsize per expert in use (+ x, h); FLOPs: 4 * A * d * F.
     """
     pid_m = tl.program_id(0)
@@ -123,10 +126,12 @@ def _gate_up_kernel(x_ptr, wg_ptr, wu_ptr, h_ptr, rows_ptr, block_expert_ptr,
     tokens = rows // top_k
     offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     n_mask = offs_n < d_ff
+    split = tl.program_id(2)
     w_off = expert * d_model * d_ff
     acc_g = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
     acc_u = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    for k0 in range(0, d_model, BLOCK_K):
+    k_lo = split * k_per_split
+    for k0 in range(k_lo, tl.minimum(k_lo + k_per_split, d_model), BLOCK_K):
         offs_k = k0 + tl.arange(0, BLOCK_K)
         k_mask = offs_k < d_model
         a = tl.load(x_ptr + tokens[:, None] * s_xn + offs_k[None, :], mask=r_mask[:, None] & k_mask[None, :],
@@ -137,17 +142,23 @@ def _gate_up_kernel(x_ptr, wg_ptr, wu_ptr, h_ptr, rows_ptr, block_expert_ptr,
                        input_precision=DOT_PREC)
         acc_u = tl.dot(a, tl.load(wu_ptr + w_tile, mask=w_mask, other=0.0).to(DOT_DTYPE), acc_u,
                        input_precision=DOT_PREC)
-    h = acc_g * tl.sigmoid(acc_g) * acc_u
-    tl.store(h_ptr + rows[:, None] * d_ff + offs_n[None, :], h.to(h_ptr.dtype.element_ty),
-             mask=r_mask[:, None] & n_mask[None, :])
+    out_mask = r_mask[:, None] & n_mask[None, :]
+    if SPLIT_K == 1:
+        h = acc_g * tl.sigmoid(acc_g) * acc_u
+        tl.store(h_ptr + rows[:, None] * d_ff + offs_n[None, :], h.to(h_ptr.dtype.element_ty), mask=out_mask)
+    else:
+        g_ptr = h_ptr + (split * 2 * n_assign + rows[:, None]) * d_ff + offs_n[None, :]
+        tl.store(g_ptr, acc_g, mask=out_mask)
+        tl.store(g_ptr + n_assign * d_ff, acc_u, mask=out_mask)
 
 
 @triton.jit
 def _down_kernel(h_ptr, wd_ptr, y_ptr, rows_ptr, block_expert_ptr, topk_w_ptr,
-                 n_experts, n_assign, d_ff, d_model,
+                 n_experts, n_assign, d_ff, d_model, k_per_split,
                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                  DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr):
-    """y[a, d-tile] = topk_weight[a] * (h[a] @ W_down[e][:, d-tile]) in fp32, W_down [E, F, d] contiguous.
+    """y[split, a, d-tile] = topk_weight[a] * (h[a, ks] @ W_down[e][ks, d-tile]) in fp32 over the
+    K-range ks of this split; W_down [E, F, d] contiguous.
     Bytes: F * d * itemsize per expert in use (+ h, y); FLOPs: 2 * A * F * d.
     """
     pid_m = tl.program_id(0)
@@ -158,9 +169,11 @@ def _down_kernel(h_ptr, wd_ptr, y_ptr, rows_ptr, block_expert_ptr, topk_w_ptr,
     r_mask = rows < n_assign
     offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     n_mask = offs_n < d_model
+    split = tl.program_id(2)
     w_off = expert * d_ff * d_model
     acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    for k0 in range(0, d_ff, BLOCK_K):
+    k_lo = split * k_per_split
+    for k0 in range(k_lo, tl.minimum(k_lo + k_per_split, d_ff), BLOCK_K):
         offs_k = k0 + tl.arange(0, BLOCK_K)
         k_mask = offs_k < d_ff
         a = tl.load(h_ptr + rows[:, None] * d_ff + offs_k[None, :], mask=r_mask[:, None] & k_mask[None, :],
@@ -169,7 +182,8 @@ def _down_kernel(h_ptr, wd_ptr, y_ptr, rows_ptr, block_expert_ptr, topk_w_ptr,
                     mask=k_mask[:, None] & n_mask[None, :], other=0.0).to(DOT_DTYPE)
         acc = tl.dot(a, b, acc, input_precision=DOT_PREC)
     acc *= tl.load(topk_w_ptr + rows, mask=r_mask, other=0.0)[:, None]
-    tl.store(y_ptr + rows[:, None] * d_model + offs_n[None, :], acc, mask=r_mask[:, None] & n_mask[None, :])
+    y = y_ptr + (split * n_assign + rows[:, None]) * d_model + offs_n[None, :]
+    tl.store(y, acc, mask=r_mask[:, None] & n_mask[None, :])
 
 
 def default_block_m(n_assign: int, n_experts: int) -> int:
@@ -177,14 +191,24 @@ def default_block_m(n_assign: int, n_experts: int) -> int:
     return min(64, max(16, triton.next_power_of_2(triton.cdiv(n_assign, n_experts))))
 
 
+def split_k_for(programs: int, k: int, block_k: int, sms: int) -> int:
+    """K splits for a grouped GEMM of ``programs`` output tiles: ~8 programs per SM, >= 4 K-blocks each.
+
+    At decode only a few experts are in use, and a grid of one program per output tile leaves each
+    program streaming megabytes of weights alone; splitting K shortens that critical path.
+    """
+    return max(1, min(triton.cdiv(8 * sms, programs), k // block_k // 4))
+
+
 def moe_ffn(x: torch.Tensor, w_gate: torch.Tensor, w_up: torch.Tensor, w_down: torch.Tensor,
             topk_weights: torch.Tensor, topk_ids: torch.Tensor, *, block_m: int | None = None,
-            block_n: int = 64, block_k: int = 128, num_warps: int = 4, num_stages: int = 3,
-            out: torch.Tensor | None = None) -> torch.Tensor:
+            block_n: int = 64, block_k: int = 128, split_k: int | None = None, num_warps: int = 4,
+            num_stages: int = 3, out: torch.Tensor | None = None) -> torch.Tensor:
     """Routed gated-SiLU experts: out[n] = sum_j topk_weights[n, j] * ffn_{topk_ids[n, j]}(x[n]).
 
     x [N, d]; w_gate, w_up [E, d, F]; w_down [E, F, d] (contiguous); topk_weights, topk_ids [N, k].
-    Returns [N, d] in x's dtype (or writes ``out``). Bytes: 3 * d * F * itemsize per expert in use
+    Returns [N, d] in x's dtype (or writes ``out``). ``split_k`` (default: by grid size, per GEMM)
+    splits the reduction dim of both GEMMs. Bytes: 3 * d * F * itemsize per expert in use
     (+ activations); FLOPs: 6 * N * k * d * F.
     """
     n_tokens, d_model = x.shape
@@ -201,16 +225,31 @@ def moe_ffn(x: torch.Tensor, w_gate: torch.Tensor, w_up: torch.Tensor, w_down: t
     dot_dtype, dot_prec = dot_operand_config(x.dtype)
     meta = dict(BLOCK_M=groups.block_m, BLOCK_N=block_n, BLOCK_K=block_k, DOT_DTYPE=dot_dtype,
                 DOT_PREC=dot_prec, num_warps=num_warps, num_stages=num_stages)
+    sms = num_sms(x.device)
 
-    h = torch.empty(n_assign, d_ff, dtype=x.dtype, device=x.device)
-    _gate_up_kernel[(n_blocks, triton.cdiv(d_ff, block_n))](
+    tiles = n_blocks * triton.cdiv(d_ff, block_n)
+    splits = split_k or split_k_for(tiles, d_model, block_k, sms)
+    k_per_split = triton.cdiv(triton.cdiv(d_model, splits), block_k) * block_k
+    splits = triton.cdiv(d_model, k_per_split)
+    h = torch.empty((n_assign, d_ff) if splits == 1 else (splits, 2, n_assign, d_ff),
+                    dtype=x.dtype if splits == 1 else torch.float32, device=x.device)
+    _gate_up_kernel[(n_blocks, triton.cdiv(d_ff, block_n), splits)](
         x, w_gate, w_up, h, groups.rows, groups.block_expert, n_experts, n_assign, top_k, d_model, d_ff,
-        x.stride(0), **meta)
-    y = torch.empty(n_assign, d_model, dtype=torch.float32, device=x.device)
-    _down_kernel[(n_blocks, triton.cdiv(d_model, block_n))](
-        h, w_down, y, groups.rows, groups.block_expert, topk_weights, n_experts, n_assign, d_ff, d_model, **meta)
+        x.stride(0), k_per_split, SPLIT_K=splits, **meta)
+    if splits > 1:
+        gate, up = h.sum(dim=0)
+        h = (F.silu(gate) * up).to(x.dtype)
+
+    tiles = n_blocks * triton.cdiv(d_model, block_n)
+    splits = split_k or split_k_for(tiles, d_ff, block_k, sms)
+    k_per_split = triton.cdiv(triton.cdiv(d_ff, splits), block_k) * block_k
+    splits = triton.cdiv(d_ff, k_per_split)
+    y = torch.empty(splits, n_assign, d_model, dtype=torch.float32, device=x.device)
+    _down_kernel[(n_blocks, triton.cdiv(d_model, block_n), splits)](
+        h, w_down, y, groups.rows, groups.block_expert, topk_weights, n_experts, n_assign, d_ff, d_model,
+        k_per_split, **meta)
     out = torch.empty_like(x) if out is None else out
-    return out.copy_(y.view(n_tokens, top_k, d_model).sum(dim=1))  # unpermute: rows are a = n * k + j
+    return out.copy_(y.view(splits, n_tokens, top_k, d_model).sum(dim=(0, 2)))  # unpermute: row a = n * k + j
 
 
 def moe(x: torch.Tensor, router_logits: torch.Tensor, w_gate: torch.Tensor, w_up: torch.Tensor,

@@ -1,0 +1,89 @@
+"""Hand-checked figures of the cost model: roofline times, quantized weight sizes, tensor
+parallelism, fitting, and the survey's section 7 economics."""
+from __future__ import annotations
+
+import pytest
+
+from models.catalog import find
+from models.cost import Workload, cost_report
+from models.dtypes import dtype
+from models.economics import TrainingAssumptions, thinking_budget, training_estimate
+from models.hardware import get_hardware, local_cpu
+
+
+def test_quantized_bits_include_group_metadata():
+    assert dtype("int4").bits(128) == 4.25
+    assert dtype("int4").bits(32) == 5.0
+    assert dtype("nf4").bits() == pytest.approx(4.127, abs=1e-3)
+    assert dtype("fp4").bits() == 4.25
+    assert dtype("ternary").bits() == 1.6
+
+
+def test_int4_weights_keep_embeddings_at_16_bits():
+    spec = find("llama-3-8b").spec()
+    r = cost_report(spec, Workload(weights="int4", group_size=128))
+    p = r.params
+    assert r.memory.weights == pytest.approx(p.quantizable * 4.25 / 8 + p.kept * 2)
+    assert p.kept >= 2 * 128256 * 4096      # embeddings and untied LM head
+
+
+def test_decode_is_bandwidth_bound_and_matches_hand_roofline():
+    """Llama 3 8B, batch 1, bf16 on an H100 SXM: every weight but the embedding table (of which a
+    lookup reads one row) is read once per token."""
+    spec = find("llama-3-8b").spec()
+    r = cost_report(spec, Workload(context=1024, batch=1))
+    hw = get_hardware("h100-sxm")
+    weights_s = (r.memory.weights - 128256 * 4096 * 2) / (hw.bandwidth * 0.8)
+    assert r.tpot_s == pytest.approx(weights_s, rel=0.03)   # + KV reads and activations
+    assert all(op.bound == "memory" for op in r.decode.ops if op.flops)
+
+
+def test_prefill_is_compute_bound_and_matches_hand_roofline():
+    spec = find("llama-3-8b").spec()
+    r = cost_report(spec, Workload(context=8192, batch=1))
+    peak = get_hardware("h100-sxm").peak_flops["bf16"]
+    assert r.ttft_s == pytest.approx(r.prefill.flops / (peak * 0.7), rel=0.03)
+
+
+def test_tensor_parallel_splits_memory_and_adds_communication():
+    spec = find("llama-3.1-405b").spec()
+    one = cost_report(spec, Workload(devices=1, weights="fp8"))
+    eight = cost_report(spec, Workload(devices=8, weights="fp8"))
+    assert not one.memory.fits and eight.memory.fits
+    comm = [op for op in eight.decode.ops if op.kind == "comm"]
+    assert comm and comm[0].count == 2 * spec.num_layers
+    assert eight.tpot_s < one.tpot_s
+
+
+def test_max_batch_and_context_are_tight():
+    spec = find("mistral-7b").spec()
+    base = Workload(context=8192, hardware="rtx-4090")
+    r = cost_report(spec, base)
+    assert r.max_batch > 0
+    from dataclasses import replace
+    assert cost_report(spec, replace(base, batch=r.max_batch)).memory.fits
+    assert not cost_report(spec, replace(base, batch=r.max_batch + 1)).memory.fits
+
+
+def test_gpt3_training_compute_matches_survey_table5():
+    """Survey Table 5: GPT-3 (175B, 300B tokens) 3,640 PF-days = 3.14e23 FLOPs; 6ND gives 3.15e23."""
+    est = training_estimate(175e9, get_hardware("a100-sxm-80gb"), TrainingAssumptions(tokens=300e9))
+    assert est.flops == pytest.approx(3640 * 1e15 * 86400, rel=0.01)
+
+
+def test_energy_follows_survey_eq63():
+    hw = get_hardware("h100-sxm")
+    a = TrainingAssumptions(tokens=1e12)
+    est = training_estimate(7e9, hw, a)
+    assert est.energy_mwh * 1000 == pytest.approx(est.chip_hours * hw.tdp_w / 1000 * a.power_ratio * a.pue)
+
+
+def test_thinking_budget_latency():
+    r = cost_report(find("qwen3-8b").spec(), Workload(context=2048))
+    seconds, _ = thinking_budget(r, 4000)
+    assert seconds == pytest.approx(r.ttft_s + 4000 * r.tpot_s)
+
+
+def test_local_cpu_is_detected():
+    cpu = local_cpu()
+    assert cpu.memory_bytes > 2**30 and cpu.peak_flops["fp32"] > 1e9 and cpu.estimate
