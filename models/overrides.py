@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError
+from .spec import MAX_LAYERS, MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError
 
 
 def _map_layers(spec: ModelSpec, fn: Callable[[Layer], Layer]) -> ModelSpec:
@@ -128,8 +128,8 @@ def set_local_global(spec: ModelSpec, ratio: str) -> ModelSpec:
 
 def set_layers(spec: ModelSpec, count: int) -> ModelSpec:
     """Shrink by dropping the last layers, or grow by continuing the layout's repeating period."""
-    if count <= 0:
-        raise SpecError("layers", f"must be positive, got {count}")
+    if not 0 < count <= MAX_LAYERS:
+        raise SpecError("layers", f"must be between 1 and {MAX_LAYERS}, got {count}")
     layout = list(spec.layout)
     if count <= len(layout):
         return spec.with_changes(layout=tuple(layout[:count]))

@@ -304,7 +304,7 @@ def _part_from_dict(data: Any, path: str, types: dict[str, type]):
     if not isinstance(data, Mapping):
         raise SpecError(path, f"must be an object, got {type(data).__name__}")
     kind = data.get("type")
-    if kind not in types:
+    if not isinstance(kind, str) or kind not in types:
         raise SpecError(f"{path}.type", f"must be one of {', '.join(types)}; got {kind!r}")
     return types[kind].from_dict(data, path)
 
@@ -392,6 +392,8 @@ class VisionEncoder(_Part):
 
     def validate(self, path: str) -> None:
         _non_negative(f"{path}.params", self.params)
+        if not isinstance(self.name, str):
+            raise SpecError(f"{path}.name", f"must be a string, got {self.name!r}")
 
 
 @dataclass(frozen=True)
@@ -442,6 +444,8 @@ class ModelSpec:
     def validate(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise SpecError("name", "must be a non-empty string")
+        if not isinstance(self.model_type, str):
+            raise SpecError("model_type", f"must be a string, got {self.model_type!r}")
         for name in ("vocab_size", "hidden_size", "context_length"):
             _positive(name, getattr(self, name))
         for name in ("learned_positions", "mtp_depth"):
@@ -475,6 +479,8 @@ class ModelSpec:
                 ffn.validate(f"blocks.{bname}.ffns[{i}]")
         if not self.layout:
             raise SpecError("layers", "a model needs at least one layer")
+        if len(self.layout) > MAX_LAYERS:
+            raise SpecError("layers", f"at most {MAX_LAYERS} layers, got {len(self.layout)}")
         for i, bname in enumerate(self.layout):
             if bname not in self.blocks:
                 raise SpecError(f"layers[{i}]", f"unknown block {bname!r}; blocks are "
@@ -507,7 +513,7 @@ class ModelSpec:
         if fmt != "orbit-spec":
             raise SpecError("format", f"expected 'orbit-spec', got {fmt!r}")
         version = data.pop("version", SPEC_VERSION)
-        if version != SPEC_VERSION:
+        if isinstance(version, bool) or version != SPEC_VERSION:
             raise SpecError("version", f"this build reads spec version {SPEC_VERSION}, got {version!r}")
         names = {f.name for f in fields(cls)} - {"layout"} | {"layers"}
         extra = set(data) - names

@@ -167,14 +167,15 @@ def test_sort_by_expert(tokens, experts, top_k, block_m):
 @in_process
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("top_k", (1, 2, 8))
-@pytest.mark.parametrize("tokens, d_model, d_ff, experts, block_n, block_k", (
-    (5, 32, 48, 8, 16, 16, None), (20, 40, 24, 12, 16, 32, None), (6, 80, 24, 4, 16, 16, 3), gpu(64, 1024, 512, 64, 64, 128), gpu(1, 1024, 512, 64, 64, 128)))
-def test_moe_ffn(seed, dtype, top_k, tokens, d_model, d_ff, experts, block_n, block_k):
+@pytest.mark.parametrize("tokens, d_model, d_ff, experts, block_n, block_k, split_k", (
+    (5, 32, 48, 8, 16, 16, None), (20, 40, 24, 12, 16, 32, None), (6, 80, 24, 8, 16, 16, 3),
+    gpu(64, 1024, 512, 64, 64, 128, None), gpu(1, 1024, 512, 64, 64, 128, None)))
+def test_moe_ffn(seed, dtype, top_k, tokens, d_model, d_ff, experts, block_n, block_k, split_k):
     x = randn(tokens, d_model, dtype=dtype)
     w_gate, w_up = (randn(experts, d_model, d_ff, dtype=dtype, scale=d_model**-0.5) for _ in range(2))
     w_down = randn(experts, d_ff, d_model, dtype=dtype, scale=d_ff**-0.5)
     weights, ids = moe.route(randn(tokens, experts), top_k, scoring="sigmoid", renormalize=True)
-    out = moe.moe_ffn(x, w_gate, w_up, w_down, weights, ids, block_n=block_n, block_k=block_k,
+    out = moe.moe_ffn(x, w_gate, w_up, w_down, weights, ids, block_n=block_n, block_k=block_k, split_k=split_k,
                       out=poisoned(tokens, d_model, dtype=dtype))
     ref = reference.moe_ffn(*f64(x, w_gate, w_up, w_down, weights), ids)
     assert_close(out, ref, dtype, seed)

@@ -91,7 +91,8 @@ def sort_by_expert(topk_ids: torch.Tensor, n_experts: int, block_m: int) -> Expe
     flat = topk_ids.flatten().long()  # [A] expert of each assignment
     n_assign = flat.numel()
     device = flat.device
-    counts = torch.zeros(n_experts, dtype=torch.long, device=device).scatter_add_(0, flat, torch.ones_like(flat))  # [E]
+    counts = torch.zeros(n_experts, dtype=torch.long, device=device)
+    counts.scatter_add_(0, flat, torch.ones_like(flat))  # [E] assignments per expert (bincount syncs)
     blocks = (counts + block_m - 1) // block_m  # [E] blocks per expert
     block_end = blocks.cumsum(0)  # [E] one past each expert's last block
     max_blocks = n_assign // block_m + min(n_experts, n_assign)
