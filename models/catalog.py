@@ -95,3 +95,33 @@ def find(name: str) -> CatalogEntry:
     close = difflib.get_close_matches(name.lower(), list(entries), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise SpecError("model", f"no catalog model {name!r}{hint} (see `orbit-explorer list`)")
+
+
+FEATURES = ("MoE", "MLA", "Sliding window", "Linear attention", "SSM", "Hybrid")
+
+
+def architecture_features(spec: ModelSpec) -> frozenset[str]:
+    """The browser's filter features, read off the spec (never stated separately)."""
+    from .spec import MLA, SSM, Attention, LinearAttention, MoEFFN
+    mixers = [m for layer in spec.blocks.values() for m in layer.mixers]
+    found = set()
+    if any(isinstance(f, MoEFFN) for layer in spec.blocks.values() for f in layer.ffns):
+        found.add("MoE")
+    if any(isinstance(m, MLA) for m in mixers):
+        found.add("MLA")
+    if any(isinstance(m, Attention) and m.kind != "full" for m in mixers):
+        found.add("Sliding window")
+    if any(isinstance(m, LinearAttention) for m in mixers):
+        found.add("Linear attention")
+    if any(isinstance(m, SSM) for m in mixers):
+        found.add("SSM")
+    families = {("softmax" if isinstance(m, (Attention, MLA)) else type(m).__name__) for m in mixers}
+    if len(families) > 1:
+        found.add("Hybrid")
+    return frozenset(found)
+
+
+@lru_cache(maxsize=None)
+def entry_features(model_id: str) -> frozenset[str]:
+    entry = catalog()[model_id]
+    return architecture_features(entry.spec()) if entry.has_spec else frozenset()

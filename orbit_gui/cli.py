@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list catalog models (or hardware)")
     ls.add_argument("--hardware", action="store_true", help="list devices instead of models")
     ls.add_argument("--json", action="store_true")
+    gui = sub.add_parser("gui", help="open the desktop app (the default with no command)")
+    gui.add_argument("model", nargs="?", help="catalog id, spec file, or config.json / folder")
     est = sub.add_parser("estimate", help="parameters, memory, FLOPs and latency of a model")
     est.add_argument("model", help="catalog id, spec file, or Hugging Face config.json / folder")
     est.add_argument("--context", type=int, default=4096, help="prompt tokens per sequence")
@@ -144,6 +146,8 @@ def run(argv: list[str]) -> int:
     handlers = {"list": cmd_list, "estimate": cmd_estimate}
     if args.command is None:
         return _launch_gui(None)
+    if args.command == "gui":
+        return _launch_gui(args.model)
     try:
         return handlers[args.command](args)
     except SpecError as exc:
@@ -154,10 +158,9 @@ def run(argv: list[str]) -> int:
 
 
 def _launch_gui(model: str | None) -> int:
-    import importlib.util
-    if importlib.util.find_spec("orbit_gui.app") is None:
-        print("orbit-explorer: the desktop window is not part of this build yet; the engine is: "
-              "try `orbit-explorer list` or `orbit-explorer estimate llama-3-8b`", file=sys.stderr)
+    try:
+        from orbit_gui.app import launch
+    except ImportError as exc:   # e.g. Qt's system libraries missing on a headless box
+        print(f"orbit-explorer: error: the desktop app cannot start: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    from orbit_gui.app import launch
     return launch(model)

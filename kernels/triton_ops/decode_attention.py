@@ -21,6 +21,29 @@ LOG2E = 1.4426950408889634
 
 
 @triton.jit
+def online_softmax_step(s, m_i, l_i):
+    """Fold scores s [M, N] (log2 units, -inf where masked) into the running max m_i and sum l_i [M].
+
+    Returns (p = 2^(s - m_new) [M, N], alpha = 2^(m_i - m_new) [M] to rescale the accumulator,
+    m_new, l_new). Every row of s must hold at least one finite score.
+    """
+    m_new = tl.maximum(m_i, tl.max(s, axis=1))
+    alpha = tl.exp2(m_i - m_new)
+    p = tl.exp2(s - m_new[:, None])
+    return p, alpha, m_new, l_i * alpha + tl.sum(p, axis=1)
+
+
+@triton.jit
+def store_split(mid_o_ptr, mid_lse_ptr, rows, row_mask, offs_d, d_mask, acc, m_i, l_i, HEAD_DIM: tl.constexpr):
+    """mid_o[rows] = acc / l_i and mid_lse[rows] = m_i + log2(l_i); an empty split (l_i == 0) gets 0 and -inf."""
+    nonempty = l_i > 0.0
+    l_safe = tl.where(nonempty, l_i, 1.0)
+    tl.store(mid_lse_ptr + rows, tl.where(nonempty, m_i + tl.log2(l_safe), float("-inf")), mask=row_mask)
+    tl.store(mid_o_ptr + rows[:, None] * HEAD_DIM + offs_d[None, :], acc / l_safe[:, None],
+             mask=row_mask[:, None] & d_mask[None, :])
+
+
+@triton.jit
 def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr,
                   qk_scale, window, split_len, n_heads, n_splits,
                   s_qb, s_qh, s_kb, s_kh, s_kt, s_vb, s_vh, s_vt,
@@ -70,29 +93,6 @@ def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr,
 
     rows = (b * n_heads + heads) * n_splits + split  # [BLOCK_G] rows of mid_lse
     store_split(mid_o_ptr, mid_lse_ptr, rows, g_mask, offs_d, d_mask, acc, m_i, l_i, HEAD_DIM)
-
-
-@triton.jit
-def online_softmax_step(s, m_i, l_i):
-    """Fold scores s [M, N] (log2 units, -inf where masked) into the running max m_i and sum l_i [M].
-
-    Returns (p = 2^(s - m_new) [M, N], alpha = 2^(m_i - m_new) [M] to rescale the accumulator,
-    m_new, l_new). Every row of s must hold at least one finite score.
-    """
-    m_new = tl.maximum(m_i, tl.max(s, axis=1))
-    alpha = tl.exp2(m_i - m_new)
-    p = tl.exp2(s - m_new[:, None])
-    return p, alpha, m_new, l_i * alpha + tl.sum(p, axis=1)
-
-
-@triton.jit
-def store_split(mid_o_ptr, mid_lse_ptr, rows, row_mask, offs_d, d_mask, acc, m_i, l_i, HEAD_DIM: tl.constexpr):
-    """mid_o[rows] = acc / l_i and mid_lse[rows] = m_i + log2(l_i); an empty split (l_i == 0) gets 0 and -inf."""
-    nonempty = l_i > 0.0
-    l_safe = tl.where(nonempty, l_i, 1.0)
-    tl.store(mid_lse_ptr + rows, tl.where(nonempty, m_i + tl.log2(l_safe), float("-inf")), mask=row_mask)
-    tl.store(mid_o_ptr + rows[:, None] * HEAD_DIM + offs_d[None, :], acc / l_safe[:, None],
-             mask=row_mask[:, None] & d_mask[None, :])
 
 
 @triton.jit

@@ -1,0 +1,238 @@
+"""Softmax attention from a spec ``Attention``: MHA / GQA / MQA (through ``kv_heads``).
+
+Covers RoPE (full or partial, ``rope_fraction``), NoPE layers, ALiBi, QK-norm (per head, over all
+heads, or weightless L2), Qwen3-Next's sigmoid output gate, gpt-oss's attention sinks, and full,
+sliding-window and chunked masks. Prefill runs through ``F.scaled_dot_product_attention`` (or an
+eager path that writes the score matrix out, needed for sinks and ALiBi); decode runs one token at a
+time against a preallocated KV cache [B, kv, T, hd] that is a ring of ``window`` slots for sliding and
+chunked layers.
+
+Also home to the small pieces the other blocks share: RMSNorm, rotary embedding, masks.
+
+Shape letters: B batch, S query tokens, T cache slots, D hidden, H query heads, KV key/value heads,
+G = H / KV, hd head dim, vd value head dim.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from models import spec as S
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+class RMSNorm(nn.Module):
+    """y = x / sqrt(mean(x^2) + eps) * w (written out so any ONNX opset exports it)."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        y = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (y * self.weight.float()).to(x.dtype)
+
+
+def l2_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Weightless L2 norm over the last dim (Llama 4's QK-norm, Gated DeltaNet's q and k)."""
+    return x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True) + eps)
+
+
+class Rotary(nn.Module):
+    """Rotary position embedding on the first ``rotary_dim`` dims of each head (NeoX/Llama "rotate
+    half" layout); ``rotary_dim`` < head_dim is partial RoPE (Phi-2, Qwen3-Next), 0 is NoPE."""
+
+    def __init__(self, rotary_dim: int, theta: float = 10000.0):
+        super().__init__()
+        self.rotary_dim = rotary_dim
+        inv = 1.0 / theta ** (torch.arange(0, rotary_dim, 2, dtype=torch.float32) / max(rotary_dim, 1))
+        self.register_buffer("inv_freq", inv, persistent=False)  # [rd/2], not in checkpoints
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """x [B, H, S, hd], positions [S] -> x with its first rotary_dim dims rotated."""
+        rd = self.rotary_dim
+        if rd == 0:
+            return x
+        freqs = positions.to(torch.float32)[:, None] * self.inv_freq.to(x.device)[None, :]  # [S, rd/2]
+        cos = torch.cat((freqs, freqs), -1).cos().to(x.dtype)  # [S, rd]
+        sin = torch.cat((freqs, freqs), -1).sin().to(x.dtype)
+        xr, xp = x[..., :rd], x[..., rd:]
+        x1, x2 = xr[..., : rd // 2], xr[..., rd // 2:]
+        rotated = torch.cat((-x2, x1), -1)
+        return torch.cat((xr * cos + rotated * sin, xp), -1)
+
+
+def rotary_dim_for(head_dim: int, rope_fraction: float, use_rope: bool) -> int:
+    """Rotated dims per head: head_dim * rope_fraction rounded down to an even number."""
+    if not use_rope:
+        return 0
+    return int(head_dim * rope_fraction) // 2 * 2
+
+
+def allowed(q_pos: torch.Tensor, k_pos: torch.Tensor, kind: str, window: int) -> torch.Tensor:
+    """[Sq, Sk] bool: query at q_pos may read key at k_pos (causal; sliding keeps the last
+    ``window`` tokens, i - j < window; chunked keeps the keys of the query's own chunk)."""
+    qp, kp = q_pos[:, None], k_pos[None, :]
+    ok = (kp <= qp) & (kp >= 0)
+    if kind == "sliding":
+        ok = ok & (qp - kp < window)
+    elif kind == "chunked":
+        ok = ok & (torch.div(qp, window, rounding_mode="floor") == torch.div(kp, window, rounding_mode="floor"))
+    return ok
+
+
+def alibi_slopes(heads: int) -> torch.Tensor:
+    """ALiBi's geometric slopes 2^(-8 i / n) (Press et al. 2022), for any head count."""
+    n = 2 ** math.floor(math.log2(heads))
+    base = [2 ** (-8.0 * (i + 1) / n) for i in range(n)]
+    extra = [2 ** (-4.0 * (2 * i + 1) / n) for i in range(heads - n)]
+    return torch.tensor(base + extra, dtype=torch.float32)
+
+
+def ring_positions(pos: int, slots: int, device) -> torch.Tensor:
+    """Token position held by each of ``slots`` ring slots after writing position ``pos``
+    (slot s holds the latest p <= pos with p % slots == s; negative: never written)."""
+    s = torch.arange(slots, device=device)
+    return pos - torch.remainder(pos - s, slots)
+
+
+# --------------------------------------------------------------------------- the block
+
+class Attention(nn.Module):
+    """Q/K/V/O projections + RoPE + (sliding/chunked) causal softmax attention.
+
+    FLOPs per token (2 per MAC): projections 2*D*(H*hd*(1+gate) + KV*hd + KV*vd) + 2*H*vd*D;
+    scores and values 2*H*(hd + vd) per visible key (min(pos, window) for sliding layers).
+    """
+
+    def __init__(self, cfg: S.Attention, hidden: int, *, rope_fraction: float = 1.0,
+                 position: str = "rope", rope_theta: float = 10000.0, eps: float = 1e-6,
+                 impl: str = "sdpa"):
+        super().__init__()
+        self.cfg = cfg
+        H, KV, hd, vd = cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.vdim
+        if cfg.output_gate and vd != hd:
+            raise ValueError("an output gate needs v_head_dim == head_dim (one gate per output channel)")
+        self.H, self.KV, self.hd, self.vd = H, KV, hd, vd
+        self.kind, self.window = cfg.kind, cfg.window
+        self.impl = impl
+        self.scale = hd ** -0.5
+        self.q_proj = nn.Linear(hidden, H * hd * (2 if cfg.output_gate else 1), bias=cfg.qkv_bias)
+        self.k_proj = nn.Linear(hidden, KV * hd, bias=cfg.qkv_bias)
+        self.v_proj = nn.Linear(hidden, KV * vd, bias=cfg.qkv_bias)
+        self.o_proj = nn.Linear(H * vd, hidden, bias=cfg.out_bias)
+        if cfg.qk_norm == "head":       # Qwen3, Gemma 3: one RMSNorm over head_dim, shared by heads
+            self.q_norm, self.k_norm = RMSNorm(hd, eps), RMSNorm(hd, eps)
+        elif cfg.qk_norm == "full":     # OLMo 2: RMSNorm over all heads' channels
+            self.q_norm, self.k_norm = RMSNorm(H * hd, eps), RMSNorm(KV * hd, eps)
+        if cfg.sinks:                   # gpt-oss: a learned logit per head in the softmax denominator
+            self.sinks = nn.Parameter(torch.zeros(H))
+        self.rotary = Rotary(rotary_dim_for(hd, rope_fraction, position == "rope" and cfg.rope), rope_theta)
+        self.alibi = position == "alibi"
+        if self.alibi:
+            self.register_buffer("slopes", alibi_slopes(H), persistent=False)
+
+    # ---- projections shared by prefill and decode
+    def _qkv(self, x: torch.Tensor, positions: torch.Tensor):
+        B, L, _ = x.shape
+        H, KV, hd, vd = self.H, self.KV, self.hd, self.vd
+        gate = None
+        q = self.q_proj(x)
+        if self.cfg.output_gate:                                     # Qwen3-Next: [q_h, gate_h] per head
+            q, gate = q.view(B, L, H, 2 * hd).chunk(2, dim=-1)      # [B, L, H, hd] each
+            q = q.reshape(B, L, H * hd)
+            gate = gate.reshape(B, L, H * hd)
+        k, v = self.k_proj(x), self.v_proj(x)
+        if self.cfg.qk_norm == "full":
+            q, k = self.q_norm(q), self.k_norm(k)
+        q = q.view(B, L, H, hd).transpose(1, 2)                     # [B, H, L, hd]
+        k = k.view(B, L, KV, hd).transpose(1, 2)                    # [B, KV, L, hd]
+        v = v.view(B, L, KV, vd).transpose(1, 2)                    # [B, KV, L, vd]
+        if self.cfg.qk_norm == "head":
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = self.rotary(q, positions), self.rotary(k, positions)
+        if self.cfg.qk_norm == "l2":                                 # Llama 4: after RoPE, no weights
+            q, k = l2_normalize(q), l2_normalize(k)
+        return q, k, v, gate
+
+    def _attend(self, q, k, v, q_pos, k_pos, sdpa: bool):
+        """q [B, H, Sq, hd], k [B, KV, Sk, hd], v [B, KV, Sk, vd] -> [B, H, Sq, vd]."""
+        G = self.H // self.KV
+        k = k.repeat_interleave(G, dim=1)                           # [B, H, Sk, hd]
+        v = v.repeat_interleave(G, dim=1)
+        if sdpa and not self.cfg.sinks and not self.alibi:
+            if self.kind == "full":                                  # lets SDPA pick a flash kernel
+                return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
+            mask = allowed(q_pos, k_pos, self.kind, self.window)    # [Sq, Sk]
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)
+        mask = allowed(q_pos, k_pos, self.kind, self.window)        # [Sq, Sk]
+        # eager: scores [B, H, Sq, Sk] = q k^T / sqrt(hd)   (2*H*hd FLOPs per (query, key) pair)
+        scores = (q @ k.transpose(-1, -2)).float() * self.scale
+        if self.alibi:
+            dist = (k_pos[None, :] - q_pos[:, None]).float()        # [Sq, Sk], <= 0 where visible
+            scores = scores + self.slopes[:, None, None] * dist
+        scores = scores.masked_fill(~mask, float("-inf"))
+        if self.cfg.sinks:
+            B, H, Sq, _ = scores.shape
+            sink = self.sinks.float().view(1, H, 1, 1).expand(B, H, Sq, 1)
+            probs = torch.cat((scores, sink), -1).softmax(-1)[..., :-1]   # the sink takes mass, no value
+        else:
+            probs = scores.softmax(-1)
+        return probs.to(v.dtype) @ v                                 # 2*H*vd FLOPs per pair
+
+    def _out(self, o: torch.Tensor, gate) -> torch.Tensor:
+        B, H, L, vd = o.shape
+        o = o.transpose(1, 2).reshape(B, L, H * vd)
+        if gate is not None:
+            o = o * torch.sigmoid(gate)
+        return self.o_proj(o)
+
+    # ---- prefill
+    def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:
+        """x [B, S, D] -> [B, S, D], causal over the whole prompt; fills ``state`` when given."""
+        L = x.shape[1]
+        positions = torch.arange(L, device=x.device)
+        q, k, v, gate = self._qkv(x, positions)
+        if state is not None:
+            self._write_prompt(state, k, v)
+        o = self._attend(q, k, v, positions, positions, sdpa=self.impl == "sdpa")
+        return self._out(o, gate)
+
+    # ---- decode
+    def cache_slots(self, max_len: int) -> int:
+        """Full layers keep every position; sliding and chunked ones a ring of ``window`` slots."""
+        return max_len if self.kind == "full" else min(self.window, max_len)
+
+    def new_state(self, batch: int, max_len: int) -> dict:
+        """Preallocated KV cache: k [B, KV, T, hd], v [B, KV, T, vd] (T = cache_slots)."""
+        p = self.o_proj.weight
+        T = self.cache_slots(max_len)
+        return {"k": torch.zeros(batch, self.KV, T, self.hd, dtype=p.dtype, device=p.device),
+                "v": torch.zeros(batch, self.KV, T, self.vd, dtype=p.dtype, device=p.device)}
+
+    def _write_prompt(self, state: dict, k: torch.Tensor, v: torch.Tensor) -> None:
+        T, L = state["k"].shape[2], k.shape[2]
+        keep = min(T, L)                                             # a ring keeps the last T tokens
+        pos = torch.arange(L - keep, L, device=k.device)
+        slots = torch.remainder(pos, T)
+        state["k"].index_copy_(2, slots, k[:, :, L - keep:])
+        state["v"].index_copy_(2, slots, v[:, :, L - keep:])
+
+    def step(self, x: torch.Tensor, state: dict, pos: int) -> torch.Tensor:
+        """One token per sequence: x [B, 1, D] at position ``pos`` -> [B, 1, D]; updates the cache."""
+        positions = torch.tensor([pos], device=x.device)
+        q, k, v, gate = self._qkv(x, positions)                     # q [B, H, 1, hd]
+        T = state["k"].shape[2]
+        slot = pos % T
+        state["k"][:, :, slot] = k[:, :, 0]
+        state["v"][:, :, slot] = v[:, :, 0]
+        n = min(pos + 1, T)                                          # slots written so far
+        k_pos = ring_positions(pos, T, x.device)[:n]                 # token position in each slot
+        o = self._attend(q, state["k"][:, :, :n], state["v"][:, :, :n], positions, k_pos, sdpa=False)
+        return self._out(o, gate)

@@ -1,0 +1,160 @@
+"""What the metrics panel shows: each figure's text, its formula and inputs (the tooltip), and its
+change against the unedited model. Widgets display these rows and compute nothing."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .cost import CostReport
+from .spec import MLA, SSM, Attention, LinearAttention, ModelSpec, MoEFFN
+
+
+def fmt_count(n: float) -> str:
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.2f}{unit}"
+    return f"{n:.0f}"
+
+
+def fmt_bytes(n: float) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    return f"{value:.2f} PiB"
+
+
+def fmt_flops(n: float) -> str:
+    for div, unit in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M")):
+        if abs(n) >= div:
+            return f"{n / div:.2f} {unit}FLOP"
+    return f"{n:.0f} FLOP"
+
+
+def fmt_seconds(s: float) -> str:
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s * 1e6:.1f} µs"
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    key: str           # stable: used as the widget's objectName
+    group: str
+    label: str
+    value: float
+    text: str
+    delta_text: str    # "" when unchanged
+    tooltip: str
+    better_lower: bool = True
+
+
+def _delta(value: float, base: float | None, fmt, better_lower: bool) -> str:
+    if base is None or value == base:
+        return ""
+    diff = value - base
+    pct = f" ({diff / base * 100:+.1f}%)" if base else ""
+    sign = "+" if diff > 0 else "−"
+    return f"{sign}{fmt(abs(diff))}{pct}"
+
+
+def metric_rows(r: CostReport, base: CostReport | None = None) -> list[MetricRow]:
+    wl, hw, p, m = r.workload, r.hardware, r.params, r.memory
+    n = wl.devices
+    peak, used = hw.peak(r.compute_dtype)
+
+    def row(key, group, label, value, fmt, tooltip, base_value=None, better_lower=True):
+        return MetricRow(key, group, label, value, fmt(value),
+                         _delta(value, base_value, fmt, better_lower) if base else "", tooltip,
+                         better_lower)
+
+    b = base
+    rows = [
+        row("paramsTotal", "Parameters", "Total", p.total, fmt_count,
+            "Sum of every weight the reference implementation allocates: embeddings "
+            f"{fmt_count(p.component('embeddings'))}, attention {fmt_count(p.component('attention'))}, "
+            f"linear attention {fmt_count(p.component('linear_attention'))}, SSM {fmt_count(p.component('ssm'))}, "
+            f"dense FFN {fmt_count(p.component('ffn'))}, routed experts {fmt_count(p.component('experts'))}, "
+            f"shared experts {fmt_count(p.component('shared_experts'))}, routers {fmt_count(p.component('router'))}, "
+            f"norms {fmt_count(p.component('norms'))}, LM head {fmt_count(p.component('lm_head'))}"
+            + (f"; MTP modules {fmt_count(p.mtp)} not included" if p.mtp else ""),
+            b and b.params.total),
+        row("paramsActive", "Parameters", "Active per token", p.active, fmt_count,
+            "Total minus the routed experts a token does not use: experts x top_k / num_experts "
+            "per MoE layer (zero-computation experts excluded).", b and b.params.active),
+        row("memWeights", "Memory", "Weights", m.weights, fmt_bytes,
+            f"{fmt_count(p.quantizable)} matrix weights x {wl.weights} "
+            f"(group {wl.group_size}) + {fmt_count(p.kept)} other parameters "
+            f"(embeddings, head, norms, biases, routers) x {wl.embeddings}", b and b.memory.weights),
+        row("memKV", "Memory", "KV cache / state", m.kv_cache, fmt_bytes,
+            f"batch {wl.batch} x {wl.context} tokens x per-layer cache at {wl.kv}: full attention "
+            "2·kv_heads·head_dim per token; sliding/chunked capped at the window; MLA "
+            "kv_lora_rank + rope dim; linear attention and SSM a constant state.",
+            b and b.memory.kv_cache),
+        row("memActivations", "Memory", "Activations (prefill peak)", m.activations, fmt_bytes,
+            f"batch x context x (2·hidden + widest intermediate) x {wl.activations} + fp32 logits "
+            "of the last token", b and b.memory.activations),
+        row("memReserve", "Memory", "Reserve", m.reserve, fmt_bytes,
+            f"{fmt_bytes(wl.reserve_bytes)} per device (CUDA context, allocator) + "
+            f"{wl.reserve_fraction:.0%} of weights and KV (fragmentation)", b and b.memory.reserve),
+        row("memPerDevice", "Memory", f"Per device (of {fmt_bytes(hw.memory_bytes)})", m.per_device,
+            fmt_bytes, f"(weights + KV + reserve + activations) / {n} device(s); capacity "
+            f"{fmt_bytes(hw.memory_bytes)} on {hw.name}", b and b.memory.per_device),
+        row("maxBatch", "Fit", "Largest batch at this context", float(r.max_batch),
+            lambda v: f"{v:.0f}", "Memory is linear in batch: (capacity - weights - reserve) / "
+            "per-sequence (KV + activations)", b and float(b.max_batch), better_lower=False),
+        row("maxContext", "Fit", "Largest context at this batch", float(r.max_context),
+            lambda v: f"{v:.0f}", "Bisection on context up to the model's trained length "
+            f"({r.spec.context_length})", b and float(b.max_context), better_lower=False),
+        row("flopsPrefill", "FLOPs", f"Prefill ({wl.context} tokens × {wl.batch})", r.prefill.flops,
+            fmt_flops, "2 FLOPs per multiply-accumulate over all matmuls; causal attention pairs "
+            "counted exactly (sliding: min(i, window) keys); MoE top_k + shared experts; LM head on "
+            "the last token only", b and b.prefill.flops),
+        row("flopsDecode", "FLOPs", f"Decode, one token × {wl.batch} at position {wl.decode_position}",
+            r.decode.flops, fmt_flops, "Projections 2·params per token, attention 2·heads·(d_k+d_v) "
+            "per cached key, MLA absorbed, MoE top_k + shared, LM head", b and b.decode.flops),
+        row("ttft", "Latency", "Time to first token", r.ttft_s, fmt_seconds,
+            f"Σ over operators max(FLOPs / ({fmt_flops(peak)}/s {used} × {wl.compute_efficiency:.0%}), "
+            f"bytes / ({fmt_bytes(hw.bandwidth)}/s × {wl.memory_efficiency:.0%}))"
+            + (f" / {n} devices + 2 all-reduces per layer" if n > 1 else ""), b and b.ttft_s),
+        row("tpot", "Latency", "Time per output token", r.tpot_s, fmt_seconds,
+            "One decode step, same roofline: weights (experts actually hit), KV cache and state "
+            "reads at the memory bandwidth", b and b.tpot_s),
+        row("tokensPerSec", "Latency", "Tokens per second", r.tokens_per_s, lambda v: f"{v:,.1f}",
+            f"batch ({wl.batch}) / time per output token", b and b.tokens_per_s, better_lower=False),
+    ]
+    return rows
+
+
+def knob_values(spec: ModelSpec) -> dict[str, object]:
+    """Current value of each spec knob, read off the first layer that has the feature, plus which
+    knobs apply to this model at all."""
+    values: dict[str, object] = {"layers": spec.num_layers, "attention": "none"}
+    attn = next((m for l in spec.layers for m in l.mixers if isinstance(m, Attention)), None)
+    if attn is not None:
+        values["heads"] = attn.heads
+        values["kv_heads"] = attn.kv_heads
+        values["attention"] = ("mha" if attn.kv_heads == attn.heads else
+                               "mqa" if attn.kv_heads == 1 else "gqa")
+    kinds = {type(m) for l in spec.layers for m in l.mixers}
+    if MLA in kinds:
+        values["attention"] = "mla"
+    elif attn is None and LinearAttention in kinds:
+        values["attention"] = "linear"
+    elif attn is None and SSM in kinds:
+        values["attention"] = "ssm"
+    sliding = [m for l in spec.layers for m in l.mixers if isinstance(m, Attention) and m.kind != "full"]
+    values["window"] = sliding[0].window if sliding else None
+    n_attn = sum(1 for l in spec.layers for m in l.mixers if isinstance(m, Attention))
+    if sliding:
+        g = math.gcd(len(sliding), n_attn - len(sliding)) or 1
+        values["local_global"] = f"{len(sliding) // g}:{(n_attn - len(sliding)) // g}"
+    else:
+        values["local_global"] = None
+    moe = next((f for l in spec.layers for f in l.ffns if isinstance(f, MoEFFN)), None)
+    if moe is not None:
+        values.update(experts=moe.experts, top_k=moe.top_k, shared_experts=moe.shared_experts)
+    return values

@@ -1,0 +1,39 @@
+"""Starting the desktop application. torch and onnxruntime are not imported here: the window
+opens without them, and profiling imports them on first use."""
+from __future__ import annotations
+
+import sys
+
+
+def create_window(model: str | None = None, settings=None):
+    """The main window, opened on ``model`` (catalog id or path), the last model, or Llama 3 8B."""
+    from orbit_gui.main_window import MainWindow
+    from orbit_gui.settings import load_settings
+    from orbit_gui.theme import apply_theme
+
+    settings = settings or load_settings()
+    apply_theme(settings.theme)
+    window = MainWindow(settings)
+    opened = False
+    if model:
+        opened = window.open_model(model)
+    elif settings.last_model:
+        kind, _, ref = settings.last_model.partition(":")
+        opened = window.open_path(ref) if kind == "file" else window.open_catalog(ref)
+    if not opened and window.doc.spec is None:
+        window.open_catalog("llama-3-8b")
+    window.set_theme(settings.theme)
+    return window
+
+
+def launch(model: str | None = None) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from orbit_gui import __version__
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Orbit Explorer")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("orbit-explorer")
+    window = create_window(model)
+    window.show()
+    return app.exec()

@@ -1,0 +1,194 @@
+"""The open document: which model, the user's edits, the workload, and their undo history.
+
+Pure Python (no Qt), in the spirit of napari's model layer: views subscribe to ``events`` and
+redraw from ``doc.spec`` / ``doc.report``. Every edit is validated by the engine before it is
+applied; a rejected edit leaves the document exactly as it was and reports why.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from models.catalog import find
+from models.cost import CostReport, Workload, cost_report
+from models.overrides import apply_overrides
+from models.spec import ModelSpec, SpecError
+from models.spec_io import load_spec_file, save_spec
+
+
+class Emitter:
+    """A minimal signal: ``connect(callback)``, ``emit(*args)``."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[..., Any]] = []
+
+    def connect(self, callback: Callable[..., Any]) -> None:
+        self._callbacks.append(callback)
+
+    def disconnect(self, callback: Callable[..., Any]) -> None:
+        self._callbacks.remove(callback)
+
+    def emit(self, *args: Any) -> None:
+        for callback in list(self._callbacks):
+            callback(*args)
+
+
+@dataclass
+class DocumentEvents:
+    changed: Emitter = field(default_factory=Emitter)          # spec, workload or source changed
+    source_changed: Emitter = field(default_factory=Emitter)   # a different model was opened
+    rejected: Emitter = field(default_factory=Emitter)         # (key, message): an edit refused
+    history_changed: Emitter = field(default_factory=Emitter)
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str            # "catalog" | "file"
+    ref: str             # catalog id or absolute path
+    label: str
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything undoable: the knob edits (ordered; a re-edited key moves to the end) and the
+    workload."""
+
+    edits: tuple[tuple[str, str], ...] = ()
+    workload: Workload = Workload()
+
+    def with_edit(self, key: str, value: str) -> "State":
+        edits = tuple((k, v) for k, v in self.edits if k != key) + ((key, value),)
+        return dataclasses.replace(self, edits=edits)
+
+
+WORKLOAD_KEYS = ("context", "batch", "weights", "kv", "activations", "group_size", "hardware",
+                 "devices", "position")
+
+
+class Document:
+    def __init__(self, workload: Workload | None = None) -> None:
+        self.events = DocumentEvents()
+        self.source: Source | None = None
+        self.base_spec: ModelSpec | None = None
+        self.state = State(workload=workload or Workload())
+        self.spec: ModelSpec | None = None
+        self.report: CostReport | None = None
+        self.baseline_report: CostReport | None = None
+        self._undo: list[tuple[str, State]] = []
+        self._redo: list[tuple[str, State]] = []
+
+    # ---- opening
+    def open_catalog(self, model_id: str) -> None:
+        entry = find(model_id)
+        self._open(entry.spec(), Source("catalog", entry.id, entry.name))
+
+    def open_file(self, path: str | Path) -> None:
+        p = Path(path).resolve()
+        self._open(load_spec_file(p), Source("file", str(p), p.name if p.name != "config.json"
+                                             else p.parent.name))
+
+    def open_spec(self, spec: ModelSpec, label: str | None = None) -> None:
+        self._open(spec, Source("spec", spec.name, label or spec.name))
+
+    def _open(self, spec: ModelSpec, source: Source) -> None:
+        """Costs the new model before switching, so a model that cannot be costed on this
+        workload leaves the current one in place."""
+        state = State(workload=self.state.workload)
+        report = cost_report(spec, state.workload)
+        self.base_spec, self.source, self.state = spec, source, state
+        self.spec, self.report, self.baseline_report = spec, report, report
+        self._undo.clear()
+        self._redo.clear()
+        self.events.source_changed.emit()
+        self.events.history_changed.emit()
+        self.events.changed.emit()
+
+    # ---- editing
+    def set_knob(self, key: str, value: Any) -> str | None:
+        """Apply a spec edit; returns None, or the reason it was refused."""
+        if self.base_spec is None:
+            return "no model is open"
+        new = self.state.with_edit(key, str(value))
+        return self._commit(new, f"{key} = {value}", key)
+
+    def set_workload(self, key: str, value: Any) -> str | None:
+        if key not in WORKLOAD_KEYS:
+            return f"unknown workload setting {key!r}"
+        if getattr(self.state.workload, key) == value:
+            return None
+        try:
+            workload = dataclasses.replace(self.state.workload, **{key: value})
+        except TypeError as exc:
+            return str(exc)
+        new = dataclasses.replace(self.state, workload=workload)
+        return self._commit(new, f"{key} = {value}", key)
+
+    def _evaluate(self, state: State) -> tuple[ModelSpec, CostReport, CostReport]:
+        assert self.base_spec is not None
+        spec = apply_overrides(self.base_spec, list(state.edits))
+        report = cost_report(spec, state.workload)
+        if state.workload == self.state.workload and self.baseline_report is not None:
+            baseline = self.baseline_report
+        else:
+            baseline = cost_report(self.base_spec, state.workload)
+        return spec, report, baseline
+
+    def _commit(self, new: State, label: str, key: str) -> str | None:
+        if new == self.state:
+            return None
+        try:
+            spec, report, baseline = self._evaluate(new)
+        except SpecError as exc:
+            self.events.rejected.emit(key, str(exc))
+            return str(exc)
+        self._undo.append((label, self.state))
+        self._redo.clear()
+        self._set(new, spec, report, baseline)
+        return None
+
+    def _set(self, state: State, spec: ModelSpec, report: CostReport, baseline: CostReport) -> None:
+        self.state, self.spec, self.report, self.baseline_report = state, spec, report, baseline
+        self.events.history_changed.emit()
+        self.events.changed.emit()
+
+    # ---- history
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def history(self) -> tuple[list[str], int]:
+        """Labels of every step (the first is the opened model) and the index of the current one."""
+        labels = ["open " + (self.source.label if self.source else "")]
+        labels += [label for label, _ in self._undo]
+        current = len(labels) - 1
+        labels += [label for label, _ in reversed(self._redo)]
+        return labels, current
+
+    def undo(self) -> None:
+        if self._undo:
+            label, previous = self._undo.pop()
+            self._redo.append((label, self.state))
+            self._set(previous, *self._evaluate(previous))
+
+    def redo(self) -> None:
+        if self._redo:
+            label, following = self._redo.pop()
+            self._undo.append((label, self.state))
+            self._set(following, *self._evaluate(following))
+
+    def reset(self) -> None:
+        """Back to the model as opened (undoable)."""
+        if self.state.edits:
+            self._commit(dataclasses.replace(self.state, edits=()), "reset to original", "reset")
+
+    # ---- saving
+    def save_spec(self, path: str | Path) -> None:
+        if self.spec is None:
+            raise SpecError("", "no model is open")
+        save_spec(self.spec, path)

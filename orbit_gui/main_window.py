@@ -1,0 +1,460 @@
+"""The main window: wires the document (orbit_gui.document) to the views (widgets/).
+
+Data flow: a knob emits a request -> the document validates and costs it with the engine ->
+the document's ``changed`` event -> every view redraws from ``doc.report``. Views never compute.
+"""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QLabel,
+                               QListWidget, QMainWindow, QMessageBox, QScrollArea, QSplitter,
+                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+
+from models.catalog import FEATURES, catalog, entry_features
+from models.cost import cost_report
+from models.hardware import hardware_db
+from models.metrics import fmt_bytes, knob_values, metric_rows
+from models.spec import SpecError
+from orbit_gui import __version__
+from orbit_gui.document import Document
+from orbit_gui.settings import Settings, save_settings
+from orbit_gui.theme import apply_theme
+from widgets.browser import ModelBrowser
+from widgets.knobs import KnobPanel
+from widgets.metrics import MetricsPanel
+
+SPEC_FILTER = "Specs and configs (*.json *.toml);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.settings = settings
+        self.doc = Document()
+        self.setWindowTitle("Orbit Explorer")
+        self.setAcceptDrops(True)
+        self.resize(1500, 950)
+        self._unfolded = False
+        self._compare_id = ""
+        self._charts = None
+        self._build_views()
+        self._build_menus()
+        self.doc.events.changed.connect(self._refresh)
+        self.doc.events.source_changed.connect(self._source_changed)
+        self.doc.events.rejected.connect(self._rejected)
+        self.doc.events.history_changed.connect(self._refresh_history)
+        self._restore_geometry()
+
+    # ------------------------------------------------------------------ construction
+    def _build_views(self) -> None:
+        entries = []
+        for e in catalog().values():
+            entries.append({"id": e.id, "name": e.name, "organization": e.organization,
+                            "family": e.family, "released": e.released, "year": e.year,
+                            "has_spec": e.has_spec,
+                            "features": entry_features(e.id) if e.has_spec else frozenset()})
+        self.browser = ModelBrowser(entries, FEATURES)
+        self.browser.modelActivated.connect(self.open_catalog)
+        dock = QDockWidget("Models", self, objectName="browserDock")
+        dock.setWidget(self.browser)
+        self.addDockWidget(Qt.LeftDockWidgetArea, dock)
+        self.browser_dock = dock
+
+        hw = [(h.id, h.name) for h in hardware_db().values()]
+        self.knobs = KnobPanel(hw)
+        self.knobs.editRequested.connect(self._edit)
+        self.knobs.workloadRequested.connect(self._edit_workload)
+        self.knobs.resetRequested.connect(self.doc.reset)
+        self.metrics = MetricsPanel()
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.knobs)
+        side_layout.addWidget(self.metrics)
+        scroll = QScrollArea(objectName="sideScroll", widgetResizable=True)
+        scroll.setWidget(side)
+        scroll.setMinimumWidth(380)
+        dock = QDockWidget("Knobs and metrics", self, objectName="knobDock")
+        dock.setWidget(scroll)
+        self.addDockWidget(Qt.RightDockWidgetArea, dock)
+
+        self.history = QListWidget(objectName="undoHistory")
+        self.history.itemClicked.connect(self._history_clicked)
+        dock = QDockWidget("History", self, objectName="historyDock")
+        dock.setWidget(self.history)
+        self.addDockWidget(Qt.LeftDockWidgetArea, dock)
+
+        self.tabs = QTabWidget(objectName="mainTabs")
+        self.setCentralWidget(self.tabs)
+        self._build_architecture_tab()
+        self.charts_host = QWidget(objectName="chartsHost")
+        QVBoxLayout(self.charts_host).setContentsMargins(0, 0, 0, 0)
+        self.tabs.addTab(self.charts_host, "Charts")
+        self._build_compare_tab()
+        self.tabs.currentChanged.connect(lambda _i: self._refresh_lazy())
+
+        self.status = QLabel(objectName="statusText")
+        self.statusBar().addWidget(self.status, 1)
+        self.statusBar().showMessage("Open a model from the list, a spec file or a config.json", 5000)
+
+    def _build_architecture_tab(self) -> None:
+        from widgets.diagram import ArchitectureView, BlockPropertiesPanel
+        self.diagram = ArchitectureView()
+        self.block_panel = BlockPropertiesPanel()
+        self.diagram.blockSelected.connect(self._block_selected)
+        split = QSplitter(Qt.Horizontal, objectName="architectureSplit")
+        split.addWidget(self.diagram)
+        split.addWidget(self.block_panel)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        self.tabs.addTab(split, "Architecture")
+
+    def _build_compare_tab(self) -> None:
+        page = QWidget(objectName="comparePage")
+        layout = QVBoxLayout(page)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Compare the current model with:"))
+        self.compare_box = QComboBox(objectName="compareModel")
+        self.compare_box.addItem("its unedited original", "")
+        for e in sorted(catalog().values(), key=lambda e: e.name.lower()):
+            if e.has_spec:
+                self.compare_box.addItem(e.name, e.id)
+        self.compare_box.currentIndexChanged.connect(self._compare_changed)
+        row.addWidget(self.compare_box, 1)
+        layout.addLayout(row)
+        self.compare_table = QTableWidget(0, 4, objectName="compareTable")
+        self.compare_table.setHorizontalHeaderLabels(["Figure", "Current", "Compared", "Difference"])
+        self.compare_table.horizontalHeader().setStretchLastSection(True)
+        self.compare_table.setColumnWidth(0, 280)
+        self.compare_table.setColumnWidth(1, 160)
+        self.compare_table.setColumnWidth(2, 160)
+        from widgets.diagram import ArchitectureView
+        self.compare_diagrams = (ArchitectureView(), ArchitectureView())
+        self.compare_diagrams[0].setObjectName("compareDiagramA")
+        self.compare_diagrams[1].setObjectName("compareDiagramB")
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(self.compare_table)
+        pair = QSplitter(Qt.Horizontal)
+        pair.addWidget(self.compare_diagrams[0])
+        pair.addWidget(self.compare_diagrams[1])
+        split.addWidget(pair)
+        layout.addWidget(split, 1)
+        self.tabs.addTab(page, "Compare")
+        self.compare_page = page
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Open spec or config…", QKeySequence.Open, self.open_dialog, "actionOpen")
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.setObjectName("recentMenu")
+        self._action(file, "&Save spec as…", QKeySequence.Save, self.save_dialog, "actionSave")
+        file.addSeparator()
+        self._action(file, "&Quit", QKeySequence.Quit, self.close, "actionQuit")
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "&Undo", QKeySequence.Undo, self._undo, "actionUndo")
+        self.redo_action = self._action(edit, "&Redo", QKeySequence("Ctrl+Shift+Z"), self._redo,
+                                        "actionRedo")
+        self._action(edit, "Reset to &original", QKeySequence("Ctrl+R"), self.doc.reset, "actionReset")
+        self._action(edit, "&Find model", QKeySequence.Find, self._focus_search, "actionFind")
+        view = bar.addMenu("&View")
+        self._action(view, "&Fit diagram", QKeySequence("F"), lambda: self.diagram.fit(), "actionFit")
+        self.unfold_action = self._action(view, "&Unfold layers", QKeySequence("Ctrl+U"),
+                                          self._toggle_unfold, "actionUnfold")
+        self.unfold_action.setCheckable(True)
+        theme = view.addMenu("&Theme")
+        for name in ("system", "light", "dark"):
+            act = self._action(theme, name.capitalize(), None, lambda n=name: self.set_theme(n),
+                               f"actionTheme{name.capitalize()}")
+            act.setCheckable(True)
+            act.setChecked(self.settings.theme == name)
+        help_ = bar.addMenu("&Help")
+        self._action(help_, "&About Orbit Explorer", None, self.about, "actionAbout")
+        self._update_recent_menu()
+
+    def _action(self, menu, text, shortcut, slot, name) -> QAction:
+        action = QAction(text, self, objectName=name)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    # ------------------------------------------------------------------ opening and saving
+    def open_catalog(self, model_id: str) -> bool:
+        try:
+            self.doc.open_catalog(model_id)
+        except SpecError as exc:
+            self.show_error("Cannot open this model", str(exc))
+            return False
+        self.settings.last_model = f"catalog:{self.doc.source.ref}"
+        return True
+
+    def open_path(self, path: str) -> bool:
+        try:
+            self.doc.open_file(path)
+        except SpecError as exc:
+            self.show_error("Cannot open this file", f"{path}\n\n{exc}")
+            return False
+        self.settings.add_recent(self.doc.source.ref)
+        self.settings.last_model = f"file:{self.doc.source.ref}"
+        self._update_recent_menu()
+        return True
+
+    def open_model(self, text: str) -> bool:
+        """A catalog id or a path (command line, recent files, last session)."""
+        if Path(text).exists():
+            return self.open_path(text)
+        return self.open_catalog(text)
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open spec or config.json", "", SPEC_FILTER)
+        if path:
+            self.open_path(path)
+
+    def save_dialog(self) -> None:
+        if self.doc.spec is None:
+            return
+        default = (self.doc.spec.name or "model").replace("/", "_") + ".json"
+        path, _ = QFileDialog.getSaveFileName(self, "Save spec", default,
+                                              "JSON spec (*.json);;TOML spec (*.toml)")
+        if path:
+            self.save_to(path)
+
+    def save_to(self, path: str) -> bool:
+        try:
+            self.doc.save_spec(path)
+        except (SpecError, OSError) as exc:
+            self.show_error("Cannot save the spec", f"{path}\n\n{exc}")
+            return False
+        self.settings.add_recent(str(Path(path).resolve()))
+        self._update_recent_menu()
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files:
+            act = self.recent_menu.addAction(path)
+            act.triggered.connect(lambda _c=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(url.toLocalFile())
+                break
+
+    # ------------------------------------------------------------------ editing
+    def _edit(self, key: str, value) -> None:
+        self.knobs.show_error(key, None)
+        self.doc.set_knob(key, value)
+
+    def _edit_workload(self, key: str, value) -> None:
+        self.knobs.show_error(key, None)
+        self.doc.set_workload(key, value)
+
+    def _rejected(self, key: str, message: str) -> None:
+        self.knobs.show_error(key, message)
+        self.statusBar().showMessage(f"Not applied: {message}", 6000)
+        self._sync_knobs()      # the control goes back to the value in force
+
+    def _undo(self) -> None:
+        self.knobs.flush()
+        self.doc.undo()
+
+    def _redo(self) -> None:
+        self.knobs.flush()
+        self.doc.redo()
+
+    def _history_clicked(self, item) -> None:
+        labels, current = self.doc.history()
+        target = self.history.row(item)
+        while current > target and self.doc.can_undo:
+            self.doc.undo()
+            current -= 1
+        while current < target and self.doc.can_redo:
+            self.doc.redo()
+            current += 1
+
+    def _focus_search(self) -> None:
+        self.browser_dock.show()
+        self.browser.search.setFocus()
+        self.browser.search.selectAll()
+
+    def _toggle_unfold(self) -> None:
+        self._unfolded = self.unfold_action.isChecked()
+        self._refresh_diagram()
+
+    # ------------------------------------------------------------------ redrawing
+    def _source_changed(self) -> None:
+        self.knobs.clear_errors()
+        self.setWindowTitle(f"{self.doc.source.label} — Orbit Explorer")
+        QTimer.singleShot(0, self.diagram.fit)
+
+    def _sync_knobs(self) -> None:
+        if self.doc.spec is not None:
+            self.knobs.set_values(knob_values(self.doc.spec), self.doc.state.workload)
+
+    def _refresh(self) -> None:
+        r = self.doc.report
+        if r is None:
+            return
+        self._sync_knobs()
+        base = self.doc.baseline_report if self.doc.state.edits else None
+        m = r.memory
+        n = r.workload.devices
+        parts = [("weights", m.weights / n), ("kv", m.kv_cache / n), ("activations", m.activations / n),
+                 ("reserve", m.reserve / n)]
+        fits_text = (f"Fits: {fmt_bytes(m.per_device)} of {fmt_bytes(r.hardware.memory_bytes)} per device"
+                     if m.fits else
+                     f"Does not fit: {fmt_bytes(m.per_device)} needed, {fmt_bytes(r.hardware.memory_bytes)} per device")
+        self.metrics.set_rows(metric_rows(r, base), m.fits, parts, r.hardware.memory_bytes, fits_text)
+        edited = " (edited)" if self.doc.state.edits else ""
+        self.status.setText(f"{self.doc.spec.name}{edited} · {r.spec.num_layers} layers · "
+                            f"{n} × {r.hardware.name} · {'fits' if m.fits else 'does not fit'}")
+        self.undo_action.setEnabled(self.doc.can_undo)
+        self.redo_action.setEnabled(self.doc.can_redo)
+        self._refresh_diagram()
+        self._refresh_lazy()
+
+    def _refresh_diagram(self) -> None:
+        if self.doc.spec is None:
+            return
+        from models.diagram import diagram_model
+        self._diagram_model = diagram_model(self.doc.spec, self.doc.report, unfold=self._unfolded)
+        self.diagram.set_model(self._diagram_model)
+
+    def _refresh_lazy(self) -> None:
+        """Charts and the comparison are drawn only while their tab is visible."""
+        if self.doc.report is None:
+            return
+        current = self.tabs.currentWidget()
+        if current is self.charts_host:
+            self._refresh_charts()
+        elif current is self.compare_page:
+            self._refresh_compare()
+
+    def _compare_report(self):
+        if not self._compare_id:
+            return self.doc.baseline_report
+        try:
+            return cost_report(catalog()[self._compare_id].spec(), self.doc.state.workload)
+        except SpecError as exc:
+            self.statusBar().showMessage(f"Cannot compare: {exc}", 6000)
+            return None
+
+    def _refresh_charts(self) -> None:
+        from models.charts import chart_data
+        if self._charts is None:
+            from widgets.charts import ChartsPanel
+            self._charts = ChartsPanel()
+            self._charts.set_theme(self._theme_name())
+            self.charts_host.layout().addWidget(self._charts)
+        r = self.doc.report
+        primary = chart_data(self.doc.spec, r.workload, r)
+        other = None
+        if self._compare_id or self.doc.state.edits:
+            b = self._compare_report()
+            if b is not None:
+                other = chart_data(b.spec, b.workload, b)
+        self._charts.set_data(primary, other)
+
+    def _compare_changed(self) -> None:
+        self._compare_id = self.compare_box.currentData() or ""
+        self._refresh_lazy()
+
+    def _refresh_compare(self) -> None:
+        a = self.doc.report
+        b = self._compare_report()
+        if b is None:
+            return
+        rows_a = metric_rows(a)
+        rows_b = {row.key: row for row in metric_rows(b, a)}
+        self.compare_table.setRowCount(len(rows_a))
+        for i, row in enumerate(rows_a):
+            other = rows_b[row.key]
+            for j, text in enumerate((row.label, row.text, other.text, other.delta_text or "same")):
+                item = QTableWidgetItem(text)
+                item.setToolTip(row.tooltip)
+                self.compare_table.setItem(i, j, item)
+        from models.diagram import diagram_model
+        self.compare_diagrams[0].set_model(diagram_model(a.spec, a))
+        self.compare_diagrams[1].set_model(diagram_model(b.spec, b))
+
+    def _refresh_history(self) -> None:
+        labels, current = self.doc.history()
+        self.history.clear()
+        self.history.addItems(labels)
+        for i in range(len(labels)):
+            item = self.history.item(i)
+            if i > current:
+                item.setForeground(self.palette().placeholderText())
+        self.history.setCurrentRow(current)
+
+    def _block_selected(self, name: str) -> None:
+        detail = self._diagram_model.blocks.get(name) if hasattr(self, "_diagram_model") else None
+        if detail is not None:
+            self.block_panel.show_block(detail)
+
+    # ------------------------------------------------------------------ theme, about, errors
+    def _theme_name(self) -> str:
+        return apply_theme.current
+
+    def set_theme(self, name: str) -> None:
+        self.settings.theme = name
+        for act in self.findChildren(QAction):
+            if act.objectName().startswith("actionTheme"):
+                act.setChecked(act.objectName() == f"actionTheme{name.capitalize()}")
+        resolved = apply_theme(name)
+        self.diagram.set_theme(resolved)
+        for view in self.compare_diagrams:
+            view.set_theme(resolved)
+        if self._charts is not None:
+            self._charts.set_theme(resolved)
+
+    def about(self) -> None:
+        import platform
+        from PySide6 import __version__ as pyside_version
+        from PySide6.QtCore import qVersion
+        box = QMessageBox(self)
+        box.setObjectName("aboutDialog")
+        box.setWindowTitle("About Orbit Explorer")
+        box.setText(f"<b>Orbit Explorer {__version__}</b><br>Design, size and profile large "
+                    "language models.<br><br>"
+                    f"Python {platform.python_version()} · Qt {qVersion()} · PySide6 {pyside_version}<br>"
+                    f"Catalog: {len(catalog())} models · Hardware: {len(hardware_db())} devices<br>"
+                    "Taxonomy after LLMOrbit (arXiv 2601.14053).")
+        box.open()
+
+    def show_error(self, title: str, message: str) -> None:
+        """A window-modal message naming the problem; never a traceback, never blocking tests."""
+        box = QMessageBox(QMessageBox.Warning, title, message, QMessageBox.Ok, self)
+        box.setObjectName("errorDialog")
+        box.open()
+        self.statusBar().showMessage(f"{title}: {message.splitlines()[-1]}", 8000)
+
+    # ------------------------------------------------------------------ geometry
+    def _restore_geometry(self) -> None:
+        if self.settings.geometry:
+            self.restoreGeometry(QByteArray(base64.b64decode(self.settings.geometry)))
+        if self.settings.window_state:
+            self.restoreState(QByteArray(base64.b64decode(self.settings.window_state)))
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.settings.geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")
+        self.settings.window_state = base64.b64encode(bytes(self.saveState())).decode("ascii")
+        self.settings.hardware = self.doc.state.workload.hardware
+        save_settings(self.settings)
+        super().closeEvent(event)

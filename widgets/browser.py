@@ -1,0 +1,98 @@
+"""The model browser: the catalog grouped by organization and family, with search and filters
+(year range, architecture feature)."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
+
+
+class ModelBrowser(QWidget):
+    """``entries``: dicts with id, name, organization, family, year, features, has_spec."""
+
+    modelActivated = Signal(str)
+
+    def __init__(self, entries: list[dict], features: tuple[str, ...], parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelBrowser")
+        self._entries = entries
+        layout = QVBoxLayout(self)
+        self.search = QLineEdit(objectName="modelSearch", placeholderText="Search models…  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        layout.addWidget(self.search)
+        row = QHBoxLayout()
+        self.feature = QComboBox(objectName="featureFilter")
+        self.feature.addItem("All architectures", "")
+        for f in features:
+            self.feature.addItem(f, f)
+        years = [e["year"] for e in entries] or [2019]
+        self.year_from = QSpinBox(objectName="yearFrom", minimum=min(years), maximum=max(years),
+                                  value=min(years))
+        self.year_to = QSpinBox(objectName="yearTo", minimum=min(years), maximum=max(years),
+                                value=max(years))
+        row.addWidget(self.feature, 1)
+        row.addWidget(self.year_from)
+        row.addWidget(QLabel("–"))
+        row.addWidget(self.year_to)
+        layout.addLayout(row)
+        self.tree = QTreeWidget(objectName="modelTree")
+        self.tree.setHeaderLabels(["Model", "Released"])
+        self.tree.setColumnWidth(0, 230)
+        layout.addWidget(self.tree, 1)
+        self.count = QLabel(objectName="modelCount")
+        layout.addWidget(self.count)
+        self.search.textChanged.connect(self.refresh)
+        self.feature.currentIndexChanged.connect(self.refresh)
+        self.year_from.valueChanged.connect(self.refresh)
+        self.year_to.valueChanged.connect(self.refresh)
+        self.tree.itemActivated.connect(self._activated)
+        self.tree.itemDoubleClicked.connect(self._activated)
+        self.refresh()
+
+    def _matches(self, e: dict) -> bool:
+        text = self.search.text().strip().lower()
+        if text and not any(text in str(e[k]).lower() for k in ("id", "name", "organization", "family")):
+            return False
+        feature = self.feature.currentData()
+        if feature and feature not in e["features"]:
+            return False
+        return self.year_from.value() <= e["year"] <= self.year_to.value()
+
+    def refresh(self) -> None:
+        self.tree.clear()
+        orgs: dict[str, QTreeWidgetItem] = {}
+        families: dict[tuple[str, str], QTreeWidgetItem] = {}
+        shown = 0
+        for e in sorted(self._entries, key=lambda e: (e["organization"].lower(), e["released"])):
+            if not self._matches(e):
+                continue
+            shown += 1
+            org = orgs.get(e["organization"])
+            if org is None:
+                org = orgs[e["organization"]] = QTreeWidgetItem(self.tree, [e["organization"]])
+            fam = families.get((e["organization"], e["family"]))
+            if fam is None:
+                fam = families[(e["organization"], e["family"])] = QTreeWidgetItem(org, [e["family"]])
+            item = QTreeWidgetItem(fam, [e["name"], e["released"]])
+            item.setData(0, Qt.UserRole, e["id"])
+            item.setToolTip(0, e["id"] + ("" if e["has_spec"] else " — architecture not public"))
+            if not e["has_spec"]:
+                item.setForeground(0, self.palette().placeholderText())
+        self.tree.expandAll()
+        self.count.setText(f"{shown} of {len(self._entries)} models")
+
+    def visible_ids(self) -> list[str]:
+        out = []
+        stack = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        while stack:
+            item = stack.pop()
+            model_id = item.data(0, Qt.UserRole)
+            if model_id:
+                out.append(model_id)
+            stack.extend(item.child(i) for i in range(item.childCount()))
+        return out
+
+    def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        model_id = item.data(0, Qt.UserRole)
+        if model_id:
+            self.modelActivated.emit(model_id)

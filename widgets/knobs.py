@@ -1,0 +1,194 @@
+"""The knob panel: edits to the current model and its workload.
+
+It never applies anything itself: it emits ``editRequested(key, value)`` (spec edits) and
+``workloadRequested(key, value)``; the owner asks the document, and shows a refusal beside the
+control with ``show_error``. Bursts of changes (spin-box arrows held down, slider drags) are
+debounced: only the latest value of each control is sent, never a queue of stale ones.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton,
+                               QSlider, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt
+
+ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla", "full", "sliding", "linear", "ssm")
+WEIGHT_FORMATS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4", "nf4", "fp4", "ternary")
+KV_FORMATS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
+ACT_FORMATS = ("fp32", "bf16", "fp16", "fp8")
+GROUP_SIZES = (32, 64, 128, 256)
+DEBOUNCE_MS = 120
+
+
+class KnobPanel(QWidget):
+    editRequested = Signal(str, object)
+    workloadRequested = Signal(str, object)
+    resetRequested = Signal()
+
+    def __init__(self, hardware: list[tuple[str, str]], parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("knobPanel")
+        self._pending: dict[str, tuple[str, object]] = {}
+        self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._timer.timeout.connect(self._flush)
+        self._errors: dict[str, QLabel] = {}
+        self._updating = False
+        layout = QVBoxLayout(self)
+
+        model = QGroupBox("Model")
+        form = QFormLayout(model)
+        self.attention = self._combo("attentionKind", ATTENTION_KINDS)
+        self.kv_heads = self._spin("kvHeads", 1, 1024)
+        self.window = self._spin("window", 1, 1 << 22)
+        self.local_global = QLineEdit(objectName="localGlobal", placeholderText="e.g. 5:1")
+        self.layers = self._spin("layers", 1, 4096)
+        self.experts = self._spin("experts", 1, 4096)
+        self.top_k = self._spin("topK", 1, 256)
+        self.shared = self._spin("sharedExperts", 0, 64)
+        self._row(form, "Attention", self.attention, "attention",
+                  "MHA: one KV head per query head; GQA: groups share KV heads; MQA: one KV head; "
+                  "MLA: cache a latent (DeepSeek); sliding: local window; linear: Gated DeltaNet; "
+                  "ssm: Mamba-2")
+        self._row(form, "KV heads", self.kv_heads, "kv_heads", "KV heads of every attention layer")
+        self._row(form, "Window", self.window, "window", "Sliding-window size of local layers (tokens)")
+        self._row(form, "Local:global", self.local_global, "local_global",
+                  "Attention layers re-laid as local (sliding) : global (full), e.g. Gemma 3's 5:1")
+        self._row(form, "Layers", self.layers, "layers", "Decoder layers (the pattern repeats)")
+        self._row(form, "Experts", self.experts, "experts", "Routed experts per MoE layer")
+        self._row(form, "Top-k", self.top_k, "top_k", "Routed experts per token")
+        self._row(form, "Shared experts", self.shared, "shared_experts", "Always-on experts")
+        self.reset = QPushButton("Reset to original", objectName="resetButton")
+        self.reset.clicked.connect(self.resetRequested)
+        form.addRow(self.reset)
+        layout.addWidget(model)
+
+        run = QGroupBox("Workload")
+        form = QFormLayout(run)
+        self.weights = self._combo("weightsDtype", WEIGHT_FORMATS)
+        self.kv = self._combo("kvDtype", KV_FORMATS)
+        self.activations = self._combo("activationsDtype", ACT_FORMATS)
+        self.group = self._combo("groupSize", tuple(str(g) for g in GROUP_SIZES))
+        self.context = self._spin("context", 1, 1 << 24)
+        self.context_slider = QSlider(Qt.Horizontal, objectName="contextSlider", minimum=7, maximum=21)
+        self.batch = self._spin("batch", 1, 1 << 16)
+        self.hardware = QComboBox(objectName="hardware")
+        for hw_id, name in hardware:
+            self.hardware.addItem(name, hw_id)
+        self.devices = self._spin("devices", 1, 1024)
+        self._row(form, "Weights", self.weights, "weights", "Weight-matrix format (with group metadata)", True)
+        self._row(form, "KV cache", self.kv, "kv", "KV-cache and state format", True)
+        self._row(form, "Activations", self.activations, "activations", "Activation / compute format", True)
+        self._row(form, "Group size", self.group, "group_size", "Quantization group (int4/int8)", True)
+        self._row(form, "Context", self.context, "context", "Prompt tokens per sequence", True)
+        form.addRow("", self.context_slider)
+        self._row(form, "Batch", self.batch, "batch", "Sequences decoded together", True)
+        self._row(form, "Device", self.hardware, "hardware", "Datasheet peaks and bandwidth", True)
+        self._row(form, "Devices", self.devices, "devices", "Tensor-parallel devices", True)
+        layout.addWidget(run)
+        layout.addStretch(1)
+        self._wire()
+
+    # ---- construction helpers
+    def _combo(self, name: str, items) -> QComboBox:
+        box = QComboBox(objectName=name)
+        box.addItems(list(items))
+        return box
+
+    def _spin(self, name: str, lo: int, hi: int) -> QSpinBox:
+        box = QSpinBox(objectName=name, minimum=lo, maximum=hi, keyboardTracking=False)
+        box.setAccelerated(True)
+        return box
+
+    def _row(self, form: QFormLayout, label: str, widget, key: str, tip: str, workload=False) -> None:
+        widget.setToolTip(tip)
+        error = QLabel(objectName=f"{widget.objectName()}Error", wordWrap=True)
+        error.setStyleSheet("color: #c62828;")
+        error.hide()
+        self._errors[key] = error
+        box = QWidget()
+        inner = QVBoxLayout(box)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.addWidget(widget)
+        inner.addWidget(error)
+        form.addRow(label, box)
+        widget.setProperty("knobKey", key)
+        widget.setProperty("workload", workload)
+
+    def _wire(self) -> None:
+        for combo in (self.attention, self.weights, self.kv, self.activations, self.group, self.hardware):
+            combo.currentIndexChanged.connect(lambda _i, c=combo: self._changed(c, self._combo_value(c)))
+        for spin in (self.kv_heads, self.window, self.layers, self.experts, self.top_k, self.shared,
+                     self.context, self.batch, self.devices):
+            spin.valueChanged.connect(lambda v, s=spin: self._changed(s, v))
+        self.local_global.editingFinished.connect(
+            lambda: self._changed(self.local_global, self.local_global.text().strip()))
+        self.context_slider.valueChanged.connect(self._slider_moved)
+
+    def _combo_value(self, combo: QComboBox):
+        if combo is self.hardware:
+            return combo.currentData()
+        if combo is self.group:
+            return int(combo.currentText())
+        return combo.currentText()
+
+    def _slider_moved(self, exponent: int) -> None:
+        if not self._updating:
+            self.context.setValue(1 << exponent)
+
+    # ---- debounced emission
+    def _changed(self, widget, value) -> None:
+        if self._updating or value in ("", None):
+            return
+        key = widget.property("knobKey")
+        self._pending[key] = (("workload" if widget.property("workload") else "spec"), value)
+        self._timer.start()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for key, (kind, value) in pending.items():
+            (self.workloadRequested if kind == "workload" else self.editRequested).emit(key, value)
+
+    def flush(self) -> None:
+        """Send pending changes now (tests, and before undo)."""
+        self._timer.stop()
+        self._flush()
+
+    # ---- showing state
+    def show_error(self, key: str, message: str | None) -> None:
+        label = self._errors.get(key)
+        if label is None:
+            return
+        label.setText(message or "")
+        label.setVisible(bool(message))
+
+    def clear_errors(self) -> None:
+        for label in self._errors.values():
+            label.hide()
+
+    def set_values(self, values: dict, workload) -> None:
+        """Show the document's current values without emitting anything."""
+        self._updating = True
+        try:
+            self.attention.setCurrentText(str(values.get("attention", "")))
+            self.attention.setEnabled(values.get("attention") != "none")
+            for spin, key in ((self.kv_heads, "kv_heads"), (self.window, "window"),
+                              (self.layers, "layers"), (self.experts, "experts"),
+                              (self.top_k, "top_k"), (self.shared, "shared_experts")):
+                value = values.get(key)
+                spin.setEnabled(value is not None or key == "window")
+                if value is not None:
+                    spin.setValue(int(value))
+            self.local_global.setText(values.get("local_global") or "")
+            self.weights.setCurrentText(workload.weights)
+            self.kv.setCurrentText(workload.kv)
+            self.activations.setCurrentText(workload.activations)
+            self.group.setCurrentText(str(workload.group_size))
+            self.context.setValue(workload.context)
+            self.context_slider.setValue(max(7, min(21, workload.context.bit_length() - 1)))
+            self.batch.setValue(workload.batch)
+            index = self.hardware.findData(workload.hardware)
+            if index >= 0:
+                self.hardware.setCurrentIndex(index)
+            self.devices.setValue(workload.devices)
+        finally:
+            self._updating = False

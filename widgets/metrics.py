@@ -1,0 +1,110 @@
+"""The metrics panel: rows prepared by models.metrics (value, formula tooltip, delta), a memory
+bar against device capacity, and a fits / does-not-fit badge. Displays only."""
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+
+MEMORY_COLORS = {"weights": "#5c6bc0", "kv": "#26a69a", "activations": "#ffa726",
+                 "reserve": "#9e9e9e"}
+
+
+class MemoryBar(QWidget):
+    """Stacked bar of memory per device against capacity."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("memoryBar")
+        self.setMinimumHeight(22)
+        self._parts: list[tuple[str, float]] = []
+        self._capacity = 1.0
+
+    def set_parts(self, parts: list[tuple[str, float]], capacity: float) -> None:
+        self._parts, self._capacity = parts, max(capacity, 1.0)
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt)
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        w, h = self.width() - 2, self.height() - 2
+        total = sum(v for _, v in self._parts)
+        scale = w / max(total, self._capacity)
+        x = 1.0
+        for name, value in self._parts:
+            width = value * scale
+            p.fillRect(QRectF(x, 1, width, h), QColor(MEMORY_COLORS.get(name, "#888")))
+            x += width
+        cap_x = 1 + self._capacity * scale
+        p.setPen(QColor("#c62828") if total > self._capacity else QColor("#2e7d32"))
+        p.drawLine(int(cap_x), 0, int(cap_x), h + 2)
+        p.setPen(self.palette().text().color())
+        p.drawRect(QRectF(1, 1, w, h))
+        p.end()
+
+
+class MetricsPanel(QWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("metricsPanel")
+        self._layout = QVBoxLayout(self)
+        self.fits = QLabel(objectName="fitsLabel")
+        self.fits.setAlignment(Qt.AlignCenter)
+        self.fits.setStyleSheet("font-weight: bold; padding: 4px; border-radius: 4px;")
+        self._layout.addWidget(self.fits)
+        self.bar = MemoryBar()
+        self._layout.addWidget(self.bar)
+        self.legend = QLabel(objectName="memoryLegend")
+        self.legend.setTextFormat(Qt.RichText)
+        self._layout.addWidget(self.legend)
+        self._groups: dict[str, QGridLayout] = {}
+        self._values: dict[str, QLabel] = {}
+        self._deltas: dict[str, QLabel] = {}
+        self._labels: dict[str, QLabel] = {}
+        self._layout.addStretch(1)
+
+    def _ensure_row(self, row) -> None:
+        if row.key in self._values:
+            return
+        grid = self._groups.get(row.group)
+        if grid is None:
+            box = QGroupBox(row.group)
+            grid = QGridLayout(box)
+            self._layout.insertWidget(self._layout.count() - 1, box)
+            self._groups[row.group] = grid
+        r = grid.rowCount()
+        label = QLabel(row.label)
+        value = QLabel(objectName=row.key)
+        value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        value.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        delta = QLabel(objectName=f"{row.key}Delta")
+        delta.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        grid.addWidget(label, r, 0)
+        grid.addWidget(value, r, 1)
+        grid.addWidget(delta, r, 2)
+        self._labels[row.key], self._values[row.key], self._deltas[row.key] = label, value, delta
+
+    def set_rows(self, rows, fits: bool, parts: list[tuple[str, float]], capacity: float,
+                 fits_text: str) -> None:
+        for row in rows:
+            self._ensure_row(row)
+            self._labels[row.key].setText(row.label)
+            value = self._values[row.key]
+            value.setText(row.text)
+            value.setToolTip(row.tooltip)
+            self._labels[row.key].setToolTip(row.tooltip)
+            delta = self._deltas[row.key]
+            delta.setText(row.delta_text)
+            if row.delta_text:
+                worse = row.delta_text.startswith("+") == row.better_lower
+                delta.setStyleSheet(f"color: {'#c62828' if worse else '#2e7d32'};")
+        self.fits.setText(fits_text)
+        self.fits.setProperty("fits", fits)
+        self.fits.setStyleSheet("font-weight: bold; padding: 4px; border-radius: 4px; color: white; "
+                                f"background: {'#2e7d32' if fits else '#c62828'};")
+        self.bar.set_parts(parts, capacity)
+        self.legend.setText(" ".join(
+            f"<span style='color:{MEMORY_COLORS[k]}'>■</span> {k}" for k, _ in parts))
+
+    def value_text(self, key: str) -> str:
+        return self._values[key].text()
