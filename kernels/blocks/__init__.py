@@ -1,0 +1,177 @@
+"""Torch modules built from a ``ModelSpec``: one per mixer and FFN kind, and whole decoder layers.
+
+Each block is small and readable (nanoGPT / gpt-fast style), built at the true dimensions the spec
+gives, with a prefill path ``forward(x, state=None)`` and a decode path ``step(x, state, pos)``
+over a preallocated KV cache or recurrent state (``new_state(batch, max_len)``). Parameters plus
+persistent buffers (:func:`count_params`) equal the engine's ``models.params.layer_params``.
+
+    layer = build_layer(spec, spec.layers[0], torch.bfloat16, "cuda")
+    y = layer(x)                                 # prefill, x [B, S, D]
+    states = layer.new_state(B, max_len)
+    y_t = layer.step(x_t, states, pos)           # decode, x_t [B, 1, D]
+
+Build on ``device="meta"`` to count a large model's layer without allocating it.
+Module names follow the Hugging Face implementations (q_proj, kv_b_proj, in_proj_qkvz, A_log ...).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from models import spec as S
+
+from .attention import Attention, RMSNorm
+from .ffn import MLP, MoE, build_ffn
+from .linear_attention import GatedDeltaNet, KimiDelta, Lightning, build_linear_attention
+from .mla import MLA
+from .ssm import Mamba1, Mamba2, build_ssm
+
+__all__ = ["build_block", "build_layer", "count_params", "DecoderLayer", "Attention", "MLA",
+           "GatedDeltaNet", "KimiDelta", "Lightning", "Mamba1", "Mamba2", "MLP", "MoE", "RMSNorm"]
+
+
+def count_params(module: nn.Module) -> int:
+    """Parameters plus persistent buffers (what a checkpoint stores), each tensor once."""
+    seen, total = set(), 0
+    for t in module.state_dict(keep_vars=True).values():
+        if id(t) not in seen:
+            seen.add(id(t))
+            total += t.numel()
+    return total
+
+
+def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str = "rope",
+                rope_theta: float = 10000.0, eps: float = 1e-6, attn_impl: str = "sdpa",
+                moe_impl: str = "loop", dtype: torch.dtype | None = None,
+                device: torch.device | str | None = None) -> nn.Module:
+    """One mixer (Attention, MLA, LinearAttention, SSM) or FFN (DenseFFN, MoEFFN) of the spec."""
+    with torch.device(device or "cpu"):
+        if isinstance(part, S.Attention):
+            m = Attention(part, hidden, rope_fraction=rope_fraction, position=position,
+                          rope_theta=rope_theta, eps=eps, impl=attn_impl)
+        elif isinstance(part, S.MLA):
+            m = MLA(part, hidden, position=position, rope_theta=rope_theta, eps=eps)
+        elif isinstance(part, S.LinearAttention):
+            m = build_linear_attention(part, hidden, eps=eps)
+        elif isinstance(part, S.SSM):
+            m = build_ssm(part, hidden, eps=eps)
+        elif isinstance(part, S.MoEFFN):
+            m = build_ffn(part, hidden, impl=moe_impl)
+        elif isinstance(part, (S.DenseFFN,)):
+            m = build_ffn(part, hidden)
+        else:
+            raise TypeError(f"not a spec mixer or FFN: {type(part).__name__}")
+    return m.to(dtype) if dtype is not None else m
+
+
+def make_norm(spec: S.ModelSpec, eps: float = 1e-6) -> nn.Module:
+    """The spec's hidden-size norm: RMSNorm (d), LayerNorm (d, + d bias), OLMo 1's weightless LN."""
+    d = spec.hidden_size
+    if spec.norm == "rmsnorm":
+        return RMSNorm(d, eps)
+    if spec.norm == "layernorm_noparam":
+        return nn.LayerNorm(d, eps=eps, elementwise_affine=False)
+    return nn.LayerNorm(d, eps=eps, bias=spec.norm_bias)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Sub-blocks that read the same input and add into one residual: x + post(sum pre_i(sub_i(x)))."""
+    subs: tuple[tuple[str, int], ...]      # ("mixer", i) or ("ffn", j)
+    pre: tuple[int | None, ...]            # norm index applied to the input of each sub-block
+    post: int | None                       # norm index applied to the stage's output
+
+
+def plan_stages(placement: str, n_mix: int, n_ffn: int, n_norms: int) -> list[Stage]:
+    """How a layer's mixers, FFNs and ``n_norms`` norms connect.
+
+    pre: x + sub(norm(x)) per sub-block; post (OLMo 2): x + norm(sub(x)); sandwich (Gemma 2/3):
+    x + post_norm(sub(pre_norm(x))); parallel (GPT-J, Phi-2, Falcon): x + sum sub(norm(x)), one
+    shared norm or one for the mixers and one for the FFNs. Layers with fewer norms than
+    sub-blocks run their mixers side by side (Falcon-H1: attention and Mamba on one norm) or, with
+    two norms per mixer, as LongCat-Flash's two sublayers (mixer i, then FFNs j with j % M == i).
+    """
+    mixers = [("mixer", i) for i in range(n_mix)]
+    ffns = [("ffn", j) for j in range(n_ffn)]
+    subs = mixers + ffns
+    if placement == "parallel":
+        if n_norms <= 1:
+            pre = tuple(0 if n_norms else None for _ in subs)
+        else:
+            pre = tuple(0 if kind == "mixer" else 1 for kind, _ in subs)
+        return [Stage(tuple(subs), pre, None)]
+    per = 2 if placement == "sandwich" else 1
+    if n_norms == per * len(subs):
+        groups = [[s] for s in subs]
+    elif n_mix > 1 and n_norms == per * (1 + n_ffn):
+        groups = [mixers] + [[f] for f in ffns]
+    elif n_mix > 1 and n_norms == per * 2 * n_mix:
+        groups = []
+        for i in range(n_mix):
+            groups += [[mixers[i]], [f for f in ffns if f[1] % n_mix == i]]
+    else:
+        raise ValueError(f"cannot place {n_norms} norms around {n_mix} mixers and {n_ffn} FFNs "
+                         f"({placement} norm placement)")
+    stages = []
+    for g, group in enumerate(groups):
+        if placement == "sandwich":
+            pre, post = 2 * g, 2 * g + 1
+        elif placement == "post":
+            pre, post = None, g
+        else:
+            pre, post = g, None
+        stages.append(Stage(tuple(group), tuple(pre for _ in group), post))
+    return stages
+
+
+class DecoderLayer(nn.Module):
+    """Norms + mixers + FFNs with residuals, as ``plan_stages`` lays them out."""
+
+    def __init__(self, spec: S.ModelSpec, layer: S.Layer, **block_kw):
+        super().__init__()
+        d = spec.hidden_size
+        kw = dict(rope_fraction=spec.rope_fraction, position=spec.position, **block_kw)
+        self.mixers = nn.ModuleList(build_block(m, d, **kw) for m in layer.mixers)
+        self.ffns = nn.ModuleList(build_block(f, d, **kw) for f in layer.ffns)
+        n_norms = spec.norms_in(layer)
+        self.norms = nn.ModuleList(make_norm(spec) for _ in range(n_norms))
+        self.stages = plan_stages(spec.norm_placement, len(layer.mixers), len(layer.ffns), n_norms)
+
+    def _run(self, x, fn):
+        for stage in self.stages:
+            out = 0
+            for (kind, i), pre in zip(stage.subs, stage.pre):
+                h = self.norms[pre](x) if pre is not None else x
+                out = out + fn(kind, i, h)
+            if stage.post is not None:
+                out = self.norms[stage.post](out)
+            x = x + out
+        return x
+
+    def new_state(self, batch: int, max_len: int) -> list:
+        return [m.new_state(batch, max_len) for m in self.mixers]
+
+    def forward(self, x: torch.Tensor, states: list | None = None) -> torch.Tensor:
+        """Prefill: x [B, S, D] -> [B, S, D]; fills the mixers' ``states`` when given."""
+        def fn(kind, i, h):
+            if kind == "ffn":
+                return self.ffns[i](h)
+            return self.mixers[i](h, states[i] if states is not None else None)
+        return self._run(x, fn)
+
+    def step(self, x: torch.Tensor, states: list, pos: int) -> torch.Tensor:
+        """Decode one token per sequence: x [B, 1, D] at position ``pos``."""
+        def fn(kind, i, h):
+            return self.ffns[i](h) if kind == "ffn" else self.mixers[i].step(h, states[i], pos)
+        return self._run(x, fn)
+
+
+def build_layer(spec: S.ModelSpec, layer: S.Layer, dtype: torch.dtype = torch.float32,
+                device: torch.device | str = "cpu", **block_kw) -> DecoderLayer:
+    """A decoder layer of ``spec`` at its true dimensions. ``block_kw``: rope_theta, eps,
+    attn_impl ("sdpa" | "eager"), moe_impl ("loop" | "dense")."""
+    with torch.device(device):
+        m = DecoderLayer(spec, layer, device=device, **block_kw)
+    return m.to(dtype)

@@ -1,0 +1,161 @@
+"""Feed-forward blocks: the dense MLP (gated SwiGLU/GeGLU or plain, optional biases) and the
+mixture of experts (router with softmax or sigmoid scores and an optional score-correction bias,
+top-k, always-on shared experts with an optional sigmoid gate, LongCat's zero-computation experts).
+
+Routed expert weights are stacked, w_gate / w_up [E, D, F] and w_down [E, F, D], the layout the
+Triton MoE kernels (kernels/triton_ops/moe.py) take, so a profile can hand them over unchanged.
+
+Shape letters: B batch, L tokens, N = B*L, D hidden, F d_ff / d_expert, E experts, Z zero experts,
+k top_k.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from models import spec as S
+
+
+def activate(gate: torch.Tensor, up: torch.Tensor | None, kind: str) -> torch.Tensor:
+    """act(gate) * up for gated MLPs, act(gate) alone when ``up`` is None."""
+    if kind == "swiglu_oai":                     # gpt-oss: clamped, alpha = 1.702, (up + 1)
+        gate = gate.clamp(max=7.0)
+        glu = gate * torch.sigmoid(1.702 * gate)
+        return glu if up is None else (up.clamp(-7.0, 7.0) + 1) * glu
+    act = {"silu": F.silu, "relu": F.relu, "gelu": F.gelu,
+           "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+           "relu2": lambda t: F.relu(t).square()}[kind]
+    h = act(gate)
+    return h if up is None else h * up
+
+
+class MLP(nn.Module):
+    """Gated: down(act(gate(x)) * up(x)); plain: down(act(up(x))).
+
+    FLOPs per token: 2*D*F*(3 if gated else 2). Params: D*F*(2|1) + F*D (+ biases F*(2|1) + D).
+    """
+
+    def __init__(self, hidden: int, d_ff: int, *, gated: bool = True, activation: str = "silu",
+                 bias: bool = False):
+        super().__init__()
+        self.gated, self.activation = gated, activation
+        if gated:
+            self.gate_proj = nn.Linear(hidden, d_ff, bias=bias)
+        self.up_proj = nn.Linear(hidden, d_ff, bias=bias)
+        self.down_proj = nn.Linear(d_ff, hidden, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gated:
+            return self.down_proj(activate(self.gate_proj(x), self.up_proj(x), self.activation))
+        return self.down_proj(activate(self.up_proj(x), None, self.activation))
+
+
+def dense_ffn(cfg: S.DenseFFN, hidden: int) -> MLP:
+    return MLP(hidden, cfg.d_ff, gated=cfg.gated, activation=cfg.activation, bias=cfg.bias)
+
+
+class MoE(nn.Module):
+    """Router -> top-k of E (+Z zero) experts per token -> weighted sum, plus shared experts.
+
+    FLOPs per token: router 2*D*(E+Z); routed 2*D*F*(3|2) for each of the k chosen (zero experts:
+    none); shared 2*D*F_s*(3|2) each (+ 2*D for the shared gate).
+
+    ``scoring``: "softmax" (Mixtral, Qwen: softmax, then top-k), "sigmoid" (DeepSeek-V3: sigmoid,
+    top-k by score + bias, weights from the unbiased scores), "topk_softmax" (gpt-oss: top-k of the
+    logits, softmax over those k). None picks from the spec. ``renormalize`` rescales the k
+    weights to sum to one (not for topk_softmax, whose weights already do).
+    """
+
+    def __init__(self, cfg: S.MoEFFN, hidden: int, *, scoring: str | None = None,
+                 renormalize: bool = True, impl: str = "loop"):
+        super().__init__()
+        self.cfg = cfg
+        E, Z, Fd, D = cfg.experts, cfg.zero_experts, cfg.d_expert, hidden
+        self.E, self.Z, self.k = E, Z, cfg.top_k
+        if scoring is None:
+            scoring = ("sigmoid" if cfg.router_score_bias and not Z else
+                       "topk_softmax" if cfg.activation == "swiglu_oai" else "softmax")
+        self.scoring, self.renormalize, self.impl = scoring, renormalize, impl
+        self.router = nn.Linear(D, E + Z, bias=cfg.router_bias)
+        if cfg.router_score_bias:                 # aux-loss-free balancing; a checkpointed buffer
+            self.register_buffer("score_bias", torch.zeros(E + Z))
+        std = D ** -0.5
+        self.w_up = nn.Parameter(torch.randn(E, D, Fd) * std)           # [E, D, F]
+        if cfg.gated:
+            self.w_gate = nn.Parameter(torch.randn(E, D, Fd) * std)     # [E, D, F]
+        self.w_down = nn.Parameter(torch.randn(E, Fd, D) * Fd ** -0.5)  # [E, F, D]
+        if cfg.expert_bias:
+            self.b_up = nn.Parameter(torch.zeros(E, Fd))
+            if cfg.gated:
+                self.b_gate = nn.Parameter(torch.zeros(E, Fd))
+            self.b_down = nn.Parameter(torch.zeros(E, D))
+        self.shared = nn.ModuleList(MLP(D, cfg.shared_dff, gated=cfg.gated, activation=cfg.activation)
+                                    for _ in range(cfg.shared_experts))
+        if cfg.shared_gate and cfg.shared_experts:
+            self.shared_gate = nn.Linear(D, 1, bias=False)
+
+    # ---- routing
+    def route(self, x: torch.Tensor):
+        """x [N, D] -> weights [N, k] (fp32), ids [N, k] (ids >= E are zero experts)."""
+        logits = self.router(x).float()                                  # [N, E+Z]
+        if self.scoring == "topk_softmax":
+            vals, ids = logits.topk(self.k, dim=-1)
+            return vals.softmax(-1), ids
+        scores = logits.sigmoid() if self.scoring == "sigmoid" else logits.softmax(-1)
+        choose = scores + self.score_bias.float() if self.cfg.router_score_bias else scores
+        ids = choose.topk(self.k, dim=-1).indices
+        w = scores.gather(-1, ids)
+        if self.renormalize:
+            w = w / w.sum(-1, keepdim=True)
+        return w, ids
+
+    # ---- one expert, on the rows routed to it
+    def expert(self, e: int, x: torch.Tensor) -> torch.Tensor:
+        """x [n, D] -> [n, D] through routed expert e."""
+        up = x @ self.w_up[e]
+        if self.cfg.expert_bias:
+            up = up + self.b_up[e]
+        if self.cfg.gated:
+            gate = x @ self.w_gate[e]
+            if self.cfg.expert_bias:
+                gate = gate + self.b_gate[e]
+            h = activate(gate, up, self.cfg.activation)
+        else:
+            h = activate(up, None, self.cfg.activation)
+        y = h @ self.w_down[e]
+        return y + self.b_down[e] if self.cfg.expert_bias else y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])                                     # [N, D]
+        w, ids = self.route(x)
+        out = torch.zeros_like(x)
+        if self.impl == "dense":                                         # every expert on every token
+            combine = torch.zeros(x.shape[0], self.E + self.Z, dtype=w.dtype, device=x.device)
+            combine = combine.scatter(1, ids, w)                         # [N, E+Z]
+            for e in range(self.E):
+                out = out + combine[:, e, None].to(x.dtype) * self.expert(e, x)
+        else:                                                            # per-expert loop on its rows
+            tracing = torch.jit.is_tracing()
+            for e in range(self.E):
+                tok, slot = torch.where(ids == e)                        # rows routed to e, their slot
+                if tok.numel() == 0 and not tracing:
+                    continue
+                y = self.expert(e, x[tok]) * w[tok, slot, None].to(x.dtype)
+                out = out.index_add(0, tok, y)
+        if self.Z:                                                       # zero experts: identity, no FLOPs
+            zero_w = torch.where(ids >= self.E, w, torch.zeros_like(w)).sum(-1, keepdim=True)
+            out = out + zero_w.to(x.dtype) * x
+        if len(self.shared):
+            s = sum(m(x) for m in self.shared)
+            if self.cfg.shared_gate:
+                s = torch.sigmoid(self.shared_gate(x)) * s
+            out = out + s
+        return out.reshape(shape)
+
+
+def build_ffn(cfg, hidden: int, **kw) -> nn.Module:
+    if isinstance(cfg, S.DenseFFN):
+        return dense_ffn(cfg, hidden)
+    return MoE(cfg, hidden, **kw)

@@ -1,0 +1,967 @@
+"""What the architecture diagram shows, as plain data (no Qt).
+
+``diagram_model(spec)`` turns a spec into:
+
+- the overview column, in order: (vision encoder,) embedding, positional encoding, the decoder
+  stack, final norm, LM head (, MTP modules). In the folded view consecutive layers of the same
+  block are one ``run`` item ("xN"), and a period of runs that repeats (Gemma 3's 5 local + 1
+  global, Jamba's 8-layer period) is one ``repeat`` item; unfolded, one ``layer`` item per layer;
+- the per-layer strip: the mixer category and FFN category of every layer;
+- one :class:`BlockDetail` per distinct block: its components in data-flow order with their
+  shapes, parameter counts and the formula that gives each count, norm placement, head grouping,
+  MLA latent cache, window, router and experts, the recurrence, per-layer weight bytes and
+  KV-cache or state bytes.
+
+Every number comes from :mod:`models.params` and :mod:`models.cost`; the widget only draws the
+texts and counts held here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .cost import (CostReport, kv_cached_tokens, kv_elements_per_token, layer_cache_bytes,
+                   state_elements)
+from .dtypes import dtype
+from .params import (Count, count_params, ffn_params, layer_params, linear, mixer_params,
+                     mlp_params, norm_params)
+from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN
+
+MIXER_CATEGORIES = ("full", "sliding", "chunked", "mla", "linear", "ssm", "none")
+FFN_CATEGORIES = ("dense", "moe", "none")
+
+CATEGORY_LABELS = {
+    "full": "full attention", "sliding": "sliding window", "chunked": "chunked attention",
+    "mla": "MLA", "linear": "linear attention", "ssm": "SSM (Mamba)", "none": "none",
+    "dense": "dense FFN", "moe": "MoE",
+}
+
+MAX_PERIOD_RUNS = 16  # longest period (in runs) the folded overview looks for
+
+
+# --------------------------------------------------------------------------- formatting
+
+def human_count(n: float) -> str:
+    """16_777_216 -> '16.8M'; 671e9 -> '671B'."""
+    n = float(n)
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            v = n / div
+            return f"{v:.3g}{suffix}" if v < 1000 else f"{v:.0f}{suffix}"
+    return f"{n:.0f}"
+
+
+def human_bytes(b: float) -> str:
+    b = float(b)
+    for div, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if abs(b) >= div:
+            return f"{b / div:.3g} {suffix}"
+    return f"{b:.0f} B"
+
+
+def mixer_category(m) -> str:
+    if m is None:
+        return "none"
+    if isinstance(m, Attention):
+        return m.kind
+    if isinstance(m, MLA):
+        return "mla"
+    if isinstance(m, LinearAttention):
+        return "linear"
+    if isinstance(m, SSM):
+        return "ssm"
+    return "none"
+
+
+def ffn_category(f) -> str:
+    if f is None:
+        return "none"
+    return "moe" if isinstance(f, MoEFFN) else "dense"
+
+
+# --------------------------------------------------------------------------- data
+
+@dataclass(frozen=True)
+class Run:
+    """Consecutive layers ``first .. first+count-1`` that all use block ``block``."""
+
+    block: str
+    first: int
+    count: int
+
+
+@dataclass(frozen=True)
+class OverviewItem:
+    """One box of the overview column.
+
+    kind: vision | embedding | position | run | repeat | layer | final_norm | lm_head | mtp.
+    ``run``: ``block`` x ``count`` from layer ``first``. ``repeat``: the runs of one period
+    (``runs``) repeated ``repeat`` times, layers ``first .. first+count-1``. ``layer``: one layer.
+    ``out_shape`` labels the edge leaving the box.
+    """
+
+    kind: str
+    title: str
+    lines: tuple[str, ...] = ()
+    params: int = 0
+    bytes: float = 0.0
+    block: str = ""
+    first: int = 0
+    count: int = 0
+    mixer: str = "none"
+    ffn: str = "none"
+    runs: tuple[Run, ...] = ()
+    repeat: int = 1
+    in_shape: str = ""
+    out_shape: str = ""
+    tooltip: str = ""
+
+    @property
+    def folded(self) -> bool:
+        return self.kind in ("run", "repeat") and self.count > 1
+
+    @property
+    def layers(self) -> range:
+        return range(self.first, self.first + self.count)
+
+
+@dataclass(frozen=True)
+class StripEntry:
+    layer: int
+    label: str          # "L12"
+    block: str
+    mixer: str          # one of MIXER_CATEGORIES (the first mixer of a parallel hybrid)
+    ffn: str            # one of FFN_CATEGORIES
+    mixers: tuple[str, ...] = ()   # every mixer's category (Falcon-H1: attention and SSM)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One module of a block. ``group``: norm | mixer | ffn | residual; ``kind``: norm,
+    projection, attention, recurrence, conv, gate, router, experts, shared_experts, mlp, cache,
+    residual, params."""
+
+    name: str
+    kind: str
+    group: str
+    shape: str = ""
+    params: int = 0
+    formula: str = ""
+
+    @property
+    def params_text(self) -> str:
+        return human_count(self.params) if self.params else ""
+
+
+@dataclass(frozen=True)
+class HeadGrouping:
+    """How query heads share key/value heads. kind: MHA | GQA | MQA | MLA | linear."""
+
+    kind: str
+    query_heads: int
+    kv_heads: int
+    per_group: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ExpertsView:
+    experts: int
+    top_k: int
+    shared: int
+    zero: int = 0
+
+
+@dataclass
+class BlockDetail:
+    name: str
+    title: str
+    layers: tuple[int, ...]
+    mixer: str
+    ffn: str
+    components: list[Component]
+    norm_placement: str
+    norm_text: str
+    qk_norm: str
+    head_grouping: HeadGrouping | None
+    grouping_text: str
+    latent_dims: tuple[int, int] | None     # MLA (kv_lora_rank, qk_rope_dim)
+    latent_text: str
+    window: int
+    window_text: str
+    experts: ExpertsView | None
+    router_text: str
+    experts_text: str
+    shared_text: str
+    recurrence_text: str
+    params: int                # one layer, = sum of models.params.layer_params components
+    params_active: int
+    params_by_component: dict[str, int]
+    weight_bytes: float        # one layer
+    cache_bytes_per_token: float   # attention KV per token (before any window cap)
+    cache_cap_tokens: int          # 0: grows with the context
+    state_bytes: float             # constant recurrent state per sequence
+    cache_bytes_at_context: float  # one layer, one sequence of `context` tokens
+    context: int
+    cache_text: str
+    in_shape: str
+    out_shape: str
+    properties: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.layers)
+
+    @property
+    def params_text(self) -> str:
+        return human_count(self.params)
+
+
+@dataclass
+class DiagramModel:
+    name: str
+    num_layers: int
+    hidden_size: int
+    vocab_size: int
+    unfolded: bool
+    overview: list[OverviewItem]
+    folded_overview: list[OverviewItem]
+    unfolded_overview: list[OverviewItem]
+    runs: list[Run]
+    strip: list[StripEntry]
+    blocks: dict[str, BlockDetail]
+    mixer_categories: tuple[str, ...]    # present, in MIXER_CATEGORIES order
+    ffn_categories: tuple[str, ...]
+    params_total: int
+    params_active: int
+    weight_bytes: float
+    summary: str
+
+    def overview_for(self, unfold: bool) -> list[OverviewItem]:
+        return self.unfolded_overview if unfold else self.folded_overview
+
+    @property
+    def default_block(self) -> str:
+        """The block of the most layers (ties: the first)."""
+        return max(self.blocks.values(), key=lambda b: b.count).name
+
+
+# --------------------------------------------------------------------------- helpers
+
+class _Sizes:
+    """Bytes per matrix element, per kept parameter, per cached element, and the context."""
+
+    def __init__(self, spec: ModelSpec, report: CostReport | None, weight_bytes_per_param: float):
+        if report is not None:
+            wl = report.workload
+            self.w = dtype(wl.weights).bytes(wl.group_size)
+            self.keep = dtype(wl.embeddings).bytes(wl.group_size)
+            self.kv = dtype(wl.kv).bytes(wl.group_size)
+            self.context = wl.context
+            self.note = f"weights {wl.weights}, kv {wl.kv}"
+        else:
+            self.w = self.keep = weight_bytes_per_param
+            self.kv = 2.0
+            self.context = spec.context_length
+            self.note = f"{weight_bytes_per_param:g} bytes/param, 2-byte KV"
+
+    def weights(self, c: Count) -> float:
+        return c.matrix * self.w + c.kept * self.keep
+
+
+def _lin(name: str, kind: str, group: str, n_in: int, n_out: int, bias: bool,
+         in_expr: str, out_expr: str, shape: str = "") -> Component:
+    c = linear(n_in, n_out, bias)
+    formula = f"{name}: {in_expr} x {out_expr} = {n_in} x {n_out}"
+    if bias:
+        formula += f" + {n_out} bias"
+    formula += f" = {human_count(c.total)}"
+    return Component(name, kind, group, shape or f"{n_in} -> {n_out}", c.total, formula)
+
+
+def _kept(name: str, kind: str, group: str, n: int, expr: str, shape: str = "") -> Component:
+    return Component(name, kind, group, shape, n, f"{name}: {expr} = {human_count(n)}" if n
+                     else f"{name}: {expr}")
+
+
+def _head_grouping(a: Attention) -> HeadGrouping:
+    per = a.heads // a.kv_heads
+    if a.kv_heads == a.heads:
+        kind, text = "MHA", f"MHA: {a.heads} query heads, each with its own KV head"
+    elif a.kv_heads == 1:
+        kind, text = "MQA", f"MQA: {a.heads} query heads share 1 KV head"
+    else:
+        kind, text = "GQA", (f"GQA: {a.heads} query heads share {a.kv_heads} KV heads, "
+                             f"{per} per group")
+    return HeadGrouping(kind, a.heads, a.kv_heads, per, text)
+
+
+def _attention_components(a: Attention, d: int, i: str) -> list[Component]:
+    q_out = a.heads * a.head_dim * (2 if a.output_gate else 1)
+    gate = " x 2 (output gate)" if a.output_gate else ""
+    out = [
+        _lin(f"q_proj{i}", "projection", "mixer", d, q_out, a.qkv_bias, "d",
+             f"heads*head_dim{gate}",
+             f"{d} -> {a.heads}x{a.head_dim} (q)" + (" + gate" if a.output_gate else "")),
+        _lin(f"k_proj{i}", "projection", "mixer", d, a.kv_heads * a.head_dim, a.qkv_bias, "d",
+             "kv_heads*head_dim", f"{d} -> {a.kv_heads}x{a.head_dim} (k)"),
+        _lin(f"v_proj{i}", "projection", "mixer", d, a.kv_heads * a.vdim, a.qkv_bias, "d",
+             "kv_heads*v_head_dim", f"{d} -> {a.kv_heads}x{a.vdim} (v)"),
+    ]
+    if a.qk_norm == "head":
+        out.append(_kept(f"q_norm, k_norm{i}", "norm", "mixer", 2 * a.head_dim,
+                         f"2 x head_dim = 2 x {a.head_dim}", f"per head over {a.head_dim}"))
+    elif a.qk_norm == "full":
+        n = (a.heads + a.kv_heads) * a.head_dim
+        out.append(_kept(f"q_norm, k_norm{i}", "norm", "mixer", n,
+                         f"(heads + kv_heads) x head_dim = ({a.heads} + {a.kv_heads}) x "
+                         f"{a.head_dim}", f"over all heads ({a.heads}x{a.head_dim})"))
+    elif a.qk_norm == "l2":
+        out.append(_kept(f"q/k L2 norm{i}", "norm", "mixer", 0, "no weights", "L2 per head"))
+    if a.sinks:
+        out.append(_kept(f"sinks{i}", "attention", "mixer", a.heads, f"heads = {a.heads}",
+                         "one sink logit per head"))
+    rope = "RoPE" if a.rope else "NoPE"
+    if a.kind == "full":
+        span = "all earlier tokens"
+    elif a.kind == "sliding":
+        span = f"last {a.window} tokens"
+    else:
+        span = f"own {a.window}-token chunk"
+    out.append(Component(
+        f"{a.kind} attention{i}", "attention", "mixer",
+        f"{a.heads} heads x {a.head_dim}, {rope}, keys: {span}", 0,
+        f"softmax(q k^T / sqrt({a.head_dim})) v per head; each query sees {span}"
+        + ("; output * sigmoid(gate)" if a.output_gate else "")))
+    out.append(_lin(f"o_proj{i}", "projection", "mixer", a.heads * a.vdim, d, a.out_bias,
+                    "heads*v_head_dim", "d", f"{a.heads}x{a.vdim} -> {d}"))
+    return out
+
+
+def _mla_components(m: MLA, d: int, i: str) -> list[Component]:
+    qk = m.qk_head_dim
+    out: list[Component] = []
+    if m.q_lora_rank:
+        out.append(_lin(f"q_a_proj{i}", "projection", "mixer", d, m.q_lora_rank, m.bias, "d",
+                        "q_lora_rank", f"{d} -> {m.q_lora_rank} (q latent)"))
+        out.append(_kept(f"q_a_norm{i}", "norm", "mixer", m.q_lora_rank,
+                         f"q_lora_rank = {m.q_lora_rank}", f"RMSNorm({m.q_lora_rank})"))
+        out.append(_lin(f"q_b_proj{i}", "projection", "mixer", m.q_lora_rank, m.heads * qk, False,
+                        "q_lora_rank", "heads*(qk_nope+qk_rope)",
+                        f"{m.q_lora_rank} -> {m.heads}x({m.qk_nope_dim}+{m.qk_rope_dim}) (q)"))
+    else:
+        out.append(_lin(f"q_proj{i}", "projection", "mixer", d, m.heads * qk, False, "d",
+                        "heads*(qk_nope+qk_rope)",
+                        f"{d} -> {m.heads}x({m.qk_nope_dim}+{m.qk_rope_dim}) (q)"))
+    out.append(_lin(f"kv_a_proj{i}", "projection", "mixer", d, m.kv_lora_rank + m.qk_rope_dim,
+                    m.bias, "d", "kv_lora_rank+qk_rope",
+                    f"{d} -> {m.kv_lora_rank} latent + {m.qk_rope_dim} rope key"))
+    out.append(_kept(f"kv_a_norm{i}", "norm", "mixer", m.kv_lora_rank,
+                     f"kv_lora_rank = {m.kv_lora_rank}", f"RMSNorm({m.kv_lora_rank})"))
+    out.append(Component(
+        f"latent KV cache{i}", "cache", "mixer",
+        f"{m.kv_lora_rank} + {m.qk_rope_dim} = {m.kv_lora_rank + m.qk_rope_dim} per token", 0,
+        f"cached per token: kv_lora_rank + qk_rope_dim = {m.kv_lora_rank} + {m.qk_rope_dim} "
+        f"(vs {2 * m.heads * qk} for full K and V)"))
+    out.append(_lin(f"kv_b_proj{i}", "projection", "mixer", m.kv_lora_rank,
+                    m.heads * (m.qk_nope_dim + m.v_head_dim), False, "kv_lora_rank",
+                    "heads*(qk_nope+v_head_dim)",
+                    f"{m.kv_lora_rank} -> {m.heads}x({m.qk_nope_dim}+{m.v_head_dim}) (k_nope, v)"))
+    span = "all earlier tokens" if m.kind == "full" else f"{m.kind} window {m.window}"
+    out.append(Component(
+        f"MLA attention{i}", "attention", "mixer",
+        f"{m.heads} heads, qk {qk} ({m.qk_nope_dim} nope + {m.qk_rope_dim} rope), v {m.v_head_dim}",
+        0, f"softmax(q k^T / sqrt({qk})) v; keys: {span}; decode absorbs kv_b_proj into q and o"))
+    out.append(_lin(f"o_proj{i}", "projection", "mixer", m.heads * m.v_head_dim, d, m.bias,
+                    "heads*v_head_dim", "d", f"{m.heads}x{m.v_head_dim} -> {d}"))
+    return out
+
+
+def _linear_attention_components(la: LinearAttention, d: int, i: str) -> list[Component]:
+    kt, vt = la.key_heads * la.key_dim, la.value_heads * la.value_dim
+    kh, vh = la.key_heads, la.value_heads
+    state = (f"state {vh} x {la.key_dim} x {la.value_dim} per sequence")
+    out: list[Component] = []
+    if la.variant == "gated_deltanet":
+        conv_dim = 2 * kt + vt
+        out += [
+            _lin(f"in_proj_qkvz{i}", "projection", "mixer", d, 2 * kt + 2 * vt, False, "d",
+                 "2*key_heads*key_dim + 2*value_heads*value_dim",
+                 f"{d} -> q,k {kh}x{la.key_dim}, v,z {vh}x{la.value_dim}"),
+            _lin(f"in_proj_ba{i}", "projection", "mixer", d, 2 * vh, False, "d", "2*value_heads",
+                 f"{d} -> beta, alpha ({vh} each)"),
+            _kept(f"conv1d{i}", "conv", "mixer", conv_dim * la.conv_kernel,
+                  f"(2*{kt} + {vt}) x kernel {la.conv_kernel}",
+                  f"depthwise causal, kernel {la.conv_kernel}"),
+            _kept(f"dt_bias, A_log{i}", "gate", "mixer", 2 * vh, f"2 x value_heads = 2 x {vh}"),
+            Component(f"gated delta rule{i}", "recurrence", "mixer", state, 0,
+                      "S_t = a_t S_{t-1} (I - b_t k_t k_t^T) + b_t v_t k_t^T;  o_t = S_t q_t"),
+            _kept(f"gated norm{i}", "norm", "mixer", la.value_dim, f"value_dim = {la.value_dim}",
+                  f"RMSNorm(o) * silu(z)"),
+        ]
+    elif la.variant == "kimi_delta":
+        hd = la.key_dim
+        out += [
+            _lin(f"q_proj{i}", "projection", "mixer", d, kt, False, "d", "key_heads*key_dim",
+                 f"{d} -> {kh}x{la.key_dim}"),
+            _lin(f"k_proj{i}", "projection", "mixer", d, kt, False, "d", "key_heads*key_dim",
+                 f"{d} -> {kh}x{la.key_dim}"),
+            _lin(f"v_proj{i}", "projection", "mixer", d, vt, False, "d", "value_heads*value_dim",
+                 f"{d} -> {vh}x{la.value_dim}"),
+            _kept(f"conv1d{i}", "conv", "mixer", (2 * kt + vt) * la.conv_kernel,
+                  f"(2*{kt} + {vt}) x kernel {la.conv_kernel}",
+                  f"depthwise causal, kernel {la.conv_kernel}"),
+            _lin(f"f_a_proj{i}", "gate", "mixer", d, hd, False, "d", "head_dim", f"{d} -> {hd}"),
+            _lin(f"f_b_proj{i}", "gate", "mixer", hd, kt, False, "head_dim", "key_heads*key_dim",
+                 f"{hd} -> {kt} (channel-wise forget gate)"),
+            _kept(f"dt_bias, A_log{i}", "gate", "mixer", kt + kh,
+                  f"key_heads*key_dim + key_heads = {kt} + {kh}"),
+            _lin(f"b_proj{i}", "gate", "mixer", d, vh, False, "d", "value_heads",
+                 f"{d} -> {vh} (beta)"),
+            Component(f"Kimi delta rule{i}", "recurrence", "mixer", state, 0,
+                      "S_t = (I - b_t k_t k_t^T) Diag(a_t) S_{t-1} + b_t k_t v_t^T;  o_t = S_t^T q_t"),
+            _lin(f"g_a_proj{i}", "gate", "mixer", d, hd, False, "d", "head_dim", f"{d} -> {hd}"),
+            _lin(f"g_b_proj{i}", "gate", "mixer", hd, vt, False, "head_dim",
+                 "value_heads*value_dim", f"{hd} -> {vt} (output gate)"),
+            _kept(f"o_norm{i}", "norm", "mixer", la.value_dim, f"value_dim = {la.value_dim}"),
+        ]
+    else:
+        out += [
+            _lin(f"qkv_proj{i}", "projection", "mixer", d, 2 * kt + vt, False, "d",
+                 "2*key_heads*key_dim + value_heads*value_dim",
+                 f"{d} -> q,k {kh}x{la.key_dim}, v {vh}x{la.value_dim}"),
+            _lin(f"output_gate{i}", "gate", "mixer", d, vt, False, "d", "value_heads*value_dim",
+                 f"{d} -> {vt}"),
+            Component(f"lightning attention{i}", "recurrence", "mixer", state, 0,
+                      "S_t = S_{t-1} + k_t v_t^T (with decay);  o_t = q_t S_t"),
+            _kept(f"norm{i}", "norm", "mixer", vt, f"value_heads*value_dim = {vt}"),
+        ]
+    out.append(_lin(f"out_proj{i}", "projection", "mixer", vt, d, False, "value_heads*value_dim",
+                    "d", f"{vh}x{la.value_dim} -> {d}"))
+    return out
+
+
+def _ssm_components(s: SSM, d: int, i: str) -> list[Component]:
+    out: list[Component] = []
+    if s.variant == "mamba2":
+        gs = s.groups * s.d_state
+        conv_dim = s.d_inner + 2 * gs
+        out += [
+            _lin(f"in_proj{i}", "projection", "mixer", d, 2 * s.d_inner + 2 * gs + s.heads,
+                 s.proj_bias, "d", "2*d_inner + 2*groups*d_state + heads",
+                 f"{d} -> z,x {s.d_inner}, B,C {s.groups}x{s.d_state}, dt {s.heads}"),
+            _kept(f"conv1d{i}", "conv", "mixer",
+                  conv_dim * s.conv_kernel + (conv_dim if s.conv_bias else 0),
+                  f"{conv_dim} x kernel {s.conv_kernel}" + (f" + {conv_dim} bias" if s.conv_bias else ""),
+                  f"depthwise causal over x,B,C, kernel {s.conv_kernel}"),
+            _kept(f"dt_bias, A_log, D{i}", "gate", "mixer", 3 * s.heads, f"3 x heads = 3 x {s.heads}"),
+            Component(f"SSD scan{i}", "recurrence", "mixer",
+                      f"state {s.heads} heads x {s.head_dim} x {s.d_state}", 0,
+                      "h_t = exp(dt_t A) h_{t-1} + dt_t B_t x_t;  y_t = C_t h_t + D x_t"),
+        ]
+        if s.gated_norm:
+            out.append(_kept(f"gated norm{i}", "norm", "mixer", s.d_inner,
+                             f"d_inner = {s.d_inner}", "RMSNorm(y * silu(z))"))
+    else:
+        out += [
+            _lin(f"in_proj{i}", "projection", "mixer", d, 2 * s.d_inner, s.proj_bias, "d",
+                 "2*d_inner", f"{d} -> x,z {s.d_inner}"),
+            _kept(f"conv1d{i}", "conv", "mixer",
+                  s.d_inner * s.conv_kernel + (s.d_inner if s.conv_bias else 0),
+                  f"{s.d_inner} x kernel {s.conv_kernel}" + (f" + {s.d_inner} bias" if s.conv_bias else ""),
+                  f"depthwise causal, kernel {s.conv_kernel}"),
+            _lin(f"x_proj{i}", "projection", "mixer", s.d_inner, s.dt_rank + 2 * s.d_state, False,
+                 "d_inner", "dt_rank + 2*d_state",
+                 f"{s.d_inner} -> dt {s.dt_rank}, B,C {s.d_state}"),
+            _lin(f"dt_proj{i}", "projection", "mixer", s.dt_rank, s.d_inner, True, "dt_rank",
+                 "d_inner", f"{s.dt_rank} -> {s.d_inner}"),
+            _kept(f"A_log, D{i}", "gate", "mixer", s.d_inner * s.d_state + s.d_inner,
+                  f"d_inner x d_state + d_inner = {s.d_inner} x {s.d_state} + {s.d_inner}"),
+        ]
+        if s.inner_norms:
+            out.append(_kept(f"dt/B/C norms{i}", "norm", "mixer", s.dt_rank + 2 * s.d_state,
+                             f"dt_rank + 2*d_state = {s.dt_rank} + 2 x {s.d_state}"))
+        out.append(Component(f"selective scan{i}", "recurrence", "mixer",
+                             f"state {s.d_inner} x {s.d_state}", 0,
+                             "h_t = exp(dt_t A) h_{t-1} + dt_t B_t x_t;  y_t = C_t h_t + D x_t; "
+                             "y * silu(z)"))
+    out.append(_lin(f"out_proj{i}", "projection", "mixer", s.d_inner, d, s.proj_bias, "d_inner",
+                    "d", f"{s.d_inner} -> {d}"))
+    return out
+
+
+def _mixer_components(m, d: int, i: str) -> list[Component]:
+    if isinstance(m, Attention):
+        return _attention_components(m, d, i)
+    if isinstance(m, MLA):
+        return _mla_components(m, d, i)
+    if isinstance(m, LinearAttention):
+        return _linear_attention_components(m, d, i)
+    return _ssm_components(m, d, i)
+
+
+def _act_name(activation: str, gated: bool) -> str:
+    base = {"silu": "SiLU", "gelu": "GELU", "gelu_tanh": "GELU(tanh)", "relu": "ReLU",
+            "relu2": "ReLU^2", "swiglu_oai": "SwiGLU (clamped)"}.get(activation, activation)
+    if gated:
+        return {"SiLU": "SwiGLU", "GELU": "GeGLU", "GELU(tanh)": "GeGLU(tanh)"}.get(base, f"gated {base}")
+    return base
+
+
+def _ffn_components(f, d: int, i: str) -> list[Component]:
+    if isinstance(f, DenseFFN):
+        act = _act_name(f.activation, f.gated)
+        out = []
+        if f.gated:
+            out.append(_lin(f"gate_proj{i}", "projection", "ffn", d, f.d_ff, f.bias, "d", "d_ff",
+                            f"{d} -> {f.d_ff}"))
+        out.append(_lin(f"up_proj{i}", "projection", "ffn", d, f.d_ff, f.bias, "d", "d_ff",
+                        f"{d} -> {f.d_ff} ({act})"))
+        out.append(_lin(f"down_proj{i}", "projection", "ffn", f.d_ff, d, f.bias, "d_ff", "d",
+                        f"{f.d_ff} -> {d}"))
+        return out
+    parts = moe_parts = ffn_params(f, d)
+    n_router = f.experts + f.zero_experts
+    out = [_lin(f"router{i}", "router", "ffn", d, n_router, f.router_bias, "d",
+                "experts" + (" + zero experts" if f.zero_experts else ""),
+                f"{d} -> {n_router} logits, top-{f.top_k}")]
+    if f.router_score_bias:
+        out.append(_kept(f"score-correction bias{i}", "router", "ffn", n_router,
+                         f"experts = {n_router}", "aux-loss-free balancing"))
+    if f.shared_gate and f.shared_experts:
+        out.append(_kept(f"shared_expert_gate{i}", "router", "ffn", d, f"d x 1 = {d}",
+                         f"{d} -> 1 (sigmoid)"))
+    ups = 3 if f.gated else 2
+    per_expert = mlp_params(d, f.d_expert, f.gated, f.expert_bias).total
+    out.append(Component(
+        f"routed experts{i}", "experts", "ffn",
+        f"{f.experts} x ({d} -> {f.d_expert} -> {d}), top-{f.top_k} per token",
+        moe_parts["experts"].total,
+        f"experts x {ups} x d x d_expert = {f.experts} x {ups} x {d} x {f.d_expert}"
+        + (" + biases" if f.expert_bias else "")
+        + f" = {human_count(moe_parts['experts'].total)} ({human_count(per_expert)} each)"))
+    if f.shared_experts:
+        out.append(Component(
+            f"shared experts{i}", "shared_experts", "ffn",
+            f"{f.shared_experts} x ({d} -> {f.shared_dff} -> {d}), always on",
+            parts["shared_experts"].total,
+            f"shared x {ups} x d x d_shared = {f.shared_experts} x {ups} x {d} x {f.shared_dff} "
+            f"= {human_count(parts['shared_experts'].total)}"))
+    if f.zero_experts:
+        out.append(Component(f"zero experts{i}", "experts", "ffn",
+                             f"{f.zero_experts} identity experts", 0,
+                             "zero-computation experts: the token passes through unchanged"))
+    return out
+
+
+def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], str]:
+    d = spec.hidden_size
+    np_ = norm_params(spec)
+    place = spec.norm_placement
+    norm_kind = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm",
+                 "layernorm_noparam": "LayerNorm (no weights)"}[spec.norm]
+    subs = [("mixer", m) for m in layer.mixers] + [("ffn", f) for f in layer.ffns]
+    explicit = layer.norms is not None and layer.norms != _derived_norms(place, len(subs))
+    bias = " + bias" if spec.norm_bias else ""
+
+    def norm(name: str) -> Component:
+        return _kept(name, "norm", "norm", np_, f"d{' x 2' if spec.norm_bias else ''} = "
+                     f"{d}{bias}", f"{norm_kind}({d})")
+
+    def subparts(kind: str, part, idx: int, n_same: int) -> list[Component]:
+        suffix = f" [{idx + 1}]" if n_same > 1 else ""
+        return _mixer_components(part, d, suffix) if kind == "mixer" else \
+            _ffn_components(part, d, suffix)
+
+    n_mix, n_ffn = len(layer.mixers), len(layer.ffns)
+    comps: list[Component] = []
+    if explicit:
+        n = spec.norms_in(layer)
+        comps.append(_kept("norms", "norm", "norm", n * np_, f"{n} x d = {n} x {d}",
+                           f"{n} x {norm_kind}({d})"))
+    counters = {"mixer": 0, "ffn": 0}
+    if place == "parallel" and not explicit:
+        comps.append(norm("input_norm"))
+    for kind, part in subs:
+        idx = counters[kind]
+        counters[kind] += 1
+        n_same = n_mix if kind == "mixer" else n_ffn
+        tag = ("attn" if kind == "mixer" else "ffn") + (f"{idx + 1}" if n_same > 1 else "")
+        if not explicit and place in ("pre", "sandwich"):
+            comps.append(norm(f"pre_{tag}_norm"))
+        comps.extend(subparts(kind, part, idx, n_same))
+        if not explicit and place == "sandwich":
+            comps.append(norm(f"post_{tag}_norm"))
+        if place != "parallel":
+            comps.append(Component("+ residual", "residual", "residual", f"[B, S, {d}]", 0,
+                                   "x = x + sublayer(x)"))
+        if not explicit and place == "post":
+            comps.append(norm(f"post_{tag}_norm"))
+    if place == "parallel":
+        comps.append(Component("+ residual", "residual", "residual", f"[B, S, {d}]", 0,
+                               "x = x + mixer(norm(x)) + ffn(norm(x))"))
+    text = {
+        "pre": f"pre-norm: {norm_kind} before each sublayer, residual around it",
+        "post": f"post-norm: {norm_kind} after each residual add",
+        "sandwich": f"sandwich: {norm_kind} before and after each sublayer (Gemma 2/3)",
+        "parallel": f"parallel: one {norm_kind}, mixer and FFN side by side",
+    }[place]
+    if explicit:
+        text += f"; {spec.norms_in(layer)} norm vectors in this block"
+    return comps, text
+
+
+def _derived_norms(place: str, subs: int) -> int:
+    if place == "sandwich":
+        return 2 * subs
+    if place == "parallel":
+        return 1
+    return subs
+
+
+def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, ...],
+                  sizes: _Sizes) -> BlockDetail:
+    d = spec.hidden_size
+    parts, active = layer_params(spec, layer)
+    params = sum(c.total for c in parts.values())
+    total_count = Count()
+    for c in parts.values():
+        total_count = total_count + c
+    comps, norm_text = _block_components(spec, layer)
+    m, f = layer.mixer, layer.ffn
+    mixer, ffn = mixer_category(m), ffn_category(f)
+
+    qk_norm = "none"
+    grouping: HeadGrouping | None = None
+    grouping_text = latent_text = window_text = router_text = experts_text = shared_text = ""
+    recurrence_text = ""
+    latent = None
+    window = 0
+    experts = None
+    for mx in layer.mixers:
+        if isinstance(mx, Attention):
+            qk_norm = mx.qk_norm
+            grouping = grouping or _head_grouping(mx)
+            if mx.kind != "full":
+                window = window or mx.window
+                window_text = window_text or (
+                    f"sliding window: each query attends to the last {mx.window} tokens"
+                    if mx.kind == "sliding" else
+                    f"chunked: each query attends within its {mx.window}-token chunk")
+        elif isinstance(mx, MLA):
+            latent = latent or (mx.kv_lora_rank, mx.qk_rope_dim)
+            grouping = grouping or HeadGrouping(
+                "MLA", mx.heads, 1, mx.heads,
+                f"MLA: {mx.heads} heads decompress K and V from one shared {mx.kv_lora_rank}-d "
+                f"latent (+ a shared {mx.qk_rope_dim}-d RoPE key)")
+            latent_text = latent_text or (
+                f"latent cache: kv_lora_rank {mx.kv_lora_rank} + qk_rope_dim {mx.qk_rope_dim} = "
+                f"{mx.kv_lora_rank + mx.qk_rope_dim} elements per token (full K and V would be "
+                f"{mx.heads * (mx.qk_head_dim + mx.v_head_dim)})"
+                + (f"; q latent {mx.q_lora_rank}" if mx.q_lora_rank else ""))
+            if mx.kind != "full":
+                window = window or mx.window
+                window_text = window_text or f"{mx.kind} window {mx.window} tokens"
+        elif isinstance(mx, LinearAttention):
+            grouping = grouping or HeadGrouping(
+                "linear", mx.value_heads, mx.key_heads, mx.value_heads // mx.key_heads,
+                f"linear attention: {mx.value_heads} value heads share {mx.key_heads} q/k heads, "
+                f"{mx.value_heads // mx.key_heads} per group")
+            variant = {"gated_deltanet": "Gated DeltaNet", "kimi_delta": "Kimi Delta Attention",
+                       "lightning": "Lightning Attention"}[mx.variant]
+            recurrence_text = recurrence_text or (
+                f"{variant}: constant state of {mx.value_heads} heads x {mx.key_dim} x "
+                f"{mx.value_dim} per sequence, updated by the delta rule each token"
+                if mx.variant != "lightning" else
+                f"{variant}: constant state of {mx.value_heads} heads x {mx.key_dim} x "
+                f"{mx.value_dim} per sequence")
+        elif isinstance(mx, SSM):
+            if mx.variant == "mamba2":
+                recurrence_text = recurrence_text or (
+                    f"Mamba-2 SSD: {mx.heads} heads x {mx.head_dim} channels x d_state "
+                    f"{mx.d_state}, {mx.groups} B/C group(s), scalar decay per head")
+            else:
+                recurrence_text = recurrence_text or (
+                    f"Mamba-1 selective scan: d_inner {mx.d_inner} x d_state {mx.d_state}, "
+                    f"dt rank {mx.dt_rank}")
+    for fx in layer.ffns:
+        if isinstance(fx, MoEFFN) and experts is None:
+            experts = ExpertsView(fx.experts, fx.top_k, fx.shared_experts, fx.zero_experts)
+            router_text = (f"router: {d} -> {fx.experts + fx.zero_experts} logits, "
+                           f"top-{fx.top_k} per token"
+                           + (", score-correction bias" if fx.router_score_bias else "")
+                           + (", router bias" if fx.router_bias else ""))
+            experts_text = (f"{fx.experts} routed experts of d_ff {fx.d_expert}, {fx.top_k} active "
+                            f"per token ({_act_name(fx.activation, fx.gated)})"
+                            + (f"; {fx.zero_experts} zero-computation experts"
+                               if fx.zero_experts else ""))
+            shared_text = (f"{fx.shared_experts} shared expert(s) of d_ff {fx.shared_dff}, always on"
+                           + (", sigmoid-gated" if fx.shared_gate else "")
+                           if fx.shared_experts else "no shared experts")
+
+    kv_per_token = sum(kv_elements_per_token(mx) for mx in layer.mixers) * sizes.kv
+    caps = [mx.window for mx in layer.mixers
+            if isinstance(mx, (Attention, MLA)) and mx.kind != "full"]
+    cap = max(caps) if caps and len(caps) == sum(isinstance(mx, (Attention, MLA))
+                                                 for mx in layer.mixers) else 0
+    state = sum(state_elements(mx) for mx in layer.mixers) * sizes.kv
+    ctx = sizes.context
+    at_ctx = layer_cache_bytes(layer, ctx, sizes.kv)
+    cache_bits = []
+    if kv_per_token:
+        cache_bits.append(f"KV {human_bytes(kv_per_token)}/token"
+                          + (f", capped at {cap} tokens" if cap else ""))
+    if state:
+        cache_bits.append(f"state {human_bytes(state)}/sequence")
+    cache_text = "; ".join(cache_bits) or "no cache"
+    if cache_bits:
+        cache_text += f" ({human_bytes(at_ctx)} at {ctx} tokens)"
+
+    mixer_bits = []
+    for mx in layer.mixers:
+        if isinstance(mx, Attention):
+            g = _head_grouping(mx)
+            mixer_bits.append(f"{CATEGORY_LABELS[mx.kind]} {g.kind} {mx.heads}/{mx.kv_heads}"
+                              + (f" w{mx.window}" if mx.kind != "full" else ""))
+        elif isinstance(mx, MLA):
+            mixer_bits.append(f"MLA {mx.heads}h latent {mx.kv_lora_rank}")
+        elif isinstance(mx, LinearAttention):
+            mixer_bits.append({"gated_deltanet": "Gated DeltaNet", "kimi_delta": "KDA",
+                               "lightning": "Lightning"}[mx.variant])
+        else:
+            mixer_bits.append("Mamba-2" if mx.variant == "mamba2" else "Mamba-1")
+    ffn_bits = []
+    for fx in layer.ffns:
+        if isinstance(fx, MoEFFN):
+            ffn_bits.append(f"MoE {fx.experts}e top-{fx.top_k}"
+                            + (f" +{fx.shared_experts}s" if fx.shared_experts else ""))
+        else:
+            ffn_bits.append(f"dense {fx.d_ff}")
+    title = " + ".join(mixer_bits + ffn_bits)
+    weight_bytes = sizes.weights(total_count)
+    edge = f"[B, S, {d}]"
+
+    props: list[tuple[str, str]] = [
+        ("Block", name),
+        ("Layers", _layers_text(layers)),
+        ("Mixer", " + ".join(mixer_bits) or "none"),
+        ("FFN", " + ".join(ffn_bits) or "none"),
+        ("Parameters / layer", f"{human_count(params)} ({params:,})"),
+        ("Active / layer", f"{human_count(active)} ({active:,})"),
+        ("Parameters, all layers", human_count(params * len(layers))),
+        ("Weights / layer", f"{human_bytes(weight_bytes)} ({sizes.note})"),
+        ("Cache / layer", cache_text),
+        ("Norms", norm_text),
+    ]
+    if qk_norm != "none":
+        props.append(("QK-norm", {"head": "RMSNorm per head over head_dim",
+                                  "full": "RMSNorm over all heads", "l2": "L2 norm, no weights"}
+                      [qk_norm]))
+    for key, value in (("Head grouping", grouping.text if grouping else ""),
+                       ("Latent cache", latent_text), ("Window", window_text),
+                       ("Router", router_text), ("Experts", experts_text),
+                       ("Shared experts", shared_text if experts else ""),
+                       ("Recurrence", recurrence_text)):
+        if value:
+            props.append((key, value))
+    for comp, c in parts.items():
+        if c.total:
+            props.append((f"params: {comp}", f"{human_count(c.total)} ({c.total:,})"))
+    props.append(("Tensor in / out", f"{edge} -> {edge}"))
+
+    return BlockDetail(
+        name=name, title=title, layers=layers, mixer=mixer, ffn=ffn, components=comps,
+        norm_placement=spec.norm_placement, norm_text=norm_text, qk_norm=qk_norm,
+        head_grouping=grouping, grouping_text=grouping.text if grouping else "",
+        latent_dims=latent, latent_text=latent_text, window=window, window_text=window_text,
+        experts=experts, router_text=router_text, experts_text=experts_text,
+        shared_text=shared_text, recurrence_text=recurrence_text, params=params,
+        params_active=active, params_by_component={k: c.total for k, c in parts.items() if c.total},
+        weight_bytes=weight_bytes, cache_bytes_per_token=kv_per_token, cache_cap_tokens=cap,
+        state_bytes=state, cache_bytes_at_context=at_ctx, context=ctx, cache_text=cache_text,
+        in_shape=edge, out_shape=edge, properties=props)
+
+
+def _layers_text(layers: tuple[int, ...]) -> str:
+    if not layers:
+        return ""
+    spans = []
+    start = prev = layers[0]
+    for i in layers[1:]:
+        if i == prev + 1:
+            prev = i
+            continue
+        spans.append((start, prev))
+        start = prev = i
+    spans.append((start, prev))
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans[:8])
+    if len(spans) > 8:
+        text += ", ..."
+    return f"{len(layers)} layer{'s' if len(layers) != 1 else ''}: {text}"
+
+
+def layer_runs(layout: tuple[str, ...]) -> list[Run]:
+    """Maximal runs of consecutive layers with the same block."""
+    runs: list[Run] = []
+    for i, name in enumerate(layout):
+        if runs and runs[-1].block == name:
+            last = runs[-1]
+            runs[-1] = Run(name, last.first, last.count + 1)
+        else:
+            runs.append(Run(name, i, 1))
+    return runs
+
+
+def fold_runs(runs: list[Run]) -> list[tuple[tuple[Run, ...], int]]:
+    """Group runs into (period, repeats): at each position the period (up to MAX_PERIOD_RUNS runs)
+    whose repetition covers the most layers; a lone run is (run,), 1."""
+    sig = [(r.block, r.count) for r in runs]
+    out: list[tuple[tuple[Run, ...], int]] = []
+    i, n = 0, len(runs)
+    while i < n:
+        best_p, best_r, best_cover = 1, 1, 0
+        for p in range(2, min(MAX_PERIOD_RUNS, (n - i) // 2) + 1):
+            r = 1
+            while i + (r + 1) * p <= n and sig[i + r * p:i + (r + 1) * p] == sig[i:i + p]:
+                r += 1
+            if r >= 2:
+                cover = sum(c for _, c in sig[i:i + p]) * r
+                if cover > best_cover:
+                    best_p, best_r, best_cover = p, r, cover
+        if best_r >= 2:
+            out.append((tuple(runs[i:i + best_p]), best_r))
+            i += best_p * best_r
+        else:
+            out.append(((runs[i],), 1))
+            i += 1
+    return out
+
+
+# --------------------------------------------------------------------------- the model
+
+def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
+                  weight_bytes_per_param: float = 2.0, unfold: bool = False) -> DiagramModel:
+    """Everything the architecture diagram draws. With a ``report`` its workload's weight, KV and
+    embedding formats and its context size the bytes; otherwise ``weight_bytes_per_param`` for
+    all weights, 2-byte KV and the model's context length."""
+    sizes = _Sizes(spec, report, weight_bytes_per_param)
+    pr = report.params if report is not None else count_params(spec)
+    d, v = spec.hidden_size, spec.vocab_size
+    edge = f"[B, S, {d}]"
+
+    # per-layer strip and the blocks in order of first use
+    where: dict[str, list[int]] = {}
+    strip: list[StripEntry] = []
+    for i, name in enumerate(spec.layout):
+        layer = spec.blocks[name]
+        where.setdefault(name, []).append(i)
+        strip.append(StripEntry(i, f"L{i}", name, mixer_category(layer.mixer),
+                                ffn_category(layer.ffn),
+                                tuple(mixer_category(m) for m in layer.mixers)))
+    blocks = {name: _block_detail(spec, name, spec.blocks[name], tuple(idx), sizes)
+              for name, idx in where.items()}
+
+    # head and tail of the overview
+    head_items: list[OverviewItem] = []
+    if spec.vision is not None:
+        vp = spec.vision.params
+        head_items.append(OverviewItem(
+            "vision", spec.vision.name, (f"{human_count(vp)} params (not active per text token)",),
+            vp, vp * sizes.keep, out_shape="[B, image tokens, d]"))
+    emb = pr.by_component["embeddings"].total
+    emb_lines = [f"{v} x {d}"]
+    if spec.position == "learned":
+        emb_lines.append(f"+ positions {spec.learned_positions} x {d}")
+    emb_lines.append(f"{human_count(emb)} params, {human_bytes(emb * sizes.keep)}")
+    head_items.append(OverviewItem(
+        "embedding", "Token embedding", tuple(emb_lines), emb, emb * sizes.keep,
+        in_shape="[B, S] token ids", out_shape=edge,
+        tooltip=f"embeddings: vocab x d = {v} x {d} = {human_count(v * d)}"))
+    attn = [m for layer in spec.layers for m in layer.mixers if isinstance(m, (Attention, MLA))]
+    nope_layers = sum(1 for layer in spec.layers
+                      if any(isinstance(m, (Attention, MLA)) and not m.rope for m in layer.mixers))
+    attn_layers = sum(1 for layer in spec.layers
+                      if any(isinstance(m, (Attention, MLA)) for m in layer.mixers))
+    if spec.position == "rope":
+        pos = "RoPE" + (f" on {spec.rope_fraction:.0%} of head dims" if spec.rope_fraction < 1
+                        else " in attention")
+    else:
+        pos = {"learned": f"learned absolute positions ({spec.learned_positions})",
+               "alibi": "ALiBi attention bias", "none": "no positional encoding"}[spec.position]
+    pos_lines = [pos]
+    if nope_layers:
+        pos_lines.append(f"NoPE in {nope_layers} of {attn_layers} attention layers")
+    if not attn:
+        pos_lines.append("no attention layers: order from the recurrence")
+    pos_lines.append(f"context {spec.context_length} tokens")
+    head_items.append(OverviewItem("position", "Positions", tuple(pos_lines), out_shape=edge))
+
+    tail: list[OverviewItem] = []
+    if spec.final_norm:
+        fnp = norm_params(spec)
+        tail.append(OverviewItem("final_norm", "Final norm",
+                                 (f"{spec.norm} ({d})",), fnp, fnp * sizes.keep, out_shape=edge))
+    head = pr.by_component["lm_head"].total
+    if spec.tie_embeddings:
+        head_lines = (f"{d} -> {v}", "tied to the embedding (shared weights)")
+    else:
+        head_lines = (f"{d} -> {v}", f"{human_count(head)} params, {human_bytes(head * sizes.keep)}")
+    tail.append(OverviewItem("lm_head", "LM head", head_lines, head, head * sizes.keep,
+                             in_shape=edge, out_shape=f"[B, S, {v}] logits",
+                             tooltip=("tied: reuses the embedding matrix" if spec.tie_embeddings
+                                      else f"lm_head: d x vocab = {d} x {v} = {human_count(d * v)}")))
+    if spec.mtp_depth:
+        tail.append(OverviewItem("mtp", f"MTP x{spec.mtp_depth}",
+                                 (f"{human_count(pr.mtp)} params, beside the total",),
+                                 pr.mtp, pr.mtp * sizes.w, out_shape=""))
+
+    def layer_box(run: Run, kind: str) -> OverviewItem:
+        b = blocks[run.block]
+        lines = (b.title, f"{human_count(b.params)}/layer" + (
+            f" x {run.count} = {human_count(b.params * run.count)}" if run.count > 1 else "")
+            + f", {human_bytes(b.weight_bytes * run.count)}")
+        if kind == "layer":
+            title = f"L{run.first}  {run.block}"
+        elif run.count > 1:
+            title = f"{run.block}  x{run.count}"
+        else:
+            title = f"{run.block}"
+        return OverviewItem(kind, title, lines, b.params * run.count, b.weight_bytes * run.count,
+                            block=run.block, first=run.first, count=run.count, mixer=b.mixer,
+                            ffn=b.ffn, runs=(run,), in_shape=edge, out_shape=edge,
+                            tooltip=f"layers {run.first}-{run.first + run.count - 1}: {b.title}")
+
+    runs = layer_runs(spec.layout)
+    folded_stack: list[OverviewItem] = []
+    for period, reps in fold_runs(runs):
+        if reps == 1:
+            folded_stack.append(layer_box(period[0], "run"))
+            continue
+        per = sum(r.count for r in period)
+        params = sum(blocks[r.block].params * r.count for r in period) * reps
+        wbytes = sum(blocks[r.block].weight_bytes * r.count for r in period) * reps
+        pattern = " + ".join(f"{r.count} {r.block}" for r in period)
+        folded_stack.append(OverviewItem(
+            "repeat", f"({pattern})  x{reps}",
+            (f"layers {period[0].first}-{period[0].first + per * reps - 1}, "
+             f"period {per}", f"{human_count(params)}, {human_bytes(wbytes)}"),
+            params, wbytes, block=period[0].block, first=period[0].first, count=per * reps,
+            mixer=blocks[period[0].block].mixer, ffn=blocks[period[0].block].ffn,
+            runs=period, repeat=reps, in_shape=edge, out_shape=edge,
+            tooltip=f"{reps} repeats of: {pattern}"))
+    unfolded_stack = [layer_box(Run(name, i, 1), "layer") for i, name in enumerate(spec.layout)]
+    folded = head_items + folded_stack + tail
+    unfolded = head_items + unfolded_stack + tail
+
+    weights = pr.quantizable * sizes.w + pr.kept * sizes.keep
+    present_m = tuple(c for c in MIXER_CATEGORIES if any(c in s.mixers for s in strip)
+                      or any(s.mixer == c for s in strip))
+    present_f = tuple(c for c in FFN_CATEGORIES if any(s.ffn == c for s in strip))
+    summary = (f"{spec.name}: {spec.num_layers} layers, d {d}, vocab {v}; "
+               f"{human_count(pr.total)} params ({human_count(pr.active)} active), "
+               f"{human_bytes(weights)} weights")
+    return DiagramModel(
+        name=spec.name, num_layers=spec.num_layers, hidden_size=d, vocab_size=v, unfolded=unfold,
+        overview=unfolded if unfold else folded, folded_overview=folded,
+        unfolded_overview=unfolded, runs=runs, strip=strip, blocks=blocks,
+        mixer_categories=present_m, ffn_categories=present_f, params_total=pr.total,
+        params_active=pr.active, weight_bytes=weights, summary=summary)

@@ -1,0 +1,329 @@
+"""Torch blocks built from specs (kernels/blocks): parameter counts equal the engine's per-layer
+counts (small widths and the real dimensions of catalog models, on the meta device), and the
+decode paths (KV cache, latent cache, recurrent state) reproduce the prefill paths."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from kernels.blocks import (MLA, Attention, DecoderLayer, MoE, build_block, build_layer,  # noqa: E402
+                            count_params, plan_stages)
+from models import spec as S  # noqa: E402
+from models.catalog import find  # noqa: E402
+from models.params import layer_params  # noqa: E402
+
+D = 64
+
+
+def engine_count(spec: S.ModelSpec, layer: S.Layer) -> int:
+    return sum(c.total for c in layer_params(spec, layer)[0].values())
+
+
+def make_spec(layer: S.Layer, **kw) -> S.ModelSpec:
+    base = dict(name="t", vocab_size=128, hidden_size=D, context_length=512, blocks={"b": layer},
+                layout=("b",))
+    base.update(kw)
+    return S.ModelSpec(**base)
+
+
+# --------------------------------------------------------------------------- parts of every kind
+
+ATTENTION = {
+    "mha": S.Attention(heads=4, kv_heads=4, head_dim=16),
+    "gqa_bias": S.Attention(heads=8, kv_heads=2, head_dim=8, qkv_bias=True, out_bias=True),
+    "mqa": S.Attention(heads=4, kv_heads=1, head_dim=16),
+    "qk_head": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head"),
+    "qk_full": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="full"),
+    "qk_l2": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="l2"),
+    "gate": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head", output_gate=True),
+    "sinks_sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=3,
+                                 sinks=True, qkv_bias=True, out_bias=True),
+    "sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=4),
+    "chunked": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="chunked", window=4),
+    "nope": S.Attention(heads=4, kv_heads=2, head_dim=16, rope=False),
+    "vdim": S.Attention(heads=4, kv_heads=2, head_dim=16, v_head_dim=8),
+}
+MLAS = {
+    "q_lora": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, q_lora_rank=24),
+    "direct_q_bias": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=12, bias=True),
+    "nope": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, rope=False),
+    "sliding": S.MLA(heads=2, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, kind="sliding",
+                     window=3),
+}
+LINEAR = {
+    "gdn": S.LinearAttention(key_heads=2, value_heads=4, key_dim=8, value_dim=12),
+    "gdn_noconv": S.LinearAttention(key_heads=2, value_heads=2, key_dim=8, value_dim=8, conv_kernel=0),
+    "kda": S.LinearAttention(key_heads=4, value_heads=4, key_dim=8, value_dim=8, variant="kimi_delta"),
+    "lightning": S.LinearAttention(key_heads=4, value_heads=4, key_dim=8, value_dim=8, variant="lightning"),
+}
+SSMS = {
+    "mamba2": S.SSM(d_inner=64, d_state=8, heads=8, groups=2),
+    "mamba2_bias_nonorm": S.SSM(d_inner=32, d_state=4, heads=4, groups=1, conv_kernel=3, proj_bias=True,
+                                conv_bias=False, gated_norm=False),
+    "mamba1": S.SSM(d_inner=32, d_state=4, variant="mamba1", dt_rank=4, inner_norms=True),
+}
+FFNS = {
+    "swiglu": S.DenseFFN(d_ff=96),
+    "gelu_bias": S.DenseFFN(d_ff=96, gated=False, activation="gelu_tanh", bias=True),
+    "moe_softmax": S.MoEFFN(experts=6, top_k=2, d_expert=32),
+    "moe_deepseek": S.MoEFFN(experts=8, top_k=3, d_expert=16, shared_experts=1, router_score_bias=True),
+    "moe_gptoss": S.MoEFFN(experts=4, top_k=2, d_expert=16, activation="swiglu_oai", router_bias=True,
+                           expert_bias=True),
+    "moe_qwen_shared_gate": S.MoEFFN(experts=6, top_k=2, d_expert=16, shared_experts=1, d_shared=24,
+                                     shared_gate=True),
+    "moe_relu2_plain": S.MoEFFN(experts=4, top_k=2, d_expert=16, gated=False, activation="relu2",
+                                shared_experts=2, router_score_bias=True),
+    "moe_zero": S.MoEFFN(experts=4, top_k=2, d_expert=16, zero_experts=2, router_score_bias=True),
+}
+MIXERS = {**ATTENTION, **MLAS, **LINEAR, **SSMS}
+
+
+@pytest.mark.parametrize("name", list(MIXERS) + list(FFNS))
+def test_small_block_counts_equal_engine(name):
+    part = MIXERS.get(name) or FFNS[name]
+    layer = S.Layer(mixers=(part,)) if name in MIXERS else S.Layer(ffns=(part,))
+    spec = make_spec(layer)
+    norms = spec.norms_in(layer) * D
+    assert count_params(build_block(part, D)) + norms == engine_count(spec, layer)
+
+
+LAYOUTS = {
+    "pre_rms": (S.Layer((ATTENTION["gqa_bias"],), (FFNS["swiglu"],)), {}),
+    "post_olmo2": (S.Layer((ATTENTION["qk_full"],), (FFNS["swiglu"],)), {"norm_placement": "post"}),
+    "sandwich_gemma": (S.Layer((ATTENTION["sliding"],), (FFNS["swiglu"],)), {"norm_placement": "sandwich"}),
+    "parallel_phi": (S.Layer((ATTENTION["mha"],), (FFNS["gelu_bias"],)),
+                     {"norm_placement": "parallel", "norm": "layernorm", "norm_bias": True,
+                      "rope_fraction": 0.4}),
+    "parallel_falcon_2norms": (S.Layer((ATTENTION["mqa"],), (FFNS["gelu_bias"],), norms=2),
+                               {"norm_placement": "parallel", "norm": "layernorm", "norm_bias": True}),
+    "olmo1_noparam": (S.Layer((ATTENTION["mha"],), (FFNS["swiglu"],)), {"norm": "layernorm_noparam"}),
+    "falcon_h1": (S.Layer((ATTENTION["gqa_bias"], SSMS["mamba2"]), (FFNS["swiglu"],), norms=2), {}),
+    "longcat": (S.Layer((MLAS["q_lora"], MLAS["q_lora"]),
+                        (FFNS["swiglu"], FFNS["swiglu"], FFNS["moe_zero"]), norms=4), {}),
+    "mamba_only": (S.Layer((SSMS["mamba2"],)), {"position": "none"}),
+    "alibi": (S.Layer((ATTENTION["gqa_bias"],), (FFNS["swiglu"],)), {"position": "alibi"}),
+    "gdn_moe": (S.Layer((LINEAR["gdn"],), (FFNS["moe_qwen_shared_gate"],)), {"rope_fraction": 0.25}),
+    "kda_dense": (S.Layer((LINEAR["kda"],), (FFNS["swiglu"],)), {"position": "none"}),
+    "jamba": (S.Layer((SSMS["mamba1"],), (FFNS["moe_softmax"],)), {}),
+    "lightning_moe": (S.Layer((LINEAR["lightning"],), (FFNS["moe_deepseek"],)), {}),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_small_layer_counts_equal_engine(name):
+    layer, kw = LAYOUTS[name]
+    spec = make_spec(layer, **kw)
+    assert count_params(build_layer(spec, layer)) == engine_count(spec, layer)
+
+
+def test_plan_stages_rejects_an_unknown_norm_layout():
+    with pytest.raises(ValueError, match="cannot place 5 norms"):
+        plan_stages("pre", 1, 1, 5)
+
+
+# --------------------------------------------------------------------------- catalog models, real dims
+
+CATALOG = ["llama-3-8b", "qwen3-0.6b", "gemma-2-9b", "mixtral-8x7b", "deepseek-v3", "qwen3-next-80b-a3b",
+           "kimi-linear-48b-a3b", "gpt-oss-20b", "nemotron-3-nano", "phi-2"]
+
+
+@pytest.mark.parametrize("model_id", CATALOG)
+def test_catalog_layer_counts_equal_engine_at_true_dims(model_id):
+    spec = find(model_id).spec()
+    for name, layer in spec.blocks.items():       # every distinct layer (dense and MoE, GDN and attention)
+        m = build_layer(spec, layer, torch.bfloat16, "meta")
+        assert count_params(m) == engine_count(spec, layer), name
+        assert all(p.device.type == "meta" for p in m.parameters())
+
+
+def test_deepseek_v3_moe_layer_holds_the_score_bias_buffer():
+    spec = find("deepseek-v3").spec()
+    moe_layer = spec.blocks["mla+moe"]
+    m = build_layer(spec, moe_layer, torch.bfloat16, "meta")
+    moe = m.ffns[0]
+    assert isinstance(moe, MoE) and moe.score_bias.shape == (256,)
+    assert isinstance(m.mixers[0], MLA)
+    assert moe.w_gate.shape == (256, 7168, 2048) and moe.w_down.shape == (256, 2048, 7168)
+
+
+def test_real_dims_qwen3_layer_runs_on_cpu():
+    spec = find("qwen3-0.6b").spec()
+    torch.manual_seed(0)
+    layer = build_layer(spec, spec.layers[0])
+    x = torch.randn(1, 5, spec.hidden_size)
+    with torch.no_grad():
+        y = layer(x)
+        states = layer.new_state(1, 8)
+        steps = [layer.step(x[:, t:t + 1], states, t) for t in range(5)]
+    assert torch.allclose(torch.cat(steps, 1), y, atol=1e-4, rtol=1e-4)
+    assert states[0]["k"].shape == (1, 8, 8, 128)          # [B, kv, T, hd]
+
+
+# --------------------------------------------------------------------------- decode == prefill
+
+def _randomize(module: torch.nn.Module) -> None:
+    """Random values also in the parameters initialised to constants (norms, sinks, biases)."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if p.ndim == 1 and not name.endswith(("A_log", "dt_bias")):
+                p.add_(0.1 * torch.randn(p.shape, generator=g))
+        for name, b in module.named_buffers():
+            if name.endswith("score_bias"):
+                b.copy_(0.05 * torch.randn(b.shape, generator=g))
+
+
+def _decode_matches_prefill(module, L=10, prompt=4, atol=2e-5):
+    torch.manual_seed(0)
+    _randomize(module)
+    module.eval()
+    x = torch.randn(2, L, D)
+    with torch.no_grad():
+        full = module(x)
+        state = module.new_state(2, L)                    # token by token from position 0
+        steps = torch.cat([module.step(x[:, t:t + 1], state, t) for t in range(L)], 1)
+        state = module.new_state(2, L)                    # prompt prefill fills the state, then decode
+        head = module(x[:, :prompt], state)
+        tail = [module.step(x[:, t:t + 1], state, t) for t in range(prompt, L)]
+    torch.testing.assert_close(steps, full, atol=atol, rtol=1e-4)
+    torch.testing.assert_close(torch.cat([head] + tail, 1), full, atol=atol, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", list(ATTENTION))
+@pytest.mark.parametrize("position", ["rope", "alibi"])
+def test_attention_decode_matches_prefill(name, position):
+    m = build_block(ATTENTION[name], D, position=position, rope_fraction=0.5)
+    _decode_matches_prefill(m)
+
+
+@pytest.mark.parametrize("name", list(ATTENTION))
+def test_attention_sdpa_equals_eager(name):
+    torch.manual_seed(0)
+    sdpa = build_block(ATTENTION[name], D, attn_impl="sdpa")
+    eager = build_block(ATTENTION[name], D, attn_impl="eager")
+    eager.load_state_dict(sdpa.state_dict())
+    x = torch.randn(2, 9, D)
+    with torch.no_grad():
+        torch.testing.assert_close(sdpa(x), eager(x), atol=1e-5, rtol=1e-4)
+
+
+def test_sliding_window_cache_is_a_ring_of_window_slots():
+    m = build_block(ATTENTION["sliding"], D)
+    assert m.new_state(1, 100)["k"].shape == (1, 2, 4, 16)
+    # a sliding layer differs from a full one once the sequence is longer than the window
+    full = build_block(S.Attention(heads=4, kv_heads=2, head_dim=16), D)
+    full.load_state_dict(m.state_dict())
+    x = torch.randn(1, 8, D)
+    with torch.no_grad():
+        assert torch.allclose(m(x)[:, :4], full(x)[:, :4], atol=1e-6)
+        assert not torch.allclose(m(x)[:, 4:], full(x)[:, 4:], atol=1e-3)
+
+
+@pytest.mark.parametrize("name", list(MLAS))
+def test_mla_absorbed_decode_matches_naive_prefill(name):
+    _decode_matches_prefill(build_block(MLAS[name], D))
+
+
+def test_mla_latent_cache_holds_rank_plus_rope_per_token():
+    st = build_block(MLAS["q_lora"], D).new_state(3, 20)
+    assert st["c"].shape == (3, 20, 16) and st["k_pe"].shape == (3, 20, 4)
+
+
+@pytest.mark.parametrize("name", list(LINEAR))
+def test_linear_attention_decode_matches_prefill(name):
+    _decode_matches_prefill(build_block(LINEAR[name], D))
+
+
+@pytest.mark.parametrize("name", list(SSMS))
+def test_ssm_decode_matches_prefill(name):
+    _decode_matches_prefill(build_block(SSMS[name], D))
+
+
+@pytest.mark.parametrize("name", ["pre_rms", "sandwich_gemma", "parallel_phi", "falcon_h1", "longcat",
+                                  "gdn_moe", "jamba", "kda_dense"])
+def test_layer_decode_matches_prefill(name):
+    layer, kw = LAYOUTS[name]
+    spec = make_spec(layer, **kw)
+    _decode_matches_prefill(build_layer(spec, layer), atol=5e-5)
+
+
+def test_real_dims_mamba2_layer_decode_matches_prefill():
+    spec = find("nemotron-3-nano").spec()
+    torch.manual_seed(0)
+    m = build_layer(spec, spec.blocks["mamba2"])
+    x = torch.randn(1, 4, spec.hidden_size) * 0.5
+    with torch.no_grad():
+        y = m(x)
+        st = m.new_state(1, 4)
+        steps = torch.cat([m.step(x[:, t:t + 1], st, t) for t in range(4)], 1)
+    torch.testing.assert_close(steps, y, atol=1e-4, rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- MoE vs a dense reference
+
+def _reference_moe(moe: MoE, x: torch.Tensor) -> torch.Tensor:
+    """Every expert on every token, weighted by the router's (renormalised) top-k weights."""
+    cfg = moe.cfg
+    xs = x.reshape(-1, x.shape[-1])
+    logits = xs @ moe.router.weight.T + (moe.router.bias if cfg.router_bias else 0)
+    if moe.scoring == "topk_softmax":
+        vals, ids = logits.topk(cfg.top_k, -1)
+        w = vals.softmax(-1)
+    else:
+        scores = logits.sigmoid() if moe.scoring == "sigmoid" else logits.softmax(-1)
+        bias = moe.score_bias if cfg.router_score_bias else 0
+        ids = (scores + bias).topk(cfg.top_k, -1).indices
+        w = scores.gather(-1, ids)
+        w = w / w.sum(-1, keepdim=True)
+    weight = torch.zeros(xs.shape[0], cfg.experts + cfg.zero_experts).scatter(1, ids, w)   # [N, E+Z]
+
+    def act(t):
+        return {"silu": torch.nn.functional.silu, "relu2": lambda u: torch.relu(u) ** 2}[cfg.activation](t)
+
+    out = torch.zeros_like(xs)
+    for e in range(cfg.experts):
+        b = (lambda n: getattr(moe, n)[e]) if cfg.expert_bias else (lambda n: 0)
+        up = xs @ moe.w_up[e] + b("b_up")
+        if cfg.activation == "swiglu_oai":
+            gate = (xs @ moe.w_gate[e] + b("b_gate")).clamp(max=7)
+            h = (up.clamp(-7, 7) + 1) * gate * torch.sigmoid(1.702 * gate)
+        elif cfg.gated:
+            h = act(xs @ moe.w_gate[e] + b("b_gate")) * up
+        else:
+            h = act(up)
+        out += weight[:, e:e + 1] * (h @ moe.w_down[e] + b("b_down"))
+    out += weight[:, cfg.experts:].sum(-1, keepdim=True) * xs                    # zero experts: identity
+    shared = sum((m(xs) for m in moe.shared), torch.zeros_like(xs))
+    if cfg.shared_gate:
+        shared = torch.sigmoid(xs @ moe.shared_gate.weight.T) * shared
+    return (out + shared).reshape(x.shape)
+
+
+@pytest.mark.parametrize("name", [n for n in FFNS if n.startswith("moe")])
+def test_moe_equals_dense_reference(name):
+    torch.manual_seed(0)
+    moe = build_block(FFNS[name], D)
+    _randomize(moe)
+    x = torch.randn(3, 7, D)
+    with torch.no_grad():
+        ref = _reference_moe(moe, x)
+        torch.testing.assert_close(moe(x), ref, atol=1e-5, rtol=1e-4)
+        moe.impl = "dense"
+        torch.testing.assert_close(moe(x), ref, atol=1e-5, rtol=1e-4)
+
+
+def test_moe_routes_top_k_and_scoring_follows_the_spec():
+    assert build_block(FFNS["moe_deepseek"], D).scoring == "sigmoid"
+    assert build_block(FFNS["moe_gptoss"], D).scoring == "topk_softmax"
+    assert build_block(FFNS["moe_softmax"], D).scoring == "softmax"
+    moe = build_block(FFNS["moe_softmax"], D)
+    w, ids = moe.route(torch.randn(5, D))
+    assert ids.shape == (5, 2) and torch.allclose(w.sum(-1), torch.ones(5))
+
+
+def test_dense_ffn_shapes():
+    m = build_block(FFNS["swiglu"], D)
+    assert m(torch.randn(2, 3, D)).shape == (2, 3, D)
+    assert isinstance(build_block(ATTENTION["mha"], D), Attention)
+    assert isinstance(DecoderLayer(make_spec(LAYOUTS["pre_rms"][0]), LAYOUTS["pre_rms"][0]).mixers[0], Attention)

@@ -1,0 +1,692 @@
+"""The charts panel: memory vs context, roofline, latency by operator kind, and the survey's
+calculators (quantization, Transformer/SSM/hybrid scaling, thinking budget) for the current model.
+
+Display only: every number comes from models.charts.ChartData (built by models.charts.chart_data
+from a CostReport). Every plot item is created once in __init__ and updated with setData/setOpts,
+so a knob change repaints without rebuilding the scene. A second model (compare) is overlaid
+dashed in a second colour.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from models.charts import (KIND_LABELS, KIND_ORDER, MAX_DEVICES, MEMORY_COMPONENTS, MEMORY_LABELS,
+                           QUANT_FORMATS, ChartData)
+
+GiB = 2**30
+PRIMARY = "#0072B2"
+COMPARE = "#D55E00"
+DECODE = "#E69F00"
+COMPARE_DECODE = "#CC79A7"
+CAPACITY = "#C0392B"
+COMPONENT_COLORS = {
+    "weights": "#8C6D46", "kv_full": "#0072B2", "kv_sliding": "#56B4E9", "mla_latent": "#CC79A7",
+    "state": "#009E73", "activations": "#E69F00", "reserve": "#999999",
+}
+VARIANT_COLORS = {"current": PRIMARY, "ssm": "#009E73", "hybrid": "#CC79A7", "sliding": "#56B4E9"}
+VARIANT_KEYS = ("current", "ssm", "hybrid", "sliding")
+THEMES = {"light": {"bg": "#FFFFFF", "fg": "#202020", "grid": 0.25, "legend": (255, 255, 255, 215)},
+          "dark": {"bg": "#1E1F22", "fg": "#DCDCDC", "grid": 0.30, "legend": (30, 31, 34, 215)}}
+DASH = QtCore.Qt.PenStyle.DashLine
+DOT = QtCore.Qt.PenStyle.DotLine
+TAB_NAMES = ("Memory", "Roofline", "Latency", "Quantization", "Scaling", "Thinking budget")
+
+
+def _pen(color, width=2.0, style=QtCore.Qt.PenStyle.SolidLine):
+    pen = pg.mkPen(color, width=width)
+    pen.setStyle(style)
+    pen.setCosmetic(True)
+    return pen
+
+
+def _brush(color, alpha=255):
+    c = QtGui.QColor(color)
+    c.setAlpha(alpha)
+    return pg.mkBrush(c)
+
+
+def _positive(values) -> np.ndarray:
+    """Non-positive values become NaN so log axes skip them instead of warning."""
+    a = np.asarray(values, dtype=float).copy()
+    a[~(a > 0)] = np.nan
+    return a
+
+
+def _fmt_bytes(b: float) -> str:
+    if b >= 1e12:
+        return f"{b / 2**40:.2f} TiB"
+    if b >= GiB:
+        return f"{b / GiB:.1f} GiB"
+    return f"{b / 2**20:.0f} MiB"
+
+
+def _fmt_seconds(s: float) -> str:
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s * 1e6:.3g} µs"
+
+
+def _fmt_tokens(n: float) -> str:
+    n = int(n)
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n // 1024}K"
+    return f"{n:,}"
+
+
+class NiceAxis(pg.AxisItem):
+    """An axis whose log mode labels readable values: 1-2-5 (or finer) steps inside a decade when
+    the range is short, whole decades when it is long, and, for token counts, powers of two
+    written 256, 1K, 32K, 1M. Minor ticks only draw grid lines, never labels, so they cannot crowd."""
+
+    def __init__(self, orientation, tokens=False, **kw):
+        super().__init__(orientation, **kw)
+        self.tokens = tokens
+        self.enableAutoSIPrefix(False)
+        self.setStyle(maxTextLevel=0)
+
+    def _max_labels(self, size: float) -> int:
+        per = 64 if self.orientation in ("bottom", "top") else 28
+        return max(2, int(size / per))
+
+    def tickValues(self, minVal, maxVal, size):
+        if not self.logMode:
+            return super().tickValues(minVal, maxVal, size)
+        lo, hi = sorted((float(minVal), float(maxVal)))
+        if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo <= 0:
+            return super().tickValues(minVal, maxVal, size)
+        most = self._max_labels(size)
+        if self.tokens:
+            l2 = math.log10(2)
+            exps = list(range(math.ceil(lo / l2), math.floor(hi / l2) + 1))
+            step = 1
+            while len([e for e in exps if e % step == 0]) > most:
+                step += 1
+            major = [e * l2 for e in exps if e % step == 0]
+            minor = [e * l2 for e in exps if e % step != 0]
+            return [(1.0, major), (0.5, minor)]
+        d0, d1 = math.floor(lo), math.ceil(hi)
+
+        def ticks(mults, every=1):
+            out = []
+            for d in range(d0, d1 + 1):
+                if d % every:
+                    continue
+                for m in mults:
+                    v = d + math.log10(m)
+                    if lo - 1e-9 <= v <= hi + 1e-9:
+                        out.append(v)
+            return out
+        minor = ticks(range(1, 10))
+        for mults in ((1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8), (1, 1.5, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,)):
+            major = ticks(mults)
+            if len(major) <= most:
+                break
+        every = 1
+        while len(major) > most:
+            every += 1
+            major = ticks((1,), every)
+        if len(major) < 2:   # less than a decade with no nice value inside: label the ends too
+            major = sorted(set(major) | {lo, hi})
+        return [(1.0, major), (0.5, [v for v in minor if v not in major])]
+
+    def tickStrings(self, values, scale, spacing):
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        out = []
+        for v in values:
+            x = 10 ** v
+            if self.tokens:
+                out.append(_fmt_tokens_approx(x))
+            elif x >= 1e5 or x < 1e-3:
+                out.append(f"{x:.0e}".replace("e+0", "e").replace("e-0", "e-"))
+            else:
+                out.append(f"{x:.3g}")
+        return out
+
+
+def _fmt_tokens_approx(x: float) -> str:
+    if x >= 2**20 * 0.999:
+        return f"{x / 2**20:.3g}M"
+    if x >= 1024 * 0.999:
+        return f"{x / 1024:.3g}K"
+    return f"{x:.0f}"
+
+
+class _Plot(pg.PlotWidget):
+    """A PlotWidget that remembers its texts so a theme switch can recolour them."""
+
+    def __init__(self, name: str, xlabel: str, ylabel: str, logx=False, logy=False,
+                 tokens_x=False, legend=True, parent=None):
+        super().__init__(parent=parent, axisItems={"bottom": NiceAxis("bottom", tokens=tokens_x),
+                                                   "left": NiceAxis("left")})
+        self.setObjectName(name)
+        self.setMinimumHeight(180)
+        pi = self.getPlotItem()
+        pi.setLogMode(x=logx, y=logy)
+        pi.showGrid(x=True, y=True, alpha=0.25)
+        pi.setMenuEnabled(True)
+        self._labels = {"bottom": xlabel, "left": ylabel}
+        self._title = ""
+        self._fg = THEMES["light"]["fg"]
+        # The legend sits under the x axis title, in the plot's own layout, so it never hides data.
+        self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", verSpacing=-6, horSpacing=18,
+                                    frame=False)
+        if legend:
+            pi.layout.addItem(self.legend, 4, 1)
+            pi.layout.setRowSpacing(3, 0)
+        else:
+            self.legend.setVisible(False)
+        self.text_items: list[pg.TextItem] = []
+        self.fg_items: list = []          # items drawn in the foreground colour
+        self.lines: list[pg.InfiniteLine] = []
+        self._apply_labels()
+
+    def _apply_labels(self):
+        pi = self.getPlotItem()
+        for side, text in self._labels.items():
+            pi.setLabel(side, text, color=self._fg, **{"font-size": "9pt"})
+        pi.setTitle(self._title or None, color=self._fg, size="10pt")
+
+    def set_title(self, text: str):
+        self._title = text
+        self.getPlotItem().setTitle(text, color=self._fg, size="10pt")
+
+    def sync_legend(self, entries):
+        """entries: [(item, name)] shown in this order; legend rows only, items stay."""
+        self.legend.clear()
+        self.legend.setColumnCount(1 if len(entries) <= 1 else 2 if len(entries) <= 4 else 3)
+        for item, name in entries:
+            self.legend.addItem(item, name)
+        self.legend.setLabelTextColor(self._fg)
+
+    def apply_theme(self, theme: dict):
+        self._fg = theme["fg"]
+        self.setBackground(theme["bg"])
+        pi = self.getPlotItem()
+        for side in ("left", "bottom", "right", "top"):
+            axis = pi.getAxis(side)
+            axis.setPen(self._fg)
+            axis.setTextPen(self._fg)
+        pi.showGrid(x=True, y=True, alpha=theme["grid"])
+        self._apply_labels()
+        self.legend.setLabelTextColor(self._fg)
+        for t in self.text_items:
+            t.setColor(self._fg)
+        for line in self.lines:
+            if line.label is not None:
+                line.label.setColor(self._fg)
+        for item, width, style in self.fg_items:
+            item.setPen(_pen(self._fg, width, style))
+
+
+class ChartsPanel(QtWidgets.QTabWidget):
+    """Tabs Memory, Roofline, Latency, Quantization, Scaling, Thinking budget.
+
+    set_data(primary, compare=None) redraws from models.charts.ChartData; set_theme("light" or
+    "dark") recolours. Items are created once; chart_items() lists them (for tests)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("chartsPanel")
+        self.setDocumentMode(True)
+        self._theme = "light"
+        self._primary: ChartData | None = None
+        self._compare: ChartData | None = None
+        self.plots: list[_Plot] = []
+        self._items: list = []
+        self._build_memory()
+        self._build_roofline()
+        self._build_latency()
+        self._build_quant()
+        self._build_scaling()
+        self._build_thinking()
+        self.set_theme("light")
+
+    # ------------------------------------------------------------------ helpers
+    def _new_plot(self, *args, **kwargs) -> _Plot:
+        p = _Plot(*args, **kwargs)
+        self.plots.append(p)
+        return p
+
+    def _curve(self, plot: _Plot, pen, **kw) -> pg.PlotDataItem:
+        item = pg.PlotDataItem([], [], pen=pen, connect="finite", **kw)
+        plot.getPlotItem().addItem(item)
+        self._items.append(item)
+        return item
+
+    def _add(self, plot: _Plot, item):
+        plot.getPlotItem().addItem(item)
+        self._items.append(item)
+        return item
+
+    def _vline(self, plot: _Plot, color, angle=90, label_pos=0.95, anchors=None) -> pg.InfiniteLine:
+        line = pg.InfiniteLine(angle=angle, movable=False, pen=_pen(color, 1.3, DASH), label="",
+                               labelOpts={"position": label_pos, "color": color,
+                                          "anchors": anchors or [(0, 1), (0, 1)],
+                                          "fill": None})
+        line.label.setFont(QtGui.QFont("", 8))
+        line.setVisible(False)
+        self._add(plot, line)
+        plot.lines.append(line)
+        return line
+
+    def chart_items(self) -> list:
+        """Every graphics item the panel draws data with, in creation order."""
+        return list(self._items)
+
+    def plot(self, name: str) -> _Plot:
+        return self.findChild(pg.PlotWidget, name)
+
+    # ------------------------------------------------------------------ build
+    def _build_memory(self):
+        p = self._new_plot("memoryChart", "Context length (tokens per sequence)",
+                           "Memory (GiB, all devices)", logx=True, logy=True,
+                           legend_offset=(10, 10))
+        self.mem_plot = p
+        self.mem_curves = {k: self._curve(p, _pen(COMPONENT_COLORS[k], 2.2,
+                                                  DOT if k == "reserve" else QtCore.Qt.PenStyle.SolidLine))
+                           for k in MEMORY_COMPONENTS}
+        self.mem_total = self._curve(p, _pen(THEMES["light"]["fg"], 3))
+        p.fg_items.append((self.mem_total, 3, QtCore.Qt.PenStyle.SolidLine))
+        self.mem_capacity = self._curve(p, _pen(CAPACITY, 2, QtCore.Qt.PenStyle.DashDotLine))
+        self.mem_cmp_curves = {k: self._curve(p, _pen(COMPONENT_COLORS[k], 1.5, DASH))
+                               for k in MEMORY_COMPONENTS}
+        self.mem_cmp_total = self._curve(p, _pen(COMPARE, 3, DASH))
+        self.mem_cmp_capacity = self._curve(p, _pen(COMPARE, 1.5, QtCore.Qt.PenStyle.DashDotLine))
+        self.mem_context = self._vline(p, "#7F7F7F", label_pos=0.06, anchors=[(1.05, 1), (1.05, 1)])
+        self.addTab(p, "Memory")
+
+    def _build_roofline(self):
+        p = self._new_plot("rooflineChart", "Arithmetic intensity (FLOP/byte)",
+                           "Achieved TFLOP/s (per device)", logx=True, logy=True,
+                           legend_offset=(-10, -10))
+        self.roof_plot = p
+        self.roof_line = self._curve(p, _pen(THEMES["light"]["fg"], 2.5))
+        p.fg_items.append((self.roof_line, 2.5, QtCore.Qt.PenStyle.SolidLine))
+        self.roof_attainable = self._curve(p, _pen("#7F7F7F", 1.5, DOT))
+        self.roof_cmp_line = self._curve(p, _pen(COMPARE, 2, DASH))
+        self.roof_ridge = self._vline(p, "#7F7F7F", label_pos=0.08, anchors=[(-0.05, 1), (-0.05, 1)])
+
+        def scatter(symbol, brush, pen, size=11):
+            s = pg.ScatterPlotItem(size=size, symbol=symbol, brush=brush, pen=pen, hoverable=True,
+                                   tip=self._roof_tip, hoverSize=size + 5,
+                                   hoverPen=pg.mkPen("#000000", width=1.5))
+            return self._add(p, s)
+        self.roof_prefill = scatter("o", _brush(PRIMARY, 210), pg.mkPen("w", width=0.8))
+        self.roof_decode = scatter("t", _brush(DECODE, 230), pg.mkPen("w", width=0.8))
+        self.roof_cmp_prefill = scatter("o", _brush(COMPARE, 40), _pen(COMPARE, 1.8))
+        self.roof_cmp_decode = scatter("t", _brush(COMPARE_DECODE, 40), _pen(COMPARE_DECODE, 1.8))
+        self.addTab(p, "Roofline")
+
+    @staticmethod
+    def _roof_tip(x, y, data):
+        if not isinstance(data, dict):
+            return ""
+        return (f"{data['model']}\n{data['phase']}: {data['name']} ({data['kind']})\n"
+                f"intensity {data['intensity']:.3g} FLOP/byte\n"
+                f"achieved {data['tflops']:.3g} TFLOP/s, {data['bound']}-bound\n"
+                f"{_fmt_seconds(data['time_s'])} per layer × {data['count']}")
+
+    def _build_latency(self):
+        p = self._new_plot("latencyChart", "Operator kind", "Share of phase time (%)",
+                           legend_offset=(-10, 10))
+        self.lat_plot = p
+        self.lat_bars = {}
+        for key, color, alpha, pen in (("prefill", PRIMARY, 230, None), ("decode", DECODE, 230, None),
+                                       ("cmp_prefill", COMPARE, 70, _pen(COMPARE, 1.8, DASH)),
+                                       ("cmp_decode", COMPARE_DECODE, 70, _pen(COMPARE_DECODE, 1.8, DASH))):
+            bar = pg.BarGraphItem(x=[], height=[], width=0.3, brush=_brush(color, alpha),
+                                  pen=pen or pg.mkPen(None))
+            self.lat_bars[key] = self._add(p, bar)
+        self.lat_texts = []
+        for _ in range(len(KIND_ORDER) * 4):
+            t = pg.TextItem("", anchor=(0.5, 1.0))
+            t.setFont(QtGui.QFont("", 7))
+            t.setVisible(False)
+            self._add(p, t)
+            p.text_items.append(t)
+            self.lat_texts.append(t)
+        p.getPlotItem().setMouseEnabled(x=False, y=False)
+        self.addTab(p, "Latency")
+
+    def _build_quant(self):
+        p = self._new_plot("quantChart", "Weight format (storage bits per weight)",
+                           "Devices needed (tensor parallel)", legend_offset=(-10, 10))
+        self.quant_plot = p
+        self.quant_bars = self._add(p, pg.BarGraphItem(x=[], height=[], width=0.38,
+                                                       brush=_brush(PRIMARY, 220), pen=pg.mkPen(None)))
+        self.quant_cmp_bars = self._add(p, pg.BarGraphItem(x=[], height=[], width=0.38,
+                                                           brush=_brush(COMPARE, 60),
+                                                           pen=_pen(COMPARE, 1.8, DASH)))
+        self.quant_texts = []
+        for _ in range(len(QUANT_FORMATS) * 2):
+            t = pg.TextItem("", anchor=(0.5, 1.0))
+            t.setFont(QtGui.QFont("", 7))
+            t.setVisible(False)
+            self._add(p, t)
+            p.text_items.append(t)
+            self.quant_texts.append(t)
+        self.quant_have = self._vline(p, "#7F7F7F", angle=0, label_pos=0.02,
+                                      anchors=[(0, 1.1), (0, 1.1)])
+        p.getPlotItem().setMouseEnabled(x=False, y=False)
+        self.addTab(p, "Quantization")
+
+    def _build_scaling(self):
+        box = QtWidgets.QWidget()
+        box.setObjectName("scalingTab")
+        lay = QtWidgets.QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        t = self._new_plot("scalingChart", "Sequence length (tokens)",
+                           "Time per output token (ms)", logx=True, logy=True,
+                           legend_offset=(10, 10))
+        m = self._new_plot("scalingMemoryChart", "Sequence length (tokens)",
+                           "KV cache + state (GiB)", logx=True, logy=True, legend_offset=(10, 10))
+        m.setXLink(t)
+        self.scale_plot, self.scale_mem_plot = t, m
+        self.scale_time = {k: self._curve(t, _pen(VARIANT_COLORS[k], 2.4)) for k in VARIANT_KEYS}
+        self.scale_mem = {k: self._curve(m, _pen(VARIANT_COLORS[k], 2.4)) for k in VARIANT_KEYS}
+        self.scale_cmp_time = self._curve(t, _pen(COMPARE, 2.4, DASH))
+        self.scale_cmp_mem = self._curve(m, _pen(COMPARE, 2.4, DASH))
+        self.scale_ctx = self._vline(t, "#7F7F7F", label_pos=0.06, anchors=[(1.05, 1), (1.05, 1)])
+        self.scale_note = QtWidgets.QLabel("")
+        self.scale_note.setObjectName("scalingNote")
+        self.scale_note.setWordWrap(True)
+        self.scale_note.setContentsMargins(8, 2, 8, 4)
+        lay.addWidget(t, 1)
+        lay.addWidget(m, 1)
+        lay.addWidget(self.scale_note)
+        self.addTab(box, "Scaling")
+
+    def _build_thinking(self):
+        box = QtWidgets.QWidget()
+        box.setObjectName("thinkingTab")
+        lay = QtWidgets.QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        t = self._new_plot("thinkingChart", "Thinking budget (reasoning tokens per request)",
+                           "Latency (s)", legend_offset=(10, 10))
+        c = self._new_plot("thinkingCostChart", "Thinking budget (reasoning tokens per request)",
+                           "Cost per request batch (US$)", legend_offset=(10, 10))
+        c.setXLink(t)
+        self.think_plot, self.think_cost_plot = t, c
+        self.think_time = self._curve(t, _pen(PRIMARY, 2.4))
+        self.think_cmp_time = self._curve(t, _pen(COMPARE, 2.4, DASH))
+        self.think_cost = self._curve(c, _pen(PRIMARY, 2.4))
+        self.think_cmp_cost = self._curve(c, _pen(COMPARE, 2.4, DASH))
+        lay.addWidget(t, 1)
+        lay.addWidget(c, 1)
+        self.addTab(box, "Thinking budget")
+
+    # ------------------------------------------------------------------ data
+    def set_data(self, primary: ChartData, compare: ChartData | None = None) -> None:
+        self._primary, self._compare = primary, compare
+        self._set_memory(primary, compare)
+        self._set_roofline(primary, compare)
+        self._set_latency(primary, compare)
+        self._set_quant(primary, compare)
+        self._set_scaling(primary, compare)
+        self._set_thinking(primary, compare)
+
+    def _set_memory(self, a: ChartData, b: ChartData | None):
+        p = self.mem_plot
+        entries = []
+        for k in MEMORY_COMPONENTS:
+            ys = a.memory.components[k]
+            shown = bool(np.any(ys > 0))
+            self.mem_curves[k].setData(a.memory.contexts, _positive(ys / GiB) if shown else [])
+            if shown:
+                entries.append((self.mem_curves[k], MEMORY_LABELS[k]))
+        self.mem_total.setData(a.memory.contexts, a.memory.total / GiB)
+        entries.append((self.mem_total, "total"))
+        ctx = a.memory.contexts
+        self.mem_capacity.setData([ctx[0], ctx[-1]], [a.memory.capacity / GiB] * 2)
+        entries.append((self.mem_capacity, f"device memory ({a.devices}× {_fmt_bytes(a.memory.capacity / a.devices)})"))
+        if b is not None:
+            for k in MEMORY_COMPONENTS:
+                ys = b.memory.components[k]
+                self.mem_cmp_curves[k].setData(b.memory.contexts,
+                                               _positive(ys / GiB) if np.any(ys > 0) else [])
+            self.mem_cmp_total.setData(b.memory.contexts, b.memory.total / GiB)
+            entries.append((self.mem_cmp_total, f"{b.model}: total (parts dashed)"))
+            if b.memory.capacity != a.memory.capacity:
+                bc = b.memory.contexts
+                self.mem_cmp_capacity.setData([bc[0], bc[-1]], [b.memory.capacity / GiB] * 2)
+                entries.append((self.mem_cmp_capacity, f"{b.model}: device memory"))
+            else:
+                self.mem_cmp_capacity.setData([], [])
+        else:
+            for item in self.mem_cmp_curves.values():
+                item.setData([], [])
+            self.mem_cmp_total.setData([], [])
+            self.mem_cmp_capacity.setData([], [])
+        p.sync_legend(entries)
+        self.mem_context.setPos(math.log10(a.memory.current_context))
+        self.mem_context.label.setFormat(f"context {_fmt_tokens(a.memory.current_context)}")
+        self.mem_context.setVisible(True)
+        windows = ", ".join(_fmt_tokens(w) for w in a.memory.windows)
+        extra = f"; windows {windows}" if windows else ""
+        p.set_title(f"Memory vs context: {a.label}, batch {a.memory.batch}{extra}")
+
+    def _points(self, cd: ChartData, phase: str) -> dict:
+        x, y, pts = cd.roofline.phase(phase)
+        data = [{"model": cd.model, "phase": phase, "name": q.name, "kind": q.kind,
+                 "intensity": q.intensity, "tflops": q.flops_per_s / 1e12, "bound": q.bound,
+                 "time_s": q.time_s, "count": q.count} for q in pts]
+        ok = (x > 0) & (y > 0)
+        return {"x": np.log10(x[ok]), "y": np.log10(y[ok] / 1e12),
+                "data": [d for d, keep in zip(data, ok) if keep]}
+
+    def _set_roofline(self, a: ChartData, b: ChartData | None):
+        p = self.roof_plot
+        r = a.roofline
+        self.roof_line.setData(r.intensity, r.roof / 1e12)
+        self.roof_attainable.setData(r.intensity, r.attainable / 1e12)
+        self.roof_prefill.setData(**self._points(a, "prefill"))
+        self.roof_decode.setData(**self._points(a, "decode"))
+        entries = [(self.roof_line, f"roof: {r.peak / 1e12:.0f} TFLOP/s {r.compute_dtype}, "
+                                    f"{r.bandwidth / 1e12:.2f} TB/s"),
+                   (self.roof_attainable, f"attainable ({r.compute_efficiency:.0%} compute, "
+                                          f"{r.memory_efficiency:.0%} memory efficiency)"),
+                   (self.roof_prefill, f"prefill ops ({_fmt_tokens(a.workload.context)} tokens)"),
+                   (self.roof_decode, "decode ops (one token)")]
+        if b is not None:
+            rb = b.roofline
+            same_roof = (rb.peak == r.peak and rb.bandwidth == r.bandwidth)
+            self.roof_cmp_line.setData([] if same_roof else rb.intensity,
+                                       [] if same_roof else rb.roof / 1e12)
+            if not same_roof:
+                entries.append((self.roof_cmp_line, f"{b.model}: roof ({b.device})"))
+            self.roof_cmp_prefill.setData(**self._points(b, "prefill"))
+            self.roof_cmp_decode.setData(**self._points(b, "decode"))
+            entries += [(self.roof_cmp_prefill, f"{b.model}: prefill ops"),
+                        (self.roof_cmp_decode, f"{b.model}: decode ops")]
+        else:
+            self.roof_cmp_line.setData([], [])
+            self.roof_cmp_prefill.setData(x=[], y=[])
+            self.roof_cmp_decode.setData(x=[], y=[])
+        p.sync_legend(entries)
+        self.roof_ridge.setPos(math.log10(r.ridge))
+        self.roof_ridge.label.setFormat(f"ridge {r.ridge:.0f} FLOP/B")
+        self.roof_ridge.setVisible(True)
+        p.set_title(f"Roofline: {a.label} (hover a point for its operator)")
+
+    def _set_latency(self, a: ChartData, b: ChartData | None):
+        p = self.lat_plot
+        phases = [("prefill", a, "prefill"), ("decode", a, "decode")]
+        if b is not None:
+            phases += [("cmp_prefill", b, "prefill"), ("cmp_decode", b, "decode")]
+        kinds = [k for k in KIND_ORDER if any(cd.latency[ph].get(k, 0) > 0 for _, cd, ph in phases)]
+        kinds += sorted({k for _, cd, ph in phases for k in cd.latency[ph]} - set(kinds))
+        n_series = len(phases)
+        width = 0.8 / n_series
+        for t in self.lat_texts:
+            t.setVisible(False)
+        ti = 0
+        ymax = 0.0
+        for j, (key, cd, ph) in enumerate(phases):
+            total = sum(cd.latency[ph].values()) or 1.0
+            xs = np.arange(len(kinds)) - 0.4 + width * (j + 0.5)
+            secs = np.array([cd.latency[ph].get(k, 0.0) for k in kinds])
+            share = 100.0 * secs / total
+            ymax = max(ymax, float(share.max()) if len(share) else 0.0)
+            self.lat_bars[key].setOpts(x=xs, height=share, width=width * 0.92)
+            for x, h, s in zip(xs, share, secs):
+                if s > 0 and ti < len(self.lat_texts):
+                    t = self.lat_texts[ti]
+                    ti += 1
+                    t.setText(_fmt_seconds(s))
+                    t.setPos(x, h)
+                    t.setVisible(True)
+        for key in ("cmp_prefill", "cmp_decode"):
+            if b is None:
+                self.lat_bars[key].setOpts(x=[], height=[])
+        p.getPlotItem().getAxis("bottom").setTicks([[(i, KIND_LABELS.get(k, k))
+                                                     for i, k in enumerate(kinds)]])
+        p.getPlotItem().setXRange(-0.6, len(kinds) - 0.4, padding=0)
+        p.getPlotItem().setYRange(0, max(ymax * 1.15, 10), padding=0)
+        entries = [(self.lat_bars["prefill"], f"prefill: TTFT {_fmt_seconds(a.ttft_s)}"),
+                   (self.lat_bars["decode"], f"decode: {_fmt_seconds(a.tpot_s)} per token")]
+        if b is not None:
+            entries += [(self.lat_bars["cmp_prefill"], f"{b.model} prefill: {_fmt_seconds(b.ttft_s)}"),
+                        (self.lat_bars["cmp_decode"], f"{b.model} decode: {_fmt_seconds(b.tpot_s)}")]
+        p.sync_legend(entries)
+        p.set_title(f"Latency by operator kind: {a.label}, context {_fmt_tokens(a.workload.context)}, "
+                    f"batch {a.workload.batch} (labels: seconds)")
+
+    def _set_quant(self, a: ChartData, b: ChartData | None):
+        p = self.quant_plot
+        rows = {r.dtype: r for r in a.quant}
+        fmts = [f for f in QUANT_FORMATS if f in rows] + [f for f in rows if f not in QUANT_FORMATS]
+        series = [(a, self.quant_bars)] + ([(b, self.quant_cmp_bars)] if b is not None else [])
+        width = 0.8 / len(series)
+        for t in self.quant_texts:
+            t.setVisible(False)
+        ti = 0
+        top = 1
+        for j, (cd, bars) in enumerate(series):
+            by = {r.dtype: r for r in cd.quant}
+            xs = np.arange(len(fmts)) - 0.4 + width * (j + 0.5)
+            hs, brushes = [], []
+            for f in fmts:
+                r = by.get(f)
+                n = r.devices_needed if r else None
+                hs.append(n if n is not None else MAX_DEVICES)
+                color = PRIMARY if j == 0 else COMPARE
+                brushes.append(_brush(color, (220 if j == 0 else 60) if n is not None else 35))
+            self.quant_bars_set(bars, xs, hs, width * 0.92, brushes)
+            top = max(top, max(hs))
+            for x, f, h in zip(xs, fmts, hs):
+                r = by.get(f)
+                if r is None or ti >= len(self.quant_texts):
+                    continue
+                t = self.quant_texts[ti]
+                ti += 1
+                count = f"{r.devices_needed}" if r.devices_needed is not None else f">{MAX_DEVICES}"
+                t.setText(f"{count}\n{_fmt_bytes(r.weights_bytes)}")
+                t.setPos(x, h)
+                t.setVisible(True)
+        if b is None:
+            self.quant_cmp_bars.setOpts(x=[], height=[], brushes=None)
+        ticks = [(i, f"{f} · {rows[f].bits:.3g} b") for i, f in enumerate(fmts)]
+        p.getPlotItem().getAxis("bottom").setTicks([ticks])
+        have = a.workload.devices
+        self.quant_have.setPos(have)
+        self.quant_have.label.setFormat(f"this setup: {have} device{'s' if have > 1 else ''}")
+        self.quant_have.setVisible(True)
+        p.getPlotItem().setXRange(-0.6, len(fmts) - 0.4, padding=0)
+        p.getPlotItem().setYRange(0, max(top, have) * 1.25 + 0.5, padding=0)
+        entries = [(self.quant_bars, f"{a.model} (label: devices, weights)")]
+        if b is not None:
+            entries.append((self.quant_cmp_bars, f"{b.model}"))
+        p.sync_legend(entries)
+        p.set_title(f"Devices needed per weight format: {a.device}, context "
+                    f"{_fmt_tokens(a.workload.context)}, batch {a.workload.batch}, KV {a.workload.kv}")
+
+    @staticmethod
+    def quant_bars_set(bars: pg.BarGraphItem, xs, hs, width, brushes):
+        bars.setOpts(x=xs, height=hs, width=width, brushes=brushes)
+
+    def _set_scaling(self, a: ChartData, b: ChartData | None):
+        s = a.scaling
+        t_entries, m_entries = [], []
+        present = {v.key: v for v in s.variants}
+        for k in VARIANT_KEYS:
+            v = present.get(k)
+            if v is None:
+                self.scale_time[k].setData([], [])
+                self.scale_mem[k].setData([], [])
+                continue
+            self.scale_time[k].setData(s.lengths, _positive(v.decode_s * 1e3))
+            self.scale_mem[k].setData(s.lengths, _positive(v.cache_bytes / GiB))
+            t_entries.append((self.scale_time[k], v.label))
+            m_entries.append((self.scale_mem[k], v.label))
+        if b is not None and b.scaling.variant("current") is not None:
+            v = b.scaling.variant("current")
+            self.scale_cmp_time.setData(b.scaling.lengths, _positive(v.decode_s * 1e3))
+            self.scale_cmp_mem.setData(b.scaling.lengths, _positive(v.cache_bytes / GiB))
+            t_entries.append((self.scale_cmp_time, f"{b.model} (compare)"))
+            m_entries.append((self.scale_cmp_mem, f"{b.model} (compare)"))
+        else:
+            self.scale_cmp_time.setData([], [])
+            self.scale_cmp_mem.setData([], [])
+        self.scale_plot.sync_legend(t_entries)
+        self.scale_mem_plot.sync_legend(m_entries)
+        self.scale_ctx.setPos(math.log10(s.model_context))
+        self.scale_ctx.label.setFormat(f"trained context {_fmt_tokens(s.model_context)}")
+        self.scale_ctx.setVisible(True)
+        self.scale_plot.set_title(f"Scaling with sequence length: {a.label}, batch {a.workload.batch}")
+        self.scale_mem_plot.set_title("")
+        note = "; ".join(f"{label}: not shown ({reason})" for label, reason in s.omitted)
+        self.scale_note.setText(note)
+        self.scale_note.setVisible(bool(note))
+
+    def _set_thinking(self, a: ChartData, b: ChartData | None):
+        th = a.thinking
+        self.think_time.setData(th.budgets, th.seconds)
+        t_entries = [(self.think_time, f"{a.model}: TTFT {_fmt_seconds(th.ttft_s)} + "
+                                       f"{_fmt_seconds(th.tpot_s)} per token")]
+        c_entries = []
+        if th.dollars is not None:
+            self.think_cost.setData(th.budgets, th.dollars)
+            c_entries.append((self.think_cost, f"{a.model}: ${th.usd_per_million:.2f} per M tokens"))
+        else:
+            self.think_cost.setData([], [])
+        if b is not None:
+            tb = b.thinking
+            self.think_cmp_time.setData(tb.budgets, tb.seconds)
+            t_entries.append((self.think_cmp_time, f"{b.model}: TTFT {_fmt_seconds(tb.ttft_s)} + "
+                                                   f"{_fmt_seconds(tb.tpot_s)} per token"))
+            if tb.dollars is not None:
+                self.think_cmp_cost.setData(tb.budgets, tb.dollars)
+                c_entries.append((self.think_cmp_cost,
+                                  f"{b.model}: ${tb.usd_per_million:.2f} per M tokens"))
+            else:
+                self.think_cmp_cost.setData([], [])
+        else:
+            self.think_cmp_time.setData([], [])
+            self.think_cmp_cost.setData([], [])
+        self.think_plot.sync_legend(t_entries)
+        self.think_cost_plot.sync_legend(c_entries)
+        self.think_plot.set_title(f"Thinking budget: {a.label}, batch {th.batch}")
+        self.think_cost_plot.set_title("" if th.dollars is not None else
+                                       f"no cloud price listed for {a.device}")
+
+    # ------------------------------------------------------------------ theme
+    def set_theme(self, name: str) -> None:
+        if name not in THEMES:
+            raise ValueError(f"theme must be one of {', '.join(THEMES)}, got {name!r}")
+        self._theme = name
+        theme = THEMES[name]
+        for p in self.plots:
+            p.apply_theme(theme)
+        self.scale_note.setStyleSheet(f"color: {theme['fg']}; background: {theme['bg']};")
+
+    def theme(self) -> str:
+        return self._theme

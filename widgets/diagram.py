@@ -1,0 +1,858 @@
+"""The architecture diagram: a QGraphicsScene of a :class:`models.diagram.DiagramModel`.
+
+Display only: every number and text shown here was computed in ``models.diagram``. The scene has
+three columns:
+
+1. the overview (embedding, positions, the decoder stack folded into runs "xN" and repeating
+   periods, final norm, LM head) with tensor shapes on the edges;
+2. the per-layer strip (mixer and FFN category of every layer), drawn as one QGraphicsPathItem
+   per color so that 100+ layer models stay cheap, with a legend;
+3. the detail of the selected block: its components in data-flow order with shapes and parameter
+   counts, head grouping (query heads wired to their KV heads), the MLA latent, the experts.
+
+Text is QGraphicsSimpleTextItem throughout, so SVG and PDF export keep it as text.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QKeySequence, QPainter,
+                           QPainterPath, QPen)
+from PySide6.QtWidgets import (QAbstractItemView, QGraphicsItem, QGraphicsPathItem,
+                               QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem,
+                               QGraphicsView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from models.diagram import CATEGORY_LABELS, BlockDetail, DiagramModel, OverviewItem
+
+# --------------------------------------------------------------------------- palette
+
+_CATEGORY_COLORS = {
+    "light": {
+        "full": "#3f6fb5", "sliding": "#2a9d8f", "chunked": "#5a9e3a", "mla": "#8e5bb5",
+        "linear": "#e07b1a", "ssm": "#c8414b", "none": "#a0a0a0",
+        "dense": "#7a8791", "moe": "#d4a017",
+        "embedding": "#5b7083", "position": "#8a8f98", "final_norm": "#8a8f98",
+        "lm_head": "#5b7083", "mtp": "#8a8f98", "vision": "#6d5f8f", "norm": "#9aa3ad",
+        "residual": "#6e7781",
+    },
+    "dark": {
+        "full": "#6d9eeb", "sliding": "#4cc3b3", "chunked": "#86c56b", "mla": "#b98be0",
+        "linear": "#f5a04a", "ssm": "#ef6f78", "none": "#8a8a8a",
+        "dense": "#9fb0bd", "moe": "#f0c43c",
+        "embedding": "#8fa8bf", "position": "#9aa2ad", "final_norm": "#9aa2ad",
+        "lm_head": "#8fa8bf", "mtp": "#9aa2ad", "vision": "#a496c8", "norm": "#8f99a3",
+        "residual": "#9aa2ad",
+    },
+}
+
+PALETTES = {
+    "light": {"background": "#ffffff", "text": "#1f2328", "muted": "#4d5661", "edge": "#6e7781",
+              "panel": "#f6f8fa", "panel_border": "#d0d7de", "selected": "#d1242f",
+              "tint": 0.82, **_CATEGORY_COLORS["light"]},
+    "dark": {"background": "#1e2127", "text": "#e6e8eb", "muted": "#aeb6bf", "edge": "#8b949e",
+             "panel": "#262a31", "panel_border": "#3d444d", "selected": "#ff7b72",
+             "tint": 0.70, **_CATEGORY_COLORS["dark"]},
+}
+
+# geometry (scene units)
+OVERVIEW_W = 330.0
+STRIP_X = OVERVIEW_W + 70.0
+CELL_W = 24.0
+STRIP_LABEL_W = 44.0
+DETAIL_X = STRIP_X + 2 * CELL_W + 6 + STRIP_LABEL_W + 56.0
+DETAIL_W = 360.0
+ILLUSTRATION_X = DETAIL_X + DETAIL_W + 30.0
+ILLUSTRATION_W = 300.0
+EDGE_GAP = 34.0
+MAX_DRAWN_HEADS = 16
+MAX_DRAWN_EXPERTS = 64
+
+
+
+class _Hot:
+    """Mixin of the clickable items. Their role lives in Python attributes, not in
+    QGraphicsItem.data(): PySide6 6.12 mis-counts references to the None that data() returns
+    for an unset key, which aborts the interpreter after enough calls."""
+
+    role: str = ""
+    block: str = ""
+    layer: int = -1
+    foldable: bool = False
+
+
+class _HotPath(_Hot, QGraphicsPathItem):
+    pass
+
+
+class _HotRect(_Hot, QGraphicsRectItem):
+    pass
+
+
+def _font(px: float, bold: bool = False, mono: bool = False) -> QFont:
+    f = QFont("DejaVu Sans Mono" if mono else "DejaVu Sans")
+    f.setPixelSize(int(px))
+    f.setBold(bold)
+    return f
+
+
+def _mix(a: QColor, b: QColor, t: float) -> QColor:
+    """a blended towards b by t (0: a, 1: b)."""
+    return QColor(round(a.red() + (b.red() - a.red()) * t), round(a.green() + (b.green() - a.green()) * t),
+                  round(a.blue() + (b.blue() - a.blue()) * t))
+
+
+def _rounded(rect: QRectF, r: float = 7.0) -> QPainterPath:
+    p = QPainterPath()
+    p.addRoundedRect(rect, r, r)
+    return p
+
+
+class ArchitectureView(QGraphicsView):
+    """Zoomable, pannable architecture diagram.
+
+    Signals: ``blockSelected(str)`` when a block is picked (click on a box, a strip row or
+    ``select_block``), ``layerSelected(int)`` when a strip row or an unfolded layer is clicked,
+    ``foldToggled(bool)`` when the stack is folded or unfolded from inside the view.
+    """
+
+    blockSelected = Signal(str)
+    layerSelected = Signal(int)
+    foldToggled = Signal(bool)
+
+    ZOOM_STEP = 1.2
+    MIN_SCALE, MAX_SCALE = 0.03, 12.0
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("architectureView")
+        self._scene = QGraphicsScene(self)
+        self._scene.setObjectName("architectureScene")
+        self.setScene(self._scene)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setToolTip("")
+        self._theme = "light"
+        self._pal = PALETTES["light"]
+        self._model: DiagramModel | None = None
+        self._unfolded = False
+        self._selected: str | None = None
+        self._selected_layer: int | None = None
+        self._boxes: list[_HotPath] = []
+        self._keep: list[_Hot] = []     # other clickable items (keeps their Python wrappers)
+        self._detail_root: QGraphicsRectItem | None = None
+        self._strip_sel: QGraphicsPathItem | None = None
+        self._strip_geom: tuple[float, float, int] = (0.0, 1.0, 0)   # top, row height, layers
+        self._press_pos = None
+        self.setBackgroundBrush(QColor(self._pal["background"]))
+
+    # ------------------------------------------------------------------ public API
+    def model(self) -> DiagramModel | None:
+        return self._model
+
+    def set_model(self, model: DiagramModel | None, unfolded: bool | None = None) -> None:
+        """Draw ``model``. ``unfolded`` None: the model's own ``unfolded`` flag. The selected
+        block is kept when the new model has it; the zoom and scroll position are kept."""
+        self._model = model
+        if unfolded is not None:
+            self._unfolded = bool(unfolded)
+        elif model is not None:
+            self._unfolded = model.unfolded
+        if model is not None and (self._selected not in model.blocks):
+            self._selected = model.default_block
+            self._selected_layer = None
+        self._rebuild()
+
+    def is_unfolded(self) -> bool:
+        return self._unfolded
+
+    def set_unfolded(self, unfolded: bool) -> None:
+        """Show one box per layer (True) or folded runs (False); emits foldToggled on change."""
+        unfolded = bool(unfolded)
+        if unfolded == self._unfolded:
+            return
+        self._unfolded = unfolded
+        self._rebuild()
+        self.foldToggled.emit(unfolded)
+
+    def selected_block(self) -> str | None:
+        return self._selected
+
+    def selected_detail(self) -> BlockDetail | None:
+        if self._model is None or self._selected is None:
+            return None
+        return self._model.blocks.get(self._selected)
+
+    def select_block(self, name: str, layer: int | None = None) -> None:
+        """Select a block (as a click does): highlight it, draw its detail, emit blockSelected."""
+        if self._model is None or name not in self._model.blocks:
+            return
+        self._selected = name
+        self._selected_layer = layer
+        self._update_selection()
+        self._draw_detail()
+        self.blockSelected.emit(name)
+
+    def select_layer(self, index: int) -> None:
+        if self._model is None or not 0 <= index < len(self._model.strip):
+            return
+        self.layerSelected.emit(index)
+        self.select_block(self._model.strip[index].block, index)
+
+    def set_theme(self, name: str) -> None:
+        """"light" or "dark" (anything else: light)."""
+        self._theme = name if name in PALETTES else "light"
+        self._pal = PALETTES[self._theme]
+        self.setBackgroundBrush(QColor(self._pal["background"]))
+        self._rebuild()
+
+    def theme(self) -> str:
+        return self._theme
+
+    def fit(self) -> None:
+        rect = self.scene_rect_for_export()
+        if rect.isEmpty():
+            return
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._clamp_scale()
+
+    def zoom_in(self) -> None:
+        self._zoom(self.ZOOM_STEP, QGraphicsView.ViewportAnchor.AnchorViewCenter)
+
+    def zoom_out(self) -> None:
+        self._zoom(1 / self.ZOOM_STEP, QGraphicsView.ViewportAnchor.AnchorViewCenter)
+
+    def zoom_factor(self) -> float:
+        return self.transform().m11()
+
+    def scene_rect_for_export(self) -> QRectF:
+        """Bounding rect of everything drawn, with a margin (for SVG/PNG/PDF export)."""
+        rect = self._scene.itemsBoundingRect()
+        return rect.adjusted(-16, -16, 16, 16) if not rect.isEmpty() else rect
+
+    def item_for_block(self, name: str) -> QGraphicsPathItem | None:
+        """The first overview box of block ``name`` (tests and export use it)."""
+        for box in self._boxes:
+            if box.block == name:
+                return box
+        return None
+
+    # ------------------------------------------------------------------ interaction
+    def wheelEvent(self, event) -> None:
+        delta = event.angleDelta().y()
+        if not delta:
+            return super().wheelEvent(event)
+        self._zoom(self.ZOOM_STEP ** (delta / 120.0), QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        event.accept()
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_F and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self.fit()
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal) or event.matches(QKeySequence.StandardKey.ZoomIn):
+            self.zoom_in()
+        elif key in (Qt.Key.Key_Minus, Qt.Key.Key_Underscore) or event.matches(QKeySequence.StandardKey.ZoomOut):
+            self.zoom_out()
+        elif key == Qt.Key.Key_U and not event.modifiers():
+            self.set_unfolded(not self._unfolded)
+        else:
+            super().keyPressEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        self._press_pos = event.position()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        super().mouseReleaseEvent(event)
+        start, self._press_pos = self._press_pos, None
+        if start is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        if (event.position() - start).manhattanLength() > 4:
+            return   # a drag (pan), not a click
+        self._click(event.position().toPoint())
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        item = self._hit(event.position().toPoint())
+        if item is not None and item.foldable:
+            self.set_unfolded(not self._unfolded)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def _hit(self, pos) -> _Hot | None:
+        for item in self.items(pos):
+            while item is not None and not isinstance(item, _Hot):
+                item = item.parentItem()
+            if item is not None:
+                return item
+        return None
+
+    def _click(self, pos) -> None:
+        item = self._hit(pos)
+        if item is None:
+            return
+        role = item.role
+        if role == "strip":
+            top, rh, n = self._strip_geom
+            y = self.mapToScene(pos).y()
+            index = int((y - top) // rh)
+            if 0 <= index < n:
+                self.select_layer(index)
+        elif role == "block":
+            layer = item.layer
+            if layer >= 0 and self._unfolded:
+                self.layerSelected.emit(layer)
+            self.select_block(item.block, layer if layer >= 0 else None)
+
+    def _zoom(self, factor: float, anchor) -> None:
+        current = self.transform().m11()
+        target = min(self.MAX_SCALE, max(self.MIN_SCALE, current * factor))
+        if current <= 0 or abs(target - current) < 1e-9:
+            return
+        old = self.transformationAnchor()
+        self.setTransformationAnchor(anchor)
+        self.scale(target / current, target / current)
+        self.setTransformationAnchor(old)
+
+    def _clamp_scale(self) -> None:
+        s = self.transform().m11()
+        if s > self.MAX_SCALE or s < self.MIN_SCALE:
+            self._zoom(1.0, QGraphicsView.ViewportAnchor.AnchorViewCenter)
+
+    # ------------------------------------------------------------------ drawing helpers
+    def _c(self, key: str) -> QColor:
+        return QColor(self._pal.get(key, self._pal["none"]))
+
+    def _fill(self, key: str) -> QColor:
+        return _mix(self._c(key), QColor(self._pal["background"]), self._pal["tint"])
+
+    def _text(self, text: str, x: float, y: float, px: float = 12, bold: bool = False,
+              color: str = "text", parent: QGraphicsItem | None = None, width: float = 0,
+              mono: bool = False) -> QGraphicsSimpleTextItem:
+        font = _font(px, bold, mono)
+        if width > 0:
+            text = QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideRight, width)
+        item = QGraphicsSimpleTextItem(text, parent)
+        item.setFont(font)
+        item.setBrush(QColor(self._pal.get(color, color)))
+        item.setPos(x, y)
+        if parent is None:
+            self._scene.addItem(item)
+        return item
+
+    def _box(self, rect: QRectF, color_key: str, parent: QGraphicsItem | None = None,
+             radius: float = 7.0, fill: QColor | None = None, dashed: bool = False,
+             width: float = 1.4, hot: bool = False) -> QGraphicsPathItem:
+        box = (_HotPath if hot else QGraphicsPathItem)(_rounded(rect, radius), parent)
+        pen = QPen(self._c(color_key), width)
+        if dashed:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        box.setPen(pen)
+        box.setBrush(QBrush(fill if fill is not None else self._fill(color_key)))
+        if parent is None:
+            self._scene.addItem(box)
+        return box
+
+    # ------------------------------------------------------------------ the scene
+    def _rebuild(self) -> None:
+        self._scene.clear()
+        self._boxes = []
+        self._keep = []
+        self._detail_root = None
+        self._strip_sel = None
+        m = self._model
+        if m is None:
+            self._scene.setSceneRect(QRectF())
+            return
+        self._text(m.name, 0, -58, 20, bold=True)
+        self._text(m.summary.split(": ", 1)[-1], 0, -30, 12, color="muted")
+        stack_top, stack_bottom = self._draw_overview(m)
+        self._draw_strip(m, stack_top, stack_bottom)
+        self._update_selection()
+        self._draw_detail()
+        rect = self._scene.itemsBoundingRect().adjusted(-400, -300, 400, 300)
+        self._scene.setSceneRect(rect)
+
+    def _draw_overview(self, m: DiagramModel) -> tuple[float, float]:
+        items = m.overview_for(self._unfolded)
+        y = 0.0
+        edges = QPainterPath()
+        prev_bottom: float | None = None
+        prev_item: OverviewItem | None = None
+        stack_top = stack_bottom = None
+        cx = OVERVIEW_W / 2
+        compact = self._unfolded and sum(1 for it in items if it.kind == "layer") > 24
+        for it in items:
+            if prev_bottom is not None:
+                gap = EDGE_GAP if not (compact and it.kind == prev_item.kind == "layer") else 10.0
+                y = prev_bottom + gap
+                self._arrow(edges, cx, prev_bottom, y)
+                if gap == EDGE_GAP and prev_item.out_shape:
+                    self._text(prev_item.out_shape, cx + 10, prev_bottom + gap / 2 - 8, 11,
+                               color="muted", mono=True)
+            elif it.in_shape:
+                self._text(it.in_shape, cx + 10, y - 26, 11, color="muted", mono=True)
+                self._arrow(edges, cx, y - 30, y)
+            is_stack = it.kind in ("run", "repeat", "layer")
+            if is_stack and stack_top is None:
+                stack_top = y
+            if it.kind == "repeat":
+                h = self._draw_repeat(it, y)
+            elif it.kind == "layer" and compact:
+                h = self._draw_layer_compact(it, y)
+            else:
+                h = self._draw_item(it, y)
+            if is_stack:
+                stack_bottom = y + h
+            prev_bottom, prev_item = y + h, it
+        if prev_item is not None and prev_item.out_shape:
+            self._arrow(edges, cx, prev_bottom, prev_bottom + 30)
+            self._text(prev_item.out_shape, cx + 10, prev_bottom + 8, 11, color="muted", mono=True)
+        edge_item = QGraphicsPathItem(edges)
+        edge_item.setPen(QPen(self._c("edge"), 1.4))
+        self._scene.addItem(edge_item)
+        if stack_top is None:
+            stack_top = stack_bottom = 0.0
+        return stack_top, stack_bottom
+
+    @staticmethod
+    def _arrow(path: QPainterPath, x: float, y0: float, y1: float) -> None:
+        path.moveTo(x, y0)
+        path.lineTo(x, y1 - 1)
+        path.moveTo(x - 4.5, y1 - 7)
+        path.lineTo(x, y1 - 1)
+        path.lineTo(x + 4.5, y1 - 7)
+
+    def _color_key(self, it: OverviewItem) -> str:
+        return it.mixer if it.kind in ("run", "layer", "repeat") else it.kind
+
+    def _mark_block(self, box: QGraphicsItem, block: str, layer: int, foldable: bool,
+                    tooltip: str) -> None:
+        box.role, box.block, box.layer, box.foldable = "block", block, layer, foldable
+        box.setToolTip(tooltip + ("\nDouble-click to unfold" if foldable and not self._unfolded
+                                  else "\nDouble-click to fold" if foldable else ""))
+        box.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._boxes.append(box)
+
+    def _ffn_badge(self, parent: QGraphicsItem, ffn: str, x: float, y: float) -> None:
+        if ffn == "none":
+            return
+        label = "MoE" if ffn == "moe" else "dense"
+        w = 46.0 if ffn == "moe" else 52.0
+        badge = self._box(QRectF(x - w, y, w, 20), ffn, parent, radius=10,
+                          fill=self._c(ffn), width=1.0)
+        t = self._text(label, 0, 0, 11, bold=True, color="background", parent=badge)
+        t.setPos(x - w + (w - t.boundingRect().width()) / 2, y + 3)
+
+    def _draw_item(self, it: OverviewItem, y: float) -> float:
+        lines = it.lines
+        h = 12 + 19 + 17 * len(lines) + 8
+        key = self._color_key(it)
+        is_block = it.kind in ("run", "layer")
+        box = self._box(QRectF(0, y, OVERVIEW_W, h), key, hot=is_block)
+        title_w = OVERVIEW_W - 24 - (60 if is_block else 0)
+        self._text(it.title, 12, y + 10, 14, bold=True, parent=box, width=title_w)
+        for i, line in enumerate(lines):
+            self._text(line, 12, y + 33 + 17 * i, 12, color="muted", parent=box,
+                       width=OVERVIEW_W - 24)
+        if is_block:
+            self._ffn_badge(box, it.ffn, OVERVIEW_W - 10, y + 9)
+            self._mark_block(box, it.block, it.first if it.kind == "layer" else -1,
+                             it.folded or it.kind == "layer", it.tooltip)
+        elif it.tooltip:
+            box.setToolTip(it.tooltip)
+        return h
+
+    def _draw_layer_compact(self, it: OverviewItem, y: float) -> float:
+        h = 26.0
+        box = self._box(QRectF(0, y, OVERVIEW_W, h), it.mixer, radius=5, hot=True)
+        self._text(it.title, 10, y + 5, 12, bold=True, parent=box, width=OVERVIEW_W - 130)
+        self._text(it.lines[1].split(",")[0] if len(it.lines) > 1 else "", OVERVIEW_W - 118,
+                   y + 6, 11, color="muted", parent=box, width=64)
+        self._ffn_badge(box, it.ffn, OVERVIEW_W - 6, y + 3)
+        self._mark_block(box, it.block, it.first, True, it.tooltip)
+        return h
+
+    def _draw_repeat(self, it: OverviewItem, y: float) -> float:
+        inner_h, gap = 40.0, 6.0
+        head = 34.0
+        h = head + len(it.runs) * (inner_h + gap) + 8 + 17 * len(it.lines) + 6
+        outer = self._box(QRectF(0, y, OVERVIEW_W, h), "edge",
+                          fill=QColor(self._pal["panel"]), dashed=True, hot=True)
+        outer.role, outer.foldable = "repeat", True
+        self._keep.append(outer)
+        outer.setToolTip(it.tooltip + "\nDouble-click to unfold")
+        self._text(f"× {it.repeat}", OVERVIEW_W - 56, y + 6, 18, bold=True, parent=outer)
+        self._text("repeating period", 12, y + 10, 13, bold=True, parent=outer,
+                   color="muted")
+        yy = y + head
+        for run in it.runs:
+            detail = self._model.blocks[run.block]
+            box = self._box(QRectF(12, yy, OVERVIEW_W - 24, inner_h), detail.mixer, outer, hot=True)
+            title = f"{run.block}  x{run.count}" if run.count > 1 else run.block
+            self._text(title, 22, yy + 4, 13, bold=True, parent=box, width=OVERVIEW_W - 110)
+            self._text(detail.title, 22, yy + 21, 11, color="muted", parent=box,
+                       width=OVERVIEW_W - 110)
+            self._ffn_badge(box, detail.ffn, OVERVIEW_W - 20, yy + 10)
+            self._mark_block(box, run.block, -1, True, f"{run.block} x{run.count}: {detail.title}")
+            yy += inner_h + gap
+        yy += 4
+        for i, line in enumerate(it.lines):
+            self._text(line, 12, yy + 17 * i, 12, color="muted", parent=outer,
+                       width=OVERVIEW_W - 24)
+        return h
+
+    # ---- per-layer strip
+    def _draw_strip(self, m: DiagramModel, top: float, bottom: float) -> None:
+        n = len(m.strip)
+        if not n:
+            return
+        avail = max(bottom - top, 360.0)
+        rh = max(3.0, min(18.0, avail / n))
+        gap = 1.0 if rh >= 5 else 0.0
+        self._strip_geom = (top, rh, n)
+        x0, x1 = STRIP_X, STRIP_X + CELL_W + 4
+        self._text("mixer", x0 - 4, top - 36, 11, color="muted")
+        self._text("FFN", x1 + 2, top - 36, 11, color="muted")
+        self._text("per layer", x0 - 4, top - 20, 11, bold=True, color="muted")
+        paths: dict[tuple[str, float], QPainterPath] = {}
+        for e in m.strip:
+            y = top + e.layer * rh
+            for key, x in ((e.mixer, x0), (e.ffn, x1)):
+                if key == "none":
+                    continue
+                p = paths.setdefault((key, x), QPainterPath())
+                p.addRect(QRectF(x, y, CELL_W, rh - gap))
+        merged: dict[str, QPainterPath] = {}
+        for (key, _x), p in paths.items():
+            merged.setdefault(key, QPainterPath()).addPath(p)
+        for key, p in merged.items():
+            item = QGraphicsPathItem(p)
+            item.setPen(QPen(Qt.PenStyle.NoPen))
+            item.setBrush(self._c(key))
+            self._scene.addItem(item)
+        # layer labels at a readable spacing
+        step = 1
+        for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
+            step = s
+            if s * rh >= 15:
+                break
+        lx = x1 + CELL_W + 6
+        for i in range(0, n, step):
+            self._text(m.strip[i].label, lx, top + i * rh + rh / 2 - 7, 11, color="muted")
+        if (n - 1) % step and (n - 1) * rh - ((n - 1) // step * step) * rh >= 15:
+            self._text(m.strip[-1].label, lx, top + (n - 1) * rh + rh / 2 - 7, 11, color="muted")
+        hit = _HotRect(QRectF(x0 - 2, top, 2 * CELL_W + 8, n * rh))
+        hit.setPen(QPen(Qt.PenStyle.NoPen))
+        hit.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+        hit.role = "strip"
+        self._keep.append(hit)
+        hit.setToolTip("Click a layer to show its block")
+        hit.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._scene.addItem(hit)
+        self._strip_sel = QGraphicsPathItem()
+        self._strip_sel.setPen(QPen(self._c("selected"), 2.0))
+        self._strip_sel.setZValue(5)
+        self._scene.addItem(self._strip_sel)
+        # legend
+        ly = top + n * rh + 22
+        self._text("Legend", x0 - 4, ly, 12, bold=True)
+        ly += 20
+        for key in m.mixer_categories + m.ffn_categories:
+            if key == "none":
+                continue
+            sw = QGraphicsRectItem(QRectF(x0 - 4, ly + 2, 13, 13))
+            sw.setPen(QPen(Qt.PenStyle.NoPen))
+            sw.setBrush(self._c(key))
+            self._scene.addItem(sw)
+            self._text(CATEGORY_LABELS.get(key, key), x0 + 15, ly, 12)
+            ly += 19
+
+    # ---- selection and detail
+    def _update_selection(self) -> None:
+        sel = self._selected
+        for box in self._boxes:
+            on = box.block == sel and (not self._unfolded or self._selected_layer is None
+                                       or box.layer == self._selected_layer)
+            base = self._c(self._model.blocks[box.block].mixer) if self._model else self._c("edge")
+            box.setPen(QPen(self._c("selected") if on else base, 3.0 if on else 1.4))
+        if self._strip_sel is not None and self._model is not None:
+            top, rh, n = self._strip_geom
+            p = QPainterPath()
+            x = STRIP_X - 3
+            w = 2 * CELL_W + 10
+            start = None
+            for e in self._model.strip + [None]:
+                hit = e is not None and e.block == sel
+                if hit and start is None:
+                    start = e.layer
+                elif not hit and start is not None:
+                    end = e.layer if e is not None else n
+                    p.addRect(QRectF(x, top + start * rh - 1, w, (end - start) * rh + 1))
+                    start = None
+            self._strip_sel.setPath(p)
+
+    def _draw_detail(self) -> None:
+        if self._detail_root is not None:
+            self._scene.removeItem(self._detail_root)
+            self._detail_root = None
+        d = self.selected_detail()
+        if d is None:
+            return
+        root = QGraphicsRectItem()
+        root.setPen(QPen(Qt.PenStyle.NoPen))
+        self._scene.addItem(root)
+        self._detail_root = root
+        x, w = DETAIL_X, DETAIL_W
+        y = 0.0
+        # header
+        header_lines = [d.title, f"{d.params_text} params/layer · {len(d.layers)} layer"
+                        f"{'s' if len(d.layers) != 1 else ''}",
+                        dict(d.properties).get("Weights / layer", "").split(" (")[0] + " weights/layer",
+                        d.cache_text]
+        hh = 12 + 22 + 17 * len(header_lines) + 8
+        head = self._box(QRectF(x, y, w, hh), d.mixer, root, fill=QColor(self._pal["panel"]),
+                         width=2.0)
+        self._text(f"Block  {d.name}", x + 12, y + 10, 16, bold=True, parent=head, width=w - 24)
+        for i, line in enumerate(header_lines):
+            self._text(line, x + 12, y + 36 + 17 * i, 12, color="muted", parent=head, width=w - 24)
+        y += hh + 8
+        self._text(f"in  {d.in_shape}", x + w / 2 + 10, y, 11, color="muted", parent=root, mono=True)
+        edges = QPainterPath()
+        cx = x + w / 2
+        y += 22
+        anchors: dict[str, float] = {}
+        for comp in d.components:
+            if comp.kind == "residual":
+                r = 9.0
+                circle = QGraphicsPathItem(root)
+                p = QPainterPath()
+                p.addEllipse(QPointF(cx, y + r), r, r)
+                p.moveTo(cx - 5, y + r)
+                p.lineTo(cx + 5, y + r)
+                p.moveTo(cx, y + r - 5)
+                p.lineTo(cx, y + r + 5)
+                circle.setPath(p)
+                circle.setPen(QPen(self._c("residual"), 1.4))
+                circle.setBrush(QColor(self._pal["background"]))
+                circle.setToolTip(comp.formula)
+                self._text("residual add", cx + 16, y + 2, 11, color="muted", parent=root)
+                edges.moveTo(cx, y - 10)
+                edges.lineTo(cx, y)
+                y += 2 * r + 10
+                continue
+            key = {"norm": "norm", "mixer": d.mixer, "ffn": d.ffn}.get(comp.group, "none")
+            if comp.kind in ("shared_experts",):
+                key = "dense"
+            h = 40.0
+            box = self._box(QRectF(x, y, w, h), key, root, radius=5)
+            box.setToolTip(comp.formula)
+            name_w = w - 24 - (70 if comp.params else 0)
+            self._text(comp.name, x + 10, y + 4, 13, bold=True, parent=box, width=name_w)
+            if comp.params:
+                t = self._text(comp.params_text, 0, y + 4, 13, bold=True, parent=box)
+                t.setPos(x + w - 10 - t.boundingRect().width(), y + 4)
+            self._text(comp.shape, x + 10, y + 21, 11, color="muted", parent=box, width=w - 20)
+            edges.moveTo(cx, y - 10)
+            edges.lineTo(cx, y)
+            if comp.kind in ("attention", "experts", "recurrence", "cache") and comp.kind not in anchors:
+                anchors[comp.kind] = y
+            y += h + 10
+        self._text(f"out  {d.out_shape}", x + w / 2 + 10, y - 6, 11, color="muted", parent=root,
+                   mono=True)
+        edge_item = QGraphicsPathItem(edges, root)
+        edge_item.setPen(QPen(self._c("edge"), 1.2))
+        edge_item.setZValue(-1)
+        # illustrations beside the components
+        iy = anchors.get("attention", anchors.get("recurrence", anchors.get("cache", 0.0)))
+        if d.head_grouping is not None:
+            self._draw_heads(root, d, max(iy - 60, 0.0))
+        if d.experts is not None and "experts" in anchors:
+            self._draw_experts(root, d, anchors["experts"] - 30)
+        notes = [t for t in (d.window_text, d.latent_text, d.recurrence_text) if t]
+        if notes and not d.head_grouping:
+            ny = iy
+            for t in notes:
+                self._wrapped(root, t, ILLUSTRATION_X, ny, ILLUSTRATION_W)
+                ny += 40
+
+    def _wrapped(self, parent: QGraphicsItem, text: str, x: float, y: float, width: float,
+                 px: float = 11, color: str = "muted") -> float:
+        """Simple greedy word wrap into several text items; returns the height used."""
+        fm = QFontMetricsF(_font(px))
+        words, line, lines = text.split(), "", []
+        for word in words:
+            trial = f"{line} {word}".strip()
+            if fm.horizontalAdvance(trial) > width and line:
+                lines.append(line)
+                line = word
+            else:
+                line = trial
+        if line:
+            lines.append(line)
+        for i, ln in enumerate(lines[:4]):
+            self._text(ln, x, y + i * (px + 4), px, color=color, parent=parent)
+        return min(len(lines), 4) * (px + 4)
+
+    def _draw_heads(self, root: QGraphicsItem, d: BlockDetail, y: float) -> None:
+        g = d.head_grouping
+        x, w = ILLUSTRATION_X, ILLUSTRATION_W
+        title = {"MLA": "MLA: heads read one shared latent",
+                 "linear": "value heads and their q/k heads"}.get(g.kind, f"{g.kind} head grouping")
+        self._text(title, x, y, 12, bold=True, parent=root)
+        y += 20
+        y += self._wrapped(root, g.text, x, y, w) + 6
+        sq, pitch = 12.0, 18.0
+        nq = min(g.query_heads, MAX_DRAWN_HEADS)
+        q_path, kv_path, wires = QPainterPath(), QPainterPath(), QPainterPath()
+        qy, ky = y + 14, y + 70
+        self._text("query" if g.kind != "linear" else "value", x, y, 11, color="muted", parent=root)
+        for i in range(nq):
+            q_path.addRect(QRectF(x + 46 + i * pitch, qy, sq, sq))
+        if g.query_heads > nq:
+            self._text(f"… {g.query_heads}", x + 46 + nq * pitch, qy - 2, 12, color="muted",
+                       parent=root)
+        if g.kind == "MLA":
+            lw = nq * pitch - (pitch - sq)
+            kv_path.addRect(QRectF(x + 46, ky, lw, sq + 4))
+            for i in range(nq):
+                wires.moveTo(x + 46 + i * pitch + sq / 2, qy + sq)
+                wires.lineTo(x + 46 + i * pitch + sq / 2, ky)
+            if d.latent_dims:
+                kv, rope = d.latent_dims
+                self._text(f"cached latent {kv} + rope key {rope}", x + 46, ky + 22, 11,
+                           color="muted", parent=root)
+            self._text("latent", x, ky + 1, 11, color="muted", parent=root)
+        else:
+            per = max(g.per_group, 1)
+            n_kv_drawn = (nq + per - 1) // per
+            self._text("KV" if g.kind != "linear" else "q/k", x, ky - 1, 11, color="muted",
+                       parent=root)
+            for j in range(n_kv_drawn):
+                first, last = j * per, min(nq, (j + 1) * per) - 1
+                kx = x + 46 + ((first + last) / 2) * pitch
+                kv_path.addRect(QRectF(kx, ky, sq, sq))
+                for i in range(first, last + 1):
+                    wires.moveTo(x + 46 + i * pitch + sq / 2, qy + sq)
+                    wires.lineTo(kx + sq / 2, ky)
+            if g.kv_heads > n_kv_drawn:
+                self._text(f"… {g.kv_heads}", x + 46 + nq * pitch, ky - 2, 12, color="muted",
+                           parent=root)
+        for path, key in ((wires, "edge"), (q_path, d.mixer), (kv_path, "selected" if False else "full")):
+            item = QGraphicsPathItem(path, root)
+            if path is wires:
+                item.setPen(QPen(self._c("edge"), 1.0))
+            else:
+                item.setPen(QPen(self._c(key).darker(130), 1.0))
+                item.setBrush(self._c(key) if path is q_path else self._c("moe" if g.kind == "MLA" else "norm"))
+        y = ky + 44
+        for t in (d.window_text, d.latent_text if g.kind != "MLA" else "", d.recurrence_text):
+            if t:
+                y += self._wrapped(root, t, x, y, w) + 6
+
+    def _draw_experts(self, root: QGraphicsItem, d: BlockDetail, y: float) -> None:
+        e = d.experts
+        x, w = ILLUSTRATION_X, ILLUSTRATION_W
+        self._text(f"Router: top-{e.top_k} of {e.experts} experts", x, y, 12, bold=True, parent=root)
+        y += 20
+        n = min(e.experts, MAX_DRAWN_EXPERTS)
+        per_row = 16
+        sq, pitch = 12.0, 17.0
+        active, idle, shared = QPainterPath(), QPainterPath(), QPainterPath()
+        for i in range(n):
+            r, c = divmod(i, per_row)
+            rect = QRectF(x + c * pitch, y + r * pitch, sq, sq)
+            (active if i < e.top_k else idle).addRect(rect)
+        rows = (n + per_row - 1) // per_row
+        if e.experts > n:
+            self._text(f"… {e.experts} in all", x, y + rows * pitch, 11, color="muted", parent=root)
+            rows += 1
+        y += rows * pitch + 4
+        if e.shared:
+            self._text("shared", x, y, 11, color="muted", parent=root)
+            for i in range(min(e.shared, per_row)):
+                shared.addRect(QRectF(x + 52 + i * pitch, y + 1, sq, sq))
+            y += pitch + 4
+        for path, key, alpha in ((idle, "moe", 0.75), (active, "moe", 0.0), (shared, "dense", 0.0)):
+            item = QGraphicsPathItem(path, root)
+            color = self._c(key)
+            item.setBrush(_mix(color, QColor(self._pal["background"]), alpha))
+            item.setPen(QPen(color.darker(125), 1.0))
+        self._text(f"filled: {e.top_k} routed per token (illustrative)", x, y, 11, color="muted",
+                   parent=root)
+        y += 18
+        for t in (d.experts_text, d.shared_text):
+            if t:
+                y += self._wrapped(root, t, x, y, w) + 4
+
+
+class BlockPropertiesPanel(QWidget):
+    """The selected block's properties and the formula of each component's parameter count."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("blockProperties")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        self.title = QLabel("Click a block in the diagram", objectName="blockPropertiesTitle")
+        font = self.title.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        layout.addWidget(self.title)
+        self.table = QTableWidget(0, 2, objectName="blockPropertiesTable")
+        self.table.setHorizontalHeaderLabels(["Property", "Value / formula"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(True)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table, 1)
+        self._detail: BlockDetail | None = None
+
+    def detail(self) -> BlockDetail | None:
+        return self._detail
+
+    def clear(self) -> None:
+        self._detail = None
+        self.title.setText("Click a block in the diagram")
+        self.table.setRowCount(0)
+
+    def show_block(self, detail: BlockDetail | None) -> None:
+        if detail is None:
+            self.clear()
+            return
+        self._detail = detail
+        self.title.setText(f"{detail.name}: {detail.title}")
+        rows: list[tuple[str, str, bool]] = [(k, v, False) for k, v in detail.properties]
+        rows.append(("Components", "shape · parameters · formula", True))
+        for comp in detail.components:
+            if comp.kind == "residual":
+                continue
+            value = comp.shape
+            if comp.params:
+                value += f"  ·  {comp.params_text}"
+            if comp.formula:
+                value += f"\n{comp.formula}"
+            rows.append((comp.name, value, False))
+        self.table.setUpdatesEnabled(False)
+        self.table.clearSpans()
+        self.table.setRowCount(len(rows))
+        for r, (key, value, header) in enumerate(rows):
+            k = QTableWidgetItem(key)
+            v = QTableWidgetItem(value)
+            v.setToolTip(value)
+            if header:
+                f = k.font()
+                f.setBold(True)
+                k.setFont(f)
+                v.setFont(f)
+            self.table.setItem(r, 0, k)
+            self.table.setItem(r, 1, v)
+        self.table.resizeRowsToContents()
+        self.table.setUpdatesEnabled(True)
