@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .cost import (CostReport, kv_cached_tokens, kv_elements_per_token, layer_cache_bytes,
+from .cost import (CostReport, kv_elements_per_token, layer_cache_bytes,
                    state_elements)
 from .dtypes import dtype
-from .params import (Count, count_params, ffn_params, layer_params, linear, mixer_params,
+from .params import (Count, count_params, ffn_params, layer_params, linear,
                      mlp_params, norm_params)
 from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN
 
@@ -43,10 +43,13 @@ MAX_PERIOD_RUNS = 16  # longest period (in runs) the folded overview looks for
 def human_count(n: float) -> str:
     """16_777_216 -> '16.8M'; 671e9 -> '671B'."""
     n = float(n)
-    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= div:
+    units = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
+    for i, (div, suffix) in enumerate(units):
+        if abs(n) >= div * (1 - 5e-4) or (i == len(units) - 1 and abs(n) >= 999.5):
             v = n / div
-            return f"{v:.3g}{suffix}" if v < 1000 else f"{v:.0f}{suffix}"
+            if abs(v) >= 999.5 and i > 0:   # 999.9M reads as 1B, not 1e+03M
+                v, suffix = n / units[i - 1][0], units[i - 1][1]
+            return f"{v:.3g}{suffix}" if abs(v) < 999.5 else f"{v:.0f}{suffix}"
     return f"{n:.0f}"
 
 
@@ -519,7 +522,7 @@ def _ffn_components(f, d: int, i: str) -> list[Component]:
         out.append(_lin(f"down_proj{i}", "projection", "ffn", f.d_ff, d, f.bias, "d_ff", "d",
                         f"{f.d_ff} -> {d}"))
         return out
-    parts = moe_parts = ffn_params(f, d)
+    parts = ffn_params(f, d)
     n_router = f.experts + f.zero_experts
     out = [_lin(f"router{i}", "router", "ffn", d, n_router, f.router_bias, "d",
                 "experts" + (" + zero experts" if f.zero_experts else ""),
@@ -535,10 +538,10 @@ def _ffn_components(f, d: int, i: str) -> list[Component]:
     out.append(Component(
         f"routed experts{i}", "experts", "ffn",
         f"{f.experts} x ({d} -> {f.d_expert} -> {d}), top-{f.top_k} per token",
-        moe_parts["experts"].total,
+        parts["experts"].total,
         f"experts x {ups} x d x d_expert = {f.experts} x {ups} x {d} x {f.d_expert}"
         + (" + biases" if f.expert_bias else "")
-        + f" = {human_count(moe_parts['experts'].total)} ({human_count(per_expert)} each)"))
+        + f" = {human_count(parts['experts'].total)} ({human_count(per_expert)} each)"))
     if f.shared_experts:
         out.append(Component(
             f"shared experts{i}", "shared_experts", "ffn",

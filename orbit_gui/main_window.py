@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self.diagram = ArchitectureView()
         self.block_panel = BlockPropertiesPanel()
         self.diagram.blockSelected.connect(self._block_selected)
+        self.diagram.foldToggled.connect(self._fold_toggled)
         split = QSplitter(Qt.Horizontal, objectName="architectureSplit")
         split.addWidget(self.diagram)
         split.addWidget(self.block_panel)
@@ -297,6 +298,11 @@ class MainWindow(QMainWindow):
         self._unfolded = self.unfold_action.isChecked()
         self._refresh_diagram()
 
+    def _fold_toggled(self, unfolded: bool) -> None:
+        """The view folded or unfolded itself (double-click, U): remember it for later redraws."""
+        self._unfolded = unfolded
+        self.unfold_action.setChecked(unfolded)
+
     # ------------------------------------------------------------------ redrawing
     def _source_changed(self) -> None:
         self.knobs.clear_errors()
@@ -335,6 +341,7 @@ class MainWindow(QMainWindow):
         from models.diagram import diagram_model
         self._diagram_model = diagram_model(self.doc.spec, self.doc.report, unfold=self._unfolded)
         self.diagram.set_model(self._diagram_model)
+        self.block_panel.show_block(self.diagram.selected_detail())
 
     def _refresh_lazy(self) -> None:
         """Charts and the comparison are drawn only while their tab is visible."""

@@ -49,6 +49,20 @@ def _brush(color, alpha=255):
     return pg.mkBrush(c)
 
 
+def _font(points: float) -> QtGui.QFont:
+    f = QtGui.QFont()
+    f.setPointSizeF(points)
+    return f
+
+
+def _show_line(line: pg.InfiniteLine, pos: float, text: str) -> None:
+    """Move a marker line and set its label (the label only re-renders while visible)."""
+    line.setVisible(True)
+    line.setPos(pos)
+    line.label.setFormat(text)
+    line.label.valueChanged()
+
+
 def _positive(values) -> np.ndarray:
     """Non-positive values become NaN so log axes skip them instead of warning."""
     a = np.asarray(values, dtype=float).copy()
@@ -145,6 +159,8 @@ class NiceAxis(pg.AxisItem):
                 out.append(_fmt_tokens_approx(x))
             elif x >= 1e5 or x < 1e-3:
                 out.append(f"{x:.0e}".replace("e+0", "e").replace("e-0", "e-"))
+            elif x >= 1000:
+                out.append(f"{x:,.0f}")
             else:
                 out.append(f"{x:.3g}")
         return out
@@ -270,7 +286,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
                                labelOpts={"position": label_pos, "color": color,
                                           "anchors": anchors or [(0, 1), (0, 1)],
                                           "fill": None})
-        line.label.setFont(QtGui.QFont("", 8))
+        line.label.setFont(_font(8))
         line.setVisible(False)
         self._add(plot, line)
         plot.lines.append(line)
@@ -287,7 +303,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
     def _build_memory(self):
         p = self._new_plot("memoryChart", "Context length (tokens per sequence)",
                            "Memory (GiB, all devices)", logx=True, logy=True,
-                           legend_offset=(10, 10))
+                           tokens_x=True)
         self.mem_plot = p
         self.mem_curves = {k: self._curve(p, _pen(COMPONENT_COLORS[k], 2.2,
                                                   DOT if k == "reserve" else QtCore.Qt.PenStyle.SolidLine))
@@ -304,8 +320,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
 
     def _build_roofline(self):
         p = self._new_plot("rooflineChart", "Arithmetic intensity (FLOP/byte)",
-                           "Achieved TFLOP/s (per device)", logx=True, logy=True,
-                           legend_offset=(-10, -10))
+                           "Achieved TFLOP/s (per device)", logx=True, logy=True)
         self.roof_plot = p
         self.roof_line = self._curve(p, _pen(THEMES["light"]["fg"], 2.5))
         p.fg_items.append((self.roof_line, 2.5, QtCore.Qt.PenStyle.SolidLine))
@@ -334,8 +349,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
                 f"{_fmt_seconds(data['time_s'])} per layer × {data['count']}")
 
     def _build_latency(self):
-        p = self._new_plot("latencyChart", "Operator kind", "Share of phase time (%)",
-                           legend_offset=(-10, 10))
+        p = self._new_plot("latencyChart", "Operator kind", "Share of phase time (%)")
         self.lat_plot = p
         self.lat_bars = {}
         for key, color, alpha, pen in (("prefill", PRIMARY, 230, None), ("decode", DECODE, 230, None),
@@ -347,7 +361,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
         self.lat_texts = []
         for _ in range(len(KIND_ORDER) * 4):
             t = pg.TextItem("", anchor=(0.5, 1.0))
-            t.setFont(QtGui.QFont("", 7))
+            t.setFont(_font(7.5))
             t.setVisible(False)
             self._add(p, t)
             p.text_items.append(t)
@@ -357,7 +371,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
 
     def _build_quant(self):
         p = self._new_plot("quantChart", "Weight format (storage bits per weight)",
-                           "Devices needed (tensor parallel)", legend_offset=(-10, 10))
+                           "Devices needed (tensor parallel)")
         self.quant_plot = p
         self.quant_bars = self._add(p, pg.BarGraphItem(x=[], height=[], width=0.38,
                                                        brush=_brush(PRIMARY, 220), pen=pg.mkPen(None)))
@@ -367,13 +381,13 @@ class ChartsPanel(QtWidgets.QTabWidget):
         self.quant_texts = []
         for _ in range(len(QUANT_FORMATS) * 2):
             t = pg.TextItem("", anchor=(0.5, 1.0))
-            t.setFont(QtGui.QFont("", 7))
+            t.setFont(_font(7.5))
             t.setVisible(False)
             self._add(p, t)
             p.text_items.append(t)
             self.quant_texts.append(t)
-        self.quant_have = self._vline(p, "#7F7F7F", angle=0, label_pos=0.02,
-                                      anchors=[(0, 1.1), (0, 1.1)])
+        self.quant_have = self._vline(p, "#7F7F7F", angle=0, label_pos=0.99,
+                                      anchors=[(1, 1.1), (1, 1.1)])
         p.getPlotItem().setMouseEnabled(x=False, y=False)
         self.addTab(p, "Quantization")
 
@@ -385,9 +399,10 @@ class ChartsPanel(QtWidgets.QTabWidget):
         lay.setSpacing(2)
         t = self._new_plot("scalingChart", "Sequence length (tokens)",
                            "Time per output token (ms)", logx=True, logy=True,
-                           legend_offset=(10, 10))
+                           tokens_x=True)
         m = self._new_plot("scalingMemoryChart", "Sequence length (tokens)",
-                           "KV cache + state (GiB)", logx=True, logy=True, legend_offset=(10, 10))
+                           "KV cache + state (GiB)", logx=True, logy=True, tokens_x=True,
+                           legend=False)
         m.setXLink(t)
         self.scale_plot, self.scale_mem_plot = t, m
         self.scale_time = {k: self._curve(t, _pen(VARIANT_COLORS[k], 2.4)) for k in VARIANT_KEYS}
@@ -411,9 +426,9 @@ class ChartsPanel(QtWidgets.QTabWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         t = self._new_plot("thinkingChart", "Thinking budget (reasoning tokens per request)",
-                           "Latency (s)", legend_offset=(10, 10))
+                           "Latency (s)")
         c = self._new_plot("thinkingCostChart", "Thinking budget (reasoning tokens per request)",
-                           "Cost per request batch (US$)", legend_offset=(10, 10))
+                           "Cost per request batch (US$)")
         c.setXLink(t)
         self.think_plot, self.think_cost_plot = t, c
         self.think_time = self._curve(t, _pen(PRIMARY, 2.4))
@@ -467,9 +482,8 @@ class ChartsPanel(QtWidgets.QTabWidget):
             self.mem_cmp_total.setData([], [])
             self.mem_cmp_capacity.setData([], [])
         p.sync_legend(entries)
-        self.mem_context.setPos(math.log10(a.memory.current_context))
-        self.mem_context.label.setFormat(f"context {_fmt_tokens(a.memory.current_context)}")
-        self.mem_context.setVisible(True)
+        _show_line(self.mem_context, math.log10(a.memory.current_context),
+                   f"context {_fmt_tokens(a.memory.current_context)}")
         windows = ", ".join(_fmt_tokens(w) for w in a.memory.windows)
         extra = f"; windows {windows}" if windows else ""
         p.set_title(f"Memory vs context: {a.label}, batch {a.memory.batch}{extra}")
@@ -512,9 +526,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
             self.roof_cmp_prefill.setData(x=[], y=[])
             self.roof_cmp_decode.setData(x=[], y=[])
         p.sync_legend(entries)
-        self.roof_ridge.setPos(math.log10(r.ridge))
-        self.roof_ridge.label.setFormat(f"ridge {r.ridge:.0f} FLOP/B")
-        self.roof_ridge.setVisible(True)
+        _show_line(self.roof_ridge, math.log10(r.ridge), f"ridge {r.ridge:.0f} FLOP/B")
         p.set_title(f"Roofline: {a.label} (hover a point for its operator)")
 
     def _set_latency(self, a: ChartData, b: ChartData | None):
@@ -589,7 +601,11 @@ class ChartsPanel(QtWidgets.QTabWidget):
                 t = self.quant_texts[ti]
                 ti += 1
                 count = f"{r.devices_needed}" if r.devices_needed is not None else f">{MAX_DEVICES}"
-                t.setText(f"{count}\n{_fmt_bytes(r.weights_bytes)}")
+                t.setHtml(f'<div style="text-align:center; color:{self._fg()}">'
+                          f'<b>{count}</b><br>{_fmt_bytes(r.weights_bytes)}</div>')
+                doc = t.textItem.document()
+                t.textItem.setTextWidth(doc.idealWidth() + 2)   # lets text-align centre the lines
+                t.updateTextPos()
                 t.setPos(x, h)
                 t.setVisible(True)
         if b is None:
@@ -597,9 +613,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
         ticks = [(i, f"{f} · {rows[f].bits:.3g} b") for i, f in enumerate(fmts)]
         p.getPlotItem().getAxis("bottom").setTicks([ticks])
         have = a.workload.devices
-        self.quant_have.setPos(have)
-        self.quant_have.label.setFormat(f"this setup: {have} device{'s' if have > 1 else ''}")
-        self.quant_have.setVisible(True)
+        _show_line(self.quant_have, have, f"this setup: {have} device{'s' if have > 1 else ''}")
         p.getPlotItem().setXRange(-0.6, len(fmts) - 0.4, padding=0)
         p.getPlotItem().setYRange(0, max(top, have) * 1.25 + 0.5, padding=0)
         entries = [(self.quant_bars, f"{a.model} (label: devices, weights)")]
@@ -638,9 +652,8 @@ class ChartsPanel(QtWidgets.QTabWidget):
             self.scale_cmp_mem.setData([], [])
         self.scale_plot.sync_legend(t_entries)
         self.scale_mem_plot.sync_legend(m_entries)
-        self.scale_ctx.setPos(math.log10(s.model_context))
-        self.scale_ctx.label.setFormat(f"trained context {_fmt_tokens(s.model_context)}")
-        self.scale_ctx.setVisible(True)
+        _show_line(self.scale_ctx, math.log10(s.model_context),
+                   f"trained context {_fmt_tokens(s.model_context)}")
         self.scale_plot.set_title(f"Scaling with sequence length: {a.label}, batch {a.workload.batch}")
         self.scale_mem_plot.set_title("")
         note = "; ".join(f"{label}: not shown ({reason})" for label, reason in s.omitted)
@@ -687,6 +700,11 @@ class ChartsPanel(QtWidgets.QTabWidget):
         for p in self.plots:
             p.apply_theme(theme)
         self.scale_note.setStyleSheet(f"color: {theme['fg']}; background: {theme['bg']};")
+        if self._primary is not None:      # texts drawn as HTML carry their colour
+            self.set_data(self._primary, self._compare)
+
+    def _fg(self) -> str:
+        return THEMES[self._theme]["fg"]
 
     def theme(self) -> str:
         return self._theme

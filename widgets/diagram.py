@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QGraphicsItem, QGraphicsPathIt
 
 from models.diagram import CATEGORY_LABELS, BlockDetail, DiagramModel, OverviewItem
 
+
+
 # --------------------------------------------------------------------------- palette
 
 _CATEGORY_COLORS = {
@@ -273,6 +275,7 @@ class ArchitectureView(QGraphicsView):
         if (event.position() - start).manhattanLength() > 4:
             return   # a drag (pan), not a click
         self._click(event.position().toPoint())
+        event.accept()
 
     def mouseDoubleClickEvent(self, event) -> None:
         item = self._hit(event.position().toPoint())
@@ -367,8 +370,8 @@ class ArchitectureView(QGraphicsView):
         if m is None:
             self._scene.setSceneRect(QRectF())
             return
-        self._text(m.name, 0, -58, 20, bold=True)
-        self._text(m.summary.split(": ", 1)[-1], 0, -30, 12, color="muted")
+        self._text(m.name, 0, -96, 20, bold=True)
+        self._text(m.summary.split(": ", 1)[-1], 0, -68, 12, color="muted")
         stack_top, stack_bottom = self._draw_overview(m)
         self._draw_strip(m, stack_top, stack_bottom)
         self._update_selection()
@@ -378,6 +381,7 @@ class ArchitectureView(QGraphicsView):
 
     def _draw_overview(self, m: DiagramModel) -> tuple[float, float]:
         items = m.overview_for(self._unfolded)
+        self._tabs: dict[str, QPainterPath] = {}
         y = 0.0
         edges = QPainterPath()
         prev_bottom: float | None = None
@@ -414,6 +418,13 @@ class ArchitectureView(QGraphicsView):
         edge_item = QGraphicsPathItem(edges)
         edge_item.setPen(QPen(self._c("edge"), 1.4))
         self._scene.addItem(edge_item)
+        for ffn, path in self._tabs.items():
+            tabs = QGraphicsPathItem(path)
+            tabs.setPen(QPen(Qt.PenStyle.NoPen))
+            tabs.setBrush(self._c(ffn))
+            tabs.setZValue(1)
+            tabs.setToolTip(CATEGORY_LABELS.get(ffn, ffn))
+            self._scene.addItem(tabs)
         if stack_top is None:
             stack_top = stack_bottom = 0.0
         return stack_top, stack_bottom
@@ -467,12 +478,16 @@ class ArchitectureView(QGraphicsView):
         return h
 
     def _draw_layer_compact(self, it: OverviewItem, y: float) -> float:
+        """Unfolded stacks of many layers: one box and one text per layer; the FFN tabs of all
+        layers go into one path per color (see _draw_overview)."""
         h = 26.0
         box = self._box(QRectF(0, y, OVERVIEW_W, h), it.mixer, radius=5, hot=True)
-        self._text(it.title, 10, y + 5, 12, bold=True, parent=box, width=OVERVIEW_W - 130)
-        self._text(it.lines[1].split(",")[0] if len(it.lines) > 1 else "", OVERVIEW_W - 118,
-                   y + 6, 11, color="muted", parent=box, width=64)
-        self._ffn_badge(box, it.ffn, OVERVIEW_W - 6, y + 3)
+        params = it.lines[1].split("/layer")[0] if len(it.lines) > 1 else ""
+        self._text(f"{it.title}   {params}", 10, y + 5, 12, bold=True, parent=box,
+                   width=OVERVIEW_W - 62)
+        if it.ffn != "none":
+            self._tabs.setdefault(it.ffn, QPainterPath()).addRoundedRect(
+                QRectF(OVERVIEW_W - 44, y + 5, 36, h - 10), 6, 6)
         self._mark_block(box, it.block, it.first, True, it.tooltip)
         return h
 
@@ -515,9 +530,10 @@ class ArchitectureView(QGraphicsView):
         gap = 1.0 if rh >= 5 else 0.0
         self._strip_geom = (top, rh, n)
         x0, x1 = STRIP_X, STRIP_X + CELL_W + 4
-        self._text("mixer", x0 - 4, top - 36, 11, color="muted")
-        self._text("FFN", x1 + 2, top - 36, 11, color="muted")
-        self._text("per layer", x0 - 4, top - 20, 11, bold=True, color="muted")
+        self._text("Layers", x0 - 2, top - 40, 12, bold=True)
+        for label, x in (("mix", x0), ("FFN", x1)):
+            t = self._text(label, x, top - 20, 11, color="muted")
+            t.setX(x + (CELL_W - t.boundingRect().width()) / 2)
         paths: dict[tuple[str, float], QPainterPath] = {}
         for e in m.strip:
             y = top + e.layer * rh
@@ -538,12 +554,12 @@ class ArchitectureView(QGraphicsView):
         step = 1
         for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
             step = s
-            if s * rh >= 15:
+            if s * rh >= 20:
                 break
         lx = x1 + CELL_W + 6
         for i in range(0, n, step):
             self._text(m.strip[i].label, lx, top + i * rh + rh / 2 - 7, 11, color="muted")
-        if (n - 1) % step and (n - 1) * rh - ((n - 1) // step * step) * rh >= 15:
+        if (n - 1) % step and (n - 1) * rh - ((n - 1) // step * step) * rh >= 20:
             self._text(m.strip[-1].label, lx, top + (n - 1) * rh + rh / 2 - 7, 11, color="muted")
         hit = _HotRect(QRectF(x0 - 2, top, 2 * CELL_W + 8, n * rh))
         hit.setPen(QPen(Qt.PenStyle.NoPen))
@@ -613,12 +629,14 @@ class ArchitectureView(QGraphicsView):
                         f"{'s' if len(d.layers) != 1 else ''}",
                         dict(d.properties).get("Weights / layer", "").split(" (")[0] + " weights/layer",
                         d.cache_text]
-        hh = 12 + 22 + 17 * len(header_lines) + 8
-        head = self._box(QRectF(x, y, w, hh), d.mixer, root, fill=QColor(self._pal["panel"]),
+        head = self._box(QRectF(x, y, w, 10), d.mixer, root, fill=QColor(self._pal["panel"]),
                          width=2.0)
         self._text(f"Block  {d.name}", x + 12, y + 10, 16, bold=True, parent=head, width=w - 24)
-        for i, line in enumerate(header_lines):
-            self._text(line, x + 12, y + 36 + 17 * i, 12, color="muted", parent=head, width=w - 24)
+        ly = y + 36
+        for line in header_lines:
+            ly += self._wrapped(head, line, x + 12, ly, w - 24, px=12, line_h=17)
+        hh = ly - y + 8
+        head.setPath(_rounded(QRectF(x, y, w, hh)))
         y += hh + 8
         self._text(f"in  {d.in_shape}", x + w / 2 + 10, y, 11, color="muted", parent=root, mono=True)
         edges = QPainterPath()
@@ -680,7 +698,7 @@ class ArchitectureView(QGraphicsView):
                 ny += 40
 
     def _wrapped(self, parent: QGraphicsItem, text: str, x: float, y: float, width: float,
-                 px: float = 11, color: str = "muted") -> float:
+                 px: float = 11, color: str = "muted", line_h: float = 0) -> float:
         """Simple greedy word wrap into several text items; returns the height used."""
         fm = QFontMetricsF(_font(px))
         words, line, lines = text.split(), "", []
@@ -693,9 +711,10 @@ class ArchitectureView(QGraphicsView):
                 line = trial
         if line:
             lines.append(line)
+        step = line_h or px + 4
         for i, ln in enumerate(lines[:4]):
-            self._text(ln, x, y + i * (px + 4), px, color=color, parent=parent)
-        return min(len(lines), 4) * (px + 4)
+            self._text(ln, x, y + i * step, px, color=color, parent=parent)
+        return min(len(lines), 4) * step
 
     def _draw_heads(self, root: QGraphicsItem, d: BlockDetail, y: float) -> None:
         g = d.head_grouping
@@ -741,13 +760,14 @@ class ArchitectureView(QGraphicsView):
             if g.kv_heads > n_kv_drawn:
                 self._text(f"… {g.kv_heads}", x + 46 + nq * pitch, ky - 2, 12, color="muted",
                            parent=root)
-        for path, key in ((wires, "edge"), (q_path, d.mixer), (kv_path, "selected" if False else "full")):
+        for path, key in ((wires, "edge"), (q_path, d.mixer), (kv_path, d.mixer)):
             item = QGraphicsPathItem(path, root)
             if path is wires:
                 item.setPen(QPen(self._c("edge"), 1.0))
             else:
                 item.setPen(QPen(self._c(key).darker(130), 1.0))
-                item.setBrush(self._c(key) if path is q_path else self._c("moe" if g.kind == "MLA" else "norm"))
+                item.setBrush(self._c(key) if path is q_path else
+                              _mix(self._c(d.mixer), QColor(self._pal["text"]), 0.35))
         y = ky + 44
         for t in (d.window_text, d.latent_text if g.kind != "MLA" else "", d.recurrence_text):
             if t:

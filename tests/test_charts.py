@@ -1,0 +1,311 @@
+"""The charts: series computed in models/charts.py (pure) and the ChartsPanel that draws them."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from models.catalog import find
+from models.charts import (MEMORY_COMPONENTS, ChartData, chart_data, decode_times, devices_per_bitwidth,
+                           latency_breakdown, linear_hybrid, memory_vs_context, roofline,
+                           scaling_with_sequence, thinking_budget_series)
+from models.cost import Workload, cost_report
+from models.spec import SpecError
+
+DSV3_WL = Workload(context=32768, weights="fp8", hardware="h200-sxm", devices=8)
+
+
+@pytest.fixture(scope="module")
+def specs():
+    return {m: find(m).spec() for m in ("gemma-3-1b", "qwen3-next-80b-a3b", "deepseek-v3",
+                                        "llama-3-8b")}
+
+
+# --------------------------------------------------------------------------- memory
+
+def test_gemma_sliding_kv_caps_at_window_while_full_kv_grows(specs):
+    spec = specs["gemma-3-1b"]
+    m = memory_vs_context(spec, Workload())
+    assert m.windows == [512]
+    ctx = m.contexts
+    sliding, full = m.components["kv_sliding"], m.components["kv_full"]
+    after = ctx >= 512
+    assert after.sum() > 10 and (~after).sum() > 0
+    assert np.allclose(sliding[after], sliding[after][0])           # flat past the window
+    assert np.all(np.diff(sliding[~after]) > 0)                      # growing before it
+    assert np.all(np.diff(full) > 0)                                 # full attention keeps growing
+    assert full[-1] / full[np.searchsorted(ctx, 512)] == pytest.approx(ctx[-1] / 512)
+    assert not m.components["state"].any() and not m.components["mla_latent"].any()
+
+
+def test_parts_sum_to_the_report_at_the_workload_context(specs):
+    for name, wl in (("gemma-3-1b", Workload()), ("deepseek-v3", DSV3_WL),
+                     ("qwen3-next-80b-a3b", Workload(context=8192, batch=4))):
+        spec = specs[name]
+        m = memory_vs_context(spec, wl)
+        i = int(np.flatnonzero(m.contexts == wl.context)[0])
+        r = cost_report(spec, wl)
+        assert m.total[i] == pytest.approx(r.memory.total, rel=1e-9)
+        cache = sum(m.components[k][i] for k in ("kv_full", "kv_sliding", "mla_latent", "state"))
+        assert cache == pytest.approx(r.memory.kv_cache, rel=1e-9)
+        assert m.capacity == r.memory.capacity
+        assert set(m.components) == set(MEMORY_COMPONENTS)
+
+
+def test_qwen3_next_state_is_constant_and_deepseek_has_mla(specs):
+    q = memory_vs_context(specs["qwen3-next-80b-a3b"], Workload(batch=2))
+    state = q.components["state"]
+    assert state[0] > 0 and np.all(state == state[0])
+    assert q.components["kv_full"][-1] > q.components["kv_full"][0]
+    d = memory_vs_context(specs["deepseek-v3"], DSV3_WL)
+    assert d.nonzero() == ["weights", "mla_latent", "activations", "reserve"]
+    assert np.all(np.diff(d.components["mla_latent"]) > 0)
+    assert d.contexts[0] == 256 and d.contexts[-1] == specs["deepseek-v3"].context_length
+    assert 35 <= len(d.contexts) <= 45
+    assert np.all(d.components["weights"] == d.components["weights"][0])
+
+
+# --------------------------------------------------------------------------- roofline
+
+def test_llama_decode_is_memory_bound_and_long_prefill_projections_compute_bound(specs):
+    spec = specs["llama-3-8b"]
+    r = roofline(cost_report(spec, Workload(context=8192, batch=1)))
+    assert r.ridge == pytest.approx(r.peak / r.bandwidth)
+    x, y, pts = r.phase("decode")
+    assert len(pts) >= 4 and np.all(x < r.ridge)
+    assert all(p.bound == "memory" for p in pts)
+    x, y, pts = r.phase("prefill")
+    proj = [p for p in pts if p.kind in ("projection", "ffn")]
+    assert proj and all(p.intensity > r.ridge for p in proj)
+    # no point above the roof; the roof is the min of the two ceilings
+    roof_at = np.minimum(r.peak, x * r.bandwidth)
+    assert np.all(y <= roof_at * (1 + 1e-9))
+    assert np.allclose(r.roof, np.minimum(r.peak, r.intensity * r.bandwidth))
+    assert r.intensity[0] <= 0.1 and r.intensity[-1] >= 1e4
+
+
+def test_roofline_skips_comm_and_zero_flop_ops(specs):
+    report = cost_report(specs["deepseek-v3"], DSV3_WL)
+    r = roofline(report)
+    names = {p.name for p in r.points}
+    assert "embedding lookup" not in names
+    assert all(p.kind != "comm" for p in r.points)
+    assert any(op.kind == "comm" for op in report.decode.ops)
+    assert r.compute_dtype == report.compute_dtype
+    assert r.peak == report.hardware.peak(report.compute_dtype)[0]
+
+
+# --------------------------------------------------------------------------- latency
+
+def test_latency_breakdown_sums_to_phase_times(specs):
+    report = cost_report(specs["deepseek-v3"], DSV3_WL)
+    lat = latency_breakdown(report)
+    assert sum(lat["prefill"].values()) == pytest.approx(report.ttft_s)
+    assert sum(lat["decode"].values()) == pytest.approx(report.tpot_s)
+    assert "experts" in lat["decode"] and "comm" in lat["decode"]
+
+
+# --------------------------------------------------------------------------- quantization
+
+def test_devices_per_bitwidth_non_increasing_as_bits_fall(specs):
+    spec = specs["deepseek-v3"]
+    wl = Workload(context=8192, hardware="h100-sxm")
+    rows = devices_per_bitwidth(spec, wl)
+    assert [r.dtype for r in rows] == ["fp32", "bf16", "fp8", "int8", "int4", "nf4", "fp4", "ternary"]
+    by_bits = sorted(rows, key=lambda r: -r.bits)
+    needed = [r.devices_needed if r.devices_needed is not None else 10**9 for r in by_bits]
+    assert needed == sorted(needed, reverse=True)
+    assert [r.weights_bytes for r in by_bits] == sorted((r.weights_bytes for r in by_bits),
+                                                        reverse=True)
+    for row in rows:
+        assert not row.fits_on_one                       # 671B never fits one H100
+        n = row.devices_needed
+        if n is None:
+            continue
+        fits = cost_report(spec, dataclasses.replace(wl, weights=row.dtype, devices=n)).memory.fits
+        assert fits
+        if n > 1:
+            assert not cost_report(spec, dataclasses.replace(wl, weights=row.dtype,
+                                                             devices=n - 1)).memory.fits
+    dtype, bits, weights, n, one = rows[4]               # plain tuple unpacking works
+    assert dtype == "int4" and bits == pytest.approx(4.25)
+
+
+def test_small_model_fits_on_one_device_in_every_format(specs):
+    rows = devices_per_bitwidth(specs["gemma-3-1b"], Workload())
+    assert all(r.devices_needed == 1 and r.fits_on_one for r in rows)
+
+
+# --------------------------------------------------------------------------- scaling
+
+def test_scaling_variants(specs):
+    s = scaling_with_sequence(specs["llama-3-8b"], Workload())
+    keys = [v.key for v in s.variants]
+    assert keys == ["current", "ssm", "hybrid", "sliding"]
+    ssm, cur, hyb = s.variant("ssm"), s.variant("current"), s.variant("hybrid")
+    assert np.all(ssm.cache_bytes == ssm.cache_bytes[0])            # constant state
+    assert np.allclose(ssm.decode_s, ssm.decode_s[0])
+    assert np.all(np.diff(cur.cache_bytes) > 0) and np.all(np.diff(cur.decode_s) > 0)
+    # the hybrid keeps a quarter of the full-attention KV, plus some constant state
+    assert hyb.cache_bytes[-1] < cur.cache_bytes[-1] / 2
+    assert s.lengths[-1] >= 32768
+
+
+def test_scaling_fast_decode_path_matches_cost_report(specs):
+    spec = specs["qwen3-next-80b-a3b"]
+    wl = Workload(batch=3, weights="int4", devices=2)
+    positions = [1000, 70000]
+    fast = decode_times(spec, wl, positions)
+    for p, t in zip(positions, fast):
+        assert t == pytest.approx(cost_report(spec, dataclasses.replace(wl, context=p)).tpot_s,
+                                  rel=1e-12)
+
+
+def test_unbuildable_variants_are_omitted_with_a_reason(specs):
+    s = scaling_with_sequence(specs["deepseek-v3"], DSV3_WL)
+    assert {v.key for v in s.variants} == {"current", "ssm", "hybrid"}
+    assert any("softmax attention" in reason for _, reason in s.omitted)   # sliding needs GQA
+    q = scaling_with_sequence(specs["qwen3-next-80b-a3b"], Workload())
+    assert q.variant("hybrid") is None and q.omitted
+    with pytest.raises(SpecError):
+        linear_hybrid(specs["qwen3-next-80b-a3b"])
+
+
+def test_linear_hybrid_is_three_to_one(specs):
+    h = linear_hybrid(specs["llama-3-8b"])
+    from models.spec import Attention, LinearAttention
+    kinds = ["attn" if isinstance(layer.mixers[0], Attention) else
+             "lin" if isinstance(layer.mixers[0], LinearAttention) else "?" for layer in h.layers]
+    assert kinds == ["lin", "lin", "lin", "attn"] * 8
+
+
+# --------------------------------------------------------------------------- thinking budget
+
+def test_thinking_budget_is_linear(specs):
+    report = cost_report(specs["deepseek-v3"], DSV3_WL)
+    budgets, seconds, dollars = thinking_budget_series(report)
+    assert budgets[0] == 0 and seconds[0] == pytest.approx(report.ttft_s)
+    assert np.allclose(np.diff(seconds), np.diff(budgets) * report.tpot_s)
+    assert dollars is not None and dollars[0] == 0 and np.all(np.diff(dollars) > 0)
+    assert np.allclose(np.diff(dollars, 2), 0, atol=1e-12)
+    cpu = cost_report(specs["gemma-3-1b"], Workload(hardware="cpu"))
+    assert thinking_budget_series(cpu, [0, 100]).dollars is None       # no cloud price
+
+
+# --------------------------------------------------------------------------- bundle + speed
+
+def test_chart_data_bundle_is_fast(specs):
+    import time
+    from models.charts import clear_cache
+    spec = specs["deepseek-v3"]
+    report = cost_report(spec, DSV3_WL)
+    cd = chart_data(spec, DSV3_WL, report)
+    assert isinstance(cd, ChartData) and cd.model == spec.name and cd.devices == 8
+    times = []
+    for _ in range(5):
+        clear_cache()
+        t = time.perf_counter()
+        chart_data(spec, DSV3_WL, report)
+        times.append(time.perf_counter() - t)
+    assert min(times) < 0.2          # generous: the budget is ~10 ms, machines vary
+
+
+# --------------------------------------------------------------------------- the panel
+
+@pytest.fixture(scope="module")
+def two(specs):
+    return (chart_data(specs["deepseek-v3"], DSV3_WL),
+            chart_data(specs["gemma-3-1b"], Workload()))
+
+
+@pytest.fixture
+def panel(qtbot):
+    from widgets.charts import ChartsPanel
+    p = ChartsPanel()
+    qtbot.addWidget(p)
+    p.resize(1000, 650)
+    return p
+
+
+def test_panel_tabs_and_object_names(panel):
+    import pyqtgraph as pg
+    assert panel.objectName() == "chartsPanel"
+    assert [panel.tabText(i) for i in range(panel.count())] == [
+        "Memory", "Roofline", "Latency", "Quantization", "Scaling", "Thinking budget"]
+    for name in ("memoryChart", "rooflineChart", "latencyChart", "quantChart", "scalingChart",
+                 "thinkingChart"):
+        assert isinstance(panel.findChild(pg.PlotWidget, name), pg.PlotWidget), name
+
+
+def test_set_data_reuses_the_same_items(panel, two):
+    a, b = two
+    before = panel.chart_items()
+    scene_before = {name: list(panel.plot(name).getPlotItem().items)
+                    for name in ("memoryChart", "rooflineChart", "latencyChart", "quantChart")}
+    panel.set_data(a)
+    panel.set_data(b, a)
+    panel.set_data(a)
+    after = panel.chart_items()
+    assert len(before) == len(after) and all(x is y for x, y in zip(before, after))
+    for name, items in scene_before.items():
+        now = panel.plot(name).getPlotItem().items
+        assert len(now) == len(items) and all(x is y for x, y in zip(items, now)), name
+    # data really changed: the memory total holds gemma's then deepseek's numbers
+    x, y = panel.mem_total.getData()
+    assert len(x) == len(a.memory.contexts)
+
+
+def test_compare_overlay_appears_and_disappears(panel, two):
+    a, b = two
+    panel.set_data(a)
+    assert len(panel.mem_cmp_total.getData()[0] or []) == 0
+    assert len(panel.roof_cmp_prefill.data) == 0
+    panel.set_data(a, b)
+    assert len(panel.mem_cmp_total.getData()[0]) == len(b.memory.contexts)
+    assert panel.mem_cmp_total.opts["pen"].style() == panel.mem_total.opts["pen"].style().DashLine
+    assert len(panel.roof_cmp_prefill.data) > 0
+    assert len(panel.lat_bars["cmp_decode"].opts["height"]) > 0
+    assert len(panel.scale_cmp_time.getData()[0]) > 0
+    legend_names = [label.text for _, label in panel.mem_plot.legend.items]
+    assert any(b.model in n for n in legend_names)
+    panel.set_data(a)
+    assert len(panel.mem_cmp_total.getData()[0] or []) == 0
+    assert len(panel.roof_cmp_prefill.data) == 0
+    assert len(panel.lat_bars["cmp_decode"].opts["height"]) == 0
+    assert not any(b.model in label.text for _, label in panel.mem_plot.legend.items)
+
+
+def test_roofline_points_have_hover_tooltips(panel, two):
+    a, _ = two
+    panel.set_data(a)
+    scatter = panel.roof_decode
+    assert scatter.opts["hoverable"]
+    pts = scatter.points()
+    assert len(pts) == len(a.roofline.phase("decode")[2])
+    tip = scatter.opts["tip"](x=pts[0].pos().x(), y=pts[0].pos().y(), data=pts[0].data())
+    assert "FLOP/byte" in tip and "TFLOP/s" in tip and pts[0].data()["name"] in tip
+
+
+def test_theme_switch(panel, two):
+    from PySide6 import QtGui
+    panel.set_data(two[0])
+    panel.set_theme("dark")
+    assert panel.theme() == "dark"
+    bg = panel.plot("memoryChart").backgroundBrush().color()
+    assert bg.lightness() < 80
+    axis = panel.plot("rooflineChart").getPlotItem().getAxis("left")
+    assert axis.textPen().color().lightness() > 180
+    panel.set_theme("light")
+    assert panel.plot("memoryChart").backgroundBrush().color() == QtGui.QColor("#FFFFFF")
+    with pytest.raises(ValueError):
+        panel.set_theme("purple")
+
+
+def test_panel_renders_every_tab(panel, two, tmp_path):
+    panel.set_data(*two)
+    panel.show()
+    for i in range(panel.count()):
+        panel.setCurrentIndex(i)
+        image = panel.grab().toImage()
+        assert image.width() > 100 and not image.isNull()

@@ -1,0 +1,321 @@
+"""The architecture diagram: the pure model (models.diagram) against the spec and the parameter
+counts, and the Qt view (widgets.diagram) with pytest-qt."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from models.catalog import find
+from models.cost import Workload, cost_report, kv_elements_per_token, layer_cache_bytes
+from models.diagram import (FFN_CATEGORIES, MIXER_CATEGORIES, diagram_model, ffn_category,
+                            fold_runs, human_count, layer_runs, mixer_category)
+from models.overrides import apply_overrides
+from models.params import layer_params
+from models.spec import MLA, SSM, Attention, LinearAttention, MoEFFN
+
+
+def _spec(model_id):
+    return find(model_id).spec()
+
+
+def _jamba_spec():
+    pytest.importorskip("transformers")
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    from models.hf import spec_from_hf_config
+    cfg = CONFIG_MAPPING["jamba"]().to_dict()
+    cfg["model_type"] = "jamba"
+    return spec_from_hf_config(cfg)
+
+
+SPECS = {
+    "gemma-3-1b": lambda: _spec("gemma-3-1b"),
+    "qwen3-next-80b-a3b": lambda: _spec("qwen3-next-80b-a3b"),
+    "deepseek-v3": lambda: _spec("deepseek-v3"),
+    "mixtral-8x7b": lambda: _spec("mixtral-8x7b"),
+    "jamba": _jamba_spec,
+}
+
+
+def _expected_mixer(layer):
+    m = layer.mixer
+    if isinstance(m, Attention):
+        return m.kind
+    if isinstance(m, MLA):
+        return "mla"
+    if isinstance(m, LinearAttention):
+        return "linear"
+    if isinstance(m, SSM):
+        return "ssm"
+    return "none"
+
+
+# --------------------------------------------------------------------------- the pure model
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_strip_matches_spec_layer_by_layer(name):
+    spec = SPECS[name]()
+    dm = diagram_model(spec)
+    assert len(dm.strip) == spec.num_layers
+    for i, (entry, layer) in enumerate(zip(dm.strip, spec.layers)):
+        assert entry.layer == i and entry.label == f"L{i}"
+        assert entry.block == spec.layout[i]
+        assert entry.mixer == _expected_mixer(layer) in MIXER_CATEGORIES
+        assert entry.ffn == ("moe" if isinstance(layer.ffn, MoEFFN) else
+                             "dense" if layer.ffn else "none") in FFN_CATEGORIES
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_folded_runs_cover_every_layer_and_blocks_match_layer_params(name):
+    spec = SPECS[name]()
+    dm = diagram_model(spec)
+    # consecutive runs
+    assert sum(r.count for r in dm.runs) == spec.num_layers
+    flat = [r.block for r in dm.runs for _ in range(r.count)]
+    assert tuple(flat) == spec.layout
+    assert all(a.block != b.block for a, b in zip(dm.runs, dm.runs[1:]))
+    # the folded overview's stack items cover the layers once, in order
+    stack = [it for it in dm.overview if it.kind in ("run", "repeat")]
+    assert sum(it.count for it in stack) == spec.num_layers
+    expanded = [r.block for it in stack for _ in range(it.repeat) for r in it.runs
+                for _ in range(r.count)]
+    assert tuple(expanded) == spec.layout
+    # unfolded: one item per layer
+    un = diagram_model(spec, unfold=True)
+    layers = [it for it in un.overview if it.kind == "layer"]
+    assert [it.first for it in layers] == list(range(spec.num_layers))
+    assert un.unfolded and un.overview is un.unfolded_overview
+    # blocks
+    assert set(dm.blocks) == set(spec.layout)
+    for name_, detail in dm.blocks.items():
+        parts, active = layer_params(spec, spec.blocks[name_])
+        assert detail.params == sum(c.total for c in parts.values())
+        assert detail.params_active == active
+        assert sum(c.params for c in detail.components) == detail.params
+        assert detail.layers == tuple(i for i, b in enumerate(spec.layout) if b == name_)
+        layer = spec.blocks[name_]
+        assert detail.cache_bytes_at_context == layer_cache_bytes(layer, spec.context_length, 2.0)
+        assert detail.cache_bytes_per_token == \
+            sum(kv_elements_per_token(m) for m in layer.mixers) * 2.0
+        assert detail.in_shape == detail.out_shape == f"[B, S, {spec.hidden_size}]"
+
+
+def test_overview_order_embedding_to_head():
+    spec = _spec("deepseek-v3")
+    dm = diagram_model(spec)
+    kinds = [it.kind for it in dm.overview]
+    assert kinds[:2] == ["embedding", "position"]
+    assert kinds[-3:] == ["final_norm", "lm_head", "mtp"]
+    emb = dm.overview[0]
+    assert emb.params == spec.vocab_size * spec.hidden_size
+    assert f"{spec.vocab_size} x {spec.hidden_size}" in emb.lines[0]
+    assert emb.out_shape == f"[B, S, {spec.hidden_size}]"
+    runs = [(it.block, it.first, it.count) for it in dm.overview if it.kind == "run"]
+    assert runs == [("mla+dense", 0, 3), ("mla+moe", 3, 58)]
+    assert dm.overview[-2].out_shape.startswith(f"[B, S, {spec.vocab_size}]")
+    assert dm.params_total == cost_report(spec).params.total
+
+
+def test_tied_head_and_gemma_sliding_window():
+    spec = _spec("gemma-3-1b")
+    dm = diagram_model(spec)
+    head = next(it for it in dm.overview if it.kind == "lm_head")
+    assert head.params == 0 and any("tied" in line for line in head.lines)
+    cats = [e.mixer for e in dm.strip]
+    assert cats[:6] == ["sliding"] * 5 + ["full"]
+    assert cats.count("sliding") == 22 and cats.count("full") == 4
+    local = dm.blocks["local+dense"]
+    assert local.window == 512 and "512" in local.window_text
+    assert local.cache_cap_tokens == 512
+    assert local.norm_placement == "sandwich"
+    assert any(c.name.startswith("post_attn") for c in local.components)
+    assert local.qk_norm == "head"
+    assert "MQA" in local.grouping_text
+    # 5:1 period folded once
+    rep = next(it for it in dm.overview if it.kind == "repeat")
+    assert rep.repeat == 4 and [(r.block, r.count) for r in rep.runs] == [("local+dense", 5),
+                                                                       ("full+dense", 1)]
+
+
+def test_qwen3_next_three_to_one_and_gqa_text():
+    dm = diagram_model(_spec("qwen3-next-80b-a3b"))
+    assert [e.mixer for e in dm.strip[:8]] == ["linear"] * 3 + ["full"] + ["linear"] * 3 + ["full"]
+    assert all(e.ffn == "moe" for e in dm.strip)
+    full = dm.blocks["full+moe"]
+    assert full.grouping_text == "GQA: 16 query heads share 2 KV heads, 8 per group"
+    lin = dm.blocks["linear+moe"]
+    assert lin.state_bytes > 0 and lin.cache_bytes_per_token == 0
+    assert "delta" in lin.recurrence_text.lower()
+    assert "shared" in lin.shared_text and "sigmoid" in lin.shared_text
+
+
+def test_mixtral_gqa_and_router():
+    dm = diagram_model(_spec("mixtral-8x7b"))
+    block = dm.blocks["full+moe"]
+    assert block.grouping_text == "GQA: 32 query heads share 8 KV heads, 4 per group"
+    q = next(c for c in block.components if c.name == "q_proj")
+    assert q.shape == "4096 -> 32x128 (q)"
+    assert q.formula == "q_proj: d x heads*head_dim = 4096 x 4096 = 16.8M"
+    assert "top-2" in block.router_text and "8" in block.router_text
+    assert "8 routed experts" in block.experts_text
+    assert block.experts.experts == 8 and block.experts.top_k == 2
+
+
+def test_deepseek_mla_and_moe_details():
+    dm = diagram_model(_spec("deepseek-v3"))
+    assert [e.ffn for e in dm.strip[:4]] == ["dense"] * 3 + ["moe"]
+    assert all(e.mixer == "mla" for e in dm.strip)
+    moe = dm.blocks["mla+moe"]
+    assert moe.latent_dims == (512, 64)
+    assert "512" in moe.latent_text and "64" in moe.latent_text and "576" in moe.latent_text
+    names = [c.name for c in moe.components]
+    for n in ("q_a_proj", "q_b_proj", "kv_a_proj", "kv_b_proj", "latent KV cache", "router",
+              "routed experts", "shared experts"):
+        assert n in names
+    assert "256" in moe.experts_text and "top-8" in moe.router_text
+    assert "1 shared" in moe.shared_text
+    assert moe.cache_bytes_per_token == 576 * 2.0
+
+
+def test_jamba_hybrid_strip():
+    spec = _jamba_spec()
+    dm = diagram_model(spec)
+    mixers = [e.mixer for e in dm.strip]
+    assert set(mixers) == {"ssm", "full"}
+    assert [e.ffn for e in dm.strip[:4]] == ["dense", "moe", "dense", "moe"]
+    ssm = next(b for b in dm.blocks.values() if b.mixer == "ssm")
+    assert "Mamba-1" in ssm.recurrence_text and ssm.state_bytes > 0
+    # Jamba's 8-layer period folds into one repeat item
+    stack = [it for it in dm.overview if it.kind in ("run", "repeat")]
+    assert len(stack) < spec.num_layers // 4
+
+
+def test_report_sizes_bytes():
+    spec = _spec("mixtral-8x7b")
+    r = cost_report(spec, Workload(context=8192, weights="int4", kv="fp8"))
+    dm = diagram_model(spec, r)
+    block = dm.blocks["full+moe"]
+    assert block.context == 8192
+    assert block.cache_bytes_at_context == layer_cache_bytes(spec.blocks["full+moe"], 8192, 1.0)
+    assert dm.weight_bytes == pytest.approx(r.memory.weights)
+
+
+def test_fold_runs_and_categories_helpers():
+    runs = layer_runs(("a", "a", "b", "a", "a", "b", "c"))
+    assert [(r.block, r.first, r.count) for r in runs] == [("a", 0, 2), ("b", 2, 1), ("a", 3, 2),
+                                                           ("b", 5, 1), ("c", 6, 1)]
+    folded = fold_runs(runs)
+    assert folded[0][1] == 2 and [r.block for r in folded[0][0]] == ["a", "b"]
+    assert mixer_category(None) == "none" and ffn_category(None) == "none"
+    assert human_count(16_777_216) == "16.8M" and human_count(999_885_952) == "1B"
+
+
+# --------------------------------------------------------------------------- the Qt view
+
+@pytest.fixture
+def view(qtbot):
+    from widgets.diagram import ArchitectureView
+    v = ArchitectureView()
+    qtbot.addWidget(v)
+    v.resize(1400, 900)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
+def test_view_click_selects_block(view, qtbot):
+    dm = diagram_model(_spec("deepseek-v3"))
+    view.set_model(dm)
+    view.fit()
+    assert view.objectName() == "architectureView"
+    box = view.item_for_block("mla+dense")
+    assert box is not None
+    pos = view.mapFromScene(box.sceneBoundingRect().center())
+    with qtbot.waitSignal(view.blockSelected, timeout=2000) as blocker:
+        qtbot.mouseClick(view.viewport(), __import__("PySide6.QtCore").QtCore.Qt.LeftButton, pos=pos)
+    assert blocker.args == ["mla+dense"]
+    assert view.selected_block() == "mla+dense"
+    assert view.selected_detail() is dm.blocks["mla+dense"]
+    # the programmatic path emits too
+    with qtbot.waitSignal(view.blockSelected, timeout=1000) as blocker:
+        view.select_block("mla+moe")
+    assert blocker.args == ["mla+moe"]
+    with qtbot.waitSignal(view.layerSelected, timeout=1000) as blocker:
+        view.select_layer(1)
+    assert blocker.args == [1] and view.selected_block() == "mla+dense"
+
+
+def test_view_strip_click_selects_layer(view, qtbot):
+    from PySide6.QtCore import QPointF, Qt
+    from widgets.diagram import CELL_W, STRIP_X
+    dm = diagram_model(_spec("gemma-3-1b"))
+    view.set_model(dm)
+    view.fit()
+    top, rh, n = view._strip_geom
+    pos = view.mapFromScene(QPointF(STRIP_X + CELL_W / 2, top + 5.5 * rh))
+    with qtbot.waitSignal(view.layerSelected, timeout=2000) as blocker:
+        qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=pos)
+    assert blocker.args == [5]
+    assert view.selected_block() == "full+dense"
+
+
+def test_view_zoom_fit_fold_theme(view, qtbot):
+    from PySide6.QtCore import Qt
+    view.set_model(diagram_model(_spec("qwen3-next-80b-a3b")))
+    view.fit()
+    fitted = view.zoom_factor()
+    view.zoom_in()
+    assert view.zoom_factor() == pytest.approx(fitted * view.ZOOM_STEP)
+    view.zoom_out()
+    view.zoom_out()
+    assert view.zoom_factor() < fitted
+    qtbot.keyClick(view, Qt.Key_F)
+    assert view.zoom_factor() == pytest.approx(fitted, rel=1e-3)
+    qtbot.keyClick(view, Qt.Key_Plus)
+    assert view.zoom_factor() > fitted
+    with qtbot.waitSignal(view.foldToggled, timeout=1000) as blocker:
+        view.set_unfolded(True)
+    assert blocker.args == [True] and view.is_unfolded()
+    assert len(view._boxes) >= 48
+    view.set_unfolded(False)
+    view.set_theme("dark")
+    assert view.theme() == "dark"
+    rect = view.scene_rect_for_export()
+    assert rect.width() > 800 and rect.height() > 400
+
+
+def test_view_120_layers_is_light(view, qtbot):
+    from PySide6.QtWidgets import QGraphicsSimpleTextItem
+    spec = apply_overrides(_spec("deepseek-v3"), {"layers": 120})
+    assert spec.num_layers == 120
+    dm = diagram_model(spec)
+    t0 = time.perf_counter()
+    view.set_model(dm)
+    elapsed = time.perf_counter() - t0
+    print(f"\nset_model, DeepSeek-V3 at 120 layers: {elapsed * 1e3:.1f} ms, "
+          f"{len(view.scene().items())} items")
+    items = view.scene().items()
+    assert len(items) < 300
+    assert any(isinstance(i, QGraphicsSimpleTextItem) and "x117" in i.text() for i in items)
+    # unfolded stays bounded too (two items per layer box)
+    t0 = time.perf_counter()
+    view.set_unfolded(True)
+    print(f"unfolded: {(time.perf_counter() - t0) * 1e3:.1f} ms, "
+          f"{len(view.scene().items())} items")
+    assert len(view.scene().items()) < 120 * 4 + 300
+
+
+def test_properties_panel_shows_block(qtbot):
+    from widgets.diagram import BlockPropertiesPanel
+    panel = BlockPropertiesPanel()
+    qtbot.addWidget(panel)
+    assert panel.objectName() == "blockProperties"
+    detail = diagram_model(_spec("mixtral-8x7b")).blocks["full+moe"]
+    panel.show_block(detail)
+    texts = [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())]
+    keys = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
+    assert "Head grouping" in keys and "Router" in keys
+    assert any("q_proj: d x heads*head_dim = 4096 x 4096 = 16.8M" in t for t in texts)
+    assert panel.detail() is detail
+    panel.show_block(None)
+    assert panel.table.rowCount() == 0

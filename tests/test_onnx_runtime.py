@@ -1,0 +1,157 @@
+"""ONNX export of the spec blocks and ONNX Runtime sessions (kernels/onnx_runtime.py): outputs
+equal torch's on the CPU execution provider, batch and sequence axes are dynamic, a provider that
+cannot load is named with its reason instead of ORT's log spew, and a corrupt file gives a clear
+error."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from kernels import onnx_runtime as ox  # noqa: E402
+from kernels.blocks import build_block  # noqa: E402
+from models import spec as S  # noqa: E402
+
+D = 64
+CPU = ("CPUExecutionProvider",)
+BLOCKS = {
+    "gqa_rope_qknorm": (S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head"), {"rope_fraction": 0.5}),
+    "sliding_sinks_bias": (S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=3, sinks=True,
+                                       qkv_bias=True, out_bias=True), {}),
+    "gated_output_mqa": (S.Attention(heads=4, kv_heads=1, head_dim=16, output_gate=True), {}),
+    "swiglu": (S.DenseFFN(d_ff=96), {}),
+    "gelu_bias": (S.DenseFFN(d_ff=96, gated=False, activation="gelu_tanh", bias=True), {}),
+    "moe_shared_sigmoid": (S.MoEFFN(experts=6, top_k=2, d_expert=16, shared_experts=1,
+                                    router_score_bias=True), {}),
+    "moe_gptoss": (S.MoEFFN(experts=4, top_k=2, d_expert=16, activation="swiglu_oai", router_bias=True,
+                            expert_bias=True), {}),
+}
+
+
+def _export(tmp_path, name):
+    part, kw = BLOCKS[name]
+    torch.manual_seed(0)
+    module = build_block(part, D, **kw).eval()
+    info = ox.export_block(module, (torch.randn(2, 6, D),), tmp_path / f"{name}.onnx")
+    return module, info
+
+
+@pytest.mark.parametrize("name", list(BLOCKS))
+def test_block_through_ort_cpu_matches_torch_at_two_lengths(tmp_path, name):
+    module, info = _export(tmp_path, name)
+    session, _ = ox.make_session(info.path, prefer=CPU)
+    assert session.get_providers()[0] == "CPUExecutionProvider"
+    for batch, seq in ((2, 6), (3, 11)):                  # the exported length and another one
+        x = torch.randn(batch, seq, D)
+        got = ox.run_io_binding(session, {"x": x}, "cpu")[0]
+        with torch.no_grad():
+            want = module(x).numpy()
+        assert got.shape == (batch, seq, D)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
+
+
+def test_export_records_opset_exporter_and_dynamic_axes(tmp_path):
+    _, info = _export(tmp_path, "gqa_rope_qknorm")
+    assert info.exporter == "torchscript" and info.opset == ox.OPSET == 17
+    model = onnx.load(str(info.path))
+    assert {o.domain: o.version for o in model.opset_import}[""] == 17
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", "seq", D]
+    assert info.dynamic_axes["y"] == {0: "batch", 1: "seq"}
+
+
+def test_static_export_has_fixed_shapes(tmp_path):
+    module = build_block(BLOCKS["swiglu"][0], D)
+    info = ox.export_block(module, torch.randn(2, 5, D), tmp_path / "static.onnx", dynamic=False)
+    dims = [d.dim_value for d in onnx.load(str(info.path)).graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [2, 5, D]
+
+
+def test_auto_exporter_falls_back_and_says_so(tmp_path):
+    module = build_block(BLOCKS["swiglu"][0], D)
+    info = ox.export_block(module, torch.randn(1, 4, D), tmp_path / "auto.onnx", exporter="auto")
+    if info.exporter == "torchscript":                   # dynamo needs onnxscript
+        assert info.notes and info.notes[0].startswith("dynamo exporter failed")
+    assert info.path.is_file()
+
+
+def test_make_session_names_why_a_gpu_provider_was_not_used(tmp_path):
+    """Without CUDA (or without its libraries) the session runs on the CPU and each GPU provider
+    the build lists gets one message naming the cause; one the build does not list gets none."""
+    _, info = _export(tmp_path, "swiglu")
+    session, messages = ox.make_session(info.path)
+    chosen = session.get_providers()[0]
+    listed = ox.available_providers()
+    if chosen == "CPUExecutionProvider":
+        for provider, short in (("CUDAExecutionProvider", "CUDA"), ("TensorrtExecutionProvider", "TensorRT")):
+            mine = [m for m in messages if m.startswith(f"{short} execution provider unavailable: ")]
+            if provider in listed:
+                assert len(mine) == 1 and mine[0].endswith("; using CPU")
+                reason = mine[0].split("unavailable: ", 1)[1][: -len("; using CPU")]
+                assert reason.strip()                     # e.g. "libcublasLt.so.13 missing"
+            else:
+                assert not mine                           # not even listed: nothing to explain
+    else:                                                 # a GPU provider loaded: nothing about it
+        assert not any(m.startswith(ox.short_name(chosen)) for m in messages)
+    assert all(m.endswith(f"; using {ox.short_name(chosen)}") for m in messages)
+
+
+def test_make_session_is_quiet(tmp_path, capfd):
+    _, info = _export(tmp_path, "swiglu")
+    capfd.readouterr()
+    ox.make_session(info.path)
+    out, err = capfd.readouterr()
+    assert "EP Error" not in out and "[E:onnxruntime" not in err
+
+
+def test_unlisted_provider_gives_no_message_and_load_failure_is_named(tmp_path, monkeypatch):
+    _, info = _export(tmp_path, "swiglu")
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    _, messages = ox.make_session(info.path)
+    assert messages == []
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ox, "provider_load_error",
+                        lambda p: "libcudnn.so.9 missing" if p == "CUDAExecutionProvider" else None)
+    session, messages = ox.make_session(info.path)
+    assert messages == ["CUDA execution provider unavailable: libcudnn.so.9 missing; using CPU"]
+    assert session.get_providers()[0] == "CPUExecutionProvider"
+
+
+def test_corrupt_or_missing_model_raises_a_clear_error(tmp_path):
+    bad = tmp_path / "corrupt.onnx"
+    bad.write_bytes(b"\x08\x07this is not a protobuf model")
+    with pytest.raises(ox.OnnxRuntimeError, match="corrupt.onnx"):
+        ox.make_session(bad, prefer=CPU)
+    _, info = _export(tmp_path, "swiglu")
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(info.path.read_bytes()[:100])
+    with pytest.raises(ox.OnnxRuntimeError, match="truncated.onnx"):
+        ox.make_session(truncated)
+    with pytest.raises(ox.OnnxRuntimeError, match="does not exist"):
+        ox.make_session(tmp_path / "missing.onnx")
+    assert issubclass(ox.OnnxRuntimeError, RuntimeError)
+
+
+def test_run_errors_are_wrapped(tmp_path):
+    _, info = _export(tmp_path, "swiglu")
+    session, _ = ox.make_session(info.path, prefer=CPU)
+    with pytest.raises(ox.OnnxRuntimeError, match="failed running"):
+        ox.run_io_binding(session, {"x": np.zeros((1, 3, D + 1), np.float32)})
+
+
+@pytest.mark.gpu
+def test_io_binding_on_cuda_matches_torch(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    module, info = _export(tmp_path, "gqa_rope_qknorm")
+    session, messages = ox.make_session(info.path, prefer=("CUDAExecutionProvider", "CPUExecutionProvider"))
+    if ox.session_device(session) != "cuda":
+        pytest.skip(f"CUDA execution provider did not load: {messages}")
+    x = torch.randn(2, 9, D, device="cuda")
+    got = ox.run_io_binding(session, {"x": x}, "cuda")[0]
+    with torch.no_grad():
+        want = module.cuda()(x).cpu().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
