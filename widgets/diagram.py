@@ -157,7 +157,12 @@ class ArchitectureView(QGraphicsView):
 
     def set_model(self, model: DiagramModel | None, unfolded: bool | None = None) -> None:
         """Draw ``model``. ``unfolded`` None: the model's own ``unfolded`` flag. The selected
-        block is kept when the new model has it; the zoom and scroll position are kept."""
+        block is kept when the new model has it; the zoom and scroll position are kept.
+        An identical model (a workload change that moves no figure in the diagram) redraws
+        nothing."""
+        if model is not None and model == self._model and (
+                unfolded is None or bool(unfolded) == self._unfolded):
+            return
         self._model = model
         if unfolded is not None:
             self._unfolded = bool(unfolded)
@@ -847,6 +852,8 @@ class BlockPropertiesPanel(QWidget):
         if detail is None:
             self.clear()
             return
+        if detail == self._detail:
+            return
         self._detail = detail
         self.title.setText(f"{detail.name}: {detail.title}")
         rows: list[tuple[str, str, bool]] = [(k, v, False) for k, v in detail.properties]
@@ -864,15 +871,17 @@ class BlockPropertiesPanel(QWidget):
         self.table.clearSpans()
         self.table.setRowCount(len(rows))
         for r, (key, value, header) in enumerate(rows):
-            k = QTableWidgetItem(key)
-            v = QTableWidgetItem(value)
+            k, v = self.table.item(r, 0), self.table.item(r, 1)
+            if k is None:      # items are reused: creating them is the slow part
+                k, v = QTableWidgetItem(), QTableWidgetItem()
+                self.table.setItem(r, 0, k)
+                self.table.setItem(r, 1, v)
+            k.setText(key)
+            v.setText(value)
             v.setToolTip(value)
-            if header:
-                f = k.font()
-                f.setBold(True)
-                k.setFont(f)
-                v.setFont(f)
-            self.table.setItem(r, 0, k)
-            self.table.setItem(r, 1, v)
+            f = k.font()
+            f.setBold(header)
+            k.setFont(f)
+            v.setFont(f)
         self.table.resizeRowsToContents()
         self.table.setUpdatesEnabled(True)

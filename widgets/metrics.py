@@ -10,6 +10,12 @@ MEMORY_COLORS = {"weights": "#5c6bc0", "kv": "#26a69a", "activations": "#ffa726"
                  "reserve": "#9e9e9e"}
 
 
+def _set_style(widget: QWidget, sheet: str) -> None:
+    """Style sheets are costly to re-apply (a full re-polish); only set them when they change."""
+    if widget.styleSheet() != sheet:
+        widget.setStyleSheet(sheet)
+
+
 class MemoryBar(QWidget):
     """Stacked bar of memory per device against capacity."""
 
@@ -97,11 +103,11 @@ class MetricsPanel(QWidget):
             delta.setText(row.delta_text)
             if row.delta_text:
                 worse = row.delta_text.startswith("+") == row.better_lower
-                delta.setStyleSheet(f"color: {'#c62828' if worse else '#2e7d32'};")
+                _set_style(delta, f"color: {'#c62828' if worse else '#2e7d32'};")
         self.fits.setText(fits_text)
         self.fits.setProperty("fits", fits)
-        self.fits.setStyleSheet("font-weight: bold; padding: 4px; border-radius: 4px; color: white; "
-                                f"background: {'#2e7d32' if fits else '#c62828'};")
+        _set_style(self.fits, "font-weight: bold; padding: 4px; border-radius: 4px; color: white; "
+                              f"background: {'#2e7d32' if fits else '#c62828'};")
         self.bar.set_parts(parts, capacity)
         self.legend.setText(" ".join(
             f"<span style='color:{MEMORY_COLORS[k]}'>■</span> {k}" for k, _ in parts))

@@ -99,7 +99,7 @@ def ring_positions(pos: int, slots: int, device) -> torch.Tensor:
     """Token position held by each of ``slots`` ring slots after writing position ``pos``
     (slot s holds the latest p <= pos with p % slots == s; negative: never written)."""
     s = torch.arange(slots, device=device)
-    return s
+    return pos - torch.remainder(pos - s, slots)
 
 
 # --------------------------------------------------------------------------- the block
