@@ -2,7 +2,6 @@
 change against the unedited model. Widgets display these rows and compute nothing."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from .cost import CostReport
@@ -129,6 +128,16 @@ def metric_rows(r: CostReport, base: CostReport | None = None) -> list[MetricRow
     return rows
 
 
+def _local_global(spec: ModelSpec) -> str:
+    """The ratio of the first period: leading local layers, then the global ones after them
+    (Gemma 3: 5:1 even when the layer count cuts the last period short)."""
+    kinds = [m.kind != "full" for l in spec.layers for m in l.mixers if isinstance(m, Attention)]
+    local = next((i for i, is_local in enumerate(kinds) if not is_local), len(kinds))
+    rest = kinds[local:]
+    glob = next((i for i, is_local in enumerate(rest) if is_local), len(rest))
+    return f"{local}:{glob}"
+
+
 def knob_values(spec: ModelSpec) -> dict[str, object]:
     """Current value of each spec knob, read off the first layer that has the feature, plus which
     knobs apply to this model at all."""
@@ -149,11 +158,7 @@ def knob_values(spec: ModelSpec) -> dict[str, object]:
     sliding = [m for l in spec.layers for m in l.mixers if isinstance(m, Attention) and m.kind != "full"]
     values["window"] = sliding[0].window if sliding else None
     n_attn = sum(1 for l in spec.layers for m in l.mixers if isinstance(m, Attention))
-    if sliding:
-        g = math.gcd(len(sliding), n_attn - len(sliding)) or 1
-        values["local_global"] = f"{len(sliding) // g}:{(n_attn - len(sliding)) // g}"
-    else:
-        values["local_global"] = None
+    values["local_global"] = _local_global(spec) if sliding else None
     moe = next((f for l in spec.layers for f in l.ffns if isinstance(f, MoEFFN)), None)
     if moe is not None:
         values.update(experts=moe.experts, top_k=moe.top_k, shared_experts=moe.shared_experts)

@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(lambda _i: self._refresh_lazy())
 
         self.status = QLabel(objectName="statusText")
-        self.statusBar().addWidget(self.status, 1)
+        self.statusBar().addPermanentWidget(self.status)
         self.statusBar().showMessage("Open a model from the list, a spec file or a config.json", 5000)
 
     def _build_architecture_tab(self) -> None:
@@ -113,6 +113,8 @@ class MainWindow(QMainWindow):
         split.addWidget(self.block_panel)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
+        self.block_panel.setMinimumWidth(320)
+        split.setSizes([900, 420])
         self.tabs.addTab(split, "Architecture")
 
     def _build_compare_tab(self) -> None:
@@ -129,7 +131,10 @@ class MainWindow(QMainWindow):
         row.addWidget(self.compare_box, 1)
         layout.addLayout(row)
         self.compare_table = QTableWidget(0, 4, objectName="compareTable")
-        self.compare_table.setHorizontalHeaderLabels(["Figure", "Current", "Compared", "Difference"])
+        self.compare_table.setHorizontalHeaderLabels(["Figure", "Current", "Compared",
+                                                      "Compared − current"])
+        self.compare_table.verticalHeader().setVisible(False)
+        self.compare_table.verticalHeader().setDefaultSectionSize(22)
         self.compare_table.horizontalHeader().setStretchLastSection(True)
         self.compare_table.setColumnWidth(0, 280)
         self.compare_table.setColumnWidth(1, 160)
@@ -144,6 +149,7 @@ class MainWindow(QMainWindow):
         pair.addWidget(self.compare_diagrams[0])
         pair.addWidget(self.compare_diagrams[1])
         split.addWidget(pair)
+        split.setSizes([340, 560])
         layout.addWidget(split, 1)
         self.tabs.addTab(page, "Compare")
         self.compare_page = page
@@ -397,8 +403,9 @@ class MainWindow(QMainWindow):
                 item.setToolTip(row.tooltip)
                 self.compare_table.setItem(i, j, item)
         from models.diagram import diagram_model
-        self.compare_diagrams[0].set_model(diagram_model(a.spec, a))
-        self.compare_diagrams[1].set_model(diagram_model(b.spec, b))
+        for view, report in zip(self.compare_diagrams, (a, b)):
+            view.set_model(diagram_model(report.spec, report))
+            view.fit()
 
     def _refresh_history(self) -> None:
         labels, current = self.doc.history()

@@ -327,3 +327,47 @@ def test_dense_ffn_shapes():
     assert m(torch.randn(2, 3, D)).shape == (2, 3, D)
     assert isinstance(build_block(ATTENTION["mha"], D), Attention)
     assert isinstance(DecoderLayer(make_spec(LAYOUTS["pre_rms"][0]), LAYOUTS["pre_rms"][0]).mixers[0], Attention)
+
+
+# --------------------------------------------------------------------------- recurrences vs independent forms
+
+def test_gated_delta_rule_matches_transformers_chunked_form():
+    """Our token-by-token gated delta rule equals transformers' chunked (WY) Qwen3-Next kernel."""
+    qwen3_next = pytest.importorskip("transformers.models.qwen3_next.modeling_qwen3_next")
+    from kernels.blocks.linear_attention import delta_rule_step
+
+    torch.manual_seed(0)
+    B, L, H, dk, dv = 2, 11, 3, 8, 6
+    q = torch.nn.functional.normalize(torch.randn(B, L, H, dk), dim=-1)
+    k = torch.nn.functional.normalize(torch.randn(B, L, H, dk), dim=-1)
+    v, beta = torch.randn(B, L, H, dv), torch.rand(B, L, H)
+    g = -torch.rand(B, L, H)                                      # log decay
+    want, _ = qwen3_next.torch_chunk_gated_delta_rule(q, k, v, g, beta, chunk_size=4)
+    S_ = torch.zeros(B, H, dk, dv)
+    got = torch.stack([delta_rule_step(S_, q[:, t] * dk ** -0.5, k[:, t], v[:, t],
+                                       g[:, t].exp()[..., None, None], beta[:, t]) for t in range(L)], 1)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
+def test_mamba2_scan_matches_the_quadratic_ssd_form():
+    """h_t = exp(dt A) h + dt x B^T, y = h C + D x equals the SSD dual form
+    y_i = sum_{j<=i} (C_i . B_j) exp(sum_{j<t<=i} dt_t A) dt_j x_j + D x_i."""
+    m = build_block(S.SSM(d_inner=16, d_state=4, heads=4, groups=2), D)
+    torch.manual_seed(0)
+    Bsz, L = 2, 7
+    xBC, dt_raw = torch.randn(Bsz, L, m.conv_dim), torch.randn(Bsz, L, m.H)
+    with torch.no_grad():
+        h = m.new_state(Bsz)["ssm"]
+        got = torch.stack([m._recur(xBC[:, t], dt_raw[:, t], h) for t in range(L)], 1)   # [B, L, E]
+        x, Bm, Cm = xBC.split([m.E, m.G * m.N, m.G * m.N], -1)
+        x = x.view(Bsz, L, m.H, m.P)
+        Bm = Bm.view(Bsz, L, m.G, m.N).repeat_interleave(m.H // m.G, 2)                 # [B, L, H, N]
+        Cm = Cm.view(Bsz, L, m.G, m.N).repeat_interleave(m.H // m.G, 2)
+        dt = torch.nn.functional.softplus(dt_raw + m.dt_bias)                             # [B, L, H]
+        a = dt * -torch.exp(m.A_log)                                                      # log decay per step
+        cum = a.cumsum(1)
+        decay = torch.exp(cum[:, :, None] - cum[:, None, :])                              # [B, i, j, H]
+        causal = torch.tril(torch.ones(L, L, dtype=torch.bool))[None, :, :, None]
+        scores = torch.einsum("bihn,bjhn->bijh", Cm, Bm) * decay.masked_fill(~causal, 0)
+        want = torch.einsum("bijh,bjh,bjhp->bihp", scores, dt, x) + m.D[:, None] * x
+    torch.testing.assert_close(got, want.reshape(Bsz, L, m.E), atol=1e-5, rtol=1e-4)

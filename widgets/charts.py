@@ -27,7 +27,7 @@ COMPONENT_COLORS = {
     "weights": "#8C6D46", "kv_full": "#0072B2", "kv_sliding": "#56B4E9", "mla_latent": "#CC79A7",
     "state": "#009E73", "activations": "#E69F00", "reserve": "#999999",
 }
-VARIANT_COLORS = {"current": PRIMARY, "ssm": "#009E73", "hybrid": "#CC79A7", "sliding": "#56B4E9"}
+VARIANT_COLORS = {"current": PRIMARY, "ssm": "#009E73", "hybrid": "#CC79A7", "sliding": "#9467BD"}
 VARIANT_KEYS = ("current", "ssm", "hybrid", "sliding")
 THEMES = {"light": {"bg": "#FFFFFF", "fg": "#202020", "grid": 0.25, "legend": (255, 255, 255, 215)},
           "dark": {"bg": "#1E1F22", "fg": "#DCDCDC", "grid": 0.30, "legend": (30, 31, 34, 215)}}
@@ -145,8 +145,15 @@ class NiceAxis(pg.AxisItem):
         while len(major) > most:
             every += 1
             major = ticks((1,), every)
-        if len(major) < 2:   # less than a decade with no nice value inside: label the ends too
-            major = sorted(set(major) | {lo, hi})
+        if len(major) < 3:   # a short range inside one decade: linear nice steps instead
+            a, b = 10 ** lo, 10 ** hi
+            raw = (b - a) / 4
+            mag = 10 ** math.floor(math.log10(raw))
+            step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+            vals = np.arange(math.ceil(a / step) * step, b + step * 1e-6, step)
+            lin = [math.log10(v) for v in vals if v > 0]
+            if len(lin) > len(major):
+                major = lin
         return [(1.0, major), (0.5, [v for v in minor if v not in major])]
 
     def tickStrings(self, values, scale, spacing):
@@ -409,7 +416,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
         self.scale_mem = {k: self._curve(m, _pen(VARIANT_COLORS[k], 2.4)) for k in VARIANT_KEYS}
         self.scale_cmp_time = self._curve(t, _pen(COMPARE, 2.4, DASH))
         self.scale_cmp_mem = self._curve(m, _pen(COMPARE, 2.4, DASH))
-        self.scale_ctx = self._vline(t, "#7F7F7F", label_pos=0.06, anchors=[(1.05, 1), (1.05, 1)])
+        self.scale_ctx = self._vline(t, "#7F7F7F", label_pos=0.97, anchors=[(1.05, 0), (1.05, 0)])
         self.scale_note = QtWidgets.QLabel("")
         self.scale_note.setObjectName("scalingNote")
         self.scale_note.setWordWrap(True)
@@ -540,29 +547,39 @@ class ChartsPanel(QtWidgets.QTabWidget):
         width = 0.8 / n_series
         for t in self.lat_texts:
             t.setVisible(False)
-        ti = 0
-        ymax = 0.0
+        shares = []
         for j, (key, cd, ph) in enumerate(phases):
             total = sum(cd.latency[ph].values()) or 1.0
             xs = np.arange(len(kinds)) - 0.4 + width * (j + 0.5)
             secs = np.array([cd.latency[ph].get(k, 0.0) for k in kinds])
             share = 100.0 * secs / total
-            ymax = max(ymax, float(share.max()) if len(share) else 0.0)
             self.lat_bars[key].setOpts(x=xs, height=share, width=width * 0.92)
-            for x, h, s in zip(xs, share, secs):
-                if s > 0 and ti < len(self.lat_texts):
-                    t = self.lat_texts[ti]
-                    ti += 1
-                    t.setText(_fmt_seconds(s))
-                    t.setPos(x, h)
-                    t.setVisible(True)
+            shares.append((xs, share, secs))
+        ymax = max([float(sh.max()) for _, sh, _ in shares if len(sh)] + [10.0])
+        # Value labels: one per bar; with four bars per kind, small bars stay unlabelled and a
+        # label that would sit on its neighbour's is lifted above it.
+        ti = 0
+        step = ymax * 0.045
+        for i in range(len(kinds)):
+            prev = -math.inf
+            for xs, share, secs in shares:
+                s, h = secs[i], share[i]
+                if s <= 0 or ti >= len(self.lat_texts) or (len(shares) > 2 and h < 1.5):
+                    continue
+                y = prev + step if abs(h - prev) < step else h
+                prev = y
+                t = self.lat_texts[ti]
+                ti += 1
+                t.setText(_fmt_seconds(s))
+                t.setPos(xs[i], y)
+                t.setVisible(True)
         for key in ("cmp_prefill", "cmp_decode"):
             if b is None:
                 self.lat_bars[key].setOpts(x=[], height=[])
         p.getPlotItem().getAxis("bottom").setTicks([[(i, KIND_LABELS.get(k, k))
                                                      for i, k in enumerate(kinds)]])
         p.getPlotItem().setXRange(-0.6, len(kinds) - 0.4, padding=0)
-        p.getPlotItem().setYRange(0, max(ymax * 1.15, 10), padding=0)
+        p.getPlotItem().setYRange(0, ymax * 1.2, padding=0)
         entries = [(self.lat_bars["prefill"], f"prefill: TTFT {_fmt_seconds(a.ttft_s)}"),
                    (self.lat_bars["decode"], f"decode: {_fmt_seconds(a.tpot_s)} per token")]
         if b is not None:
@@ -618,7 +635,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
         p.getPlotItem().setYRange(0, max(top, have) * 1.25 + 0.5, padding=0)
         entries = [(self.quant_bars, f"{a.model} (label: devices, weights)")]
         if b is not None:
-            entries.append((self.quant_cmp_bars, f"{b.model}"))
+            entries.append((self.quant_cmp_bars, f"{b.model} on {b.device}"))
         p.sync_legend(entries)
         p.set_title(f"Devices needed per weight format: {a.device}, context "
                     f"{_fmt_tokens(a.workload.context)}, batch {a.workload.batch}, KV {a.workload.kv}")

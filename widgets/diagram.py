@@ -833,6 +833,7 @@ class BlockPropertiesPanel(QWidget):
         self.table.setHorizontalHeaderLabels(["Property", "Value / formula"])
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
@@ -842,6 +843,10 @@ class BlockPropertiesPanel(QWidget):
 
     def detail(self) -> BlockDetail | None:
         return self._detail
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(event)
+        self.table.resizeRowsToContents()   # wrapped formulas need the new column width
 
     def clear(self) -> None:
         self._detail = None

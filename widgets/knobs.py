@@ -45,6 +45,8 @@ class KnobPanel(QWidget):
         self.experts = self._spin("experts", 1, 4096)
         self.top_k = self._spin("topK", 1, 256)
         self.shared = self._spin("sharedExperts", 0, 64)
+        self.window.setToolTip("Sliding-window size; to add windows to a model without them, "
+                               "choose attention 'sliding' or a local:global ratio")
         self._row(form, "Attention", self.attention, "attention",
                   "MHA: one KV head per query head; GQA: groups share KV heads; MQA: one KV head; "
                   "MLA: cache a latent (DeepSeek); sliding: local window; linear: Gated DeltaNet; "
@@ -97,7 +99,22 @@ class KnobPanel(QWidget):
     def _spin(self, name: str, lo: int, hi: int) -> QSpinBox:
         box = QSpinBox(objectName=name, minimum=lo, maximum=hi, keyboardTracking=False)
         box.setAccelerated(True)
+        box.setProperty("lowest", lo)
         return box
+
+    @staticmethod
+    def _show_optional(spin: QSpinBox, value) -> None:
+        """A knob that does not apply to this model shows "—" and is disabled."""
+        if value is None:
+            spin.setSpecialValueText("—")
+            spin.setMinimum(spin.property("lowest") - 1)
+            spin.setValue(spin.minimum())
+            spin.setEnabled(False)
+        else:
+            spin.setSpecialValueText("")
+            spin.setMinimum(spin.property("lowest"))
+            spin.setValue(int(value))
+            spin.setEnabled(True)
 
     def _row(self, form: QFormLayout, label: str, widget, key: str, tip: str, workload=False) -> None:
         widget.setToolTip(tip)
@@ -174,10 +191,7 @@ class KnobPanel(QWidget):
             for spin, key in ((self.kv_heads, "kv_heads"), (self.window, "window"),
                               (self.layers, "layers"), (self.experts, "experts"),
                               (self.top_k, "top_k"), (self.shared, "shared_experts")):
-                value = values.get(key)
-                spin.setEnabled(value is not None or key == "window")
-                if value is not None:
-                    spin.setValue(int(value))
+                self._show_optional(spin, values.get(key))
             self.local_global.setText(values.get("local_global") or "")
             self.weights.setCurrentText(workload.weights)
             self.kv.setCurrentText(workload.kv)

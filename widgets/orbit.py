@@ -1,0 +1,930 @@
+"""The orbit graph (the survey's Figure 2 as an interactive circle), the release timeline
+(Figure 7) and the benchmark scatter (Table 6).
+
+Display only: positions, marker sizes, label anchors, edge curves, filters' results, series, tick
+labels and colours all come from models.orbit_layout; these classes turn them into Qt items.
+
+- :class:`OrbitView` draws an :class:`~models.orbit_layout.OrbitLayout`: dimension sectors,
+  organization arcs, year rings, concept diamonds, model circles, every edge kind as ONE
+  QGraphicsPathItem. Hover dims everything outside the node's neighbourhood; click selects
+  (``nodeSelected``); double-click on a model emits ``modelActivated`` with the bare catalog id;
+  wheel zooms, drag pans, double-click on empty space (or F / Home) fits.
+- :class:`OrbitPanel`: the view plus search, filters and a details pane.
+- :class:`TimelineView`: parameters (log) against release date, coloured by organization.
+- :class:`BenchmarkView`: any two Table 6 benchmarks, or one against parameters.
+"""
+from __future__ import annotations
+
+from html import escape as html_escape
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import QPointF, Qt, Signal
+
+from models.orbit_layout import (CONCEPT, DIMENSION, MODEL, ORGANIZATION, PARAMS, LabelAnchor,
+                                 OrbitLayout, benchmark_names, benchmark_series, filter_nodes,
+                                 format_params, incident_edges, neighbourhood, node_details,
+                                 organization_colors, orbit_layout, short_organization,
+                                 technique_choices, timeline_series)
+
+THEMES = {
+    "light": {"bg": "#FFFFFF", "fg": "#202020", "muted": "#6B6B6B", "ring": "#D8D8D8",
+              "edge": (90, 90, 90), "hl": "#D62728", "legend_bg": "rgba(255,255,255,225)",
+              "outline": "#FFFFFF", "grid": 0.25},
+    "dark": {"bg": "#1E1F22", "fg": "#E3E3E3", "muted": "#A0A0A0", "ring": "#3A3B3F",
+             "edge": (190, 190, 190), "hl": "#FF6B6B", "legend_bg": "rgba(30,31,34,225)",
+             "outline": "#1E1F22", "grid": 0.30},
+}
+EDGE_STYLE = {   # kind -> (alpha, width px, visible by default)
+    "uses": (34, 0.7, True), "related": (26, 0.7, True), "derived_from": (150, 1.2, True),
+    "made_by": (40, 0.7, False), "in_dimension": (40, 0.7, False),
+}
+NODE_ROLE = QtCore.Qt.ItemDataRole.UserRole   # item.data(0) holds the node id (key 0)
+DIM_OPACITY = 0.12
+
+
+def _color(hex_or_rgb, alpha: int = 255) -> QtGui.QColor:
+    c = QtGui.QColor(*hex_or_rgb) if isinstance(hex_or_rgb, tuple) else QtGui.QColor(hex_or_rgb)
+    c.setAlpha(alpha)
+    return c
+
+
+def _cosmetic(color: QtGui.QColor, width: float = 1.0, style=Qt.PenStyle.SolidLine) -> QtGui.QPen:
+    pen = QtGui.QPen(color, width)
+    pen.setCosmetic(True)
+    pen.setStyle(style)
+    return pen
+
+
+def _arc_band(r_in: float, r_out: float, a0: float, a1: float) -> QtGui.QPainterPath:
+    """A ring sector between compass angles a0..a1 (0 = top, clockwise)."""
+    path = QtGui.QPainterPath()
+    # Qt angles: 0 = 3 o'clock, counter-clockwise positive; compass a -> Qt 90 - a
+    start, sweep = 90.0 - a0, -(a1 - a0)
+    outer = QtCore.QRectF(-r_out, -r_out, 2 * r_out, 2 * r_out)
+    inner = QtCore.QRectF(-r_in, -r_in, 2 * r_in, 2 * r_in)
+    path.arcMoveTo(outer, start)
+    path.arcTo(outer, start, sweep)
+    path.arcTo(inner, start + sweep, -sweep)
+    path.closeSubpath()
+    return path
+
+
+class _Label(QtWidgets.QGraphicsSimpleTextItem):
+    """A text item placed by a LabelAnchor (anchor point, rotation, alignment)."""
+
+    def __init__(self, anchor: LabelAnchor, bold: bool = False) -> None:
+        super().__init__(anchor.text)
+        font = QtGui.QFont()
+        font.setPixelSize(max(1, round(anchor.font)))
+        font.setBold(bold)
+        self.setFont(font)
+        rect = self.boundingRect()
+        dx = {"left": 0.0, "right": -rect.width(), "center": -rect.width() / 2}[anchor.align]
+        t = QtGui.QTransform()
+        t.translate(anchor.x, anchor.y)
+        t.rotate(anchor.rotation)
+        t.translate(dx, -rect.height() / 2)
+        self.setTransform(t)
+        self.default_visible = anchor.visible
+
+
+class OrbitView(QtWidgets.QGraphicsView):
+    """The circular taxonomy. ``set_graph(graph, layout)`` draws it; ``apply_filter(visible)``
+    shows only the given node ids; ``select(node_id)`` marks a node without emitting."""
+
+    nodeSelected = Signal(str)      # full node id, on a user click
+    modelActivated = Signal(str)    # bare catalog id, on a double-click on a model
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("orbitView")
+        self.setScene(QtWidgets.QGraphicsScene(self))
+        self.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing
+                            | QtGui.QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QtWidgets.QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.graph = None
+        self.layout_: OrbitLayout | None = None
+        self._theme = "light"
+        self._items: dict[str, QtWidgets.QGraphicsItem] = {}
+        self._labels: dict[str, _Label] = {}
+        self._edge_items: dict[str, QtWidgets.QGraphicsPathItem] = {}
+        self._edge_visible = {k: v[2] for k, v in EDGE_STYLE.items()}
+        self._visible: set[str] | None = None
+        self._hovered: str | None = None
+        self._selected: str | None = None
+        self._press: QtCore.QPoint | None = None
+        self._user_zoomed = False
+        self._decor: list[QtWidgets.QGraphicsItem] = []
+        self._highlight = None
+        self._ring = None
+        self.legend = QtWidgets.QLabel(self, objectName="orbitLegend")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.legend.move(8, 8)
+
+    # ------------------------------------------------------------------ building
+    def set_graph(self, graph, layout: OrbitLayout | None = None) -> None:
+        self.graph = graph
+        self.layout_ = layout if layout is not None else orbit_layout(graph)
+        self._hovered = self._selected = None
+        self._visible = None
+        self._build()
+        self.fit()
+
+    def _build(self) -> None:
+        scene, lay, g = self.scene(), self.layout_, self.graph
+        th = THEMES[self._theme]
+        scene.clear()
+        self._items.clear()
+        self._labels.clear()
+        self._edge_items.clear()
+        self._decor = []
+        scene.setBackgroundBrush(QtGui.QBrush(QtGui.QColor(th["bg"])))
+        ring_pen = _cosmetic(QtGui.QColor(th["ring"]), 1.0, Qt.PenStyle.DashLine)
+        for year, r in lay.year_rings:
+            e = scene.addEllipse(-r, -r, 2 * r, 2 * r, ring_pen)
+            e.setZValue(-10)
+            self._decor.append(e)
+        for anchor in lay.year_labels:
+            t = _Label(anchor)
+            t.setBrush(QtGui.QColor(th["muted"]))
+            t.setZValue(-9)
+            scene.addItem(t)
+            self._decor.append(t)
+        # edges: one path item per kind
+        self._curves_by_node: dict[str, list] = {}
+        for kind, curves in lay.edges.items():
+            path = QtGui.QPainterPath()
+            for c in curves:
+                path.moveTo(*c.p0)
+                path.quadTo(QPointF(*c.c), QPointF(*c.p1))
+                self._curves_by_node.setdefault(c.source, []).append((kind, c))
+                self._curves_by_node.setdefault(c.target, []).append((kind, c))
+            alpha, width, _ = EDGE_STYLE.get(kind, (40, 0.7, True))
+            item = scene.addPath(path, _cosmetic(_color(th["edge"], alpha), width))
+            item.setZValue(-5)
+            item.setVisible(self._edge_visible.get(kind, True))
+            item.setData(1, kind)
+            self._edge_items[kind] = item
+        self._highlight = scene.addPath(QtGui.QPainterPath(), _cosmetic(QtGui.QColor(th["hl"]), 1.6))
+        self._highlight.setZValue(-4)
+        # nodes
+        outline = _cosmetic(QtGui.QColor(th["outline"]), 0.8)
+        for node, (x, y) in lay.positions.items():
+            d = g.nodes[node]
+            kind = d.get("kind")
+            col = QtGui.QColor(lay.colors.get(node, "#777777"))
+            r = lay.node_radius.get(node, 4.0)
+            if kind == MODEL:
+                item = QtWidgets.QGraphicsEllipseItem(x - r, y - r, 2 * r, 2 * r)
+                if d.get("params_total"):
+                    item.setBrush(col)
+                    item.setPen(outline)
+                else:   # parameters not public: a ring
+                    item.setBrush(QtGui.QBrush(QtGui.QColor(th["bg"])))
+                    item.setPen(_cosmetic(col, 2.2))
+                item.setZValue(3)
+            elif kind == CONCEPT:
+                poly = QtGui.QPolygonF([QPointF(x, y - r), QPointF(x + r, y), QPointF(x, y + r),
+                                        QPointF(x - r, y)])
+                item = QtWidgets.QGraphicsPolygonItem(poly)
+                item.setBrush(col)
+                item.setPen(outline)
+                item.setZValue(2)
+            elif kind == DIMENSION:
+                a0, a1 = lay.dimension_sectors[node]
+                item = QtWidgets.QGraphicsPathItem(_arc_band(lay.radii["dim_in"], lay.radii["dim_out"],
+                                                             a0, a1))
+                item.setBrush(col)
+                item.setPen(QtGui.QPen(Qt.PenStyle.NoPen))
+                item.setZValue(1)
+            elif kind == ORGANIZATION:
+                a0, a1 = lay.organization_sectors[node]
+                ro = lay.radii["org"]
+                item = QtWidgets.QGraphicsPathItem(_arc_band(ro - 3.5, ro + 3.5, a0, a1))
+                item.setBrush(col)
+                item.setPen(QtGui.QPen(Qt.PenStyle.NoPen))
+                item.setZValue(1)
+            else:
+                item = QtWidgets.QGraphicsEllipseItem(x - r, y - r, 2 * r, 2 * r)
+                item.setBrush(col)
+            item.setData(0, node)
+            item.setToolTip(self._tooltip(node))
+            scene.addItem(item)
+            self._items[node] = item
+            anchor = lay.labels.get(node)
+            if anchor is not None:
+                label = _Label(anchor, bold=kind in (DIMENSION,))
+                label.setData(0, node)
+                if kind == DIMENSION:
+                    label.setBrush(col.darker(115) if self._theme == "light" else col.lighter(130))
+                elif kind == ORGANIZATION:
+                    label.setBrush(col.darker(110) if self._theme == "light" else col.lighter(120))
+                else:
+                    label.setBrush(QtGui.QColor(th["fg"] if kind == MODEL else th["muted"]))
+                label.setZValue(4 if kind == MODEL else 1)
+                label.setVisible(label.default_visible)
+                scene.addItem(label)
+                self._labels[node] = label
+        self._ring = scene.addEllipse(0, 0, 1, 1, _cosmetic(QtGui.QColor(th["hl"]), 2.5))
+        self._ring.setZValue(5)
+        self._ring.setVisible(False)
+        x, y, w, h = lay.bounds()
+        scene.setSceneRect(x, y, w, h)
+        self._update_legend()
+        if self._visible is not None:
+            self.apply_filter(self._visible)
+        if self._selected:
+            self.select(self._selected)
+
+    def _tooltip(self, node: str) -> str:
+        d = self.graph.nodes[node]
+        kind = d.get("kind")
+        if kind == MODEL:
+            text = f"{d['label']}\n{d.get('organization', '')}, {d.get('released', '')}\n" \
+                   f"{format_params(d.get('params_total'))} parameters"
+            if d.get("params_active") and d.get("params_total") and d["params_active"] < d["params_total"]:
+                text += f" ({format_params(d['params_active'])} active)"
+            return text + "\nDouble-click to open its architecture"
+        if kind == CONCEPT:
+            return f"{d['label']}\n{d.get('description', '')}"
+        return d.get("label", node)
+
+    def _update_legend(self) -> None:
+        th = THEMES[self._theme]
+        colors = self.layout_.colors if self.layout_ else {}
+        orgs = sorted(n for n in self._items if n.startswith(f"{ORGANIZATION}:"))
+        cells = [f"<span style='color:{colors[o]}'>&#9632;</span>&nbsp;"
+                 f"{short_organization(self.graph.nodes[o]['label'])}" for o in orgs]
+        cols = 2
+        rows = (len(cells) + cols - 1) // cols
+        table = "".join("<tr>" + "".join(f"<td style='padding-right:8px'>{cells[c * rows + r]}</td>"
+                                          for c in range(cols) if c * rows + r < len(cells)) + "</tr>"
+                        for r in range(rows))
+        self.legend.setText(
+            f"<div style='color:{th['fg']}'><b>Organizations</b><table cellspacing='0' "
+            f"cellpadding='0'>{table}</table><br><b>Shapes</b><br>"
+            f"&#9679; model (size: log parameters)<br>&#9675; model, parameters not public<br>"
+            f"&#9670; technique / concept (colour: dimension)<br>"
+            f"rings: release year, older inside<br>"
+            f"<span style='color:{th['hl']}'>&#9472;</span> hover: neighbourhood</div>")
+        self.legend.setStyleSheet(f"QLabel {{ background: {th['legend_bg']}; border-radius: 4px;"
+                                  f" padding: 6px; font-size: 11px; }}")
+        self.legend.adjustSize()
+
+    # ------------------------------------------------------------------ public API
+    def node_item(self, node: str) -> QtWidgets.QGraphicsItem | None:
+        return self._items.get(node)
+
+    def label_item(self, node: str) -> QtWidgets.QGraphicsItem | None:
+        return self._labels.get(node)
+
+    def node_viewport_pos(self, node: str) -> QtCore.QPoint:
+        """Where a node's marker is in viewport coordinates (for tests and tours)."""
+        x, y = self.layout_.positions[node]
+        return self.mapFromScene(QPointF(x, y))
+
+    def visible_nodes(self) -> set[str]:
+        return {n for n, it in self._items.items() if it.isVisible()}
+
+    def apply_filter(self, visible: set[str] | None) -> None:
+        """Show only ``visible`` node ids (None: everything), with the edges between them."""
+        self._visible = set(visible) if visible is not None else None
+        show = (lambda n: True) if visible is None else (lambda n: n in self._visible)
+        for node, item in self._items.items():
+            item.setVisible(show(node))
+        for node, label in self._labels.items():
+            label.setVisible(show(node) and (label.default_visible or node == self._selected))
+        for kind, curves in self.layout_.edges.items():
+            path = QtGui.QPainterPath()
+            for c in curves:
+                if show(c.source) and show(c.target):
+                    path.moveTo(*c.p0)
+                    path.quadTo(QPointF(*c.c), QPointF(*c.p1))
+            self._edge_items[kind].setPath(path)
+        if self._selected and not show(self._selected):
+            self._ring.setVisible(False)
+        self._set_hover(None)
+
+    def set_edge_kind_visible(self, kind: str, on: bool) -> None:
+        self._edge_visible[kind] = on
+        if kind in self._edge_items:
+            self._edge_items[kind].setVisible(on)
+
+    def select(self, node: str | None) -> None:
+        """Mark ``node`` as selected (no signal); None clears."""
+        if self._selected and self._selected in self._labels:
+            lab = self._labels[self._selected]
+            lab.setVisible(lab.default_visible and self._items[self._selected].isVisible())
+        self._selected = node if node in self._items else None
+        if not self._selected:
+            self._ring.setVisible(False)
+            return
+        x, y = self.layout_.positions[node]
+        r = self.layout_.node_radius.get(node, 4.0) + 4
+        self._ring.setRect(x - r, y - r, 2 * r, 2 * r)
+        self._ring.setVisible(self._items[node].isVisible())
+        if node in self._labels:
+            self._labels[node].setVisible(self._items[node].isVisible())
+
+    def selected(self) -> str | None:
+        return self._selected
+
+    def fit(self) -> None:
+        if self.scene().sceneRect().isEmpty():
+            return
+        self.resetTransform()
+        rect = self.scene().sceneRect()
+        legend_w = self.legend.width() + 16 if self.legend.isVisible() else 0
+        # keep the circle clear of the legend overlay where the width allows it
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if legend_w and self.viewport().width() > 2 * legend_w:
+            s = self.transform().m11()
+            if rect.width() * s + 2 * legend_w > self.viewport().width():
+                k = (self.viewport().width() - 2 * legend_w) / (rect.width() * s)
+                k = max(k, 0.75)
+                self.scale(k, k)
+        self._user_zoomed = False
+
+    def zoom(self, factor: float) -> None:
+        self.scale(factor, factor)
+        self._user_zoomed = True
+
+    def set_theme(self, name: str) -> None:
+        if name not in THEMES:
+            raise ValueError(f"theme must be one of {', '.join(THEMES)}, got {name!r}")
+        self._theme = name
+        if self.layout_ is not None:
+            transform, zoomed = self.transform(), self._user_zoomed
+            self._build()
+            if zoomed:
+                self.setTransform(transform)
+                self._user_zoomed = True
+
+    # ------------------------------------------------------------------ interaction
+    def _node_at(self, pos: QtCore.QPoint) -> str | None:
+        for item in self.items(pos):
+            node = item.data(0)
+            if node and item.isVisible():
+                return node
+        return None
+
+    def _set_hover(self, node: str | None) -> None:
+        if node == self._hovered:
+            return
+        self._hovered = node
+        if node is None:
+            for item in self._items.values():
+                item.setOpacity(1.0)
+            for lab in self._labels.values():
+                lab.setOpacity(1.0)
+            for n, lab in self._labels.items():
+                lab.setVisible(self._items[n].isVisible() and (lab.default_visible or n == self._selected))
+            for item in self._edge_items.values():
+                item.setOpacity(1.0)
+            self._highlight.setPath(QtGui.QPainterPath())
+            return
+        near = neighbourhood(self.graph, node)
+        for n, item in self._items.items():
+            item.setOpacity(1.0 if n in near else DIM_OPACITY)
+        for n, lab in self._labels.items():
+            lab.setOpacity(1.0 if n in near else DIM_OPACITY)
+        if node in self._labels and self._items[node].isVisible():
+            self._labels[node].setVisible(True)
+        for item in self._edge_items.values():
+            item.setOpacity(0.35)
+        path = QtGui.QPainterPath()
+        for kind, c in self._curves_by_node.get(node, ()):
+            if self._items[c.source].isVisible() and self._items[c.target].isVisible():
+                path.moveTo(*c.p0)
+                path.quadTo(QPointF(*c.c), QPointF(*c.p1))
+        self._highlight.setPath(path)
+
+    def mouseMoveEvent(self, event: QtGui.QMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        if not event.buttons():
+            self._set_hover(self._node_at(event.position().toPoint()))
+
+    def leaveEvent(self, event) -> None:
+        self._set_hover(None)
+        super().leaveEvent(event)
+
+    def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:
+        self._press = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QtGui.QMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        pos = event.position().toPoint()
+        if (self._press is not None and event.button() == Qt.MouseButton.LeftButton
+                and (pos - self._press).manhattanLength() < 5):
+            node = self._node_at(pos)
+            if node:
+                self.select(node)
+                self.nodeSelected.emit(node)
+        self._press = None
+
+    def mouseDoubleClickEvent(self, event: QtGui.QMouseEvent) -> None:
+        node = self._node_at(event.position().toPoint())
+        if node and self.graph.nodes[node].get("kind") == MODEL:
+            self.select(node)
+            self.modelActivated.emit(self.graph.nodes[node]["id"])
+            event.accept()
+            return
+        if node is None:
+            self.fit()
+        super().mouseDoubleClickEvent(event)
+
+    def wheelEvent(self, event: QtGui.QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom(1.15 ** steps)
+        event.accept()
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_F, Qt.Key.Key_Home):
+            self.fit()
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom(1.25)
+        elif key == Qt.Key.Key_Minus:
+            self.zoom(0.8)
+        else:
+            super().keyPressEvent(event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if not self._user_zoomed:
+            self.fit()
+
+
+class OrbitPanel(QtWidgets.QWidget):
+    """The orbit view with its filters (search, organizations, years, dimension, technique) and
+    a details pane. ``modelActivated`` carries the bare catalog id."""
+
+    nodeSelected = Signal(str)      # full node id, on a user click
+    modelSelected = Signal(str)     # bare catalog id, on a user click on a model
+    modelActivated = Signal(str)    # bare catalog id, on a double-click on a model
+
+    def __init__(self, graph=None, layout: OrbitLayout | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("orbitPanel")
+        self.graph = None
+        side = QtWidgets.QWidget(objectName="orbitControls")
+        form = QtWidgets.QVBoxLayout(side)
+        form.setContentsMargins(6, 6, 6, 6)
+        self.search = QtWidgets.QLineEdit(objectName="orbitSearch",
+                                          placeholderText="Search models…")
+        self.search.setClearButtonEnabled(True)
+        form.addWidget(self.search)
+        form.addWidget(QtWidgets.QLabel("Organizations (none checked: all)"))
+        self.organizations = QtWidgets.QListWidget(objectName="orbitOrganizations")
+        self.organizations.setMaximumHeight(170)
+        form.addWidget(self.organizations)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Years"))
+        self.year_from = QtWidgets.QSpinBox(objectName="orbitYearFrom")
+        self.year_to = QtWidgets.QSpinBox(objectName="orbitYearTo")
+        row.addWidget(self.year_from)
+        row.addWidget(QtWidgets.QLabel("–"))
+        row.addWidget(self.year_to)
+        form.addLayout(row)
+        self.dimension = QtWidgets.QComboBox(objectName="orbitDimension")
+        self.technique = QtWidgets.QComboBox(objectName="orbitTechnique")
+        form.addWidget(self.dimension)
+        form.addWidget(self.technique)
+        self.reset = QtWidgets.QPushButton("Show all", objectName="orbitReset")
+        form.addWidget(self.reset)
+        self.count = QtWidgets.QLabel(objectName="orbitCount")
+        form.addWidget(self.count)
+        self.details = QtWidgets.QTextBrowser(objectName="orbitDetails")
+        self.details.setOpenLinks(False)
+        form.addWidget(self.details, 1)
+        side.setMinimumWidth(260)
+        side.setMaximumWidth(340)
+
+        self.view = OrbitView(self)
+        split = QtWidgets.QSplitter(Qt.Orientation.Horizontal, self, objectName="orbitSplit")
+        split.addWidget(side)
+        split.addWidget(self.view)
+        split.setStretchFactor(1, 1)
+        outer = QtWidgets.QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(split)
+
+        self.search.textChanged.connect(self._refilter)
+        self.organizations.itemChanged.connect(self._refilter)
+        self.year_from.valueChanged.connect(self._refilter)
+        self.year_to.valueChanged.connect(self._refilter)
+        self.dimension.currentIndexChanged.connect(self._refilter)
+        self.technique.currentIndexChanged.connect(self._refilter)
+        self.reset.clicked.connect(self.clear_filters)
+        self.view.nodeSelected.connect(self._on_selected)
+        self.view.modelActivated.connect(self.modelActivated)
+        if graph is not None:
+            self.set_graph(graph, layout)
+
+    def set_graph(self, graph, layout: OrbitLayout | None = None) -> None:
+        self.graph = graph
+        controls = (self.organizations, self.year_from, self.year_to, self.dimension, self.technique)
+        for w in controls:
+            w.blockSignals(True)
+        self.organizations.clear()
+        colors = organization_colors(graph)
+        for n, d in sorted(graph.nodes(data=True), key=lambda t: str(t[1].get("label", "")).lower()):
+            if d.get("kind") == ORGANIZATION:
+                item = QtWidgets.QListWidgetItem(d["label"])
+                item.setData(Qt.ItemDataRole.UserRole, d["id"])
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Unchecked)
+                pix = QtGui.QPixmap(10, 10)
+                pix.fill(QtGui.QColor(colors.get(d["id"], "#777777")))
+                item.setIcon(QtGui.QIcon(pix))
+                self.organizations.addItem(item)
+        years = sorted({d["year"] for _, d in graph.nodes(data=True) if d.get("kind") == MODEL}) or [2020]
+        for spin in (self.year_from, self.year_to):
+            spin.setRange(years[0], years[-1])
+        self.year_from.setValue(years[0])
+        self.year_to.setValue(years[-1])
+        self.dimension.clear()
+        self.dimension.addItem("All dimensions", "")
+        for n, d in graph.nodes(data=True):
+            if d.get("kind") == DIMENSION:
+                self.dimension.addItem(d["label"], d["id"])
+        self.technique.clear()
+        self.technique.addItem("All techniques", "")
+        for cid, label in technique_choices(graph):
+            self.technique.addItem(label, cid)
+        for w in controls:
+            w.blockSignals(False)
+        self.view.set_graph(graph, layout)
+        self._refilter()
+
+    # ------------------------------------------------------------------ filters
+    def filter_args(self) -> dict:
+        orgs = [self.organizations.item(i).data(Qt.ItemDataRole.UserRole)
+                for i in range(self.organizations.count())
+                if self.organizations.item(i).checkState() == Qt.CheckState.Checked]
+        lo, hi = self.year_from.value(), self.year_to.value()
+        full = (lo == self.year_from.minimum() and hi == self.year_to.maximum())
+        return {"organizations": orgs or None, "years": None if full else (lo, hi),
+                "dimensions": [self.dimension.currentData()] if self.dimension.currentData() else None,
+                "techniques": [self.technique.currentData()] if self.technique.currentData() else None,
+                "search": self.search.text()}
+
+    def _refilter(self, *_) -> None:
+        if self.graph is None:
+            return
+        visible = filter_nodes(self.graph, **self.filter_args())
+        self.view.apply_filter(visible)
+        shown = sum(1 for n in visible if n.startswith(f"{MODEL}:"))
+        total = sum(1 for _, d in self.graph.nodes(data=True) if d.get("kind") == MODEL)
+        self.count.setText(f"{shown} of {total} models shown")
+
+    def clear_filters(self) -> None:
+        for w in (self.search, self.organizations, self.year_from, self.year_to, self.dimension,
+                  self.technique):
+            w.blockSignals(True)
+        self.search.clear()
+        for i in range(self.organizations.count()):
+            self.organizations.item(i).setCheckState(Qt.CheckState.Unchecked)
+        self.year_from.setValue(self.year_from.minimum())
+        self.year_to.setValue(self.year_to.maximum())
+        self.dimension.setCurrentIndex(0)
+        self.technique.setCurrentIndex(0)
+        for w in (self.search, self.organizations, self.year_from, self.year_to, self.dimension,
+                  self.technique):
+            w.blockSignals(False)
+        self._refilter()
+
+    def set_organizations(self, names) -> None:
+        """Check exactly these organizations (empty: all shown)."""
+        names = set(names)
+        self.organizations.blockSignals(True)
+        for i in range(self.organizations.count()):
+            item = self.organizations.item(i)
+            item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) in names
+                               else Qt.CheckState.Unchecked)
+        self.organizations.blockSignals(False)
+        self._refilter()
+
+    # ------------------------------------------------------------------ selection
+    def select_model(self, model_id: str) -> None:
+        """Follow the application's current model (no signal)."""
+        self.select_node(f"{MODEL}:{model_id}")
+
+    def select_node(self, node: str) -> None:
+        if self.graph is None or node not in self.graph:
+            return
+        self.view.select(node)
+        self._show_details(node)
+
+    def _on_selected(self, node: str) -> None:
+        self._show_details(node)
+        self.nodeSelected.emit(node)
+        if self.graph.nodes[node].get("kind") == MODEL:
+            self.modelSelected.emit(self.graph.nodes[node]["id"])
+
+    def _show_details(self, node: str) -> None:
+        info = node_details(self.graph, node)
+        esc = lambda v: html_escape(str(v))  # noqa: E731
+        html = [f"<h3>{esc(info['title'])}</h3><p><i>{esc(info['kind'])}</i></p>"]
+        if info.get("description"):
+            html.append(f"<p>{esc(info['description'])}</p>")
+        if info["rows"]:
+            html.append("<table>" + "".join(f"<tr><td><b>{esc(k)}</b>&nbsp;</td><td>{esc(v)}</td></tr>"
+                                            for k, v in info["rows"]) + "</table>")
+        if info["techniques"]:
+            html.append("<p><b>Techniques</b> (source)</p><ul>" + "".join(
+                f"<li>{esc(name)} <span style='color:gray'>— {esc(dim)}; {esc(src)}</span></li>"
+                for name, dim, src in info["techniques"]) + "</ul>")
+        if info["benchmarks"]:
+            html.append("<p><b>Benchmarks</b> (survey Table 6)</p><table>" + "".join(
+                f"<tr><td>{esc(k)}&nbsp;</td><td>{v:g}</td></tr>" for k, v in info["benchmarks"])
+                + "</table>")
+        if info["items"]:
+            html.append(f"<p><b>{'Used by' if info['kind'] == CONCEPT else 'Members'}</b>: "
+                        + ", ".join(esc(i) for i in info["items"]) + "</p>")
+        self.details.setHtml("".join(html))
+
+    def set_theme(self, name: str) -> None:
+        self.view.set_theme(name)
+
+
+# ====================================================================== timeline and benchmarks
+
+def _style_plot(plot: pg.PlotItem, theme: dict) -> None:
+    for name in ("left", "bottom"):
+        ax = plot.getAxis(name)
+        ax.setPen(pg.mkPen(theme["fg"]))
+        ax.setTextPen(pg.mkPen(theme["fg"]))
+    plot.showGrid(x=True, y=True, alpha=theme["grid"])
+
+
+def _legend_samples(legend: pg.LegendItem, colors: dict[str, str], orgs) -> None:
+    legend.clear()
+    for org in orgs:
+        sample = pg.ScatterPlotItem(symbol="o", size=9, brush=pg.mkBrush(colors[org]),
+                                    pen=pg.mkPen(colors[org]))
+        legend.addItem(sample, short_organization(org))
+
+
+class TimelineView(pg.PlotWidget):
+    """Figure 7: total parameters (filled) and, for MoE models, active parameters (hollow) on a
+    log axis against the release date, coloured by organization, with lineage lines."""
+
+    modelClicked = Signal(str)
+    modelActivated = Signal(str)
+
+    def __init__(self, graph=None, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("timelineView")
+        self._theme = "light"
+        self.series = None
+        plot = self.getPlotItem()
+        plot.setLabel("bottom", "Release date")
+        plot.setLabel("left", "Parameters (log scale)")
+        plot.setTitle("Model releases: total (filled) and active (hollow, MoE) parameters")
+        plot.setMenuEnabled(False)
+        self.lineage = pg.PlotDataItem(pen=pg.mkPen((128, 128, 128, 150), width=1))
+        self.moe_links = pg.PlotDataItem(pen=pg.mkPen((128, 128, 128, 130), width=1,
+                                                      style=Qt.PenStyle.DotLine))
+        self.totals = pg.ScatterPlotItem(hoverable=True, tip=self._tip, size=11)
+        self.actives = pg.ScatterPlotItem(hoverable=True, tip=self._tip, size=10)
+        for item in (self.lineage, self.moe_links, self.actives, self.totals):
+            plot.addItem(item)
+        self.totals.sigClicked.connect(self._clicked)
+        self.actives.sigClicked.connect(self._clicked)
+        self.legend = pg.LegendItem(colCount=5, labelTextSize="8pt", offset=(60, 8))
+        self.legend.setParentItem(plot.vb)
+        self._labels: list[pg.TextItem] = []
+        if graph is not None:
+            self.set_graph(graph)
+
+    def _tip(self, x, y, data):
+        if not self.series:
+            return ""
+        p = self._by_id.get(data)
+        if p is None:
+            return str(data)
+        text = f"{p.name}\n{p.organization}, {self._dates.get(p.id, '')}\n{format_params(p.params_total)} total"
+        if p.params_active:
+            text += f", {format_params(p.params_active)} active"
+        return text
+
+    def set_graph(self, graph) -> None:
+        self.graph = graph
+        self.series = s = timeline_series(graph)
+        self._by_id = {p.id: p for p in s.points}
+        self._dates = {d["id"]: d.get("released", "") for _, d in graph.nodes(data=True)
+                       if d.get("kind") == MODEL}
+        self.colors = organization_colors(graph)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        s, th = self.series, THEMES[self._theme]
+        plot = self.getPlotItem()
+        self.setBackground(th["bg"])
+        _style_plot(plot, th)
+        plot.setTitle(plot.titleLabel.text, color=th["fg"])
+        outline = pg.mkPen(th["outline"], width=0.8)
+        pts = s.plotted()
+        self.totals.setData([{"pos": (p.date, np.log10(p.params_total)), "data": p.id,
+                              "brush": pg.mkBrush(self.colors[p.organization]), "pen": outline,
+                              "symbol": "o", "size": 11} for p in pts])
+        moe = [p for p in pts if p.params_active]
+        self.actives.setData([{"pos": (p.date, np.log10(p.params_active)), "data": p.id,
+                               "brush": pg.mkBrush(th["bg"]),
+                               "pen": pg.mkPen(self.colors[p.organization], width=2),
+                               "symbol": "o", "size": 9} for p in moe])
+        lx, ly = s.lineage_xy
+        connect = np.tile([1, 0], len(lx) // 2).astype(np.int32) if lx else None
+        self.lineage.setData(np.array(lx, float), np.array(ly, float), connect=connect)
+        mx = np.repeat([p.date for p in moe], 2)
+        my = np.array([v for p in moe for v in (np.log10(p.params_total), np.log10(p.params_active))])
+        self.moe_links.setData(mx, my, connect=np.tile([1, 0], len(moe)).astype(np.int32) if moe else None)
+        for t in self._labels:
+            plot.removeItem(t)
+        self._labels = []
+        for lab in s.labels:
+            p = s.points[lab.index]
+            t = pg.TextItem(lab.text, color=th["fg"], anchor=lab.anchor)
+            t.setFont(QtGui.QFont(t.textItem.font().family(), 8))
+            t.setPos(p.date, float(np.log10(p.params_total)))
+            plot.addItem(t)
+            self._labels.append(t)
+        plot.getAxis("bottom").setTicks([s.x_ticks])
+        plot.getAxis("left").setTicks([s.y_ticks])
+        plot.setXRange(*s.x_range, padding=0)
+        plot.setYRange(*s.y_range, padding=0)
+        orgs = sorted({p.organization for p in pts}, key=str.lower)
+        self.legend.setLabelTextColor(th["fg"])
+        self.legend.setBrush(pg.mkBrush(_color(th["bg"], 215)))
+        _legend_samples(self.legend, self.colors, orgs)
+        self.legend.addItem(pg.ScatterPlotItem(symbol="o", size=9, brush=pg.mkBrush(th["bg"]),
+                                               pen=pg.mkPen(th["fg"], width=2)), "active (MoE)")
+        self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen((128, 128, 128), width=1)), "lineage")
+        hidden = len(s.points) - len(pts)
+        plot.getAxis("bottom").setLabel(f"Release date ({hidden} models without public parameter "
+                                        f"counts not plotted)" if hidden else "Release date")
+
+    def point_viewport_pos(self, model_id: str, active: bool = False) -> QtCore.QPoint:
+        p = self._by_id[model_id]
+        y = np.log10(p.params_active if active else p.params_total)
+        scene = self.getPlotItem().vb.mapViewToScene(QPointF(p.date, float(y)))
+        return self.mapFromScene(scene)
+
+    def plotted_ids(self) -> list[str]:
+        return [p.id for p in self.series.plotted()] if self.series else []
+
+    def _clicked(self, item, points, ev) -> None:
+        if not len(points):
+            return
+        model = points[0].data()
+        if ev is not None and hasattr(ev, "double") and ev.double():
+            self.modelActivated.emit(model)
+        else:
+            self.modelClicked.emit(model)
+
+    def set_theme(self, name: str) -> None:
+        if name not in THEMES:
+            raise ValueError(f"theme must be one of {', '.join(THEMES)}, got {name!r}")
+        self._theme = name
+        if self.series is not None:
+            self._redraw()
+
+
+class BenchmarkView(QtWidgets.QWidget):
+    """Table 6 as a scatter: any two benchmarks, or a benchmark against parameters."""
+
+    modelClicked = Signal(str)
+    modelActivated = Signal(str)
+
+    def __init__(self, graph=None, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("benchmarkView")
+        self._theme = "light"
+        self.graph = None
+        self.series = None
+        top = QtWidgets.QHBoxLayout()
+        self.x_box = QtWidgets.QComboBox(objectName="benchmarkX")
+        self.y_box = QtWidgets.QComboBox(objectName="benchmarkY")
+        top.addWidget(QtWidgets.QLabel("X:"))
+        top.addWidget(self.x_box)
+        top.addSpacing(12)
+        top.addWidget(QtWidgets.QLabel("Y:"))
+        top.addWidget(self.y_box)
+        top.addSpacing(12)
+        self.count = QtWidgets.QLabel(objectName="benchmarkCount")
+        top.addWidget(self.count)
+        top.addStretch(1)
+        self.plot = pg.PlotWidget(objectName="benchmarkPlot")
+        self.plot.getPlotItem().setMenuEnabled(False)
+        self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self._tip, size=11)
+        self.plot.addItem(self.scatter)
+        self.scatter.sigClicked.connect(self._clicked)
+        self.legend = pg.LegendItem(colCount=4, labelTextSize="8pt", offset=(-8, -8))
+        self.legend.setParentItem(self.plot.getPlotItem().vb)
+        self._labels: list[pg.TextItem] = []
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addLayout(top)
+        outer.addWidget(self.plot, 1)
+        self.x_box.currentIndexChanged.connect(self._update)
+        self.y_box.currentIndexChanged.connect(self._update)
+        if graph is not None:
+            self.set_graph(graph)
+
+    def set_graph(self, graph, x: str = PARAMS, y: str = "MMLU") -> None:
+        self.graph = graph
+        self.colors = organization_colors(graph)
+        names = benchmark_names(graph)
+        for box, value in ((self.x_box, x), (self.y_box, y)):
+            box.blockSignals(True)
+            box.clear()
+            box.addItem("Parameters", PARAMS)
+            for n in names:
+                box.addItem(n, n)
+            i = box.findData(value)
+            box.setCurrentIndex(max(0, i))
+            box.blockSignals(False)
+        self._update()
+
+    def set_axes(self, x: str, y: str) -> None:
+        self.x_box.setCurrentIndex(max(0, self.x_box.findData(x)))
+        self.y_box.setCurrentIndex(max(0, self.y_box.findData(y)))
+
+    def _tip(self, x, y, data):
+        p = self._by_id.get(data) if self.series else None
+        if p is None:
+            return str(data)
+        fx = format_params(10 ** p.x) if self.series.x_log else f"{p.x:g}"
+        fy = format_params(10 ** p.y) if self.series.y_log else f"{p.y:g}"
+        return f"{p.name} ({p.organization})\n{self.series.x_name}: {fx}\n{self.series.y_name}: {fy}"
+
+    def _update(self, *_) -> None:
+        if self.graph is None:
+            return
+        s = self.series = benchmark_series(self.x_box.currentData(), self.y_box.currentData(),
+                                           graph=self.graph)
+        self._by_id = {p.id: p for p in s.points}
+        th = THEMES[self._theme]
+        plot = self.plot.getPlotItem()
+        self.plot.setBackground(th["bg"])
+        _style_plot(plot, th)
+        outline = pg.mkPen(th["outline"], width=0.8)
+        self.scatter.setData([{"pos": (p.x, p.y), "data": p.id, "symbol": "o", "size": 11,
+                               "brush": pg.mkBrush(self.colors[p.organization]), "pen": outline}
+                              for p in s.points])
+        for t in self._labels:
+            plot.removeItem(t)
+        self._labels = []
+        for lab in s.labels:
+            p = s.points[lab.index]
+            t = pg.TextItem(lab.text, color=th["fg"], anchor=lab.anchor)
+            t.setFont(QtGui.QFont(t.textItem.font().family(), 8))
+            t.setPos(p.x, p.y)
+            plot.addItem(t)
+            self._labels.append(t)
+        plot.setLabel("bottom", s.x_name + (" (log scale)" if s.x_log else ""), color=th["fg"])
+        plot.setLabel("left", s.y_name + (" (log scale)" if s.y_log else ""), color=th["fg"])
+        plot.getAxis("bottom").setTicks([s.x_ticks] if s.x_ticks else None)
+        plot.getAxis("left").setTicks([s.y_ticks] if s.y_ticks else None)
+        plot.setXRange(*s.x_range, padding=0)
+        plot.setYRange(*s.y_range, padding=0)
+        self.legend.setLabelTextColor(th["fg"])
+        self.legend.setBrush(pg.mkBrush(_color(th["bg"], 215)))
+        _legend_samples(self.legend, self.colors,
+                        sorted({p.organization for p in s.points}, key=str.lower))
+        self.count.setText(f"{len(s.points)} models with both values")
+
+    def point_count(self) -> int:
+        return len(self.scatter.data)
+
+    def point_viewport_pos(self, model_id: str) -> QtCore.QPoint:
+        p = self._by_id[model_id]
+        scene = self.plot.getPlotItem().vb.mapViewToScene(QPointF(p.x, p.y))
+        return self.plot.mapFromScene(scene)
+
+    def _clicked(self, item, points, ev) -> None:
+        if not len(points):
+            return
+        model = points[0].data()
+        if ev is not None and hasattr(ev, "double") and ev.double():
+            self.modelActivated.emit(model)
+        else:
+            self.modelClicked.emit(model)
+
+    def set_theme(self, name: str) -> None:
+        if name not in THEMES:
+            raise ValueError(f"theme must be one of {', '.join(THEMES)}, got {name!r}")
+        self._theme = name
+        self._update()
