@@ -34,22 +34,22 @@ import networkx as nx
 from .taxonomy import CONCEPT, DIMENSION, MODEL, ORGANIZATION
 
 # ---------------------------------------------------------------- ring radii (fractions of size)
-R_MODEL_IN = 0.085      # the oldest release year
-R_MODEL_OUT = 0.325     # the newest release year
-R_ORG = 0.345           # organization arcs
-R_ORG_LABEL = (0.362, 0.378)   # alternating radii of organization labels
-R_CONCEPT = 0.405       # concept nodes
-R_CONCEPT_LABEL = 0.415  # concept labels start here, written outwards
-R_DIM_IN, R_DIM_OUT = 0.515, 0.535   # dimension arcs
-R_DIM_LABEL = 0.555
+R_MODEL_IN = 0.075      # the oldest release year
+R_MODEL_OUT = 0.300     # the newest release year
+R_ORG = 0.317           # organization arcs
+R_ORG_LABEL = (0.333, 0.349)   # alternating radii of organization labels
+R_CONCEPT = 0.378       # concept nodes
+R_CONCEPT_LABEL = 0.386  # concept labels start here, written outwards ...
+R_CONCEPT_LABEL_END = 0.518   # ... and end before the dimension arcs
+R_DIM_IN, R_DIM_OUT = 0.524, 0.562   # dimension arcs, their names written along them
 TOP_GAP_DEG = 12.0      # free angular range at the top of the model disk for the year labels
-DIM_GAP_DEG = 1.6
+DIM_GAP_DEG = 1.2
 
-MODEL_FONT = 11.0       # scene units at size=1000
-CONCEPT_FONT = 9.0
-ORG_FONT = 10.5
-DIM_FONT = 14.0
-YEAR_FONT = 9.5
+MODEL_FONT = 12.0       # scene units at size=1000
+CONCEPT_FONT = 11.0
+ORG_FONT = 11.5
+DIM_FONT = 15.0
+YEAR_FONT = 11.0
 CHAR_W = 0.58           # average glyph advance / font size (sans, conservative)
 LINE_H = 1.25
 
@@ -81,6 +81,8 @@ class LabelAnchor:
     align: str = "left"
     font: float = MODEL_FONT
     visible: bool = True
+    arc_radius: float | None = None   # set: written along the circle of this radius, centred
+    arc_angle: float = 0.0            # on this compass angle (upright: reversed in the bottom half)
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ def format_params(n: float | None) -> str:
 
 
 def _label_corners(lab: LabelAnchor) -> list[tuple[float, float]]:
+    if lab.arc_radius is not None:
+        return [polar(lab.arc_radius + lab.font, lab.arc_angle)]
     w = text_width(lab.text, lab.font)
     h = lab.font * LINE_H
     x0 = {"left": 0.0, "right": -w, "center": -w / 2}[lab.align]
@@ -277,7 +281,7 @@ def orbit_layout(graph: nx.MultiDiGraph, *, size: float = 1000.0) -> OrbitLayout
         pos[d] = polar(rmid, mid)
         radius[d] = (R_DIM_OUT - R_DIM_IN) / 2 * size
         colors[d] = dcolors.get(graph.nodes[d]["id"], "#777777")
-        labels[d] = _dimension_label(graph.nodes[d]["label"], mid, size)
+        labels[d] = _dimension_label(graph.nodes[d]["label"], mid, (a1 - a0), size)
         concepts = sorted(by_dim[d], key=lambda c: (graph.nodes[c].get("concept_kind", ""),
                                                      -use_count[c], graph.nodes[c]["label"].lower()))
         n = len(concepts)
@@ -286,8 +290,11 @@ def orbit_layout(graph: nx.MultiDiGraph, *, size: float = 1000.0) -> OrbitLayout
             pos[c] = polar(R_CONCEPT * size, ang)
             radius[c] = k * (3.5 + min(4.0, math.sqrt(use_count[c])))
             colors[c] = colors[d]
-            labels[c] = _radial_label(short_label(graph.nodes[c]["label"]), ang,
-                                      R_CONCEPT_LABEL * size + radius[c], CONCEPT_FONT * k)
+            start = R_CONCEPT * size + radius[c] + 3 * k
+            room = R_CONCEPT_LABEL_END * size - start
+            chars = max(6, int(room / (CHAR_W * CONCEPT_FONT * k)))
+            labels[c] = _radial_label(short_label(graph.nodes[c]["label"], chars), ang, start,
+                                      CONCEPT_FONT * k)
 
     # --- organizations (sorted, contiguous) and models
     models = _nodes(graph, MODEL)
@@ -371,17 +378,20 @@ def _tangential_label(text: str, ang: float, r: float, font: float) -> LabelAnch
     return LabelAnchor(text, x, y, rot, "center", font)
 
 
-def _dimension_label(name: str, ang: float, size: float) -> LabelAnchor:
-    x, y = polar(R_DIM_LABEL * size, ang)
+def _dimension_label(name: str, ang: float, span_deg: float, size: float) -> LabelAnchor:
+    """Written along the middle of the dimension's arc; shortened (then smaller) to fit."""
+    r = (R_DIM_IN + R_DIM_OUT) / 2 * size
+    room = math.radians(span_deg) * r * 0.92
     font = DIM_FONT * size / 1000.0
-    if 20.0 <= ang <= 160.0:
-        align = "left"
-    elif 200.0 <= ang <= 340.0:
-        align = "right"
-    else:
-        align = "center"
-        y += (-0.6 if ang < 20.0 or ang > 340.0 else 0.6) * font
-    return LabelAnchor(name, x, y, 0.0, align, font)
+    text = name
+    if text_width(text, font) > room:
+        short = re.sub(r"^Paradigms that ", "", text).replace(" Analysis", "").replace(
+            " Methodology", "").replace("Economic & Environmental", "Economics")
+        text = short
+    while text_width(text, font) > room and font > 8.0 * size / 1000.0:
+        font *= 0.92
+    x, y = polar(r, ang)
+    return LabelAnchor(text, x, y, 0.0, "center", font, arc_radius=r, arc_angle=ang)
 
 
 def _overlaps(a, b) -> bool:

@@ -97,6 +97,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.charts_host, "Charts")
         self._build_compare_tab()
         self.tabs.currentChanged.connect(lambda _i: self._refresh_lazy())
+        # Charts and the comparison cost tens of milliseconds to redraw: they follow a burst of
+        # knob changes once it settles, so metrics and the diagram repaint at once.
+        self._lazy_timer = QTimer(self, singleShot=True, interval=60)
+        self._lazy_timer.timeout.connect(self._refresh_lazy)
 
         self.status = QLabel(objectName="statusText")
         self.statusBar().addPermanentWidget(self.status)
@@ -339,7 +343,7 @@ class MainWindow(QMainWindow):
         self.undo_action.setEnabled(self.doc.can_undo)
         self.redo_action.setEnabled(self.doc.can_redo)
         self._refresh_diagram()
-        self._refresh_lazy()
+        self._lazy_timer.start()
 
     def _refresh_diagram(self) -> None:
         if self.doc.spec is None:

@@ -183,9 +183,11 @@ def test_browser_search_and_filter(window):
     assert set(b.visible_ids()) >= {"deepseek-v3", "kimi-k2"} and "llama-3-8b" not in b.visible_ids()
 
 
-def test_charts_and_compare_tabs(window):
+def test_charts_and_compare_tabs(window, qtbot):
     window.tabs.setCurrentWidget(window.charts_host)
     assert window._charts is not None
+    set_spin(window, qtbot, "kvHeads", 2)
+    qtbot.waitUntil(lambda: not window._lazy_timer.isActive())
     window.tabs.setCurrentWidget(window.compare_page)
     box = window.compare_box
     box.setCurrentIndex(box.findData("mistral-7b"))
@@ -202,3 +204,22 @@ def test_settings_persist(window, tmp_path):
     from orbit_gui.settings import load_settings
     s = load_settings()
     assert s.theme == "dark" and s.last_model == "catalog:llama-3-8b" and s.geometry
+
+
+def test_drop_config_file_opens_it(window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPoint, QUrl
+    from PySide6.QtGui import QDropEvent
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(find("mistral-7b").raw["hf_config"]))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(cfg))])
+    event = QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dropEvent(event)
+    assert shown(window, "paramsTotal") == "7.24B"
+    assert window.doc.source.kind == "file"
+
+
+def test_about_box_names_versions(window):
+    window.about()
+    box = [d for d in window.findChildren(QMessageBox) if d.objectName() == "aboutDialog"][-1]
+    assert "Orbit Explorer" in box.text() and "Qt" in box.text()

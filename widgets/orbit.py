@@ -15,6 +15,7 @@ labels and colours all come from models.orbit_layout; these classes turn them in
 """
 from __future__ import annotations
 
+import math
 from html import escape as html_escape
 
 import numpy as np
@@ -25,7 +26,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from models.orbit_layout import (CONCEPT, DIMENSION, MODEL, ORGANIZATION, PARAMS, LabelAnchor,
                                  OrbitLayout, benchmark_names, benchmark_series, filter_nodes,
                                  format_params, incident_edges, neighbourhood, node_details,
-                                 organization_colors, orbit_layout, short_organization,
+                                 organization_colors, orbit_layout, polar, short_organization,
                                  technique_choices, timeline_series)
 
 THEMES = {
@@ -37,7 +38,7 @@ THEMES = {
              "outline": "#1E1F22", "grid": 0.30},
 }
 EDGE_STYLE = {   # kind -> (alpha, width px, visible by default)
-    "uses": (34, 0.7, True), "related": (26, 0.7, True), "derived_from": (150, 1.2, True),
+    "uses": (22, 0.7, True), "related": (18, 0.7, True), "derived_from": (140, 1.2, True),
     "made_by": (40, 0.7, False), "in_dimension": (40, 0.7, False),
 }
 NODE_ROLE = QtCore.Qt.ItemDataRole.UserRole   # item.data(0) holds the node id (key 0)
@@ -88,6 +89,38 @@ class _Label(QtWidgets.QGraphicsSimpleTextItem):
         t.translate(dx, -rect.height() / 2)
         self.setTransform(t)
         self.default_visible = anchor.visible
+
+
+class _ArcLabel(QtWidgets.QGraphicsPathItem):
+    """Text written along a circle (a dimension's name on its arc), as one path of glyphs."""
+
+    def __init__(self, anchor: LabelAnchor, light: bool = True) -> None:
+        super().__init__()
+        font = QtGui.QFont()
+        font.setPixelSize(max(1, round(anchor.font)))
+        font.setBold(True)
+        fm = QtGui.QFontMetricsF(font)
+        r, mid = anchor.arc_radius, anchor.arc_angle
+        upright = not (90.0 < mid < 270.0)      # bottom half: read counter-clockwise
+        total = fm.horizontalAdvance(anchor.text)
+        sign = 1.0 if upright else -1.0
+        start = mid - sign * math.degrees(total / r) / 2
+        path, acc = QtGui.QPainterPath(), 0.0
+        base = (fm.ascent() - fm.descent()) / 2
+        for ch in anchor.text:
+            w = fm.horizontalAdvance(ch)
+            ang = start + sign * math.degrees((acc + w / 2) / r)
+            glyph = QtGui.QPainterPath()
+            glyph.addText(-w / 2, base, font, ch)
+            t = QtGui.QTransform()
+            t.translate(*polar(r, ang))
+            t.rotate(ang if upright else ang - 180.0)
+            path.addPath(t.map(glyph))
+            acc += w
+        self.setPath(path)
+        self.setBrush(QtGui.QColor("#FFFFFF" if light else "#111111"))
+        self.setPen(QtGui.QPen(Qt.PenStyle.NoPen))
+        self.default_visible = True
 
 
 class OrbitView(QtWidgets.QGraphicsView):
@@ -221,13 +254,19 @@ class OrbitView(QtWidgets.QGraphicsView):
             scene.addItem(item)
             self._items[node] = item
             anchor = lay.labels.get(node)
-            if anchor is not None:
+            if anchor is not None and anchor.arc_radius is not None:
+                label = _ArcLabel(anchor, light=self._theme == "light")
+                label.setData(0, node)
+                label.setZValue(2)
+                scene.addItem(label)
+                self._labels[node] = label
+            elif anchor is not None:
                 label = _Label(anchor, bold=kind in (DIMENSION,))
                 label.setData(0, node)
                 if kind == DIMENSION:
                     label.setBrush(col.darker(115) if self._theme == "light" else col.lighter(130))
                 elif kind == ORGANIZATION:
-                    label.setBrush(col.darker(110) if self._theme == "light" else col.lighter(120))
+                    label.setBrush(col.darker(135) if self._theme == "light" else col.lighter(125))
                 else:
                     label.setBrush(QtGui.QColor(th["fg"] if kind == MODEL else th["muted"]))
                 label.setZValue(4 if kind == MODEL else 1)
