@@ -103,7 +103,7 @@ class OrbitLayout:
     labels: dict[str, LabelAnchor]
     dimension_sectors: dict[str, tuple[float, float]]     # node -> (start, end) compass degrees
     organization_sectors: dict[str, tuple[float, float]]
-    year_rings: list[tuple[int, float]]                   # (year, radius)
+    year_rings: list[tuple[int, float]]     # (year, radius where its band starts), + end of last
     year_labels: list[LabelAnchor]
     edges: dict[str, list[Curve]]                         # edge kind -> curves
     colors: dict[str, str]                                # node -> fill colour
@@ -119,6 +119,9 @@ class OrbitLayout:
             for x, y in _label_corners(lab):
                 xs.append(x)
                 ys.append(y)
+        reach = self.radii.get("dim_out", 0.0)
+        xs += [-reach, reach]
+        ys += [-reach, reach]
         pad = 0.01 * self.size
         return (min(xs) - pad, min(ys) - pad, max(xs) - min(xs) + 2 * pad,
                 max(ys) - min(ys) + 2 * pad)
@@ -141,7 +144,9 @@ def short_label(name: str, limit: int = 22) -> str:
     m = re.match(r"^(.*?)\s*\(([^)]*)\)\s*(.*)$", name)
     if m:
         head, inner, tail = m.group(1), m.group(2), m.group(3)
-        if inner and " " not in inner and len(inner) <= 10 and not re.search(r"\d[BbMm]\b", inner):
+        acronym = (inner and " " not in inner and len(inner) <= 10
+                   and sum(ch.isupper() for ch in inner) >= 2 and len(head) > 12)
+        if acronym:
             text = inner
         else:
             text = (head + (" " + tail if tail else "")).strip()
@@ -306,12 +311,25 @@ def orbit_layout(graph: nx.MultiDiGraph, *, size: float = 1000.0) -> OrbitLayout
     org_weights = [len(org_models[o]) + 1.2 for o in org_names]
     org_sectors_by_name = dict(zip(org_names, _allocate(org_weights, TOP_GAP_DEG / 2,
                                                         360.0 - TOP_GAP_DEG, 0.8)))
-    years = sorted({int(graph.nodes[m]["year"]) for m in models}) or [2020]
-    y0, y1 = years[0], years[-1] + 1
+    # one band per release year present, as wide as 0.6 + sqrt(models that year): the crowded
+    # recent years get room, the sparse early ones stay thin; older inside
+    year_count: dict[int, int] = {}
+    for m in models:
+        year_count[int(graph.nodes[m]["year"])] = year_count.get(int(graph.nodes[m]["year"]), 0) + 1
+    years = sorted(year_count) or [2020]
     span_r = (R_MODEL_OUT - R_MODEL_IN) * size
+    bw = {y: 0.6 + math.sqrt(year_count.get(y, 0)) for y in years}
+    total_w = sum(bw.values())
+    band: dict[int, tuple[float, float]] = {}
+    r = R_MODEL_IN * size
+    for y in years:
+        band[y] = (r, r + span_r * bw[y] / total_w)
+        r = band[y][1]
 
     def ring_radius(t: float) -> float:
-        return R_MODEL_IN * size + span_r * (t - y0) / max(1.0, (y1 - y0))
+        y = int(math.floor(t))
+        lo, hi = band.get(y, (R_MODEL_IN * size, R_MODEL_IN * size))
+        return lo + (hi - lo) * (0.15 + 0.7 * (t - y))
 
     org_sectors: dict[str, tuple[float, float]] = {}
     for i, org in enumerate(org_names):
@@ -340,7 +358,8 @@ def orbit_layout(graph: nx.MultiDiGraph, *, size: float = 1000.0) -> OrbitLayout
                     ang = a0 + margin + (a1 - a0 - 2 * margin) * (j + 0.5) / n
                 r = ring_radius(t)
                 if n > 1:   # alternate radial offsets so crowded same-year groups do not touch
-                    r += (0.1 if j % 2 else -0.1) * span_r / (y1 - y0) * (1 if n > 3 else 0.5)
+                    lo, hi = band[year]
+                    r += (0.1 if j % 2 else -0.1) * (hi - lo) * (1 if n > 3 else 0.5)
                 pos[m] = polar(r, ang)
                 radius[m] = model_marker_radius(graph.nodes[m].get("params_total"), size)
                 colors[m] = ocolors[org]
@@ -354,8 +373,9 @@ def orbit_layout(graph: nx.MultiDiGraph, *, size: float = 1000.0) -> OrbitLayout
 
     _place_model_labels(graph, models, pos, radius, labels, size)
 
-    year_rings = [(y, ring_radius(y + 0.5)) for y in years]
-    year_labels = [LabelAnchor(str(y), 0.0, -r, 0.0, "center", YEAR_FONT * k) for y, r in year_rings]
+    year_rings = [(y, band[y][0]) for y in years] + [(years[-1] + 1, band[years[-1]][1])]
+    year_labels = [LabelAnchor(str(y), 0.0, -(band[y][0] + band[y][1]) / 2, 0.0, "center",
+                               min(YEAR_FONT * k, (band[y][1] - band[y][0]) * 0.9)) for y in years]
 
     edges = _edge_curves(graph, pos, size)
     return OrbitLayout(size, pos, radius, labels, dim_sectors, org_sectors, year_rings,
@@ -482,7 +502,8 @@ def filter_nodes(graph: nx.MultiDiGraph, *, organizations: Iterable[str] | None 
     ``techniques`` (concept ids); ``search`` (case-insensitive) occurs in its name, id,
     organization or family. A concept is visible when it is in the chosen dimensions (all without
     that filter) and, if any model filter is active, is used by a visible model, is a chosen
-    technique or matches the search. Organizations are visible when one of their models is;
+    technique or matches the search (the dimension filter alone keeps all of its dimensions'
+    concepts). Organizations are visible when one of their models is;
     dimensions always."""
     orgs = set(organizations) if organizations else None
     dims = {d.split(":", 1)[-1] for d in dimensions} if dimensions else None
@@ -491,7 +512,8 @@ def filter_nodes(graph: nx.MultiDiGraph, *, organizations: Iterable[str] | None 
     techs = {t.split(":", 1)[-1] for t in techniques} if techniques else None
     lo, hi = (years or (None, None))
     needle = search.strip().lower()
-    model_filter = bool(orgs or techs or needle or dims or lo is not None or hi is not None)
+    narrowing = bool(orgs or techs or needle or lo is not None or hi is not None)
+    model_filter = narrowing or dims is not None
 
     visible: set[str] = set()
     used_by_visible: set[str] = set()
@@ -524,7 +546,7 @@ def filter_nodes(graph: nx.MultiDiGraph, *, organizations: Iterable[str] | None 
         elif kind == CONCEPT:
             if dims is not None and d.get("dimension") not in dims:
                 continue
-            if model_filter and not (n in used_by_visible
+            if narrowing and not (n in used_by_visible
                                      or (techs and d.get("id") in techs)
                                      or (needle and (needle in d.get("label", "").lower()
                                                      or needle in d.get("id", "")))):
@@ -663,8 +685,11 @@ def log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
     return out
 
 
+TIMELINE_LEGEND_BOX = (0.0, 0.0, 0.48, 0.17)   # plot fractions the legend covers (top left)
+
+
 def timeline_series(source=None, *, plot_px: tuple[float, float] = (1300.0, 760.0),
-                    max_labels: int = 40) -> TimelineSeries:
+                    max_labels: int = 50) -> TimelineSeries:
     """Figure 7: release date (fractional year) against parameters for every model of a graph
     (or catalog mapping; default the shipped catalog). Models without public parameters are
     points with params_total None (listed, not plotted). Lineage: derived_from pairs where both
@@ -693,27 +718,31 @@ def timeline_series(source=None, *, plot_px: tuple[float, float] = (1300.0, 760.
     xs = [p.date for p in pts] or [2020.0]
     ys = [math.log10(v) for p in pts for v in (p.params_total, p.params_active) if v] or [9.0, 12.0]
     x_range = (math.floor(min(xs)) - 0.2, math.floor(max(xs)) + 1.2)
-    y_range = (math.floor(min(ys) * 2) / 2 - 0.3, math.ceil(max(ys)) + 0.9)   # room for the legend
+    y_range = (math.floor(min(ys) * 2) / 2 - 0.3, max(ys) + 0.75)   # room for the legend
     x_ticks = [(float(y), str(y)) for y in range(int(math.ceil(x_range[0])), int(x_range[1]) + 1)]
     y_ticks = log_ticks(*y_range)
     # labels: plotted points, largest first
     plotted = [i for i, p in enumerate(pts) if p.params_total]
     xy = {i: (pts[i].date, math.log10(pts[i].params_total)) for i in plotted}
     extra = [(p.date, math.log10(p.params_active)) for p in pts if p.params_active]
-    order = sorted(plotted, key=lambda i: (-pts[i].params_total, pts[i].date))
+    first_of_org = {}
+    for i in plotted:
+        first_of_org.setdefault(pts[i].organization, i)
+    firsts = set(first_of_org.values())   # each organization's first release, then the largest
+    order = sorted(plotted, key=lambda i: (i not in firsts, -pts[i].params_total, pts[i].date))
     labels = _greedy_point_labels(order, xy, {i: short_label(pts[i].name, 20) for i in plotted},
-                                  x_range, y_range, plot_px, extra, max_labels)
+                                  x_range, y_range, plot_px, extra, max_labels,
+                                  reserved=[TIMELINE_LEGEND_BOX])
     return TimelineSeries(pts, lineage, (lx, ly), labels, x_ticks, y_ticks, x_range, y_range)
 
 
-_ANCHORS = (  # TextItem anchors: right of, left of, above, below, and staggered further away
-    (-0.12, 0.5), (1.12, 0.5), (0.5, 1.15), (0.5, -0.15), (-0.05, 1.25), (-0.05, -0.25),
-    (1.05, 1.25), (1.05, -0.25), (0.5, 2.0), (0.5, -1.0))
+_ANCHORS = (  # TextItem anchors (its box has a ~4 px margin): right, left, above, below, diagonals
+    (0.0, 0.5), (1.0, 0.5), (0.5, 1.0), (0.5, 0.0), (0.0, 0.9), (0.0, 0.1), (1.0, 0.9), (1.0, 0.1))
 
 
 def _greedy_point_labels(order, xy, texts, x_range, y_range, plot_px, extra_points, max_labels,
-                         char_px: float = 6.6, line_px: float = 15.0, marker_px: float = 5.0
-                         ) -> list[PointLabel]:
+                         reserved=(), char_px: float = 6.6, line_px: float = 18.0,
+                         marker_px: float = 6.0) -> list[PointLabel]:
     W, H = plot_px
 
     def to_px(x, y):
@@ -721,24 +750,30 @@ def _greedy_point_labels(order, xy, texts, x_range, y_range, plot_px, extra_poin
                 (1 - (y - y_range[0]) / (y_range[1] - y_range[0])) * H)
 
     pts_px = {i: to_px(*xy[i]) for i in xy}
-    obstacles = [(px - marker_px, py - marker_px, px + marker_px, py + marker_px)
-                 for px, py in list(pts_px.values()) + [to_px(*e) for e in extra_points]]
-    placed, out = [], []
+    def marker(px, py):
+        return (px - marker_px, py - marker_px, px + marker_px, py + marker_px)
+
+    own = {i: marker(*pts_px[i]) for i in pts_px}
+    obstacles = list(own.values()) + [marker(*to_px(*e)) for e in extra_points]
+    placed = [(x0 * W, y0 * H, x1 * W, y1 * H) for x0, y0, x1, y1 in reserved]
+    out = []
     for i in order:
         if len(out) >= max_labels:
             break
         text = texts[i]
-        w, h = len(text) * char_px, line_px
+        w, h = len(text) * char_px + 8, line_px
         px, py = pts_px[i]
         for ax, ay in _ANCHORS:
             x0, y0 = px - ax * w, py - ay * h
             box = (x0, y0, x0 + w, y0 + h)
             if box[0] < 0 or box[2] > W or box[1] < 0 or box[3] > H:
                 continue
-            if any(_overlaps(box, p) for p in placed) or any(_overlaps(box, o) for o in obstacles):
+            if any(_overlaps(box, p) for p in placed) or any(
+                    _overlaps(box, o) for o in obstacles if o is not own[i]):
                 continue
             placed.append(box)
-            out.append(PointLabel(i, text, (ax, ay)))
+            pad = " " if ax == 0.0 else ""     # a space between marker and text
+            out.append(PointLabel(i, pad + text + (" " if ax == 1.0 else ""), (ax, ay)))
             break
     return out
 

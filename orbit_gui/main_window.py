@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         QVBoxLayout(self.charts_host).setContentsMargins(0, 0, 0, 0)
         self.tabs.addTab(self.charts_host, "Charts")
         self._build_compare_tab()
+        self._build_taxonomy_tabs()
         self.tabs.currentChanged.connect(lambda _i: self._refresh_lazy())
         # Charts and the comparison cost tens of milliseconds to redraw: they follow a burst of
         # knob changes once it settles, so metrics and the diagram repaint at once.
@@ -157,6 +158,42 @@ class MainWindow(QMainWindow):
         layout.addWidget(split, 1)
         self.tabs.addTab(page, "Compare")
         self.compare_page = page
+
+    def _build_taxonomy_tabs(self) -> None:
+        """Orbit, timeline and benchmark views; their graph is built the first time one is shown
+        (networkx and the layout stay out of start-up)."""
+        self.orbit_host = QWidget(objectName="orbitHost")
+        self.timeline_host = QWidget(objectName="timelineHost")
+        self.benchmark_host = QWidget(objectName="benchmarkHost")
+        for host, title in ((self.orbit_host, "Orbit"), (self.timeline_host, "Timeline"),
+                            (self.benchmark_host, "Benchmarks")):
+            QVBoxLayout(host).setContentsMargins(0, 0, 0, 0)
+            self.tabs.addTab(host, title)
+        self.orbit = self.timeline = self.benchmarks = None
+
+    def _ensure_taxonomy_views(self) -> None:
+        if self.orbit is not None:
+            return
+        from models.taxonomy import build_graph
+        from widgets.orbit import BenchmarkView, OrbitPanel, TimelineView
+        graph = build_graph()
+        self.orbit = OrbitPanel(graph)
+        self.timeline = TimelineView(graph)
+        self.benchmarks = BenchmarkView(graph)
+        for view, host in ((self.orbit, self.orbit_host), (self.timeline, self.timeline_host),
+                           (self.benchmarks, self.benchmark_host)):
+            host.layout().addWidget(view)
+            view.set_theme(apply_theme.current)
+            view.modelActivated.connect(self._open_from_taxonomy)
+        self._follow_model_in_orbit()
+
+    def _open_from_taxonomy(self, model_id: str) -> None:
+        if self.open_catalog(model_id):
+            self.tabs.setCurrentIndex(0)
+
+    def _follow_model_in_orbit(self) -> None:
+        if self.orbit is not None and self.doc.source and self.doc.source.kind == "catalog":
+            self.orbit.select_model(self.doc.source.ref)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -317,6 +354,7 @@ class MainWindow(QMainWindow):
     def _source_changed(self) -> None:
         self.knobs.clear_errors()
         self.setWindowTitle(f"{self.doc.source.label} — Orbit Explorer")
+        self._follow_model_in_orbit()
         QTimer.singleShot(0, self.diagram.fit)
 
     def _sync_knobs(self) -> None:
@@ -358,7 +396,9 @@ class MainWindow(QMainWindow):
         if self.doc.report is None:
             return
         current = self.tabs.currentWidget()
-        if current is self.charts_host:
+        if current in (self.orbit_host, self.timeline_host, self.benchmark_host):
+            self._ensure_taxonomy_views()
+        elif current is self.charts_host:
             self._refresh_charts()
         elif current is self.compare_page:
             self._refresh_compare()
@@ -441,6 +481,9 @@ class MainWindow(QMainWindow):
             view.set_theme(resolved)
         if self._charts is not None:
             self._charts.set_theme(resolved)
+        for view in (self.orbit, self.timeline, self.benchmarks):
+            if view is not None:
+                view.set_theme(resolved)
 
     def about(self) -> None:
         import platform

@@ -223,3 +223,19 @@ def test_about_box_names_versions(window):
     window.about()
     box = [d for d in window.findChildren(QMessageBox) if d.objectName() == "aboutDialog"][-1]
     assert "Orbit Explorer" in box.text() and "Qt" in box.text()
+
+
+def test_orbit_double_click_opens_architecture(window, qtbot):
+    window.tabs.setCurrentWidget(window.orbit_host)
+    assert window.orbit is not None
+    with qtbot.waitSignal(window.orbit.modelActivated, timeout=2000):
+        window.orbit.modelActivated.emit("deepseek-v3")
+    assert window.doc.source.ref == "deepseek-v3"
+    assert window.tabs.currentIndex() == 0
+    assert shown(window, "paramsTotal") == "671.03B"
+
+
+def test_orbit_follows_the_open_model(window):
+    window.tabs.setCurrentWidget(window.orbit_host)
+    window.open_catalog("mixtral-8x7b")
+    assert window.orbit.view.selected() == "model:mixtral-8x7b"

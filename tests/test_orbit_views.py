@@ -1,0 +1,268 @@
+"""The orbit, timeline and benchmark views: the pure layout, filters and series
+(models/orbit_layout.py) and the widgets (widgets/orbit.py) under pytest-qt."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from models.orbit_layout import (R_CONCEPT, benchmark_series, filter_nodes, neighbourhood,
+                                 orbit_layout, organization_colors, timeline_series)
+from models.taxonomy import build_graph
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return build_graph()
+
+
+@pytest.fixture(scope="module")
+def layout(graph):
+    return orbit_layout(graph)
+
+
+def models_in(nodes):
+    return {n.split(":", 1)[1] for n in nodes if n.startswith("model:")}
+
+
+# ------------------------------------------------------------------ pure
+
+def test_every_node_positioned(graph, layout):
+    assert set(layout.positions) == set(graph.nodes)
+    assert set(layout.labels) == set(graph.nodes)
+    for x, y in layout.positions.values():
+        assert math.isfinite(x) and math.isfinite(y)
+
+
+def test_models_inside_the_concept_ring(graph, layout):
+    ring = R_CONCEPT * layout.size
+    for n, d in graph.nodes(data=True):
+        r = math.hypot(*layout.positions[n])
+        if d["kind"] == "model":
+            assert r < ring - layout.node_radius[n]
+        elif d["kind"] == "concept":
+            assert r == pytest.approx(ring)
+
+
+def test_older_models_inside(graph, layout):
+    r = {d["id"]: math.hypot(*layout.positions[n]) for n, d in graph.nodes(data=True)
+         if d["kind"] == "model"}
+    assert r["gpt-2"] < r["llama-2-7b"] < r["llama-3-8b"] < r["qwen3-8b"]
+
+
+def test_concepts_in_their_dimension_sector(graph, layout):
+    for n, d in graph.nodes(data=True):
+        if d["kind"] == "concept":
+            a0, a1 = layout.dimension_sectors[f"dimension:{d['dimension']}"]
+            x, y = layout.positions[n]
+            ang = math.degrees(math.atan2(x, -y)) % 360
+            assert a0 <= ang <= a1
+
+
+def test_layout_is_deterministic(graph, layout):
+    again = orbit_layout(build_graph())
+    assert again.positions == layout.positions
+    assert again.labels == layout.labels
+    assert organization_colors(graph) == organization_colors(build_graph())
+
+
+def test_visible_model_labels_do_not_overlap(graph, layout):
+    boxes = []
+    for n, lab in layout.labels.items():
+        if n.startswith("model:") and lab.visible:
+            w = len(lab.text) * 0.58 * lab.font
+            x0 = {"left": lab.x, "right": lab.x - w, "center": lab.x - w / 2}[lab.align]
+            boxes.append((x0, lab.y - lab.font * 0.62, x0 + w, lab.y + lab.font * 0.62))
+    assert len(boxes) >= 40
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
+def test_organization_filter(graph):
+    visible = models_in(filter_nodes(graph, organizations=["Meta"]))
+    assert visible and all(graph.nodes[f"model:{m}"]["organization"] == "Meta" for m in visible)
+    assert "deepseek-v3" not in visible
+    assert "organization:Meta" in filter_nodes(graph, organizations=["Meta"])
+    assert "organization:DeepSeek" not in filter_nodes(graph, organizations=["Meta"])
+
+
+def test_year_filter(graph):
+    visible = models_in(filter_nodes(graph, years=(2024, 2024)))
+    assert "llama-3-8b" in visible and "deepseek-v3" in visible
+    assert "gpt-2" not in visible and "qwen3-8b" not in visible
+
+
+def test_technique_filter_mla(graph):
+    visible = models_in(filter_nodes(graph, techniques="mla"))
+    assert {"deepseek-v2", "deepseek-v3", "deepseek-r1", "kimi-k2"} <= visible
+    assert "llama-3-8b" not in visible
+    nodes = filter_nodes(graph, techniques=["mla"])
+    assert "concept:mla" in nodes and all(n in nodes for n in (
+        "dimension:agentic_ai", "dimension:architecture_evolution"))
+
+
+def test_search(graph):
+    visible = models_in(filter_nodes(graph, search="deepseek"))
+    assert {"deepseek-v2", "deepseek-v3", "deepseek-r1"} <= visible
+    assert "llama-3-8b" not in visible
+
+
+def test_dimension_filter_keeps_only_its_concepts(graph):
+    nodes = filter_nodes(graph, dimensions=["benchmarking"])
+    concepts = [n for n in nodes if n.startswith("concept:")]
+    assert concepts and all(graph.nodes[c]["dimension"] == "benchmarking" for c in concepts)
+
+
+def test_no_filter_shows_everything(graph):
+    assert filter_nodes(graph) == set(graph.nodes)
+
+
+def test_neighbourhood(graph):
+    near = neighbourhood(graph, "model:deepseek-v3")
+    assert {"model:deepseek-v3", "concept:mla", "organization:DeepSeek"} <= near
+
+
+def test_timeline_series(graph):
+    s = timeline_series(graph)
+    ids = {p.id: p for p in s.points}
+    assert len(ids) == sum(1 for _, d in graph.nodes(data=True) if d["kind"] == "model")
+    assert ids["deepseek-v3"].params_active < ids["deepseek-v3"].params_total
+    assert ids["llama-3-8b"].params_active is None          # dense: no separate active count
+    assert 2024.9 < ids["deepseek-v3"].date < 2025.0
+    assert ("deepseek-r1", "deepseek-v3") in s.lineage
+    assert s.labels and all(s.points[lab.index].params_total for lab in s.labels)
+
+
+def test_benchmark_series(graph):
+    s = benchmark_series("MMLU", "params", graph=graph)
+    assert s.points and all(p.y > 8 for p in s.points)       # log10 of parameters
+    both = benchmark_series("MMLU", "GPQA", graph=graph)
+    assert {p.id for p in both.points} != {p.id for p in s.points}
+
+
+# ------------------------------------------------------------------ widgets
+
+@pytest.fixture
+def panel(qtbot, graph, layout):
+    from widgets.orbit import OrbitPanel
+    p = OrbitPanel(graph, layout)
+    qtbot.addWidget(p)
+    p.resize(1400, 900)
+    p.show()
+    qtbot.waitExposed(p)
+    return p
+
+
+def visible_models(view):
+    return models_in(n for n in view.visible_nodes())
+
+
+def test_search_hides_non_matching_models(panel, qtbot):
+    total = sum(1 for n in panel.graph if n.startswith("model:"))
+    assert len(visible_models(panel.view)) == total
+    qtbot.keyClicks(panel.findChild(type(panel.search), "orbitSearch"), "deepseek")
+    shown = visible_models(panel.view)
+    assert "deepseek-v3" in shown and "llama-3-8b" not in shown
+    assert not panel.view.node_item("model:llama-3-8b").isVisible()
+    assert panel.view.node_item("model:deepseek-v3").isVisible()
+
+
+def test_organization_filter_hides_others(panel):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QListWidget
+    orgs = panel.findChild(QListWidget, "orbitOrganizations")
+    item = next(orgs.item(i) for i in range(orgs.count()) if orgs.item(i).text() == "Meta")
+    item.setCheckState(Qt.CheckState.Checked)
+    shown = visible_models(panel.view)
+    assert "llama-3-8b" in shown and "deepseek-v3" not in shown
+    assert not panel.view.label_item("model:deepseek-v3").isVisible()
+
+
+def test_year_and_technique_controls(panel):
+    from PySide6.QtWidgets import QComboBox, QSpinBox
+    panel.findChild(QSpinBox, "orbitYearFrom").setValue(2025)
+    assert "llama-3-8b" not in visible_models(panel.view)
+    panel.findChild(QSpinBox, "orbitYearFrom").setValue(2019)
+    tech = panel.findChild(QComboBox, "orbitTechnique")
+    tech.setCurrentIndex(tech.findData("mla"))
+    shown = visible_models(panel.view)
+    assert "deepseek-v3" in shown and "llama-3-8b" not in shown
+
+
+def test_double_click_emits_model_activated(panel, qtbot):
+    from PySide6.QtCore import Qt
+    view = panel.view
+    pos = view.node_viewport_pos("model:deepseek-v3")
+    assert view.node_item("model:deepseek-v3") in view.items(pos)
+    with qtbot.waitSignal(panel.modelActivated, timeout=2000) as blocker:
+        qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert blocker.args == ["deepseek-v3"]
+
+
+def test_click_selects_and_shows_details(panel, qtbot):
+    from PySide6.QtCore import Qt
+    view = panel.view
+    pos = view.node_viewport_pos("model:deepseek-v3")
+    with qtbot.waitSignal(panel.modelSelected, timeout=2000) as blocker:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert blocker.args == ["deepseek-v3"]
+    text = panel.details.toPlainText()
+    assert "DeepSeek" in text and "Multi-head latent attention" in text and "MMLU" in text
+    panel.select_node("concept:mla")
+    assert "Survey section" in panel.details.toPlainText()
+
+
+def test_hover_dims_outside_neighbourhood(panel, qtbot):
+    view = panel.view
+    view._set_hover("model:deepseek-v3")
+    assert view.node_item("concept:mla").opacity() == 1.0
+    assert view.node_item("model:llama-3-8b").opacity() < 0.5
+    view._set_hover(None)
+    assert view.node_item("model:llama-3-8b").opacity() == 1.0
+
+
+def test_edges_are_one_path_per_kind(panel):
+    from PySide6.QtWidgets import QGraphicsPathItem
+    kinds = [it.data(1) for it in panel.view.scene().items()
+             if isinstance(it, QGraphicsPathItem) and it.data(1)]
+    assert sorted(kinds) == sorted({"uses", "related", "in_dimension", "made_by", "derived_from"})
+
+
+def test_theme_switch(panel):
+    panel.set_theme("dark")
+    panel.set_theme("light")
+    assert panel.view.node_item("model:deepseek-v3") is not None
+
+
+def test_timeline_click_emits_model_clicked(qtbot, graph):
+    from PySide6.QtCore import Qt
+    from widgets.orbit import TimelineView
+    view = TimelineView(graph)
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    pos = view.point_viewport_pos("gpt-3")
+    with qtbot.waitSignal(view.modelClicked, timeout=2000) as blocker:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert blocker.args == ["gpt-3"]
+
+
+def test_benchmark_axis_choice_changes_point_count(qtbot, graph):
+    from PySide6.QtWidgets import QComboBox
+    from widgets.orbit import BenchmarkView
+    view = BenchmarkView(graph)
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    view.show()
+    x = view.findChild(QComboBox, "benchmarkX")
+    y = view.findChild(QComboBox, "benchmarkY")
+    x.setCurrentIndex(x.findData("params"))
+    y.setCurrentIndex(y.findData("MMLU"))
+    before = view.point_count()
+    assert before == len(benchmark_series("MMLU", "params", graph=graph).points)
+    x.setCurrentIndex(x.findData("AIME"))
+    after = view.point_count()
+    assert after == len(benchmark_series("AIME", "MMLU", graph=graph).points)
+    assert after != before
