@@ -57,7 +57,9 @@ def human_bytes(b: float) -> str:
     b = float(b)
     for div, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if abs(b) >= div:
-            return f"{b / div:.3g} {suffix}"
+            value = b / div
+            # 3 significant digits, but never scientific notation (999.5-1023 MiB printed "1e+03")
+            return f"{value:.0f} {suffix}" if abs(value) >= 100 else f"{value:.3g} {suffix}"
     return f"{b:.0f} B"
 
 

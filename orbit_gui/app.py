@@ -34,6 +34,9 @@ def launch(model: str | None = None) -> int:
     app.setApplicationName("Orbit Explorer")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("orbit-explorer")
+    from PySide6.QtGui import QIcon
+    from resources import RESOURCES_DIR
+    app.setWindowIcon(QIcon(str(RESOURCES_DIR / "icons" / "orbit-explorer.svg")))
     window = create_window(model)
     window.show()
     return app.exec()

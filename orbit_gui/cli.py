@@ -137,13 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="edit the spec like the GUI knobs (kv_heads, attention, experts, top_k, "
                           "window, local_global, layers, ...)")
     est.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    from orbit_gui.export_cli import add_export_parser
+    from orbit_gui.profile_cli import add_profile_parser
+    add_export_parser(sub)
+    add_profile_parser(sub)
     return p
 
 
 def run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"list": cmd_list, "estimate": cmd_estimate}
+    from orbit_gui.export_cli import cmd_export, cmd_report
+    from orbit_gui.profile_cli import cmd_profile
+    handlers = {"list": cmd_list, "estimate": cmd_estimate, "export": cmd_export,
+                "report": cmd_report, "profile": cmd_profile}
     if args.command is None:
         return _launch_gui(None)
     if args.command == "gui":

@@ -64,7 +64,7 @@ class State:
 
 
 WORKLOAD_KEYS = ("context", "batch", "weights", "kv", "activations", "group_size", "hardware",
-                 "devices", "position")
+                 "devices", "position", "compute_efficiency", "memory_efficiency")
 
 
 class Document:
@@ -113,7 +113,19 @@ class Document:
         new = self.state.with_edit(key, str(value))
         return self._commit(new, f"{key} = {value}", key)
 
-    def set_workload(self, key: str, value: Any) -> str | None:
+    def set_workload(self, key: str, value: Any, **more: Any) -> str | None:
+        """Change workload settings (several at once, as one undo step, with ``more``)."""
+        if more:
+            changes = {key: value, **more}
+            if any(k not in WORKLOAD_KEYS for k in changes):
+                return f"unknown workload setting in {sorted(changes)}"
+            try:
+                workload = dataclasses.replace(self.state.workload, **changes)
+            except TypeError as exc:
+                return str(exc)
+            label = ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
+                              for k, v in changes.items())
+            return self._commit(dataclasses.replace(self.state, workload=workload), label, key)
         if key not in WORKLOAD_KEYS:
             return f"unknown workload setting {key!r}"
         if getattr(self.state.workload, key) == value:

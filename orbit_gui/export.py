@@ -179,8 +179,13 @@ def _paint(view, painter, target, source) -> None:
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
     painter.fillRect(target, _background(view))
     if _is_graphics_view(view):
-        view.scene().render(painter, target, source, Qt.AspectRatioMode.IgnoreAspectRatio)
-        _paint_overlays(view, painter, target)
+        items = _export_mode(view, True)
+        try:
+            view.scene().render(painter, target, source, Qt.AspectRatioMode.IgnoreAspectRatio)
+        finally:
+            for item in items:
+                item.setExportMode(False)
+        _paint_overlays(view, painter, target, source)
     else:
         painter.save()
         painter.translate(target.topLeft())
@@ -191,27 +196,37 @@ def _paint(view, painter, target, source) -> None:
         painter.restore()
 
 
-def _paint_overlays(view, painter, target) -> None:
-    """Visible child widgets floating over a graphics view (the orbit view's legends): drawn at
-    the same corner of the export as on screen, at their on-screen size."""
+def _export_mode(view, on: bool) -> list:
+    """pyqtgraph items drawn for export: no hover buttons, no cached sprites, antialiased."""
+    if not _is_plot_widget(view):
+        return []
+    items = [it for it in view.scene().items() if hasattr(it, "setExportMode")]
+    for it in items:
+        it.setExportMode(on, {"antialias": True, "resolutionScale": 1.0})
+    return items
+
+
+def _paint_overlays(view, painter, target, source) -> None:
+    """Visible labels floating over a graphics view (the orbit view's legends): drawn at the
+    same corner of the whole export as on screen, one scene unit per screen pixel. ``target``
+    and ``source`` may be one tile of the export: positions are computed in the whole."""
     from PySide6.QtCore import QPoint
-    from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QScrollBar
+    from PySide6.QtWidgets import QLabel
     overlays = [w for w in view.children()
                 if isinstance(w, QLabel) and w.isVisibleTo(view) and w.text()]
     if not overlays:
         return
+    whole = source_rect(view)
     vw, vh = max(view.width(), 1), max(view.height(), 1)
-    sx = target.width() / max(source_rect(view).width(), 1)
-    sy = target.height() / max(source_rect(view).height(), 1)
+    k = target.width() / max(source.width(), 1e-9)
     for w in overlays:
         g = w.geometry()
-        left = g.center().x() < vw / 2
-        top = g.center().y() < vh / 2
-        x = target.left() + g.x() * sx if left else target.right() - (vw - g.x()) * sx
-        y = target.top() + g.y() * sy if top else target.bottom() - (vh - g.y()) * sy
+        sx = whole.left() + g.x() if g.center().x() < vw / 2 else whole.right() - (vw - g.x())
+        sy = whole.top() + g.y() if g.center().y() < vh / 2 else whole.bottom() - (vh - g.y())
         painter.save()
-        painter.translate(x, y)
-        painter.scale(sx, sy)
+        painter.translate(target.left() + (sx - source.left()) * k,
+                          target.top() + (sy - source.top()) * k)
+        painter.scale(k, k)
         w.render(painter, QPoint(0, 0))
         painter.restore()
 
@@ -242,7 +257,23 @@ def _svg_bytes(view, title: str, description: str) -> bytes:
     finally:
         painter.end()
     buf.close()
-    return bytes(data)
+    return _named_fonts(bytes(data))
+
+
+def _font_list(match) -> str:
+    name = match.group(1)
+    generic = "monospace" if "mono" in name.lower() else "sans-serif"
+    if name.lower() in ("sans serif", "sans-serif", ""):
+        return f'font-family="{generic}"'
+    return f'font-family="{name}, {generic}"'
+
+
+def _named_fonts(svg: bytes) -> bytes:
+    """Each font family named with a generic fallback, so a viewer without DejaVu still shows
+    the text in a similar face (Qt writes its generic "Sans Serif", which CSS does not know)."""
+    import re
+    text = svg.decode("utf-8")
+    return re.sub(r'font-family="([^"]*)"', _font_list, text).encode("utf-8")
 
 
 def _pdf_bytes(view, title: str, description: str) -> bytes:
@@ -293,14 +324,18 @@ def _png_bytes(view, dpi: float) -> bytes:
             tw, th = min(TILE, width - tx), min(TILE, height - ty)
             tile = QImage(tw, th, QImage.Format.Format_ARGB32_Premultiplied)
             tile.fill(Qt.GlobalColor.transparent)
-            # The tile shows scene points (rect.topLeft + (tx, ty) / scale) onward, at `scale`
-            # pixels per unit: the same transform as one big render, shifted by whole pixels.
+            # The tile is painted in logical (on-screen) units with a device pixel ratio of
+            # `scale`, as on a high-DPI screen: items that ignore transformations (pyqtgraph
+            # legends, pixel-sized markers) grow with everything else. It shows scene points
+            # rect.topLeft + (tx, ty) / scale onward: one big render, cut at whole pixels.
+            tile.setDevicePixelRatio(scale)
             src = QRectF(rect.x() + tx / scale, rect.y() + ty / scale, tw / scale, th / scale)
             p = QPainter(tile)
             try:
-                _paint(view, p, QRectF(0, 0, tw, th), src)
+                _paint(view, p, QRectF(0, 0, tw / scale, th / scale), src)
             finally:
                 p.end()
+            tile.setDevicePixelRatio(1.0)
             out.drawImage(tx, ty, tile)
     out.end()
     dpm = round(dpi / 0.0254)

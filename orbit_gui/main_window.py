@@ -97,6 +97,13 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.charts_host, "Charts")
         self._build_compare_tab()
         self._build_taxonomy_tabs()
+        self.profile_host = QWidget(objectName="profileHost")
+        QVBoxLayout(self.profile_host).setContentsMargins(0, 0, 0, 0)
+        self.tabs.addTab(self.profile_host, "Profile")
+        self.profiler = None
+        self._profile_thread = None
+        self._profile_worker = None
+        self._profile_result = None
         self.tabs.currentChanged.connect(lambda _i: self._refresh_lazy())
         # Charts and the comparison cost tens of milliseconds to redraw: they follow a burst of
         # knob changes once it settles, so metrics and the diagram repaint at once.
@@ -185,6 +192,11 @@ class MainWindow(QMainWindow):
             host.layout().addWidget(view)
             view.set_theme(apply_theme.current)
             view.modelActivated.connect(self._open_from_taxonomy)
+        from orbit_gui.export import install_export_menu
+        for view, name in ((self.orbit.view, "orbit"), (self.timeline, "timeline"),
+                           (self.benchmarks.plot, "benchmarks")):
+            install_export_menu(view, lambda v=view, n=name: self.export_diagram_dialog(v, n),
+                                "Export view (SVG, PNG, PDF)…")
         self._follow_model_in_orbit()
 
     def _open_from_taxonomy(self, model_id: str) -> None:
@@ -195,6 +207,78 @@ class MainWindow(QMainWindow):
         if self.orbit is not None and self.doc.source and self.doc.source.kind == "catalog":
             self.orbit.select_model(self.doc.source.ref)
 
+    # ------------------------------------------------------------------ profiling
+    def _ensure_profiler(self) -> None:
+        if self.profiler is not None:
+            return
+        from orbit_gui.workers import DeviceScanWorker, start_in_thread
+        from widgets.profiler import ProfilerPanel
+        self.profiler = ProfilerPanel()
+        self.profiler.set_theme(apply_theme.current)
+        self.profile_host.layout().addWidget(self.profiler)
+        self.profiler.runRequested.connect(self.start_profile)
+        self.profiler.cancelRequested.connect(self.cancel_profile)
+        self.profiler.calibrateRequested.connect(self.calibrate_from_profile)
+        scan = DeviceScanWorker()
+        scan.found.connect(self.profiler.add_devices)
+        self._scan_thread = start_in_thread(scan, self)
+        self._scan_worker = scan
+
+    def start_profile(self, options: dict) -> None:
+        if self.doc.spec is None or self._profile_thread is not None:
+            return
+        from kernels.profiler import ProfileRequest
+        from orbit_gui.workers import ProfileWorker, start_in_thread
+        request = ProfileRequest(self.doc.spec, device=options["device"], backends=options["backends"],
+                                 context=options["context"], batch=options["batch"],
+                                 repeats=options["repeats"])
+        worker = ProfileWorker(request)
+        worker.progress.connect(self.profiler.set_progress)
+        worker.blockResult.connect(self.profiler.add_result)
+        worker.finished.connect(self._profile_finished)
+        worker.failed.connect(self._profile_failed)
+        self.profiler.set_running(True)
+        self.statusBar().showMessage(f"Profiling {self.doc.spec.name} on {options['device']}…")
+        self._profile_worker = worker
+        self._profile_thread = start_in_thread(worker, self)
+        self._profile_thread.finished.connect(self._profile_thread_done)
+
+    def cancel_profile(self) -> None:
+        if self._profile_worker is not None:
+            self._profile_worker.cancel()
+            self.statusBar().showMessage("Cancelling the profile…", 3000)
+
+    def _profile_finished(self, result) -> None:
+        self._profile_result = result
+        self.profiler.show_result(result)
+        self.statusBar().showMessage(f"Profile {result.status}", 5000)
+
+    def _profile_failed(self, message: str) -> None:
+        self.profiler.show_failure(message)
+        self.show_error("Profiling failed", message)
+
+    def _profile_thread_done(self) -> None:
+        self._profile_thread = None
+        self._profile_worker = None
+
+    def calibrate_from_profile(self) -> None:
+        """Fit the efficiencies to the last profile, keep them for this device, and apply them to
+        the document when it is costed on the same device (one undoable step)."""
+        if self._profile_result is None:
+            return
+        from kernels.calibration import calibrate, save_calibration
+        cal = calibrate(self._profile_result)
+        save_calibration(cal)
+        text = (f"Calibrated {cal.device_key}: compute efficiency {cal.compute_efficiency:.3f}, "
+                f"memory efficiency {cal.memory_efficiency:.3f} (saved)")
+        if self._profile_result.hardware_id == self.doc.state.workload.hardware:
+            self.doc.set_workload("compute_efficiency", cal.compute_efficiency,
+                                  memory_efficiency=cal.memory_efficiency)
+            text += "; applied to the current predictions"
+        else:
+            text += (f"; choose device {self._profile_result.hardware_id} in the knobs to use it")
+        self.profiler.show_calibration(text)
+
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
@@ -202,6 +286,17 @@ class MainWindow(QMainWindow):
         self.recent_menu = file.addMenu("Open &Recent")
         self.recent_menu.setObjectName("recentMenu")
         self._action(file, "&Save spec as…", QKeySequence.Save, self.save_dialog, "actionSave")
+        export = file.addMenu("&Export")
+        export.setObjectName("exportMenu")
+        self._action(export, "Export &diagram (SVG, PNG, PDF)…", QKeySequence("Ctrl+E"),
+                     self.export_diagram_dialog, "actionExportDiagram")
+        self._action(export, "Export &chart (SVG, PNG, PDF)…", None, self.export_chart_dialog,
+                     "actionExportChart")
+        self._action(export, "Export &report (JSON, CSV, Markdown)…", QKeySequence("Ctrl+Shift+E"),
+                     self.export_report_dialog, "actionExportReport")
+        from orbit_gui.export import install_export_menu
+        install_export_menu(self.diagram, self.export_diagram_dialog, "Export diagram…",
+                            extra=[("Fit diagram", self.diagram.fit)])
         file.addSeparator()
         self._action(file, "&Quit", QKeySequence.Quit, self.close, "actionQuit")
         edit = bar.addMenu("&Edit")
@@ -292,6 +387,81 @@ class MainWindow(QMainWindow):
             act = self.recent_menu.addAction(path)
             act.triggered.connect(lambda _c=False, p=path: self.open_path(p))
         self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    # ------------------------------------------------------------------ export
+    def _export_name(self, suffix: str = "") -> str:
+        name = self.doc.spec.name if self.doc.spec is not None else "model"
+        return f"{name}-{suffix}" if suffix else name
+
+    def _current_view(self):
+        """The diagram on show: the orbit graph, the timeline, the benchmark plot, or (on any
+        other tab) the architecture diagram; with its name."""
+        current = self.tabs.currentWidget()
+        if self.orbit is not None:
+            for host, view, name in ((self.orbit_host, self.orbit.view, "orbit"),
+                                     (self.timeline_host, self.timeline, "timeline"),
+                                     (self.benchmark_host, self.benchmarks.plot, "benchmarks")):
+                if current is host:
+                    return view, name
+        return self.diagram, ""
+
+    def export_diagram_dialog(self, view=None, name: str = "") -> None:
+        from orbit_gui.export import export_dialog
+        if self.doc.spec is None:
+            return
+        if view is None:
+            view, name = self._current_view()
+        title = f"{self.doc.spec.name}: {name}" if name else self.doc.spec.name
+        path = export_dialog(self, view, self._export_name(name), title=title)
+        if path:
+            self.statusBar().showMessage(f"Exported {path}", 4000)
+
+    def _chart_widget(self):
+        """The chart on show (built on demand): a plot, or a tab holding two plots."""
+        if self.doc.report is None:
+            return None
+        if self._charts is None:
+            self._refresh_charts()
+        return self._charts.currentWidget()
+
+    def export_chart_dialog(self, plot=None) -> None:
+        from orbit_gui.export import export_dialog
+        widget = plot if plot is not None else self._chart_widget()
+        if widget is None:
+            return
+        name = widget.objectName().replace("Chart", "").replace("Tab", "") or "chart"
+        path = export_dialog(self, widget, self._export_name(name),
+                             title=f"{self.doc.spec.name}: {name}")
+        if path:
+            self.statusBar().showMessage(f"Exported {path}", 4000)
+
+    def export_report_to(self, path: str) -> bool:
+        """Write the current model's report (spec, edits, workload, every figure); the
+        extension picks JSON, CSV or Markdown."""
+        from orbit_gui.report_export import build_report, write_report
+        if self.doc.spec is None:
+            return False
+        try:
+            data = build_report(self.doc.spec, self.doc.state.workload, self.doc.state.edits,
+                                source=self.doc.source.label, report=self.doc.report,
+                                baseline=self.doc.baseline_report if self.doc.state.edits else None)
+            write_report(data, path)
+        except (SpecError, OSError) as exc:
+            self.show_error("Cannot export the report", str(exc))
+            return False
+        self.statusBar().showMessage(f"Exported {path}", 4000)
+        return True
+
+    def export_report_dialog(self) -> None:
+        if self.doc.spec is None:
+            return
+        filters = "JSON (*.json);;CSV (*.csv);;Markdown (*.md)"
+        path, chosen = QFileDialog.getSaveFileName(self, "Export report",
+                                                   self._export_name("report") + ".json", filters)
+        if path:
+            if Path(path).suffix.lower() not in (".json", ".csv", ".md"):
+                path += next((e for e in (".json", ".csv", ".md") if e in chosen), ".json")
+            self.export_report_to(path)
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802
@@ -396,7 +566,9 @@ class MainWindow(QMainWindow):
         if self.doc.report is None:
             return
         current = self.tabs.currentWidget()
-        if current in (self.orbit_host, self.timeline_host, self.benchmark_host):
+        if current is self.profile_host:
+            self._ensure_profiler()
+        elif current in (self.orbit_host, self.timeline_host, self.benchmark_host):
             self._ensure_taxonomy_views()
         elif current is self.charts_host:
             self._refresh_charts()
@@ -419,6 +591,10 @@ class MainWindow(QMainWindow):
             self._charts = ChartsPanel()
             self._charts.set_theme(self._theme_name())
             self.charts_host.layout().addWidget(self._charts)
+            from orbit_gui.export import install_export_menu
+            for plot in self._charts.plots:
+                install_export_menu(plot, lambda p=plot: self.export_chart_dialog(p),
+                                    "Export chart (SVG, PNG, PDF)…")
         r = self.doc.report
         primary = chart_data(self.doc.spec, r.workload, r)
         other = None
@@ -518,4 +694,9 @@ class MainWindow(QMainWindow):
         self.settings.window_state = base64.b64encode(bytes(self.saveState())).decode("ascii")
         self.settings.hardware = self.doc.state.workload.hardware
         save_settings(self.settings)
+        if self._profile_worker is not None:       # never leave a thread running behind
+            self._profile_worker.cancel()
+            if self._profile_thread is not None:
+                self._profile_thread.quit()
+                self._profile_thread.wait(10000)
         super().closeEvent(event)

@@ -239,3 +239,50 @@ def test_orbit_follows_the_open_model(window):
     window.tabs.setCurrentWidget(window.orbit_host)
     window.open_catalog("mixtral-8x7b")
     assert window.orbit.view.selected() == "model:mixtral-8x7b"
+
+
+def _profile_options(**kw):
+    return {"device": "cpu", "backends": ("torch",), "context": 32, "batch": 1, "repeats": 2, **kw}
+
+
+def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
+    window.open_catalog("qwen3-0.6b")
+    window.knobs.hardware.setCurrentIndex(window.knobs.hardware.findData("cpu"))
+    window.knobs.flush()
+    window.tabs.setCurrentWidget(window.profile_host)
+    panel = window.profiler
+    streamed = []
+    panel.table.model().rowsInserted.connect(lambda *a: streamed.append(1))
+    window.start_profile(_profile_options())
+    assert panel.cancel_button.isEnabled()          # returned at once: the work is in a thread
+    qtbot.waitUntil(lambda: window._profile_result is not None, timeout=120_000)
+    result = window._profile_result
+    assert result.status == "ok" and panel.table.rowCount() == len(result.blocks) == len(streamed)
+    assert result.whole_model.decode_s > 0 and "extrapolated" in panel.summary.text()
+    before = window.doc.report.tpot_s
+    qtbot.mouseClick(panel.calibrate_button, Qt.LeftButton)
+    assert window.doc.report.tpot_s != before
+    assert window.doc.state.workload.memory_efficiency < 0.8
+    window.findChild(type(window.undo_action), "actionUndo").trigger()
+    assert window.doc.report.tpot_s == before
+
+
+def test_profile_cancel(window, qtbot):
+    window.open_catalog("qwen3-0.6b")
+    window.tabs.setCurrentWidget(window.profile_host)
+    window.start_profile(_profile_options(backends=("torch", "sdpa"), repeats=50))
+    window.cancel_profile()
+    qtbot.waitUntil(lambda: window._profile_thread is None, timeout=120_000)
+    assert window._profile_result.status == "cancelled"
+
+
+def test_profile_missing_gpu_is_a_message(window, qtbot):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    window.open_catalog("qwen3-0.6b")
+    window.tabs.setCurrentWidget(window.profile_host)
+    window.start_profile(_profile_options(device="cuda"))
+    qtbot.waitUntil(lambda: window._profile_thread is None, timeout=60_000)
+    r = window._profile_result
+    assert r.status == "error" and "CUDA" in (r.message or " ".join(r.messages))

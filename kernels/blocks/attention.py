@@ -226,7 +226,7 @@ class Attention(nn.Module):
 
     def step(self, x: torch.Tensor, state: dict, pos: int) -> torch.Tensor:
         """One token per sequence: x [B, 1, D] at position ``pos`` -> [B, 1, D]; updates the cache."""
-        positions = torch.tensor([pos], device=x.device)
+        positions = torch.arange(pos, pos + 1, device=x.device)   # no host copy: graph-capturable
         q, k, v, gate = self._qkv(x, positions)                     # q [B, H, 1, hd]
         T = state["k"].shape[2]
         slot = pos % T

@@ -102,7 +102,7 @@ class MLA(nn.Module):
 
     def step(self, x: torch.Tensor, state: dict, pos: int) -> torch.Tensor:
         B = x.shape[0]
-        positions = torch.tensor([pos], device=x.device)
+        positions = torch.arange(pos, pos + 1, device=x.device)   # no host copy: graph-capturable
         q_nope, q_pe = self._q(x, positions)                                 # [B, H, 1, dn], [B, H, 1, dr]
         c, k_pe = self._latent(x, positions)                                 # [B, 1, r], [B, 1, dr]
         T = state["c"].shape[1]

@@ -1,0 +1,216 @@
+"""Calibration: fit the cost model's efficiency factors to a profile of this device.
+
+The cost model times each operator as max(FLOPs / (peak x compute_efficiency), bytes /
+(bandwidth x memory_efficiency)). ``calibrate`` takes a :class:`kernels.profiler.ProfileResult`
+and finds the two efficiencies for which the predicted time of each phase, summed over the timed
+blocks weighted by the layers that use them (plus the LM head), equals the measured time: decode
+steps are memory bound and fix ``memory_efficiency``, prefills are compute bound and fix
+``compute_efficiency``. Both are clamped to [0.01, 1].
+
+For the local CPU the peak FLOP/s and bandwidth of ``models.hardware.local_cpu()`` are rough
+estimates; the fitted efficiencies are relative to those figures (what matters is their product).
+An efficiency clamped at 1 means the device's figure is an underestimate.
+
+Calibrations persist as JSON, one entry per device key ("cpu:<model name>", "cuda:<GPU name>"),
+in ``calibration.json`` under the config directory: the ``directory`` argument, else
+``$ORBIT_EXPLORER_CONFIG_DIR``, else platformdirs' ``user_config_dir("orbit-explorer")``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from models.cost import Workload
+
+LOW, HIGH = 0.01, 1.0
+FILE_NAME = "calibration.json"
+ENV_DIR = "ORBIT_EXPLORER_CONFIG_DIR"
+
+
+@dataclass
+class Calibration:
+    device_key: str
+    compute_efficiency: float
+    memory_efficiency: float
+    samples: int
+    hardware_id: str = ""
+    dtype: str = ""
+    model: str = ""                    # the model whose profile it was fitted on
+    backend: str = ""
+    created: str = ""                  # ISO 8601, UTC
+    clamped: list[str] = field(default_factory=list)
+    fit: dict = field(default_factory=dict)   # measured / predicted per phase, before and after
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Calibration":
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        cal = cls(**known)
+        cal.compute_efficiency = _clamp(float(cal.compute_efficiency))
+        cal.memory_efficiency = _clamp(float(cal.memory_efficiency))
+        return cal
+
+
+def _clamp(x: float) -> float:
+    return min(max(x, LOW), HIGH)
+
+
+def _samples(result, backend: str):
+    """(phase, layers, op_costs, measured p50) of the ok results of ``backend`` plus the head."""
+    from kernels.profiler import HEAD_BLOCK
+    out = []
+    for b in result.blocks:
+        if not b.ok or not b.p50_s or not b.op_costs:
+            continue
+        if b.backend == backend or (b.block == HEAD_BLOCK and b.backend == "torch"):
+            out.append((b.phase, b.layers, b.op_costs, b.p50_s))
+    return out
+
+
+def _pick_backend(result) -> str:
+    if result.whole_model is not None:
+        return result.whole_model.backend
+    for name in ("torch", "sdpa", "onnxruntime", "triton"):
+        if any(b.ok and b.backend == name for b in result.blocks):
+            return name
+    return "torch"
+
+
+def calibrate(result, backend: str | None = None, *, iterations: int = 50) -> Calibration:
+    """Fit compute and memory efficiencies so the cost model reproduces ``result``'s timings.
+
+    ``backend``: whose timings to fit (default: the backend of ``result.whole_model``). Raises
+    ValueError when the result holds no usable timing.
+    """
+    from kernels.profiler import predict_ops
+    backend = backend or _pick_backend(result)
+    samples = _samples(result, backend)
+    if not samples:
+        raise ValueError(f"no successful {backend} timings to calibrate on")
+    peak, bw = result.peak_flops, result.bandwidth
+    if not peak or not bw:
+        raise ValueError("the profile has no device peak or bandwidth")
+    wl = result.workload() if hasattr(result, "workload") else Workload()
+    ce0, me0 = wl.compute_efficiency, wl.memory_efficiency
+
+    def measured(phase):
+        return sum(n * t for p, n, _, t in samples if p == phase)
+
+    def predicted(phase, ce, me):
+        return sum(n * predict_ops(c, peak, bw, ce, me) for p, n, c, _ in samples if p == phase)
+
+    def floor(phase, which):
+        i = 0 if which == "flops" else 1
+        div = peak if which == "flops" else bw
+        return sum(n * sum(op[i] for op in c) / div for p, n, c, _ in samples if p == phase)
+
+    m_dec, m_pre = measured("decode"), measured("prefill")
+    ce = _clamp(floor("prefill", "flops") / m_pre) if m_pre else ce0
+    me = _clamp(floor("decode", "bytes") / m_dec) if m_dec else None
+    if me is None:                       # prefill only: let the memory-bound part follow
+        me = _clamp(floor("prefill", "bytes") / m_pre) if m_pre else me0
+    for _ in range(iterations):          # fixed point: each phase's total matches its measurement
+        old = (ce, me)
+        if m_dec:
+            p = predicted("decode", ce, me)
+            me = _clamp(me * p / m_dec) if p else me
+        if m_pre:
+            p = predicted("prefill", ce, me)
+            ce = _clamp(ce * p / m_pre) if p else ce
+        if abs(ce - old[0]) < 1e-6 * old[0] and abs(me - old[1]) < 1e-6 * old[1]:
+            break
+    clamped = [name for name, v in (("compute_efficiency", ce), ("memory_efficiency", me))
+               if v in (LOW, HIGH)]
+    fit = {}
+    for phase, m in (("prefill", m_pre), ("decode", m_dec)):
+        if m:
+            fit[phase] = {"measured_s": m, "predicted_before_s": predicted(phase, ce0, me0),
+                          "predicted_after_s": predicted(phase, ce, me)}
+    return Calibration(device_key=result.device_key, compute_efficiency=ce, memory_efficiency=me,
+                       samples=len(samples), hardware_id=result.hardware_id, dtype=result.dtype,
+                       model=result.request.spec.name, backend=backend,
+                       created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       clamped=clamped, fit=fit)
+
+
+def apply_calibration(workload: Workload, calibration: Calibration | None) -> Workload:
+    """``workload`` with the fitted efficiencies (unchanged when ``calibration`` is None). The
+    efficiencies are relative to the peak and bandwidth of the calibration's hardware; apply them
+    to workloads on that hardware (``calibration.hardware_id``)."""
+    if calibration is None:
+        return workload
+    return replace(workload, compute_efficiency=_clamp(calibration.compute_efficiency),
+                   memory_efficiency=_clamp(calibration.memory_efficiency))
+
+
+# --------------------------------------------------------------------------- persistence
+
+def config_dir(directory: str | os.PathLike | None = None) -> Path:
+    if directory is not None:
+        return Path(directory)
+    env = os.environ.get(ENV_DIR)
+    if env:
+        return Path(env)
+    from platformdirs import user_config_dir
+    return Path(user_config_dir("orbit-explorer"))
+
+
+def calibration_path(directory: str | os.PathLike | None = None) -> Path:
+    return config_dir(directory) / FILE_NAME
+
+
+def _read_all(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    devices = data.get("devices") if isinstance(data, dict) else None
+    return devices if isinstance(devices, dict) else {}
+
+
+def save_calibration(calibration: Calibration, directory: str | os.PathLike | None = None) -> Path:
+    """Store ``calibration`` under its device key (replacing that device's entry), atomically."""
+    path = calibration_path(directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    devices = _read_all(path)
+    devices[calibration.device_key] = calibration.to_dict()
+    text = json.dumps({"version": 1, "devices": devices}, indent=2, sort_keys=True)
+    fd, tmp = tempfile.mkstemp(prefix=".calibration-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def load_calibration(device_key: str, directory: str | os.PathLike | None = None) -> Calibration | None:
+    """The stored calibration of ``device_key``, or None (no file, no entry, unreadable file)."""
+    entry = _read_all(calibration_path(directory)).get(device_key)
+    if not isinstance(entry, dict):
+        return None
+    try:
+        return Calibration.from_dict(entry)
+    except (TypeError, ValueError):
+        return None
+
+
+def load_all(directory: str | os.PathLike | None = None) -> dict[str, Calibration]:
+    out = {}
+    for key, entry in _read_all(calibration_path(directory)).items():
+        try:
+            out[key] = Calibration.from_dict(entry)
+        except (TypeError, ValueError):
+            continue
+    return out

@@ -1,0 +1,1302 @@
+"""The profiling engine: one layer of each distinct kind of a spec, at true size, timed on a device.
+
+For every distinct block of ``spec.layout`` the engine builds the torch layer (kernels/blocks),
+times its prefill (``context`` tokens, ``batch`` sequences) and one decode step at position
+``context`` over a filled KV cache / recurrent state, with each requested backend:
+
+- ``torch``: eager (attention writes out its score matrix);
+- ``sdpa``: attention through ``F.scaled_dot_product_attention`` (prefill and decode; blocks
+  without softmax attention run the torch path);
+- ``triton``: the project's kernels where one applies (decode attention, MLA decode, MoE, RMSNorm,
+  INT4 weight-only GEMM when ``weights="int4"``), torch for the rest; CUDA only (Triton's
+  interpreter is for correctness tests, never for timing);
+- ``onnxruntime``: the block's prefill exported to ONNX and run by ONNX Runtime on the best
+  execution provider that loads (the decode step's in-place cache update is not exported).
+
+Each timing yields a :class:`BlockResult` (latency percentiles, achieved FLOP/s and bytes/s from
+the cost model's counts, the cost model's predicted time and roofline floor, peak memory, relative
+error against a float64 (or fp32) copy of the layer). The LM head, final norm and embedding lookup
+are timed once. Whole-model figures multiply each block's time by the number of layers that use it
+and add the head: an extrapolation, and the result says so.
+
+Nothing here raises for a missing device, an out-of-memory or a failing backend: those become
+results with a status and a message. Before anything is allocated the predicted bytes are checked
+against free memory (``torch.cuda.mem_get_info`` on a GPU, ``MemAvailable`` of /proc/meminfo on the
+CPU).
+
+API for a GUI worker::
+
+    prof = Profiler(ProfileRequest(spec, device="cpu", backends=("torch", "onnxruntime")))
+    result = prof.run(progress=lambda f, text: ..., should_cancel=lambda: flag,
+                      on_result=lambda block_result: ...)        # or: for r in prof.iter_run(...)
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Generator, Iterable
+
+from models.cost import Workload, _Fmt, block_ops, cost_report
+from models.dtypes import dtype as _dtype_info
+from models.hardware import Hardware, get_hardware, hardware_db
+from models.spec import MLA as SpecMLA
+from models.spec import Attention as SpecAttention
+from models.spec import ModelSpec, MoEFFN
+from models.cost import layer_cache_bytes
+
+BACKENDS = ("torch", "sdpa", "triton", "onnxruntime")
+PHASES = ("prefill", "decode")
+HEAD_BLOCK = "LM head + embedding"
+_DTYPES = {"fp32": 4, "bf16": 2, "fp16": 2}
+_ALIASES = {"float32": "fp32", "float": "fp32", "bfloat16": "bf16", "float16": "fp16", "half": "fp16"}
+
+ProgressFn = Callable[[float, str], None]
+CancelFn = Callable[[], bool]
+
+
+class _Cancelled(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- data
+
+@dataclass
+class ProfileRequest:
+    """What to profile. ``dtype`` "auto": fp32 on the CPU, bf16 on CUDA. ``repeats`` timed runs
+    after ``warmup`` untimed ones, stopping early after ``max_seconds`` per timing (at least one
+    run). ``weights="int4"`` lets the triton backend run its INT4 GEMM on the projections.
+    ``calibration`` (kernels.calibration.Calibration) sets the efficiencies of the predictions."""
+
+    spec: ModelSpec
+    device: str = "cpu"
+    backends: tuple[str, ...] = ("torch", "sdpa", "triton", "onnxruntime")
+    context: int = 512
+    batch: int = 1
+    dtype: str = "auto"
+    repeats: int = 10
+    warmup: int = 2
+    max_seconds: float = 20.0
+    phases: tuple[str, ...] = PHASES
+    check_error: bool = True
+    include_head: bool = True
+    weights: str | None = None
+    threads: int | None = None
+    seed: int = 0
+    calibration: Any = None
+
+    def to_dict(self) -> dict:
+        return {"model": self.spec.name, "device": self.device, "backends": list(self.backends),
+                "context": self.context, "batch": self.batch, "dtype": self.dtype,
+                "repeats": self.repeats, "warmup": self.warmup, "max_seconds": self.max_seconds,
+                "phases": list(self.phases), "weights": self.weights, "threads": self.threads,
+                "calibrated": self.calibration is not None}
+
+
+@dataclass
+class BlockResult:
+    block: str                     # block name in spec.blocks, or HEAD_BLOCK
+    layers: int                    # layers that use it
+    phase: str                     # prefill | decode
+    backend: str
+    status: str = "ok"             # ok | skipped | oom | error | cancelled
+    message: str = ""
+    p50_s: float | None = None
+    p90_s: float | None = None
+    p99_s: float | None = None
+    mean_s: float | None = None
+    samples: int = 0
+    flops: float = 0.0             # cost-model FLOPs of one call (whole batch)
+    bytes: float = 0.0             # cost-model bytes of one call
+    achieved_flops_per_s: float | None = None
+    achieved_bytes_per_s: float | None = None
+    predicted_s: float = 0.0       # cost model at the request's efficiencies on this device
+    floor_s: float = 0.0           # roofline floor: efficiencies 1
+    roofline_pct: float | None = None   # 100 * floor_s / p50_s
+    peak_memory_bytes: float | None = None
+    rel_error: float | None = None
+    reference: str = ""            # dtype of the reference the error is taken against
+    provider: str = ""             # ONNX Runtime execution provider used
+    kernels: tuple[str, ...] = ()  # Triton kernels used
+    op_costs: list = field(default_factory=list)   # [(flops, bytes)] per cost-model operator
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def ratio(self) -> float | None:
+        """predicted / measured (p50)."""
+        return self.predicted_s / self.p50_s if self.p50_s else None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["kernels"] = list(self.kernels)
+        d["op_costs"] = [list(x) for x in self.op_costs]
+        d["ratio"] = self.ratio
+        return d
+
+
+@dataclass
+class WholeModel:
+    """Whole-model time of one backend, extrapolated from one layer per kind."""
+
+    backend: str
+    prefill_s: float | None
+    decode_s: float | None            # one decode step (one token per sequence)
+    predicted_prefill_s: float
+    predicted_decode_s: float
+    batch: int = 1
+    extrapolated: bool = True
+    note: str = ""
+
+    @property
+    def decode_ratio(self) -> float | None:
+        """predicted / measured per-token decode time."""
+        return self.predicted_decode_s / self.decode_s if self.decode_s else None
+
+    @property
+    def prefill_ratio(self) -> float | None:
+        return self.predicted_prefill_s / self.prefill_s if self.prefill_s else None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self.batch / self.decode_s if self.decode_s else None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(decode_ratio=self.decode_ratio, prefill_ratio=self.prefill_ratio,
+                 tokens_per_s=self.tokens_per_s)
+        return d
+
+
+@dataclass
+class ProfileResult:
+    request: ProfileRequest
+    device: str = ""                   # in words
+    device_key: str = ""               # "cpu:<model>" / "cuda:<name>": the calibration key
+    hardware_id: str = ""
+    hardware_name: str = ""
+    peak_flops: float = 0.0            # the cost model's figures used for predictions
+    bandwidth: float = 0.0
+    dtype: str = ""
+    status: str = "ok"                 # ok | cancelled | error
+    blocks: list[BlockResult] = field(default_factory=list)
+    whole_model: WholeModel | None = None            # the first requested backend with figures
+    whole_by_backend: dict[str, WholeModel] = field(default_factory=dict)
+    extrapolated: bool = True
+    note: str = ""
+    messages: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def message(self) -> str:
+        return self.messages[0] if self.messages else ""
+
+    def find(self, block: str | None = None, phase: str | None = None,
+             backend: str | None = None) -> list[BlockResult]:
+        return [b for b in self.blocks if (block is None or b.block == block)
+                and (phase is None or b.phase == phase) and (backend is None or b.backend == backend)]
+
+    def workload(self) -> Workload:
+        """The cost-model workload the predictions of this result were made with."""
+        return profile_workload(self.request, self.hardware_id, self.dtype)
+
+    def to_dict(self) -> dict:
+        return {"request": self.request.to_dict(), "device": self.device,
+                "device_key": self.device_key, "hardware_id": self.hardware_id,
+                "hardware_name": self.hardware_name, "peak_flops": self.peak_flops,
+                "bandwidth_bytes_per_s": self.bandwidth, "dtype": self.dtype,
+                "status": self.status, "blocks": [b.to_dict() for b in self.blocks],
+                "whole_model": self.whole_model.to_dict() if self.whole_model else None,
+                "whole_by_backend": {k: v.to_dict() for k, v in self.whole_by_backend.items()},
+                "extrapolated": self.extrapolated, "note": self.note,
+                "messages": list(self.messages), "elapsed_s": self.elapsed_s}
+
+
+# --------------------------------------------------------------------------- devices and memory
+
+def parse_device(text: str) -> tuple[str, int]:
+    """("cpu", 0) or ("cuda", N); raises ValueError for anything else."""
+    t = (text or "cpu").strip().lower()
+    if t == "cpu":
+        return "cpu", 0
+    if t == "cuda" or t == "gpu":
+        return "cuda", 0
+    if t.startswith("cuda:") and t[5:].isdigit():
+        return "cuda", int(t[5:])
+    raise ValueError(f"unknown device {text!r}: use cpu, cuda or cuda:N")
+
+
+def cpu_model_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def device_key(kind: str, index: int = 0) -> str:
+    """The per-device calibration key: "cpu:<model name>" or "cuda:<GPU name>"."""
+    if kind == "cpu":
+        return f"cpu:{cpu_model_name()}"
+    import torch
+    return f"cuda:{torch.cuda.get_device_name(index)}"
+
+
+def free_memory_bytes(kind: str, index: int = 0) -> float:
+    """Free device memory now: cudaMemGetInfo, or MemAvailable of /proc/meminfo."""
+    if kind == "cuda":
+        import torch
+        return float(torch.cuda.mem_get_info(index)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def _rss() -> tuple[float, float]:
+    """(VmRSS, VmHWM) of this process in bytes, or (0, 0)."""
+    rss = hwm = 0.0
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    rss = float(line.split()[1]) * 1024
+                elif line.startswith("VmHWM:"):
+                    hwm = float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return rss, hwm
+
+
+def _reset_hwm() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")              # reset the peak resident set size to the current one
+        return True
+    except OSError:
+        return False
+
+
+def cpu_threads(requested: int | None = None) -> tuple[int, str]:
+    """Threads to time with on the CPU and why: the request's, else the cores that are idle now
+    (usable cores minus the 1-minute load average, at least 1, at most torch's default). Threads
+    that share a busy core make memory-bound steps several times slower and very noisy."""
+    import torch
+    default = torch.get_num_threads()
+    if requested:
+        return requested, f"CPU: {requested} torch thread(s), as requested"
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = 0.0
+    idle = max(1, min(default, cores - int(load + 0.5)))
+    return idle, (f"CPU: {idle} torch thread(s) ({cores} core(s), load average {load:.1f}: "
+                  "threads on busy cores would make the timings slow and noisy)")
+
+
+def hardware_for(kind: str, index: int = 0) -> Hardware:
+    """The cost model's Hardware for a device: the detected CPU, or the database entry whose name
+    best matches the GPU's (memory taken from the device)."""
+    if kind == "cpu":
+        return get_hardware("cpu")
+    import re
+
+    import torch
+    name = torch.cuda.get_device_name(index)
+    props = torch.cuda.get_device_properties(index)
+
+    def words(text: str) -> set[str]:
+        found = set(re.findall(r"[a-z]+\d+[a-z]*|\d+gb|pcie|sxm|nvl", text.lower()))
+        return {"sxm" if w.startswith("sxm") else w for w in found}
+    mine = words(name)
+    if "pcie" not in mine:          # "H100 80GB HBM3" is the SXM part; PCIe boards say so
+        mine.add("sxm")
+    best, score = None, 1           # at least the chip name and one more word
+    for hw in hardware_db().values():
+        if hw.kind == "cpu":
+            continue
+        s = len(mine & words(hw.name + " " + hw.id))
+        if s > score:
+            best, score = hw, s
+    if best is None:
+        return Hardware(id=f"cuda:{index}", name=name, vendor="", kind="gpu",
+                        memory_bytes=float(props.total_memory), bandwidth=1e12,
+                        peak_flops={"fp32": 5e13, "bf16": 2e14, "fp16": 2e14},
+                        interconnect_bandwidth=3.2e10, estimate=True,
+                        notes="not in the hardware database: rough figures; calibrate by profiling")
+    return replace(best, memory_bytes=float(props.total_memory))
+
+
+# --------------------------------------------------------------------------- cost model glue
+
+def _fmt(dt: str, weights: str | None = None, group: int = 128) -> _Fmt:
+    b = float(_DTYPES[dt])
+    w = _dtype_info(weights).bytes(group) if weights else b
+    return _Fmt(w, b, b, b)
+
+
+def profile_workload(request: ProfileRequest, hardware_id: str, dt: str) -> Workload:
+    """The Workload of the cost model that matches the profile (all formats at ``dt``)."""
+    wl = Workload(context=request.context, batch=request.batch, weights=dt, kv=dt, activations=dt,
+                  embeddings=dt, hardware=hardware_id, devices=1)
+    cal = request.calibration
+    if cal is not None:
+        wl = replace(wl, compute_efficiency=cal.compute_efficiency,
+                     memory_efficiency=cal.memory_efficiency)
+    return wl
+
+
+def op_time(flops: float, nbytes: float, peak: float, bw: float, ce: float = 1.0,
+            me: float = 1.0) -> float:
+    return max(flops / (peak * ce), nbytes / (bw * me))
+
+
+def predict_ops(op_costs: Iterable, peak: float, bw: float, ce: float, me: float) -> float:
+    return sum(op_time(f, b, peak, bw, ce, me) for f, b in op_costs)
+
+
+def block_op_costs(spec: ModelSpec, block: str, phase: str, context: int, batch: int,
+                   fmt: _Fmt) -> list[tuple[float, float]]:
+    layer = spec.blocks[block]
+    decode = phase == "decode"
+    ops = block_ops(spec, layer, 1 if decode else context, batch, context if decode else 0, fmt,
+                    decode)
+    return [(op.flops, op.bytes) for op in ops]
+
+
+def head_op_costs(spec: ModelSpec, phase: str, context: int, batch: int,
+                  fmt: _Fmt) -> list[tuple[float, float]]:
+    """As the cost model: LM head on the last token of each sequence plus the embedding lookup."""
+    d, v = spec.hidden_size, spec.vocab_size
+    tokens = 1 if phase == "decode" else context
+    return [(2.0 * batch * d * v, v * d * fmt.keep + batch * v * 4),
+            (0.0, batch * tokens * d * fmt.keep)]
+
+
+# --------------------------------------------------------------------------- small helpers
+
+def _percentile(sorted_vals: list[float], q: float) -> float:
+    if len(sorted_vals) == 1:
+        return sorted_vals[0]
+    pos = (len(sorted_vals) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_vals) - 1)
+    return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (pos - lo)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    name = type(exc).__name__
+    text = str(exc).lower()
+    return name in ("OutOfMemoryError", "MemoryError") or "out of memory" in text \
+        or "failed to allocate" in text or "defaultcpuallocator: can't allocate" in text
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".strip(": ")
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def _has_softmax_attention(layer) -> bool:
+    return any(isinstance(m, (SpecAttention, SpecMLA)) for m in layer.mixers)
+
+
+def _layer_param_count(spec: ModelSpec, layer) -> int:
+    from models.params import layer_params
+    parts, _ = layer_params(spec, layer)
+    return sum(c.total for c in parts.values())
+
+
+def _widest(spec: ModelSpec, layer) -> int:
+    widest = 0
+    for m in layer.mixers:
+        if isinstance(m, SpecAttention):
+            widest = max(widest, m.heads * m.head_dim * 2 + m.kv_heads * (m.head_dim + m.vdim))
+        elif isinstance(m, SpecMLA):
+            widest = max(widest, m.heads * (m.qk_head_dim * 2 + m.v_head_dim * 2))
+        elif hasattr(m, "key_heads"):
+            widest = max(widest, 2 * (m.key_heads * m.key_dim + m.value_heads * m.value_dim))
+        else:
+            widest = max(widest, 2 * m.d_inner + 2 * m.groups * m.d_state)
+    for f in layer.ffns:
+        if isinstance(f, MoEFFN):
+            widest = max(widest, 2 * f.d_expert * f.top_k + 2 * f.shared_dff * f.shared_experts)
+        else:
+            widest = max(widest, f.d_ff * (2 if f.gated else 1))
+    return widest
+
+
+# --------------------------------------------------------------------------- the profiler
+
+class Profiler:
+    """Runs a :class:`ProfileRequest`. ``iter_run`` is a generator of BlockResults whose return
+    value (``StopIteration.value``) is the ProfileResult; ``run`` drives it and calls
+    ``on_result`` for each BlockResult as it finishes."""
+
+    def __init__(self, request: ProfileRequest):
+        self.request = request
+
+    # ---- public
+    def run(self, progress: ProgressFn | None = None, should_cancel: CancelFn | None = None,
+            on_result: Callable[[BlockResult], None] | None = None) -> ProfileResult:
+        gen = self.iter_run(progress, should_cancel)
+        while True:
+            try:
+                r = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if on_result is not None:
+                on_result(r)
+
+    def iter_run(self, progress: ProgressFn | None = None,
+                 should_cancel: CancelFn | None = None) -> Generator[BlockResult, None, ProfileResult]:
+        t0 = time.perf_counter()
+        self._progress = progress or (lambda f, t: None)
+        self._cancel = should_cancel or (lambda: False)
+        req = self.request
+        result = ProfileResult(request=req)
+        try:
+            ok = self._setup(result)
+        except Exception as exc:  # noqa: BLE001 - a result, never a traceback
+            result.status = "error"
+            result.messages.insert(0, f"cannot set up the profile: {_first_line(exc)}")
+            ok = False
+        if not ok:
+            result.elapsed_s = time.perf_counter() - t0
+            self._progress(1.0, result.message)
+            return result
+        import torch
+        old_threads = torch.get_num_threads()
+        if self.kind == "cpu":
+            torch.set_num_threads(self.threads)
+        try:
+            yield from self._run_all(result)
+        except _Cancelled:
+            result.status = "cancelled"
+            result.messages.append("cancelled: the result is partial")
+        finally:
+            if self.kind == "cpu":
+                torch.set_num_threads(old_threads)
+        self._summarise(result)
+        result.elapsed_s = time.perf_counter() - t0
+        self._progress(1.0, "cancelled" if result.status == "cancelled" else "done")
+        return result
+
+    # ---- set-up: device, dtype, hardware
+    def _setup(self, result: ProfileResult) -> bool:
+        req = self.request
+        unknown = [b for b in req.backends if b not in BACKENDS]
+        if unknown:
+            result.status = "error"
+            result.messages.append(f"unknown backend {unknown[0]!r}: choose from {', '.join(BACKENDS)}")
+            return False
+        bad_phase = [p for p in req.phases if p not in PHASES]
+        if bad_phase:
+            result.status = "error"
+            result.messages.append(f"unknown phase {bad_phase[0]!r}: prefill or decode")
+            return False
+        for name in ("context", "batch", "repeats"):
+            v = getattr(req, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                result.status = "error"
+                result.messages.append(f"{name} must be a positive integer, got {v!r}")
+                return False
+        try:
+            kind, index = parse_device(req.device)
+        except ValueError as exc:
+            result.status = "error"
+            result.messages.append(str(exc))
+            return False
+        import torch
+        if kind == "cuda":
+            if not torch.cuda.is_available():
+                why = ("this torch build has no CUDA support" if torch.version.cuda is None
+                       else "torch.cuda.is_available() is False (no GPU or driver)")
+                result.status = "error"
+                result.device = f"cuda:{index}"
+                result.messages.append(f"no CUDA device: {why}")
+                return False
+            if index >= torch.cuda.device_count():
+                result.status = "error"
+                result.device = f"cuda:{index}"
+                result.messages.append(f"no CUDA device: index {index} out of range "
+                                       f"({torch.cuda.device_count()} device(s))")
+                return False
+        self.kind, self.index = kind, index
+        self.device = torch.device(kind, index) if kind == "cuda" else torch.device("cpu")
+        dt = _ALIASES.get(req.dtype.lower(), req.dtype.lower()) if req.dtype else "auto"
+        if dt == "auto":
+            dt = "fp32" if kind == "cpu" else "bf16"
+            if kind == "cpu":
+                result.messages.append("CPU runs in float32: bf16 matmuls on the CPU are slow and "
+                                       "not representative")
+        if dt not in _DTYPES:
+            result.status = "error"
+            result.messages.append(f"dtype must be fp32, bf16 or fp16, got {req.dtype!r}")
+            return False
+        if kind == "cpu" and dt != "fp32":
+            result.messages.append(f"{dt} on the CPU: matmuls may be much slower than fp32")
+        self.dt = dt
+        self.torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dt]
+        self.hw = hardware_for(kind, index)
+        self.fmt = _fmt(dt)
+        wl = profile_workload(req, self.hw.id, dt)
+        self.wl = wl
+        self.peak, _ = self.hw.peak(dt)
+        result.device_key = device_key(kind, index)
+        result.hardware_id, result.hardware_name = self.hw.id, self.hw.name
+        result.peak_flops, result.bandwidth, result.dtype = self.peak, self.hw.bandwidth, dt
+        if kind == "cpu":
+            self.threads, why = cpu_threads(req.threads)
+            result.device = f"CPU: {cpu_model_name()}, {self.threads} torch thread(s)"
+            result.messages.append(why)
+        else:
+            result.device = f"cuda:{index}: {torch.cuda.get_device_name(index)}"
+        if self.hw.estimate:
+            result.messages.append(f"{self.hw.name}: peak FLOP/s and bandwidth are estimates; "
+                                   "calibrate to fit the efficiencies to this machine")
+        if req.calibration is not None:
+            result.messages.append(
+                f"predictions use calibration {getattr(req.calibration, 'device_key', '')} "
+                f"(compute {wl.compute_efficiency:.3f}, memory {wl.memory_efficiency:.3f})")
+        result.note = ("Whole-model figures are extrapolated: one layer of each distinct kind was "
+                       "timed at true size and multiplied by the number of layers using it, plus "
+                       f"the LM head{'' if req.include_head else ' (predicted, not timed)'}.")
+        return True
+
+    # ---- the loop
+    def _units(self) -> list[tuple[str, str, str]]:
+        req = self.request
+        names = list(dict.fromkeys(req.spec.layout))
+        units = [(b, p, be) for b in names for p in PHASES if p in req.phases for be in req.backends]
+        if req.include_head:
+            units += [(HEAD_BLOCK, p, "torch") for p in PHASES if p in req.phases]
+        return units
+
+    def _check_cancel(self):
+        if self._cancel():
+            raise _Cancelled()
+
+    def _run_all(self, result: ProfileResult):
+        req = self.request
+        units = self._units()
+        total = len(units)
+        done = 0
+        counts: dict[str, int] = {}
+        for name in req.spec.layout:
+            counts[name] = counts.get(name, 0) + 1
+        order = list(dict.fromkeys(req.spec.layout))
+        blocks = order + ([HEAD_BLOCK] if req.include_head else [])
+        for name in blocks:
+            mine = [u for u in units if u[0] == name]
+            self._check_cancel()
+            self._progress(done / total, f"{name}: building")
+            results = []
+            for r in self._profile_block(name, counts.get(name, 1), mine, done, total):
+                done += 1
+                result.blocks.append(r)
+                self._progress(done / total, f"{r.block} {r.phase} {r.backend}: {r.status}")
+                yield r
+                if r.status == "cancelled":
+                    raise _Cancelled()
+                results.append(r)
+
+    # ---- one block: all its phases and backends
+    def _base(self, name: str, count: int, phase: str, backend: str) -> BlockResult:
+        req = self.request
+        if name == HEAD_BLOCK:
+            costs = head_op_costs(req.spec, phase, req.context, req.batch, self.fmt)
+        else:
+            fmt = self.fmt
+            if backend == "triton" and req.weights == "int4":
+                fmt = _fmt(self.dt, "int4")
+            costs = block_op_costs(req.spec, name, phase, req.context, req.batch, fmt)
+        r = BlockResult(block=name, layers=count, phase=phase, backend=backend, op_costs=costs)
+        r.flops = sum(f for f, _ in costs)
+        r.bytes = sum(b for _, b in costs)
+        r.predicted_s = predict_ops(costs, self.peak, self.hw.bandwidth,
+                                    self.wl.compute_efficiency, self.wl.memory_efficiency)
+        r.floor_s = predict_ops(costs, self.peak, self.hw.bandwidth, 1.0, 1.0)
+        return r
+
+    def _need_bytes(self, name: str) -> dict[str, float]:
+        """Predicted bytes of building and running one block (or the head) on the device."""
+        req = self.request
+        spec = req.spec
+        elt = _DTYPES[self.dt]
+        d = spec.hidden_size
+        B, S = req.batch, req.context
+        if name == HEAD_BLOCK:
+            w = spec.vocab_size * d * elt
+            acts = B * S * d * elt * 3 + B * spec.vocab_size * 4 * 2
+            return {"base": w + acts, "eager": 0.0, "ort": 0.0, "ref": 0.0}
+        layer = spec.blocks[name]
+        params = _layer_param_count(spec, layer)
+        weights = params * elt
+        build = params * 4 if elt < 4 else 0.0          # modules are initialised in fp32
+        cache = layer_cache_bytes(layer, S + 1, elt) * B
+        acts = B * S * (2 * d + _widest(spec, layer)) * elt * 3
+        heads = max([m.heads for m in layer.mixers if isinstance(m, (SpecAttention, SpecMLA))],
+                    default=0)
+        scores = B * heads * S * S * 4 * 3            # eager score matrix, mask, probabilities
+        sdpa_scores = scores if self.kind == "cpu" else 0.0
+        base = max(weights + build, weights + cache + acts)
+        return {"base": base, "eager": scores, "sdpa": sdpa_scores,
+                "ort": 2 * weights + acts + sdpa_scores,
+                "ref": (weights + cache) * 8 / elt + acts * 8 / elt + scores * 2,
+                "ref32": (weights + cache + acts) * 4 / elt + scores}
+
+    def _profile_block(self, name: str, count: int, units, done: int, total: int):
+        import torch
+        req = self.request
+        need = self._need_bytes(name)
+        free = free_memory_bytes(self.kind, self.index)
+        budget = free * 0.9
+        if need["base"] > budget:
+            msg = (f"needs about {_fmt_bytes(need['base'])} (weights, cache and activations) but "
+                   f"only {_fmt_bytes(free)} is free on {self.kind}; not allocated")
+            for _, phase, backend in units:
+                r = self._base(name, count, phase, backend)
+                r.status, r.message = "oom", msg
+                yield r
+            return
+        state: dict[str, Any] = {}
+        try:
+            with torch.no_grad():
+                self._build(name, state)
+        except Exception as exc:  # noqa: BLE001
+            status = "oom" if _is_oom(exc) else "error"
+            for _, phase, backend in units:
+                r = self._base(name, count, phase, backend)
+                r.status, r.message = status, f"building the block failed: {_first_line(exc)}"
+                yield r
+            self._free(state)
+            return
+        refs: dict[str, tuple[Any, str]] = {}
+        try:
+            for i, (_, phase, backend) in enumerate(units):
+                self._check_cancel()
+                self._progress((done + i) / total, f"{name} {phase} {backend}")
+                r = self._base(name, count, phase, backend)
+                try:
+                    self._one(name, phase, backend, state, r, need, refs)
+                except _Cancelled:
+                    r.status, r.message = "cancelled", "cancelled during timing"
+                except Exception as exc:  # noqa: BLE001
+                    r.status = "oom" if _is_oom(exc) else "error"
+                    r.message = _first_line(exc)
+                    if self.kind == "cuda":
+                        torch.cuda.empty_cache()
+                yield r
+                if r.status == "cancelled":
+                    return
+        finally:
+            refs.clear()
+            self._free(state)
+
+    def _free(self, state: dict):
+        import gc
+        state.clear()
+        gc.collect()
+        if self.kind == "cuda":
+            import torch
+            torch.cuda.empty_cache()
+
+    def _build(self, name: str, state: dict):
+        import torch
+        req = self.request
+        spec = req.spec
+        g = torch.Generator(device="cpu").manual_seed(req.seed)
+        B, S, d = req.batch, req.context, spec.hidden_size
+        dev, dt = self.device, self.torch_dtype
+        if self.kind == "cpu":
+            _reset_hwm()
+        else:
+            torch.cuda.synchronize(dev)
+            torch.cuda.reset_peak_memory_stats(dev)
+        state["rss0"] = _rss()[0]
+        state["cuda0"] = torch.cuda.memory_allocated(dev) if self.kind == "cuda" else 0
+        torch.manual_seed(req.seed)
+        if name == HEAD_BLOCK:
+            v = spec.vocab_size
+            w = torch.empty(v, d, dtype=dt, device=dev)
+            w.uniform_(-d ** -0.5, d ** -0.5)
+            state["head_w"] = w
+            state["norm_w"] = torch.ones(d, dtype=dt, device=dev)
+            state["ids_prefill"] = torch.randint(0, v, (B, S), generator=g).to(dev)
+            state["ids_decode"] = torch.randint(0, v, (B, 1), generator=g).to(dev)
+            return
+        from kernels.blocks import build_layer
+        layer = build_layer(spec, spec.blocks[name], dtype=dt, device=dev).eval()
+        state["layer"] = layer
+        state["x"] = torch.randn(B, S, d, generator=g).to(device=dev, dtype=dt)
+        state["xt"] = torch.randn(B, 1, d, generator=g).to(device=dev, dtype=dt)
+        state["states"] = layer.new_state(B, S + 1)
+        state["filled"] = False
+
+    # ---- one (phase, backend)
+    def _one(self, name, phase, backend, st, r: BlockResult, need, refs):
+        import torch
+        req = self.request
+        layer = st.get("layer")
+        free = free_memory_bytes(self.kind, self.index) * 0.9
+        if name == HEAD_BLOCK:
+            fn = self._head_fn(st, phase)
+            self._time(fn, r, st)
+            return
+        spec_layer = req.spec.blocks[name]
+        extra = {"torch": need["eager"], "sdpa": need.get("sdpa", 0.0), "triton": 0.0,
+                 "onnxruntime": need["ort"]}[backend]
+        if phase == "prefill" and _has_softmax_attention(spec_layer) and extra > free:
+            r.status = "oom"
+            r.message = (f"{backend} needs about {_fmt_bytes(extra)} more (attention scores / "
+                         f"ONNX copy) but only {_fmt_bytes(free / 0.9)} is free; not run")
+            return
+        if backend == "onnxruntime":
+            if phase == "decode":
+                r.status = "skipped"
+                r.message = ("ONNX Runtime profiles the prefill only: the decode step's in-place "
+                             "KV-cache update is not exported")
+                return
+            self._ort(st, r)
+            self._error(name, phase, st, r, refs, need)
+            return
+        if backend == "triton":
+            why = self._triton_unavailable()
+            if why:
+                r.status, r.message = "skipped", why
+                return
+        with _patched(layer, backend, phase, self, r) as applied:
+            if backend == "triton" and not applied:
+                r.status = "skipped"
+                r.message = f"no Triton kernel applies to this block's {phase}"
+                return
+            fn = self._layer_fn(st, phase)
+            self._time(fn, r, st)
+            self._error(name, phase, st, r, refs, need)
+        if backend == "sdpa" and not _has_softmax_attention(spec_layer):
+            r.message = "no softmax attention in this block: the torch code path"
+
+    def _layer_fn(self, st, phase):
+        layer, states = st["layer"], st["states"]
+        x, xt, pos = st["x"], st["xt"], self.request.context
+        if phase == "prefill":
+            def fn():
+                return layer(x, states)
+            return fn
+        if not st["filled"]:
+            import torch
+            with torch.no_grad():
+                layer(x, states)       # fill the cache / state with the prompt
+            st["filled"] = True
+
+        def step():
+            return layer.step(xt, states, pos)
+        return step
+
+    def _head_fn(self, st, phase):
+        import torch.nn.functional as F
+        w, nw = st["head_w"], st["norm_w"]
+        ids = st["ids_decode" if phase == "decode" else "ids_prefill"]
+
+        def fn():
+            h = F.embedding(ids, w)                       # the lookup (same table as the head)
+            last = h[:, -1:]
+            xf = last.float()
+            y = (xf * (xf.pow(2).mean(-1, keepdim=True) + 1e-6).rsqrt()).to(w.dtype) * nw
+            return (y @ w.t()).float()
+        return fn
+
+    def _sync(self):
+        if self.kind == "cuda":
+            import torch
+            torch.cuda.synchronize(self.device)
+
+    def _graph(self, fn):
+        """Capture ``fn`` in a CUDA graph and time its replays (Python launch overhead would
+        otherwise dominate small kernels); falls back to the stream with a note."""
+        import torch
+        try:
+            s = torch.cuda.Stream(self.device)
+            s.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(s):
+                fn()
+            torch.cuda.current_stream(self.device).wait_stream(s)
+            g = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(g):
+                static_out = fn()
+            g.replay()
+            torch.cuda.synchronize(self.device)
+            return g.replay, static_out, "CUDA graph replays"
+        except Exception as exc:  # noqa: BLE001
+            torch.cuda.synchronize(self.device)
+            return fn, None, ("timed on the stream, launch overhead included (no CUDA graph: "
+                              f"{_first_line(exc)[:120]})")
+
+    def _time(self, fn, r: BlockResult, st, graph: bool = True):
+        import torch
+        req = self.request
+        times: list[float] = []
+        deadline = time.perf_counter() + req.max_seconds
+        cuda = self.kind == "cuda"
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            _reset_hwm()
+        with torch.inference_mode():
+            for _ in range(req.warmup):
+                self._check_cancel()
+                out = fn()
+                self._sync()
+                if time.perf_counter() > deadline:
+                    break
+            static = None
+            if cuda and graph:
+                fn, static, note = self._graph(fn)
+                r.message = "; ".join(x for x in (r.message, note) if x)
+            for i in range(req.repeats):
+                self._check_cancel()
+                if cuda:
+                    a = torch.cuda.Event(enable_timing=True)
+                    b = torch.cuda.Event(enable_timing=True)
+                    a.record()
+                    out = fn()
+                    b.record()
+                    b.synchronize()
+                    times.append(a.elapsed_time(b) / 1e3)
+                else:
+                    t = time.perf_counter()
+                    out = fn()
+                    times.append(time.perf_counter() - t)
+                if time.perf_counter() > deadline and times:
+                    if i + 1 < req.repeats:
+                        stop = (f"stopped after {len(times)} of {req.repeats} runs "
+                                f"(max {req.max_seconds:g} s)")
+                        r.message = "; ".join(x for x in (r.message, stop) if x)
+                    break
+        st["out"] = static if static is not None else out
+        self._fill_stats(r, times)
+        self._peak(r, st)
+
+    def _fill_stats(self, r: BlockResult, times: list[float]):
+        s = sorted(times)
+        r.samples = len(s)
+        r.p50_s = statistics.median(s)
+        r.p90_s = _percentile(s, 0.9)
+        r.p99_s = _percentile(s, 0.99)
+        r.mean_s = statistics.fmean(s)
+        if r.p50_s > 0:
+            r.achieved_flops_per_s = r.flops / r.p50_s
+            r.achieved_bytes_per_s = r.bytes / r.p50_s
+            r.roofline_pct = 100.0 * r.floor_s / r.p50_s
+
+    def _peak(self, r: BlockResult, st):
+        if self.kind == "cuda":
+            import torch
+            r.peak_memory_bytes = float(torch.cuda.max_memory_allocated(self.device) - st["cuda0"])
+        else:
+            rss, hwm = _rss()
+            if hwm:
+                r.peak_memory_bytes = max(hwm - st["rss0"], 0.0)
+
+    # ---- numerical error against a float64 (or fp32) copy
+    def _reference(self, name, phase, st, refs, need):
+        if phase in refs:
+            return refs[phase]
+        import torch
+        req = self.request
+        free = free_memory_bytes(self.kind, self.index) * 0.9
+        if need["ref"] <= free:
+            rdt, label = torch.float64, "fp64"
+        elif self.dt != "fp32" and need["ref32"] <= free:
+            rdt, label = torch.float32, "fp32"
+        else:
+            refs["prefill"] = refs["decode"] = (None, "no room for a reference copy")
+            return refs[phase]
+        layer = st["layer"]
+        with torch.no_grad():
+            ref = copy.deepcopy(layer).to(rdt)
+            x, xt = st["x"].to(rdt), st["xt"].to(rdt)
+            states = ref.new_state(req.batch, req.context + 1)
+            y_pre = ref(x, states)
+            y_dec = ref.step(xt, states, req.context) if "decode" in req.phases else None
+        del ref, states
+        refs["prefill"] = (y_pre, label)
+        refs["decode"] = (y_dec, label)
+        return refs[phase]
+
+    def _error(self, name, phase, st, r: BlockResult, refs, need):
+        req = self.request
+        if not req.check_error or r.status != "ok":
+            return
+        import torch
+        out = st.get("out")
+        if phase == "decode":
+            # one step from the prompt's cache, exactly as the reference (the timed steps may
+            # have advanced a recurrent state)
+            st["states"] = st["layer"].new_state(req.batch, req.context + 1)
+            with torch.inference_mode():
+                fn = r.backend
+                with _patched(st["layer"], fn, phase, self, None):
+                    st["layer"](st["x"], st["states"])
+                    out = st["layer"].step(st["xt"], st["states"], req.context)
+        try:
+            y_ref, label = self._reference(name, phase, st, refs, need)
+        except Exception as exc:  # noqa: BLE001
+            r.reference = f"reference failed: {_first_line(exc)}"
+            return
+        if y_ref is None or out is None:
+            r.reference = label
+            return
+        if not isinstance(out, torch.Tensor):
+            out = torch.as_tensor(out)
+        y = out.to(device=y_ref.device, dtype=y_ref.dtype)
+        denom = torch.linalg.vector_norm(y_ref).item()
+        r.rel_error = torch.linalg.vector_norm(y - y_ref).item() / denom if denom else None
+        r.reference = label
+
+    # ---- ONNX Runtime
+    def _ort(self, st, r: BlockResult):
+        import numpy as np
+        import torch
+
+        from kernels import onnx_runtime as ortk
+        layer, x = st["layer"], st["x"]
+        export_layer, export_x = layer, x
+        note = []
+        if self.torch_dtype == torch.bfloat16:
+            export_layer = copy.deepcopy(layer).to(torch.float16)
+            export_x = x.to(torch.float16)
+            note.append("exported in fp16 (ONNX Runtime IO binding has no bf16)")
+        prefer = (("CPUExecutionProvider",) if self.kind == "cpu" else ortk.DEFAULT_PREFERENCE)
+        with tempfile.TemporaryDirectory(prefix="orbit-profile-") as tmp:
+            path = Path(tmp) / "block.onnx"
+            self._check_cancel()
+            with torch.no_grad():
+                ortk.export_block(_PrefillOnly(export_layer), (export_x,), path)
+            self._check_cancel()
+            threads = torch.get_num_threads() if self.kind == "cpu" else None
+            session, msgs = ortk.make_session(path, prefer, device_id=self.index, threads=threads)
+            note += msgs
+            provider = session.get_providers()[0]
+            r.provider = ortk.short_name(provider)
+            sdev = ortk.session_device(session)
+            if sdev == "cuda":
+                feeds = {"x": export_x.contiguous()}
+
+                def fn():
+                    return ortk.run_io_binding(session, feeds, "cuda", device_id=self.index,
+                                               keep_on_device=True)
+            else:
+                feeds = {"x": np.ascontiguousarray(export_x.detach().float().cpu().numpy()
+                                                   if export_x.dtype == torch.bfloat16
+                                                   else export_x.detach().cpu().numpy())}
+                name = session.get_inputs()[0].name
+                feeds = {name: feeds["x"]}
+
+                def fn():
+                    return session.run(None, feeds)
+                if self.kind == "cuda":
+                    note.append("ONNX Runtime ran on the CPU: compare with care")
+            self._time(fn, r, st, graph=False)
+            out = st.get("out")
+            if sdev == "cuda":
+                out = ortk.run_io_binding(session, {"x": export_x.contiguous()}, "cuda",
+                                          device_id=self.index)
+            if isinstance(out, (list, tuple)):
+                out = out[0]
+            st["out"] = torch.from_numpy(np.asarray(out)) if not isinstance(out, torch.Tensor) else out
+            del session
+        r.message = "; ".join([f"provider {r.provider}"] + note + ([r.message] if r.message else []))
+
+    # ---- Triton
+    def _triton_unavailable(self) -> str | None:
+        from kernels.triton_ops import interpreting, triton_available
+        if self.kind != "cuda":
+            return ("Triton kernels need a CUDA device; on the CPU they are checked for "
+                    "correctness in Triton's interpreter (tests), never timed")
+        if not triton_available():
+            return "triton is not installed"
+        if interpreting():
+            return "TRITON_INTERPRET is set: the interpreter is for correctness tests, not timing"
+        return None
+
+    # ---- whole model
+    def _summarise(self, result: ProfileResult):
+        req = self.request
+        counts: dict[str, int] = {}
+        for name in req.spec.layout:
+            counts[name] = counts.get(name, 0) + 1
+        wl = self.wl
+        try:
+            rep = cost_report(req.spec, wl, self.hw)
+            pred_pre, pred_dec = rep.prefill.time_s, rep.decode.time_s
+        except Exception as exc:  # noqa: BLE001
+            result.messages.append(f"whole-model prediction failed: {_first_line(exc)}")
+            pred_pre = pred_dec = 0.0
+        ok = {(b.block, b.phase, b.backend): b for b in result.blocks if b.ok}
+
+        def head_time(phase):
+            h = ok.get((HEAD_BLOCK, phase, "torch"))
+            if h:
+                return h.p50_s, True
+            costs = head_op_costs(req.spec, phase, req.context, req.batch, self.fmt)
+            return predict_ops(costs, self.peak, self.hw.bandwidth, wl.compute_efficiency,
+                               wl.memory_efficiency), False
+
+        for backend in req.backends:
+            notes = []
+            totals = {}
+            for phase in req.phases:
+                total, have = 0.0, 0
+                for name, n in counts.items():
+                    b = ok.get((name, phase, backend))
+                    if b is None:
+                        sub = next((ok.get((name, phase, o)) for o in ("torch", "sdpa")
+                                    if ok.get((name, phase, o))), None)
+                        if sub is None:
+                            continue
+                        notes.append(f"{name} {phase}: {sub.backend} time used")
+                        b = sub
+                    else:
+                        have += 1
+                    total += b.p50_s * n
+                if have == 0 or any(not (ok.get((nm, phase, backend)) or ok.get((nm, phase, "torch"))
+                                         or ok.get((nm, phase, "sdpa"))) for nm in counts):
+                    totals[phase] = None
+                    continue
+                t, measured = head_time(phase)
+                if not measured:
+                    notes.append(f"LM head {phase} predicted")
+                totals[phase] = total + t
+            if all(v is None for v in totals.values()):
+                continue
+            note = "extrapolated from one layer per kind x layer count" + (
+                "; " + "; ".join(notes) if notes else "")
+            result.whole_by_backend[backend] = WholeModel(
+                backend, totals.get("prefill"), totals.get("decode"), pred_pre, pred_dec,
+                batch=req.batch, note=note)
+        for backend in req.backends:
+            w = result.whole_by_backend.get(backend)
+            if w is not None and w.decode_s is not None:
+                result.whole_model = w
+                break
+        else:
+            if result.whole_by_backend:
+                result.whole_model = next(iter(result.whole_by_backend.values()))
+
+
+class _PrefillOnly:
+    """Wraps a DecoderLayer so the export sees forward(x) with no cache argument."""
+
+    def __new__(cls, layer):
+        import torch.nn as nn
+
+        class Wrap(nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x):
+                return self.inner(x)
+        return Wrap(layer)
+
+
+# --------------------------------------------------------------------------- backend patches
+
+class _patched:
+    """Context manager that switches a DecoderLayer to a backend: attention implementation, and
+    for "triton" the project's kernels on the modules they apply to. ``__enter__`` returns
+    whether anything was patched (for triton)."""
+
+    def __init__(self, layer, backend: str, phase: str, prof: Profiler, r: BlockResult | None):
+        self.layer, self.backend, self.phase, self.prof, self.r = layer, backend, phase, prof, r
+        self.undo: list[Callable[[], None]] = []
+
+    def _set(self, obj, attr, value):
+        had = attr in obj.__dict__
+        old = obj.__dict__.get(attr)
+        object.__setattr__(obj, attr, value)
+        if had:
+            self.undo.append(lambda: obj.__dict__.__setitem__(attr, old))
+        else:
+            self.undo.append(lambda: obj.__dict__.pop(attr, None))
+
+    def __enter__(self) -> bool:
+        from kernels.blocks import Attention
+        used: list[str] = []
+        for m in self.layer.modules():
+            if isinstance(m, Attention):
+                if self.backend == "torch":
+                    self._set(m, "impl", "eager")
+                elif self.backend in ("sdpa", "triton"):
+                    self._set(m, "impl", "sdpa")
+                    if self.backend == "sdpa" and not (m.cfg.sinks or m.alibi):
+                        self._set(m, "_attend", _sdpa_attend(m))
+        if self.backend == "triton":
+            used = _patch_triton(self.layer, self.phase, self._set, self.prof.request.weights)
+            if self.r is not None:
+                self.r.kernels = tuple(used)
+                if used:
+                    self.r.message = "Triton: " + ", ".join(used) + "; torch for the rest"
+        return bool(used) if self.backend == "triton" else True
+
+    def __exit__(self, *exc):
+        for f in reversed(self.undo):
+            f()
+        return False
+
+
+def _sdpa_attend(m):
+    import torch.nn.functional as F
+
+    from kernels.blocks.attention import allowed
+
+    def attend(q, k, v, q_pos, k_pos, sdpa):
+        G = m.H // m.KV
+        k = k.repeat_interleave(G, dim=1)
+        v = v.repeat_interleave(G, dim=1)
+        if m.kind == "full" and q.shape[2] == k.shape[2]:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=m.scale)
+        if m.kind == "full" and q.shape[2] == 1:       # decode: every cached key is visible
+            return F.scaled_dot_product_attention(q, k, v, scale=m.scale)
+        mask = allowed(q_pos, k_pos, m.kind, m.window)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=m.scale)
+    return attend
+
+
+def _patch_triton(layer, phase: str, setter, weights: str | None) -> list[str]:
+    """Route the layer's modules through the project's Triton kernels where one applies."""
+    import torch
+    import torch.nn as nn
+
+    from kernels.blocks import MLA, Attention, MoE, RMSNorm
+    used: list[str] = []
+    for m in layer.modules():
+        if isinstance(m, RMSNorm):
+            from kernels.triton_ops.rmsnorm import rms_norm
+
+            def norm_fwd(x, m=m):
+                return rms_norm(x.contiguous(), m.weight, m.eps)
+            setter(m, "forward", norm_fwd)
+            if "rms_norm" not in used:
+                used.append("rms_norm")
+        elif isinstance(m, Attention) and phase == "decode" and m.kind != "chunked" \
+                and not (m.cfg.sinks or m.alibi) and m.hd == m.vd:
+            from kernels.triton_ops.decode_attention import decode_attention
+            orig = m._attend
+
+            def attend(q, k, v, q_pos, k_pos, sdpa, m=m, orig=orig):
+                if q.shape[2] != 1:
+                    return orig(q, k, v, q_pos, k_pos, sdpa)
+                B, n = q.shape[0], k.shape[2]
+                lens = torch.full((B,), n, dtype=torch.int32, device=q.device)
+                o = decode_attention(q[:, :, 0].contiguous(), k, v, lens, scale=m.scale)
+                return o[:, :, None]
+            setter(m, "_attend", attend)
+            if "decode_attention" not in used:
+                used.append("decode_attention")
+        elif isinstance(m, MLA) and phase == "decode" and m.kind != "chunked":
+            setter(m, "step", _mla_triton_step(m))
+            if "mla_decode" not in used:
+                used.append("mla_decode")
+        elif isinstance(m, MoE) and m.cfg.gated and m.cfg.activation == "silu" and not m.Z \
+                and not m.cfg.expert_bias and m.scoring in ("softmax", "sigmoid") \
+                and not m.cfg.router_score_bias:
+            setter(m, "forward", _moe_triton_forward(m))
+            if "moe" not in used:
+                used.append("moe")
+    if weights == "int4":
+        from kernels.triton_ops.int4_gemm import int4_matmul, quantize_int4
+        for m in layer.modules():
+            if isinstance(m, nn.Linear) and m.in_features % 128 == 0 and m.out_features >= 64:
+                qw = quantize_int4(m.weight.detach().t().contiguous(), 128)
+
+                def lin(x, m=m, qw=qw):
+                    y = int4_matmul(x, qw)
+                    return y + m.bias if m.bias is not None else y
+                setter(m, "forward", lin)
+                if "int4_gemm" not in used:
+                    used.append("int4_gemm")
+    return used
+
+
+def _mla_triton_step(m):
+    import torch
+
+    from kernels.triton_ops.mla_decode import mla_decode
+
+    def step(x, state, pos):
+        B = x.shape[0]
+        positions = torch.tensor([pos], device=x.device)
+        q_nope, q_pe = m._q(x, positions)
+        c, k_pe = m._latent(x, positions)
+        T = state["c"].shape[1]
+        state["c"][:, pos % T] = c[:, 0]
+        state["k_pe"][:, pos % T] = k_pe[:, 0]
+        n = min(pos + 1, T)
+        w_uk, w_uv = m._w_uk_uv()
+        q_lat = torch.einsum("bhd,hdr->bhr", q_nope[:, :, 0], w_uk).contiguous()
+        lens = torch.full((B,), n, dtype=torch.int32, device=x.device)
+        o_lat = mla_decode(q_lat, q_pe[:, :, 0].contiguous(), state["c"][:, :n],
+                           state["k_pe"][:, :n], lens, m.scale)
+        o = torch.einsum("bhr,hvr->bhv", o_lat, w_uv)
+        return m.o_proj(o.reshape(B, 1, m.H * m.dv))
+    return step
+
+
+def _moe_triton_forward(m):
+    from kernels.triton_ops.moe import moe_ffn, route
+
+    def forward(x):
+        shape = x.shape
+        x2 = x.reshape(-1, shape[-1]).contiguous()
+        logits = m.router(x2).float()
+        w, ids = route(logits, m.k, scoring=m.scoring, renormalize=m.renormalize)
+        out = moe_ffn(x2, m.w_gate, m.w_up, m.w_down, w, ids)
+        if len(m.shared):
+            import torch
+            s = sum(sh(x2) for sh in m.shared)
+            if m.cfg.shared_gate:
+                s = torch.sigmoid(m.shared_gate(x2)) * s
+            out = out + s
+        return out.reshape(shape)
+    return forward
+
+
+# --------------------------------------------------------------------------- convenience
+
+def profile(request: ProfileRequest, progress: ProgressFn | None = None,
+            should_cancel: CancelFn | None = None,
+            on_result: Callable[[BlockResult], None] | None = None) -> ProfileResult:
+    """Run ``request`` (see :class:`Profiler`)."""
+    return Profiler(request).run(progress, should_cancel, on_result)

@@ -1,0 +1,395 @@
+"""Export: every view to SVG, PNG and PDF headless; report JSON/CSV/Markdown; the CLI commands;
+the GUI's export actions; and (slow) the built wheel in a fresh virtual environment."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from models.catalog import find
+from models.cost import Workload, cost_report
+from models.metrics import metric_rows
+from models.overrides import apply_overrides
+from models.report import report_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+SVG_NS = "{http://www.w3.org/2000/svg}"
+DPI = 144
+FORMATS = ("svg", "png", "pdf")
+
+
+def _orbit_available() -> str:
+    try:
+        import widgets.orbit  # noqa: F401
+        from models.taxonomy import build_graph  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - any import failure means "not there yet"
+        return f"widgets.orbit is not importable yet: {exc}"
+    return ""
+
+
+# (case id, model, overrides, view, unfold, texts that must appear as <text>)
+CASES = {
+    "architecture-edited": ("llama-3-8b", {"kv_heads": 2}, "architecture", False,
+                            ["Llama 3 8B", "L0", "L30", "Token embedding", "LM head", "GQA 32/2"]),
+    "architecture-100": ("llama-3-8b", {"layers": 100}, "architecture", True,
+                         ["Llama 3 8B", "L0", "L99", "Token embedding"]),
+    "memory": ("llama-3-8b", {}, "memory", False, ["Llama 3 8B", "weights"]),
+    "roofline": ("llama-3-8b", {}, "roofline", False, ["Llama 3 8B", "decode ops (one token)"]),
+    "orbit": ("llama-3-8b", {}, "orbit", False, ["Llama 3 8B", "Meta"]),
+    "timeline": ("llama-3-8b", {}, "timeline", False, ["Release date", "GPT-3"]),
+}
+
+
+@pytest.fixture(scope="module")
+def built(qapp):
+    """Each case's view, built once offscreen (as `orbit-explorer export` builds it)."""
+    from orbit_gui.export import build_view
+    cache: dict = {}
+
+    def get(case: str):
+        if case not in cache:
+            model, edits, view, unfold, _ = CASES[case]
+            if view in ("orbit", "timeline") and _orbit_available():
+                pytest.skip(_orbit_available())
+            spec = find(model).spec()
+            if edits:
+                spec = apply_overrides(spec, edits)
+            cache[case] = (build_view(view, spec, cost_report(spec, Workload()), unfold=unfold),
+                           spec)
+        return cache[case]
+    yield get
+    for hv, _ in cache.values():
+        for w in (hv.owner, hv.widget):
+            if w is not None:
+                w.hide()
+                w.deleteLater()
+
+
+def _svg_texts(path: Path) -> tuple[ET.Element, list[str]]:
+    root = ET.parse(path).getroot()
+    texts = ["".join(t.itertext()).strip() for t in root.iter(f"{SVG_NS}text")]
+    return root, texts
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("case", list(CASES))
+def test_view_exports(built, case, fmt, tmp_path):
+    from PySide6.QtGui import QImage
+    from orbit_gui.export import export_view, png_size, source_rect
+    hv, spec = built(case)
+    view = hv.widget
+    out = export_view(view, tmp_path / f"{case}.{fmt}", dpi=DPI, title=spec.name)
+    assert out.exists() and out.stat().st_size > 1000
+    rect = source_rect(view)
+    if fmt == "svg":
+        root, texts = _svg_texts(out)
+        assert root.tag == f"{SVG_NS}svg"
+        vb = [float(v) for v in root.get("viewBox").split()]
+        assert vb[2] == pytest.approx(rect.width(), abs=0.5)
+        assert vb[3] == pytest.approx(rect.height(), abs=0.5)
+        assert root.find(f"{SVG_NS}title").text == spec.name
+        joined = "\n".join(texts)
+        for needle in CASES[case][4]:
+            assert needle in joined, f"{needle!r} is not text in the SVG"
+        assert "font-family=" in out.read_text(encoding="utf-8")
+    elif fmt == "png":
+        image = QImage(str(out))
+        assert not image.isNull()
+        w, h = png_size(view, DPI)
+        assert (image.width(), image.height()) == (w, h)
+        assert w == math.ceil(rect.width() * DPI / 96 - 1e-6)
+        assert h == math.ceil(rect.height() * DPI / 96 - 1e-6)
+        assert round(image.dotsPerMeterX() * 0.0254) == DPI
+        # every tile was painted: the background reaches all corners and the middle
+        for x, y in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1), (w // 2, h // 2)):
+            assert image.pixelColor(x, y).alpha() == 255, (x, y)
+    else:
+        data = out.read_bytes()
+        assert data.startswith(b"%PDF")
+        _check_pdf(out, rect.width() * 0.75, rect.height() * 0.75, tmp_path)
+
+
+def _check_pdf(path: Path, w_pt: float, h_pt: float, tmp_path: Path) -> None:
+    """The PDF renders, one page of the diagram's size in points."""
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-png", "-r", "36", "-singlefile", str(path),
+                        str(tmp_path / "page")], check=True, timeout=60)
+        from PySide6.QtGui import QImage
+        page = QImage(str(tmp_path / "page.png"))
+        assert not page.isNull()
+        assert page.width() == pytest.approx(w_pt / 2, abs=2)     # 36 dpi = half a point
+        assert page.height() == pytest.approx(h_pt / 2, abs=2)
+        return
+    try:
+        from PySide6.QtPdf import QPdfDocument
+    except ImportError:
+        text = path.read_bytes().decode("latin-1")
+        assert "/MediaBox" in text
+        return
+    doc = QPdfDocument()
+    assert doc.load(str(path)) == QPdfDocument.Error.None_
+    assert doc.pageCount() == 1
+    size = doc.pagePointSize(0)
+    assert size.width() == pytest.approx(w_pt, abs=1) and size.height() == pytest.approx(h_pt, abs=1)
+    assert not doc.render(0, size.toSize()).isNull()
+
+
+def test_svg_export_is_fast_enough_and_vector(qapp, tmp_path):
+    """A smoke check of the budget (the benchmark measures it): 100 layers unfolded."""
+    import time
+    from models.diagram import diagram_model
+    from orbit_gui.export import export_view
+    from widgets.diagram import ArchitectureView
+    spec = apply_overrides(find("deepseek-v3").spec(), {"layers": 100})
+    view = ArchitectureView()
+    view.set_model(diagram_model(spec, cost_report(spec, Workload()), unfold=True), unfolded=True)
+    export_view(view, tmp_path / "warm.svg")
+    t0 = time.perf_counter()
+    out = export_view(view, tmp_path / "d.svg")
+    elapsed = time.perf_counter() - t0
+    print(f"\nSVG export, 100 layers unfolded: {elapsed * 1e3:.1f} ms")
+    assert elapsed < 1.0            # generous: timed tests must not flake; budget is 200 ms
+    root, texts = _svg_texts(out)
+    assert any(t.startswith("L99") for t in texts)
+    assert not list(root.iter(f"{SVG_NS}image")), "the diagram must be vectors, not a bitmap"
+
+
+def test_theme_and_errors(qapp, tmp_path):
+    from models.diagram import diagram_model
+    from models.spec import SpecError
+    from orbit_gui.export import ExportError, export_view
+    from widgets.diagram import PALETTES, ArchitectureView
+    spec = find("mixtral-8x7b").spec()
+    view = ArchitectureView()
+    view.set_model(diagram_model(spec, cost_report(spec, Workload())))
+    out = export_view(view, tmp_path / "dark.svg", theme="dark")
+    assert view.theme() == "dark"
+    assert PALETTES["dark"]["background"] in out.read_text(encoding="utf-8")
+    with pytest.raises(ExportError, match=r"unknown export format \(\.jpg\)"):
+        export_view(view, tmp_path / "a.jpg")
+    with pytest.raises(ExportError, match="does not exist"):
+        export_view(view, tmp_path / "missing" / "a.svg")
+    with pytest.raises(ExportError, match="too large"):
+        export_view(view, tmp_path / "huge.png", dpi=2400)
+    assert not (tmp_path / "huge.png").exists()
+    assert issubclass(ExportError, SpecError)
+    with pytest.raises(ExportError, match="dpi"):
+        export_view(view, tmp_path / "a.png", dpi=0)
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        with pytest.raises(ExportError, match="permission denied"):
+            export_view(view, ro / "a.svg")
+
+
+def test_render_headless_with_edits(qapp, tmp_path):
+    from orbit_gui.export import render_headless
+    out = render_headless("llama-3-8b", "architecture", tmp_path / "a.svg",
+                          overrides=["kv_heads=8", "layers=40"], theme="light")
+    _, texts = _svg_texts(out)
+    joined = "\n".join(texts)
+    assert "GQA 32/8" in joined and "L39" in texts
+    root = ET.parse(out).getroot()
+    assert "kv_heads=8" in root.find(f"{SVG_NS}desc").text
+
+
+# --------------------------------------------------------------------------- the CLI
+
+def test_cli_export_and_report(qapp, tmp_path, capsys):
+    from orbit_gui.cli import run
+    svg = tmp_path / "m.svg"
+    assert run(["export", "llama-3-8b", "--view", "memory", "--out", str(svg), "--context", "8192"]) == 0
+    assert "Llama 3 8B" in "\n".join(_svg_texts(svg)[1])
+    png = tmp_path / "a.png"
+    assert run(["export", "qwen3-0.6b", "--out", str(png), "--dpi", "96", "--theme", "dark"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+    assert run(["export", "llama-3-8b", "--out", str(tmp_path / "a.gif")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown export format (.gif)" in err
+    assert run(["export", "llama-3-8b", "--out", str(tmp_path / "a.svg"), "--set", "kv_heads=3"]) == 1
+    assert "kv_heads" in capsys.readouterr().err
+    assert run(["report", "llama-3-8b", "--out", str(tmp_path / "r.txt")]) == 1
+    assert "unknown report format" in capsys.readouterr().err
+
+
+def _report(edits=None, **wl):
+    from orbit_gui.report_export import build_report
+    spec = find("llama-3-8b").spec()
+    edits = list((edits or {}).items())
+    if edits:
+        spec = apply_overrides(spec, edits)
+    workload = Workload(**wl)
+    base = cost_report(find("llama-3-8b").spec(), workload) if edits else None
+    return build_report(spec, workload, edits, source="llama-3-8b", baseline=base), spec
+
+
+def _normal(x):
+    return json.loads(json.dumps(x))
+
+
+def test_report_json_round_trip(tmp_path):
+    from orbit_gui.cli import run
+    from orbit_gui.report_export import load_report_json, recompute
+    out = tmp_path / "r.json"
+    assert run(["report", "llama-3-8b", "--out", str(out), "--set", "kv_heads=2",
+                "--context", "8192", "--weights", "int4"]) == 0
+    data = load_report_json(out)
+    spec = apply_overrides(find("llama-3-8b").spec(), {"kv_heads": 2})
+    expected = report_dict(cost_report(spec, Workload(context=8192, weights="int4")))
+    assert data["report"] == _normal(expected)
+    assert data["edits"] == [["kv_heads", "2"]]
+    assert data["workload"]["context"] == 8192 and data["workload"]["weights"] == "int4"
+    # the stored spec and workload give the stored figures again
+    assert _normal(recompute(data)) == data["report"]
+    keys = [f["key"] for f in data["figures"]]
+    assert keys == [r.key for r in metric_rows(cost_report(spec, Workload(context=8192, weights="int4")))]
+    assert all(f["formula"] for f in data["figures"])
+    from models.spec import ModelSpec
+    assert ModelSpec.from_dict(data["spec"]) == spec
+
+
+def test_report_csv_and_markdown_hold_every_figure(tmp_path):
+    from orbit_gui.report_export import write_report
+    data, spec = _report({"kv_heads": 4}, context=2048, batch=4)
+    rep = data["report"]
+    scalar_keys = [k for k, v in rep.items() if not isinstance(v, (dict, list))]
+    metric_keys = [f["key"] for f in data["figures"]]
+    csv_path = write_report(data, tmp_path / "r.csv")
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
+    keys = {r["key"] for r in rows}
+    for k in metric_keys + scalar_keys:
+        assert k in keys, k
+    for name in rep["params"]:
+        assert f"params.{name}" in keys
+    ops = [r for r in rows if r["section"].endswith(" ops")]
+    assert len(ops) == len(rep["prefill"]["ops"]) + len(rep["decode"]["ops"])
+    first = rep["prefill"]["ops"][0]
+    assert float(ops[0]["flops"]) == pytest.approx(first["flops"]) and ops[0]["bound"] == first["bound"]
+    by_key = {r["key"]: r for r in rows}
+    assert float(by_key["params_total"]["value"]) == rep["params_total"]
+    assert float(by_key["memKV"]["value"]) == pytest.approx(rep["kv_cache_bytes"])
+    assert by_key["memKV"]["unit"] == "B" and by_key["memKV"]["formula"]
+    md = write_report(data, tmp_path / "r.md").read_text(encoding="utf-8")
+    assert md.startswith(f"# {spec.name}")
+    for k in metric_keys + [k for k in scalar_keys if k != "conventions"]:
+        assert f"| {k} |" in md, k
+    assert "## Conventions" in md and "## Prefill operators" in md and "| kv_heads | 4 |" in md
+
+
+def test_profile_result_exports(tmp_path):
+    from orbit_gui.report_export import load_report_json, write_profile
+
+    @dataclasses.dataclass
+    class Op:
+        name: str
+        p50_ms: float
+        achieved_gb_s: float
+
+    @dataclasses.dataclass
+    class FakeProfile:
+        model: str
+        device: str
+        ops: list
+        peak_memory_bytes: int
+
+    result = FakeProfile("Llama 3 8B", "cpu", [Op("attention", 1.5, 80.0), Op("ffn", 3.0, 95.5)],
+                         123456)
+    data = load_report_json(write_profile(result, tmp_path / "p.json"))
+    assert data["result"] == _normal(dataclasses.asdict(result))
+    text = write_profile(result, tmp_path / "p.csv").read_text(encoding="utf-8")
+    assert "ops.1.achieved_gb_s,95.5" in text
+    md = write_profile(result, tmp_path / "p.md").read_text(encoding="utf-8")
+    assert "| attention | 1.5 | 80 |" in md and "peak_memory_bytes" in md
+
+
+# --------------------------------------------------------------------------- the GUI
+
+def test_window_exports_what_it_shows(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import Qt
+    from orbit_gui.export import export_view
+    from orbit_gui.main_window import MainWindow
+    from orbit_gui.report_export import load_report_json
+    from orbit_gui.settings import Settings
+    window = MainWindow(Settings())
+    qtbot.addWidget(window)
+    window.open_catalog("llama-3-8b")
+    window.doc.set_knob("kv_heads", 2)
+    out = export_view(window.diagram, tmp_path / "d.svg")
+    assert "GQA 32/2" in "\n".join(_svg_texts(out)[1])     # the edit is in the export
+    assert window.diagram.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QMenu
+    names = {a.objectName() for a in window.findChild(QMenu, "exportMenu").actions()}
+    assert {"actionExportDiagram", "actionExportChart", "actionExportReport"} <= names
+    assert window.export_report_to(str(tmp_path / "r.json"))
+    data = load_report_json(tmp_path / "r.json")
+    assert data["edits"] == [["kv_heads", "2"]]
+    assert data["report"]["kv_cache_bytes"] == window.doc.report.memory.kv_cache
+    # the dialogs, answered without a user
+    from PySide6.QtWidgets import QFileDialog
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(tmp_path / "menu"), "PDF document (*.pdf)"))
+    window.findChild(QAction, "actionExportDiagram").trigger()
+    assert (tmp_path / "menu.pdf").read_bytes().startswith(b"%PDF")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(tmp_path / "chart.svg"), ""))
+    window.export_chart_dialog()
+    assert "Llama 3 8B" in "\n".join(_svg_texts(tmp_path / "chart.svg")[1])
+
+
+# --------------------------------------------------------------------------- the wheel
+
+@pytest.mark.slow
+def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path):
+    """Build the wheel offline, install it into a fresh venv (dependencies from this machine),
+    and run the CLI from a folder outside the source tree."""
+    import zipfile
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheels)], cwd=ROOT, check=True, timeout=300)
+    wheel = next(wheels.glob("orbit_explorer-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for needed in ("resources/catalog/llama-3-8b.json", "resources/taxonomy/taxonomy.json",
+                   "resources/hardware/h100-sxm.json", "resources/icons/orbit-explorer.svg",
+                   "resources/icons/orbit-explorer-256.png", "orbit_gui/export.py",
+                   "orbit_gui/report_export.py", "widgets/diagram.py", "models/cost.py"):
+        assert needed in names, f"{needed} is not in {wheel.name}"
+    assert not any(n.startswith(("tests/", "benchmarks/", "packaging/")) for n in names)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                   check=True, timeout=120)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                    "--force-reinstall", str(wheel)], check=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    where = subprocess.run([str(py), "-c", "import orbit_gui, resources; "
+                            "print(orbit_gui.__file__); print(resources.RESOURCES_DIR)"],
+                           cwd=work, env=env, capture_output=True, text=True, timeout=60, check=True)
+    for line in where.stdout.split():
+        assert str(venv) in line and str(ROOT) not in line
+    exe = venv / "bin" / "orbit-explorer"
+    est = subprocess.run([str(exe), "estimate", "llama-3-8b", "--json"], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert est.returncode == 0, est.stderr
+    assert json.loads(est.stdout)["params_total"] == 8030261248
+    svg = work / "a.svg"
+    ex = subprocess.run([str(exe), "export", "llama-3-8b", "--view", "architecture", "--out",
+                         str(svg)], cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert ex.returncode == 0, ex.stderr
+    _, texts = _svg_texts(svg)
+    assert "Llama 3 8B" in texts and "L0" in texts

@@ -1,0 +1,172 @@
+"""The profiler panel: choose a device and backends, Run / Cancel, a progress bar, streamed
+results (table) and measured-against-predicted bars, and Calibrate. It displays what the
+profiling engine reports; the main window owns the worker thread."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+BACKENDS = (("torch", "torch eager"), ("sdpa", "torch SDPA"), ("triton", "our Triton kernels"),
+            ("onnxruntime", "ONNX Runtime"))
+COLUMNS = ("Block", "Layers", "Phase", "Backend", "p50", "p90", "Achieved", "Predicted",
+           "Predicted / measured", "Roofline %", "Rel. error", "Status")
+
+
+def _ms(seconds) -> str:
+    return "–" if seconds is None else (f"{seconds * 1e3:.3f} ms" if seconds < 1 else f"{seconds:.2f} s")
+
+
+class ProfilerPanel(QWidget):
+    runRequested = Signal(dict)        # {"device", "backends", "context", "batch", "repeats"}
+    cancelRequested = Signal()
+    calibrateRequested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("profilerPanel")
+        layout = QVBoxLayout(self)
+        controls = QHBoxLayout()
+        form = QFormLayout()
+        self.device = QComboBox(objectName="profileDevice")
+        self.device.addItem("CPU (this machine)", "cpu")
+        form.addRow("Device", self.device)
+        self.context = QSpinBox(objectName="profileContext", minimum=1, maximum=1 << 20, value=512)
+        self.batch = QSpinBox(objectName="profileBatch", minimum=1, maximum=4096, value=1)
+        self.repeats = QSpinBox(objectName="profileRepeats", minimum=1, maximum=1000, value=10)
+        form.addRow("Context", self.context)
+        form.addRow("Batch", self.batch)
+        form.addRow("Repeats", self.repeats)
+        controls.addLayout(form)
+        backends = QVBoxLayout()
+        self.backend_boxes = {}
+        for key, label in BACKENDS:
+            box = QCheckBox(label, objectName=f"backend_{key}")
+            box.setChecked(key in ("torch", "onnxruntime"))
+            backends.addWidget(box)
+            self.backend_boxes[key] = box
+        controls.addLayout(backends)
+        buttons = QVBoxLayout()
+        self.run_button = QPushButton("Run", objectName="profileRun")
+        self.cancel_button = QPushButton("Cancel", objectName="profileCancel", enabled=False)
+        self.calibrate_button = QPushButton("Calibrate predictions", objectName="profileCalibrate",
+                                            enabled=False)
+        self.calibrate_button.setToolTip("Fit the cost model's compute and memory efficiency to "
+                                         "these measurements; kept per device")
+        for b in (self.run_button, self.cancel_button, self.calibrate_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        controls.addLayout(buttons)
+        controls.addStretch(1)
+        layout.addLayout(controls)
+        self.progress = QProgressBar(objectName="profileProgress", minimum=0, maximum=1000)
+        layout.addWidget(self.progress)
+        self.status = QLabel(objectName="profileStatus", wordWrap=True)
+        layout.addWidget(self.status)
+        split = QSplitter(Qt.Vertical)
+        self.table = QTableWidget(0, len(COLUMNS), objectName="profileTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        split.addWidget(self.table)
+        self.chart = pg.PlotWidget(objectName="profileChart")
+        self.chart.setLabel("left", "time per call", units="s")
+        self.chart.addLegend(offset=(10, 10))
+        self._measured = pg.BarGraphItem(x=[], height=[], width=0.38, brush="#5c6bc0", name="measured")
+        self._predicted = pg.BarGraphItem(x=[], height=[], width=0.38, brush="#ffa726", name="predicted")
+        self.chart.addItem(self._measured)
+        self.chart.addItem(self._predicted)
+        split.addWidget(self.chart)
+        layout.addWidget(split, 1)
+        self.summary = QLabel(objectName="profileSummary", wordWrap=True)
+        self.summary.setTextFormat(Qt.RichText)
+        layout.addWidget(self.summary)
+        self.run_button.clicked.connect(self._run_clicked)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.calibrate_button.clicked.connect(self.calibrateRequested)
+        self._rows: list = []
+
+    # ---- requests
+    def _run_clicked(self) -> None:
+        backends = tuple(k for k, box in self.backend_boxes.items() if box.isChecked())
+        if not backends:
+            self.status.setText("Choose at least one backend.")
+            return
+        self.runRequested.emit({"device": self.device.currentData(), "backends": backends,
+                                "context": self.context.value(), "batch": self.batch.value(),
+                                "repeats": self.repeats.value()})
+
+    def add_devices(self, devices: list[tuple[str, str]]) -> None:
+        for key, label in devices:
+            if self.device.findData(key) < 0:
+                self.device.addItem(label, key)
+
+    # ---- state shown
+    def set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if running:
+            self.calibrate_button.setEnabled(False)
+            self.table.setRowCount(0)
+            self._rows = []
+            self.progress.setValue(0)
+            self.summary.clear()
+            self._update_chart()
+
+    def set_progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+        self.status.setText(text)
+
+    def add_result(self, r) -> None:
+        """One BlockResult, as it streams in."""
+        self._rows.append(r)
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        achieved = ""
+        if r.achieved_flops_per_s:
+            achieved = f"{r.achieved_flops_per_s / 1e12:.3f} TFLOP/s · {r.achieved_bytes_per_s / 1e9:.1f} GB/s"
+        ratio = f"{r.ratio:.2f}" if r.ratio else "–"
+        roof = f"{r.roofline_pct:.0f}" if r.roofline_pct else "–"
+        err = f"{r.rel_error:.1e}" if r.rel_error is not None else "–"
+        status = r.status + (f": {r.message}" if r.message and r.status != "ok" else "")
+        for col, text in enumerate((r.block, str(r.layers), r.phase, r.backend, _ms(r.p50_s),
+                                    _ms(r.p90_s), achieved, _ms(r.predicted_s), ratio, roof, err,
+                                    status)):
+            item = QTableWidgetItem(text)
+            if r.message:
+                item.setToolTip(r.message)
+            self.table.setItem(row, col, item)
+        self._update_chart()
+
+    def _update_chart(self) -> None:
+        done = [r for r in self._rows if r.status == "ok" and r.p50_s]
+        xs = list(range(len(done)))
+        self._measured.setOpts(x=[x - 0.2 for x in xs], height=[r.p50_s for r in done])
+        self._predicted.setOpts(x=[x + 0.2 for x in xs], height=[r.predicted_s or 0 for r in done])
+        ticks = [(x, f"{r.block[:14]}\n{r.phase} · {r.backend}") for x, r in zip(xs, done)]
+        self.chart.getAxis("bottom").setTicks([ticks])
+
+    def show_result(self, result) -> None:
+        self.set_running(False)
+        self.progress.setValue(1000 if result.status != "cancelled" else self.progress.value())
+        w = result.whole_model
+        lines = [f"<b>{result.device}</b> · {result.dtype} · status {result.status}"]
+        if w is not None and w.decode_s:
+            lines.append(f"Whole model ({w.backend}), extrapolated from one layer of each kind: "
+                         f"prefill {_ms(w.prefill_s)} measured vs {_ms(w.predicted_prefill_s)} predicted; "
+                         f"decode {_ms(w.decode_s)} per token measured vs {_ms(w.predicted_decode_s)} "
+                         f"predicted (predicted/measured {w.decode_ratio:.2f}).")
+        lines += [f"<i>{m}</i>" for m in result.messages[:4]]
+        self.summary.setText("<br>".join(lines))
+        self.calibrate_button.setEnabled(result.status == "ok" and w is not None and bool(w.decode_s))
+
+    def show_failure(self, message: str) -> None:
+        self.set_running(False)
+        self.status.setText(message)
+
+    def show_calibration(self, text: str) -> None:
+        self.summary.setText(self.summary.text() + "<br><b>" + text + "</b>")
+
+    def set_theme(self, name: str) -> None:
+        self.chart.setBackground("#18191b" if name == "dark" else "w")
