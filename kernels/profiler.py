@@ -1257,7 +1257,7 @@ def _mla_triton_step(m):
 
     def step(x, state, pos):
         B = x.shape[0]
-        positions = torch.tensor([pos], device=x.device)
+        positions = torch.arange(pos, pos + 1, device=x.device)   # no host copy: graph-capturable
         q_nope, q_pe = m._q(x, positions)
         c, k_pe = m._latent(x, positions)
         T = state["c"].shape[1]

