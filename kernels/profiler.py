@@ -845,6 +845,9 @@ class Profiler:
         """Capture ``fn`` in a CUDA graph and time its replays (Python launch overhead would
         otherwise dominate small kernels); falls back to the stream with a note."""
         import torch
+        if getattr(self, "_graphs_broken", None):
+            return fn, None, ("timed on the stream, launch overhead included (CUDA graphs off "
+                              f"after an earlier capture failed: {self._graphs_broken})")
         try:
             s = torch.cuda.Stream(self.device)
             s.wait_stream(torch.cuda.current_stream(self.device))
@@ -858,9 +861,12 @@ class Profiler:
             torch.cuda.synchronize(self.device)
             return g.replay, static_out, "CUDA graph replays"
         except Exception as exc:  # noqa: BLE001
+            # A failed capture can leave the context unable to capture again (later blocks then
+            # fail with "operation failed due to a previous error during capture"): stop trying.
+            self._graphs_broken = _first_line(exc)[:120]
             torch.cuda.synchronize(self.device)
             return fn, None, ("timed on the stream, launch overhead included (no CUDA graph: "
-                              f"{_first_line(exc)[:120]})")
+                              f"{self._graphs_broken})")
 
     def _time(self, fn, r: BlockResult, st, graph: bool = True):
         import torch

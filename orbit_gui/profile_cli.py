@@ -158,7 +158,8 @@ def cmd_profile(args) -> int:
         default = replace(base, compute_efficiency=0.70, memory_efficiency=0.80)
         before = cost_report(spec, default, _hardware(result))
         after = cost_report(spec, apply_calibration(base, cal), _hardware(result))
-        w = result.whole_model
+        # compare with the backend the calibration was fitted to (the fastest one measured)
+        w = result.whole_by_backend.get(cal.backend) or result.whole_model
         measured = w.decode_s if w else None
         measured_pre = w.prefill_s if w else None
         cal_data = {**cal.to_dict(), "path": str(path),
