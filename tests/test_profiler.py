@@ -206,8 +206,8 @@ def _profile_args(argv):
 
 def test_cmd_profile_json_and_calibrate(capsys, tmp_path):
     from orbit_gui.profile_cli import cmd_profile
-    args = _profile_args(["profile", "qwen3-0.6b", "--context", "64", "--backends", "torch",
-                          "--repeats", "5", "--calibrate", "--json"])
+    args = _profile_args(["profile", "qwen3-0.6b", "--device", "cpu", "--context", "64",
+                          "--backends", "torch", "--repeats", "5", "--calibrate", "--json"])
     assert cmd_profile(args) == 0
     out = capsys.readouterr().out
     data = json.loads(out)
