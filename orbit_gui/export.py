@@ -129,11 +129,10 @@ def source_rect(view):
 
 
 def _is_plot_widget(view) -> bool:
-    try:
-        import pyqtgraph as pg
-    except ImportError:   # pragma: no cover - pyqtgraph is a dependency
-        return False
-    return isinstance(view, pg.GraphicsView)
+    # Never import pyqtgraph just to ask: it costs half a second of start-up, and a widget
+    # cannot be a pyqtgraph view before pyqtgraph has been imported.
+    pg = sys.modules.get("pyqtgraph")
+    return pg is not None and isinstance(view, pg.GraphicsView)
 
 
 def png_size(view, dpi: float = DEFAULT_DPI) -> tuple[int, int]:
