@@ -437,22 +437,8 @@ def _layer_param_count(spec: ModelSpec, layer) -> int:
 
 
 def _widest(spec: ModelSpec, layer) -> int:
-    widest = 0
-    for m in layer.mixers:
-        if isinstance(m, SpecAttention):
-            widest = max(widest, m.heads * m.head_dim * 2 + m.kv_heads * (m.head_dim + m.vdim))
-        elif isinstance(m, SpecMLA):
-            widest = max(widest, m.heads * (m.qk_head_dim * 2 + m.v_head_dim * 2))
-        elif hasattr(m, "key_heads"):
-            widest = max(widest, 2 * (m.key_heads * m.key_dim + m.value_heads * m.value_dim))
-        else:
-            widest = max(widest, 2 * m.d_inner + 2 * m.groups * m.d_state)
-    for f in layer.ffns:
-        if isinstance(f, MoEFFN):
-            widest = max(widest, 2 * f.d_expert * f.top_k + 2 * f.shared_dff * f.shared_experts)
-        else:
-            widest = max(widest, f.d_ff * (2 if f.gated else 1))
-    return widest
+    from models.cost import widest_intermediate
+    return widest_intermediate(layer)
 
 
 # --------------------------------------------------------------------------- the profiler

@@ -398,26 +398,32 @@ def _phase(spec: ModelSpec, wl: Workload, hw: Hardware, fmt: _Fmt, peak: float, 
     return PhaseReport(ops, flops, nbytes, time)
 
 
+def widest_intermediate(layer: Layer) -> int:
+    """Widest per-token intermediate of a layer, in elements: QKV outputs, the gated FFN hidden,
+    the top-k experts' hidden, a recurrence's projections."""
+    widest = 0
+    for m in layer.mixers:
+        if isinstance(m, Attention):
+            widest = max(widest, m.heads * m.head_dim * 2 + m.kv_heads * (m.head_dim + m.vdim))
+        elif isinstance(m, MLA):
+            widest = max(widest, m.heads * (m.qk_head_dim * 2 + m.v_head_dim * 2))
+        elif isinstance(m, LinearAttention):
+            widest = max(widest, 2 * (m.key_heads * m.key_dim + m.value_heads * m.value_dim))
+        else:
+            widest = max(widest, 2 * m.d_inner + 2 * m.groups * m.d_state)
+    for f in layer.ffns:
+        if isinstance(f, MoEFFN):
+            widest = max(widest, 2 * f.d_expert * f.top_k + 2 * f.shared_dff * f.shared_experts)
+        else:
+            widest = max(widest, f.d_ff * (2 if f.gated else 1))
+    return widest
+
+
 def activation_bytes(spec: ModelSpec, tokens: int, batch: int, act: float) -> float:
     """Peak transient activations of a prefill pass: the residual stream twice plus the widest
-    intermediate of any block (QKV outputs, gated FFN hidden, top-k experts' hidden), for all
-    tokens at once (no chunked prefill), plus fp32 logits of the last token."""
-    widest = 0
-    for layer in spec.blocks.values():
-        for m in layer.mixers:
-            if isinstance(m, Attention):
-                widest = max(widest, m.heads * m.head_dim * 2 + m.kv_heads * (m.head_dim + m.vdim))
-            elif isinstance(m, MLA):
-                widest = max(widest, m.heads * (m.qk_head_dim * 2 + m.v_head_dim * 2))
-            elif isinstance(m, LinearAttention):
-                widest = max(widest, 2 * (m.key_heads * m.key_dim + m.value_heads * m.value_dim))
-            else:
-                widest = max(widest, 2 * m.d_inner + 2 * m.groups * m.d_state)
-        for f in layer.ffns:
-            if isinstance(f, MoEFFN):
-                widest = max(widest, 2 * f.d_expert * f.top_k + 2 * f.shared_dff * f.shared_experts)
-            else:
-                widest = max(widest, f.d_ff * (2 if f.gated else 1))
+    intermediate of any block, for all tokens at once (no chunked prefill), plus fp32 logits of
+    the last token."""
+    widest = max(widest_intermediate(layer) for layer in spec.blocks.values())
     return batch * tokens * (2 * spec.hidden_size + widest) * act + batch * spec.vocab_size * 4
 
 

@@ -110,6 +110,24 @@ def cmd_estimate(args) -> int:
     return 0
 
 
+def add_workload_flags(p: argparse.ArgumentParser) -> None:
+    """The workload flags shared by ``estimate``, ``export`` and ``report``."""
+    p.add_argument("--context", type=int, default=4096, help="prompt tokens per sequence")
+    p.add_argument("--batch", type=int, default=1, help="sequences")
+    p.add_argument("--position", type=int, default=None,
+                   help="decode position (default: right after the prompt)")
+    p.add_argument("--weights", default="bf16",
+                   help="weight format: fp32 bf16 fp16 fp8 int8 int4 nf4 fp4 ternary")
+    p.add_argument("--kv", default="bf16", help="KV-cache format")
+    p.add_argument("--activations", default="bf16", help="activation/compute format")
+    p.add_argument("--group-size", type=int, default=128, help="quantization group size")
+    p.add_argument("--hardware", default="h100-sxm", help="device id (see list --hardware) or cpu")
+    p.add_argument("--gpus", type=int, default=1, help="devices (tensor parallel)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="edit the spec like the GUI knobs (kv_heads, attention, experts, top_k, "
+                        "window, local_global, layers, ...)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from orbit_gui import __version__
     p = argparse.ArgumentParser(prog="orbit-explorer",
@@ -123,19 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("model", nargs="?", help="catalog id, spec file, or config.json / folder")
     est = sub.add_parser("estimate", help="parameters, memory, FLOPs and latency of a model")
     est.add_argument("model", help="catalog id, spec file, or Hugging Face config.json / folder")
-    est.add_argument("--context", type=int, default=4096, help="prompt tokens per sequence")
-    est.add_argument("--batch", type=int, default=1, help="sequences")
-    est.add_argument("--position", type=int, default=None,
-                     help="decode position (default: right after the prompt)")
-    est.add_argument("--weights", default="bf16", help="weight format: fp32 bf16 fp16 fp8 int8 int4 nf4 fp4 ternary")
-    est.add_argument("--kv", default="bf16", help="KV-cache format")
-    est.add_argument("--activations", default="bf16", help="activation/compute format")
-    est.add_argument("--group-size", type=int, default=128, help="quantization group size")
-    est.add_argument("--hardware", default="h100-sxm", help="device id (see list --hardware) or cpu")
-    est.add_argument("--gpus", type=int, default=1, help="devices (tensor parallel)")
-    est.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="edit the spec like the GUI knobs (kv_heads, attention, experts, top_k, "
-                          "window, local_global, layers, ...)")
+    add_workload_flags(est)
     est.add_argument("--json", action="store_true", help="one JSON object on stdout")
     from orbit_gui.export_cli import add_export_parser
     from orbit_gui.profile_cli import add_profile_parser

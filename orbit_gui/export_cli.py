@@ -5,24 +5,10 @@ from __future__ import annotations
 
 import argparse
 
+from orbit_gui.cli import add_workload_flags
+
 EXPORT_VIEWS = ("architecture", "orbit", "timeline", "memory", "roofline", "latency",
                 "quantization", "scaling", "thinking")   # == orbit_gui.export.VIEWS
-
-
-def _add_workload_flags(p: argparse.ArgumentParser) -> None:
-    """The workload flags of ``estimate``, with the same defaults."""
-    p.add_argument("--context", type=int, default=4096, help="prompt tokens per sequence")
-    p.add_argument("--batch", type=int, default=1, help="sequences")
-    p.add_argument("--position", type=int, default=None,
-                   help="decode position (default: right after the prompt)")
-    p.add_argument("--weights", default="bf16", help="weight format: fp32 bf16 fp16 fp8 int8 int4 nf4 fp4 ternary")
-    p.add_argument("--kv", default="bf16", help="KV-cache format")
-    p.add_argument("--activations", default="bf16", help="activation/compute format")
-    p.add_argument("--group-size", type=int, default=128, help="quantization group size")
-    p.add_argument("--hardware", default="h100-sxm", help="device id (see list --hardware) or cpu")
-    p.add_argument("--gpus", type=int, default=1, help="devices (tensor parallel)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="edit the spec like the GUI knobs (kv_heads, attention, experts, ...)")
 
 
 def add_export_parser(subparsers) -> None:
@@ -41,7 +27,7 @@ def add_export_parser(subparsers) -> None:
                     help="PNG resolution; 96 is the on-screen size (default 192)")
     ex.add_argument("--unfold", action="store_true",
                     help="architecture: one box per layer instead of folded runs")
-    _add_workload_flags(ex)
+    add_workload_flags(ex)
 
     rp = subparsers.add_parser(
         "report", help="write the spec, edits and every figure as JSON, CSV or Markdown",
@@ -50,7 +36,7 @@ def add_export_parser(subparsers) -> None:
                     "(round-trips), .csv (one row per figure and per operator), .md.")
     rp.add_argument("model", help="catalog id, spec file, or Hugging Face config.json / folder")
     rp.add_argument("--out", required=True, metavar="FILE", help="output file: .json, .csv or .md")
-    _add_workload_flags(rp)
+    add_workload_flags(rp)
 
 
 def _workload(args):
