@@ -105,16 +105,17 @@ class KnobPanel(QWidget):
     @staticmethod
     def _show_optional(spin: QSpinBox, value) -> None:
         """A knob that does not apply to this model shows "—" and is disabled."""
-        if value is None:
-            spin.setSpecialValueText("—")
-            spin.setMinimum(spin.property("lowest") - 1)
-            spin.setValue(spin.minimum())
-            spin.setEnabled(False)
-        else:
-            spin.setSpecialValueText("")
-            spin.setMinimum(spin.property("lowest"))
-            spin.setValue(int(value))
-            spin.setEnabled(True)
+        # Each setter re-lays out and repaints the box: only call the ones that change something.
+        special, lowest = ("—", spin.property("lowest") - 1) if value is None else ("", spin.property("lowest"))
+        if spin.specialValueText() != special:
+            spin.setSpecialValueText(special)
+        if spin.minimum() != lowest:
+            spin.setMinimum(lowest)
+        target = lowest if value is None else int(value)
+        if spin.value() != target:
+            spin.setValue(target)
+        if spin.isEnabled() != (value is not None):
+            spin.setEnabled(value is not None)
 
     def _row(self, form: QFormLayout, label: str, widget, key: str, tip: str, workload=False) -> None:
         widget.setToolTip(tip)
@@ -186,13 +187,16 @@ class KnobPanel(QWidget):
         """Show the document's current values without emitting anything."""
         self._updating = True
         try:
-            self.attention.setCurrentText(str(values.get("attention", "")))
-            self.attention.setEnabled(values.get("attention") != "none")
+            if self.attention.currentText() != str(values.get("attention", "")):
+                self.attention.setCurrentText(str(values.get("attention", "")))
+            if self.attention.isEnabled() != (values.get("attention") != "none"):
+                self.attention.setEnabled(values.get("attention") != "none")
             for spin, key in ((self.kv_heads, "kv_heads"), (self.window, "window"),
                               (self.layers, "layers"), (self.experts, "experts"),
                               (self.top_k, "top_k"), (self.shared, "shared_experts")):
                 self._show_optional(spin, values.get(key))
-            self.local_global.setText(values.get("local_global") or "")
+            if self.local_global.text() != (values.get("local_global") or ""):
+                self.local_global.setText(values.get("local_global") or "")
             self.weights.setCurrentText(workload.weights)
             self.kv.setCurrentText(workload.kv)
             self.activations.setCurrentText(workload.activations)

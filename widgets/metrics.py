@@ -10,6 +10,12 @@ MEMORY_COLORS = {"weights": "#5c6bc0", "kv": "#26a69a", "activations": "#ffa726"
                  "reserve": "#9e9e9e"}
 
 
+def _set_text(label: QLabel, text: str) -> None:
+    """Relabelling re-lays out and repaints: skip labels whose text did not change."""
+    if label.text() != text:
+        label.setText(text)
+
+
 def _set_style(widget: QWidget, sheet: str) -> None:
     """Style sheets are costly to re-apply (a full re-polish); only set them when they change."""
     if widget.styleSheet() != sheet:
@@ -94,17 +100,17 @@ class MetricsPanel(QWidget):
                  fits_text: str) -> None:
         for row in rows:
             self._ensure_row(row)
-            self._labels[row.key].setText(row.label)
+            _set_text(self._labels[row.key], row.label)
             value = self._values[row.key]
-            value.setText(row.text)
+            _set_text(value, row.text)
             value.setToolTip(row.tooltip)
             self._labels[row.key].setToolTip(row.tooltip)
             delta = self._deltas[row.key]
-            delta.setText(row.delta_text)
+            _set_text(delta, row.delta_text)
             if row.delta_text:
                 worse = row.delta_text.startswith("+") == row.better_lower
                 _set_style(delta, f"color: {'#c62828' if worse else '#2e7d32'};")
-        self.fits.setText(fits_text)
+        _set_text(self.fits, fits_text)
         self.fits.setProperty("fits", fits)
         _set_style(self.fits, "font-weight: bold; padding: 4px; border-radius: 4px; color: white; "
                               f"background: {'#2e7d32' if fits else '#c62828'};")
