@@ -141,6 +141,13 @@ class BlockResult:
         d["ratio"] = self.ratio
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "BlockResult":
+        data = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        data["kernels"] = tuple(data.get("kernels", ()))
+        data["op_costs"] = [tuple(x) for x in data.get("op_costs", [])]
+        return cls(**data)
+
 
 @dataclass
 class WholeModel:
@@ -173,6 +180,12 @@ class WholeModel:
         d.update(decode_ratio=self.decode_ratio, prefill_ratio=self.prefill_ratio,
                  tokens_per_s=self.tokens_per_s)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "WholeModel | None":
+        if d is None:
+            return None
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -217,6 +230,20 @@ class ProfileResult:
                 "whole_by_backend": {k: v.to_dict() for k, v in self.whole_by_backend.items()},
                 "extrapolated": self.extrapolated, "note": self.note,
                 "messages": list(self.messages), "elapsed_s": self.elapsed_s}
+
+    @classmethod
+    def from_dict(cls, d: dict, request: ProfileRequest) -> "ProfileResult":
+        """The inverse of to_dict, given the request (results cross a process boundary as JSON)."""
+        return cls(request=request, device=d.get("device", ""), device_key=d.get("device_key", ""),
+                   hardware_id=d.get("hardware_id", ""), hardware_name=d.get("hardware_name", ""),
+                   peak_flops=d.get("peak_flops", 0.0), bandwidth=d.get("bandwidth_bytes_per_s", 0.0),
+                   dtype=d.get("dtype", ""), status=d.get("status", "ok"),
+                   blocks=[BlockResult.from_dict(b) for b in d.get("blocks", [])],
+                   whole_model=WholeModel.from_dict(d.get("whole_model")),
+                   whole_by_backend={k: WholeModel.from_dict(v)
+                                     for k, v in (d.get("whole_by_backend") or {}).items()},
+                   extrapolated=d.get("extrapolated", True), note=d.get("note", ""),
+                   messages=list(d.get("messages", [])), elapsed_s=d.get("elapsed_s", 0.0))
 
 
 # --------------------------------------------------------------------------- devices and memory

@@ -211,6 +211,7 @@ class MainWindow(QMainWindow):
     def _ensure_profiler(self) -> None:
         if self.profiler is not None:
             return
+        import kernels.profiler  # noqa: F401 - loaded with the tab, not while a profile runs
         from orbit_gui.workers import DeviceScanWorker, start_in_thread
         from widgets.profiler import ProfilerPanel
         self.profiler = ProfilerPanel()

@@ -1,15 +1,24 @@
-"""Long work off the GUI thread (napari-style workers): profiling runs in a QThread, streams each
-block's result as a signal, reports progress, and honours Cancel between and inside timing loops.
-torch is imported inside the thread, so the window never waits for it."""
+"""Long work off the GUI thread (napari-style workers): a profile runs in a child process driven
+by a QThread, streams each block's result as a signal, reports progress, and honours Cancel
+between and inside timing loops. The window never imports torch."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import traceback
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
 
 class ProfileWorker(QObject):
+    """Runs a profile in a child Python process (kernels.profile_process) and relays its JSON
+    lines as signals. This thread only waits on a pipe, so the GUI thread keeps the GIL: importing
+    torch or exporting ONNX in the child cannot freeze the window."""
+
     progress = Signal(float, str)
     blockResult = Signal(object)      # kernels.profiler.BlockResult
     finished = Signal(object)         # kernels.profiler.ProfileResult
@@ -19,11 +28,71 @@ class ProfileWorker(QObject):
         super().__init__()
         self.request = request
         self._cancel = threading.Event()
+        self._proc = None
 
     def cancel(self) -> None:
         self._cancel.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.stdin.write("cancel\n")
+                proc.stdin.flush()
+            except (OSError, ValueError):
+                pass
+
+    def _command(self) -> tuple[list[str], dict]:
+        import kernels
+        root = str(Path(kernels.__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+        return [sys.executable, "-m", "kernels.profile_process"], env
 
     def run(self) -> None:
+        if getattr(sys, "frozen", False):        # a bundle cannot start `python -m`
+            return self._run_here()
+        r = self.request
+        payload = {"spec": r.spec.to_dict(), "request": {
+            "device": r.device, "backends": list(r.backends), "context": r.context, "batch": r.batch,
+            "dtype": r.dtype, "repeats": r.repeats, "warmup": r.warmup, "max_seconds": r.max_seconds,
+            "phases": list(r.phases), "weights": r.weights, "threads": r.threads}}
+        cmd, env = self._command()
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True, env=env, bufsize=1)
+        except OSError as exc:
+            self.failed.emit(f"cannot start the profiler process: {exc}")
+            return
+        proc = self._proc
+        proc.stdin.write(json.dumps(payload) + "\n")
+        proc.stdin.flush()
+        if self._cancel.is_set():
+            self.cancel()
+        from kernels.profiler import BlockResult, ProfileResult
+        result = None
+        for line in proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            kind = msg.get("type")
+            if kind == "progress":
+                self.progress.emit(msg["fraction"], msg["text"])
+            elif kind == "block":
+                self.blockResult.emit(BlockResult.from_dict(msg["data"]))
+            elif kind == "result":
+                result = ProfileResult.from_dict(msg["data"], self.request)
+            elif kind == "error":
+                self.failed.emit(f"profiling stopped: {msg.get('message')}")
+                proc.wait()
+                return
+        code = proc.wait()
+        if result is not None:
+            self.finished.emit(result)
+        else:
+            tail = (proc.stderr.read() or "").strip().splitlines()[-1:] or [f"exit status {code}"]
+            self.failed.emit(f"the profiler process ended without a result: {tail[0]}")
+
+    def _run_here(self) -> None:
         try:
             from kernels.profiler import Profiler
             result = Profiler(self.request).run(
@@ -37,27 +106,36 @@ class ProfileWorker(QObject):
         self.finished.emit(result)
 
 
+_SCAN = """
+import json
+out = []
+try:
+    import torch
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            p = torch.cuda.get_device_properties(i)
+            out.append([f"cuda:{i}", f"cuda:{i} \u2014 {p.name}, {p.total_memory / 2**30:.0f} GiB, "
+                        f"CUDA {torch.version.cuda}"])
+except Exception:
+    pass
+print(json.dumps(out))
+"""
+
+
 class DeviceScanWorker(QObject):
-    """Lists CUDA devices (name, memory, driver) without blocking the window on importing torch."""
+    """Lists CUDA devices (name, memory, CUDA version). torch is imported in a child process:
+    importing it in one of the GUI's threads would hold the GIL long enough to freeze the window."""
 
     found = Signal(list)              # [(device string, label)]
 
     def run(self) -> None:
         devices = []
         try:
-            import torch
-            if torch.cuda.is_available():
-                driver = ""
-                try:
-                    driver = torch.cuda.get_device_properties(0).name and torch.version.cuda or ""
-                except Exception:  # noqa: BLE001
-                    pass
-                for i in range(torch.cuda.device_count()):
-                    p = torch.cuda.get_device_properties(i)
-                    devices.append((f"cuda:{i}", f"cuda:{i} — {p.name}, {p.total_memory / 2**30:.0f} GiB"
-                                    + (f", CUDA {driver}" if driver else "")))
-        except Exception:  # noqa: BLE001 - no torch or no driver: the CPU remains
-            pass
+            out = subprocess.run([sys.executable, "-c", _SCAN], capture_output=True, text=True,
+                                 timeout=120)
+            devices = [tuple(d) for d in json.loads(out.stdout.strip().splitlines()[-1])]
+        except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+            pass                      # no torch or no driver: the CPU remains
         self.found.emit(devices)
 
 
