@@ -59,15 +59,25 @@ def read_data(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+def _default_mode() -> int:
+    """Permissions a plain open() would give a new file (mkstemp's 0600 would hide it from others)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` beside ``path`` and rename it over ``path``: readers see the old file or
+    the new one, never half of either."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -75,6 +85,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def spec_to_text(spec: ModelSpec, fmt: str) -> str:

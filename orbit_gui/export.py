@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from models.spec import SpecError
+from models.spec_io import atomic_write_bytes
 
 FORMATS = (".svg", ".png", ".pdf")
 DEFAULT_DPI = 192          # 2x the on-screen size
@@ -78,16 +79,9 @@ def _check_target(path: Path) -> None:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     _check_target(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, data)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise ExportError(str(path), f"cannot write: {exc.strerror or exc}") from None
 
 
