@@ -39,8 +39,8 @@ MIN_DPI, MAX_DPI = 24, 2400
 TILE = 2048                # PNG tiles, pixels per side
 MAX_PNG_PIXELS = 400_000_000   # 1.6 GB as 32-bit pixels: more is refused
 MARGIN = 16.0              # scene units around a scene's items when the view gives no rect
-VIEWS = ("architecture", "orbit", "timeline", "memory", "roofline", "latency", "quantization",
-         "scaling", "thinking")
+VIEWS = ("architecture", "orbit", "timeline", "benchmarks", "memory", "roofline", "latency",
+         "quantization", "scaling", "thinking")
 CHART_NAMES = {"memory": "memoryChart", "roofline": "rooflineChart", "latency": "latencyChart",
                "quantization": "quantChart", "scaling": "scalingChart",
                "thinking": "thinkingChart"}
@@ -449,10 +449,10 @@ def build_view(view: str, spec, report, *, theme: str = "light", unfold: bool = 
         w.set_theme(theme)
         w.set_model(diagram_model(spec, report, unfold=unfold), unfolded=unfold)
         return HeadlessView(w)
-    if view in ("orbit", "timeline"):
+    if view in ("orbit", "timeline", "benchmarks"):
         try:
             from models.taxonomy import build_graph
-            from widgets.orbit import OrbitPanel, TimelineView
+            from widgets.orbit import BenchmarkView, OrbitPanel, TimelineView
         except ImportError as exc:
             raise ExportError("view", f"the {view} view is not available: {exc}") from None
         graph = build_graph()
@@ -464,6 +464,13 @@ def build_view(view: str, spec, report, *, theme: str = "light", unfold: bool = 
             panel.show()
             QApplication.processEvents()
             return HeadlessView(panel.view, panel)
+        if view == "benchmarks":
+            bench = BenchmarkView(graph)
+            bench.set_theme(theme)
+            bench.resize(*size)
+            bench.show()
+            QApplication.processEvents()
+            return HeadlessView(bench.plot, bench)
         tl = TimelineView(graph)
         tl.set_theme(theme)
         tl.resize(*size)

@@ -7,8 +7,8 @@ import argparse
 
 from orbit_gui.cli import add_workload_flags
 
-EXPORT_VIEWS = ("architecture", "orbit", "timeline", "memory", "roofline", "latency",
-                "quantization", "scaling", "thinking")   # == orbit_gui.export.VIEWS
+EXPORT_VIEWS = ("architecture", "orbit", "timeline", "benchmarks", "memory", "roofline",
+                "latency", "quantization", "scaling", "thinking")   # == orbit_gui.export.VIEWS
 
 
 def add_export_parser(subparsers) -> None:

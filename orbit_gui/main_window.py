@@ -109,6 +109,9 @@ class MainWindow(QMainWindow):
         # knob changes once it settles, so metrics and the diagram repaint at once.
         self._lazy_timer = QTimer(self, singleShot=True, interval=60)
         self._lazy_timer.timeout.connect(self._refresh_lazy)
+        self._panel_timer = QTimer(self, singleShot=True, interval=0)
+        self._panel_timer.timeout.connect(
+            lambda: self.block_panel.show_block(self.diagram.selected_detail()))
 
         self.status = QLabel(objectName="statusText")
         self.statusBar().addPermanentWidget(self.status)
@@ -560,7 +563,9 @@ class MainWindow(QMainWindow):
         from models.diagram import diagram_model
         self._diagram_model = diagram_model(self.doc.spec, self.doc.report, unfold=self._unfolded)
         self.diagram.set_model(self._diagram_model)
-        self.block_panel.show_block(self.diagram.selected_detail())
+        # The side panel's wrapped formula table is the costliest widget to lay out and paint:
+        # it follows on the next idle turn, after the metrics and the diagram have repainted.
+        self._panel_timer.start()
 
     def _refresh_lazy(self) -> None:
         """Charts and the comparison are drawn only while their tab is visible."""

@@ -47,6 +47,7 @@ CASES = {
     "roofline": ("llama-3-8b", {}, "roofline", False, ["Llama 3 8B", "decode ops (one token)"]),
     "orbit": ("llama-3-8b", {}, "orbit", False, ["Llama 3 8B", "Meta"]),
     "timeline": ("llama-3-8b", {}, "timeline", False, ["Release date", "GPT-3"]),
+    "benchmarks": ("llama-3-8b", {}, "benchmarks", False, ["MMLU"]),
 }
 
 
@@ -59,7 +60,7 @@ def built(qapp):
     def get(case: str):
         if case not in cache:
             model, edits, view, unfold, _ = CASES[case]
-            if view in ("orbit", "timeline") and _orbit_available():
+            if view in ("orbit", "timeline", "benchmarks") and _orbit_available():
                 pytest.skip(_orbit_available())
             spec = find(model).spec()
             if edits:
