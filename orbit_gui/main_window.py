@@ -9,7 +9,7 @@ import base64
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QLabel,
                                QListWidget, QMainWindow, QMessageBox, QScrollArea, QSplitter,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
@@ -639,8 +639,8 @@ class MainWindow(QMainWindow):
         self.history.addItems(labels)
         for i in range(len(labels)):
             item = self.history.item(i)
-            if i > current:
-                item.setForeground(self.palette().placeholderText())
+            if i > current:                    # undone steps, still redoable
+                item.setForeground(QColor("#8a8d91"))
         self.history.setCurrentRow(current)
 
     def _block_selected(self, name: str) -> None:

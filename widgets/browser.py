@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
+
+
+MUTED = "#8a8d91"   # readable on the light and the dark theme
 
 
 class ModelBrowser(QWidget):
@@ -78,7 +82,7 @@ class ModelBrowser(QWidget):
             item.setData(0, Qt.UserRole, e["id"])
             item.setToolTip(0, e["id"] + ("" if e["has_spec"] else " — architecture not public"))
             if not e["has_spec"]:
-                item.setForeground(0, self.palette().placeholderText())
+                item.setForeground(0, QColor(MUTED))
         self.tree.expandAll()
         self.count.setText(f"{shown} of {len(self._entries)} models")
 

@@ -72,7 +72,7 @@ class ProfilerPanel(QWidget):
         split.addWidget(self.table)
         self.chart = pg.PlotWidget(objectName="profileChart")
         self.chart.setLabel("left", "time per call", units="s")
-        self.chart.addLegend(offset=(10, 10))
+        self.chart.addLegend(offset=(-10, 10))   # top right, clear of the first bars
         self._measured = pg.BarGraphItem(x=[], height=[], width=0.38, brush="#5c6bc0", name="measured")
         self._predicted = pg.BarGraphItem(x=[], height=[], width=0.38, brush="#ffa726", name="predicted")
         self.chart.addItem(self._measured)
