@@ -142,3 +142,14 @@ def test_published_totals():
         total = count_params(entries[model_id].spec()).total
         assert abs(total - value) / value < tol, (model_id, total)
     assert abs(count_params(entries["deepseek-v3"].spec()).active - 37e9) / 37e9 < 0.02
+
+
+@pytest.mark.parametrize("model_type", DEFAULT_TYPES)
+def test_missing_tie_key_follows_transformers_default(model_type):
+    """config.json files often omit tie_word_embeddings (SmolLM3's does): each type then
+    follows its transformers config class's default."""
+    cfg = _default_config(model_type)
+    cfg.pop("tie_word_embeddings", None)
+    if isinstance(cfg.get("text_config"), dict):
+        cfg["text_config"].pop("tie_word_embeddings", None)
+    assert_same_count(cfg)

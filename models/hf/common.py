@@ -90,6 +90,11 @@ def dense_ffn(cfg: Config, d_ff: int | None = None, **overrides: Any) -> DenseFF
     return DenseFFN(**fields)
 
 
+# Model types whose transformers config ties the LM head to the embeddings when config.json does
+# not say (each config class's own default; read off transformers 5.23).
+TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gemma3_text", "smollm3"})
+
+
 def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any) -> ModelSpec:
     """Group identical layers into named blocks and build the spec."""
     layers = list(layers)
@@ -110,7 +115,8 @@ def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any)
                  default=globals_.pop("default_context", 4096))
     fields = dict(name=name, vocab_size=as_int(cfg, "vocab_size"), hidden_size=hidden,
                   context_length=ctx, blocks=blocks, layout=tuple(layout),
-                  tie_embeddings=bool(get(cfg, "tie_word_embeddings", default=False)),
+                  tie_embeddings=bool(get(cfg, "tie_word_embeddings",
+                                          default=cfg.get("model_type") in TIED_BY_DEFAULT)),
                   model_type=str(cfg.get("model_type", "")))
     fields.update(globals_)
     # A window wider than the context is a full layer in practice (some configs say so).

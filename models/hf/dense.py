@@ -90,10 +90,8 @@ def import_dense(cfg: Config, name: str):
     norm = "rmsnorm"
     if mt == "olmo":
         norm = "layernorm_noparam"
-    tie_default = mt in ("gemma", "gemma2", "gemma3_text")
     return build_spec(cfg, name, layers, norm=norm, norm_placement=placement,
-                      rope_fraction=rope_fraction(cfg),
-                      tie_embeddings=bool(get(cfg, "tie_word_embeddings", default=tie_default)))
+                      rope_fraction=rope_fraction(cfg))
 
 
 def import_dense_types() -> dict:

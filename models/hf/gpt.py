@@ -19,8 +19,7 @@ def import_gpt2(cfg: Config, name: str):
                    bias=True)
     return build_spec({**cfg, "hidden_size": d, "max_position_embeddings": ctx}, name,
                       [Layer((attn,), (ffn,))] * n, position="learned", learned_positions=ctx,
-                      norm="layernorm", norm_bias=True,
-                      tie_embeddings=bool(get(cfg, "tie_word_embeddings", default=True)))
+                      norm="layernorm", norm_bias=True)
 
 
 def import_phi(cfg: Config, name: str):
@@ -33,8 +32,7 @@ def import_phi(cfg: Config, name: str):
                    activation=activation(get(cfg, "hidden_act", default="gelu_new")), bias=True)
     return build_spec(cfg, name, [Layer((attn,), (ffn,))] * as_int(cfg, "num_hidden_layers"),
                       norm="layernorm", norm_bias=True, norm_placement="parallel",
-                      rope_fraction=rope_fraction(cfg), lm_head_bias=True,
-                      tie_embeddings=bool(get(cfg, "tie_word_embeddings", default=False)))
+                      rope_fraction=rope_fraction(cfg), lm_head_bias=True)
 
 
 def import_falcon(cfg: Config, name: str):
@@ -60,8 +58,7 @@ def import_falcon(cfg: Config, name: str):
                       norm="layernorm", norm_bias=True,
                       norm_placement="parallel" if parallel else "pre",
                       position="alibi" if get(cfg, "alibi", default=False) else "rope",
-                      default_context=2048,
-                      tie_embeddings=bool(get(cfg, "tie_word_embeddings", default=True)))
+                      default_context=2048)
 
 
 IMPORTERS = {"gpt2": import_gpt2, "phi": import_phi, "falcon": import_falcon}

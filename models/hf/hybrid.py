@@ -61,8 +61,7 @@ def import_qwen3_next(cfg: Config, name: str):
 def import_mamba2(cfg: Config, name: str):
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     ssm = _mamba2(cfg, hidden, d_inner=int(get(cfg, "expand", default=2) * hidden))
-    return build_spec(cfg, name, [Layer((ssm,), ())] * n, position="none", default_context=1 << 20,
-                      tie_embeddings=bool(get(cfg, "tie_word_embeddings", default=True)))
+    return build_spec(cfg, name, [Layer((ssm,), ())] * n, position="none", default_context=1 << 20)
 
 
 def import_jamba(cfg: Config, name: str):
