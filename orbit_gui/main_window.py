@@ -114,6 +114,8 @@ class MainWindow(QMainWindow):
             lambda: self.block_panel.show_block(self.diagram.selected_detail()))
 
         self.status = QLabel(objectName="statusText")
+        self.status.setMinimumWidth(520)      # a longer text must not re-lay out the window
+        self.status.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.statusBar().addPermanentWidget(self.status)
         self.statusBar().showMessage("Open a model from the list, a spec file or a config.json", 5000)
 
@@ -550,12 +552,16 @@ class MainWindow(QMainWindow):
                      f"Does not fit: {fmt_bytes(m.per_device)} needed, {fmt_bytes(r.hardware.memory_bytes)} per device")
         self.metrics.set_rows(metric_rows(r, base), m.fits, parts, r.hardware.memory_bytes, fits_text)
         edited = " (edited)" if self.doc.state.edits else ""
-        self.status.setText(f"{self.doc.spec.name}{edited} · {r.spec.num_layers} layers · "
+        self._set_status(f"{self.doc.spec.name}{edited} · {r.spec.num_layers} layers · "
                             f"{n} × {r.hardware.name} · {'fits' if m.fits else 'does not fit'}")
         self.undo_action.setEnabled(self.doc.can_undo)
         self.redo_action.setEnabled(self.doc.can_redo)
         self._refresh_diagram()
         self._lazy_timer.start()
+
+    def _set_status(self, text: str) -> None:
+        if self.status.text() != text:
+            self.status.setText(text)
 
     def _refresh_diagram(self) -> None:
         if self.doc.spec is None:

@@ -88,9 +88,12 @@ class MetricsPanel(QWidget):
         label = QLabel(row.label)
         value = QLabel(objectName=row.key)
         value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        # fixed column widths: a changed figure must not re-lay out (and repaint) the whole dock
+        value.setMinimumWidth(110)
         value.setTextInteractionFlags(Qt.TextSelectableByMouse)
         delta = QLabel(objectName=f"{row.key}Delta")
         delta.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        delta.setMinimumWidth(150)
         grid.addWidget(label, r, 0)
         grid.addWidget(value, r, 1)
         grid.addWidget(delta, r, 2)
@@ -115,7 +118,7 @@ class MetricsPanel(QWidget):
         _set_style(self.fits, "font-weight: bold; padding: 4px; border-radius: 4px; color: white; "
                               f"background: {'#2e7d32' if fits else '#c62828'};")
         self.bar.set_parts(parts, capacity)
-        self.legend.setText(" ".join(
+        _set_text(self.legend, " ".join(
             f"<span style='color:{MEMORY_COLORS[k]}'>■</span> {k}" for k, _ in parts))
 
     def value_text(self, key: str) -> str:
