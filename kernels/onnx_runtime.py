@@ -13,7 +13,6 @@ onnx, onnxruntime and torch are imported inside the functions: importing this mo
 """
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -47,7 +47,7 @@ from models.dtypes import dtype as _dtype_info
 from models.hardware import Hardware, get_hardware, hardware_db
 from models.spec import MLA as SpecMLA
 from models.spec import Attention as SpecAttention
-from models.spec import ModelSpec, MoEFFN
+from models.spec import ModelSpec
 from models.cost import layer_cache_bytes
 
 BACKENDS = ("torch", "sdpa", "triton", "onnxruntime")
@@ -690,7 +690,6 @@ class Profiler:
 
     def _profile_block(self, name: str, count: int, units, done: int, total: int):
         import torch
-        req = self.request
         need = self._need_bytes(name)
         free = free_memory_bytes(self.kind, self.index)
         budget = free * 0.9
@@ -778,7 +777,6 @@ class Profiler:
 
     # ---- one (phase, backend)
     def _one(self, name, phase, backend, st, r: BlockResult, need, refs):
-        import torch
         req = self.request
         layer = st.get("layer")
         free = free_memory_bytes(self.kind, self.index) * 0.9

@@ -21,9 +21,9 @@ it, so a report for a 61-layer model costs well under a millisecond.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from .dtypes import DTYPES, dtype
+from .dtypes import dtype
 from .hardware import Hardware, get_hardware
 from .params import ParamReport, count_params, ffn_params, mixer_params
 from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError

@@ -401,7 +401,7 @@ def _linear_attention_components(la: LinearAttention, d: int, i: str) -> list[Co
             Component(f"gated delta rule{i}", "recurrence", "mixer", state, 0,
                       "S_t = a_t S_{t-1} (I - b_t k_t k_t^T) + b_t v_t k_t^T;  o_t = S_t q_t"),
             _kept(f"gated norm{i}", "norm", "mixer", la.value_dim, f"value_dim = {la.value_dim}",
-                  f"RMSNorm(o) * silu(z)"),
+                  "RMSNorm(o) * silu(z)"),
         ]
     elif la.variant == "kimi_delta":
         hd = la.key_dim
@@ -637,7 +637,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
 
     qk_norm = "none"
     grouping: HeadGrouping | None = None
-    grouping_text = latent_text = window_text = router_text = experts_text = shared_text = ""
+    latent_text = window_text = router_text = experts_text = shared_text = ""
     recurrence_text = ""
     latent = None
     window = 0

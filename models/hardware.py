@@ -11,7 +11,6 @@ import platform
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 from resources import RESOURCES_DIR
 

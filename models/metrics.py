@@ -157,7 +157,6 @@ def knob_values(spec: ModelSpec) -> dict[str, object]:
         values["attention"] = "ssm"
     sliding = [m for l in spec.layers for m in l.mixers if isinstance(m, Attention) and m.kind != "full"]
     values["window"] = sliding[0].window if sliding else None
-    n_attn = sum(1 for l in spec.layers for m in l.mixers if isinstance(m, Attention))
     values["local_global"] = _local_global(spec) if sliding else None
     moe = next((f for l in spec.layers for f in l.ffns if isinstance(f, MoEFFN)), None)
     if moe is not None:

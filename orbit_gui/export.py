@@ -164,7 +164,7 @@ def _title_of(view, title: str | None) -> str:
 
 def _paint(view, painter, target, source) -> None:
     """Background, then the scene (or widget), mapping ``source`` onto ``target``."""
-    from PySide6.QtCore import QPoint, QRectF, Qt
+    from PySide6.QtCore import QPoint, Qt
     from PySide6.QtGui import QPainter, QRegion
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)

@@ -3,7 +3,6 @@
 export command starts Qt (offscreen) only when it runs, and report never does."""
 from __future__ import annotations
 
-import argparse
 
 from orbit_gui.cli import add_workload_flags
 

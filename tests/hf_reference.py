@@ -11,7 +11,6 @@ def reference_param_count(config: dict) -> int:
     """Parameters plus persistent buffers (e.g. DeepSeek-V3's score-correction bias, which the
     checkpoint stores but transformers registers as a buffer); tied weights counted once."""
     import torch
-    import transformers
     from transformers import AutoConfig, AutoModelForCausalLM
 
     config = dict(config)

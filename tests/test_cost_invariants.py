@@ -7,7 +7,6 @@ max_context are tight, and overrides never mutate their input.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings

@@ -25,7 +25,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 
 from models.orbit_layout import (CONCEPT, DIMENSION, MODEL, ORGANIZATION, PARAMS, LabelAnchor,
                                  OrbitLayout, benchmark_names, benchmark_series, filter_nodes,
-                                 format_params, incident_edges, neighbourhood, node_details,
+                                 format_params, neighbourhood, node_details,
                                  organization_colors, orbit_layout, polar, short_organization,
                                  technique_choices, timeline_series)
 

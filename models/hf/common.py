@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
-from ..spec import Attention, DenseFFN, Layer, ModelSpec, MoEFFN, SpecError
+from ..spec import Attention, DenseFFN, Layer, ModelSpec, SpecError
 
 Config = Mapping[str, Any]
 

@@ -4,7 +4,7 @@ that decide which layers are sparse (decoder_sparse_step, mlp_only_layers, first
 interleave_moe_layer_step, mlp_layer_types)."""
 from __future__ import annotations
 
-from ..spec import Attention, Layer, MoEFFN
+from ..spec import Layer, MoEFFN
 from .common import (Config, activation, as_int, build_spec, clamp_window, dense_ffn, get,
                      gqa_attention, layer_types, rope_fraction)
 
