@@ -20,10 +20,12 @@ def reference_param_count(config: dict) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cfg = AutoConfig.for_model(**config)
-        if mt in ("gemma3", "llama4"):
-            cfg = cfg.text_config
         with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(cfg)
+            if mt in ("gemma3", "llama4"):     # the whole image-text model, vision tower included
+                from transformers import AutoModelForImageTextToText
+                model = AutoModelForImageTextToText.from_config(cfg)
+            else:
+                model = AutoModelForCausalLM.from_config(cfg)
     seen: set[int] = set()
     total = 0
     for p in model.parameters():

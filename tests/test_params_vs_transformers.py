@@ -82,7 +82,17 @@ def _small(model_type: str, **changes) -> dict:
     return cfg
 
 
+def _gemma3_siglip_400m() -> dict:
+    """Gemma 3's production vision tower shape (SigLIP So400m at 896 px, no pooling head)."""
+    cfg = _small("gemma3")
+    cfg["vision_config"] = {**cfg["vision_config"], "hidden_size": 1152, "intermediate_size": 4304,
+                            "num_hidden_layers": 27, "num_attention_heads": 16, "image_size": 896,
+                            "patch_size": 14, "vision_use_head": False}
+    return cfg
+
+
 VARIANTS = [
+    pytest.param(_gemma3_siglip_400m(), id="gemma3-siglip-400m"),
     pytest.param(_small("llama", num_key_value_heads=8), id="llama-gqa8"),
     pytest.param(_small("llama", num_key_value_heads=1, num_hidden_layers=5), id="llama-mqa-5layers"),
     pytest.param(_small("mixtral", num_local_experts=4, num_experts_per_tok=1), id="mixtral-4experts"),

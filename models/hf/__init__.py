@@ -36,7 +36,13 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
         for key in ("tie_word_embeddings",):
             if key in config and key not in text:
                 inner[key] = config[key]
-        return spec_from_hf_config(inner, name)
+        spec = spec_from_hf_config(inner, name)
+        vision_cfg = config.get("vision_config")
+        if isinstance(vision_cfg, Mapping):
+            from .vision import ENCODERS
+            vision = ENCODERS[model_type](vision_cfg, spec.hidden_size)
+            spec = spec.with_changes(vision=vision, model_type=model_type)
+        return spec
     importer = IMPORTERS.get(model_type)
     if importer is None:
         raise SpecError("config.model_type",

@@ -22,6 +22,7 @@ _VARIANTS = {
     "gemma2": (None, None, "none", "sandwich"),
     "gemma3_text": (None, None, "head", "sandwich"),
     "glm4": (True, False, "none", "sandwich"),
+    "glm": (True, False, "none", "pre"),          # GLM-4 (2024), transformers-native format
 }
 
 
@@ -71,7 +72,7 @@ def import_dense(cfg: Config, name: str):
         qkv_bias = out_bias = True
     if mt in ("qwen2",):
         qkv_bias = True
-    if mt == "glm4":
+    if mt in ("glm4", "glm"):
         qkv_bias = bool(get(cfg, "attention_bias", default=True))
     qkv_bias = bias if qkv_bias is None else qkv_bias
     out_bias = bias if out_bias is None else out_bias
