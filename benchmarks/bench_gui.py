@@ -59,10 +59,12 @@ def knob_to_repaint(repeat: int, kind: str) -> list[float]:
         samples = []
         for i in range(repeat):
             t0 = time.perf_counter()
+            # through the real control, as a user's edit arrives (debounce flushed at once)
             if kind == "workload":
-                w.doc.set_workload("batch", 2 + i % 2)   # metrics, memory bar, status change
+                w.knobs.batch.setValue(2 + i % 2)         # metrics, memory bar, status change
             else:
-                w.doc.set_knob("top_k", 6 + 2 * (i % 2))  # metrics and every MoE block change
+                w.knobs.top_k.setValue(6 + 2 * (i % 2))   # metrics and every MoE block change
+            w.knobs.flush()
             app.processEvents()        # metrics, knobs and diagram repainted
             samples.append(time.perf_counter() - t0)
             app.processEvents()        # the block panel follows on the next idle turn

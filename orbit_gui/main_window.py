@@ -641,13 +641,23 @@ class MainWindow(QMainWindow):
 
     def _refresh_history(self) -> None:
         labels, current = self.doc.history()
-        self.history.clear()
-        self.history.addItems(labels)
-        for i in range(len(labels)):
-            item = self.history.item(i)
-            if i > current:                    # undone steps, still redoable
-                item.setForeground(QColor("#8a8d91"))
-        self.history.setCurrentRow(current)
+        h = self.history
+        # Update rows in place (a cleared and refilled list re-lays out and repaints entirely).
+        while h.count() > len(labels):
+            h.takeItem(h.count() - 1)
+        for i, label in enumerate(labels):
+            item = h.item(i)
+            if item is None:
+                h.addItem(label)
+                item = h.item(i)
+            elif item.text() != label:
+                item.setText(label)
+            redoable = i > current                 # undone steps, still redoable
+            if item.data(Qt.UserRole) != redoable:
+                item.setData(Qt.UserRole, redoable)
+                item.setForeground(QColor("#8a8d91") if redoable else h.palette().text().color())
+        if h.currentRow() != current:
+            h.setCurrentRow(current)
 
     def _block_selected(self, name: str) -> None:
         detail = self._diagram_model.blocks.get(name) if hasattr(self, "_diagram_model") else None
