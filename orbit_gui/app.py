@@ -26,6 +26,28 @@ def create_window(model: str | None = None, settings=None):
     return window
 
 
+def install_error_handler(window) -> None:
+    """Last line of defence: an unexpected exception in a Qt slot becomes a dialog naming the
+    problem (the traceback goes to errors.log in the config folder), never a dead window."""
+    import traceback
+
+    from orbit_gui.settings import config_dir
+
+    def handler(kind, value, tb) -> None:
+        try:
+            log = config_dir() / "errors.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write("".join(traceback.format_exception(kind, value, tb)) + "\n")
+            where = f"\n\nDetails were written to {log}."
+        except OSError:
+            where = ""
+        window.show_error("Something went wrong",
+                          f"{kind.__name__}: {value}{where}\n\nYour model and edits are unchanged.")
+
+    sys.excepthook = handler
+
+
 def launch(model: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
@@ -38,5 +60,6 @@ def launch(model: str | None = None) -> int:
     from resources import RESOURCES_DIR
     app.setWindowIcon(QIcon(str(RESOURCES_DIR / "icons" / "orbit-explorer.svg")))
     window = create_window(model)
+    install_error_handler(window)
     window.show()
     return app.exec()

@@ -286,3 +286,18 @@ def test_profile_missing_gpu_is_a_message(window, qtbot):
     qtbot.waitUntil(lambda: window._profile_thread is None, timeout=60_000)
     r = window._profile_result
     assert r.status == "error" and "CUDA" in (r.message or " ".join(r.messages))
+
+
+def test_unexpected_error_becomes_a_dialog(window, tmp_path, monkeypatch):
+    import sys
+    from orbit_gui.app import install_error_handler
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    install_error_handler(window)
+    try:
+        raise RuntimeError("boom in a slot")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    box = [d for d in window.findChildren(QMessageBox) if d.objectName() == "errorDialog"][-1]
+    assert "RuntimeError: boom in a slot" in box.text() and "Traceback" not in box.text()
+    assert "boom in a slot" in (tmp_path / "config" / "errors.log").read_text()
+    assert window.doc.source.ref == "llama-3-8b"
