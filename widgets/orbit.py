@@ -743,6 +743,18 @@ def _legend_samples(legend: pg.LegendItem, colors: dict[str, str], orgs) -> None
         legend.addItem(sample, short_organization(org))
 
 
+def _emit_point_click(view, points, ev) -> None:
+    """A scatter point clicked on a timeline or benchmark plot: double-click opens the model,
+    a single click selects it."""
+    if not len(points):
+        return
+    model = points[0].data()
+    if ev is not None and hasattr(ev, "double") and ev.double():
+        view.modelActivated.emit(model)
+    else:
+        view.modelClicked.emit(model)
+
+
 class TimelineView(pg.PlotWidget):
     """Figure 7: total parameters (filled) and, for MoE models, active parameters (hollow) on a
     log axis against the release date, coloured by organization, with lineage lines."""
@@ -852,13 +864,7 @@ class TimelineView(pg.PlotWidget):
         return [p.id for p in self.series.plotted()] if self.series else []
 
     def _clicked(self, item, points, ev) -> None:
-        if not len(points):
-            return
-        model = points[0].data()
-        if ev is not None and hasattr(ev, "double") and ev.double():
-            self.modelActivated.emit(model)
-        else:
-            self.modelClicked.emit(model)
+        _emit_point_click(self, points, ev)
 
     def set_theme(self, name: str) -> None:
         if name not in THEMES:
@@ -981,13 +987,7 @@ class BenchmarkView(QtWidgets.QWidget):
         return self.plot.mapFromScene(scene)
 
     def _clicked(self, item, points, ev) -> None:
-        if not len(points):
-            return
-        model = points[0].data()
-        if ev is not None and hasattr(ev, "double") and ev.double():
-            self.modelActivated.emit(model)
-        else:
-            self.modelClicked.emit(model)
+        _emit_point_click(self, points, ev)
 
     def set_theme(self, name: str) -> None:
         if name not in THEMES:
