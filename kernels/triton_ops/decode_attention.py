@@ -3,10 +3,12 @@
 Phase 1 (``_split_kernel``): one program per (sequence, KV head, KV split) loads each K/V block of
 its split once and scores it against all G = H / KVH query heads of the group with one ``tl.dot``,
 keeping an online softmax; it writes the split's normalised output and log-sum-exp.
-Phase 2 (``_combine_kernel``): one program per (sequence, query head) merges the splits.
-With a single split, phase 1 writes the output itself (DIRECT) and phase 2 is not launched: one
-launch and no fp32 scratch round trip, which is most of the cost of a short, latency-bound call.
-The MLA decode kernel reuses phase 2.
+Phase 2 merges the splits. By default it runs inside phase 1 (FUSED): each split program counts
+itself in with an atomic once its partial is stored, and the last one of a (sequence, KV head) merges
+that group's splits, so a call is one launch. Otherwise ``_combine_kernel`` runs as a second launch,
+one program per (sequence, query head). With a single split, phase 1 writes the output itself (DIRECT):
+no scratch either. At short spans a launch is most of the cost (see benchmarks/KERNELS_NOTES.md).
+The MLA decode kernel reuses the two-launch phase 2.
 """
 
 from __future__ import annotations
@@ -46,11 +48,34 @@ def store_split(mid_o_ptr, mid_lse_ptr, rows, row_mask, offs_d, d_mask, acc, m_i
 
 
 @triton.jit
-def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr,
+def merge_group_splits(mid_o_ptr, mid_lse_ptr, out_ptr, first_row, g_mask, offs_d, d_mask, n_splits, out_rows,
+                       HEAD_DIM: tl.constexpr):
+    """out[out_rows] = the splits of rows ``first_row`` [G] (rows first_row + s of mid_o/mid_lse) merged
+    by their log-sum-exp weights. Split 0 is never empty (len >= 1), so it seeds the running max;
+    empty splits (lse = -inf) weigh 0. Loads bypass L1 (.cg): other SMs wrote most of these rows.
+    """
+    m = tl.load(mid_lse_ptr + first_row, mask=g_mask, other=0.0, cache_modifier=".cg")  # [G]
+    acc = tl.load(mid_o_ptr + first_row[:, None] * HEAD_DIM + offs_d[None, :],
+                  mask=g_mask[:, None] & d_mask[None, :], other=0.0, cache_modifier=".cg")  # [G, D]
+    total = tl.full(m.shape, 1.0, tl.float32)
+    for s in range(1, n_splits):
+        lse = tl.load(mid_lse_ptr + first_row + s, mask=g_mask, other=float("-inf"), cache_modifier=".cg")
+        o = tl.load(mid_o_ptr + (first_row + s)[:, None] * HEAD_DIM + offs_d[None, :],
+                    mask=g_mask[:, None] & d_mask[None, :], other=0.0, cache_modifier=".cg")
+        m_new = tl.maximum(m, lse)
+        alpha, w = tl.exp2(m - m_new), tl.exp2(lse - m_new)
+        acc = acc * alpha[:, None] + o * w[:, None]
+        total = total * alpha + w
+        m = m_new
+    tl.store(out_rows, (acc / total[:, None]).to(out_ptr.dtype.element_ty), mask=g_mask[:, None] & d_mask[None, :])
+
+
+@triton.jit
+def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr, arrivals_ptr,
                   qk_scale, window, split_len, n_heads, n_splits,
                   s_qb, s_qh, s_kb, s_kh, s_kt, s_vb, s_vh, s_vt, s_ob, s_oh,
                   GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, SLIDING: tl.constexpr, DIRECT: tl.constexpr,
-                  BLOCK_G: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
+                  FUSED: tl.constexpr, BLOCK_G: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
                   DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr):
     """Partial attention of one KV split for the GROUP query heads sharing KV head ``kvh``.
 
@@ -59,6 +84,8 @@ def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr
     Writes mid_o[b, h, split, :] = softmax-weighted V over the split (normalised within it) and
     mid_lse[b, h, split] = log2 of the split's softmax denominator (-inf for an empty split);
     DIRECT (one split, never empty: len >= 1): out[b, h, :] instead.
+    FUSED: the last split program of (b, kvh) to finish, counted in ``arrivals[b, kvh]`` (zero
+    before the call, reset to zero by that program), also merges the group's splits into out.
     qk_scale = softmax scale * log2(e), so exp2 replaces exp.
     Bytes: 2 * span * D * itemsize per (b, kvh) (K and V once); FLOPs: 4 * G * span * D.
     """
@@ -99,8 +126,17 @@ def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr
         tl.store(out_ptr + b * s_ob + heads[:, None] * s_oh + offs_d[None, :],
                  out.to(out_ptr.dtype.element_ty), mask=g_mask[:, None] & d_mask[None, :])
     else:
-        rows = (b * n_heads + heads) * n_splits + split  # [BLOCK_G] rows of mid_lse
-        store_split(mid_o_ptr, mid_lse_ptr, rows, g_mask, offs_d, d_mask, acc, m_i, l_i, HEAD_DIM)
+        first_row = (b * n_heads + heads) * n_splits  # [BLOCK_G] rows of split 0 in mid_o / mid_lse
+        store_split(mid_o_ptr, mid_lse_ptr, first_row + split, g_mask, offs_d, d_mask, acc, m_i, l_i, HEAD_DIM)
+        if FUSED:
+            # Every thread's partial is stored before the release below; the acquiring (last)
+            # program then sees all the group's partials.
+            tl.debug_barrier()
+            counter = arrivals_ptr + b * tl.num_programs(1) + kvh
+            if tl.atomic_add(counter, 1, sem="acq_rel", scope="gpu") == n_splits - 1:
+                merge_group_splits(mid_o_ptr, mid_lse_ptr, out_ptr, first_row, g_mask, offs_d, d_mask, n_splits,
+                                   out_ptr + b * s_ob + heads[:, None] * s_oh + offs_d[None, :], HEAD_DIM)
+                tl.store(counter, 0)  # the next call on this stream starts from zero
 
 
 @triton.jit
@@ -160,14 +196,31 @@ def check_last_dim_contiguous(**tensors: torch.Tensor) -> None:
             raise ValueError(f"{name} must be contiguous in its last dimension")
 
 
+_ARRIVALS: dict[torch.device, torch.Tensor] = {}
+
+
+def arrival_counters(device: torch.device, n: int) -> torch.Tensor | None:
+    """n zeroed int32 counters on ``device`` for the fused merge, kept between calls (each call leaves
+    them at zero), so a call allocates and clears nothing; None while a CUDA graph is being captured
+    and the kept buffer is too small (allocating then would tie it to the graph's memory pool).
+    Calls that share a device must not overlap on different streams."""
+    kept = _ARRIVALS.get(device)
+    if kept is None or kept.numel() < n:
+        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+            return None
+        kept = _ARRIVALS[device] = torch.zeros(max(n, 1024), dtype=torch.int32, device=device)
+    return kept
+
+
 def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, seq_lens: torch.Tensor, *,
                      scale: float | None = None, window: int | None = None, num_splits: int | None = None,
-                     block_n: int = 64, num_warps: int = 4, num_stages: int = 2,
+                     block_n: int = 64, num_warps: int = 4, num_stages: int = 2, fused_merge: bool = True,
                      out: torch.Tensor | None = None) -> torch.Tensor:
     """Attention of one new token per sequence over its KV cache.
 
     q [B, H, D]; k_cache, v_cache [B, KVH, T, D] with KVH dividing H (KVH == 1 is MQA);
     seq_lens [B] int32, 1 <= len <= T; ``window``: attend only to the last ``window`` positions.
+    ``fused_merge``: merge the splits inside the split kernel (one launch) rather than in a second.
     Returns out [B, H, D] in q's dtype (or writes ``out``). fp32 softmax and accumulation.
     Bytes: B * KVH * span * D * 2 * itemsize (+ q and out), span = min(len, window);
     FLOPs: 4 * B * H * span * D.
@@ -186,6 +239,7 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
 
     out = torch.empty_like(q) if out is None else out
     direct = splits == 1
+    arrivals = None if direct or not fused_merge else arrival_counters(q.device, b * kvh)
     if direct:                      # the output is written by phase 1; no scratch
         mid_o = mid_lse = out
     else:
@@ -193,11 +247,11 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
         mid_lse = torch.empty(b, h, splits, dtype=torch.float32, device=q.device)
     dot_dtype, dot_prec = dot_operand_config(q.dtype)
     _split_kernel[(b, kvh, splits)](
-        q, k_cache, v_cache, seq_lens, mid_o, mid_lse, out,
+        q, k_cache, v_cache, seq_lens, mid_o, mid_lse, out, seq_lens if arrivals is None else arrivals,
         scale * LOG2E, window or 0, split_len, h, splits,
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2), out.stride(0), out.stride(1),
-        GROUP=group, HEAD_DIM=d, SLIDING=window is not None, DIRECT=direct,
+        GROUP=group, HEAD_DIM=d, SLIDING=window is not None, DIRECT=direct, FUSED=arrivals is not None,
         BLOCK_G=dot_dim(group), BLOCK_D=dot_dim(d), BLOCK_N=block_n,
         DOT_DTYPE=dot_dtype, DOT_PREC=dot_prec, num_warps=num_warps, num_stages=num_stages)
-    return out if direct else combine_splits(mid_o, mid_lse, out)
+    return out if direct or arrivals is not None else combine_splits(mid_o, mid_lse, out)
