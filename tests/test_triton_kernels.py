@@ -92,26 +92,44 @@ GQA = ((8, 8), (8, 2), (16, 2), (8, 1))  # (H, KVH): group sizes 1, 4, 8 and MQA
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("heads, kv_heads", GQA)
 @pytest.mark.parametrize("window", (None, 16, 200))  # none, shorter and longer than the cache
-@pytest.mark.parametrize("batch, max_len, head_dim, num_splits",
-                         ((3, 80, 32, None), (2, 50, 24, 3), (2, 50, 24, 1)))   # 1: phase 1 writes out
-def test_decode_attention_small(seed, dtype, heads, kv_heads, window, batch, max_len, head_dim, num_splits):
-    check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, head_dim, window, num_splits, block_n=16)
+@pytest.mark.parametrize("batch, max_len, head_dim, num_splits, fused_merge",  # 1 split: phase 1 writes out
+                         ((3, 80, 32, None, True), (2, 50, 24, 3, True), (2, 50, 24, 3, False), (2, 50, 24, 1, True)))
+def test_decode_attention_small(seed, dtype, heads, kv_heads, window, batch, max_len, head_dim, num_splits,
+                                fused_merge):
+    check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, head_dim, window, num_splits, block_n=16,
+                           fused_merge=fused_merge)
+
+
+@in_process
+def test_fused_merge_leaves_its_counters_at_zero_for_the_next_call(seed):
+    """The fused merge counts split programs in kept counters; each call must leave them at zero, or the
+    next call's 'last program' is the wrong one (then its output misses splits)."""
+    q, k, v = randn(3, 8, 24), randn(3, 2, 50, 24), randn(3, 2, 50, 24)
+    lens = random_lens(3, 50)
+    ref = reference.decode_attention(*f64(q, k, v), lens)
+    for splits in (3, 4, 2):  # a different split count each call: stale counts would misfire
+        out = da.decode_attention(q, k, v, lens, num_splits=splits, block_n=16, out=poisoned(3, 8, 24, dtype=torch.float32))
+        assert_close(out, ref, torch.float32, seed)
+        assert not da.arrival_counters(q.device, 3 * 2).any()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("heads, kv_heads", ((32, 32), (32, 8), (32, 4), (32, 1)))
 @pytest.mark.parametrize("window", (None, 1024, 8192))
+@pytest.mark.parametrize("fused_merge", (True, False))
 @pytest.mark.parametrize("batch, max_len", (gpu(4, 4096),))
-def test_decode_attention_gpu(seed, dtype, heads, kv_heads, window, batch, max_len):
-    check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, 128, window, None, block_n=64)
+def test_decode_attention_gpu(seed, dtype, heads, kv_heads, window, batch, max_len, fused_merge):
+    check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, 128, window, None, block_n=64,
+                           fused_merge=fused_merge)
 
 
-def check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, head_dim, window, num_splits, block_n):
+def check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, head_dim, window, num_splits, block_n,
+                           fused_merge=True):
     q = randn(batch, heads, head_dim, dtype=dtype)
     k, v = (randn(batch, kv_heads, max_len, head_dim, dtype=dtype) for _ in range(2))
     lens = random_lens(batch, max_len)
     out = da.decode_attention(q, k, v, lens, window=window, num_splits=num_splits, block_n=block_n,
-                              out=poisoned(batch, heads, head_dim, dtype=dtype))
+                              fused_merge=fused_merge, out=poisoned(batch, heads, head_dim, dtype=dtype))
     ref = reference.decode_attention(*f64(q, k, v), lens, window=window)
     assert_close(out, ref, dtype, seed)
 
@@ -190,6 +208,17 @@ def test_quantize_int4_rounds_to_nearest(seed, group_size):
     deq = reference.dequantize_int4(qw.packed, qw.scales.double(), qw.zeros.double(), group_size)
     half_step = qw.scales.double().repeat_interleave(group_size, dim=0) / 2
     assert ((deq - w.double()).abs() <= half_step * (1 + 1e-5)).all(), f"seed {seed}"
+
+
+@pytest.mark.parametrize("dtype", (torch.bfloat16, torch.float16, torch.float32))
+def test_int4_magic_bits_read_as_magic_plus_the_nibble(dtype):
+    """The dequantiser ORs a nibble into MAGIC's bit pattern. The interpreter cannot run the bf16 case
+    (it treats bf16 as integers), so the table is checked here against torch's own bit views."""
+    bits_type, magic_bits, magic = int4_gemm.MAGIC[dtype]
+    as_int = {torch.bfloat16: torch.int16, torch.float16: torch.int16, torch.float32: torch.int32}[dtype]
+    q = torch.arange(16, dtype=as_int)
+    assert torch.equal((q | magic_bits).view(dtype).double(), magic + q.double())
+    assert bits_type.primitive_bitwidth == torch.finfo(dtype).bits
 
 
 @in_process
