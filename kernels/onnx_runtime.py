@@ -7,12 +7,17 @@ wheel lists CUDA and TensorRT even when libcudnn / libcublas / libnvinfer are mi
 session then silently falls back to the CPU after printing a screen of logs. So ``make_session``
 creates the session, checks ``session.get_providers()``, and, when a provider did not load,
 finds the reason itself by loading that provider's shared library (the OSError names the missing
-library), with ORT's own logger turned down.
+library), with ORT's own logger turned down. Before that, CUDA and cuDNN are preloaded from
+NVIDIA's pip packages where they exist (a CUDA build of torch installs them), so the CUDA provider
+works without a system-wide CUDA install whenever torch's CUDA does.
 
 onnx, onnxruntime and torch are imported inside the functions: importing this module is free.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +149,25 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
+@functools.lru_cache(maxsize=1)
+def preload_cuda_libraries() -> str:
+    """Load CUDA and cuDNN from NVIDIA's pip packages, if installed, for the GPU providers
+    (``onnxruntime.preload_dlls``, ORT >= 1.21). Once per process; what it prints about libraries it
+    did not find is returned rather than shown (the provider check then names what is missing)."""
+    import onnxruntime as ort
+
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return ""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        try:
+            preload()
+        except Exception as exc:  # noqa: BLE001 - a failed preload only means the libraries are not there
+            print(f"preload_dlls failed: {exc}")
+    return printed.getvalue()
+
+
 def provider_load_error(provider: str) -> str | None:
     """Why ``provider``'s shared library cannot be loaded (the dynamic loader's words, e.g.
     "libcudnn.so.9: cannot open shared object file"), or None when it loads or has no library."""
@@ -154,6 +178,9 @@ def provider_load_error(provider: str) -> str | None:
     if lib is None:
         return None
     import onnxruntime as ort
+
+    if provider != "ROCMExecutionProvider":
+        preload_cuda_libraries()
 
     capi = Path(ort.__file__).parent / "capi"
     ext = ".dll" if sys.platform == "win32" else ".so"
@@ -179,9 +206,6 @@ def _provider_options(provider: str, device_id: int) -> dict:
 
 def _open(ort, path: Path, providers: list[str], device_id: int, threads: int | None):
     """InferenceSession with ORT's logging turned down; returns (session, what ORT printed)."""
-    import contextlib
-    import io
-
     so = ort.SessionOptions()
     so.log_severity_level = 3                # this session's logger: errors only
     if threads:

@@ -155,3 +155,17 @@ def test_io_binding_on_cuda_matches_torch(tmp_path):
     with torch.no_grad():
         want = module.cuda()(x).cpu().numpy()
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
+
+
+def test_gpu_provider_check_preloads_cuda_quietly_and_names_what_is_missing(capsys):
+    """The CUDA provider's check first preloads NVIDIA's pip-installed CUDA libraries; where there are
+    none (this CPU machine) ORT's preload prints "Failed to load ...", which must not reach the user,
+    and the check still names the missing library."""
+    ort = pytest.importorskip("onnxruntime")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("this onnxruntime build has no CUDA provider")
+    ox.preload_cuda_libraries.cache_clear()
+    why = ox.provider_load_error("CUDAExecutionProvider")
+    assert capsys.readouterr() == ("", "")
+    if why is not None:  # on a machine without CUDA libraries
+        assert "missing" in why or "not part of" in why or ".so" in why
