@@ -10,9 +10,10 @@ Inputs rotate over several copies whenever one copy fits in L2. Achieved bandwid
 percent of the measured device-to-device copy bandwidth.
 
     python3 benchmarks/bench_kernels.py [--tune attention,mla,moe,int4] [--profile]
-        [--only attention,mla,moe,ffn,int4,rmsnorm] [--no-ort]
+        [--only attention,mla,moe,ffn,int4,rmsnorm|none] [--no-ort] [--json NAME]
 
-Writes $OUT/kernels_bench.json when OUT is set.
+Writes $OUT/NAME (default kernels_bench.json) when OUT is set. The attention table has two Triton
+rows' worth of variants: "triton" (splits merged inside the split kernel) and "triton_2launch".
 """
 
 from __future__ import annotations
@@ -169,6 +170,8 @@ def attention_cases(dev: Device, with_ort: bool) -> list[Case]:
                                  torch.randn(b, kvh, t, d, device=DEV, dtype=BF16)), 2 * b * kvh * t * d * 2, dev.l2_bytes)
         variants = {
             "triton": cycling(lambda q, k, v: da.decode_attention(q, k, v, lens, window=window), sets),
+            "triton_2launch": cycling(lambda q, k, v: da.decode_attention(q, k, v, lens, window=window,
+                                                                         fused_merge=False), sets),
             "eager": cycling(lambda q, k, v: reference.decode_attention(q, k, v, lens, window=window), sets),
             "sdpa": cycling(lambda q, k, v: F.scaled_dot_product_attention(
                 q[:, :, None], k[:, :, t - span:], v[:, :, t - span:], enable_gqa=True), sets),
@@ -187,25 +190,29 @@ def attention_cases(dev: Device, with_ort: bool) -> list[Case]:
 
 
 def tune_attention(dev: Device) -> list[dict]:
-    """Sweep block/warps/stages and the split count for a few Llama-3-8B cases."""
+    """Sweep block/warps/stages, the split count and the merge (fused or a second launch) for Llama-3-8B
+    cases and the windowed Gemma 3 cases that are short enough to be latency-bound."""
     results = []
-    h, kvh, d = 32, 8, 128
-    for b, t in ((1, 4096), (8, 32768), (32, 32768)):
+    cases = (("llama3-8b", 32, 8, 128, None, 1, 4096), ("llama3-8b", 32, 8, 128, None, 8, 32768),
+             ("llama3-8b", 32, 8, 128, None, 32, 32768), ("gemma3-27b-local", 32, 16, 128, 1024, 1, 4096),
+             ("gemma3-27b-local", 32, 16, 128, 1024, 8, 4096))
+    for model, h, kvh, d, window, b, t in cases:
+        span = min(window or t, t)
         q = torch.randn(b, h, d, device=DEV, dtype=BF16)
         k, v = (torch.randn(b, kvh, t, d, device=DEV, dtype=BF16) for _ in range(2))
         lens = torch.full((b,), t, dtype=torch.int32, device=DEV)
-        base = da.split_count(b * kvh, t, dev.sms)
-        for block_n, warps, stages, splits in itertools.product((32, 64, 128), (4, 8), (2, 3), (base // 2, base, base * 2)):
-            if splits < 1:
-                continue
-            cfg = dict(block_n=block_n, num_warps=warps, num_stages=stages, num_splits=splits)
+        base = da.split_count(b * kvh, span, dev.sms)
+        split_choices = sorted({max(1, base // 2), base, base * 2, da.split_count(b * kvh, span, dev.sms, 128)})
+        for block_n, warps, stages, splits, fused in itertools.product(
+                (32, 64, 128), (4, 8), (2, 3), split_choices, (True, False)):
+            cfg = dict(block_n=block_n, num_warps=warps, num_stages=stages, num_splits=splits, fused_merge=fused)
             try:
-                us = time_us(lambda: da.decode_attention(q, k, v, lens, **cfg))
+                us = time_us(lambda: da.decode_attention(q, k, v, lens, window=window, **cfg))
             except Exception as exc:
                 us = float("nan")
                 cfg["error"] = type(exc).__name__
-            results.append(dict(case=f"B={b} T={t}", default_splits=base, us=us,
-                                gbps=2 * b * kvh * t * d * 2 / (us * 1e-6) / GB, **cfg))
+            results.append(dict(case=f"{model} B={b} T={t}", default_splits=base, us=us,
+                                gbps=2 * b * kvh * span * d * 2 / (us * 1e-6) / GB, **cfg))
         del q, k, v
         torch.cuda.empty_cache()
     return results
@@ -470,6 +477,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="per-kernel device times of the Triton MoE")
     parser.add_argument("--only", default="attention,mla,moe,ffn,int4,rmsnorm")
     parser.add_argument("--no-ort", action="store_true")
+    parser.add_argument("--json", default="kernels_bench.json", help="file name under $OUT for the results")
     args = parser.parse_args()
     only = set(args.only.split(","))
     props = torch.cuda.get_device_properties(0)
@@ -480,8 +488,8 @@ def main() -> None:
     cases: list[Case] = []
     with_ort = not args.no_ort
 
-    def guarded(section, fn, *a):
-        if section not in only:
+    def guarded(section, fn, *a, tuning=False):
+        if section not in only and not tuning:
             return []
         try:
             return fn(*a)
@@ -493,13 +501,13 @@ def main() -> None:
     tune = set(args.tune.split(","))
     for section, fn in (("attention", tune_attention), ("mla", tune_mla), ("int4", tune_int4)):
         if section in tune:
-            results["tuning"][section] = guarded(section, fn, dev)
+            results["tuning"][section] = guarded(section, fn, dev, tuning=True)
     cases += guarded("attention", attention_cases, dev, with_ort)
     cases += guarded("mla", mla_cases, dev)
-    if only & {"moe", "ffn"}:
+    if only & {"moe", "ffn"} or "moe" in tune:
         w = moe_weights()
         if "moe" in tune:
-            results["tuning"]["moe"] = guarded("moe", tune_moe, w)
+            results["tuning"]["moe"] = guarded("moe", tune_moe, w, tuning=True)
         if args.profile:
             results["profile"] = guarded("moe", profile_moe, w)
         cases += guarded("moe", moe_cases, w)
@@ -517,7 +525,7 @@ def main() -> None:
     print(json.dumps(results["checks"]))
     print(table(cases, dev))
     if os.environ.get("OUT"):
-        Path(os.environ["OUT"], "kernels_bench.json").write_text(json.dumps(results, indent=1))
+        Path(os.environ["OUT"], args.json).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
