@@ -145,6 +145,31 @@ def calibrate(result, backend: str | None = None, *, iterations: int = 50) -> Ca
                        clamped=clamped, fit=fit)
 
 
+def calibrated_predictions(result, calibration: Calibration) -> list[float | None]:
+    """Each block result's predicted time at ``calibration``'s efficiencies (None where the block
+    has no operator costs), in ``result.blocks`` order: what the profile's predictions would have
+    been had this calibration been in force."""
+    from kernels.profiler import predict_ops
+    ce, me = calibration.compute_efficiency, calibration.memory_efficiency
+    return [predict_ops(b.op_costs, result.peak_flops, result.bandwidth, ce, me) if b.op_costs else None
+            for b in result.blocks]
+
+
+def describe_fit(calibration: Calibration) -> list[str]:
+    """One line per fitted phase: the summed prediction before and after against the measurement."""
+    from models.metrics import fmt_seconds
+    lines = []
+    for phase, f in calibration.fit.items():
+        m, before, after = f["measured_s"], f["predicted_before_s"], f["predicted_after_s"]
+        lines.append(f"{phase} ({calibration.backend}, timed layers): measured {fmt_seconds(m)}; predicted "
+                     f"{fmt_seconds(before)} before (ratio {before / m:.2f}), {fmt_seconds(after)} after "
+                     f"(ratio {after / m:.2f})")
+    if calibration.clamped:
+        lines.append(f"clamped to [{LOW}, {HIGH}]: {', '.join(calibration.clamped)}; the device's peak "
+                     f"figures may be off")
+    return lines
+
+
 def apply_calibration(workload: Workload, calibration: Calibration | None) -> Workload:
     """``workload`` with the fitted efficiencies (unchanged when ``calibration`` is None). The
     efficiencies are relative to the peak and bandwidth of the calibration's hardware; apply them

@@ -15,8 +15,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from kernels.calibration import (apply_calibration, calibrate, calibration_path,  # noqa: E402
-                                 load_calibration, save_calibration)
+from kernels.calibration import (apply_calibration, calibrate, calibrated_predictions,  # noqa: E402
+                                 calibration_path, describe_fit, load_calibration, save_calibration)
 from kernels.profiler import (HEAD_BLOCK, ProfileRequest, Profiler, profile)  # noqa: E402
 from models.catalog import find  # noqa: E402
 from models.cost import cost_report  # noqa: E402
@@ -175,6 +175,24 @@ def test_calibration_brings_decode_prediction_within_range(run, spec):
     assert 0.7 <= ratio <= 1.4
     assert second.whole_model.predicted_decode_s == pytest.approx(after)
     assert any("calibration" in m for m in second.messages)
+
+
+def test_calibrated_block_predictions_add_up_to_the_measured_phases(run):
+    """Per-block predictions at the fitted efficiencies, weighted by the layers that use each block,
+    sum to the measured time of each phase for the backend fitted (the calibration's defining
+    property, recomputed block by block from the operator costs), and the fit's summary says so."""
+    result, _, _ = run
+    cal = calibrate(result)
+    predicted = calibrated_predictions(result, cal)
+    assert len(predicted) == len(result.blocks)
+    for phase in ("prefill", "decode"):
+        rows = [(b, p) for b, p in zip(result.blocks, predicted)
+                if b.ok and b.phase == phase and (b.backend == cal.backend or b.block == HEAD_BLOCK and b.backend == "torch")]
+        measured = sum(b.layers * b.p50_s for b, _ in rows)
+        after = sum(b.layers * p for b, p in rows)
+        assert after == pytest.approx(measured, rel=0.02) or cal.clamped, (phase, after, measured)
+        assert after == pytest.approx(cal.fit[phase]["predicted_after_s"], rel=1e-9)
+    assert any(line.startswith("decode") and "ratio 1.00" in line for line in describe_fit(cal)) or cal.clamped
 
 
 def test_calibration_persists_per_device(run, tmp_path):
