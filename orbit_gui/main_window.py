@@ -273,9 +273,10 @@ class MainWindow(QMainWindow):
         the document when it is costed on the same device (one undoable step)."""
         if self._profile_result is None:
             return
-        from kernels.calibration import calibrate, save_calibration
+        from kernels.calibration import calibrate, calibrated_predictions, describe_fit, save_calibration
         cal = calibrate(self._profile_result)
         save_calibration(cal)
+        self.profiler.show_predictions(calibrated_predictions(self._profile_result, cal), "calibrated")
         text = (f"Calibrated {cal.device_key}: compute efficiency {cal.compute_efficiency:.3f}, "
                 f"memory efficiency {cal.memory_efficiency:.3f} (saved)")
         if self._profile_result.hardware_id == self.doc.state.workload.hardware:
@@ -284,7 +285,7 @@ class MainWindow(QMainWindow):
             text += "; applied to the current predictions"
         else:
             text += (f"; choose device {self._profile_result.hardware_id} in the knobs to use it")
-        self.profiler.show_calibration(text)
+        self.profiler.show_calibration(text, describe_fit(cal))
 
     def _build_menus(self) -> None:
         bar = self.menuBar()

@@ -268,9 +268,21 @@ def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
     assert result.status == "ok" and panel.table.rowCount() == len(result.blocks) == len(streamed)
     assert result.whole_model.decode_s > 0 and "extrapolated" in panel.summary.text()
     assert axis.isVisible() and not panel._hint.isVisible()
+    labels = [text for _, text in panel.chart.getAxis("left")._tickLevels[0]]
+    # one chart row per timed table row; long block names are shortened, phase and backend never
+    assert [tuple(text.split(" · ")[-2:]) for text in labels] == [(r.phase, r.backend) for r in result.blocks if r.ok]
+    shown_before = panel.shown_predictions()
+    assert shown_before == [b.predicted_s for b in result.blocks]
     before = window.doc.report.tpot_s
     qtbot.mouseClick(panel.calibrate_button, Qt.LeftButton)
     assert window.doc.report.tpot_s != before
+    # the table and chart now show the calibrated predictions, which fit the measurements
+    shown = panel.shown_predictions()
+    assert shown != shown_before and panel.table.item(0, 7).text() != f"{shown_before[0] * 1e3:.3f} ms"
+    decode = [(b.layers * b.p50_s, b.layers * p) for b, p in zip(result.blocks, shown)
+              if b.phase == "decode" and b.backend == "torch"]
+    assert 0.7 <= sum(p for _, p in decode) / sum(m for m, _ in decode) <= 1.4
+    assert "ratio 1.00" in panel.summary.text() and "after" in panel.summary.text()
     assert window.doc.state.workload.memory_efficiency < 0.8
     window.findChild(type(window.undo_action), "actionUndo").trigger()
     assert window.doc.report.tpot_s == before

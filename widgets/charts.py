@@ -98,9 +98,10 @@ class NiceAxis(pg.AxisItem):
     the range is short, whole decades when it is long, and, for token counts, powers of two
     written 256, 1K, 32K, 1M. Minor ticks only draw grid lines, never labels, so they cannot crowd."""
 
-    def __init__(self, orientation, tokens=False, **kw):
+    def __init__(self, orientation, tokens=False, seconds=False, **kw):
         super().__init__(orientation, **kw)
         self.tokens = tokens
+        self.seconds = seconds  # label log-mode ticks as times: 100 µs, 2 ms, 1.5 s
         self.enableAutoSIPrefix(False)
         self.setStyle(maxTextLevel=0)
 
@@ -164,6 +165,8 @@ class NiceAxis(pg.AxisItem):
             x = 10 ** v
             if self.tokens:
                 out.append(_fmt_tokens_approx(x))
+            elif self.seconds:
+                out.append(_fmt_seconds(x))
             elif x >= 1e5 or x < 1e-3:
                 out.append(f"{x:.0e}".replace("e+0", "e").replace("e-0", "e-"))
             elif x >= 1000:

@@ -1,10 +1,15 @@
 """The profiler panel: choose a device and backends, Run / Cancel, a progress bar, streamed
-results (table) and measured-against-predicted bars, and Calibrate. It displays what the
-profiling engine reports; the main window owns the worker thread."""
+results (table), a chart of measured against predicted time per block, and Calibrate. It displays
+what the profiling engine reports; the main window owns the worker thread.
+
+The chart is a dot plot on a log time axis, one row per (block, phase, backend): prefill and
+decode differ by orders of magnitude, which bars on a linear scale flatten, and row labels read
+horizontally however many rows there are."""
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from widgets.charts import NiceAxis
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
                                QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
@@ -15,6 +20,20 @@ IDLE_TEXT = ("Profiles one layer of each kind at the model's true size on the ch
              "against the cost model's prediction; results stream in as each block finishes.")
 COLUMNS = ("Block", "Layers", "Phase", "Backend", "p50", "p90", "Achieved", "Predicted",
            "Predicted / measured", "Roofline %", "Rel. error", "Status")
+
+
+PREDICTED_COL = COLUMNS.index("Predicted")
+
+
+def _prediction_cells(predicted_s, measured_s) -> tuple[str, str]:
+    """The Predicted and Predicted / measured cells."""
+    ratio = predicted_s / measured_s if predicted_s and measured_s else None
+    return _ms(predicted_s), (f"{ratio:.2f}" if ratio else "–")
+
+
+def _row_label(r, width: int = 34) -> str:
+    text = f"{r.block} · {r.phase} · {r.backend}"
+    return text if len(text) <= width else r.block[:width - len(text) + len(r.block) - 1] + "…" + text[len(r.block):]
 
 
 def _ms(seconds) -> str:
@@ -73,19 +92,35 @@ class ProfilerPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         split.addWidget(self.table)
-        self.chart = pg.PlotWidget(objectName="profileChart")
-        self.chart.setLabel("left", "time per call", units="s")
-        self.chart.addLegend(offset=(-10, 10))   # top right, clear of the first bars
-        self._measured = pg.BarGraphItem(x=[], height=[], width=0.38, brush="#5c6bc0", name="measured")
-        self._predicted = pg.BarGraphItem(x=[], height=[], width=0.38, brush="#ffa726", name="predicted")
-        self.chart.addItem(self._measured)
-        self.chart.addItem(self._predicted)
+        self.chart = pg.PlotWidget(objectName="profileChart",
+                                   axisItems={"bottom": NiceAxis("bottom", seconds=True)})
+        plot = self.chart.getPlotItem()
+        plot.setLogMode(x=True, y=False)
+        plot.invertY(True)                       # the first block on top, like the table
+        plot.showGrid(x=True, alpha=0.2)
+        plot.setMouseEnabled(y=False)
+        self.chart.setLabel("bottom", "time per call (log scale)")
+        self._legend = self.chart.addLegend(offset=(-10, 4), colCount=2)   # top right, over a blank row
+        # predicted-to-measured gaps as one path of segment pairs, then the two kinds of point
+        self._gaps = pg.PlotDataItem(x=[], y=[], connect="pairs", pen=pg.mkPen("#9e9e9e", width=2))
+        self._measured = pg.PlotDataItem(x=[], y=[], pen=None, symbol="o", symbolSize=10, symbolPen=None,
+                                         symbolBrush="#5c6bc0", name="measured (p50)")
+        self._predicted = pg.PlotDataItem(x=[], y=[], pen=None, symbol="d", symbolSize=11, symbolPen=None,
+                                          symbolBrush="#ffa726", name="predicted")
+        for item in (self._gaps, self._measured, self._predicted):
+            self.chart.addItem(item)
         self._hint = pg.TextItem("No measurements yet: Run profiles one layer of each kind;\n"
                                  "each block's time appears here beside the prediction.",
                                  color="#8a8d91", anchor=(0.5, 0.5))
         self._hint.setPos(0.5, 0.5)
         self.chart.addItem(self._hint)
         split.addWidget(self.chart)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        # a header and five rows stay visible however long the summary below grows
+        rows = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 5 * rows + 20)
+        self.chart.setMinimumHeight(200)
         layout.addWidget(split, 1)
         self.summary = QLabel(objectName="profileSummary", wordWrap=True)
         self.summary.setTextFormat(Qt.RichText)
@@ -94,6 +129,7 @@ class ProfilerPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancelRequested)
         self.calibrate_button.clicked.connect(self.calibrateRequested)
         self._rows: list = []
+        self._predicted_s: list = []   # per row: the run's prediction, or a calibrated one
         self._update_chart()
 
     # ---- requests
@@ -119,6 +155,8 @@ class ProfilerPanel(QWidget):
             self.calibrate_button.setEnabled(False)
             self.table.setRowCount(0)
             self._rows = []
+            self._predicted_s = []
+            self._legend.getLabel(self._predicted).setText("predicted")
             self.progress.setValue(0)
             self.summary.clear()
             self._update_chart()
@@ -130,34 +168,56 @@ class ProfilerPanel(QWidget):
     def add_result(self, r) -> None:
         """One BlockResult, as it streams in."""
         self._rows.append(r)
+        self._predicted_s.append(r.predicted_s or None)
         row = self.table.rowCount()
         self.table.insertRow(row)
         achieved = ""
         if r.achieved_flops_per_s:
             achieved = f"{r.achieved_flops_per_s / 1e12:.3f} TFLOP/s · {r.achieved_bytes_per_s / 1e9:.1f} GB/s"
-        ratio = f"{r.ratio:.2f}" if r.ratio else "–"
         roof = f"{r.roofline_pct:.0f}" if r.roofline_pct else "–"
         err = f"{r.rel_error:.1e}" if r.rel_error is not None else "–"
         status = r.status + (f": {r.message}" if r.message and r.status != "ok" else "")
         for col, text in enumerate((r.block, str(r.layers), r.phase, r.backend, _ms(r.p50_s),
-                                    _ms(r.p90_s), achieved, _ms(r.predicted_s), ratio, roof, err,
-                                    status)):
+                                    _ms(r.p90_s), achieved, *_prediction_cells(r.predicted_s, r.p50_s),
+                                    roof, err, status)):
             item = QTableWidgetItem(text)
             if r.message:
                 item.setToolTip(r.message)
             self.table.setItem(row, col, item)
         self._update_chart()
 
+    def show_predictions(self, predicted: list, label: str) -> None:
+        """Replace the rows' predictions (e.g. after calibration; one per row, None for none) in
+        the table and the chart, whose legend then says ``predicted (label)``."""
+        self._predicted_s = list(predicted)
+        for row, (r, p) in enumerate(zip(self._rows, self._predicted_s)):
+            for col, text in zip((PREDICTED_COL, PREDICTED_COL + 1), _prediction_cells(p, r.p50_s)):
+                self.table.item(row, col).setText(text)
+        self._legend.getLabel(self._predicted).setText(f"predicted ({label})")
+        self._update_chart()
+
+    def shown_predictions(self) -> list:
+        return list(self._predicted_s)
+
     def _update_chart(self) -> None:
-        done = [r for r in self._rows if r.status == "ok" and r.p50_s]
-        xs = list(range(len(done)))
-        self._measured.setOpts(x=[x - 0.2 for x in xs], height=[r.p50_s for r in done])
-        self._predicted.setOpts(x=[x + 0.2 for x in xs], height=[r.predicted_s or 0 for r in done])
-        ticks = [(x, f"{r.block[:14]}\n{r.phase} · {r.backend}") for x, r in zip(xs, done)]
-        self.chart.getAxis("bottom").setTicks([ticks])
+        done = [(r, p) for r, p in zip(self._rows, self._predicted_s) if r.status == "ok" and r.p50_s]
+        rows = range(len(done))
+        self._measured.setData(x=[r.p50_s for r, _ in done], y=list(rows))
+        paired = [(y, r, p) for y, (r, p) in zip(rows, done) if p]
+        self._predicted.setData(x=[p for _, _, p in paired], y=[y for y, _, _ in paired])
+        self._gaps.setData(x=[t for _, r, p in paired for t in (p, r.p50_s)],
+                           y=[y for y, _, _ in paired for _ in (0, 1)])
+        self.chart.getAxis("left").setTicks([[(y, _row_label(r)) for y, (r, _) in zip(rows, done)]])
+        plot = self.chart.getPlotItem()
+        if done:   # one blank row above the first holds the legend
+            plot.setYRange(-1.5, len(done) - 0.4, padding=0)
+            plot.enableAutoRange(x=True)
+        else:                                    # the hint sits in the middle of a blank view
+            plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self._hint.setVisible(not done)
+        self._legend.setVisible(bool(done))
         for axis in ("left", "bottom"):       # an empty chart shows no meaningless scale
-            self.chart.getPlotItem().showAxis(axis, bool(done))
+            plot.showAxis(axis, bool(done))
 
     def show_result(self, result) -> None:
         self.set_running(False)
@@ -177,8 +237,9 @@ class ProfilerPanel(QWidget):
         self.set_running(False)
         self.status.setText(message)
 
-    def show_calibration(self, text: str) -> None:
-        self.summary.setText(self.summary.text() + "<br><b>" + text + "</b>")
+    def show_calibration(self, text: str, details: list[str] = ()) -> None:
+        lines = [f"<b>{text}</b>", *details]
+        self.summary.setText(self.summary.text() + "<br>" + "<br>".join(lines))
 
     def set_theme(self, name: str) -> None:
         self.chart.setBackground("#18191b" if name == "dark" else "w")
