@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from widgets.charts import NiceAxis
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
                                QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
+
+from widgets.charts import NiceAxis
 
 BACKENDS = (("torch", "torch eager"), ("sdpa", "torch SDPA"), ("triton", "our Triton kernels"),
             ("onnxruntime", "ONNX Runtime"))
