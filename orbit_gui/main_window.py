@@ -665,7 +665,8 @@ class MainWindow(QMainWindow):
             redoable = i > current                 # undone steps, still redoable
             if item.data(Qt.UserRole) != redoable:
                 item.setData(Qt.UserRole, redoable)
-                item.setForeground(QColor("#8a8d91") if redoable else h.palette().text().color())
+                # undone steps grey; the rest follow the palette, so a theme switch recolours them
+                item.setData(Qt.ForegroundRole, QColor("#8a8d91") if redoable else None)
         if h.currentRow() != current:
             h.setCurrentRow(current)
 

@@ -147,6 +147,24 @@ def test_undo_redo_restore_metrics(window, qtbot):
     assert window.history.count() == 2
 
 
+def test_history_rows_follow_the_theme(window, qtbot):
+    """Done steps take their colour from the palette (an explicit colour captured in the light theme
+    left them black on black after switching to dark); undone steps are grey in both themes."""
+    set_spin(window, qtbot, "kvHeads", 1)
+    set_spin(window, qtbot, "kvHeads", 2)
+    window.findChild(type(window.undo_action), "actionUndo").trigger()
+    window.set_theme("dark")
+    try:
+        done, undone = window.history.item(0), window.history.item(window.history.count() - 1)
+        assert done.data(Qt.ForegroundRole) is None
+        assert undone.foreground().color().name() == "#8a8d91"
+        text = window.history.palette().text().color()
+        base = window.history.palette().base().color()
+        assert abs(text.lightness() - base.lightness()) > 100     # readable on the dark background
+    finally:
+        window.set_theme("light")
+
+
 def test_reset_to_original(window, qtbot):
     original = shown(window, "paramsTotal")
     set_spin(window, qtbot, "layers", 10)
