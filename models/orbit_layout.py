@@ -739,12 +739,12 @@ def timeline_y_range(series: TimelineSeries, top_band: float) -> tuple[float, fl
 
 def timeline_labels(series: TimelineSeries, plot_px: tuple[float, float], reserved=(),
                     max_labels: int = 50, y_range: tuple[float, float] | None = None,
-                    measure=None) -> list[PointLabel]:
+                    measure=None, line_px: float = 18.0) -> list[PointLabel]:
     """Labels for a plot of ``plot_px`` pixels (the real one, when a view knows its size): each
     organization's first release, then the largest models, placed greedily so that no two labels
     overlap, none covers a point, none leaves the plot and none enters a ``reserved`` box (plot
     fractions: x0, y0, x1, y1 from the top left). ``measure(text)``: the text's width in pixels
-    in the view's font (default: an average character width)."""
+    in the view's font (default: an average character width); ``line_px``: a label's height."""
     pts = series.points
     y_range = y_range or series.y_range
     plotted = [i for i, p in enumerate(pts) if p.params_total]
@@ -757,7 +757,7 @@ def timeline_labels(series: TimelineSeries, plot_px: tuple[float, float], reserv
     order = sorted(plotted, key=lambda i: (i not in firsts, -pts[i].params_total, pts[i].date))
     return _greedy_point_labels(order, xy, {i: short_label(pts[i].name, 20) for i in plotted},
                                 series.x_range, y_range, plot_px, extra, max_labels,
-                                reserved=reserved, measure=measure)
+                                reserved=reserved, measure=measure, line_px=line_px)
 
 
 _ANCHORS = (  # TextItem anchors (its box has a ~4 px margin): right, left, above, below, diagonals
@@ -785,9 +785,10 @@ def _greedy_point_labels(order, xy, texts, x_range, y_range, plot_px, extra_poin
         if len(out) >= max_labels:
             break
         text = texts[i]
-        w, h = (measure(text) if measure else len(text) * char_px) + 8, line_px
         px, py = pts_px[i]
         for ax, ay in _ANCHORS:
+            shown = (" " if ax == 0.0 else "") + text + (" " if ax == 1.0 else "")  # a space by the marker
+            w, h = (measure(shown) if measure else len(shown) * char_px) + 8, line_px   # + the item's margins
             x0, y0 = px - ax * w, py - ay * h
             box = (x0, y0, x0 + w, y0 + h)
             if box[0] < 0 or box[2] > W or box[1] < 0 or box[3] > H:
@@ -796,8 +797,7 @@ def _greedy_point_labels(order, xy, texts, x_range, y_range, plot_px, extra_poin
                     _overlaps(box, o) for o in obstacles if o is not own[i]):
                 continue
             placed.append(box)
-            pad = " " if ax == 0.0 else ""     # a space between marker and text
-            out.append(PointLabel(i, pad + text + (" " if ax == 1.0 else ""), (ax, ay)))
+            out.append(PointLabel(i, shown, (ax, ay)))
             break
     return out
 
@@ -828,6 +828,25 @@ class BenchmarkSeries:
     y_range: tuple[float, float]
     x_ticks: list[tuple[float, str]] | None
     y_ticks: list[tuple[float, str]] | None
+
+
+def benchmark_labels(series: BenchmarkSeries, plot_px: tuple[float, float], reserved=(),
+                     max_labels: int = 40, measure=None, line_px: float = 18.0) -> list[PointLabel]:
+    """``series``' labels placed again for a plot of ``plot_px`` real pixels, kept out of the
+    ``reserved`` boxes (plot fractions x0, y0, x1, y1 from the top left; the legend's) and sized
+    by ``measure(text)`` and ``line_px`` (see ``timeline_labels``)."""
+    return _benchmark_point_labels(series.points, series.x_range, series.y_range, plot_px, max_labels,
+                                   reserved, measure, line_px)
+
+
+def _benchmark_point_labels(pts, x_range, y_range, plot_px, max_labels, reserved=(), measure=None,
+                            line_px: float = 18.0):
+    """Highest scores first (they are the ones a reader looks for), then by id for stability."""
+    xy = {i: (p.x, p.y) for i, p in enumerate(pts)}
+    order = sorted(xy, key=lambda i: (-(pts[i].y - y_range[0]) / (y_range[1] - y_range[0] or 1), pts[i].id))
+    return _greedy_point_labels(order, xy, {i: short_label(p.name, 20) for i, p in enumerate(pts)},
+                                x_range, y_range, plot_px, [], max_labels, reserved=reserved, measure=measure,
+                                line_px=line_px)
 
 
 def benchmark_names(source=None) -> list[str]:
@@ -877,10 +896,7 @@ def benchmark_series(benchmark_x: str, benchmark_y: str = PARAMS, *, graph=None,
         return (lo - pad, hi + pad)
 
     xr, yr = rng([p.x for p in pts], is_params(benchmark_x)), rng([p.y for p in pts], is_params(benchmark_y))
-    xy = {i: (p.x, p.y) for i, p in enumerate(pts)}
-    order = sorted(xy, key=lambda i: (-(pts[i].y - yr[0]) / (yr[1] - yr[0] or 1), pts[i].id))
-    labels = _greedy_point_labels(order, xy, {i: short_label(p.name, 20) for i, p in enumerate(pts)},
-                                  xr, yr, plot_px, [], max_labels)
+    labels = _benchmark_point_labels(pts, xr, yr, plot_px, max_labels)
     return BenchmarkSeries("Parameters" if is_params(benchmark_x) else benchmark_x,
                            "Parameters" if is_params(benchmark_y) else benchmark_y, pts,
                            is_params(benchmark_x), is_params(benchmark_y), labels, xr, yr,

@@ -278,6 +278,35 @@ def test_timeline_labels_fit_the_real_plot(qtbot, graph, size):
     assert "gpt-3" in view.labelled_ids()
 
 
+@pytest.mark.parametrize("size", [(700, 520), (1300, 860)])
+def test_benchmark_labels_fit_the_real_plot(qtbot, graph, size):
+    """The scatter's labels are placed for the plot's real size with measured text (they were
+    placed for a nominal plot and overlapped, e.g. Llama 3.1 405B over DeepSeek-V3): none
+    overlaps another or the legend, none leaves the plot."""
+    from PySide6.QtCore import QPointF
+    from widgets.orbit import BenchmarkView
+    view = BenchmarkView(graph)
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: not view._relabel_timer.isActive(), timeout=3000)
+    vb = view.plot.getPlotItem().vb
+    plot_rect = vb.sceneBoundingRect()
+    legend = view.legend.sceneBoundingRect()
+    rects = [t.mapRectToScene(t.boundingRect()) for t in view._labels]
+    assert len(rects) >= 8
+    for i, r in enumerate(rects):
+        assert plot_rect.adjusted(-1, -1, 1, 1).contains(r)
+        assert not r.intersects(legend)
+        for other in rects[i + 1:]:
+            assert not r.adjusted(1, 1, -1, -1).intersects(other.adjusted(1, 1, -1, -1))
+    markers = [vb.mapViewToScene(QPointF(p.x, p.y)) for p in view.series.points]
+    for r in rects:                     # no label covers a point
+        assert not any(r.adjusted(2, 2, -2, -2).contains(m) for m in markers)
+    assert "deepseek-r1" in view.labelled_ids()      # the top score is always named
+
+
 def test_benchmark_axis_choice_changes_point_count(qtbot, graph):
     from PySide6.QtWidgets import QComboBox
     from widgets.orbit import BenchmarkView

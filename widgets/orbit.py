@@ -24,13 +24,13 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QPointF, Qt, Signal
 
 from models.orbit_layout import (CONCEPT, DIMENSION, MODEL, ORGANIZATION, PARAMS, LabelAnchor,
-                                 OrbitLayout, benchmark_names, benchmark_series, filter_nodes,
+                                 OrbitLayout, benchmark_labels, benchmark_names, benchmark_series, filter_nodes,
                                  format_params, log_ticks, neighbourhood, node_details,
                                  organization_colors, orbit_layout, polar, short_label,
                                  short_organization, technique_choices, timeline_labels,
                                  timeline_series, timeline_y_range)
 
-LEGEND_OFFSET = 8      # px between the timeline's legend and the plot's top-left corner
+LEGEND_OFFSET = 8      # px between a scatter's legend and the plot's corner
 
 THEMES = {
     "light": {"bg": "#FFFFFF", "fg": "#202020", "muted": "#6B6B6B", "ring": "#D8D8D8",
@@ -795,6 +795,34 @@ def _emit_point_click(view, points, ev) -> None:
         view.modelClicked.emit(model)
 
 
+def _label_font() -> QtGui.QFont:
+    font = QtGui.QFont()
+    font.setPointSize(8)
+    return font
+
+
+def _label_metrics() -> dict:
+    """``measure`` and ``line_px`` for the label placers: a label's text width and box height in
+    pixels in the labels' font (a TextItem's box adds a 4 px margin on each side)."""
+    metrics = QtGui.QFontMetricsF(_label_font())
+    return {"measure": lambda text: metrics.horizontalAdvance(text) + 2, "line_px": metrics.height() + 8}
+
+
+def _replace_point_labels(plot, old: list, labels, color, position) -> list:
+    """Text items for ``labels`` (PointLabel: index, text, anchor) at ``position(index)`` in
+    ``plot``, replacing the items ``old``."""
+    for t in old:
+        plot.removeItem(t)
+    items, font = [], _label_font()
+    for lab in labels:
+        t = pg.TextItem(lab.text, color=color, anchor=lab.anchor)
+        t.setFont(font)
+        t.setPos(*position(lab.index))
+        plot.addItem(t)
+        items.append(t)
+    return items
+
+
 class TimelineView(pg.PlotWidget):
     """Figure 7: total parameters (filled) and, for MoE models, active parameters (hollow) on a
     log axis against the release date, coloured by organization, with lineage lines."""
@@ -852,26 +880,10 @@ class TimelineView(pg.PlotWidget):
         plot.setYRange(*y_range, padding=0)
         plot.getAxis("left").setTicks([log_ticks(*y_range)])
         reserved = [(0.0, 0.0, min(1.0, (box.width() + 2 * LEGEND_OFFSET) / w), band)]
-        metrics = QtGui.QFontMetricsF(self._label_font())
-        labels = timeline_labels(self.series, (w, h), reserved, y_range=y_range,
-                                 measure=lambda text: metrics.horizontalAdvance(text) + 2)
-        th = THEMES[self._theme]
-        for t in self._labels:
-            plot.removeItem(t)
-        self._labels = []
-        for lab in labels:
-            p = self.series.points[lab.index]
-            t = pg.TextItem(lab.text, color=th["fg"], anchor=lab.anchor)
-            t.setFont(self._label_font())
-            t.setPos(p.date, float(np.log10(p.params_total)))
-            plot.addItem(t)
-            self._labels.append(t)
-
-    @staticmethod
-    def _label_font() -> QtGui.QFont:
-        font = QtGui.QFont()
-        font.setPointSize(8)
-        return font
+        labels = timeline_labels(self.series, (w, h), reserved, y_range=y_range, **_label_metrics())
+        pts = self.series.points
+        self._labels = _replace_point_labels(plot, self._labels, labels, THEMES[self._theme]["fg"],
+                                             lambda i: (pts[i].date, float(np.log10(pts[i].params_total))))
 
     def labelled_ids(self) -> list[str]:
         """Models whose name is written beside their point."""
@@ -986,9 +998,12 @@ class BenchmarkView(QtWidgets.QWidget):
         self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self._tip, size=11)
         self.plot.addItem(self.scatter)
         self.scatter.sigClicked.connect(self._clicked)
-        self.legend = pg.LegendItem(colCount=4, labelTextSize="8pt", offset=(-8, -8))
+        self.legend = pg.LegendItem(colCount=4, labelTextSize="8pt", offset=(-LEGEND_OFFSET, -LEGEND_OFFSET))
         self.legend.setParentItem(self.plot.getPlotItem().vb)
         self._labels: list[pg.TextItem] = []
+        # labels are placed for the plot's real size: again (debounced) when it is resized
+        self._relabel_timer = QtCore.QTimer(self, singleShot=True, interval=80)
+        self._relabel_timer.timeout.connect(self._fit_labels)
         outer = QtWidgets.QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         outer.addLayout(top)
@@ -1039,16 +1054,6 @@ class BenchmarkView(QtWidgets.QWidget):
         self.scatter.setData([{"pos": (p.x, p.y), "data": p.id, "symbol": "o", "size": 11,
                                "brush": pg.mkBrush(self.colors[p.organization]), "pen": outline}
                               for p in s.points])
-        for t in self._labels:
-            plot.removeItem(t)
-        self._labels = []
-        for lab in s.labels:
-            p = s.points[lab.index]
-            t = pg.TextItem(lab.text, color=th["fg"], anchor=lab.anchor)
-            t.setFont(QtGui.QFont(t.textItem.font().family(), 8))
-            t.setPos(p.x, p.y)
-            plot.addItem(t)
-            self._labels.append(t)
         plot.setLabel("bottom", s.x_name + (" (log scale)" if s.x_log else ""), color=th["fg"])
         plot.setLabel("left", s.y_name + (" (log scale)" if s.y_log else ""), color=th["fg"])
         plot.getAxis("bottom").setTicks([s.x_ticks] if s.x_ticks else None)
@@ -1060,6 +1065,33 @@ class BenchmarkView(QtWidgets.QWidget):
         _legend_samples(self.legend, self.colors,
                         sorted({p.organization for p in s.points}, key=str.lower))
         self.count.setText(f"{len(s.points)} models with both values")
+        self._fit_labels()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(event)
+        if self.series is not None:
+            self._relabel_timer.start()
+
+    def _fit_labels(self) -> None:
+        """Labels placed in the plot's real pixels with measured text, none under the legend (the
+        series' own labels assume a nominal plot until the view has a size)."""
+        s, plot = self.series, self.plot.getPlotItem()
+        if s is None or plot is None:
+            return
+        w, h = plot.vb.width(), plot.vb.height()
+        labels = s.labels
+        if w >= 50 and h >= 50:
+            box = self.legend.boundingRect()
+            reserved = [(max(0.0, 1 - (box.width() + 2 * LEGEND_OFFSET) / w),
+                         max(0.0, 1 - (box.height() + 2 * LEGEND_OFFSET) / h), 1.0, 1.0)]
+            labels = benchmark_labels(s, (w, h), reserved, **_label_metrics())
+        self._labels = _replace_point_labels(plot, self._labels, labels, THEMES[self._theme]["fg"],
+                                             lambda i: (s.points[i].x, s.points[i].y))
+
+    def labelled_ids(self) -> list[str]:
+        """Models whose name is written beside their point."""
+        shown = {t.textItem.toPlainText().strip() for t in self._labels}
+        return [p.id for p in self.series.points if short_label(p.name, 20) in shown] if self.series else []
 
     def point_count(self) -> int:
         return len(self.scatter.data)
