@@ -739,12 +739,13 @@ def timeline_y_range(series: TimelineSeries, top_band: float) -> tuple[float, fl
 
 def timeline_labels(series: TimelineSeries, plot_px: tuple[float, float], reserved=(),
                     max_labels: int = 50, y_range: tuple[float, float] | None = None,
-                    measure=None, line_px: float = 18.0) -> list[PointLabel]:
+                    measure=None, line_px: float = 18.0, first: str | None = None) -> list[PointLabel]:
     """Labels for a plot of ``plot_px`` pixels (the real one, when a view knows its size): each
     organization's first release, then the largest models, placed greedily so that no two labels
     overlap, none covers a point, none leaves the plot and none enters a ``reserved`` box (plot
     fractions: x0, y0, x1, y1 from the top left). ``measure(text)``: the text's width in pixels
-    in the view's font (default: an average character width); ``line_px``: a label's height."""
+    in the view's font (default: an average character width); ``line_px``: a label's height;
+    ``first``: a model id labelled before all others (the open model), where it is plotted."""
     pts = series.points
     y_range = y_range or series.y_range
     plotted = [i for i, p in enumerate(pts) if p.params_total]
@@ -754,10 +755,17 @@ def timeline_labels(series: TimelineSeries, plot_px: tuple[float, float], reserv
     for i in plotted:
         first_of_org.setdefault(pts[i].organization, i)
     firsts = set(first_of_org.values())   # each organization's first release, then the largest
-    order = sorted(plotted, key=lambda i: (i not in firsts, -pts[i].params_total, pts[i].date))
+    order, lead = _put_first(sorted(plotted, key=lambda i: (i not in firsts, -pts[i].params_total, pts[i].date)),
+                             pts, first)
     return _greedy_point_labels(order, xy, {i: short_label(pts[i].name, 20) for i in plotted},
                                 series.x_range, y_range, plot_px, extra, max_labels,
-                                reserved=reserved, measure=measure, line_px=line_px)
+                                reserved=reserved, measure=measure, line_px=line_px, lenient=lead)
+
+
+def _put_first(order: list[int], pts, model_id: str | None) -> tuple[list[int], int | None]:
+    """``order`` with the point of ``model_id`` (if in it) moved to the front, and that point."""
+    lead = [i for i in order if pts[i].id == model_id]
+    return lead + [i for i in order if i not in lead], (lead[0] if lead else None)
 
 
 _ANCHORS = (  # TextItem anchors (its box has a ~4 px margin): right, left, above, below, diagonals
@@ -766,7 +774,7 @@ _ANCHORS = (  # TextItem anchors (its box has a ~4 px margin): right, left, abov
 
 def _greedy_point_labels(order, xy, texts, x_range, y_range, plot_px, extra_points, max_labels,
                          reserved=(), char_px: float = 6.6, line_px: float = 18.0,
-                         marker_px: float = 6.0, measure=None) -> list[PointLabel]:
+                         marker_px: float = 6.0, measure=None, lenient: int | None = None) -> list[PointLabel]:
     W, H = plot_px
 
     def to_px(x, y):
@@ -786,6 +794,9 @@ def _greedy_point_labels(order, xy, texts, x_range, y_range, plot_px, extra_poin
             break
         text = texts[i]
         px, py = pts_px[i]
+        # the open model's label may touch markers that overlap its own (DeepSeek-V3 and R1: same
+        # size, a month apart, one blob), or it could never be named; other labels keep clear
+        blocking = [o for o in obstacles if o is not own[i] and not (i == lenient and _overlaps(o, own[i]))]
         for ax, ay in _ANCHORS:
             shown = (" " if ax == 0.0 else "") + text + (" " if ax == 1.0 else "")  # a space by the marker
             w, h = (measure(shown) if measure else len(shown) * char_px) + 8, line_px   # + the item's margins
@@ -793,8 +804,7 @@ def _greedy_point_labels(order, xy, texts, x_range, y_range, plot_px, extra_poin
             box = (x0, y0, x0 + w, y0 + h)
             if box[0] < 0 or box[2] > W or box[1] < 0 or box[3] > H:
                 continue
-            if any(_overlaps(box, p) for p in placed) or any(
-                    _overlaps(box, o) for o in obstacles if o is not own[i]):
+            if any(_overlaps(box, p) for p in placed) or any(_overlaps(box, o) for o in blocking):
                 continue
             placed.append(box)
             out.append(PointLabel(i, shown, (ax, ay)))
@@ -831,22 +841,24 @@ class BenchmarkSeries:
 
 
 def benchmark_labels(series: BenchmarkSeries, plot_px: tuple[float, float], reserved=(),
-                     max_labels: int = 40, measure=None, line_px: float = 18.0) -> list[PointLabel]:
+                     max_labels: int = 40, measure=None, line_px: float = 18.0,
+                     first: str | None = None) -> list[PointLabel]:
     """``series``' labels placed again for a plot of ``plot_px`` real pixels, kept out of the
     ``reserved`` boxes (plot fractions x0, y0, x1, y1 from the top left; the legend's) and sized
-    by ``measure(text)`` and ``line_px`` (see ``timeline_labels``)."""
+    by ``measure(text)`` and ``line_px``, ``first`` labelled before all (see ``timeline_labels``)."""
     return _benchmark_point_labels(series.points, series.x_range, series.y_range, plot_px, max_labels,
-                                   reserved, measure, line_px)
+                                   reserved, measure, line_px, first)
 
 
 def _benchmark_point_labels(pts, x_range, y_range, plot_px, max_labels, reserved=(), measure=None,
-                            line_px: float = 18.0):
+                            line_px: float = 18.0, first: str | None = None):
     """Highest scores first (they are the ones a reader looks for), then by id for stability."""
     xy = {i: (p.x, p.y) for i, p in enumerate(pts)}
-    order = sorted(xy, key=lambda i: (-(pts[i].y - y_range[0]) / (y_range[1] - y_range[0] or 1), pts[i].id))
+    order, lead = _put_first(sorted(xy, key=lambda i: (-(pts[i].y - y_range[0]) / (y_range[1] - y_range[0] or 1),
+                                                       pts[i].id)), pts, first)
     return _greedy_point_labels(order, xy, {i: short_label(p.name, 20) for i, p in enumerate(pts)},
                                 x_range, y_range, plot_px, [], max_labels, reserved=reserved, measure=measure,
-                                line_px=line_px)
+                                line_px=line_px, lenient=lead)
 
 
 def benchmark_names(source=None) -> list[str]:

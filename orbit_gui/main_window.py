@@ -210,8 +210,14 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(0)
 
     def _follow_model_in_orbit(self) -> None:
-        if self.orbit is not None and self.doc.source and self.doc.source.kind == "catalog":
-            self.orbit.select_model(self.doc.source.ref)
+        """The taxonomy views mark the open catalog model (and nothing for a user's own file)."""
+        if self.orbit is None or not self.doc.source:
+            return
+        current = self.doc.source.ref if self.doc.source.kind == "catalog" else None
+        if current is not None:
+            self.orbit.select_model(current)
+        self.timeline.set_current(current)
+        self.benchmarks.set_current(current)
 
     # ------------------------------------------------------------------ profiling
     def _ensure_profiler(self) -> None:

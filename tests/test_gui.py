@@ -265,6 +265,29 @@ def test_orbit_follows_the_open_model(window):
     assert window.orbit.view.selected() == "model:mixtral-8x7b"
 
 
+def test_timeline_and_benchmarks_mark_and_name_the_open_model(window, qtbot, tmp_path):
+    """DeepSeek-V3 sits among close neighbours on both plots (unnamed there before); opened, it is
+    ringed and named first. A user's own file is in neither plot: no ring."""
+    import numpy as np
+    window.resize(1500, 950)
+    window.tabs.setCurrentWidget(window.benchmark_host)
+    window.open_catalog("deepseek-v3")
+    # labels are placed again once the new tab is laid out (debounced)
+    qtbot.waitUntil(lambda: "deepseek-v3" in window.benchmarks.labelled_ids(), timeout=3000)
+    window.tabs.setCurrentWidget(window.timeline_host)
+    qtbot.waitUntil(lambda: "deepseek-v3" in window.timeline.labelled_ids(), timeout=3000)
+    b, t = window.benchmarks._by_id["deepseek-v3"], window.timeline._by_id["deepseek-v3"]
+    (ring,) = window.benchmarks.current_ring.data
+    assert (ring["x"], ring["y"]) == pytest.approx((b.x, b.y))
+    (ring,) = window.timeline.current_ring.data
+    assert (ring["x"], ring["y"]) == pytest.approx((t.date, np.log10(t.params_total)))
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"model_type": "llama", "hidden_size": 512, "intermediate_size": 1024, '
+                   '"num_hidden_layers": 2, "num_attention_heads": 8, "vocab_size": 1000}')
+    assert window.open_path(str(cfg))
+    assert len(window.timeline.current_ring.data) == 0 and len(window.benchmarks.current_ring.data) == 0
+
+
 def _profile_options(**kw):
     return {"device": "cpu", "backends": ("torch",), "context": 32, "batch": 1, "repeats": 2, **kw}
 

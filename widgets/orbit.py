@@ -801,6 +801,17 @@ def _label_font() -> QtGui.QFont:
     return font
 
 
+def _current_ring() -> pg.ScatterPlotItem:
+    """The ring drawn around the open model's point on the timeline and benchmark plots."""
+    ring = pg.ScatterPlotItem(size=21, symbol="o", brush=None, pxMode=True)
+    ring.setZValue(5)
+    return ring
+
+
+def _set_ring(ring: pg.ScatterPlotItem, positions: list, color) -> None:
+    ring.setData([{"pos": xy, "pen": pg.mkPen(color, width=2.5), "brush": None} for xy in positions])
+
+
 def _label_metrics() -> dict:
     """``measure`` and ``line_px`` for the label placers: a label's text width and box height in
     pixels in the labels' font (a TextItem's box adds a 4 px margin on each side)."""
@@ -849,6 +860,9 @@ class TimelineView(pg.PlotWidget):
             plot.addItem(item)
         self.totals.sigClicked.connect(self._clicked)
         self.actives.sigClicked.connect(self._clicked)
+        self.current_ring = _current_ring()
+        plot.addItem(self.current_ring)
+        self._current: str | None = None
         self.legend = pg.LegendItem(colCount=5, labelTextSize="8pt", offset=(LEGEND_OFFSET, LEGEND_OFFSET))
         self.legend.setParentItem(plot.vb)
         self._labels: list[pg.TextItem] = []
@@ -880,10 +894,19 @@ class TimelineView(pg.PlotWidget):
         plot.setYRange(*y_range, padding=0)
         plot.getAxis("left").setTicks([log_ticks(*y_range)])
         reserved = [(0.0, 0.0, min(1.0, (box.width() + 2 * LEGEND_OFFSET) / w), band)]
-        labels = timeline_labels(self.series, (w, h), reserved, y_range=y_range, **_label_metrics())
+        labels = timeline_labels(self.series, (w, h), reserved, y_range=y_range, first=self._current,
+                                 **_label_metrics())
         pts = self.series.points
         self._labels = _replace_point_labels(plot, self._labels, labels, THEMES[self._theme]["fg"],
                                              lambda i: (pts[i].date, float(np.log10(pts[i].params_total))))
+
+    def set_current(self, model_id: str | None) -> None:
+        """Ring the open model's point and name it before any other (nothing when not plotted)."""
+        self._current = model_id
+        p = self._by_id.get(model_id) if self.series else None
+        ring = [(p.date, float(np.log10(p.params_total)))] if p is not None and p.params_total else []
+        _set_ring(self.current_ring, ring, THEMES[self._theme]["fg"])
+        self._fit_overlay()
 
     def labelled_ids(self) -> list[str]:
         """Models whose name is written beside their point."""
@@ -947,7 +970,7 @@ class TimelineView(pg.PlotWidget):
         hidden = len(s.points) - len(pts)
         plot.getAxis("bottom").setLabel(f"Release date ({hidden} models without public parameter "
                                         f"counts not plotted)" if hidden else "Release date")
-        self._fit_overlay()
+        self.set_current(self._current)      # the ring takes the theme; labels are placed again
 
     def point_viewport_pos(self, model_id: str, active: bool = False) -> QtCore.QPoint:
         p = self._by_id[model_id]
@@ -998,6 +1021,9 @@ class BenchmarkView(QtWidgets.QWidget):
         self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self._tip, size=11)
         self.plot.addItem(self.scatter)
         self.scatter.sigClicked.connect(self._clicked)
+        self.current_ring = _current_ring()
+        self.plot.addItem(self.current_ring)
+        self._current: str | None = None
         self.legend = pg.LegendItem(colCount=4, labelTextSize="8pt", offset=(-LEGEND_OFFSET, -LEGEND_OFFSET))
         self.legend.setParentItem(self.plot.getPlotItem().vb)
         self._labels: list[pg.TextItem] = []
@@ -1065,6 +1091,14 @@ class BenchmarkView(QtWidgets.QWidget):
         _legend_samples(self.legend, self.colors,
                         sorted({p.organization for p in s.points}, key=str.lower))
         self.count.setText(f"{len(s.points)} models with both values")
+        self.set_current(self._current)
+
+    def set_current(self, model_id: str | None) -> None:
+        """Ring the open model's point and name it before any other (nothing when it has no value
+        on both axes)."""
+        self._current = model_id
+        p = self._by_id.get(model_id) if self.series else None
+        _set_ring(self.current_ring, [(p.x, p.y)] if p is not None else [], THEMES[self._theme]["fg"])
         self._fit_labels()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
@@ -1079,12 +1113,13 @@ class BenchmarkView(QtWidgets.QWidget):
         if s is None or plot is None:
             return
         w, h = plot.vb.width(), plot.vb.height()
-        labels = s.labels
         if w >= 50 and h >= 50:
             box = self.legend.boundingRect()
             reserved = [(max(0.0, 1 - (box.width() + 2 * LEGEND_OFFSET) / w),
                          max(0.0, 1 - (box.height() + 2 * LEGEND_OFFSET) / h), 1.0, 1.0)]
-            labels = benchmark_labels(s, (w, h), reserved, **_label_metrics())
+            labels = benchmark_labels(s, (w, h), reserved, first=self._current, **_label_metrics())
+        else:                          # not laid out yet: a nominal plot until the first resize
+            labels = benchmark_labels(s, (1300.0, 720.0), first=self._current)
         self._labels = _replace_point_labels(plot, self._labels, labels, THEMES[self._theme]["fg"],
                                              lambda i: (s.points[i].x, s.points[i].y))
 
