@@ -815,6 +815,7 @@ def _greedy_point_labels(order, xy, texts, x_range, y_range, plot_px, extra_poin
 # ---------------------------------------------------------------- benchmarks (Table 6)
 
 PARAMS = "params"
+NOMINAL_PLOT_PX = (1300.0, 720.0)   # labels are placed for this plot until a view knows its real size
 
 
 @dataclass(frozen=True)
@@ -877,7 +878,7 @@ def benchmark_names(source=None) -> list[str]:
 
 
 def benchmark_series(benchmark_x: str, benchmark_y: str = PARAMS, *, graph=None,
-                     plot_px: tuple[float, float] = (1300.0, 720.0),
+                     plot_px: tuple[float, float] = NOMINAL_PLOT_PX,
                      max_labels: int = 40) -> BenchmarkSeries:
     """Every model with a value on both axes. An axis named ``"params"`` (or "Parameters")
     plots log10(total parameters) with 1B/10B/... ticks; benchmarks plot their Table 6 score."""

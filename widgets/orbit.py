@@ -23,7 +23,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QPointF, Qt, Signal
 
-from models.orbit_layout import (CONCEPT, DIMENSION, MODEL, ORGANIZATION, PARAMS, LabelAnchor,
+from models.orbit_layout import (CONCEPT, DIMENSION, MODEL, NOMINAL_PLOT_PX, ORGANIZATION, PARAMS, LabelAnchor,
                                  OrbitLayout, benchmark_labels, benchmark_names, benchmark_series, filter_nodes,
                                  format_params, log_ticks, neighbourhood, node_details,
                                  organization_colors, orbit_layout, polar, short_label,
@@ -1119,7 +1119,7 @@ class BenchmarkView(QtWidgets.QWidget):
                          max(0.0, 1 - (box.height() + 2 * LEGEND_OFFSET) / h), 1.0, 1.0)]
             labels = benchmark_labels(s, (w, h), reserved, first=self._current, **_label_metrics())
         else:                          # not laid out yet: a nominal plot until the first resize
-            labels = benchmark_labels(s, (1300.0, 720.0), first=self._current)
+            labels = benchmark_labels(s, NOMINAL_PLOT_PX, first=self._current)
         self._labels = _replace_point_labels(plot, self._labels, labels, THEMES[self._theme]["fg"],
                                              lambda i: (s.points[i].x, s.points[i].y))
 
