@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 
+from models.metrics import fmt_bytes
+
 BACKEND_CHOICES = ("torch", "sdpa", "triton", "onnxruntime")
 
 
@@ -65,7 +67,7 @@ def _table(result, out) -> None:
     print(f"{req.spec.name} on {result.device}, {result.dtype}, context {req.context}, "
           f"batch {req.batch}", file=out)
     head = (f"{'block':22s} {'layers':>6s} {'phase':8s} {'backend':12s} {'p50':>10s} "
-            f"{'achieved':>22s} {'predicted':>10s} {'ratio':>6s} {'roof%':>6s} {'error':>8s}  status")
+            f"{'achieved':>22s} {'predicted':>10s} {'ratio':>6s} {'roof%':>6s} {'peak mem':>10s} {'error':>8s}  status")
     print(head, file=out)
     print("-" * len(head), file=out)
     for b in result.blocks:
@@ -74,9 +76,10 @@ def _table(result, out) -> None:
         ratio = f"{b.ratio:.2f}" if b.ratio else "-"
         roof = f"{b.roofline_pct:.0f}" if b.roofline_pct is not None else "-"
         err = f"{b.rel_error:.1e}" if b.rel_error is not None else "-"
+        peak = fmt_bytes(b.peak_memory_bytes) if b.peak_memory_bytes is not None else "-"
         status = b.status + (f" ({b.message})" if b.message and b.status != "ok" else "")
         print(f"{b.block[:22]:22s} {b.layers:6d} {b.phase:8s} {b.backend:12s} {_t(b.p50_s):>10s} "
-              f"{ach:>22s} {_t(b.predicted_s):>10s} {ratio:>6s} {roof:>6s} {err:>8s}  {status}",
+              f"{ach:>22s} {_t(b.predicted_s):>10s} {ratio:>6s} {roof:>6s} {peak:>10s} {err:>8s}  {status}",
               file=out)
     if result.whole_by_backend:
         print("whole model (extrapolated: one layer per kind x layer count + LM head):", file=out)

@@ -307,6 +307,10 @@ def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
     qtbot.waitUntil(lambda: window._profile_result is not None, timeout=120_000)
     result = window._profile_result
     assert result.status == "ok" and panel.table.rowCount() == len(result.blocks) == len(streamed)
+    from widgets.profiler import COLUMNS
+    peak = [panel.table.item(row, COLUMNS.index("Peak memory")).text() for row in range(panel.table.rowCount())]
+    assert all(text.endswith(("B", "KiB", "MiB", "GiB")) for text, b in zip(peak, result.blocks)
+               if b.peak_memory_bytes is not None) and any(b.peak_memory_bytes for b in result.blocks)
     assert result.whole_model.decode_s > 0 and "extrapolated" in panel.summary.text()
     assert axis.isVisible() and not panel._hint.isVisible()
     labels = [text for _, text in panel.chart.getAxis("left")._tickLevels[0]]
@@ -319,7 +323,9 @@ def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
     assert window.doc.report.tpot_s != before
     # the table and chart now show the calibrated predictions, which fit the measurements
     shown = panel.shown_predictions()
-    assert shown != shown_before and panel.table.item(0, 7).text() != f"{shown_before[0] * 1e3:.3f} ms"
+    from widgets.profiler import COLUMNS
+    predicted_col = COLUMNS.index("Predicted")
+    assert shown != shown_before and panel.table.item(0, predicted_col).text() != f"{shown_before[0] * 1e3:.3f} ms"
     decode = [(b.layers * b.p50_s, b.layers * p) for b, p in zip(result.blocks, shown)
               if b.phase == "decode" and b.backend == "torch"]
     assert 0.7 <= sum(p for _, p in decode) / sum(m for m, _ in decode) <= 1.4

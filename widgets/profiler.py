@@ -13,14 +13,15 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
                                QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from models.metrics import fmt_bytes
 from widgets.charts import NiceAxis
 
 BACKENDS = (("torch", "torch eager"), ("sdpa", "torch SDPA"), ("triton", "our Triton kernels"),
             ("onnxruntime", "ONNX Runtime"))
 IDLE_TEXT = ("Profiles one layer of each kind at the model's true size on the chosen device, "
              "against the cost model's prediction; results stream in as each block finishes.")
-COLUMNS = ("Block", "Layers", "Phase", "Backend", "p50", "p90", "Achieved", "Predicted",
-           "Predicted / measured", "Roofline %", "Rel. error", "Status")
+COLUMNS = ("Block", "Layers", "Phase", "Backend", "p50", "p90", "p99", "Achieved", "Predicted",
+           "Predicted / measured", "Roofline %", "Peak memory", "Rel. error", "Status")
 
 
 PREDICTED_COL = COLUMNS.index("Predicted")
@@ -178,9 +179,10 @@ class ProfilerPanel(QWidget):
         roof = f"{r.roofline_pct:.0f}" if r.roofline_pct else "–"
         err = f"{r.rel_error:.1e}" if r.rel_error is not None else "–"
         status = r.status + (f": {r.message}" if r.message and r.status != "ok" else "")
+        peak = fmt_bytes(r.peak_memory_bytes) if r.peak_memory_bytes is not None else "–"
         for col, text in enumerate((r.block, str(r.layers), r.phase, r.backend, _ms(r.p50_s),
-                                    _ms(r.p90_s), achieved, *_prediction_cells(r.predicted_s, r.p50_s),
-                                    roof, err, status)):
+                                    _ms(r.p90_s), _ms(r.p99_s), achieved,
+                                    *_prediction_cells(r.predicted_s, r.p50_s), roof, peak, err, status)):
             item = QTableWidgetItem(text)
             if r.message:
                 item.setToolTip(r.message)
