@@ -12,8 +12,8 @@ percent of the measured device-to-device copy bandwidth.
     python3 benchmarks/bench_kernels.py [--tune attention,mla,moe,int4] [--profile]
         [--only attention,mla,moe,ffn,int4,rmsnorm|none] [--no-ort] [--json NAME]
 
-Writes $OUT/NAME (default kernels_bench.json) when OUT is set. The attention table has two Triton
-rows' worth of variants: "triton" (splits merged inside the split kernel) and "triton_2launch".
+Writes $OUT/NAME (default kernels_bench.json) when OUT is set. Attention and MLA are timed twice:
+"triton" (splits merged inside the split kernel, the default) and "triton_2launch" (a merge launch).
 """
 
 from __future__ import annotations
@@ -242,6 +242,8 @@ def mla_cases(dev: Device) -> list[Case]:
         sets = mla_sets(dev, b, t)
         variants = {
             "triton": cycling(lambda qn, qr, c: mla_decode.mla_decode(qn, qr, c[..., :r], c[..., r:], lens, scale), sets),
+            "triton_2launch": cycling(lambda qn, qr, c: mla_decode.mla_decode(
+                qn, qr, c[..., :r], c[..., r:], lens, scale, fused_merge=False), sets),
             "eager": cycling(lambda qn, qr, c: reference.mla_decode(qn, qr, c[..., :r], c[..., r:], lens, scale), sets),
             # MQA over one latent head: the H query heads become H query rows
             "sdpa_rows": cycling(lambda qn, qr, c: F.scaled_dot_product_attention(

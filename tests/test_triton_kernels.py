@@ -111,6 +111,10 @@ def test_fused_merge_leaves_its_counters_at_zero_for_the_next_call(seed):
         out = da.decode_attention(q, k, v, lens, num_splits=splits, block_n=16, out=poisoned(3, 8, 24, dtype=torch.float32))
         assert_close(out, ref, torch.float32, seed)
         assert not da.arrival_counters(q.device, 3 * 2).any()
+    # MLA decode shares the counters: it too leaves them at zero
+    q_nope, q_rope, cache = randn(3, 20, 32), randn(3, 20, 8), randn(3, 50, 40)
+    mla_decode.mla_decode(q_nope, q_rope, cache[..., :32], cache[..., 32:], lens, 40 ** -0.5, num_splits=3, block_n=16)
+    assert not da.arrival_counters(q.device, 1024).any()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -136,16 +140,17 @@ def check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, head_di
 
 @in_process
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fused_merge", (True, False))
 @pytest.mark.parametrize("batch, heads, rank, rope, max_len, num_splits, block_n", (
     (3, 20, 64, 16, 70, 3, 16), (2, 16, 32, 8, 40, None, 16), gpu(4, 128, 512, 64, 2048, None, 32)))
-def test_mla_decode(seed, dtype, batch, heads, rank, rope, max_len, num_splits, block_n):
+def test_mla_decode(seed, dtype, batch, heads, rank, rope, max_len, num_splits, block_n, fused_merge):
     q_nope, q_rope = randn(batch, heads, rank, dtype=dtype), randn(batch, heads, rope, dtype=dtype)
     cache = randn(batch, max_len, rank + rope, dtype=dtype)  # one cache row: [latent | k_rope]
     latent, k_rope = cache[..., :rank], cache[..., rank:]
     lens = random_lens(batch, max_len)
     scale = (rank + rope) ** -0.5
     out = mla_decode.mla_decode(q_nope, q_rope, latent, k_rope, lens, scale, num_splits=num_splits,
-                                block_n=block_n, out=poisoned(batch, heads, rank, dtype=dtype))
+                                block_n=block_n, fused_merge=fused_merge, out=poisoned(batch, heads, rank, dtype=dtype))
     ref = reference.mla_decode(*f64(q_nope, q_rope, latent, k_rope), lens, scale)
     assert_close(out, ref, dtype, seed)
 

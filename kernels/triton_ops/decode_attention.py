@@ -8,7 +8,7 @@ itself in with an atomic once its partial is stored, and the last one of a (sequ
 that group's splits, so a call is one launch. Otherwise ``_combine_kernel`` runs as a second launch,
 one program per (sequence, query head). With a single split, phase 1 writes the output itself (DIRECT):
 no scratch either. At short spans a launch is most of the cost (see benchmarks/KERNELS_NOTES.md).
-The MLA decode kernel reuses the two-launch phase 2.
+The MLA decode kernel shares both merges.
 """
 
 from __future__ import annotations
@@ -71,6 +71,21 @@ def merge_group_splits(mid_o_ptr, mid_lse_ptr, out_ptr, first_row, g_mask, offs_
 
 
 @triton.jit
+def merge_when_last(arrivals_ptr, counter, n_splits, mid_o_ptr, mid_lse_ptr, out_ptr, first_row, row_mask, offs_d,
+                    d_mask, out_rows, HEAD_DIM: tl.constexpr):
+    """The fused merge, after this program stored its split: count it in at ``arrivals[counter]``
+    (zero before the call) and, if it is the group's last split to finish, merge all of them into
+    ``out_rows`` and reset the counter to zero for the next call on this stream."""
+    # every thread's partial is stored before the release below; the acquiring (last) program
+    # then sees all the group's partials
+    tl.debug_barrier()
+    if tl.atomic_add(arrivals_ptr + counter, 1, sem="acq_rel", scope="gpu") == n_splits - 1:
+        merge_group_splits(mid_o_ptr, mid_lse_ptr, out_ptr, first_row, row_mask, offs_d, d_mask, n_splits,
+                           out_rows, HEAD_DIM)
+        tl.store(arrivals_ptr + counter, 0)
+
+
+@triton.jit
 def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr, arrivals_ptr,
                   qk_scale, window, split_len, n_heads, n_splits,
                   s_qb, s_qh, s_kb, s_kh, s_kt, s_vb, s_vh, s_vt, s_ob, s_oh,
@@ -129,14 +144,9 @@ def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr
         first_row = (b * n_heads + heads) * n_splits  # [BLOCK_G] rows of split 0 in mid_o / mid_lse
         store_split(mid_o_ptr, mid_lse_ptr, first_row + split, g_mask, offs_d, d_mask, acc, m_i, l_i, HEAD_DIM)
         if FUSED:
-            # Every thread's partial is stored before the release below; the acquiring (last)
-            # program then sees all the group's partials.
-            tl.debug_barrier()
-            counter = arrivals_ptr + b * tl.num_programs(1) + kvh
-            if tl.atomic_add(counter, 1, sem="acq_rel", scope="gpu") == n_splits - 1:
-                merge_group_splits(mid_o_ptr, mid_lse_ptr, out_ptr, first_row, g_mask, offs_d, d_mask, n_splits,
-                                   out_ptr + b * s_ob + heads[:, None] * s_oh + offs_d[None, :], HEAD_DIM)
-                tl.store(counter, 0)  # the next call on this stream starts from zero
+            merge_when_last(arrivals_ptr, b * tl.num_programs(1) + kvh, n_splits, mid_o_ptr, mid_lse_ptr, out_ptr,
+                            first_row, g_mask, offs_d, d_mask,
+                            out_ptr + b * s_ob + heads[:, None] * s_oh + offs_d[None, :], HEAD_DIM)
 
 
 @triton.jit
@@ -238,6 +248,7 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
     splits = triton.cdiv(span, split_len)  # no split left empty for a full-length sequence
 
     out = torch.empty_like(q) if out is None else out
+    check_last_dim_contiguous(out=out)
     direct = splits == 1
     arrivals = None if direct or not fused_merge else arrival_counters(q.device, b * kvh)
     if direct:                      # the output is written by phase 1; no scratch
