@@ -12,8 +12,9 @@ percent of the measured device-to-device copy bandwidth.
     python3 benchmarks/bench_kernels.py [--tune attention,mla,moe,int4] [--profile]
         [--only attention,mla,moe,ffn,int4,rmsnorm|none] [--no-ort] [--json NAME]
 
-Writes $OUT/NAME (default kernels_bench.json) when OUT is set. Attention and MLA are timed twice:
-"triton" (splits merged inside the split kernel, the default) and "triton_2launch" (a merge launch).
+Writes $OUT/NAME (default kernels_bench.json) when OUT is set. Attention, MLA and INT4 are timed
+twice: "triton" (split-K partials combined inside the kernel, the default) and "triton_2launch"
+(combined by a second launch, or by torch for INT4).
 """
 
 from __future__ import annotations
@@ -397,6 +398,7 @@ def int4_cases(dev: Device) -> list[Case]:
         case = Case("int4", f"{name} M={m}", set_bytes + m * (k + n) * 2, 2 * m * k * n)
         cases.append(run_variants(case, {
             "triton": cycling(lambda qw: int4_gemm.int4_matmul(x, qw), [(s,) for s in sets]),
+            "triton_2launch": cycling(lambda qw: int4_gemm.int4_matmul(x, qw, fused_sum=False), [(s,) for s in sets]),
             "eager": cycling(lambda qw: reference.int4_matmul(x, *qw), [(s,) for s in sets]),
             "bf16_matmul": lambda: x @ dense,
         }))

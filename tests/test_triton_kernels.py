@@ -26,7 +26,7 @@ pytest.importorskip("triton")
 from triton.runtime.interpreter import InterpretedFunction  # noqa: E402
 
 from kernels.triton_ops import decode_attention as da  # noqa: E402
-from kernels.triton_ops import int4_gemm, mla_decode, moe, reference, rmsnorm  # noqa: E402
+from kernels.triton_ops import arrivals, int4_gemm, mla_decode, moe, reference, rmsnorm  # noqa: E402
 
 DEVICE = "cuda" if CUDA else "cpu"
 IN_PROCESS = CUDA or isinstance(rmsnorm._rmsnorm_kernel, InterpretedFunction)
@@ -110,11 +110,13 @@ def test_fused_merge_leaves_its_counters_at_zero_for_the_next_call(seed):
     for splits in (3, 4, 2):  # a different split count each call: stale counts would misfire
         out = da.decode_attention(q, k, v, lens, num_splits=splits, block_n=16, out=poisoned(3, 8, 24, dtype=torch.float32))
         assert_close(out, ref, torch.float32, seed)
-        assert not da.arrival_counters(q.device, 3 * 2).any()
-    # MLA decode shares the counters: it too leaves them at zero
+        assert not arrivals.arrival_counters(q.device, 3 * 2).any()
+    # INT4 split-K and MLA decode share the counters: they too leave them at zero
+    int4_gemm.int4_matmul(randn(5, 256), int4_gemm.quantize_int4(randn(256, 40), 32), split_k=3, block_n=32)
+    assert not arrivals.arrival_counters(q.device, 1024).any()
     q_nope, q_rope, cache = randn(3, 20, 32), randn(3, 20, 8), randn(3, 50, 40)
     mla_decode.mla_decode(q_nope, q_rope, cache[..., :32], cache[..., 32:], lens, 40 ** -0.5, num_splits=3, block_n=16)
-    assert not da.arrival_counters(q.device, 1024).any()
+    assert not arrivals.arrival_counters(q.device, 1024).any()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -229,12 +231,14 @@ def test_int4_magic_bits_read_as_magic_plus_the_nibble(dtype):
 @in_process
 @pytest.mark.parametrize("dtype", (*DTYPES, torch.float16))
 @pytest.mark.parametrize("group_size", (32, 128))
+@pytest.mark.parametrize("fused_sum", (True, False))
 @pytest.mark.parametrize("m, k, n, split_k, block_n", (
     (1, 256, 48, None, 32), (5, 256, 40, 3, 32), gpu(1, 4096, 4096, None, 128), gpu(32, 4096, 14336, None, 128)))
-def test_int4_matmul(seed, dtype, group_size, m, k, n, split_k, block_n):
+def test_int4_matmul(seed, dtype, group_size, m, k, n, split_k, block_n, fused_sum):
     x = randn(m, k, dtype=dtype)
     qw = int4_gemm.quantize_int4(randn(k, n, dtype=dtype), group_size)
-    out = int4_gemm.int4_matmul(x, qw, split_k=split_k, block_n=block_n, out=poisoned(m, n, dtype=dtype))
+    out = int4_gemm.int4_matmul(x, qw, split_k=split_k, block_n=block_n, fused_sum=fused_sum,
+                                out=poisoned(m, n, dtype=dtype))
     ref = reference.int4_matmul(x.double(), qw.packed, qw.scales.double(), qw.zeros.double(), group_size)
     assert_close(out, ref, dtype, seed)
 

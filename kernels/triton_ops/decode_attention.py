@@ -20,6 +20,7 @@ import triton
 import triton.language as tl
 
 from kernels.triton_ops import dot_operand_config, num_sms
+from kernels.triton_ops.arrivals import arrival_counters, last_to_arrive
 
 LOG2E = 1.4426950408889634
 
@@ -73,16 +74,11 @@ def merge_group_splits(mid_o_ptr, mid_lse_ptr, out_ptr, first_row, g_mask, offs_
 @triton.jit
 def merge_when_last(arrivals_ptr, counter, n_splits, mid_o_ptr, mid_lse_ptr, out_ptr, first_row, row_mask, offs_d,
                     d_mask, out_rows, HEAD_DIM: tl.constexpr):
-    """The fused merge, after this program stored its split: count it in at ``arrivals[counter]``
-    (zero before the call) and, if it is the group's last split to finish, merge all of them into
-    ``out_rows`` and reset the counter to zero for the next call on this stream."""
-    # every thread's partial is stored before the release below; the acquiring (last) program
-    # then sees all the group's partials
-    tl.debug_barrier()
-    if tl.atomic_add(arrivals_ptr + counter, 1, sem="acq_rel", scope="gpu") == n_splits - 1:
+    """The fused merge, after this program stored its split: the group's last split to finish
+    (``arrivals.last_to_arrive``) merges all of them into ``out_rows``."""
+    if last_to_arrive(arrivals_ptr, counter, n_splits):
         merge_group_splits(mid_o_ptr, mid_lse_ptr, out_ptr, first_row, row_mask, offs_d, d_mask, n_splits,
                            out_rows, HEAD_DIM)
-        tl.store(arrivals_ptr + counter, 0)
 
 
 @triton.jit
@@ -99,8 +95,8 @@ def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr
     Writes mid_o[b, h, split, :] = softmax-weighted V over the split (normalised within it) and
     mid_lse[b, h, split] = log2 of the split's softmax denominator (-inf for an empty split);
     DIRECT (one split, never empty: len >= 1): out[b, h, :] instead.
-    FUSED: the last split program of (b, kvh) to finish, counted in ``arrivals[b, kvh]`` (zero
-    before the call, reset to zero by that program), also merges the group's splits into out.
+    FUSED: the last split program of (b, kvh) to finish, counted in ``arrivals[b, kvh]`` (see
+    ``kernels.triton_ops.arrivals``), also merges the group's splits into out.
     qk_scale = softmax scale * log2(e), so exp2 replaces exp.
     Bytes: 2 * span * D * itemsize per (b, kvh) (K and V once); FLOPs: 4 * G * span * D.
     """
@@ -204,22 +200,6 @@ def check_last_dim_contiguous(**tensors: torch.Tensor) -> None:
     for name, t in tensors.items():
         if t.stride(-1) != 1:
             raise ValueError(f"{name} must be contiguous in its last dimension")
-
-
-_ARRIVALS: dict[torch.device, torch.Tensor] = {}
-
-
-def arrival_counters(device: torch.device, n: int) -> torch.Tensor | None:
-    """n zeroed int32 counters on ``device`` for the fused merge, kept between calls (each call leaves
-    them at zero), so a call allocates and clears nothing; None while a CUDA graph is being captured
-    and the kept buffer is too small (allocating then would tie it to the graph's memory pool).
-    Calls that share a device must not overlap on different streams."""
-    kept = _ARRIVALS.get(device)
-    if kept is None or kept.numel() < n:
-        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
-            return None
-        kept = _ARRIVALS[device] = torch.zeros(max(n, 1024), dtype=torch.int32, device=device)
-    return kept
 
 
 def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, seq_lens: torch.Tensor, *,

@@ -22,6 +22,7 @@ import triton
 import triton.language as tl
 
 from kernels.triton_ops import dot_operand_config, num_sms
+from kernels.triton_ops.arrivals import arrival_counters, last_to_arrive
 
 
 class Int4Weight(NamedTuple):
@@ -66,12 +67,14 @@ def dequantize_nibbles(nibbles, magic_zero, scale, BITS_TYPE: tl.constexpr, MAGI
 
 
 @triton.jit
-def _int4_matmul_kernel(x_ptr, qw_ptr, s_ptr, z_ptr, out_ptr, M, N, K, k_per_split, s_xm, s_om, s_osplit, magic,
+def _int4_matmul_kernel(x_ptr, qw_ptr, s_ptr, z_ptr, out_ptr, y_ptr, arrivals_ptr, M, N, K, k_per_split,
+                        s_xm, s_om, s_osplit, magic,
                         GROUP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                         BLOCK_K: tl.constexpr, DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr,
-                        BITS_TYPE: tl.constexpr, MAGIC_BITS: tl.constexpr):
+                        BITS_TYPE: tl.constexpr, MAGIC_BITS: tl.constexpr, FUSED: tl.constexpr):
     """out[split, m-tile, n-tile] = x[m-tile, ks] @ ((q[ks, n-tile] - zero) * scale) for the K-range ks
     of this split (BLOCK_K divides GROUP, so each K-tile has one scale row). fp32 accumulation.
+    FUSED: the tile's last split to finish (``arrivals.last_to_arrive``) adds all the splits into y.
     Bytes: K * N / 2 + 2 * (K / G) * N * itemsize(scales) + M * K * itemsize(x) (+ out);
     FLOPs: 2 * M * N * K (+ ~2 * K * N per M-tile to dequantize). ``magic`` = MAGIC as a float.
     """
@@ -98,19 +101,29 @@ def _int4_matmul_kernel(x_ptr, qw_ptr, s_ptr, z_ptr, out_ptr, M, N, K, k_per_spl
         x_odd = tl.load(x_rows + (k0 + 2 * offs_j + 1)[None, :], mask=m_mask[:, None], other=0.0)
         acc = tl.dot(x_even.to(DOT_DTYPE), w_even, acc, input_precision=DOT_PREC)
         acc = tl.dot(x_odd.to(DOT_DTYPE), w_odd, acc, input_precision=DOT_PREC)
-    out = out_ptr + split * s_osplit + offs_m[:, None] * s_om + offs_n[None, :]
-    tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=m_mask[:, None] & n_mask[None, :])
+    tile = offs_m[:, None] * s_om + offs_n[None, :]
+    mn_mask = m_mask[:, None] & n_mask[None, :]
+    tl.store(out_ptr + split * s_osplit + tile, acc.to(out_ptr.dtype.element_ty), mask=mn_mask)
+    if FUSED:
+        n_splits = tl.num_programs(1)
+        if last_to_arrive(arrivals_ptr, tl.program_id(2) * tl.num_programs(0) + pid_n, n_splits):
+            total = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+            for s in range(0, n_splits):   # other SMs wrote most of these: bypass L1 (.cg)
+                total += tl.load(out_ptr + s * s_osplit + tile, mask=mn_mask, other=0.0, cache_modifier=".cg")
+            tl.store(y_ptr + tile, total.to(y_ptr.dtype.element_ty), mask=mn_mask)
 
 
 _TORCH_DTYPE = {tl.bfloat16: torch.bfloat16, tl.float16: torch.float16, tl.float32: torch.float32}
 
 
 def int4_matmul(x: torch.Tensor, weight: Int4Weight, *, split_k: int | None = None, block_n: int = 256,
-                num_warps: int = 4, num_stages: int = 3, out: torch.Tensor | None = None) -> torch.Tensor:
+                num_warps: int = 4, num_stages: int = 3, fused_sum: bool = True,
+                out: torch.Tensor | None = None) -> torch.Tensor:
     """x [..., K] (bf16/fp16/fp32) @ W [K, N] stored as ``weight`` -> [..., N] in x's dtype (or ``out``).
 
     Small M (decode) leaves too few output tiles to fill the GPU, so K is split across programs
-    (``split_k``; by default about two programs per SM) and the fp32 partial sums are added after.
+    (``split_k``; by default about two programs per SM) and the fp32 partial sums are added: by the
+    last split of each tile to finish (``fused_sum``; one launch), else by torch afterwards.
     """
     packed, scales, zeros, group = weight
     k, n = x.shape[-1], packed.shape[1]
@@ -129,13 +142,15 @@ def int4_matmul(x: torch.Tensor, weight: Int4Weight, *, split_k: int | None = No
     y = torch.empty(*x.shape[:-1], n, dtype=x.dtype, device=x.device) if out is None else out
     y2 = y.view(m, n)
     partial = y2 if split_k == 1 else torch.empty(split_k, m, n, dtype=torch.float32, device=x.device)
+    arrivals = arrival_counters(x.device, tiles) if split_k > 1 and fused_sum else None
     dot_dtype, dot_prec = dot_operand_config(x.dtype)
     bits_type, magic_bits, magic = MAGIC[_TORCH_DTYPE[dot_dtype]]
     _int4_matmul_kernel[(triton.cdiv(n, block_n), split_k, triton.cdiv(m, block_m))](
-        x2, packed, scales, zeros, partial, m, n, k, k_per_split, x2.stride(0), n, m * n, magic,
+        x2, packed, scales, zeros, partial, y2, partial if arrivals is None else arrivals,
+        m, n, k, k_per_split, x2.stride(0), n, m * n, magic,
         GROUP=group, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
         DOT_DTYPE=dot_dtype, DOT_PREC=dot_prec, BITS_TYPE=bits_type, MAGIC_BITS=magic_bits,
-        num_warps=num_warps, num_stages=num_stages)
-    if split_k > 1:
+        FUSED=arrivals is not None, num_warps=num_warps, num_stages=num_stages)
+    if split_k > 1 and arrivals is None:
         y2.copy_(partial.sum(dim=0))
     return y

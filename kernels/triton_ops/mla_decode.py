@@ -14,9 +14,10 @@ import triton
 import triton.language as tl
 
 from kernels.triton_ops import dot_operand_config, num_sms
-from kernels.triton_ops.decode_attention import (LOG2E, arrival_counters, check_last_dim_contiguous,
-                                                 combine_splits, dot_dim, merge_when_last, online_softmax_step,
-                                                 split_count, split_length, store_split)
+from kernels.triton_ops.arrivals import arrival_counters
+from kernels.triton_ops.decode_attention import (LOG2E, check_last_dim_contiguous, combine_splits, dot_dim,
+                                                 merge_when_last, online_softmax_step, split_count, split_length,
+                                                 store_split)
 
 
 @triton.jit
