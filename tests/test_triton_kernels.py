@@ -100,6 +100,17 @@ def test_decode_attention_small(seed, dtype, heads, kv_heads, window, batch, max
                            fused_merge=fused_merge)
 
 
+def test_outgrown_arrival_counters_stay_allocated():
+    """A CUDA graph captured with the old counter buffer keeps its address; growing the buffer must
+    not free the old one, or the graph's replays would write into freed memory."""
+    device = torch.device("cpu")
+    small = arrivals.arrival_counters(device, 8)
+    big = arrivals.arrival_counters(device, small.numel() + 1)
+    assert big.numel() > small.numel() and not big.any()
+    assert any(t is small for t in arrivals._OUTGROWN)
+    assert arrivals.arrival_counters(device, 8) is big
+
+
 @in_process
 def test_fused_merge_leaves_its_counters_at_zero_for_the_next_call(seed):
     """The fused merge counts split programs in kept counters; each call must leave them at zero, or the

@@ -15,6 +15,7 @@ import triton
 import triton.language as tl
 
 _KEPT: dict[torch.device, torch.Tensor] = {}
+_OUTGROWN: list[torch.Tensor] = []   # never freed: a captured CUDA graph may still point at one
 
 
 def arrival_counters(device: torch.device, n: int) -> torch.Tensor | None:
@@ -25,7 +26,10 @@ def arrival_counters(device: torch.device, n: int) -> torch.Tensor | None:
     if kept is None or kept.numel() < n:
         if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
             return None
-        kept = _KEPT[device] = torch.zeros(max(n, 1024), dtype=torch.int32, device=device)
+        if kept is not None:
+            _OUTGROWN.append(kept)
+        kept = _KEPT[device] = torch.zeros(max(n, 2 * kept.numel() if kept is not None else 1024),
+                                           dtype=torch.int32, device=device)
     return kept
 
 
