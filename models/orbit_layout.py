@@ -589,7 +589,7 @@ def node_details(graph: nx.MultiDiGraph, node: str) -> dict[str, Any]:
         if total and active and active < total:
             rows.append(("Active parameters", format_params(active)))
         rows.append(("Open weights", "yes" if d.get("open_weights") else "no"))
-        rows.append(("Architecture", "public spec" if d.get("has_spec") else "not public"))
+        rows.append(("Architecture", ARCHITECTURE_SOURCE.get(d.get("provenance"), "not public")))
         if d.get("estimate"):
             rows.append(("Figures", "estimates"))
         for _, v, data in graph.out_edges(node, data=True):
@@ -815,6 +815,8 @@ def _greedy_point_labels(order, xy, texts, x_range, y_range, plot_px, extra_poin
 # ---------------------------------------------------------------- benchmarks (Table 6)
 
 PARAMS = "params"
+ARCHITECTURE_SOURCE = {"config": "config.json", "published": "publisher's figures",
+                       "estimate": "partly estimated", "none": "not public"}   # by CatalogEntry.provenance
 NOMINAL_PLOT_PX = (1300.0, 720.0)   # labels are placed for this plot until a view knows its real size
 
 

@@ -400,7 +400,8 @@ def build_graph(taxonomy: Taxonomy | None = None,
                    organization=entry.organization, year=entry.year, released=entry.released,
                    family=entry.family, params_total=total, params_active=active,
                    open_weights=entry.open_weights, estimate=entry.estimate,
-                   has_spec=derived is not None, benchmarks=dict(entry.benchmarks))
+                   has_spec=derived is not None, provenance=entry.provenance,
+                   benchmarks=dict(entry.benchmarks))
         onode = node_id(ORGANIZATION, entry.organization)
         if onode not in g:
             g.add_node(onode, kind=ORGANIZATION, id=entry.organization, label=entry.organization)

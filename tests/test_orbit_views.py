@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from models.orbit_layout import (R_CONCEPT, benchmark_series, filter_nodes, neighbourhood,
+from models.orbit_layout import (R_CONCEPT, benchmark_series, filter_nodes, neighbourhood, node_details,
                                  orbit_layout, organization_colors, timeline_series)
 from models.taxonomy import build_graph
 
@@ -357,3 +357,12 @@ def test_faint_edges_paint_as_one_layer_on_screen_and_as_paths_in_svg(qtbot, gra
     painter.end()
     text = svg.read_text()
     assert "<path" in text and "<image" not in text
+
+
+@pytest.mark.parametrize("model, source", [("deepseek-v3", "config.json"), ("glm-4.5", "publisher's figures"),
+                                           ("minimax-m2", "partly estimated"), ("gpt-4", "not public")])
+def test_model_details_say_where_the_architecture_comes_from(graph, model, source):
+    """The orbit's details panel gives the catalog entry's provenance (it said "public spec" for all
+    four kinds alike, a config.json included)."""
+    rows = dict(node_details(graph, f"model:{model}")["rows"])
+    assert rows["Architecture"] == source
