@@ -249,6 +249,28 @@ def test_timeline_click_emits_model_clicked(qtbot, graph):
     assert blocker.args == ["gpt-3"]
 
 
+def _labels_in_the_clear(qtbot, view, plot_item, size, at_least: int):
+    """Show ``view`` at ``size``, wait for its labels to be placed, and check that there are at
+    least ``at_least`` of them and none leaves the plot, overlaps another or touches the legend.
+    Returns the view box, the legend's and the labels' scene rectangles."""
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: not view._relabel_timer.isActive(), timeout=3000)
+    vb = plot_item.vb
+    plot_rect = vb.sceneBoundingRect()
+    legend = view.legend.sceneBoundingRect()
+    rects = [t.mapRectToScene(t.boundingRect()) for t in view._labels]
+    assert len(rects) >= at_least
+    for i, r in enumerate(rects):
+        assert plot_rect.adjusted(-1, -1, 1, 1).contains(r)
+        assert not r.intersects(legend)
+        for other in rects[i + 1:]:
+            assert not r.adjusted(1, 1, -1, -1).intersects(other.adjusted(1, 1, -1, -1))
+    return vb, legend, rects
+
+
 @pytest.mark.parametrize("size", [(640, 800), (1300, 760)])
 def test_timeline_labels_fit_the_real_plot(qtbot, graph, size):
     """Labels are placed for the plot's real size (again after a resize): none overlaps another,
@@ -257,21 +279,7 @@ def test_timeline_labels_fit_the_real_plot(qtbot, graph, size):
     from PySide6.QtCore import QPointF
     from widgets.orbit import TimelineView
     view = TimelineView(graph)
-    qtbot.addWidget(view)
-    view.resize(*size)
-    view.show()
-    qtbot.waitExposed(view)
-    qtbot.waitUntil(lambda: not view._relabel_timer.isActive(), timeout=3000)
-    vb = view.getPlotItem().vb
-    plot_rect = vb.sceneBoundingRect()
-    legend = view.legend.sceneBoundingRect()
-    rects = [t.mapRectToScene(t.boundingRect()) for t in view._labels]
-    assert len(rects) >= 10
-    for i, r in enumerate(rects):
-        assert plot_rect.adjusted(-1, -1, 1, 1).contains(r)
-        assert not r.intersects(legend)
-        for other in rects[i + 1:]:
-            assert not r.adjusted(1, 1, -1, -1).intersects(other.adjusted(1, 1, -1, -1))
+    vb, legend, _ = _labels_in_the_clear(qtbot, view, view.getPlotItem(), size, at_least=10)
     for p in view.series.plotted():
         point = vb.mapViewToScene(QPointF(p.date, float(np.log10(p.params_total))))
         assert not legend.contains(point), p.id
@@ -282,27 +290,13 @@ def test_timeline_labels_fit_the_real_plot(qtbot, graph, size):
 def test_benchmark_labels_fit_the_real_plot(qtbot, graph, size):
     """The scatter's labels are placed for the plot's real size with measured text (they were
     placed for a nominal plot and overlapped, e.g. Llama 3.1 405B over DeepSeek-V3): none
-    overlaps another or the legend, none leaves the plot."""
+    overlaps another or the legend, none leaves the plot, none covers a point."""
     from PySide6.QtCore import QPointF
     from widgets.orbit import BenchmarkView
     view = BenchmarkView(graph)
-    qtbot.addWidget(view)
-    view.resize(*size)
-    view.show()
-    qtbot.waitExposed(view)
-    qtbot.waitUntil(lambda: not view._relabel_timer.isActive(), timeout=3000)
-    vb = view.plot.getPlotItem().vb
-    plot_rect = vb.sceneBoundingRect()
-    legend = view.legend.sceneBoundingRect()
-    rects = [t.mapRectToScene(t.boundingRect()) for t in view._labels]
-    assert len(rects) >= 8
-    for i, r in enumerate(rects):
-        assert plot_rect.adjusted(-1, -1, 1, 1).contains(r)
-        assert not r.intersects(legend)
-        for other in rects[i + 1:]:
-            assert not r.adjusted(1, 1, -1, -1).intersects(other.adjusted(1, 1, -1, -1))
+    vb, _, rects = _labels_in_the_clear(qtbot, view, view.plot.getPlotItem(), size, at_least=8)
     markers = [vb.mapViewToScene(QPointF(p.x, p.y)) for p in view.series.points]
-    for r in rects:                     # no label covers a point
+    for r in rects:
         assert not any(r.adjusted(2, 2, -2, -2).contains(m) for m in markers)
     assert "deepseek-r1" in view.labelled_ids()      # the top score is always named
 
