@@ -834,7 +834,25 @@ def _replace_point_labels(plot, old: list, labels, color, position) -> list:
     return items
 
 
-class TimelineView(pg.PlotWidget):
+class _RelabelWhenShown:
+    """Placing a scatter's labels takes 15-20 ms; opening a model re-marks both scatters, usually
+    while their tabs are hidden, so a hidden view places its labels when it is next shown."""
+    _stale_labels = None
+
+    def _relabel_when_shown(self, fit) -> None:
+        if self.isVisible():
+            fit()
+        else:
+            self._stale_labels = fit
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().showEvent(event)
+        fit, self._stale_labels = self._stale_labels, None
+        if fit is not None:
+            fit()
+
+
+class TimelineView(_RelabelWhenShown, pg.PlotWidget):
     """Figure 7: total parameters (filled) and, for MoE models, active parameters (hollow) on a
     log axis against the release date, coloured by organization, with lineage lines."""
 
@@ -906,7 +924,7 @@ class TimelineView(pg.PlotWidget):
         p = self._by_id.get(model_id) if self.series else None
         ring = [(p.date, float(np.log10(p.params_total)))] if p is not None and p.params_total else []
         _set_ring(self.current_ring, ring, THEMES[self._theme]["fg"])
-        self._fit_overlay()
+        self._relabel_when_shown(self._fit_overlay)
 
     def labelled_ids(self) -> list[str]:
         """Models whose name is written beside their point."""
@@ -992,7 +1010,7 @@ class TimelineView(pg.PlotWidget):
             self._redraw()
 
 
-class BenchmarkView(QtWidgets.QWidget):
+class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
     """Table 6 as a scatter: any two benchmarks, or a benchmark against parameters."""
 
     modelClicked = Signal(str)
@@ -1099,7 +1117,7 @@ class BenchmarkView(QtWidgets.QWidget):
         self._current = model_id
         p = self._by_id.get(model_id) if self.series else None
         _set_ring(self.current_ring, [(p.x, p.y)] if p is not None else [], THEMES[self._theme]["fg"])
-        self._fit_labels()
+        self._relabel_when_shown(self._fit_labels)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
         super().resizeEvent(event)
