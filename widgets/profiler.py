@@ -34,8 +34,10 @@ def _prediction_cells(predicted_s, measured_s) -> tuple[str, str]:
 
 
 def _row_label(r, width: int = 34) -> str:
-    text = f"{r.block} · {r.phase} · {r.backend}"
-    return text if len(text) <= width else r.block[:width - len(text) + len(r.block) - 1] + "…" + text[len(r.block):]
+    """'block · phase · backend' in at most ``width`` characters: a long block name is shortened."""
+    suffix = f" · {r.phase} · {r.backend}"
+    room = width - len(suffix)
+    return (r.block if len(r.block) <= room else r.block[:max(1, room - 1)] + "…") + suffix
 
 
 def _ms(seconds) -> str:
