@@ -47,6 +47,11 @@ install)
     n=$(ls -d "$parts"/p* 2>/dev/null | wc -l)
     last="$parts/p$n"
     [ -f "$last/name" ] || { echo "ort_gpu_wheel: part $n is not the last (no name, sha256 in it)"; return 1 2>/dev/null || exit 1; }
+    if [ "$(cat /tmp/ortgpu/.sha256 2>/dev/null)" = "$(cat "$last/sha256")" ]; then  # installed by an earlier call
+        export PYTHONPATH="/tmp/ortgpu${PYTHONPATH:+:$PYTHONPATH}"
+        python3 -c "import onnxruntime as ort; print('onnxruntime', ort.__version__, ort.get_available_providers())"
+        return 0 2>/dev/null || exit 0
+    fi
     wheel="/tmp/$(cat "$last/name")"
     for i in $(seq 1 "$n"); do cat "$parts/p$i"/chunk.*; done >"$wheel"
     if [ "$(sha256sum "$wheel" | cut -d' ' -f1)" != "$(cat "$last/sha256")" ]; then
@@ -54,6 +59,7 @@ install)
         return 1 2>/dev/null || exit 1
     fi
     python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/ortgpu "$wheel" || { return 1 2>/dev/null || exit 1; }
+    cp "$last/sha256" /tmp/ortgpu/.sha256
     export PYTHONPATH="/tmp/ortgpu${PYTHONPATH:+:$PYTHONPATH}"
     python3 -c "import torch, onnxruntime as ort; print('onnxruntime', ort.__version__, ort.get_available_providers())"
     ;;
