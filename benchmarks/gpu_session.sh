@@ -13,7 +13,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${OUT:-/tmp}"
 stages="${*:-tests bench tune profiles}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-if [ -d "$here/../.ortgpu" ]; then
+if [ -d "$here/../.ortgpu" ] || [ -d /tmp/ortgpu_parts ]; then
     source "$here/ort_gpu_wheel.sh" install || echo "onnxruntime-gpu not installed; ORT runs on what the image has"
 fi
 for stage in $stages; do

@@ -11,13 +11,15 @@
 #   device, last call (carry [".ortgpu/pLAST"]):
 #       source benchmarks/ort_gpu_wheel.sh install && python3 benchmarks/bench_kernels.py ...
 #
-# Carried paths that a call does not name stay on a warm machine, so the parts accumulate there;
-# a machine given back in between (30 s idle) starts bare, and the parts must be sent again.
+# A call's working tree keeps only the ignored paths it carries, so each call moves its part out of
+# the tree, to /tmp/ortgpu_parts, where parts accumulate while the machine stays warm; a machine
+# given back in between (30 s idle) starts bare, and the parts must be sent again.
 # `install` checks the joined wheel's sha256 against the one `pack` recorded, installs it into
 # /tmp/ortgpu (beside, not over, the image's packages) and puts that first on PYTHONPATH.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-parts="$root/.ortgpu"
+parts=/tmp/ortgpu_parts
+stash() { mkdir -p "$parts" && { [ ! -d "$root/.ortgpu" ] || cp -r "$root"/.ortgpu/p* "$parts"/; }; }
 version="${ORT_GPU_VERSION:-1.31.1}"
 part_mb=56   # 64 MiB carry limit less the working tree (about 2 MB) and a margin
 
@@ -25,6 +27,7 @@ case "${1:-}" in
 pack)
     exclude="$(git -C "$root" rev-parse --path-format=absolute --git-path info/exclude)"  # never travels untracked
     mkdir -p "$(dirname "$exclude")" && { grep -qx '/.ortgpu/' "$exclude" 2>/dev/null || echo '/.ortgpu/' >>"$exclude"; }
+    parts="$root/.ortgpu"
     rm -rf "$parts" && mkdir -p "$parts/wheel"
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
@@ -41,9 +44,10 @@ pack)
     echo "$n parts in .ortgpu/p1 .. .ortgpu/p$n; carry one per call, in order, on a warm machine"
     ;;
 have)
-    ls -la "$parts"/p*/ 2>/dev/null || echo "no parts here yet"
+    stash; ls -la "$parts"/p*/ 2>/dev/null || echo "no parts here yet"
     ;;
 install)
+    stash
     n=$(ls -d "$parts"/p* 2>/dev/null | wc -l)
     last="$parts/p$n"
     [ -f "$last/name" ] || { echo "ort_gpu_wheel: part $n is not the last (no name, sha256 in it)"; return 1 2>/dev/null || exit 1; }
