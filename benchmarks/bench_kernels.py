@@ -202,8 +202,8 @@ def tune_attention(dev: Device) -> list[dict]:
         q = torch.randn(b, h, d, device=DEV, dtype=BF16)
         k, v = (torch.randn(b, kvh, t, d, device=DEV, dtype=BF16) for _ in range(2))
         lens = torch.full((b,), t, dtype=torch.int32, device=DEV)
-        base = da.split_count(b * kvh, span, dev.sms)
-        split_choices = sorted({max(1, base // 2), base, base * 2, da.split_count(b * kvh, span, dev.sms, 128)})
+        base = da.attention_split_count(b * kvh, span, dev.sms)
+        split_choices = sorted({1, max(1, base // 2), base, base * 2})
         for block_n, warps, stages, splits, fused in itertools.product(
                 (32, 64, 128), (4, 8), (2, 3), split_choices, (True, False)):
             cfg = dict(block_n=block_n, num_warps=warps, num_stages=stages, num_splits=splits, fused_merge=fused)

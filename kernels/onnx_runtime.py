@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,7 +208,9 @@ def _provider_options(provider: str, device_id: int) -> dict:
 def _open(ort, path: Path, providers: list[str], device_id: int, threads: int | None):
     """InferenceSession with ORT's logging turned down; returns (session, what ORT printed)."""
     so = ort.SessionOptions()
-    so.log_severity_level = 3                # this session's logger: errors only
+    # This session's logger: fatal only. A failed run is raised with the same text, which the
+    # caller turns into one message; at "errors" ORT also printed it, in colour, to stderr.
+    so.log_severity_level = 4
     if threads:
         so.intra_op_num_threads = threads
     opts = [(p, _provider_options(p, device_id)) for p in providers]
@@ -342,7 +345,18 @@ def run_io_binding(session, inputs: dict, device: str = "cpu", *, device_id: int
     except OnnxRuntimeError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise OnnxRuntimeError(f"ONNX Runtime failed running the model on {device}: {_first_line(str(exc))}") from exc
+        raise OnnxRuntimeError(run_error_message(str(exc), device)) from exc
+
+
+def run_error_message(text: str, device: str) -> str:
+    """One line for a failed run; an allocation failure says how much was asked for, and by which node."""
+    asked = re.search(r"Failed to allocate memory for requested buffer of size (\d+)", text)
+    if asked:
+        node = re.search(r"running (\w+) node\. Name:'([^']*)'", text)
+        where = f" ({node.group(1)} node {node.group(2)})" if node else ""
+        return (f"ONNX Runtime ran out of memory on {device}: a buffer of "
+                f"{int(asked.group(1)) / 2**30:.1f} GiB could not be allocated{where}")
+    return f"ONNX Runtime failed running the model on {device}: {_first_line(text)}"
 
 
 def _is_cuda_tensor(v) -> bool:

@@ -46,8 +46,11 @@ from models.cost import Workload, _Fmt, block_ops, cost_report
 from models.dtypes import dtype as _dtype_info
 from models.hardware import Hardware, get_hardware, hardware_db
 from models.spec import MLA as SpecMLA
+from models.spec import SSM as SpecSSM
 from models.spec import Attention as SpecAttention
+from models.spec import LinearAttention as SpecLinearAttention
 from models.spec import ModelSpec
+from models.spec import MoEFFN as SpecMoE
 from models.cost import layer_cache_bytes
 
 BACKENDS = ("torch", "sdpa", "triton", "onnxruntime")
@@ -457,6 +460,36 @@ def _has_softmax_attention(layer) -> bool:
     return any(isinstance(m, (SpecAttention, SpecMLA)) for m in layer.mixers)
 
 
+_HOST_SYNC_NOTE = ("timed on the stream, launch overhead included: the torch MoE loop reads its "
+                   "routing on the host, which a CUDA graph cannot capture")
+
+
+def _syncs_host(layer) -> bool:
+    """Whether some module of ``layer`` (as patched now) waits on the host inside its forward."""
+    return any(getattr(m, "syncs_host", False) for m in layer.modules())
+
+
+# What the TorchScript exporter unrolls into the ONNX graph, and what it costs (CPU, 2 cores):
+# a recurrent mixer one step per token (Mamba-2 2.7B: 64 tokens 3.8 s, 256 11 s, 512 28 s);
+# the MoE loop one expert at a time (Qwen3-Next's 512 experts: about 30 s at any length).
+ORT_MAX_RECURRENT_STEPS = 256
+ORT_MAX_EXPERTS = 128
+
+
+def ort_export_limit(layer, context: int) -> str | None:
+    """Why a block is not exported to ONNX at this context (None: it is)."""
+    recurrent = [m for m in layer.mixers if isinstance(m, (SpecLinearAttention, SpecSSM))]
+    if recurrent and context > ORT_MAX_RECURRENT_STEPS:
+        return (f"not exported to ONNX: the {type(recurrent[0]).__name__} recurrence unrolls into one "
+                f"ONNX subgraph per token ({context} here; export takes minutes past "
+                f"{ORT_MAX_RECURRENT_STEPS})")
+    moe = [f for f in layer.ffns if isinstance(f, SpecMoE) and f.experts > ORT_MAX_EXPERTS]
+    if moe:
+        return (f"not exported to ONNX: the MoE loop unrolls its {moe[0].experts} experts into the "
+                f"ONNX graph (past {ORT_MAX_EXPERTS} the export alone takes over half a minute)")
+    return None
+
+
 def _layer_param_count(spec: ModelSpec, layer) -> int:
     from models.params import layer_params
     parts, _ = layer_params(spec, layer)
@@ -683,8 +716,10 @@ class Profiler:
         scores = B * heads * S * S * 4 * 3            # eager score matrix, mask, probabilities
         sdpa_scores = scores if self.kind == "cpu" else 0.0
         base = max(weights + build, weights + cache + acts)
+        # ONNX Runtime runs the exported attention as MatMul -> Softmax on the whole score matrix,
+        # on the GPU too (H100: Gemma 3 27B at B=8, S=8192 asked for a 32 GiB fp16 buffer, then more)
         return {"base": base, "eager": scores, "sdpa": sdpa_scores,
-                "ort": 2 * weights + acts + sdpa_scores,
+                "ort": 2 * weights + acts + scores,
                 "ref": (weights + cache) * 8 / elt + acts * 8 / elt + scores * 2,
                 "ref32": (weights + cache + acts) * 4 / elt + scores}
 
@@ -798,6 +833,10 @@ class Profiler:
                 r.message = ("ONNX Runtime profiles the prefill only: the decode step's in-place "
                              "KV-cache update is not exported")
                 return
+            why = ort_export_limit(spec_layer, req.context)
+            if why:
+                r.status, r.message = "skipped", why
+                return
             self._ort(st, r)
             self._error(name, phase, st, r, refs, need)
             return
@@ -812,7 +851,10 @@ class Profiler:
                 r.message = f"no Triton kernel applies to this block's {phase}"
                 return
             fn = self._layer_fn(st, phase)
-            self._time(fn, r, st)
+            syncs = self.kind == "cuda" and _syncs_host(layer)
+            if syncs:
+                r.message = "; ".join(x for x in (r.message, _HOST_SYNC_NOTE) if x)
+            self._time(fn, r, st, graph=not syncs)
             self._error(name, phase, st, r, refs, need)
         if backend == "sdpa" and not _has_softmax_attention(spec_layer):
             r.message = "no softmax attention in this block: the torch code path"
@@ -825,14 +867,20 @@ class Profiler:
                 return layer(x, states)
             return fn
         if not st["filled"]:
-            import torch
-            with torch.no_grad():
-                layer(x, states)       # fill the cache / state with the prompt
+            self._fill_prompt(layer, x, states)
             st["filled"] = True
 
         def step():
             return layer.step(xt, states, pos)
         return step
+
+    def _fill_prompt(self, layer, x, states):
+        """Fill the cache / recurrent state with the prompt through SDPA, whatever backend is being
+        timed: the eager path would hold B*H*S*S scores (64 GiB for Gemma 3 27B at B=8, S=8192)
+        only to set up a decode step that never reads them."""
+        import torch
+        with torch.no_grad(), _patched(layer, "sdpa", "prefill", self, None):
+            layer(x, states)
 
     def _head_fn(self, st, phase):
         import torch.nn.functional as F
@@ -859,6 +907,8 @@ class Profiler:
         if getattr(self, "_graphs_broken", None):
             return fn, None, ("timed on the stream, launch overhead included (CUDA graphs off "
                               f"after an earlier capture failed: {self._graphs_broken})")
+        gen = torch.cuda.default_generators[self.index]
+        saved = gen.clone_state() if hasattr(gen, "clone_state") else None
         try:
             s = torch.cuda.Stream(self.device)
             s.wait_stream(torch.cuda.current_stream(self.device))
@@ -875,6 +925,11 @@ class Profiler:
             # A failed capture can leave the context unable to capture again (later blocks then
             # fail with "operation failed due to a previous error during capture"): stop trying.
             self._graphs_broken = _first_line(exc)[:120]
+            # The capture registered the default generator, and a capture that fails ends before
+            # releasing it: its next random op (building the next block) then raises "Offset
+            # increment outside graph capture". Swap in the state saved before the capture.
+            if saved is not None:
+                gen.graphsafe_set_state(saved)
             torch.cuda.synchronize(self.device)
             return fn, None, ("timed on the stream, launch overhead included (no CUDA graph: "
                               f"{self._graphs_broken})")
@@ -983,8 +1038,8 @@ class Profiler:
             st["states"] = st["layer"].new_state(req.batch, req.context + 1)
             with torch.inference_mode():
                 fn = r.backend
+                self._fill_prompt(st["layer"], st["x"], st["states"])
                 with _patched(st["layer"], fn, phase, self, None):
-                    st["layer"](st["x"], st["states"])
                     out = st["layer"].step(st["xt"], st["states"], req.context)
         try:
             y_ref, label = self._reference(name, phase, st, refs, need)
@@ -1249,6 +1304,7 @@ def _patch_triton(layer, phase: str, setter, weights: str | None) -> list[str]:
         elif isinstance(m, MoE) and m.cfg.gated and m.cfg.activation == "silu" and not m.Z \
                 and not m.cfg.expert_bias and m.scoring in ("softmax", "sigmoid"):
             setter(m, "forward", _moe_triton_forward(m))
+            setter(m, "syncs_host", False)
             if "moe" not in used:
                 used.append("moe")
     if weights == "int4":

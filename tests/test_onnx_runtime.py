@@ -169,3 +169,17 @@ def test_gpu_provider_check_preloads_cuda_quietly_and_names_what_is_missing(caps
     assert capsys.readouterr() == ("", "")
     if why is not None:  # on a machine without CUDA libraries
         assert "missing" in why or "not part of" in why or ".so" in why
+
+
+def test_run_error_names_an_allocation_failure_and_its_node():
+    """What ORT's CUDA EP raised on the H100 for Gemma 3 27B's prefill at B=8, S=8192."""
+    text = ("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running "
+            "FusedMatMul node. Name:'/inner/mixers.0/MatMul' Status Message: bfc_arena.cc:360 "
+            "void* onnxruntime::BFCArena::AllocateRawInternal(size_t, bool, onnxruntime::Stream*) "
+            "Failed to allocate memory for requested buffer of size 34359738368")
+    msg = ox.run_error_message(text, "cuda")
+    assert msg == ("ONNX Runtime ran out of memory on cuda: a buffer of 32.0 GiB could not be "
+                   "allocated (FusedMatMul node /inner/mixers.0/MatMul)")
+    assert ox.run_error_message("bad input\nstack", "cpu") == \
+        "ONNX Runtime failed running the model on cpu: bad input"
+

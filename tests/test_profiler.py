@@ -7,7 +7,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -118,10 +117,9 @@ def test_cancel_inside_timing_loop(spec):
         calls.append(1)
         return len(calls) > 4          # a few checks into the first timing loop
 
-    t = time.perf_counter()
     result = profile(ProfileRequest(spec, backends=("torch",), context=32, repeats=1000, warmup=1,
                                     max_seconds=60), should_cancel=should_cancel)
-    assert time.perf_counter() - t < 20
+    assert len(calls) == 5             # it stopped at the first "yes", 995 runs short
     assert result.status == "cancelled"
     assert result.blocks[-1].status == "cancelled"
 
@@ -140,15 +138,35 @@ def test_bad_device_and_backend_are_error_results(spec):
     assert "unknown backend" in profile(ProfileRequest(spec, backends=("tensorflow",))).message
 
 
-def test_impossible_memory_request_is_oom_without_allocating(spec):
-    t = time.perf_counter()
+def test_impossible_memory_request_is_oom_without_allocating(spec, monkeypatch):
+    def build(*_):
+        raise AssertionError("a block was built although it cannot fit")
+    monkeypatch.setattr(Profiler, "_build", build)
     result = profile(ProfileRequest(spec, backends=("torch", "sdpa"), context=1_000_000,
                                     batch=100_000, repeats=1))
-    assert time.perf_counter() - t < 10
     assert result.status == "ok" and result.blocks
     assert all(b.status == "oom" for b in result.blocks)
     assert all("not allocated" in b.message for b in result.blocks)
     assert all(b.peak_memory_bytes is None and b.p50_s is None for b in result.blocks)
+
+
+def test_blocks_whose_export_would_unroll_are_not_sent_to_onnx_runtime():
+    """A recurrence unrolls per token and the MoE loop per expert (the H100 run spent over two
+    minutes exporting Qwen3-Next's first layer): such blocks are skipped with the reason."""
+    from kernels.profiler import ORT_MAX_RECURRENT_STEPS, ort_export_limit
+    mamba = find("mamba2-2.7b").spec()
+    layer = next(iter(mamba.blocks.values()))
+    assert ort_export_limit(layer, ORT_MAX_RECURRENT_STEPS) is None
+    assert "SSM recurrence unrolls" in ort_export_limit(layer, ORT_MAX_RECURRENT_STEPS + 1)
+    qwen_next = find("qwen3-next-80b-a3b").spec()
+    full = next(b for name, b in qwen_next.blocks.items() if name.startswith("full"))
+    assert "unrolls its 512 experts" in ort_export_limit(full, 16)
+    llama = find("llama-3-8b").spec()
+    assert all(ort_export_limit(b, 32768) is None for b in llama.blocks.values())
+    result = profile(ProfileRequest(mamba, backends=("onnxruntime",), phases=("prefill",),
+                                    context=ORT_MAX_RECURRENT_STEPS + 1, repeats=1))
+    skipped = [b for b in result.blocks if b.backend == "onnxruntime"]
+    assert skipped and all(b.status == "skipped" and "unrolls" in b.message for b in skipped)
 
 
 def test_calibration_brings_decode_prediction_within_range(run, spec):

@@ -77,6 +77,9 @@ class MoE(nn.Module):
             scoring = ("sigmoid" if cfg.router_score_bias and not Z else
                        "topk_softmax" if cfg.activation == "swiglu_oai" else "softmax")
         self.scoring, self.renormalize, self.impl = scoring, renormalize, impl
+        # The per-expert loop reads the routing on the host (torch.where on the chosen ids), which
+        # a CUDA graph cannot capture; a profiler times such a layer on the stream instead.
+        self.syncs_host = impl == "loop"
         self.router = nn.Linear(D, E + Z, bias=cfg.router_bias)
         if cfg.router_score_bias:                 # aux-loss-free balancing; a checkpointed buffer
             self.register_buffer("score_bias", torch.zeros(E + Z))

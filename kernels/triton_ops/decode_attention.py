@@ -173,12 +173,35 @@ def dot_dim(n: int) -> int:
 
 
 def split_count(programs: int, span: int, sms: int, min_tokens: int = 256) -> int:
-    """KV splits per program of phase 1: about 2 programs per SM, each split >= ``min_tokens`` long.
-
-    On the H100 (132 SMs) fewer, longer splits measured best once the grid holds ~2 programs per SM
-    (Llama-3-8B, B=32, T=32K: 1 split 1388 us, 3 splits 1520 us; B=8: 4 splits 365 us, 9 splits 378 us).
-    """
+    """KV splits per program of MLA's phase 1: about 2 programs per SM, each split >= ``min_tokens`` long."""
     return max(1, min(triton.cdiv(2 * sms, programs), span // min_tokens))
+
+
+def attention_split_count(programs: int, span: int, sms: int, min_tokens: int = 128) -> int:
+    """KV splits per program of decode attention's phase 1: about one program per SM (rounded to the
+    nearest), each split >= ``min_tokens`` long.
+
+    H100 sweep, 2026-11-23 (graph replays; KERNELS_NOTES.md): the best split count put B*KVH*splits
+    near the 132 SMs. Gemma-3 local (window 1024) B=8, 128 programs: 1 split 24.6 us, 3 splits 26.5 us;
+    B=1, 16 programs: 8 splits 6.1 us, 4 splits 6.6 us; Llama-3-8B B=32 T=32K, 256 programs: 1 split
+    1372 us, 2 splits 1383 us; B=1 T=4K, 8 programs: 16 splits 7.7 us, 8 splits 9.4 us.
+    """
+    return max(1, min(round(sms / programs), span // min_tokens))
+
+
+def fuse_merge_by_default(splits: int) -> bool:
+    """Merge in the split kernel only for a few splits: the last program of a group merges all of
+    them alone, and past 4 splits that tail cost more than the second launch it saves (H100,
+    Llama-3-8B B=1 T=4K, 16 splits: 10.7 us fused, 7.7 us two launches; Gemma-3 local B=8,
+    3 splits: 26.5 us fused, 27.2 us two launches)."""
+    return splits <= 4
+
+
+def default_tiles(head_dim: int) -> tuple[int, int]:
+    """(block_n, num_stages): 128 keys and 3 stages measured best or within 1% of it at head dim 128
+    (3 stages against 2 at 64 keys: 24.8 us against 31.8 us for Gemma-3 local B=8). Wider heads take
+    64 keys so three stages of K and V tiles still fit in shared memory."""
+    return (128, 3) if head_dim <= 128 else (64, 3) if head_dim <= 256 else (32, 2)
 
 
 def split_length(span: int, splits: int, block_n: int) -> int:
@@ -204,13 +227,14 @@ def check_last_dim_contiguous(**tensors: torch.Tensor) -> None:
 
 def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, seq_lens: torch.Tensor, *,
                      scale: float | None = None, window: int | None = None, num_splits: int | None = None,
-                     block_n: int = 64, num_warps: int = 4, num_stages: int = 2, fused_merge: bool = True,
-                     out: torch.Tensor | None = None) -> torch.Tensor:
+                     block_n: int | None = None, num_warps: int = 4, num_stages: int | None = None,
+                     fused_merge: bool | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
     """Attention of one new token per sequence over its KV cache.
 
     q [B, H, D]; k_cache, v_cache [B, KVH, T, D] with KVH dividing H (KVH == 1 is MQA);
     seq_lens [B] int32, 1 <= len <= T; ``window``: attend only to the last ``window`` positions.
-    ``fused_merge``: merge the splits inside the split kernel (one launch) rather than in a second.
+    ``fused_merge``: merge the splits inside the split kernel (one launch) rather than in a second;
+    by default only for a few splits (``fuse_merge_by_default``). Tiles default to ``default_tiles``.
     Returns out [B, H, D] in q's dtype (or writes ``out``). fp32 softmax and accumulation.
     Bytes: B * KVH * span * D * 2 * itemsize (+ q and out), span = min(len, window);
     FLOPs: 4 * B * H * span * D.
@@ -223,13 +247,16 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
     group = h // kvh
     scale = 1.0 / math.sqrt(d) if scale is None else scale
     span = t_max if window is None else min(window, t_max)  # most positions a sequence attends
-    splits = num_splits or split_count(b * kvh, span, num_sms(q.device))
+    tile_n, tile_stages = default_tiles(d)
+    block_n, num_stages = block_n or tile_n, num_stages or tile_stages
+    splits = num_splits or attention_split_count(b * kvh, span, num_sms(q.device))
     split_len = split_length(span, splits, block_n)
     splits = triton.cdiv(span, split_len)  # no split left empty for a full-length sequence
 
     out = torch.empty_like(q) if out is None else out
     check_last_dim_contiguous(out=out)
     direct = splits == 1
+    fused_merge = fuse_merge_by_default(splits) if fused_merge is None else fused_merge
     arrivals = None if direct or not fused_merge else arrival_counters(q.device, b * kvh)
     if direct:                      # the output is written by phase 1; no scratch
         mid_o = mid_lse = out

@@ -116,7 +116,7 @@ def _int4_matmul_kernel(x_ptr, qw_ptr, s_ptr, z_ptr, out_ptr, y_ptr, arrivals_pt
 _TORCH_DTYPE = {tl.bfloat16: torch.bfloat16, tl.float16: torch.float16, tl.float32: torch.float32}
 
 
-def int4_matmul(x: torch.Tensor, weight: Int4Weight, *, split_k: int | None = None, block_n: int = 256,
+def int4_matmul(x: torch.Tensor, weight: Int4Weight, *, split_k: int | None = None, block_n: int | None = None,
                 num_warps: int = 4, num_stages: int = 3, fused_sum: bool = True,
                 out: torch.Tensor | None = None) -> torch.Tensor:
     """x [..., K] (bf16/fp16/fp32) @ W [K, N] stored as ``weight`` -> [..., N] in x's dtype (or ``out``).
@@ -124,6 +124,8 @@ def int4_matmul(x: torch.Tensor, weight: Int4Weight, *, split_k: int | None = No
     Small M (decode) leaves too few output tiles to fill the GPU, so K is split across programs
     (``split_k``; by default about two programs per SM) and the fp32 partial sums are added: by the
     last split of each tile to finish (``fused_sum``; one launch), else by torch afterwards.
+    ``block_n`` defaults to 128 columns for M <= 16 and 256 above (H100 sweep, Llama-3-8B up
+    projection: M=1 30.4 us at 128 against 36.7 us at 256; M=32 72.6 us at 256 against 102.4 us at 128).
     """
     packed, scales, zeros, group = weight
     k, n = x.shape[-1], packed.shape[1]
@@ -131,6 +133,7 @@ def int4_matmul(x: torch.Tensor, weight: Int4Weight, *, split_k: int | None = No
     if x2.stride(1) != 1:
         x2 = x2.contiguous()
     m = x2.shape[0]
+    block_n = block_n or (128 if m <= 16 else 256)
     block_m = min(64, max(16, triton.next_power_of_2(m)))
     block_k = min(group, 128)
     k_blocks = k // block_k
