@@ -134,7 +134,12 @@ def ort_runner(module: torch.nn.Module, inputs: list[torch.Tensor], out: torch.T
     for name, t in zip(names, inputs):
         binding.bind_input(name, "cuda", 0, np_dtype[t.dtype], list(t.shape), t.data_ptr())
     binding.bind_output("out", "cuda", 0, np_dtype[out.dtype], list(out.shape), out.data_ptr())
-    return lambda: session.run_with_iobinding(binding)
+    bound = (inputs, out)  # the binding holds raw pointers: the tensors must outlive the runner
+
+    def run():
+        session.run_with_iobinding(binding)
+        return bound[1]
+    return run
 
 
 class _Attention(torch.nn.Module):
