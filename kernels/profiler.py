@@ -470,19 +470,29 @@ def _syncs_host(layer) -> bool:
 
 
 # What the TorchScript exporter unrolls into the ONNX graph, and what it costs (CPU, 2 cores):
-# a recurrent mixer one step per token (Mamba-2 2.7B: 64 tokens 3.8 s, 256 11 s, 512 28 s);
-# the MoE loop one expert at a time (Qwen3-Next's 512 experts: about 30 s at any length).
+# a recurrent mixer one step per token (Mamba-2 2.7B: 64 tokens 3.8 s, 256 11 s, 512 28 s), or one
+# step per 64-token chunk where prefill is chunked (Qwen3-Next's Gated DeltaNet: 4096 tokens, 64
+# chunks, 19 s); the MoE loop one expert at a time (Qwen3-Next's 512 experts: about 30 s).
 ORT_MAX_RECURRENT_STEPS = 256
+ORT_MAX_CHUNKS = 64
+CHUNKED_LINEAR_ATTENTION = ("gated_deltanet", "lightning")   # kernels.blocks.linear_attention
+PREFILL_CHUNK = 64
 ORT_MAX_EXPERTS = 128
 
 
 def ort_export_limit(layer, context: int) -> str | None:
     """Why a block is not exported to ONNX at this context (None: it is)."""
-    recurrent = [m for m in layer.mixers if isinstance(m, (SpecLinearAttention, SpecSSM))]
-    if recurrent and context > ORT_MAX_RECURRENT_STEPS:
-        return (f"not exported to ONNX: the {type(recurrent[0]).__name__} recurrence unrolls into one "
-                f"ONNX subgraph per token ({context} here; export takes minutes past "
-                f"{ORT_MAX_RECURRENT_STEPS})")
+    for m in layer.mixers:
+        if isinstance(m, SpecLinearAttention) and m.variant in CHUNKED_LINEAR_ATTENTION:
+            chunks = -(-context // PREFILL_CHUNK)
+            if chunks > ORT_MAX_CHUNKS:
+                return (f"not exported to ONNX: the chunked {m.variant} prefill unrolls into one ONNX "
+                        f"subgraph per {PREFILL_CHUNK}-token chunk ({chunks} here; the export takes "
+                        f"about 20 s at {ORT_MAX_CHUNKS} and grows with them)")
+        elif isinstance(m, (SpecLinearAttention, SpecSSM)) and context > ORT_MAX_RECURRENT_STEPS:
+            return (f"not exported to ONNX: the {type(m).__name__} recurrence unrolls into one "
+                    f"ONNX subgraph per token ({context} here; export takes minutes past "
+                    f"{ORT_MAX_RECURRENT_STEPS})")
     moe = [f for f in layer.ffns if isinstance(f, SpecMoE) and f.experts > ORT_MAX_EXPERTS]
     if moe:
         return (f"not exported to ONNX: the MoE loop unrolls its {moe[0].experts} experts into the "

@@ -349,6 +349,39 @@ def test_gated_delta_rule_matches_transformers_chunked_form():
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("C", (1, 3, 64))
+def test_unit_lower_inverse_is_the_inverse(C):
+    from kernels.blocks.linear_attention import unit_lower_inverse
+    torch.manual_seed(C)
+    A = torch.randn(2, C, C, dtype=torch.float64).tril(-1) * 0.3
+    eye = torch.eye(C, dtype=torch.float64)
+    torch.testing.assert_close(unit_lower_inverse(A), torch.linalg.inv(eye + A), atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("delta", (True, False))
+@pytest.mark.parametrize("L, chunk, decay_scale", [(1, 4, 1.0), (13, 4, 1.0), (64, 64, 0.5), (130, 16, 2.0),
+                                                   (40, 16, 60.0)])   # 60: g_t underflows within a chunk
+def test_chunked_prefill_equals_the_token_loop(delta, L, chunk, decay_scale):
+    """The chunked (WY) form from a non-zero state gives the outputs and final state of the
+    recurrence it replaces, to float64 rounding, whatever the chunk boundaries."""
+    from kernels.blocks.linear_attention import chunked_delta_rule, delta_rule_step, linear_step
+    gen = torch.Generator().manual_seed(L * 7 + chunk)
+    B, H, dk, dv = 2, 3, 8, 6
+    rnd = lambda *shape: torch.randn(*shape, generator=gen, dtype=torch.float64)  # noqa: E731
+    q = torch.nn.functional.normalize(rnd(B, L, H, dk), dim=-1)
+    k = torch.nn.functional.normalize(rnd(B, L, H, dk), dim=-1)
+    v, S0 = rnd(B, L, H, dv), rnd(B, H, dk, dv)
+    g = -torch.rand(B, L, H, generator=gen, dtype=torch.float64) * decay_scale
+    beta = torch.rand(B, L, H, generator=gen, dtype=torch.float64) if delta else None
+    S_loop, S_chunk = S0.clone(), S0.clone()
+    decay = g.exp()[..., None, None]
+    want = torch.stack([delta_rule_step(S_loop, q[:, t], k[:, t], v[:, t], decay[:, t], beta[:, t]) if delta
+                        else linear_step(S_loop, q[:, t], k[:, t], v[:, t], decay[:, t]) for t in range(L)], 1)
+    got = chunked_delta_rule(S_chunk, q, k, v, g, beta, chunk=chunk)
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(S_chunk, S_loop, atol=1e-12, rtol=1e-10)
+
+
 def test_mamba2_scan_matches_the_quadratic_ssd_form():
     """h_t = exp(dt A) h + dt x B^T, y = h C + D x equals the SSD dual form
     y_i = sum_{j<=i} (C_i . B_j) exp(sum_{j<t<=i} dt_t A) dt_j x_j + D x_i."""

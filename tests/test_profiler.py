@@ -3,6 +3,7 @@ dimensions (Qwen3-0.6B: hidden 1024, 28 identical layers) at a short context."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import math
 import subprocess
@@ -153,7 +154,7 @@ def test_impossible_memory_request_is_oom_without_allocating(spec, monkeypatch):
 def test_blocks_whose_export_would_unroll_are_not_sent_to_onnx_runtime():
     """A recurrence unrolls per token and the MoE loop per expert (the H100 run spent over two
     minutes exporting Qwen3-Next's first layer): such blocks are skipped with the reason."""
-    from kernels.profiler import ORT_MAX_RECURRENT_STEPS, ort_export_limit
+    from kernels.profiler import ORT_MAX_CHUNKS, ORT_MAX_RECURRENT_STEPS, ort_export_limit
     mamba = find("mamba2-2.7b").spec()
     layer = next(iter(mamba.blocks.values()))
     assert ort_export_limit(layer, ORT_MAX_RECURRENT_STEPS) is None
@@ -161,6 +162,10 @@ def test_blocks_whose_export_would_unroll_are_not_sent_to_onnx_runtime():
     qwen_next = find("qwen3-next-80b-a3b").spec()
     full = next(b for name, b in qwen_next.blocks.items() if name.startswith("full"))
     assert "unrolls its 512 experts" in ort_export_limit(full, 16)
+    linear = next(b for name, b in qwen_next.blocks.items() if name.startswith("linear"))
+    linear_dense = replace(linear, ffns=full.ffns[:0])     # its Gated DeltaNet alone: chunked prefill
+    assert ort_export_limit(linear_dense, 64 * ORT_MAX_CHUNKS) is None
+    assert "64-token chunk" in ort_export_limit(linear_dense, 64 * ORT_MAX_CHUNKS + 1)
     llama = find("llama-3-8b").spec()
     assert all(ort_export_limit(b, 32768) is None for b in llama.blocks.values())
     result = profile(ProfileRequest(mamba, backends=("onnxruntime",), phases=("prefill",),

@@ -8,8 +8,10 @@
 - lightning (MiniMax-01): no delta rule, S <- lambda_h S + k v^T with a fixed decay per head;
   RMSNorm over all heads and a sigmoid output gate.
 
-Prefill is the sequential recurrence (token by token, the same step decode uses): exact and easy
-to read; chunked (WY / UT-transform) prefill is a speed-up with the same result.
+Decode is the recurrence, one token. Prefill of the scalar-decay variants (Gated DeltaNet,
+Lightning) is its chunked form (``chunked_delta_rule``): the same result in L/64 steps of matrix
+products instead of L steps of rank-1 updates, as fla and transformers run it. Kimi's channel-wise
+decay keeps the token loop.
 
 Shape letters: B batch, L tokens, D hidden, Hk key heads, Hv value heads, dk key dim, dv value dim,
 Kt = Hk*dk, Vt = Hv*dv, K conv kernel.
@@ -45,6 +47,60 @@ def linear_step(S_: torch.Tensor, q, k, v, decay) -> torch.Tensor:
     return (S_ * q[..., None]).sum(-2)
 
 
+CHUNK = 64
+
+
+def unit_lower_inverse(A: torch.Tensor) -> torch.Tensor:
+    """(I + A)^-1 for strictly lower-triangular A [..., C, C]: A is nilpotent, so the inverse is
+    sum_{n<C} (-A)^n = (I - A)(I + A^2)(I + A^4)..., log2(C) squarings (matmuls only, so it exports
+    to ONNX, where a triangular solve does not)."""
+    C = A.shape[-1]
+    P = -A
+    T = torch.eye(C, dtype=A.dtype, device=A.device) + P
+    n = 2
+    while n < C:
+        P = P @ P
+        T = T + T @ P                                                   # T (I + P^n)
+        n *= 2
+    return T
+
+
+def chunked_delta_rule(S_: torch.Tensor, q, k, v, log_decay, beta=None, chunk: int = CHUNK) -> torch.Tensor:
+    """The (gated) delta rule over a whole sequence, chunk by chunk; equal to ``delta_rule_step``
+    (or ``linear_step`` when ``beta`` is None) applied token by token.
+
+    q, k [B, L, H, dk]; v [B, L, H, dv]; log_decay [B, L, H] (log of the per-head decay, <= 0);
+    beta [B, L, H]. S_ [B, H, dk, dv] fp32 is the state entering, updated in place. Returns o [B, L, H, dv].
+
+    In a chunk of C tokens with cumulative log decay G_t and g_t = exp(G_t), the state after token t
+    is S_t = g_t S_0 + sum_{j<=t} (g_t/g_j) k_j u_j^T. The new values u_t = beta_t (v_t - k_t^T a_t S_{t-1})
+    solve (I + A) U = beta V - beta g K S_0 with A_tj = beta_t (g_t/g_j) k_t.k_j for j < t
+    (Yang et al., "Gated Delta Networks", 2024, the WY form). Then
+    O = g Q S_0 + (Q K^T * g_t/g_j, j <= t) U and S_C = g_C S_0 + (K * g_C/g)^T U.
+    FLOPs per chunk and head: about 2C^2(2dk + dv) + 4C dk dv + the C x C inverse.
+    """
+    L = q.shape[1]
+    outs = []
+    for c0 in range(0, L, chunk):
+        qc, kc, vc = (t[:, c0:c0 + chunk].transpose(1, 2) for t in (q, k, v))   # [B, H, C, d]
+        G = log_decay[:, c0:c0 + chunk].transpose(1, 2).cumsum(-1)              # [B, H, C]
+        C = G.shape[-1]
+        causal = torch.ones(C, C, dtype=torch.bool, device=q.device).tril()
+        ratio = torch.exp((G[..., :, None] - G[..., None, :]).masked_fill(~causal, float("-inf")))
+        g = torch.exp(G)[..., None]                                              # [B, H, C, 1]
+        if beta is None:
+            U = vc
+        else:
+            b = beta[:, c0:c0 + chunk].transpose(1, 2)[..., None]                 # [B, H, C, 1]
+            A = (b * (kc @ kc.transpose(-1, -2)) * ratio).tril(-1)
+            T = unit_lower_inverse(A)
+            U = T @ (b * vc) - (T @ (b * g * kc)) @ S_                          # [B, H, C, dv]
+        outs.append(((g * qc) @ S_ + ((qc @ kc.transpose(-1, -2)) * ratio) @ U).transpose(1, 2))
+        tail = torch.exp(G[..., -1:] - G)[..., None]                             # g_C / g_j
+        S_.mul_(g[..., -1:, :]).add_((kc * tail).transpose(-1, -2) @ U)
+    return torch.cat(outs, 1)
+
+
 class GatedNorm(nn.Module):
     """Per-head RMSNorm(o) * w * act(gate) (Qwen3-Next: silu; Kimi: sigmoid)."""
 
@@ -67,6 +123,7 @@ class _Recurrent(nn.Module):
     Hv: int
     dk: int
     dv: int
+    _chunked = None         # a variant with a chunked prefill defines _chunked(S_, *inputs) -> o
 
     def new_state(self, batch: int, max_len: int = 0) -> dict:
         p = self.out_weight()
@@ -82,6 +139,8 @@ class _Recurrent(nn.Module):
     def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:
         st = state if state is not None else self.new_state(x.shape[0])
         ins, extra = self._inputs(x, st, step=False)                 # tensors [B, L, ...]
+        if self._chunked is not None:
+            return self._output(self._chunked(st["S"], *ins), extra)
         outs = [self._recur(st["S"], *(t[:, i] for t in ins)) for i in range(x.shape[1])]
         return self._output(torch.stack(outs, 1), extra)
 
@@ -140,11 +199,13 @@ class GatedDeltaNet(_Recurrent):
         k = l2_normalize(_heads(k, self.Hk).float()).repeat_interleave(rep, -2)   # [B, L, Hv, dk]
         v = _heads(v, Hv).float()                                               # [B, L, Hv, dv]
         g = -torch.exp(self.A_log.float()) * F.softplus(a.float() + self.dt_bias.float())  # [B, L, Hv]
-        decay = torch.exp(g)[..., None, None]                                   # [B, L, Hv, 1, 1]
-        return (q, k, v, decay, torch.sigmoid(b.float())), (z, x.dtype)
+        return (q, k, v, g, torch.sigmoid(b.float())), (z, x.dtype)
 
-    def _recur(self, S_, q, k, v, decay, beta):
-        return delta_rule_step(S_, q, k, v, decay, beta)
+    def _recur(self, S_, q, k, v, log_decay, beta):
+        return delta_rule_step(S_, q, k, v, torch.exp(log_decay)[..., None, None], beta)
+
+    def _chunked(self, S_, q, k, v, log_decay, beta):
+        return chunked_delta_rule(S_, q, k, v, log_decay, beta)
 
     def _output(self, o, extra):
         z, dtype = extra
@@ -241,11 +302,14 @@ class Lightning(_Recurrent):
         q = _heads(q, self.Hk).float().repeat_interleave(rep, -2)
         k = _heads(k, self.Hk).float().repeat_interleave(rep, -2)
         v = _heads(v, self.Hv).float()
-        decay = self.decay.float()[:, None, None].expand(*v.shape[:2], self.Hv, 1, 1)
-        return (q, k, v, decay), (x, x.dtype)
+        log_decay = torch.log(self.decay.float()).expand(*v.shape[:2], self.Hv)   # [B, L, Hv]
+        return (q, k, v, log_decay), (x, x.dtype)
 
-    def _recur(self, S_, q, k, v, decay):
-        return linear_step(S_, q, k, v, decay)
+    def _recur(self, S_, q, k, v, log_decay):
+        return linear_step(S_, q, k, v, torch.exp(log_decay)[..., None, None])
+
+    def _chunked(self, S_, q, k, v, log_decay):
+        return chunked_delta_rule(S_, q, k, v, log_decay)
 
     def _output(self, o, extra):
         x, dtype = extra
