@@ -1118,7 +1118,7 @@ class Profiler:
             if isinstance(out, (list, tuple)):
                 out = out[0]
             st["out"] = torch.from_numpy(np.asarray(out)) if not isinstance(out, torch.Tensor) else out
-            del session
+            session = fn = None             # ORT's arena goes before the next block is built
         r.message = "; ".join([f"provider {r.provider}"] + note + ([r.message] if r.message else []))
 
     # ---- Triton
