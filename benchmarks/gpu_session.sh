@@ -27,14 +27,16 @@ for stage in $stages; do
     tune)
         python3 "$here/bench_kernels.py" --only none --tune attention,int4 --json tune.json 2>&1 | tee "$out/tune.log" | tail -30 ;;
     profiles)
-        for spec in "llama-3-8b 4096 8" "gemma-2-9b 8192 8" "deepseek-v3 4096 8" "qwen3-next-80b-a3b 4096 8"; do
+        # one JSON per model, packed into one file: a call brings back at most 8 files
+        mkdir -p /tmp/profiles
+        for spec in "llama-3-8b 4096 8" "gemma-3-27b 8192 8" "deepseek-v3 4096 8" "qwen3-next-80b-a3b 4096 8"; do
             set -- $spec
-            python3 -m orbit_gui profile "$1" --device cuda --backends torch,sdpa,triton,onnxruntime \
-                --context "$2" --batch "$3" --repeats 20 --calibrate --json > "$out/profile_$1.json" \
-                2> "$out/profile_$1.err" || echo "profile $1 failed: $(tail -1 "$out/profile_$1.err")"
-            python3 -m orbit_gui profile "$1" --device cuda --backends torch,sdpa,triton,onnxruntime \
-                --context "$2" --batch "$3" --repeats 20 2>&1 | tail -14
-        done ;;
+            timeout 150 python3 -m orbit_gui profile "$1" --device cuda --backends torch,sdpa,triton,onnxruntime \
+                --context "$2" --batch "$3" --repeats 20 --calibrate --json > "/tmp/profiles/$1.json" \
+                2> "/tmp/profiles/$1.err" || echo "profile $1 failed: $(tail -1 "/tmp/profiles/$1.err")"
+            python3 "$here/profile_summary.py" "/tmp/profiles/$1.json"
+        done
+        tar czf "$out/profiles.tgz" -C /tmp profiles ;;
     *) echo "unknown stage $stage (tests, bench, tune, profiles)"; exit 2 ;;
     esac
 done
