@@ -195,20 +195,31 @@ def test_thinking_budget_is_linear(specs):
 
 # --------------------------------------------------------------------------- bundle + speed
 
-def test_chart_data_bundle_is_fast(specs):
-    import time
+def test_chart_data_bundle_is_built_from_a_cold_cache(specs):
+    """The bundle is the same whether the cache is warm or cleared (its speed is measured by
+    benchmarks/bench_engine.py, not asserted here)."""
     from models.charts import clear_cache
     spec = specs["deepseek-v3"]
     report = cost_report(spec, DSV3_WL)
-    cd = chart_data(spec, DSV3_WL, report)
-    assert isinstance(cd, ChartData) and cd.model == spec.name and cd.devices == 8
-    times = []
-    for _ in range(5):
-        clear_cache()
-        t = time.perf_counter()
-        chart_data(spec, DSV3_WL, report)
-        times.append(time.perf_counter() - t)
-    assert min(times) < 0.2          # generous: the budget is ~10 ms, machines vary
+    warm = chart_data(spec, DSV3_WL, report)
+    assert isinstance(warm, ChartData) and warm.model == spec.name and warm.devices == 8
+    clear_cache()
+    cold = chart_data(spec, DSV3_WL, report)
+    assert _same(cold, warm)
+
+
+def _same(a, b) -> bool:
+    """Equality through dataclasses, containers and numpy arrays."""
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a))
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 # --------------------------------------------------------------------------- the panel

@@ -145,21 +145,15 @@ def _check_pdf(path: Path, w_pt: float, h_pt: float, tmp_path: Path) -> None:
     assert not doc.render(0, size.toSize()).isNull()
 
 
-def test_svg_export_is_fast_enough_and_vector(qapp, tmp_path):
-    """A smoke check of the budget (the benchmark measures it): 100 layers unfolded."""
-    import time
+def test_svg_export_of_100_unfolded_layers_is_vector(qapp, tmp_path):
+    """100 layers unfolded export as text and paths (benchmarks/bench_export.py times it)."""
     from models.diagram import diagram_model
     from orbit_gui.export import export_view
     from widgets.diagram import ArchitectureView
     spec = apply_overrides(find("deepseek-v3").spec(), {"layers": 100})
     view = ArchitectureView()
     view.set_model(diagram_model(spec, cost_report(spec, Workload()), unfold=True), unfolded=True)
-    export_view(view, tmp_path / "warm.svg")
-    t0 = time.perf_counter()
     out = export_view(view, tmp_path / "d.svg")
-    elapsed = time.perf_counter() - t0
-    print(f"\nSVG export, 100 layers unfolded: {elapsed * 1e3:.1f} ms")
-    assert elapsed < 1.0            # generous: timed tests must not flake; budget is 200 ms
     root, texts = _svg_texts(out)
     assert any(t.startswith("L99") for t in texts)
     assert not list(root.iter(f"{SVG_NS}image")), "the diagram must be vectors, not a bitmap"
