@@ -9,6 +9,7 @@ state-space constants), which stay at the higher precision of the embeddings.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN
@@ -215,16 +216,15 @@ def count_params(spec: ModelSpec) -> ParamReport:
     final_norm = norm_params(spec) if spec.final_norm else 0
     comp["norms"] = Count(kept=final_norm)
     active = embed + head + final_norm
+    # one count per distinct block, times the layers that use it (DeepSeek-V3: 2 blocks, 61 layers)
     cache: dict[str, tuple[dict[str, Count], int]] = {}
-    per_layer = []
-    for name in spec.layout:
-        if name not in cache:
-            cache[name] = layer_params(spec, spec.blocks[name])
-        parts, act = cache[name]
+    for name, n in Counter(spec.layout).items():
+        parts, act = cache[name] = layer_params(spec, spec.blocks[name])
         for k, c in parts.items():
-            comp[k] = comp[k] + c
-        active += act
-        per_layer.append(sum(c.total for c in parts.values()))
+            comp[k] = comp[k] + c * n
+        active += act * n
+    layer_total = {name: sum(c.total for c in parts.values()) for name, (parts, _) in cache.items()}
+    per_layer = [layer_total[name] for name in spec.layout]
     if spec.vision is not None:
         comp["vision"] = Count(kept=spec.vision.params)
     total = sum(c.total for c in comp.values())
