@@ -4,6 +4,8 @@ decode paths (KV cache, latent cache, recurrent state) reproduce the prefill pat
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
@@ -388,6 +390,31 @@ def test_chunked_prefill_equals_the_token_loop(delta, L, chunk, decay_scale):
     got = chunked_delta_rule(S_chunk, q, k, v, g, beta, chunk=chunk)
     torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-10)
     torch.testing.assert_close(S_chunk, S_loop, atol=1e-12, rtol=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(L=st.integers(1, 70), chunk=st.sampled_from((1, 2, 3, 8, 16, 64)), decay_scale=st.floats(0.0, 80.0),
+       delta=st.booleans(), seed=st.integers(0, 2**16))
+def test_chunked_prefill_equals_the_token_loop_for_any_chunking(L, chunk, decay_scale, delta, seed):
+    """Property: for any length, chunk size and decay strength (none at all up to underflow within
+    a chunk), the chunked form's outputs and final state are the token loop's."""
+    from kernels.blocks.chunked import chunked_delta_rule
+    from kernels.blocks.linear_attention import delta_rule_step, linear_step
+    gen = torch.Generator().manual_seed(seed)
+    B, H, dk, dv = 1, 2, 4, 3
+    q = torch.nn.functional.normalize(torch.randn(B, L, H, dk, generator=gen, dtype=torch.float64), dim=-1)
+    k = torch.nn.functional.normalize(torch.randn(B, L, H, dk, generator=gen, dtype=torch.float64), dim=-1)
+    v = torch.randn(B, L, H, dv, generator=gen, dtype=torch.float64)
+    S0 = torch.randn(B, H, dk, dv, generator=gen, dtype=torch.float64)
+    g = -torch.rand(B, L, H, generator=gen, dtype=torch.float64) * decay_scale
+    beta = torch.rand(B, L, H, generator=gen, dtype=torch.float64) if delta else None
+    S_loop, S_chunk = S0.clone(), S0.clone()
+    decay = g.exp()[..., None, None]
+    want = torch.stack([delta_rule_step(S_loop, q[:, t], k[:, t], v[:, t], decay[:, t], beta[:, t]) if delta
+                        else linear_step(S_loop, q[:, t], k[:, t], v[:, t], decay[:, t]) for t in range(L)], 1)
+    got = chunked_delta_rule(S_chunk, q, k, v, g, beta, chunk=chunk)
+    torch.testing.assert_close(got, want, atol=1e-11, rtol=1e-9)
+    torch.testing.assert_close(S_chunk, S_loop, atol=1e-11, rtol=1e-9)
 
 
 def test_mamba2_scan_matches_the_quadratic_ssd_form():
