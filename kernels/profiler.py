@@ -470,28 +470,36 @@ def _syncs_host(layer) -> bool:
 
 
 # What the TorchScript exporter unrolls into the ONNX graph, and what it costs (CPU, 2 cores):
-# a recurrent mixer one step per token (Mamba-2 2.7B: 64 tokens 3.8 s, 256 11 s, 512 28 s), or one
-# step per 64-token chunk where prefill is chunked (Qwen3-Next's Gated DeltaNet: 4096 tokens, 64
-# chunks, 19 s); the MoE loop one expert at a time (Qwen3-Next's 512 experts: about 30 s).
+# a recurrent mixer one step per token (Mamba-2 2.7B as a token loop: 64 tokens 3.8 s, 256 11 s,
+# 512 28 s), or one step per chunk where prefill is chunked (Qwen3-Next's Gated DeltaNet: 4096
+# tokens, 64 chunks, 19 s); the MoE loop one expert at a time (Qwen3-Next's 512 experts: ~30 s).
 ORT_MAX_RECURRENT_STEPS = 256
 ORT_MAX_CHUNKS = 64
-CHUNKED_LINEAR_ATTENTION = ("gated_deltanet", "lightning")   # and Mamba-2: kernels.blocks.chunked
-PREFILL_CHUNK = 64
 ORT_MAX_EXPERTS = 128
+
+
+def prefill_chunk(mixer) -> int | None:
+    """Tokens per step of a recurrent mixer's chunked prefill (kernels.blocks.chunked); None for
+    a token loop (Mamba-1) or a mixer that is not recurrent."""
+    if isinstance(mixer, SpecLinearAttention):
+        return 16 if mixer.variant == "kimi_delta" else 64
+    if isinstance(mixer, SpecSSM) and mixer.variant == "mamba2":
+        return 64
+    return None
 
 
 def ort_export_limit(layer, context: int) -> str | None:
     """Why a block is not exported to ONNX at this context (None: it is)."""
     for m in layer.mixers:
-        if (isinstance(m, SpecLinearAttention) and m.variant in CHUNKED_LINEAR_ATTENTION) or \
-                (isinstance(m, SpecSSM) and m.variant == "mamba2"):
-            chunks = -(-context // PREFILL_CHUNK)
+        chunk = prefill_chunk(m)
+        if chunk:
+            chunks = -(-context // chunk)
             if chunks > ORT_MAX_CHUNKS:
                 return (f"not exported to ONNX: the chunked {m.variant} prefill unrolls into one ONNX "
-                        f"subgraph per {PREFILL_CHUNK}-token chunk ({chunks} here; the export takes "
+                        f"subgraph per {chunk}-token chunk ({chunks} here; the export takes "
                         f"about 20 s at {ORT_MAX_CHUNKS} and grows with them)")
-        elif isinstance(m, (SpecLinearAttention, SpecSSM)) and context > ORT_MAX_RECURRENT_STEPS:
-            return (f"not exported to ONNX: the {type(m).__name__} recurrence unrolls into one "
+        elif isinstance(m, SpecSSM) and context > ORT_MAX_RECURRENT_STEPS:
+            return (f"not exported to ONNX: the {m.variant} recurrence unrolls into one "
                     f"ONNX subgraph per token ({context} here; export takes minutes past "
                     f"{ORT_MAX_RECURRENT_STEPS})")
     moe = [f for f in layer.ffns if isinstance(f, SpecMoE) and f.experts > ORT_MAX_EXPERTS]

@@ -242,7 +242,8 @@ def test_ssm_decode_matches_prefill(name):
     _decode_matches_prefill(build_block(SSMS[name], D))
 
 
-@pytest.mark.parametrize("spec", [LINEAR["gdn"], LINEAR["lightning"], SSMS["mamba2"]], ids=["gdn", "lightning", "mamba2"])
+@pytest.mark.parametrize("spec", [LINEAR["gdn"], LINEAR["kda"], LINEAR["lightning"], SSMS["mamba2"]],
+                         ids=["gdn", "kda", "lightning", "mamba2"])
 def test_chunked_prefill_across_chunks_matches_decode(spec):
     """Past one 64-token chunk, from a prompt that ends mid-chunk: the chunked prefill hands the
     state across chunk boundaries exactly as the token-by-token decode does."""
@@ -369,14 +370,14 @@ def test_unit_lower_inverse_is_the_inverse(C):
 
 @settings(max_examples=40, deadline=None)
 @given(L=st.integers(1, 140), chunk=st.sampled_from((1, 2, 3, 4, 8, 16, 64)), decay_scale=st.floats(0.0, 80.0),
-       delta=st.booleans(), seed=st.integers(0, 2**16))
-@example(L=130, chunk=16, decay_scale=2.0, delta=True, seed=0)     # several chunks and a partial one
-@example(L=64, chunk=64, decay_scale=0.5, delta=False, seed=1)     # exactly one chunk, no delta rule
-@example(L=40, chunk=16, decay_scale=60.0, delta=True, seed=2)     # g_t underflows within a chunk
-def test_chunked_prefill_equals_the_token_loop(L, chunk, decay_scale, delta, seed):
+       delta=st.booleans(), per_channel=st.booleans(), seed=st.integers(0, 2**16))
+@example(L=130, chunk=16, decay_scale=2.0, delta=True, per_channel=False, seed=0)  # chunks and a partial one
+@example(L=64, chunk=64, decay_scale=0.5, delta=False, per_channel=False, seed=1)  # one chunk, no delta rule
+@example(L=40, chunk=16, decay_scale=60.0, delta=True, per_channel=True, seed=2)   # g_t underflows in a chunk
+def test_chunked_prefill_equals_the_token_loop(L, chunk, decay_scale, delta, per_channel, seed):
     """Property: for any length, chunk size and decay strength (none at all up to underflow within
-    a chunk), from a non-zero state, the chunked form's outputs and final state are the token
-    loop's, to float64 rounding."""
+    a chunk), per head or per key channel, from a non-zero state, the chunked form's outputs and
+    final state are the token loop's, to float64 rounding."""
     from kernels.blocks.chunked import chunked_delta_rule
     from kernels.blocks.linear_attention import delta_rule_step, linear_step
     gen = torch.Generator().manual_seed(seed)
@@ -385,10 +386,10 @@ def test_chunked_prefill_equals_the_token_loop(L, chunk, decay_scale, delta, see
     k = torch.nn.functional.normalize(torch.randn(B, L, H, dk, generator=gen, dtype=torch.float64), dim=-1)
     v = torch.randn(B, L, H, dv, generator=gen, dtype=torch.float64)
     S0 = torch.randn(B, H, dk, dv, generator=gen, dtype=torch.float64)
-    g = -torch.rand(B, L, H, generator=gen, dtype=torch.float64) * decay_scale
+    g = -torch.rand(B, L, H, *((dk,) if per_channel else ()), generator=gen, dtype=torch.float64) * decay_scale
     beta = torch.rand(B, L, H, generator=gen, dtype=torch.float64) if delta else None
     S_loop, S_chunk = S0.clone(), S0.clone()
-    decay = g.exp()[..., None, None]
+    decay = g.exp()[..., None] if per_channel else g.exp()[..., None, None]
     want = torch.stack([delta_rule_step(S_loop, q[:, t], k[:, t], v[:, t], decay[:, t], beta[:, t]) if delta
                         else linear_step(S_loop, q[:, t], k[:, t], v[:, t], decay[:, t]) for t in range(L)], 1)
     got = chunked_delta_rule(S_chunk, q, k, v, g, beta, chunk=chunk)

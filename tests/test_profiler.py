@@ -160,7 +160,7 @@ def test_blocks_whose_export_would_unroll_are_not_sent_to_onnx_runtime():
     mamba1 = next(b for b in jamba.blocks.values() if b.mixers[0].__class__.__name__ == "SSM")
     mamba1 = replace(mamba1, ffns=mamba1.ffns[:0])                        # Mamba-1: token loop
     assert ort_export_limit(mamba1, ORT_MAX_RECURRENT_STEPS) is None
-    assert "SSM recurrence unrolls" in ort_export_limit(mamba1, ORT_MAX_RECURRENT_STEPS + 1)
+    assert "mamba1 recurrence unrolls" in ort_export_limit(mamba1, ORT_MAX_RECURRENT_STEPS + 1)
     mamba2 = find("mamba2-2.7b").spec()
     layer = next(iter(mamba2.blocks.values()))                            # Mamba-2: chunked SSD
     assert ort_export_limit(layer, 64 * ORT_MAX_CHUNKS) is None
@@ -172,6 +172,11 @@ def test_blocks_whose_export_would_unroll_are_not_sent_to_onnx_runtime():
     linear_dense = replace(linear, ffns=full.ffns[:0])     # its Gated DeltaNet alone: chunked prefill
     assert ort_export_limit(linear_dense, 64 * ORT_MAX_CHUNKS) is None
     assert "64-token chunk" in ort_export_limit(linear_dense, 64 * ORT_MAX_CHUNKS + 1)
+    kimi = find("kimi-linear-48b-a3b").spec()
+    kda = next(b for b in kimi.blocks.values() if b.mixers[0].__class__.__name__ == "LinearAttention")
+    kda = replace(kda, ffns=())                                          # KDA: 16-token chunks
+    assert ort_export_limit(kda, 16 * ORT_MAX_CHUNKS) is None
+    assert "16-token chunk" in ort_export_limit(kda, 16 * ORT_MAX_CHUNKS + 1)
     llama = find("llama-3-8b").spec()
     assert all(ort_export_limit(b, 32768) is None for b in llama.blocks.values())
     result = profile(ProfileRequest(mamba2, backends=("onnxruntime",), phases=("prefill",),

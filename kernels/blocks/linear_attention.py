@@ -8,10 +8,9 @@
 - lightning (MiniMax-01): no delta rule, S <- lambda_h S + k v^T with a fixed decay per head;
   RMSNorm over all heads and a sigmoid output gate.
 
-Decode is the recurrence, one token. Prefill of the scalar-decay variants (Gated DeltaNet,
-Lightning) is its chunked form (``chunked_delta_rule``): the same result in L/64 steps of matrix
-products instead of L steps of rank-1 updates, as fla and transformers run it. Kimi's channel-wise
-decay keeps the token loop.
+Decode is the recurrence, one token. Prefill is its chunked form (``chunked_delta_rule``): the
+same result in L/64 steps of matrix products instead of L steps of rank-1 updates, as fla and
+transformers run it (L/16 for Kimi's channel-wise decay).
 
 Shape letters: B batch, L tokens, D hidden, Hk key heads, Hv value heads, dk key dim, dv value dim,
 Kt = Hk*dk, Vt = Hv*dv, K conv kernel.
@@ -208,13 +207,16 @@ class KimiDelta(_Recurrent):
         v = _heads(v, self.Hv).float()
         f = _heads(self.f_b_proj(self.f_a_proj(x)).float() + self.dt_bias.float(), self.Hk)  # [B, L, Hk, dk]
         g = -torch.exp(self.A_log.float())[:, None] * F.softplus(f)        # channel-wise log decay
-        decay = torch.exp(g).repeat_interleave(rep, -2)[..., None]         # [B, L, Hv, dk, 1]
+        log_decay = g.repeat_interleave(rep, -2)                           # [B, L, Hv, dk]
         beta = torch.sigmoid(self.b_proj(x).float())
         gate = _heads(self.g_b_proj(self.g_a_proj(x)), self.Hv)
-        return (q, k, v, decay, beta), (gate, x.dtype)
+        return (q, k, v, log_decay, beta), (gate, x.dtype)
 
-    def _recur(self, S_, q, k, v, decay, beta):
-        return delta_rule_step(S_, q, k, v, decay, beta)
+    def _recur(self, S_, q, k, v, log_decay, beta):
+        return delta_rule_step(S_, q, k, v, torch.exp(log_decay)[..., None], beta)
+
+    def _chunked(self, S_, q, k, v, log_decay, beta):
+        return chunked_delta_rule(S_, q, k, v, log_decay, beta)
 
     def _output(self, o, extra):
         gate, dtype = extra
