@@ -140,6 +140,16 @@ def test_decode_attention_gpu(seed, dtype, heads, kv_heads, window, batch, max_l
                            fused_merge=fused_merge)
 
 
+@pytest.mark.parametrize("head_dim", (64, 128, 256))
+@pytest.mark.parametrize("batch, max_len, window", ((2, 80, None), (1, 200, 64), gpu(1, 4096, None),
+                                                     gpu(8, 4096, 1024), gpu(32, 2048, None)))
+def test_decode_attention_default_tiles_and_splits(seed, head_dim, batch, max_len, window):
+    """The defaults a caller gets (tiles per head dim, splits per SM count, merge per split count)
+    at Gemma 2's 256-wide heads as well as 64 and 128."""
+    check_decode_attention(seed, torch.bfloat16, batch, 16, 8, max_len, head_dim, window, None, block_n=None,
+                           fused_merge=None)
+
+
 def check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, head_dim, window, num_splits, block_n,
                            fused_merge=True):
     q = randn(batch, heads, head_dim, dtype=dtype)
