@@ -296,7 +296,7 @@ def test_profiler_triton_patch_matches_the_torch_layer(seed, mixer):
     or MLA decode, RMSNorm, and the MoE experts, DeepSeek-V3's score-bias routing included):
     one decode step must equal the torch layer's."""
     from kernels.blocks import build_layer
-    from kernels.profiler import _patch_triton, _syncs_host
+    from kernels.backends import patch_triton, syncs_host
     spec = _tiny_spec(mixer)
     layer = build_layer(spec, spec.layers[0], torch.float32, DEVICE)
     with torch.no_grad():
@@ -316,9 +316,9 @@ def test_profiler_triton_patch_matches_the_torch_layer(seed, mixer):
         def setter(obj, attr, value):
             undo.append((obj, attr))
             object.__setattr__(obj, attr, value)
-        assert _syncs_host(layer)                # the torch MoE loop: timed on the stream
-        used = _patch_triton(layer, "decode", setter, None)
-        assert not _syncs_host(layer)            # the grouped kernel: captured as a CUDA graph
+        assert syncs_host(layer)                # the torch MoE loop: timed on the stream
+        used = patch_triton(layer, "decode", setter, None)
+        assert not syncs_host(layer)            # the grouped kernel: captured as a CUDA graph
         out = layer.step(x, states, 12)
         for obj, attr in undo:
             obj.__dict__.pop(attr, None)

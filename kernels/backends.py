@@ -1,0 +1,197 @@
+"""Switching a decoder layer (kernels.blocks) between the profiler's backends, in place and
+reversibly: torch eager attention, SDPA, and the project's Triton kernels on the modules they
+apply to (decode attention, MLA decode, the grouped MoE GEMM, RMSNorm, the INT4 GEMM).
+
+torch is imported inside the functions: importing this module is free.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def prefill_only(layer):
+    """``layer`` as a module whose forward(x) takes no cache argument, for the ONNX export."""
+    import torch.nn as nn
+
+    class PrefillOnly(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x)
+    return PrefillOnly(layer)
+
+
+def syncs_host(layer) -> bool:
+    """Whether some module of ``layer`` (as switched now) waits on the host inside its forward."""
+    return any(getattr(m, "syncs_host", False) for m in layer.modules())
+
+
+class switched_to:
+    """Context manager that switches a DecoderLayer to a backend: "torch" (eager attention), "sdpa",
+    or "triton" (SDPA plus the project's kernels on the modules they apply to; ``weights="int4"``
+    also routes the linears through the INT4 GEMM). ``__enter__`` returns whether anything was
+    switched (for triton); ``result``, when given, is told which kernels ran (``kernels``,
+    ``message``). Leaving restores the layer exactly."""
+
+    def __init__(self, layer, backend: str, phase: str, weights: str | None = None, result=None):
+        self.layer, self.backend, self.phase, self.weights, self.r = layer, backend, phase, weights, result
+        self.undo: list[Callable[[], None]] = []
+
+    def _set(self, obj, attr, value):
+        had = attr in obj.__dict__
+        old = obj.__dict__.get(attr)
+        object.__setattr__(obj, attr, value)
+        if had:
+            self.undo.append(lambda: obj.__dict__.__setitem__(attr, old))
+        else:
+            self.undo.append(lambda: obj.__dict__.pop(attr, None))
+
+    def __enter__(self) -> bool:
+        from kernels.blocks import Attention
+        used: list[str] = []
+        for m in self.layer.modules():
+            if isinstance(m, Attention):
+                if self.backend == "torch":
+                    self._set(m, "impl", "eager")
+                elif self.backend in ("sdpa", "triton"):
+                    self._set(m, "impl", "sdpa")
+                    if self.backend == "sdpa" and not (m.cfg.sinks or m.alibi):
+                        self._set(m, "_attend", sdpa_attend(m))
+        if self.backend == "triton":
+            used = patch_triton(self.layer, self.phase, self._set, self.weights)
+            if self.r is not None:
+                self.r.kernels = tuple(used)
+                if used:
+                    self.r.message = "Triton: " + ", ".join(used) + "; torch for the rest"
+        return bool(used) if self.backend == "triton" else True
+
+    def __exit__(self, *exc):
+        for f in reversed(self.undo):
+            f()
+        return False
+
+
+def sdpa_attend(m):
+    import torch.nn.functional as F
+
+    from kernels.blocks.attention import allowed
+
+    def attend(q, k, v, q_pos, k_pos, sdpa):
+        G = m.H // m.KV
+        k = k.repeat_interleave(G, dim=1)
+        v = v.repeat_interleave(G, dim=1)
+        if m.kind == "full" and q.shape[2] == k.shape[2]:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=m.scale)
+        if m.kind == "full" and q.shape[2] == 1:       # decode: every cached key is visible
+            return F.scaled_dot_product_attention(q, k, v, scale=m.scale)
+        mask = allowed(q_pos, k_pos, m.kind, m.window)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=m.scale)
+    return attend
+
+
+def patch_triton(layer, phase: str, setter, weights: str | None) -> list[str]:
+    """Route the layer's modules through the project's Triton kernels where one applies."""
+    import torch
+    import torch.nn as nn
+
+    from kernels.blocks import MLA, Attention, MoE, RMSNorm
+    used: list[str] = []
+    for m in layer.modules():
+        if isinstance(m, RMSNorm):
+            from kernels.triton_ops.rmsnorm import rms_norm
+
+            def norm_fwd(x, m=m):
+                return rms_norm(x.contiguous(), m.weight, m.eps)
+            setter(m, "forward", norm_fwd)
+            if "rms_norm" not in used:
+                used.append("rms_norm")
+        elif isinstance(m, Attention) and phase == "decode" and m.kind != "chunked" \
+                and not (m.cfg.sinks or m.alibi) and m.hd == m.vd:
+            from kernels.triton_ops.decode_attention import decode_attention
+            orig = m._attend
+
+            def attend(q, k, v, q_pos, k_pos, sdpa, m=m, orig=orig):
+                if q.shape[2] != 1:
+                    return orig(q, k, v, q_pos, k_pos, sdpa)
+                B, n = q.shape[0], k.shape[2]
+                lens = torch.full((B,), n, dtype=torch.int32, device=q.device)
+                o = decode_attention(q[:, :, 0].contiguous(), k, v, lens, scale=m.scale)
+                return o[:, :, None]
+            setter(m, "_attend", attend)
+            if "decode_attention" not in used:
+                used.append("decode_attention")
+        elif isinstance(m, MLA) and phase == "decode" and m.kind != "chunked":
+            setter(m, "step", mla_triton_step(m))
+            if "mla_decode" not in used:
+                used.append("mla_decode")
+        elif isinstance(m, MoE) and m.cfg.gated and m.cfg.activation == "silu" and not m.Z \
+                and not m.cfg.expert_bias and m.scoring in ("softmax", "sigmoid"):
+            setter(m, "forward", moe_triton_forward(m))
+            setter(m, "syncs_host", False)
+            if "moe" not in used:
+                used.append("moe")
+    if weights == "int4":
+        from kernels.triton_ops.int4_gemm import int4_matmul, quantize_int4
+        for m in layer.modules():
+            if isinstance(m, nn.Linear) and m.in_features % 128 == 0 and m.out_features >= 64:
+                qw = quantize_int4(m.weight.detach().t().contiguous(), 128)
+
+                def lin(x, m=m, qw=qw):
+                    y = int4_matmul(x, qw)
+                    return y + m.bias if m.bias is not None else y
+                setter(m, "forward", lin)
+                if "int4_gemm" not in used:
+                    used.append("int4_gemm")
+    return used
+
+
+def mla_triton_step(m):
+    import torch
+
+    from kernels.triton_ops.mla_decode import mla_decode
+
+    def step(x, state, pos):
+        B = x.shape[0]
+        positions = torch.arange(pos, pos + 1, device=x.device)   # no host copy: graph-capturable
+        q_nope, q_pe = m._q(x, positions)
+        c, k_pe = m._latent(x, positions)
+        T = state["c"].shape[1]
+        state["c"][:, pos % T] = c[:, 0]
+        state["k_pe"][:, pos % T] = k_pe[:, 0]
+        n = min(pos + 1, T)
+        w_uk, w_uv = m._w_uk_uv()
+        q_lat = torch.einsum("bhd,hdr->bhr", q_nope[:, :, 0], w_uk).contiguous()
+        lens = torch.full((B,), n, dtype=torch.int32, device=x.device)
+        o_lat = mla_decode(q_lat, q_pe[:, :, 0].contiguous(), state["c"][:, :n],
+                           state["k_pe"][:, :n], lens, m.scale)
+        o = torch.einsum("bhr,hvr->bhv", o_lat, w_uv)
+        return m.o_proj(o.reshape(B, 1, m.H * m.dv))
+    return step
+
+
+def moe_triton_forward(m):
+    from kernels.triton_ops.moe import moe_ffn, route
+
+    def forward(x):
+        shape = x.shape
+        x2 = x.reshape(-1, shape[-1]).contiguous()
+        if m.cfg.router_score_bias:
+            # DeepSeek-V3: top-k of score + bias, weights from the unbiased scores. The module's
+            # own torch routing (a few small ops, no host sync, graph-capturable); the experts,
+            # where the bytes are, go through the grouped kernel.
+            w, ids = m.route(x2)
+            w, ids = w.float().contiguous(), ids.int().contiguous()
+        else:
+            logits = m.router(x2).float()
+            w, ids = route(logits, m.k, scoring=m.scoring, renormalize=m.renormalize)
+        out = moe_ffn(x2, m.w_gate, m.w_up, m.w_down, w, ids)
+        if len(m.shared):
+            import torch
+            s = sum(sh(x2) for sh in m.shared)
+            if m.cfg.shared_gate:
+                s = torch.sigmoid(m.shared_gate(x2)) * s
+            out = out + s
+        return out.reshape(shape)
+    return forward
