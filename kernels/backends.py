@@ -187,11 +187,5 @@ def moe_triton_forward(m):
             logits = m.router(x2).float()
             w, ids = route(logits, m.k, scoring=m.scoring, renormalize=m.renormalize)
         out = moe_ffn(x2, m.w_gate, m.w_up, m.w_down, w, ids)
-        if len(m.shared):
-            import torch
-            s = sum(sh(x2) for sh in m.shared)
-            if m.cfg.shared_gate:
-                s = torch.sigmoid(m.shared_gate(x2)) * s
-            out = out + s
-        return out.reshape(shape)
+        return m.add_shared(x2, out).reshape(shape)
     return forward

@@ -150,12 +150,16 @@ class MoE(nn.Module):
         if self.Z:                                                       # zero experts: identity, no FLOPs
             zero_w = torch.where(ids >= self.E, w, torch.zeros_like(w)).sum(-1, keepdim=True)
             out = out + zero_w.to(x.dtype) * x
-        if len(self.shared):
-            s = sum(m(x) for m in self.shared)
-            if self.cfg.shared_gate:
-                s = torch.sigmoid(self.shared_gate(x)) * s
-            out = out + s
-        return out.reshape(shape)
+        return self.add_shared(x, out).reshape(shape)
+
+    def add_shared(self, x: torch.Tensor, routed: torch.Tensor) -> torch.Tensor:
+        """routed [N, D] plus the shared experts' output on x [N, D] (gated where the spec says)."""
+        if not len(self.shared):
+            return routed
+        s = sum(m(x) for m in self.shared)
+        if self.cfg.shared_gate:
+            s = torch.sigmoid(self.shared_gate(x)) * s
+        return routed + s
 
 
 def build_ffn(cfg, hidden: int, **kw) -> nn.Module:
