@@ -477,10 +477,11 @@ ORT_MAX_EXPERTS = 128
 def prefill_chunk(mixer) -> int | None:
     """Tokens per step of a recurrent mixer's chunked prefill (kernels.blocks.chunked); None for
     a token loop (Mamba-1) or a mixer that is not recurrent."""
+    from kernels.blocks.chunked import CHUNK, CHUNK_PER_CHANNEL
     if isinstance(mixer, SpecLinearAttention):
-        return 16 if mixer.variant == "kimi_delta" else 64
+        return CHUNK_PER_CHANNEL if mixer.variant == "kimi_delta" else CHUNK
     if isinstance(mixer, SpecSSM) and mixer.variant == "mamba2":
-        return 64
+        return CHUNK
     return None
 
 
@@ -1052,9 +1053,8 @@ class Profiler:
             # have advanced a recurrent state)
             st["states"] = st["layer"].new_state(req.batch, req.context + 1)
             with torch.inference_mode():
-                fn = r.backend
                 self._fill_prompt(st["layer"], st["x"], st["states"])
-                with switched_to(st["layer"], fn, phase, req.weights):
+                with switched_to(st["layer"], r.backend, phase, req.weights):
                     out = st["layer"].step(st["xt"], st["states"], req.context)
         try:
             y_ref, label = self._reference(name, phase, st, refs, need)

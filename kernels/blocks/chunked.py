@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-CHUNK = 64
+CHUNK = 64                  # tokens per step with one decay per head
+CHUNK_PER_CHANNEL = 16      # with one per key channel: each step holds C x C x dk decay ratios
 
 
 def unit_lower_inverse(A: torch.Tensor) -> torch.Tensor:
@@ -45,7 +46,7 @@ def chunked_delta_rule(S_: torch.Tensor, q, k, v, log_decay, beta=None, chunk: i
     case holds the C x C x dk decay ratios, hence its shorter chunks (16).
     """
     per_channel = log_decay.dim() == 4
-    chunk = chunk or (CHUNK // 4 if per_channel else CHUNK)
+    chunk = chunk or (CHUNK_PER_CHANNEL if per_channel else CHUNK)
     L = q.shape[1]
     outs = []
     for c0 in range(0, L, chunk):
