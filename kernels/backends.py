@@ -9,20 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 
-def prefill_only(layer):
-    """``layer`` as a module whose forward(x) takes no cache argument, for the ONNX export."""
-    import torch.nn as nn
-
-    class PrefillOnly(nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x):
-            return self.inner(x)
-    return PrefillOnly(layer)
-
-
 def syncs_host(layer) -> bool:
     """Whether some module of ``layer`` (as switched now) waits on the host inside its forward."""
     return any(getattr(m, "syncs_host", False) for m in layer.modules())
@@ -153,21 +139,15 @@ def mla_triton_step(m):
     from kernels.triton_ops.mla_decode import mla_decode
 
     def step(x, state, pos):
-        B = x.shape[0]
-        positions = torch.arange(pos, pos + 1, device=x.device)   # no host copy: graph-capturable
-        q_nope, q_pe = m._q(x, positions)
-        c, k_pe = m._latent(x, positions)
+        _, q_lat, q_pe, c, k_pe = m._decode_query(x, pos)
         T = state["c"].shape[1]
         state["c"][:, pos % T] = c[:, 0]
         state["k_pe"][:, pos % T] = k_pe[:, 0]
         n = min(pos + 1, T)
-        w_uk, w_uv = m._w_uk_uv()
-        q_lat = torch.einsum("bhd,hdr->bhr", q_nope[:, :, 0], w_uk).contiguous()
-        lens = torch.full((B,), n, dtype=torch.int32, device=x.device)
-        o_lat = mla_decode(q_lat, q_pe[:, :, 0].contiguous(), state["c"][:, :n],
+        lens = torch.full((x.shape[0],), n, dtype=torch.int32, device=x.device)
+        o_lat = mla_decode(q_lat.contiguous(), q_pe.contiguous(), state["c"][:, :n],
                            state["k_pe"][:, :n], lens, m.scale)
-        o = torch.einsum("bhr,hvr->bhv", o_lat, w_uv)
-        return m.o_proj(o.reshape(B, 1, m.H * m.dv))
+        return m._decode_out(o_lat)
     return step
 
 

@@ -9,75 +9,20 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-from kernels.blocks import (MLA, Attention, DecoderLayer, MoE, build_block, build_layer,  # noqa: E402
-                            count_params, plan_stages)
+from kernels.blocks import (MLA, Attention, DecoderLayer, MoE, apply_update, build_block,  # noqa: E402
+                            build_layer, count_params, plan_stages)
 from models import spec as S  # noqa: E402
 from models.catalog import find  # noqa: E402
 from models.params import layer_params  # noqa: E402
 
-D = 64
+from block_cases import (ATTENTION, FFNS, LAYOUTS, LINEAR, MLAS, SSMS, D, randomize,  # noqa: E402
+                         make_spec)
 
 
 def engine_count(spec: S.ModelSpec, layer: S.Layer) -> int:
     return sum(c.total for c in layer_params(spec, layer)[0].values())
 
 
-def make_spec(layer: S.Layer, **kw) -> S.ModelSpec:
-    base = dict(name="t", vocab_size=128, hidden_size=D, context_length=512, blocks={"b": layer},
-                layout=("b",))
-    base.update(kw)
-    return S.ModelSpec(**base)
-
-
-# --------------------------------------------------------------------------- parts of every kind
-
-ATTENTION = {
-    "mha": S.Attention(heads=4, kv_heads=4, head_dim=16),
-    "gqa_bias": S.Attention(heads=8, kv_heads=2, head_dim=8, qkv_bias=True, out_bias=True),
-    "mqa": S.Attention(heads=4, kv_heads=1, head_dim=16),
-    "qk_head": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head"),
-    "qk_full": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="full"),
-    "qk_l2": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="l2"),
-    "gate": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head", output_gate=True),
-    "sinks_sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=3,
-                                 sinks=True, qkv_bias=True, out_bias=True),
-    "sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=4),
-    "chunked": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="chunked", window=4),
-    "nope": S.Attention(heads=4, kv_heads=2, head_dim=16, rope=False),
-    "vdim": S.Attention(heads=4, kv_heads=2, head_dim=16, v_head_dim=8),
-}
-MLAS = {
-    "q_lora": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, q_lora_rank=24),
-    "direct_q_bias": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=12, bias=True),
-    "nope": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, rope=False),
-    "sliding": S.MLA(heads=2, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, kind="sliding",
-                     window=3),
-}
-LINEAR = {
-    "gdn": S.LinearAttention(key_heads=2, value_heads=4, key_dim=8, value_dim=12),
-    "gdn_noconv": S.LinearAttention(key_heads=2, value_heads=2, key_dim=8, value_dim=8, conv_kernel=0),
-    "kda": S.LinearAttention(key_heads=4, value_heads=4, key_dim=8, value_dim=8, variant="kimi_delta"),
-    "lightning": S.LinearAttention(key_heads=4, value_heads=4, key_dim=8, value_dim=8, variant="lightning"),
-}
-SSMS = {
-    "mamba2": S.SSM(d_inner=64, d_state=8, heads=8, groups=2),
-    "mamba2_bias_nonorm": S.SSM(d_inner=32, d_state=4, heads=4, groups=1, conv_kernel=3, proj_bias=True,
-                                conv_bias=False, gated_norm=False),
-    "mamba1": S.SSM(d_inner=32, d_state=4, variant="mamba1", dt_rank=4, inner_norms=True),
-}
-FFNS = {
-    "swiglu": S.DenseFFN(d_ff=96),
-    "gelu_bias": S.DenseFFN(d_ff=96, gated=False, activation="gelu_tanh", bias=True),
-    "moe_softmax": S.MoEFFN(experts=6, top_k=2, d_expert=32),
-    "moe_deepseek": S.MoEFFN(experts=8, top_k=3, d_expert=16, shared_experts=1, router_score_bias=True),
-    "moe_gptoss": S.MoEFFN(experts=4, top_k=2, d_expert=16, activation="swiglu_oai", router_bias=True,
-                           expert_bias=True),
-    "moe_qwen_shared_gate": S.MoEFFN(experts=6, top_k=2, d_expert=16, shared_experts=1, d_shared=24,
-                                     shared_gate=True),
-    "moe_relu2_plain": S.MoEFFN(experts=4, top_k=2, d_expert=16, gated=False, activation="relu2",
-                                shared_experts=2, router_score_bias=True),
-    "moe_zero": S.MoEFFN(experts=4, top_k=2, d_expert=16, zero_experts=2, router_score_bias=True),
-}
 MIXERS = {**ATTENTION, **MLAS, **LINEAR, **SSMS}
 
 
@@ -88,28 +33,6 @@ def test_small_block_counts_equal_engine(name):
     spec = make_spec(layer)
     norms = spec.norms_in(layer) * D
     assert count_params(build_block(part, D)) + norms == engine_count(spec, layer)
-
-
-LAYOUTS = {
-    "pre_rms": (S.Layer((ATTENTION["gqa_bias"],), (FFNS["swiglu"],)), {}),
-    "post_olmo2": (S.Layer((ATTENTION["qk_full"],), (FFNS["swiglu"],)), {"norm_placement": "post"}),
-    "sandwich_gemma": (S.Layer((ATTENTION["sliding"],), (FFNS["swiglu"],)), {"norm_placement": "sandwich"}),
-    "parallel_phi": (S.Layer((ATTENTION["mha"],), (FFNS["gelu_bias"],)),
-                     {"norm_placement": "parallel", "norm": "layernorm", "norm_bias": True,
-                      "rope_fraction": 0.4}),
-    "parallel_falcon_2norms": (S.Layer((ATTENTION["mqa"],), (FFNS["gelu_bias"],), norms=2),
-                               {"norm_placement": "parallel", "norm": "layernorm", "norm_bias": True}),
-    "olmo1_noparam": (S.Layer((ATTENTION["mha"],), (FFNS["swiglu"],)), {"norm": "layernorm_noparam"}),
-    "falcon_h1": (S.Layer((ATTENTION["gqa_bias"], SSMS["mamba2"]), (FFNS["swiglu"],), norms=2), {}),
-    "longcat": (S.Layer((MLAS["q_lora"], MLAS["q_lora"]),
-                        (FFNS["swiglu"], FFNS["swiglu"], FFNS["moe_zero"]), norms=4), {}),
-    "mamba_only": (S.Layer((SSMS["mamba2"],)), {"position": "none"}),
-    "alibi": (S.Layer((ATTENTION["gqa_bias"],), (FFNS["swiglu"],)), {"position": "alibi"}),
-    "gdn_moe": (S.Layer((LINEAR["gdn"],), (FFNS["moe_qwen_shared_gate"],)), {"rope_fraction": 0.25}),
-    "kda_dense": (S.Layer((LINEAR["kda"],), (FFNS["swiglu"],)), {"position": "none"}),
-    "jamba": (S.Layer((SSMS["mamba1"],), (FFNS["moe_softmax"],)), {}),
-    "lightning_moe": (S.Layer((LINEAR["lightning"],), (FFNS["moe_deepseek"],)), {}),
-}
 
 
 @pytest.mark.parametrize("name", list(LAYOUTS))
@@ -164,21 +87,9 @@ def test_real_dims_qwen3_layer_runs_on_cpu():
 
 # --------------------------------------------------------------------------- decode == prefill
 
-def _randomize(module: torch.nn.Module) -> None:
-    """Random values also in the parameters initialised to constants (norms, sinks, biases)."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if p.ndim == 1 and not name.endswith(("A_log", "dt_bias")):
-                p.add_(0.1 * torch.randn(p.shape, generator=g))
-        for name, b in module.named_buffers():
-            if name.endswith("score_bias"):
-                b.copy_(0.05 * torch.randn(b.shape, generator=g))
-
-
 def _decode_matches_prefill(module, L=10, prompt=4, atol=2e-5):
     torch.manual_seed(0)
-    _randomize(module)
+    randomize(module)
     module.eval()
     x = torch.randn(2, L, D)
     with torch.no_grad():
@@ -258,6 +169,56 @@ def test_layer_decode_matches_prefill(name):
     _decode_matches_prefill(build_layer(spec, layer), atol=5e-5)
 
 
+def _flat(states) -> list[torch.Tensor]:
+    states = states if isinstance(states, list) else [states]
+    return [t for st in states for t in st.values()]
+
+
+def _detached_matches_step(module, L=9, prompt=3, window_past=True):
+    """``step_detached`` leaves the state untouched, returns what ``step`` returns, and its update,
+    applied, leaves the state exactly as ``step`` does: at every position from the prompt on,
+    past a sliding window's ring wrap."""
+    torch.manual_seed(0)
+    randomize(module)
+    module.eval()
+    x = torch.randn(2, L, D)
+    with torch.no_grad():
+        stepped = module.new_state(2, L)
+        module(x[:, :prompt], stepped)
+        detached = module.new_state(2, L)
+        module(x[:, :prompt], detached)
+        for t in range(prompt, L):
+            xt = x[:, t:t + 1]
+            before = [v.clone() for v in _flat(detached)]
+            y_d, update = module.step_detached(xt, detached, t)
+            assert all(torch.equal(a, b) for a, b in zip(before, _flat(detached))), "state written"
+            y = module.step(xt, stepped, t)
+            torch.testing.assert_close(y_d, y, atol=2e-5, rtol=1e-4)
+            pairs = zip(detached, update) if isinstance(detached, list) else [(detached, update)]
+            for st, upd in pairs:
+                apply_update(st, upd, t)
+            for a, b in zip(_flat(detached), _flat(stepped)):
+                torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", list(ATTENTION))
+@pytest.mark.parametrize("position", ["rope", "alibi"])
+def test_attention_step_detached_equals_step(name, position):
+    _detached_matches_step(build_block(ATTENTION[name], D, position=position, rope_fraction=0.5))
+
+
+@pytest.mark.parametrize("name", list(MLAS) + list(LINEAR) + list(SSMS))
+def test_mixer_step_detached_equals_step(name):
+    _detached_matches_step(build_block({**MLAS, **LINEAR, **SSMS}[name], D))
+
+
+@pytest.mark.parametrize("name", ["pre_rms", "sandwich_gemma", "parallel_phi", "falcon_h1", "longcat",
+                                  "gdn_moe", "jamba", "kda_dense"])
+def test_layer_step_detached_equals_step(name):
+    layer, kw = LAYOUTS[name]
+    _detached_matches_step(build_layer(make_spec(layer, **kw), layer))
+
+
 def test_real_dims_mamba2_layer_decode_matches_prefill():
     spec = find("nemotron-3-nano").spec()
     torch.manual_seed(0)
@@ -314,7 +275,7 @@ def _reference_moe(moe: MoE, x: torch.Tensor) -> torch.Tensor:
 def test_moe_equals_dense_reference(name):
     torch.manual_seed(0)
     moe = build_block(FFNS[name], D)
-    _randomize(moe)
+    randomize(moe)
     x = torch.randn(3, 7, D)
     with torch.no_grad():
         ref = _reference_moe(moe, x)

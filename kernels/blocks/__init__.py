@@ -28,7 +28,7 @@ from .linear_attention import GatedDeltaNet, KimiDelta, Lightning, build_linear_
 from .mla import MLA
 from .ssm import Mamba1, Mamba2, build_ssm
 
-__all__ = ["build_block", "build_layer", "count_params", "DecoderLayer", "Attention", "MLA",
+__all__ = ["apply_update", "build_block", "build_layer", "count_params", "DecoderLayer", "Attention", "MLA",
            "GatedDeltaNet", "KimiDelta", "Lightning", "Mamba1", "Mamba2", "MLP", "MoE", "RMSNorm"]
 
 
@@ -166,6 +166,32 @@ class DecoderLayer(nn.Module):
         def fn(kind, i, h):
             return self.ffns[i](h) if kind == "ffn" else self.mixers[i].step(h, states[i], pos)
         return self._run(x, fn)
+
+    def step_detached(self, x: torch.Tensor, states: list, pos: int) -> tuple[torch.Tensor, list]:
+        """``step`` as a pure function, for the ONNX export of the decode step: writes nothing.
+        Returns (y, updates): updates[i] is mixer i's change of state, as a dict of its state's
+        names: the new token's rows of a KV or latent cache (the caller writes them into slot
+        ``pos % T``: ``apply_update`` does both), the whole new value of a recurrent state."""
+        updates: list = [None] * len(self.mixers)
+
+        def fn(kind, i, h):
+            if kind == "ffn":
+                return self.ffns[i](h)
+            y, updates[i] = self.mixers[i].step_detached(h, states[i], pos)
+            return y
+        return self._run(x, fn), updates
+
+
+def apply_update(state: dict, update: dict, pos: int) -> None:
+    """Apply a mixer's ``step_detached`` update to its ``state``, leaving it as ``step`` would: a
+    tensor of the state's shape replaces it; a cache [B, (KV,) T, d] takes the row [B, (KV,) 1, d]
+    at slot ``pos % T`` (the token axis is -2 in every cache)."""
+    for name, new in update.items():
+        old = state[name]
+        if new.shape == old.shape:
+            old.copy_(new)
+        else:
+            old.select(-2, pos % old.shape[-2]).copy_(new.squeeze(-2))
 
 
 def build_layer(spec: S.ModelSpec, layer: S.Layer, dtype: torch.dtype = torch.float32,

@@ -102,6 +102,15 @@ def ring_positions(pos: int, slots: int, device) -> torch.Tensor:
     return pos - torch.remainder(pos - s, slots)
 
 
+def detached_key_positions(pos: int, slots: int, device) -> torch.Tensor:
+    """[slots + 1] key positions for a decode step that leaves the cache unwritten (``step_detached``):
+    the cache's slots as they stand, then the new token. The slot the new token would overwrite is
+    given position -1, which ``allowed`` never lets a query read (it holds pos - slots, or nothing)."""
+    k_pos = ring_positions(pos, slots, device)
+    k_pos = torch.where(torch.arange(slots, device=device) == pos % slots, -1, k_pos)
+    return torch.cat((k_pos, torch.tensor([pos], device=device)))
+
+
 # --------------------------------------------------------------------------- the block
 
 class Attention(nn.Module):
@@ -171,20 +180,21 @@ class Attention(nn.Module):
                 return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
             mask = allowed(q_pos, k_pos, self.kind, self.window)    # [Sq, Sk]
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)
-        mask = allowed(q_pos, k_pos, self.kind, self.window)        # [Sq, Sk]
         # eager: scores [B, H, Sq, Sk] = q k^T / sqrt(hd)   (2*H*hd FLOPs per (query, key) pair)
         scores = (q @ k.transpose(-1, -2)).float() * self.scale
+        return self._weights(scores, q_pos, k_pos).to(v.dtype) @ v  # 2*H*vd FLOPs per pair
+
+    def _weights(self, scores: torch.Tensor, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        """Softmax weights [B, H, Sq, Sk] from fp32 scores: ALiBi, the mask, gpt-oss's sinks."""
         if self.alibi:
             dist = (k_pos[None, :] - q_pos[:, None]).float()        # [Sq, Sk], <= 0 where visible
             scores = scores + self.slopes[:, None, None] * dist
-        scores = scores.masked_fill(~mask, float("-inf"))
-        if self.cfg.sinks:
-            B, H, Sq, _ = scores.shape
-            sink = self.sinks.float().view(1, H, 1, 1).expand(B, H, Sq, 1)
-            probs = torch.cat((scores, sink), -1).softmax(-1)[..., :-1]   # the sink takes mass, no value
-        else:
-            probs = scores.softmax(-1)
-        return probs.to(v.dtype) @ v                                 # 2*H*vd FLOPs per pair
+        scores = scores.masked_fill(~allowed(q_pos, k_pos, self.kind, self.window), float("-inf"))
+        if not self.cfg.sinks:
+            return scores.softmax(-1)
+        B, H, Sq, _ = scores.shape
+        sink = self.sinks.float().view(1, H, 1, 1).expand(B, H, Sq, 1)
+        return torch.cat((scores, sink), -1).softmax(-1)[..., :-1]  # the sink takes mass, no value
 
     def _out(self, o: torch.Tensor, gate) -> torch.Tensor:
         B, H, L, vd = o.shape
@@ -236,3 +246,24 @@ class Attention(nn.Module):
         k_pos = ring_positions(pos, T, x.device)[:n]                 # token position in each slot
         o = self._attend(q, state["k"][:, :, :n], state["v"][:, :, :n], positions, k_pos, sdpa=False)
         return self._out(o, gate)
+
+    def step_detached(self, x: torch.Tensor, state: dict, pos: int) -> tuple[torch.Tensor, dict]:
+        """``step`` as a pure function, for the ONNX export of the decode step: the cache is read,
+        never written or copied. Returns (y [B, 1, D], {"k": [B, KV, 1, hd], "v": [B, KV, 1, vd]}),
+        the new token's rows, which the caller writes into slot ``pos % T``.
+
+        The G query heads of a KV group score the cache as one [G, hd] x [hd, T] product, so the
+        graph reads each cached K and V once (``step``'s eager path repeats them G times)."""
+        B = x.shape[0]
+        H, KV, hd, vd = self.H, self.KV, self.hd, self.vd
+        G = H // KV
+        positions = torch.arange(pos, pos + 1, device=x.device)
+        q, k, v, gate = self._qkv(x, positions)                     # q [B, H, 1, hd], k, v [B, KV, 1, *]
+        T = state["k"].shape[2]
+        qg = q.reshape(B, KV, G, hd)
+        scores = torch.cat((qg @ state["k"].transpose(-1, -2), qg @ k.transpose(-1, -2)), -1)  # [B, KV, G, T+1]
+        scores = scores.float().reshape(B, H, 1, T + 1) * self.scale
+        p = self._weights(scores, positions, detached_key_positions(pos, T, x.device))
+        p = p.to(v.dtype).reshape(B, KV, G, T + 1)
+        o = p[..., :T] @ state["v"] + p[..., T:] * v                 # [B, KV, G, vd]
+        return self._out(o.reshape(B, H, 1, vd), gate), {"k": k, "v": v}

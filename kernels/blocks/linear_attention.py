@@ -25,7 +25,7 @@ from models import spec as S
 
 from .attention import RMSNorm, alibi_slopes, l2_normalize
 from .chunked import chunked_delta_rule
-from .ssm import _dt_bias_init, causal_conv, conv_step, depthwise_conv
+from .ssm import _dt_bias_init, causal_conv, conv_step, depthwise_conv, step_on_copy
 
 
 # --------------------------------------------------------------------------- recurrences
@@ -93,6 +93,8 @@ class _Recurrent(nn.Module):
     def step(self, x: torch.Tensor, state: dict, pos: int = 0) -> torch.Tensor:
         ins, extra = self._inputs(x, state, step=True)
         return self._output(self._recur(state["S"], *(t[:, 0] for t in ins))[:, None], extra)
+
+    step_detached = step_on_copy
 
     def _conv(self, name: str, u: torch.Tensor, st: dict, step: bool) -> torch.Tensor:
         """Short causal conv + SiLU on u [B, L, C] (a no-op when the spec has conv_kernel 0)."""

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from models import spec as S
 
-from .attention import RMSNorm, Rotary, allowed, ring_positions
+from .attention import RMSNorm, Rotary, allowed, detached_key_positions, ring_positions
 
 
 class MLA(nn.Module):
@@ -100,22 +100,45 @@ class MLA(nn.Module):
         return {"c": torch.zeros(batch, T, self.r, dtype=p.dtype, device=p.device),
                 "k_pe": torch.zeros(batch, T, self.dr, dtype=p.dtype, device=p.device)}
 
-    def step(self, x: torch.Tensor, state: dict, pos: int) -> torch.Tensor:
-        B = x.shape[0]
+    def _decode_query(self, x: torch.Tensor, pos: int):
+        """The new token at ``pos``: q_lat [B, H, r] (W_UK absorbed), q_pe [B, H, dr] and its
+        latent rows c [B, 1, r], k_pe [B, 1, dr]."""
         positions = torch.arange(pos, pos + 1, device=x.device)   # no host copy: graph-capturable
         q_nope, q_pe = self._q(x, positions)                                 # [B, H, 1, dn], [B, H, 1, dr]
         c, k_pe = self._latent(x, positions)                                 # [B, 1, r], [B, 1, dr]
+        w_uk, _ = self._w_uk_uv()
+        q_lat = torch.einsum("bhd,hdr->bhr", q_nope[:, :, 0], w_uk)          # absorb W_UK: [B, H, r]
+        return positions, q_lat, q_pe[:, :, 0], c, k_pe
+
+    def _decode_out(self, o_lat: torch.Tensor) -> torch.Tensor:
+        """Latent output [B, H, r] -> W_UV -> o_proj -> [B, 1, D]."""
+        o = torch.einsum("bhr,hvr->bhv", o_lat, self._w_uk_uv()[1])          # [B, H, dv]
+        return self.o_proj(o.reshape(o.shape[0], 1, self.H * self.dv))
+
+    def step(self, x: torch.Tensor, state: dict, pos: int) -> torch.Tensor:
+        positions, q_lat, q_pe, c, k_pe = self._decode_query(x, pos)
         T = state["c"].shape[1]
         state["c"][:, pos % T] = c[:, 0]
         state["k_pe"][:, pos % T] = k_pe[:, 0]
         n = min(pos + 1, T)
         cache_c, cache_pe = state["c"][:, :n], state["k_pe"][:, :n]          # [B, n, r], [B, n, dr]
-        w_uk, w_uv = self._w_uk_uv()
-        q_lat = torch.einsum("bhd,hdr->bhr", q_nope[:, :, 0], w_uk)          # absorb W_UK: [B, H, r]
         scores = (torch.einsum("bhr,bnr->bhn", q_lat, cache_c)
-                  + torch.einsum("bhd,bnd->bhn", q_pe[:, :, 0], cache_pe)).float() * self.scale
+                  + torch.einsum("bhd,bnd->bhn", q_pe, cache_pe)).float() * self.scale
         ok = allowed(positions, ring_positions(pos, T, x.device)[:n], self.kind, self.window)  # [1, n]
         probs = scores.masked_fill(~ok, float("-inf")).softmax(-1).to(x.dtype)  # [B, H, n]
-        o_lat = torch.einsum("bhn,bnr->bhr", probs, cache_c)                 # attend over the latent
-        o = torch.einsum("bhr,hvr->bhv", o_lat, w_uv)                        # then W_UV: [B, H, dv]
-        return self.o_proj(o.reshape(B, 1, self.H * self.dv))
+        return self._decode_out(torch.einsum("bhn,bnr->bhr", probs, cache_c))  # attend over the latent
+
+    def step_detached(self, x: torch.Tensor, state: dict, pos: int) -> tuple[torch.Tensor, dict]:
+        """``step`` as a pure function (the ONNX export of the decode step): reads the latent cache,
+        never writes or copies it. Returns (y, {"c": [B, 1, r], "k_pe": [B, 1, dr]}), the new
+        token's rows for slot ``pos % T``."""
+        positions, q_lat, q_pe, c, k_pe = self._decode_query(x, pos)
+        T = state["c"].shape[1]
+
+        def score(cc, pe):                                                   # [B, H, n]
+            return q_lat @ cc.transpose(-1, -2) + q_pe @ pe.transpose(-1, -2)
+        scores = torch.cat((score(state["c"], state["k_pe"]), score(c, k_pe)), -1).float() * self.scale
+        ok = allowed(positions, detached_key_positions(pos, T, x.device), self.kind, self.window)
+        probs = scores.masked_fill(~ok, float("-inf")).softmax(-1).to(x.dtype)  # [B, H, T+1]
+        o_lat = probs[..., :T] @ state["c"] + probs[..., T:] * c             # [B, H, r]
+        return self._decode_out(o_lat), {"c": c, "k_pe": k_pe}

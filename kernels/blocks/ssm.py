@@ -46,6 +46,14 @@ def conv_step(conv: nn.Conv1d, x: torch.Tensor, state: torch.Tensor) -> torch.Te
     return y
 
 
+def step_on_copy(mixer: nn.Module, x: torch.Tensor, state: dict, pos: int = 0) -> tuple[torch.Tensor, dict]:
+    """A recurrent mixer's ``step`` as a pure function (the ONNX export of the decode step): it
+    runs on a copy of the state and returns (y, the new state). A recurrent step reads and
+    rewrites its whole state anyway, so the copy adds no traffic to what it measures."""
+    new = {name: t.clone() for name, t in state.items()}
+    return mixer.step(x, new, pos), new
+
+
 def depthwise_conv(channels: int, kernel: int, bias: bool) -> nn.Conv1d:
     return nn.Conv1d(channels, channels, kernel, groups=channels, bias=bias)   # C*K (+C) params
 
@@ -149,6 +157,8 @@ class Mamba2(nn.Module):
         y = self._recur(xBC.float(), dt.float(), state["ssm"]).to(x.dtype)
         return self._finish(y, z)[:, None]
 
+    step_detached = step_on_copy
+
 
 # --------------------------------------------------------------------------- Mamba-1
 
@@ -205,6 +215,8 @@ class Mamba1(nn.Module):
         xs = F.silu(conv_step(self.conv1d, xs, state["conv"]))
         y = self._recur(xs, state["ssm"]).to(x.dtype)
         return self.out_proj(y * F.silu(z))[:, None]
+
+    step_detached = step_on_copy
 
 
 def build_ssm(cfg: S.SSM, hidden: int, **kw) -> nn.Module:

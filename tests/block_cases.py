@@ -1,0 +1,100 @@
+"""Small specs of every block kind and layer layout, shared by the block and ONNX tests."""
+from __future__ import annotations
+
+import torch
+
+from models import spec as S
+
+D = 64
+
+
+def make_spec(layer: S.Layer, **kw) -> S.ModelSpec:
+    base = dict(name="t", vocab_size=128, hidden_size=D, context_length=512, blocks={"b": layer},
+                layout=("b",))
+    base.update(kw)
+    return S.ModelSpec(**base)
+
+
+# --------------------------------------------------------------------------- parts of every kind
+
+ATTENTION = {
+    "mha": S.Attention(heads=4, kv_heads=4, head_dim=16),
+    "gqa_bias": S.Attention(heads=8, kv_heads=2, head_dim=8, qkv_bias=True, out_bias=True),
+    "mqa": S.Attention(heads=4, kv_heads=1, head_dim=16),
+    "qk_head": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head"),
+    "qk_full": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="full"),
+    "qk_l2": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="l2"),
+    "gate": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head", output_gate=True),
+    "sinks_sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=3,
+                                 sinks=True, qkv_bias=True, out_bias=True),
+    "sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=4),
+    "chunked": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="chunked", window=4),
+    "nope": S.Attention(heads=4, kv_heads=2, head_dim=16, rope=False),
+    "vdim": S.Attention(heads=4, kv_heads=2, head_dim=16, v_head_dim=8),
+}
+MLAS = {
+    "q_lora": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, q_lora_rank=24),
+    "direct_q_bias": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=12, bias=True),
+    "nope": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, rope=False),
+    "sliding": S.MLA(heads=2, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, kind="sliding",
+                     window=3),
+}
+LINEAR = {
+    "gdn": S.LinearAttention(key_heads=2, value_heads=4, key_dim=8, value_dim=12),
+    "gdn_noconv": S.LinearAttention(key_heads=2, value_heads=2, key_dim=8, value_dim=8, conv_kernel=0),
+    "kda": S.LinearAttention(key_heads=4, value_heads=4, key_dim=8, value_dim=8, variant="kimi_delta"),
+    "lightning": S.LinearAttention(key_heads=4, value_heads=4, key_dim=8, value_dim=8, variant="lightning"),
+}
+SSMS = {
+    "mamba2": S.SSM(d_inner=64, d_state=8, heads=8, groups=2),
+    "mamba2_bias_nonorm": S.SSM(d_inner=32, d_state=4, heads=4, groups=1, conv_kernel=3, proj_bias=True,
+                                conv_bias=False, gated_norm=False),
+    "mamba1": S.SSM(d_inner=32, d_state=4, variant="mamba1", dt_rank=4, inner_norms=True),
+}
+FFNS = {
+    "swiglu": S.DenseFFN(d_ff=96),
+    "gelu_bias": S.DenseFFN(d_ff=96, gated=False, activation="gelu_tanh", bias=True),
+    "moe_softmax": S.MoEFFN(experts=6, top_k=2, d_expert=32),
+    "moe_deepseek": S.MoEFFN(experts=8, top_k=3, d_expert=16, shared_experts=1, router_score_bias=True),
+    "moe_gptoss": S.MoEFFN(experts=4, top_k=2, d_expert=16, activation="swiglu_oai", router_bias=True,
+                           expert_bias=True),
+    "moe_qwen_shared_gate": S.MoEFFN(experts=6, top_k=2, d_expert=16, shared_experts=1, d_shared=24,
+                                     shared_gate=True),
+    "moe_relu2_plain": S.MoEFFN(experts=4, top_k=2, d_expert=16, gated=False, activation="relu2",
+                                shared_experts=2, router_score_bias=True),
+    "moe_zero": S.MoEFFN(experts=4, top_k=2, d_expert=16, zero_experts=2, router_score_bias=True),
+}
+
+
+LAYOUTS = {
+    "pre_rms": (S.Layer((ATTENTION["gqa_bias"],), (FFNS["swiglu"],)), {}),
+    "post_olmo2": (S.Layer((ATTENTION["qk_full"],), (FFNS["swiglu"],)), {"norm_placement": "post"}),
+    "sandwich_gemma": (S.Layer((ATTENTION["sliding"],), (FFNS["swiglu"],)), {"norm_placement": "sandwich"}),
+    "parallel_phi": (S.Layer((ATTENTION["mha"],), (FFNS["gelu_bias"],)),
+                     {"norm_placement": "parallel", "norm": "layernorm", "norm_bias": True,
+                      "rope_fraction": 0.4}),
+    "parallel_falcon_2norms": (S.Layer((ATTENTION["mqa"],), (FFNS["gelu_bias"],), norms=2),
+                               {"norm_placement": "parallel", "norm": "layernorm", "norm_bias": True}),
+    "olmo1_noparam": (S.Layer((ATTENTION["mha"],), (FFNS["swiglu"],)), {"norm": "layernorm_noparam"}),
+    "falcon_h1": (S.Layer((ATTENTION["gqa_bias"], SSMS["mamba2"]), (FFNS["swiglu"],), norms=2), {}),
+    "longcat": (S.Layer((MLAS["q_lora"], MLAS["q_lora"]),
+                        (FFNS["swiglu"], FFNS["swiglu"], FFNS["moe_zero"]), norms=4), {}),
+    "mamba_only": (S.Layer((SSMS["mamba2"],)), {"position": "none"}),
+    "alibi": (S.Layer((ATTENTION["gqa_bias"],), (FFNS["swiglu"],)), {"position": "alibi"}),
+    "gdn_moe": (S.Layer((LINEAR["gdn"],), (FFNS["moe_qwen_shared_gate"],)), {"rope_fraction": 0.25}),
+    "kda_dense": (S.Layer((LINEAR["kda"],), (FFNS["swiglu"],)), {"position": "none"}),
+    "jamba": (S.Layer((SSMS["mamba1"],), (FFNS["moe_softmax"],)), {}),
+    "lightning_moe": (S.Layer((LINEAR["lightning"],), (FFNS["moe_deepseek"],)), {}),
+}
+
+
+def randomize(module: torch.nn.Module) -> None:
+    """Random values also in the parameters initialised to constants (norms, sinks, biases)."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if p.ndim == 1 and not name.endswith(("A_log", "dt_bias")):
+                p.add_(0.1 * torch.randn(p.shape, generator=g))
+        for name, b in module.named_buffers():
+            if name.endswith("score_bias"):
+                b.copy_(0.05 * torch.randn(b.shape, generator=g))
