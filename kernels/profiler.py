@@ -10,8 +10,10 @@ times its prefill (``context`` tokens, ``batch`` sequences) and one decode step 
 - ``triton``: the project's kernels where one applies (decode attention, MLA decode, MoE, RMSNorm,
   INT4 weight-only GEMM when ``weights="int4"``), torch for the rest; CUDA only (Triton's
   interpreter is for correctness tests, never for timing);
-- ``onnxruntime``: the block's prefill exported to ONNX and run by ONNX Runtime on the best
-  execution provider that loads (the decode step's in-place cache update is not exported).
+- ``onnxruntime``: the block's prefill, and its decode step as a pure function of the token and
+  the state (``kernels.onnx_graphs``: caches are read in place, the new rows written back after
+  each run), exported to ONNX and run by ONNX Runtime on the best execution provider that loads,
+  every tensor bound in place (IO binding).
 
 Each timing yields a :class:`BlockResult` (latency percentiles, achieved FLOP/s and bytes/s from
 the cost model's counts, the cost model's predicted time and roofline floor, peak memory, relative
@@ -42,7 +44,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterable
 
-from kernels.backends import prefill_only, switched_to, syncs_host
+from kernels.backends import switched_to, syncs_host
 from models.cost import Workload, _Fmt, block_ops, cost_report
 from models.dtypes import dtype as _dtype_info
 from models.hardware import Hardware, get_hardware, hardware_db
@@ -485,9 +487,10 @@ def prefill_chunk(mixer) -> int | None:
     return None
 
 
-def ort_export_limit(layer, context: int) -> str | None:
-    """Why a block is not exported to ONNX at this context (None: it is)."""
-    for m in layer.mixers:
+def ort_export_limit(layer, context: int, phase: str = "prefill") -> str | None:
+    """Why a block's ``phase`` is not exported to ONNX at this context (None: it is). The decode
+    step unrolls no recurrence: only the MoE loop limits it."""
+    for m in layer.mixers if phase == "prefill" else ():
         chunk = prefill_chunk(m)
         if chunk:
             chunks = -(-context // chunk)
@@ -736,6 +739,9 @@ class Profiler:
         # on the GPU too (H100: Gemma 3 27B at B=8, S=8192 asked for a 32 GiB fp16 buffer, then more)
         return {"base": base, "eager": scores, "sdpa": sdpa_scores,
                 "ort": 2 * weights + acts + scores,
+                # the decode graph's state filled with the prompt (recurrent states twice: two buffers
+                # alternate), and in bf16 an fp16 copy of the weights
+                "ort_decode": cache * 2 + (weights if self.dt == "bf16" else 0.0),
                 "ref": (weights + cache) * 8 / elt + acts * 8 / elt + scores * 2,
                 "ref32": (weights + cache + acts) * 4 / elt + scores}
 
@@ -844,16 +850,16 @@ class Profiler:
                          f"ONNX copy) but only {_fmt_bytes(free / 0.9)} is free; not run")
             return
         if backend == "onnxruntime":
-            if phase == "decode":
-                r.status = "skipped"
-                r.message = ("ONNX Runtime profiles the prefill only: the decode step's in-place "
-                             "KV-cache update is not exported")
+            if phase == "decode" and need["ort_decode"] > free:
+                r.status = "oom"
+                r.message = (f"onnxruntime decode needs about {_fmt_bytes(need['ort_decode'])} more (its "
+                             f"own filled cache) but only {_fmt_bytes(free / 0.9)} is free; not run")
                 return
-            why = ort_export_limit(spec_layer, req.context)
+            why = ort_export_limit(spec_layer, req.context, phase)
             if why:
                 r.status, r.message = "skipped", why
                 return
-            self._ort(st, r)
+            self._ort(st, r, phase)
             self._error(name, phase, st, r, refs, need)
             return
         if backend == "triton":
@@ -1048,7 +1054,7 @@ class Profiler:
             return
         import torch
         out = st.get("out")
-        if phase == "decode":
+        if phase == "decode" and r.backend != "onnxruntime":   # ORT's first step is kept by _ort
             # one step from the prompt's cache, exactly as the reference (the timed steps may
             # have advanced a recurrent state)
             st["states"] = st["layer"].new_state(req.batch, req.context + 1)
@@ -1072,50 +1078,54 @@ class Profiler:
         r.reference = label
 
     # ---- ONNX Runtime
-    def _ort(self, st, r: BlockResult):
-        import numpy as np
+    def _ort(self, st, r: BlockResult, phase: str):
+        """Export the block's prefill (x -> y) or decode step (kernels.onnx_graphs) and time it in
+        ONNX Runtime on the best provider that loads; the output of the first run is kept for
+        the numerical check."""
         import torch
 
+        from kernels import onnx_graphs as graphs
         from kernels import onnx_runtime as ortk
         layer, x = st["layer"], st["x"]
-        export_layer, export_x = layer, x
         note = []
         if self.torch_dtype == torch.bfloat16:
-            export_layer = copy.deepcopy(layer).to(torch.float16)
-            export_x = x.to(torch.float16)
+            layer, x = copy.deepcopy(layer).to(torch.float16), x.to(torch.float16)
             note.append("exported in fp16 (ONNX Runtime IO binding has no bf16)")
         prefer = (("CPUExecutionProvider",) if self.kind == "cpu" else ortk.DEFAULT_PREFERENCE)
-        with tempfile.TemporaryDirectory(prefix="orbit-profile-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="orbit-profile-") as tmp, torch.no_grad():
             path = Path(tmp) / "block.onnx"
             self._check_cancel()
-            with torch.no_grad():
-                ortk.export_block(prefill_only(export_layer), (export_x,), path)
+            if phase == "prefill":
+                ortk.export_block(graphs.prefill_graph(layer), (x,), path)
+            else:
+                xt = st["xt"].to(x.dtype)
+                states = layer.new_state(self.request.batch, self.request.context + 1)
+                self._fill_prompt(layer, x, states)
+                graph = graphs.decode_step_graph(layer, states, self.request.context)
+                ortk.export_block(graph, (xt, *graphs.flat_states(states)), path, dynamic=False,
+                                  input_names=graph.input_names, output_names=graph.output_names)
             self._check_cancel()
             threads = torch.get_num_threads() if self.kind == "cpu" else None
             free_before = torch.cuda.mem_get_info(self.device)[0] if self.kind == "cuda" else None
             session, msgs = ortk.make_session(path, prefer, device_id=self.index, threads=threads)
             note += msgs
-            provider = session.get_providers()[0]
-            r.provider = ortk.short_name(provider)
+            r.provider = ortk.short_name(session.get_providers()[0])
             sdev = ortk.session_device(session)
-            if sdev == "cuda":
-                feeds = {"x": export_x.contiguous()}
-
-                def fn():
-                    return ortk.run_io_binding(session, feeds, "cuda", device_id=self.index,
-                                               keep_on_device=True)
+            if sdev != self.kind:
+                # tensors are bound where the session runs; ORT then reads and writes them in place
+                note.append("ONNX Runtime ran on the CPU: compare with care")
+                x = x.to("cpu")
+                if phase == "decode":
+                    xt = xt.to("cpu")
+                    states = [{k: t.to("cpu") for k, t in s_.items()} for s_ in states]
+            if phase == "prefill":
+                fn = ortk.bound_run(session, {"x": x.contiguous()}, {"y": torch.empty_like(x)})
+                first = fn().clone()
             else:
-                feeds = {"x": np.ascontiguousarray(export_x.detach().float().cpu().numpy()
-                                                   if export_x.dtype == torch.bfloat16
-                                                   else export_x.detach().cpu().numpy())}
-                name = session.get_inputs()[0].name
-                feeds = {name: feeds["x"]}
-
-                def fn():
-                    return session.run(None, feeds)
-                if self.kind == "cuda":
-                    note.append("ONNX Runtime ran on the CPU: compare with care")
+                fn = graphs.DecodeRunner(session, xt.contiguous(), states, self.request.context)
+                first = fn.first
             self._time(fn, r, st, graph=False)
+            st["out"] = first
             if sdev == "cuda" and free_before is not None:
                 # ORT allocates from its own arena, which torch's peak does not see; the arena keeps
                 # what it grew to, so the drop in the device's free memory is ORT's peak
@@ -1123,14 +1133,7 @@ class Profiler:
                 if arena > (r.peak_memory_bytes or 0):
                     r.peak_memory_bytes = float(arena)
                     note.append("peak memory from the device's free memory (ORT's arena)")
-            out = st.get("out")
-            if sdev == "cuda":
-                out = ortk.run_io_binding(session, {"x": export_x.contiguous()}, "cuda",
-                                          device_id=self.index)
-            if isinstance(out, (list, tuple)):
-                out = out[0]
-            st["out"] = torch.from_numpy(np.asarray(out)) if not isinstance(out, torch.Tensor) else out
-            session = fn = None             # ORT's arena goes before the next block is built
+            session = fn = states = None        # ORT's arena goes before the next block is built
         r.message = "; ".join([f"provider {r.provider}"] + note + ([r.message] if r.message else []))
 
     # ---- Triton

@@ -1,0 +1,119 @@
+"""What the profiler hands to ONNX Runtime: a decoder layer's prefill and its decode step as
+graphs, and the decode step's runs with every tensor bound in place.
+
+- prefill (``prefill_graph``): ``forward(x) -> y``, batch and sequence dynamic.
+- decode (``DecodeStepGraph``): ``forward(x_t, *state) -> (y, *update)`` at the profiled
+  position, the layer's ``step_detached``. A KV or latent cache is an input only: the graph reads
+  it once and outputs the new token's rows, which ``DecodeRunner`` writes into slot ``pos % T``
+  (a cache rewritten by the graph would be a full copy per token). A recurrent state is an input
+  and its new value an output; two IO bindings alternate which buffer is which, so a step reads
+  and writes its state once, as the torch step does in place.
+
+torch and onnxruntime are imported inside the functions: importing this module is free.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def prefill_graph(layer):
+    """``layer`` as a module whose forward(x) takes no cache argument, for the ONNX export."""
+    import torch.nn as nn
+
+    class PrefillGraph(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x)
+    return PrefillGraph(layer)
+
+
+def state_names(states: list[dict]) -> list[tuple[int, str]]:
+    """(mixer index, state name) of every state tensor of a DecoderLayer, in graph input order."""
+    return [(i, name) for i, st in enumerate(states) for name in st]
+
+
+def decode_step_graph(layer, states: list[dict], pos: int):
+    """A module ``forward(x_t, *flat_state) -> (y, *flat_update)``: the layer's decode step at
+    ``pos`` over a state laid out like ``states`` (input names ``x``, ``state{i}_{name}``; output
+    names ``y``, ``update{i}_{name}``)."""
+    import torch.nn as nn
+
+    keys = state_names(states)
+
+    class DecodeStepGraph(nn.Module):
+        input_names = ["x"] + [f"state{i}_{n}" for i, n in keys]
+        output_names = ["y"] + [f"update{i}_{n}" for i, n in keys]
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x, *flat):
+            grouped: list[dict] = [{} for _ in states]
+            for (i, name), t in zip(keys, flat):
+                grouped[i][name] = t
+            y, updates = self.inner.step_detached(x, grouped, pos)
+            return (y, *(updates[i][name] for i, name in keys))
+    return DecodeStepGraph(layer)
+
+
+def flat_states(states: list[dict]) -> list:
+    return [states[i][name] for i, name in state_names(states)]
+
+
+class DecodeRunner:
+    """Runs an exported decode step with all tensors bound where they live (torch tensors, CPU or
+    CUDA, zero copy), as a real decode loop would: each call runs one step and writes the new
+    token's cache rows into the caches; recurrent states alternate between two buffers.
+
+    ``states`` is the layer's state after the prompt (it is updated as steps run); ``first`` is the
+    output of the first step from it, for the numerical check.
+    """
+
+    def __init__(self, session, x, states: list[dict], pos: int):
+        import torch
+
+        from kernels.blocks import apply_update
+        from kernels.onnx_runtime import bind_tensor, run_binding
+
+        self._apply, self._run = apply_update, run_binding
+        self.session, self.pos = session, pos
+        keys = state_names(states)
+        shapes = {o.name: tuple(o.shape) for o in session.get_outputs()}   # static: exported at pos
+        self.y = x.new_empty(shapes["y"])
+        self.rows: dict[tuple[int, str], Any] = {}
+        other: list[dict] = [dict(st) for st in states]        # the second buffer of each recurrent state
+        for i, name in keys:
+            old, shape = states[i][name], shapes[f"update{i}_{name}"]
+            if shape == tuple(old.shape):
+                other[i][name] = torch.empty_like(old)
+            else:
+                self.rows[(i, name)] = old.new_empty(shape)
+        self.buffers = (states, other)
+        self.bindings = []
+        for src, dst in ((states, other), (other, states)):
+            b = session.io_binding()
+            bind_tensor(b, "x", x)
+            bind_tensor(b, "y", self.y, output=True)
+            for i, name in keys:
+                bind_tensor(b, f"state{i}_{name}", src[i][name])
+                bind_tensor(b, f"update{i}_{name}", self.rows.get((i, name), dst[i][name]), output=True)
+            self.bindings.append(b)
+        self.turn = 0
+        self.first = self().clone()
+
+    @property
+    def state(self) -> list[dict]:
+        """The layer's state as the steps so far left it (the buffers the next step reads)."""
+        return self.buffers[self.turn]
+
+    def __call__(self):
+        """One decode step: the session's run, then the rows written into the caches."""
+        self._run(self.session, self.bindings[self.turn], self.y.device.type)
+        self.turn ^= 1
+        for (i, name), row in self.rows.items():
+            self._apply(self.buffers[0][i], {name: row}, self.pos)
+        return self.y
