@@ -335,6 +335,23 @@ def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
     assert window.doc.report.tpot_s == before
 
 
+def test_profile_summary_has_a_whole_model_line_per_backend(qtbot):
+    """ONNX Runtime times prefill and decode, so each backend gets its own whole-model line."""
+    from block_cases import LAYOUTS, make_spec
+    from kernels.profiler import ProfileRequest, profile
+    from widgets.profiler import ProfilerPanel
+    layer, kw = LAYOUTS["pre_rms"]
+    result = profile(ProfileRequest(make_spec(layer, **kw), backends=("torch", "onnxruntime"), context=16,
+                                    repeats=2, warmup=1))
+    panel = ProfilerPanel()
+    qtbot.addWidget(panel)
+    panel.show_result(result)
+    text = panel.summary.text()
+    for backend in ("torch", "onnxruntime"):
+        w = result.whole_by_backend[backend]
+        assert w.decode_s and f"{backend}: prefill" in text and f"{w.decode_ratio:.2f}" in text
+
+
 def test_profile_cancel(window, qtbot):
     window.open_catalog("qwen3-0.6b")
     window.tabs.setCurrentWidget(window.profile_host)

@@ -229,11 +229,15 @@ class ProfilerPanel(QWidget):
         self.progress.setValue(1000 if result.status != "cancelled" else self.progress.value())
         w = result.whole_model
         lines = [f"<b>{result.device}</b> · {result.dtype} · status {result.status}"]
-        if w is not None and w.decode_s:
-            lines.append(f"Whole model ({w.backend}), extrapolated from one layer of each kind: "
-                         f"prefill {_ms(w.prefill_s)} measured vs {_ms(w.predicted_prefill_s)} predicted; "
-                         f"decode {_ms(w.decode_s)} per token measured vs {_ms(w.predicted_decode_s)} "
-                         f"predicted (predicted/measured {w.decode_ratio:.2f}).")
+        whole = result.whole_by_backend or ({w.backend: w} if w is not None else {})
+        if whole:
+            lines.append("Whole model, extrapolated from one layer of each kind (measured vs predicted):")
+        for name, wb in whole.items():
+            parts = [f"prefill {_ms(wb.prefill_s)} vs {_ms(wb.predicted_prefill_s)}"] if wb.prefill_s else []
+            if wb.decode_s:
+                parts.append(f"decode {_ms(wb.decode_s)} per token vs {_ms(wb.predicted_decode_s)} "
+                             f"(predicted/measured {wb.decode_ratio:.2f})")
+            lines.append(f"&nbsp;&nbsp;{name}: " + "; ".join(parts))
         lines += [f"<i>{m}</i>" for m in result.messages[:4]]
         self.summary.setText("<br>".join(lines))
         self.calibrate_button.setEnabled(result.status == "ok" and w is not None and bool(w.decode_s))
