@@ -885,7 +885,11 @@ class Profiler:
         layer, states = st["layer"], st["states"]
         x, xt, pos = st["x"], st["xt"], self.request.context
         if phase == "prefill":
-            def fn():
+            carried = layer.carried_state(states)
+
+            def fn():                  # a new prompt: recurrent states start from zero each run
+                for t in carried:
+                    t.zero_()
                 return layer(x, states)
             return fn
         if not st["filled"]:
@@ -902,6 +906,8 @@ class Profiler:
         only to set up a decode step that never reads them."""
         import torch
         with torch.no_grad(), switched_to(layer, "sdpa", "prefill"):
+            for t in layer.carried_state(states):          # a prompt starts from zero state
+                t.zero_()
             layer(x, states)
 
     def _head_fn(self, st, phase):

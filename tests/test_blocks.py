@@ -3,6 +3,8 @@ counts (small widths and the real dimensions of catalog models, on the meta devi
 decode paths (KV cache, latent cache, recurrent state) reproduce the prefill paths."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -167,6 +169,28 @@ def test_layer_decode_matches_prefill(name):
     layer, kw = LAYOUTS[name]
     spec = make_spec(layer, **kw)
     _decode_matches_prefill(build_layer(spec, layer), atol=5e-5)
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_a_float64_copy_runs_in_float64_throughout(name):
+    """The profiler's reference is a float64 copy of the layer: its norms, softmaxes and recurrent
+    states stay float64 rather than dropping to fp32 (Mamba-2's in-place scan used to fail on it),
+    so it agrees with the fp32 layer only to fp32 rounding, and with itself to fp64 rounding."""
+    layer, kw = LAYOUTS[name]
+    torch.manual_seed(0)
+    m32 = build_layer(make_spec(layer, **kw), layer).eval()
+    randomize(m32)
+    m64 = copy.deepcopy(m32).to(torch.float64)
+    x = torch.randn(2, 6, D, dtype=torch.float64)
+    with torch.no_grad():
+        st64 = m64.new_state(2, 7)
+        y64, t64 = m64(x, st64), m64.step(x[:, :1], st64, 6)
+        st32 = m32.new_state(2, 7)
+        y32 = m32(x.float(), st32)
+    assert {t.dtype for st in st64 for t in st.values()} == {torch.float64}
+    assert y64.dtype == t64.dtype == torch.float64
+    rel = (torch.linalg.vector_norm(y64 - y32.double()) / torch.linalg.vector_norm(y64)).item()
+    assert 1e-10 < rel < 1e-5, rel            # fp32 rounding apart: neither is the other's copy
 
 
 def _flat(states) -> list[torch.Tensor]:

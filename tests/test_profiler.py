@@ -318,3 +318,17 @@ def test_cli_subprocess(tmp_path):
     statuses = {(b["backend"], b["status"]) for b in data["blocks"]}
     assert ("torch", "ok") in statuses and ("triton", "skipped") in statuses
     assert math.isfinite(data["whole_model"]["decode_ratio"])
+
+
+@pytest.mark.parametrize("name", ["falcon_h1", "gdn_moe", "kda_dense", "jamba", "lightning_moe", "longcat"])
+def test_every_mixer_kind_gets_an_fp64_error_on_both_backends_and_phases(name):
+    """Recurrent and hybrid layers, through torch and ONNX Runtime: each timing carries its error
+    against the float64 copy (Mamba-2's float64 reference used to fail), small as fp32 rounding."""
+    from block_cases import LAYOUTS, make_spec
+    layer, kw = LAYOUTS[name]
+    result = profile(ProfileRequest(make_spec(layer, **kw), backends=("torch", "onnxruntime"), context=24,
+                                    repeats=2, warmup=1, include_head=False))
+    assert len(result.blocks) == 4
+    for r in result.blocks:
+        assert r.status == "ok", (r.phase, r.backend, r.message)
+        assert r.reference == "fp64" and r.rel_error < 1e-4, (r.phase, r.backend, r.reference, r.rel_error)

@@ -153,8 +153,16 @@ class DecoderLayer(nn.Module):
     def new_state(self, batch: int, max_len: int) -> list:
         return [m.new_state(batch, max_len) for m in self.mixers]
 
+    def carried_state(self, states: list) -> list[torch.Tensor]:
+        """The state tensors a prefill reads as well as writes: recurrent and conv states, which a
+        prefill continues from (zero them to prefill a new prompt into ``states``). KV and latent
+        caches are only written by a prefill."""
+        return [t for m, st in zip(self.mixers, states) if not isinstance(m, (Attention, MLA))
+                for t in st.values()]
+
     def forward(self, x: torch.Tensor, states: list | None = None) -> torch.Tensor:
-        """Prefill: x [B, S, D] -> [B, S, D]; fills the mixers' ``states`` when given."""
+        """Prefill: x [B, S, D] -> [B, S, D]; fills the mixers' ``states`` when given (recurrent
+        ones continue from what they hold: see ``carried_state``)."""
         def fn(kind, i, h):
             if kind == "ffn":
                 return self.ffns[i](h)

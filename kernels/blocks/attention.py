@@ -25,6 +25,17 @@ from models import spec as S
 
 # --------------------------------------------------------------------------- shared pieces
 
+def wide(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in the precision softmaxes, norms and recurrences run in: fp32, or fp64 when it already
+    is (a float64 copy of a block, the profiler's reference, stays float64 throughout)."""
+    return t if t.dtype == torch.float64 else t.float()
+
+
+def wide_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype ``wide`` gives a tensor of ``dtype`` (recurrent states are kept in it)."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 class RMSNorm(nn.Module):
     """y = x / sqrt(mean(x^2) + eps) * w (written out so any ONNX opset exports it)."""
 
@@ -34,9 +45,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
+        xf = wide(x)
         y = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return (y * self.weight.float()).to(x.dtype)
+        return (y * wide(self.weight)).to(x.dtype)
 
 
 def l2_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -181,19 +192,19 @@ class Attention(nn.Module):
             mask = allowed(q_pos, k_pos, self.kind, self.window)    # [Sq, Sk]
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)
         # eager: scores [B, H, Sq, Sk] = q k^T / sqrt(hd)   (2*H*hd FLOPs per (query, key) pair)
-        scores = (q @ k.transpose(-1, -2)).float() * self.scale
+        scores = wide(q @ k.transpose(-1, -2)) * self.scale
         return self._weights(scores, q_pos, k_pos).to(v.dtype) @ v  # 2*H*vd FLOPs per pair
 
     def _weights(self, scores: torch.Tensor, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
         """Softmax weights [B, H, Sq, Sk] from fp32 scores: ALiBi, the mask, gpt-oss's sinks."""
         if self.alibi:
-            dist = (k_pos[None, :] - q_pos[:, None]).float()        # [Sq, Sk], <= 0 where visible
+            dist = wide(k_pos[None, :] - q_pos[:, None])        # [Sq, Sk], <= 0 where visible
             scores = scores + self.slopes[:, None, None] * dist
         scores = scores.masked_fill(~allowed(q_pos, k_pos, self.kind, self.window), float("-inf"))
         if not self.cfg.sinks:
             return scores.softmax(-1)
         B, H, Sq, _ = scores.shape
-        sink = self.sinks.float().view(1, H, 1, 1).expand(B, H, Sq, 1)
+        sink = wide(self.sinks).view(1, H, 1, 1).expand(B, H, Sq, 1)
         return torch.cat((scores, sink), -1).softmax(-1)[..., :-1]  # the sink takes mass, no value
 
     def _out(self, o: torch.Tensor, gate) -> torch.Tensor:
@@ -262,7 +273,7 @@ class Attention(nn.Module):
         T = state["k"].shape[2]
         qg = q.reshape(B, KV, G, hd)
         scores = torch.cat((qg @ state["k"].transpose(-1, -2), qg @ k.transpose(-1, -2)), -1)  # [B, KV, G, T+1]
-        scores = scores.float().reshape(B, H, 1, T + 1) * self.scale
+        scores = wide(scores).reshape(B, H, 1, T + 1) * self.scale
         p = self._weights(scores, positions, detached_key_positions(pos, T, x.device))
         p = p.to(v.dtype).reshape(B, KV, G, T + 1)
         o = p[..., :T] @ state["v"] + p[..., T:] * v                 # [B, KV, G, vd]

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 
 from models import spec as S
 
+from .attention import wide
+
 
 def activate(gate: torch.Tensor, up: torch.Tensor | None, kind: str) -> torch.Tensor:
     """act(gate) * up for gated MLPs, act(gate) alone when ``up`` is None."""
@@ -101,12 +103,12 @@ class MoE(nn.Module):
     # ---- routing
     def route(self, x: torch.Tensor):
         """x [N, D] -> weights [N, k] (fp32), ids [N, k] (ids >= E are zero experts)."""
-        logits = self.router(x).float()                                  # [N, E+Z]
+        logits = wide(self.router(x))                                  # [N, E+Z]
         if self.scoring == "topk_softmax":
             vals, ids = logits.topk(self.k, dim=-1)
             return vals.softmax(-1), ids
         scores = logits.sigmoid() if self.scoring == "sigmoid" else logits.softmax(-1)
-        choose = scores + self.score_bias.float() if self.cfg.router_score_bias else scores
+        choose = scores + wide(self.score_bias) if self.cfg.router_score_bias else scores
         ids = choose.topk(self.k, dim=-1).indices
         w = scores.gather(-1, ids)
         if self.renormalize:

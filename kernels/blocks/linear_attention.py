@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from models import spec as S
 
-from .attention import RMSNorm, alibi_slopes, l2_normalize
+from .attention import RMSNorm, alibi_slopes, l2_normalize, wide, wide_dtype
 from .chunked import chunked_delta_rule
 from .ssm import _dt_bias_init, causal_conv, conv_step, depthwise_conv, step_on_copy
 
@@ -56,9 +56,9 @@ class GatedNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, o: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-        of = o.float()
-        of = of * torch.rsqrt(of.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight.float()
-        g = F.silu(gate.float()) if self.act == "silu" else torch.sigmoid(gate.float())
+        of = wide(o)
+        of = of * torch.rsqrt(of.pow(2).mean(-1, keepdim=True) + self.eps) * wide(self.weight)
+        g = F.silu(wide(gate)) if self.act == "silu" else torch.sigmoid(wide(gate))
         return (of * g).to(o.dtype)
 
 
@@ -73,7 +73,7 @@ class _Recurrent(nn.Module):
 
     def new_state(self, batch: int, max_len: int = 0) -> dict:
         p = self.out_weight()
-        st = {"S": torch.zeros(batch, self.Hv, self.dk, self.dv, dtype=torch.float32, device=p.device)}
+        st = {"S": torch.zeros(batch, self.Hv, self.dk, self.dv, dtype=wide_dtype(p.dtype), device=p.device)}
         for name, conv in self.convs().items():
             st[name] = torch.zeros(batch, conv.in_channels, conv.kernel_size[0] - 1, dtype=p.dtype,
                                    device=p.device)
@@ -143,11 +143,11 @@ class GatedDeltaNet(_Recurrent):
         b, a = self.in_proj_ba(x).split([Hv, Hv], dim=-1)
         q, k, v = self._conv("conv", torch.cat((q, k, v), -1), st, step).split([Kt, Kt, Vt], dim=-1)
         rep = Hv // self.Hk
-        q = l2_normalize(_heads(q, self.Hk).float()).repeat_interleave(rep, -2) * self.dk ** -0.5
-        k = l2_normalize(_heads(k, self.Hk).float()).repeat_interleave(rep, -2)   # [B, L, Hv, dk]
-        v = _heads(v, Hv).float()                                               # [B, L, Hv, dv]
-        g = -torch.exp(self.A_log.float()) * F.softplus(a.float() + self.dt_bias.float())  # [B, L, Hv]
-        return (q, k, v, g, torch.sigmoid(b.float())), (z, x.dtype)
+        q = l2_normalize(wide(_heads(q, self.Hk))).repeat_interleave(rep, -2) * self.dk ** -0.5
+        k = l2_normalize(wide(_heads(k, self.Hk))).repeat_interleave(rep, -2)   # [B, L, Hv, dk]
+        v = wide(_heads(v, Hv))                                               # [B, L, Hv, dv]
+        g = -torch.exp(wide(self.A_log)) * F.softplus(wide(a) + wide(self.dt_bias))  # [B, L, Hv]
+        return (q, k, v, g, torch.sigmoid(wide(b))), (z, x.dtype)
 
     def _recur(self, S_, q, k, v, log_decay, beta):
         return delta_rule_step(S_, q, k, v, torch.exp(log_decay)[..., None, None], beta)
@@ -157,7 +157,7 @@ class GatedDeltaNet(_Recurrent):
 
     def _output(self, o, extra):
         z, dtype = extra
-        o = self.norm(o, _heads(z, self.Hv).float())                            # [B, L, Hv, dv]
+        o = self.norm(o, wide(_heads(z, self.Hv)))                            # [B, L, Hv, dv]
         return self.out_proj(o.flatten(-2).to(dtype))
 
 
@@ -204,13 +204,13 @@ class KimiDelta(_Recurrent):
         q = self._conv("q_conv", self.q_proj(x), st, step)
         k = self._conv("k_conv", self.k_proj(x), st, step)
         v = self._conv("v_conv", self.v_proj(x), st, step)
-        q = l2_normalize(_heads(q, self.Hk).float()).repeat_interleave(rep, -2) * self.dk ** -0.5
-        k = l2_normalize(_heads(k, self.Hk).float()).repeat_interleave(rep, -2)
-        v = _heads(v, self.Hv).float()
-        f = _heads(self.f_b_proj(self.f_a_proj(x)).float() + self.dt_bias.float(), self.Hk)  # [B, L, Hk, dk]
-        g = -torch.exp(self.A_log.float())[:, None] * F.softplus(f)        # channel-wise log decay
+        q = l2_normalize(wide(_heads(q, self.Hk))).repeat_interleave(rep, -2) * self.dk ** -0.5
+        k = l2_normalize(wide(_heads(k, self.Hk))).repeat_interleave(rep, -2)
+        v = wide(_heads(v, self.Hv))
+        f = _heads(wide(self.f_b_proj(self.f_a_proj(x))) + wide(self.dt_bias), self.Hk)  # [B, L, Hk, dk]
+        g = -torch.exp(wide(self.A_log))[:, None] * F.softplus(f)        # channel-wise log decay
         log_decay = g.repeat_interleave(rep, -2)                           # [B, L, Hv, dk]
-        beta = torch.sigmoid(self.b_proj(x).float())
+        beta = torch.sigmoid(wide(self.b_proj(x)))
         gate = _heads(self.g_b_proj(self.g_a_proj(x)), self.Hv)
         return (q, k, v, log_decay, beta), (gate, x.dtype)
 
@@ -250,10 +250,10 @@ class Lightning(_Recurrent):
     def _inputs(self, x, st, step):
         q, k, v = F.silu(self.qkv_proj(x)).split([self.Kt, self.Kt, self.Vt], dim=-1)
         rep = self.Hv // self.Hk
-        q = _heads(q, self.Hk).float().repeat_interleave(rep, -2)
-        k = _heads(k, self.Hk).float().repeat_interleave(rep, -2)
-        v = _heads(v, self.Hv).float()
-        log_decay = torch.log(self.decay.float()).expand(*v.shape[:2], self.Hv)   # [B, L, Hv]
+        q = wide(_heads(q, self.Hk)).repeat_interleave(rep, -2)
+        k = wide(_heads(k, self.Hk)).repeat_interleave(rep, -2)
+        v = wide(_heads(v, self.Hv))
+        log_decay = torch.log(wide(self.decay)).expand(*v.shape[:2], self.Hv)   # [B, L, Hv]
         return (q, k, v, log_decay), (x, x.dtype)
 
     def _recur(self, S_, q, k, v, log_decay):
@@ -264,7 +264,7 @@ class Lightning(_Recurrent):
 
     def _output(self, o, extra):
         x, dtype = extra
-        o = self.norm(o.flatten(-2)) * torch.sigmoid(self.output_gate(x).float())
+        o = self.norm(o.flatten(-2)) * torch.sigmoid(wide(self.output_gate(x)))
         return self.out_proj(o.to(dtype))
 
 

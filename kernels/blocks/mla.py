@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from models import spec as S
 
-from .attention import RMSNorm, Rotary, allowed, detached_key_positions, ring_positions
+from .attention import RMSNorm, Rotary, allowed, detached_key_positions, ring_positions, wide
 
 
 class MLA(nn.Module):
@@ -122,8 +122,8 @@ class MLA(nn.Module):
         state["k_pe"][:, pos % T] = k_pe[:, 0]
         n = min(pos + 1, T)
         cache_c, cache_pe = state["c"][:, :n], state["k_pe"][:, :n]          # [B, n, r], [B, n, dr]
-        scores = (torch.einsum("bhr,bnr->bhn", q_lat, cache_c)
-                  + torch.einsum("bhd,bnd->bhn", q_pe, cache_pe)).float() * self.scale
+        scores = wide(torch.einsum("bhr,bnr->bhn", q_lat, cache_c)
+                      + torch.einsum("bhd,bnd->bhn", q_pe, cache_pe)) * self.scale
         ok = allowed(positions, ring_positions(pos, T, x.device)[:n], self.kind, self.window)  # [1, n]
         probs = scores.masked_fill(~ok, float("-inf")).softmax(-1).to(x.dtype)  # [B, H, n]
         return self._decode_out(torch.einsum("bhn,bnr->bhr", probs, cache_c))  # attend over the latent
@@ -137,7 +137,7 @@ class MLA(nn.Module):
 
         def score(cc, pe):                                                   # [B, H, n]
             return q_lat @ cc.transpose(-1, -2) + q_pe @ pe.transpose(-1, -2)
-        scores = torch.cat((score(state["c"], state["k_pe"]), score(c, k_pe)), -1).float() * self.scale
+        scores = wide(torch.cat((score(state["c"], state["k_pe"]), score(c, k_pe)), -1)) * self.scale
         ok = allowed(positions, detached_key_positions(pos, T, x.device), self.kind, self.window)
         probs = scores.masked_fill(~ok, float("-inf")).softmax(-1).to(x.dtype)  # [B, H, T+1]
         o_lat = probs[..., :T] @ state["c"] + probs[..., T:] * c             # [B, H, r]

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from models import spec as S
 
-from .attention import RMSNorm
+from .attention import RMSNorm, wide, wide_dtype
 from .chunked import chunked_delta_rule
 
 
@@ -67,11 +67,11 @@ class GatedRMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        h = (y * F.silu(z)).float()
+        h = wide(y * F.silu(z))
         shape = h.shape
         h = h.view(*shape[:-1], shape[-1] // self.group, self.group)
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        return (h.view(shape) * self.weight.float()).to(y.dtype)
+        return (h.view(shape) * wide(self.weight)).to(y.dtype)
 
 
 def _dt_bias_init(n: int) -> torch.Tensor:
@@ -131,21 +131,21 @@ class Mamba2(nn.Module):
         p = self.out_proj.weight
         K = self.cfg.conv_kernel
         return {"conv": torch.zeros(batch, self.conv_dim, K - 1, dtype=p.dtype, device=p.device),
-                "ssm": torch.zeros(batch, self.H, self.P, self.N, dtype=torch.float32, device=p.device)}
+                "ssm": torch.zeros(batch, self.H, self.P, self.N, dtype=wide_dtype(p.dtype), device=p.device)}
 
     def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:
         """Chunked prefill: x [B, L, D] -> [B, L, D]; leaves the final state in ``state``."""
         Bsz, L, _ = x.shape
         z, xBC, dt = self._split(self.in_proj(x))
         st = state if state is not None else self.new_state(Bsz)
-        xBC = F.silu(causal_conv(self.conv1d, xBC, st["conv"])).float()
+        xBC = wide(F.silu(causal_conv(self.conv1d, xBC, st["conv"])))
         xs, Bm, Cm = xBC.split([self.E, self.G * self.N, self.G * self.N], dim=-1)
         xs = xs.view(Bsz, L, self.H, self.P)
         rep = self.H // self.G
         Bm = Bm.view(Bsz, L, self.G, self.N).repeat_interleave(rep, dim=2)   # [B, L, H, N]
         Cm = Cm.view(Bsz, L, self.G, self.N).repeat_interleave(rep, dim=2)
-        dt = F.softplus(dt.float() + self.dt_bias)                           # [B, L, H]
-        log_decay = dt * -torch.exp(self.A_log.float())
+        dt = F.softplus(wide(dt) + self.dt_bias)                           # [B, L, H]
+        log_decay = dt * -torch.exp(wide(self.A_log))
         # h [B, H, P, N] is S^T of the linear-attention state S [N, P]: updated in place through the view
         y = chunked_delta_rule(st["ssm"].transpose(-1, -2), Cm, Bm, dt[..., None] * xs, log_decay)
         y = y + self.D[:, None] * xs                                         # [B, L, H, P]
@@ -154,7 +154,7 @@ class Mamba2(nn.Module):
     def step(self, x: torch.Tensor, state: dict, pos: int = 0) -> torch.Tensor:
         z, xBC, dt = self._split(self.in_proj(x[:, 0]))
         xBC = F.silu(conv_step(self.conv1d, xBC, state["conv"]))
-        y = self._recur(xBC.float(), dt.float(), state["ssm"]).to(x.dtype)
+        y = self._recur(wide(xBC), wide(dt), state["ssm"]).to(x.dtype)
         return self._finish(y, z)[:, None]
 
     step_detached = step_on_copy
@@ -190,8 +190,8 @@ class Mamba1(nn.Module):
         dt, Bm, Cm = self.x_proj(x).split([self.R, self.N, self.N], dim=-1)
         if self.cfg.inner_norms:
             dt, Bm, Cm = self.dt_layernorm(dt), self.b_layernorm(Bm), self.c_layernorm(Cm)
-        dt = F.softplus(self.dt_proj(dt).float())                        # [B, E]
-        x, Bm, Cm = x.float(), Bm.float(), Cm.float()                    # the scan runs in fp32
+        dt = F.softplus(wide(self.dt_proj(dt)))                        # [B, E]
+        x, Bm, Cm = wide(x), wide(Bm), wide(Cm)                    # the scan runs in fp32 (fp64 in a float64 copy)
         dA = torch.exp(dt[..., None] * -torch.exp(self.A_log))           # [B, E, N]
         h.mul_(dA).add_((dt * x)[..., None] * Bm[:, None, :])
         return (h @ Cm[..., None])[..., 0] + self.D * x
@@ -199,7 +199,7 @@ class Mamba1(nn.Module):
     def new_state(self, batch: int, max_len: int = 0) -> dict:
         p = self.out_proj.weight
         return {"conv": torch.zeros(batch, self.E, self.cfg.conv_kernel - 1, dtype=p.dtype, device=p.device),
-                "ssm": torch.zeros(batch, self.E, self.N, dtype=torch.float32, device=p.device)}
+                "ssm": torch.zeros(batch, self.E, self.N, dtype=wide_dtype(p.dtype), device=p.device)}
 
     def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:
         Bsz, L, _ = x.shape
