@@ -224,6 +224,38 @@ def tune_attention(dev: Device) -> list[dict]:
     return results
 
 
+def tune_attention_global(dev: Device) -> list[dict]:
+    """The one shape where Triton trailed SDPA (Gemma-3 global, B=8: B*KVH = 128 programs on 132 SMs,
+    0.6-0.9% behind in run 3), with Llama controls: tiles, warps, stages, 1-2 splits, and the
+    unmasked body (whole KV blocks loaded without predicates), against SDPA timed in the same run.
+    256-key tiles are left out at head dim 128: K and V tiles of 2 stages need 256 KiB of shared
+    memory, above the H100's 227 KiB per block."""
+    results = []
+    cases = (("gemma3-27b-global", 32, 16, 128, 8, 4096), ("gemma3-27b-global", 32, 16, 128, 8, 32768),
+             ("llama3-8b", 32, 8, 128, 8, 32768), ("llama3-8b", 32, 8, 128, 1, 4096))
+    for model, h, kvh, d, b, t in cases:
+        q = torch.randn(b, h, d, device=DEV, dtype=BF16)
+        k, v = (torch.randn(b, kvh, t, d, device=DEV, dtype=BF16) for _ in range(2))
+        lens = torch.full((b,), t, dtype=torch.int32, device=DEV)
+        name, nbytes = f"{model} B={b} T={t}", 2 * b * kvh * t * d * 2
+        us = time_us(lambda: F.scaled_dot_product_attention(q[:, :, None], k, v, enable_gqa=True))
+        results.append(dict(case=name, variant="sdpa", us=us, gbps=nbytes / (us * 1e-6) / GB))
+        base = da.attention_split_count(b * kvh, t, dev.sms)
+        for block_n, warps, stages, splits, unmasked in itertools.product(
+                (64, 128), (4, 8), (2, 3, 4), sorted({1, 2, base}), (False, True)):
+            cfg = dict(block_n=block_n, num_warps=warps, num_stages=stages, num_splits=splits,
+                       unmasked_body=unmasked)
+            try:
+                us = time_us(lambda: da.decode_attention(q, k, v, lens, **cfg))
+            except Exception as exc:
+                us = float("nan")
+                cfg["error"] = type(exc).__name__
+            results.append(dict(case=name, variant="triton", us=us, gbps=nbytes / (us * 1e-6) / GB, **cfg))
+        del q, k, v
+        torch.cuda.empty_cache()
+    return results
+
+
 # ---------------------------------------------------------------------------------------------- MLA
 
 MLA = dict(heads=128, rank=512, rope=64, scale=(128 + 64) ** -0.5)
@@ -482,7 +514,8 @@ def table(cases: list[Case], dev: Device) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tune", default="", help="sweep configurations of these: attention,mla,moe,int4")
+    parser.add_argument("--tune", default="",
+                        help="sweep configurations of these: attention,attention_global,mla,moe,int4")
     parser.add_argument("--profile", action="store_true", help="per-kernel device times of the Triton MoE")
     parser.add_argument("--only", default="attention,mla,moe,ffn,int4,rmsnorm")
     parser.add_argument("--no-ort", action="store_true")
@@ -508,7 +541,8 @@ def main() -> None:
             return []
 
     tune = set(args.tune.split(","))
-    for section, fn in (("attention", tune_attention), ("mla", tune_mla), ("int4", tune_int4)):
+    for section, fn in (("attention", tune_attention), ("attention_global", tune_attention_global),
+                        ("mla", tune_mla), ("int4", tune_int4)):
         if section in tune:
             results["tuning"][section] = guarded(section, fn, dev, tuning=True)
     cases += guarded("attention", attention_cases, dev, with_ort)
@@ -531,6 +565,17 @@ def main() -> None:
         for case in sorted({r["case"] for r in rows}):
             best = min((r for r in rows if r["case"] == case and r["us"] == r["us"]), key=lambda r: r["us"])
             print(f"tune {section} {case}: best {best}")
+    for case in sorted({r["case"] for r in results["tuning"].get("attention_global", [])}):
+        rows = [r for r in results["tuning"]["attention_global"] if r["case"] == case and r["us"] == r["us"]]
+        sdpa = next((r["us"] for r in rows if r["variant"] == "sdpa"), float("nan"))
+        for unmasked in (False, True):
+            best = min((r for r in rows if r.get("unmasked_body") is unmasked), key=lambda r: r["us"], default=None)
+            if best is None:
+                print(f"global {case}: no triton timing with unmasked_body={unmasked}")
+                continue
+            print(f"global {case}: sdpa {sdpa:.1f} us; triton unmasked_body={unmasked} best {best['us']:.1f} us "
+                  f"({sdpa / best['us']:.3f}x SDPA): block_n {best['block_n']}, {best['num_warps']} warps, "
+                  f"{best['num_stages']} stages, {best['num_splits']} splits")
     print(json.dumps(results["checks"]))
     print(table(cases, dev))
     if os.environ.get("OUT"):

@@ -3,6 +3,7 @@
 #   tests     GPU correctness tests (kernels, blocks, ONNX Runtime, profiler)
 #   bench     bench_kernels.py: every kernel against torch eager / SDPA / cuBLAS and ORT's CUDA EP
 #   tune      the attention and INT4 sweeps (split count, fused merge, tiles, warps)
+#   global    decode attention where it trailed SDPA (Gemma-3 global, B=8), unmasked body included
 #   profiles  the CLI's profiles of real layer shapes (torch, SDPA, Triton), calibrated
 # `bash benchmarks/gpu_session.sh tests bench` runs two; no argument runs all four.
 # ORT's CUDA EP needs the onnxruntime-gpu wheel carried in parts (benchmarks/ort_gpu_wheel.sh):
@@ -21,11 +22,14 @@ for stage in $stages; do
     case "$stage" in
     tests)
         python3 -m pytest tests/test_triton_kernels.py tests/test_blocks.py tests/test_onnx_runtime.py \
-            tests/test_profiler.py -q -p no:cacheprovider -n 8 2>&1 | tail -15 ;;
+            tests/test_onnx_decode.py tests/test_profiler.py -q -p no:cacheprovider -n 8 2>&1 | tail -15 ;;
     bench)
         python3 "$here/bench_kernels.py" 2>&1 | tee "$out/bench.log" | tail -60 ;;
     tune)
         python3 "$here/bench_kernels.py" --only none --tune attention,int4 --json tune.json 2>&1 | tee "$out/tune.log" | tail -30 ;;
+    global)
+        python3 "$here/bench_kernels.py" --only none --tune attention_global --json global.json 2>&1 \
+            | tee "$out/global.log" | grep -E "^global|Error" ;;
     profiles)
         # one JSON per model, packed into one file: a call brings back at most 8 files
         mkdir -p /tmp/profiles
@@ -37,6 +41,6 @@ for stage in $stages; do
             python3 "$here/profile_summary.py" "/tmp/profiles/$1.json"
         done
         tar czf "$out/profiles.tgz" -C /tmp profiles ;;
-    *) echo "unknown stage $stage (tests, bench, tune, profiles)"; exit 2 ;;
+    *) echo "unknown stage $stage (tests, bench, tune, global, profiles)"; exit 2 ;;
     esac
 done

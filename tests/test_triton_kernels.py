@@ -150,13 +150,34 @@ def test_decode_attention_default_tiles_and_splits(seed, head_dim, batch, max_le
                            fused_merge=None)
 
 
+@in_process
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("heads, kv_heads", ((8, 2), (8, 1)))
+@pytest.mark.parametrize("window", (None, 16))
+@pytest.mark.parametrize("head_dim", (24, 32))     # a padded head (K/V masked along D) and an exact one
+@pytest.mark.parametrize("num_splits", (None, 1, 3))
+def test_decode_attention_unmasked_body(seed, dtype, heads, kv_heads, window, head_dim, num_splits):
+    """Whole KV blocks without predicates, only each split's partial tail masked: ragged lengths put
+    the tail anywhere in a block, or leave a split empty."""
+    check_decode_attention(seed, dtype, 3, heads, kv_heads, 90, head_dim, window, num_splits, block_n=16,
+                           unmasked_body=True)
+
+
+@pytest.mark.parametrize("window", (None, 1024))
+@pytest.mark.parametrize("batch, max_len", (gpu(8, 4096), gpu(3, 5000)))
+def test_decode_attention_unmasked_body_gpu(seed, window, batch, max_len):
+    check_decode_attention(seed, torch.bfloat16, batch, 32, 16, max_len, 128, window, None, block_n=None,
+                           fused_merge=None, unmasked_body=True)
+
+
 def check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, head_dim, window, num_splits, block_n,
-                           fused_merge=True):
+                           fused_merge=True, unmasked_body=False):
     q = randn(batch, heads, head_dim, dtype=dtype)
     k, v = (randn(batch, kv_heads, max_len, head_dim, dtype=dtype) for _ in range(2))
     lens = random_lens(batch, max_len)
     out = da.decode_attention(q, k, v, lens, window=window, num_splits=num_splits, block_n=block_n,
-                              fused_merge=fused_merge, out=poisoned(batch, heads, head_dim, dtype=dtype))
+                              fused_merge=fused_merge, unmasked_body=unmasked_body,
+                              out=poisoned(batch, heads, head_dim, dtype=dtype))
     ref = reference.decode_attention(*f64(q, k, v), lens, window=window)
     assert_close(out, ref, dtype, seed)
 

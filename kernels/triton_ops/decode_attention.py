@@ -82,12 +82,43 @@ def merge_when_last(arrivals_ptr, counter, n_splits, mid_o_ptr, mid_lse_ptr, out
 
 
 @triton.jit
+def attend_block(q, k_base, v_base, n0, hi, offs_d, d_mask, s_kt, s_vt, qk_scale, acc, m_i, l_i,
+                 MASK_N: tl.constexpr, MASK_D: tl.constexpr, BLOCK_N: tl.constexpr,
+                 DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr):
+    """Fold keys [n0, n0 + BLOCK_N) (those < hi when MASK_N) into the online softmax of q [BLOCK_G,
+    BLOCK_D]. Without MASK_N and MASK_D the K and V tiles load without predicates."""
+    offs_n = n0 + tl.arange(0, BLOCK_N)
+    k_ptrs = k_base + offs_n[:, None] * s_kt + offs_d[None, :]
+    v_ptrs = v_base + offs_n[:, None] * s_vt + offs_d[None, :]
+    if MASK_N:
+        n_mask = offs_n < hi
+        kv_mask = n_mask[:, None] & d_mask[None, :]
+        k = tl.load(k_ptrs, mask=kv_mask, other=0.0)
+    elif MASK_D:
+        k = tl.load(k_ptrs, mask=d_mask[None, :], other=0.0)
+    else:
+        k = tl.load(k_ptrs)
+    s = tl.dot(q, tl.trans(k.to(DOT_DTYPE)), input_precision=DOT_PREC) * qk_scale  # [BLOCK_G, BLOCK_N]
+    if MASK_N:
+        s = tl.where(n_mask[None, :], s, float("-inf"))
+    p, alpha, m_i, l_i = online_softmax_step(s, m_i, l_i)
+    if MASK_N:
+        v = tl.load(v_ptrs, mask=kv_mask, other=0.0)
+    elif MASK_D:
+        v = tl.load(v_ptrs, mask=d_mask[None, :], other=0.0)
+    else:
+        v = tl.load(v_ptrs)
+    acc = acc * alpha[:, None] + tl.dot(p.to(DOT_DTYPE), v.to(DOT_DTYPE), input_precision=DOT_PREC)
+    return acc, m_i, l_i
+
+
+@triton.jit
 def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr, arrivals_ptr,
                   qk_scale, window, split_len, n_heads, n_splits,
                   s_qb, s_qh, s_kb, s_kh, s_kt, s_vb, s_vh, s_vt, s_ob, s_oh,
                   GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, SLIDING: tl.constexpr, DIRECT: tl.constexpr,
                   FUSED: tl.constexpr, BLOCK_G: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-                  DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr):
+                  DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr, UNMASKED_BODY: tl.constexpr):
     """Partial attention of one KV split for the GROUP query heads sharing KV head ``kvh``.
 
     Attends positions [lo, hi) of sequence b, where the sequence's visible range is
@@ -98,6 +129,8 @@ def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr
     FUSED: the last split program of (b, kvh) to finish, counted in ``arrivals[b, kvh]`` (see
     ``kernels.triton_ops.arrivals``), also merges the group's splits into out.
     qk_scale = softmax scale * log2(e), so exp2 replaces exp.
+    UNMASKED_BODY: the split's whole KV blocks load without predicates, and only its last, partial
+    block is masked (one loop over all blocks, each masked, otherwise).
     Bytes: 2 * span * D * itemsize per (b, kvh) (K and V once); FLOPs: 4 * G * span * D.
     """
     b = tl.program_id(0).to(tl.int64)
@@ -122,15 +155,16 @@ def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr
     m_i = tl.full([BLOCK_G], float("-inf"), tl.float32)
     l_i = tl.zeros([BLOCK_G], tl.float32)
     acc = tl.zeros([BLOCK_G, BLOCK_D], tl.float32)
-    for n0 in range(lo, hi, BLOCK_N):
-        offs_n = n0 + tl.arange(0, BLOCK_N)
-        n_mask = offs_n < hi
-        kv_mask = n_mask[:, None] & d_mask[None, :]
-        k = tl.load(k_base + offs_n[:, None] * s_kt + offs_d[None, :], mask=kv_mask, other=0.0)
-        s = tl.dot(q, tl.trans(k.to(DOT_DTYPE)), input_precision=DOT_PREC) * qk_scale  # [BLOCK_G, BLOCK_N]
-        p, alpha, m_i, l_i = online_softmax_step(tl.where(n_mask[None, :], s, float("-inf")), m_i, l_i)
-        v = tl.load(v_base + offs_n[:, None] * s_vt + offs_d[None, :], mask=kv_mask, other=0.0)
-        acc = acc * alpha[:, None] + tl.dot(p.to(DOT_DTYPE), v.to(DOT_DTYPE), input_precision=DOT_PREC)
+    masked_from = lo
+    if UNMASKED_BODY:                       # whole blocks first, loaded without predicates
+        masked_from = lo + tl.maximum(hi - lo, 0) // BLOCK_N * BLOCK_N
+        for n0 in range(lo, masked_from, BLOCK_N):
+            acc, m_i, l_i = attend_block(q, k_base, v_base, n0, hi, offs_d, d_mask, s_kt, s_vt, qk_scale,
+                                         acc, m_i, l_i, False, BLOCK_D != HEAD_DIM, BLOCK_N,
+                                         DOT_DTYPE, DOT_PREC)
+    for n0 in range(masked_from, hi, BLOCK_N):
+        acc, m_i, l_i = attend_block(q, k_base, v_base, n0, hi, offs_d, d_mask, s_kt, s_vt, qk_scale,
+                                     acc, m_i, l_i, True, True, BLOCK_N, DOT_DTYPE, DOT_PREC)
 
     if DIRECT:
         out = acc / tl.where(l_i > 0.0, l_i, 1.0)[:, None]
@@ -228,13 +262,16 @@ def check_last_dim_contiguous(**tensors: torch.Tensor) -> None:
 def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, seq_lens: torch.Tensor, *,
                      scale: float | None = None, window: int | None = None, num_splits: int | None = None,
                      block_n: int | None = None, num_warps: int = 4, num_stages: int | None = None,
-                     fused_merge: bool | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+                     fused_merge: bool | None = None, unmasked_body: bool = False,
+                     out: torch.Tensor | None = None) -> torch.Tensor:
     """Attention of one new token per sequence over its KV cache.
 
     q [B, H, D]; k_cache, v_cache [B, KVH, T, D] with KVH dividing H (KVH == 1 is MQA);
     seq_lens [B] int32, 1 <= len <= T; ``window``: attend only to the last ``window`` positions.
     ``fused_merge``: merge the splits inside the split kernel (one launch) rather than in a second;
     by default only for a few splits (``fuse_merge_by_default``). Tiles default to ``default_tiles``.
+    ``unmasked_body``: load whole KV blocks without predicates, masking only each split's tail block
+    (off by default until measured on a GPU: benchmarks/KERNELS_NOTES.md).
     Returns out [B, H, D] in q's dtype (or writes ``out``). fp32 softmax and accumulation.
     Bytes: B * KVH * span * D * 2 * itemsize (+ q and out), span = min(len, window);
     FLOPs: 4 * B * H * span * D.
@@ -271,5 +308,6 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2), out.stride(0), out.stride(1),
         GROUP=group, HEAD_DIM=d, SLIDING=window is not None, DIRECT=direct, FUSED=arrivals is not None,
         BLOCK_G=dot_dim(group), BLOCK_D=dot_dim(d), BLOCK_N=block_n,
-        DOT_DTYPE=dot_dtype, DOT_PREC=dot_prec, num_warps=num_warps, num_stages=num_stages)
+        DOT_DTYPE=dot_dtype, DOT_PREC=dot_prec, UNMASKED_BODY=unmasked_body, num_warps=num_warps,
+        num_stages=num_stages)
     return out if direct or arrivals is not None else combine_splits(mid_o, mid_lse, out)
