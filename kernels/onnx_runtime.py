@@ -110,7 +110,9 @@ def export_block(module, example_inputs, path, dynamic: bool = True, *, opset: i
     last_error: Exception | None = None
     for which in order[exporter]:
         try:
-            with warnings.catch_warnings(), torch.no_grad():
+            with warnings.catch_warnings(), torch.no_grad(), contextlib.ExitStack() as apart:
+                for m in [m for m in module.modules() if hasattr(m, "experts_apart")]:
+                    apart.enter_context(m.experts_apart())      # MoE: one initializer per expert
                 warnings.simplefilter("ignore")          # the TorchScript exporter's deprecation notice
                 if which == "dynamo":
                     import onnxscript  # noqa: F401  (the dynamo exporter's dependency)

@@ -470,7 +470,8 @@ _HOST_SYNC_NOTE = ("timed on the stream, launch overhead included: the torch MoE
 # What the TorchScript exporter unrolls into the ONNX graph, and what it costs (CPU, 2 cores):
 # a recurrent mixer one step per token (Mamba-2 2.7B as a token loop: 64 tokens 3.8 s, 256 11 s,
 # 512 28 s), or one step per chunk where prefill is chunked (Qwen3-Next's Gated DeltaNet: 4096
-# tokens, 64 chunks, 19 s); the MoE loop one expert at a time (Qwen3-Next's 512 experts: ~30 s).
+# tokens, 64 chunks, 19 s); the MoE loop one expert at a time, each expert's weights an initializer
+# of its own (MoE.experts_apart; 128 experts of 2048 x 512, 1.6 GB: 28 s, most of it writing them).
 ORT_MAX_RECURRENT_STEPS = 256
 ORT_MAX_CHUNKS = 64
 ORT_MAX_EXPERTS = 128

@@ -53,6 +53,35 @@ def test_block_through_ort_cpu_matches_torch_at_two_lengths(tmp_path, name):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
 
 
+def test_moe_is_exported_with_its_experts_apart_and_comes_back_unchanged(tmp_path, monkeypatch):
+    """The export sees each expert's weights as parameters of their own (views of the stacked
+    [E, D, F] tensors: slicing one stacked initializer per expert made ONNX shape inference copy it
+    whole for every expert, minutes for gpt-oss-20b); the module computes the same, and afterwards
+    holds the very same parameters."""
+    part, _ = BLOCKS["moe_shared_sigmoid"]
+    E = part.experts
+    module = build_block(part, D).eval()
+    before = dict(module.named_parameters())
+    x = torch.randn(2, 6, D)
+    with torch.no_grad():
+        want = module(x)
+        with module.experts_apart():
+            assert isinstance(module.w_up, torch.nn.ParameterList) and len(module.w_up) == E
+            assert module.w_down[1].data_ptr() == before["w_down"][1].data_ptr()      # a view, no copy
+            torch.testing.assert_close(module(x), want)
+    seen = []
+    original = type(module).experts_apart
+
+    def spy(self):
+        seen.append(self)
+        return original(self)
+    monkeypatch.setattr(type(module), "experts_apart", spy)
+    ox.export_block(module, (x,), tmp_path / "moe.onnx")
+    assert seen == [module]
+    after = dict(module.named_parameters())
+    assert list(after) == list(before) and all(after[k] is before[k] for k in after)
+
+
 def test_export_records_opset_exporter_and_dynamic_axes(tmp_path):
     _, info = _export(tmp_path, "gqa_rope_qknorm")
     assert info.exporter == "torchscript" and info.opset == ox.OPSET == 17
