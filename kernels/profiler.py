@@ -506,7 +506,8 @@ def ort_export_limit(layer, context: int, phase: str = "prefill") -> str | None:
     moe = [f for f in layer.ffns if isinstance(f, SpecMoE) and f.experts > ORT_MAX_EXPERTS]
     if moe:
         return (f"not exported to ONNX: the MoE loop unrolls its {moe[0].experts} experts into the "
-                f"ONNX graph (past {ORT_MAX_EXPERTS} the export alone takes over half a minute)")
+                f"ONNX graph, a subgraph and a set of weights each (past {ORT_MAX_EXPERTS}, the export "
+                f"takes tens of seconds to minutes per layer)")
     return None
 
 
@@ -843,6 +844,10 @@ class Profiler:
             self._time(fn, r, st)
             return
         spec_layer = req.spec.blocks[name]
+        why = ort_export_limit(spec_layer, req.context, phase) if backend == "onnxruntime" else None
+        if why:                                      # not exported at all: memory is beside the point
+            r.status, r.message = "skipped", why
+            return
         extra = {"torch": need["eager"], "sdpa": need.get("sdpa", 0.0), "triton": 0.0,
                  "onnxruntime": need["ort"]}[backend]
         if phase == "prefill" and _has_softmax_attention(spec_layer) and extra > free:
@@ -855,10 +860,6 @@ class Profiler:
                 r.status = "oom"
                 r.message = (f"onnxruntime decode needs about {_fmt_bytes(need['ort_decode'])} more (its "
                              f"own filled cache) but only {_fmt_bytes(free / 0.9)} is free; not run")
-                return
-            why = ort_export_limit(spec_layer, req.context, phase)
-            if why:
-                r.status, r.message = "skipped", why
                 return
             self._ort(st, r, phase)
             self._error(name, phase, st, r, refs, need)

@@ -21,6 +21,7 @@ from kernels.profiler import (HEAD_BLOCK, ProfileRequest, Profiler, profile)  # 
 from models.catalog import find  # noqa: E402
 from models.cost import cost_report  # noqa: E402
 from models.hardware import get_hardware  # noqa: E402
+from models import spec as S  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTEXT = 128
@@ -332,3 +333,20 @@ def test_every_mixer_kind_gets_an_fp64_error_on_both_backends_and_phases(name):
     for r in result.blocks:
         assert r.status == "ok", (r.phase, r.backend, r.message)
         assert r.reference == "fp64" and r.rel_error < 1e-4, (r.phase, r.backend, r.reference, r.rel_error)
+
+
+def test_a_block_never_exported_says_so_rather_than_out_of_memory(monkeypatch):
+    """Over the expert limit, ONNX Runtime rows say the block is not exported, in both phases, even
+    where its ONNX copy would not have fitted either (the reason that holds on any machine)."""
+    from block_cases import ATTENTION, make_spec
+    from kernels.profiler import ORT_MAX_EXPERTS, Profiler
+    moe = S.MoEFFN(experts=ORT_MAX_EXPERTS + 2, top_k=2, d_expert=8)
+    spec = make_spec(S.Layer((ATTENTION["gqa_bias"],), (moe,)))
+    need = Profiler._need_bytes
+    monkeypatch.setattr(Profiler, "_need_bytes",
+                        lambda self, name: {**need(self, name), "ort": 1e15, "ort_decode": 1e15})
+    result = profile(ProfileRequest(spec, backends=("onnxruntime",), context=16, repeats=1, warmup=0,
+                                    include_head=False))
+    assert [r.phase for r in result.blocks] == ["prefill", "decode"]
+    for r in result.blocks:
+        assert r.status == "skipped" and f"unrolls its {ORT_MAX_EXPERTS + 2} experts" in r.message, r.message
