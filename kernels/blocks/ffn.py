@@ -88,10 +88,12 @@ class MoE(nn.Module):
         if cfg.router_score_bias:                 # aux-loss-free balancing; a checkpointed buffer
             self.register_buffer("score_bias", torch.zeros(E + Z))
         std = D ** -0.5
-        self.w_up = nn.Parameter(torch.randn(E, D, Fd) * std)           # [E, D, F]
+        # drawn in place: ``randn(...) * std`` would hold a second copy of each stacked weight for a
+        # moment (DeepSeek-V2's 160 experts: 5 GB each in fp32, which ran a 23 GiB machine out)
+        self.w_up = nn.Parameter(torch.empty(E, D, Fd).normal_(0.0, std))           # [E, D, F]
         if cfg.gated:
-            self.w_gate = nn.Parameter(torch.randn(E, D, Fd) * std)     # [E, D, F]
-        self.w_down = nn.Parameter(torch.randn(E, Fd, D) * Fd ** -0.5)  # [E, F, D]
+            self.w_gate = nn.Parameter(torch.empty(E, D, Fd).normal_(0.0, std))     # [E, D, F]
+        self.w_down = nn.Parameter(torch.empty(E, Fd, D).normal_(0.0, Fd ** -0.5))  # [E, F, D]
         if cfg.expert_bias:
             self.b_up = nn.Parameter(torch.zeros(E, Fd))
             if cfg.gated:
