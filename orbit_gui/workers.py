@@ -15,10 +15,16 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 
 
+# Seconds a cancelled child process may take to reach its next stopping point before it is ended:
+# an ONNX export or a session build cannot stop halfway (gpt-oss-20b's layer exports for ~40 s).
+CANCEL_GRACE_S = 3.0
+
+
 class ProfileWorker(QObject):
     """Runs a profile in a child Python process (kernels.profile_process) and relays its JSON
     lines as signals. This thread only waits on a pipe, so the GUI thread keeps the GIL: importing
-    torch or exporting ONNX in the child cannot freeze the window."""
+    torch or exporting ONNX in the child cannot freeze the window. Cancel asks the child to stop
+    and, past ``CANCEL_GRACE_S``, ends it; the results streamed so far make the cancelled result."""
 
     progress = Signal(float, str)
     blockResult = Signal(object)      # kernels.profiler.BlockResult
@@ -40,6 +46,9 @@ class ProfileWorker(QObject):
                 proc.stdin.flush()
             except (OSError, ValueError):
                 pass
+            timer = threading.Timer(CANCEL_GRACE_S, _kill, (proc,))
+            timer.daemon = True
+            timer.start()
 
     def stop(self) -> None:
         """End now (the window is closing): cancel, and end the child process outright."""
@@ -75,6 +84,7 @@ class ProfileWorker(QObject):
             self.cancel()
         from kernels.profiler import BlockResult, ProfileResult
         result = None
+        received: list = []
         for line in proc.stdout:
             try:
                 msg = json.loads(line)
@@ -84,7 +94,8 @@ class ProfileWorker(QObject):
             if kind == "progress":
                 self.progress.emit(msg["fraction"], msg["text"])
             elif kind == "block":
-                self.blockResult.emit(BlockResult.from_dict(msg["data"]))
+                received.append(BlockResult.from_dict(msg["data"]))
+                self.blockResult.emit(received[-1])
             elif kind == "result":
                 result = ProfileResult.from_dict(msg["data"], self.request)
             elif kind == "error":
@@ -92,6 +103,10 @@ class ProfileWorker(QObject):
                 proc.wait()
                 return
         code = proc.wait()
+        if result is None and self._cancel.is_set():     # ended at the end of the grace period
+            result = ProfileResult(self.request, status="cancelled", blocks=received, messages=[
+                f"cancelled: the profiler process was ended after {CANCEL_GRACE_S:g} s inside a step "
+                f"that cannot stop halfway (an ONNX export, a session build or a long timing)"])
         if result is not None:
             self.finished.emit(result)
         else:

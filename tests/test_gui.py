@@ -361,6 +361,34 @@ def test_profile_cancel(window, qtbot):
     assert window._profile_result.status == "cancelled"
 
 
+_STUCK_CHILD = """
+import json, sys, time
+sys.stdin.readline()
+print(json.dumps({"type": "block", "data": {"block": "b", "layers": 1, "phase": "prefill",
+                                            "backend": "torch", "status": "ok"}}), flush=True)
+time.sleep(600)        # inside a step that cannot stop: an export; 'cancel' on stdin goes unread
+"""
+
+
+def test_cancel_ends_a_child_stuck_in_a_step_and_keeps_what_streamed(window, qtbot, monkeypatch):
+    """A profile stuck in a step that cannot stop halfway (an ONNX export of a large layer) is
+    ended after the grace period; the blocks that streamed in make the cancelled result."""
+    import sys
+
+    from orbit_gui import workers
+    monkeypatch.setattr(workers, "CANCEL_GRACE_S", 0.5)
+    monkeypatch.setattr(workers.ProfileWorker, "_command", lambda self: ([sys.executable, "-c", _STUCK_CHILD], None))
+    window.open_catalog("qwen3-0.6b")
+    window.tabs.setCurrentWidget(window.profile_host)
+    window.start_profile(_profile_options())
+    qtbot.waitUntil(lambda: window.profiler.table.rowCount() == 1, timeout=30_000)
+    window.cancel_profile()
+    qtbot.waitUntil(lambda: window._profile_thread is None, timeout=30_000)
+    result = window._profile_result
+    assert result.status == "cancelled" and [b.block for b in result.blocks] == ["b"]
+    assert "cancelled" in result.messages[0] and "status cancelled" in window.profiler.summary.text()
+
+
 def test_profile_missing_gpu_is_a_message(window, qtbot):
     import torch
     if torch.cuda.is_available():

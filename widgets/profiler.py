@@ -228,7 +228,8 @@ class ProfilerPanel(QWidget):
         self.set_running(False)
         self.progress.setValue(1000 if result.status != "cancelled" else self.progress.value())
         w = result.whole_model
-        lines = [f"<b>{result.device}</b> · {result.dtype} · status {result.status}"]
+        head = (f"<b>{result.device}</b>" if result.device else "", result.dtype, f"status {result.status}")
+        lines = [" · ".join(part for part in head if part)]
         whole = result.whole_by_backend or ({w.backend: w} if w is not None else {})
         if whole:
             lines.append("Whole model, extrapolated from one layer of each kind (measured vs predicted):")
