@@ -737,13 +737,16 @@ class Profiler:
         scores = B * heads * S * S * 4 * 3            # eager score matrix, mask, probabilities
         sdpa_scores = scores if self.kind == "cpu" else 0.0
         base = max(weights + build, weights + cache + acts)
-        # ONNX Runtime runs the exported attention as MatMul -> Softmax on the whole score matrix,
-        # on the GPU too (H100: Gemma 3 27B at B=8, S=8192 asked for a 32 GiB fp16 buffer, then more)
+        # ONNX Runtime's session holds its own weights (in bf16 also the fp16 copy that is exported);
+        # on the CPU the exported protobuf and the session's set-up copies share the same memory
+        # (Mixtral 8x7B's 5.8 GB fp32 layer: 13.3 GB more at the peak of its prefill export and session)
+        ort_weights = weights * (2.5 if self.kind == "cpu" else 1.0) + (weights if self.dt == "bf16" else 0.0)
+        # It runs the exported attention as MatMul -> Softmax on the whole score matrix, on the GPU
+        # too (H100: Gemma 3 27B at B=8, S=8192 asked for a 32 GiB fp16 buffer, then more)
         return {"base": base, "eager": scores, "sdpa": sdpa_scores,
-                "ort": 2 * weights + acts + scores,
-                # the decode graph's state filled with the prompt (recurrent states twice: two buffers
-                # alternate), and in bf16 an fp16 copy of the weights
-                "ort_decode": cache * 2 + (weights if self.dt == "bf16" else 0.0),
+                "ort": ort_weights + acts + scores,
+                # the decode graph's state filled with the prompt (recurrent states twice: two buffers alternate)
+                "ort_decode": ort_weights + cache * 2,
                 "ref": (weights + cache) * 8 / elt + acts * 8 / elt + scores * 2,
                 "ref32": (weights + cache + acts) * 4 / elt + scores}
 
@@ -848,21 +851,22 @@ class Profiler:
         if why:                                      # not exported at all: memory is beside the point
             r.status, r.message = "skipped", why
             return
-        extra = {"torch": need["eager"], "sdpa": need.get("sdpa", 0.0), "triton": 0.0,
-                 "onnxruntime": need["ort"]}[backend]
-        if phase == "prefill" and _has_softmax_attention(spec_layer) and extra > free:
-            r.status = "oom"
-            r.message = (f"{backend} needs about {_fmt_bytes(extra)} more (attention scores / "
-                         f"ONNX copy) but only {_fmt_bytes(free / 0.9)} is free; not run")
-            return
         if backend == "onnxruntime":
-            if phase == "decode" and need["ort_decode"] > free:
+            extra = need["ort" if phase == "prefill" else "ort_decode"]
+            if extra > free:
                 r.status = "oom"
-                r.message = (f"onnxruntime decode needs about {_fmt_bytes(need['ort_decode'])} more (its "
-                             f"own filled cache) but only {_fmt_bytes(free / 0.9)} is free; not run")
+                r.message = (f"onnxruntime needs about {_fmt_bytes(extra)} more (its own copy of the "
+                             f"weights, {'the score matrix' if phase == 'prefill' else 'its own filled cache'}) "
+                             f"but only {_fmt_bytes(free / 0.9)} is free; not run")
                 return
             self._ort(st, r, phase)
             self._error(name, phase, st, r, refs, need)
+            return
+        extra = {"torch": need["eager"], "sdpa": need.get("sdpa", 0.0), "triton": 0.0}[backend]
+        if phase == "prefill" and _has_softmax_attention(spec_layer) and extra > free:
+            r.status = "oom"
+            r.message = (f"{backend} needs about {_fmt_bytes(extra)} more (the attention scores) but only "
+                         f"{_fmt_bytes(free / 0.9)} is free; not run")
             return
         if backend == "triton":
             why = self._triton_unavailable()

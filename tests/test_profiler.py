@@ -350,3 +350,23 @@ def test_a_block_never_exported_says_so_rather_than_out_of_memory(monkeypatch):
     assert [r.phase for r in result.blocks] == ["prefill", "decode"]
     for r in result.blocks:
         assert r.status == "skipped" and f"unrolls its {ORT_MAX_EXPERTS + 2} experts" in r.message, r.message
+
+
+@pytest.mark.parametrize("name", ["mamba_only", "pre_rms"])
+def test_onnx_runtime_is_not_run_where_its_copy_would_not_fit(monkeypatch, name):
+    """ONNX Runtime's own copy of the weights (and the exported protobuf, on the CPU) is checked
+    against free memory in both phases, for any mixer: Mixtral's layer once needed 2.3x its
+    weights at the peak of its export and session."""
+    from block_cases import LAYOUTS, make_spec
+    from kernels.profiler import Profiler
+    layer, kw = LAYOUTS[name]
+    need = Profiler._need_bytes
+    monkeypatch.setattr(Profiler, "_need_bytes",
+                        lambda self, block: {**need(self, block), "ort": 1e15, "ort_decode": 1e15})
+    result = profile(ProfileRequest(make_spec(layer, **kw), backends=("torch", "onnxruntime"), context=16,
+                                    repeats=1, warmup=0, include_head=False))
+    for r in result.blocks:
+        if r.backend == "onnxruntime":
+            assert r.status == "oom" and "its own copy of the weights" in r.message and "not run" in r.message
+        else:
+            assert r.status == "ok"
