@@ -60,20 +60,31 @@ class switched_to:
 
 
 def sdpa_attend(m):
+    """``m._attend`` through ``F.scaled_dot_product_attention``, reading each KV head once: a decode
+    step's G query heads of a group attend as G query rows of their KV head; a prefill passes
+    ``enable_gqa`` (torch >= 2.5; before it, the KV heads are repeated)."""
+    import torch
     import torch.nn.functional as F
 
     from kernels.blocks.attention import allowed
 
+    gqa_flag = tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 5)
+
     def attend(q, k, v, q_pos, k_pos, sdpa):
-        G = m.H // m.KV
-        k = k.repeat_interleave(G, dim=1)
-        v = v.repeat_interleave(G, dim=1)
-        if m.kind == "full" and q.shape[2] == k.shape[2]:
-            return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=m.scale)
-        if m.kind == "full" and q.shape[2] == 1:       # decode: every cached key is visible
-            return F.scaled_dot_product_attention(q, k, v, scale=m.scale)
-        mask = allowed(q_pos, k_pos, m.kind, m.window)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=m.scale)
+        B, H, Sq, hd = q.shape
+        G = H // m.KV
+        mask = None
+        if not (m.kind == "full" and (Sq == 1 or Sq == k.shape[2])):    # full decode: every key visible
+            mask = allowed(q_pos, k_pos, m.kind, m.window)               # [Sq, Sk]
+        if Sq == 1 and G > 1:               # decode: [B, KV, G, hd] rows against [B, KV, T, hd]
+            o = F.scaled_dot_product_attention(q.reshape(B, m.KV, G, hd), k, v, attn_mask=mask, scale=m.scale)
+            return o.reshape(B, H, 1, v.shape[-1])
+        causal = mask is None and Sq > 1
+        if gqa_flag:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=m.scale,
+                                                  enable_gqa=G > 1)
+        k, v = k.repeat_interleave(G, dim=1), v.repeat_interleave(G, dim=1)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=m.scale)
     return attend
 
 

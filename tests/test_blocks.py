@@ -123,6 +123,27 @@ def test_attention_sdpa_equals_eager(name):
         torch.testing.assert_close(sdpa(x), eager(x), atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("name", list(ATTENTION))
+def test_profiler_sdpa_backend_equals_eager_in_prefill_and_decode(name):
+    """The profiler's "sdpa" backend (kernels.backends.sdpa_attend: a decode step's query heads as
+    rows of their KV head, enable_gqa in prefill, neither repeating the cache) computes what the
+    eager path does, past a sliding window's wrap too."""
+    from kernels.backends import switched_to
+    layer = S.Layer((ATTENTION[name],), (FFNS["swiglu"],))
+    m = build_layer(make_spec(layer), layer).eval()
+    randomize(m)
+    x = torch.randn(2, 9, D)
+    outs = {}
+    with torch.no_grad():
+        for backend in ("torch", "sdpa"):
+            with switched_to(m, backend, "decode"):
+                states = m.new_state(2, 9)
+                pre = m(x[:, :5], states)
+                steps = [m.step(x[:, t:t + 1], states, t) for t in range(5, 9)]
+            outs[backend] = torch.cat([pre] + steps, 1)
+    torch.testing.assert_close(outs["sdpa"], outs["torch"], atol=2e-5, rtol=1e-4)
+
+
 def test_sliding_window_cache_is_a_ring_of_window_slots():
     m = build_block(ATTENTION["sliding"], D)
     assert m.new_state(1, 100)["k"].shape == (1, 2, 4, 16)
