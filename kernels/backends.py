@@ -43,7 +43,7 @@ class switched_to:
                     self._set(m, "impl", "eager")
                 elif self.backend in ("sdpa", "triton"):
                     self._set(m, "impl", "sdpa")
-                    if self.backend == "sdpa" and not (m.cfg.sinks or m.alibi):
+                    if not (m.cfg.sinks or m.alibi):     # triton: its kernels over this SDPA path
                         self._set(m, "_attend", sdpa_attend(m))
         if self.backend == "triton":
             used = patch_triton(self.layer, self.phase, self._set, self.weights)
