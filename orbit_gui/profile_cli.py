@@ -24,6 +24,8 @@ def add_profile_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--backends", default="torch,sdpa,triton,onnxruntime",
                    help="comma-separated: torch, sdpa, triton, onnxruntime (default all)")
+    p.add_argument("--phases", default="prefill,decode",
+                   help="comma-separated: prefill, decode (default both)")
     p.add_argument("--context", type=int, default=512, help="prompt tokens per sequence")
     p.add_argument("--batch", type=int, default=1, help="sequences")
     p.add_argument("--dtype", default="auto", help="fp32, bf16, fp16 (auto: fp32 on the CPU, bf16 on CUDA)")
@@ -113,6 +115,12 @@ def cmd_profile(args) -> int:
         print(f"orbit-explorer: error: unknown backend {bad[0] if bad else '(none)'!r}; choose from "
               f"{', '.join(BACKEND_CHOICES)}", file=sys.stderr)
         return 2
+    phases = tuple(x.strip().lower() for x in str(getattr(args, "phases", "prefill,decode")).split(",")
+                   if x.strip())
+    if not phases or any(x not in ("prefill", "decode") for x in phases):
+        print(f"orbit-explorer: error: --phases takes prefill, decode or both; got {args.phases!r}",
+              file=sys.stderr)
+        return 2
     from kernels.calibration import (apply_calibration, calibrate, load_calibration,
                                      save_calibration)
     from kernels.profiler import ProfileRequest, Profiler, device_key, parse_device
@@ -129,7 +137,7 @@ def cmd_profile(args) -> int:
         except Exception:  # noqa: BLE001 - the profile reports device problems itself
             saved = None
     req = ProfileRequest(spec=spec, device=args.device, backends=backends, context=args.context,
-                         batch=args.batch, dtype=getattr(args, "dtype", "auto"),
+                         batch=args.batch, phases=phases, dtype=getattr(args, "dtype", "auto"),
                          repeats=args.repeats, warmup=getattr(args, "warmup", 2),
                          max_seconds=getattr(args, "max_seconds", 20.0),
                          weights=getattr(args, "weights", None),

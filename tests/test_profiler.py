@@ -288,6 +288,16 @@ def test_cmd_profile_json_and_calibrate(capsys, tmp_path):
     assert "full+dense" in table and "ratio" in table
 
 
+def test_cmd_profile_decode_only(capsys):
+    from orbit_gui.profile_cli import cmd_profile
+    args = _profile_args(["profile", "qwen3-0.6b", "--context", "32", "--backends", "torch,onnxruntime",
+                          "--phases", "decode", "--repeats", "2", "--json"])
+    assert cmd_profile(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {b["phase"] for b in data["blocks"]} == {"decode"}
+    assert {b["status"] for b in data["blocks"]} == {"ok"}
+
+
 def test_cmd_profile_errors_are_one_line(capsys):
     from orbit_gui.profile_cli import cmd_profile
     assert cmd_profile(_profile_args(["profile", "no-such-model-xyz"])) == 1
@@ -295,6 +305,9 @@ def test_cmd_profile_errors_are_one_line(capsys):
     assert err.startswith("orbit-explorer: error:") and err.count("\n") == 1
     assert cmd_profile(_profile_args(["profile", "qwen3-0.6b", "--backends", "cudnn"])) == 2
     assert "unknown backend" in capsys.readouterr().err
+    assert cmd_profile(_profile_args(["profile", "qwen3-0.6b", "--phases", "decode,train"])) == 2
+    err = capsys.readouterr().err
+    assert "--phases takes prefill, decode or both" in err and err.count("\n") == 1
     if not torch.cuda.is_available():
         assert cmd_profile(_profile_args(["profile", "qwen3-0.6b", "--device", "cuda"])) == 1
         err = capsys.readouterr().err
