@@ -243,6 +243,7 @@ class MainWindow(QMainWindow):
         from kernels.profiler import ProfileRequest
         from orbit_gui.workers import ProfileWorker, start_in_thread
         request = ProfileRequest(self.doc.spec, device=options["device"], backends=options["backends"],
+                                 phases=tuple(options.get("phases", ("prefill", "decode"))),
                                  context=options["context"], batch=options["batch"],
                                  repeats=options["repeats"])
         worker = ProfileWorker(request)

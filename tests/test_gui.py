@@ -352,6 +352,27 @@ def test_profile_summary_has_a_whole_model_line_per_backend(qtbot):
         assert w.decode_s and f"{backend}: prefill" in text and f"{w.decode_ratio:.2f}" in text
 
 
+def test_profile_phase_boxes_choose_what_runs(window, qtbot):
+    """Through the panel's own controls: decode only runs decode rows; no phase at all is a message."""
+    from PySide6.QtWidgets import QCheckBox, QPushButton, QSpinBox
+    window.open_catalog("qwen3-0.6b")
+    window.tabs.setCurrentWidget(window.profile_host)
+    panel = window.profiler
+    panel.findChild(QSpinBox, "profileContext").setValue(16)
+    panel.findChild(QSpinBox, "profileRepeats").setValue(2)
+    prefill, decode = (panel.findChild(QCheckBox, f"phase_{p}") for p in ("prefill", "decode"))
+    prefill.setChecked(False)
+    decode.setChecked(False)
+    qtbot.mouseClick(panel.findChild(QPushButton, "profileRun"), Qt.LeftButton)
+    assert window._profile_thread is None and "prefill, decode or both" in panel.status.text()
+    decode.setChecked(True)
+    qtbot.mouseClick(panel.findChild(QPushButton, "profileRun"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: window._profile_result is not None and window._profile_thread is None,
+                    timeout=120_000)
+    result = window._profile_result
+    assert result.status == "ok" and {b.phase for b in result.blocks} == {"decode"}
+
+
 def test_profile_cancel(window, qtbot):
     window.open_catalog("qwen3-0.6b")
     window.tabs.setCurrentWidget(window.profile_host)

@@ -45,7 +45,7 @@ def _ms(seconds) -> str:
 
 
 class ProfilerPanel(QWidget):
-    runRequested = Signal(dict)        # {"device", "backends", "context", "batch", "repeats"}
+    runRequested = Signal(dict)        # {"device", "backends", "phases", "context", "batch", "repeats"}
     cancelRequested = Signal()
     calibrateRequested = Signal()
 
@@ -73,6 +73,14 @@ class ProfilerPanel(QWidget):
             backends.addWidget(box)
             self.backend_boxes[key] = box
         controls.addLayout(backends)
+        phases = QVBoxLayout()
+        self.phase_boxes = {}
+        for key in ("prefill", "decode"):
+            box = QCheckBox(key, objectName=f"phase_{key}", checked=True)
+            phases.addWidget(box)
+            self.phase_boxes[key] = box
+        phases.addStretch(1)
+        controls.addLayout(phases)
         buttons = QVBoxLayout()
         self.run_button = QPushButton("Run", objectName="profileRun")
         self.cancel_button = QPushButton("Cancel", objectName="profileCancel", enabled=False)
@@ -139,12 +147,14 @@ class ProfilerPanel(QWidget):
     # ---- requests
     def _run_clicked(self) -> None:
         backends = tuple(k for k, box in self.backend_boxes.items() if box.isChecked())
-        if not backends:
-            self.status.setText("Choose at least one backend.")
+        phases = tuple(k for k, box in self.phase_boxes.items() if box.isChecked())
+        if not backends or not phases:
+            self.status.setText("Choose at least one backend." if not backends else
+                                "Choose prefill, decode or both.")
             return
         self.runRequested.emit({"device": self.device.currentData(), "backends": backends,
-                                "context": self.context.value(), "batch": self.batch.value(),
-                                "repeats": self.repeats.value()})
+                                "phases": phases, "context": self.context.value(),
+                                "batch": self.batch.value(), "repeats": self.repeats.value()})
 
     def add_devices(self, devices: list[tuple[str, str]]) -> None:
         for key, label in devices:
