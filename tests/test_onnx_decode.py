@@ -1,7 +1,8 @@
-"""The decode step through ONNX Runtime (kernels/onnx_graphs.py): for every layer layout, the exported
-step equals torch's ``DecoderLayer.step`` run for run (recurrent states advancing through the two
-alternating buffers, cache rows written back), and the optimised graph reads each KV or latent cache
-in place, only through matrix products: never copied, concatenated or expanded per query head."""
+"""The decode step through ONNX Runtime (kernels/onnx_graphs.py): for every layer layout and every
+attention and MLA variant, the exported step equals torch's ``DecoderLayer.step`` run for run
+(recurrent states advancing through the two alternating buffers, cache rows written back), and the
+optimised graph reads each KV or latent cache in place, only through matrix products: never copied,
+concatenated or expanded per query head."""
 from __future__ import annotations
 
 import pytest
@@ -10,7 +11,8 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from block_cases import LAYOUTS, D, make_spec, randomize  # noqa: E402
+from block_cases import ATTENTION, FFNS, LAYOUTS, MLAS, D, make_spec, randomize  # noqa: E402
+from models import spec as S  # noqa: E402
 from kernels import onnx_runtime as ox  # noqa: E402
 from kernels.blocks import build_layer  # noqa: E402
 from kernels.onnx_graphs import DecodeRunner, decode_step_graph, flat_states, state_names  # noqa: E402
@@ -19,9 +21,14 @@ CPU = ("CPUExecutionProvider",)
 B, PROMPT = 2, 7
 
 
+# every attention variant (sinks, chunked, ALiBi-free NoPE, MQA ...) and MLA kind, each in a plain layer
+CASES = {**LAYOUTS, **{f"attn_{n}": (S.Layer((a,), (FFNS["swiglu"],)), {}) for n, a in ATTENTION.items()},
+         **{f"mla_{n}": (S.Layer((a,), (FFNS["swiglu"],)), {}) for n, a in MLAS.items()}}
+
+
 def _prompted(name, device="cpu"):
     """(layer, token, state filled with the prompt) for a layout, in fp32."""
-    layer, kw = LAYOUTS[name]
+    layer, kw = CASES[name]
     torch.manual_seed(0)
     m = build_layer(make_spec(layer, **kw), layer)
     randomize(m)
@@ -45,7 +52,7 @@ def _clone(states):
     return [{k: t.clone() for k, t in st.items()} for st in states]
 
 
-@pytest.mark.parametrize("name", list(LAYOUTS))
+@pytest.mark.parametrize("name", list(CASES))
 def test_decode_step_through_ort_equals_torch_step_run_for_run(tmp_path, name):
     m, xt, states = _prompted(name)
     path = _export(tmp_path, m, xt, states)
