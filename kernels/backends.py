@@ -60,9 +60,11 @@ class switched_to:
 
 
 def sdpa_attend(m):
-    """``m._attend`` through ``F.scaled_dot_product_attention``, reading each KV head once: a decode
-    step's G query heads of a group attend as G query rows of their KV head; a prefill passes
-    ``enable_gqa`` (torch >= 2.5; before it, the KV heads are repeated)."""
+    """``m._attend`` through ``F.scaled_dot_product_attention``. A decode step reads each KV head
+    once: the G query heads of a group attend as G query rows of their KV head. A causal prefill
+    passes ``enable_gqa`` (torch >= 2.5); a masked one (sliding, chunked) repeats the KV heads, as
+    only the flash kernel takes ``enable_gqa`` and a mask sends it to the math kernel, which holds
+    the whole score matrix (transformers' use_gqa_in_sdpa draws the same line)."""
     import torch
     import torch.nn.functional as F
 
@@ -80,9 +82,8 @@ def sdpa_attend(m):
             o = F.scaled_dot_product_attention(q.reshape(B, m.KV, G, hd), k, v, attn_mask=mask, scale=m.scale)
             return o.reshape(B, H, 1, v.shape[-1])
         causal = mask is None and Sq > 1
-        if gqa_flag:
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=m.scale,
-                                                  enable_gqa=G > 1)
+        if gqa_flag and mask is None:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=m.scale, enable_gqa=G > 1)
         k, v = k.repeat_interleave(G, dim=1), v.repeat_interleave(G, dim=1)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=m.scale)
     return attend
