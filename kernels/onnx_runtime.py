@@ -309,14 +309,12 @@ def session_device(session) -> str:
     return "cuda" if first in ("CUDAExecutionProvider", "TensorrtExecutionProvider") else "cpu"
 
 
-def run_io_binding(session, inputs: dict, device: str = "cpu", *, device_id: int = 0,
-                   keep_on_device: bool = False) -> list:
+def run_io_binding(session, inputs: dict, device: str = "cpu", *, device_id: int = 0) -> list:
     """Run ``session`` on ``inputs`` (name -> torch tensor or numpy array).
 
     On CUDA: inputs are bound where they live (a CUDA torch tensor by its data pointer, zero
     copy; anything else copied to the GPU once), outputs are allocated by ORT on the GPU, and come
-    back as numpy arrays (or, with ``keep_on_device``, as OrtValues on the GPU, for timing loops).
-    On the CPU: a plain ``session.run``. Errors become OnnxRuntimeError.
+    back as numpy arrays (timing loops bind their outputs too: ``bound_run``). On the CPU: a plain ``session.run``. Errors become OnnxRuntimeError.
     """
     import numpy as np
 
@@ -331,9 +329,7 @@ def run_io_binding(session, inputs: dict, device: str = "cpu", *, device_id: int
             if _is_cuda_tensor(value):
                 value = value.contiguous()
                 keep_alive.append(value)
-                binding.bind_input(name=name, device_type="cuda", device_id=device_id,
-                                   element_type=_np_dtype(value), shape=tuple(value.shape),
-                                   buffer_ptr=value.data_ptr())
+                bind_tensor(binding, name, value)
             else:
                 ov = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(_to_numpy(value)), "cuda", device_id)
                 keep_alive.append(ov)
@@ -341,8 +337,6 @@ def run_io_binding(session, inputs: dict, device: str = "cpu", *, device_id: int
         for out in session.get_outputs():
             binding.bind_output(out.name, "cuda", device_id)
         session.run_with_iobinding(binding)
-        if keep_on_device:
-            return binding.get_outputs()
         return binding.copy_outputs_to_cpu()
     except OnnxRuntimeError:
         raise
