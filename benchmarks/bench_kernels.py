@@ -7,7 +7,9 @@ bytes it must move and its FLOPs. Times are medians of CUDA-graph replays
 engine's decode graphs do; variants that synchronise with the host (the eager MoE loop, ONNX Runtime)
 use ``do_bench`` on the stream instead, and the Triton path is also timed that way ("triton_stream").
 Inputs rotate over several copies whenever one copy fits in L2. Achieved bandwidth is reported as a
-percent of the measured device-to-device copy bandwidth.
+percent of the measured device-to-device copy bandwidth (a 2 GiB copy: "%copy"), and of a copy that
+moves the case's own bytes, timed the same way ("%copy@size": what launch and tail leave of the
+bandwidth at that size).
 
     python3 benchmarks/bench_kernels.py [--tune attention,mla,moe,int4] [--profile]
         [--only attention,mla,moe,ffn,int4,rmsnorm|none] [--no-ort] [--json NAME]
@@ -52,6 +54,7 @@ class Case:
     flops: float
     times_us: dict[str, float] = field(default_factory=dict)  # graph replay, or stream for STREAM_ONLY variants
     errors: dict[str, str] = field(default_factory=dict)
+    copy_gbps_at_size: float = float("nan")  # a copy moving the same bytes, timed the same way
 
 
 @dataclass
@@ -80,6 +83,21 @@ def measure_copy_bandwidth() -> float:
     dst = torch.empty_like(src)
     us = time_us(lambda: dst.copy_(src), graph=False)
     return 2 * src.numel() / (us * 1e-6) / GB
+
+
+def copy_gbps_at(nbytes: float, dev: Device) -> float:
+    """(bytes read + written) / median time of device-to-device copies that move ``nbytes`` in all
+    (half read, half written), replayed as a CUDA graph over buffers rotated past 4x L2, as the cases
+    are timed. This is what a kernel that moves this many bytes can expect, launch and tail included:
+    a copy of 8 MB cannot reach the 2 GiB copy's bandwidth either. From 4 GiB up, the 2 GiB copy's
+    figure. Measured after the cases, when their tensors are gone."""
+    if nbytes >= 4 * 2**30:
+        return dev.copy_gbps
+    half = max(1, int(nbytes) // 2)
+    sets = rotation(lambda: (torch.empty(half, dtype=torch.uint8, device=DEV),
+                             torch.empty(half, dtype=torch.uint8, device=DEV)), 2 * half, dev.l2_bytes)
+    us = time_us(cycling(lambda dst, src: dst.copy_(src), sets))
+    return 2 * half / (us * 1e-6) / GB
 
 
 def rotation(make_set, set_bytes: float, l2_bytes: int) -> list:
@@ -115,31 +133,27 @@ def add_ort_variant(case: Case, variants: dict, module: torch.nn.Module, inputs:
 
 def ort_runner(module: torch.nn.Module, inputs: list[torch.Tensor], out: torch.Tensor):
     """Export ``module`` to ONNX and return a callable that runs it with ONNX Runtime's CUDA EP on
-    torch's current stream, inputs and output bound in place on the GPU (no host copies)."""
-    import numpy as np
-    import onnxruntime as ort
+    torch's current stream, inputs and output bound in place on the GPU (no host copies): the
+    profiler's own session and binding code (kernels/onnx_runtime.py)."""
+    from kernels import onnx_runtime as ortk
 
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        raise RuntimeError("onnxruntime has no CUDAExecutionProvider")
     path = os.path.join(tempfile.mkdtemp(), "block.onnx")
     names = [f"in{i}" for i in range(len(inputs))]
     try:
         torch.onnx.export(module, tuple(inputs), path, input_names=names, output_names=["out"], dynamo=False)
     except Exception:
         torch.onnx.export(module, tuple(inputs), path, input_names=names, output_names=["out"])
-    stream = torch.cuda.current_stream().cuda_stream
-    session = ort.InferenceSession(path, providers=[("CUDAExecutionProvider", {"user_compute_stream": str(stream)})])
-    np_dtype = {torch.float16: np.float16, torch.float32: np.float32, torch.int32: np.int32, torch.int64: np.int64}
-    binding = session.io_binding()
-    for name, t in zip(names, inputs):
-        binding.bind_input(name, "cuda", 0, np_dtype[t.dtype], list(t.shape), t.data_ptr())
-    binding.bind_output("out", "cuda", 0, np_dtype[out.dtype], list(out.shape), out.data_ptr())
-    bound = (inputs, out)  # the binding holds raw pointers: the tensors must outlive the runner
+    session, messages = ortk.make_session(path, ("CUDAExecutionProvider",),
+                                          compute_stream=torch.cuda.current_stream().cuda_stream)
+    if ortk.session_device(session) != "cuda":
+        raise RuntimeError("ONNX Runtime's CUDA EP did not load: " + "; ".join(messages))
+    run = ortk.bound_run(session, dict(zip(names, inputs)), {"out": out})
+    kept = (inputs, out)  # the binding holds raw pointers: the tensors must outlive the runner
 
-    def run():
-        session.run_with_iobinding(binding)
-        return bound[1]
-    return run
+    def run_kept():
+        run()
+        return kept[1]
+    return run_kept
 
 
 class _Attention(torch.nn.Module):
@@ -496,7 +510,7 @@ def check_outputs() -> dict[str, float]:
 
 def table(cases: list[Case], dev: Device) -> str:
     head = (f"{'kernel':10s} {'case':38s} {'MB':>8s} {'floor us':>9s} {'triton':>9s} {'tri strm':>9s} {'eager':>9s} "
-            f"{'sdpa/F/mm':>9s} {'GB/s':>7s} {'%copy':>6s} {'vs best torch':>13s}")
+            f"{'sdpa/F/mm':>9s} {'GB/s':>7s} {'%copy':>6s} {'%copy@size':>12s} {'vs best torch':>13s}")
     lines = [f"device: {dev.name}, copy bandwidth {dev.copy_gbps:.0f} GB/s, L2 {dev.l2_bytes >> 20} MiB, {dev.sms} SMs",
              head, "-" * len(head)]
     for c in cases:
@@ -508,7 +522,8 @@ def table(cases: list[Case], dev: Device) -> str:
         gbps = c.bytes / (tri * 1e-6) / GB
         lines.append(f"{c.kernel:10s} {c.name:38s} {c.bytes / 1e6:8.1f} {c.bytes / (dev.copy_gbps * GB) * 1e6:9.1f} "
                      f"{tri:9.1f} {t.get('triton_stream', float('nan')):9.1f} {eager:9.1f} {other:9.1f} "
-                     f"{gbps:7.0f} {100 * gbps / dev.copy_gbps:5.0f}% {torch_best / tri:12.2f}x")
+                     f"{gbps:7.0f} {100 * gbps / dev.copy_gbps:5.0f}% {100 * gbps / c.copy_gbps_at_size:11.0f}% "
+                     f"{torch_best / tri:12.2f}x")
     return "\n".join(lines)
 
 
@@ -560,6 +575,11 @@ def main() -> None:
     cases += guarded("int4", int4_cases, dev)
     cases += guarded("rmsnorm", rmsnorm_cases, dev)
 
+    for c in cases:  # the ceiling at each case's size, once the cases' tensors are gone
+        try:
+            c.copy_gbps_at_size = copy_gbps_at(c.bytes, dev)
+        except Exception as exc:
+            c.errors["copy_at_size"] = f"{type(exc).__name__}: {str(exc)[:300]}"
     results["cases"] = [asdict(c) for c in cases]
     for section, rows in results["tuning"].items():
         for case in sorted({r["case"] for r in rows}):

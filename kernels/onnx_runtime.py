@@ -201,13 +201,21 @@ def provider_load_error(provider: str) -> str | None:
     return None
 
 
-def _provider_options(provider: str, device_id: int) -> dict:
+def _provider_options(provider: str, device_id: int, compute_stream: int | None = None) -> dict:
+    """ORT's options for ``provider``. ``compute_stream`` (a raw cudaStream_t, e.g. torch's
+    ``current_stream().cuda_stream``) makes the CUDA and TensorRT providers run on that stream, so
+    torch's writes to bound inputs and ORT's reads of them are ordered with no host synchronisation;
+    on its own stream ORT could read an input before torch's pending write of it has landed."""
     if provider in ("CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider"):
-        return {"device_id": device_id}
+        opts: dict = {"device_id": device_id}
+        if compute_stream is not None and provider != "ROCMExecutionProvider":
+            opts["user_compute_stream"] = str(compute_stream)
+        return opts
     return {}
 
 
-def _open(ort, path: Path, providers: list[str], device_id: int, threads: int | None):
+def _open(ort, path: Path, providers: list[str], device_id: int, threads: int | None,
+          compute_stream: int | None = None):
     """InferenceSession with ORT's logging turned down; returns (session, what ORT printed)."""
     so = ort.SessionOptions()
     # This session's logger: fatal only. A failed run is raised with the same text, which the
@@ -215,7 +223,7 @@ def _open(ort, path: Path, providers: list[str], device_id: int, threads: int | 
     so.log_severity_level = 4
     if threads:
         so.intra_op_num_threads = threads
-    opts = [(p, _provider_options(p, device_id)) for p in providers]
+    opts = [(p, _provider_options(p, device_id, compute_stream)) for p in providers]
     printed = io.StringIO()
     # A provider that fails to initialise is logged at ERROR level by the default logger and
     # announced with print() ("EP Error ... Falling back"); both are captured and turned into
@@ -231,13 +239,14 @@ def _open(ort, path: Path, providers: list[str], device_id: int, threads: int | 
 
 
 def make_session(path, prefer: Sequence[str] = DEFAULT_PREFERENCE, *, device_id: int = 0,
-                 threads: int | None = None):
+                 threads: int | None = None, compute_stream: int | None = None):
     """Open ``path`` on the first provider of ``prefer`` that really loads.
 
     Returns (session, messages): messages say, one sentence each, why a preferred provider that
     this build lists was not used ("CUDA execution provider unavailable: libcublasLt.so.13
     missing; using CPU"). Providers the build does not list are skipped without a message.
     Raises OnnxRuntimeError naming the file when the model cannot be loaded at all.
+    ``compute_stream``: run a GPU provider on this CUDA stream (see ``_provider_options``).
     """
     path = Path(path)
     if not path.is_file():
@@ -261,7 +270,7 @@ def make_session(path, prefer: Sequence[str] = DEFAULT_PREFERENCE, *, device_id:
     for i, provider in enumerate(usable):
         fallbacks = [p for p in usable[i + 1:] if p != "TensorrtExecutionProvider"]
         try:
-            session, printed = _open(ort, path, [provider] + fallbacks, device_id, threads)
+            session, printed = _open(ort, path, [provider] + fallbacks, device_id, threads, compute_stream)
         except Exception as exc:  # noqa: BLE001 - classified below
             text = str(exc)
             if _is_model_error(text) or provider == "CPUExecutionProvider":

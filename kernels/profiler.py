@@ -1119,7 +1119,10 @@ class Profiler:
             self._check_cancel()
             threads = torch.get_num_threads() if self.kind == "cpu" else None
             free_before = torch.cuda.mem_get_info(self.device)[0] if self.kind == "cuda" else None
-            session, msgs = ortk.make_session(path, prefer, device_id=self.index, threads=threads)
+            # on torch's stream: the decode loop's cache-row writes (torch) and ORT's next reads are ordered
+            stream = torch.cuda.current_stream(self.device).cuda_stream if self.kind == "cuda" else None
+            session, msgs = ortk.make_session(path, prefer, device_id=self.index, threads=threads,
+                                              compute_stream=stream)
             note += msgs
             r.provider = ortk.short_name(session.get_providers()[0])
             sdev = ortk.session_device(session)

@@ -186,6 +186,60 @@ def test_io_binding_on_cuda_matches_torch(tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
 
 
+def test_gpu_providers_run_on_the_given_cuda_stream_and_the_cpu_ignores_it():
+    opts = ox._provider_options
+    assert opts("CUDAExecutionProvider", 1, 1234) == {"device_id": 1, "user_compute_stream": "1234"}
+    assert opts("TensorrtExecutionProvider", 0, 99) == {"device_id": 0, "user_compute_stream": "99"}
+    assert opts("CUDAExecutionProvider", 0) == {"device_id": 0}           # no stream: ORT makes its own
+    assert opts("ROCMExecutionProvider", 0, 5) == {"device_id": 0}         # a HIP stream is not a CUDA one
+    assert opts("CPUExecutionProvider", 0, 5) == {}
+
+
+def test_make_session_hands_the_stream_to_every_gpu_provider_it_tries(tmp_path, monkeypatch):
+    """The stream reaches ORT with each GPU provider's options; the CPU session that results here
+    (no CUDA) runs as usual."""
+    _, info = _export(tmp_path, "swiglu")
+    asked = []
+    real = ort.InferenceSession
+
+    def recording(path, sess_options=None, providers=()):
+        asked.append(list(providers))
+        return real(path, sess_options=sess_options, providers=["CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ox, "provider_load_error", lambda p: None)
+    monkeypatch.setattr(ort, "InferenceSession", recording)
+    session, _ = ox.make_session(info.path, compute_stream=4242)
+    assert asked[0][0] == ("CUDAExecutionProvider", {"device_id": 0, "user_compute_stream": "4242"})
+    assert asked[0][1] == ("CPUExecutionProvider", {})
+    assert session.get_providers()[0] == "CPUExecutionProvider"
+
+
+@pytest.mark.gpu
+def test_a_session_on_torchs_stream_reads_what_torch_has_queued_before_it(tmp_path):
+    """torch's write of a bound input is still queued behind a long kernel when ORT runs: on
+    torch's stream ORT must wait for it (on a stream of its own it would read the old values)."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+
+    class Double(torch.nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    info = ox.export_block(Double(), (torch.zeros(4, 8),), tmp_path / "double.onnx")
+    stream = torch.cuda.current_stream().cuda_stream
+    session, messages = ox.make_session(info.path, prefer=("CUDAExecutionProvider",), compute_stream=stream)
+    if ox.session_device(session) != "cuda":
+        pytest.skip(f"CUDA execution provider did not load: {messages}")
+    assert session.get_provider_options()["CUDAExecutionProvider"]["user_compute_stream"] == str(stream)
+    x, y = torch.zeros(256, 1024, device="cuda"), torch.empty(256, 1024, device="cuda")
+    run = ox.bound_run(session, {"x": x}, {"y": y})
+    for value in (1.0, 2.0, 3.0):
+        torch.cuda._sleep(20_000_000)            # tens of ms of GPU time ahead of the write
+        x.fill_(value)
+        run()                                    # ORT synchronises its (torch's) stream before returning
+        assert torch.equal(y.cpu(), torch.full((256, 1024), 2 * value))
+
+
 def test_gpu_provider_check_preloads_cuda_quietly_and_names_what_is_missing(capsys):
     """The CUDA provider's check first preloads NVIDIA's pip-installed CUDA libraries; where there are
     none (this CPU machine) ORT's preload prints "Failed to load ...", which must not reach the user,
