@@ -101,7 +101,8 @@ class ProfileRequest:
                 "context": self.context, "batch": self.batch, "dtype": self.dtype,
                 "repeats": self.repeats, "warmup": self.warmup, "max_seconds": self.max_seconds,
                 "phases": list(self.phases), "weights": self.weights, "threads": self.threads,
-                "calibrated": self.calibration is not None}
+                "calibrated": self.calibration is not None,
+                "calibration": self.calibration.to_dict() if self.calibration is not None else None}
 
 
 @dataclass

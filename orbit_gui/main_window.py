@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self._profile_thread = None
         self._profile_worker = None
         self._profile_result = None
+        self._profile_calibration = None      # fitted to _profile_result, saved with it
         self.tabs.currentChanged.connect(lambda _i: self._refresh_lazy())
         # Charts and the comparison cost tens of milliseconds to redraw: they follow a burst of
         # knob changes once it settles, so metrics and the diagram repaint at once.
@@ -232,6 +233,8 @@ class MainWindow(QMainWindow):
         self.profiler.runRequested.connect(self.start_profile)
         self.profiler.cancelRequested.connect(self.cancel_profile)
         self.profiler.calibrateRequested.connect(self.calibrate_from_profile)
+        self.profiler.openRequested.connect(self.open_profile_dialog)
+        self.profiler.saveRequested.connect(self.save_profile_dialog)
         scan = DeviceScanWorker()
         scan.found.connect(self.profiler.add_devices)
         self._scan_thread = start_in_thread(scan)
@@ -263,7 +266,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelling the profile…", 3000)
 
     def _profile_finished(self, result) -> None:
-        self._profile_result = result
+        self._profile_result, self._profile_calibration = result, None
         self.profiler.show_result(result)
         self.statusBar().showMessage(f"Profile {result.status}", 5000)
 
@@ -283,6 +286,7 @@ class MainWindow(QMainWindow):
         from kernels.calibration import calibrate, calibrated_predictions, describe_fit, save_calibration
         cal = calibrate(self._profile_result)
         save_calibration(cal)
+        self._profile_calibration = cal
         self.profiler.show_predictions(calibrated_predictions(self._profile_result, cal), "calibrated")
         text = (f"Calibrated {cal.device_key}: compute efficiency {cal.compute_efficiency:.3f}, "
                 f"memory efficiency {cal.memory_efficiency:.3f} (saved)")
@@ -293,6 +297,63 @@ class MainWindow(QMainWindow):
         else:
             text += (f"; choose device {self._profile_result.hardware_id} in the knobs to use it")
         self.profiler.show_calibration(text, describe_fit(cal))
+
+    def save_profile_dialog(self) -> None:
+        if self._profile_result is None:
+            return
+        name = f"{self._profile_result.request.spec.name}-profile".replace("/", "_")
+        path, chosen = QFileDialog.getSaveFileName(self, "Save profile results", name + ".json",
+                                                   "Profile, to open again (*.json);;CSV rows (*.csv)")
+        if path:
+            if Path(path).suffix.lower() not in (".json", ".csv"):
+                path += ".csv" if ".csv" in chosen else ".json"
+            self.save_profile_to(path)
+
+    def save_profile_to(self, path: str) -> bool:
+        from kernels.profile_io import save_profile
+        try:
+            save_profile(self._profile_result, path, self._profile_calibration)
+        except OSError as exc:
+            self.show_error("Cannot save the profile", f"{path}\n\n{exc.strerror or exc}")
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def open_profile_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open profile results", "", "Profile (*.json)")
+        if path:
+            self.open_profile(path)
+
+    def open_profile(self, path: str) -> bool:
+        """Show a saved profile (from the panel or ``orbit-explorer profile --json``) in the panel.
+        Its model is found in the catalog, else it must be the open document's; a file that cannot
+        be read says why and leaves the panel as it was."""
+        from kernels.profile_io import ProfileFileError, model_name, read_profile, result_from_data
+        from models.catalog import find
+        if self._profile_thread is not None:
+            self.show_error("Cannot open a profile", "A profile is running; cancel it or let it finish first.")
+            return False
+        try:
+            data = read_profile(path)
+            name = model_name(data)
+            if self.doc.spec is not None and self.doc.spec.name == name:
+                spec = self.doc.spec
+            else:
+                try:
+                    spec = find(name).spec()
+                except (KeyError, SpecError):
+                    raise ProfileFileError(f"{Path(path).name} profiles {name!r}, which is neither in the "
+                                           f"catalog nor the open model; open that model first") from None
+            result = result_from_data(data, spec)
+        except ProfileFileError as exc:
+            self.show_error("Cannot open the profile", str(exc))
+            return False
+        self._ensure_profiler()
+        self._profile_result, self._profile_calibration = result, None
+        self.profiler.show_loaded(result, Path(path).name)
+        self.tabs.setCurrentWidget(self.profile_host)
+        self.statusBar().showMessage(f"Opened {path}", 4000)
+        return True
 
     def _build_menus(self) -> None:
         bar = self.menuBar()

@@ -17,16 +17,7 @@ from models.cost import Workload, cost_report  # noqa: E402
 from models.metrics import metric_rows  # noqa: E402
 from models.overrides import apply_overrides  # noqa: E402
 
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("ORBIT_EXPLORER_CONFIG_DIR", str(tmp_path / "config"))
-    from orbit_gui.app import create_window
-    w = create_window("llama-3-8b")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+# ``window``: conftest's main window on llama-3-8b
 
 
 def shown(window, key: str) -> str:

@@ -48,6 +48,8 @@ class ProfilerPanel(QWidget):
     runRequested = Signal(dict)        # {"device", "backends", "phases", "context", "batch", "repeats"}
     cancelRequested = Signal()
     calibrateRequested = Signal()
+    openRequested = Signal()
+    saveRequested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -88,7 +90,14 @@ class ProfilerPanel(QWidget):
                                             enabled=False)
         self.calibrate_button.setToolTip("Fit the cost model's compute and memory efficiency to "
                                          "these measurements; kept per device")
-        for b in (self.run_button, self.cancel_button, self.calibrate_button):
+        self.open_button = QPushButton("Open results…", objectName="profileOpen")
+        self.open_button.setToolTip("Show a saved profile: one saved here, or the JSON of "
+                                    "orbit-explorer profile --json (from another machine, say)")
+        self.save_button = QPushButton("Save results…", objectName="profileSave", enabled=False)
+        self.save_button.setToolTip("Save these results as JSON (to open again, with the calibration "
+                                    "if one was fitted) or as CSV rows")
+        for b in (self.run_button, self.cancel_button, self.calibrate_button, self.open_button,
+                  self.save_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         controls.addLayout(buttons)
@@ -140,6 +149,8 @@ class ProfilerPanel(QWidget):
         self.run_button.clicked.connect(self._run_clicked)
         self.cancel_button.clicked.connect(self.cancelRequested)
         self.calibrate_button.clicked.connect(self.calibrateRequested)
+        self.open_button.clicked.connect(self.openRequested)
+        self.save_button.clicked.connect(self.saveRequested)
         self._rows: list = []
         self._predicted_s: list = []   # per row: the run's prediction, or a calibrated one
         self._update_chart()
@@ -165,15 +176,21 @@ class ProfilerPanel(QWidget):
     def set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
+        self.open_button.setEnabled(not running)
         if running:
-            self.calibrate_button.setEnabled(False)
-            self.table.setRowCount(0)
-            self._rows = []
-            self._predicted_s = []
-            self._legend.getLabel(self._predicted).setText("predicted")
-            self.progress.setValue(0)
-            self.summary.clear()
-            self._update_chart()
+            self._clear()
+
+    def _clear(self) -> None:
+        """No results shown: an empty table and chart, nothing to calibrate or save."""
+        self.calibrate_button.setEnabled(False)
+        self.save_button.setEnabled(False)
+        self.table.setRowCount(0)
+        self._rows = []
+        self._predicted_s = []
+        self._legend.getLabel(self._predicted).setText("predicted")
+        self.progress.setValue(0)
+        self.summary.clear()
+        self._update_chart()
 
     def set_progress(self, fraction: float, text: str) -> None:
         self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
@@ -185,9 +202,9 @@ class ProfilerPanel(QWidget):
         self._predicted_s.append(r.predicted_s or None)
         row = self.table.rowCount()
         self.table.insertRow(row)
-        achieved = ""
-        if r.achieved_flops_per_s:
-            achieved = f"{r.achieved_flops_per_s / 1e12:.3f} TFLOP/s · {r.achieved_bytes_per_s / 1e9:.1f} GB/s"
+        achieved = " · ".join(text for value, text in (
+            (r.achieved_flops_per_s, f"{(r.achieved_flops_per_s or 0) / 1e12:.3f} TFLOP/s"),
+            (r.achieved_bytes_per_s, f"{(r.achieved_bytes_per_s or 0) / 1e9:.1f} GB/s")) if value)
         roof = f"{r.roofline_pct:.0f}" if r.roofline_pct else "–"
         err = f"{r.rel_error:.1e}" if r.rel_error is not None else "–"
         status = r.status + (f": {r.message}" if r.message and r.status != "ok" else "")
@@ -238,7 +255,9 @@ class ProfilerPanel(QWidget):
         self.set_running(False)
         self.progress.setValue(1000 if result.status != "cancelled" else self.progress.value())
         w = result.whole_model
-        head = (f"<b>{result.device}</b>" if result.device else "", result.dtype, f"status {result.status}")
+        req = result.request
+        head = (f"<b>{req.spec.name}</b>" + (f" on <b>{result.device}</b>" if result.device else ""),
+                result.dtype, f"context {req.context:,}", f"batch {req.batch}", f"status {result.status}")
         lines = [" · ".join(part for part in head if part)]
         whole = result.whole_by_backend or ({w.backend: w} if w is not None else {})
         if whole:
@@ -252,6 +271,17 @@ class ProfilerPanel(QWidget):
         lines += [f"<i>{m}</i>" for m in result.messages[:4]]
         self.summary.setText("<br>".join(lines))
         self.calibrate_button.setEnabled(result.status == "ok" and w is not None and bool(w.decode_s))
+        self.save_button.setEnabled(bool(result.blocks))
+
+    def show_loaded(self, result, source: str) -> None:
+        """A saved profile (``source`` names its file), shown as if it had just run."""
+        self._clear()
+        for r in result.blocks:
+            self.add_result(r)
+        self.show_result(result)
+        self.status.setText(f"Opened {source}: {result.request.spec.name}"
+                            + (f" on {result.device}" if result.device else "")
+                            + (f", profiled in {result.elapsed_s:.0f} s" if result.elapsed_s else ""))
 
     def show_failure(self, message: str) -> None:
         self.set_running(False)
