@@ -48,6 +48,7 @@ from kernels.backends import switched_to, syncs_host
 from models.cost import Workload, _Fmt, block_ops, cost_report
 from models.dtypes import dtype as _dtype_info
 from models.hardware import Hardware, get_hardware, hardware_db
+from models.metrics import plural
 from models.spec import MLA as SpecMLA
 from models.spec import SSM as SpecSSM
 from models.spec import Attention as SpecAttention
@@ -336,7 +337,7 @@ def cpu_threads(requested: int | None = None) -> tuple[int, str]:
     import torch
     default = torch.get_num_threads()
     if requested:
-        return requested, f"CPU: {requested} torch thread(s), as requested"
+        return requested, f"CPU: {plural(requested, 'torch thread')}, as requested"
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -346,7 +347,7 @@ def cpu_threads(requested: int | None = None) -> tuple[int, str]:
     except (AttributeError, OSError):
         load = 0.0
     idle = max(1, min(default, cores - int(load + 0.5)))
-    return idle, (f"CPU: {idle} torch thread(s) ({cores} core(s), load average {load:.1f}: "
+    return idle, (f"CPU: {plural(idle, 'torch thread')} ({plural(cores, 'core')}, load average {load:.1f}: "
                   "threads on busy cores would make the timings slow and noisy)")
 
 
@@ -617,7 +618,7 @@ class Profiler:
                 result.status = "error"
                 result.device = f"cuda:{index}"
                 result.messages.append(f"no CUDA device: index {index} out of range "
-                                       f"({torch.cuda.device_count()} device(s))")
+                                       f"({plural(torch.cuda.device_count(), 'device')})")
                 return False
         self.kind, self.index = kind, index
         self.device = torch.device(kind, index) if kind == "cuda" else torch.device("cpu")
@@ -645,7 +646,7 @@ class Profiler:
         result.peak_flops, result.bandwidth, result.dtype = self.peak, self.hw.bandwidth, dt
         if kind == "cpu":
             self.threads, why = cpu_threads(req.threads)
-            result.device = f"CPU: {cpu_model_name()}, {self.threads} torch thread(s)"
+            result.device = f"CPU: {cpu_model_name()}, {plural(self.threads, 'torch thread')}"
             result.messages.append(why)
         else:
             result.device = f"cuda:{index}: {torch.cuda.get_device_name(index)}"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from .cost import (CostReport, kv_elements_per_token, layer_cache_bytes,
                    state_elements)
 from .dtypes import dtype
+from .metrics import plural
 from .params import (Count, count_params, ffn_params, layer_params, linear,
                      mlp_params, norm_params)
 from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN
@@ -688,7 +689,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
             if mx.variant == "mamba2":
                 recurrence_text = recurrence_text or (
                     f"Mamba-2 SSD: {mx.heads} heads x {mx.head_dim} channels x d_state "
-                    f"{mx.d_state}, {mx.groups} B/C group(s), scalar decay per head")
+                    f"{mx.d_state}, {plural(mx.groups, 'B/C group')}, scalar decay per head")
             else:
                 recurrence_text = recurrence_text or (
                     f"Mamba-1 selective scan: d_inner {mx.d_inner} x d_state {mx.d_state}, "
@@ -704,7 +705,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
                             f"per token ({_act_name(fx.activation, fx.gated)})"
                             + (f"; {fx.zero_experts} zero-computation experts"
                                if fx.zero_experts else ""))
-            shared_text = (f"{fx.shared_experts} shared expert(s) of d_ff {fx.shared_dff}, always on"
+            shared_text = (f"{plural(fx.shared_experts, 'shared expert')} of d_ff {fx.shared_dff}, always on"
                            + (", sigmoid-gated" if fx.shared_gate else "")
                            if fx.shared_experts else "no shared experts")
 

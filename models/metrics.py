@@ -24,6 +24,11 @@ def fmt_bytes(n: float) -> str:
     return f"{value:.2f} PiB"
 
 
+def plural(n: int, noun: str) -> str:
+    """'1 device', '2 devices'."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def fmt_flops(n: float) -> str:
     for div, unit in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M")):
         if abs(n) >= div:
@@ -100,7 +105,7 @@ def metric_rows(r: CostReport, base: CostReport | None = None) -> list[MetricRow
             f"{fmt_bytes(wl.reserve_bytes)} per device (CUDA context, allocator) + "
             f"{wl.reserve_fraction:.0%} of weights and KV (fragmentation)", b and b.memory.reserve),
         row("memPerDevice", "Memory", f"Per device (of {fmt_bytes(hw.memory_bytes)})", m.per_device,
-            fmt_bytes, f"(weights + KV + reserve + activations) / {n} device(s); capacity "
+            fmt_bytes, f"(weights + KV + reserve + activations) / {plural(n, 'device')}; capacity "
             f"{fmt_bytes(hw.memory_bytes)} on {hw.name}", b and b.memory.per_device),
         row("maxBatch", "Fit", "Largest batch at this context", float(r.max_batch),
             lambda v: f"{v:.0f}", "Memory is linear in batch: (capacity - weights - reserve) / "

@@ -288,14 +288,16 @@ class MainWindow(QMainWindow):
         save_calibration(cal)
         self._profile_calibration = cal
         self.profiler.show_predictions(calibrated_predictions(self._profile_result, cal), "calibrated")
-        text = (f"Calibrated {cal.device_key}: compute efficiency {cal.compute_efficiency:.3f}, "
+        result = self._profile_result
+        where = result.hardware_name or result.device or cal.device_key
+        text = (f"Calibrated for {where}: compute efficiency {cal.compute_efficiency:.3f}, "
                 f"memory efficiency {cal.memory_efficiency:.3f} (saved)")
         if self._profile_result.hardware_id == self.doc.state.workload.hardware:
             self.doc.set_workload("compute_efficiency", cal.compute_efficiency,
                                   memory_efficiency=cal.memory_efficiency)
             text += "; applied to the current predictions"
         else:
-            text += (f"; choose device {self._profile_result.hardware_id} in the knobs to use it")
+            text += f"; choose the device \"{where}\" in the knobs to use it"
         self.profiler.show_calibration(text, describe_fit(cal))
 
     def save_profile_dialog(self) -> None:

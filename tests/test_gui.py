@@ -316,7 +316,9 @@ def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
     shown = panel.shown_predictions()
     from widgets.profiler import COLUMNS
     predicted_col = COLUMNS.index("Predicted")
-    assert shown != shown_before and panel.table.item(0, predicted_col).text() != f"{shown_before[0] * 1e3:.3f} ms"
+    from models.metrics import fmt_seconds
+    assert shown != shown_before and panel.table.item(0, predicted_col).text() == fmt_seconds(shown[0]) \
+        != fmt_seconds(shown_before[0])
     decode = [(b.layers * b.p50_s, b.layers * p) for b, p in zip(result.blocks, shown)
               if b.phase == "decode" and b.backend == "torch"]
     assert 0.7 <= sum(p for _, p in decode) / sum(m for m, _ in decode) <= 1.4

@@ -7,41 +7,58 @@ decode differ by orders of magnitude, which bars on a linear scale flatten, and 
 horizontally however many rows there are."""
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
                                QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from models.metrics import fmt_bytes
+from models.metrics import fmt_bytes, fmt_flops, fmt_seconds
 from widgets.charts import NiceAxis
 
 BACKENDS = (("torch", "torch eager"), ("sdpa", "torch SDPA"), ("triton", "our Triton kernels"),
             ("onnxruntime", "ONNX Runtime"))
 IDLE_TEXT = ("Profiles one layer of each kind at the model's true size on the chosen device, "
              "against the cost model's prediction; results stream in as each block finishes.")
-COLUMNS = ("Block", "Layers", "Phase", "Backend", "p50", "p90", "p99", "Achieved", "Predicted",
-           "Predicted / measured", "Roofline %", "Peak memory", "Rel. error", "Status")
-
-
+# the measurement and its prediction side by side, first; the detail after
+COLUMNS = ("Block", "Layers", "Phase", "Backend", "p50", "Predicted", "Pred. / p50", "Roofline %",
+           "p90", "p99", "Achieved", "Peak memory", "Rel. error", "Status")
+COLUMN_TIPS = {"p50": "Median time per call of one layer (whole batch)",
+               "Predicted": "The cost model's time for the same call on this device",
+               "Pred. / p50": "Predicted time over measured median: below 1, the device was slower than predicted",
+               "Roofline %": "The roofline floor (FLOPs at peak, bytes at full bandwidth) as a share of the median",
+               "Achieved": "FLOP/s and bytes/s the median time implies, from the cost model's counts",
+               "Rel. error": "Relative L2 error of the output against a float64 reference"}
 PREDICTED_COL = COLUMNS.index("Predicted")
+LABEL_BLOCK_CHARS = 18                 # block names in the chart's row labels, whatever the phase
 
 
 def _prediction_cells(predicted_s, measured_s) -> tuple[str, str]:
-    """The Predicted and Predicted / measured cells."""
+    """The Predicted and Pred. / p50 cells."""
     ratio = predicted_s / measured_s if predicted_s and measured_s else None
-    return _ms(predicted_s), (f"{ratio:.2f}" if ratio else "–")
+    return _time(predicted_s), (f"{ratio:.2f}" if ratio else "–")
 
 
-def _row_label(r, width: int = 34) -> str:
-    """'block · phase · backend' in at most ``width`` characters: a long block name is shortened."""
-    suffix = f" · {r.phase} · {r.backend}"
-    room = width - len(suffix)
-    return (r.block if len(r.block) <= room else r.block[:max(1, room - 1)] + "…") + suffix
+def _row_label(r) -> str:
+    """'block · phase · backend', the block name cut to the same length on every row."""
+    name = r.block if len(r.block) <= LABEL_BLOCK_CHARS else r.block[:LABEL_BLOCK_CHARS - 1] + "…"
+    return f"{name} · {r.phase} · {r.backend}"
 
 
-def _ms(seconds) -> str:
-    return "–" if seconds is None else (f"{seconds * 1e3:.3f} ms" if seconds < 1 else f"{seconds:.2f} s")
+def _time(seconds) -> str:
+    return "–" if seconds is None else fmt_seconds(seconds)
+
+
+def _achieved(r) -> str:
+    """'58.1 GFLOP/s · 1.02 GB/s', either part left out when not measured."""
+    parts = []
+    if r.achieved_flops_per_s:
+        parts.append(fmt_flops(r.achieved_flops_per_s) + "/s")
+    if r.achieved_bytes_per_s:
+        parts.append(f"{r.achieved_bytes_per_s / 1e9:.3g} GB/s")
+    return " · ".join(parts)
 
 
 class ProfilerPanel(QWidget):
@@ -110,6 +127,9 @@ class ProfilerPanel(QWidget):
         split = QSplitter(Qt.Vertical)
         self.table = QTableWidget(0, len(COLUMNS), objectName="profileTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for col, name in enumerate(COLUMNS):
+            if name in COLUMN_TIPS:
+                self.table.horizontalHeaderItem(col).setToolTip(COLUMN_TIPS[name])
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         split.addWidget(self.table)
@@ -202,16 +222,13 @@ class ProfilerPanel(QWidget):
         self._predicted_s.append(r.predicted_s or None)
         row = self.table.rowCount()
         self.table.insertRow(row)
-        achieved = " · ".join(text for value, text in (
-            (r.achieved_flops_per_s, f"{(r.achieved_flops_per_s or 0) / 1e12:.3f} TFLOP/s"),
-            (r.achieved_bytes_per_s, f"{(r.achieved_bytes_per_s or 0) / 1e9:.1f} GB/s")) if value)
         roof = f"{r.roofline_pct:.0f}" if r.roofline_pct else "–"
         err = f"{r.rel_error:.1e}" if r.rel_error is not None else "–"
         status = r.status + (f": {r.message}" if r.message and r.status != "ok" else "")
         peak = fmt_bytes(r.peak_memory_bytes) if r.peak_memory_bytes is not None else "–"
-        for col, text in enumerate((r.block, str(r.layers), r.phase, r.backend, _ms(r.p50_s),
-                                    _ms(r.p90_s), _ms(r.p99_s), achieved,
-                                    *_prediction_cells(r.predicted_s, r.p50_s), roof, peak, err, status)):
+        for col, text in enumerate((r.block, str(r.layers), r.phase, r.backend, _time(r.p50_s),
+                                    *_prediction_cells(r.predicted_s, r.p50_s), roof, _time(r.p90_s),
+                                    _time(r.p99_s), _achieved(r), peak, err, status)):
             item = QTableWidgetItem(text)
             if r.message:
                 item.setToolTip(r.message)
@@ -243,7 +260,11 @@ class ProfilerPanel(QWidget):
         plot = self.chart.getPlotItem()
         if done:   # one blank row above the first holds the legend
             plot.setYRange(-1.5, len(done) - 0.4, padding=0)
-            plot.enableAutoRange(x=True)
+            times = [t for r, p in done for t in (r.p50_s, p) if t and 0 < t < math.inf]
+            if times:           # decades, with room for the markers at both ends
+                lo, hi = math.log10(min(times)), math.log10(max(times))
+                pad = 0.08 * max(hi - lo, 0.5)
+                plot.setXRange(lo - pad, hi + pad, padding=0)
         else:                                    # the hint sits in the middle of a blank view
             plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self._hint.setVisible(not done)
@@ -263,9 +284,9 @@ class ProfilerPanel(QWidget):
         if whole:
             lines.append("Whole model, extrapolated from one layer of each kind (measured vs predicted):")
         for name, wb in whole.items():
-            parts = [f"prefill {_ms(wb.prefill_s)} vs {_ms(wb.predicted_prefill_s)}"] if wb.prefill_s else []
+            parts = [f"prefill {_time(wb.prefill_s)} vs {_time(wb.predicted_prefill_s)}"] if wb.prefill_s else []
             if wb.decode_s:
-                parts.append(f"decode {_ms(wb.decode_s)} per token vs {_ms(wb.predicted_decode_s)} "
+                parts.append(f"decode {_time(wb.decode_s)} per token vs {_time(wb.predicted_decode_s)} "
                              f"(predicted/measured {wb.decode_ratio:.2f})")
             lines.append(f"&nbsp;&nbsp;{name}: " + "; ".join(parts))
         lines += [f"<i>{m}</i>" for m in result.messages[:4]]
