@@ -760,7 +760,7 @@ class MainWindow(QMainWindow):
             view.set_theme(resolved)
         if self._charts is not None:
             self._charts.set_theme(resolved)
-        for view in (self.orbit, self.timeline, self.benchmarks):
+        for view in (self.orbit, self.timeline, self.benchmarks, self.profiler):
             if view is not None:
                 view.set_theme(resolved)
 

@@ -156,6 +156,31 @@ def test_history_rows_follow_the_theme(window, qtbot):
         window.set_theme("light")
 
 
+def test_dark_theme_check_boxes_can_be_seen_and_the_profiler_follows(window, qtbot):
+    """Fusion outlines an unchecked box one shade darker than the window: invisible on the dark
+    theme. The box painted there must differ from the window behind it; the profiler's chart, built
+    before the switch, turns dark too, and both come back in the light theme."""
+    from PySide6.QtWidgets import QCheckBox
+    window.tabs.setCurrentWidget(window.profile_host)
+    box = window.profiler.findChild(QCheckBox, "backend_sdpa")
+    box.setChecked(False)
+
+    def box_contrast():
+        image = box.grab().toImage()
+        edge = image.height() // 2
+        behind = image.pixelColor(image.width() - 2, edge).lightness()   # the label's background
+        return max(abs(image.pixelColor(x, edge).lightness() - behind) for x in range(0, 16))
+    window.set_theme("dark")
+    try:
+        assert box_contrast() > 60
+        assert window.profiler.chart.backgroundBrush().color().lightness() < 60
+    finally:
+        window.set_theme("light")
+    assert window.profiler.chart.backgroundBrush().color().lightness() > 200
+    from PySide6.QtWidgets import QApplication
+    assert QApplication.instance().styleSheet() == ""
+
+
 def test_reset_to_original(window, qtbot):
     original = shown(window, "paramsTotal")
     set_spin(window, qtbot, "layers", 10)
