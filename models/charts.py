@@ -324,11 +324,11 @@ def linear_hybrid(spec: ModelSpec, period: int = 4) -> ModelSpec:
     layout: list[str] = []
     i = 0
     changed = False
-    for name in spec.layout:
+    for position, name in enumerate(spec.layout):
         layer = spec.blocks[name]
         if layer.mixers and (i % period) != period - 1 and _has_softmax(layer):
             key = f"linear({name})"
-            blocks[key] = lin.blocks[name]
+            blocks[key] = lin.blocks[lin.layout[position]]     # the edit may rename the block
             changed = True
         else:
             key = name

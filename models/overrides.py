@@ -16,10 +16,22 @@ def _map_layers(spec: ModelSpec, fn: Callable[[Layer], Layer]) -> ModelSpec:
     return spec.with_changes(blocks=blocks)
 
 
+_MIXER_NAMES = {Attention: "softmax attention (MHA/GQA/MQA)", MLA: "multi-head latent attention (MLA)",
+                LinearAttention: "linear attention", SSM: "state-space (Mamba)"}
+
+
+def _mixers_of(spec: ModelSpec) -> str:
+    """'multi-head latent attention (MLA)', or several joined: what the model's layers mix with."""
+    kinds = dict.fromkeys(type(m) for layer in spec.layers for m in layer.mixers)
+    return " and ".join(_MIXER_NAMES.get(k, k.__name__) for k in kinds) or "no mixer"
+
+
 def _map_mixers(spec: ModelSpec, kinds: tuple[type, ...], fn, what: str) -> ModelSpec:
     found = any(isinstance(m, kinds) for layer in spec.blocks.values() for m in layer.mixers)
     if not found:
-        raise SpecError(what, f"{spec.name} has no {what} layers to change")
+        names = [_MIXER_NAMES[k] for k in kinds]
+        wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        raise SpecError(what, f"{spec.name} has no {wanted} layers to change: its layers use {_mixers_of(spec)}")
     return _map_layers(spec, lambda layer: dataclasses.replace(
         layer, mixers=tuple(fn(m) if isinstance(m, kinds) else m for m in layer.mixers)))
 
@@ -39,38 +51,45 @@ def _int(key: str, value: Any) -> int:
     return number
 
 
-def _attention_like(spec: ModelSpec) -> Attention:
-    for layer in spec.layers:
-        for m in layer.mixers:
-            if isinstance(m, Attention):
-                return m
-    raise SpecError("attention", f"{spec.name} has no softmax attention layers")
+def _has_attention(spec: ModelSpec, what: str) -> None:
+    """Raise unless some layer attends with softmax (standard attention or MLA)."""
+    if not any(isinstance(m, (Attention, MLA)) for layer in spec.layers for m in layer.mixers):
+        raise SpecError(what, f"{spec.name} has no attention layers: its layers use {_mixers_of(spec)}")
 
 
 def set_attention_kind(spec: ModelSpec, kind: str) -> ModelSpec:
-    """mha / gqa / mqa change KV heads of every attention layer; mla converts attention to latent
-    attention with DeepSeek-V3's proportions (kv_lora_rank = 4 x head_dim, RoPE dim = head_dim/2);
-    sliding / full set every attention layer's span; linear turns attention layers into Gated
-    DeltaNet with the same heads; ssm into Mamba-2 (expand 2, d_state 128)."""
+    """mha / gqa / mqa change KV heads of every attention layer, and turn MLA layers into standard
+    attention with the same heads, query-key dim (nope + rope) and value dim; mla converts attention
+    to latent attention with DeepSeek-V3's proportions (kv_lora_rank = 4 x head_dim, RoPE dim =
+    head_dim/2); sliding / full set every attention layer's span (MLA's too); linear turns attention
+    layers into Gated DeltaNet with the same heads; ssm into Mamba-2 (expand 2, d_state 128)."""
     kind = kind.lower()
     d = spec.hidden_size
     if kind in ("mha", "mqa", "gqa"):
-        def change(a: Attention) -> Attention:
+        def kv_heads(heads: int, now: int) -> int:
             if kind == "mha":
-                kv = a.heads
-            elif kind == "mqa":
-                kv = 1
-            else:
-                kv = a.kv_heads if 1 < a.kv_heads < a.heads else next(
-                    k for k in (8, 4, 2, 1) if a.heads % k == 0 and k < a.heads or k == 1)
-            return dataclasses.replace(a, kv_heads=kv)
-        return _map_mixers(spec, (Attention,), change, "attention")
+                return heads
+            if kind == "mqa":
+                return 1
+            return now if 1 < now < heads else next(
+                k for k in (8, 4, 2, 1) if heads % k == 0 and k < heads or k == 1)
+
+        def change(a):
+            if isinstance(a, MLA):
+                return Attention(heads=a.heads, kv_heads=kv_heads(a.heads, 0),
+                                 head_dim=a.qk_nope_dim + a.qk_rope_dim, v_head_dim=a.v_head_dim,
+                                 kind=a.kind, window=a.window, rope=a.rope, qkv_bias=a.bias, out_bias=a.bias)
+            return dataclasses.replace(a, kv_heads=kv_heads(a.heads, a.kv_heads))
+        return _map_mixers(spec, (Attention, MLA), change, "attention")
     if kind in ("full", "sliding"):
         window = next((m.window for layer in spec.layers for m in layer.mixers
-                       if isinstance(m, Attention) and m.kind == "sliding"), 4096)
+                       if isinstance(m, (Attention, MLA)) and m.kind == "sliding"), 4096)
         window = min(window, spec.context_length)
-        return _map_mixers(spec, (Attention,), lambda a: dataclasses.replace(
+        return _map_mixers(spec, (Attention, MLA), lambda a: dataclasses.replace(
             a, kind=kind, window=window if kind == "sliding" else 0), "attention")
+    if kind == "mla" and not any(isinstance(m, Attention) for layer in spec.layers for m in layer.mixers) \
+            and any(isinstance(m, MLA) for layer in spec.layers for m in layer.mixers):
+        raise SpecError("attention", f"{spec.name} already uses multi-head latent attention (MLA)")
     if kind == "mla":
         def to_mla(a: Attention) -> MLA:
             return MLA(heads=a.heads, kv_lora_rank=4 * a.head_dim, qk_nope_dim=a.head_dim,
@@ -98,22 +117,23 @@ def set_local_global(spec: ModelSpec, ratio: str) -> ModelSpec:
         raise SpecError("local_global", f"must look like 5:1, got {ratio!r}") from None
     if local < 0 or glob < 1:
         raise SpecError("local_global", "needs at least one global layer per period (e.g. 5:1, 0:1)")
-    _attention_like(spec)
+    _has_attention(spec, "local_global")
+    attends = (Attention, MLA)
     window = next((m.window for layer in spec.layers for m in layer.mixers
-                   if isinstance(m, Attention) and m.kind == "sliding"), min(4096, spec.context_length))
+                   if isinstance(m, attends) and m.kind == "sliding"), min(4096, spec.context_length))
     blocks = dict(spec.blocks)
     layout = list(spec.layout)
     period = local + glob
     i_attn = 0
     for i, name in enumerate(spec.layout):
         layer = spec.blocks[name]
-        if not any(isinstance(m, Attention) for m in layer.mixers):
+        if not any(isinstance(m, attends) for m in layer.mixers):
             continue
         sliding = (i_attn % period) < local
         i_attn += 1
         new = dataclasses.replace(layer, mixers=tuple(
             dataclasses.replace(m, kind="sliding" if sliding else "full",
-                                window=window if sliding else 0) if isinstance(m, Attention) else m
+                                window=window if sliding else 0) if isinstance(m, attends) else m
             for m in layer.mixers))
         rest = name[name.index("+"):] if "+" in name else ""
         label = ("local" if sliding else "global") + rest
@@ -155,10 +175,10 @@ def _set_field(spec: ModelSpec, key: str, value: Any) -> ModelSpec:
         return _map_mixers(spec, (Attention,), lambda a: dataclasses.replace(a, **{key: n}), "attention")
     if key == "window":
         n = _int(key, value)
-        if not any(isinstance(m, Attention) and m.kind != "full" for l in spec.layers for m in l.mixers):
-            raise SpecError("window", f"{spec.name} has no sliding-window layers; set attention=sliding "
-                                      "or local_global=5:1 first")
-        return _map_mixers(spec, (Attention,), lambda a: dataclasses.replace(a, window=n)
+        if not any(isinstance(m, (Attention, MLA)) and m.kind != "full" for l in spec.layers for m in l.mixers):
+            raise SpecError("window", f"{spec.name} has no sliding-window layers; choose attention "
+                                      "\"sliding\" or a local:global ratio such as 5:1 first")
+        return _map_mixers(spec, (Attention, MLA), lambda a: dataclasses.replace(a, window=n)
                            if a.kind != "full" else a, "attention")
     if key in ("experts", "top_k", "shared_experts", "d_expert"):
         n = _int(key, value)
@@ -195,12 +215,32 @@ SETTABLE = ("attention", "kv_heads", "heads", "head_dim", "window", "local_globa
             "hidden_size", "vocab_size", "context_length", "mtp_depth", "tie_embeddings", "name")
 
 
+def _relabel(before: ModelSpec, after: ModelSpec) -> ModelSpec:
+    """Rename the blocks an edit changed whose names were made from their contents ("mla+moe"),
+    so the names say what the blocks now are ("full+moe" after attention=gqa). Names of the
+    spec's own choosing, and local:global's "local"/"global", stay."""
+    from .hf.common import block_label
+    renames: dict[str, str] = {}
+    for name, layer in after.blocks.items():
+        old = before.blocks.get(name)
+        if old is None or old == layer or name != block_label(old) or block_label(layer) == name:
+            continue
+        label = block_label(layer)
+        while label in after.blocks or label in renames.values():
+            label += "'"
+        renames[name] = label
+    if not renames:
+        return after
+    return after.with_changes(blocks={renames.get(n, n): layer for n, layer in after.blocks.items()},
+                              layout=tuple(renames.get(n, n) for n in after.layout))
+
+
 def apply_overrides(spec: ModelSpec, overrides: dict[str, Any] | list[tuple[str, Any]]) -> ModelSpec:
     """Apply edits in order. Any failure raises SpecError and leaves ``spec`` as it was."""
     items = overrides.items() if isinstance(overrides, dict) else overrides
     for key, value in items:
         try:
-            spec = _set_field(spec, str(key).strip().lower().replace("-", "_"), value)
+            spec = _relabel(spec, _set_field(spec, str(key).strip().lower().replace("-", "_"), value))
         except SpecError:
             raise
         except (TypeError, ValueError) as exc:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from models.catalog import find
-from models.charts import (MEMORY_COMPONENTS, ChartData, chart_data, decode_times, devices_per_bitwidth,
+from models.charts import (MEMORY_COMPONENTS, VARIANT_LABELS, ChartData, chart_data, decode_times, devices_per_bitwidth,
                            latency_breakdown, linear_hybrid, memory_vs_context, roofline,
                            scaling_with_sequence, thinking_budget_series)
 from models.cost import Workload, cost_report
@@ -164,8 +164,13 @@ def test_scaling_fast_decode_path_matches_cost_report(specs):
 
 def test_unbuildable_variants_are_omitted_with_a_reason(specs):
     s = scaling_with_sequence(specs["deepseek-v3"], DSV3_WL)
-    assert {v.key for v in s.variants} == {"current", "ssm", "hybrid"}
-    assert any("softmax attention" in reason for _, reason in s.omitted)   # sliding needs GQA
+    assert {v.key for v in s.variants} == {"current", "ssm", "hybrid", "sliding"}    # MLA takes windows too
+    from models.catalog import find
+    m = scaling_with_sequence(find("mamba2-2.7b").spec(), Workload())
+    assert {v.key for v in m.variants} == {"current"}
+    reasons = dict(m.omitted)
+    assert reasons[VARIANT_LABELS["ssm"]].endswith("its layers use state-space (Mamba)")
+    assert "has no attention layers: its layers use state-space (Mamba)" in reasons[VARIANT_LABELS["sliding"]]
     q = scaling_with_sequence(specs["qwen3-next-80b-a3b"], Workload())
     assert q.variant("hybrid") is None and q.omitted
     with pytest.raises(SpecError):

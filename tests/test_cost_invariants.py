@@ -453,3 +453,57 @@ def test_impossible_overrides_catalog(model, overrides):
     with pytest.raises(SpecError):
         apply_overrides(spec, overrides)
     assert spec.to_dict() == before
+
+
+def test_mla_models_take_standard_attention_and_windows():
+    """DeepSeek-V3's MLA becomes standard attention with the same heads and q/k/v widths under
+    gqa/mha/mqa, takes windows like any attention layer, and its blocks are renamed to match."""
+    spec = find("deepseek-v3").spec()
+    mla = next(m for m in spec.layers[0].mixers if isinstance(m, MLA))
+    wl = Workload(context=32768)
+    kv = {}
+    for kind, kv_heads in (("mha", mla.heads), ("gqa", 8), ("mqa", 1)):
+        out = apply_overrides(spec, {"attention": kind})
+        (attn,) = {m for layer in out.layers for m in layer.mixers}
+        assert (attn.heads, attn.kv_heads, attn.head_dim, attn.vdim) == \
+            (mla.heads, kv_heads, mla.qk_nope_dim + mla.qk_rope_dim, mla.v_head_dim)
+        assert set(out.blocks) == {"full+dense", "full+moe"} and len(out.layout) == len(spec.layout)
+        kv[kind] = cost_report(out, wl).memory.kv_cache
+    assert kv["mha"] == 16 * kv["gqa"] == 128 * kv["mqa"]
+    # per token and layer: K of 192 and V of 128 per KV head, against MLA's latent of 512 + 64
+    assert kv["mqa"] / cost_report(spec, wl).memory.kv_cache == pytest.approx((192 + 128) / (512 + 64))
+    sliding = apply_overrides(spec, {"attention": "sliding"})
+    assert {m.kind for layer in sliding.layers for m in layer.mixers} == {"sliding"}
+    assert cost_report(sliding, wl).memory.kv_cache < cost_report(spec, wl).memory.kv_cache / 4
+    mixed = apply_overrides(spec, {"local_global": "5:1"})
+    assert [m.kind for layer in mixed.layers[:6] for m in layer.mixers] == ["sliding"] * 5 + ["full"]
+    with pytest.raises(SpecError, match="already uses multi-head latent attention"):
+        apply_overrides(spec, {"attention": "mla"})
+
+
+def test_edited_blocks_are_renamed_after_what_they_now_are():
+    """Names made from a block's parts follow an edit ("full+moe" becomes "mla+moe"); names the
+    spec chose itself, and blocks the edit left alone, keep theirs."""
+    qnext = find("qwen3-next-80b-a3b").spec()
+    out = apply_overrides(qnext, {"attention": "mla"})
+    assert set(out.blocks) == {"linear+moe", "mla+moe"}
+    assert [out.blocks[n] for n in out.layout] == list(out.layers)
+    assert [n.split("+")[0] for n in out.layout] == \
+        [{"full": "mla"}.get(n.split("+")[0], n.split("+")[0]) for n in qnext.layout]
+    own = qnext.with_changes(blocks={("my attention" if n == "full+moe" else n): b for n, b in qnext.blocks.items()},
+                             layout=tuple("my attention" if n == "full+moe" else n for n in qnext.layout))
+    assert set(apply_overrides(own, {"attention": "mla"}).blocks) == {"linear+moe", "my attention"}
+    assert set(apply_overrides(qnext, {"top_k": 4}).blocks) == set(qnext.blocks)   # same kinds, same names
+
+
+@pytest.mark.parametrize("model,overrides,says", [
+    ("mamba2-2.7b", {"attention": "gqa"}, "its layers use state-space (Mamba)"),
+    ("mamba2-2.7b", {"local_global": "5:1"}, "has no attention layers: its layers use state-space (Mamba)"),
+    ("deepseek-v3", {"kv_heads": 8}, "has no softmax attention (MHA/GQA/MQA) layers to change: its layers use "
+                                     "multi-head latent attention (MLA)"),
+    ("qwen3-next-80b-a3b", {"kv_lora_rank": 64}, "its layers use linear attention and softmax attention"),
+])
+def test_an_edit_that_does_not_apply_says_what_the_model_has(model, overrides, says):
+    with pytest.raises(SpecError) as info:
+        apply_overrides(find(model).spec(), overrides)
+    assert says in str(info.value)
