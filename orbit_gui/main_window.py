@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QSizePolicy,
                                QListWidget, QMainWindow, QMessageBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -115,7 +116,8 @@ class MainWindow(QMainWindow):
             lambda: self.block_panel.show_block(self.diagram.selected_detail()))
 
         self.status = QLabel(objectName="statusText")
-        self.status.setMinimumWidth(520)      # a longer text must not re-lay out the window
+        # the status bar's width, whatever the text: a longer text must not re-lay out the window
+        self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.status.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.statusBar().addPermanentWidget(self.status)
         self.statusBar().showMessage("Open a model from the list, a spec file or a config.json", 5000)
@@ -131,20 +133,23 @@ class MainWindow(QMainWindow):
         split.addWidget(self.block_panel)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
-        self.block_panel.setMinimumWidth(320)
-        split.setSizes([900, 420])
+        self.block_panel.setMinimumWidth(240)
+        split.setSizes([520, 380])          # the properties readable beside the diagram
         self.tabs.addTab(split, "Architecture")
 
     def _build_compare_tab(self) -> None:
         page = QWidget(objectName="comparePage")
         layout = QVBoxLayout(page)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Compare the current model with:"))
+        row.addWidget(QLabel("Compare with:"))
         self.compare_box = QComboBox(objectName="compareModel")
         self.compare_box.addItem("its unedited original", "")
         for e in sorted(catalog().values(), key=lambda e: e.name.lower()):
             if e.has_spec:
                 self.compare_box.addItem(e.name, e.id)
+        # as wide as the page allows, not as the longest model name: the window must fit small screens
+        self.compare_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.compare_box.setMinimumContentsLength(14)
         self.compare_box.currentIndexChanged.connect(self._compare_changed)
         row.addWidget(self.compare_box, 1)
         layout.addLayout(row)

@@ -325,3 +325,26 @@ def test_panel_renders_every_tab(panel, two, tmp_path):
         panel.setCurrentIndex(i)
         image = panel.grab().toImage()
         assert image.width() > 100 and not image.isNull()
+
+
+def test_a_long_title_wraps_instead_of_widening_the_plot(qtbot):
+    """pyqtgraph gives a plot the width of its title's one line; a long title pushed the right of
+    the plot (bars, legend, ticks) out of view. Wrapped, the plot fits its widget at any width."""
+    from widgets.charts import _Plot
+    plot = _Plot("t", "x", "y")
+    qtbot.addWidget(plot)
+    title = ("Latency by operator kind: Qwen3 0.6B on NVIDIA H100 SXM5 80GB, bf16, context 4K, batch 1 "
+             "(labels: seconds), with a comparison against the unedited original model")
+    plot.set_title(title)
+    for width in (420, 700, 1400):
+        plot.resize(width, 400)
+        plot.show()
+        qtbot.waitExposed(plot)
+        item = plot.getPlotItem()
+        assert item.minimumWidth() <= width and item.titleLabel.minimumWidth() <= width
+        lines = item.titleLabel.text.split("<br>")
+        assert 1 <= len(lines) <= 2
+    assert len(lines) == 1 and plot.toolTip() == ""             # 1400 px: one line, nothing hidden
+    plot.resize(420, 400)
+    qtbot.waitUntil(lambda: "<br>" in plot.getPlotItem().titleLabel.text)
+    assert plot.toolTip() == title

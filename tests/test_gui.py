@@ -511,3 +511,15 @@ def test_every_catalog_model_opens_in_every_view_without_error(window, qtbot, mo
 def catalog_entries():
     from models.catalog import catalog
     return catalog().items()
+
+
+def test_the_window_fits_a_1024_pixel_wide_screen_with_every_dock_open(window, qtbot):
+    """Long combo items, a fixed-width status text and wide metric labels once made the window
+    at least 1323 px wide: off the edge of a 1280 px laptop screen."""
+    from PySide6.QtWidgets import QDockWidget
+    assert all(d.isVisible() for d in window.findChildren(QDockWidget))
+    window.open_catalog("deepseek-v3")
+    window.tabs.setCurrentWidget(window.compare_page)
+    assert window.minimumSizeHint().width() <= 1024
+    window.resize(1024, 640)
+    qtbot.waitUntil(lambda: window.width() == 1024)

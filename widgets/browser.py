@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QTreeWidget,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSpinBox, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from models.catalog import PROVENANCE_TEXT
@@ -35,6 +35,8 @@ class ModelBrowser(QWidget):
                                   value=min(years))
         self.year_to = QSpinBox(objectName="yearTo", minimum=min(years), maximum=max(years),
                                 value=max(years))
+        self.feature.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.feature.setMinimumContentsLength(8)
         row.addWidget(self.feature, 1)
         row.addWidget(self.year_from)
         row.addWidget(QLabel("–"))
@@ -42,8 +44,10 @@ class ModelBrowser(QWidget):
         layout.addLayout(row)
         self.tree = QTreeWidget(objectName="modelTree")
         self.tree.setHeaderLabels(["Model", "Released"])
-        self.tree.setColumnWidth(0, 200)
-        self.tree.setColumnWidth(1, 80)
+        header = self.tree.header()      # dates whole; names take the rest and elide
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.tree, 1)
         self.count = QLabel(objectName="modelCount")
         layout.addWidget(self.count)

@@ -184,6 +184,24 @@ def _fmt_tokens_approx(x: float) -> str:
     return f"{x:.0f}"
 
 
+def wrap_text(text: str, metrics: QtGui.QFontMetrics, width: int, max_lines: int = 2) -> list[str]:
+    """``text`` broken at spaces into lines at most ``width`` pixels wide; past ``max_lines`` the
+    last line ends in an ellipsis. HTML-escaped, for a rich-text label."""
+    import html
+    lines: list[str] = []
+    words = text.split(" ")
+    while words and len(lines) < max_lines:
+        line = words.pop(0)
+        while words and metrics.horizontalAdvance(line + " " + words[0]) <= width:
+            line += " " + words.pop(0)
+        lines.append(line)
+    if words:
+        lines[-1] = metrics.elidedText(lines[-1] + " " + " ".join(words), QtCore.Qt.ElideRight, width)
+    elif lines and metrics.horizontalAdvance(lines[-1]) > width:
+        lines[-1] = metrics.elidedText(lines[-1], QtCore.Qt.ElideRight, width)
+    return [html.escape(line) for line in lines]
+
+
 class _Plot(pg.PlotWidget):
     """A PlotWidget that remembers its texts so a theme switch can recolour them."""
 
@@ -217,11 +235,34 @@ class _Plot(pg.PlotWidget):
         pi = self.getPlotItem()
         for side, text in self._labels.items():
             pi.setLabel(side, text, color=self._fg, **{"font-size": "9pt"})
-        pi.setTitle(self._title or None, color=self._fg, size="10pt")
+        self._show_title()
 
     def set_title(self, text: str):
         self._title = text
-        self.getPlotItem().setTitle(text, color=self._fg, size="10pt")
+        self._show_title()
+
+    def _show_title(self):
+        """The title wrapped to the plot's width, in at most two lines, the rest elided; the whole
+        title in the tooltip. pyqtgraph sizes the plot to fit its title's one line, which pushed
+        the right of the plot out of view."""
+        pi = self.getPlotItem()
+        if pi is None:                  # the widget is being torn down
+            return
+        if not self._title:
+            pi.setTitle(None)
+            return
+        font = QtGui.QFont(self.font())
+        font.setPointSizeF(10)
+        # the title is centred over the plot area, right of the left axis
+        room = self.width() - 2 * pi.getAxis("left").width() - 16
+        lines = wrap_text(self._title, QtGui.QFontMetrics(font), max(80, room), max_lines=2)
+        pi.setTitle("<br>".join(lines), color=self._fg, size="10pt")
+        self.setToolTip(self._title if len(lines) > 1 or lines[0] != self._title else "")
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        if getattr(self, "_title", "") and event.size().width() != event.oldSize().width():
+            self._show_title()
 
     def sync_legend(self, entries):
         """entries: [(item, name)] shown in this order; legend rows only, items stay."""

@@ -20,6 +20,14 @@ GROUP_SIZES = (32, 64, 128, 256)
 DEBOUNCE_MS = 120
 
 
+def _narrow(box: QComboBox, chars: int = 8) -> QComboBox:
+    """A combo box as wide as its column, not its longest item ("NVIDIA H100 SXM5 80GB"): the
+    dock, and with it the window, must fit a small screen. The open list shows items whole."""
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(chars)
+    return box
+
+
 class KnobPanel(QWidget):
     editRequested = Signal(str, object)
     workloadRequested = Signal(str, object)
@@ -73,7 +81,7 @@ class KnobPanel(QWidget):
         self.context = self._spin("context", 1, 1 << 24)
         self.context_slider = QSlider(Qt.Horizontal, objectName="contextSlider", minimum=7, maximum=21)
         self.batch = self._spin("batch", 1, 1 << 16)
-        self.hardware = QComboBox(objectName="hardware")
+        self.hardware = _narrow(QComboBox(objectName="hardware"), 16)
         for hw_id, name in hardware:
             self.hardware.addItem(name, hw_id)
         self.devices = self._spin("devices", 1, 1024)
@@ -92,7 +100,7 @@ class KnobPanel(QWidget):
 
     # ---- construction helpers
     def _combo(self, name: str, items) -> QComboBox:
-        box = QComboBox(objectName=name)
+        box = _narrow(QComboBox(objectName=name))
         box.addItems(list(items))
         return box
 

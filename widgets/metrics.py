@@ -85,7 +85,7 @@ class MetricsPanel(QWidget):
             self._layout.insertWidget(self._layout.count() - 1, box)
             self._groups[row.group] = grid
         r = grid.rowCount()
-        label = QLabel(row.label)
+        label = QLabel(row.label, wordWrap=True)    # long labels wrap rather than widen the dock
         value = QLabel(objectName=row.key)
         value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         # fixed column widths: a changed figure must not re-lay out (and repaint) the whole dock
@@ -93,7 +93,7 @@ class MetricsPanel(QWidget):
         value.setTextInteractionFlags(Qt.TextSelectableByMouse)
         delta = QLabel(objectName=f"{row.key}Delta")
         delta.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        delta.setMinimumWidth(150)
+        delta.setMinimumWidth(124)
         grid.addWidget(label, r, 0)
         grid.addWidget(value, r, 1)
         grid.addWidget(delta, r, 2)
