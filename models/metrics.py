@@ -60,9 +60,19 @@ def _delta(value: float, base: float | None, fmt, better_lower: bool) -> str:
     if base is None or value == base:
         return ""
     diff = value - base
-    pct = f" ({diff / base * 100:+.1f}%)" if base else ""
+    if not base:
+        pct = ""
+    elif value / base >= 10:           # "+112478.9%" reads worse than "×1126"
+        pct = f" (×{value / base:,.0f})"
+    else:
+        pct = f" ({diff / base * 100:+.1f}%)"
     sign = "+" if diff > 0 else "−"
     return f"{sign}{fmt(abs(diff))}{pct}"
+
+
+def _fit_count(v: float) -> str:
+    """A largest batch or context: 0 means nothing fits, which should say so."""
+    return f"{v:,.0f}" if v >= 1 else "does not fit"
 
 
 def metric_rows(r: CostReport, base: CostReport | None = None) -> list[MetricRow]:
@@ -108,10 +118,10 @@ def metric_rows(r: CostReport, base: CostReport | None = None) -> list[MetricRow
             fmt_bytes, f"(weights + KV + reserve + activations) / {plural(n, 'device')}; capacity "
             f"{fmt_bytes(hw.memory_bytes)} on {hw.name}", b and b.memory.per_device),
         row("maxBatch", "Fit", "Largest batch at this context", float(r.max_batch),
-            lambda v: f"{v:.0f}", "Memory is linear in batch: (capacity - weights - reserve) / "
+            _fit_count, "Memory is linear in batch: (capacity - weights - reserve) / "
             "per-sequence (KV + activations)", b and float(b.max_batch), better_lower=False),
         row("maxContext", "Fit", "Largest context at this batch", float(r.max_context),
-            lambda v: f"{v:.0f}", "Bisection on context up to the model's trained length "
+            _fit_count, "Bisection on context up to the model's trained length "
             f"({r.spec.context_length})", b and float(b.max_context), better_lower=False),
         row("flopsPrefill", "FLOPs", f"Prefill ({wl.context} tokens × {wl.batch})", r.prefill.flops,
             fmt_flops, "2 FLOPs per multiply-accumulate over all matmuls; causal attention pairs "

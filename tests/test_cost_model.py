@@ -87,3 +87,21 @@ def test_thinking_budget_latency():
 def test_local_cpu_is_detected():
     cpu = local_cpu()
     assert cpu.memory_bytes > 2**30 and cpu.peak_flops["fp32"] > 1e9 and cpu.estimate
+
+
+def test_compared_figures_read_as_people_write_them():
+    """A tenfold or larger change reads as a factor, not "+112478.9%"; nothing that fits says so."""
+    from dataclasses import replace
+
+    from models.metrics import metric_rows
+    from models.params import count_params
+    small, big = find("qwen3-0.6b").spec(), find("deepseek-v3").spec()
+    wl = Workload(context=4096, hardware="h100-sxm")
+    rows = {r.key: r for r in metric_rows(cost_report(big, wl), cost_report(small, wl))}
+    total = rows["paramsTotal"]
+    ratio = count_params(big).total / count_params(small).total
+    delta = total.delta_text
+    assert delta.startswith("+") and delta.endswith(f"(×{ratio:,.0f})") and "%" not in delta
+    assert rows["maxBatch"].text == "does not fit" and rows["maxContext"].text == "does not fit"
+    near = {r.key: r for r in metric_rows(cost_report(small, replace(wl, batch=2)), cost_report(small, wl))}
+    assert near["memKV"].delta_text.endswith("(+100.0%)")
