@@ -146,7 +146,7 @@ def metric_rows(r: CostReport, base: CostReport | None = None) -> list[MetricRow
 def _local_global(spec: ModelSpec) -> str:
     """The ratio of the first period: leading local layers, then the global ones after them
     (Gemma 3: 5:1 even when the layer count cuts the last period short)."""
-    kinds = [m.kind != "full" for l in spec.layers for m in l.mixers if isinstance(m, Attention)]
+    kinds = [m.kind != "full" for l in spec.layers for m in l.mixers if isinstance(m, (Attention, MLA))]
     local = next((i for i, is_local in enumerate(kinds) if not is_local), len(kinds))
     rest = kinds[local:]
     glob = next((i for i, is_local in enumerate(rest) if is_local), len(rest))
@@ -170,7 +170,7 @@ def knob_values(spec: ModelSpec) -> dict[str, object]:
         values["attention"] = "linear"
     elif attn is None and SSM in kinds:
         values["attention"] = "ssm"
-    sliding = [m for l in spec.layers for m in l.mixers if isinstance(m, Attention) and m.kind != "full"]
+    sliding = [m for l in spec.layers for m in l.mixers if isinstance(m, (Attention, MLA)) and m.kind != "full"]
     values["window"] = sliding[0].window if sliding else None
     values["local_global"] = _local_global(spec) if sliding else None
     moe = next((f for l in spec.layers for f in l.ffns if isinstance(f, MoEFFN)), None)

@@ -110,13 +110,15 @@ def set_attention_kind(spec: ModelSpec, kind: str) -> ModelSpec:
 
 def set_local_global(spec: ModelSpec, ratio: str) -> ModelSpec:
     """Re-lay attention layers as ``local:global`` (e.g. 5:1, Gemma 3): in each run of
-    local + global layers, the first ``local`` are sliding-window and the rest full."""
+    local + global layers, the first ``local`` are sliding-window and the rest full (N:0: all
+    sliding, 0:N: all full)."""
     try:
         local, glob = (int(x) for x in str(ratio).split(":"))
     except ValueError:
         raise SpecError("local_global", f"must look like 5:1, got {ratio!r}") from None
-    if local < 0 or glob < 1:
-        raise SpecError("local_global", "needs at least one global layer per period (e.g. 5:1, 0:1)")
+    if local < 0 or glob < 0 or local + glob == 0:
+        raise SpecError("local_global", "needs a layer per period: local:global such as 5:1, 0:1 (all global) "
+                                        "or 1:0 (all local)")
     _has_attention(spec, "local_global")
     attends = (Attention, MLA)
     window = next((m.window for layer in spec.layers for m in layer.mixers

@@ -17,6 +17,25 @@ from models.overrides import apply_overrides
 from models.spec import ModelSpec, SpecError
 from models.spec_io import load_spec_file, save_spec
 
+# History entries name settings as the knobs do, not by their keys ("KV heads = 4", not "kv_heads = 4")
+EDIT_NAMES = {"attention": "Attention", "kv_heads": "KV heads", "window": "Window", "local_global": "Local:global",
+              "layers": "Layers", "experts": "Experts", "top_k": "Top-k", "shared_experts": "Shared experts",
+              "weights": "Weights", "kv": "KV cache", "activations": "Activations", "group_size": "Group size",
+              "context": "Context", "batch": "Batch", "hardware": "Device", "devices": "Devices",
+              "compute_efficiency": "Compute efficiency", "memory_efficiency": "Memory efficiency"}
+
+
+def edit_label(key: str, value: Any) -> str:
+    """'KV heads = 4', 'Device = NVIDIA H100 SXM5 80GB', 'Memory efficiency = 0.295'."""
+    if key == "hardware":
+        from models.hardware import get_hardware
+        try:
+            value = get_hardware(str(value)).name
+        except SpecError:
+            pass
+    shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+    return f"{EDIT_NAMES.get(key, key)} = {shown}"
+
 
 class Emitter:
     """A minimal signal: ``connect(callback)``, ``emit(*args)``."""
@@ -111,7 +130,7 @@ class Document:
         if self.base_spec is None:
             return "no model is open"
         new = self.state.with_edit(key, str(value))
-        return self._commit(new, f"{key} = {value}", key)
+        return self._commit(new, edit_label(key, value), key)
 
     def set_workload(self, key: str, value: Any, **more: Any) -> str | None:
         """Change workload settings (several at once, as one undo step, with ``more``)."""
@@ -123,8 +142,7 @@ class Document:
                 workload = dataclasses.replace(self.state.workload, **changes)
             except TypeError as exc:
                 return str(exc)
-            label = ", ".join(f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}"
-                              for k, v in changes.items())
+            label = ", ".join(edit_label(k, v) for k, v in changes.items())
             return self._commit(dataclasses.replace(self.state, workload=workload), label, key)
         if key not in WORKLOAD_KEYS:
             return f"unknown workload setting {key!r}"
@@ -135,7 +153,7 @@ class Document:
         except TypeError as exc:
             return str(exc)
         new = dataclasses.replace(self.state, workload=workload)
-        return self._commit(new, f"{key} = {value}", key)
+        return self._commit(new, edit_label(key, value), key)
 
     def _evaluate(self, state: State) -> tuple[ModelSpec, CostReport, CostReport]:
         assert self.base_spec is not None

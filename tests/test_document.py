@@ -50,7 +50,11 @@ def test_undo_redo_restore_exactly(doc):
         doc.redo()
     assert doc.report.params.total == r3.params.total and doc.report.tpot_s == r3.tpot_s
     labels, current = doc.history()
-    assert current == 3 and labels[1] == "kv_heads = 1"
+    assert current == 3 and labels[1:] == ["KV heads = 1", "Batch = 16", "Layers = 40"]
+    doc.set_workload("hardware", "a100-sxm-80gb")
+    doc.set_workload("compute_efficiency", 0.1234, memory_efficiency=0.5)
+    assert doc.history()[0][-2:] == ["Device = NVIDIA A100 SXM4 80GB",
+                                     "Compute efficiency = 0.123, Memory efficiency = 0.5"]
 
 
 def test_new_edit_clears_redo(doc):
