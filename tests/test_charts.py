@@ -348,3 +348,21 @@ def test_a_long_title_wraps_instead_of_widening_the_plot(qtbot):
     plot.resize(420, 400)
     qtbot.waitUntil(lambda: "<br>" in plot.getPlotItem().titleLabel.text)
     assert plot.toolTip() == title
+
+
+def test_quantization_counts_whole_devices_and_names_the_setup_in_the_legend(panel, two):
+    """Devices come whole: the axis says 1, 2, 4 ..., never 0.2; the setup's line is named in
+    the legend, where no bar label can sit on it; no vertical grid line crosses a bar's label."""
+    a, _ = two
+    panel.set_data(a)
+    item = panel.plot("quantChart").getPlotItem()
+    (major, minor) = item.getAxis("left")._tickLevels
+    values = [v for v, _ in major]
+    assert values and all(float(v).is_integer() for v in values) and not minor
+    assert max(r.devices_needed or 0 for r in a.quant) <= max(values) * 2
+    names = [label.text for _, label in panel.plot("quantChart").legend.items]
+    assert a.workload.devices > 1 and f"this setup: {a.workload.devices} devices" in names
+    assert not item.getAxis("bottom").grid and item.getAxis("left").grid
+    panel.set_theme("dark")
+    assert not item.getAxis("bottom").grid                        # the theme keeps it off
+    panel.set_theme("light")

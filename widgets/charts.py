@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from models.charts import (KIND_LABELS, KIND_ORDER, MAX_DEVICES, MEMORY_COMPONENTS, MEMORY_LABELS,
                            QUANT_FORMATS, ChartData)
+from models.metrics import plural
 
 GiB = 2**30
 PRIMARY = "#0072B2"
@@ -213,6 +214,7 @@ class _Plot(pg.PlotWidget):
         self.setMinimumHeight(180)
         pi = self.getPlotItem()
         pi.setLogMode(x=logx, y=logy)
+        self.grid_x = True               # vertical grid lines (bar charts leave them out)
         pi.showGrid(x=True, y=True, alpha=0.25)
         pi.setMenuEnabled(True)
         self._labels = {"bottom": xlabel, "left": ylabel}
@@ -280,7 +282,7 @@ class _Plot(pg.PlotWidget):
             axis = pi.getAxis(side)
             axis.setPen(self._fg)
             axis.setTextPen(self._fg)
-        pi.showGrid(x=True, y=True, alpha=theme["grid"])
+        pi.showGrid(x=self.grid_x, y=True, alpha=theme["grid"])
         self._apply_labels()
         self.legend.setLabelTextColor(self._fg)
         for t in self.text_items:
@@ -439,7 +441,12 @@ class ChartsPanel(QtWidgets.QTabWidget):
             self.quant_texts.append(t)
         self.quant_have = self._vline(p, "#7F7F7F", angle=0, label_pos=0.99,
                                       anchors=[(1, 1.1), (1, 1.1)])
+        # the line is named in the legend: a label on it collided with the bars' own
+        self.quant_have_key = self._add(p, pg.PlotDataItem(x=[], y=[], pen=_pen("#7F7F7F", 1.3, DASH)))
         p.getPlotItem().setMouseEnabled(x=False, y=False)
+        p.grid_x = False                                           # no lines through the bar labels
+        p.getPlotItem().showGrid(x=False, y=True, alpha=0.25)
+        p.getPlotItem().getAxis("bottom").setHeight(58)            # two-line ticks and the axis title
         self.addTab(p, "Quantization")
 
     def _build_scaling(self):
@@ -671,15 +678,19 @@ class ChartsPanel(QtWidgets.QTabWidget):
                 t.setVisible(True)
         if b is None:
             self.quant_cmp_bars.setOpts(x=[], height=[], brushes=None)
-        ticks = [(i, f"{f} · {rows[f].bits:.3g} b") for i, f in enumerate(fmts)]
+        ticks = [(i, f"{f}\n{rows[f].bits:.3g} b") for i, f in enumerate(fmts)]
         p.getPlotItem().getAxis("bottom").setTicks([ticks])
         have = a.workload.devices
-        _show_line(self.quant_have, have, f"this setup: {have} device{'s' if have > 1 else ''}")
+        _show_line(self.quant_have, have, "")
         p.getPlotItem().setXRange(-0.6, len(fmts) - 0.4, padding=0)
-        p.getPlotItem().setYRange(0, max(top, have) * 1.25 + 0.5, padding=0)
+        y_top = max(top, have) * 1.25 + 0.5
+        p.getPlotItem().setYRange(0, y_top, padding=0)
+        step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if y_top / s <= 8)
+        p.getPlotItem().getAxis("left").setTicks([[(n, str(n)) for n in range(0, int(y_top) + 1, step)], []])
         entries = [(self.quant_bars, f"{a.model} (label: devices, weights)")]
         if b is not None:
             entries.append((self.quant_cmp_bars, f"{b.model} on {b.device}"))
+        entries.append((self.quant_have_key, f"this setup: {plural(have, 'device')}"))
         p.sync_legend(entries)
         p.set_title(f"Devices needed per weight format: {a.device}, context "
                     f"{_fmt_tokens(a.workload.context)}, batch {a.workload.batch}, KV {a.workload.kv}")
