@@ -366,3 +366,22 @@ def test_quantization_counts_whole_devices_and_names_the_setup_in_the_legend(pan
     panel.set_theme("dark")
     assert not item.getAxis("bottom").grid                        # the theme keeps it off
     panel.set_theme("light")
+
+
+def test_latency_labels_never_cover_each_other(panel, specs, qtbot):
+    """With a comparison each kind has four bars, narrower than their labels: every bar with time
+    keeps its label, and no two labels overlap on screen (Qwen3-Next against DeepSeek-V3: seven
+    kinds, bars of similar height side by side)."""
+    a, b = (chart_data(specs[name], Workload()) for name in ("qwen3-next-80b-a3b", "deepseek-v3"))
+    panel.set_data(a, b)
+    panel.setCurrentWidget(panel.plot("latencyChart"))
+    panel.show()
+    qtbot.waitExposed(panel)
+    view = panel.plot("latencyChart").getPlotItem().getViewBox()
+    qtbot.waitUntil(lambda: view.width() > 700)                 # laid out at the panel's size
+    qtbot.wait(20)
+    shown = [t for t in panel.lat_texts if t.isVisible()]
+    bars = sum(1 for cd in (a, b) for ph in ("prefill", "decode") for s in cd.latency[ph].values() if s > 0)
+    assert len(shown) == bars
+    rects = [t.sceneBoundingRect() for t in shown]
+    assert not [(i, j) for i in range(len(rects)) for j in range(i) if rects[i].intersects(rects[j])]

@@ -607,22 +607,20 @@ class ChartsPanel(QtWidgets.QTabWidget):
             self.lat_bars[key].setOpts(x=xs, height=share, width=width * 0.92)
             shares.append((xs, share, secs))
         ymax = max([float(sh.max()) for _, sh, _ in shares if len(sh)] + [10.0])
-        # Value labels: one per bar; with four bars per kind, small bars stay unlabelled and a
-        # label that would sit on its neighbour's is lifted above it.
+        # Value labels, one per bar. Four bars per kind leave each bar narrower than its label,
+        # so then the labels stand upright on their bars: side by side, none can cover another.
+        upright = len(shares) > 2
         ti = 0
-        step = ymax * 0.045
         for i in range(len(kinds)):
-            prev = -math.inf
             for xs, share, secs in shares:
-                s, h = secs[i], share[i]
-                if s <= 0 or ti >= len(self.lat_texts) or (len(shares) > 2 and h < 1.5):
+                if secs[i] <= 0 or ti >= len(self.lat_texts):
                     continue
-                y = prev + step if abs(h - prev) < step else h
-                prev = y
                 t = self.lat_texts[ti]
                 ti += 1
-                t.setText(_fmt_seconds(s))
-                t.setPos(xs[i], y)
+                t.setAngle(90 if upright else 0)
+                t.setAnchor((-0.1, 0.5) if upright else (0.5, 1.0))
+                t.setText(_fmt_seconds(secs[i]))
+                t.setPos(xs[i], share[i])
                 t.setVisible(True)
         for key in ("cmp_prefill", "cmp_decode"):
             if b is None:
@@ -630,7 +628,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
         p.getPlotItem().getAxis("bottom").setTicks([[(i, KIND_LABELS.get(k, k))
                                                      for i, k in enumerate(kinds)]])
         p.getPlotItem().setXRange(-0.6, len(kinds) - 0.4, padding=0)
-        p.getPlotItem().setYRange(0, ymax * 1.2, padding=0)
+        p.getPlotItem().setYRange(0, ymax * (1.4 if upright else 1.2), padding=0)
         entries = [(self.lat_bars["prefill"], f"prefill: TTFT {_fmt_seconds(a.ttft_s)}"),
                    (self.lat_bars["decode"], f"decode: {_fmt_seconds(a.tpot_s)} per token")]
         if b is not None:
