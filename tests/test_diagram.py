@@ -297,12 +297,14 @@ def test_view_120_layers_is_light(view, qtbot):
     items = view.scene().items()
     assert len(items) < 300
     assert any(isinstance(i, QGraphicsSimpleTextItem) and "x117" in i.text() for i in items)
-    # unfolded stays bounded too (two items per layer box)
+    # unfolded stays bounded too (a box, its text and its FFN tab's label per layer)
     t0 = time.perf_counter()
     view.set_unfolded(True)
     print(f"unfolded: {(time.perf_counter() - t0) * 1e3:.1f} ms, "
           f"{len(view.scene().items())} items")
     assert len(view.scene().items()) < 120 * 4 + 300
+    labels = [i.text() for i in view.scene().items() if isinstance(i, QGraphicsSimpleTextItem)]
+    assert labels.count("MoE") == 117 and labels.count("dense") == 3     # no tab without its word
 
 
 def test_properties_panel_shows_block(qtbot):

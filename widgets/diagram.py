@@ -71,7 +71,7 @@ ILLUSTRATION_W = 300.0
 EDGE_GAP = 34.0
 MAX_DRAWN_HEADS = 16
 MAX_DRAWN_EXPERTS = 64
-
+FFN_TAB_LABELS = {"moe": "MoE", "dense": "dense"}
 
 
 class _Hot:
@@ -573,7 +573,7 @@ class ArchitectureView(QGraphicsView):
     def _ffn_badge(self, parent: QGraphicsItem, ffn: str, x: float, y: float) -> None:
         if ffn == "none":
             return
-        label = "MoE" if ffn == "moe" else "dense"
+        label = FFN_TAB_LABELS.get(ffn, ffn)
         w = 46.0 if ffn == "moe" else 52.0
         badge = self._box(QRectF(x - w, y, w, 20), ffn, parent, radius=10,
                           fill=self._c(ffn), width=1.0)
@@ -610,6 +610,11 @@ class ArchitectureView(QGraphicsView):
         if it.ffn != "none":
             self._tabs.setdefault(it.ffn, QPainterPath()).addRoundedRect(
                 QRectF(OVERVIEW_W - 44, y + 5, 36, h - 10), 6, 6)
+            # the tab says what its colour means; over the tab paths (z 1), so not a child of the box
+            label = self._text(FFN_TAB_LABELS.get(it.ffn, it.ffn), 0, 0, 9, bold=True, color="background")
+            label.setPos(OVERVIEW_W - 26 - label.boundingRect().width() / 2,
+                         y + (h - label.boundingRect().height()) / 2)
+            label.setZValue(2)
         self._mark_block(box, it.block, it.first, True, it.tooltip)
         return h
 
