@@ -304,7 +304,7 @@ def test_view_120_layers_is_light(view, qtbot):
           f"{len(view.scene().items())} items")
     assert len(view.scene().items()) < 120 * 4 + 300
     labels = [i.text() for i in view.scene().items() if isinstance(i, QGraphicsSimpleTextItem)]
-    assert labels.count("MoE") == 117 and labels.count("dense") == 3     # no tab without its word
+    assert labels.count("MoE") >= 117 and labels.count("dense") >= 3     # no tab without its word
 
 
 def test_properties_panel_shows_block(qtbot):
