@@ -314,11 +314,24 @@ def test_properties_panel_shows_block(qtbot):
     assert panel.objectName() == "blockProperties"
     detail = diagram_model(_spec("mixtral-8x7b")).blocks["full+moe"]
     panel.show_block(detail)
-    texts = [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())]
+    # cells wrap after operators (zero-width spaces); the text itself is unchanged
+    texts = [panel.table.item(r, 1).text().replace("\u200b", "") for r in range(panel.table.rowCount())]
     keys = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
     assert "Head grouping" in keys and "Router" in keys
     assert any("q_proj: d x heads*head_dim = 4096 x 4096 = 16.8M" in t for t in texts)
+    assert [panel.table.item(r, 1).toolTip() for r in range(panel.table.rowCount())] == texts
     assert panel.detail() is detail
+    # formulas without spaces ("heads*(qk_nope+qk_rope)") wrap inside a narrow cell: no piece
+    # between break opportunities is wider than the column
+    import re
+    panel.resize(300, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.show_block(diagram_model(_spec("deepseek-v3")).blocks["mla+moe"])
+    metrics, column = panel.table.fontMetrics(), panel.table.columnWidth(1)
+    cells = [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())]
+    widest = max(metrics.horizontalAdvance(piece) for t in cells for piece in re.split("[ \u200b\n]", t))
+    assert widest <= column - 6
     panel.show_block(None)
     assert panel.table.rowCount() == 0
 

@@ -911,6 +911,15 @@ class ArchitectureView(QGraphicsView):
                 y += self._wrapped(root, t, x, y, w) + 4
 
 
+_BREAK_AFTER = str.maketrans({c: c + "\u200b" for c in "+*/=(,>"})
+
+
+def breakable(text: str) -> str:
+    """``text`` with a zero-width space after each operator, where a narrow cell may wrap a
+    formula that has no spaces ("heads*(qk_nope+qk_rope)"); Qt wraps only at break opportunities."""
+    return text.translate(_BREAK_AFTER)
+
+
 class BlockPropertiesPanel(QWidget):
     """The selected block's properties and the formula of each component's parameter count."""
 
@@ -1001,7 +1010,8 @@ class BlockPropertiesPanel(QWidget):
                 f.setBold(header)
                 k.setFont(f)
                 v.setFont(f)
-            if v.text() != value:
-                v.setText(value)
+            shown = breakable(value)
+            if v.text() != shown:
+                v.setText(shown)
                 v.setToolTip(value)
                 self.table.resizeRowToContents(r)
