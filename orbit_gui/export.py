@@ -555,12 +555,17 @@ def with_extension(path: str, selected_filter: str) -> str:
     return path + ".svg"
 
 
+def safe_file_name(name: str) -> str:
+    """``name`` with every character but letters, digits, '-', '_' and '.' as '_'."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
 def export_dialog(parent, view, default_name: str = "diagram", *, title: str | None = None,
                   dpi: float = DEFAULT_DPI) -> Path | None:
     """Ask for a file and export ``view``; errors go to a message box. The exported path, or
     None when cancelled or failed."""
     from PySide6.QtWidgets import QFileDialog, QMessageBox
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in default_name) or "diagram"
+    safe = safe_file_name(default_name) or "diagram"
     path, chosen = QFileDialog.getSaveFileName(parent, "Export", safe + ".svg", FILE_FILTER)
     if not path:
         return None

@@ -308,7 +308,8 @@ class MainWindow(QMainWindow):
     def save_profile_dialog(self) -> None:
         if self._profile_result is None:
             return
-        name = f"{self._profile_result.request.spec.name}-profile".replace("/", "_")
+        from orbit_gui.export import safe_file_name
+        name = safe_file_name(f"{self._profile_result.request.spec.name}-profile")
         path, chosen = QFileDialog.getSaveFileName(self, "Save profile results", name + ".json",
                                                    "Profile, to open again (*.json);;CSV rows (*.csv)")
         if path:
@@ -447,7 +448,7 @@ class MainWindow(QMainWindow):
     def save_dialog(self) -> None:
         if self.doc.spec is None:
             return
-        default = (self.doc.spec.name or "model").replace("/", "_") + ".json"
+        default = self._export_name() + ".json"
         path, _ = QFileDialog.getSaveFileName(self, "Save spec", default,
                                               "JSON spec (*.json);;TOML spec (*.toml)")
         if path:
@@ -473,8 +474,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ export
     def _export_name(self, suffix: str = "") -> str:
+        """'Qwen3_0.6B-report': the model's name made safe for a file name, as every export names it."""
+        from orbit_gui.export import safe_file_name
         name = self.doc.spec.name if self.doc.spec is not None else "model"
-        return f"{name}-{suffix}" if suffix else name
+        return safe_file_name(f"{name}-{suffix}" if suffix else name)
 
     def _current_view(self):
         """The diagram on show: the orbit graph, the timeline, the benchmark plot, or (on any

@@ -1,5 +1,6 @@
 """Report export: the current model's spec, knob edits, workload and every figure, as JSON, CSV
-and Markdown (the extension picks), and a profiling result likewise. Pure Python: no Qt.
+and Markdown (the extension picks). Pure Python: no Qt. Profiles are saved by kernels/profile_io.py,
+in the CLI's ``profile --json`` form, so the app can open them again.
 
 - JSON: ``{"format": "orbit-explorer-report", "version": 1, "model", "source", "edits",
   "workload", "spec" (spec.to_dict()), "report" (models.report.report_dict: the same contract
@@ -27,7 +28,6 @@ from typing import Any, Iterable
 from models.spec import SpecError
 
 REPORT_FORMAT = "orbit-explorer-report"
-PROFILE_FORMAT = "orbit-explorer-profile"
 VERSION = 1
 REPORT_EXTENSIONS = (".json", ".csv", ".md")
 CSV_COLUMNS = ("section", "key", "label", "value", "unit", "text", "formula",
@@ -334,69 +334,9 @@ def load_report_json(path: str | os.PathLike) -> dict[str, Any]:
         raise SpecError(str(path), f"cannot read: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
         raise SpecError(str(path), f"not JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") not in (REPORT_FORMAT, PROFILE_FORMAT):
+    if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
         raise SpecError(str(path), f"not an Orbit Explorer report (format {REPORT_FORMAT!r})")
     if not isinstance(data.get("version"), int) or data["version"] > VERSION:
         raise SpecError(str(path), f"report version {data.get('version')!r} is newer than this "
                                    f"app reads ({VERSION})")
     return data
-
-
-# --------------------------------------------------------------------------- profiles
-
-def profile_data(result: Any, *, model: str = "", source: str = "") -> dict[str, Any]:
-    """A profiling result (any dataclass, e.g. kernels.profiler.ProfileResult, or a dict) as
-    plain data."""
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        body = json_ready(dataclasses.asdict(result))
-        kind = type(result).__name__
-    elif isinstance(result, dict):
-        body, kind = json_ready(result), "dict"
-    else:
-        raise SpecError("profile", f"expected a dataclass or a dict, got {type(result).__name__}")
-    return {"format": PROFILE_FORMAT, "version": VERSION, "type": kind,
-            "model": model or body.get("model", "") if isinstance(body, dict) else model,
-            "source": source, "result": body}
-
-
-def profile_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": k, "value": v, "unit": _unit(k)} for k, v in flatten(data["result"])]
-
-
-def profile_text(data: dict[str, Any], fmt: str) -> str:
-    fmt = (fmt if fmt.startswith(".") else "." + fmt).lower()
-    if fmt == ".json":
-        return report_json(data)
-    if fmt == ".csv":
-        return _csv_text(profile_rows(data), ("key", "value", "unit"))
-    title = data.get("model") or data.get("type", "profile")
-    lines = [f"# {_md(title)}: profiling result", ""]
-    result = data["result"]
-    scalars = [[k, _num(v), _unit(k)] for k, v in result.items()
-               if not isinstance(v, (dict, list))] if isinstance(result, dict) else []
-    if scalars:
-        lines += _table(["Key", "Value", "Unit"], scalars)
-    if isinstance(result, dict):
-        for k, v in result.items():
-            if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-                cols = list(dict.fromkeys(c for x in v for c in x))
-                lines += [f"## {_md(k)}", ""]
-                lines += _table(cols, [[_num(x.get(c)) if not isinstance(x.get(c), (dict, list))
-                                        else json.dumps(x.get(c)) for c in cols] for x in v])
-            elif isinstance(v, (dict, list)):
-                lines += [f"## {_md(k)}", ""]
-                lines += _table(["Key", "Value", "Unit"],
-                                [[kk, _num(vv), _unit(kk)] for kk, vv in flatten(v, k)])
-    return "\n".join(lines)
-
-
-def write_profile(result: Any, path: str | os.PathLike, *, model: str = "") -> Path:
-    """Write a profiling result as JSON, CSV or Markdown, chosen by the extension."""
-    from orbit_gui.export import _check_target, _write_atomic
-    path = Path(path).expanduser()
-    fmt = _format_of(path)
-    _check_target(path)
-    data = result if isinstance(result, dict) and result.get("format") == PROFILE_FORMAT \
-        else profile_data(result, model=model)
-    _write_atomic(path, profile_text(data, fmt).encode("utf-8"))
-    return path

@@ -3,7 +3,6 @@ the GUI's export actions; and (slow) the built wheel in a fresh virtual environm
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import math
@@ -281,32 +280,6 @@ def test_report_csv_and_markdown_hold_every_figure(tmp_path):
     for k in metric_keys + [k for k in scalar_keys if k != "conventions"]:
         assert f"| {k} |" in md, k
     assert "## Conventions" in md and "## Prefill operators" in md and "| kv_heads | 4 |" in md
-
-
-def test_profile_result_exports(tmp_path):
-    from orbit_gui.report_export import load_report_json, write_profile
-
-    @dataclasses.dataclass
-    class Op:
-        name: str
-        p50_ms: float
-        achieved_gb_s: float
-
-    @dataclasses.dataclass
-    class FakeProfile:
-        model: str
-        device: str
-        ops: list
-        peak_memory_bytes: int
-
-    result = FakeProfile("Llama 3 8B", "cpu", [Op("attention", 1.5, 80.0), Op("ffn", 3.0, 95.5)],
-                         123456)
-    data = load_report_json(write_profile(result, tmp_path / "p.json"))
-    assert data["result"] == _normal(dataclasses.asdict(result))
-    text = write_profile(result, tmp_path / "p.csv").read_text(encoding="utf-8")
-    assert "ops.1.achieved_gb_s,95.5" in text
-    md = write_profile(result, tmp_path / "p.md").read_text(encoding="utf-8")
-    assert "| attention | 1.5 | 80 |" in md and "peak_memory_bytes" in md
 
 
 # --------------------------------------------------------------------------- the GUI
