@@ -385,3 +385,13 @@ def test_latency_labels_never_cover_each_other(panel, specs, qtbot):
     assert len(shown) == bars
     rects = [t.sceneBoundingRect() for t in shown]
     assert not [(i, j) for i in range(len(rects)) for j in range(i) if rects[i].intersects(rects[j])]
+
+
+def test_linear_token_axes_read_in_thousands_and_paired_plots_line_up(panel, two):
+    a, _ = two
+    panel.set_data(a)
+    axis = panel.plot("thinkingChart").getPlotItem().getAxis("bottom")
+    assert axis.tickStrings([0, 10000, 20000], 1, 10000) == ["0", "10K", "20K"]
+    for top, bottom in (("thinkingChart", "thinkingCostChart"), ("scalingChart", "scalingMemoryChart")):
+        widths = [panel.plot(name).getPlotItem().getAxis("left").width() for name in (top, bottom)]
+        assert widths[0] == widths[1]

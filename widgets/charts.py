@@ -159,6 +159,8 @@ class NiceAxis(pg.AxisItem):
         return [(1.0, major), (0.5, [v for v in minor if v not in major])]
 
     def tickStrings(self, values, scale, spacing):
+        if not self.logMode and self.tokens and spacing >= 1000:
+            return [f"{v / 1000:,.4g}K" if v else "0" for v in values]     # 10K, 20K like the log axes
         if not self.logMode:
             return super().tickStrings(values, scale, spacing)
         out = []
@@ -462,6 +464,8 @@ class ChartsPanel(QtWidgets.QTabWidget):
                            "KV cache + state (GiB)", logx=True, logy=True, tokens_x=True,
                            legend=False)
         m.setXLink(t)
+        for plot in (t, m):              # the two left axes line up, whatever their tick labels
+            plot.getPlotItem().getAxis("left").setWidth(64)
         self.scale_plot, self.scale_mem_plot = t, m
         self.scale_time = {k: self._curve(t, _pen(VARIANT_COLORS[k], 2.4)) for k in VARIANT_KEYS}
         self.scale_mem = {k: self._curve(m, _pen(VARIANT_COLORS[k], 2.4)) for k in VARIANT_KEYS}
@@ -484,9 +488,11 @@ class ChartsPanel(QtWidgets.QTabWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         t = self._new_plot("thinkingChart", "Thinking budget (reasoning tokens per request)",
-                           "Latency (s)")
+                           "Latency (s)", tokens_x=True)
         c = self._new_plot("thinkingCostChart", "Thinking budget (reasoning tokens per request)",
-                           "Cost per request batch (US$)")
+                           "Cost per request batch (US$)", tokens_x=True)
+        for plot in (t, c):              # the two left axes line up, whatever their tick labels
+            plot.getPlotItem().getAxis("left").setWidth(64)
         c.setXLink(t)
         self.think_plot, self.think_cost_plot = t, c
         self.think_time = self._curve(t, _pen(PRIMARY, 2.4))
