@@ -360,3 +360,17 @@ def test_model_details_say_where_the_architecture_comes_from(graph, model, sourc
     four kinds alike, a config.json included)."""
     rows = dict(node_details(graph, f"model:{model}")["rows"])
     assert rows["Architecture"] == source
+
+
+def test_benchmarks_say_why_the_open_model_is_not_plotted(qtbot, graph):
+    from widgets.orbit import BenchmarkView
+    view = BenchmarkView(graph)
+    qtbot.addWidget(view)
+    series = benchmark_series("MMLU", "params", graph=graph)
+    plotted = series.points[0].id
+    missing = next(n for n, d in graph.nodes(data=True) if d.get("kind") == "model"
+                   and not (d.get("benchmarks") or {}).get("MMLU"))
+    view.set_current(plotted)
+    assert view.count.text() == f"{len(series.points)} models with both values"
+    view.set_current(missing)
+    assert view.count.text().endswith("the open model is not plotted: the survey gives it no MMLU figure")

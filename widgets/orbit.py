@@ -1108,7 +1108,6 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
         self.legend.setBrush(pg.mkBrush(_color(th["bg"], 215)))
         _legend_samples(self.legend, self.colors,
                         sorted({p.organization for p in s.points}, key=str.lower))
-        self.count.setText(f"{len(s.points)} models with both values")
         self.set_current(self._current)
 
     def set_current(self, model_id: str | None) -> None:
@@ -1117,6 +1116,13 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
         self._current = model_id
         p = self._by_id.get(model_id) if self.series else None
         _set_ring(self.current_ring, [(p.x, p.y)] if p is not None else [], THEMES[self._theme]["fg"])
+        if self.series:
+            text = f"{len(self.series.points)} models with both values"
+            if model_id and p is None:   # say why the open model is missing, not just leave it out
+                scores = [n for n in (self.series.x_name, self.series.y_name) if n != "Parameters"]
+                text += (f"; the open model is not plotted: the survey gives it no "
+                         f"{' and '.join(scores)} figure{'s' if len(scores) > 1 else ''}")
+            self.count.setText(text)
         self._relabel_when_shown(self._fit_labels)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
