@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QSizePolicy,
+                               QFrame, QScrollArea, QSizePolicy,
                                QListWidget, QMainWindow, QMessageBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -234,7 +234,10 @@ class MainWindow(QMainWindow):
         from widgets.profiler import ProfilerPanel
         self.profiler = ProfilerPanel()
         self.profiler.set_theme(apply_theme.current)
-        self.profile_host.layout().addWidget(self.profiler)
+        # in a scroll area: the panel's controls need ~590 px, more than a small window leaves
+        scroll = QScrollArea(objectName="profileScroll", widgetResizable=True, frameShape=QFrame.NoFrame)
+        scroll.setWidget(self.profiler)
+        self.profile_host.layout().addWidget(scroll)
         self.profiler.runRequested.connect(self.start_profile)
         self.profiler.cancelRequested.connect(self.cancel_profile)
         self.profiler.calibrateRequested.connect(self.calibrate_from_profile)

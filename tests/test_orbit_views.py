@@ -374,3 +374,17 @@ def test_benchmarks_say_why_the_open_model_is_not_plotted(qtbot, graph):
     assert view.count.text() == f"{len(series.points)} models with both values"
     view.set_current(missing)
     assert view.count.text().endswith("the open model is not plotted: the survey gives it no MMLU figure")
+
+
+def test_orbit_legends_never_cover_the_ring(panel, qtbot):
+    """Shown beside the orbit in a roomy view; hidden where they would lie on the ring or not fit
+    (a narrow view, or zoomed in), and back once the view is fitted again."""
+    view = panel.view
+    assert view.legend.isVisible() and view.shape_legend.isVisible()
+    view.zoom(3.0)
+    assert not view.legend.isVisible() and not view.shape_legend.isVisible()
+    view.fit()
+    assert view.legend.isVisible()
+    panel.resize(560, 420)                       # the side panel leaves the view a narrow strip
+    qtbot.waitUntil(lambda: view.width() < 300)
+    assert not view.legend.isVisible()

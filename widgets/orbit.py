@@ -393,8 +393,23 @@ class OrbitView(QtWidgets.QGraphicsView):
         self._place_legends()
 
     def _place_legends(self) -> None:
+        """Legends in the top and bottom left corners, each shown only where it leaves the orbit
+        clear: in a small view (or zoomed in) they would cover the ring. The organizations' colours
+        are in the side panel's list too."""
         self.legend.move(8, 8)
         self.shape_legend.move(8, max(8, self.height() - self.shape_legend.height() - 8))
+        scene = self.scene()
+        if scene is None or not self._items:
+            return
+        ring = self.mapFromScene(scene.itemsBoundingRect()).boundingRect()
+        centre, radius = ring.center(), 0.42 * min(ring.width(), ring.height())
+        for label in (self.legend, self.shape_legend):
+            box = label.geometry()
+            nearest_x = min(max(centre.x(), box.left()), box.right())
+            nearest_y = min(max(centre.y(), box.top()), box.bottom())
+            clear = math.hypot(nearest_x - centre.x(), nearest_y - centre.y()) >= radius
+            fits = box.width() <= self.viewport().width() - 16 and box.bottom() <= self.viewport().height()
+            label.setVisible(clear and fits and bool(label.text()))
 
     # ------------------------------------------------------------------ public API
     def node_item(self, node: str) -> QtWidgets.QGraphicsItem | None:
@@ -459,10 +474,16 @@ class OrbitView(QtWidgets.QGraphicsView):
         self.resetTransform()
         self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
         self._user_zoomed = False
+        self._place_legends()
 
     def zoom(self, factor: float) -> None:
         self.scale(factor, factor)
         self._user_zoomed = True
+        self._place_legends()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 (Qt)
+        super().scrollContentsBy(dx, dy)
+        self._place_legends()                # a pan moves the ring under the legends
 
     def set_theme(self, name: str) -> None:
         if name not in THEMES:
@@ -1031,8 +1052,8 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
         top.addWidget(QtWidgets.QLabel("Y:"))
         top.addWidget(self.y_box)
         top.addSpacing(12)
-        self.count = QtWidgets.QLabel(objectName="benchmarkCount")
-        top.addWidget(self.count)
+        self.count = QtWidgets.QLabel(objectName="benchmarkCount", wordWrap=True)   # wraps, never widens
+        top.addWidget(self.count, 1)
         top.addStretch(1)
         self.plot = pg.PlotWidget(objectName="benchmarkPlot")
         self.plot.getPlotItem().setMenuEnabled(False)

@@ -75,6 +75,9 @@ class ProfilerPanel(QWidget):
         controls = QHBoxLayout()
         form = QFormLayout()
         self.device = QComboBox(objectName="profileDevice")
+        # a GPU's entry names the card, memory and driver: the list shows it whole, the box need not
+        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device.setMinimumContentsLength(14)
         self.device.addItem("CPU (this machine)", "cpu")
         form.addRow("Device", self.device)
         self.context = QSpinBox(objectName="profileContext", minimum=1, maximum=1 << 20, value=512)
