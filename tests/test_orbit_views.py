@@ -257,8 +257,10 @@ def _labels_in_the_clear(qtbot, view, plot_item, size, at_least: int):
     view.resize(*size)
     view.show()
     qtbot.waitExposed(view)
-    qtbot.waitUntil(lambda: not view._relabel_timer.isActive(), timeout=3000)
     vb = plot_item.vb
+    # placed for the plot's final size (pyqtgraph lays the plot out after the widget's resize)
+    qtbot.waitUntil(lambda: not view._relabel_timer.isActive()
+                    and view.labels_placed_for == (vb.width(), vb.height()), timeout=3000)
     plot_rect = vb.sceneBoundingRect()
     legend = view.legend.sceneBoundingRect()
     rects = [t.mapRectToScene(t.boundingRect()) for t in view._labels]

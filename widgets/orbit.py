@@ -859,6 +859,17 @@ class _RelabelWhenShown:
     """Placing a scatter's labels takes 15-20 ms; opening a model re-marks both scatters, usually
     while their tabs are hidden, so a hidden view places its labels when it is next shown."""
     _stale_labels = None
+    labels_placed_for: tuple[float, float] | None = None   # the plot size the labels were placed for
+
+    def _watch_plot_size(self, view_box) -> None:
+        """Place the labels again (debounced) whenever the plot area changes size: the widget's
+        own resize comes before pyqtgraph lays out the plot inside it, so labels placed then were
+        placed for the old plot."""
+        def resized(*_):
+            size = view_box.size()
+            if self.__dict__.get("series") is not None and (size.width(), size.height()) != self.labels_placed_for:
+                self._relabel_timer.start()
+        view_box.sigResized.connect(resized)
 
     def _relabel_when_shown(self, fit) -> None:
         if self.isVisible():
@@ -908,6 +919,7 @@ class TimelineView(_RelabelWhenShown, pg.PlotWidget):
         # labels are placed for the plot's real size: again (debounced) when it is resized
         self._relabel_timer = QtCore.QTimer(self, singleShot=True, interval=80)
         self._relabel_timer.timeout.connect(self._fit_overlay)
+        self._watch_plot_size(plot.vb)
         if graph is not None:
             self.set_graph(graph)
 
@@ -938,6 +950,7 @@ class TimelineView(_RelabelWhenShown, pg.PlotWidget):
         pts = self.series.points
         self._labels = _replace_point_labels(plot, self._labels, labels, THEMES[self._theme]["fg"],
                                              lambda i: (pts[i].date, float(np.log10(pts[i].params_total))))
+        self.labels_placed_for = (w, h)
 
     def set_current(self, model_id: str | None) -> None:
         """Ring the open model's point and name it before any other (nothing when not plotted)."""
@@ -1052,8 +1065,11 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
         top.addWidget(QtWidgets.QLabel("Y:"))
         top.addWidget(self.y_box)
         top.addSpacing(12)
-        self.count = QtWidgets.QLabel(objectName="benchmarkCount", wordWrap=True)   # wraps, never widens
-        top.addWidget(self.count, 1)
+        # one line that never widens the window (a wrapping label changed the plot's height after
+        # its labels were placed); the whole text is in the tooltip
+        self.count = QtWidgets.QLabel(objectName="benchmarkCount")
+        self.count.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        top.addWidget(self.count)
         top.addStretch(1)
         self.plot = pg.PlotWidget(objectName="benchmarkPlot")
         self.plot.getPlotItem().setMenuEnabled(False)
@@ -1069,6 +1085,7 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
         # labels are placed for the plot's real size: again (debounced) when it is resized
         self._relabel_timer = QtCore.QTimer(self, singleShot=True, interval=80)
         self._relabel_timer.timeout.connect(self._fit_labels)
+        self._watch_plot_size(self.plot.getPlotItem().vb)
         outer = QtWidgets.QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         outer.addLayout(top)
@@ -1144,6 +1161,7 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
                 text += (f"; the open model is not plotted: the survey gives it no "
                          f"{' and '.join(scores)} figure{'s' if len(scores) > 1 else ''}")
             self.count.setText(text)
+            self.count.setToolTip(text)
         self._relabel_when_shown(self._fit_labels)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
@@ -1167,6 +1185,7 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
             labels = benchmark_labels(s, NOMINAL_PLOT_PX, first=self._current)
         self._labels = _replace_point_labels(plot, self._labels, labels, THEMES[self._theme]["fg"],
                                              lambda i: (s.points[i].x, s.points[i].y))
+        self.labels_placed_for = (w, h)
 
     def labelled_ids(self) -> list[str]:
         """Models whose name is written beside their point."""
