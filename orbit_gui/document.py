@@ -25,6 +25,14 @@ EDIT_NAMES = {"attention": "Attention", "kv_heads": "KV heads", "window": "Windo
               "compute_efficiency": "Compute efficiency", "memory_efficiency": "Memory efficiency"}
 
 
+def rejection_text(exc: SpecError) -> str:
+    """Why an edit was refused, naming the setting as its knob does ("KV heads: heads (32) must be
+    divisible by kv_heads (3)") rather than by its path in the spec ("blocks.full+dense.mixers[0].kv_heads")."""
+    leaf = exc.field.rsplit(".", 1)[-1].split("[", 1)[0] if exc.field else ""
+    name = EDIT_NAMES.get(leaf)
+    return f"{name}: {exc.rule}" if name else str(exc)
+
+
 def edit_label(key: str, value: Any) -> str:
     """'KV heads = 4', 'Device = NVIDIA H100 SXM5 80GB', 'Memory efficiency = 0.295'."""
     if key == "hardware":
@@ -171,8 +179,8 @@ class Document:
         try:
             spec, report, baseline = self._evaluate(new)
         except SpecError as exc:
-            self.events.rejected.emit(key, str(exc))
-            return str(exc)
+            self.events.rejected.emit(key, rejection_text(exc))
+            return rejection_text(exc)
         self._undo.append((label, self.state))
         self._redo.clear()
         self._set(new, spec, report, baseline)

@@ -96,3 +96,10 @@ def test_workload_edit_rejects_bad_values(doc):
     assert doc.set_workload("batch", 0)
     assert doc.set_workload("weights", "int3")
     assert doc.state.workload.batch == 1
+
+
+def test_a_refused_edit_names_the_setting_as_its_knob_does(doc):
+    assert doc.set_knob("window", 512) == ("Window: Llama 3 8B has no sliding-window layers; choose attention "
+                                           "\"sliding\" or a local:global ratio such as 5:1 first")
+    assert doc.set_knob("kv_heads", 3).startswith("KV heads: heads (32) must be divisible")
+    assert doc.set_knob("top_k", 2).startswith("Top-k: Llama 3 8B has no MoE layers")
