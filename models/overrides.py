@@ -178,8 +178,8 @@ def _set_field(spec: ModelSpec, key: str, value: Any) -> ModelSpec:
     if key == "window":
         n = _int(key, value)
         if not any(isinstance(m, (Attention, MLA)) and m.kind != "full" for l in spec.layers for m in l.mixers):
-            raise SpecError("window", f"{spec.name} has no sliding-window layers; choose attention "
-                                      "\"sliding\" or a local:global ratio such as 5:1 first")
+            raise SpecError("window", f"{spec.name} has no sliding-window layers; set a local:global ratio "
+                                      "first, such as 5:1 (or 1:0: every attention layer local)")
         return _map_mixers(spec, (Attention, MLA), lambda a: dataclasses.replace(a, window=n)
                            if a.kind != "full" else a, "attention")
     if key in ("experts", "top_k", "shared_experts", "d_expert"):

@@ -99,7 +99,7 @@ def test_workload_edit_rejects_bad_values(doc):
 
 
 def test_a_refused_edit_names_the_setting_as_its_knob_does(doc):
-    assert doc.set_knob("window", 512) == ("Window: Llama 3 8B has no sliding-window layers; choose attention "
-                                           "\"sliding\" or a local:global ratio such as 5:1 first")
+    assert doc.set_knob("window", 512) == ("Window: Llama 3 8B has no sliding-window layers; set a local:global "
+                                           "ratio first, such as 5:1 (or 1:0: every attention layer local)")
     assert doc.set_knob("kv_heads", 3).startswith("KV heads: heads (32) must be divisible")
     assert doc.set_knob("top_k", 2).startswith("Top-k: Llama 3 8B has no MoE layers")

@@ -525,3 +525,22 @@ def test_the_window_fits_a_1024_pixel_wide_screen_with_every_dock_open(window, q
         assert window.minimumSizeHint().width() <= 1024, window.tabs.tabText(i)
     window.resize(1024, 640)
     qtbot.waitUntil(lambda: window.width() == 1024)
+
+
+def test_local_global_sets_the_span_and_the_attention_box_keeps_head_sharing(window, qtbot):
+    """Span (full or sliding) is the Local:global knob's; the Attention box shows how heads share
+    K/V, so it never reads "gqa" just after "sliding" was chosen."""
+    from PySide6.QtWidgets import QComboBox, QLineEdit
+    box = window.knobs.findChild(QComboBox, "attentionKind")
+    assert [box.itemText(i) for i in range(box.count())] == ["mha", "gqa", "mqa", "mla", "linear", "ssm"]
+    ratio = window.knobs.findChild(QLineEdit, "localGlobal")
+    ratio.setText("1:0")
+    ratio.editingFinished.emit()
+    window.knobs.flush()
+    kinds = {m.kind for layer in window.doc.spec.layers for m in layer.mixers}
+    assert kinds == {"sliding"} and box.currentText() == "gqa" and ratio.text() == "32:0"
+    assert window.knobs.window.isEnabled()
+    ratio.setText("0:1")
+    ratio.editingFinished.emit()
+    window.knobs.flush()
+    assert {m.kind for layer in window.doc.spec.layers for m in layer.mixers} == {"full"}

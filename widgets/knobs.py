@@ -12,7 +12,9 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QLabel, QLineE
                                QSlider, QSpinBox, QVBoxLayout, QWidget)
 from PySide6.QtCore import Qt
 
-ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla", "full", "sliding", "linear", "ssm")
+# how heads share K/V, or which mixer; the attention span (full or sliding) is the local:global
+# knob's, so this box never shows one axis while the other was just changed
+ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla", "linear", "ssm")
 WEIGHT_FORMATS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4", "nf4", "fp4", "ternary")
 KV_FORMATS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 ACT_FORMATS = ("fp32", "bf16", "fp16", "fp8")
@@ -48,21 +50,22 @@ class KnobPanel(QWidget):
         self.attention = self._combo("attentionKind", ATTENTION_KINDS)
         self.kv_heads = self._spin("kvHeads", 1, 1024)
         self.window = self._spin("window", 1, 1 << 22)
-        self.local_global = QLineEdit(objectName="localGlobal", placeholderText="e.g. 5:1")
+        self.local_global = QLineEdit(objectName="localGlobal", placeholderText="e.g. 5:1, 1:0")
         self.layers = self._spin("layers", 1, 4096)
         self.experts = self._spin("experts", 1, 4096)
         self.top_k = self._spin("topK", 1, 256)
         self.shared = self._spin("sharedExperts", 0, 64)
         self.window.setToolTip("Sliding-window size; to add windows to a model without them, "
-                               "choose attention 'sliding' or a local:global ratio")
+                               "set a local:global ratio (1:0 makes every attention layer local)")
         self._row(form, "Attention", self.attention, "attention",
                   "MHA: one KV head per query head; GQA: groups share KV heads; MQA: one KV head; "
-                  "MLA: cache a latent (DeepSeek); sliding: local window; linear: Gated DeltaNet; "
-                  "ssm: Mamba-2")
+                  "MLA: cache a latent (DeepSeek); linear: Gated DeltaNet; ssm: Mamba-2. "
+                  "Sliding windows: the Local:global knob")
         self._row(form, "KV heads", self.kv_heads, "kv_heads", "KV heads of every attention layer")
         self._row(form, "Window", self.window, "window", "Sliding-window size of local layers (tokens)")
         self._row(form, "Local:global", self.local_global, "local_global",
-                  "Attention layers re-laid as local (sliding) : global (full), e.g. Gemma 3's 5:1")
+                  "Attention layers re-laid as local (sliding) : global (full), e.g. Gemma 3's 5:1; "
+                  "1:0 makes every one local, 0:1 every one global")
         self._row(form, "Layers", self.layers, "layers", "Decoder layers (the pattern repeats)")
         self._row(form, "Experts", self.experts, "experts", "Routed experts per MoE layer")
         self._row(form, "Top-k", self.top_k, "top_k", "Routed experts per token")
