@@ -91,6 +91,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.LeftDockWidgetArea, dock)
 
         self.tabs = SteadyTabWidget(objectName="mainTabs")
+        # in a narrow window every tab stays in sight with its name shortened, not behind scroll arrows
+        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
+        self.tabs.setUsesScrollButtons(False)
         self.setCentralWidget(self.tabs)
         self._build_architecture_tab()
         self.charts_host = QWidget(objectName="chartsHost")
@@ -101,6 +104,8 @@ class MainWindow(QMainWindow):
         self.profile_host = QWidget(objectName="profileHost")
         QVBoxLayout(self.profile_host).setContentsMargins(0, 0, 0, 0)
         self.tabs.addTab(self.profile_host, "Profile")
+        for i in range(self.tabs.count()):        # the whole name where a narrow window shortens it
+            self.tabs.setTabToolTip(i, self.tabs.tabText(i))
         self.profiler = None
         self._profile_thread = None
         self._profile_worker = None

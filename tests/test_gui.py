@@ -525,6 +525,9 @@ def test_the_window_fits_a_1024_pixel_wide_screen_with_every_dock_open(window, q
         assert window.minimumSizeHint().width() <= 1024, window.tabs.tabText(i)
     window.resize(1024, 640)
     qtbot.waitUntil(lambda: window.width() == 1024)
+    bar = window.tabs.tabBar()                   # every tab in sight, none behind scroll arrows
+    assert all(0 <= bar.tabRect(i).left() and bar.tabRect(i).right() <= bar.width() for i in range(bar.count()))
+    assert [window.tabs.tabToolTip(i) for i in range(bar.count())][-1] == "Profile"
 
 
 def test_local_global_sets_the_span_and_the_attention_box_keeps_head_sharing(window, qtbot):
