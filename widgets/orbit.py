@@ -401,7 +401,7 @@ class OrbitView(QtWidgets.QGraphicsView):
         scene = self.scene()
         if scene is None or not self._items:
             return
-        ring = self.mapFromScene(scene.itemsBoundingRect()).boundingRect()
+        ring = self.mapFromScene(scene.sceneRect()).boundingRect()     # the layout's extent, kept by the scene
         centre, radius = ring.center(), 0.42 * min(ring.width(), ring.height())
         for label in (self.legend, self.shape_legend):
             box = label.geometry()
