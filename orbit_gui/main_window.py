@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QFrame, QScrollArea, QSizePolicy,
+                               QFrame, QScrollArea,
                                QListWidget, QMainWindow, QMessageBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -121,8 +121,8 @@ class MainWindow(QMainWindow):
             lambda: self.block_panel.show_block(self.diagram.selected_detail()))
 
         self.status = QLabel(objectName="statusText")
-        # the status bar's width, whatever the text: a longer text must not re-lay out the window
-        self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        # as wide as its text where there is room, but never a reason for the window to be wider
+        self.status.setMinimumWidth(1)
         self.status.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.statusBar().addPermanentWidget(self.status)
         self.statusBar().showMessage("Open a model from the list, a spec file or a config.json", 5000)

@@ -178,7 +178,7 @@ def test_dark_theme_check_boxes_can_be_seen_and_the_profiler_follows(window, qtb
         window.set_theme("light")
     assert window.profiler.chart.backgroundBrush().color().lightness() > 200
     from PySide6.QtWidgets import QApplication
-    assert QApplication.instance().styleSheet() == ""
+    assert QApplication.instance().styleSheet() == ""      # a style sheet would change size hints
 
 
 def test_reset_to_original(window, qtbot):
@@ -525,6 +525,10 @@ def test_the_window_fits_a_1024_pixel_wide_screen_with_every_dock_open(window, q
         assert window.minimumSizeHint().width() <= 1024, window.tabs.tabText(i)
     window.resize(1024, 640)
     qtbot.waitUntil(lambda: window.width() == 1024)
+    # labels that give way in a narrow window still show their text at this width
+    window.tabs.setCurrentWidget(window.benchmark_host)
+    qtbot.waitUntil(lambda: window.benchmarks.count.width() > 20)
+    assert window.status.width() > 150 and window.status.text()
     bar = window.tabs.tabBar()                   # every tab in sight, none behind scroll arrows
     assert all(0 <= bar.tabRect(i).left() and bar.tabRect(i).right() <= bar.width() for i in range(bar.count()))
     assert [window.tabs.tabToolTip(i) for i in range(bar.count())][-1] == "Profile"

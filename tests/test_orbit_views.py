@@ -375,7 +375,7 @@ def test_benchmarks_say_why_the_open_model_is_not_plotted(qtbot, graph):
     view.set_current(plotted)
     assert view.count.text() == f"{len(series.points)} models with both values"
     view.set_current(missing)
-    assert view.count.text().endswith("the open model is not plotted: the survey gives it no MMLU figure")
+    assert view.count.text().endswith("; the open model has no MMLU figure in the survey")
 
 
 def test_orbit_legends_never_cover_the_ring(panel, qtbot):

@@ -1065,12 +1065,11 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
         top.addWidget(QtWidgets.QLabel("Y:"))
         top.addWidget(self.y_box)
         top.addSpacing(12)
-        # one line that never widens the window (a wrapping label changed the plot's height after
-        # its labels were placed); the whole text is in the tooltip
+        # one line (a wrapping label changed the plot's height after its labels were placed), as
+        # wide as its text where there is room but never widening the window; whole in the tooltip
         self.count = QtWidgets.QLabel(objectName="benchmarkCount")
-        self.count.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
-        top.addWidget(self.count)
-        top.addStretch(1)
+        self.count.setMinimumWidth(1)
+        top.addWidget(self.count, 1)
         self.plot = pg.PlotWidget(objectName="benchmarkPlot")
         self.plot.getPlotItem().setMenuEnabled(False)
         self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self._tip, size=11)
@@ -1158,8 +1157,8 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
             text = f"{len(self.series.points)} models with both values"
             if model_id and p is None:   # say why the open model is missing, not just leave it out
                 scores = [n for n in (self.series.x_name, self.series.y_name) if n != "Parameters"]
-                text += (f"; the open model is not plotted: the survey gives it no "
-                         f"{' and '.join(scores)} figure{'s' if len(scores) > 1 else ''}")
+                text += (f"; the open model has no {' and '.join(scores)} "
+                         f"figure{'s' if len(scores) > 1 else ''} in the survey")
             self.count.setText(text)
             self.count.setToolTip(text)
         self._relabel_when_shown(self._fit_labels)
