@@ -395,3 +395,21 @@ def test_linear_token_axes_read_in_thousands_and_paired_plots_line_up(panel, two
     for top, bottom in (("thinkingChart", "thinkingCostChart"), ("scalingChart", "scalingMemoryChart")):
         widths = [panel.plot(name).getPlotItem().getAxis("left").width() for name in (top, bottom)]
         assert widths[0] == widths[1]
+
+
+def test_every_chart_fits_a_narrow_panel(panel, two, qtbot):
+    """A chart's legend and title once set its plot's minimum width (859 px for the roofline with
+    a comparison), so in a narrow window the right of the plot was out of view."""
+    a, b = two
+    panel.set_data(a, b)
+    panel.resize(360, 600)
+    panel.show()
+    qtbot.waitExposed(panel)
+    for i in range(panel.count()):
+        panel.setCurrentIndex(i)
+        for plot in [p for p in panel.plots if p.isVisible()]:
+            qtbot.waitUntil(lambda p=plot: p.width() < 400)
+            item = plot.getPlotItem()
+            assert item.minimumWidth() <= plot.width(), plot.objectName()
+            qtbot.waitUntil(lambda p=plot, i=item: i.getViewBox().sceneBoundingRect().right() <= p.width(),
+                            timeout=2000)

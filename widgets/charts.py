@@ -215,6 +215,9 @@ class _Plot(pg.PlotWidget):
         self.setObjectName(name)
         self.setMinimumHeight(180)
         pi = self.getPlotItem()
+        # the plot always fits its widget: in a very narrow one the legend's long entries are cut at
+        # the right rather than pushing the plot itself out of view
+        pi.setMinimumWidth(160)
         pi.setLogMode(x=logx, y=logy)
         self.grid_x = True               # vertical grid lines (bar charts leave them out)
         pi.showGrid(x=True, y=True, alpha=0.25)
@@ -226,6 +229,7 @@ class _Plot(pg.PlotWidget):
         self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", verSpacing=-6, horSpacing=18,
                                     frame=False)
         if legend:
+            self.legend.setMinimumWidth(100)     # its column is the plot's: long entries must not widen it
             pi.layout.addItem(self.legend, 4, 1)
             pi.layout.setRowSpacing(3, 0)
         else:
@@ -265,16 +269,31 @@ class _Plot(pg.PlotWidget):
 
     def resizeEvent(self, event):  # noqa: N802
         super().resizeEvent(event)
-        if getattr(self, "_title", "") and event.size().width() != event.oldSize().width():
-            self._show_title()
+        # pyqtgraph calls this with None while it builds the widget, before the legend exists
+        if event is not None and event.size().width() != event.oldSize().width() and "legend" in self.__dict__:
+            self._fit_legend()
+            if self._title:
+                self._show_title()
 
     def sync_legend(self, entries):
         """entries: [(item, name)] shown in this order; legend rows only, items stay."""
         self.legend.clear()
-        self.legend.setColumnCount(1 if len(entries) <= 1 else 2 if len(entries) <= 4 else 3)
         for item, name in entries:
             self.legend.addItem(item, name)
         self.legend.setLabelTextColor(self._fg)
+        self._fit_legend()
+
+    def _fit_legend(self):
+        """As many legend columns (up to 3) as the plot's width holds: the legend sits in the
+        plot's layout, so a legend wider than the widget pushed the plot's right side out of view."""
+        entries = len(self.legend.items)
+        if not entries:
+            return
+        room = self.width() - 24
+        for columns in range(1 if entries <= 1 else 2 if entries <= 4 else 3, 0, -1):
+            self.legend.setColumnCount(columns)
+            if self.legend.layout.effectiveSizeHint(QtCore.Qt.SizeHint.MinimumSize).width() <= room:
+                break
 
     def apply_theme(self, theme: dict):
         self._fg = theme["fg"]
