@@ -382,7 +382,11 @@ def test_orbit_legends_never_cover_the_ring(panel, qtbot):
     """Shown beside the orbit in a roomy view; hidden where they would lie on the ring or not fit
     (a narrow view, or zoomed in), and back once the view is fitted again."""
     view = panel.view
+    # fitted beside the legends (this view is wide): both shown, neither on the ring
     assert view.legend.isVisible() and view.shape_legend.isVisible()
+    from PySide6.QtCore import QPointF
+    centre = view.mapFromScene(QPointF(0, 0))
+    assert centre.x() > view.viewport().width() / 2 + 50       # the orbit moved right to make room
     view.zoom(3.0)
     assert not view.legend.isVisible() and not view.shape_legend.isVisible()
     view.fit()

@@ -23,7 +23,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QPointF, Qt, Signal
 
-from models.orbit_layout import (CONCEPT, DIMENSION, MODEL, NOMINAL_PLOT_PX, ORGANIZATION, PARAMS, LabelAnchor,
+from models.orbit_layout import (CONCEPT, DIMENSION, MODEL, NOMINAL_PLOT_PX, ORGANIZATION, PARAMS, R_DIM_OUT,
+                                 LabelAnchor,
                                  OrbitLayout, benchmark_labels, benchmark_names, benchmark_series, filter_nodes,
                                  format_params, log_ticks, neighbourhood, node_details,
                                  organization_colors, orbit_layout, polar, short_label,
@@ -398,11 +399,12 @@ class OrbitView(QtWidgets.QGraphicsView):
         are in the side panel's list too."""
         self.legend.move(8, 8)
         self.shape_legend.move(8, max(8, self.height() - self.shape_legend.height() - 8))
-        scene = self.scene()
-        if scene is None or not self._items:
+        if self.layout_ is None or not self._items:
             return
-        ring = self.mapFromScene(scene.sceneRect()).boundingRect()     # the layout's extent, kept by the scene
-        centre, radius = ring.center(), 0.42 * min(ring.width(), ring.height())
+        # the orbit is centred on the scene's origin; its outermost ring is the dimension arcs
+        reach = self.layout_.radii.get("dim_out") or R_DIM_OUT * self.layout_.size
+        centre = QtCore.QPointF(self.mapFromScene(QtCore.QPointF(0, 0)))
+        radius = QtCore.QPointF(self.mapFromScene(QtCore.QPointF(reach, 0))).x() - centre.x()
         for label in (self.legend, self.shape_legend):
             box = label.geometry()
             nearest_x = min(max(centre.x(), box.left()), box.right())
@@ -469,10 +471,24 @@ class OrbitView(QtWidgets.QGraphicsView):
         return self._selected
 
     def fit(self) -> None:
-        if self.scene().sceneRect().isEmpty():
+        """The whole orbit in view; where the view is tall enough, between the two legends (the
+        organizations above, the shapes below) rather than under them."""
+        rect = self.scene().sceneRect()
+        if rect.isEmpty():
             return
+        w, h = self.viewport().width(), self.viewport().height()
+        top, bottom = (label.sizeHint().height() + 12 for label in (self.legend, self.shape_legend))
+        left = max(label.sizeHint().width() for label in (self.legend, self.shape_legend)) + 12
+        full = min(w / rect.width(), h / rect.height())
+        above_below = min(w / rect.width(), (h - top - bottom) / rect.height())   # a tall view
+        beside = min((w - left) / rect.width(), h / rect.height())                # a wide one
+        scale = max(above_below, beside)
+        if scale > 0.75 * full:               # room for the legends costs at most a quarter of the size
+            rect = (rect.adjusted(0, -top / scale, 0, bottom / scale) if above_below >= beside
+                    else rect.adjusted(-left / scale, 0, 0, 0))
+        self.setSceneRect(rect)               # the view's own: the orbit clear of the legends
         self.resetTransform()
-        self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         self._user_zoomed = False
         self._place_legends()
 
