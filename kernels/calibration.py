@@ -155,13 +155,23 @@ def calibrated_predictions(result, calibration: Calibration) -> list[float | Non
             for b in result.blocks]
 
 
+def calibrated_whole_model(result, calibration: Calibration) -> tuple[float, float]:
+    """(prefill_s, decode_s): the whole model's prediction for ``result``'s request at the
+    calibration's efficiencies, as the profile's own whole-model prediction is made."""
+    from kernels.profiler import result_hardware
+    from models.cost import cost_report
+    rep = cost_report(result.request.spec, apply_calibration(result.workload(), calibration), result_hardware(result))
+    return rep.prefill.time_s, rep.decode.time_s
+
+
 def describe_fit(calibration: Calibration) -> list[str]:
     """One line per fitted phase: the summed prediction before and after against the measurement."""
     from models.metrics import fmt_seconds
     lines = []
     for phase, f in calibration.fit.items():
         m, before, after = f["measured_s"], f["predicted_before_s"], f["predicted_after_s"]
-        lines.append(f"{phase} ({calibration.backend}, timed layers): measured {fmt_seconds(m)}; predicted "
+        lines.append(f"{phase} ({calibration.backend}, every layer of the timed kinds): measured {fmt_seconds(m)}; "
+                     f"predicted "
                      f"{fmt_seconds(before)} before (ratio {before / m:.2f}), {fmt_seconds(after)} after "
                      f"(ratio {after / m:.2f})")
     if calibration.clamped:

@@ -173,6 +173,19 @@ def _calibration_problem(cal) -> str | None:
     return None
 
 
+def saved_calibration(data: dict):
+    """The calibration saved beside the profile (``Calibration``), or None: the app saves the
+    fit it showed, the CLI's ``--calibrate`` the one it made."""
+    from kernels.calibration import Calibration
+    cal = data.get("calibration")
+    if not isinstance(cal, dict) or _calibration_problem(cal):
+        return None
+    try:
+        return Calibration.from_dict(cal)
+    except (TypeError, ValueError):
+        return None
+
+
 def model_name(data: dict) -> str:
     """The model a saved profile was taken of (its catalog id or spec name)."""
     return data["request"]["model"]

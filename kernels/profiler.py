@@ -351,6 +351,15 @@ def cpu_threads(requested: int | None = None) -> tuple[int, str]:
                   "threads on busy cores would make the timings slow and noisy)")
 
 
+def result_hardware(result: "ProfileResult") -> Hardware:
+    """The cost model's device a result's predictions were made for (a GPU outside the hardware
+    database gets the figures ``hardware_for`` measures)."""
+    try:
+        return get_hardware(result.hardware_id)
+    except Exception:  # noqa: BLE001 - an unknown id
+        return hardware_for(*parse_device(result.request.device))
+
+
 def hardware_for(kind: str, index: int = 0) -> Hardware:
     """The cost model's Hardware for a device: the detected CPU, or the database entry whose name
     best matches the GPU's (memory taken from the device)."""

@@ -296,22 +296,29 @@ class MainWindow(QMainWindow):
         the document when it is costed on the same device (one undoable step)."""
         if self._profile_result is None:
             return
-        from kernels.calibration import calibrate, calibrated_predictions, describe_fit, save_calibration
+        from kernels.calibration import calibrate, save_calibration
         cal = calibrate(self._profile_result)
         save_calibration(cal)
-        self._profile_calibration = cal
-        self.profiler.show_predictions(calibrated_predictions(self._profile_result, cal), "calibrated")
         result = self._profile_result
         where = result.hardware_name or result.device or cal.device_key
-        text = (f"Calibrated for {where}: compute efficiency {cal.compute_efficiency:.3f}, "
-                f"memory efficiency {cal.memory_efficiency:.3f} (saved)")
+        text = (f"Calibrated the cost model's device \"{where}\": compute efficiency "
+                f"{cal.compute_efficiency:.3f}, memory efficiency {cal.memory_efficiency:.3f} (saved)")
         if self._profile_result.hardware_id == self.doc.state.workload.hardware:
             self.doc.set_workload("compute_efficiency", cal.compute_efficiency,
                                   memory_efficiency=cal.memory_efficiency)
             text += "; applied to the current predictions"
         else:
-            text += f"; choose the device \"{where}\" in the knobs to use it"
-        self.profiler.show_calibration(text, describe_fit(cal))
+            text += "; choose that device in the knobs to use it"
+        self._show_fit(cal, text)
+
+    def _show_fit(self, cal, text: str) -> None:
+        """Show ``cal`` on the profile on show: each block's and the whole model's prediction at
+        its efficiencies, and how the fit went; it is saved with the profile from then on."""
+        from kernels.calibration import calibrated_predictions, calibrated_whole_model, describe_fit
+        result = self._profile_result
+        self._profile_calibration = cal
+        self.profiler.show_predictions(calibrated_predictions(result, cal), "calibrated")
+        self.profiler.show_calibration(text, describe_fit(cal), calibrated_whole_model(result, cal))
 
     def save_profile_dialog(self) -> None:
         if self._profile_result is None:
@@ -344,7 +351,8 @@ class MainWindow(QMainWindow):
         """Show a saved profile (from the panel or ``orbit-explorer profile --json``) in the panel.
         Its model is found in the catalog, else it must be the open document's; a file that cannot
         be read says why and leaves the panel as it was."""
-        from kernels.profile_io import ProfileFileError, model_name, read_profile, result_from_data
+        from kernels.profile_io import (ProfileFileError, model_name, read_profile, result_from_data,
+                                        saved_calibration)
         from models.catalog import find
         if self._profile_thread is not None:
             self.show_error("Cannot open a profile", "A profile is running; cancel it or let it finish first.")
@@ -367,6 +375,10 @@ class MainWindow(QMainWindow):
         self._ensure_profiler()
         self._profile_result, self._profile_calibration = result, None
         self.profiler.show_loaded(result, Path(path).name)
+        saved = saved_calibration(data)
+        if saved is not None:               # the fit saved with the profile is shown as it was
+            self._show_fit(saved, f"Calibration saved with this profile: compute efficiency "
+                                  f"{saved.compute_efficiency:.3f}, memory efficiency {saved.memory_efficiency:.3f}")
         self.tabs.setCurrentWidget(self.profile_host)
         self.statusBar().showMessage(f"Opened {path}", 4000)
         return True

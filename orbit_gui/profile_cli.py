@@ -123,7 +123,7 @@ def cmd_profile(args) -> int:
         return 2
     from kernels.calibration import (apply_calibration, calibrate, load_calibration,
                                      save_calibration)
-    from kernels.profiler import ProfileRequest, Profiler, device_key, parse_device
+    from kernels.profiler import ProfileRequest, Profiler, device_key, parse_device, result_hardware
     saved = None
     if not getattr(args, "no_calibration", False):
         try:
@@ -167,8 +167,8 @@ def cmd_profile(args) -> int:
         base = result.workload()
         from dataclasses import replace
         default = replace(base, compute_efficiency=0.70, memory_efficiency=0.80)
-        before = cost_report(spec, default, _hardware(result))
-        after = cost_report(spec, apply_calibration(base, cal), _hardware(result))
+        before = cost_report(spec, default, result_hardware(result))
+        after = cost_report(spec, apply_calibration(base, cal), result_hardware(result))
         # compare with the backend the calibration was fitted to (the fastest one measured)
         w = result.whole_by_backend.get(cal.backend) or result.whole_model
         measured = w.decode_s if w else None
@@ -206,12 +206,3 @@ def cmd_profile(args) -> int:
         print(f"orbit-explorer: error: cannot calibrate a {result.status} profile", file=sys.stderr)
         return 1
     return 0
-
-
-def _hardware(result):
-    from models.hardware import get_hardware
-    try:
-        return get_hardware(result.hardware_id)
-    except Exception:  # noqa: BLE001 - a GPU outside the database
-        from kernels.profiler import hardware_for, parse_device
-        return hardware_for(*parse_device(result.request.device))

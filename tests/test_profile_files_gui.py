@@ -71,11 +71,22 @@ def test_saved_results_open_again_as_they_were_shown_and_calibrate(window, qtbot
     assert window._profile_result.request.spec.name == profiled != window.doc.spec.name
     qtbot.mouseClick(panel.calibrate_button, Qt.LeftButton)
     assert "Calibrated" in panel.summary.text() and "ratio 1.00" in panel.summary.text()
-    # saved again, the fit goes with it
+    # the whole-model lines now compare with the calibrated prediction
+    from kernels.calibration import calibrated_whole_model
+    cal, result = window._profile_calibration, window._profile_result
+    _, decode = calibrated_whole_model(result, cal)
+    assert "(measured vs calibrated prediction)" in panel.summary.text()
+    assert f"(predicted/measured {decode / result.whole_by_backend['torch'].decode_s:.2f})" in panel.summary.text()
+    calibrated_shown = panel.shown_predictions()
+    # saved again, the fit goes with it, and opening the file shows it again
     _answer_dialogs(monkeypatch, tmp_path / "calibrated.json")
     qtbot.mouseClick(_button(panel, "profileSave"), Qt.LeftButton)
     saved = json.loads((tmp_path / "calibrated.json").read_text())
-    assert saved["calibration"]["memory_efficiency"] == window._profile_calibration.memory_efficiency
+    assert saved["calibration"]["memory_efficiency"] == cal.memory_efficiency
+    qtbot.mouseClick(_button(panel, "profileOpen"), Qt.LeftButton)
+    assert panel.shown_predictions() == calibrated_shown
+    assert "Calibration saved with this profile" in panel.summary.text()
+    assert window._profile_calibration.memory_efficiency == cal.memory_efficiency
 
 
 def test_a_bad_file_is_a_message_and_the_panel_keeps_what_it_showed(window, qtbot, tmp_path, monkeypatch):

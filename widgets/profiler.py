@@ -127,6 +127,10 @@ class ProfilerPanel(QWidget):
         layout.addWidget(self.progress)
         self.status = QLabel(IDLE_TEXT, objectName="profileStatus", wordWrap=True)
         layout.addWidget(self.status)
+        # the whole-model figures first: they are what a run is for; the blocks' detail below
+        self.summary = QLabel(objectName="profileSummary", wordWrap=True)
+        self.summary.setTextFormat(Qt.RichText)
+        layout.addWidget(self.summary)
         split = QSplitter(Qt.Vertical)
         self.table = QTableWidget(0, len(COLUMNS), objectName="profileTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -166,15 +170,15 @@ class ProfilerPanel(QWidget):
         self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 5 * rows + 20)
         self.chart.setMinimumHeight(200)
         layout.addWidget(split, 1)
-        self.summary = QLabel(objectName="profileSummary", wordWrap=True)
-        self.summary.setTextFormat(Qt.RichText)
-        layout.addWidget(self.summary)
         self.run_button.clicked.connect(self._run_clicked)
         self.cancel_button.clicked.connect(self.cancelRequested)
         self.calibrate_button.clicked.connect(self.calibrateRequested)
         self.open_button.clicked.connect(self.openRequested)
         self.save_button.clicked.connect(self.saveRequested)
         self._rows: list = []
+        self._result = None                 # the result the summary describes
+        self._whole_predicted = None        # (prefill_s, decode_s) at a calibration, once one is shown
+        self._calibration_lines: list[str] = []
         self._predicted_s: list = []   # per row: the run's prediction, or a calibrated one
         self._update_chart()
 
@@ -278,24 +282,36 @@ class ProfilerPanel(QWidget):
     def show_result(self, result) -> None:
         self.set_running(False)
         self.progress.setValue(1000 if result.status != "cancelled" else self.progress.value())
+        self._result, self._whole_predicted, self._calibration_lines = result, None, []
+        self._render_summary()
         w = result.whole_model
+        self.calibrate_button.setEnabled(result.status == "ok" and w is not None and bool(w.decode_s))
+        self.save_button.setEnabled(bool(result.blocks))
+
+    def _render_summary(self) -> None:
+        """The run in one line, each backend's whole-model time against the prediction in force
+        (calibrated once a fit is shown), the engine's messages, then the calibration's lines."""
+        result = self._result
         req = result.request
         head = (f"<b>{req.spec.name}</b>" + (f" on <b>{result.device}</b>" if result.device else ""),
                 result.dtype, f"context {req.context:,}", f"batch {req.batch}", f"status {result.status}")
         lines = [" · ".join(part for part in head if part)]
+        w = result.whole_model
         whole = result.whole_by_backend or ({w.backend: w} if w is not None else {})
         if whole:
-            lines.append("Whole model, extrapolated from one layer of each kind (measured vs predicted):")
+            which = "calibrated prediction" if self._whole_predicted else "predicted"
+            lines.append(f"Whole model, extrapolated from one layer of each kind (measured vs {which}):")
         for name, wb in whole.items():
-            parts = [f"prefill {_time(wb.prefill_s)} vs {_time(wb.predicted_prefill_s)}"] if wb.prefill_s else []
+            pre, dec = self._whole_predicted or (wb.predicted_prefill_s, wb.predicted_decode_s)
+            parts = []
+            if wb.prefill_s:
+                parts.append(f"prefill {_time(wb.prefill_s)} vs {_time(pre)} (predicted/measured {pre / wb.prefill_s:.2f})")
             if wb.decode_s:
-                parts.append(f"decode {_time(wb.decode_s)} per token vs {_time(wb.predicted_decode_s)} "
-                             f"(predicted/measured {wb.decode_ratio:.2f})")
+                parts.append(f"decode {_time(wb.decode_s)} per token vs {_time(dec)} "
+                             f"(predicted/measured {dec / wb.decode_s:.2f})")
             lines.append(f"&nbsp;&nbsp;{name}: " + "; ".join(parts))
-        lines += [f"<i>{m}</i>" for m in result.messages[:4]]
+        lines += [f"<i>{m}</i>" for m in result.messages[:4]] + self._calibration_lines
         self.summary.setText("<br>".join(lines))
-        self.calibrate_button.setEnabled(result.status == "ok" and w is not None and bool(w.decode_s))
-        self.save_button.setEnabled(bool(result.blocks))
 
     def show_loaded(self, result, source: str) -> None:
         """A saved profile (``source`` names its file), shown as if it had just run."""
@@ -311,9 +327,12 @@ class ProfilerPanel(QWidget):
         self.set_running(False)
         self.status.setText(message)
 
-    def show_calibration(self, text: str, details: list[str] = ()) -> None:
-        lines = [f"<b>{text}</b>", *details]
-        self.summary.setText(self.summary.text() + "<br>" + "<br>".join(lines))
+    def show_calibration(self, text: str, details: list[str] = (), whole_predicted=None) -> None:
+        """A fit's description; ``whole_predicted`` (prefill_s, decode_s): the whole model's
+        prediction at the fitted efficiencies, which the whole-model lines then compare against."""
+        self._calibration_lines = [f"<b>{text}</b>", *details]
+        self._whole_predicted = whole_predicted
+        self._render_summary()
 
     def set_theme(self, name: str) -> None:
         self.chart.setBackground("#18191b" if name == "dark" else "w")
