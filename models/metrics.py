@@ -64,8 +64,8 @@ def _delta(value: float, base: float | None, fmt, better_lower: bool) -> str:
         pct = ""
     elif value / base >= 10:           # "+112478.9%" reads worse than "×1126"
         pct = f" (×{value / base:,.0f})"
-    else:
-        pct = f" ({diff / base * 100:+.1f}%)"
+    else:                              # a decimal where it matters: +4.5%, but +344%
+        pct = f" ({diff / base * 100:+.0f}%)" if abs(diff / base) >= 1 else f" ({diff / base * 100:+.1f}%)"
     sign = "+" if diff > 0 else "−"
     return f"{sign}{fmt(abs(diff))}{pct}"
 
@@ -147,6 +147,8 @@ def _local_global(spec: ModelSpec) -> str:
     """The ratio of the first period: leading local layers, then the global ones after them
     (Gemma 3: 5:1 even when the layer count cuts the last period short)."""
     kinds = [m.kind != "full" for l in spec.layers for m in l.mixers if isinstance(m, (Attention, MLA))]
+    if all(kinds):                     # every layer local: 1:0, as the user types it
+        return "1:0"
     local = next((i for i, is_local in enumerate(kinds) if not is_local), len(kinds))
     rest = kinds[local:]
     glob = next((i for i, is_local in enumerate(rest) if is_local), len(rest))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
+from .hf.common import block_label
 from .spec import MAX_LAYERS, MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError
 
 
@@ -138,7 +139,8 @@ def set_local_global(spec: ModelSpec, ratio: str) -> ModelSpec:
                                 window=window if sliding else 0) if isinstance(m, attends) else m
             for m in layer.mixers))
         rest = name[name.index("+"):] if "+" in name else ""
-        label = ("local" if sliding else "global") + rest
+        # "local"/"global" where both kinds alternate; one kind throughout is named by its parts
+        label = block_label(new) if 0 in (local, glob) else ("local" if sliding else "global") + rest
         while label in blocks and blocks[label] != new:
             label += "'"
         blocks[label] = new
@@ -221,7 +223,6 @@ def _relabel(before: ModelSpec, after: ModelSpec) -> ModelSpec:
     """Rename the blocks an edit changed whose names were made from their contents ("mla+moe"),
     so the names say what the blocks now are ("full+moe" after attention=gqa). Names of the
     spec's own choosing, and local:global's "local"/"global", stay."""
-    from .hf.common import block_label
     renames: dict[str, str] = {}
     for name, layer in after.blocks.items():
         old = before.blocks.get(name)

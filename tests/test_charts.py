@@ -413,3 +413,9 @@ def test_every_chart_fits_a_narrow_panel(panel, two, qtbot):
             assert item.minimumWidth() <= plot.width(), plot.objectName()
             qtbot.waitUntil(lambda p=plot, i=item: i.getViewBox().sceneBoundingRect().right() <= p.width(),
                             timeout=2000)
+
+
+def test_chart_byte_labels_keep_three_figures():
+    from widgets.charts import _fmt_bytes
+    assert [_fmt_bytes(b * 2**20) for b in (381, 1002, 1126.4, 641843, 2.44 * 2**20)] == \
+        ["381 MiB", "0.98 GiB", "1.10 GiB", "627 GiB", "2.44 TiB"]

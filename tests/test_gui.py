@@ -121,7 +121,8 @@ def test_impossible_edit_is_explained_and_not_applied(window, qtbot):
     before = shown(window, "paramsTotal")
     set_spin(window, qtbot, "kvHeads", 3)
     error = window.knobs.findChild(type(window.metrics.fits), "kvHeadsError")
-    assert error.isVisible() and error.text() == "KV heads: heads (32) must be divisible by kv_heads (3)"
+    assert error.isVisible() and error.text() == "heads (32) must be divisible by kv_heads (3)"
+    assert window.statusBar().currentMessage() == "Not applied: KV heads: heads (32) must be divisible by kv_heads (3)"
     assert shown(window, "paramsTotal") == before
     assert window.knobs.kv_heads.value() == 8          # the control shows the value in force
 
@@ -545,7 +546,7 @@ def test_local_global_sets_the_span_and_the_attention_box_keeps_head_sharing(win
     ratio.editingFinished.emit()
     window.knobs.flush()
     kinds = {m.kind for layer in window.doc.spec.layers for m in layer.mixers}
-    assert kinds == {"sliding"} and box.currentText() == "gqa" and ratio.text() == "32:0"
+    assert kinds == {"sliding"} and box.currentText() == "gqa" and ratio.text() == "1:0"
     assert window.knobs.window.isEnabled()
     ratio.setText("0:1")
     ratio.editingFinished.emit()

@@ -72,11 +72,14 @@ def _positive(values) -> np.ndarray:
 
 
 def _fmt_bytes(b: float) -> str:
-    if b >= 1e12:
-        return f"{b / 2**40:.2f} TiB"
-    if b >= GiB:
-        return f"{b / GiB:.1f} GiB"
-    return f"{b / 2**20:.0f} MiB"
+    """Three significant figures, in the unit that keeps them under 1000: 626 MiB, 0.98 GiB,
+    1.10 GiB, 2.44 TiB."""
+    for unit, size in (("TiB", 2**40), ("GiB", GiB), ("MiB", 2**20)):
+        if b >= 0.95 * size or unit == "MiB":
+            value = b / size
+            return f"{value:.0f} {unit}" if value >= 100 else f"{value:.1f} {unit}" if value >= 10 \
+                else f"{value:.2f} {unit}"
+    return f"{b:.0f} B"
 
 
 def _fmt_seconds(s: float) -> str:
@@ -692,8 +695,9 @@ class ChartsPanel(QtWidgets.QTabWidget):
                 t = self.quant_texts[ti]
                 ti += 1
                 count = f"{r.devices_needed}" if r.devices_needed is not None else f">{MAX_DEVICES}"
-                t.setHtml(f'<div style="text-align:center; color:{self._fg()}">'
-                          f'<b>{count}</b><br>{_fmt_bytes(r.weights_bytes)}</div>')
+                # two bars a format leave no room for the weights' size: the count alone, then
+                weights = "" if len(series) > 1 else f"<br>{_fmt_bytes(r.weights_bytes)}"
+                t.setHtml(f'<div style="text-align:center; color:{self._fg()}"><b>{count}</b>{weights}</div>')
                 doc = t.textItem.document()
                 t.textItem.setTextWidth(doc.idealWidth() + 2)   # lets text-align centre the lines
                 t.updateTextPos()

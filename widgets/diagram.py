@@ -911,7 +911,8 @@ class ArchitectureView(QGraphicsView):
                 y += self._wrapped(root, t, x, y, w) + 4
 
 
-_BREAK_AFTER = str.maketrans({c: c + "\u200b" for c in "+*/=(,>"})
+# not after "(" or ",": a line ending "latent (" or "15," reads badly
+_BREAK_AFTER = str.maketrans({c: c + "\u200b" for c in "+*/=>"})
 
 
 def breakable(text: str) -> str:

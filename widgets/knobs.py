@@ -42,6 +42,7 @@ class KnobPanel(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._timer.timeout.connect(self._flush)
         self._errors: dict[str, QLabel] = {}
+        self._names: dict[str, str] = {}          # key -> the label of its row
         self._updating = False
         layout = QVBoxLayout(self)
 
@@ -131,9 +132,10 @@ class KnobPanel(QWidget):
     def _row(self, form: QFormLayout, label: str, widget, key: str, tip: str, workload=False) -> None:
         widget.setToolTip(tip)
         error = QLabel(objectName=f"{widget.objectName()}Error", wordWrap=True)
-        error.setStyleSheet("color: #c62828;")
+        error.setStyleSheet("color: #e5534b;")     # a red that reads on the light and the dark theme
         error.hide()
         self._errors[key] = error
+        self._names[key] = label
         box = QWidget()
         inner = QVBoxLayout(box)
         inner.setContentsMargins(0, 0, 0, 0)
@@ -187,6 +189,9 @@ class KnobPanel(QWidget):
         label = self._errors.get(key)
         if label is None:
             return
+        prefix = f"{self._names.get(key)}: "
+        if message and message.startswith(prefix):      # beside the knob, its name goes without saying
+            message = message[len(prefix):]
         label.setText(message or "")
         label.setVisible(bool(message))
 

@@ -32,7 +32,7 @@ COLUMN_TIPS = {"p50": "Median time per call of one layer (whole batch)",
                "Achieved": "FLOP/s and bytes/s the median time implies, from the cost model's counts",
                "Rel. error": "Relative L2 error of the output against a float64 reference"}
 PREDICTED_COL = COLUMNS.index("Predicted")
-LABEL_BLOCK_CHARS = 18                 # block names in the chart's row labels, whatever the phase
+LABEL_BLOCK_CHARS = 24                 # block names in the chart's row labels, whatever the phase
 
 
 def _prediction_cells(predicted_s, measured_s) -> tuple[str, str]:
@@ -147,6 +147,7 @@ class ProfilerPanel(QWidget):
         plot.invertY(True)                       # the first block on top, like the table
         plot.showGrid(x=True, alpha=0.2)
         plot.setMouseEnabled(y=False)
+        plot.getAxis("left").setStyle(tickTextOffset=10)   # row labels clear of the widget's edge
         self.chart.setLabel("bottom", "time per call (log scale)")
         self._legend = self.chart.addLegend(offset=(-10, 4), colCount=2)   # top right, over a blank row
         # predicted-to-measured gaps as one path of segment pairs, then the two kinds of point
