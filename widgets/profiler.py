@@ -11,8 +11,8 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QHeaderView, QLabel,
+                               QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from models.metrics import fmt_bytes, fmt_flops, fmt_seconds
@@ -130,8 +130,13 @@ class ProfilerPanel(QWidget):
         # the whole-model figures first: they are what a run is for; the blocks' detail below
         self.summary = QLabel(objectName="profileSummary", wordWrap=True)
         self.summary.setTextFormat(Qt.RichText)
-        layout.addWidget(self.summary)
+        self.summary.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+        self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        # first, in a pane of its own that scrolls: a long summary must not push the table and chart away
+        summary_pane = QScrollArea(objectName="profileSummaryPane", widgetResizable=True, frameShape=QFrame.NoFrame)
+        summary_pane.setWidget(self.summary)
         split = QSplitter(Qt.Vertical)
+        split.addWidget(summary_pane)
         self.table = QTableWidget(0, len(COLUMNS), objectName="profileTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         for col, name in enumerate(COLUMNS):
@@ -164,8 +169,10 @@ class ProfilerPanel(QWidget):
         self._hint.setPos(0.5, 0.5)
         self.chart.addItem(self._hint)
         split.addWidget(self.chart)
-        split.setStretchFactor(0, 1)
+        split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
+        split.setStretchFactor(2, 1)
+        split.setSizes([150, 300, 300])
         # a header and five rows stay visible however long the summary below grows
         rows = self.table.verticalHeader().defaultSectionSize()
         self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 5 * rows + 20)
