@@ -714,7 +714,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
         p.getPlotItem().setYRange(0, y_top, padding=0)
         step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if y_top / s <= 8)
         p.getPlotItem().getAxis("left").setTicks([[(n, str(n)) for n in range(0, int(y_top) + 1, step)], []])
-        entries = [(self.quant_bars, f"{a.model} (label: devices, weights)")]
+        entries = [(self.quant_bars, f"{a.model} (label: devices{'' if b is not None else ', weights'})")]
         if b is not None:
             entries.append((self.quant_cmp_bars, f"{b.model} on {b.device}"))
         entries.append((self.quant_have_key, f"this setup: {plural(have, 'device')}"))
