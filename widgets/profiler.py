@@ -127,12 +127,12 @@ class ProfilerPanel(QWidget):
         layout.addWidget(self.progress)
         self.status = QLabel(IDLE_TEXT, objectName="profileStatus", wordWrap=True)
         layout.addWidget(self.status)
-        # the whole-model figures first: they are what a run is for; the blocks' detail below
         self.summary = QLabel(objectName="profileSummary", wordWrap=True)
         self.summary.setTextFormat(Qt.RichText)
         self.summary.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        # first, in a pane of its own that scrolls: a long summary must not push the table and chart away
+        # the whole-model figures first (they are what a run is for), in a pane of their own that
+        # scrolls: a long summary must not push the table and chart out of view
         summary_pane = QScrollArea(objectName="profileSummaryPane", widgetResizable=True, frameShape=QFrame.NoFrame)
         summary_pane.setWidget(self.summary)
         split = QSplitter(Qt.Vertical)
@@ -313,7 +313,8 @@ class ProfilerPanel(QWidget):
             pre, dec = self._whole_predicted or (wb.predicted_prefill_s, wb.predicted_decode_s)
             parts = []
             if wb.prefill_s:
-                parts.append(f"prefill {_time(wb.prefill_s)} vs {_time(pre)} (predicted/measured {pre / wb.prefill_s:.2f})")
+                parts.append(f"prefill {_time(wb.prefill_s)} vs {_time(pre)} "
+                             f"(predicted/measured {pre / wb.prefill_s:.2f})")
             if wb.decode_s:
                 parts.append(f"decode {_time(wb.decode_s)} per token vs {_time(dec)} "
                              f"(predicted/measured {dec / wb.decode_s:.2f})")
