@@ -30,9 +30,12 @@ def plural(n: int, noun: str) -> str:
 
 
 def fmt_flops(n: float) -> str:
+    """Three significant figures: 62.4 TFLOP, 200 TFLOP, 1.23 PFLOP."""
     for div, unit in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M")):
         if abs(n) >= div:
-            return f"{n / div:.2f} {unit}FLOP"
+            v = n / div
+            return f"{v:.0f} {unit}FLOP" if abs(v) >= 100 else f"{v:.1f} {unit}FLOP" if abs(v) >= 10 \
+                else f"{v:.2f} {unit}FLOP"
     return f"{n:.0f} FLOP"
 
 
@@ -65,7 +68,9 @@ def _delta(value: float, base: float | None, fmt, better_lower: bool) -> str:
     elif value / base >= 10:           # "+112478.9%" reads worse than "×1126"
         pct = f" (×{value / base:,.0f})"
     else:                              # a decimal where it matters: +4.5%, but +344%
-        pct = f" ({diff / base * 100:+.0f}%)" if abs(diff / base) >= 1 else f" ({diff / base * 100:+.1f}%)"
+        share = abs(diff / base) * 100
+        pct = f" ({'+' if diff > 0 else '−'}{share:.0f}%)" if share >= 100 else \
+            f" ({'+' if diff > 0 else '−'}{share:.1f}%)"
     sign = "+" if diff > 0 else "−"
     return f"{sign}{fmt(abs(diff))}{pct}"
 

@@ -36,7 +36,7 @@ class ModelBrowser(QWidget):
         self.year_to = QSpinBox(objectName="yearTo", minimum=min(years), maximum=max(years),
                                 value=max(years))
         self.feature.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.feature.setMinimumContentsLength(8)
+        self.feature.setMinimumContentsLength(6)
         row.addWidget(self.feature, 1)
         row.addWidget(self.year_from)
         row.addWidget(QLabel("–"))

@@ -611,9 +611,11 @@ class ArchitectureView(QGraphicsView):
             self._tabs.setdefault(it.ffn, QPainterPath()).addRoundedRect(
                 QRectF(OVERVIEW_W - 44, y + 5, 36, h - 10), 6, 6)
             # the tab says what its colour means; over the tab paths (z 1), so not a child of the box
-            label = self._text(FFN_TAB_LABELS.get(it.ffn, it.ffn), 0, 0, 9, bold=True, color="background")
-            label.setPos(OVERVIEW_W - 26 - label.boundingRect().width() / 2,
-                         y + (h - label.boundingRect().height()) / 2)
+            # (placed by its own position, so a redraw finds the same item in the same place)
+            text = FFN_TAB_LABELS.get(it.ffn, it.ffn)
+            metrics = _metrics(9, True)
+            label = self._text(text, OVERVIEW_W - 26 - metrics.horizontalAdvance(text) / 2,
+                               y + (h - metrics.height()) / 2, 9, bold=True, color="background")
             label.setZValue(2)
         self._mark_block(box, it.block, it.first, True, it.tooltip)
         return h

@@ -16,6 +16,21 @@ def _set_text(label: QLabel, text: str) -> None:
         label.setText(text)
 
 
+LABEL_PX = 96      # a figure's name wider than this takes two lines (the dock must fit 1024 px screens)
+
+
+def _two_lines(label: QLabel, text: str) -> str:
+    """``text`` in two lines where wider than LABEL_PX, broken where the wider line is narrowest
+    (keeping "(...)" whole when that costs a few pixels at most). A hard break, not word wrap: a
+    word-wrapped label makes the grid lay out by height-for-width on every figure's change."""
+    width = label.fontMetrics().horizontalAdvance
+    if width(text) <= LABEL_PX or " " not in text:
+        return text
+    cut = min((i for i, c in enumerate(text) if c == " "),
+              key=lambda i: max(width(text[:i]), width(text[i + 1:])) - (12 if text[i + 1] == "(" else 0))
+    return text[:cut] + "\n" + text[cut + 1:]
+
+
 def _set_style(widget: QWidget, sheet: str) -> None:
     """Style sheets are costly to re-apply (a full re-polish); only set them when they change."""
     if widget.styleSheet() != sheet:
@@ -85,15 +100,15 @@ class MetricsPanel(QWidget):
             self._layout.insertWidget(self._layout.count() - 1, box)
             self._groups[row.group] = grid
         r = grid.rowCount()
-        label = QLabel(row.label, wordWrap=True)    # long labels wrap rather than widen the dock
+        label = QLabel()
         value = QLabel(objectName=row.key)
         value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         # fixed column widths: a changed figure must not re-lay out (and repaint) the whole dock
-        value.setMinimumWidth(110)
+        value.setMinimumWidth(96)         # "108.95 GFLOP" is 85 px
         value.setTextInteractionFlags(Qt.TextSelectableByMouse)
         delta = QLabel(objectName=f"{row.key}Delta")
         delta.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        delta.setMinimumWidth(124)
+        delta.setMinimumWidth(140)         # "+200 TFLOP (+59.8%)" is 125 px
         grid.addWidget(label, r, 0)
         grid.addWidget(value, r, 1)
         grid.addWidget(delta, r, 2)
@@ -103,7 +118,7 @@ class MetricsPanel(QWidget):
                  fits_text: str) -> None:
         for row in rows:
             self._ensure_row(row)
-            _set_text(self._labels[row.key], row.label)
+            _set_text(self._labels[row.key], _two_lines(self._labels[row.key], row.label))
             value = self._values[row.key]
             _set_text(value, row.text)
             value.setToolTip(row.tooltip)
