@@ -29,13 +29,16 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+def three_figures(v: float) -> str:
+    """``v`` (under 1000 in its unit) to three significant figures: 200, 62.4, 1.23."""
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
 def fmt_flops(n: float) -> str:
     """Three significant figures: 62.4 TFLOP, 200 TFLOP, 1.23 PFLOP."""
     for div, unit in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M")):
         if abs(n) >= div:
-            v = n / div
-            return f"{v:.0f} {unit}FLOP" if abs(v) >= 100 else f"{v:.1f} {unit}FLOP" if abs(v) >= 10 \
-                else f"{v:.2f} {unit}FLOP"
+            return f"{three_figures(n / div)} {unit}FLOP"
     return f"{n:.0f} FLOP"
 
 

@@ -179,8 +179,9 @@ class Document:
         try:
             spec, report, baseline = self._evaluate(new)
         except SpecError as exc:
-            self.events.rejected.emit(key, rejection_text(exc))
-            return rejection_text(exc)
+            reason = rejection_text(exc)
+            self.events.rejected.emit(key, reason)
+            return reason
         self._undo.append((label, self.state))
         self._redo.clear()
         self._set(new, spec, report, baseline)

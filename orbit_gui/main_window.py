@@ -27,7 +27,7 @@ from orbit_gui.theme import apply_theme
 from widgets.browser import ModelBrowser
 from widgets.knobs import KnobPanel
 from widgets.metrics import MetricsPanel
-from widgets.steady import SteadyScrollArea, SteadyTabWidget, steady_scroll_bars
+from widgets.steady import SteadyScrollArea, SteadyTabWidget, narrow_combo, steady_scroll_bars
 
 SPEC_FILTER = "Specs and configs (*.json *.toml);;All files (*)"
 
@@ -153,8 +153,7 @@ class MainWindow(QMainWindow):
             if e.has_spec:
                 self.compare_box.addItem(e.name, e.id)
         # as wide as the page allows, not as the longest model name: the window must fit small screens
-        self.compare_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.compare_box.setMinimumContentsLength(14)
+        narrow_combo(self.compare_box, 14)
         self.compare_box.currentIndexChanged.connect(self._compare_changed)
         row.addWidget(self.compare_box, 1)
         layout.addLayout(row)

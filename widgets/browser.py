@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLin
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from models.catalog import PROVENANCE_TEXT
+from widgets.steady import narrow_combo
 
 MUTED = "#8a8d91"   # readable on the light and the dark theme
 
@@ -35,8 +36,7 @@ class ModelBrowser(QWidget):
                                   value=min(years))
         self.year_to = QSpinBox(objectName="yearTo", minimum=min(years), maximum=max(years),
                                 value=max(years))
-        self.feature.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.feature.setMinimumContentsLength(6)
+        narrow_combo(self.feature, 6)
         row.addWidget(self.feature, 1)
         row.addWidget(self.year_from)
         row.addWidget(QLabel("–"))

@@ -16,7 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from models.charts import (KIND_LABELS, KIND_ORDER, MAX_DEVICES, MEMORY_COMPONENTS, MEMORY_LABELS,
                            QUANT_FORMATS, ChartData)
-from models.metrics import plural
+from models.metrics import plural, three_figures
 
 GiB = 2**30
 PRIMARY = "#0072B2"
@@ -76,9 +76,7 @@ def _fmt_bytes(b: float) -> str:
     1.10 GiB, 2.44 TiB."""
     for unit, size in (("TiB", 2**40), ("GiB", GiB), ("MiB", 2**20)):
         if b >= 0.95 * size or unit == "MiB":
-            value = b / size
-            return f"{value:.0f} {unit}" if value >= 100 else f"{value:.1f} {unit}" if value >= 10 \
-                else f"{value:.2f} {unit}"
+            return f"{three_figures(b / size)} {unit}"
     return f"{b:.0f} B"
 
 

@@ -7,10 +7,11 @@ debounced: only the latest value of each control is sent, never a queue of stale
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton,
                                QSlider, QSpinBox, QVBoxLayout, QWidget)
-from PySide6.QtCore import Qt
+
+from widgets.steady import narrow_combo
 
 # how heads share K/V, or which mixer; the attention span (full or sliding) is the local:global
 # knob's, so this box never shows one axis while the other was just changed
@@ -20,14 +21,6 @@ KV_FORMATS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 ACT_FORMATS = ("fp32", "bf16", "fp16", "fp8")
 GROUP_SIZES = (32, 64, 128, 256)
 DEBOUNCE_MS = 120
-
-
-def _narrow(box: QComboBox, chars: int = 8) -> QComboBox:
-    """A combo box as wide as its column, not its longest item ("NVIDIA H100 SXM5 80GB"): the
-    dock, and with it the window, must fit a small screen. The open list shows items whole."""
-    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    box.setMinimumContentsLength(chars)
-    return box
 
 
 class KnobPanel(QWidget):
@@ -85,7 +78,7 @@ class KnobPanel(QWidget):
         self.context = self._spin("context", 1, 1 << 24)
         self.context_slider = QSlider(Qt.Horizontal, objectName="contextSlider", minimum=7, maximum=21)
         self.batch = self._spin("batch", 1, 1 << 16)
-        self.hardware = _narrow(QComboBox(objectName="hardware"), 16)
+        self.hardware = narrow_combo(QComboBox(objectName="hardware"), 16)
         for hw_id, name in hardware:
             self.hardware.addItem(name, hw_id)
         self.devices = self._spin("devices", 1, 1024)
@@ -104,7 +97,7 @@ class KnobPanel(QWidget):
 
     # ---- construction helpers
     def _combo(self, name: str, items) -> QComboBox:
-        box = _narrow(QComboBox(objectName=name))
+        box = narrow_combo(QComboBox(objectName=name))
         box.addItems(list(items))
         return box
 

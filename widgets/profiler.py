@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxL
 
 from models.metrics import fmt_bytes, fmt_flops, fmt_seconds
 from widgets.charts import NiceAxis
+from widgets.steady import narrow_combo
 
 BACKENDS = (("torch", "torch eager"), ("sdpa", "torch SDPA"), ("triton", "our Triton kernels"),
             ("onnxruntime", "ONNX Runtime"))
@@ -76,8 +77,7 @@ class ProfilerPanel(QWidget):
         form = QFormLayout()
         self.device = QComboBox(objectName="profileDevice")
         # a GPU's entry names the card, memory and driver: the list shows it whole, the box need not
-        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.device.setMinimumContentsLength(14)
+        narrow_combo(self.device, 14)
         self.device.addItem("CPU (this machine)", "cpu")
         form.addRow("Device", self.device)
         self.context = QSpinBox(objectName="profileContext", minimum=1, maximum=1 << 20, value=512)

@@ -10,7 +10,7 @@ to paint on a CPU raster; together these were half of the 16 ms knob-to-repaint 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtWidgets import (QAbstractScrollArea, QAbstractSlider, QScrollArea, QScrollBar,
+from PySide6.QtWidgets import (QAbstractScrollArea, QAbstractSlider, QComboBox, QScrollArea, QScrollBar,
                                QTabWidget)
 
 
@@ -125,3 +125,11 @@ class SteadyTabWidget(QTabWidget):
                 return True
             self._hints = hints
         return super().event(event)
+
+
+def narrow_combo(box: QComboBox, chars: int = 8) -> QComboBox:
+    """A combo box as wide as its column, not its longest item ("NVIDIA H100 SXM5 80GB"): the
+    window must fit a small screen. The open list shows items whole."""
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(chars)
+    return box
