@@ -103,6 +103,7 @@ class Document:
         self.spec: ModelSpec | None = None
         self.report: CostReport | None = None
         self.baseline_report: CostReport | None = None
+        self._baselines: dict[Workload, CostReport] = {}
         self._undo: list[tuple[str, State]] = []
         self._redo: list[tuple[str, State]] = []
 
@@ -126,6 +127,8 @@ class Document:
         report = cost_report(spec, state.workload)
         self.base_spec, self.source, self.state = spec, source, state
         self.spec, self.report, self.baseline_report = spec, report, report
+        # the opened model's report per workload: undo and redo across workloads reuse them
+        self._baselines = {state.workload: report}
         self._undo.clear()
         self._redo.clear()
         self.events.source_changed.emit()
@@ -167,10 +170,11 @@ class Document:
         assert self.base_spec is not None
         spec = apply_overrides(self.base_spec, list(state.edits))
         report = cost_report(spec, state.workload)
-        if state.workload == self.state.workload and self.baseline_report is not None:
-            baseline = self.baseline_report
-        else:
-            baseline = cost_report(self.base_spec, state.workload)
+        baseline = self._baselines.get(state.workload)
+        if baseline is None:
+            if len(self._baselines) >= 256:          # a long drag over contexts: keep memory bounded
+                self._baselines.clear()
+            baseline = self._baselines[state.workload] = cost_report(self.base_spec, state.workload)
         return spec, report, baseline
 
     def _commit(self, new: State, label: str, key: str) -> str | None:

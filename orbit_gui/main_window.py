@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.RightDockWidgetArea, dock)
 
         self.history = steady_scroll_bars(QListWidget(objectName="undoHistory"))
+        self._history_rows: list[tuple[str, bool]] = []   # what the history list shows
         self.history.itemClicked.connect(self._history_clicked)
         dock = QDockWidget("History", self, objectName="historyDock")
         dock.setWidget(self.history)
@@ -748,22 +749,26 @@ class MainWindow(QMainWindow):
 
     def _refresh_history(self) -> None:
         labels, current = self.doc.history()
+        rows = [(label, i > current) for i, label in enumerate(labels)]   # (text, undone and redoable)
+        shown = self._history_rows
         h = self.history
-        # Update rows in place (a cleared and refilled list re-lays out and repaints entirely).
-        while h.count() > len(labels):
+        # Touch only rows that changed, compared in Python: reading every item back from Qt made
+        # each edit cost time in proportion to the length of the history.
+        while h.count() > len(rows):
             h.takeItem(h.count() - 1)
-        for i, label in enumerate(labels):
+        del shown[len(rows):]
+        for i, (label, redoable) in enumerate(rows):
+            if i < len(shown) and shown[i] == (label, redoable):
+                continue
             item = h.item(i)
             if item is None:
                 h.addItem(label)
                 item = h.item(i)
-            elif item.text() != label:
+            else:
                 item.setText(label)
-            redoable = i > current                 # undone steps, still redoable
-            if item.data(Qt.UserRole) != redoable:
-                item.setData(Qt.UserRole, redoable)
-                # undone steps grey; the rest follow the palette, so a theme switch recolours them
-                item.setData(Qt.ForegroundRole, QColor("#8a8d91") if redoable else None)
+            # undone steps grey; the rest follow the palette, so a theme switch recolours them
+            item.setData(Qt.ForegroundRole, QColor("#8a8d91") if redoable else None)
+            shown[i:i + 1] = [(label, redoable)]
         if h.currentRow() != current:
             h.setCurrentRow(current)
 

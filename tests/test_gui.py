@@ -157,6 +157,43 @@ def test_history_rows_follow_the_theme(window, qtbot):
         window.set_theme("light")
 
 
+def test_history_list_follows_undo_redo_and_a_new_branch(window, qtbot):
+    """The list is updated row by row from what it last showed: after undoing, redoing and editing
+    again (which drops the redoable steps), it holds exactly the document's history, undone steps
+    grey, the current step selected."""
+    undo = window.findChild(type(window.undo_action), "actionUndo")
+    redo = window.findChild(type(window.undo_action), "actionRedo")
+
+    def check() -> None:
+        labels, current = window.doc.history()
+        h = window.history
+        assert [h.item(i).text() for i in range(h.count())] == labels
+        assert [h.item(i).data(Qt.ForegroundRole) is not None for i in range(h.count())] == \
+            [i > current for i in range(len(labels))]
+        assert h.currentRow() == current
+
+    for heads in (1, 2, 4):
+        set_spin(window, qtbot, "kvHeads", heads)
+    check()
+    undo.trigger(), undo.trigger()
+    check()
+    redo.trigger()
+    check()
+    set_spin(window, qtbot, "kvHeads", 8)      # a new edit: the undone "4" step is gone
+    check()
+    assert window.history.count() == 4 and "8" in window.history.item(3).text()
+    undo.trigger(), undo.trigger()
+    set_spin(window, qtbot, "kvHeads", 4)      # the list shrinks to three rows...
+    check()
+    set_spin(window, qtbot, "kvHeads", 8)
+    undo.trigger()
+    check()
+    assert window.open_catalog("llama-3-8b")   # a fresh history of one row...
+    check()
+    set_spin(window, qtbot, "kvHeads", 1)      # ...growing back to a row it once showed
+    check()
+
+
 def test_dark_theme_check_boxes_can_be_seen_and_the_profiler_follows(window, qtbot):
     """Fusion outlines an unchecked box one shade darker than the window: invisible on the dark
     theme. The box painted there must differ from the window behind it; the profiler's chart, built

@@ -88,6 +88,7 @@ class MetricsPanel(QWidget):
         self._values: dict[str, QLabel] = {}
         self._deltas: dict[str, QLabel] = {}
         self._labels: dict[str, QLabel] = {}
+        self._label_texts: dict[str, str] = {}     # each label's unsplit text, as last set
         self._layout.addStretch(1)
 
     def _ensure_row(self, row) -> None:
@@ -118,7 +119,9 @@ class MetricsPanel(QWidget):
                  fits_text: str) -> None:
         for row in rows:
             self._ensure_row(row)
-            _set_text(self._labels[row.key], _two_lines(self._labels[row.key], row.label))
+            if self._label_texts.get(row.key) != row.label:   # measuring text costs ~0.1 ms a label
+                self._label_texts[row.key] = row.label
+                _set_text(self._labels[row.key], _two_lines(self._labels[row.key], row.label))
             value = self._values[row.key]
             _set_text(value, row.text)
             value.setToolTip(row.tooltip)
