@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from models.catalog import FEATURES, PROVENANCE_TEXT, catalog, entry_features
-from models.cost import cost_report
+from models.cost import Workload, cost_report
 from models.hardware import hardware_db
 from models.metrics import fmt_bytes, knob_values, metric_rows
 from models.spec import SpecError
@@ -37,7 +37,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.settings = settings
-        self.doc = Document()
+        self.doc = Document(Workload(hardware=settings.hardware)
+                            if settings.hardware in hardware_db() else None)
         self.setWindowTitle("Orbit Explorer")
         self.setAcceptDrops(True)
         self.resize(1500, 950)
@@ -819,10 +820,14 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ geometry
     def _restore_geometry(self) -> None:
-        if self.settings.geometry:
-            self.restoreGeometry(QByteArray(base64.b64decode(self.settings.geometry)))
-        if self.settings.window_state:
-            self.restoreState(QByteArray(base64.b64decode(self.settings.window_state)))
+        """A damaged saved layout is ignored: the window opens at its default size."""
+        for text, restore in ((self.settings.geometry, self.restoreGeometry),
+                              (self.settings.window_state, self.restoreState)):
+            if text:
+                try:
+                    restore(QByteArray(base64.b64decode(text, validate=True)))
+                except ValueError:                  # binascii.Error: not base64
+                    pass
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")

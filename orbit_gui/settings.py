@@ -47,6 +47,8 @@ def load_settings() -> Settings:
         return Settings()
     defaults = asdict(Settings())
     clean = {k: data[k] for k in defaults if k in data and isinstance(data[k], type(defaults[k]))}
+    if "recent_files" in clean:               # a hand-edited list may hold anything
+        clean["recent_files"] = [p for p in clean["recent_files"] if isinstance(p, str) and p][:MAX_RECENT]
     return Settings(**clean)
 
 

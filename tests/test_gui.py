@@ -10,7 +10,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QComboBox, QMessageBox  # noqa: E402
 
 from models.catalog import find  # noqa: E402
 from models.cost import Workload, cost_report  # noqa: E402
@@ -282,6 +282,21 @@ def test_settings_persist(window, tmp_path):
     from orbit_gui.settings import load_settings
     s = load_settings()
     assert s.theme == "dark" and s.last_model == "catalog:llama-3-8b" and s.geometry
+
+
+def test_damaged_settings_still_open_the_window_and_the_device_is_restored(qtbot, tmp_path, monkeypatch):
+    """A hand-edited settings file with a layout that is not base64 and recent files that are not
+    paths opens the window at its default layout; the device chosen last time comes back."""
+    monkeypatch.setenv("ORBIT_EXPLORER_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "settings.json").write_text(json.dumps(
+        {"version": 1, "geometry": "abc", "window_state": "abcde", "recent_files": [123, None, "x.json"],
+         "hardware": "rtx-4090"}))
+    from orbit_gui.app import create_window
+    w = create_window("llama-3-8b")
+    qtbot.addWidget(w)
+    assert [a.text() for a in w.recent_menu.actions()] == ["x.json"]
+    assert w.doc.state.workload.hardware == "rtx-4090"
+    assert w.findChild(QComboBox, "hardware").currentData() == "rtx-4090"
 
 
 def test_drop_config_file_opens_it(window, tmp_path):
