@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         self.knobs = KnobPanel(hw)
         self.knobs.editRequested.connect(self._edit)
         self.knobs.workloadRequested.connect(self._edit_workload)
-        self.knobs.resetRequested.connect(self.doc.reset)
+        self.knobs.resetRequested.connect(lambda: (self.knobs.flush(), self.doc.reset()))
         self.metrics = MetricsPanel()
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -436,6 +436,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ opening and saving
     def open_catalog(self, model_id: str) -> bool:
+        self.knobs.flush()      # a knob change still in its debounce belongs to the model it was made on
         try:
             self.doc.open_catalog(model_id)
         except SpecError as exc:
@@ -445,6 +446,7 @@ class MainWindow(QMainWindow):
         return True
 
     def open_path(self, path: str) -> bool:
+        self.knobs.flush()
         try:
             self.doc.open_file(path)
         except SpecError as exc:
@@ -604,8 +606,12 @@ class MainWindow(QMainWindow):
         self.doc.redo()
 
     def _history_clicked(self, item) -> None:
-        labels, current = self.doc.history()
         target = self.history.row(item)
+        before = self.doc.history()
+        self.knobs.flush()      # else the pending edit would land after the jump and drop the redo steps
+        labels, current = self.doc.history()
+        if (labels, current) != before and target > before[1]:
+            return              # the clicked step was redoable, and the pending edit replaced it
         while current > target and self.doc.can_undo:
             self.doc.undo()
             current -= 1

@@ -284,6 +284,23 @@ def test_settings_persist(window, tmp_path):
     assert s.theme == "dark" and s.last_model == "catalog:llama-3-8b" and s.geometry
 
 
+def test_a_knob_change_still_in_its_debounce_stays_with_its_model_and_history(window, qtbot):
+    """Opening a model, clicking a history row or resetting within the 120 ms debounce applies the
+    pending change first, where it was made: it never lands on the next model or after the jump."""
+    window.knobs.layers.setValue(10)              # pending, not yet sent
+    assert window.open_catalog("mistral-7b")
+    qtbot.wait(300)
+    assert window.doc.state.edits == () and window.doc.spec.num_layers == 32
+    set_spin(window, qtbot, "kvHeads", 4)
+    window.knobs.batch.setValue(16)               # pending
+    window._history_clicked(window.history.item(0))
+    qtbot.wait(300)
+    labels, current = window.doc.history()
+    assert current == 0 and len(labels) == 3 and window.doc.can_redo   # both steps can be redone
+    window.doc.redo(), window.doc.redo()
+    assert window.doc.state.workload.batch == 16
+
+
 def test_damaged_settings_still_open_the_window_and_the_device_is_restored(qtbot, tmp_path, monkeypatch):
     """A hand-edited settings file with a layout that is not base64 and recent files that are not
     paths opens the window at its default layout; the device chosen last time comes back."""
