@@ -79,15 +79,27 @@ class Source:
 
 @dataclass(frozen=True)
 class State:
-    """Everything undoable: the knob edits (ordered; a re-edited key moves to the end) and the
+    """Everything undoable: the knob edits, replayed in order on the opened model, and the
     workload."""
 
     edits: tuple[tuple[str, str], ...] = ()
     workload: Workload = Workload()
 
     def with_edit(self, key: str, value: str) -> "State":
+        """The edit made on the model as it stands: appended to the list."""
+        return dataclasses.replace(self, edits=self.edits + ((key, value),))
+
+    def with_edit_replacing(self, key: str, value: str) -> "State":
+        """The same edit with the key's earlier edits dropped: a shorter list, which gives the same
+        model only when no edit in between depended on the earlier value."""
         edits = tuple((k, v) for k, v in self.edits if k != key) + ((key, value),)
         return dataclasses.replace(self, edits=edits)
+
+    def with_last_edit_replaced(self, key: str, value: str) -> "State":
+        """The edit replacing the last one when that was of the same key."""
+        if self.edits and self.edits[-1][0] == key:
+            return dataclasses.replace(self, edits=self.edits[:-1] + ((key, value),))
+        return self.with_edit(key, value)
 
 
 WORKLOAD_KEYS = ("context", "batch", "weights", "kv", "activations", "group_size", "hardware",
@@ -140,8 +152,21 @@ class Document:
         """Apply a spec edit; returns None, or the reason it was refused."""
         if self.base_spec is None:
             return "no model is open"
-        new = self.state.with_edit(key, str(value))
-        return self._commit(new, edit_label(key, value), key)
+        exact = self.state.with_edit(key, str(value))
+        # Keep a shorter list when it replays to the same model: the key's earlier edits dropped,
+        # else its edit just before replaced (a spin box stepped several times). Replaying the
+        # shorter list can differ or fail (top-k 1, experts 4, then top-k 2: without "top-k 1"
+        # first, the opened model's top-k 8 meets 4 experts) while the edit on the model shown is valid.
+        for short in self.state.with_edit_replacing(key, str(value)), self.state.with_last_edit_replaced(key, str(value)):
+            if short == exact:
+                continue
+            try:
+                if self._spec_of(short) == self._spec_of(exact):
+                    exact = short
+                    break
+            except SpecError:
+                pass
+        return self._commit(exact, edit_label(key, value), key)
 
     def set_workload(self, key: str, value: Any, **more: Any) -> str | None:
         """Change workload settings (several at once, as one undo step, with ``more``)."""
@@ -166,9 +191,12 @@ class Document:
         new = dataclasses.replace(self.state, workload=workload)
         return self._commit(new, edit_label(key, value), key)
 
-    def _evaluate(self, state: State) -> tuple[ModelSpec, CostReport, CostReport]:
+    def _spec_of(self, state: State) -> ModelSpec:
         assert self.base_spec is not None
-        spec = apply_overrides(self.base_spec, list(state.edits))
+        return apply_overrides(self.base_spec, list(state.edits))
+
+    def _evaluate(self, state: State) -> tuple[ModelSpec, CostReport, CostReport]:
+        spec = self._spec_of(state)
         report = cost_report(spec, state.workload)
         baseline = self._baselines.get(state.workload)
         if baseline is None:

@@ -3,6 +3,8 @@ undo and redo restore states exactly."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.catalog import find
 from models.cost import Workload, cost_report
@@ -103,3 +105,48 @@ def test_a_refused_edit_names_the_setting_as_its_knob_does(doc):
                                            "ratio first, such as 5:1 (or 1:0: every attention layer local)")
     assert doc.set_knob("kv_heads", 3).startswith("KV heads: heads (32) must be divisible")
     assert doc.set_knob("top_k", 2).startswith("Top-k: Llama 3 8B has no MoE layers")
+
+
+# ---- an edit acts on the model shown, whatever edits came before it
+EDIT_CHOICES = {"attention": ["mha", "gqa", "mqa", "mla", "linear"], "kv_heads": ["1", "4"],
+                "local_global": ["1:0", "3:1", "0:1"], "window": ["512", "2048"], "layers": ["4", "12"],
+                "experts": ["4", "16"], "top_k": ["1", "2", "6"], "shared_experts": ["0", "2"]}
+
+
+def test_re_editing_a_knob_after_an_edit_that_needed_it_is_accepted():
+    """Top-k 1, experts 4, then top-k 2 is valid on the model shown; replaying a list from which
+    the first top-k was dropped would have met the opened model's top-k 8 with 4 experts."""
+    d = Document(Workload(context=4096))
+    d.open_catalog("deepseek-v3")
+    for key, value in (("top_k", 1), ("experts", 4), ("top_k", 2)):
+        assert d.set_knob(key, value) is None
+    assert {b.ffn.top_k for b in d.spec.blocks.values() if hasattr(b.ffn, "top_k")} == {2}
+    d.set_knob("top_k", 3)            # a knob stepped again: its last edit is replaced
+    assert d.state.edits == (("top_k", "1"), ("experts", "4"), ("top_k", "3"))
+    d.set_knob("experts", 16)
+    d.set_knob("top_k", 6)            # the list stays short where replaying it gives the same model
+    assert d.state.edits == (("experts", "16"), ("top_k", "6")) and d.spec == \
+        apply_overrides(find("deepseek-v3").spec(), [("experts", "16"), ("top_k", "6")])
+
+
+@settings(max_examples=80, deadline=None)
+@given(model=st.sampled_from(["llama-3-8b", "mixtral-8x7b", "gemma-3-27b", "jamba-v0.1", "deepseek-v3"]),
+       edits=st.lists(st.sampled_from([(k, v) for k, vs in EDIT_CHOICES.items() for v in vs]),
+                      min_size=1, max_size=6))
+def test_every_edit_is_judged_on_the_model_shown(model, edits):
+    """Accepted exactly when applying it to the current spec is valid, and then the document holds
+    that spec: an earlier edit of the same knob never changes the outcome."""
+    d = Document(Workload(context=4096))
+    d.open_catalog(model)
+    for key, value in edits:
+        before = d.spec
+        try:
+            expected = apply_overrides(before, [(key, value)])
+            cost_report(expected, d.state.workload)
+        except SpecError:
+            expected = None
+        refused = d.set_knob(key, value)
+        if expected is None:
+            assert refused and d.spec == before
+        else:
+            assert refused is None and d.spec == expected
