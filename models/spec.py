@@ -30,10 +30,14 @@ class SpecError(ValueError):
 
 # --------------------------------------------------------------------------- validation helpers
 
+# No size in a model comes near 2**40 (a trillion); beyond it, a typo or a damaged file. The cap
+# keeps every figure the cost model derives a finite float.
+MAX_SIZE = 2 ** 40
+
+
 def _positive(path: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(path, f"must be an integer, got {value!r}")
-    if value <= 0:
+    _non_negative(path, value)
+    if value == 0:
         raise SpecError(path, f"must be positive, got {value}")
 
 
@@ -42,6 +46,15 @@ def _non_negative(path: str, value: Any) -> None:
         raise SpecError(path, f"must be an integer, got {value!r}")
     if value < 0:
         raise SpecError(path, f"must not be negative, got {value}")
+    if value > MAX_SIZE:
+        raise SpecError(path, too_large(value))
+
+
+def too_large(value: int | float) -> str:
+    """The rule broken by a size above MAX_SIZE, with the value readable however large."""
+    digits = len(str(abs(int(value)))) if isinstance(value, int) else 0
+    shown = f"a {digits}-digit number" if digits > 300 else f"{value:.3g}"
+    return f"must be at most 2**40 (about 1.1e12), got {shown}"
 
 
 def _boolean(path: str, value: Any) -> None:

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from models import spec_io
+from models.catalog import find
 from models.hf import SUPPORTED_MODEL_TYPES, spec_from_hf_config
 from models.spec import (SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN,
                          SpecError)
@@ -297,6 +298,17 @@ def test_mutation_wrong_type_names_the_field(data, value, draw):
     _get(data, path[:-1])[path[-1]] = value
     err = _expect_field_error(data, key)
     assert err.field == ".".join(map(str, path))
+
+
+@SETTINGS
+@given(valid_dicts(), st.integers(2**40 + 1, 10**400), st.data())
+def test_mutation_absurdly_large_sizes_name_the_field(data, value, draw):
+    """Above 2**40 a size is a typo or a damaged file; the cost model's floats would overflow."""
+    data = copy.deepcopy(data)
+    path, key = draw.draw(st.sampled_from(_positive_field_paths(data)))
+    _get(data, path[:-1])[path[-1]] = value
+    err = _expect_field_error(data, key)
+    assert err.field == ".".join(map(str, path)) and "at most 2**40" in str(err)
 
 
 @SETTINGS
@@ -594,3 +606,23 @@ def test_hf_random_config_raises_only_spec_error(config, model_type):
         spec_from_hf_config(config)
     except SpecError:
         pass
+
+
+@pytest.mark.parametrize("model_type,key,value", [
+    ("qwen3", "vocab_size", 10 ** 400), ("qwen3", "hidden_size", float("inf")),
+    ("llama", "num_hidden_layers", 1e30), ("qwen3", "num_attention_heads", float("nan"))])
+def test_hf_absurd_numbers_name_the_key(model_type, key, value):
+    config = {**find("qwen3-0.6b" if model_type == "qwen3" else "llama-3-8b").raw["hf_config"],
+              key: value}
+    with pytest.raises(SpecError) as info:
+        spec_from_hf_config(config)
+    assert info.value.field == f"config.{key}"
+
+
+@pytest.mark.parametrize("vision", [{"patch_size": 0}, {"hidden_size": "x"}, {"image_size": [224]}])
+def test_hf_bad_vision_config_is_a_spec_error_naming_it(vision):
+    config = copy.deepcopy(find("gemma-3-27b").raw["hf_config"])
+    config["vision_config"].update(vision)
+    with pytest.raises(SpecError) as info:
+        spec_from_hf_config(config)
+    assert info.value.field == "config.vision_config"

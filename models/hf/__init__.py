@@ -18,6 +18,11 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text"}
 SUPPORTED_MODEL_TYPES = tuple(sorted(set(IMPORTERS) | set(_WRAPPERS)))
 
 
+# What a config with wrong types or absurd values raises inside an importer's arithmetic.
+_UNREADABLE = (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError, IndexError,
+               OverflowError)
+
+
 def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> ModelSpec:
     """Translate a Hugging Face config dict. Raises SpecError naming the offending key."""
     if not isinstance(config, Mapping):
@@ -42,7 +47,12 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
         vision_cfg = config.get("vision_config")
         if isinstance(vision_cfg, Mapping):
             from .vision import ENCODERS
-            vision = ENCODERS[model_type](vision_cfg, spec.hidden_size)
+            try:
+                vision = ENCODERS[model_type](vision_cfg, spec.hidden_size)
+            except SpecError:
+                raise
+            except _UNREADABLE as exc:
+                raise SpecError("config.vision_config", f"cannot read it: {exc!r}") from None
             spec = spec.with_changes(vision=vision, model_type=model_type)
         return spec
     importer = IMPORTERS.get(model_type)
@@ -54,5 +64,5 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
         return importer(config, name)
     except SpecError:
         raise
-    except (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError, IndexError) as exc:
+    except _UNREADABLE as exc:
         raise SpecError("config", f"cannot read this {model_type} config: {exc!r}") from None

@@ -5,9 +5,10 @@ engine must not import transformers at run time, and raw keys are what users hav
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterable, Mapping
 
-from ..spec import Attention, DenseFFN, Layer, ModelSpec, SpecError
+from ..spec import MAX_SIZE, Attention, DenseFFN, Layer, ModelSpec, SpecError, too_large
 
 Config = Mapping[str, Any]
 
@@ -32,8 +33,11 @@ def as_int(cfg: Config, *keys: str, default: Any = None) -> int:
     value = get(cfg, *keys, default=default)
     if value is None:
         raise SpecError(f"config.{keys[0]}", f"is required for model_type {cfg.get('model_type')!r}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or (isinstance(value, float) and not math.isfinite(value)) or int(value) != value:
         raise SpecError(f"config.{keys[0]}", f"must be an integer, got {value!r}")
+    if abs(value) > MAX_SIZE:      # before any list of that many layers is built
+        raise SpecError(f"config.{keys[0]}", too_large(value))
     return int(value)
 
 
