@@ -18,6 +18,7 @@ in ``calibration.json`` under the config directory: the ``directory`` argument, 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -50,11 +51,47 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Calibration":
+        """Raises ValueError naming what is wrong (a file may have been edited by hand)."""
+        problem = calibration_problem(data)
+        if problem:
+            raise ValueError(problem)
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         cal = cls(**known)
         cal.compute_efficiency = _clamp(float(cal.compute_efficiency))
         cal.memory_efficiency = _clamp(float(cal.memory_efficiency))
         return cal
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+FIT_KEYS = ("measured_s", "predicted_before_s", "predicted_after_s")
+
+
+def calibration_problem(data) -> str | None:
+    """What makes ``data`` unusable as a Calibration's dict, or None."""
+    if not isinstance(data, dict):
+        return "not an object"
+    for key in ("compute_efficiency", "memory_efficiency"):
+        if not (_finite(data.get(key)) and data[key] > 0):
+            return f"{key} is not a positive number"
+    fit = data.get("fit", {})
+    if not isinstance(fit, dict) or not all(
+            phase in ("prefill", "decode") and isinstance(f, dict)
+            and all(_finite(f.get(k)) and f[k] > 0 for k in FIT_KEYS) for phase, f in fit.items()):
+        return f"fit is not prefill/decode entries of positive {', '.join(FIT_KEYS)}"
+    clamped = data.get("clamped", [])
+    if not isinstance(clamped, list) or not all(isinstance(c, str) for c in clamped):
+        return "clamped is not a list of names"
+    if not isinstance(data.get("device_key"), str):
+        return "device_key (the device it was fitted on) is missing"
+    for key in ("hardware_id", "dtype", "model", "backend", "created"):
+        if not isinstance(data.get(key, ""), str):
+            return f"{key} is not text"
+    if not isinstance(data.get("samples"), int) or isinstance(data.get("samples"), bool):
+        return "samples (the number of timings fitted) is not a whole number"
+    return None
 
 
 def _clamp(x: float) -> float:
@@ -66,7 +103,7 @@ def _samples(result, backend: str):
     from kernels.profiler import HEAD_BLOCK
     out = []
     for b in result.blocks:
-        if not b.ok or not b.p50_s or not b.op_costs:
+        if not b.ok or not b.op_costs or not (_finite(b.p50_s) and b.p50_s > 0):
             continue
         if b.backend == backend or (b.block == HEAD_BLOCK and b.backend == "torch"):
             out.append((b.phase, b.layers, b.op_costs, b.p50_s))
@@ -100,8 +137,8 @@ def calibrate(result, backend: str | None = None, *, iterations: int = 50) -> Ca
     if not samples:
         raise ValueError(f"no successful {backend} timings to calibrate on")
     peak, bw = result.peak_flops, result.bandwidth
-    if not peak or not bw:
-        raise ValueError("the profile has no device peak or bandwidth")
+    if not (_finite(peak) and peak > 0 and _finite(bw) and bw > 0):
+        raise ValueError("the profile has no device peak FLOP/s or bandwidth to relate its timings to")
     wl = result.workload() if hasattr(result, "workload") else Workload()
     ce0, me0 = wl.compute_efficiency, wl.memory_efficiency
 
@@ -131,6 +168,8 @@ def calibrate(result, backend: str | None = None, *, iterations: int = 50) -> Ca
             ce = _clamp(ce * p / m_pre) if p else ce
         if abs(ce - old[0]) < 1e-6 * old[0] and abs(me - old[1]) < 1e-6 * old[1]:
             break
+    if not (_finite(ce) and _finite(me)):
+        raise ValueError("the profile's operator costs are not finite numbers")
     clamped = [name for name, v in (("compute_efficiency", ce), ("memory_efficiency", me))
                if v in (LOW, HIGH)]
     fit = {}
@@ -162,6 +201,21 @@ def calibrated_whole_model(result, calibration: Calibration) -> tuple[float, flo
     from models.cost import cost_report
     rep = cost_report(result.request.spec, apply_calibration(result.workload(), calibration), result_hardware(result))
     return rep.prefill.time_s, rep.decode.time_s
+
+
+def fit_view(result, calibration: Calibration) -> tuple[list[float | None], list[str], tuple[float, float]]:
+    """What a view shows of ``calibration`` on ``result``: each block's calibrated prediction, the
+    fit's description and the whole model's calibrated (prefill_s, decode_s). Computed whole before
+    anything is shown; raises ValueError saying why when a (loaded) profile cannot carry it."""
+    from models.spec import SpecError
+    if not (_finite(result.peak_flops) and result.peak_flops > 0
+            and _finite(result.bandwidth) and result.bandwidth > 0):
+        raise ValueError("the profile has no device peak FLOP/s or bandwidth to predict from")
+    try:
+        return (calibrated_predictions(result, calibration), describe_fit(calibration),
+                calibrated_whole_model(result, calibration))
+    except SpecError as exc:            # a dtype or device the cost model does not know
+        raise ValueError(f"the profile cannot be costed: {exc}") from None
 
 
 def describe_fit(calibration: Calibration) -> list[str]:

@@ -14,6 +14,7 @@ import json
 import os
 from pathlib import Path
 
+from kernels.calibration import calibration_problem
 from kernels.profiler import PHASES, ProfileRequest, ProfileResult
 from models.spec import ModelSpec
 from models.spec_io import atomic_write_text
@@ -126,8 +127,9 @@ def _problem(data) -> str | None:
     for key in ("backends", "phases"):
         if key in request and not (isinstance(request[key], list) and all(isinstance(x, str) for x in request[key])):
             return f"request.{key} is not a list of names"
-    if request.get("calibration") is not None and _calibration_problem(request["calibration"]):
-        return f"request.calibration: {_calibration_problem(request['calibration'])}"
+    for where, cal in (("request.calibration", request.get("calibration")), ("calibration", data.get("calibration"))):
+        if cal is not None and calibration_problem(cal):
+            return f"{where}: {calibration_problem(cal)}"
     wrong = _wrong_field(request, _REQUEST_FIELDS, nullable=False) or _wrong_field(data, _RESULT_FIELDS)
     if wrong:
         return wrong
@@ -164,26 +166,12 @@ def _pairs_of_numbers(costs) -> bool:
         isinstance(c, list) and len(c) == 2 and all(_is(x, _NUMBER) for x in c) for c in costs)
 
 
-def _calibration_problem(cal) -> str | None:
-    if not isinstance(cal, dict):
-        return "not an object"
-    for key in ("compute_efficiency", "memory_efficiency"):
-        if not _is(cal.get(key), _NUMBER):
-            return f"{key} is not a number"
-    return None
-
-
 def saved_calibration(data: dict):
     """The calibration saved beside the profile (``Calibration``), or None: the app saves the
     fit it showed, the CLI's ``--calibrate`` the one it made."""
     from kernels.calibration import Calibration
     cal = data.get("calibration")
-    if not isinstance(cal, dict) or _calibration_problem(cal):
-        return None
-    try:
-        return Calibration.from_dict(cal)
-    except (TypeError, ValueError):
-        return None
+    return Calibration.from_dict(cal) if cal is not None else None   # read_profile checked it
 
 
 def model_name(data: dict) -> str:

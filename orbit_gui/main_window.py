@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         self.knobs = KnobPanel(hw)
         self.knobs.editRequested.connect(self._edit)
         self.knobs.workloadRequested.connect(self._edit_workload)
-        self.knobs.resetRequested.connect(lambda: (self.knobs.flush(), self.doc.reset()))
+        self.knobs.resetRequested.connect(self._reset)
         self.metrics = MetricsPanel()
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -297,29 +297,38 @@ class MainWindow(QMainWindow):
         the document when it is costed on the same device (one undoable step)."""
         if self._profile_result is None:
             return
-        from kernels.calibration import calibrate, save_calibration
-        cal = calibrate(self._profile_result)
-        save_calibration(cal)
+        from kernels.calibration import calibrate, fit_view, save_calibration
         result = self._profile_result
+        try:
+            cal = calibrate(result)
+            view = fit_view(result, cal)
+        except ValueError as exc:
+            self.show_error("Cannot calibrate", f"{exc}.")
+            return
+        try:
+            save_calibration(cal)
+            saved = " (saved)"
+        except OSError as exc:
+            saved = f" (not saved: {exc.strerror or exc})"
         where = result.hardware_name or result.device or cal.device_key
         text = (f"Calibrated the cost model's device \"{where}\": compute efficiency "
-                f"{cal.compute_efficiency:.3f}, memory efficiency {cal.memory_efficiency:.3f} (saved)")
-        if self._profile_result.hardware_id == self.doc.state.workload.hardware:
+                f"{cal.compute_efficiency:.3f}, memory efficiency {cal.memory_efficiency:.3f}{saved}")
+        if result.hardware_id == self.doc.state.workload.hardware:
             self.doc.set_workload("compute_efficiency", cal.compute_efficiency,
                                   memory_efficiency=cal.memory_efficiency)
             text += "; applied to the current predictions"
         else:
             text += "; choose that device in the knobs to use it"
-        self._show_fit(cal, text)
+        self._show_fit(cal, text, view)
 
-    def _show_fit(self, cal, text: str) -> None:
-        """Show ``cal`` on the profile on show: each block's and the whole model's prediction at
-        its efficiencies, and how the fit went; it is saved with the profile from then on."""
-        from kernels.calibration import calibrated_predictions, calibrated_whole_model, describe_fit
-        result = self._profile_result
+    def _show_fit(self, cal, text: str, view) -> None:
+        """Show ``cal`` on the profile on show (``view``: ``kernels.calibration.fit_view``): each
+        block's and the whole model's prediction at its efficiencies, and how the fit went; it is
+        saved with the profile from then on."""
+        predictions, lines, whole = view
         self._profile_calibration = cal
-        self.profiler.show_predictions(calibrated_predictions(result, cal), "calibrated")
-        self.profiler.show_calibration(text, describe_fit(cal), calibrated_whole_model(result, cal))
+        self.profiler.show_predictions(predictions, "calibrated")
+        self.profiler.show_calibration(text, lines, whole)
 
     def save_profile_dialog(self) -> None:
         if self._profile_result is None:
@@ -352,6 +361,7 @@ class MainWindow(QMainWindow):
         """Show a saved profile (from the panel or ``orbit-explorer profile --json``) in the panel.
         Its model is found in the catalog, else it must be the open document's; a file that cannot
         be read says why and leaves the panel as it was."""
+        from kernels.calibration import fit_view
         from kernels.profile_io import (ProfileFileError, model_name, read_profile, result_from_data,
                                         saved_calibration)
         from models.catalog import find
@@ -370,16 +380,22 @@ class MainWindow(QMainWindow):
                     raise ProfileFileError(f"{Path(path).name} profiles {name!r}, which is neither in the "
                                            f"catalog nor the open model; open that model first") from None
             result = result_from_data(data, spec)
+            saved = saved_calibration(data)
+            # everything shown is computed first, so a file that fails leaves the panel as it was
+            view = fit_view(result, saved) if saved is not None else None
         except ProfileFileError as exc:
             self.show_error("Cannot open the profile", str(exc))
+            return False
+        except ValueError as exc:
+            self.show_error("Cannot open the profile", f"{Path(path).name}: its calibration cannot be shown: {exc}.")
             return False
         self._ensure_profiler()
         self._profile_result, self._profile_calibration = result, None
         self.profiler.show_loaded(result, Path(path).name)
-        saved = saved_calibration(data)
         if saved is not None:               # the fit saved with the profile is shown as it was
             self._show_fit(saved, f"Calibration saved with this profile: compute efficiency "
-                                  f"{saved.compute_efficiency:.3f}, memory efficiency {saved.memory_efficiency:.3f}")
+                                  f"{saved.compute_efficiency:.3f}, memory efficiency {saved.memory_efficiency:.3f}",
+                           view)
         self.tabs.setCurrentWidget(self.profile_host)
         self.statusBar().showMessage(f"Opened {path}", 4000)
         return True
@@ -408,7 +424,7 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action(edit, "&Undo", QKeySequence.Undo, self._undo, "actionUndo")
         self.redo_action = self._action(edit, "&Redo", QKeySequence("Ctrl+Shift+Z"), self._redo,
                                         "actionRedo")
-        self._action(edit, "Reset to &original", QKeySequence("Ctrl+R"), self.doc.reset, "actionReset")
+        self._action(edit, "Reset to &original", QKeySequence("Ctrl+R"), self._reset, "actionReset")
         self._action(edit, "&Find model", QKeySequence.Find, self._focus_search, "actionFind")
         view = bar.addMenu("&View")
         self._action(view, "&Fit diagram", QKeySequence("F"), lambda: self.diagram.fit(), "actionFit")
@@ -604,6 +620,10 @@ class MainWindow(QMainWindow):
     def _redo(self) -> None:
         self.knobs.flush()
         self.doc.redo()
+
+    def _reset(self) -> None:
+        self.knobs.flush()
+        self.doc.reset()
 
     def _history_clicked(self, item) -> None:
         target = self.history.row(item)

@@ -42,7 +42,8 @@ _typed_block = st.fixed_dictionaries(
 
 _whole = st.fixed_dictionaries(
     {"backend": st.sampled_from(["torch", "sdpa"]), "prefill_s": _seconds, "decode_s": _seconds,
-     "predicted_prefill_s": st.floats(0, 1e3), "predicted_decode_s": st.floats(0, 1e3), "batch": _count,
+     "predicted_prefill_s": st.floats(0, 1e3) | st.none(), "predicted_decode_s": st.floats(0, 1e3) | st.none(),
+     "batch": _count,
      "note": _text})
 
 typed_profile = st.fixed_dictionaries(

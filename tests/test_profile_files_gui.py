@@ -100,7 +100,12 @@ def test_a_bad_file_is_a_message_and_the_panel_keeps_what_it_showed(window, qtbo
     cases = {"bad.json": ("{not json", "bad.json is not JSON"),
              "odd.json": ('{"request": {"model": "qwen3-0.6b"}, "blocks": [{"block": "b", "phase": "decode", '
                           '"backend": "torch", "roofline_pct": "high"}]}', "roofline_pct is not a number"),
-             "other.json": ('{"request": {"model": "my-own-model"}, "blocks": []}', "'my-own-model'")}
+             "other.json": ('{"request": {"model": "my-own-model"}, "blocks": []}', "'my-own-model'"),
+             # readable, but its saved calibration cannot be costed: nothing of it may reach the panel
+             "int3.json": ('{"request": {"model": "qwen3-0.6b"}, "dtype": "int3", "peak_flops": 1e12, '
+                           '"bandwidth_bytes_per_s": 1e11, "blocks": [], "calibration": {"device_key": "cpu", '
+                           '"samples": 1, "compute_efficiency": 0.5, "memory_efficiency": 0.5}}',
+                           "unknown number format 'int3'")}
     for name, (text, expected) in cases.items():
         (tmp_path / name).write_text(text)
         _answer_dialogs(monkeypatch, tmp_path / name)

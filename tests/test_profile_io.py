@@ -124,6 +124,14 @@ BAD = {
     "text time": ('{"request": {"model": "m"}, "blocks": [{"block": "b", "phase": "decode", "backend": "torch", '
                   '"p50_s": "fast"}]}', "p50_s is not a number"),
     "zero context": ('{"request": {"model": "m", "context": 0}, "blocks": []}', "request.context"),
+    "fit of zero": ('{"request": {"model": "m"}, "blocks": [], "calibration": {"device_key": "cpu", "samples": 1, '
+                    '"compute_efficiency": 0.5, "memory_efficiency": 0.5, "fit": {"decode": {"measured_s": 0, '
+                    '"predicted_before_s": 1, "predicted_after_s": 1}}}}', "calibration: fit is not"),
+    "NaN efficiency": ('{"request": {"model": "m"}, "blocks": [], "calibration": {"device_key": "cpu", "samples": 1, '
+                       '"compute_efficiency": NaN, "memory_efficiency": 0.5}}',
+                       "calibration: compute_efficiency is not a positive number"),
+    "no device key": ('{"request": {"model": "m", "calibration": {"compute_efficiency": 0.3, '
+                      '"memory_efficiency": 0.5, "samples": 1}}, "blocks": []}', "request.calibration: device_key"),
 }
 
 
@@ -167,3 +175,19 @@ def test_a_profile_with_fields_of_the_right_types_is_accepted(spec, data, tmp_pa
     path.write_text(json.dumps(data))
     result = result_from_data(read_profile(path), spec)
     assert [b.block for b in result.blocks] == [b["block"] for b in data["blocks"]]
+
+
+def test_calibration_skips_timings_that_are_not_numbers_and_refuses_a_profile_without_peaks(result, spec,
+                                                                                           tmp_path):
+    """A hand-edited NaN timing is left out of the fit (it used to make the efficiencies NaN, saved
+    before anything noticed); a profile without the device's peak figures cannot be fitted."""
+    data = json.loads((save_profile(result, tmp_path / "p.json")).read_text())
+    live = calibrate(result)
+    first = next(i for i, b in enumerate(data["blocks"]) if b["backend"] == live.backend and b["p50_s"])
+    data["blocks"].append(dict(data["blocks"][first], p50_s=float("nan")))
+    (tmp_path / "nan.json").write_text(json.dumps(data))
+    fitted = calibrate(result_from_data(read_profile(tmp_path / "nan.json"), spec))
+    assert (fitted.compute_efficiency, fitted.memory_efficiency) == (live.compute_efficiency, live.memory_efficiency)
+    data["peak_flops"] = 0
+    with pytest.raises(ValueError, match="peak"):
+        calibrate(result_from_data(data, spec))

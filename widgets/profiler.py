@@ -62,6 +62,13 @@ def _achieved(r) -> str:
     return " · ".join(parts)
 
 
+def _versus(measured: float, predicted: float | None, unit: str = "") -> str:
+    """'1.20 ms per token vs 1.00 ms (predicted/measured 0.83)'; a file may lack the prediction."""
+    if predicted is None:
+        return f"{_time(measured)}{unit} (no prediction saved)"
+    return f"{_time(measured)}{unit} vs {_time(predicted)} (predicted/measured {predicted / measured:.2f})"
+
+
 class ProfilerPanel(QWidget):
     runRequested = Signal(dict)        # {"device", "backends", "phases", "context", "batch", "repeats"}
     cancelRequested = Signal()
@@ -313,11 +320,9 @@ class ProfilerPanel(QWidget):
             pre, dec = self._whole_predicted or (wb.predicted_prefill_s, wb.predicted_decode_s)
             parts = []
             if wb.prefill_s:
-                parts.append(f"prefill {_time(wb.prefill_s)} vs {_time(pre)} "
-                             f"(predicted/measured {pre / wb.prefill_s:.2f})")
+                parts.append(f"prefill {_versus(wb.prefill_s, pre)}")
             if wb.decode_s:
-                parts.append(f"decode {_time(wb.decode_s)} per token vs {_time(dec)} "
-                             f"(predicted/measured {dec / wb.decode_s:.2f})")
+                parts.append(f"decode {_versus(wb.decode_s, dec, ' per token')}")
             lines.append(f"&nbsp;&nbsp;{name}: " + "; ".join(parts))
         lines += [f"<i>{m}</i>" for m in result.messages[:4]] + self._calibration_lines
         self.summary.setText("<br>".join(lines))
