@@ -656,6 +656,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ redrawing
     def _source_changed(self) -> None:
         self.knobs.clear_errors()
+        self.statusBar().clearMessage()            # an earlier model's refusal no longer applies
         self.setWindowTitle(f"{self.doc.source.label} — Orbit Explorer")
         self._follow_model_in_orbit()
         QTimer.singleShot(0, self.diagram.fit_readable)
@@ -673,6 +674,7 @@ class MainWindow(QMainWindow):
         if r is None:
             return
         self._sync_knobs()
+        self.knobs.clear_errors()       # a refusal beside a knob is about the model before this change
         base = self.doc.baseline_report if self.doc.state.edits else None
         m = r.memory
         n = r.workload.devices

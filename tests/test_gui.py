@@ -106,6 +106,10 @@ def test_window_and_ratio_knobs(window, qtbot):
     window.knobs.flush()
     spec = apply_overrides(find("gemma-2-9b").spec(), [("window", "1024"), ("local_global", "3:1")])
     assert shown(window, "memKV") == engine_rows(spec, Workload())["memKV"]
+    box.clear()                      # a cleared field is no edit: it shows the ratio in force again
+    box.editingFinished.emit()
+    window.knobs.flush()
+    assert box.text() == "3:1" and window.doc.state.edits[-1] == ("local_global", "3:1")
 
 
 def test_hardware_knob(window):
@@ -125,6 +129,10 @@ def test_impossible_edit_is_explained_and_not_applied(window, qtbot):
     assert window.statusBar().currentMessage() == "Not applied: KV heads: heads (32) must be divisible by kv_heads (3)"
     assert shown(window, "paramsTotal") == before
     assert window.knobs.kv_heads.value() == 8          # the control shows the value in force
+    set_spin(window, qtbot, "layers", 16)              # the next change makes that refusal stale
+    assert not error.isVisible()
+    window.open_catalog("mistral-7b")
+    assert not window.statusBar().currentMessage().startswith("Not applied")
 
 
 def test_undo_redo_restore_metrics(window, qtbot):

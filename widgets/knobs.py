@@ -32,6 +32,7 @@ class KnobPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("knobPanel")
         self._pending: dict[str, tuple[str, object]] = {}
+        self._local_global_shown = ""      # the ratio in force, shown again when the field is cleared
         self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._timer.timeout.connect(self._flush)
         self._errors: dict[str, QLabel] = {}
@@ -144,9 +145,15 @@ class KnobPanel(QWidget):
         for spin in (self.kv_heads, self.window, self.layers, self.experts, self.top_k, self.shared,
                      self.context, self.batch, self.devices):
             spin.valueChanged.connect(lambda v, s=spin: self._changed(s, v))
-        self.local_global.editingFinished.connect(
-            lambda: self._changed(self.local_global, self.local_global.text().strip()))
+        self.local_global.editingFinished.connect(self._local_global_finished)
         self.context_slider.valueChanged.connect(self._slider_moved)
+
+    def _local_global_finished(self) -> None:
+        text = self.local_global.text().strip()
+        if not text:                  # a cleared field changes nothing: show the ratio in force again
+            self.local_global.setText(self._local_global_shown)
+            return
+        self._changed(self.local_global, text)
 
     def _combo_value(self, combo: QComboBox):
         if combo is self.hardware:
@@ -190,7 +197,8 @@ class KnobPanel(QWidget):
 
     def clear_errors(self) -> None:
         for label in self._errors.values():
-            label.hide()
+            if not label.isHidden():     # hiding relays out the form: only labels on show
+                label.hide()
 
     def set_values(self, values: dict, workload) -> None:
         """Show the document's current values without emitting anything."""
@@ -204,8 +212,9 @@ class KnobPanel(QWidget):
                               (self.layers, "layers"), (self.experts, "experts"),
                               (self.top_k, "top_k"), (self.shared, "shared_experts")):
                 self._show_optional(spin, values.get(key))
-            if self.local_global.text() != (values.get("local_global") or ""):
-                self.local_global.setText(values.get("local_global") or "")
+            self._local_global_shown = values.get("local_global") or ""
+            if self.local_global.text() != self._local_global_shown:
+                self.local_global.setText(self._local_global_shown)
             self.weights.setCurrentText(workload.weights)
             self.kv.setCurrentText(workload.kv)
             self.activations.setCurrentText(workload.activations)
