@@ -424,6 +424,7 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action(edit, "&Undo", QKeySequence.Undo, self._undo, "actionUndo")
         self.redo_action = self._action(edit, "&Redo", QKeySequence("Ctrl+Shift+Z"), self._redo,
                                         "actionRedo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self._action(edit, "Reset to &original", QKeySequence("Ctrl+R"), self._reset, "actionReset")
         self._action(edit, "&Find model", QKeySequence.Find, self._focus_search, "actionFind")
         view = bar.addMenu("&View")

@@ -147,6 +147,21 @@ def test_undo_redo_restore_metrics(window, qtbot):
     assert window.history.count() == 2
 
 
+def test_undo_and_redo_keys_work_while_a_knob_has_focus(window, qtbot):
+    """After typing a value and pressing Enter the field keeps focus; Ctrl+Z there undoes the edit
+    (a line edit would otherwise take the key for its own text), Ctrl+Y redoes it."""
+    from PySide6.QtWidgets import QApplication
+    window.activateWindow()
+    window.knobs.layers.setFocus()
+    qtbot.waitUntil(window.knobs.layers.hasFocus)
+    set_spin(window, qtbot, "layers", 16)
+    editor = QApplication.focusWidget()           # where the user's keys go
+    qtbot.keyClick(editor, Qt.Key_Z, Qt.ControlModifier)
+    assert window.doc.spec.num_layers == 32 and window.knobs.layers.value() == 32
+    qtbot.keyClick(editor, Qt.Key_Y, Qt.ControlModifier)
+    assert window.doc.spec.num_layers == 16
+
+
 def test_history_rows_follow_the_theme(window, qtbot):
     """Done steps take their colour from the palette (an explicit colour captured in the light theme
     left them black on black after switching to dark); undone steps are grey in both themes."""

@@ -7,7 +7,8 @@ debounced: only the latest value of each control is sent, never a queue of stale
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton,
                                QSlider, QSpinBox, QVBoxLayout, QWidget)
 
@@ -21,6 +22,19 @@ KV_FORMATS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 ACT_FORMATS = ("fp32", "bf16", "fp16", "fp8")
 GROUP_SIZES = (32, 64, 128, 256)
 DEBOUNCE_MS = 120
+
+
+class _HistoryKeys(QObject):
+    """Lets Undo and Redo reach the window's actions while a knob's text field has focus: a line
+    edit claims those keys for its own text, and the user's Ctrl+Z meant the edit just applied."""
+
+    KEYS = (QKeySequence.Undo, QKeySequence.Redo)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt)
+        if event.type() == QEvent.ShortcutOverride and any(event.matches(k) for k in self.KEYS):
+            event.ignore()          # not claimed: the shortcut goes to the window's action
+            return True
+        return False
 
 
 class KnobPanel(QWidget):
@@ -140,6 +154,12 @@ class KnobPanel(QWidget):
         widget.setProperty("workload", workload)
 
     def _wire(self) -> None:
+        self._history_keys = _HistoryKeys(self)
+        for spin in (self.kv_heads, self.window, self.layers, self.experts, self.top_k, self.shared,
+                     self.context, self.batch, self.devices):
+            spin.installEventFilter(self._history_keys)      # keys reach the spin box, which has focus
+            spin.lineEdit().installEventFilter(self._history_keys)
+        self.local_global.installEventFilter(self._history_keys)
         for combo in (self.attention, self.weights, self.kv, self.activations, self.group, self.hardware):
             combo.currentIndexChanged.connect(lambda _i, c=combo: self._changed(c, self._combo_value(c)))
         for spin in (self.kv_heads, self.window, self.layers, self.experts, self.top_k, self.shared,
