@@ -2,6 +2,7 @@
 metrics shown equal the engine's numbers, undo/redo, bad files, and the lazily built tabs."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -16,6 +17,7 @@ from models.catalog import find  # noqa: E402
 from models.cost import Workload, cost_report  # noqa: E402
 from models.metrics import metric_rows  # noqa: E402
 from models.overrides import apply_overrides  # noqa: E402
+from models.spec_io import save_spec  # noqa: E402
 
 # ``window``: conftest's main window on llama-3-8b
 
@@ -95,6 +97,17 @@ def test_moe_knobs(window, qtbot):
     expected = engine_rows(spec, Workload())
     assert shown(window, "paramsTotal") == expected["paramsTotal"]
     assert shown(window, "paramsActive") == expected["paramsActive"]
+
+
+def test_knobs_show_values_beyond_their_usual_range(window, tmp_path):
+    """A spec with 2048 KV heads shows 2048, not the spin box's usual maximum."""
+    spec = apply_overrides(find("llama-3-8b").spec(), [])
+    wide = dataclasses.replace(spec, blocks={name: dataclasses.replace(
+        layer, mixers=tuple(dataclasses.replace(m, heads=2048, kv_heads=2048, head_dim=2) for m in layer.mixers))
+        for name, layer in spec.blocks.items()})
+    save_spec(wide, tmp_path / "wide.json")
+    assert window.open_path(str(tmp_path / "wide.json"))
+    assert window.knobs.kv_heads.value() == 2048
 
 
 def test_window_and_ratio_knobs(window, qtbot):

@@ -132,6 +132,8 @@ class KnobPanel(QWidget):
         if spin.minimum() != lowest:
             spin.setMinimum(lowest)
         target = lowest if value is None else int(value)
+        if target > spin.maximum():   # a spec file may go past the usual range: show it, never clamp
+            spin.setMaximum(target)
         if spin.value() != target:
             spin.setValue(target)
         if spin.isEnabled() != (value is not None):
