@@ -28,7 +28,8 @@ def _mixers_of(spec: ModelSpec) -> str:
 
 
 def _map_mixers(spec: ModelSpec, kinds: tuple[type, ...], fn, what: str) -> ModelSpec:
-    found = any(isinstance(m, kinds) for layer in spec.blocks.values() for m in layer.mixers)
+    # the layers in use: blocks a shorter layer count left out (kept to come back) don't count
+    found = any(isinstance(m, kinds) for layer in spec.layers for m in layer.mixers)
     if not found:
         names = [_MIXER_NAMES[k] for k in kinds]
         wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
@@ -38,7 +39,7 @@ def _map_mixers(spec: ModelSpec, kinds: tuple[type, ...], fn, what: str) -> Mode
 
 
 def _map_moe(spec: ModelSpec, fn, what: str) -> ModelSpec:
-    if not any(isinstance(f, MoEFFN) for layer in spec.blocks.values() for f in layer.ffns):
+    if not any(isinstance(f, MoEFFN) for layer in spec.layers for f in layer.ffns):
         raise SpecError(what, f"{spec.name} has no MoE layers; it is a dense model")
     return _map_layers(spec, lambda layer: dataclasses.replace(
         layer, ffns=tuple(fn(f) if isinstance(f, MoEFFN) else f for f in layer.ffns)))

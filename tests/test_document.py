@@ -150,3 +150,13 @@ def test_every_edit_is_judged_on_the_model_shown(model, edits):
             assert refused and d.spec == before
         else:
             assert refused is None and d.spec == expected
+
+
+def test_an_edit_of_layers_no_longer_in_use_is_refused_not_a_silent_no_op():
+    """Jamba cut to 4 layers keeps only Mamba layers in use; its attention block is kept for when
+    the layers come back, but choosing an attention kind has nothing to change now."""
+    d = Document(Workload(context=4096))
+    d.open_catalog("jamba-v0.1")
+    assert d.set_knob("layers", 4) is None
+    message = d.set_knob("attention", "mha")
+    assert message and "its layers use state-space" in message and d.state.edits == (("layers", "4"),)
