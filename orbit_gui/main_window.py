@@ -271,8 +271,8 @@ class MainWindow(QMainWindow):
         self.profiler.set_running(True)
         self.statusBar().showMessage(f"Profiling {self.doc.spec.name} on {options['device']}…")
         self._profile_worker = worker
-        self._profile_thread = start_in_thread(worker)
-        self._profile_thread.finished.connect(self._profile_thread_done)
+        thread = self._profile_thread = start_in_thread(worker)
+        thread.finished.connect(lambda: self._profile_thread_done(thread))
 
     def cancel_profile(self) -> None:
         if self._profile_worker is not None:
@@ -280,17 +280,22 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelling the profile…", 3000)
 
     def _profile_finished(self, result) -> None:
+        self._profile_thread_done(self._profile_thread)   # its work is over: Run may start the next
         self._profile_result, self._profile_calibration = result, None
         self.profiler.show_result(result)
         self.statusBar().showMessage(f"Profile {result.status}", 5000)
 
     def _profile_failed(self, message: str) -> None:
+        self._profile_thread_done(self._profile_thread)
         self.profiler.show_failure(message)
         self.show_error("Profiling failed", message)
 
-    def _profile_thread_done(self) -> None:
-        self._profile_thread = None
-        self._profile_worker = None
+    def _profile_thread_done(self, thread) -> None:
+        """Forget the run of ``thread`` (its result is in; the thread itself ends in the workers'
+        registry), unless a newer run has started since."""
+        if self._profile_thread is thread:
+            self._profile_thread = None
+            self._profile_worker = None
 
     def calibrate_from_profile(self) -> None:
         """Fit the efficiencies to the last profile, keep them for this device, and apply them to

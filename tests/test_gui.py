@@ -424,10 +424,15 @@ def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
     panel.table.model().rowsInserted.connect(lambda *a: streamed.append(1))
     axis = panel.chart.getPlotItem().getAxis("left")
     assert panel._hint.isVisible() and not axis.isVisible()     # the empty chart explains itself
+    # when Run is enabled again, a click on it starts the next run (it was ignored while the
+    # finished worker's thread wound down)
+    show_result, ready = panel.show_result, []
+    panel.show_result = lambda r: (ready.append(window._profile_thread is None), show_result(r))
     window.start_profile(_profile_options())
     assert panel.cancel_button.isEnabled()          # returned at once: the work is in a thread
     qtbot.waitUntil(lambda: window._profile_result is not None, timeout=120_000)
     result = window._profile_result
+    assert ready == [True]
     assert result.status == "ok" and panel.table.rowCount() == len(result.blocks) == len(streamed)
     from widgets.profiler import COLUMNS
     peak = [panel.table.item(row, COLUMNS.index("Peak memory")).text() for row in range(panel.table.rowCount())]

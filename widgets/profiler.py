@@ -221,6 +221,7 @@ class ProfilerPanel(QWidget):
         self.open_button.setEnabled(not running)
         if running:
             self._clear()
+            self.status.setText("Starting…")     # not the last run's "done" until the first progress
 
     def _clear(self) -> None:
         """No results shown: an empty table and chart, nothing to calibrate or save."""
