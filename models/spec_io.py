@@ -7,6 +7,7 @@ leaves either the old file or the new one, never half of either.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -69,7 +70,11 @@ def _default_mode() -> int:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` beside ``path`` and rename it over ``path``: readers see the old file or
     the new one, never half of either."""
-    target = Path(path)
+    target = Path(os.path.realpath(path))     # through a symbolic link, as an editor saves
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+    if target.exists() and not target.is_file():     # a device or a pipe: never replaced by a file
+        raise OSError(errno.EINVAL, "is not a regular file", str(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

@@ -493,6 +493,23 @@ def test_save_load_round_trip_without_attention(tmp_path, spec, ext):
     assert load_spec_file(path) == spec
 
 
+def test_save_writes_through_a_link_and_never_over_a_folder_or_device(tmp_path):
+    spec = find("llama-3-8b").spec()
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "real" / "spec.json")
+    save_spec(spec, link)
+    assert link.is_symlink() and load_spec_file(tmp_path / "real" / "spec.json") == spec
+    with pytest.raises(IsADirectoryError) as err:
+        save_spec(spec, tmp_path / "real")
+    assert ".tmp" not in str(err.value)        # the message names the folder, not a temporary file
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        save_spec(spec, fifo)
+    assert not fifo.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "pipe.json", "real"]
+
+
 @pytest.mark.parametrize("ext", ["json", "toml"])
 def test_save_is_atomic_when_replace_fails(tmp_path, monkeypatch, ext):
     path = tmp_path / f"model.{ext}"
