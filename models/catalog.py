@@ -94,7 +94,7 @@ def _spec_of(model_id: str) -> ModelSpec:
         return spec_from_hf_config(entry.raw["hf_config"], entry.name)
     if "spec" in entry.raw:
         return ModelSpec.from_dict({**entry.raw["spec"], "name": entry.name})
-    raise SpecError("model", f"{entry.name}: the architecture is not public, so it cannot be "
+    raise SpecError("", f"{entry.name}: the architecture is not public, so it cannot be "
                              "costed (it still appears in the orbit and timeline views)")
 
 

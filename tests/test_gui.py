@@ -99,6 +99,14 @@ def test_moe_knobs(window, qtbot):
     assert shown(window, "paramsActive") == expected["paramsActive"]
 
 
+def test_a_model_without_a_public_architecture_is_a_message_and_the_model_stays(window):
+    assert not window.open_catalog("gpt-4")
+    box = [b for b in window.findChildren(QMessageBox, "errorDialog") if b.isVisible()][-1]
+    assert box.text().startswith("GPT-4: the architecture is not public")
+    assert window.doc.spec.name == "Llama 3 8B"
+    box.close()
+
+
 def test_knobs_show_values_beyond_their_usual_range(window, tmp_path):
     """A spec with 2048 KV heads shows 2048, not the spin box's usual maximum."""
     spec = apply_overrides(find("llama-3-8b").spec(), [])
