@@ -253,6 +253,23 @@ class Document:
             self._undo.append((label, self.state))
             self._set(following, *self._evaluate(following))
 
+    def go_to(self, step: int) -> None:
+        """Undo or redo to ``step`` of ``history()`` at once: one evaluation and one change event,
+        however far the jump (step by step, a jump over hundreds of steps redrew each of them)."""
+        labels, current = self.history()
+        step = max(0, min(step, len(labels) - 1))
+        if step == current:
+            return
+        while current > step:
+            label, previous = self._undo.pop()
+            self._redo.append((label, self.state))
+            self.state, current = previous, current - 1
+        while current < step:
+            label, following = self._redo.pop()
+            self._undo.append((label, self.state))
+            self.state, current = following, current + 1
+        self._set(self.state, *self._evaluate(self.state))
+
     def reset(self) -> None:
         """Back to the model as opened (undoable)."""
         if self.state.edits:

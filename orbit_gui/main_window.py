@@ -638,12 +638,7 @@ class MainWindow(QMainWindow):
         labels, current = self.doc.history()
         if (labels, current) != before and target > before[1]:
             return              # the clicked step was redoable, and the pending edit replaced it
-        while current > target and self.doc.can_undo:
-            self.doc.undo()
-            current -= 1
-        while current < target and self.doc.can_redo:
-            self.doc.redo()
-            current += 1
+        self.doc.go_to(target)
 
     def _focus_search(self) -> None:
         self.browser_dock.show()

@@ -160,3 +160,21 @@ def test_an_edit_of_layers_no_longer_in_use_is_refused_not_a_silent_no_op():
     assert d.set_knob("layers", 4) is None
     message = d.set_knob("attention", "mha")
     assert message and "its layers use state-space" in message and d.state.edits == (("layers", "4"),)
+
+
+def test_a_jump_in_the_history_is_one_change_and_lands_where_single_steps_do(doc):
+    for heads in (1, 2, 4):
+        doc.set_knob("kv_heads", heads)
+    doc.set_workload("batch", 8)
+    changes = []
+    doc.events.changed.connect(lambda: changes.append(doc.state))
+    doc.go_to(1)
+    assert len(changes) == 1 and doc.history()[1] == 1
+    assert doc.state.edits == (("kv_heads", "1"),) and doc.state.workload.batch == 1
+    assert doc.report.params.total == cost_report(doc.spec, doc.state.workload).params.total
+    doc.go_to(4)
+    assert len(changes) == 2 and doc.state.workload.batch == 8 and not doc.can_redo
+    doc.undo(), doc.undo(), doc.undo()
+    stepped = doc.state
+    doc.go_to(4), doc.go_to(1)
+    assert doc.state == stepped
