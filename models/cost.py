@@ -31,6 +31,10 @@ from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN
 GiB = 2**30
 
 
+# Far beyond any deployment; above them a figure is a typo, and FLOP counts overflow floats.
+WORKLOAD_LIMITS = {"context": 2 ** 30, "batch": 2 ** 24, "devices": 2 ** 16, "group_size": 2 ** 20}
+
+
 @dataclass(frozen=True)
 class Workload:
     """What is run and where. ``context`` prompt tokens per sequence, ``batch`` sequences."""
@@ -56,8 +60,13 @@ class Workload:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise SpecError(name, f"must be a positive integer, got {value!r}")
-        if self.position is not None and (not isinstance(self.position, int) or self.position < 0):
-            raise SpecError("position", f"must be a non-negative integer, got {self.position!r}")
+            if value > WORKLOAD_LIMITS[name]:
+                raise SpecError(name, f"must be at most {WORKLOAD_LIMITS[name]:,}, got {str(value)[:12]}"
+                                      + ("…" if len(str(value)) > 12 else ""))
+        if self.position is not None and (isinstance(self.position, bool) or not isinstance(self.position, int)
+                                          or not 0 <= self.position <= WORKLOAD_LIMITS["context"]):
+            raise SpecError("position", f"must be an integer from 0 to {WORKLOAD_LIMITS['context']:,}, "
+                                        f"got {self.position!r:.20}")
         for name in ("weights", "kv", "activations", "embeddings"):
             dtype(getattr(self, name), name)
         if dtype(self.activations).name not in ("fp32", "bf16", "fp16", "fp8"):
@@ -457,8 +466,11 @@ def cost_report(spec: ModelSpec, workload: Workload = Workload(),
     per_token_kv = kv_cache_bytes(spec, spec.context_length, 1, fmt.kv) / spec.context_length
     max_batch = _max_batch(spec, wl, hw, fmt, weights)
     max_context = _max_context(spec, wl, hw, fmt, weights)
-    if max_batch == 0:
-        notes.append("the weights alone do not fit: add devices or lower the weight bit-width")
+    if max_batch == 0 and max_context == 0:
+        notes.append("not even one token fits beside the weights: add devices or lower the weight bit-width")
+    elif max_batch == 0:
+        notes.append(f"one sequence of {wl.context:,} tokens does not fit; at batch {wl.batch} the "
+                     f"largest context that fits is {max_context:,}")
     if wl.context > spec.context_length:
         notes.append(f"context {wl.context} exceeds the model's trained context "
                      f"{spec.context_length}")

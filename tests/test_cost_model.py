@@ -9,6 +9,7 @@ from models.cost import Workload, cost_report
 from models.dtypes import dtype
 from models.economics import TrainingAssumptions, thinking_budget, training_estimate
 from models.hardware import get_hardware, local_cpu
+from models.spec import SpecError
 
 
 def test_quantized_bits_include_group_metadata():
@@ -105,3 +106,20 @@ def test_compared_figures_read_as_people_write_them():
     assert rows["maxBatch"].text == "does not fit" and rows["maxContext"].text == "does not fit"
     near = {r.key: r for r in metric_rows(cost_report(small, replace(wl, batch=2)), cost_report(small, wl))}
     assert near["memKV"].delta_text.endswith("(+100%)")     # whole percent from 100% up, a decimal below
+
+
+@pytest.mark.parametrize("change", [{"context": 2 ** 30 + 1}, {"batch": 10 ** 200}, {"devices": 2 ** 17},
+                                    {"position": 2 ** 31}, {"group_size": 2 ** 21}])
+def test_workloads_beyond_any_deployment_are_refused_naming_the_setting(change):
+    """Past these limits FLOP counts overflowed floats (an OverflowError, or Infinity in --json)."""
+    (name,) = change
+    with pytest.raises(SpecError, match=f"^{name}: must be"):
+        cost_report(find("llama-3-8b").spec(), Workload(**change))
+
+
+def test_a_sequence_too_long_for_the_memory_is_not_blamed_on_the_weights():
+    r = cost_report(find("qwen3-32b").spec(), Workload(hardware="rtx-4090", weights="int4", context=32768))
+    assert r.max_batch == 0 and 0 < r.max_context < 32768
+    assert r.notes[0] == f"one sequence of 32,768 tokens does not fit; at batch 1 the largest context that fits is {r.max_context:,}"
+    tiny = cost_report(find("llama-3-70b").spec(), Workload(hardware="rtx-4090"))
+    assert tiny.max_context == 0 and "not even one token fits" in tiny.notes[0]

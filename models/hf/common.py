@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterable, Mapping
 
-from ..spec import MAX_SIZE, Attention, DenseFFN, Layer, ModelSpec, SpecError, too_large
+from ..spec import MAX_LAYERS, MAX_SIZE, Attention, DenseFFN, Layer, ModelSpec, SpecError, too_large
 
 Config = Mapping[str, Any]
 
@@ -29,6 +29,9 @@ def need(cfg: Config, *keys: str) -> Any:
     return value
 
 
+LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers")
+
+
 def as_int(cfg: Config, *keys: str, default: Any = None) -> int:
     value = get(cfg, *keys, default=default)
     if value is None:
@@ -36,8 +39,10 @@ def as_int(cfg: Config, *keys: str, default: Any = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) \
             or (isinstance(value, float) and not math.isfinite(value)) or int(value) != value:
         raise SpecError(f"config.{keys[0]}", f"must be an integer, got {value!r}")
-    if abs(value) > MAX_SIZE:      # before any list of that many layers is built
+    if abs(value) > MAX_SIZE:
         raise SpecError(f"config.{keys[0]}", too_large(value))
+    if keys[0] in LAYER_COUNT_KEYS and value > MAX_LAYERS:   # before per-layer lists are built
+        raise SpecError(f"config.{keys[0]}", f"at most {MAX_LAYERS} layers, got {int(value)}")
     return int(value)
 
 
