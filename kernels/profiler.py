@@ -535,6 +535,23 @@ def _widest(spec: ModelSpec, layer) -> int:
 
 # --------------------------------------------------------------------------- the profiler
 
+def _request_problem(req: ProfileRequest) -> str | None:
+    """What is wrong with the request's counts and limits, or None."""
+    for name in ("context", "batch", "repeats"):
+        v = getattr(req, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            return f"{name} must be a positive integer, got {v!r}"
+    if isinstance(req.warmup, bool) or not isinstance(req.warmup, int) or req.warmup < 0:
+        return f"warmup must be 0 or more untimed runs, got {req.warmup!r}"
+    if not (isinstance(req.max_seconds, (int, float)) and math.isfinite(req.max_seconds) and req.max_seconds > 0):
+        return f"max_seconds must be a positive number of seconds, got {req.max_seconds!r}"
+    cores = os.cpu_count() or 1
+    if req.threads is not None and (isinstance(req.threads, bool) or not isinstance(req.threads, int)
+                                    or not 1 <= req.threads <= 4 * cores):
+        return f"threads must be from 1 to {4 * cores} (this machine has {cores} cores), got {req.threads!r}"
+    return None
+
+
 class Profiler:
     """Runs a :class:`ProfileRequest`. ``iter_run`` is a generator of BlockResults whose return
     value (``StopIteration.value``) is the ProfileResult; ``run`` drives it and calls
@@ -602,12 +619,11 @@ class Profiler:
             result.status = "error"
             result.messages.append(f"unknown phase {bad_phase[0]!r}: prefill or decode")
             return False
-        for name in ("context", "batch", "repeats"):
-            v = getattr(req, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                result.status = "error"
-                result.messages.append(f"{name} must be a positive integer, got {v!r}")
-                return False
+        problem = _request_problem(req)
+        if problem:
+            result.status = "error"
+            result.messages.append(problem)
+            return False
         try:
             kind, index = parse_device(req.device)
         except ValueError as exc:

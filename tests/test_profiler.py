@@ -142,6 +142,16 @@ def test_bad_device_and_backend_are_error_results(spec):
     assert "unknown backend" in profile(ProfileRequest(spec, backends=("tensorflow",))).message
 
 
+@pytest.mark.parametrize("change,expected", [
+    ({"threads": -2}, "threads must be from 1"), ({"threads": 0}, "threads must be from 1"),
+    ({"warmup": -1}, "warmup must be 0 or more"), ({"max_seconds": float("nan")}, "max_seconds must be"),
+    ({"max_seconds": -1.0}, "max_seconds must be"), ({"repeats": 0}, "repeats must be a positive")])
+def test_impossible_run_settings_are_error_results_naming_them(spec, change, expected):
+    """torch.set_num_threads(-2) raised out of the profiler; a negative warmup ran nothing."""
+    result = profile(ProfileRequest(spec, **change))
+    assert result.status == "error" and expected in result.message and not result.blocks
+
+
 def test_impossible_memory_request_is_oom_without_allocating(spec, monkeypatch):
     def build(*_):
         raise AssertionError("a block was built although it cannot fit")
