@@ -2,6 +2,7 @@
 opens without them, and profiling imports them on first use."""
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -48,7 +49,22 @@ def install_error_handler(window) -> None:
     sys.excepthook = handler
 
 
+def no_display_reason(environ=os.environ, platform: str = sys.platform) -> str | None:
+    """Why a window cannot open here, or None. Checked before Qt starts: without a display Qt's
+    xcb plugin aborts the process (exit 134) after several lines about plugins."""
+    if not platform.startswith("linux") or environ.get("QT_QPA_PLATFORM"):
+        return None
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); run it in a "
+            "desktop session, with ssh -X, under xvfb-run, or use the command line (orbit-explorer --help)")
+
+
 def launch(model: str | None = None) -> int:
+    reason = no_display_reason()
+    if reason:
+        print(f"orbit-explorer: error: {reason}", file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from orbit_gui import __version__

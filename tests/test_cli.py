@@ -98,3 +98,22 @@ def test_list_says_where_each_architecture_comes_from():
     assert rows["gpt-4"]["provenance"] == "none" and not rows["gpt-4"]["has_spec"]
     text = cli("list").stdout
     assert "gpt-4 " in text and "architecture not public" in text.split("gpt-4 ")[1].splitlines()[0]
+
+
+@pytest.mark.parametrize("args", [[], ["gui", "llama-3-8b"]])
+def test_the_app_without_a_display_says_so_in_one_line(args, tmp_path):
+    """Qt's xcb plugin aborts (exit 134) after lines about plugins; the app says why first."""
+    import os
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["ORBIT_EXPLORER_CONFIG_DIR"] = str(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "orbit_gui", *args], env=env, capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.startswith("orbit-explorer: error: no display") and len(run.stderr.splitlines()) == 1
+
+
+def test_a_display_or_a_chosen_platform_lets_the_window_open():
+    from orbit_gui.app import no_display_reason
+    assert no_display_reason({"DISPLAY": ":0"}, "linux") is None
+    assert no_display_reason({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert no_display_reason({}, "darwin") is None and no_display_reason({}, "linux")
