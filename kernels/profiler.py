@@ -545,6 +545,8 @@ def _request_problem(req: ProfileRequest) -> str | None:
         return f"warmup must be 0 or more untimed runs, got {req.warmup!r}"
     if not (isinstance(req.max_seconds, (int, float)) and math.isfinite(req.max_seconds) and req.max_seconds > 0):
         return f"max_seconds must be a positive number of seconds, got {req.max_seconds!r}"
+    if req.weights not in (None, "int4"):
+        return f"weights takes int4 (the triton backend's INT4 GEMM) or nothing, got {req.weights!r}"
     cores = os.cpu_count() or 1
     if req.threads is not None and (isinstance(req.threads, bool) or not isinstance(req.threads, int)
                                     or not 1 <= req.threads <= 4 * cores):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .dtypes import dtype
+from .dtypes import KV_DTYPES, dtype
 from .hardware import Hardware, get_hardware
 from .params import ParamReport, count_params, ffn_params, mixer_params
 from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError
@@ -71,6 +71,9 @@ class Workload:
             dtype(getattr(self, name), name)
         if dtype(self.activations).name not in ("fp32", "bf16", "fp16", "fp8"):
             raise SpecError("activations", "activations are fp32, bf16, fp16 or fp8")
+        if dtype(self.kv).name not in KV_DTYPES:      # nf4, fp4 and ternary are weight-only formats
+            raise SpecError("kv", f"the KV cache is stored as {', '.join(KV_DTYPES)}; "
+                                  f"{dtype(self.kv).name} is a weight-only format")
         for name in ("compute_efficiency", "memory_efficiency"):
             value = getattr(self, name)
             if not (0 < value <= 1):

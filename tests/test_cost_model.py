@@ -123,3 +123,9 @@ def test_a_sequence_too_long_for_the_memory_is_not_blamed_on_the_weights():
     assert r.notes[0] == f"one sequence of 32,768 tokens does not fit; at batch 1 the largest context that fits is {r.max_context:,}"
     tiny = cost_report(find("llama-3-70b").spec(), Workload(hardware="rtx-4090"))
     assert tiny.max_context == 0 and "not even one token fits" in tiny.notes[0]
+
+
+@pytest.mark.parametrize("kv", ["nf4", "fp4", "ternary"])
+def test_weight_only_formats_are_refused_for_the_kv_cache(kv):
+    with pytest.raises(SpecError, match=f"^kv: .*{kv} is a weight-only format"):
+        cost_report(find("llama-3-8b").spec(), Workload(kv=kv))

@@ -145,7 +145,8 @@ def test_bad_device_and_backend_are_error_results(spec):
 @pytest.mark.parametrize("change,expected", [
     ({"threads": -2}, "threads must be from 1"), ({"threads": 0}, "threads must be from 1"),
     ({"warmup": -1}, "warmup must be 0 or more"), ({"max_seconds": float("nan")}, "max_seconds must be"),
-    ({"max_seconds": -1.0}, "max_seconds must be"), ({"repeats": 0}, "repeats must be a positive")])
+    ({"max_seconds": -1.0}, "max_seconds must be"), ({"repeats": 0}, "repeats must be a positive"),
+    ({"weights": "int3"}, "weights takes int4")])
 def test_impossible_run_settings_are_error_results_naming_them(spec, change, expected):
     """torch.set_num_threads(-2) raised out of the profiler; a negative warmup ran nothing."""
     result = profile(ProfileRequest(spec, **change))

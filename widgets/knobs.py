@@ -12,13 +12,14 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton,
                                QSlider, QSpinBox, QVBoxLayout, QWidget)
 
+from models.dtypes import KV_DTYPES
 from widgets.steady import narrow_combo
 
 # how heads share K/V, or which mixer; the attention span (full or sliding) is the local:global
 # knob's, so this box never shows one axis while the other was just changed
 ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla", "linear", "ssm")
 WEIGHT_FORMATS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4", "nf4", "fp4", "ternary")
-KV_FORMATS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
+KV_FORMATS = KV_DTYPES
 ACT_FORMATS = ("fp32", "bf16", "fp16", "fp8")
 GROUP_SIZES = (32, 64, 128, 256)
 DEBOUNCE_MS = 120
