@@ -628,10 +628,12 @@ def test_hf_random_config_raises_only_spec_error(config, model_type):
 @pytest.mark.parametrize("model_type,key,value", [
     ("qwen3", "vocab_size", 10 ** 400), ("qwen3", "hidden_size", float("inf")),
     ("llama", "num_hidden_layers", 1e30), ("qwen3", "num_attention_heads", float("nan")),
-    ("llama", "num_hidden_layers", 10_000_000)])      # refused before 10M per-layer entries are built
+    ("llama", "num_hidden_layers", 10_000_000),       # refused before 10M per-layer entries are built
+    ("qwen3", "head_dim", 1.5), ("qwen3", "head_dim", True),      # were read as 1
+    ("mistral", "sliding_window", 1.5), ("mistral", "sliding_window", float("inf"))])  # 1 / full attention
 def test_hf_absurd_numbers_name_the_key(model_type, key, value):
-    config = {**find("qwen3-0.6b" if model_type == "qwen3" else "llama-3-8b").raw["hf_config"],
-              key: value}
+    model = {"qwen3": "qwen3-0.6b", "llama": "llama-3-8b", "mistral": "mistral-7b"}[model_type]
+    config = {**find(model).raw["hf_config"], key: value}
     with pytest.raises(SpecError) as info:
         spec_from_hf_config(config)
     assert info.value.field == f"config.{key}"

@@ -48,9 +48,8 @@ def as_int(cfg: Config, *keys: str, default: Any = None) -> int:
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
     """``head_dim`` when the config gives it, else hidden // heads (what transformers does)."""
-    explicit = get(cfg, "head_dim")
-    if explicit:
-        return int(explicit)
+    if get(cfg, "head_dim") is not None:
+        return as_int(cfg, "head_dim")      # 1.5 or true is refused, not read as 1
     return hidden // heads
 
 

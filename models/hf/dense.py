@@ -28,7 +28,7 @@ _VARIANTS = {
 
 def _window_kinds(cfg: Config, mt: str, n: int, context: int) -> list[tuple[str, int]]:
     """(kind, window) for each layer, from layer_types or the older per-family keys."""
-    window = get(cfg, "sliding_window", default=0) or 0
+    window = as_int(cfg, "sliding_window", default=0)
     types = layer_types(cfg, n)
     if mt == "qwen2" and not get(cfg, "use_sliding_window", default=False):
         types = None

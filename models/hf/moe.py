@@ -20,7 +20,7 @@ def _experts(cfg: Config, **fields) -> MoEFFN:
 
 def _sliding(cfg: Config, n: int, context: int) -> list[tuple[str, int]]:
     types = layer_types(cfg, n)
-    window = get(cfg, "sliding_window", default=0) or 0
+    window = as_int(cfg, "sliding_window", default=0)
     if types is None:
         return [clamp_window(window, context)] * n
     return [clamp_window(window, context) if t == "sliding_attention" else ("full", 0) for t in types]
@@ -52,7 +52,7 @@ def import_qwen_moe(cfg: Config, name: str):
     use_window = get(cfg, "use_sliding_window", default=False)
     layers = []
     for i in range(n):
-        kind, window = clamp_window(get(cfg, "sliding_window", default=0), context) \
+        kind, window = clamp_window(as_int(cfg, "sliding_window", default=0), context) \
             if use_window and i >= as_int(cfg, "max_window_layers", default=n) else ("full", 0)
         attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, qk_norm=qk_norm,
                              qkv_bias=qkv_bias, out_bias=out_bias)
