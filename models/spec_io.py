@@ -120,8 +120,11 @@ def load_spec_file(path: str | os.PathLike) -> ModelSpec:
         if not p.exists():
             raise SpecError("", f"{path} is a folder without a config.json")
     data = read_data(p)
-    if data.get("format") == "orbit-spec":
+    fmt = data.get("format")
+    if fmt == "orbit-spec":
         return ModelSpec.from_dict(data)
+    if isinstance(fmt, str) and ("orbit" in fmt.lower() or "blocks" in data):   # a typo, not a config
+        raise SpecError("format", f"must be 'orbit-spec' for an Orbit spec, got {fmt!r}")
     if "model_type" in data:
         from .hf import spec_from_hf_config
         return spec_from_hf_config(data, name=p.parent.name if p.name == "config.json" else p.stem)

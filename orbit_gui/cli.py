@@ -19,12 +19,24 @@ def resolve_model(text: str) -> ModelSpec:
     """A catalog id, a spec file (.json/.toml), or a Hugging Face config.json or its folder."""
     from models import catalog
     from models.spec_io import load_spec_file
+    if not text.strip():
+        raise SpecError("model", "is empty: give a catalog id (orbit-explorer list), a spec file or a config.json")
     path = Path(text)
-    if path.exists():
+    # a folder named after the model (a download without its config.json) does not hide the catalog's entry
+    if path.exists() and not (path.is_dir() and not (path / "config.json").exists() and _in_catalog(text)):
         return load_spec_file(path)
     if text.endswith((".json", ".toml")) or "/" in text or "\\" in text:
         raise SpecError("model", f"no such file: {text}")
     return catalog.find(text).spec()
+
+
+def _in_catalog(text: str) -> bool:
+    from models import catalog
+    try:
+        catalog.find(text)
+    except SpecError:
+        return False
+    return True
 
 
 def _fmt_bytes(n: float) -> str:
@@ -163,12 +175,17 @@ def run(argv: list[str]) -> int:
     if args.command == "gui":
         return _launch_gui(args.model)
     try:
-        return handlers[args.command](args)
+        status = handlers[args.command](args)
+        sys.stdout.flush()       # a failed write shows here, not in the interpreter's exit
+        return status
     except SpecError as exc:
         print(f"orbit-explorer: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except BrokenPipeError:
         return 0
+    except OSError as exc:       # stdout on a full disk, say: one line, not a traceback
+        print(f"orbit-explorer: error: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
 
 
 def _launch_gui(model: str | None) -> int:

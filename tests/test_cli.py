@@ -10,6 +10,9 @@ import pytest
 
 from models.catalog import find
 from models.cost import Workload, cost_report
+from models.spec import SpecError
+from models.spec_io import spec_to_text
+from orbit_gui.cli import resolve_model
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED_KEYS = {"params_total", "params_active", "weights_bytes", "kv_cache_bytes", "flops_prefill",
@@ -117,3 +120,25 @@ def test_a_display_or_a_chosen_platform_lets_the_window_open():
     assert no_display_reason({"DISPLAY": ":0"}, "linux") is None
     assert no_display_reason({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
     assert no_display_reason({}, "darwin") is None and no_display_reason({}, "linux")
+
+
+def test_model_arguments_that_used_to_mislead(tmp_path, monkeypatch, capsys):
+    """An empty MODEL, a download folder named like a catalog id without its config.json, and a spec
+    whose format has a typo each get the message that fits them."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SpecError, match="model: is empty"):
+        resolve_model(" ")
+    (tmp_path / "llama-3-8b").mkdir()
+    assert resolve_model("llama-3-8b").name == "Llama 3 8B"
+    spec_text = spec_to_text(find("qwen3-0.6b").spec(), "json").replace('"orbit-spec"', '"orbit_spec"')
+    (tmp_path / "q.json").write_text(spec_text)
+    with pytest.raises(SpecError, match="format: must be 'orbit-spec'"):
+        resolve_model("q.json")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_failed_write_to_stdout_is_one_line():
+    with open("/dev/full", "w") as full:
+        run = subprocess.run([sys.executable, "-m", "orbit_gui", "estimate", "llama-3-8b"], stdout=full,
+                             stderr=subprocess.PIPE, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 1 and run.stderr == "orbit-explorer: error: cannot write the output: No space left on device\n"
