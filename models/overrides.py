@@ -252,6 +252,25 @@ def apply_overrides(spec: ModelSpec, overrides: dict[str, Any] | list[tuple[str,
     return spec
 
 
+def apply_assignments(spec: ModelSpec, edits: list[tuple[str, Any]]) -> ModelSpec:
+    """Command-line ``--set`` edits, which describe one target rather than a sequence: an edit
+    refused in its place (experts=1 while top-k is still 2) is tried again after the others
+    (top_k=1), until none more applies. Raises the first refusal that remains."""
+    pending = list(edits)
+    while pending:
+        deferred, first_error = [], None
+        for key, value in pending:
+            try:
+                spec = apply_overrides(spec, [(key, value)])
+            except SpecError as exc:
+                deferred.append((key, value))
+                first_error = first_error or exc
+        if len(deferred) == len(pending):
+            raise first_error
+        pending = deferred
+    return spec
+
+
 def parse_assignments(texts: list[str]) -> list[tuple[str, str]]:
     out = []
     for text in texts:

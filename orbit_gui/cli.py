@@ -89,11 +89,11 @@ def cmd_list(args) -> int:
 
 def cmd_estimate(args) -> int:
     from models.cost import Workload, cost_report
-    from models.overrides import apply_overrides, parse_assignments
+    from models.overrides import apply_assignments, parse_assignments
     from models.report import report_dict
     spec = resolve_model(args.model)
     if args.set:
-        spec = apply_overrides(spec, parse_assignments(args.set))
+        spec = apply_assignments(spec, parse_assignments(args.set))
     wl = Workload(context=args.context, batch=args.batch, weights=args.weights, kv=args.kv,
                   activations=args.activations, group_size=args.group_size,
                   hardware=args.hardware, devices=args.gpus, position=args.position)

@@ -516,7 +516,7 @@ def render_headless(model_text: str, view: str, out: str | os.PathLike, override
     a dict), cost it on ``workload`` (a models.cost.Workload; default Workload()), build
     ``view`` offscreen and export it to ``out``. Returns the written path."""
     from models.cost import Workload, cost_report
-    from models.overrides import apply_overrides
+    from models.overrides import apply_assignments
     from orbit_gui.cli import resolve_model
     export_format(out)
     _check_target(Path(out).expanduser())
@@ -524,7 +524,7 @@ def render_headless(model_text: str, view: str, out: str | os.PathLike, override
     spec = resolve_model(model_text)
     edits = _overrides_list(overrides)
     if edits:
-        spec = apply_overrides(spec, edits)
+        spec = apply_assignments(spec, edits)
     report = cost_report(spec, workload or Workload())
     built = build_view(view, spec, report, theme=theme, unfold=unfold, size=size)
     title = spec.name if view == "architecture" else f"{spec.name}: {view}"

@@ -104,8 +104,8 @@ def cmd_profile(args) -> int:
     try:
         spec = resolve_model(args.model)
         if getattr(args, "set", None):
-            from models.overrides import apply_overrides, parse_assignments
-            spec = apply_overrides(spec, parse_assignments(args.set))
+            from models.overrides import apply_assignments, parse_assignments
+            spec = apply_assignments(spec, parse_assignments(args.set))
     except SpecError as exc:
         print(f"orbit-explorer: error: {exc}", file=sys.stderr)
         return 1

@@ -142,3 +142,14 @@ def test_a_failed_write_to_stdout_is_one_line():
         run = subprocess.run([sys.executable, "-m", "orbit_gui", "estimate", "llama-3-8b"], stdout=full,
                              stderr=subprocess.PIPE, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert run.returncode == 1 and run.stderr == "orbit-explorer: error: cannot write the output: No space left on device\n"
+
+
+@pytest.mark.parametrize("model,edits", [("mixtral-8x7b", [("experts", "1"), ("top_k", "1")]),
+                                         ("llama-3-8b", [("heads", "12"), ("kv_heads", "4")])])
+def test_set_edits_describe_a_target_in_any_order(model, edits):
+    """experts=1 then top_k=1 was refused (top-k 2 of 1 expert) while the reverse order worked."""
+    from models.overrides import apply_assignments, apply_overrides
+    spec = find(model).spec()
+    assert apply_assignments(spec, edits) == apply_overrides(spec, edits[::-1])
+    with pytest.raises(SpecError, match="divisible"):
+        apply_assignments(spec, [("heads", "12"), ("kv_heads", "5")])
