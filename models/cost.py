@@ -477,6 +477,13 @@ def cost_report(spec: ModelSpec, workload: Workload = Workload(),
     if wl.context > spec.context_length:
         notes.append(f"context {wl.context} exceeds the model's trained context "
                      f"{spec.context_length}")
+    if wl.position is not None and wl.position > wl.context:
+        notes.append(f"the decode step is costed at position {wl.position:,}, beyond the {wl.context:,}-token "
+                     f"context that memory and fit are computed for")
+    heads = sorted({m.heads for layer in spec.layers for m in layer.mixers if isinstance(m, (Attention, MLA))})
+    if wl.devices > 1 and any(h % wl.devices for h in heads):
+        notes.append(f"{wl.devices} devices do not split {' or '.join(map(str, heads))} attention heads evenly; "
+                     f"the tensor-parallel figures assume an even split")
     return CostReport(spec, wl, hw, params, memory, prefill, decode, per_token_kv, max_batch,
                       max_context, used, notes)
 

@@ -129,3 +129,10 @@ def test_a_sequence_too_long_for_the_memory_is_not_blamed_on_the_weights():
 def test_weight_only_formats_are_refused_for_the_kv_cache(kv):
     with pytest.raises(SpecError, match=f"^kv: .*{kv} is a weight-only format"):
         cost_report(find("llama-3-8b").spec(), Workload(kv=kv))
+
+
+def test_notes_say_when_the_figures_rest_on_an_assumption():
+    r = cost_report(find("llama-3-8b").spec(), Workload(devices=3, position=100_000))
+    assert any("3 devices do not split 32 attention heads evenly" in n for n in r.notes)
+    assert any("position 100,000, beyond the 4,096-token context" in n for n in r.notes)
+    assert not cost_report(find("llama-3-8b").spec(), Workload(devices=4)).notes
