@@ -28,6 +28,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterable
 
 from models.spec import SpecError
@@ -433,6 +434,9 @@ class HeadlessView:
         self.owner = owner
 
 
+TAXONOMY_VIEWS = ("orbit", "timeline", "benchmarks")     # drawn from the catalog; the model is only marked
+
+
 def build_view(view: str, spec, report, *, theme: str = "light", unfold: bool = False,
                size: tuple[int, int] = PLOT_SIZE) -> HeadlessView:
     """Build one of :data:`VIEWS` offscreen for ``spec``/``report``, as the window draws it."""
@@ -449,7 +453,7 @@ def build_view(view: str, spec, report, *, theme: str = "light", unfold: bool = 
         w.set_theme(theme)
         w.set_model(diagram_model(spec, report, unfold=unfold), unfolded=unfold)
         return HeadlessView(w)
-    if view in ("orbit", "timeline", "benchmarks"):
+    if view in TAXONOMY_VIEWS:
         try:
             from models.taxonomy import build_graph
             from widgets.orbit import BenchmarkView, OrbitPanel, TimelineView
@@ -521,11 +525,19 @@ def render_headless(model_text: str, view: str, out: str | os.PathLike, override
     export_format(out)
     _check_target(Path(out).expanduser())
     _check_dpi(dpi)
-    spec = resolve_model(model_text)
     edits = _overrides_list(overrides)
-    if edits:
-        spec = apply_assignments(spec, edits)
-    report = cost_report(spec, workload or Workload())
+    try:
+        spec = resolve_model(model_text)
+    except SpecError:
+        if view not in TAXONOMY_VIEWS or edits:
+            raise
+        # a closed model has no architecture to cost, but it has its place in the taxonomy
+        from models.catalog import find
+        spec, report = SimpleNamespace(name=find(model_text).name), None
+    else:
+        if edits:
+            spec = apply_assignments(spec, edits)
+        report = cost_report(spec, workload or Workload())
     built = build_view(view, spec, report, theme=theme, unfold=unfold, size=size)
     title = spec.name if view == "architecture" else f"{spec.name}: {view}"
     edited = "; ".join(f"{k}={v}" for k, v in edits)

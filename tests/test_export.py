@@ -187,6 +187,18 @@ def test_theme_and_errors(qapp, tmp_path):
             export_view(view, ro / "a.svg")
 
 
+def test_a_closed_model_exports_its_place_in_the_taxonomy_but_no_architecture(qapp, tmp_path):
+    """GPT-4 has no public architecture to draw, but it has its place in the orbit."""
+    from models.spec import SpecError
+    from orbit_gui.export import render_headless
+    out = render_headless("gpt-4", "orbit", tmp_path / "t.svg")
+    _, texts = _svg_texts(out)
+    assert "GPT-4" in texts
+    with pytest.raises(SpecError, match="not public"):
+        render_headless("gpt-4", "architecture", tmp_path / "a.svg")
+    assert not (tmp_path / "a.svg").exists()
+
+
 def test_render_headless_with_edits(qapp, tmp_path):
     from orbit_gui.export import render_headless
     out = render_headless("llama-3-8b", "architecture", tmp_path / "a.svg",
