@@ -630,6 +630,7 @@ def test_hf_random_config_raises_only_spec_error(config, model_type):
     ("llama", "num_hidden_layers", 1e30), ("qwen3", "num_attention_heads", float("nan")),
     ("llama", "num_hidden_layers", 10_000_000),       # refused before 10M per-layer entries are built
     ("qwen3", "head_dim", 1.5), ("qwen3", "head_dim", True),      # were read as 1
+    ("llama", "num_attention_heads", 0),                           # was a ZeroDivisionError
     ("mistral", "sliding_window", 1.5), ("mistral", "sliding_window", float("inf"))])  # 1 / full attention
 def test_hf_absurd_numbers_name_the_key(model_type, key, value):
     model = {"qwen3": "qwen3-0.6b", "llama": "llama-3-8b", "mistral": "mistral-7b"}[model_type]

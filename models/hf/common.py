@@ -50,6 +50,8 @@ def head_dim(cfg: Config, heads: int, hidden: int) -> int:
     """``head_dim`` when the config gives it, else hidden // heads (what transformers does)."""
     if get(cfg, "head_dim") is not None:
         return as_int(cfg, "head_dim")      # 1.5 or true is refused, not read as 1
+    if heads <= 0:
+        raise SpecError("config.num_attention_heads", f"must be positive, got {heads}")
     return hidden // heads
 
 
