@@ -157,16 +157,22 @@ class Document:
         # else its edit just before replaced (a spin box stepped several times). Replaying the
         # shorter list can differ or fail (top-k 1, experts 4, then top-k 2: without "top-k 1"
         # first, the opened model's top-k 8 meets 4 experts) while the edit on the model shown is valid.
-        for short in self.state.with_edit_replacing(key, str(value)), self.state.with_last_edit_replaced(key, str(value)):
+        try:
+            target = self._spec_of(exact)
+        except SpecError:
+            target = None                      # refused below, with the reason
+        shorter = (self.state.with_edit_replacing(key, str(value)),
+                   self.state.with_last_edit_replaced(key, str(value)))
+        for short in shorter if target is not None else ():
             if short == exact:
                 continue
             try:
-                if self._spec_of(short) == self._spec_of(exact):
+                if self._spec_of(short) == target:
                     exact = short
                     break
             except SpecError:
                 pass
-        return self._commit(exact, edit_label(key, value), key)
+        return self._commit(exact, edit_label(key, value), key, target)
 
     def set_workload(self, key: str, value: Any, **more: Any) -> str | None:
         """Change workload settings (several at once, as one undo step, with ``more``)."""
@@ -195,8 +201,9 @@ class Document:
         assert self.base_spec is not None
         return apply_overrides(self.base_spec, list(state.edits))
 
-    def _evaluate(self, state: State) -> tuple[ModelSpec, CostReport, CostReport]:
-        spec = self._spec_of(state)
+    def _evaluate(self, state: State, spec: ModelSpec | None = None) -> tuple[ModelSpec, CostReport, CostReport]:
+        """``spec``: the state's spec when the caller has just built it."""
+        spec = spec if spec is not None else self._spec_of(state)
         report = cost_report(spec, state.workload)
         baseline = self._baselines.get(state.workload)
         if baseline is None:
@@ -205,11 +212,11 @@ class Document:
             baseline = self._baselines[state.workload] = cost_report(self.base_spec, state.workload)
         return spec, report, baseline
 
-    def _commit(self, new: State, label: str, key: str) -> str | None:
+    def _commit(self, new: State, label: str, key: str, spec: ModelSpec | None = None) -> str | None:
         if new == self.state:
             return None
         try:
-            spec, report, baseline = self._evaluate(new)
+            spec, report, baseline = self._evaluate(new, spec)
         except SpecError as exc:
             reason = rejection_text(exc)
             self.events.rejected.emit(key, reason)
