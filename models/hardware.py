@@ -90,7 +90,9 @@ def get_hardware(name: str) -> Hardware:
         if _norm(hw.id) == wanted or _norm(hw.name) == wanted:
             return hw
     import difflib
-    close = difflib.get_close_matches(name.lower(), list(db), n=3, cutoff=0.4)
+    # ids that contain what was typed ("a100": both A100s) before ids that merely look alike
+    containing = [k for k in db if wanted and wanted in _norm(k)]
+    close = containing[:5] or difflib.get_close_matches(name.lower(), list(db), n=3, cutoff=0.4)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise SpecError("hardware", f"unknown device {name!r}{hint} (see `orbit-explorer list --hardware`)")
 

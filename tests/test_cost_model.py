@@ -136,3 +136,9 @@ def test_notes_say_when_the_figures_rest_on_an_assumption():
     assert any("3 devices do not split 32 attention heads evenly" in n for n in r.notes)
     assert any("position 100,000, beyond the 4,096-token context" in n for n in r.notes)
     assert not cost_report(find("llama-3-8b").spec(), Workload(devices=4)).notes
+
+
+@pytest.mark.parametrize("typed,suggested", [("a100", "a100-sxm-40gb, a100-sxm-80gb?"), ("h200", "h200-sxm?")])
+def test_a_near_miss_device_suggests_the_devices_it_names_first(typed, suggested):
+    with pytest.raises(SpecError, match=f"did you mean {suggested}"):
+        get_hardware(typed)
