@@ -66,6 +66,11 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def _has_peaks(result) -> bool:
+    """The device's peak FLOP/s and bandwidth, which timings and predictions are relative to."""
+    return all(_finite(x) and x > 0 for x in (result.peak_flops, result.bandwidth))
+
+
 FIT_KEYS = ("measured_s", "predicted_before_s", "predicted_after_s")
 
 
@@ -137,7 +142,7 @@ def calibrate(result, backend: str | None = None, *, iterations: int = 50) -> Ca
     if not samples:
         raise ValueError(f"no successful {backend} timings to calibrate on")
     peak, bw = result.peak_flops, result.bandwidth
-    if not (_finite(peak) and peak > 0 and _finite(bw) and bw > 0):
+    if not _has_peaks(result):
         raise ValueError("the profile has no device peak FLOP/s or bandwidth to relate its timings to")
     wl = result.workload() if hasattr(result, "workload") else Workload()
     ce0, me0 = wl.compute_efficiency, wl.memory_efficiency
@@ -208,8 +213,7 @@ def fit_view(result, calibration: Calibration) -> tuple[list[float | None], list
     fit's description and the whole model's calibrated (prefill_s, decode_s). Computed whole before
     anything is shown; raises ValueError saying why when a (loaded) profile cannot carry it."""
     from models.spec import SpecError
-    if not (_finite(result.peak_flops) and result.peak_flops > 0
-            and _finite(result.bandwidth) and result.bandwidth > 0):
+    if not _has_peaks(result):
         raise ValueError("the profile has no device peak FLOP/s or bandwidth to predict from")
     try:
         return (calibrated_predictions(result, calibration), describe_fit(calibration),

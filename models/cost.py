@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from .dtypes import KV_DTYPES, dtype
 from .hardware import Hardware, get_hardware
 from .params import ParamReport, count_params, ffn_params, mixer_params
-from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError
+from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError, readable
 
 GiB = 2**30
 
@@ -61,8 +61,7 @@ class Workload:
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise SpecError(name, f"must be a positive integer, got {value!r}")
             if value > WORKLOAD_LIMITS[name]:
-                raise SpecError(name, f"must be at most {WORKLOAD_LIMITS[name]:,}, got {str(value)[:12]}"
-                                      + ("…" if len(str(value)) > 12 else ""))
+                raise SpecError(name, f"must be at most {WORKLOAD_LIMITS[name]:,}, got {readable(value)}")
         if self.position is not None and (isinstance(self.position, bool) or not isinstance(self.position, int)
                                           or not 0 <= self.position <= WORKLOAD_LIMITS["context"]):
             raise SpecError("position", f"must be an integer from 0 to {WORKLOAD_LIMITS['context']:,}, "
@@ -480,8 +479,9 @@ def cost_report(spec: ModelSpec, workload: Workload = Workload(),
     if wl.position is not None and wl.position > wl.context:
         notes.append(f"the decode step is costed at position {wl.position:,}, beyond the {wl.context:,}-token "
                      f"context that memory and fit are computed for")
-    heads = sorted({m.heads for layer in spec.layers for m in layer.mixers if isinstance(m, (Attention, MLA))})
-    if wl.devices > 1 and any(h % wl.devices for h in heads):
+    heads = sorted({m.heads for layer in spec.layers for m in layer.mixers
+                    if isinstance(m, (Attention, MLA))}) if wl.devices > 1 else []
+    if any(h % wl.devices for h in heads):
         notes.append(f"{wl.devices} devices do not split {' or '.join(map(str, heads))} attention heads evenly; "
                      f"the tensor-parallel figures assume an even split")
     return CostReport(spec, wl, hw, params, memory, prefill, decode, per_token_kv, max_batch,

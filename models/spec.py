@@ -50,11 +50,17 @@ def _non_negative(path: str, value: Any) -> None:
         raise SpecError(path, too_large(value))
 
 
+def readable(value: int | float) -> str:
+    """A number as a message shows it, however large: 100,000,000, 1.18e+21, a 401-digit number."""
+    if isinstance(value, int) and abs(value) < 10 ** 15:
+        return f"{value:,}"
+    digits = len(str(abs(value))) if isinstance(value, int) else 0
+    return f"a {digits}-digit number" if digits > 300 else f"{value:.3g}"
+
+
 def too_large(value: int | float) -> str:
-    """The rule broken by a size above MAX_SIZE, with the value readable however large."""
-    digits = len(str(abs(int(value)))) if isinstance(value, int) else 0
-    shown = f"a {digits}-digit number" if digits > 300 else f"{value:.3g}"
-    return f"must be at most 2**40 (about 1.1e12), got {shown}"
+    """The rule broken by a size above MAX_SIZE."""
+    return f"must be at most 2**40 (about 1.1e12), got {readable(value)}"
 
 
 def _boolean(path: str, value: Any) -> None:

@@ -249,33 +249,28 @@ class Document:
         return labels, current
 
     def undo(self) -> None:
-        if self._undo:
-            label, previous = self._undo.pop()
-            self._redo.append((label, self.state))
-            self._set(previous, *self._evaluate(previous))
+        self.go_to(len(self._undo) - 1)
 
     def redo(self) -> None:
-        if self._redo:
-            label, following = self._redo.pop()
-            self._undo.append((label, self.state))
-            self._set(following, *self._evaluate(following))
+        self.go_to(len(self._undo) + 1)
 
     def go_to(self, step: int) -> None:
-        """Undo or redo to ``step`` of ``history()`` at once: one evaluation and one change event,
-        however far the jump (step by step, a jump over hundreds of steps redrew each of them)."""
-        labels, current = self.history()
-        step = max(0, min(step, len(labels) - 1))
-        if step == current:
+        """Undo or redo to ``step`` of ``history()`` (the current step is ``len(self._undo)``) at
+        once: one evaluation and one change event, however far the jump (step by step, a jump over
+        hundreds of steps redrew each of them)."""
+        step = max(0, min(step, len(self._undo) + len(self._redo)))
+        if step == len(self._undo):
             return
-        while current > step:
+        state = self.state
+        while len(self._undo) > step:
             label, previous = self._undo.pop()
-            self._redo.append((label, self.state))
-            self.state, current = previous, current - 1
-        while current < step:
+            self._redo.append((label, state))
+            state = previous
+        while len(self._undo) < step:
             label, following = self._redo.pop()
-            self._undo.append((label, self.state))
-            self.state, current = following, current + 1
-        self._set(self.state, *self._evaluate(self.state))
+            self._undo.append((label, state))
+            state = following
+        self._set(state, *self._evaluate(state))
 
     def reset(self) -> None:
         """Back to the model as opened (undoable)."""

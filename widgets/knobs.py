@@ -19,7 +19,6 @@ from widgets.steady import narrow_combo
 # knob's, so this box never shows one axis while the other was just changed
 ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla", "linear", "ssm")
 WEIGHT_FORMATS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4", "nf4", "fp4", "ternary")
-KV_FORMATS = KV_DTYPES
 ACT_FORMATS = ("fp32", "bf16", "fp16", "fp8")
 GROUP_SIZES = (32, 64, 128, 256)
 DEBOUNCE_MS = 120
@@ -88,7 +87,7 @@ class KnobPanel(QWidget):
         run = QGroupBox("Workload")
         form = QFormLayout(run)
         self.weights = self._combo("weightsDtype", WEIGHT_FORMATS)
-        self.kv = self._combo("kvDtype", KV_FORMATS)
+        self.kv = self._combo("kvDtype", KV_DTYPES)
         self.activations = self._combo("activationsDtype", ACT_FORMATS)
         self.group = self._combo("groupSize", tuple(str(g) for g in GROUP_SIZES))
         self.context = self._spin("context", 1, 1 << 24)
@@ -158,16 +157,13 @@ class KnobPanel(QWidget):
 
     def _wire(self) -> None:
         self._history_keys = _HistoryKeys(self)
-        for spin in (self.kv_heads, self.window, self.layers, self.experts, self.top_k, self.shared,
-                     self.context, self.batch, self.devices):
-            spin.installEventFilter(self._history_keys)      # keys reach the spin box, which has focus
-            spin.lineEdit().installEventFilter(self._history_keys)
-        self.local_global.installEventFilter(self._history_keys)
         for combo in (self.attention, self.weights, self.kv, self.activations, self.group, self.hardware):
             combo.currentIndexChanged.connect(lambda _i, c=combo: self._changed(c, self._combo_value(c)))
         for spin in (self.kv_heads, self.window, self.layers, self.experts, self.top_k, self.shared,
                      self.context, self.batch, self.devices):
             spin.valueChanged.connect(lambda v, s=spin: self._changed(s, v))
+            spin.installEventFilter(self._history_keys)      # keys reach the spin box, which has focus
+        self.local_global.installEventFilter(self._history_keys)
         self.local_global.editingFinished.connect(self._local_global_finished)
         self.context_slider.valueChanged.connect(self._slider_moved)
 
