@@ -1,5 +1,8 @@
 """The open document: which model, the user's edits, the workload, and their undo history.
 
+Opening a model is a step of that history like any edit: Undo after opening another model brings
+back the one before, with its edits, so nothing the user did is lost to a stray double-click.
+
 Pure Python (no Qt), in the spirit of napari's model layer: views subscribe to ``events`` and
 redraw from ``doc.spec`` / ``doc.report``. Every edit is validated by the engine before it is
 applied; a rejected edit leaves the document exactly as it was and reports why.
@@ -77,13 +80,23 @@ class Source:
     label: str
 
 
+@dataclass(frozen=True, eq=False)
+class Opened:
+    """A model as opened. Compared by identity: each opening is its own step, and the spec (which
+    holds dicts) needs no hashing to key the cache of its reports."""
+
+    source: Source
+    spec: ModelSpec
+
+
 @dataclass(frozen=True)
 class State:
-    """Everything undoable: the knob edits, replayed in order on the opened model, and the
+    """Everything undoable: the opened model, the knob edits replayed in order on it, and the
     workload."""
 
     edits: tuple[tuple[str, str], ...] = ()
     workload: Workload = Workload()
+    model: Opened | None = None
 
     def with_edit(self, key: str, value: str) -> "State":
         """The edit made on the model as it stands: appended to the list."""
@@ -109,13 +122,11 @@ WORKLOAD_KEYS = ("context", "batch", "weights", "kv", "activations", "group_size
 class Document:
     def __init__(self, workload: Workload | None = None) -> None:
         self.events = DocumentEvents()
-        self.source: Source | None = None
-        self.base_spec: ModelSpec | None = None
         self.state = State(workload=workload or Workload())
         self.spec: ModelSpec | None = None
         self.report: CostReport | None = None
         self.baseline_report: CostReport | None = None
-        self._baselines: dict[Workload, CostReport] = {}
+        self._baselines: dict[tuple[Opened, Workload], CostReport] = {}
         self._undo: list[tuple[str, State]] = []
         self._redo: list[tuple[str, State]] = []
 
@@ -132,20 +143,28 @@ class Document:
     def open_spec(self, spec: ModelSpec, label: str | None = None) -> None:
         self._open(spec, Source("spec", spec.name, label or spec.name))
 
+    @property
+    def source(self) -> Source | None:
+        return self.state.model.source if self.state.model else None
+
+    @property
+    def base_spec(self) -> ModelSpec | None:
+        """The model as opened, before the edits."""
+        return self.state.model.spec if self.state.model else None
+
     def _open(self, spec: ModelSpec, source: Source) -> None:
-        """Costs the new model before switching, so a model that cannot be costed on this
-        workload leaves the current one in place."""
-        state = State(workload=self.state.workload)
+        """Costs the new model before switching (raising SpecError), so a model that cannot be
+        costed on this workload leaves the current one in place. Opening the model shown, unedited
+        and unchanged on disk, is no step."""
+        if (self.source == source and self.base_spec == spec and not self.state.edits):
+            return
+        state = State(workload=self.state.workload, model=Opened(source, spec))
         report = cost_report(spec, state.workload)
-        self.base_spec, self.source, self.state = spec, source, state
-        self.spec, self.report, self.baseline_report = spec, report, report
-        # the opened model's report per workload: undo and redo across workloads reuse them
-        self._baselines = {state.workload: report}
-        self._undo.clear()
-        self._redo.clear()
-        self.events.source_changed.emit()
-        self.events.history_changed.emit()
-        self.events.changed.emit()
+        self._baselines[state.model, state.workload] = report
+        if self.state.model is None:        # the first model is where the history starts
+            self._set(state, spec, report, report)
+        else:
+            self._push(state, "open " + source.label, spec, report, report)
 
     # ---- editing
     def set_knob(self, key: str, value: Any) -> str | None:
@@ -198,18 +217,19 @@ class Document:
         return self._commit(new, edit_label(key, value), key)
 
     def _spec_of(self, state: State) -> ModelSpec:
-        assert self.base_spec is not None
-        return apply_overrides(self.base_spec, list(state.edits))
+        assert state.model is not None
+        return apply_overrides(state.model.spec, list(state.edits))
 
     def _evaluate(self, state: State, spec: ModelSpec | None = None) -> tuple[ModelSpec, CostReport, CostReport]:
         """``spec``: the state's spec when the caller has just built it."""
         spec = spec if spec is not None else self._spec_of(state)
         report = cost_report(spec, state.workload)
-        baseline = self._baselines.get(state.workload)
+        key = (state.model, state.workload)
+        baseline = self._baselines.get(key)
         if baseline is None:
             if len(self._baselines) >= 256:          # a long drag over contexts: keep memory bounded
                 self._baselines.clear()
-            baseline = self._baselines[state.workload] = cost_report(self.base_spec, state.workload)
+            baseline = self._baselines[key] = cost_report(state.model.spec, state.workload)
         return spec, report, baseline
 
     def _commit(self, new: State, label: str, key: str, spec: ModelSpec | None = None) -> str | None:
@@ -221,13 +241,20 @@ class Document:
             reason = rejection_text(exc)
             self.events.rejected.emit(key, reason)
             return reason
-        self._undo.append((label, self.state))
-        self._redo.clear()
-        self._set(new, spec, report, baseline)
+        self._push(new, label, spec, report, baseline)
         return None
 
+    def _push(self, state: State, label: str, spec: ModelSpec, report: CostReport,
+              baseline: CostReport) -> None:
+        self._undo.append((label, self.state))
+        self._redo.clear()
+        self._set(state, spec, report, baseline)
+
     def _set(self, state: State, spec: ModelSpec, report: CostReport, baseline: CostReport) -> None:
+        other_model = state.model is not self.state.model
         self.state, self.spec, self.report, self.baseline_report = state, spec, report, baseline
+        if other_model:
+            self.events.source_changed.emit()
         self.events.history_changed.emit()
         self.events.changed.emit()
 
@@ -241,8 +268,9 @@ class Document:
         return bool(self._redo)
 
     def history(self) -> tuple[list[str], int]:
-        """Labels of every step (the first is the opened model) and the index of the current one."""
-        labels = ["open " + (self.source.label if self.source else "")]
+        """Labels of every step (the first is the first model opened) and the index of the current one."""
+        first = self._undo[0][1] if self._undo else self.state
+        labels = ["open " + (first.model.source.label if first.model else "")]
         labels += [label for label, _ in self._undo]
         current = len(labels) - 1
         labels += [label for label, _ in reversed(self._redo)]

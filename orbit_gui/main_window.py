@@ -463,7 +463,6 @@ class MainWindow(QMainWindow):
         except SpecError as exc:
             self.show_error("Cannot open this model", str(exc))
             return False
-        self.settings.last_model = f"catalog:{self.doc.source.ref}"
         return True
 
     def open_path(self, path: str) -> bool:
@@ -474,7 +473,6 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open this file", f"{path}\n\n{exc}")
             return False
         self.settings.add_recent(self.doc.source.ref)
-        self.settings.last_model = f"file:{self.doc.source.ref}"
         self._update_recent_menu()
         return True
 
@@ -654,6 +652,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ redrawing
     def _source_changed(self) -> None:
+        """Another model is shown: opened, or brought back by undo or redo."""
+        source = self.doc.source
+        if source.kind in ("catalog", "file"):     # the next launch opens the model shown last
+            self.settings.last_model = f"{source.kind}:{source.ref}"
         self.knobs.clear_errors()
         self.statusBar().clearMessage()            # an earlier model's refusal no longer applies
         self.setWindowTitle(f"{self.doc.source.label} — Orbit Explorer")

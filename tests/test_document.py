@@ -84,6 +84,38 @@ def test_failed_open_keeps_current_model(doc, tmp_path):
     assert doc.source.ref == "llama-3-8b" and doc.state.edits == (("kv_heads", "1"),)
 
 
+def test_opening_another_model_is_a_step_that_undo_takes_back_with_the_edits(doc):
+    """A stray double-click in the browser loses nothing: Undo brings back the model before, with
+    its edits and the figures they gave; each model's deltas are against its own original."""
+    doc.set_knob("kv_heads", 2)
+    edited = doc.report
+    sources = []
+    doc.events.source_changed.connect(lambda: sources.append(doc.source.ref))
+    doc.open_catalog("mistral-7b")
+    assert doc.state.edits == () and doc.baseline_report is doc.report
+    doc.set_knob("layers", 8)
+    assert doc.baseline_report.spec.num_layers == 32 and doc.report.spec.num_layers == 8
+    assert doc.history() == (["open Llama 3 8B", "KV heads = 2", "open Mistral 7B (v0.1)", "Layers = 8"], 3)
+    doc.undo(), doc.undo()
+    assert sources == ["mistral-7b", "llama-3-8b"]
+    assert doc.source.ref == "llama-3-8b" and doc.state.edits == (("kv_heads", "2"),)
+    assert doc.report.memory.kv_cache == edited.memory.kv_cache
+    assert doc.baseline_report.params.total == cost_report(find("llama-3-8b").spec(), doc.state.workload).params.total
+    doc.redo(), doc.redo()
+    assert doc.source.ref == "mistral-7b" and doc.spec.num_layers == 8
+    assert sources[-1] == "mistral-7b"
+
+
+def test_reopening_the_model_shown_is_a_step_only_when_it_was_edited(doc):
+    doc.open_catalog("llama-3-8b")
+    assert not doc.can_undo
+    doc.set_knob("kv_heads", 2)
+    doc.open_catalog("llama-3-8b")             # back to the published config, undoably
+    assert doc.state.edits == () and doc.history()[0][-1] == "open Llama 3 8B"
+    doc.undo()
+    assert doc.state.edits == (("kv_heads", "2"),)
+
+
 def test_save_and_reopen_edited_model(doc, tmp_path):
     doc.set_knob("local_global", "3:1")
     path = tmp_path / "edited.toml"

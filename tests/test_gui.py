@@ -168,6 +168,21 @@ def test_undo_redo_restore_metrics(window, qtbot):
     assert window.history.count() == 2
 
 
+def test_undo_after_opening_another_model_brings_back_the_edited_one(window, qtbot):
+    """Double-clicking another model in the browser keeps the edits: Undo shows the model before,
+    edited, with its title, and the next launch would open it."""
+    set_spin(window, qtbot, "layers", 16)
+    window.browser.modelActivated.emit("mistral-7b")
+    assert window.windowTitle().startswith("Mistral 7B") and window.knobs.layers.value() == 32
+    assert window.settings.last_model == "catalog:mistral-7b"
+    window.findChild(type(window.undo_action), "actionUndo").trigger()
+    assert window.windowTitle() == "Llama 3 8B — Orbit Explorer"
+    assert window.knobs.layers.value() == 16 and window.doc.spec.num_layers == 16
+    assert window.settings.last_model == "catalog:llama-3-8b"
+    assert [window.history.item(i).text() for i in range(window.history.count())] == \
+        ["open Llama 3 8B", "Layers = 16", "open Mistral 7B (v0.1)"]
+
+
 def test_undo_and_redo_keys_work_while_a_knob_has_focus(window, qtbot):
     """After typing a value and pressing Enter the field keeps focus; Ctrl+Z there undoes the edit
     (a line edit would otherwise take the key for its own text), Ctrl+Y redoes it."""
@@ -337,12 +352,15 @@ def test_a_knob_change_still_in_its_debounce_stays_with_its_model_and_history(wi
     assert window.doc.state.edits == () and window.doc.spec.num_layers == 32
     set_spin(window, qtbot, "kvHeads", 4)
     window.knobs.batch.setValue(16)               # pending
-    window._history_clicked(window.history.item(0))
+    window._history_clicked(window.history.item(2))
     qtbot.wait(300)
     labels, current = window.doc.history()
-    assert current == 0 and len(labels) == 3 and window.doc.can_redo   # both steps can be redone
+    assert labels == ["open Llama 3 8B", "Layers = 10", "open Mistral 7B (v0.1)", "KV heads = 4", "Batch = 16"]
+    assert current == 2 and window.doc.can_redo   # both steps can be redone
     window.doc.redo(), window.doc.redo()
     assert window.doc.state.workload.batch == 16
+    window._history_clicked(window.history.item(1))
+    assert window.doc.source.ref == "llama-3-8b" and window.doc.spec.num_layers == 10
 
 
 def test_damaged_settings_still_open_the_window_and_the_device_is_restored(qtbot, tmp_path, monkeypatch):
