@@ -160,6 +160,14 @@ class CostReport:
     def tokens_per_s(self) -> float:
         return self.workload.batch / self.decode.time_s if self.decode.time_s else math.inf
 
+    @property
+    def max_context_limit(self) -> str:
+        """What stopped the largest context: "memory", or the search's cap, "trained length" or
+        "context asked" (see ``context_cap``)."""
+        if self.max_context < context_cap(self.spec, self.workload):
+            return "memory"
+        return "trained length" if self.max_context == self.spec.context_length else "context asked"
+
 
 # --------------------------------------------------------------------------- attention geometry
 
@@ -509,12 +517,19 @@ def _max_batch(spec, wl, hw, fmt, weights) -> int:
     return int(room // per_seq) if per_seq > 0 else 1 << 30
 
 
+def context_cap(spec: ModelSpec, wl: Workload) -> int:
+    """Where the search for the largest context stops: the trained length, or the context asked
+    when that is longer (a stretched RoPE), so that a workload that fits never reports a largest
+    context below its own."""
+    return max(spec.context_length, wl.context)
+
+
 def _max_context(spec, wl, hw, fmt, weights) -> int:
-    """Largest context (up to the model's trained length) that fits at ``batch``; memory grows
-    monotonically with context, so bisect."""
+    """Largest context (up to ``context_cap``) that fits at ``batch``; memory grows monotonically
+    with context, so bisect."""
     if not _fits(spec, wl, hw, fmt, weights, 1, wl.batch):
         return 0
-    hi = spec.context_length
+    hi = context_cap(spec, wl)
     if _fits(spec, wl, hw, fmt, weights, hi, wl.batch):
         return hi
     lo = 1

@@ -48,6 +48,7 @@ def report_dict(r: CostReport) -> dict[str, Any]:
         "fits": m.fits,
         "max_batch": r.max_batch,
         "max_context": r.max_context,
+        "max_context_limit": r.max_context_limit,
         "kv_bytes_per_token": r.kv_bytes_per_token,
         "flops_prefill": r.prefill.flops,
         "flops_decode_token": r.decode.flops,

@@ -114,7 +114,8 @@ def cmd_estimate(args) -> int:
     verdict = "fits" if data["fits"] else "DOES NOT FIT"
     print(f"               {_fmt_bytes(data['memory_per_device_bytes'])} per device of "
           f"{_fmt_bytes(hw.memory_bytes)}: {verdict}; largest batch {data['max_batch']}, "
-          f"largest context {data['max_context']}")
+          f"largest context {data['max_context']}"
+          + ("" if data["max_context_limit"] == "memory" else f" (the {data['max_context_limit']})"))
     print(f"  FLOPs        prefill {data['flops_prefill']:.3e}  decode/token {data['flops_decode_token']:.3e}")
     print(f"  latency      TTFT {_fmt_time(data['ttft_s'])}  per token {_fmt_time(data['tpot_s'])}  "
           f"{data['tokens_per_s']:.1f} tokens/s")

@@ -45,6 +45,7 @@ _LABELS = {
     "reserve_bytes": "Reserve", "memory_total_bytes": "Memory, all devices",
     "memory_per_device_bytes": "Memory per device", "capacity_bytes": "Capacity, all devices",
     "fits": "Fits", "max_batch": "Largest batch", "max_context": "Largest context",
+    "max_context_limit": "Largest context limited by",
     "kv_bytes_per_token": "KV cache per token", "flops_prefill": "Prefill FLOPs",
     "flops_decode_token": "Decode FLOPs per token", "ttft_s": "Time to first token",
     "tpot_s": "Time per output token", "tokens_per_s": "Tokens per second",

@@ -38,6 +38,16 @@ def test_estimate_json_contract_matches_engine():
     assert data["prefill"]["ops"] and data["decode"]["ops"]
 
 
+@pytest.mark.parametrize("context, shown", [
+    (4096, "fits; largest batch 58, largest context 4096 (the context asked)"),
+    (512, "fits; largest batch 465, largest context 1024 (the trained length)")])
+def test_the_largest_context_says_where_its_search_stopped(context, shown):
+    """GPT-2 (trained on 1,024 tokens) asked for 4,096 fits: the largest context is not shown
+    below the context that fits, and a cap is named as such, not mistaken for the memory's limit."""
+    out = cli("estimate", "gpt-2", "--context", str(context))
+    assert shown in out.stdout, out.stdout + out.stderr
+
+
 def test_estimate_set_changes_the_spec():
     base = json.loads(cli("estimate", "llama-3-8b", "--json").stdout)
     mqa = json.loads(cli("estimate", "llama-3-8b", "--set", "kv_heads=1", "--json").stdout)

@@ -311,7 +311,9 @@ def _fits(spec, wl, hw) -> bool:
 def _check_limits(spec: ModelSpec, wl: Workload, hw) -> None:
     rep = cost_report(spec, wl, hw)
     mb, mc = rep.max_batch, rep.max_context
-    assert mb >= 0 and 0 <= mc <= spec.context_length
+    cap = max(spec.context_length, wl.context)
+    assert mb >= 0 and 0 <= mc <= cap
+    assert rep.memory.fits == (mc >= wl.context)      # a workload that fits never reads as too long
     if mb == 0:
         assert not _fits(spec, dataclasses.replace(wl, batch=1), hw)
     else:
@@ -322,7 +324,7 @@ def _check_limits(spec: ModelSpec, wl: Workload, hw) -> None:
         assert not _fits(spec, dataclasses.replace(wl, context=1), hw)
     else:
         assert _fits(spec, dataclasses.replace(wl, context=mc), hw)
-        if mc < spec.context_length:
+        if mc < cap:
             assert not _fits(spec, dataclasses.replace(wl, context=mc + 1), hw)
 
 
