@@ -325,13 +325,16 @@ def test_cmd_profile_errors_are_one_line(capsys):
         assert "no CUDA device" in err and err.count("\n") == 1 and "Traceback" not in err
 
 
-def _cli_has_profile() -> bool:
-    from orbit_gui.cli import build_parser
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return "profile" in sub.choices
+def test_a_refused_run_with_json_still_prints_its_object(capsys):
+    """A script reads every outcome from stdout the same way; a person sees the reason on stderr."""
+    from orbit_gui.profile_cli import cmd_profile
+    assert cmd_profile(_profile_args(["profile", "qwen3-0.6b", "--threads", "-2", "--json"])) == 1
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert data["status"] == "error" and "threads must be from 1" in data["messages"][0]
+    assert err == f"orbit-explorer: error: {data['messages'][0]}\n"
 
 
-@pytest.mark.skipif(not _cli_has_profile(), reason="profile is not registered in orbit_gui/cli.py yet")
 def test_cli_subprocess(tmp_path):
     env = {**__import__("os").environ, "ORBIT_EXPLORER_CONFIG_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-m", "orbit_gui", "profile", "qwen3-0.6b", "--context",
