@@ -45,6 +45,9 @@ class Calibration:
     created: str = ""                  # ISO 8601, UTC
     clamped: list[str] = field(default_factory=list)
     fit: dict = field(default_factory=dict)   # measured / predicted per phase, before and after
+    # The bandwidth the memory efficiency is relative to where the profile measured it (hardware
+    # with estimated figures: the local CPU); 0 where the database's datasheet figure was used.
+    measured_bandwidth: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,6 +97,8 @@ def calibration_problem(data) -> str | None:
     for key in ("hardware_id", "dtype", "model", "backend", "created"):
         if not isinstance(data.get(key, ""), str):
             return f"{key} is not text"
+    if not (_finite(data.get("measured_bandwidth", 0.0)) and data.get("measured_bandwidth", 0.0) >= 0):
+        return "measured_bandwidth is not a number of bytes per second"
     if not isinstance(data.get("samples"), int) or isinstance(data.get("samples"), bool):
         return "samples (the number of timings fitted) is not a whole number"
     return None
@@ -186,7 +191,8 @@ def calibrate(result, backend: str | None = None, *, iterations: int = 50) -> Ca
                        samples=len(samples), hardware_id=result.hardware_id, dtype=result.dtype,
                        model=result.request.spec.name, backend=backend,
                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                       clamped=clamped, fit=fit)
+                       clamped=clamped, fit=fit,
+                       measured_bandwidth=bw if getattr(result, "bandwidth_measured", False) else 0.0)
 
 
 def calibrated_predictions(result, calibration: Calibration) -> list[float | None]:

@@ -83,7 +83,8 @@ def read_profile(path: str | os.PathLike) -> dict:
 _NUMBER, _COUNT, _TEXT, _FLAG = "a number", "a whole number", "text", "true or false"
 _RESULT_FIELDS = {"device": _TEXT, "device_key": _TEXT, "hardware_id": _TEXT, "hardware_name": _TEXT,
                   "dtype": _TEXT, "status": _TEXT, "note": _TEXT, "peak_flops": _NUMBER,
-                  "bandwidth_bytes_per_s": _NUMBER, "elapsed_s": _NUMBER, "extrapolated": _FLAG}
+                  "bandwidth_bytes_per_s": _NUMBER, "elapsed_s": _NUMBER, "extrapolated": _FLAG,
+                  "bandwidth_measured": _FLAG}
 _REQUEST_FIELDS = {"device": _TEXT, "dtype": _TEXT, "warmup": _COUNT, "max_seconds": _NUMBER}
 _BLOCK_FIELDS = {"layers": _COUNT, "samples": _COUNT, "status": _TEXT, "message": _TEXT, "reference": _TEXT,
                  "provider": _TEXT, **{k: _NUMBER for k in (

@@ -205,6 +205,7 @@ class ProfileResult:
     hardware_name: str = ""
     peak_flops: float = 0.0            # the cost model's figures used for predictions
     bandwidth: float = 0.0
+    bandwidth_measured: bool = False   # the bandwidth is this device's measured one, not an estimate
     dtype: str = ""
     status: str = "ok"                 # ok | cancelled | error
     blocks: list[BlockResult] = field(default_factory=list)
@@ -232,7 +233,8 @@ class ProfileResult:
         return {"request": self.request.to_dict(), "device": self.device,
                 "device_key": self.device_key, "hardware_id": self.hardware_id,
                 "hardware_name": self.hardware_name, "peak_flops": self.peak_flops,
-                "bandwidth_bytes_per_s": self.bandwidth, "dtype": self.dtype,
+                "bandwidth_bytes_per_s": self.bandwidth, "bandwidth_measured": self.bandwidth_measured,
+                "dtype": self.dtype,
                 "status": self.status, "blocks": [b.to_dict() for b in self.blocks],
                 "whole_model": self.whole_model.to_dict() if self.whole_model else None,
                 "whole_by_backend": {k: v.to_dict() for k, v in self.whole_by_backend.items()},
@@ -245,6 +247,7 @@ class ProfileResult:
         return cls(request=request, device=d.get("device", ""), device_key=d.get("device_key", ""),
                    hardware_id=d.get("hardware_id", ""), hardware_name=d.get("hardware_name", ""),
                    peak_flops=d.get("peak_flops", 0.0), bandwidth=d.get("bandwidth_bytes_per_s", 0.0),
+                   bandwidth_measured=d.get("bandwidth_measured") is True,
                    dtype=d.get("dtype", ""), status=d.get("status", "ok"),
                    blocks=[BlockResult.from_dict(b) for b in d.get("blocks", [])],
                    whole_model=WholeModel.from_dict(d.get("whole_model")),
@@ -355,9 +358,13 @@ def result_hardware(result: "ProfileResult") -> Hardware:
     """The cost model's device a result's predictions were made for (a GPU outside the hardware
     database gets the figures ``hardware_for`` measures)."""
     try:
-        return get_hardware(result.hardware_id)
+        hw = get_hardware(result.hardware_id)
     except Exception:  # noqa: BLE001 - an unknown id
-        return hardware_for(*parse_device(result.request.device))
+        hw = hardware_for(*parse_device(result.request.device))
+    # an estimated bandwidth the profile replaced by its measurement (Profiler._measure_bandwidth)
+    if result.bandwidth_measured and hw.estimate and result.bandwidth > 0:
+        hw = replace(hw, bandwidth=result.bandwidth)
+    return hw
 
 
 def hardware_for(kind: str, index: int = 0) -> Hardware:
@@ -581,28 +588,25 @@ class Profiler:
         self._cancel = should_cancel or (lambda: False)
         req = self.request
         result = ProfileResult(request=req)
-        try:
-            ok = self._setup(result)
-        except Exception as exc:  # noqa: BLE001 - a result, never a traceback
-            result.status = "error"
-            result.messages.insert(0, f"cannot set up the profile: {_first_line(exc)}")
-            ok = False
-        if not ok:
-            result.elapsed_s = time.perf_counter() - t0
-            self._progress(1.0, result.message)
-            return result
         import torch
-        old_threads = torch.get_num_threads()
-        if self.kind == "cpu":
-            torch.set_num_threads(self.threads)
+        old_threads = torch.get_num_threads()      # the set-up sets the profile's on the CPU
         try:
+            try:
+                ok = self._setup(result)
+            except Exception as exc:  # noqa: BLE001 - a result, never a traceback
+                result.status = "error"
+                result.messages.insert(0, f"cannot set up the profile: {_first_line(exc)}")
+                ok = False
+            if not ok:
+                result.elapsed_s = time.perf_counter() - t0
+                self._progress(1.0, result.message)
+                return result
             yield from self._run_all(result)
         except _Cancelled:
             result.status = "cancelled"
             result.messages.append("cancelled: the result is partial")
         finally:
-            if self.kind == "cpu":
-                torch.set_num_threads(old_threads)
+            torch.set_num_threads(old_threads)
         self._summarise(result)
         result.elapsed_s = time.perf_counter() - t0
         self._progress(1.0, "cancelled" if result.status == "cancelled" else "done")
@@ -663,7 +667,15 @@ class Profiler:
             result.messages.append(f"{dt} on the CPU: matmuls may be much slower than fp32")
         self.dt = dt
         self.torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dt]
+        if kind == "cpu":
+            self.threads, why = cpu_threads(req.threads)
+            result.device = f"CPU: {cpu_model_name()}, {plural(self.threads, 'torch thread')}"
+            result.messages.append(why)
         self.hw = hardware_for(kind, index)
+        if kind == "cpu":
+            torch.set_num_threads(self.threads)    # measured on the threads the blocks will use
+        self._bandwidth_measured = self.hw.estimate and self._measure_bandwidth(result)
+        result.bandwidth_measured = self._bandwidth_measured
         self.fmt = _fmt(dt)
         wl = profile_workload(req, self.hw.id, dt)
         self.wl = wl
@@ -671,15 +683,13 @@ class Profiler:
         result.device_key = device_key(kind, index)
         result.hardware_id, result.hardware_name = self.hw.id, self.hw.name
         result.peak_flops, result.bandwidth, result.dtype = self.peak, self.hw.bandwidth, dt
-        if kind == "cpu":
-            self.threads, why = cpu_threads(req.threads)
-            result.device = f"CPU: {cpu_model_name()}, {plural(self.threads, 'torch thread')}"
-            result.messages.append(why)
-        else:
+        if kind != "cpu":
             result.device = f"cuda:{index}: {torch.cuda.get_device_name(index)}"
         if self.hw.estimate:
-            result.messages.append(f"{self.hw.name}: peak FLOP/s and bandwidth are estimates; "
-                                   "calibrate to fit the efficiencies to this machine")
+            figures = ("peak FLOP/s is an estimate" if self._bandwidth_measured
+                       else "peak FLOP/s and bandwidth are estimates")
+            result.messages.append(f"{self.hw.name}: {figures}; calibrate to fit the efficiencies "
+                                   "to this machine")
         if req.calibration is not None:
             result.messages.append(
                 f"predictions use calibration {getattr(req.calibration, 'device_key', '')} "
@@ -687,7 +697,38 @@ class Profiler:
         result.note = ("Whole-model figures are extrapolated: one layer of each distinct kind was "
                        "timed at true size and multiplied by the number of layers using it, plus "
                        f"the LM head{'' if req.include_head else ' (predicted, not timed)'}.")
+        self._flush = None               # made at the first timing, once the device is known to work
         return True
+
+    def _measure_bandwidth(self, result: ProfileResult) -> bool:
+        """Replace an estimated bandwidth by the device's measured streaming read
+        (``kernels.memory_system``): the roofline floors and the calibration are relative to it."""
+        from kernels.memory_system import last_level_cache_bytes, read_bandwidth
+        fitted = getattr(self.request.calibration, "measured_bandwidth", 0.0)
+        if fitted:      # the bandwidth the calibration's memory efficiency is relative to
+            result.messages.append(f"{self.hw.name}: bandwidth {fitted / 1e9:.1f} GB/s, as measured "
+                                   f"when the calibration was made")
+            self.hw = replace(self.hw, bandwidth=fitted)
+            return True
+        try:
+            measured = read_bandwidth(self.device, last_level_cache_bytes(self.kind, self.index))
+        except Exception as exc:  # noqa: BLE001 - the estimate stays, with the reason
+            result.messages.append(f"bandwidth not measured ({_first_line(exc)}); using the estimate")
+            return False
+        threads = f", {plural(self.threads, 'thread')}" if self.kind == "cpu" else ""
+        result.messages.append(f"{self.hw.name}: bandwidth measured at {measured / 1e9:.1f} GB/s "
+                               f"(streaming read{threads}) in place of the estimate "
+                               f"{self.hw.bandwidth / 1e9:.1f} GB/s")
+        self.hw = replace(self.hw, bandwidth=measured)
+        return True
+
+    def _cold_caches(self) -> None:
+        """Evict the block's weights and cache from the last-level cache before a timed run, as the
+        other layers do in the whole model (``kernels.cache_flush``)."""
+        if self._flush is None:
+            from kernels.memory_system import CacheFlush, last_level_cache_bytes
+            self._flush = CacheFlush(self.device, last_level_cache_bytes(self.kind, self.index))
+        self._flush()
 
     # ---- the loop
     def _units(self) -> list[tuple[str, str, str]]:
@@ -1020,6 +1061,7 @@ class Profiler:
                 r.message = "; ".join(x for x in (r.message, note) if x)
             for i in range(req.repeats):
                 self._check_cancel()
+                self._cold_caches()
                 if cuda:
                     a = torch.cuda.Event(enable_timing=True)
                     b = torch.cuda.Event(enable_timing=True)

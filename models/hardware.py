@@ -9,7 +9,7 @@ import json
 import os
 import platform
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from resources import RESOURCES_DIR
@@ -75,6 +75,21 @@ def hardware_db() -> dict[str, Hardware]:
         db[hw.id] = hw
     db["cpu"] = local_cpu()
     return db
+
+
+def use_measured_bandwidth(hardware_id: str, bandwidth: float) -> bool:
+    """For the rest of this process, cost ``hardware_id`` with a profiler's measured bandwidth in
+    place of its estimate (the local CPU's guess from its core count), so that efficiencies fitted
+    against the measurement predict what was measured. Datasheet figures are kept. Returns whether
+    the figure changed."""
+    db = hardware_db()
+    hw = db.get(hardware_id)
+    if hw is None or not hw.estimate or not bandwidth > 0 or hw.bandwidth == bandwidth:
+        return False
+    note = "bandwidth measured by the profiler"
+    db[hardware_id] = replace(hw, bandwidth=float(bandwidth),
+                              notes=hw.notes if note in hw.notes else f"{hw.notes}; {note}")
+    return True
 
 
 def _norm(text: str) -> str:

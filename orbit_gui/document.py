@@ -258,6 +258,13 @@ class Document:
         self.events.history_changed.emit()
         self.events.changed.emit()
 
+    def recost(self) -> None:
+        """Cost the current state again after the hardware figures changed (a measured bandwidth):
+        the cached reports of the unedited models are dropped."""
+        self._baselines.clear()
+        if self.state.model is not None:
+            self._set(self.state, *self._evaluate(self.state))
+
     # ---- history
     @property
     def can_undo(self) -> bool:

@@ -319,6 +319,9 @@ class MainWindow(QMainWindow):
         text = (f"Calibrated the cost model's device \"{where}\": compute efficiency "
                 f"{cal.compute_efficiency:.3f}, memory efficiency {cal.memory_efficiency:.3f}{saved}")
         if result.hardware_id == self.doc.state.workload.hardware:
+            from models.hardware import use_measured_bandwidth
+            if result.bandwidth_measured and use_measured_bandwidth(result.hardware_id, result.bandwidth):
+                self.doc.recost()       # the efficiencies are relative to the measured bandwidth
             self.doc.set_workload("compute_efficiency", cal.compute_efficiency,
                                   memory_efficiency=cal.memory_efficiency)
             text += "; applied to the current predictions"

@@ -17,6 +17,15 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 
+@pytest.fixture(autouse=True)
+def _hardware_figures_restored():
+    """A calibration in one test may give the local CPU its measured bandwidth for the process
+    (models.hardware.use_measured_bandwidth); the next test starts from the estimates again."""
+    from models.hardware import hardware_db
+    before = dict(hardware_db())
+    yield
+    hardware_db().update(before)
+
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):

@@ -440,6 +440,12 @@ def _profile_options(**kw):
     return {"device": "cpu", "backends": ("torch",), "context": 32, "batch": 1, "repeats": 2, **kw}
 
 
+def get_hardware_estimate(hardware_id: str) -> float:
+    from models.hardware import local_cpu
+    assert hardware_id == "cpu"
+    return local_cpu().bandwidth
+
+
 def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
     window.open_catalog("qwen3-0.6b")
     window.knobs.hardware.setCurrentIndex(window.knobs.hardware.findData("cpu"))
@@ -486,8 +492,18 @@ def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
     assert 0.7 <= sum(p for _, p in decode) / sum(m for m, _ in decode) <= 1.4
     assert "ratio 1.00" in panel.summary.text() and "after" in panel.summary.text()
     assert window.doc.state.workload.memory_efficiency < 0.8
+    # the window now costs this CPU with the bandwidth the profile measured, which the fitted
+    # efficiencies are relative to (against the core-count estimate they would mispredict)
+    from kernels.profiler import result_hardware
+    from models.cost import cost_report
+    assert window.doc.report.hardware.bandwidth == result.bandwidth != get_hardware_estimate("cpu")
+    assert window.doc.report.tpot_s == cost_report(window.doc.spec, window.doc.state.workload,
+                                                   result_hardware(result)).tpot_s
+    # undo takes the efficiencies back; the bandwidth measured is a fact about this CPU and stays
     window.findChild(type(window.undo_action), "actionUndo").trigger()
-    assert window.doc.report.tpot_s == before
+    assert window.doc.state.workload.memory_efficiency == 0.8
+    assert window.doc.report.tpot_s == cost_report(window.doc.spec, window.doc.state.workload,
+                                                   result_hardware(result)).tpot_s
 
 
 def test_profile_summary_has_a_whole_model_line_per_backend(qtbot):

@@ -17,10 +17,9 @@ pytest.importorskip("onnxruntime")
 
 from kernels.calibration import (apply_calibration, calibrate, calibrated_predictions,  # noqa: E402
                                  calibration_path, describe_fit, load_calibration, save_calibration)
-from kernels.profiler import (HEAD_BLOCK, ProfileRequest, Profiler, profile)  # noqa: E402
+from kernels.profiler import (HEAD_BLOCK, ProfileRequest, Profiler, profile, result_hardware)  # noqa: E402
 from models.catalog import find  # noqa: E402
 from models.cost import cost_report  # noqa: E402
-from models.hardware import get_hardware  # noqa: E402
 from models import spec as S  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,7 +200,7 @@ def test_blocks_whose_export_would_unroll_are_not_sent_to_onnx_runtime():
 
 def test_calibration_brings_decode_prediction_within_range(run, spec):
     first, _, _ = run
-    hw = get_hardware("cpu")
+    hw = result_hardware(first)            # the CPU with the bandwidth the profile measured
     cal = calibrate(first)
     assert cal.device_key == first.device_key and cal.device_key.startswith("cpu:")
     assert 0.01 <= cal.compute_efficiency <= 1 and 0.01 <= cal.memory_efficiency <= 1

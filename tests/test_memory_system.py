@@ -1,0 +1,69 @@
+"""The profiler's view of the memory system: cache sizes read from sysfs, a flush that writes
+twice the last-level cache, and a streaming bandwidth measured where the cost model only has an
+estimate (and carried by the calibration fitted against it)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from kernels.calibration import calibrate
+from kernels.memory_system import (FALLBACK_CACHE_BYTES, CacheFlush, _size_bytes,
+                                   cpu_last_level_cache_bytes, read_bandwidth)
+from kernels.profiler import ProfileRequest, profile, result_hardware
+from models.catalog import find
+from models.hardware import get_hardware, local_cpu, use_measured_bandwidth
+
+
+@pytest.mark.parametrize("text, expected", [("32768K", 32 * 2**20), ("48M\n", 48 * 2**20), ("1G", 2**30),
+                                            ("512", 512), ("", 0), ("big", 0)])
+def test_cache_sizes_read_as_sysfs_writes_them(text, expected):
+    assert _size_bytes(text) == expected
+
+
+def test_the_last_level_cache_is_the_largest_of_cpu0(tmp_path):
+    for name, size in (("index0", "32K"), ("index2", "1024K"), ("index3", "32768K")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "size").write_text(size)
+    assert cpu_last_level_cache_bytes(tmp_path) == 32 * 2**20
+    empty = tmp_path / "none"
+    empty.mkdir()
+    assert cpu_last_level_cache_bytes(empty) > 0          # the C library's figure or the fallback
+    assert FALLBACK_CACHE_BYTES == 32 * 2**20
+
+
+def test_a_flush_writes_twice_the_cache():
+    flush = CacheFlush(torch.device("cpu"), 2**20)
+    flush()
+    assert flush.nbytes == 2 * 2**20 and int(flush._buffer.sum()) == flush.nbytes // 4
+
+
+def test_read_bandwidth_is_a_plausible_memory_figure():
+    bw = read_bandwidth(torch.device("cpu"), 2**20, repeats=2)
+    assert math.isfinite(bw) and 1e8 < bw < 1e13       # 0.1 GB/s .. 10 TB/s
+
+
+def test_a_measured_bandwidth_replaces_only_estimates():
+    assert not use_measured_bandwidth("h100-sxm", 1e12)        # datasheet figures are kept
+    assert get_hardware("h100-sxm").bandwidth != 1e12
+    assert use_measured_bandwidth("cpu", 3.0e10) and get_hardware("cpu").bandwidth == 3.0e10
+    assert not use_measured_bandwidth("cpu", 3.0e10)             # no change the second time
+    assert get_hardware("cpu").notes.count("measured by the profiler") == 1
+
+
+def test_a_cpu_profile_measures_the_bandwidth_and_its_calibration_keeps_it():
+    spec = find("qwen3-0.6b").spec()
+    request = dict(spec=spec, device="cpu", backends=("torch",), context=16, repeats=2, warmup=1,
+                   threads=1, phases=("decode",))
+    first = profile(ProfileRequest(**request))
+    assert first.status == "ok" and first.bandwidth_measured
+    assert first.bandwidth != local_cpu().bandwidth
+    assert any("bandwidth measured at" in m for m in first.messages)
+    assert result_hardware(first).bandwidth == first.bandwidth
+    cal = calibrate(first)
+    assert cal.measured_bandwidth == first.bandwidth
+    # a profile predicted with that calibration uses the bandwidth its efficiency is relative to
+    second = profile(ProfileRequest(**request, calibration=cal))
+    assert second.bandwidth == first.bandwidth
+    assert any("as measured when the calibration was made" in m for m in second.messages)
