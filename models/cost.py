@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from .dtypes import KV_DTYPES, dtype
 from .hardware import Hardware, get_hardware
-from .params import ParamReport, count_params, ffn_params, mixer_params
+from .params import ParamReport, count_params, ffn_params, mixer_params, routed_real_experts
 from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError, readable
 
 GiB = 2**30
@@ -335,7 +335,7 @@ def _ffn_ops(f, d: int, tokens: int, batch: int, fmt: _Fmt) -> list[Op]:
         return [Op("dense FFN", "ffn", 2 * c.matrix * n_tok,
                    c.matrix * fmt.w + c.kept * fmt.keep + n_tok * (2 * d + width) * fmt.act)]
     per_expert = parts["experts"].matrix // f.experts
-    real_k = f.top_k * f.experts / (f.experts + f.zero_experts)   # zero experts cost nothing
+    real_k = routed_real_experts(f)                 # zero experts cost nothing
     touched = _experts_touched(f.experts, real_k * n_tok)
     router = parts["router"]
     ops = [Op("router", "router", 2 * d * (f.experts + f.zero_experts) * n_tok,

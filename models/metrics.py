@@ -106,7 +106,9 @@ def metric_rows(r: CostReport, base: CostReport | None = None) -> list[MetricRow
             b and b.params.total),
         row("paramsActive", "Parameters", "Active per token", p.active, fmt_count,
             "Total minus the routed experts a token does not use: experts x top_k / num_experts "
-            "per MoE layer (zero-computation experts excluded).", b and b.params.active),
+            "per MoE layer (zero-computation experts excluded). Counts the input embedding table, as "
+            f"Mistral and Qwen do; without it (OpenAI's and DeepSeek's way): "
+            f"{fmt_count(p.active_without_embeddings)}.", b and b.params.active),
         row("memWeights", "Memory", "Weights", m.weights, fmt_bytes,
             f"{fmt_count(p.quantizable)} matrix weights x {wl.weights} "
             f"(group {wl.group_size}) + {fmt_count(p.kept)} other parameters "

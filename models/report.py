@@ -36,6 +36,7 @@ def report_dict(r: CostReport) -> dict[str, Any]:
         "compute_dtype": r.compute_dtype,
         "params_total": p.total,
         "params_active": p.active,
+        "params_active_without_embeddings": p.active_without_embeddings,
         "params_mtp": p.mtp,
         "params": {name: c.total for name, c in p.by_component.items() if c.total},
         "weights_bytes": m.weights,

@@ -40,6 +40,7 @@ _METRIC_UNITS = {"paramsTotal": "params", "paramsActive": "params", "memWeights"
 
 _LABELS = {
     "params_total": "Parameters, total", "params_active": "Parameters, active per token",
+    "params_active_without_embeddings": "Parameters, active per token without the input embeddings",
     "params_mtp": "Parameters, MTP modules", "weights_bytes": "Weights",
     "kv_cache_bytes": "KV cache / state", "activation_bytes": "Activations (prefill peak)",
     "reserve_bytes": "Reserve", "memory_total_bytes": "Memory, all devices",

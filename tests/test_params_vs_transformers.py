@@ -9,6 +9,7 @@ import pytest
 
 from models.catalog import catalog
 from models.hf import SUPPORTED_MODEL_TYPES, spec_from_hf_config
+from models.hf.common import CONTEXT_KEYS
 from models.overrides import apply_overrides
 from models.params import count_params
 
@@ -155,6 +156,23 @@ def test_published_totals():
     assert abs(count_params(entries["deepseek-v3"].spec()).active - 37e9) / 37e9 < 0.02
 
 
+@pytest.mark.parametrize("model_id, convention, published", [
+    # OpenAI, gpt-oss model card (arXiv 2508.10925) Table 1: active parameters without embeddings
+    ("gpt-oss-120b", "without", 5.13e9), ("gpt-oss-20b", "without", 3.61e9),
+    # DeepSeek-V3 README_WEIGHTS.md: 36.7B active "including 0.9B for the output head"
+    ("deepseek-v3", "without", 36.6e9),
+    # Mistral AI (Mixtral of Experts, arXiv 2401.04088): 12.9B active; Qwen3-30B-A3B card: 3.3B
+    ("mixtral-8x7b", "with", 12.9e9), ("qwen3-30b-a3b", "with", 3.3e9),
+    # Meituan LongCat-Flash: 18.6B-31.3B per token with zero-computation experts, about 27B
+    ("longcat-flash-chat", "with", 27e9)])
+def test_published_active_counts_under_each_publishers_convention(model_id, convention, published):
+    p = count_params(catalog()[model_id].spec())
+    ours = p.active if convention == "with" else p.active_without_embeddings
+    # to the publishers' precision: one decimal of a billion (3.3B: 2%); LongCat's "about 27B": 4%
+    tolerance = 0.04 if model_id.startswith("longcat") else 0.02
+    assert abs(ours - published) / published < tolerance, ours
+
+
 @pytest.mark.parametrize("model_type", DEFAULT_TYPES)
 def test_missing_tie_key_follows_transformers_default(model_type):
     """config.json files often omit tie_word_embeddings (SmolLM3's does): each type then
@@ -225,3 +243,18 @@ def test_gemma3_text_config_without_vocab_size_takes_transformers_default():
     cfg["text_config"] = {k: v for k, v in cfg["text_config"].items() if k != "vocab_size"}
     assert spec_from_hf_config(cfg).vocab_size == CONFIG_MAPPING["gemma3_text"]().vocab_size == 262_208
     assert_same_count(cfg)
+
+
+
+@pytest.mark.parametrize("model_type", [t for t in DEFAULT_TYPES if t != "mamba2"])
+def test_missing_context_key_follows_transformers_default(model_type):
+    """A config.json without max_position_embeddings (Gemma 3's text_config) runs in transformers
+    with its config class's default, and that is the context the model is costed and capped at."""
+    cfg = _default_config(model_type)
+    for d in (cfg, cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else {}):
+        for key in CONTEXT_KEYS:
+            d.pop(key, None)
+    reference = CONFIG_MAPPING[model_type]()
+    reference = getattr(reference, "text_config", None) or reference
+    expected = getattr(reference, "max_position_embeddings", None) or reference.n_positions
+    assert spec_from_hf_config(cfg).context_length == expected

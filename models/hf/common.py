@@ -113,6 +113,29 @@ TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gem
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208}
+# max_position_embeddings of transformers' config classes, which a config.json without the key
+# runs with (Google's Gemma 3 configs leave it out of text_config: 131,072, not a 4,096 guess)
+CONTEXT_BY_DEFAULT = {
+    "gpt2": 1024, "llama": 2048, "mistral": 131072, "mixtral": 131072, "qwen2": 32768,
+    "qwen2_moe": 32768, "qwen3": 32768, "qwen3_moe": 32768, "qwen3_next": 32768, "gemma": 8192,
+    "gemma2": 8192, "gemma3": 131072, "gemma3_text": 131072, "glm": 131072, "glm4": 131072,
+    "glm4_moe": 131072, "deepseek_v2": 2048, "deepseek_v3": 4096, "kimi_linear": 1048576,
+    "longcat_flash": 131072, "gpt_oss": 131072, "phi": 2048, "phi3": 4096, "olmo": 2048,
+    "olmo2": 2048, "olmo3": 2048, "falcon": 2048, "falcon_h1": 8192, "jamba": 262144,
+    "nemotron_h": 4096, "granitemoehybrid": 2048, "minimax_m2": 196608, "llama4": 131072,
+    "llama4_text": 131072, "smollm3": 32768, "mimo_v2_flash": 131072}
+
+
+# model_max_length: Kimi Linear's config states its 1M context only there
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "model_max_length")
+
+
+def context_length(cfg: Config, default: int | None = None) -> int:
+    """The context the config runs with: its own key, else the importer's ``default``, else
+    transformers' default for its model type."""
+    if default is None:
+        default = CONTEXT_BY_DEFAULT.get(str(cfg.get("model_type")), 4096)
+    return as_int(cfg, *CONTEXT_KEYS, default=default)
 
 
 def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any) -> ModelSpec:
@@ -131,8 +154,7 @@ def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any)
             names_of[layer] = label
         layout.append(names_of[layer])
     hidden = as_int(cfg, "hidden_size", "d_model", "n_embd")
-    ctx = as_int(cfg, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length",
-                 default=globals_.pop("default_context", 4096))
+    ctx = context_length(cfg, globals_.pop("default_context", None))
     vocab = as_int(cfg, "vocab_size", default=VOCAB_BY_DEFAULT.get(str(cfg.get("model_type"))))
     fields = dict(name=name, vocab_size=vocab, hidden_size=hidden,
                   context_length=ctx, blocks=blocks, layout=tuple(layout),

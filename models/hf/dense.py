@@ -4,7 +4,7 @@ sliding-window layers and NoPE layers."""
 from __future__ import annotations
 
 from ..spec import Layer
-from .common import (Config, activation, as_int, build_spec, clamp_window, dense_ffn, get,
+from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
                      gqa_attention, layer_types, rope_fraction)
 
 # Per model_type: (qkv_bias default, out_bias default, qk_norm, norm placement)
@@ -66,7 +66,7 @@ def import_dense(cfg: Config, name: str):
     qkv_bias, out_bias, qk_norm, placement = _VARIANTS[mt]
     hidden = as_int(cfg, "hidden_size")
     n = as_int(cfg, "num_hidden_layers")
-    context = as_int(cfg, "max_position_embeddings", default=4096)
+    context = context_length(cfg)
     bias = bool(get(cfg, "attention_bias", default=False))
     if mt == "qwen3" and get(cfg, "attention_bias"):
         qkv_bias = out_bias = True

@@ -5,7 +5,7 @@ interleave_moe_layer_step, mlp_layer_types)."""
 from __future__ import annotations
 
 from ..spec import Layer, MoEFFN
-from .common import (Config, activation, as_int, build_spec, clamp_window, dense_ffn, get,
+from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
                      gqa_attention, layer_types, rope_fraction)
 
 
@@ -28,7 +28,7 @@ def _sliding(cfg: Config, n: int, context: int) -> list[tuple[str, int]]:
 
 def import_mixtral(cfg: Config, name: str):
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
-    context = as_int(cfg, "max_position_embeddings")
+    context = context_length(cfg)
     moe = _experts(cfg, d_expert=as_int(cfg, "intermediate_size"))
     layers = [Layer((gqa_attention(cfg, hidden=hidden, kind=k, window=w),), (moe,))
               for k, w in _sliding(cfg, n, context)]
@@ -40,7 +40,7 @@ def import_qwen_moe(cfg: Config, name: str):
     Qwen2-MoE adds a gated shared expert."""
     mt = cfg["model_type"]
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
-    context = as_int(cfg, "max_position_embeddings")
+    context = context_length(cfg)
     step = as_int(cfg, "decoder_sparse_step", default=1)
     dense_only = set(get(cfg, "mlp_only_layers", default=[]) or [])
     shared = as_int(cfg, "shared_expert_intermediate_size", default=0) if mt == "qwen2_moe" else 0
@@ -65,7 +65,7 @@ def import_gpt_oss(cfg: Config, name: str):
     """gpt-oss: alternating 128-token sliding and full layers, attention sinks, biases on every
     projection, router with bias, experts with biases (clamped SwiGLU)."""
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
-    context = as_int(cfg, "max_position_embeddings")
+    context = context_length(cfg)
     moe = _experts(cfg, d_expert=as_int(cfg, "intermediate_size"), router_bias=True,
                    expert_bias=True, activation="swiglu_oai")
     kinds = _sliding(cfg, n, context) if cfg.get("layer_types") else \
@@ -82,7 +82,7 @@ def import_llama4(cfg: Config, name: str):
     shared expert; dense layers use intermediate_size_mlp."""
     cfg = cfg.get("text_config") or cfg
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
-    context = as_int(cfg, "max_position_embeddings")
+    context = context_length(cfg)
     step = as_int(cfg, "interleave_moe_layer_step", default=1)
     moe_layers = get(cfg, "moe_layers")
     if moe_layers is None:
@@ -139,7 +139,7 @@ def import_mimo_v2(cfg: Config, name: str):
     """MiMo-V2-Flash: hybrid sliding-window (with sinks, twice the KV heads) and full attention,
     separate V head size, MoE after the first dense layer."""
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
-    context = as_int(cfg, "max_position_embeddings")
+    context = context_length(cfg)
     types = layer_types(cfg, n)
     if types is None:
         pattern = get(cfg, "hybrid_layer_pattern")
