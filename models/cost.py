@@ -162,11 +162,11 @@ class CostReport:
 
     @property
     def max_context_limit(self) -> str:
-        """What stopped the largest context: "memory", or the search's cap, "trained length" or
+        """What stopped the largest context: "memory", or the search's cap, "context length" or
         "context asked" (see ``context_cap``)."""
         if self.max_context < context_cap(self.spec, self.workload):
             return "memory"
-        return "trained length" if self.max_context == self.spec.context_length else "context asked"
+        return "context length" if self.max_context == self.spec.context_length else "context asked"
 
 
 # --------------------------------------------------------------------------- attention geometry
@@ -482,7 +482,7 @@ def cost_report(spec: ModelSpec, workload: Workload = Workload(),
         notes.append(f"one sequence of {wl.context:,} tokens does not fit; at batch {wl.batch} the "
                      f"largest context that fits is {max_context:,}")
     if wl.context > spec.context_length:
-        notes.append(f"context {wl.context} exceeds the model's trained context "
+        notes.append(f"context {wl.context} exceeds the model's context length "
                      f"{spec.context_length}")
     if wl.position is not None and wl.position > wl.context:
         notes.append(f"the decode step is costed at position {wl.position:,}, beyond the {wl.context:,}-token "
@@ -518,7 +518,7 @@ def _max_batch(spec, wl, hw, fmt, weights) -> int:
 
 
 def context_cap(spec: ModelSpec, wl: Workload) -> int:
-    """Where the search for the largest context stops: the trained length, or the context asked
+    """Where the search for the largest context stops: the context length, or the context asked
     when that is longer (a stretched RoPE), so that a workload that fits never reports a largest
     context below its own."""
     return max(spec.context_length, wl.context)

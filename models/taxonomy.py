@@ -25,7 +25,7 @@ import networkx as nx
 
 from resources import RESOURCES_DIR
 
-from .catalog import CatalogEntry, catalog
+from .catalog import CatalogEntry, architecture_features, catalog
 from .params import count_params
 from .spec import MLA, SSM, Attention, LinearAttention, ModelSpec, MoEFFN, SpecError
 
@@ -312,7 +312,10 @@ def _facts_of(entry: CatalogEntry) -> Facts:
         return None, None, None
     spec = entry.spec()
     report = count_params(spec)
-    return frozenset(spec_techniques(spec)), report.total, report.active
+    # active beside total means sparse activation (the timeline's hollow MoE points); a dense
+    # multimodal model's text tokens skip only its image encoder (Gemma 3 27B), which is not that
+    sparse = "MoE" in architecture_features(spec)
+    return frozenset(spec_techniques(spec)), report.total, report.active if sparse else None
 
 
 @lru_cache(maxsize=None)

@@ -47,6 +47,10 @@ def _fmt_bytes(n: float) -> str:
     return f"{n:.2f} TiB"
 
 
+# why the largest context shown is where the search stopped, not where the memory ran out
+_CAPPED_BY = {"context length": " (the model's context length)", "context asked": " (the context asked)"}
+
+
 def _fmt_count(n: float) -> str:
     for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if abs(n) >= div:
@@ -115,7 +119,7 @@ def cmd_estimate(args) -> int:
     print(f"               {_fmt_bytes(data['memory_per_device_bytes'])} per device of "
           f"{_fmt_bytes(hw.memory_bytes)}: {verdict}; largest batch {data['max_batch']}, "
           f"largest context {data['max_context']}"
-          + ("" if data["max_context_limit"] == "memory" else f" (the {data['max_context_limit']})"))
+          + _CAPPED_BY.get(data["max_context_limit"], ""))
     print(f"  FLOPs        prefill {data['flops_prefill']:.3e}  decode/token {data['flops_decode_token']:.3e}")
     print(f"  latency      TTFT {_fmt_time(data['ttft_s'])}  per token {_fmt_time(data['tpot_s'])}  "
           f"{data['tokens_per_s']:.1f} tokens/s")

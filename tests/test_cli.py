@@ -40,7 +40,7 @@ def test_estimate_json_contract_matches_engine():
 
 @pytest.mark.parametrize("context, shown", [
     (4096, "fits; largest batch 58, largest context 4096 (the context asked)"),
-    (512, "fits; largest batch 465, largest context 1024 (the trained length)")])
+    (512, "fits; largest batch 465, largest context 1024 (the model's context length)")])
 def test_the_largest_context_says_where_its_search_stopped(context, shown):
     """GPT-2 (trained on 1,024 tokens) asked for 4,096 fits: the largest context is not shown
     below the context that fits, and a cap is named as such, not mistaken for the memory's limit."""

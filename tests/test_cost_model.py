@@ -147,6 +147,6 @@ def test_a_near_miss_device_suggests_the_devices_it_names_first(typed, suggested
 def test_what_stopped_the_largest_context_is_named():
     spec = find("qwen3-32b").spec()
     assert cost_report(spec, Workload(hardware="rtx-4090", weights="int4", context=32768)).max_context_limit == "memory"
-    assert cost_report(spec, Workload(context=1024, weights="int4")).max_context_limit == "trained length"
+    assert cost_report(spec, Workload(context=1024, weights="int4")).max_context_limit == "context length"
     long = cost_report(spec, Workload(context=2 * spec.context_length, weights="int4", kv="int4"))
     assert long.max_context == long.workload.context and long.max_context_limit == "context asked"
