@@ -6,6 +6,7 @@ the document's ``changed`` event -> every view redraws from ``doc.report``. View
 from __future__ import annotations
 
 import base64
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
@@ -160,8 +161,9 @@ class MainWindow(QMainWindow):
         row.addWidget(self.compare_box, 1)
         layout.addLayout(row)
         self.compare_table = QTableWidget(0, 4, objectName="compareTable")
+        # the difference reads as the side panel's deltas do: the model shown against the other
         self.compare_table.setHorizontalHeaderLabels(["Figure", "Current", "Compared",
-                                                      "Compared − current"])
+                                                      "Current − compared"])
         self.compare_table.verticalHeader().setVisible(False)
         self.compare_table.verticalHeader().setDefaultSectionSize(22)
         header = self.compare_table.horizontalHeader()   # figures never clipped: the label column gives way
@@ -762,18 +764,21 @@ class MainWindow(QMainWindow):
         b = self._compare_report()
         if b is None:
             return
-        rows_a = metric_rows(a)
-        rows_b = {row.key: row for row in metric_rows(b, a)}
+        rows_a = metric_rows(a, b)
+        rows_b = {row.key: row for row in metric_rows(b)}
         self.compare_table.setRowCount(len(rows_a))
         for i, row in enumerate(rows_a):
             other = rows_b[row.key]
-            for j, text in enumerate((row.label, row.text, other.text, other.delta_text or "same")):
+            for j, text in enumerate((row.label, row.text, other.text, row.delta_text or "same")):
                 item = QTableWidgetItem(text)
                 item.setToolTip(row.tooltip)
                 self.compare_table.setItem(i, j, item)
         from models.diagram import diagram_model
-        for view, report in zip(self.compare_diagrams, (a, b)):
-            view.set_model(diagram_model(report.spec, report))
+        # against its own original the two diagrams would carry the same name
+        suffixes = (" (edited)", " (original)") if not self._compare_id and self.doc.state.edits else ("", "")
+        for view, report, suffix in zip(self.compare_diagrams, (a, b), suffixes):
+            model = diagram_model(report.spec, report)
+            view.set_model(dataclasses.replace(model, name=model.name + suffix) if suffix else model)
         pair = (a.spec.name, b.spec.name, self.compare_box.currentIndex())
         if pair != self._compare_fitted:     # a new pair: readable start; an edit keeps the zoom
             self._compare_fitted = pair

@@ -335,6 +335,22 @@ def test_charts_and_compare_tabs(window, qtbot):
     assert all(view.zoom_factor() >= 0.55 for view in window.compare_diagrams)
 
 
+def test_compare_with_the_original_reads_as_the_side_panel_does(window, qtbot):
+    """Halving KV heads shows the KV cache as "−… (−50.0%)" in the side panel; the Compare tab's
+    difference column is the same figure (it used to show the opposite sign), and its two diagrams
+    say which is the edited model."""
+    from models.metrics import metric_rows
+    set_spin(window, qtbot, "kvHeads", 4)
+    window.tabs.setCurrentWidget(window.compare_page)
+    qtbot.waitUntil(lambda: not window._lazy_timer.isActive())
+    table = window.compare_table
+    assert table.horizontalHeaderItem(3).text() == "Current − compared"
+    row = [table.item(r, 0).text() for r in range(table.rowCount())].index("KV cache / state")
+    side = {r.key: r for r in metric_rows(window.doc.report, window.doc.baseline_report)}["memKV"]
+    assert table.item(row, 3).text() == side.delta_text and side.delta_text.startswith("−")
+    assert [v.model().name for v in window.compare_diagrams] == ["Llama 3 8B (edited)", "Llama 3 8B (original)"]
+
+
 def test_settings_persist(window, tmp_path):
     window.set_theme("dark")
     window.close()
@@ -456,6 +472,8 @@ def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
     panel.table.model().rowsInserted.connect(lambda *a: streamed.append(1))
     axis = panel.chart.getPlotItem().getAxis("left")
     assert panel._hint.isVisible() and not axis.isVisible()     # the empty chart explains itself
+    # no empty progress bar or blank summary band before the first run
+    assert not panel.progress.isVisible() and not panel._summary_pane.isVisible()
     # when Run is enabled again, a click on it starts the next run (it was ignored while the
     # finished worker's thread wound down)
     show_result, ready = panel.show_result, []
@@ -471,6 +489,7 @@ def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
     assert all(text.endswith(("B", "KiB", "MiB", "GiB")) for text, b in zip(peak, result.blocks)
                if b.peak_memory_bytes is not None) and any(b.peak_memory_bytes for b in result.blocks)
     assert result.whole_model.decode_s > 0 and "extrapolated" in panel.summary.text()
+    assert panel.progress.isVisible() and panel._summary_pane.isVisible()
     assert axis.isVisible() and not panel._hint.isVisible()
     labels = [text for _, text in panel.chart.getAxis("left")._tickLevels[0]]
     # one chart row per timed table row; long block names are shortened, phase and backend never

@@ -37,10 +37,11 @@ class ModelBrowser(QWidget):
         self.year_to = QSpinBox(objectName="yearTo", minimum=min(years), maximum=max(years),
                                 value=max(years))
         narrow_combo(self.feature, 6)
-        row.addWidget(self.feature, 1)
-        row.addWidget(self.year_from)
+        layout.addWidget(self.feature)      # a row of its own: beside the years it was cut short
+        row.addWidget(QLabel("Released"))
+        row.addWidget(self.year_from, 1)
         row.addWidget(QLabel("–"))
-        row.addWidget(self.year_to)
+        row.addWidget(self.year_to, 1)
         layout.addLayout(row)
         self.tree = QTreeWidget(objectName="modelTree")
         self.tree.setHeaderLabels(["Model", "Released"])

@@ -662,7 +662,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
                         (self.lat_bars["cmp_decode"], f"{b.model} decode: {_fmt_seconds(b.tpot_s)}")]
         p.sync_legend(entries)
         p.set_title(f"Latency by operator kind: {a.label}, context {_fmt_tokens(a.workload.context)}, "
-                    f"batch {a.workload.batch} (labels: seconds)")
+                    f"batch {a.workload.batch} (bar labels: time in each kind)")
 
     def _set_quant(self, a: ChartData, b: ChartData | None):
         p = self.quant_plot

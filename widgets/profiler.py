@@ -131,6 +131,7 @@ class ProfilerPanel(QWidget):
         controls.addStretch(1)
         layout.addLayout(controls)
         self.progress = QProgressBar(objectName="profileProgress", minimum=0, maximum=1000)
+        self.progress.setVisible(False)         # an empty bar before any run says nothing
         layout.addWidget(self.progress)
         self.status = QLabel(IDLE_TEXT, objectName="profileStatus", wordWrap=True)
         layout.addWidget(self.status)
@@ -142,6 +143,8 @@ class ProfilerPanel(QWidget):
         # scrolls: a long summary must not push the table and chart out of view
         summary_pane = QScrollArea(objectName="profileSummaryPane", widgetResizable=True, frameShape=QFrame.NoFrame)
         summary_pane.setWidget(self.summary)
+        summary_pane.setVisible(False)          # shown with the first summary: no blank band before
+        self._summary_pane = summary_pane
         split = QSplitter(Qt.Vertical)
         split.addWidget(summary_pane)
         self.table = QTableWidget(0, len(COLUMNS), objectName="profileTable")
@@ -183,7 +186,7 @@ class ProfilerPanel(QWidget):
         # a header and five rows stay visible however long the summary below grows
         rows = self.table.verticalHeader().defaultSectionSize()
         self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 5 * rows + 20)
-        self.chart.setMinimumHeight(200)
+        self.chart.setMinimumHeight(160)        # with the table, fits a 720 px window unscrolled
         layout.addWidget(split, 1)
         self.run_button.clicked.connect(self._run_clicked)
         self.cancel_button.clicked.connect(self.cancelRequested)
@@ -221,6 +224,7 @@ class ProfilerPanel(QWidget):
         self.open_button.setEnabled(not running)
         if running:
             self._clear()
+            self.progress.setVisible(True)
             self.status.setText("Starting…")     # not the last run's "done" until the first progress
 
     def _clear(self) -> None:
@@ -233,6 +237,7 @@ class ProfilerPanel(QWidget):
         self._legend.getLabel(self._predicted).setText("predicted")
         self.progress.setValue(0)
         self.summary.clear()
+        self._summary_pane.setVisible(False)
         self._update_chart()
 
     def set_progress(self, fraction: float, text: str) -> None:
@@ -327,6 +332,7 @@ class ProfilerPanel(QWidget):
             lines.append(f"&nbsp;&nbsp;{name}: " + "; ".join(parts))
         lines += [f"<i>{m}</i>" for m in result.messages[:4]] + self._calibration_lines
         self.summary.setText("<br>".join(lines))
+        self._summary_pane.setVisible(True)
 
     def show_loaded(self, result, source: str) -> None:
         """A saved profile (``source`` names its file), shown as if it had just run."""
