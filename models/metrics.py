@@ -2,6 +2,7 @@
 change against the unedited model. Widgets display these rows and compute nothing."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from .cost import CostReport
@@ -60,6 +61,8 @@ class MetricRow:
     delta_text: str    # "" when unchanged
     tooltip: str
     better_lower: bool = True
+    # a time the workload would take with memory it does not have (it does not fit): shown apart
+    hypothetical: bool = False
 
 
 def _delta(value: float, base: float | None, fmt, better_lower: bool) -> str:
@@ -152,7 +155,13 @@ def metric_rows(r: CostReport, base: CostReport | None = None) -> list[MetricRow
         row("tokensPerSec", "Latency", "Tokens per second", r.tokens_per_s, lambda v: f"{v:,.1f}",
             f"batch ({wl.batch}) / time per output token", b and b.tokens_per_s, better_lower=False),
     ]
+    if not m.fits:
+        rows = [dataclasses.replace(r, hypothetical=True, tooltip=f"{NO_FIT_NOTE} {r.tooltip}")
+                if r.group == "Latency" else r for r in rows]
     return rows
+
+
+NO_FIT_NOTE = "It does not fit in memory: this is what it would take if it did."
 
 
 def _local_global(spec: ModelSpec) -> str:

@@ -11,7 +11,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QComboBox, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox  # noqa: E402
 
 from models.catalog import find  # noqa: E402
 from models.cost import Workload, cost_report  # noqa: E402
@@ -349,6 +349,20 @@ def test_compare_with_the_original_reads_as_the_side_panel_does(window, qtbot):
     side = {r.key: r for r in metric_rows(window.doc.report, window.doc.baseline_report)}["memKV"]
     assert table.item(row, 3).text() == side.delta_text and side.delta_text.startswith("−")
     assert [v.model().name for v in window.compare_diagrams] == ["Llama 3 8B (edited)", "Llama 3 8B (original)"]
+
+
+def test_latency_of_a_setup_that_does_not_fit_is_shown_as_hypothetical(window, qtbot):
+    """DeepSeek-V3 on one H100 does not fit: its latency figures are marked as what it would take
+    if it did (greyed, the group titled so, the tooltip saying why), and lose the mark once it fits."""
+    from PySide6.QtWidgets import QGroupBox
+    window.open_catalog("deepseek-v3")
+    latency = next(b for b in window.metrics.findChildren(QGroupBox) if b.title().startswith("Latency"))
+    tpot = window.metrics.findChild(QLabel, "tpot")
+    assert not window.doc.report.memory.fits
+    assert latency.title() == "Latency (if it fit)" and "italic" in tpot.styleSheet()
+    assert tpot.toolTip().startswith("It does not fit in memory")
+    window.doc.set_workload("devices", 16, weights="fp8")
+    assert window.doc.report.memory.fits and latency.title() == "Latency" and tpot.styleSheet() == ""
 
 
 def test_settings_persist(window, tmp_path):

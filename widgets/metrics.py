@@ -85,6 +85,7 @@ class MetricsPanel(QWidget):
         self.legend.setTextFormat(Qt.RichText)
         self._layout.addWidget(self.legend)
         self._groups: dict[str, QGridLayout] = {}
+        self._boxes: dict[str, QGroupBox] = {}
         self._values: dict[str, QLabel] = {}
         self._deltas: dict[str, QLabel] = {}
         self._labels: dict[str, QLabel] = {}
@@ -99,7 +100,7 @@ class MetricsPanel(QWidget):
             box = QGroupBox(row.group)
             grid = QGridLayout(box)
             self._layout.insertWidget(self._layout.count() - 1, box)
-            self._groups[row.group] = grid
+            self._groups[row.group], self._boxes[row.group] = grid, box
         r = grid.rowCount()
         label = QLabel()
         value = QLabel(objectName=row.key)
@@ -124,6 +125,7 @@ class MetricsPanel(QWidget):
                 _set_text(self._labels[row.key], _two_lines(self._labels[row.key], row.label))
             value = self._values[row.key]
             _set_text(value, row.text)
+            _set_style(value, "color: #8a8d91; font-style: italic;" if row.hypothetical else "")
             value.setToolTip(row.tooltip)
             self._labels[row.key].setToolTip(row.tooltip)
             delta = self._deltas[row.key]
@@ -131,6 +133,11 @@ class MetricsPanel(QWidget):
             if row.delta_text:
                 worse = row.delta_text.startswith("+") == row.better_lower
                 _set_style(delta, f"color: {'#c62828' if worse else '#2e7d32'};")
+        hypothetical = {row.group for row in rows if row.hypothetical}
+        for group, box in self._boxes.items():
+            title = f"{group} (if it fit)" if group in hypothetical else group
+            if box.title() != title:
+                box.setTitle(title)
         _set_text(self.fits, fits_text)
         self.fits.setProperty("fits", fits)
         _set_style(self.fits, "font-weight: bold; padding: 4px; border-radius: 4px; color: white; "
