@@ -394,3 +394,30 @@ def test_orbit_legends_never_cover_the_ring(panel, qtbot):
     panel.resize(560, 420)                       # the side panel leaves the view a narrow strip
     qtbot.waitUntil(lambda: view.width() < 300)
     assert not view.legend.isVisible()
+
+
+def _lab(hex_colour: str) -> tuple[float, float, float]:
+    """sRGB (D65) to CIELAB, by the CIE formulas."""
+    rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = [((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92 for c in rgb]
+    xyz = (0.4124 * r + 0.3576 * g + 0.1805 * b, 0.2126 * r + 0.7152 * g + 0.0722 * b,
+           0.0193 * r + 0.1192 * g + 0.9505 * b)
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > (6 / 29) ** 3 else t / (3 * (6 / 29) ** 2) + 4 / 29
+    fx, fy, fz = (f(v / n) for v, n in zip(xyz, (0.95047, 1.0, 1.08883)))
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def test_organization_colours_are_told_apart_on_both_themes():
+    """Every pair of the catalog's organizations is at least 20 ΔE (CIELAB) apart, a difference
+    seen at a glance (Meta and NVIDIA were 8 apart), and each colour is mid-tone: readable on the
+    light and the dark background."""
+    import itertools
+    import math
+    from models.orbit_layout import organization_colors
+    colours = organization_colors()
+    labs = {org: _lab(c) for org, c in colours.items()}
+    closest = min(itertools.combinations(labs, 2), key=lambda p: math.dist(labs[p[0]], labs[p[1]]))
+    assert math.dist(labs[closest[0]], labs[closest[1]]) >= 20, closest
+    assert all(40 <= lab[0] <= 70 for lab in labs.values())
