@@ -22,7 +22,10 @@ def create_window(model: str | None = None, settings=None):
         kind, _, ref = settings.last_model.partition(":")
         opened = window.open_path(ref) if kind == "file" else window.open_catalog(ref)
     if not opened and window.doc.spec is None:
+        why = window.statusBar().currentMessage()      # opening the fallback clears it
         window.open_catalog("llama-3-8b")
+        if why:
+            window.statusBar().showMessage(f"{why}; showing {window.doc.source.label} instead", 15000)
     window.set_theme(settings.theme)
     return window
 

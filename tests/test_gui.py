@@ -107,6 +107,16 @@ def test_a_model_without_a_public_architecture_is_a_message_and_the_model_stays(
     box.close()
 
 
+def test_starting_on_a_closed_model_says_why_another_is_shown(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("ORBIT_EXPLORER_CONFIG_DIR", str(tmp_path))
+    from orbit_gui.app import create_window
+    w = create_window("gpt-4")
+    qtbot.addWidget(w)
+    assert w.doc.spec.name == "Llama 3 8B"
+    message = w.statusBar().currentMessage()
+    assert message.startswith("Cannot open this model: GPT-4") and message.endswith("showing Llama 3 8B instead")
+
+
 def test_knobs_show_values_beyond_their_usual_range(window, tmp_path):
     """A spec with 2048 KV heads shows 2048, not the spin box's usual maximum."""
     spec = apply_overrides(find("llama-3-8b").spec(), [])
