@@ -68,6 +68,8 @@ class MetricRow:
 def _delta(value: float, base: float | None, fmt, better_lower: bool) -> str:
     if base is None or value == base:
         return ""
+    if fmt is _fit_count and not value:     # "−78 (−100%)" beside "does not fit" says it twice
+        return "none fits"
     diff = value - base
     if not base:
         pct = ""

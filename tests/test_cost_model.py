@@ -150,3 +150,13 @@ def test_what_stopped_the_largest_context_is_named():
     assert cost_report(spec, Workload(context=1024, weights="int4")).max_context_limit == "context length"
     long = cost_report(spec, Workload(context=2 * spec.context_length, weights="int4", kv="int4"))
     assert long.max_context == long.workload.context and long.max_context_limit == "context asked"
+
+
+def test_a_fit_that_drops_to_nothing_says_so_once():
+    from models.metrics import metric_rows
+    small = cost_report(find("llama-3-8b").spec(), Workload(context=8192))
+    big = cost_report(find("llama-3-70b").spec(), Workload(context=8192))
+    rows = {r.key: r for r in metric_rows(big, small)}
+    assert (rows["maxBatch"].text, rows["maxBatch"].delta_text) == ("does not fit", "none fits")
+    back = {r.key: r for r in metric_rows(small, big)}
+    assert back["maxBatch"].delta_text.startswith("+")
