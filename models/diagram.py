@@ -36,6 +36,13 @@ CATEGORY_LABELS = {
     "dense": "dense FFN", "moe": "MoE",
 }
 
+# the parameter groups of models.params.layer_params, as the properties table names them
+PART_LABELS = {
+    "attention": "Attention", "linear_attention": "Linear attention", "ssm": "SSM",
+    "ffn": "FFN", "router": "Router", "experts": "Routed experts",
+    "shared_experts": "Shared experts", "norms": "Norm",
+}
+
 MAX_PERIOD_RUNS = 16  # longest period (in runs) the folded overview looks for
 
 
@@ -776,7 +783,8 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
             props.append((key, value))
     for comp, c in parts.items():
         if c.total:
-            props.append((f"params: {comp}", f"{human_count(c.total)} ({c.total:,})"))
+            props.append((f"{PART_LABELS.get(comp, comp.replace('_', ' '))} params",
+                          f"{human_count(c.total)} ({c.total:,})"))
     props.append(("Tensor in / out", f"{edge} -> {edge}"))
 
     return BlockDetail(

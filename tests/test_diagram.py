@@ -419,3 +419,208 @@ def test_positions_named_by_the_model_scheme():
     scout = diagram_model(_spec("llama-4-scout-17b-16e"))
     position = [it for it in scout.folded_overview if it.kind == "position"][0]
     assert "NoPE in 12 of 48 attention layers" in position.lines
+
+
+# --------------------------------------------------------------------------- layout at small sizes
+
+def test_property_names_are_user_facing():
+    """The per-component parameter rows are named for the user, not by models.params' keys."""
+    from models.diagram import PART_LABELS
+    for model_id, block in (("deepseek-v3", "mla+moe"), ("llama-3-8b", "full+dense"),
+                            ("qwen3-next-80b-a3b", "linear+moe")):
+        keys = [k for k, _ in diagram_model(_spec(model_id)).blocks[block].properties]
+        assert not any(k.startswith("params:") or "_" in k for k in keys), keys
+        assert any(k.endswith(" params") for k in keys)
+    keys = [k for k, _ in diagram_model(_spec("deepseek-v3")).blocks["mla+moe"].properties]
+    assert {"Attention params", "Router params", "Routed experts params",
+            "Shared experts params", "Norm params"} <= set(keys)
+    assert set(PART_LABELS) >= {"attention", "linear_attention", "ssm", "ffn", "router", "experts",
+                                "shared_experts", "norms"}
+
+
+def _inside(outer, inner, slack: float = 0.5) -> bool:
+    return (inner.left() >= outer.left() - slack and inner.right() <= outer.right() + slack
+            and inner.top() >= outer.top() - slack and inner.bottom() <= outer.bottom() + slack)
+
+
+def test_window_resize_keeps_the_diagram_fitted_until_the_user_zooms(window, qtbot):
+    """Laid out at 1500x950 and shrunk to 1280x720, the diagram is fitted again at a readable
+    zoom: the title and every block whole in view (they were cut at the left). Once the user
+    zooms or scrolls, a resize keeps their view; F fits again."""
+    from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QAbstractSlider, QApplication
+    from widgets.diagram import DETAIL_X
+    view = window.diagram
+    window.resize(1500, 950)
+    qtbot.wait(50)
+    view.fit_readable()          # as when a model opens
+    assert view.is_auto_fitted()
+
+    def in_view(rect: QRectF) -> bool:
+        return _inside(QRectF(view.viewport().rect()), QRectF(view.mapFromScene(rect).boundingRect()), 1)
+
+    def title():
+        return next(i for i in view.scene().items()
+                    if hasattr(i, "text") and i.text() == view.model().name)
+
+    for size in ((1280, 720), (1500, 950), (1280, 720)):
+        window.resize(*size)
+        qtbot.waitUntil(lambda: view.viewport().width() < 400 if size[0] == 1280 else
+                        view.viewport().width() > 400)
+        assert view.zoom_factor() >= view.READABLE_SCALE - 1e-6, size   # text ~9 px at least
+        boxes = view._boxes
+        assert boxes and all(in_view(box.sceneBoundingRect()) for box in boxes), size
+        assert in_view(title().sceneBoundingRect()), size
+        # no half-visible detail column at the right
+        assert view.mapFromScene(QPointF(DETAIL_X, 0)).x() >= view.viewport().width() - 2, size
+    # the user zooms: their zoom and position stay through a resize
+    qtbot.keyClick(view, Qt.Key_Plus)
+    zoom, center = view.zoom_factor(), view.mapToScene(view.viewport().rect().center())
+    window.resize(1500, 950)
+    qtbot.waitUntil(lambda: view.viewport().width() > 400)
+    assert view.zoom_factor() == pytest.approx(zoom)
+    assert (view.mapToScene(view.viewport().rect().center()) - center).manhattanLength() < 2
+    assert not view.is_auto_fitted()
+    # F fits again, and so do later resizes; a scroll by hand stops that again
+    qtbot.keyClick(view, Qt.Key_F)
+    assert view.is_auto_fitted()
+    fitted = view.zoom_factor()
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: view.viewport().width() < 400)
+    assert view.zoom_factor() < fitted
+    view.horizontalScrollBar().triggerAction(QAbstractSlider.SliderAction.SliderSingleStepAdd)
+    zoom = view.zoom_factor()
+    window.resize(1500, 950)
+    qtbot.waitUntil(lambda: view.viewport().width() > 400)
+    assert view.zoom_factor() == pytest.approx(zoom)
+    assert not view.is_auto_fitted()
+    # and so does a pan by dragging
+    qtbot.keyClick(view, Qt.Key_F)
+    start, end = QPointF(200, 300), QPointF(150, 250)
+    for kind, pos, buttons in ((QEvent.Type.MouseButtonPress, start, Qt.LeftButton),
+                               (QEvent.Type.MouseMove, end, Qt.LeftButton),
+                               (QEvent.Type.MouseButtonRelease, end, Qt.NoButton)):
+        QApplication.sendEvent(view.viewport(), QMouseEvent(
+            kind, pos, view.viewport().mapToGlobal(pos), Qt.LeftButton, buttons, Qt.NoModifier))
+    zoom, center = view.zoom_factor(), view.mapToScene(view.viewport().rect().center())
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: view.viewport().width() < 400)
+    assert view.zoom_factor() == pytest.approx(zoom)
+    assert not view.is_auto_fitted()
+
+
+def _panel_cells_fit(panel):
+    """The problems of the properties table as shown: a header or a value that does not fit its
+    column, a row with less than 2 px above and below its wrapped text, columns that scroll."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QStyle
+    from widgets.diagram import _PaddedDelegate
+    table = panel.table
+    header = table.horizontalHeader()
+    problems = []
+    header_margin = 2 * header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
+    for column in (0, 1):
+        text = table.horizontalHeaderItem(column).text()
+        if header.sectionSize(column) < header.fontMetrics().horizontalAdvance(text) + header_margin:
+            problems.append(f"header {text!r} clipped at {header.sectionSize(column)} px")
+    if table.columnWidth(0) + table.columnWidth(1) > table.viewport().width():
+        problems.append("the columns scroll sideways")
+    text_margin = table.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, table) + 1
+    pad_x = pad_y = 2           # at least, around the text of a cell (beside: on top of the style's)
+    assert _PaddedDelegate.PAD_X >= pad_x and _PaddedDelegate.PAD_Y >= pad_y
+    for r in range(table.rowCount()):
+        spanned = table.columnSpan(r, 0) == 2          # a heading across both columns
+        for column in ((0,) if spanned else (0, 1)):
+            item = table.item(r, column)
+            fm = QFontMetrics(item.font())
+            width = (table.columnWidth(column) + (table.columnWidth(1) if spanned else 0)
+                     - 1 - 2 * (text_margin + pad_x))
+            need = fm.boundingRect(QRect(0, 0, width, 1 << 20), int(Qt.TextFlag.TextWordWrap.value),
+                                   item.text())
+            if need.width() > width:
+                problems.append(f"{item.text()!r} wider than its column ({need.width()} > {width})")
+            if need.height() + 2 * pad_y > table.rowHeight(r) - 1:
+                problems.append(f"row of {item.text()!r} lower than its text and padding")
+    return problems
+
+
+def test_properties_table_is_not_clipped_at_1280(window, qtbot):
+    """At a 1280x720 window the properties table shows its headers whole, values are wrapped
+    but never cut ("218M (218,112,000" was), rows leave room around their text, names are
+    user-facing and no value starts with a stray separator."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QFontMetrics
+    window.resize(1280, 720)
+    panel = window.block_panel
+    table = panel.table
+    for model_id in ("llama-3-8b", "deepseek-v3", "jamba-v0.1", "qwen3-next-80b-a3b"):
+        window.open_catalog(model_id)
+        for block in window.diagram.model().blocks:
+            window.diagram.select_block(block)
+            qtbot.waitUntil(lambda: panel.detail() is not None and panel.detail().name == block)
+            qtbot.waitUntil(lambda: not panel._relayout.isActive())
+            assert panel.width() < 260          # the narrow side panel of a 1280 window
+            problems = _panel_cells_fit(panel)
+            assert not problems, (model_id, block, problems[:5])
+            keys = [table.item(r, 0).toolTip() or table.item(r, 0).text()
+                    for r in range(table.rowCount())]
+            values = [table.item(r, 1).text() for r in range(table.rowCount())]
+            assert not any(k.startswith("params:") for k in keys)
+            assert not any(v.lstrip().startswith("·") for v in values), (model_id, block)
+    # DeepSeek-V3's head grouping read in 10 lines of a 81 px column
+    window.open_catalog("deepseek-v3")
+    window.diagram.select_block("mla+moe")
+    qtbot.waitUntil(lambda: panel.detail() is not None and panel.detail().name == "mla+moe")
+    qtbot.waitUntil(lambda: not panel._relayout.isActive())
+    row = [table.item(r, 0).text() for r in range(table.rowCount())].index("Head grouping")
+    item = table.item(row, 1)
+    fm = QFontMetrics(item.font())
+    width = table.columnWidth(1) - 13
+    lines = fm.boundingRect(QRect(0, 0, width, 1 << 20), int(Qt.TextFlag.TextWordWrap.value),
+                            item.text()).height() / fm.lineSpacing()
+    assert lines <= 7.5
+
+
+@pytest.mark.parametrize("model_id", ["gemma-3-27b", "llama-4-scout-17b-16e", "longcat-flash-chat",
+                                      "gpt-oss-120b", "qwen3-next-80b-a3b"])
+def test_overview_labels_fit_their_boxes(view, model_id):
+    """No label of the overview is elided ("+ dense 215…", "w8192 …"): long block titles wrap
+    at their " + " parts and the boxes grow to hold them, folded and unfolded."""
+    from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsSimpleTextItem
+    from widgets.diagram import FFN_TAB_LABELS, _Hot
+    dm = diagram_model(_spec(model_id))
+    for unfolded in (False, True):
+        view.set_model(dm, unfolded=unfolded)
+        for block in dm.blocks:
+            view.select_block(block)
+            texts = [i for i in view.scene().items() if isinstance(i, QGraphicsSimpleTextItem)]
+            elided = [t.text() for t in texts if t.text().endswith("…")]
+            assert not elided, (unfolded, elided)
+            # the FFN badges of the boxes and the FFN tabs of the compact unfolded rows
+            badges = [i for i in view.scene().items() if isinstance(i, QGraphicsPathItem)
+                      and isinstance(i.parentItem(), _Hot)
+                      and any(getattr(c, "text", lambda: "")() in FFN_TAB_LABELS.values()
+                              for c in i.childItems())]
+            tabs = [i for i in view.scene().items()
+                    if isinstance(i, QGraphicsPathItem) and i.zValue() == 1]
+            for t in texts:
+                box = t.parentItem()
+                if isinstance(box, QGraphicsPathItem):
+                    assert _inside(box.sceneBoundingRect(), t.sceneBoundingRect(), 1), \
+                        (unfolded, t.text())
+                if box in badges or t.zValue() == 2:      # a badge's or a tab's own word
+                    continue
+                rect = t.sceneBoundingRect()
+                for other in badges + tabs:
+                    assert not other.path().intersects(other.mapRectFromScene(rect)), \
+                        (unfolded, t.text())
+    # what the widget shows is the model's text, only broken into lines
+    view.set_model(dm, unfolded=False)
+    shown = " ".join(i.text() for i in sorted(
+        (i for i in view.scene().items() if isinstance(i, QGraphicsSimpleTextItem)),
+        key=lambda i: (i.scenePos().y(), i.scenePos().x())))
+    for b in dm.blocks.values():
+        for part in b.title.split(" + "):
+            assert part in shown

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import functools
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QKeySequence, QPainter,
-                           QPainterPath, QPen)
-from PySide6.QtWidgets import (QAbstractItemView, QGraphicsItem, QGraphicsPathItem,
-                               QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem,
-                               QGraphicsView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetrics, QFontMetricsF, QKeySequence,
+                           QPainter, QPainterPath, QPen)
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QGraphicsItem,
+                               QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene,
+                               QGraphicsSimpleTextItem, QGraphicsView, QHeaderView, QLabel,
+                               QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from models.diagram import CATEGORY_LABELS, BlockDetail, DiagramModel, OverviewItem
 from widgets.steady import steady_scroll_bars
@@ -165,6 +166,45 @@ def _wrap(text: str, px: float, width: float) -> tuple[str, ...]:
     return tuple(lines)
 
 
+@functools.lru_cache(maxsize=4096)
+def _label_lines(text: str, px: float, width: float, bold: bool = False) -> tuple[str, ...]:
+    """``text`` in lines no wider than ``width``: whole when it fits, else broken before its
+    " + " parts ("sliding window GQA 32/16 w1024" / "+ dense 21504"), a part too wide at its
+    spaces, a word too wide after its "+" ("mla+mla+" / "dense+moe"). Only a piece of one
+    word that is still too wide is elided."""
+    fm = _metrics(px, bold)
+    if fm.horizontalAdvance(text) <= width:
+        return (text,)
+
+    def fill(pieces: list[str], sep: str) -> list[str]:
+        lines, line = [], ""
+        for piece in pieces:
+            trial = f"{line}{sep}{piece}" if line else piece
+            if line and fm.horizontalAdvance(trial) > width:
+                lines.append(line)
+                line = piece
+            else:
+                line = trial
+        return lines + [line] if line else lines
+
+    first, *rest = text.split(" + ")
+    out: list[str] = []
+    for part in fill([first] + [f"+ {r}" for r in rest], " "):
+        if fm.horizontalAdvance(part) <= width:
+            out.append(part)
+            continue
+        for words in fill(part.split(), " "):
+            if fm.horizontalAdvance(words) <= width:
+                out.append(words)
+                continue
+            pieces = [p + "+" for p in words.split("+")]
+            pieces[-1] = pieces[-1][:-1]
+            for piece in fill([p for p in pieces if p], ""):
+                out.append(piece if fm.horizontalAdvance(piece) <= width else
+                           fm.elidedText(piece, Qt.TextElideMode.ElideRight, width))
+    return tuple(out)
+
+
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
     """a blended towards b by t (0: a, 1: b)."""
     return QColor(round(a.red() + (b.red() - a.red()) * t), round(a.green() + (b.green() - a.green()) * t),
@@ -191,6 +231,8 @@ class ArchitectureView(QGraphicsView):
 
     ZOOM_STEP = 1.2
     MIN_SCALE, MAX_SCALE = 0.03, 12.0
+    # the least zoom of fit_readable: the 11 px labels stay 9 px high on screen
+    READABLE_SCALE = 0.8
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -223,6 +265,12 @@ class ArchitectureView(QGraphicsView):
         self._strip_sel: QGraphicsPathItem | None = None
         self._strip_geom: tuple[float, float, int] = (0.0, 1.0, 0)   # top, row height, layers
         self._press_pos = None
+        self._two_line_blocks: set[str] = set()     # unfolded rows whose label takes 2 lines
+        # how a resize fits the diagram again: ("readable", min_scale) or ("all",) after
+        # fit_readable or fit, None once the user has zoomed or scrolled by hand
+        self._auto_fit: tuple | None = ("readable", self.READABLE_SCALE)
+        for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            bar.actionTriggered.connect(self._by_hand)     # dragged, clicked, arrow keys
         self.setBackgroundBrush(QColor(self._pal["background"]))
 
     # ------------------------------------------------------------------ public API
@@ -297,33 +345,69 @@ class ArchitectureView(QGraphicsView):
         return self._theme
 
     def fit(self) -> None:
+        """Everything in view; later resizes keep it so until the user zooms or scrolls."""
+        self._auto_fit = ("all",)
+        self._fit_all()
+
+    def _fit_all(self) -> None:
         rect = self.scene_rect_for_export()
         if rect.isEmpty():
             return
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         self._clamp_scale()
 
-    def fit_readable(self, min_scale: float = 0.6) -> None:
-        """Fit everything when the text stays readable; in a narrow view fit the overview and
-        the layer strip instead (their full height scrolls), starting at the top. The detail
-        column is a scroll to the right, and F still fits everything."""
+    def fit_readable(self, min_scale: float | None = None) -> None:
+        """Fit everything when the text stays readable (zoom ``min_scale``, default
+        READABLE_SCALE); in a narrow view fit the overview and the layer strip instead (their
+        full height scrolls), starting at the top left, never below ``min_scale``: what does
+        not fit is a scroll away. The detail column is a scroll to the right, and F still fits
+        everything. Later resizes fit the same way until the user zooms or scrolls by hand."""
+        min_scale = self.READABLE_SCALE if min_scale is None else min_scale
+        self._auto_fit = ("readable", min_scale)
+        self._fit_readable(min_scale)
+
+    def _fit_readable(self, min_scale: float) -> None:
         whole = self.scene_rect_for_export()
         if whole.isEmpty():
             return
-        self.fit()
+        self._fit_all()
         if self.zoom_factor() >= min_scale:
             return
         left = QRectF(whole.left(), whole.top(), DETAIL_X - 24 - whole.left(), whole.height())
-        scale = min(1.0, max(self.MIN_SCALE, self.viewport().width() / left.width()))
+        scale = min(1.0, max(min_scale, self.MIN_SCALE, self.viewport().width() / left.width()))
         self.resetTransform()
         self.scale(scale, scale)
+        half_w = self.viewport().width() / (2 * scale)
         half_h = self.viewport().height() / (2 * scale)
-        self.centerOn(QPointF(left.center().x(), min(left.top() + half_h, left.center().y())))
+        # wider than the view: its left edge (the overview) in view, the strip a scroll away
+        x = left.center().x() if half_w * 2 >= left.width() else left.left() + half_w
+        self.centerOn(QPointF(x, min(left.top() + half_h, left.center().y())))
+
+    def is_auto_fitted(self) -> bool:
+        """True while a resize fits the diagram again (no zoom or scroll by hand since the
+        last fit)."""
+        return self._auto_fit is not None
+
+    def _by_hand(self, *_args) -> None:
+        """The user zoomed or scrolled: from now on a resize keeps their view."""
+        self._auto_fit = None
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(event)
+        mode = self._auto_fit
+        if mode is None or self._model is None:
+            return
+        if mode[0] == "all":
+            self._fit_all()
+        else:
+            self._fit_readable(mode[1])
 
     def zoom_in(self) -> None:
+        self._by_hand()
         self._zoom(self.ZOOM_STEP, QGraphicsView.ViewportAnchor.AnchorViewCenter)
 
     def zoom_out(self) -> None:
+        self._by_hand()
         self._zoom(1 / self.ZOOM_STEP, QGraphicsView.ViewportAnchor.AnchorViewCenter)
 
     def zoom_factor(self) -> float:
@@ -346,6 +430,7 @@ class ArchitectureView(QGraphicsView):
         delta = event.angleDelta().y()
         if not delta:
             return super().wheelEvent(event)
+        self._by_hand()
         self._zoom(self.ZOOM_STEP ** (delta / 120.0), QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         event.accept()
 
@@ -365,6 +450,12 @@ class ArchitectureView(QGraphicsView):
     def mousePressEvent(self, event) -> None:
         self._press_pos = event.position()
         super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if (self._press_pos is not None and event.buttons() & Qt.MouseButton.LeftButton
+                and (event.position() - self._press_pos).manhattanLength() > 4):
+            self._by_hand()      # a drag pans the view
+        super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
         super().mouseReleaseEvent(event)
@@ -517,6 +608,11 @@ class ArchitectureView(QGraphicsView):
         stack_top = stack_bottom = None
         cx = OVERVIEW_W / 2
         compact = self._unfolded and sum(1 for it in items if it.kind == "layer") > 24
+        # blocks whose compact label is too long for one line (on any of their layers, so that
+        # the layers of one block look alike): two lines each
+        fm = _metrics(12, True)
+        self._two_line_blocks = {it.block for it in items if compact and it.kind == "layer" and
+                                 fm.horizontalAdvance(self._compact_label(it)[0]) > OVERVIEW_W - 62}
         for it in items:
             if prev_bottom is not None:
                 gap = EDGE_GAP if not (compact and it.kind == prev_item.kind == "layer") else 10.0
@@ -581,16 +677,19 @@ class ArchitectureView(QGraphicsView):
         t.setPos(x - w + (w - t.boundingRect().width()) / 2, y + 3)
 
     def _draw_item(self, it: OverviewItem, y: float) -> float:
-        lines = it.lines
-        h = 12 + 19 + 17 * len(lines) + 8
-        key = self._color_key(it)
+        """A box as tall as its text: lines too long for it wrap (never elided mid-number)."""
         is_block = it.kind in ("run", "layer")
-        box = self._box(QRectF(0, y, OVERVIEW_W, h), key, hot=is_block)
         title_w = OVERVIEW_W - 24 - (60 if is_block else 0)
-        self._text(it.title, 12, y + 10, 14, bold=True, parent=box, width=title_w)
+        titles = _label_lines(it.title, 14, title_w, True)
+        lines = [ln for line in it.lines for ln in _label_lines(line, 12, OVERVIEW_W - 24)]
+        top = y + 33 + 18 * (len(titles) - 1)      # of the first line under the title
+        h = top - y + 17 * len(lines) + 6
+        key = self._color_key(it)
+        box = self._box(QRectF(0, y, OVERVIEW_W, h), key, hot=is_block)
+        for i, title in enumerate(titles):
+            self._text(title, 12, y + 10 + 18 * i, 14, bold=True, parent=box)
         for i, line in enumerate(lines):
-            self._text(line, 12, y + 33 + 17 * i, 12, color="muted", parent=box,
-                       width=OVERVIEW_W - 24)
+            self._text(line, 12, top + 17 * i, 12, color="muted", parent=box)
         if is_block:
             self._ffn_badge(box, it.ffn, OVERVIEW_W - 10, y + 9)
             self._mark_block(box, it.block, it.first if it.kind == "layer" else -1,
@@ -599,14 +698,24 @@ class ArchitectureView(QGraphicsView):
             box.setToolTip(it.tooltip)
         return h
 
+    @staticmethod
+    def _compact_label(it: OverviewItem) -> tuple[str, str]:
+        params = it.lines[1].split("/layer")[0] if len(it.lines) > 1 else ""
+        return f"{it.title}   {params}", params
+
     def _draw_layer_compact(self, it: OverviewItem, y: float) -> float:
         """Unfolded stacks of many layers: one box and one text per layer; the FFN tabs of all
         layers go into one path per color (see _draw_overview)."""
-        h = 26.0
+        label, params = self._compact_label(it)
+        width = OVERVIEW_W - 62
+        one_line = it.block not in self._two_line_blocks
+        h = 26.0 if one_line else 42.0        # too long: the parameters on a line of their own
         box = self._box(QRectF(0, y, OVERVIEW_W, h), it.mixer, radius=5, hot=True)
-        params = it.lines[1].split("/layer")[0] if len(it.lines) > 1 else ""
-        self._text(f"{it.title}   {params}", 10, y + 5, 12, bold=True, parent=box,
-                   width=OVERVIEW_W - 62)
+        if one_line:
+            self._text(label, 10, y + 5, 12, bold=True, parent=box)
+        else:
+            self._text(it.title, 10, y + 5, 12, bold=True, parent=box, width=width)
+            self._text(params, 10, y + 22, 11, color="muted", parent=box, width=width)
         if it.ffn != "none":
             self._tabs.setdefault(it.ffn, QPainterPath()).addRoundedRect(
                 QRectF(OVERVIEW_W - 44, y + 5, 36, h - 10), 6, 6)
@@ -621,9 +730,18 @@ class ArchitectureView(QGraphicsView):
         return h
 
     def _draw_repeat(self, it: OverviewItem, y: float) -> float:
-        inner_h, gap = 40.0, 6.0
-        head = 34.0
-        h = head + len(it.runs) * (inner_h + gap) + 8 + 17 * len(it.lines) + 6
+        """The period's blocks, each as tall as its text, inside one dashed box."""
+        gap, head = 6.0, 34.0
+        text_w = OVERVIEW_W - 110          # left of the FFN badge
+        inner = []
+        for run in it.runs:
+            detail = self._model.blocks[run.block]
+            title = f"{run.block}  x{run.count}" if run.count > 1 else run.block
+            titles = _label_lines(title, 13, text_w, True)
+            lines = _label_lines(detail.title, 11, text_w)
+            inner_h = 21 + 17 * (len(titles) - 1) + 15 * len(lines) + 4     # 40: one line each
+            inner.append((run, detail, titles, lines, inner_h))
+        h = head + sum(ih + gap for *_, ih in inner) + 8 + 17 * len(it.lines) + 6
         outer = self._box(QRectF(0, y, OVERVIEW_W, h), "edge",
                           fill=QColor(self._pal["panel"]), dashed=True, hot=True)
         outer.role, outer.foldable = "repeat", True
@@ -632,13 +750,13 @@ class ArchitectureView(QGraphicsView):
         self._text("repeating period", 12, y + 10, 13, bold=True, parent=outer,
                    color="muted")
         yy = y + head
-        for run in it.runs:
-            detail = self._model.blocks[run.block]
+        for run, detail, titles, lines, inner_h in inner:
             box = self._box(QRectF(12, yy, OVERVIEW_W - 24, inner_h), detail.mixer, outer, hot=True)
-            title = f"{run.block}  x{run.count}" if run.count > 1 else run.block
-            self._text(title, 22, yy + 4, 13, bold=True, parent=box, width=OVERVIEW_W - 110)
-            self._text(detail.title, 22, yy + 21, 11, color="muted", parent=box,
-                       width=OVERVIEW_W - 110)
+            for i, title in enumerate(titles):
+                self._text(title, 22, yy + 4 + 17 * i, 13, bold=True, parent=box)
+            top = yy + 21 + 17 * (len(titles) - 1)
+            for i, line in enumerate(lines):
+                self._text(line, 22, top + 15 * i, 11, color="muted", parent=box)
             self._ffn_badge(box, detail.ffn, OVERVIEW_W - 20, yy + 10)
             self._mark_block(box, run.block, -1, True, f"{run.block} x{run.count}: {detail.title}")
             yy += inner_h + gap
@@ -915,16 +1033,63 @@ class ArchitectureView(QGraphicsView):
 
 # not after "(" or ",": a line ending "latent (" or "15," reads badly
 _BREAK_AFTER = str.maketrans({c: c + "\u200b" for c in "+*/=>"})
+# component names ("shared_expert_gate", "post_attn_norm") may wrap after "_" too
+_BREAK_NAME = str.maketrans({"_": "_\u200b"})
 
 
 def breakable(text: str) -> str:
     """``text`` with a zero-width space after each operator, where a narrow cell may wrap a
-    formula that has no spaces ("heads*(qk_nope+qk_rope)"); Qt wraps only at break opportunities."""
-    return text.translate(_BREAK_AFTER)
+    formula that has no spaces ("heads*(qk_nope+qk_rope)"), and after each "_" of a long name
+    ("shared_expert_gate:"); Qt wraps only at break opportunities."""
+    text = text.translate(_BREAK_AFTER)
+    if "_" not in text:
+        return text
+    return " ".join(word.translate(_BREAK_NAME) if len(word) >= 16 and "\u200b" not in word
+                    else word for word in text.split(" "))
+
+
+def breakable_name(text: str) -> str:
+    """A property or component name with a break opportunity after each "_"."""
+    return text.translate(_BREAK_NAME)
+
+
+class _PaddedDelegate(QStyledItemDelegate):
+    """Cells with room around their text: ``PAD_X`` beside it (on top of the style's own text
+    margin) and ``PAD_Y`` above and below, so wrapped lines never touch the grid."""
+
+    PAD_X, PAD_Y = 2, 3
+
+    def sizeHint(self, option, index):  # noqa: N802 (Qt)
+        inner = QStyleOptionViewItem(option)
+        rect = option.rect
+        table = option.widget
+        span = table.columnSpan(index.row(), index.column()) if table is not None else 1
+        if span > 1:        # the view measures a spanning cell at its first column's width
+            width = table.visualRect(index).width() - (1 if table.showGrid() else 0)
+            rect = QRect(rect.x(), rect.y(), width, rect.height())
+        inner.rect = rect.adjusted(0, 0, -2 * self.PAD_X, 0)   # the width text wraps in
+        size = super().sizeHint(inner, index)
+        return QSize(size.width() + 2 * self.PAD_X, size.height() + 2 * self.PAD_Y)
+
+    def paint(self, painter, option, index) -> None:
+        widget = option.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        full = QStyleOptionViewItem(option)
+        self.initStyleOption(full, index)
+        # the selection and background over the whole cell, the text inside the padding
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, full, painter, widget)
+        inner = QStyleOptionViewItem(option)
+        inner.rect = option.rect.adjusted(self.PAD_X, 0, -self.PAD_X, 0)
+        super().paint(painter, inner, index)
 
 
 class BlockPropertiesPanel(QWidget):
-    """The selected block's properties and the formula of each component's parameter count."""
+    """The selected block's properties and the formula of each component's parameter count.
+
+    The two columns share the table's width so that nothing is clipped: the value column gets
+    its header and its widest unbreakable piece of text ("(11,507,286,272)") and, in a narrow
+    panel, most of the width; the property column is as wide as its longest name where there
+    is room, else its names wrap. Only a panel narrower than both minimums scrolls sideways."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -946,14 +1111,25 @@ class BlockPropertiesPanel(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.table.setItemDelegate(_PaddedDelegate(self.table))
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setTextElideMode(Qt.TextElideMode.ElideNone)
+        for column in (0, 1):                       # set by _fit_columns
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
         layout.addWidget(self.table, 1)
         self._detail: BlockDetail | None = None
+        self._widths: tuple[int, int, int] = (0, 0, 0)   # property: longest, least; value: least
+        self._width_cache: dict[tuple[str, bool], tuple[int, int]] = {}
+        self._fitting = False
         self._relayout = QTimer(self, singleShot=True, interval=0)
         self._relayout.timeout.connect(self.table.resizeRowsToContents)
-        self.table.horizontalHeader().sectionResized.connect(
-            lambda index, _old, _new: self._rows_stale() if index == 1 else None)
+        header.sectionResized.connect(
+            lambda index, _old, _new: self._rows_stale() if not self._fitting else None)
+        self.table.viewport().installEventFilter(self)
+        self._measure()
+        self._fit_columns()
 
     def detail(self) -> BlockDetail | None:
         return self._detail
@@ -962,14 +1138,89 @@ class BlockPropertiesPanel(QWidget):
         super().changeEvent(event)
         if event.type() in (QEvent.Type.StyleChange, QEvent.Type.FontChange,
                             QEvent.Type.PaletteChange):
+            self._width_cache.clear()
+            self._measure()
+            self._fit_columns()
             self._rows_stale()
 
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt)
+        if event.type() == QEvent.Type.Resize and watched is self.table.viewport():
+            self._fit_columns()
+        return super().eventFilter(watched, event)
+
     def _rows_stale(self) -> None:
-        """Every row's height again (the value column's width or the font changed; a resize of
-        the panel arrives as a resize of that stretched column): after the pending layout, at
-        most once per burst of changes."""
+        """Every row's height again (a column's width or the font changed): after the pending
+        layout, at most once per burst of changes."""
         if not self._relayout.isActive():
             self._relayout.start()
+
+    def _text_margin(self) -> int:
+        """What a cell's width adds to the width of its widest line: the style's text margins,
+        the delegate's padding and the grid line."""
+        style = self.table.style()
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self.table) + 1
+        return 2 * (margin + _PaddedDelegate.PAD_X) + (1 if self.table.showGrid() else 0)
+
+    def _measure(self) -> None:
+        """The widths the columns need for the texts shown (see the class docstring)."""
+        header = self.table.horizontalHeader()
+        style = header.style()
+        header_margin = 2 * style.pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header) + 4
+        header_fm = header.fontMetrics()
+        longest = least_key = header_fm.horizontalAdvance("Property") + header_margin
+        least_value = header_fm.horizontalAdvance("Value / formula") + header_margin
+        margin = self._text_margin()
+        for r in range(self.table.rowCount()):
+            if self.table.columnSpan(r, 0) > 1:     # a heading across both columns
+                continue
+            for column in (0, 1):
+                item = self.table.item(r, column)
+                if item is None:
+                    continue
+                widest, whole = self._text_widths(item.text(), item.font().bold())
+                if column == 0:
+                    longest = max(longest, whole + margin)
+                    least_key = max(least_key, widest + margin)
+                else:
+                    least_value = max(least_value, widest + margin)
+        self._widths = (longest, least_key, least_value)
+
+    def _text_widths(self, text: str, bold: bool) -> tuple[int, int]:
+        """The widest piece of ``text`` that Qt cannot wrap (between spaces, zero-width spaces,
+        hyphens...: Qt's own line breaking, laid out one piece a line) and its widest line."""
+        key = (text, bold)
+        widths = self._width_cache.get(key)
+        if widths is None:
+            if len(self._width_cache) > 4096:     # texts of earlier edits
+                self._width_cache.clear()
+            font = self.table.font()
+            font.setBold(bold)
+            fm = QFontMetrics(font)
+            flags = int(Qt.TextFlag.TextWordWrap.value)
+            widest = fm.boundingRect(QRect(0, 0, 1, 1 << 20), flags, text).width()
+            whole = fm.boundingRect(QRect(0, 0, 1 << 20, 1 << 20), 0, text).width()
+            widths = self._width_cache[key] = (widest, whole)
+        return widths
+
+    def _fit_columns(self) -> None:
+        """Share the viewport's width between the columns (see the class docstring)."""
+        longest, least_key, least_value = self._widths
+        avail = self.table.viewport().width()
+        roomy = max(least_value, 150)
+        if avail - longest >= roomy:
+            key = longest
+        else:    # names wrap; the values get 60% or what they need
+            key = max(least_key, min(longest, avail - max(least_value, round(0.6 * avail))))
+        value = max(least_value, avail - key)
+        if (self.table.columnWidth(0), self.table.columnWidth(1)) == (key, value):
+            return
+        self._fitting = True
+        try:
+            self.table.setColumnWidth(0, key)
+            self.table.setColumnWidth(1, value)
+        finally:
+            self._fitting = False
+        self._rows_stale()
 
     def clear(self) -> None:
         self._detail = None
@@ -987,34 +1238,46 @@ class BlockPropertiesPanel(QWidget):
         if self.title.text() != title:   # a label's setText re-lays out (and repaints) its tab
             self.title.setText(title)
         rows: list[tuple[str, str, bool]] = [(k, v, False) for k, v in detail.properties]
-        rows.append(("Components", "shape · parameters · formula", True))
+        # the components' heading: one bold row across both columns
+        rows.append(("Components: shape · parameters · formula", "", True))
         for comp in detail.components:
             if comp.kind == "residual":
                 continue
-            value = comp.shape
-            if comp.params:
-                value += f"  ·  {comp.params_text}"
+            value = "  ·  ".join(t for t in (comp.shape, comp.params_text) if t)
             if comp.formula:
-                value += f"\n{comp.formula}"
+                value = f"{value}\n{comp.formula}" if value else comp.formula
             rows.append((comp.name, value, False))
         # no setUpdatesEnabled(False/True) around this: re-enabling repaints the whole table
         # and its scroll bars, where changed texts repaint only their cells
         if self.table.rowCount() != len(rows):
             self.table.setRowCount(len(rows))
+        changed = []
         for r, (key, value, header) in enumerate(rows):
             k, v = self.table.item(r, 0), self.table.item(r, 1)
             if k is None:      # items are reused: creating them is the slow part
                 k, v = QTableWidgetItem(), QTableWidgetItem()
                 self.table.setItem(r, 0, k)
                 self.table.setItem(r, 1, v)
-            if k.text() != key or k.font().bold() != header:
-                k.setText(key)
+            shown_key = breakable_name(key)
+            if k.text() != shown_key or k.font().bold() != header:
+                k.setText(shown_key)
+                k.setToolTip(key)
                 f = k.font()
                 f.setBold(header)
                 k.setFont(f)
                 v.setFont(f)
+                changed.append(r)
             shown = breakable(value)
             if v.text() != shown:
                 v.setText(shown)
                 v.setToolTip(value)
+                changed.append(r)
+            span = 2 if header else 1
+            if self.table.columnSpan(r, 0) != span:
+                self.table.setSpan(r, 0, 1, span)
+                changed.append(r)
+        self._measure()
+        self._fit_columns()      # new column widths: every row again, after the pending layout
+        if not self._relayout.isActive():
+            for r in sorted(set(changed)):
                 self.table.resizeRowToContents(r)
