@@ -6,7 +6,13 @@ any view of the app:
 - a ``QGraphicsView`` (the architecture diagram, the orbit graph, and every pyqtgraph
   ``PlotWidget``, which is a QGraphicsView too): its scene is rendered, so the output holds
   exactly the items the view draws, the user's edits and selection included;
-- any other ``QWidget`` (a chart tab holding two plots): ``QWidget.render``.
+- any other ``QWidget`` (a chart tab holding two plots): each graphics view inside it drawn
+  from its scene as above, where the widget shows it, and the rest (a note under the plots)
+  with ``QWidget.render``. The CLI exports a chart view's whole tab, as the window shows it.
+
+A view may say what it exports: ``scene_rect_for_export()`` (the rectangle) and
+``export_overlays()`` (labels drawn over it; the orbit's legends, placed clear of the ring and
+without the on-screen mouse hints).
 
 Formats:
 
@@ -145,6 +151,10 @@ def _background(view):
         for brush in (view.backgroundBrush(), view.scene().backgroundBrush() if view.scene() else None):
             if brush is not None and brush.style() != Qt.BrushStyle.NoBrush:
                 return QBrush(brush)
+    else:
+        views = _views_inside(view)
+        if views:                       # a chart tab: its plots' background fills the gaps too
+            return _background(views[0][0])
     return QBrush(view.palette().color(QPalette.ColorRole.Window if not _is_graphics_view(view)
                                        else QPalette.ColorRole.Base))
 
@@ -165,28 +175,84 @@ def _title_of(view, title: str | None) -> str:
 
 def _paint(view, painter, target, source) -> None:
     """Background, then the scene (or widget), mapping ``source`` onto ``target``."""
-    from PySide6.QtCore import QPoint, Qt
-    from PySide6.QtGui import QPainter, QRegion
+    from PySide6.QtGui import QPainter
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
     painter.fillRect(target, _background(view))
     if _is_graphics_view(view):
-        items = _export_mode(view, True)
-        try:
-            view.scene().render(painter, target, source, Qt.AspectRatioMode.IgnoreAspectRatio)
-        finally:
-            for item in items:
-                item.setExportMode(False)
-        _paint_overlays(view, painter, target, source)
+        _paint_scene(view, painter, target, source)
     else:
+        _paint_widget(view, painter, target, source)
+
+
+def _paint_scene(view, painter, target, source) -> None:
+    """A graphics view's scene (pyqtgraph items in export mode), then its floating labels."""
+    from PySide6.QtCore import Qt
+    items = _export_mode(view, True)
+    try:
+        view.scene().render(painter, target, source, Qt.AspectRatioMode.IgnoreAspectRatio)
+    finally:
+        for item in items:
+            item.setExportMode(False)
+    _paint_overlays(view, painter, target, source)
+
+
+def _views_inside(widget) -> list:
+    """The graphics views a widget shows (a chart tab's plots), each with its rectangle and
+    its drawing's (inside its frame) in the widget's coordinates; views inside another one are
+    that one's business."""
+    from PySide6.QtCore import QPoint, QRect
+    from PySide6.QtWidgets import QGraphicsView
+    views = [v for v in widget.findChildren(QGraphicsView) if v.isVisibleTo(widget)]
+    views = [v for v in views if not any(o is not v and o.isAncestorOf(v) for o in views)]
+    return [(v, QRect(v.mapTo(widget, QPoint(0, 0)), v.size()),
+             QRect(v.mapTo(widget, v.contentsRect().topLeft()), v.contentsRect().size()))
+            for v in views]
+
+
+def _shown_scene_rect(view):
+    """The part of a view's scene its viewport shows (a pyqtgraph view: its scene rect)."""
+    from PySide6.QtCore import QRectF
+    if _is_plot_widget(view):
+        return QRectF(view.sceneRect())
+    return view.mapToScene(view.viewport().rect()).boundingRect()
+
+
+def _paint_widget(widget, painter, target, source) -> None:
+    """A widget holding graphics views (a chart tab of two plots): each view drawn from its
+    scene where the widget shows it, exactly as a view exported alone; the rest of the widget
+    (labels, and nothing of the views) with ``QWidget.render``."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QRegion
+    from PySide6.QtWidgets import QWidget
+    kx = target.width() / source.width()
+    ky = target.height() / source.height()
+    views = _views_inside(widget)
+    rest = QRegion(widget.rect()).intersected(QRegion(source.toAlignedRect()))
+    for _, whole, _ in views:
+        rest = rest.subtracted(QRegion(whole))
+    if not rest.isEmpty():
         painter.save()
         painter.translate(target.topLeft())
-        painter.scale(target.width() / source.width(), target.height() / source.height())
-        from PySide6.QtWidgets import QWidget
-        view.render(painter, QPoint(0, 0), QRegion(source.toRect()),
-                    QWidget.RenderFlag.DrawChildren | QWidget.RenderFlag.DrawWindowBackground)
+        painter.scale(kx, ky)
+        painter.translate(-source.topLeft())
+        # the region's top left lands at the offset given (widget coordinates here)
+        widget.render(painter, rest.boundingRect().topLeft(), rest, QWidget.RenderFlag.DrawChildren)
         painter.restore()
+
+    def mapped(rect):
+        return QRectF(target.left() + (rect.x() - source.left()) * kx,
+                      target.top() + (rect.y() - source.top()) * ky,
+                      rect.width() * kx, rect.height() * ky)
+    for view, whole, inner in views:
+        where = mapped(inner)
+        if mapped(whole).intersects(target):
+            painter.save()
+            painter.setClipRect(mapped(whole).intersected(target))
+            painter.fillRect(mapped(whole), _background(view))
+            _paint_scene(view, painter, where, _shown_scene_rect(view))
+            painter.restore()
 
 
 def _export_mode(view, on: bool) -> list:
@@ -199,26 +265,40 @@ def _export_mode(view, on: bool) -> list:
     return items
 
 
-def _paint_overlays(view, painter, target, source) -> None:
-    """Visible labels floating over a graphics view (the orbit view's legends): drawn at the
-    same corner of the whole export as on screen, one scene unit per screen pixel. ``target``
-    and ``source`` may be one tile of the export: positions are computed in the whole."""
-    from PySide6.QtCore import QPoint
+def _overlays(view) -> list:
+    """[(label, scene position of its top left)] floating over a graphics view's export. A view
+    that knows its legends (``export_overlays()``, the orbit's: placed clear of its drawing)
+    says; otherwise its visible QLabel children, at the same corner of the whole export as on
+    screen."""
+    from PySide6.QtCore import QPointF
     from PySide6.QtWidgets import QLabel
+    if hasattr(view, "export_overlays"):
+        return list(view.export_overlays())
     overlays = [w for w in view.children()
                 if isinstance(w, QLabel) and w.isVisibleTo(view) and w.text()]
     if not overlays:
-        return
+        return []
     whole = source_rect(view)
     vw, vh = max(view.width(), 1), max(view.height(), 1)
-    k = target.width() / max(source.width(), 1e-9)
+    out = []
     for w in overlays:
         g = w.geometry()
         sx = whole.left() + g.x() if g.center().x() < vw / 2 else whole.right() - (vw - g.x())
         sy = whole.top() + g.y() if g.center().y() < vh / 2 else whole.bottom() - (vh - g.y())
+        out.append((w, QPointF(sx, sy)))
+    return out
+
+
+def _paint_overlays(view, painter, target, source) -> None:
+    """Labels floating over a graphics view (the orbit view's legends), one scene unit per
+    label pixel. ``target`` and ``source`` may be one tile of the export: positions are in the
+    whole export's scene units."""
+    from PySide6.QtCore import QPoint
+    k = target.width() / max(source.width(), 1e-9)
+    for w, pos in _overlays(view):
         painter.save()
-        painter.translate(target.left() + (sx - source.left()) * k,
-                          target.top() + (sy - source.top()) * k)
+        painter.translate(target.left() + (pos.x() - source.left()) * k,
+                          target.top() + (pos.y() - source.top()) * k)
         painter.scale(k, k)
         w.render(painter, QPoint(0, 0))
         painter.restore()
@@ -460,23 +540,29 @@ def build_view(view: str, spec, report, *, theme: str = "light", unfold: bool = 
         except ImportError as exc:
             raise ExportError("view", f"the {view} view is not available: {exc}") from None
         graph = build_graph()
+        # the exported model is marked as the window marks its open model (a ring, its name
+        # first); a model outside the catalog (an edited or user file) is simply not marked
+        model_id = _catalog_id(spec)
         if view == "orbit":
             panel = OrbitPanel(graph)
             panel.resize(1400, 1000)
             panel.set_theme(theme)
-            _select_model(panel, spec)
+            if model_id:
+                panel.select_model(model_id)
             panel.show()
             QApplication.processEvents()
             return HeadlessView(panel.view, panel)
         if view == "benchmarks":
             bench = BenchmarkView(graph)
             bench.set_theme(theme)
+            bench.set_current(model_id)
             bench.resize(*size)
             bench.show()
             QApplication.processEvents()
             return HeadlessView(bench.plot, bench)
         tl = TimelineView(graph)
         tl.set_theme(theme)
+        tl.set_current(model_id)
         tl.resize(*size)
         tl.show()
         QApplication.processEvents()
@@ -486,31 +572,35 @@ def build_view(view: str, spec, report, *, theme: str = "light", unfold: bool = 
     panel = ChartsPanel()
     panel.set_theme(theme)
     panel.set_data(chart_data(spec, report.workload, report))
-    plot = panel.plot(CHART_NAMES[view])
-    panel.resize(*size)
-    # show the plot's tab so its layout (axes, legend) is computed at this size
-    page = plot
-    while page is not None and page.parentWidget() is not None and \
-            panel.indexOf(page) < 0:
-        page = page.parentWidget()
-    if page is not None and panel.indexOf(page) >= 0:
-        panel.setCurrentWidget(page)
+    page = chart_page(panel, CHART_NAMES[view])
+    # the whole tab, as the window shows it: a tab of two plots (scaling: time and KV cache +
+    # state; thinking: latency and cost) exports both, stacked, each about as tall as one alone
+    plots = len([p for p in panel.plots if p is page or page.isAncestorOf(p)])
+    panel.resize(size[0], size[1] * (plots + 1) // 2)
+    panel.setCurrentWidget(page)      # shown, so its layout (axes, legend) is computed at this size
     panel.show()
     QApplication.processEvents()
-    return HeadlessView(plot, panel)
+    return HeadlessView(page, panel)
 
 
-def _select_model(panel, spec) -> None:
-    """Mark the exported model on the orbit graph when it is a catalog model."""
+def chart_page(panel, plot_name: str):
+    """The charts panel's tab that holds the plot named ``plot_name``: the plot itself, or the
+    widget stacking it with the tab's other plots."""
+    page = panel.plot(plot_name)
+    while page is not None and panel.indexOf(page) < 0:
+        page = page.parentWidget()
+    if page is None:
+        raise ExportError("view", f"no chart tab holds {plot_name}")
+    return page
+
+
+def _catalog_id(spec) -> str | None:
+    """The catalog id of the exported model, or None when it is not a catalog model."""
     try:
         from models.catalog import find
-        model_id = find(spec.name).id
+        return find(spec.name).id
     except Exception:    # noqa: BLE001 - an edited or user model is simply not marked
-        return
-    try:
-        panel.select_model(model_id)
-    except Exception:    # noqa: BLE001
-        pass
+        return None
 
 
 def render_headless(model_text: str, view: str, out: str | os.PathLike, overrides=None,

@@ -47,6 +47,11 @@ CASES = {
     "orbit": ("llama-3-8b", {}, "orbit", False, ["Llama 3 8B", "Meta"]),
     "timeline": ("llama-3-8b", {}, "timeline", False, ["Release date", "GPT-3"]),
     "benchmarks": ("llama-3-8b", {}, "benchmarks", False, ["MMLU"]),
+    # the chart tabs stacking two plots: both plots, each its own axis titles
+    "scaling": ("llama-3-8b", {}, "scaling", False,
+                ["Llama 3 8B", "Time per output token (ms)", "KV cache + state (GiB)"]),
+    "thinking": ("llama-3-8b", {}, "thinking", False,
+                 ["Llama 3 8B", "Latency (s)", "Cost per request batch (US$)"]),
 }
 
 
@@ -210,6 +215,162 @@ def test_render_headless_with_edits(qapp, tmp_path):
     assert "kv_heads=8" in root.find(f"{SVG_NS}desc").text
 
 
+# --------------------------------------------------------------------------- what each view holds
+
+CHART_VIEWS = ("memory", "roofline", "latency", "quantization", "scaling", "thinking")
+
+
+@pytest.mark.parametrize("view", CHART_VIEWS)
+def test_a_chart_export_holds_every_plot_of_its_tab(qapp, view, tmp_path):
+    """The export of a chart view draws every plot the window's tab shows (scaling: time per
+    token and KV cache + state; thinking: latency and cost), stacked as there, as vectors."""
+    from orbit_gui.export import CHART_NAMES, build_view, chart_page, export_view
+    spec = find("llama-3-8b").spec()
+    hv = build_view(view, spec, cost_report(spec, Workload()))
+    try:
+        page = chart_page(hv.owner, CHART_NAMES[view])
+        plots = [p for p in hv.owner.plots if p is page or page.isAncestorOf(p)]
+        assert len(plots) == (2 if view in ("scaling", "thinking") else 1)
+        assert hv.widget is page
+        out = export_view(hv.widget, tmp_path / f"{view}.svg", title=spec.name)
+        root, texts = _svg_texts(out)
+        from collections import Counter
+        titles = Counter(plot.getPlotItem().getAxis(side).labelText
+                         for plot in plots for side in ("left", "bottom"))
+        for title, n in titles.items():          # every plot's axis titles, once per plot
+            assert texts.count(title) >= n, (title, n)
+        # as tall as the plots stacked, each as tall as on the tab
+        vb = [float(v) for v in root.get("viewBox").split()]
+        assert vb[3] >= sum(p.height() for p in plots)
+        assert all(p.height() >= 300 for p in plots)
+        assert not list(root.iter(f"{SVG_NS}image")), "plots are vectors, not bitmaps"
+    finally:
+        hv.owner.hide()
+        hv.owner.deleteLater()
+
+
+def test_the_cli_exports_both_scaling_plots(qapp, tmp_path):
+    from orbit_gui.cli import run
+    svg = tmp_path / "s.svg"
+    assert run(["export", "llama-3-8b", "--view", "scaling", "--out", str(svg)]) == 0
+    texts = _svg_texts(svg)[1]
+    assert "Time per output token (ms)" in texts and "KV cache + state (GiB)" in texts
+    assert texts.count("Sequence length (tokens)") == 2          # two x axes: two plot areas
+    png = tmp_path / "t.png"
+    assert run(["export", "deepseek-v3", "--view", "thinking", "--out", str(png), "--dpi", "96"]) == 0
+    from PySide6.QtGui import QImage
+    image = QImage(str(png))
+    assert image.height() > 2 * 336                              # not just the top plot
+
+
+def _qt_warnings():
+    """Collect Qt's warnings (QtSvg's "Invalid path data" among them) while in the block."""
+    from contextlib import contextmanager
+    from PySide6.QtCore import qInstallMessageHandler
+
+    @contextmanager
+    def collect():
+        seen: list[str] = []
+        previous = qInstallMessageHandler(lambda mode, ctx, msg: seen.append(msg))
+        try:
+            yield seen
+        finally:
+            qInstallMessageHandler(previous)
+    return collect()
+
+
+def test_orbit_export_legends_clear_of_the_ring_and_print_no_mouse_hints(built, tmp_path):
+    """The exported orbit keeps its legends off the ring (the organizations' legend hid most of
+    "Benchmarking"), prints no on-screen hints (no wheel, no hover in a file), names the ringed
+    model, and has no empty path (QtSvg: "Invalid path data")."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QPainterPath
+    from PySide6.QtSvg import QSvgRenderer
+    from orbit_gui.export import _overlays, export_view, source_rect
+    hv, spec = built("orbit")
+    view = hv.widget
+    whole = source_rect(view)
+    dims = [view.node_item(n) for n in view.layout_.dimension_sectors]
+    assert len(dims) >= 8
+    ring = QPainterPath()
+    for item in dims:
+        ring.addPath(item.mapToScene(item.shape()))
+    legends = _overlays(view)
+    assert [lab.text().split("</b>")[0].rsplit(">", 1)[-1] for lab, _ in legends] == \
+        ["Organizations", "Shapes"]
+    for label, pos in legends:
+        box = QRectF(pos, label.size().toSizeF())
+        assert whole.contains(box), (label.objectName(), box, whole)
+        assert not ring.intersects(box), f"{label.objectName()} lies on the ring"
+    with _qt_warnings() as warnings:
+        out = export_view(view, tmp_path / "orbit.svg", title=spec.name)
+        text = out.read_text(encoding="utf-8")
+        assert QSvgRenderer(str(out)).isValid()
+    assert 'd=""' not in text
+    assert not [w for w in warnings if "Invalid path data" in w], warnings
+    texts = _svg_texts(out)[1]
+    joined = "\n".join(texts)
+    assert "Organizations" in texts and "Shapes" in texts
+    for hint in ("wheel", "drag: pan", "F: fit", "hovered"):
+        assert hint not in joined, hint
+    assert "ringed: Llama 3 8B" in joined
+    # the window's own legend keeps its hints: the mouse is there
+    assert "wheel: zoom" in view.shape_legend.text()
+    # a PNG of it shows both legends: their text's dark pixels in the top and bottom left
+    from PySide6.QtGui import QImage
+    png = export_view(view, tmp_path / "orbit.png", dpi=96)
+    image = QImage(str(png))
+    for label, pos in legends:
+        x, y = int(pos.x() - whole.left()), int(pos.y() - whole.top())
+        dark = sum(1 for i in range(x, x + label.width(), 2) for j in range(y, y + label.height(), 2)
+                   if image.pixelColor(i, j).lightness() < 100)
+        assert dark > 50, label.objectName()
+
+
+def _export_texts(model: str, view: str, tmp_path: Path) -> tuple[list[str], bytes]:
+    from orbit_gui.export import render_headless
+    svg = render_headless(model, view, tmp_path / f"{model}-{view}.svg")
+    png = render_headless(model, view, tmp_path / f"{model}-{view}.png", dpi=96)
+    return _svg_texts(svg)[1], png.read_bytes()
+
+
+@pytest.mark.parametrize("view", ["timeline", "benchmarks"])
+def test_timeline_and_benchmark_exports_mark_the_model(qapp, view, tmp_path):
+    """The exported model is ringed and named in the legend, as the window marks its open model;
+    one the plot cannot show is named with the reason. Two models' exports differ."""
+    if _orbit_available():
+        pytest.skip(_orbit_available())
+    llama, llama_png = _export_texts("llama-3-8b", view, tmp_path)
+    deepseek, deepseek_png = _export_texts("deepseek-v3", view, tmp_path)
+    gpt4, _ = _export_texts("gpt-4", view, tmp_path)
+    assert llama_png != deepseek_png
+    assert "Llama 3 8B" in llama and "DeepSeek-V3" in deepseek
+    missing = ("GPT-4: parameters not public, not plotted" if view == "timeline"
+               else "GPT-4: no MMLU figure in the survey")
+    assert missing in gpt4 and missing not in llama
+    if view == "benchmarks":     # a title, as every other export has
+        title = "Benchmarks (survey Table 6): MMLU against parameters"
+        assert title in llama and title in gpt4
+    # the ring is round the model's own point
+    from orbit_gui.export import build_view
+    spec = find("llama-3-8b").spec()
+    hv = build_view(view, spec, cost_report(spec, Workload()))
+    try:
+        owner = hv.owner or hv.widget
+        ring = owner.current_ring.data
+        assert len(ring) == 1
+        by_id = owner._by_id["llama-3-8b"]
+        x, y = (by_id.date, math.log10(by_id.params_total)) if view == "timeline" else (by_id.x, by_id.y)
+        assert (ring[0]["x"], ring[0]["y"]) == pytest.approx((x, y))
+        rows = [label.text for _, label in owner.legend.items]
+        assert rows[-1] == "Llama 3 8B"
+    finally:
+        for w in (hv.owner, hv.widget):
+            if w is not None:
+                w.hide()
+                w.deleteLater()
+
+
 # --------------------------------------------------------------------------- the CLI
 
 def test_cli_export_and_report(qapp, tmp_path, capsys):
@@ -318,7 +479,7 @@ def test_window_exports_what_it_shows(qtbot, tmp_path, monkeypatch):
     assert data["edits"] == [["kv_heads", "2"]]
     assert data["report"]["kv_cache_bytes"] == window.doc.report.memory.kv_cache
     # the dialogs, answered without a user
-    from PySide6.QtWidgets import QFileDialog
+    from PySide6.QtWidgets import QFileDialog, QWidget
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda *a, **k: (str(tmp_path / "menu"), "PDF document (*.pdf)"))
     window.findChild(QAction, "actionExportDiagram").trigger()
@@ -327,6 +488,18 @@ def test_window_exports_what_it_shows(qtbot, tmp_path, monkeypatch):
                         lambda *a, **k: (str(tmp_path / "chart.svg"), ""))
     window.export_chart_dialog()
     assert "Llama 3 8B" in "\n".join(_svg_texts(tmp_path / "chart.svg")[1])
+    # the Scaling tab on show: both of its plots, as vectors
+    window.show()
+    qtbot.waitExposed(window)
+    window.tabs.setCurrentWidget(window.charts_host)
+    window._charts.setCurrentWidget(window._charts.findChild(QWidget, "scalingTab"))
+    qtbot.waitUntil(lambda: window._charts.currentWidget().isVisible())
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(tmp_path / "scaling.svg"), ""))
+    window.export_chart_dialog()
+    root, texts = _svg_texts(tmp_path / "scaling.svg")
+    assert "Time per output token (ms)" in texts and "KV cache + state (GiB)" in texts
+    assert not list(root.iter(f"{SVG_NS}image"))
 
 
 # --------------------------------------------------------------------------- the wheel

@@ -93,6 +93,8 @@ class _EdgePath(QtWidgets.QGraphicsPathItem):
         self._aa = antialias
 
     def paint(self, painter, option, widget=None) -> None:
+        if self.path().isEmpty():      # nothing to stroke (no hovered node, a filtered-out kind):
+            return                     # an SVG export would get a `d=""` that viewers reject
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, self._aa)
         pen = self.pen()
         alpha = pen.color().alphaF()
@@ -231,6 +233,10 @@ class OrbitView(QtWidgets.QGraphicsView):
         self.shape_legend = QtWidgets.QLabel(self, objectName="orbitShapeLegend")
         self.shape_legend.setTextFormat(Qt.TextFormat.RichText)
         self.shape_legend.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        # the shapes' key as an export prints it (never shown on screen)
+        self.print_shape_legend = QtWidgets.QLabel(self, objectName="orbitPrintedShapeLegend")
+        self.print_shape_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.print_shape_legend.hide()
 
     # ------------------------------------------------------------------ building
     def set_graph(self, graph, layout: OrbitLayout | None = None) -> None:
@@ -276,7 +282,8 @@ class OrbitView(QtWidgets.QGraphicsView):
             item.setVisible(self._edge_visible.get(kind, True))
             item.setData(1, kind)
             self._edge_items[kind] = item
-        self._highlight = scene.addPath(QtGui.QPainterPath(), _cosmetic(QtGui.QColor(th["hl"]), 1.6))
+        self._highlight = _EdgePath(QtGui.QPainterPath(), _cosmetic(QtGui.QColor(th["hl"]), 1.6), True)
+        scene.addItem(self._highlight)
         self._highlight.setZValue(-4)
         # nodes
         outline = _cosmetic(QtGui.QColor(th["outline"]), 0.8)
@@ -380,18 +387,75 @@ class OrbitView(QtWidgets.QGraphicsView):
         self.legend.setText(
             f"<div style='color:{th['fg']}'><b>Organizations</b><table cellspacing='0' "
             f"cellpadding='0'>{table}</table></div>")
-        self.shape_legend.setText(
-            f"<div style='color:{th['fg']}'><b>Shapes</b><br>"
-            f"&#9679; model (size: log parameters)<br>&#9711; model, parameters not public<br>"
-            f"&#9670; technique / concept (colour: dimension)<br>"
-            f"dashed rings: release year, older inside<br>"
-            f"<span style='color:{th['hl']}'>&#9473;</span> edges of the hovered node<br>"
-            f"wheel: zoom, drag: pan, F: fit</div>")
-        for lab in (self.legend, self.shape_legend):
+        self.shape_legend.setText(self._shape_legend_html())
+        for lab in (self.legend, self.shape_legend, self.print_shape_legend):
             lab.setStyleSheet(f"QLabel {{ background: {th['legend_bg']}; border-radius: 4px;"
                               f" padding: 6px; font-size: 11px; }}")
             lab.adjustSize()
         self._place_legends()
+
+    def _shape_legend_html(self, printed: bool = False) -> str:
+        """The shapes' key. On screen it ends with the hover colour and the mouse and keys; a
+        printed one (an export: no mouse, no hover) instead names the model ringed, if any."""
+        th = THEMES[self._theme]
+        rows = ["&#9679; model (size: log parameters)", "&#9711; model, parameters not public",
+                "&#9670; technique / concept (colour: dimension)",
+                "dashed rings: release year, older inside"]
+        if not printed:
+            rows += [f"<span style='color:{th['hl']}'>&#9473;</span> edges of the hovered node",
+                     "wheel: zoom, drag: pan, F: fit"]
+        elif self._selected:
+            name = html_escape(str(self.graph.nodes[self._selected].get("label", self._selected)))
+            rows.append(f"<span style='color:{th['hl']}'>&#9711;</span> ringed: {name}")
+        return f"<div style='color:{th['fg']}'><b>Shapes</b><br>" + "<br>".join(rows) + "</div>"
+
+    # ------------------------------------------------------------------ export
+    def _printed_legends(self) -> list[QtWidgets.QLabel]:
+        """The legends an export draws: the organizations, and the shapes as printed."""
+        self.print_shape_legend.setText(self._shape_legend_html(printed=True))
+        self.print_shape_legend.adjustSize()
+        self.legend.adjustSize()
+        return [self.legend, self.print_shape_legend]
+
+    def _export_layout(self) -> tuple[QtCore.QRectF, list]:
+        """The exported scene rectangle and [(legend, scene position of its top left)].
+
+        The orbit's items plus a margin, grown (to the left, and above or below) by the least
+        area that puts the organizations' legend in the top left corner and the shapes' in the
+        bottom left corner clear of the outermost ring, as the on-screen view keeps them."""
+        rect = self.scene().itemsBoundingRect().adjusted(-16, -16, 16, 16)
+        legends = self._printed_legends() if self.layout_ is not None else []
+        if not legends:
+            return rect, []
+        (top, bottom), gap = legends, 8.0
+        reach = (self.layout_.radii.get("dim_out") or R_DIM_OUT * self.layout_.size) + gap
+        widest = max(top.width(), bottom.width())
+        best = None
+        for left in range(0, int(widest + 2 * gap) + 2, 2):
+            x0 = rect.left() - left + gap            # the legends' left edge; the orbit is at 0, 0
+
+            def rise(width: float) -> float:       # how far above (below) 0 a box must end
+                dx = 0.0 if x0 <= 0.0 <= x0 + width else min(abs(x0), abs(x0 + width))
+                return math.sqrt(reach * reach - dx * dx) if dx < reach else -math.inf
+            grow_top = max(0.0, rise(top.width()) + rect.top() + gap + top.height())
+            grow_bottom = max(0.0, rise(bottom.width()) - rect.bottom() + gap + bottom.height())
+            area = (rect.width() + left) * (rect.height() + grow_top + grow_bottom)
+            if best is None or area < best[0] - 1e-6:
+                best = (area, left, grow_top, grow_bottom)
+        _, left, grow_top, grow_bottom = best
+        rect = rect.adjusted(-left, -grow_top, 0, grow_bottom)
+        places = [(top, QPointF(rect.left() + gap, rect.top() + gap)),
+                  (bottom, QPointF(rect.left() + gap, rect.bottom() - gap - bottom.height()))]
+        return rect, [(lab, pos) for lab, pos in places if lab.text()]
+
+    def scene_rect_for_export(self) -> QtCore.QRectF:
+        """What an export shows: the whole orbit and, beside it, its legends (see export_overlays)."""
+        return self._export_layout()[0]
+
+    def export_overlays(self) -> list:
+        """[(legend label, scene position of its top left)] drawn over an export, one scene unit
+        per label pixel, none of them on the ring."""
+        return self._export_layout()[1]
 
     def _place_legends(self) -> None:
         """Legends in the top and bottom left corners, each shown only where it leaves the orbit
@@ -849,6 +913,27 @@ def _set_ring(ring: pg.ScatterPlotItem, positions: list, color) -> None:
     ring.setData([{"pos": xy, "pen": pg.mkPen(color, width=2.5), "brush": None} for xy in positions])
 
 
+def _legend_current(legend: pg.LegendItem, text: str, color, ringed: bool) -> None:
+    """The legend's last row names the open model: beside a ring like the one round its point,
+    or alone (``ringed`` False) to say why it is not plotted; no row when ``text`` is empty."""
+    for sample, _label in list(legend.items):
+        if getattr(sample.item, "current_model_key", False):
+            legend.removeItem(sample.item)
+    if not text:
+        return
+    if ringed:
+        key = pg.ScatterPlotItem(symbol="o", size=12, brush=None, pen=pg.mkPen(color, width=2.5))
+    else:
+        key = pg.PlotDataItem(pen=None)        # draws nothing: the row is its text
+    key.current_model_key = True
+    legend.addItem(key, text)
+
+
+def _model_name(graph, model_id: str) -> str:
+    node = graph.nodes.get(f"{MODEL}:{model_id}") if graph is not None else None
+    return str(node.get("label", model_id)) if node else model_id
+
+
 def _label_metrics() -> dict:
     """``measure`` and ``line_px`` for the label placers: a label's text width and box height in
     pixels in the labels' font (a TextItem's box adds a 4 px margin on each side)."""
@@ -973,7 +1058,12 @@ class TimelineView(_RelabelWhenShown, pg.PlotWidget):
         self._current = model_id
         p = self._by_id.get(model_id) if self.series else None
         ring = [(p.date, float(np.log10(p.params_total)))] if p is not None and p.params_total else []
-        _set_ring(self.current_ring, ring, THEMES[self._theme]["fg"])
+        fg = THEMES[self._theme]["fg"]
+        _set_ring(self.current_ring, ring, fg)
+        if self.series is not None:
+            name = _model_name(self.graph, model_id) if model_id else ""
+            text = name if ring or not name else f"{name}: parameters not public, not plotted"
+            _legend_current(self.legend, text, fg, bool(ring))
         self._relabel_when_shown(self._fit_overlay)
 
     def labelled_ids(self) -> list[str]:
@@ -1151,6 +1241,8 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
         self.scatter.setData([{"pos": (p.x, p.y), "data": p.id, "symbol": "o", "size": 11,
                                "brush": pg.mkBrush(self.colors[p.organization]), "pen": outline}
                               for p in s.points])
+        plot.setTitle(f"Benchmarks (survey Table 6): {s.y_name} against {s.x_name.lower()}",
+                      color=th["fg"])
         plot.setLabel("bottom", s.x_name + (" (log scale)" if s.x_log else ""), color=th["fg"])
         plot.setLabel("left", s.y_name + (" (log scale)" if s.y_log else ""), color=th["fg"])
         plot.getAxis("bottom").setTicks([s.x_ticks] if s.x_ticks else None)
@@ -1168,15 +1260,19 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
         on both axes)."""
         self._current = model_id
         p = self._by_id.get(model_id) if self.series else None
-        _set_ring(self.current_ring, [(p.x, p.y)] if p is not None else [], THEMES[self._theme]["fg"])
+        fg = THEMES[self._theme]["fg"]
+        _set_ring(self.current_ring, [(p.x, p.y)] if p is not None else [], fg)
         if self.series:
             text = f"{len(self.series.points)} models with both values"
+            name = _model_name(self.graph, model_id) if model_id else ""
             if model_id and p is None:   # say why the open model is missing, not just leave it out
                 scores = [n for n in (self.series.x_name, self.series.y_name) if n != "Parameters"]
-                text += (f"; the open model has no {' and '.join(scores)} "
-                         f"figure{'s' if len(scores) > 1 else ''} in the survey")
+                missing = f"no {' and '.join(scores)} figure{'s' if len(scores) > 1 else ''} in the survey"
+                text += f"; the open model has {missing}"
+                name += f": {missing}"
             self.count.setText(text)
             self.count.setToolTip(text)
+            _legend_current(self.legend, name, fg, p is not None)
         self._relabel_when_shown(self._fit_labels)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
