@@ -419,3 +419,19 @@ def test_chart_byte_labels_keep_three_figures():
     from widgets.charts import _fmt_bytes
     assert [_fmt_bytes(b * 2**20) for b in (381, 1002, 1126.4, 641843, 2.44 * 2**20)] == \
         ["381 MiB", "0.98 GiB", "1.10 GiB", "627 GiB", "2.44 TiB"]
+
+
+def test_marker_labels_sit_on_a_backdrop_and_curves_are_smooth(panel, two):
+    """A curve passing behind "model context 160K" leaves it legible, in either theme; curves are
+    antialiased (they were drawn in visible steps)."""
+    import pyqtgraph as pg
+    from PySide6 import QtGui
+    from widgets.charts import THEMES
+    panel.set_data(*two)
+    for theme in ("dark", "light"):
+        panel.set_theme(theme)
+        fill = panel.scale_ctx.label.fill.color()
+        assert fill.name() == QtGui.QColor(THEMES[theme]["bg"]).name() and fill.alpha() > 128
+        assert panel.scale_ctx.zValue() > max(c.zValue() for c in panel.chart_items()
+                                              if isinstance(c, pg.PlotDataItem))
+    assert all(c.opts["antialias"] for c in panel.scale_time.values())

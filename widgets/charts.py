@@ -309,9 +309,13 @@ class _Plot(pg.PlotWidget):
         self.legend.setLabelTextColor(self._fg)
         for t in self.text_items:
             t.setColor(self._fg)
+        backdrop = QtGui.QColor(theme["bg"])
+        backdrop.setAlpha(220)               # a curve passing behind a marker's label leaves it legible
         for line in self.lines:
             if line.label is not None:
                 line.label.setColor(self._fg)
+                line.label.fill = pg.mkBrush(backdrop)
+                line.label.update()
         for item, width, style in self.fg_items:
             item.setPen(_pen(self._fg, width, style))
 
@@ -346,7 +350,8 @@ class ChartsPanel(QtWidgets.QTabWidget):
         return p
 
     def _curve(self, plot: _Plot, pen, **kw) -> pg.PlotDataItem:
-        item = pg.PlotDataItem([], [], pen=pen, connect="finite", **kw)
+        # antialiased: a few curves of tens of points, drawn smooth as in the exports (not in steps)
+        item = pg.PlotDataItem([], [], pen=pen, connect="finite", antialias=True, **kw)
         plot.getPlotItem().addItem(item)
         self._items.append(item)
         return item
@@ -362,6 +367,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
                                           "anchors": anchors or [(0, 1), (0, 1)],
                                           "fill": None})
         line.label.setFont(_font(8))
+        line.setZValue(5)                  # its label (on a backdrop) above the curves
         line.setVisible(False)
         self._add(plot, line)
         plot.lines.append(line)
