@@ -1268,10 +1268,10 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
             if model_id and p is None:   # say why the open model is missing, not just leave it out
                 scores = [n for n in (self.series.x_name, self.series.y_name) if n != "Parameters"]
                 missing = f"no {' and '.join(scores)} figure{'s' if len(scores) > 1 else ''} in the survey"
-                text += f"; the open model has {missing}"
                 name += f": {missing}"
+            # the reason is the legend's last row; beside the axis boxes it was cut at 1280 px
             self.count.setText(text)
-            self.count.setToolTip(text)
+            self.count.setToolTip(f"{text}; {name}" if model_id and p is None else text)
             _legend_current(self.legend, name, fg, p is not None)
         self._relabel_when_shown(self._fit_labels)
 
