@@ -773,6 +773,8 @@ def _put_first(order: list[int], pts, model_id: str | None) -> tuple[list[int], 
 
 _ANCHORS = (  # TextItem anchors (its box has a ~4 px margin): right, left, above, below, diagonals
     (0.0, 0.5), (1.0, 0.5), (0.5, 1.0), (0.5, 0.0), (0.0, 0.9), (0.0, 0.1), (1.0, 0.9), (1.0, 0.1))
+_LEAD_ANCHORS = ((0.0, 0.5), (1.0, 0.5))
+CURRENT_RING_PX = 21      # the ring round the open model's point on the timeline and benchmark plots
 
 
 def _greedy_point_labels(order, xy, texts, x_range, y_range, plot_px, extra_points, max_labels,
@@ -800,8 +802,12 @@ def _greedy_point_labels(order, xy, texts, x_range, y_range, plot_px, extra_poin
         # the open model's label may touch markers that overlap its own (DeepSeek-V3 and R1: same
         # size, a month apart, one blob), or it could never be named; other labels keep clear
         blocking = [o for o in obstacles if o is not own[i] and not (i == lenient and _overlaps(o, own[i]))]
-        for ax, ay in _ANCHORS:
-            shown = (" " if ax == 0.0 else "") + text + (" " if ax == 1.0 else "")  # a space by the marker
+        # the open model's point wears a ring (CURRENT_RING_PX across): its label beside it, clear of
+        # the ring, before anywhere else
+        anchors = _LEAD_ANCHORS + _ANCHORS if i == lenient else _ANCHORS
+        for ax, ay in anchors:
+            pad = "   " if i == lenient and ay == 0.5 else " "       # a space by the marker (three by a ring)
+            shown = (pad if ax == 0.0 else "") + text + (pad if ax == 1.0 else "")
             w, h = (measure(shown) if measure else len(shown) * char_px) + 8, line_px   # + the item's margins
             x0, y0 = px - ax * w, py - ay * h
             box = (x0, y0, x0 + w, y0 + h)

@@ -422,3 +422,23 @@ def test_organization_colours_are_told_apart_on_both_themes():
     closest = min(itertools.combinations(labs, 2), key=lambda p: math.dist(labs[p[0]], labs[p[1]]))
     assert math.dist(labs[closest[0]], labs[closest[1]]) >= 20, closest
     assert all(40 <= lab[0] <= 70 for lab in labs.values())
+
+
+@pytest.mark.parametrize("view, model_id", [("timeline", "deepseek-v3"), ("timeline", "gpt-3"),
+                                            ("benchmarks", "llama-3-8b"), ("benchmarks", "mistral-7b")])
+def test_the_open_models_label_clears_its_ring(qtbot, graph, view, model_id):
+    """The ring round the open model's point (CURRENT_RING_PX across) covered the start of its
+    name ("ma 3 8B"): its label sits beside it, padded past the ring."""
+    from models.orbit_layout import CURRENT_RING_PX, benchmark_labels, timeline_labels
+    from PySide6.QtGui import QFont, QFontMetricsF
+    space = QFontMetricsF(QFont()).horizontalAdvance(" ")
+    if view == "timeline":
+        series = timeline_series(graph)
+        labels = timeline_labels(series, (1000.0, 560.0), first=model_id)
+    else:
+        series = benchmark_series("MMLU", "params", graph=graph)
+        labels = benchmark_labels(series, (900.0, 520.0), first=model_id)
+    lead = next(lb for lb in labels if series.points[lb.index].id == model_id)
+    assert lead.anchor in ((0.0, 0.5), (1.0, 0.5))
+    gap = len(lead.text) - len(lead.text.strip())
+    assert gap * space + 4 >= CURRENT_RING_PX / 2      # the spaces and the item's 4 px margin

@@ -23,10 +23,9 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QPointF, Qt, Signal
 
-from models.orbit_layout import (CONCEPT, DIMENSION, MODEL, NOMINAL_PLOT_PX, ORGANIZATION, PARAMS, R_DIM_OUT,
-                                 LabelAnchor,
-                                 OrbitLayout, benchmark_labels, benchmark_names, benchmark_series, filter_nodes,
-                                 format_params, log_ticks, neighbourhood, node_details,
+from models.orbit_layout import (CONCEPT, CURRENT_RING_PX, DIMENSION, MODEL, NOMINAL_PLOT_PX, ORGANIZATION,
+                                 PARAMS, R_DIM_OUT, LabelAnchor, OrbitLayout, benchmark_labels, benchmark_names,
+                                 benchmark_series, filter_nodes, format_params, log_ticks, neighbourhood, node_details,
                                  organization_colors, orbit_layout, polar, short_label,
                                  short_organization, technique_choices, timeline_labels,
                                  timeline_series, timeline_y_range)
@@ -904,7 +903,7 @@ def _label_font() -> QtGui.QFont:
 
 def _current_ring() -> pg.ScatterPlotItem:
     """The ring drawn around the open model's point on the timeline and benchmark plots."""
-    ring = pg.ScatterPlotItem(size=21, symbol="o", brush=None, pxMode=True)
+    ring = pg.ScatterPlotItem(size=CURRENT_RING_PX, symbol="o", brush=None, pxMode=True)
     ring.setZValue(5)
     return ring
 
