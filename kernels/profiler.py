@@ -722,13 +722,14 @@ class Profiler:
         self.hw = replace(self.hw, bandwidth=measured)
         return True
 
-    def _cold_caches(self) -> None:
-        """Evict the block's weights and cache from the last-level cache before a timed run, as the
-        other layers do in the whole model (``kernels.cache_flush``)."""
+    def _cache_flush(self):
+        """What evicts the block's weights and cache from the last-level cache before a timed run,
+        as the other layers do in the whole model (``kernels.memory_system``). Made once, before
+        the first block's memory baseline, so its buffer is not counted as the block's."""
         if self._flush is None:
             from kernels.memory_system import CacheFlush, last_level_cache_bytes
             self._flush = CacheFlush(self.device, last_level_cache_bytes(self.kind, self.index))
-        self._flush()
+        return self._flush
 
     # ---- the loop
     def _units(self) -> list[tuple[str, str, str]]:
@@ -882,6 +883,7 @@ class Profiler:
         g = torch.Generator(device="cpu").manual_seed(req.seed)
         B, S, d = req.batch, req.context, spec.hidden_size
         dev, dt = self.device, self.torch_dtype
+        self._cache_flush()          # allocated before the baseline: not part of the block's memory
         if self.kind == "cpu":
             _reset_hwm()
         else:
@@ -1044,6 +1046,7 @@ class Profiler:
         times: list[float] = []
         deadline = time.perf_counter() + req.max_seconds
         cuda = self.kind == "cuda"
+        cold_caches = self._cache_flush()
         if cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
         else:
@@ -1061,7 +1064,7 @@ class Profiler:
                 r.message = "; ".join(x for x in (r.message, note) if x)
             for i in range(req.repeats):
                 self._check_cancel()
-                self._cold_caches()
+                cold_caches()
                 if cuda:
                     a = torch.cuda.Event(enable_timing=True)
                     b = torch.cuda.Event(enable_timing=True)

@@ -67,3 +67,17 @@ def test_a_cpu_profile_measures_the_bandwidth_and_its_calibration_keeps_it():
     second = profile(ProfileRequest(**request, calibration=cal))
     assert second.bandwidth == first.bandwidth
     assert any("as measured when the calibration was made" in m for m in second.messages)
+
+
+def test_the_flush_buffer_is_not_counted_as_a_blocks_memory(monkeypatch):
+    """The buffer is made before the first block's memory baseline: with a 512 MiB cache (a 1 GiB
+    buffer) a tiny block's peak stays small."""
+    import kernels.memory_system as memory_system
+    from block_cases import LAYOUTS, make_spec
+    monkeypatch.setattr(memory_system, "last_level_cache_bytes", lambda kind, index=0: 2**29)
+    layer, kw = LAYOUTS["pre_rms"]
+    result = profile(ProfileRequest(make_spec(layer, **kw), backends=("torch",), context=16, repeats=2,
+                                    warmup=1, threads=1))
+    assert result.status == "ok"
+    peaks = [b.peak_memory_bytes for b in result.blocks if b.peak_memory_bytes is not None]
+    assert peaks and max(peaks) < 2**28
