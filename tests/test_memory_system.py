@@ -81,3 +81,20 @@ def test_the_flush_buffer_is_not_counted_as_a_blocks_memory(monkeypatch):
     assert result.status == "ok"
     peaks = [b.peak_memory_bytes for b in result.blocks if b.peak_memory_bytes is not None]
     assert peaks and max(peaks) < 2**28
+
+
+def test_torch_threads_are_restored_after_a_profile_whatever_its_end():
+    """The set-up sets the profile's threads (the bandwidth is measured on them); a run that ends,
+    one refused in set-up and one cancelled all leave torch as they found it."""
+    from block_cases import LAYOUTS, make_spec
+    from kernels.profiler import Profiler
+    layer, kw = LAYOUTS["pre_rms"]
+    spec = make_spec(layer, **kw)
+    before = torch.get_num_threads()
+    runs = [dict(threads=1), dict(threads=1, warmup=-1), dict(threads=1, device="cuda:99")]
+    for extra in runs:
+        profile(ProfileRequest(spec, backends=("torch",), context=8, repeats=1, **{"warmup": 1, **extra}))
+        assert torch.get_num_threads() == before, extra
+    Profiler(ProfileRequest(spec, backends=("torch",), context=8, repeats=1, threads=1)).run(
+        should_cancel=lambda: True)
+    assert torch.get_num_threads() == before
