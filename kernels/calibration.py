@@ -28,6 +28,7 @@ from pathlib import Path
 from models.cost import Workload
 
 LOW, HIGH = 0.01, 1.0
+MIN_BANDWIDTH = 1e8        # bytes/s: below any memory a profile could run from (a value in GB/s typed by hand)
 FILE_NAME = "calibration.json"
 ENV_DIR = "ORBIT_EXPLORER_CONFIG_DIR"
 
@@ -97,8 +98,10 @@ def calibration_problem(data) -> str | None:
     for key in ("hardware_id", "dtype", "model", "backend", "created"):
         if not isinstance(data.get(key, ""), str):
             return f"{key} is not text"
-    if not (_finite(data.get("measured_bandwidth", 0.0)) and data.get("measured_bandwidth", 0.0) >= 0):
-        return "measured_bandwidth is not a number of bytes per second"
+    bw = data.get("measured_bandwidth", 0.0)
+    if not (_finite(bw) and (bw == 0 or bw >= MIN_BANDWIDTH)):      # 0: the datasheet's figure
+        return (f"measured_bandwidth is not 0 or a bandwidth of at least {MIN_BANDWIDTH / 1e9:g} GB/s "
+                f"in bytes per second")
     if not isinstance(data.get("samples"), int) or isinstance(data.get("samples"), bool):
         return "samples (the number of timings fitted) is not a whole number"
     return None
@@ -309,6 +312,16 @@ def load_calibration(device_key: str, directory: str | os.PathLike | None = None
         return Calibration.from_dict(entry)
     except (TypeError, ValueError):
         return None
+
+
+def stored_calibration_problem(device_key: str, directory: str | os.PathLike | None = None) -> str | None:
+    """Why the stored entry of ``device_key`` cannot be used (``load_calibration`` gives None for
+    it), or None when there is no entry or it is usable: a user is told, not silently left
+    uncalibrated."""
+    entry = _read_all(calibration_path(directory)).get(device_key)
+    if entry is None:
+        return None
+    return calibration_problem(entry)
 
 
 def load_all(directory: str | os.PathLike | None = None) -> dict[str, Calibration]:

@@ -171,7 +171,7 @@ class ParamReport:
     embedding_like: int       # embeddings + LM head (their own precision)
     mtp: int                  # multi-token-prediction modules, reported beside the total
     per_layer: list[int] = field(default_factory=list)
-    tied_embeddings: bool = False
+    lookup_only: int = 0      # tables a token only reads a row of: the input embedding unless tied, learned positions
 
     def component(self, name: str) -> int:
         c = self.by_component.get(name)
@@ -181,9 +181,9 @@ class ParamReport:
     def active_without_embeddings(self) -> int:
         """The active count as OpenAI and DeepSeek state theirs: without the input embedding table,
         of which a token reads one row (gpt-oss-120b 5.13B, DeepSeek-V3 36.6B with its 0.9B head).
-        A tied table is the LM head's matrix too, and stays. Mistral and Qwen count it (Mixtral
+        A tied table is the LM head's matrix too, and stays (learned positions go). Mistral and Qwen count it (Mixtral
         8x7B 12.9B, Qwen3-30B-A3B 3.3B), as ``active`` does."""
-        return self.active - (0 if self.tied_embeddings else self.component("embeddings"))
+        return self.active - self.lookup_only
 
 
 def norm_params(spec: ModelSpec) -> int:
@@ -197,7 +197,7 @@ def routed_real_experts(f: MoEFFN) -> float:
     """Experts a token runs on average: top_k, less the picks of zero-computation experts
     (LongCat-Flash: 12 of 768 slots, 256 of them zero, so 8 on average) under even routing. The
     active count and the FLOPs use the same figure (Meituan states 18.6B-31.3B, about 27B, active)."""
-    return min(f.top_k, f.experts) * f.experts / (f.experts + f.zero_experts)
+    return f.top_k * f.experts / (f.experts + f.zero_experts)     # top_k <= experts + zero_experts
 
 
 def layer_params(spec: ModelSpec, layer: Layer) -> tuple[dict[str, Count], int]:
@@ -253,4 +253,4 @@ def count_params(spec: ModelSpec) -> ParamReport:
         mtp = spec.mtp_depth * (3 * norm_params(spec) + 2 * d * d
                                 + sum(c.total for c in parts.values()))
     return ParamReport(comp, total, active, quantizable, total - quantizable, embed + head, mtp,
-                       per_layer, spec.tie_embeddings)
+                       per_layer, embed - (v * d if spec.tie_embeddings else 0))

@@ -774,8 +774,9 @@ class MainWindow(QMainWindow):
                 item.setToolTip(row.tooltip)
                 self.compare_table.setItem(i, j, item)
         from models.diagram import diagram_model
-        # against its own original the two diagrams would carry the same name
-        suffixes = (" (edited)", " (original)") if not self._compare_id and self.doc.state.edits else ("", "")
+        # an edited model beside its original, or beside its own catalog entry, would carry its name twice
+        edited = " (edited)" if self.doc.state.edits else ""
+        suffixes = (edited, " (original)" if edited and not self._compare_id else "")
         for view, report, suffix in zip(self.compare_diagrams, (a, b), suffixes):
             model = diagram_model(report.spec, report)
             view.set_model(dataclasses.replace(model, name=model.name + suffix) if suffix else model)

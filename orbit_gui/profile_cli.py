@@ -122,18 +122,25 @@ def cmd_profile(args) -> int:
               file=sys.stderr)
         return 2
     from kernels.calibration import (apply_calibration, calibrate, load_calibration,
-                                     save_calibration)
+                                     save_calibration, stored_calibration_problem)
     from kernels.profiler import ProfileRequest, Profiler, device_key, parse_device, result_hardware
     saved = None
     if not getattr(args, "no_calibration", False):
         try:
             kind, index = parse_device(args.device)
+            key = None
             if kind == "cpu":
-                saved = load_calibration(device_key("cpu"))
+                key = device_key("cpu")
             else:
                 import torch
                 if torch.cuda.is_available() and index < torch.cuda.device_count():
-                    saved = load_calibration(device_key(kind, index))
+                    key = device_key(kind, index)
+            if key is not None:
+                saved = load_calibration(key)
+                problem = stored_calibration_problem(key)
+                if problem:
+                    print(f"orbit-explorer: note: the saved calibration of {key} is ignored: {problem}",
+                          file=sys.stderr)
         except Exception:  # noqa: BLE001 - the profile reports device problems itself
             saved = None
     req = ProfileRequest(spec=spec, device=args.device, backends=backends, context=args.context,

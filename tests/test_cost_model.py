@@ -160,3 +160,21 @@ def test_a_fit_that_drops_to_nothing_says_so_once():
     assert (rows["maxBatch"].text, rows["maxBatch"].delta_text) == ("does not fit", "none fits")
     back = {r.key: r for r in metric_rows(small, big)}
     assert back["maxBatch"].delta_text.startswith("+")
+
+
+def test_zero_computation_experts_leave_top_k_times_the_real_share():
+    """top_k may exceed the real experts when zero-computation ones are there (LongCat cut to 8
+    experts keeps top_k 12 of 8 + 256 slots): a token runs 12 x 8/264 real experts on average."""
+    from models.overrides import apply_overrides
+    from models.params import routed_real_experts
+    from models.spec import MoEFFN
+    spec = apply_overrides(find("longcat-flash-chat").spec(), {"experts": 8})
+    moe = next(f for layer in spec.layers for f in layer.ffns if isinstance(f, MoEFFN))
+    assert moe.top_k > moe.experts
+    assert routed_real_experts(moe) == pytest.approx(moe.top_k * 8 / (8 + moe.zero_experts))
+
+
+def test_learned_positions_are_a_lookup_not_active_weights():
+    from models.params import count_params
+    p = count_params(find("gpt-2").spec())          # tied embeddings, 1,024 learned positions
+    assert p.active - p.active_without_embeddings == 1024 * 1600

@@ -359,6 +359,9 @@ def test_compare_with_the_original_reads_as_the_side_panel_does(window, qtbot):
     side = {r.key: r for r in metric_rows(window.doc.report, window.doc.baseline_report)}["memKV"]
     assert table.item(row, 3).text() == side.delta_text and side.delta_text.startswith("−")
     assert [v.model().name for v in window.compare_diagrams] == ["Llama 3 8B (edited)", "Llama 3 8B (original)"]
+    window.compare_box.setCurrentIndex(window.compare_box.findData("llama-3-8b"))   # its catalog entry
+    qtbot.waitUntil(lambda: not window._lazy_timer.isActive())
+    assert [v.model().name for v in window.compare_diagrams] == ["Llama 3 8B (edited)", "Llama 3 8B"]
 
 
 def test_latency_of_a_setup_that_does_not_fit_is_shown_as_hypothetical(window, qtbot):

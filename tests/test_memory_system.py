@@ -98,3 +98,16 @@ def test_torch_threads_are_restored_after_a_profile_whatever_its_end():
     Profiler(ProfileRequest(spec, backends=("torch",), context=8, repeats=1, threads=1)).run(
         should_cancel=lambda: True)
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("value, usable", [(0.0, True), (3.8e10, True), (1.0, False), (38.0, False),
+                                           (-5.0, False), (float("inf"), False), ("fast", False)])
+def test_a_saved_calibrations_bandwidth_must_be_a_memorys(value, usable):
+    """A hand-edited measured_bandwidth in GB/s (38) or nonsense is refused naming the field, so
+    no profile predicts a decode of 10^9 s from it; 0 means the datasheet's figure."""
+    from kernels.calibration import Calibration, calibration_problem
+    data = Calibration("cpu:x", 0.5, 0.7, 4, measured_bandwidth=0.0).to_dict()
+    data["measured_bandwidth"] = value
+    problem = calibration_problem(data)
+    assert (problem is None) == usable
+    assert usable or "measured_bandwidth" in problem

@@ -396,3 +396,18 @@ def test_onnx_runtime_is_not_run_where_its_copy_would_not_fit(monkeypatch, name)
             assert r.status == "oom" and "its own copy of the weights" in r.message and "not run" in r.message
         else:
             assert r.status == "ok"
+
+
+def test_a_saved_calibration_that_cannot_be_used_is_named_not_silently_dropped(capsys, tmp_path):
+    """The autouse fixture keeps calibrations under tmp_path/config."""
+    from kernels.profiler import device_key
+    from orbit_gui.profile_cli import cmd_profile
+    path = tmp_path / "config" / "calibration.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": 1, "devices": {device_key("cpu"): {
+        "device_key": device_key("cpu"), "compute_efficiency": 0.5, "memory_efficiency": 0.7,
+        "samples": 4, "measured_bandwidth": 38.0}}}))
+    assert cmd_profile(_profile_args(["profile", "qwen3-0.6b", "--context", "16", "--backends", "torch",
+                                      "--phases", "decode", "--repeats", "1", "--json"])) == 0
+    err = capsys.readouterr().err
+    assert f"the saved calibration of {device_key('cpu')} is ignored: measured_bandwidth" in err
