@@ -674,8 +674,7 @@ class Profiler:
         self.hw = hardware_for(kind, index)
         if kind == "cpu":
             torch.set_num_threads(self.threads)    # measured on the threads the blocks will use
-        self._bandwidth_measured = self.hw.estimate and self._measure_bandwidth(result)
-        result.bandwidth_measured = self._bandwidth_measured
+        result.bandwidth_measured = self.hw.estimate and self._measure_bandwidth(result)
         self.fmt = _fmt(dt)
         wl = profile_workload(req, self.hw.id, dt)
         self.wl = wl
@@ -686,7 +685,7 @@ class Profiler:
         if kind != "cpu":
             result.device = f"cuda:{index}: {torch.cuda.get_device_name(index)}"
         if self.hw.estimate:
-            figures = ("peak FLOP/s is an estimate" if self._bandwidth_measured
+            figures = ("peak FLOP/s is an estimate" if result.bandwidth_measured
                        else "peak FLOP/s and bandwidth are estimates")
             result.messages.append(f"{self.hw.name}: {figures}; calibrate to fit the efficiencies "
                                    "to this machine")
@@ -697,7 +696,7 @@ class Profiler:
         result.note = ("Whole-model figures are extrapolated: one layer of each distinct kind was "
                        "timed at true size and multiplied by the number of layers using it, plus "
                        f"the LM head{'' if req.include_head else ' (predicted, not timed)'}.")
-        self._flush = None               # made at the first timing, once the device is known to work
+        self._flush = None               # made with the first block (``_cache_flush``)
         return True
 
     def _measure_bandwidth(self, result: ProfileResult) -> bool:
