@@ -253,21 +253,33 @@ class QuantRow(NamedTuple):
     weights_bytes: float
     devices_needed: int | None   # smallest N that fits, None above MAX_DEVICES
     fits_on_one: bool
+    other_bytes: float           # KV cache, prefill activations, proportional reserve
+
+    @property
+    def model_bytes(self) -> float:
+        """What the devices must hold together besides each one's fixed reserve."""
+        return self.weights_bytes + self.other_bytes
+
+
+def device_room(memory_bytes: float, workload: Workload) -> float:
+    """Bytes one device has for the model once its fixed reserve is set aside. The cost model's
+    memory per device is (model bytes)/N + reserve_bytes, so N devices hold a model of up to
+    N x device_room (cost_report's ``memory.fits``)."""
+    return memory_bytes - workload.reserve_bytes
 
 
 def devices_per_bitwidth(spec: ModelSpec, workload: Workload,
                          formats: tuple[str, ...] = QUANT_FORMATS) -> list[QuantRow]:
-    """For each weight format: the fewest devices (tensor parallel, the workload's device type,
-    context and batch) whose memory holds the model, i.e. cost_report(...).memory.fits.
+    """For each weight format: the model's memory and the fewest devices (tensor parallel, the
+    workload's device type, context and batch) whose memory holds it, i.e. cost_report(...).memory.fits.
 
-    Memory per device is (weights + KV + activations + fraction reserve)/N + fixed reserve, so a
-    first guess comes from one report and is confirmed (and corrected) with cost_report."""
+    A first guess comes from the model's bytes over device_room and is confirmed (and corrected)
+    with cost_report, so the count is the cost model's own verdict."""
     rows = []
     for name in formats:
         wl1 = dataclasses.replace(workload, weights=name, devices=1)
         r1 = cached_report(spec, wl1)
-        per_dev = r1.hardware.memory_bytes
-        room = per_dev - workload.reserve_bytes
+        room = device_room(r1.hardware.memory_bytes, workload)
         variable = r1.memory.total - workload.reserve_bytes
         needed: int | None
         if room <= 0:
@@ -284,7 +296,7 @@ def devices_per_bitwidth(spec: ModelSpec, workload: Workload,
                 n -= 1
             needed = n if n <= MAX_DEVICES else None
         rows.append(QuantRow(name, DTYPES[name].bits(workload.group_size), r1.memory.weights,
-                             needed, needed == 1))
+                             needed, needed == 1, variable - r1.memory.weights))
     return rows
 
 
@@ -464,6 +476,7 @@ class ChartData:
     ttft_s: float
     tpot_s: float
     quant: list[QuantRow]
+    device_room: float         # bytes one device holds for the model (see device_room)
     scaling: ScalingSeries
     thinking: ThinkingSeries
 
@@ -484,6 +497,6 @@ def chart_data(spec: ModelSpec, workload: Workload, report: CostReport | None = 
         memory=memory_vs_context(spec, workload),
         roofline=roofline(report),
         latency=latency_breakdown(report), ttft_s=report.ttft_s, tpot_s=report.tpot_s,
-        quant=devices_per_bitwidth(spec, workload),
+        quant=devices_per_bitwidth(spec, workload), device_room=device_room(hw.memory_bytes, workload),
         scaling=scaling_with_sequence(spec, workload),
         thinking=thinking_budget_series(report))

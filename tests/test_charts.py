@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 
 from models.catalog import find
-from models.charts import (MEMORY_COMPONENTS, VARIANT_LABELS, ChartData, chart_data, decode_times, devices_per_bitwidth,
-                           latency_breakdown, linear_hybrid, memory_vs_context, roofline,
+from models.charts import (MEMORY_COMPONENTS, VARIANT_LABELS, ChartData, chart_data, decode_times, device_room,
+                           devices_per_bitwidth, latency_breakdown, linear_hybrid, memory_vs_context, roofline,
                            scaling_with_sequence, thinking_budget_series)
 from models.cost import Workload, cost_report
+from models.hardware import get_hardware
 from models.spec import SpecError
 
+GiB = 2**30
 DSV3_WL = Workload(context=32768, weights="fp8", hardware="h200-sxm", devices=8)
 
 
@@ -125,10 +127,13 @@ def test_devices_per_bitwidth_non_increasing_as_bits_fall(specs):
             continue
         fits = cost_report(spec, dataclasses.replace(wl, weights=row.dtype, devices=n)).memory.fits
         assert fits
+        # the chart's lines of N devices' room say the same as cost_report
+        room = device_room(get_hardware(wl.hardware).memory_bytes, wl)
+        assert (n - 1) * room < row.model_bytes <= n * room
         if n > 1:
             assert not cost_report(spec, dataclasses.replace(wl, weights=row.dtype,
                                                              devices=n - 1)).memory.fits
-    dtype, bits, weights, n, one = rows[4]               # plain tuple unpacking works
+    dtype, bits, weights, n, one, other = rows[4]        # plain tuple unpacking works
     assert dtype == "int4" and bits == pytest.approx(4.25)
 
 
@@ -350,22 +355,41 @@ def test_a_long_title_wraps_instead_of_widening_the_plot(qtbot):
     assert plot.toolTip() == title
 
 
-def test_quantization_counts_whole_devices_and_names_the_setup_in_the_legend(panel, two):
-    """Devices come whole: the axis says 1, 2, 4 ..., never 0.2; the setup's line is named in
-    the legend, where no bar label can sit on it; no vertical grid line crosses a bar's label."""
-    a, _ = two
+def test_quantization_bars_are_memory_and_the_room_lines_agree_with_the_counts(panel, two):
+    """Each format's bars stack its weights and the rest of what the devices hold; the lines of
+    1, 2, 4 ... devices (named on the right axis) and the setup's own line sit at N x one device's
+    room, so a bar labelled N lies under the line of N devices; the setup is named in the legend;
+    no vertical grid line crosses a bar's label."""
+    a, b = two
     panel.set_data(a)
     item = panel.plot("quantChart").getPlotItem()
-    (major, minor) = item.getAxis("left")._tickLevels
-    values = [v for v, _ in major]
-    assert values and all(float(v).is_integer() for v in values) and not minor
-    assert max(r.devices_needed or 0 for r in a.quant) <= max(values) * 2
+    unit = 2.0**40 if "TiB" in item.getAxis("left").labelText else GiB
+    weights, rest = panel.quant_bars.opts, panel.quant_rest_bars.opts
+    assert list(weights["height"]) == pytest.approx([r.weights_bytes / unit for r in a.quant])
+    assert list(rest["y0"]) == pytest.approx(list(weights["height"]))
+    assert list(rest["height"]) == pytest.approx([r.other_bytes / unit for r in a.quant])
+    (ticks, _), = [item.getAxis("right")._tickLevels]
+    counts = {int(text.rstrip("x")): v for v, text in ticks}
+    assert a.workload.devices in counts and 1 in counts
+    for n, level in counts.items():
+        assert level == pytest.approx(n * a.device_room / unit)
+    room_levels = set(np.round(panel.quant_rooms.yData, 6))
+    have = panel.quant_have.yData
+    assert have[0] == pytest.approx(a.workload.devices * a.device_room / unit)
+    assert room_levels | {round(have[0], 6)} == {round(v, 6) for v in counts.values()}
     names = [label.text for _, label in panel.plot("quantChart").legend.items]
-    assert a.workload.devices > 1 and f"this setup: {a.workload.devices} devices" in names
+    assert a.workload.devices > 1 and any(n.startswith(f"this setup: {a.workload.devices} devices hold")
+                                          for n in names)
     assert not item.getAxis("bottom").grid and item.getAxis("left").grid
     panel.set_theme("dark")
     assert not item.getAxis("bottom").grid                        # the theme keeps it off
     panel.set_theme("light")
+    panel.set_data(b)                                             # a 1B model: bars far under one device
+    assert "GiB" in item.getAxis("left").labelText
+    assert item.viewRange()[1][1] < b.device_room / GiB
+    assert panel.quant_rooms.yData is None or len(panel.quant_rooms.yData) == 0
+    names = [label.text for _, label in panel.plot("quantChart").legend.items]
+    assert any(n.endswith("every format fits") for n in names)
 
 
 def test_latency_labels_never_cover_each_other(panel, specs, qtbot):

@@ -452,13 +452,19 @@ class ChartsPanel(QtWidgets.QTabWidget):
 
     def _build_quant(self):
         p = self._new_plot("quantChart", "Weight format (storage bits per weight)",
-                           "Devices needed (tensor parallel)")
+                           "Memory the model needs (GiB)")
         self.quant_plot = p
+        # per model two stacked bars a format: its weights, then KV cache, activations and reserve
         self.quant_bars = self._add(p, pg.BarGraphItem(x=[], height=[], width=0.38,
                                                        brush=_brush(PRIMARY, 220), pen=pg.mkPen(None)))
+        self.quant_rest_bars = self._add(p, pg.BarGraphItem(x=[], height=[], width=0.38,
+                                                            brush=_brush(PRIMARY, 90), pen=pg.mkPen(None)))
         self.quant_cmp_bars = self._add(p, pg.BarGraphItem(x=[], height=[], width=0.38,
                                                            brush=_brush(COMPARE, 60),
                                                            pen=_pen(COMPARE, 1.8, DASH)))
+        self.quant_cmp_rest_bars = self._add(p, pg.BarGraphItem(x=[], height=[], width=0.38,
+                                                                brush=_brush(COMPARE, 25),
+                                                                pen=_pen(COMPARE, 1.0, DOT)))
         self.quant_texts = []
         for _ in range(len(QUANT_FORMATS) * 2):
             t = pg.TextItem("", anchor=(0.5, 1.0))
@@ -467,14 +473,17 @@ class ChartsPanel(QtWidgets.QTabWidget):
             self._add(p, t)
             p.text_items.append(t)
             self.quant_texts.append(t)
-        self.quant_have = self._vline(p, "#7F7F7F", angle=0, label_pos=0.99,
-                                      anchors=[(1, 1.1), (1, 1.1)])
-        # the line is named in the legend: a label on it collided with the bars' own
-        self.quant_have_key = self._add(p, pg.PlotDataItem(x=[], y=[], pen=_pen("#7F7F7F", 1.3, DASH)))
-        p.getPlotItem().setMouseEnabled(x=False, y=False)
+        # what 1, 2, 4 ... devices hold, as one path; the right axis names each line
+        self.quant_rooms = self._add(p, pg.PlotDataItem(x=[], y=[], connect="pairs",
+                                                        pen=_pen("#9E9E9E", 1.0, DOT)))
+        self.quant_have = self._add(p, pg.PlotDataItem(x=[], y=[], pen=_pen("#7F7F7F", 1.6, DASH)))
+        pi = p.getPlotItem()
+        pi.showAxis("right")
+        pi.getAxis("right").setStyle(tickLength=0)
+        pi.setMouseEnabled(x=False, y=False)
         p.grid_x = False                                           # no lines through the bar labels
-        p.getPlotItem().showGrid(x=False, y=True, alpha=0.25)
-        p.getPlotItem().getAxis("bottom").setHeight(58)            # two-line ticks and the axis title
+        pi.showGrid(x=False, y=True, alpha=0.25)
+        pi.getAxis("bottom").setHeight(58)                         # two-line ticks and the axis title
         self.addTab(p, "Quantization")
 
     def _build_scaling(self):
@@ -671,64 +680,80 @@ class ChartsPanel(QtWidgets.QTabWidget):
                     f"batch {a.workload.batch} (bar labels: time in each kind)")
 
     def _set_quant(self, a: ChartData, b: ChartData | None):
-        p = self.quant_plot
+        p, pi = self.quant_plot, self.quant_plot.getPlotItem()
         rows = {r.dtype: r for r in a.quant}
         fmts = [f for f in QUANT_FORMATS if f in rows] + [f for f in rows if f not in QUANT_FORMATS]
-        series = [(a, self.quant_bars)] + ([(b, self.quant_cmp_bars)] if b is not None else [])
+        series = [(a, self.quant_bars, self.quant_rest_bars, PRIMARY)]
+        if b is not None:
+            series.append((b, self.quant_cmp_bars, self.quant_cmp_rest_bars, COMPARE))
+        else:
+            for bars in (self.quant_cmp_bars, self.quant_cmp_rest_bars):
+                bars.setOpts(x=[], height=[], y0=0)
+        tallest = max(r.model_bytes for cd, *_ in series for r in cd.quant)
+        room = a.device_room
+        # the line of one device joins the chart when the bars reach a quarter of it
+        top = max(tallest * 1.22, room * 1.05 if tallest > room / 4 else 0.0)
+        unit, size = ("TiB", 2.0**40) if top >= 2048 * GiB else ("GiB", GiB)
+        if p._labels["left"] != f"Memory the model needs ({unit})":
+            p._labels["left"] = f"Memory the model needs ({unit})"
+            p._apply_labels()
         width = 0.8 / len(series)
         for t in self.quant_texts:
             t.setVisible(False)
-        ti = 0
-        top = 1
-        for j, (cd, bars) in enumerate(series):
+        texts = iter(self.quant_texts)
+        for j, (cd, bars, rest, color) in enumerate(series):
             by = {r.dtype: r for r in cd.quant}
             xs = np.arange(len(fmts)) - 0.4 + width * (j + 0.5)
-            hs, brushes = [], []
-            for f in fmts:
-                r = by.get(f)
-                n = r.devices_needed if r else None
-                hs.append(n if n is not None else MAX_DEVICES)
-                color = PRIMARY if j == 0 else COMPARE
-                brushes.append(_brush(color, (220 if j == 0 else 60) if n is not None else 35))
-            self.quant_bars_set(bars, xs, hs, width * 0.92, brushes)
-            top = max(top, max(hs))
-            for x, f, h in zip(xs, fmts, hs):
-                r = by.get(f)
-                if r is None or ti >= len(self.quant_texts):
+            have = [f in by for f in fmts]
+            w = np.array([by[f].weights_bytes / size if f in by else 0.0 for f in fmts])
+            o = np.array([by[f].other_bytes / size if f in by else 0.0 for f in fmts])
+            bars.setOpts(x=xs, height=w, y0=0, width=width * 0.92)
+            rest.setOpts(x=xs, height=o, y0=w, width=width * 0.92)
+            for x, f, h, present in zip(xs, fmts, w + o, have):
+                if not present:
                     continue
-                t = self.quant_texts[ti]
-                ti += 1
+                r, t = by[f], next(texts)
+                t.textItem.setTextWidth(-1)             # measure the new text at its natural width
                 count = f"{r.devices_needed}" if r.devices_needed is not None else f">{MAX_DEVICES}"
-                # two bars a format leave no room for the weights' size: the count alone, then
-                weights = "" if len(series) > 1 else f"<br>{_fmt_bytes(r.weights_bytes)}"
-                t.setHtml(f'<div style="text-align:center; color:{self._fg()}"><b>{count}</b>{weights}</div>')
+                # two bars a format leave no room for the memory's size: the count alone, then
+                needs = "" if len(series) > 1 else f"<br>{_fmt_bytes(r.model_bytes)}"
+                t.setHtml(f'<div style="text-align:center; color:{self._fg()}"><b>{count}</b>{needs}</div>')
                 doc = t.textItem.document()
                 t.textItem.setTextWidth(doc.idealWidth() + 2)   # lets text-align centre the lines
                 t.updateTextPos()
                 t.setPos(x, h)
                 t.setVisible(True)
-        if b is None:
-            self.quant_cmp_bars.setOpts(x=[], height=[], brushes=None)
-        ticks = [(i, f"{f}\n{rows[f].bits:.3g} b") for i, f in enumerate(fmts)]
-        p.getPlotItem().getAxis("bottom").setTicks([ticks])
-        have = a.workload.devices
-        _show_line(self.quant_have, have, "")
-        p.getPlotItem().setXRange(-0.6, len(fmts) - 0.4, padding=0)
-        y_top = max(top, have) * 1.25 + 0.5
-        p.getPlotItem().setYRange(0, y_top, padding=0)
-        step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if y_top / s <= 8)
-        p.getPlotItem().getAxis("left").setTicks([[(n, str(n)) for n in range(0, int(y_top) + 1, step)], []])
-        entries = [(self.quant_bars, f"{a.model} (label: devices{'' if b is not None else ', weights'})")]
+        x0, x1 = -0.6, len(fmts) - 0.4
+        setup = a.workload.devices
+        counts = [setup] if setup * room <= top else []
+        for n in (2**k for k in range(7)):                 # 1, 2, 4 ... 64 devices
+            # the setup's own line first; others where they do not crowd a line already kept
+            if n * room <= top and all(abs(n - k) * room >= top / 14 for k in counts):
+                counts.append(n)
+        counts.sort()
+        levels = [n * room / size for n in counts if n != setup]
+        self.quant_rooms.setData(np.tile([x0, x1], len(levels)), np.repeat(levels, 2))
+        if setup * room <= top:
+            self.quant_have.setData([x0, x1], [setup * room / size] * 2)
+        else:
+            self.quant_have.setData([], [])
+        pi.getAxis("right").setTicks([[(n * room / size, f"{n}x") for n in counts], []])
+        pi.getAxis("right").setLabel("room on N devices" if counts else "")
+        pi.getAxis("bottom").setTicks([[(i, f"{f}\n{rows[f].bits:.3g} b") for i, f in enumerate(fmts)]])
+        pi.setXRange(x0, x1, padding=0)
+        pi.setYRange(0, top / size, padding=0)
+        labels = "devices needed, memory" if b is None else "devices needed"
+        entries = [(self.quant_bars, f"{a.model}: weights (labels: {labels})"),
+                   (self.quant_rest_bars, "KV cache, activations, reserve")]
         if b is not None:
             entries.append((self.quant_cmp_bars, f"{b.model} on {b.device}"))
-        entries.append((self.quant_have_key, f"this setup: {plural(have, 'device')}"))
+        hold = f"{plural(setup, 'device')} {'hold' if setup > 1 else 'holds'} {_fmt_bytes(setup * room)}"
+        every = ", every format fits" if setup * room >= tallest else ""
+        entries.append((self.quant_have, f"this setup: {hold}{every}"))
         p.sync_legend(entries)
-        p.set_title(f"Devices needed per weight format: {a.device}, context "
-                    f"{_fmt_tokens(a.workload.context)}, batch {a.workload.batch}, KV {a.workload.kv}")
-
-    @staticmethod
-    def quant_bars_set(bars: pg.BarGraphItem, xs, hs, width, brushes):
-        bars.setOpts(x=xs, height=hs, width=width, brushes=brushes)
+        p.set_title(f"Memory and devices needed per weight format: {a.device}, context "
+                    f"{_fmt_tokens(a.workload.context)}, batch {a.workload.batch}, KV {a.workload.kv}, "
+                    f"embeddings {a.workload.embeddings}")
 
     def _set_scaling(self, a: ChartData, b: ChartData | None):
         s = a.scaling
