@@ -328,11 +328,13 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
     if a.qk_norm == "head":
         out.append(_kept(f"q_norm, k_norm{i}", "norm", "mixer", 2 * a.head_dim,
                          f"2 x head_dim = 2 x {a.head_dim}", f"per head over {a.head_dim}"))
-    elif a.qk_norm == "full":
+    elif a.qk_norm in ("full", "per_head"):
         n = (a.heads + a.kv_heads) * a.head_dim
+        over = f"over all heads ({a.heads}x{a.head_dim})" if a.qk_norm == "full" else \
+            f"each head over {a.head_dim}, own weights"
         out.append(_kept(f"q_norm, k_norm{i}", "norm", "mixer", n,
                          f"(heads + kv_heads) x head_dim = ({a.heads} + {a.kv_heads}) x "
-                         f"{a.head_dim}", f"over all heads ({a.heads}x{a.head_dim})"))
+                         f"{a.head_dim}", over))
     elif a.qk_norm == "l2":
         out.append(_kept(f"q/k L2 norm{i}", "norm", "mixer", 0, "no weights", "L2 per head"))
     if a.sinks:
@@ -772,6 +774,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
     ]
     if qk_norm != "none":
         props.append(("QK-norm", {"head": "RMSNorm per head over head_dim",
+                                  "per_head": "norm per head over head_dim, each head its own weights",
                                   "full": "RMSNorm over all heads", "l2": "L2 norm, no weights"}
                       [qk_norm]))
     for key, value in (("Head grouping", grouping.text if grouping else ""),

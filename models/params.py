@@ -47,14 +47,15 @@ def attention_params(a: Attention, d: int) -> Count:
 
     q: d x heads*head_dim (x2 with Qwen3-Next's output gate); k: d x kv*head_dim; v: d x kv*v_dim;
     o: heads*v_dim x d. QK-norm adds head_dim weights per q and k ("head") or one weight per
-    channel of all heads ("full", OLMo 2); gpt-oss adds one sink logit per head.
+    channel of all heads ("full", OLMo 2; "per_head", Cohere and StableLM, which normalise each
+    head on its own); gpt-oss adds one sink logit per head.
     """
     q_out = a.heads * a.head_dim * (2 if a.output_gate else 1)
     c = (linear(d, q_out, a.qkv_bias) + linear(d, a.kv_heads * a.head_dim, a.qkv_bias)
          + linear(d, a.kv_heads * a.vdim, a.qkv_bias) + linear(a.heads * a.vdim, d, a.out_bias))
     if a.qk_norm == "head":
         c += Count(kept=2 * a.head_dim)
-    elif a.qk_norm == "full":
+    elif a.qk_norm in ("full", "per_head"):
         c += Count(kept=(a.heads + a.kv_heads) * a.head_dim)
     if a.sinks:
         c += Count(kept=a.heads)

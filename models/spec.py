@@ -121,7 +121,9 @@ class Attention(_Part):
     head_dim: int
     kind: str = "full"             # full | sliding | chunked
     window: int = 0                # tokens, for sliding and chunked
-    qk_norm: str = "none"          # none | head (per head_dim) | full (over all heads) | l2 (no weights)
+    # none | head (over head_dim, one weight vector shared by the heads) | per_head (over head_dim,
+    # a weight vector per head: Cohere, StableLM) | full (over all heads' channels) | l2 (no weights)
+    qk_norm: str = "none"
     qkv_bias: bool = False
     out_bias: bool = False
     rope: bool = True              # False: a NoPE layer
@@ -138,7 +140,7 @@ class Attention(_Part):
             raise SpecError(f"{path}.kv_heads",
                             f"heads ({self.heads}) must be divisible by kv_heads ({self.kv_heads})")
         _choice(f"{path}.kind", self.kind, ("full", "sliding", "chunked"))
-        _choice(f"{path}.qk_norm", self.qk_norm, ("none", "head", "full", "l2"))
+        _choice(f"{path}.qk_norm", self.qk_norm, ("none", "head", "per_head", "full", "l2"))
         if self.kind != "full" and self.window <= 0:
             raise SpecError(f"{path}.window", f"a {self.kind} attention layer needs a positive window")
         for name in ("qkv_bias", "out_bias", "rope", "output_gate", "sinks"):

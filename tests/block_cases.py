@@ -23,6 +23,7 @@ ATTENTION = {
     "mqa": S.Attention(heads=4, kv_heads=1, head_dim=16),
     "qk_head": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head"),
     "qk_full": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="full"),
+    "qk_per_head": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="per_head"),
     "qk_l2": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="l2"),
     "gate": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head", output_gate=True),
     "sinks_sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=3,

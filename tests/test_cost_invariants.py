@@ -75,7 +75,7 @@ def specs(draw, sliding="maybe", recurrent=False, mla=False):
     n_layers = draw(st.integers(1, 6))
     ffn = draw(ffns())
     attn = Attention(heads=heads, kv_heads=kv_heads, head_dim=head_dim,
-                     qk_norm=draw(st.sampled_from(["none", "head", "full"])),
+                     qk_norm=draw(st.sampled_from(["none", "head", "per_head", "full"])),
                      qkv_bias=draw(st.booleans()), output_gate=draw(st.booleans()))
     blocks = {"global": Layer(mixers=(attn,), ffns=(ffn,))}
     kinds = ["global"]

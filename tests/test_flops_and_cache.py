@@ -66,6 +66,35 @@ def test_prefill_flops_match_flop_counter(model_id, changes):
     assert abs(ours - ref) / ref < 0.01, f"ours {ours:.4e} vs FlopCounterMode {ref:.4e}"
 
 
+def _default_config(model_type: str, **changes) -> dict:
+    cfg = transformers.AutoConfig.for_model(model_type).to_dict()
+    cfg.update(model_type=model_type, **changes)
+    return cfg
+
+
+# Types with no catalog model: transformers' default configs at reduced depth (LayerNorm and
+# parallel blocks, partial RoPE, per-head QK-norm, NoPE global layers)
+TYPE_CASES = [
+    ("gpt_neox", {"num_hidden_layers": 2}),
+    ("gptj", {"n_layer": 2}),
+    ("starcoder2", {"num_hidden_layers": 2}),
+    ("stablelm", {"num_hidden_layers": 2, "qk_layernorm": True, "use_parallel_residual": True}),
+    ("cohere", {"num_hidden_layers": 2, "use_qk_norm": True}),
+    ("cohere2", {"num_hidden_layers": 4, "layer_types": None}),
+    ("granite", {"num_hidden_layers": 2}),
+    ("ernie4_5", {"num_hidden_layers": 2, "use_bias": True}),
+]
+
+
+@pytest.mark.parametrize("model_type,changes", TYPE_CASES, ids=[c[0] for c in TYPE_CASES])
+def test_prefill_flops_match_flop_counter_for_types_without_catalog_models(model_type, changes):
+    cfg = _default_config(model_type, **changes)
+    tokens = 256
+    ours = phase_flops(spec_from_hf_config(cfg), tokens, dense_attention=True)
+    ref = counted_flops(cfg, tokens)
+    assert abs(ours - ref) / ref < 0.01, f"ours {ours:.4e} vs FlopCounterMode {ref:.4e}"
+
+
 def test_moe_prefill_flops_match_flop_counter():
     """Routing is data dependent, so this one runs for real (bf16, one layer, random weights):
     every token reaches exactly top_k experts, which the engine counts."""

@@ -112,6 +112,25 @@ VARIANTS = [
     pytest.param(_small("llama4_text", num_hidden_layers=8, interleave_moe_layer_step=2,
                         num_local_experts=4, moe_layers=None, no_rope_layers=None,
                         layer_types=None), id="llama4-alternating"),
+    # LayerNorm families and their optional parts
+    pytest.param(_small("gpt_neox", use_parallel_residual=False, attention_bias=False,
+                        num_hidden_layers=4), id="neox-sequential-nobias"),
+    pytest.param(_small("gptj", rotary_dim=32, n_inner=1000, n_layer=3), id="gptj-rotary32"),
+    pytest.param(_small("starcoder2", sliding_window=1024, use_bias=False, num_hidden_layers=4),
+                 id="starcoder2-sliding-nobias"),
+    pytest.param(_small("stablelm", qk_layernorm=True, use_parallel_residual=True, use_qkv_bias=True,
+                        num_key_value_heads=8, num_hidden_layers=4), id="stablelm-qknorm-parallel"),
+    pytest.param(_small("cohere", use_qk_norm=True, attention_bias=True, num_key_value_heads=8,
+                        num_hidden_layers=4), id="command-r-plus-qknorm"),
+    pytest.param(_small("cohere2", num_hidden_layers=6, sliding_window_pattern=3, layer_types=None),
+                 id="cohere2-2to1"),
+    pytest.param(_small("phimoe", lm_head_bias=True, attention_bias=True, num_hidden_layers=3),
+                 id="phimoe-biases"),
+    pytest.param(_small("olmoe", num_key_value_heads=4, num_hidden_layers=3), id="olmoe-gqa"),
+    pytest.param(_small("granite", attention_bias=True, mlp_bias=True, num_hidden_layers=3),
+                 id="granite-biases"),
+    pytest.param({k: v for k, v in _small("ernie4_5", use_bias=True).items() if k != "head_dim"},
+                 id="ernie45-bias-default-head-dim"),
 ]
 
 

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import pickle
+import re
 import tempfile
 from pathlib import Path
 
@@ -605,6 +606,15 @@ def test_hf_unsupported_model_type_lists_supported(model_type):
     assert model_type in msg
     for supported in SUPPORTED_MODEL_TYPES:
         assert supported in msg
+
+
+def test_readme_lists_every_supported_model_type():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("- **Hugging Face import**")
+    listed = readme[start:readme.index("and the original `mamba_ssm`", start)]
+    count, names = re.search(r"keys for (\d+) model types:(.*)", listed, re.S).groups()
+    assert set(re.findall(r"[a-z0-9_]+", names)) == set(SUPPORTED_MODEL_TYPES)
+    assert int(count) == len(SUPPORTED_MODEL_TYPES)
 
 
 @pytest.mark.parametrize("config", [None, [], ["llama"], "llama", 3, 2.5, True,

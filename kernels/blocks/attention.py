@@ -39,10 +39,11 @@ def wide_dtype(dtype: torch.dtype) -> torch.dtype:
 class RMSNorm(nn.Module):
     """y = x / sqrt(mean(x^2) + eps) * w (written out so any ONNX opset exports it)."""
 
-    def __init__(self, dim: int, eps: float = 1e-6):
+    def __init__(self, dim: int, eps: float = 1e-6, heads: int = 0):
         super().__init__()
         self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
+        # heads > 0: one weight vector per head, for x [B, heads, L, dim]
+        self.weight = nn.Parameter(torch.ones(heads, 1, dim) if heads else torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xf = wide(x)
@@ -149,6 +150,8 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(H * vd, hidden, bias=cfg.out_bias)
         if cfg.qk_norm == "head":       # Qwen3, Gemma 3: one RMSNorm over head_dim, shared by heads
             self.q_norm, self.k_norm = RMSNorm(hd, eps), RMSNorm(hd, eps)
+        elif cfg.qk_norm == "per_head":  # Cohere, StableLM: over head_dim, a weight vector per head
+            self.q_norm, self.k_norm = RMSNorm(hd, eps, heads=H), RMSNorm(hd, eps, heads=KV)
         elif cfg.qk_norm == "full":     # OLMo 2: RMSNorm over all heads' channels
             self.q_norm, self.k_norm = RMSNorm(H * hd, eps), RMSNorm(KV * hd, eps)
         if cfg.sinks:                   # gpt-oss: a learned logit per head in the softmax denominator
@@ -174,7 +177,7 @@ class Attention(nn.Module):
         q = q.view(B, L, H, hd).transpose(1, 2)                     # [B, H, L, hd]
         k = k.view(B, L, KV, hd).transpose(1, 2)                    # [B, KV, L, hd]
         v = v.view(B, L, KV, vd).transpose(1, 2)                    # [B, KV, L, vd]
-        if self.cfg.qk_norm == "head":
+        if self.cfg.qk_norm in ("head", "per_head"):
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = self.rotary(q, positions), self.rotary(k, positions)
         if self.cfg.qk_norm == "l2":                                 # Llama 4: after RoPE, no weights

@@ -1,6 +1,6 @@
 """Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4,
-OLMo 1/2/3, Gemma 2/3, GLM-4). They differ in small ways: biases, QK-norm, norm placement,
-sliding-window layers and NoPE layers."""
+OLMo 1/2/3, Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5). They differ in small ways: biases, QK-norm,
+norm placement, sliding-window layers and NoPE layers."""
 from __future__ import annotations
 
 from ..spec import Layer
@@ -23,6 +23,8 @@ _VARIANTS = {
     "gemma3_text": (None, None, "head", "sandwich"),
     "glm4": (True, False, "none", "sandwich"),
     "glm": (True, False, "none", "pre"),          # GLM-4 (2024), transformers-native format
+    "granite": (None, None, "none", "pre"),       # Llama plus scalar multipliers (no weights)
+    "ernie4_5": (None, None, "none", "pre"),      # use_bias: every projection, MLP included
 }
 
 
@@ -74,19 +76,23 @@ def import_dense(cfg: Config, name: str):
         qkv_bias = True
     if mt in ("glm4", "glm"):
         qkv_bias = bool(get(cfg, "attention_bias", default=True))
+    overrides = {}
+    if mt == "ernie4_5":     # Ernie4_5Config's head_dim is 128 when a config leaves it out
+        bias = bool(get(cfg, "use_bias", default=False))
+        overrides["head_dim"] = as_int(cfg, "head_dim", default=128)
     qkv_bias = bias if qkv_bias is None else qkv_bias
     out_bias = bias if out_bias is None else out_bias
     if mt == "gemma3_text" or mt == "gemma2" or mt == "gemma":
         act = activation(get(cfg, "hidden_activation", "hidden_act", default="gelu_pytorch_tanh"))
     else:
         act = activation(get(cfg, "hidden_act", default="silu"))
-    ffn = dense_ffn(cfg, activation=act)
+    ffn = dense_ffn(cfg, activation=act, **({"bias": bias} if mt == "ernie4_5" else {}))
     kinds = _window_kinds(cfg, mt, n, context)
     ropes = _rope_layers(cfg, n)
     layers = []
     for (kind, window), rope in zip(kinds, ropes):
         attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, qk_norm=qk_norm,
-                             qkv_bias=qkv_bias, out_bias=out_bias, rope=rope)
+                             qkv_bias=qkv_bias, out_bias=out_bias, rope=rope, **overrides)
         layers.append(Layer((attn,), (ffn,)))
     norm = "rmsnorm"
     if mt == "olmo":

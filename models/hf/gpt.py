@@ -1,10 +1,14 @@
-"""Classic decoders with LayerNorm and biases: GPT-2 (learned positions, tied head), Phi-1/2
-(parallel attention and MLP, partial RoPE, biased head) and Falcon (parallel layers, MQA in 7B,
-grouped KV with two norms in 40B/180B)."""
+"""LayerNorm decoders, most with biases: GPT-2 (learned positions, tied head), GPT-J and
+GPT-NeoX/Pythia (parallel attention and MLP, partial RoPE), Phi-1/2 (parallel, biased head),
+Falcon (parallel layers, MQA in 7B, grouped KV with two norms in 40B/180B), StarCoder2 (biases,
+plain GELU MLP, sliding window), StableLM (partial RoPE, optional parallel block and per-head
+QK-norm) and Cohere's Command R family (parallel block with one bias-free LayerNorm; Command R7B
+interleaves sliding RoPE layers with global NoPE ones)."""
 from __future__ import annotations
 
 from ..spec import Attention, DenseFFN, Layer
-from .common import Config, activation, as_int, build_spec, get, rope_fraction
+from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
+                     gqa_attention, head_dim, layer_types, rope_fraction)
 
 
 def import_gpt2(cfg: Config, name: str):
@@ -61,4 +65,88 @@ def import_falcon(cfg: Config, name: str):
                       default_context=2048)
 
 
-IMPORTERS = {"gpt2": import_gpt2, "phi": import_phi, "falcon": import_falcon}
+def import_gptj(cfg: Config, name: str):
+    """GPT-J: one LayerNorm before a parallel attention + MLP, unbiased Q/K/V/O, biased MLP and
+    head, RoPE on the first rotary_dim dims of each head."""
+    d = as_int(cfg, "n_embd", "hidden_size")
+    heads = as_int(cfg, "n_head", "num_attention_heads")
+    hd = d // heads
+    attn = Attention(heads=heads, kv_heads=heads, head_dim=hd)
+    ffn = DenseFFN(d_ff=as_int(cfg, "n_inner", default=4 * d), gated=False,
+                   activation=activation(get(cfg, "activation_function", default="gelu_new")), bias=True)
+    rotary = as_int(cfg, "rotary_dim", default=hd)
+    return build_spec({**cfg, "hidden_size": d}, name,
+                      [Layer((attn,), (ffn,))] * as_int(cfg, "n_layer", "num_hidden_layers"),
+                      norm="layernorm", norm_bias=True, norm_placement="parallel",
+                      rope_fraction=rotary / hd, lm_head_bias=True)
+
+
+def import_gpt_neox(cfg: Config, name: str):
+    """GPT-NeoX / Pythia: two biased LayerNorms a layer whether or not the residual is parallel
+    (use_parallel_residual), fused biased QKV, plain GELU MLP with biases, partial RoPE
+    (rotary_pct, 0.25 by default)."""
+    d = as_int(cfg, "hidden_size")
+    heads = as_int(cfg, "num_attention_heads")
+    bias = bool(get(cfg, "attention_bias", default=True))
+    attn = Attention(heads=heads, kv_heads=heads, head_dim=d // heads, qkv_bias=bias, out_bias=bias)
+    ffn = DenseFFN(d_ff=as_int(cfg, "intermediate_size"), gated=False,
+                   activation=activation(get(cfg, "hidden_act", default="gelu")), bias=True)
+    parallel = bool(get(cfg, "use_parallel_residual", default=True))
+    return build_spec(cfg, name, [Layer((attn,), (ffn,), norms=2)] * as_int(cfg, "num_hidden_layers"),
+                      norm="layernorm", norm_bias=True, norm_placement="parallel" if parallel else "pre",
+                      rope_fraction=rope_fraction(cfg))
+
+
+def import_starcoder2(cfg: Config, name: str):
+    """StarCoder2: GQA with biases everywhere (use_bias), biased LayerNorms, plain GELU MLP, an
+    optional sliding window on every layer."""
+    d, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    bias = bool(get(cfg, "use_bias", default=True))
+    kind, window = clamp_window(as_int(cfg, "sliding_window", default=0), context_length(cfg))
+    attn = gqa_attention(cfg, hidden=d, kind=kind, window=window, qkv_bias=bias, out_bias=bias)
+    ffn = DenseFFN(d_ff=as_int(cfg, "intermediate_size"), gated=False,
+                   activation=activation(get(cfg, "hidden_act", default="gelu_pytorch_tanh")), bias=bias)
+    return build_spec(cfg, name, [Layer((attn,), (ffn,))] * n, norm="layernorm", norm_bias=True)
+
+
+def import_stablelm(cfg: Config, name: str):
+    """StableLM (2, 3B-4E1T, Zephyr): biased LayerNorms, SwiGLU, partial RoPE (0.25 by default),
+    optional Q/K/V biases, per-head QK LayerNorms (qk_layernorm) and a parallel residual with a
+    single norm (use_parallel_residual)."""
+    d, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    attn = gqa_attention(cfg, hidden=d, qkv_bias=bool(get(cfg, "use_qkv_bias", default=False)),
+                         out_bias=False,
+                         qk_norm="per_head" if get(cfg, "qk_layernorm", default=False) else "none")
+    parallel = bool(get(cfg, "use_parallel_residual", default=False))
+    return build_spec(cfg, name, [Layer((attn,), (dense_ffn(cfg, bias=False),))] * n,
+                      norm="layernorm", norm_bias=True, norm_placement="parallel" if parallel else "pre",
+                      rope_fraction=rope_fraction(cfg))
+
+
+def import_cohere(cfg: Config, name: str):
+    """Command R / R+ (cohere) and Command R7B / A (cohere2): attention and SwiGLU side by side
+    after one bias-free LayerNorm, a tied head. Command R+ adds per-head QK LayerNorms; cohere2
+    makes three of four layers sliding (RoPE) and the fourth global without positions (NoPE)."""
+    d, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    qk = "per_head" if get(cfg, "use_qk_norm", default=False) else "none"
+    bias = bool(get(cfg, "attention_bias", default=False))
+    if cfg.get("model_type") == "cohere2":
+        types = layer_types(cfg, n)
+        if types is None:
+            period = as_int(cfg, "sliding_window_pattern", default=4)
+            types = ["sliding_attention" if (i + 1) % period else "full_attention" for i in range(n)]
+        window = as_int(cfg, "sliding_window", default=4096)
+        context = context_length(cfg)
+        kinds = [(clamp_window(window, context), True) if t == "sliding_attention" else (("full", 0), False)
+                 for t in types]
+    else:
+        kinds = [(("full", 0), True)] * n
+    layers = [Layer((gqa_attention(cfg, hidden=d, kind=kind, window=w, rope=rope, qk_norm=qk,
+                                   qkv_bias=bias, out_bias=bias),), (dense_ffn(cfg, bias=False),), norms=1)
+              for (kind, w), rope in kinds]
+    return build_spec(cfg, name, layers, norm="layernorm", norm_bias=False, norm_placement="parallel")
+
+
+IMPORTERS = {"gpt2": import_gpt2, "phi": import_phi, "falcon": import_falcon, "gptj": import_gptj,
+             "gpt_neox": import_gpt_neox, "starcoder2": import_starcoder2, "stablelm": import_stablelm,
+             "cohere": import_cohere, "cohere2": import_cohere}

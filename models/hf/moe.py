@@ -1,5 +1,5 @@
-"""Mixture-of-experts decoders with softmax attention: Mixtral, Qwen2/3-MoE, gpt-oss, Llama 4,
-GLM-4.5, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns
+"""Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE,
+Qwen2/3-MoE, gpt-oss, Llama 4, GLM-4.5, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns
 that decide which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
 interleave_moe_layer_step, mlp_layer_types)."""
 from __future__ import annotations
@@ -27,11 +27,18 @@ def _sliding(cfg: Config, n: int, context: int) -> list[tuple[str, int]]:
 
 
 def import_mixtral(cfg: Config, name: str):
+    """Mixtral and its kin, every layer sparse with experts of intermediate_size: Phi-3.5-MoE
+    (biased LayerNorms, optional biased head), OLMoE (QK-norm over all heads), Granite MoE."""
+    mt = cfg.get("model_type")
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     context = context_length(cfg)
     moe = _experts(cfg, d_expert=as_int(cfg, "intermediate_size"))
-    layers = [Layer((gqa_attention(cfg, hidden=hidden, kind=k, window=w),), (moe,))
+    qk = "full" if mt == "olmoe" else "none"
+    layers = [Layer((gqa_attention(cfg, hidden=hidden, kind=k, window=w, qk_norm=qk),), (moe,))
               for k, w in _sliding(cfg, n, context)]
+    if mt == "phimoe":
+        return build_spec(cfg, name, layers, norm="layernorm", norm_bias=True,
+                          lm_head_bias=bool(get(cfg, "lm_head_bias", default=False)))
     return build_spec(cfg, name, layers)
 
 
@@ -174,6 +181,9 @@ def import_mimo_v2(cfg: Config, name: str):
 
 IMPORTERS = {
     "mixtral": import_mixtral,
+    "phimoe": import_mixtral,
+    "olmoe": import_mixtral,
+    "granitemoe": import_mixtral,
     "qwen2_moe": import_qwen_moe,
     "qwen3_moe": import_qwen_moe,
     "gpt_oss": import_gpt_oss,
