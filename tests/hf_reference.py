@@ -16,12 +16,11 @@ def reference_param_count(config: dict) -> int:
     config = dict(config)
     config.pop("auto_map", None)
     config.pop("quantization_config", None)
-    mt = config["model_type"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cfg = AutoConfig.for_model(**config)
         with torch.device("meta"):
-            if mt in ("gemma3", "llama4"):     # the whole image-text model, vision tower included
+            if "vision_config" in config:     # the whole image-text model, vision tower included
                 from transformers import AutoModelForImageTextToText
                 model = AutoModelForImageTextToText.from_config(cfg)
             else:

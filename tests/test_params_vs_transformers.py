@@ -4,6 +4,8 @@ default config, and variants with changed KV heads, experts, layer counts and la
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import pytest
 
@@ -92,8 +94,20 @@ def _gemma3_siglip_400m() -> dict:
     return cfg
 
 
+def _flat_qwen_vl(model_type: str) -> dict:
+    """Qwen2-VL and Qwen2.5-VL as published: the language model's keys at the top level, no
+    text_config (transformers builds one from them)."""
+    cfg = _default_config(model_type)
+    text = {k: v for k, v in cfg.pop("text_config").items() if k not in ("model_type", "dtype")}
+    return {**cfg, **text, "num_hidden_layers": 4, "layer_types": None, "tie_word_embeddings": False}
+
+
 VARIANTS = [
     pytest.param(_gemma3_siglip_400m(), id="gemma3-siglip-400m"),
+    pytest.param(_flat_qwen_vl("qwen2_vl"), id="qwen2-vl-flat"),
+    pytest.param(_flat_qwen_vl("qwen2_5_vl"), id="qwen2.5-vl-flat"),
+    pytest.param(_small("mistral3", multimodal_projector_bias=True, vision_feature_layer=[-1, -4],
+                        spatial_merge_size=3, tie_word_embeddings=False), id="mistral3-untied-2-feature-layers"),
     pytest.param(_small("llama", num_key_value_heads=8), id="llama-gqa8"),
     pytest.param(_small("llama", num_key_value_heads=1, num_hidden_layers=5), id="llama-mqa-5layers"),
     pytest.param(_small("mixtral", num_local_experts=4, num_experts_per_tok=1), id="mixtral-4experts"),
@@ -137,6 +151,46 @@ VARIANTS = [
 @pytest.mark.parametrize("config", VARIANTS)
 def test_variant_matches_transformers(config):
     assert_same_count(config)
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "hf_configs"     # provenance: SOURCES.md there
+FIXTURE_CASES = [pytest.param(path, id=path.stem) for path in sorted(FIXTURES.glob("*.json"))]
+
+
+def test_vendored_configs_cover_the_types_without_catalog_models():
+    types = {json.loads(path.read_text())["model_type"] for path in FIXTURES.glob("*.json")}
+    assert {"gptj", "gpt_neox", "starcoder2", "stablelm", "cohere", "cohere2", "phimoe", "ernie4_5"} <= types
+
+
+@pytest.mark.parametrize("path", FIXTURE_CASES)
+def test_vendored_config_matches_transformers(path):
+    assert_same_count(json.loads(path.read_text()))
+
+
+# Published totals, with the precision the publisher gives. Model cards that print an exact count
+# differ from the transformers module by under 0.05% (their tables count the original
+# checkpoint's layout); our count equals transformers' exactly (the test above).
+PUBLISHED = {
+    "gpt-neox-20b": (20_556_201_984, 1e-4),     # model card: "Num. parameters 20,556,201,984"
+    "gpt-j-6b": (6_053_381_344, 5e-4),          # model card: n_parameters 6,053,381,344
+    "stablelm-3b-4e1t": (2_795_443_200, 0.0),   # model card table, exact
+    "stablelm-2-1_6b": (1_644_417_024, 1e-4),   # model card table
+    "stablelm-2-12b": (12_143_605_760, 1e-4),   # model card table
+    "c4ai-command-a-03-2025": (111e9, 0.005),   # Cohere's model card: 111 billion
+    "phi-3.5-moe-instruct": (42e9, 0.01),       # 42B total, 6.6B active (below), as reported
+}
+
+
+@pytest.mark.parametrize("stem", sorted(PUBLISHED))
+def test_vendored_config_totals_match_published_figures(stem):
+    value, tolerance = PUBLISHED[stem]
+    total = count_params(spec_from_hf_config(json.loads((FIXTURES / f"{stem}.json").read_text()))).total
+    assert abs(total - value) <= tolerance * value, f"{total:,} vs published {value:,.0f}"
+
+
+def test_phi_3_5_moe_active_count_matches_microsoft():
+    p = count_params(spec_from_hf_config(json.loads((FIXTURES / "phi-3.5-moe-instruct.json").read_text())))
+    assert abs(p.active - 6.6e9) / 6.6e9 < 0.01
 
 
 @pytest.mark.parametrize("kv_heads", [1, 2, 4, 16])

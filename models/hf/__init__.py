@@ -9,12 +9,16 @@ from typing import Any, Mapping
 
 from ..spec import ModelSpec, SpecError
 from . import deepseek, gpt, hybrid, moe
+from .common import TIED_BY_DEFAULT
 from .dense import import_dense_types
 
 IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gpt.IMPORTERS,
              **hybrid.IMPORTERS}
-# Multimodal wrappers whose language model sits in text_config.
-_WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text"}
+# Multimodal wrappers whose language model sits in text_config, with the type it is read as.
+_WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral",
+             "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2"}
+# Wrappers whose published configs may keep the language model's keys at the top level
+_FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl"})
 SUPPORTED_MODEL_TYPES = tuple(sorted(set(IMPORTERS) | set(_WRAPPERS)))
 
 
@@ -35,20 +39,22 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
     name = name or str(config.get("_name_or_path") or model_type)
     if model_type in _WRAPPERS:
         text = config.get("text_config")
+        if text is None and model_type in _FLAT_TEXT:
+            text = {k: v for k, v in config.items() if k not in ("vision_config", "model_type")}
         if not isinstance(text, Mapping):
             raise SpecError("config.text_config", f"{model_type} configs need a text_config object")
         inner = dict(text)
-        inner.setdefault("model_type", _WRAPPERS[model_type])
         inner["model_type"] = _WRAPPERS[model_type]
-        for key in ("tie_word_embeddings",):
-            if key in config and key not in text:
-                inner[key] = config[key]
+        # transformers ties the head by the wrapper's flag (its class default when absent), not
+        # by text_config's: Mistral3Config ties by default though MistralConfig does not
+        tie = config.get("tie_word_embeddings")
+        inner["tie_word_embeddings"] = model_type in TIED_BY_DEFAULT if tie is None else tie
         spec = spec_from_hf_config(inner, name)
         vision_cfg = config.get("vision_config")
         if isinstance(vision_cfg, Mapping):
             from .vision import ENCODERS
             try:
-                vision = ENCODERS[model_type](vision_cfg, spec.hidden_size)
+                vision = ENCODERS[model_type](vision_cfg, spec.hidden_size, config)
             except SpecError:
                 raise
             except _UNREADABLE as exc:

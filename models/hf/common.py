@@ -110,7 +110,7 @@ def dense_ffn(cfg: Config, d_ff: int | None = None, **overrides: Any) -> DenseFF
 # Model types whose transformers config ties the LM head to the embeddings when config.json does
 # not say (each config class's own default; read off transformers 5.23).
 TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gemma3_text", "smollm3",
-                             "starcoder2", "cohere", "cohere2", "ernie4_5"})
+                             "starcoder2", "cohere", "cohere2", "ernie4_5", "mistral3"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208}

@@ -2,8 +2,15 @@
 
 Gemma 3: a SigLIP ViT plus a projector (mm_input_projection_weight and an RMSNorm).
 Llama 4: its own ViT (class token, unfolded-patch linear embedding, pre/post LayerNorms), a
-pixel-shuffle MLP adapter and a linear projector. Counts follow the transformers modules; missing
-keys take those config classes' defaults.
+pixel-shuffle MLP adapter and a linear projector.
+Mistral 3 (Mistral Small 3.1): a Pixtral ViT (RMSNorms, SwiGLU, 2D RoPE: no position table), then
+an RMSNorm, a patch merger (2x2 patches into one) and a two-layer projector.
+Qwen2-VL / Qwen2.5-VL: a ViT over 2-frame 3D patches (Conv3d, no bias) and a merger (norm, then
+an MLP over 2x2 merged patches into the text width); Qwen2-VL's blocks use biased LayerNorms and a
+plain MLP, Qwen2.5-VL's RMSNorms and a biased SwiGLU.
+Counts follow the transformers modules; missing keys take those config classes' defaults. Each
+encoder gets the vision config, the text model's width and the whole config (for keys of the
+wrapper such as the projector's bias).
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ def _vit_layer(h: int, i: int) -> int:
     return 2 * 2 * h + 4 * (h * h + h) + (h * i + i) + (i * h + h)
 
 
-def gemma3_vision(vcfg: Mapping[str, Any], text_hidden: int) -> VisionEncoder:
+def gemma3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
     h, i = _g(vcfg, "hidden_size", 768), _g(vcfg, "intermediate_size", 3072)
     layers, p = _g(vcfg, "num_hidden_layers", 12), _g(vcfg, "patch_size", 16)
     c, image = _g(vcfg, "num_channels", 3), _g(vcfg, "image_size", 224)
@@ -35,7 +42,7 @@ def gemma3_vision(vcfg: Mapping[str, Any], text_hidden: int) -> VisionEncoder:
     return VisionEncoder(params=params, name=f"SigLIP ViT ({layers} layers, d {h})")
 
 
-def llama4_vision(vcfg: Mapping[str, Any], text_hidden: int) -> VisionEncoder:
+def llama4_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
     h, i = _g(vcfg, "hidden_size", 768), _g(vcfg, "intermediate_size", 5632)
     layers, p = _g(vcfg, "num_hidden_layers", 34), _g(vcfg, "patch_size", 14)
     c, image = _g(vcfg, "num_channels", 3), _g(vcfg, "image_size", 448)
@@ -50,4 +57,47 @@ def llama4_vision(vcfg: Mapping[str, Any], text_hidden: int) -> VisionEncoder:
     return VisionEncoder(params=params, name=f"Llama 4 ViT ({layers} layers, d {h})")
 
 
-ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision}
+def mistral3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    h, i = _g(vcfg, "hidden_size", 1024), _g(vcfg, "intermediate_size", 4096)
+    layers, p, c = _g(vcfg, "num_hidden_layers", 24), _g(vcfg, "patch_size", 16), _g(vcfg, "num_channels", 3)
+    merge = _g(config, "spatial_merge_size", 2)
+    feature_layers = _g(config, "vision_feature_layer", -1)
+    feature_layers = 1 if isinstance(feature_layers, int) else len(feature_layers)
+    bias = bool(_g(config, "multimodal_projector_bias", False))
+    params = c * p * p * h + h                              # patch conv (no bias), ln_pre
+    params += layers * (2 * h + 4 * h * h + 3 * h * i)      # two RMSNorms, q/k/v/o, SwiGLU
+    params += h + merge * merge * h * h                     # projector's norm, patch merger
+    params += h * feature_layers * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
+    return VisionEncoder(params=params, name=f"Pixtral ViT ({layers} layers, d {h})")
+
+
+def _qwen_vl_merger(width: int, out: int, merge: int, norm: int) -> int:
+    """Norm over the ViT width (norm: its weights), then Linear(4w, 4w) + GELU + Linear(4w, out)."""
+    wide = width * merge * merge
+    return norm + (wide * wide + wide) + (wide * out + out)
+
+
+def qwen2_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    h = _g(vcfg, "embed_dim", 1280)
+    i = int(h * _g(vcfg, "mlp_ratio", 4))
+    layers, p, t = _g(vcfg, "depth", 32), _g(vcfg, "patch_size", 14), _g(vcfg, "temporal_patch_size", 2)
+    c, merge, out = _g(vcfg, "in_channels", 3), _g(vcfg, "spatial_merge_size", 2), _g(vcfg, "hidden_size", 3584)
+    params = c * t * p * p * h                                      # Conv3d patch embedding, no bias
+    params += layers * (2 * 2 * h + (3 * h * h + 3 * h) + (h * h + h) + (h * i + i) + (i * h + h))
+    params += _qwen_vl_merger(h, out, merge, 2 * h)                 # LayerNorm with bias
+    return VisionEncoder(params=params, name=f"Qwen2-VL ViT ({layers} layers, d {h})")
+
+
+def qwen2_5_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    h, i = _g(vcfg, "hidden_size", 1280), _g(vcfg, "intermediate_size", 3420)
+    layers, p, t = _g(vcfg, "depth", 32), _g(vcfg, "patch_size", 14), _g(vcfg, "temporal_patch_size", 2)
+    c, merge = _g(vcfg, "in_channels", 3), _g(vcfg, "spatial_merge_size", 2)
+    out = _g(vcfg, "out_hidden_size", 3584)
+    params = c * t * p * p * h
+    params += layers * (2 * h + (3 * h * h + 3 * h) + (h * h + h) + 3 * h * i + 2 * i + h)   # biased SwiGLU
+    params += _qwen_vl_merger(h, out, merge, h)                     # RMSNorm
+    return VisionEncoder(params=params, name=f"Qwen2.5-VL ViT ({layers} layers, d {h})")
+
+
+ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
+            "qwen2_vl": qwen2_vl_vision, "qwen2_5_vl": qwen2_5_vl_vision}
