@@ -145,6 +145,11 @@ VARIANTS = [
                  id="granite-biases"),
     pytest.param({k: v for k, v in _small("ernie4_5", use_bias=True).items() if k != "head_dim"},
                  id="ernie45-bias-default-head-dim"),
+    pytest.param(_small("ernie4_5_moe", num_hidden_layers=9, moe_layer_start_index=2, moe_layer_end_index=7,
+                        moe_layer_interval=2, moe_num_shared_experts=1, moe_num_experts=8),
+                 id="ernie45-moe-interleaved"),
+    pytest.param(_small("ernie4_5_moe", num_hidden_layers=3, moe_num_shared_experts=0, use_bias=True),
+                 id="ernie45-moe-biased-no-shared"),
 ]
 
 

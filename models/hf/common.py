@@ -110,7 +110,8 @@ def dense_ffn(cfg: Config, d_ff: int | None = None, **overrides: Any) -> DenseFF
 # Model types whose transformers config ties the LM head to the embeddings when config.json does
 # not say (each config class's own default; read off transformers 5.23).
 TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gemma3_text", "smollm3",
-                             "starcoder2", "cohere", "cohere2", "ernie4_5", "mistral3"})
+                             "starcoder2", "cohere", "cohere2", "ernie4_5", "ernie4_5_moe",
+                             "mistral3"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208}
@@ -126,7 +127,8 @@ CONTEXT_BY_DEFAULT = {
     "nemotron_h": 4096, "granitemoehybrid": 2048, "minimax_m2": 196608, "llama4": 131072,
     "llama4_text": 131072, "smollm3": 32768, "mimo_v2_flash": 131072, "gptj": 2048, "gpt_neox": 2048,
     "starcoder2": 4096, "stablelm": 4096, "cohere": 8192, "cohere2": 8192, "phimoe": 131072,
-    "olmoe": 4096, "granite": 2048, "granitemoe": 2048, "ernie4_5": 131072}
+    "olmoe": 4096, "granite": 2048, "granitemoe": 2048, "ernie4_5": 131072,
+    "ernie4_5_moe": 131072}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

@@ -1,10 +1,10 @@
 """Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE,
-Qwen2/3-MoE, gpt-oss, Llama 4, GLM-4.5, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns
+Qwen2/3-MoE, ERNIE 4.5 MoE, gpt-oss, Llama 4, GLM-4.5, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns
 that decide which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
 interleave_moe_layer_step, mlp_layer_types)."""
 from __future__ import annotations
 
-from ..spec import Layer, MoEFFN
+from ..spec import Layer, MoEFFN, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
                      gqa_attention, layer_types, rope_fraction)
 
@@ -66,6 +66,32 @@ def import_qwen_moe(cfg: Config, name: str):
         sparse = i not in dense_only and (i + 1) % step == 0
         layers.append(Layer((attn,), (moe if sparse else dense,)))
     return build_spec(cfg, name, layers)
+
+
+def import_ernie4_5_moe(cfg: Config, name: str):
+    """ERNIE 4.5 MoE: sparse layers every moe_layer_interval-th from moe_layer_start_index to
+    moe_layer_end_index (-1: the last), routed experts with a score-correction bias and one shared
+    MLP as wide as moe_num_shared_experts experts; use_bias puts biases on every projection and
+    the head."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    bias = bool(get(cfg, "use_bias", default=False))
+    start = as_int(cfg, "moe_layer_start_index", default=1)
+    end = as_int(cfg, "moe_layer_end_index", default=-1)
+    end = n - 1 if end == -1 else end
+    interval = as_int(cfg, "moe_layer_interval", default=1)
+    shared = as_int(cfg, "moe_num_shared_experts", default=2)
+    d_expert = as_int(cfg, "moe_intermediate_size", default=1536)
+    if bias and shared:
+        raise SpecError("config.use_bias", "biases in the shared experts (use_bias with "
+                                           "moe_num_shared_experts > 0) cannot be described")
+    moe = MoEFFN(experts=as_int(cfg, "moe_num_experts", default=64), top_k=as_int(cfg, "moe_k", default=6),
+                 d_expert=d_expert, shared_experts=1 if shared else 0, d_shared=shared * d_expert,
+                 router_score_bias=True, activation=activation(get(cfg, "hidden_act", default="silu")))
+    dense = dense_ffn(cfg, bias=bias)
+    attn = gqa_attention(cfg, hidden=hidden, qkv_bias=bias, out_bias=bias)
+    layers = [Layer((attn,), (moe if (i + 1) % interval == 0 and start <= i <= end else dense,))
+              for i in range(n)]
+    return build_spec(cfg, name, layers, lm_head_bias=bias)
 
 
 def import_gpt_oss(cfg: Config, name: str):
@@ -186,6 +212,7 @@ IMPORTERS = {
     "granitemoe": import_mixtral,
     "qwen2_moe": import_qwen_moe,
     "qwen3_moe": import_qwen_moe,
+    "ernie4_5_moe": import_ernie4_5_moe,
     "gpt_oss": import_gpt_oss,
     "llama4": import_llama4,
     "llama4_text": import_llama4,
