@@ -1,10 +1,10 @@
 """Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE,
-Qwen2/3-MoE, ERNIE 4.5 MoE, gpt-oss, Llama 4, GLM-4.5, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns
+Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX, gpt-oss, Llama 4, GLM-4.5, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns
 that decide which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
 interleave_moe_layer_step, mlp_layer_types)."""
 from __future__ import annotations
 
-from ..spec import Layer, MoEFFN, SpecError
+from ..spec import Attention, Layer, MoEFFN, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
                      gqa_attention, layer_types, rope_fraction)
 
@@ -92,6 +92,24 @@ def import_ernie4_5_moe(cfg: Config, name: str):
     layers = [Layer((attn,), (moe if (i + 1) % interval == 0 and start <= i <= end else dense,))
               for i in range(n)]
     return build_spec(cfg, name, layers, lm_head_bias=bias)
+
+
+def import_dbrx(cfg: Config, name: str):
+    """DBRX: its own nesting (attn_config, ffn_config), fused unbiased QKV, bias-free LayerNorms,
+    fine-grained MoE (16 experts, top 4) on every layer."""
+    attn_cfg, ffn_cfg = cfg.get("attn_config") or {}, cfg.get("ffn_config") or {}
+    for key, value in (("attn_config", attn_cfg), ("ffn_config", ffn_cfg)):
+        if not isinstance(value, dict):
+            raise SpecError(f"config.{key}", f"must be an object, got {type(value).__name__}")
+    d, heads = as_int(cfg, "d_model", "hidden_size"), as_int(cfg, "n_heads", "num_attention_heads")
+    act = ffn_cfg.get("ffn_act_fn") or {}
+    attn = Attention(heads=heads, kv_heads=as_int(attn_cfg, "kv_n_heads", default=1), head_dim=d // heads)
+    moe = MoEFFN(experts=as_int(ffn_cfg, "moe_num_experts", default=4), top_k=as_int(ffn_cfg, "moe_top_k", default=1),
+                 d_expert=as_int(ffn_cfg, "ffn_hidden_size", default=3584),
+                 activation=activation(act.get("name") if isinstance(act, dict) else act))
+    flat = {**cfg, "hidden_size": d, "max_position_embeddings": get(cfg, "max_seq_len", default=2048)}
+    return build_spec(flat, name, [Layer((attn,), (moe,))] * as_int(cfg, "n_layers", "num_hidden_layers"),
+                      norm="layernorm", norm_bias=False)
 
 
 def import_gpt_oss(cfg: Config, name: str):
@@ -213,6 +231,7 @@ IMPORTERS = {
     "qwen2_moe": import_qwen_moe,
     "qwen3_moe": import_qwen_moe,
     "ernie4_5_moe": import_ernie4_5_moe,
+    "dbrx": import_dbrx,
     "gpt_oss": import_gpt_oss,
     "llama4": import_llama4,
     "llama4_text": import_llama4,
