@@ -160,6 +160,11 @@ VARIANTS = [
     pytest.param(_small("ernie4_5_moe", num_hidden_layers=3, moe_num_shared_experts=0, use_bias=True),
                  id="ernie45-moe-biased-no-shared"),
     pytest.param(DBRX_132B, id="dbrx-132b-shape"),
+    pytest.param({k: v for k, v in _small("qwen3_5_text", num_hidden_layers=6, layer_types=None,
+                                          full_attention_interval=2).items() if k != "head_dim"},
+                 id="qwen3.5-1to1-default-head-dim"),
+    pytest.param(_small("qwen3_5_moe_text", num_hidden_layers=4, layer_types=None, num_experts=16,
+                        mlp_only_layers=[0], decoder_sparse_step=2), id="qwen3.5-moe-every-layer-sparse"),
 ]
 
 

@@ -16,7 +16,8 @@ IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gp
              **hybrid.IMPORTERS}
 # Multimodal wrappers whose language model sits in text_config, with the type it is read as.
 _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral",
-             "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2"}
+             "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "qwen3_5": "qwen3_5_text",
+             "qwen3_5_moe": "qwen3_5_moe_text"}
 # Wrappers whose published configs may keep the language model's keys at the top level
 _FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl"})
 SUPPORTED_MODEL_TYPES = tuple(sorted(set(IMPORTERS) | set(_WRAPPERS)))

@@ -128,7 +128,7 @@ CONTEXT_BY_DEFAULT = {
     "llama4_text": 131072, "smollm3": 32768, "mimo_v2_flash": 131072, "gptj": 2048, "gpt_neox": 2048,
     "starcoder2": 4096, "stablelm": 4096, "cohere": 8192, "cohere2": 8192, "phimoe": 131072,
     "olmoe": 4096, "granite": 2048, "granitemoe": 2048, "ernie4_5": 131072,
-    "ernie4_5_moe": 131072}
+    "ernie4_5_moe": 131072, "qwen3_5_text": 32768, "qwen3_5_moe_text": 32768}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

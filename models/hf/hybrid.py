@@ -1,5 +1,5 @@
-"""Hybrids of attention with linear attention or state-space layers: Qwen3-Next (Gated DeltaNet
-3:1), Mamba-2, Jamba (Mamba-1 + attention 7:1, MoE every other layer), Nemotron-H (Mamba-2,
+"""Hybrids of attention with linear attention or state-space layers: Qwen3-Next and Qwen3.5
+(Gated DeltaNet 3:1), Mamba-2, Jamba (Mamba-1 + attention 7:1, MoE every other layer), Nemotron-H (Mamba-2,
 attention, MLP and MoE layers from hybrid_override_pattern), Granite 4.0-H, Falcon-H1 (attention
 and Mamba-2 in parallel in every layer)."""
 from __future__ import annotations
@@ -29,30 +29,41 @@ def _mamba2(cfg: Config, d: int, *, prefix: str = "", d_inner: int | None = None
 
 
 def import_qwen3_next(cfg: Config, name: str):
+    """Qwen3-Next and Qwen3.5 (dense and MoE text models): Gated DeltaNet layers with a gated
+    full-attention layer every full_attention_interval-th (QK-norm per head, 25% RoPE); Qwen3.5's
+    configs default head_dim to 256 and dense models have no experts."""
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     types = layer_types(cfg, n)
     if types is None:
         interval = as_int(cfg, "full_attention_interval", default=4)
         types = ["full_attention" if (i + 1) % interval == 0 else "linear_attention" for i in range(n)]
+    qwen3_5 = str(cfg.get("model_type")).startswith("qwen3_5")
+    extra = {"head_dim": as_int(cfg, "head_dim", default=256)} if qwen3_5 else {}
     attn = gqa_attention(cfg, hidden=hidden, qk_norm="head", output_gate=True,
                          qkv_bias=bool(get(cfg, "attention_bias", default=False)),
-                         out_bias=bool(get(cfg, "attention_bias", default=False)))
+                         out_bias=bool(get(cfg, "attention_bias", default=False)), **extra)
     gdn = LinearAttention(key_heads=as_int(cfg, "linear_num_key_heads"),
                           value_heads=as_int(cfg, "linear_num_value_heads"),
                           key_dim=as_int(cfg, "linear_key_head_dim"),
                           value_dim=as_int(cfg, "linear_value_head_dim"),
                           conv_kernel=as_int(cfg, "linear_conv_kernel_dim", default=4))
+    experts = as_int(cfg, "num_experts", default=0)
     shared = as_int(cfg, "shared_expert_intermediate_size", default=0)
-    moe = MoEFFN(experts=as_int(cfg, "num_experts"), top_k=as_int(cfg, "num_experts_per_tok"),
+    moe = MoEFFN(experts=experts, top_k=as_int(cfg, "num_experts_per_tok"),
                  d_expert=as_int(cfg, "moe_intermediate_size"), shared_experts=1 if shared else 0,
-                 d_shared=shared, shared_gate=bool(shared))
-    dense = dense_ffn(cfg)
-    step = as_int(cfg, "decoder_sparse_step", default=1)
-    dense_only = set(get(cfg, "mlp_only_layers", default=[]) or [])
+                 d_shared=shared, shared_gate=bool(shared)) if experts else None
+    dense = dense_ffn(cfg) if moe is None or get(cfg, "intermediate_size") else None
+    # Qwen3.5 MoE: every layer sparse, whatever the keys say
+    step = 1 if qwen3_5 else as_int(cfg, "decoder_sparse_step", default=1)
+    dense_only = set() if qwen3_5 else set(get(cfg, "mlp_only_layers", default=[]) or [])
     layers = []
     for i, t in enumerate(types):
-        sparse = moe.experts > 0 and i not in dense_only and (i + 1) % step == 0
-        layers.append(Layer((attn if t == "full_attention" else gdn,), (moe if sparse else dense,)))
+        sparse = moe is not None and i not in dense_only and (i + 1) % step == 0
+        ffn = moe if sparse else dense
+        if ffn is None:
+            raise SpecError("config.intermediate_size", f"layer {i} is dense (mlp_only_layers or "
+                                                        "decoder_sparse_step) but no intermediate_size is given")
+        layers.append(Layer((attn if t == "full_attention" else gdn,), (ffn,)))
     return build_spec(cfg, name, layers, rope_fraction=float(get(cfg, "partial_rotary_factor",
                                                                  default=0.25)),
                       mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
@@ -174,6 +185,8 @@ def import_falcon_h1(cfg: Config, name: str):
 
 IMPORTERS = {
     "qwen3_next": import_qwen3_next,
+    "qwen3_5_text": import_qwen3_next,
+    "qwen3_5_moe_text": import_qwen3_next,
     "mamba2": import_mamba2,
     "jamba": import_jamba,
     "nemotron_h": import_nemotron_h,
