@@ -345,6 +345,20 @@ def test_gemma3_text_config_without_vocab_size_takes_transformers_default():
 
 
 
+@pytest.mark.parametrize("model_type", DEFAULT_TYPES)
+def test_missing_head_dim_follows_transformers_default(model_type):
+    """Without head_dim, some config classes fix one (Gemma: 256, Qwen3: 128) where others derive
+    hidden_size // num_attention_heads: the count follows whichever the type's class does."""
+    cfg = _default_config(model_type)
+    text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
+    text.pop("head_dim", None)
+    heads = text.get("num_attention_heads")
+    if model_type not in ("nemotron_h", "granitemoehybrid") and isinstance(heads, int) \
+            and isinstance(text.get("hidden_size"), int):   # (their Mamba sizes follow hidden_size)
+        text["hidden_size"] = heads * 40              # hidden // heads = 40: no class default
+    assert_same_count(cfg)
+
+
 @pytest.mark.parametrize("model_type", [t for t in DEFAULT_TYPES if t != "mamba2"])
 def test_missing_context_key_follows_transformers_default(model_type):
     """A config.json without max_position_embeddings (Gemma 3's text_config) runs in transformers

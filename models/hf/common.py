@@ -46,10 +46,22 @@ def as_int(cfg: Config, *keys: str, default: Any = None) -> int:
     return int(value)
 
 
+# head_dim of transformers' config classes that fix one rather than derive hidden // heads: what a
+# config.json without the key runs with (read off transformers 5.23)
+HEAD_DIM_BY_DEFAULT = {
+    "ernie4_5": 128, "gemma": 256, "gemma2": 256, "gemma3_text": 256, "glm": 128, "glm4": 128,
+    "gpt_oss": 64, "llama4_text": 128, "mimo_v2_flash": 192, "minimax_m2": 128, "nemotron_h": 128, "qwen3": 128,
+    "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256}
+
+
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
-    """``head_dim`` when the config gives it, else hidden // heads (what transformers does)."""
+    """``head_dim`` when the config gives it, else the type's transformers default (a fixed size
+    or hidden // heads)."""
     if get(cfg, "head_dim") is not None:
         return as_int(cfg, "head_dim")      # 1.5 or true is refused, not read as 1
+    fixed = HEAD_DIM_BY_DEFAULT.get(str(cfg.get("model_type")))
+    if fixed:
+        return fixed
     if heads <= 0:
         raise SpecError("config.num_attention_heads", f"must be positive, got {heads}")
     return hidden // heads

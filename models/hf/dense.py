@@ -76,10 +76,8 @@ def import_dense(cfg: Config, name: str):
         qkv_bias = True
     if mt in ("glm4", "glm"):
         qkv_bias = bool(get(cfg, "attention_bias", default=True))
-    overrides = {}
-    if mt == "ernie4_5":     # Ernie4_5Config's head_dim is 128 when a config leaves it out
+    if mt == "ernie4_5":
         bias = bool(get(cfg, "use_bias", default=False))
-        overrides["head_dim"] = as_int(cfg, "head_dim", default=128)
     qkv_bias = bias if qkv_bias is None else qkv_bias
     out_bias = bias if out_bias is None else out_bias
     if mt == "gemma3_text" or mt == "gemma2" or mt == "gemma":
@@ -92,7 +90,7 @@ def import_dense(cfg: Config, name: str):
     layers = []
     for (kind, window), rope in zip(kinds, ropes):
         attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, qk_norm=qk_norm,
-                             qkv_bias=qkv_bias, out_bias=out_bias, rope=rope, **overrides)
+                             qkv_bias=qkv_bias, out_bias=out_bias, rope=rope)
         layers.append(Layer((attn,), (ffn,)))
     norm = "rmsnorm"
     if mt == "olmo":

@@ -31,17 +31,16 @@ def _mamba2(cfg: Config, d: int, *, prefix: str = "", d_inner: int | None = None
 def import_qwen3_next(cfg: Config, name: str):
     """Qwen3-Next and Qwen3.5 (dense and MoE text models): Gated DeltaNet layers with a gated
     full-attention layer every full_attention_interval-th (QK-norm per head, 25% RoPE); Qwen3.5's
-    configs default head_dim to 256 and dense models have no experts."""
+    dense models have no experts and its MoE models make every layer sparse."""
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     types = layer_types(cfg, n)
     if types is None:
         interval = as_int(cfg, "full_attention_interval", default=4)
         types = ["full_attention" if (i + 1) % interval == 0 else "linear_attention" for i in range(n)]
     qwen3_5 = str(cfg.get("model_type")).startswith("qwen3_5")
-    extra = {"head_dim": as_int(cfg, "head_dim", default=256)} if qwen3_5 else {}
     attn = gqa_attention(cfg, hidden=hidden, qk_norm="head", output_gate=True,
                          qkv_bias=bool(get(cfg, "attention_bias", default=False)),
-                         out_bias=bool(get(cfg, "attention_bias", default=False)), **extra)
+                         out_bias=bool(get(cfg, "attention_bias", default=False)))
     gdn = LinearAttention(key_heads=as_int(cfg, "linear_num_key_heads"),
                           value_heads=as_int(cfg, "linear_num_value_heads"),
                           key_dim=as_int(cfg, "linear_key_head_dim"),
