@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..spec import ModelSpec, SpecError
+from .common import get
 from . import deepseek, gpt, hybrid, moe
-from .common import TIED_BY_DEFAULT
 from .dense import import_dense_types
 
 IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gpt.IMPORTERS,
@@ -17,7 +17,11 @@ IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gp
 # Multimodal wrappers whose language model sits in text_config, with the type it is read as.
 _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral",
              "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "qwen3_5": "qwen3_5_text",
-             "qwen3_5_moe": "qwen3_5_moe_text"}
+             "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_vl": "qwen3_vl_text",
+             "qwen3_vl_moe": "qwen3_vl_moe_text"}
+# Wrappers that tie the head when config.json says nothing (their transformers class default;
+# Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
+_TIED_WRAPPERS = frozenset({"gemma3"})
 # Wrappers whose published configs may keep the language model's keys at the top level
 _FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl"})
 SUPPORTED_MODEL_TYPES = tuple(sorted(set(IMPORTERS) | set(_WRAPPERS)))
@@ -46,10 +50,12 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
             raise SpecError("config.text_config", f"{model_type} configs need a text_config object")
         inner = dict(text)
         inner["model_type"] = _WRAPPERS[model_type]
-        # transformers ties the head by the wrapper's flag (its class default when absent), not
-        # by text_config's: Mistral3Config ties by default though MistralConfig does not
-        tie = config.get("tie_word_embeddings")
-        inner["tie_word_embeddings"] = model_type in TIED_BY_DEFAULT if tie is None else tie
+        # The head is tied by the wrapper's flag where config.json states one (transformers 5),
+        # else by text_config's (transformers 4, which wrote most of these files), else by the
+        # wrapper's default. Mistral Small 3.1 states neither: its checkpoint keeps a separate
+        # head, as MistralConfig's default says (transformers 5.23 ties it by Mistral3Config's).
+        tie = get(config, "tie_word_embeddings", default=get(text, "tie_word_embeddings"))
+        inner["tie_word_embeddings"] = model_type in _TIED_WRAPPERS if tie is None else tie
         spec = spec_from_hf_config(inner, name)
         vision_cfg = config.get("vision_config")
         if isinstance(vision_cfg, Mapping):

@@ -51,7 +51,7 @@ def as_int(cfg: Config, *keys: str, default: Any = None) -> int:
 HEAD_DIM_BY_DEFAULT = {
     "ernie4_5": 128, "gemma": 256, "gemma2": 256, "gemma3_text": 256, "glm": 128, "glm4": 128,
     "gpt_oss": 64, "llama4_text": 128, "mimo_v2_flash": 192, "minimax_m2": 128, "nemotron_h": 128, "qwen3": 128,
-    "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256}
+    "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256, "qwen3_vl_text": 128}
 
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
@@ -123,7 +123,7 @@ def dense_ffn(cfg: Config, d_ff: int | None = None, **overrides: Any) -> DenseFF
 # not say (each config class's own default; read off transformers 5.23).
 TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gemma3_text", "smollm3",
                              "starcoder2", "cohere", "cohere2", "ernie4_5", "ernie4_5_moe",
-                             "mistral3"})
+                             "qwen3_vl_moe_text"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208}
@@ -140,7 +140,8 @@ CONTEXT_BY_DEFAULT = {
     "llama4_text": 131072, "smollm3": 32768, "mimo_v2_flash": 131072, "gptj": 2048, "gpt_neox": 2048,
     "starcoder2": 4096, "stablelm": 4096, "cohere": 8192, "cohere2": 8192, "phimoe": 131072,
     "olmoe": 4096, "granite": 2048, "granitemoe": 2048, "ernie4_5": 131072,
-    "ernie4_5_moe": 131072, "qwen3_5_text": 32768, "qwen3_5_moe_text": 32768}
+    "ernie4_5_moe": 131072, "qwen3_5_text": 32768, "qwen3_5_moe_text": 32768, "qwen3_vl_text": 128000,
+    "qwen3_vl_moe_text": 128000}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

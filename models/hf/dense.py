@@ -1,5 +1,5 @@
 """Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4,
-OLMo 1/2/3, Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5). They differ in small ways: biases, QK-norm,
+OLMo 1/2/3, Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model). They differ in small ways: biases, QK-norm,
 norm placement, sliding-window layers and NoPE layers."""
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ _VARIANTS = {
     "glm": (True, False, "none", "pre"),          # GLM-4 (2024), transformers-native format
     "granite": (None, None, "none", "pre"),       # Llama plus scalar multipliers (no weights)
     "ernie4_5": (None, None, "none", "pre"),      # use_bias: every projection, MLP included
+    "qwen3_vl_text": (None, None, "head", "pre"),  # Qwen3 with 3D (time, height, width) RoPE
 }
 
 

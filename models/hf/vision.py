@@ -8,7 +8,7 @@ an RMSNorm, a patch merger (2x2 patches into one) and a two-layer projector.
 Qwen2-VL / Qwen2.5-VL: a ViT over 2-frame 3D patches (Conv3d, no bias) and a merger (norm, then
 an MLP over 2x2 merged patches into the text width); Qwen2-VL's blocks use biased LayerNorms and a
 plain MLP, Qwen2.5-VL's RMSNorms and a biased SwiGLU. Qwen3.5 adds a learned position table and
-biases the patch embedding.
+biases the patch embedding; Qwen3-VL adds DeepStack mergers.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -101,8 +101,10 @@ def qwen2_5_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping
 
 
 def qwen3_5_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
-    """Qwen3.5's ViT: biased Conv3d patches, a learned position table (resampled per image),
-    LayerNorm blocks with a plain biased MLP, and a LayerNorm-then-MLP merger."""
+    """Qwen3-VL's and Qwen3.5's ViT: biased Conv3d patches, a learned position table (resampled
+    per image), LayerNorm blocks with a plain biased MLP, a LayerNorm-then-MLP merger, and for
+    Qwen3-VL one more merger per DeepStack layer (normed after the 2x2 shuffle) feeding early
+    language-model layers."""
     h, i = _g(vcfg, "hidden_size", 1152), _g(vcfg, "intermediate_size", 4304)
     layers, p, t = _g(vcfg, "depth", 27), _g(vcfg, "patch_size", 16), _g(vcfg, "temporal_patch_size", 2)
     c, merge = _g(vcfg, "in_channels", 3), _g(vcfg, "spatial_merge_size", 2)
@@ -110,9 +112,13 @@ def qwen3_5_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[st
     params = c * t * p * p * h + h + positions * h
     params += layers * (2 * 2 * h + (3 * h * h + 3 * h) + (h * h + h) + (h * i + i) + (i * h + h))
     params += _qwen_vl_merger(h, out, merge, 2 * h)
-    return VisionEncoder(params=params, name=f"Qwen3.5 ViT ({layers} layers, d {h})")
+    deepstack = len(_g(vcfg, "deepstack_visual_indexes", (8, 16, 24))) \
+        if str(config.get("model_type")).startswith("qwen3_vl") else 0
+    params += deepstack * _qwen_vl_merger(h, out, merge, 2 * h * merge * merge)
+    name = "Qwen3-VL" if deepstack else "Qwen3.5"
+    return VisionEncoder(params=params, name=f"{name} ViT ({layers} layers, d {h})")
 
 
 ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
             "qwen2_vl": qwen2_vl_vision, "qwen2_5_vl": qwen2_5_vl_vision, "qwen3_5": qwen3_5_vision,
-            "qwen3_5_moe": qwen3_5_vision}
+            "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision}
