@@ -58,9 +58,10 @@ def _default_config(model_type: str) -> dict:
     return cfg
 
 
-# transformers 5.23 cannot build its own default DbrxConfig (attn_config lacks rope_theta); DBRX is
-# checked at its published shape among the variants instead
-DEFAULT_TYPES = [t for t in SUPPORTED_MODEL_TYPES if t in CONFIG_MAPPING and t not in ("deepseek_v2", "dbrx")
+# transformers 5.23 cannot build a model from its own default DbrxConfig (attn_config lacks
+# rope_theta) or HunYuanDenseV1Config (head_dim None): both are checked among the variants instead
+DEFAULT_TYPES = [t for t in SUPPORTED_MODEL_TYPES
+                 if t in CONFIG_MAPPING and t not in ("deepseek_v2", "dbrx", "hunyuan_v1_dense")
                  and (t in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or t in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)]
 # (text models of image-text checkpoints that transformers builds only inside them, such as
 # qwen3_vl_text, are checked through their wrappers)
@@ -179,6 +180,15 @@ VARIANTS = [
     pytest.param(_small("ernie4_5_moe", num_hidden_layers=3, moe_num_shared_experts=0, use_bias=True),
                  id="ernie45-moe-biased-no-shared"),
     pytest.param(DBRX_132B, id="dbrx-132b-shape"),
+    pytest.param(_small("seed_oss", attention_out_bias=True, mlp_bias=True, num_hidden_layers=3),
+                 id="seed-oss-out-and-mlp-bias"),
+    pytest.param(_small("exaone4", num_hidden_layers=7, sliding_window_pattern=3, layer_types=None),
+                 id="exaone4-2to1"),
+    pytest.param(_small("hunyuan_v1_dense", head_dim=128), id="hunyuan-dense"),
+    pytest.param(_small("hunyuan_v1_dense", head_dim=64, attention_bias=True, num_hidden_layers=3,
+                        tie_word_embeddings=True), id="hunyuan-dense-bias-tied"),
+    pytest.param(_small("helium", attention_bias=True, num_hidden_layers=3), id="helium-qkv-bias"),
+    pytest.param(_small("arcee", mlp_bias=True, attention_bias=True, num_hidden_layers=3), id="arcee-biases"),
     pytest.param({k: v for k, v in _small("qwen3_5_text", num_hidden_layers=6, layer_types=None,
                                           full_attention_interval=2).items() if k != "head_dim"},
                  id="qwen3.5-1to1-default-head-dim"),
@@ -375,8 +385,10 @@ def test_missing_head_dim_follows_transformers_default(model_type):
     text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
     text.pop("head_dim", None)
     heads = text.get("num_attention_heads")
-    if model_type not in ("nemotron_h", "granitemoehybrid") and isinstance(heads, int) \
-            and isinstance(text.get("hidden_size"), int):   # (their Mamba sizes follow hidden_size)
+    # (Nemotron-H's and Granite 4's Mamba sizes follow hidden_size; Helium's o_proj is hidden x
+    # hidden, so another head size gives a model transformers builds but cannot run)
+    if model_type not in ("nemotron_h", "granitemoehybrid", "helium") and isinstance(heads, int) \
+            and isinstance(text.get("hidden_size"), int):
         text["hidden_size"] = heads * 40              # hidden // heads = 40: no class default
     assert_same_count(cfg)
 

@@ -608,6 +608,21 @@ def test_hf_unsupported_model_type_lists_supported(model_type):
         assert supported in msg
 
 
+def test_exaone4_string_window_pattern_repeats_and_ends_global():
+    """EXAONE 4.0's sliding_window_pattern may be a string ("LLLG"): it repeats from layer 0, the
+    last layer is global whatever the pattern says, and global layers carry no RoPE."""
+    cfg = {"model_type": "exaone4", "hidden_size": 64, "num_hidden_layers": 7, "num_attention_heads": 4,
+           "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 100, "sliding_window": 16,
+           "sliding_window_pattern": "LLG", "max_position_embeddings": 1024}
+    layers = spec_from_hf_config(cfg).layers
+    kinds = [layer.mixer.kind for layer in layers]
+    assert kinds == ["sliding", "sliding", "full", "sliding", "sliding", "full", "full"]
+    assert [layer.mixer.rope for layer in layers] == [k == "sliding" for k in kinds]
+    assert {layer.mixer.window for layer in layers if layer.mixer.kind == "sliding"} == {16}
+    unwindowed = spec_from_hf_config({**cfg, "sliding_window": None}).layers   # every layer global, with RoPE
+    assert all(layer.mixer.kind == "full" and layer.mixer.rope for layer in unwindowed)
+
+
 def test_readme_lists_every_supported_model_type():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     start = readme.index("- **Hugging Face import**")

@@ -51,7 +51,8 @@ def as_int(cfg: Config, *keys: str, default: Any = None) -> int:
 HEAD_DIM_BY_DEFAULT = {
     "ernie4_5": 128, "gemma": 256, "gemma2": 256, "gemma3_text": 256, "glm": 128, "glm4": 128,
     "gpt_oss": 64, "llama4_text": 128, "mimo_v2_flash": 192, "minimax_m2": 128, "nemotron_h": 128, "qwen3": 128,
-    "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256, "qwen3_vl_text": 128}
+    "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256, "qwen3_vl_text": 128,
+    "seed_oss": 128, "helium": 128}
 
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
@@ -141,7 +142,8 @@ CONTEXT_BY_DEFAULT = {
     "starcoder2": 4096, "stablelm": 4096, "cohere": 8192, "cohere2": 8192, "phimoe": 131072,
     "olmoe": 4096, "granite": 2048, "granitemoe": 2048, "ernie4_5": 131072,
     "ernie4_5_moe": 131072, "qwen3_5_text": 32768, "qwen3_5_moe_text": 32768, "qwen3_vl_text": 128000,
-    "qwen3_vl_moe_text": 128000}
+    "qwen3_vl_moe_text": 128000, "seed_oss": 524288, "hunyuan_v1_dense": 2048, "helium": 4096,
+    "arcee": 4096, "exaone4": 2048}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

@@ -1,5 +1,6 @@
 """Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4,
-OLMo 1/2/3, Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model). They differ in small ways: biases, QK-norm,
+OLMo 1/2/3, Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model, Seed-OSS, Hunyuan,
+Helium, Arcee AFM, EXAONE 4.0). They differ in small ways: biases, QK-norm,
 norm placement, sliding-window layers and NoPE layers."""
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ _VARIANTS = {
     "granite": (None, None, "none", "pre"),       # Llama plus scalar multipliers (no weights)
     "ernie4_5": (None, None, "none", "pre"),      # use_bias: every projection, MLP included
     "qwen3_vl_text": (None, None, "head", "pre"),  # Qwen3 with 3D (time, height, width) RoPE
+    "seed_oss": (None, None, "none", "pre"),      # attention_bias on Q/K/V, attention_out_bias on O
+    "hunyuan_v1_dense": (None, None, "head", "pre"),
+    "helium": (None, False, "none", "pre"),
+    "arcee": (None, None, "none", "pre"),         # AFM: a plain ReLU^2 MLP
+    "exaone4": (False, False, "head", "post"),    # 3 sliding RoPE layers : 1 global NoPE layer
 }
 
 
@@ -39,6 +45,9 @@ def _window_kinds(cfg: Config, mt: str, n: int, context: int) -> list[tuple[str,
     if types is not None:
         return [clamp_window(window, context) if t == "sliding_attention" else ("full", 0)
                 for t in types]
+    if mt == "exaone4":
+        return [clamp_window(window, context) if t == "sliding_attention" else ("full", 0)
+                for t in _exaone4_types(cfg, n)]
     if mt == "gemma2":         # even layers local, odd layers global
         return [clamp_window(window, context) if i % 2 == 0 else ("full", 0) for i in range(n)]
     if mt == "gemma3_text":    # every sliding_window_pattern-th layer global
@@ -52,6 +61,21 @@ def _window_kinds(cfg: Config, mt: str, n: int, context: int) -> list[tuple[str,
         start = as_int(cfg, "max_window_layers", default=n)
         return [clamp_window(window, context) if i >= start else ("full", 0) for i in range(n)]
     return [clamp_window(window, context)] * n
+
+
+def _exaone4_types(cfg: Config, n: int) -> list[str]:
+    """EXAONE 4.0 without layer_types: sliding_window_pattern, an int (every n-th layer global) or
+    a string such as "LLLG" repeated from layer 0; the last layer is always global; no
+    sliding_window means every layer global."""
+    if not get(cfg, "sliding_window"):
+        return ["full_attention"] * n
+    pattern = get(cfg, "sliding_window_pattern", default=4)
+    if isinstance(pattern, str) and pattern and set(pattern) <= {"L", "G"}:
+        types = ["sliding_attention" if pattern[i % len(pattern)] == "L" else "full_attention"
+                 for i in range(n)]
+        return types[:-1] + ["full_attention"]
+    period = as_int(cfg, "sliding_window_pattern", default=4)
+    return ["sliding_attention" if period and (i + 1) % period else "full_attention" for i in range(n)]
 
 
 def _rope_layers(cfg: Config, n: int) -> list[bool]:
@@ -79,6 +103,9 @@ def import_dense(cfg: Config, name: str):
         qkv_bias = bool(get(cfg, "attention_bias", default=True))
     if mt == "ernie4_5":
         bias = bool(get(cfg, "use_bias", default=False))
+    if mt == "seed_oss":
+        qkv_bias = bool(get(cfg, "attention_bias", default=True))
+        out_bias = bool(get(cfg, "attention_out_bias", default=False))
     qkv_bias = bias if qkv_bias is None else qkv_bias
     out_bias = bias if out_bias is None else out_bias
     if mt == "gemma3_text" or mt == "gemma2" or mt == "gemma":
@@ -86,8 +113,12 @@ def import_dense(cfg: Config, name: str):
     else:
         act = activation(get(cfg, "hidden_act", default="silu"))
     ffn = dense_ffn(cfg, activation=act, **({"bias": bias} if mt == "ernie4_5" else {}))
+    if mt == "arcee":
+        ffn = dense_ffn(cfg, gated=False, activation=activation(get(cfg, "hidden_act", default="relu2")))
     kinds = _window_kinds(cfg, mt, n, context)
     ropes = _rope_layers(cfg, n)
+    if mt == "exaone4" and any(kind == "sliding" for kind, _ in kinds):
+        ropes = [kind == "sliding" for kind, _ in kinds]     # global layers go without positions
     layers = []
     for (kind, window), rope in zip(kinds, ropes):
         attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, qk_norm=qk_norm,
