@@ -608,6 +608,14 @@ def test_hf_unsupported_model_type_lists_supported(model_type):
         assert supported in msg
 
 
+@pytest.mark.parametrize("model_type, meant", [("qwen3-moe", "qwen3_moe"), ("Qwen2_5_VL", "qwen2_5_vl"),
+                                               ("gemma_3", "gemma3"), ("deepseek_v32", None), ("llava", None)])
+def test_hf_unsupported_model_type_suggests_only_a_respelling(model_type, meant):
+    with pytest.raises(SpecError) as info:
+        spec_from_hf_config({"model_type": model_type, "hidden_size": 64})
+    assert (f"(did you mean {meant}?)" in str(info.value)) if meant else "did you mean" not in str(info.value)
+
+
 def test_exaone4_string_window_pattern_repeats_and_ends_global():
     """EXAONE 4.0's sliding_window_pattern may be a string ("LLLG"): it repeats from layer 0, the
     last layer is global whatever the pattern says, and global layers carry no RoPE."""

@@ -70,8 +70,14 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
         return spec
     importer = IMPORTERS.get(model_type)
     if importer is None:
+        # a different spelling of a supported type (case, "-" or "_"), not a merely similar name:
+        # deepseek_v32 is not deepseek_v3
+        def squash(t: str) -> str:
+            return t.lower().replace("-", "").replace("_", "")
+        close = [t for t in SUPPORTED_MODEL_TYPES if squash(t) == squash(model_type)]
+        hint = f" (did you mean {close[0]}?)" if close else ""
         raise SpecError("config.model_type",
-                        f"{model_type!r} is not supported; supported model types: "
+                        f"{model_type!r} is not supported{hint}; supported model types: "
                         f"{', '.join(SUPPORTED_MODEL_TYPES)}")
     try:
         return importer(config, name)
