@@ -4,6 +4,8 @@ decode paths (KV cache, latent cache, recurrent state) reproduce the prefill pat
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
@@ -15,6 +17,7 @@ from kernels.blocks import (MLA, Attention, DecoderLayer, MoE, apply_update, bui
                             build_layer, count_params, plan_stages)
 from models import spec as S  # noqa: E402
 from models.catalog import find  # noqa: E402
+from models.hf import spec_from_hf_config  # noqa: E402
 from models.params import layer_params  # noqa: E402
 
 from block_cases import (ATTENTION, FFNS, LAYOUTS, LINEAR, MLAS, SSMS, D, randomize,  # noqa: E402
@@ -55,9 +58,22 @@ CATALOG = ["llama-3-8b", "qwen3-0.6b", "gemma-2-9b", "mixtral-8x7b", "deepseek-v
            "kimi-linear-48b-a3b", "gpt-oss-20b", "nemotron-3-nano", "phi-2"]
 
 
-@pytest.mark.parametrize("model_id", CATALOG)
+# published configs of types the catalog lacks (tests/fixtures/hf_configs): per-head QK-norm and a
+# parallel block (StableLM 2 12B), one-norm parallel blocks with global NoPE layers (Command A),
+# LayerNorm MoE (Phi-3.5-MoE), two-norm parallel residual (GPT-NeoX-20B)
+VENDORED = ["stablelm-2-12b", "c4ai-command-a-03-2025", "phi-3.5-moe-instruct", "gpt-neox-20b"]
+FIXTURES = Path(__file__).parent / "fixtures" / "hf_configs"
+
+
+def _spec(model_id: str):
+    if model_id in VENDORED:
+        return spec_from_hf_config(json.loads((FIXTURES / f"{model_id}.json").read_text()))
+    return find(model_id).spec()
+
+
+@pytest.mark.parametrize("model_id", CATALOG + VENDORED)
 def test_catalog_layer_counts_equal_engine_at_true_dims(model_id):
-    spec = find(model_id).spec()
+    spec = _spec(model_id)
     for name, layer in spec.blocks.items():       # every distinct layer (dense and MoE, GDN and attention)
         m = build_layer(spec, layer, torch.bfloat16, "meta")
         assert count_params(m) == engine_count(spec, layer), name
