@@ -2,11 +2,16 @@
 undo and redo restore states exactly."""
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.catalog import find
+from models.charts import QUANT_FORMATS, chart_data
+from models.diagram import diagram_model
 from models.cost import Workload, cost_report
 from models.overrides import apply_overrides
 from models.spec import SpecError
@@ -210,3 +215,22 @@ def test_a_jump_in_the_history_is_one_change_and_lands_where_single_steps_do(doc
     stepped = doc.state
     doc.go_to(4), doc.go_to(1)
     assert doc.state == stepped
+
+
+VENDORED = sorted((Path(__file__).parent / "fixtures" / "hf_configs").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", VENDORED, ids=[p.stem for p in VENDORED])
+def test_published_configs_of_new_types_open_and_every_view_model_builds(path):
+    """Opening a published config.json of each newer type (per-head QK-norm, NoPE globals,
+    parallel blocks, image encoders) gives a costed model whose diagram, charts and knobs build."""
+    doc = Document(Workload(context=4096))
+    doc.open_file(path)
+    report = doc.report
+    assert report.params.total > 0 and math.isfinite(report.tpot_s) and report.tpot_s > 0
+    diagram = diagram_model(doc.spec, report)
+    assert diagram.blocks and diagram.params_total == report.params.total
+    assert sum(b.params * len(b.layers) for b in diagram.blocks.values()) <= report.params.total
+    charts = chart_data(doc.spec, doc.state.workload, report)
+    assert len(charts.quant) == len(QUANT_FORMATS) and charts.memory.contexts.size
+    assert doc.set_knob("layers", doc.spec.num_layers - 1) is None       # an edit works on it
