@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from models.catalog import find
 from models.charts import QUANT_FORMATS, chart_data
-from models.diagram import diagram_model
 from models.cost import Workload, cost_report
+from models.diagram import diagram_model
 from models.overrides import apply_overrides
 from models.spec import SpecError
 from orbit_gui.document import Document
