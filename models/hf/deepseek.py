@@ -1,4 +1,5 @@
-"""Multi-head latent attention models: DeepSeek-V2/V3 (and Kimi K2, which uses the V3 config),
+"""Multi-head latent attention models: DeepSeek-V2/V3 (and Kimi K2, which uses the V3 config;
+GLM-4.7-Flash, which uses V3's layer),
 Kimi Linear (KDA linear attention with MLA global layers) and LongCat-Flash (two MLA sublayers and
 a shortcut MoE with zero-computation experts per layer)."""
 from __future__ import annotations
@@ -37,13 +38,19 @@ def _sparse_layers(cfg: Config, n: int) -> list[bool]:
 
 
 def import_deepseek(cfg: Config, name: str):
-    """deepseek_v2 / deepseek_v3. V3 adds the per-expert score-correction bias and MTP."""
+    """deepseek_v2 / deepseek_v3, and GLM-4.7-Flash (glm4_moe_lite: V3's layer, dense layers
+    named by mlp_layer_types, one by default). V3 adds the per-expert score-correction bias and MTP."""
     n = as_int(cfg, "num_hidden_layers")
-    v3 = cfg["model_type"] in ("deepseek_v3", "kimi_k2")
+    v3 = cfg["model_type"] in ("deepseek_v3", "kimi_k2", "glm4_moe_lite")
     mla = _mla(cfg)
     moe = _routed(cfg, router_score_bias=v3)
     dense = dense_ffn(cfg)
-    layers = [Layer((mla,), (moe if sparse else dense,)) for sparse in _sparse_layers(cfg, n)]
+    sparse_layers = _sparse_layers(cfg, n)
+    if cfg["model_type"] == "glm4_moe_lite":
+        types = get(cfg, "mlp_layer_types")
+        sparse_layers = [t == "sparse" for t in types[:n]] if isinstance(types, list) and len(types) >= n \
+            else [i > 0 for i in range(n)]
+    layers = [Layer((mla,), (moe if sparse else dense,)) for sparse in sparse_layers]
     return build_spec(cfg, name, layers,
                       mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
 
@@ -92,6 +99,7 @@ IMPORTERS = {
     "deepseek_v2": import_deepseek,
     "deepseek_v3": import_deepseek,
     "kimi_k2": import_deepseek,
+    "glm4_moe_lite": import_deepseek,
     "kimi_linear": import_kimi_linear,
     "longcat_flash": import_longcat,
 }
