@@ -60,3 +60,18 @@ def test_every_open_model_has_an_architecture():
     kinds = {e.provenance for e in catalog().values() if e.open_weights}
     assert kinds <= {"config", "published", "estimate"}
     assert len(PUBLISHED) >= 60
+
+
+def test_readme_counts_of_catalog_provenance_are_current():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = " ".join(readme[readme.index("- **Catalog** (`resources/catalog/`"):].split()[:80])
+    total, open_, configs, specs, estimates = map(int, re.search(
+        r"(\d+) models,.*?Of the (\d+) open models, (\d+) carry their public `config.json`.*?"
+        r"the other (\d+) carry a spec.*?\((\d+) with some third-party figures", text).groups())
+    entries = list(catalog().values())
+    open_entries = [e for e in entries if e.open_weights]
+    assert (total, open_) == (len(entries), len(open_entries))
+    assert configs == sum(e.provenance == "config" for e in open_entries)
+    assert specs == sum(e.provenance in ("published", "estimate") for e in open_entries)
+    assert estimates == sum(e.provenance == "estimate" for e in open_entries)

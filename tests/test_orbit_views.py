@@ -356,7 +356,8 @@ def test_faint_edges_paint_as_one_layer_on_screen_and_as_paths_in_svg(qtbot, gra
 
 
 @pytest.mark.parametrize("model, source", [("deepseek-v3", "config.json"), ("glm-4.5", "publisher's figures"),
-                                           ("minimax-m2", "partly estimated"), ("gpt-4", "not public")])
+                                           ("mistral-large-2", "partly estimated"), ("minimax-m2", "config.json"),
+                                           ("gpt-4", "not public")])
 def test_model_details_say_where_the_architecture_comes_from(graph, model, source):
     """The orbit's details panel gives the catalog entry's provenance (it said "public spec" for all
     four kinds alike, a config.json included)."""
