@@ -80,10 +80,23 @@ def untied_head_correction(config: dict) -> int:
     return text.get("vocab_size", 131072) * text.get("hidden_size", 5120)
 
 
+def lightning_decay_buffers(config: dict) -> int:
+    """transformers' MiniMax registers four persistent buffers per Lightning Attention layer
+    (slope_rate, query_decay, key_decay, diagonal_decay: heads x (1 + 2 block + block^2)): constants
+    computed from the head count and block size, not weights. The reference loses them."""
+    if config.get("model_type") != "minimax":
+        return 0
+    n, heads = config["num_hidden_layers"], config["num_attention_heads"]
+    types = config.get("layer_types") or ["full_attention" if (i + 1) % 2 else "linear_attention"
+                                          for i in range(n)]
+    block = config.get("block_size") or 256
+    return sum(t == "linear_attention" for t in types[:n]) * heads * (1 + 2 * block + block * block)
+
+
 def assert_same_count(config: dict) -> None:
     ours = count_params(spec_from_hf_config(config)).total
     ref = reference_param_count(_as_transformers(config)) - longcat_correction(config) \
-        + untied_head_correction(config)
+        + untied_head_correction(config) - lightning_decay_buffers(config)
     assert ours == ref, f"ours {ours:,} vs transformers {ref:,} (diff {ours - ref:+,})"
 
 
@@ -131,8 +144,16 @@ DBRX_132B = _small("dbrx", d_model=6144, n_heads=48, n_layers=40, vocab_size=100
                    ffn_config={"ffn_hidden_size": 10752, "moe_num_experts": 16, "moe_top_k": 4,
                                "ffn_act_fn": {"name": "silu"}})
 
+# MiniMax-Text-01's published shape (MiniMax-01 report: d 6144, 80 layers, 64 heads of 128, 8 KV
+# heads, Lightning Attention 7:1, 32 experts of 9216 top-2, vocabulary 200064)
+MINIMAX_01 = _small("minimax", hidden_size=6144, num_hidden_layers=80, num_attention_heads=64,
+                    num_key_value_heads=8, head_dim=128, intermediate_size=9216, num_local_experts=32,
+                    num_experts_per_tok=2, vocab_size=200064,
+                    layer_types=(["linear_attention"] * 7 + ["full_attention"]) * 10)
+
 VARIANTS = [
     pytest.param(_gemma3_siglip_400m(), id="gemma3-siglip-400m"),
+    pytest.param(MINIMAX_01, id="minimax-text-01-shape"),
     pytest.param(_flat_qwen_vl("qwen2_vl"), id="qwen2-vl-flat"),
     pytest.param(_flat_qwen_vl("qwen2_5_vl"), id="qwen2.5-vl-flat"),
     pytest.param(_small("mistral3", multimodal_projector_bias=True, vision_feature_layer=[-1, -4],
@@ -191,6 +212,8 @@ VARIANTS = [
     pytest.param(_small("glm4_moe_lite", num_hidden_layers=5, mlp_layer_types=["dense", "dense", "sparse",
                                                                                 "dense", "sparse"]),
                  id="glm4-moe-lite-pattern"),
+    pytest.param(_small("minimax", num_hidden_layers=8, num_local_experts=4,
+                        layer_types=["linear_attention"] * 7 + ["full_attention"]), id="minimax-7to1"),
     pytest.param(_small("arcee", mlp_bias=True, attention_bias=True, num_hidden_layers=3), id="arcee-biases"),
     pytest.param({k: v for k, v in _small("qwen3_5_text", num_hidden_layers=6, layer_types=None,
                                           full_attention_interval=2).items() if k != "head_dim"},
@@ -247,6 +270,14 @@ def test_dbrx_counts_match_databricks():
     """Databricks: 132B parameters in total, 36B active on any input."""
     p = count_params(spec_from_hf_config(DBRX_132B))
     assert abs(p.total - 132e9) / 132e9 < 0.005 and abs(p.active - 36e9) / 36e9 < 0.02
+
+
+def test_minimax_text_01_counts_match_the_report():
+    """MiniMax-01: 456B parameters, 45.9B activated per token (the report counts the activated
+    ones without the embedding and the head)."""
+    p = count_params(spec_from_hf_config(MINIMAX_01))
+    assert abs(p.total - 456e9) / 456e9 < 0.002
+    assert abs(p.active - p.embedding_like - 45.9e9) / 45.9e9 < 0.005
 
 
 def test_phi_3_5_moe_active_count_matches_microsoft():

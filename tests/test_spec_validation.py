@@ -631,10 +631,24 @@ def test_exaone4_string_window_pattern_repeats_and_ends_global():
     assert all(layer.mixer.kind == "full" and layer.mixer.rope for layer in unwindowed)
 
 
+def test_minimax_attn_type_list_reads_as_layer_types():
+    """MiniMax's own configs mark softmax layers with 1 in attn_type_list (0: Lightning)."""
+    base = {"model_type": "minimax", "hidden_size": 64, "num_hidden_layers": 8, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "intermediate_size": 96, "num_local_experts": 4,
+            "num_experts_per_tok": 2, "vocab_size": 100}
+    flags = [0, 0, 0, 1] * 2
+    by_flags = spec_from_hf_config({**base, "attn_type_list": flags})
+    by_types = spec_from_hf_config({**base, "layer_types": ["full_attention" if f else "linear_attention"
+                                                            for f in flags]})
+    assert by_flags.layers == by_types.layers
+    assert [layer.mixer.KIND for layer in by_flags.layers] == ["linear_attention"] * 3 + ["attention"] + \
+        ["linear_attention"] * 3 + ["attention"]
+
+
 def test_readme_lists_every_supported_model_type():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    start = readme.index("- **Hugging Face import**")
-    listed = readme[start:readme.index("and the original `mamba_ssm`", start)]
+    text = " ".join(readme[readme.index("- **Hugging Face import**"):].split())
+    listed = text[:text.index("and the original `mamba_ssm`")]
     count, names = re.search(r"keys for (\d+) model types:(.*)", listed, re.S).groups()
     words = set(re.findall(r"[a-z0-9_]+", names))
     assert set(SUPPORTED_MODEL_TYPES) <= words

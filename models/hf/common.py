@@ -143,7 +143,7 @@ CONTEXT_BY_DEFAULT = {
     "olmoe": 4096, "granite": 2048, "granitemoe": 2048, "ernie4_5": 131072,
     "ernie4_5_moe": 131072, "qwen3_5_text": 32768, "qwen3_5_moe_text": 32768, "qwen3_vl_text": 128000,
     "qwen3_vl_moe_text": 128000, "seed_oss": 524288, "hunyuan_v1_dense": 2048, "helium": 4096,
-    "arcee": 4096, "exaone4": 2048, "glm4_moe_lite": 202752}
+    "arcee": 4096, "exaone4": 2048, "glm4_moe_lite": 202752, "minimax": 131072}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

@@ -1,7 +1,8 @@
 """Hybrids of attention with linear attention or state-space layers: Qwen3-Next and Qwen3.5
-(Gated DeltaNet 3:1), Mamba-2, Jamba (Mamba-1 + attention 7:1, MoE every other layer), Nemotron-H (Mamba-2,
-attention, MLP and MoE layers from hybrid_override_pattern), Granite 4.0-H, Falcon-H1 (attention
-and Mamba-2 in parallel in every layer)."""
+(Gated DeltaNet 3:1), MiniMax-01 (Lightning Attention 7:1), Mamba-2, Jamba (Mamba-1 + attention
+7:1, MoE every other layer), Nemotron-H (Mamba-2, attention, MLP and MoE layers from
+hybrid_override_pattern), Granite 4.0-H, Falcon-H1 (attention and Mamba-2 in parallel in every
+layer)."""
 from __future__ import annotations
 
 import math
@@ -66,6 +67,31 @@ def import_qwen3_next(cfg: Config, name: str):
     return build_spec(cfg, name, layers, rope_fraction=float(get(cfg, "partial_rotary_factor",
                                                                  default=0.25)),
                       mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
+
+
+def import_minimax(cfg: Config, name: str):
+    """MiniMax-Text-01 / MiniMax-M1: Lightning Attention layers with a softmax-attention layer
+    every eighth (layer_types, or MiniMax's own attn_type_list: 1 softmax, 0 lightning; without
+    either, transformers' alternation), MoE on every layer."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    types = layer_types(cfg, n)
+    if types is None:
+        flags = get(cfg, "attn_type_list")
+        if isinstance(flags, list) and len(flags) >= n:
+            types = ["full_attention" if flag else "linear_attention" for flag in flags[:n]]
+        else:
+            types = ["full_attention" if (i + 1) % 2 else "linear_attention" for i in range(n)]
+    attn = gqa_attention(cfg, hidden=hidden, qkv_bias=False, out_bias=False)
+    heads = as_int(cfg, "num_attention_heads")
+    lightning = LinearAttention(key_heads=heads, value_heads=heads, key_dim=attn.head_dim,
+                                value_dim=attn.head_dim, variant="lightning", conv_kernel=0)
+    moe = MoEFFN(experts=as_int(cfg, "num_local_experts"), top_k=as_int(cfg, "num_experts_per_tok"),
+                 d_expert=as_int(cfg, "intermediate_size"),
+                 activation=activation(get(cfg, "hidden_act", default="silu")))
+    layers = [Layer((attn if t == "full_attention" else lightning,), (moe,)) for t in types]
+    rotary = get(cfg, "rotary_dim")
+    return build_spec(cfg, name, layers, rope_fraction=min(1.0, rotary / attn.head_dim) if rotary
+                      else float(get(cfg, "partial_rotary_factor", default=1.0)))
 
 
 def import_mamba2(cfg: Config, name: str):
@@ -186,6 +212,7 @@ IMPORTERS = {
     "qwen3_next": import_qwen3_next,
     "qwen3_5_text": import_qwen3_next,
     "qwen3_5_moe_text": import_qwen3_next,
+    "minimax": import_minimax,
     "mamba2": import_mamba2,
     "jamba": import_jamba,
     "nemotron_h": import_nemotron_h,
