@@ -101,6 +101,19 @@ def layer_types(cfg: Config, n: int) -> list[str] | None:
     return [str(t) for t in types[:n]]
 
 
+def layer_types_or_flags(cfg: Config, n: int, flags_key: str, when_set: str, when_unset: str,
+                         default: Callable[[int], str]) -> list[str]:
+    """``layer_types``; else a list of per-layer flags under ``flags_key`` (a model's own older
+    form, such as MiniMax's attn_type_list); else ``default(i)`` for each layer."""
+    types = layer_types(cfg, n)
+    if types is not None:
+        return types
+    flags = get(cfg, flags_key)
+    if isinstance(flags, list) and len(flags) >= n:
+        return [when_set if flag else when_unset for flag in flags[:n]]
+    return [default(i) for i in range(n)]
+
+
 def gqa_attention(cfg: Config, *, hidden: int, heads_key: str = "num_attention_heads",
                   **overrides: Any) -> Attention:
     heads = as_int(cfg, heads_key)

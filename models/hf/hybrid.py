@@ -9,7 +9,7 @@ import math
 
 from ..spec import SSM, Attention, Layer, LinearAttention, MoEFFN, SpecError
 from .common import (Config, activation, as_int, build_spec, dense_ffn, get, gqa_attention,
-                     layer_types)
+                     layer_types, layer_types_or_flags)
 
 
 def _mamba2(cfg: Config, d: int, *, prefix: str = "", d_inner: int | None = None,
@@ -74,13 +74,8 @@ def import_minimax(cfg: Config, name: str):
     every eighth (layer_types, or MiniMax's own attn_type_list: 1 softmax, 0 lightning; without
     either, transformers' alternation), MoE on every layer."""
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
-    types = layer_types(cfg, n)
-    if types is None:
-        flags = get(cfg, "attn_type_list")
-        if isinstance(flags, list) and len(flags) >= n:
-            types = ["full_attention" if flag else "linear_attention" for flag in flags[:n]]
-        else:
-            types = ["full_attention" if (i + 1) % 2 else "linear_attention" for i in range(n)]
+    types = layer_types_or_flags(cfg, n, "attn_type_list", "full_attention", "linear_attention",
+                                 lambda i: "full_attention" if (i + 1) % 2 else "linear_attention")
     attn = gqa_attention(cfg, hidden=hidden, qkv_bias=False, out_bias=False)
     heads = as_int(cfg, "num_attention_heads")
     lightning = LinearAttention(key_heads=heads, value_heads=heads, key_dim=attn.head_dim,

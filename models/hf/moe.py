@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..spec import Attention, Layer, MoEFFN, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
-                     gqa_attention, layer_types, rope_fraction)
+                     gqa_attention, layer_types, layer_types_or_flags, rope_fraction)
 
 
 def _experts(cfg: Config, **fields) -> MoEFFN:
@@ -191,14 +191,9 @@ def import_mimo_v2(cfg: Config, name: str):
     separate V head size, MoE after the first dense layer."""
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     context = context_length(cfg)
-    types = layer_types(cfg, n)
-    if types is None:
-        pattern = get(cfg, "hybrid_layer_pattern")
-        if isinstance(pattern, list) and len(pattern) >= n:
-            types = ["sliding_attention" if p else "full_attention" for p in pattern[:n]]
-        else:
-            types = ["full_attention" if (i == 0 or (i + 1) % 6 == 0) else "sliding_attention"
-                     for i in range(n)]
+    types = layer_types_or_flags(
+        cfg, n, "hybrid_layer_pattern", "sliding_attention", "full_attention",
+        lambda i: "full_attention" if (i == 0 or (i + 1) % 6 == 0) else "sliding_attention")
     mlp_types = get(cfg, "mlp_layer_types")
     if mlp_types is None:
         freq = get(cfg, "moe_layer_freq")
