@@ -442,7 +442,8 @@ def _linear_attention_components(la: LinearAttention, d: int, i: str) -> list[Co
             _lin(f"g_a_proj{i}", "gate", "mixer", d, hd, False, "d", "head_dim", f"{d} -> {hd}"),
             _lin(f"g_b_proj{i}", "gate", "mixer", hd, vt, False, "head_dim",
                  "value_heads*value_dim", f"{hd} -> {vt} (output gate)"),
-            _kept(f"o_norm{i}", "norm", "mixer", la.value_dim, f"value_dim = {la.value_dim}"),
+            _kept(f"o_norm{i}", "norm", "mixer", la.value_dim, f"value_dim = {la.value_dim}",
+                  "RMSNorm per head, x sigmoid(output gate)"),
         ]
     else:
         out += [
@@ -453,7 +454,8 @@ def _linear_attention_components(la: LinearAttention, d: int, i: str) -> list[Co
                  f"{d} -> {vt}"),
             Component(f"lightning attention{i}", "recurrence", "mixer", state, 0,
                       "S_t = S_{t-1} + k_t v_t^T (with decay);  o_t = q_t S_t"),
-            _kept(f"norm{i}", "norm", "mixer", vt, f"value_heads*value_dim = {vt}"),
+            _kept(f"norm{i}", "norm", "mixer", vt, f"value_heads*value_dim = {vt}",
+                  f"RMSNorm over all {vh} heads, then x sigmoid(gate)"),
         ]
     out.append(_lin(f"out_proj{i}", "projection", "mixer", vt, d, False, "value_heads*value_dim",
                     "d", f"{vh}x{la.value_dim} -> {d}"))
