@@ -63,6 +63,16 @@ def _fmt_time(s: float) -> str:
 
 
 def cmd_list(args) -> int:
+    if args.model_types:
+        from models.hf import SUPPORTED_MODEL_TYPES, WRAPPER_TYPES
+        rows = [{"model_type": t, "image_text": t in WRAPPER_TYPES} for t in SUPPORTED_MODEL_TYPES]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            note = "  (image-text: language model + image encoder)"
+            for r in rows:
+                print(r["model_type"] + (note if r["image_text"] else ""))
+        return 0
     if args.hardware:
         from models.hardware import hardware_db
         rows = [{"id": h.id, "name": h.name, "memory_bytes": h.memory_bytes,
@@ -152,8 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Design, size and profile large language models.")
     p.add_argument("--version", action="version", version=f"orbit-explorer {__version__}")
     sub = p.add_subparsers(dest="command")
-    ls = sub.add_parser("list", help="list catalog models (or hardware)")
+    ls = sub.add_parser("list", help="list catalog models (or hardware, or config model types)")
     ls.add_argument("--hardware", action="store_true", help="list devices instead of models")
+    ls.add_argument("--model-types", action="store_true",
+                    help="list the Hugging Face model_type values a config.json may have")
     ls.add_argument("--json", action="store_true")
     gui = sub.add_parser("gui", help="open the desktop app (the default with no command)")
     gui.add_argument("model", nargs="?", help="catalog id, spec file, or config.json / folder")

@@ -104,6 +104,17 @@ def test_list_models_and_hardware():
     assert {"h100-sxm", "h100-pcie", "h200-sxm", "b200", "cpu"} <= {h["id"] for h in hardware}
 
 
+def test_list_model_types_names_every_importable_config_type():
+    from models.hf import SUPPORTED_MODEL_TYPES
+    rows = json.loads(cli("list", "--model-types", "--json").stdout)
+    assert [r["model_type"] for r in rows] == list(SUPPORTED_MODEL_TYPES)
+    assert {r["model_type"] for r in rows if r["image_text"]} == {"gemma3", "llama4", "mistral3", "qwen2_vl",
+                                                                   "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe",
+                                                                   "qwen3_5", "qwen3_5_moe"}
+    text = cli("list", "--model-types").stdout
+    assert "qwen2_5_vl  (image-text" in text and "\nllama\n" in text
+
+
 def test_list_says_where_each_architecture_comes_from():
     rows = {m["id"]: m for m in json.loads(cli("list", "--json").stdout)}
     assert rows["llama-3-8b"]["provenance"] == "config"       # the published config.json

@@ -25,6 +25,7 @@ _TIED_WRAPPERS = frozenset({"gemma3"})
 # Wrappers whose published configs may keep the language model's keys at the top level
 _FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl"})
 SUPPORTED_MODEL_TYPES = tuple(sorted(set(IMPORTERS) | set(_WRAPPERS)))
+WRAPPER_TYPES = frozenset(_WRAPPERS)         # image-text checkpoints (language model + image encoder)
 
 
 # What a config with wrong types or absurd values raises inside an importer's arithmetic.
