@@ -256,8 +256,8 @@ def _detached_matches_step(module, L=9, prompt=3, window_past=True):
             y = module.step(xt, stepped, t)
             torch.testing.assert_close(y_d, y, atol=2e-5, rtol=1e-4)
             pairs = zip(detached, update) if isinstance(detached, list) else [(detached, update)]
-            for st, upd in pairs:
-                apply_update(st, upd, t)
+            for state, upd in pairs:
+                apply_update(state, upd, t)
             for a, b in zip(_flat(detached), _flat(stepped)):
                 torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)
 

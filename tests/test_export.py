@@ -27,15 +27,6 @@ DPI = 144
 FORMATS = ("svg", "png", "pdf")
 
 
-def _orbit_available() -> str:
-    try:
-        import widgets.orbit  # noqa: F401
-        from models.taxonomy import build_graph  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 - any import failure means "not there yet"
-        return f"widgets.orbit is not importable yet: {exc}"
-    return ""
-
-
 # (case id, model, overrides, view, unfold, texts that must appear as <text>)
 CASES = {
     "architecture-edited": ("llama-3-8b", {"kv_heads": 2}, "architecture", False,
@@ -64,8 +55,6 @@ def built(qapp):
     def get(case: str):
         if case not in cache:
             model, edits, view, unfold, _ = CASES[case]
-            if view in ("orbit", "timeline", "benchmarks") and _orbit_available():
-                pytest.skip(_orbit_available())
             spec = find(model).spec()
             if edits:
                 spec = apply_overrides(spec, edits)
@@ -338,8 +327,6 @@ def _export_texts(model: str, view: str, tmp_path: Path) -> tuple[list[str], byt
 def test_timeline_and_benchmark_exports_mark_the_model(qapp, view, tmp_path):
     """The exported model is ringed and named in the legend, as the window marks its open model;
     one the plot cannot show is named with the reason. Two models' exports differ."""
-    if _orbit_available():
-        pytest.skip(_orbit_available())
     llama, llama_png = _export_texts("llama-3-8b", view, tmp_path)
     deepseek, deepseek_png = _export_texts("deepseek-v3", view, tmp_path)
     gpt4, _ = _export_texts("gpt-4", view, tmp_path)

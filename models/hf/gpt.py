@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..spec import Attention, DenseFFN, Layer
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
-                     gqa_attention, head_dim, layer_types, rope_fraction)
+                     gqa_attention, layer_types, rope_fraction)
 
 
 def import_gpt2(cfg: Config, name: str):
