@@ -69,6 +69,9 @@ def _default_config(model_type: str, **changes) -> dict:
 TYPE_CASES = [
     ("gpt_neox", {"num_hidden_layers": 2}),
     ("gptj", {"n_layer": 2}),
+    ("gpt_bigcode", {"n_layer": 2}),
+    ("gpt_neo", {"num_layers": 2, "attention_types": [[["global", "local"], 1]],
+                 "attention_layers": ["global", "local"]}),
     ("starcoder2", {"num_hidden_layers": 2}),
     ("stablelm", {"num_hidden_layers": 2, "qk_layernorm": True, "use_parallel_residual": True}),
     ("cohere", {"num_hidden_layers": 2, "use_qk_norm": True}),

@@ -212,6 +212,13 @@ VARIANTS = [
     pytest.param(_small("glm4_moe_lite", num_hidden_layers=5, mlp_layer_types=["dense", "dense", "sparse",
                                                                                 "dense", "sparse"]),
                  id="glm4-moe-lite-pattern"),
+    pytest.param(_small("gpt_bigcode", multi_query=False, n_layer=3, n_inner=1000), id="bigcode-mha"),
+    pytest.param({k: v for k, v in _small("gpt_neo", num_layers=5, window_size=128, intermediate_size=3000,
+                                          attention_types=[[["local"], 1], [["global", "local"], 2]]).items()
+                  if k != "attention_layers"}, id="gpt-neo-pattern"),
+    pytest.param(_small("mamba", hidden_size=512, num_hidden_layers=3, time_step_rank=20, use_bias=True,
+                        use_conv_bias=False, expand=3), id="mamba-biases-rank"),
+    pytest.param(_small("falcon_mamba", num_hidden_layers=3, tie_word_embeddings=False), id="falcon-mamba-untied"),
     pytest.param(_small("minimax", num_hidden_layers=8, num_local_experts=4,
                         layer_types=["linear_attention"] * 7 + ["full_attention"]), id="minimax-7to1"),
     pytest.param(_small("arcee", mlp_bias=True, attention_bias=True, num_hidden_layers=3), id="arcee-biases"),
@@ -427,7 +434,7 @@ def test_missing_head_dim_follows_transformers_default(model_type):
     assert_same_count(cfg)
 
 
-@pytest.mark.parametrize("model_type", [t for t in DEFAULT_TYPES if t != "mamba2"])
+@pytest.mark.parametrize("model_type", [t for t in DEFAULT_TYPES if t not in ("mamba", "mamba2", "falcon_mamba")])
 def test_missing_context_key_follows_transformers_default(model_type):
     """A config.json without max_position_embeddings (Gemma 3's text_config) runs in transformers
     with its config class's default, and that is the context the model is costed and capped at."""

@@ -1,4 +1,5 @@
-"""LayerNorm decoders, most with biases: GPT-2 (learned positions, tied head), GPT-J and
+"""LayerNorm decoders, most with biases: GPT-2 (learned positions, tied head) and its kin
+StarCoder/SantaCoder (multi-query) and GPT-Neo (local and global layers), GPT-J and
 GPT-NeoX/Pythia (parallel attention and MLP, partial RoPE), Phi-1/2 (parallel, biased head),
 Falcon (parallel layers, MQA in 7B, grouped KV with two norms in 40B/180B), StarCoder2 (biases,
 plain GELU MLP, sliding window), StableLM (partial RoPE, optional parallel block and per-head
@@ -6,7 +7,7 @@ QK-norm) and Cohere's Command R family (parallel block with one bias-free LayerN
 interleaves sliding RoPE layers with global NoPE ones)."""
 from __future__ import annotations
 
-from ..spec import Attention, DenseFFN, Layer
+from ..spec import Attention, DenseFFN, Layer, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
                      gqa_attention, layer_types, rope_fraction)
 
@@ -24,6 +25,46 @@ def import_gpt2(cfg: Config, name: str):
     return build_spec({**cfg, "hidden_size": d, "max_position_embeddings": ctx}, name,
                       [Layer((attn,), (ffn,))] * n, position="learned", learned_positions=ctx,
                       norm="layernorm", norm_bias=True)
+
+
+def import_gpt_bigcode(cfg: Config, name: str):
+    """StarCoder / SantaCoder (gpt_bigcode): GPT-2 with multi-query attention (one K/V head,
+    multi_query) and a tied head."""
+    d = as_int(cfg, "n_embd", "hidden_size")
+    heads = as_int(cfg, "n_head", "num_attention_heads")
+    ctx = as_int(cfg, "n_positions", "max_position_embeddings", default=1024)
+    kv = 1 if get(cfg, "multi_query", default=True) else heads
+    attn = Attention(heads=heads, kv_heads=kv, head_dim=d // heads, qkv_bias=True, out_bias=True, rope=False)
+    ffn = DenseFFN(d_ff=as_int(cfg, "n_inner", default=4 * d), gated=False, bias=True,
+                   activation=activation(get(cfg, "activation_function", default="gelu_pytorch_tanh")))
+    return build_spec({**cfg, "hidden_size": d, "max_position_embeddings": ctx}, name,
+                      [Layer((attn,), (ffn,))] * as_int(cfg, "n_layer", "num_hidden_layers"),
+                      position="learned", learned_positions=ctx, norm="layernorm", norm_bias=True)
+
+
+def import_gpt_neo(cfg: Config, name: str):
+    """GPT-Neo: GPT-2's layout with global and local (window_size tokens) attention layers as
+    attention_layers (else attention_types) lists them, unbiased Q/K/V with a biased output, a
+    tied head."""
+    d, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_layers", "num_hidden_layers")
+    heads = as_int(cfg, "num_heads", "num_attention_heads")
+    ctx = as_int(cfg, "max_position_embeddings", default=2048)
+    kinds = get(cfg, "attention_layers")          # the expanded list, as transformers saves it
+    if not isinstance(kinds, list):
+        spans = get(cfg, "attention_types", default=[[["global", "local"], 12]])
+        kinds = [kind for pattern, count in spans for _ in range(int(count)) for kind in pattern]
+    if len(kinds) != n:
+        raise SpecError("config.attention_types", f"lists {len(kinds)} layers, not num_layers ({n})")
+    window = as_int(cfg, "window_size", default=256)
+    ffn = DenseFFN(d_ff=as_int(cfg, "intermediate_size", default=4 * d), gated=False, bias=True,
+                   activation=activation(get(cfg, "activation_function", default="gelu_new")))
+    layers = []
+    for kind in kinds:
+        span, w = clamp_window(window, ctx) if kind == "local" else ("full", 0)
+        layers.append(Layer((Attention(heads=heads, kv_heads=heads, head_dim=d // heads, kind=span, window=w,
+                                       out_bias=True, rope=False),), (ffn,)))
+    return build_spec({**cfg, "max_position_embeddings": ctx}, name, layers, position="learned",
+                      learned_positions=ctx, norm="layernorm", norm_bias=True)
 
 
 def import_phi(cfg: Config, name: str):
@@ -147,6 +188,6 @@ def import_cohere(cfg: Config, name: str):
     return build_spec(cfg, name, layers, norm="layernorm", norm_bias=False, norm_placement="parallel")
 
 
-IMPORTERS = {"gpt2": import_gpt2, "phi": import_phi, "falcon": import_falcon, "gptj": import_gptj,
+IMPORTERS = {"gpt2": import_gpt2, "gpt_bigcode": import_gpt_bigcode, "gpt_neo": import_gpt_neo, "phi": import_phi, "falcon": import_falcon, "gptj": import_gptj,
              "gpt_neox": import_gpt_neox, "starcoder2": import_starcoder2, "stablelm": import_stablelm,
              "cohere": import_cohere, "cohere2": import_cohere}

@@ -1,8 +1,8 @@
-"""Hybrids of attention with linear attention or state-space layers: Qwen3-Next and Qwen3.5
-(Gated DeltaNet 3:1), MiniMax-01 (Lightning Attention 7:1), Mamba-2, Jamba (Mamba-1 + attention
-7:1, MoE every other layer), Nemotron-H (Mamba-2, attention, MLP and MoE layers from
-hybrid_override_pattern), Granite 4.0-H, Falcon-H1 (attention and Mamba-2 in parallel in every
-layer)."""
+"""Recurrent models and hybrids of attention with linear attention or state-space layers:
+Qwen3-Next and Qwen3.5 (Gated DeltaNet 3:1), MiniMax-01 (Lightning Attention 7:1), Mamba and
+Falcon-Mamba, Mamba-2, Jamba (Mamba-1 + attention 7:1, MoE every other layer), Nemotron-H (Mamba-2,
+attention, MLP and MoE layers from hybrid_override_pattern), Granite 4.0-H, Falcon-H1 (attention
+and Mamba-2 in parallel in every layer)."""
 from __future__ import annotations
 
 import math
@@ -87,6 +87,20 @@ def import_minimax(cfg: Config, name: str):
     rotary = get(cfg, "rotary_dim")
     return build_spec(cfg, name, layers, rope_fraction=min(1.0, rotary / attn.head_dim) if rotary
                       else float(get(cfg, "partial_rotary_factor", default=1.0)))
+
+
+def import_mamba1(cfg: Config, name: str):
+    """Mamba (state-spaces/mamba-*-hf) and Falcon-Mamba: Mamba-1 mixers only, one RMSNorm a layer.
+    Falcon-Mamba normalises dt, B and C without weights, so its count is Mamba's."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    rank = get(cfg, "time_step_rank", default="auto")
+    ssm = SSM(variant="mamba1", d_inner=int(get(cfg, "expand", default=2) * hidden),
+              d_state=as_int(cfg, "state_size", default=16), conv_kernel=as_int(cfg, "conv_kernel", default=4),
+              conv_bias=bool(get(cfg, "use_conv_bias", default=True)),
+              proj_bias=bool(get(cfg, "use_bias", default=False)),
+              dt_rank=math.ceil(hidden / 16) if rank == "auto" else as_int(cfg, "time_step_rank"),
+              inner_norms=False, gated_norm=False)
+    return build_spec(cfg, name, [Layer((ssm,), ())] * n, position="none", default_context=1 << 20)
 
 
 def import_mamba2(cfg: Config, name: str):
@@ -208,6 +222,8 @@ IMPORTERS = {
     "qwen3_5_text": import_qwen3_next,
     "qwen3_5_moe_text": import_qwen3_next,
     "minimax": import_minimax,
+    "mamba": import_mamba1,
+    "falcon_mamba": import_mamba1,
     "mamba2": import_mamba2,
     "jamba": import_jamba,
     "nemotron_h": import_nemotron_h,
