@@ -59,9 +59,10 @@ def _default_config(model_type: str) -> dict:
 
 
 # transformers 5.23 cannot build a model from its own default DbrxConfig (attn_config lacks
-# rope_theta) or HunYuanDenseV1Config (head_dim None): both are checked among the variants instead
+# rope_theta), HunYuanDenseV1Config (head_dim None) or NemotronConfig (num_key_value_heads None):
+# they are checked among the variants instead
 DEFAULT_TYPES = [t for t in SUPPORTED_MODEL_TYPES
-                 if t in CONFIG_MAPPING and t not in ("deepseek_v2", "dbrx", "hunyuan_v1_dense")
+                 if t in CONFIG_MAPPING and t not in ("deepseek_v2", "dbrx", "hunyuan_v1_dense", "nemotron")
                  and (t in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or t in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)]
 # (text models of image-text checkpoints that transformers builds only inside them, such as
 # qwen3_vl_text, are checked through their wrappers)
@@ -213,6 +214,17 @@ VARIANTS = [
                                                                                 "dense", "sparse"]),
                  id="glm4-moe-lite-pattern"),
     pytest.param(_small("gpt_bigcode", multi_query=False, n_layer=3, n_inner=1000), id="bigcode-mha"),
+    pytest.param(_small("opt", do_layer_norm_before=False, enable_bias=False, num_hidden_layers=3),
+                 id="opt-post-norm-unbiased"),
+    pytest.param(_small("opt", layer_norm_elementwise_affine=False, num_hidden_layers=3), id="opt-no-affine"),
+    pytest.param(_small("mpt", n_layers=3, tie_word_embeddings=False), id="mpt-untied"),
+    pytest.param(_small("nemotron", num_key_value_heads=8, head_dim=128, num_hidden_layers=3),
+                 id="nemotron"),
+    pytest.param(_small("nemotron", num_key_value_heads=48, head_dim=128, attention_bias=True, mlp_bias=True,
+                        num_hidden_layers=2, tie_word_embeddings=True), id="nemotron-biases-tied"),
+    pytest.param(_small("granitemoeshared", shared_intermediate_size=0, num_hidden_layers=3),
+                 id="granitemoeshared-without-shared"),
+    pytest.param(_small("bamba", num_hidden_layers=6, attn_layer_indices=[2, 5]), id="bamba-2-attention"),
     pytest.param({k: v for k, v in _small("gpt_neo", num_layers=5, window_size=128, intermediate_size=3000,
                                           attention_types=[[["local"], 1], [["global", "local"], 2]]).items()
                   if k != "attention_layers"}, id="gpt-neo-pattern"),
@@ -426,10 +438,11 @@ def test_missing_head_dim_follows_transformers_default(model_type):
     text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
     text.pop("head_dim", None)
     heads = text.get("num_attention_heads")
-    # (Nemotron-H's and Granite 4's Mamba sizes follow hidden_size; Helium's o_proj is hidden x
-    # hidden, so another head size gives a model transformers builds but cannot run)
-    if model_type not in ("nemotron_h", "granitemoehybrid", "helium") and isinstance(heads, int) \
-            and isinstance(text.get("hidden_size"), int):
+    # (the Mamba sizes of Nemotron-H, Granite 4 and Bamba and OPT's embedding width follow
+    # hidden_size; Helium's o_proj is hidden x hidden, so another head size gives a model
+    # transformers builds but cannot run)
+    if model_type not in ("nemotron_h", "granitemoehybrid", "bamba", "helium", "opt") \
+            and isinstance(heads, int) and isinstance(text.get("hidden_size"), int):
         text["hidden_size"] = heads * 40              # hidden // heads = 40: no class default
     assert_same_count(cfg)
 
@@ -444,5 +457,6 @@ def test_missing_context_key_follows_transformers_default(model_type):
             d.pop(key, None)
     reference = CONFIG_MAPPING[model_type]()
     reference = getattr(reference, "text_config", None) or reference
-    expected = getattr(reference, "max_position_embeddings", None) or reference.n_positions
+    expected = getattr(reference, "max_position_embeddings", None) or getattr(reference, "n_positions", None) \
+        or reference.max_seq_len
     assert spec_from_hf_config(cfg).context_length == expected

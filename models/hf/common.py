@@ -70,7 +70,8 @@ def head_dim(cfg: Config, heads: int, hidden: int) -> int:
 
 # The fraction of each head's dims that RoPE rotates when a config does not say: transformers'
 # default for the type (GLM rotates half of each head: GlmConfig, Glm4Config, Glm4MoeConfig).
-ROPE_FRACTION_DEFAULTS = {"glm": 0.5, "glm4": 0.5, "glm4_moe": 0.5, "gpt_neox": 0.25, "stablelm": 0.25}
+ROPE_FRACTION_DEFAULTS = {"glm": 0.5, "glm4": 0.5, "glm4_moe": 0.5, "gpt_neox": 0.25, "stablelm": 0.25,
+                          "nemotron": 0.5}
 
 
 def rope_fraction(cfg: Config) -> float:
@@ -137,7 +138,8 @@ def dense_ffn(cfg: Config, d_ff: int | None = None, **overrides: Any) -> DenseFF
 # not say (each config class's own default; read off transformers 5.23).
 TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gemma3_text", "smollm3",
                              "starcoder2", "cohere", "cohere2", "ernie4_5", "ernie4_5_moe",
-                             "qwen3_vl_moe_text", "gpt_bigcode", "gpt_neo", "mamba", "falcon_mamba"})
+                             "qwen3_vl_moe_text", "gpt_bigcode", "gpt_neo", "mamba", "falcon_mamba",
+                             "opt", "mpt"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208}
@@ -157,7 +159,8 @@ CONTEXT_BY_DEFAULT = {
     "ernie4_5_moe": 131072, "qwen3_5_text": 32768, "qwen3_5_moe_text": 32768, "qwen3_vl_text": 128000,
     "qwen3_vl_moe_text": 128000, "seed_oss": 524288, "hunyuan_v1_dense": 2048, "helium": 4096,
     "arcee": 4096, "exaone4": 2048, "glm4_moe_lite": 202752, "minimax": 131072,
-    "gpt_bigcode": 1024, "gpt_neo": 2048}
+    "gpt_bigcode": 1024, "gpt_neo": 2048, "opt": 2048, "mpt": 2048, "nemotron": 4096,
+    "granitemoeshared": 2048, "bamba": 262144}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

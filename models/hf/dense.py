@@ -1,6 +1,6 @@
 """Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4,
 OLMo 1/2/3, Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model, Seed-OSS, Hunyuan,
-Helium, Arcee AFM, EXAONE 4.0). They differ in small ways: biases, QK-norm,
+Helium, Arcee AFM, EXAONE 4.0, Nemotron-4 / Minitron). They differ in small ways: biases, QK-norm,
 norm placement, sliding-window layers and NoPE layers."""
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ _VARIANTS = {
     "helium": (None, False, "none", "pre"),
     "arcee": (None, None, "none", "pre"),         # AFM: a plain ReLU^2 MLP
     "exaone4": (False, False, "head", "post"),    # 3 sliding RoPE layers : 1 global NoPE layer
+    "nemotron": (None, None, "none", "pre"),      # Nemotron-4 / Minitron: LayerNorm1P, ReLU^2 MLP
 }
 
 
@@ -113,7 +114,7 @@ def import_dense(cfg: Config, name: str):
     else:
         act = activation(get(cfg, "hidden_act", default="silu"))
     ffn = dense_ffn(cfg, activation=act, **({"bias": bias} if mt == "ernie4_5" else {}))
-    if mt == "arcee":
+    if mt in ("arcee", "nemotron"):
         ffn = dense_ffn(cfg, gated=False, activation=activation(get(cfg, "hidden_act", default="relu2")))
     kinds = _window_kinds(cfg, mt, n, context)
     ropes = _rope_layers(cfg, n)
@@ -124,10 +125,8 @@ def import_dense(cfg: Config, name: str):
         attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, qk_norm=qk_norm,
                              qkv_bias=qkv_bias, out_bias=out_bias, rope=rope)
         layers.append(Layer((attn,), (ffn,)))
-    norm = "rmsnorm"
-    if mt == "olmo":
-        norm = "layernorm_noparam"
-    return build_spec(cfg, name, layers, norm=norm, norm_placement=placement,
+    norm = {"olmo": "layernorm_noparam", "nemotron": "layernorm"}.get(mt, "rmsnorm")
+    return build_spec(cfg, name, layers, norm=norm, norm_bias=mt == "nemotron", norm_placement=placement,
                       rope_fraction=rope_fraction(cfg))
 
 

@@ -1,5 +1,5 @@
 """LayerNorm decoders, most with biases: GPT-2 (learned positions, tied head) and its kin
-StarCoder/SantaCoder (multi-query) and GPT-Neo (local and global layers), GPT-J and
+StarCoder/SantaCoder (multi-query), GPT-Neo (local and global layers) and OPT, MPT (ALiBi), GPT-J and
 GPT-NeoX/Pythia (parallel attention and MLP, partial RoPE), Phi-1/2 (parallel, biased head),
 Falcon (parallel layers, MQA in 7B, grouped KV with two norms in 40B/180B), StarCoder2 (biases,
 plain GELU MLP, sliding window), StableLM (partial RoPE, optional parallel block and per-head
@@ -65,6 +65,46 @@ def import_gpt_neo(cfg: Config, name: str):
                                        out_bias=True, rope=False),), (ffn,)))
     return build_spec({**cfg, "max_position_embeddings": ctx}, name, layers, position="learned",
                       learned_positions=ctx, norm="layernorm", norm_bias=True)
+
+
+def import_opt(cfg: Config, name: str):
+    """OPT: learned positions with two extra rows (OPT's offset of 2), biased projections
+    (enable_bias), a plain ReLU MLP (ffn_dim); pre-norm, or post-norm without a final norm where
+    do_layer_norm_before is false (OPT-350m, whose embedding projections are not described)."""
+    d, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    if as_int(cfg, "word_embed_proj_dim", default=d) != d:
+        raise SpecError("config.word_embed_proj_dim", "an embedding narrower than hidden_size (OPT-350m's "
+                                                      "project_in / project_out) cannot be described")
+    heads = as_int(cfg, "num_attention_heads")
+    ctx = as_int(cfg, "max_position_embeddings", default=2048)
+    bias = bool(get(cfg, "enable_bias", default=True))
+    attn = Attention(heads=heads, kv_heads=heads, head_dim=d // heads, qkv_bias=bias, out_bias=bias, rope=False)
+    ffn = DenseFFN(d_ff=as_int(cfg, "ffn_dim"), gated=False, bias=bias,
+                   activation=activation(get(cfg, "activation_function", default="relu")))
+    pre = bool(get(cfg, "do_layer_norm_before", default=True))
+    affine = bool(get(cfg, "layer_norm_elementwise_affine", default=True))
+    return build_spec(cfg, name, [Layer((attn,), (ffn,))] * n, position="learned", learned_positions=ctx + 2,
+                      norm="layernorm" if affine else "layernorm_noparam", norm_bias=affine,
+                      norm_placement="pre" if pre else "post",
+                      final_norm=pre and not get(cfg, "_remove_final_layer_norm", default=False))
+
+
+def import_mpt(cfg: Config, name: str):
+    """MPT: ALiBi, fused unbiased QKV, a plain GELU MLP expansion_ratio wide (4 in every published
+    checkpoint; transformers builds 4 whatever the config says), no biases anywhere (LayerNorms
+    included, as the checkpoints hold them), a tied head."""
+    attn_cfg = cfg.get("attn_config") or {}
+    if not isinstance(attn_cfg, dict):
+        raise SpecError("config.attn_config", f"must be an object, got {type(attn_cfg).__name__}")
+    d, heads = as_int(cfg, "d_model", "hidden_size"), as_int(cfg, "n_heads", "num_attention_heads")
+    if not get(attn_cfg, "alibi", default=True):
+        raise SpecError("config.attn_config.alibi", "MPT without ALiBi (learned positions) is not described; "
+                                                    "transformers builds MPT with ALiBi only")
+    attn = Attention(heads=heads, kv_heads=heads, head_dim=d // heads, rope=False)
+    ffn = DenseFFN(d_ff=as_int(cfg, "expansion_ratio", default=4) * d, gated=False, activation="gelu")
+    flat = {**cfg, "hidden_size": d, "max_position_embeddings": get(cfg, "max_seq_len", default=2048)}
+    return build_spec(flat, name, [Layer((attn,), (ffn,))] * as_int(cfg, "n_layers", "num_hidden_layers"),
+                      position="alibi", norm="layernorm", norm_bias=False)
 
 
 def import_phi(cfg: Config, name: str):
@@ -188,6 +228,7 @@ def import_cohere(cfg: Config, name: str):
     return build_spec(cfg, name, layers, norm="layernorm", norm_bias=False, norm_placement="parallel")
 
 
-IMPORTERS = {"gpt2": import_gpt2, "gpt_bigcode": import_gpt_bigcode, "gpt_neo": import_gpt_neo, "phi": import_phi, "falcon": import_falcon, "gptj": import_gptj,
+IMPORTERS = {"gpt2": import_gpt2, "gpt_bigcode": import_gpt_bigcode, "gpt_neo": import_gpt_neo, "opt": import_opt,
+             "mpt": import_mpt, "phi": import_phi, "falcon": import_falcon, "gptj": import_gptj,
              "gpt_neox": import_gpt_neox, "starcoder2": import_starcoder2, "stablelm": import_stablelm,
              "cohere": import_cohere, "cohere2": import_cohere}

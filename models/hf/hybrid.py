@@ -1,8 +1,8 @@
 """Recurrent models and hybrids of attention with linear attention or state-space layers:
 Qwen3-Next and Qwen3.5 (Gated DeltaNet 3:1), MiniMax-01 (Lightning Attention 7:1), Mamba and
 Falcon-Mamba, Mamba-2, Jamba (Mamba-1 + attention 7:1, MoE every other layer), Nemotron-H (Mamba-2,
-attention, MLP and MoE layers from hybrid_override_pattern), Granite 4.0-H, Falcon-H1 (attention
-and Mamba-2 in parallel in every layer)."""
+attention, MLP and MoE layers from hybrid_override_pattern), Granite 4.0-H, Bamba, Falcon-H1
+(attention and Mamba-2 in parallel in every layer)."""
 from __future__ import annotations
 
 import math
@@ -199,6 +199,22 @@ def import_granite_hybrid(cfg: Config, name: str):
     return build_spec(cfg, name, layers, position="rope" if pos == "rope" else "none")
 
 
+def import_bamba(cfg: Config, name: str):
+    """Bamba: Mamba-2 layers with attention at attn_layer_indices, a SwiGLU in every layer."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    attention_at = set(get(cfg, "attn_layer_indices", default=[]) or [])
+    types = layer_types(cfg, n) or ["attention" if i in attention_at else "mamba" for i in range(n)]
+    bias = bool(get(cfg, "attention_bias", default=False))
+    attn = gqa_attention(cfg, hidden=hidden, qkv_bias=bias, out_bias=bias)
+    d_inner = int(get(cfg, "mamba_expand", default=2) * hidden)
+    readable = {k: v for k, v in cfg.items() if not (k == "mamba_d_head" and v == "auto")}
+    mamba = _mamba2(readable, hidden, prefix="mamba_", heads_key="n_heads", head_dim_key="d_head",
+                    d_inner=d_inner)
+    ffn = dense_ffn(cfg)
+    layers = [Layer((attn if t in ("attention", "full_attention") else mamba,), (ffn,)) for t in types[:n]]
+    return build_spec(cfg, name, layers)
+
+
 def import_falcon_h1(cfg: Config, name: str):
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     bias = bool(get(cfg, "attention_bias", default=False))
@@ -229,6 +245,7 @@ IMPORTERS = {
     "nemotron_h": import_nemotron_h,
     "granitemoehybrid": import_granite_hybrid,
     "falcon_h1": import_falcon_h1,
+    "bamba": import_bamba,
 }
 
 

@@ -1,6 +1,7 @@
-"""Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE,
-Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX, gpt-oss, Llama 4, GLM-4.5, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns
-that decide which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
+"""Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE
+(and its shared-expert variant), Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX, gpt-oss, Llama 4, GLM-4.5,
+MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns that decide
+which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
 interleave_moe_layer_step, mlp_layer_types)."""
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ def import_mixtral(cfg: Config, name: str):
     mt = cfg.get("model_type")
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     context = context_length(cfg)
-    moe = _experts(cfg, d_expert=as_int(cfg, "intermediate_size"))
+    # Granite MoE Shared: one SwiGLU of shared_intermediate_size beside the experts
+    shared = as_int(cfg, "shared_intermediate_size", default=0) if mt == "granitemoeshared" else 0
+    moe = _experts(cfg, d_expert=as_int(cfg, "intermediate_size"), shared_experts=1 if shared else 0,
+                   d_shared=shared)
     qk = "full" if mt == "olmoe" else "none"
     layers = [Layer((gqa_attention(cfg, hidden=hidden, kind=k, window=w, qk_norm=qk),), (moe,))
               for k, w in _sliding(cfg, n, context)]
@@ -223,6 +227,7 @@ IMPORTERS = {
     "phimoe": import_mixtral,
     "olmoe": import_mixtral,
     "granitemoe": import_mixtral,
+    "granitemoeshared": import_mixtral,
     "qwen2_moe": import_qwen_moe,
     "qwen3_moe": import_qwen_moe,
     "qwen3_vl_moe_text": import_qwen_moe,
