@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout,
 from models.catalog import FEATURES, PROVENANCE_TEXT, catalog, entry_features
 from models.cost import Workload, cost_report
 from models.hardware import hardware_db
+from models.hf import SUPPORTED_LIST_MARKER
 from models.metrics import fmt_bytes, knob_values, metric_rows
 from models.spec import SpecError
 from orbit_gui import __version__
@@ -850,11 +851,18 @@ class MainWindow(QMainWindow):
         box.open()
 
     def show_error(self, title: str, message: str) -> None:
-        """A window-modal message naming the problem; never a traceback, never blocking tests."""
+        """A window-modal message naming the problem; never a traceback, never blocking tests.
+        A list of the supported model types goes to the details, behind a button."""
+        head, marker, listed = message.partition(SUPPORTED_LIST_MARKER)
+        if marker:
+            types = listed.split(", ")
+            message = f"{head}\n\n{len(types)} model types are supported: see Show Details."
         box = QMessageBox(QMessageBox.Warning, title, message, QMessageBox.Ok, self)
         box.setObjectName("errorDialog")
+        if marker:
+            box.setDetailedText("\n".join(types))
         box.open()
-        self.statusBar().showMessage(f"{title}: {message.splitlines()[-1]}", 8000)
+        self.statusBar().showMessage(f"{title}: {(head if marker else message).splitlines()[-1]}", 8000)
 
     # ------------------------------------------------------------------ geometry
     def _restore_geometry(self) -> None:

@@ -305,6 +305,21 @@ def test_bad_file_shows_error_and_keeps_model(window, qtbot, tmp_path):
     assert window.doc.source.ref == "llama-3-8b" and window.knobs.kv_heads.value() == 4
 
 
+def test_unsupported_model_type_names_it_and_lists_the_types_behind_details(window, tmp_path):
+    """The dialog says which type is not supported in a few lines; the 78 supported types are in
+    the details, not a wall of names in the message."""
+    from models.hf import SUPPORTED_MODEL_TYPES
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"model_type": "bert", "hidden_size": 768}')
+    assert window.open_path(str(cfg)) is False
+    box = [d for d in window.findChildren(QMessageBox) if d.objectName() == "errorDialog"][-1]
+    assert "'bert' is not supported" in box.text() and "llama" not in box.text()
+    assert f"{len(SUPPORTED_MODEL_TYPES)} model types are supported" in box.text()
+    assert box.detailedText().split("\n") == list(SUPPORTED_MODEL_TYPES)
+    assert "'bert' is not supported" in window.statusBar().currentMessage()
+    assert window.doc.source.ref == "llama-3-8b"
+
+
 def test_open_config_file_and_save_spec(window, tmp_path):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(find("qwen3-0.6b").raw["hf_config"]))

@@ -26,6 +26,9 @@ _TIED_WRAPPERS = frozenset({"gemma3"})
 _FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl"})
 SUPPORTED_MODEL_TYPES = tuple(sorted(set(IMPORTERS) | set(_WRAPPERS)))
 WRAPPER_TYPES = frozenset(_WRAPPERS)         # image-text checkpoints (language model + image encoder)
+# Where an unsupported type's message starts listing the supported ones (the app moves the list
+# into the dialog's details)
+SUPPORTED_LIST_MARKER = "; supported model types: "
 
 
 # What a config with wrong types or absurd values raises inside an importer's arithmetic.
@@ -77,9 +80,8 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
             return t.lower().replace("-", "").replace("_", "")
         close = [t for t in SUPPORTED_MODEL_TYPES if squash(t) == squash(model_type)]
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise SpecError("config.model_type",
-                        f"{model_type!r} is not supported{hint}; supported model types: "
-                        f"{', '.join(SUPPORTED_MODEL_TYPES)}")
+        raise SpecError("config.model_type", f"{model_type!r} is not supported{hint}{SUPPORTED_LIST_MARKER}"
+                                             f"{', '.join(SUPPORTED_MODEL_TYPES)}")
     try:
         return importer(config, name)
     except SpecError:
