@@ -895,6 +895,8 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
     emb_lines = [f"{v} x {d}"]
     if spec.position == "learned":
         emb_lines.append(f"+ positions {spec.learned_positions} x {d}")
+    if spec.embedding_norm:
+        emb_lines.append(f"then {spec.norm} ({d})")
     emb_lines.append(f"{human_count(emb)} params, {human_bytes(emb * sizes.keep)}")
     head_items.append(OverviewItem(
         "embedding", "Token embedding", tuple(emb_lines), emb, emb * sizes.keep,

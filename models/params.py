@@ -230,7 +230,8 @@ def count_params(spec: ModelSpec) -> ParamReport:
     head = 0 if spec.tie_embeddings else v * d
     head += v if spec.lm_head_bias else 0
     comp["lm_head"] = Count(kept=head)
-    final_norm = norm_params(spec) if spec.final_norm else 0
+    # the final norm, and BLOOM's norm after the lookup: every token passes through both
+    final_norm = norm_params(spec) * (int(spec.final_norm) + int(spec.embedding_norm))
     comp["norms"] = Count(kept=final_norm)
     active = embed + head + final_norm
     # one count per distinct block, times the layers that use it (DeepSeek-V3: 2 blocks, 61 layers)

@@ -433,6 +433,7 @@ class ModelSpec:
     norm_bias: bool = False              # LayerNorm with bias
     norm_placement: str = "pre"
     final_norm: bool = True
+    embedding_norm: bool = False         # a norm right after the token lookup (BLOOM)
     lm_head_bias: bool = False
     mtp_depth: int = 0                   # multi-token-prediction modules (DeepSeek-V3, GLM-4.5, ...)
     vision: VisionEncoder | None = None
@@ -471,7 +472,7 @@ class ModelSpec:
             _positive(name, getattr(self, name))
         for name in ("learned_positions", "mtp_depth"):
             _non_negative(name, getattr(self, name))
-        for name in ("tie_embeddings", "norm_bias", "final_norm", "lm_head_bias"):
+        for name in ("tie_embeddings", "norm_bias", "final_norm", "embedding_norm", "lm_head_bias"):
             _boolean(name, getattr(self, name))
         _choice("position", self.position, POSITIONS)
         _choice("norm", self.norm, NORM_KINDS)

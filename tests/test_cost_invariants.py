@@ -100,7 +100,7 @@ def specs(draw, sliding="maybe", recurrent=False, mla=False):
                      tie_embeddings=draw(st.booleans()),
                      norm=draw(st.sampled_from(["rmsnorm", "layernorm", "layernorm_noparam"])),
                      norm_bias=draw(st.booleans()), final_norm=draw(st.booleans()),
-                     lm_head_bias=draw(st.booleans()), mtp_depth=draw(st.integers(0, 1)),
+                     embedding_norm=draw(st.booleans()), lm_head_bias=draw(st.booleans()), mtp_depth=draw(st.integers(0, 1)),
                      norm_placement=draw(st.sampled_from(["pre", "sandwich", "parallel"])))
 
 
@@ -123,9 +123,9 @@ def _check_params(spec: ModelSpec) -> None:
     assert p.quantizable >= 0 and p.kept >= 0 and p.mtp >= 0 and p.embedding_like >= 0
     assert p.quantizable + p.kept == p.total
     assert p.total == sum(c.total for c in p.by_component.values())
-    final_norm = norm_params(spec) if spec.final_norm else 0
+    outer_norms = norm_params(spec) * (spec.final_norm + spec.embedding_norm)
     assert p.total == (sum(p.per_layer) + p.component("embeddings") + p.component("lm_head")
-                       + final_norm + p.component("vision"))
+                       + outer_norms + p.component("vision"))
 
 
 @SETTINGS

@@ -72,6 +72,7 @@ TYPE_CASES = [
     ("gpt_bigcode", {"n_layer": 2}),
     ("opt", {"num_hidden_layers": 2}),
     ("mpt", {"n_layers": 2}),
+    ("bloom", {"n_layer": 2}),
     ("gpt_neo", {"num_layers": 2, "attention_types": [[["global", "local"], 1]],
                  "attention_layers": ["global", "local"]}),
     ("starcoder2", {"num_hidden_layers": 2}),

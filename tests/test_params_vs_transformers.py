@@ -218,6 +218,8 @@ VARIANTS = [
                  id="opt-post-norm-unbiased"),
     pytest.param(_small("opt", layer_norm_elementwise_affine=False, num_hidden_layers=3), id="opt-no-affine"),
     pytest.param(_small("mpt", n_layers=3, tie_word_embeddings=False), id="mpt-untied"),
+    pytest.param(_small("bloom", n_layer=3, hidden_size=256, n_head=8, tie_word_embeddings=False),
+                 id="bloom-untied"),
     pytest.param(_small("nemotron", num_key_value_heads=8, head_dim=128, num_hidden_layers=3),
                  id="nemotron"),
     pytest.param(_small("nemotron", num_key_value_heads=48, head_dim=128, attention_bias=True, mlp_bias=True,
@@ -447,7 +449,9 @@ def test_missing_head_dim_follows_transformers_default(model_type):
     assert_same_count(cfg)
 
 
-@pytest.mark.parametrize("model_type", [t for t in DEFAULT_TYPES if t not in ("mamba", "mamba2", "falcon_mamba")])
+# (a recurrence, or ALiBi in BLOOM, has no context key in transformers' config)
+@pytest.mark.parametrize("model_type", [t for t in DEFAULT_TYPES if t not in ("mamba", "mamba2", "falcon_mamba",
+                                                                             "bloom")])
 def test_missing_context_key_follows_transformers_default(model_type):
     """A config.json without max_position_embeddings (Gemma 3's text_config) runs in transformers
     with its config class's default, and that is the context the model is costed and capped at."""

@@ -139,7 +139,7 @@ def dense_ffn(cfg: Config, d_ff: int | None = None, **overrides: Any) -> DenseFF
 TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gemma3_text", "smollm3",
                              "starcoder2", "cohere", "cohere2", "ernie4_5", "ernie4_5_moe",
                              "qwen3_vl_moe_text", "gpt_bigcode", "gpt_neo", "mamba", "falcon_mamba",
-                             "opt", "mpt"})
+                             "opt", "mpt", "bloom"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208}

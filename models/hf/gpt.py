@@ -1,5 +1,6 @@
 """LayerNorm decoders, most with biases: GPT-2 (learned positions, tied head) and its kin
-StarCoder/SantaCoder (multi-query), GPT-Neo (local and global layers) and OPT, MPT (ALiBi), GPT-J and
+StarCoder/SantaCoder (multi-query), GPT-Neo (local and global layers) and OPT, MPT and BLOOM
+(ALiBi; BLOOM normalises the embedding), GPT-J and
 GPT-NeoX/Pythia (parallel attention and MLP, partial RoPE), Phi-1/2 (parallel, biased head),
 Falcon (parallel layers, MQA in 7B, grouped KV with two norms in 40B/180B), StarCoder2 (biases,
 plain GELU MLP, sliding window), StableLM (partial RoPE, optional parallel block and per-head
@@ -105,6 +106,19 @@ def import_mpt(cfg: Config, name: str):
     flat = {**cfg, "hidden_size": d, "max_position_embeddings": get(cfg, "max_seq_len", default=2048)}
     return build_spec(flat, name, [Layer((attn,), (ffn,))] * as_int(cfg, "n_layers", "num_hidden_layers"),
                       position="alibi", norm="layernorm", norm_bias=False)
+
+
+def import_bloom(cfg: Config, name: str):
+    """BLOOM: ALiBi, a LayerNorm right after the token lookup, fused biased QKV, a plain GELU MLP
+    4 x wide with biases, biased LayerNorms, a tied head. Its config names no context length:
+    BLOOM was trained on 2,048-token sequences (seq_length in some configs)."""
+    d = as_int(cfg, "hidden_size", "n_embed")
+    heads = as_int(cfg, "n_head", "num_attention_heads")
+    attn = Attention(heads=heads, kv_heads=heads, head_dim=d // heads, qkv_bias=True, out_bias=True, rope=False)
+    ffn = DenseFFN(d_ff=4 * d, gated=False, activation="gelu_tanh", bias=True)
+    flat = {**cfg, "hidden_size": d, "max_position_embeddings": get(cfg, "seq_length", default=2048)}
+    return build_spec(flat, name, [Layer((attn,), (ffn,))] * as_int(cfg, "n_layer", "num_hidden_layers"),
+                      position="alibi", norm="layernorm", norm_bias=True, embedding_norm=True)
 
 
 def import_phi(cfg: Config, name: str):
@@ -229,6 +243,6 @@ def import_cohere(cfg: Config, name: str):
 
 
 IMPORTERS = {"gpt2": import_gpt2, "gpt_bigcode": import_gpt_bigcode, "gpt_neo": import_gpt_neo, "opt": import_opt,
-             "mpt": import_mpt, "phi": import_phi, "falcon": import_falcon, "gptj": import_gptj,
+             "mpt": import_mpt, "bloom": import_bloom, "phi": import_phi, "falcon": import_falcon, "gptj": import_gptj,
              "gpt_neox": import_gpt_neox, "starcoder2": import_starcoder2, "stablelm": import_stablelm,
              "cohere": import_cohere, "cohere2": import_cohere}
