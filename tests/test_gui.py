@@ -306,7 +306,7 @@ def test_bad_file_shows_error_and_keeps_model(window, qtbot, tmp_path):
 
 
 def test_unsupported_model_type_names_it_and_lists_the_types_behind_details(window, tmp_path):
-    """The dialog says which type is not supported in a few lines; the 78 supported types are in
+    """The dialog says which type is not supported in a few lines; the supported types are in
     the details, not a wall of names in the message."""
     from models.hf import SUPPORTED_MODEL_TYPES
     cfg = tmp_path / "config.json"
