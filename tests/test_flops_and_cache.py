@@ -80,6 +80,7 @@ TYPE_CASES = [
     ("cohere", {"num_hidden_layers": 2, "use_qk_norm": True}),
     ("cohere2", {"num_hidden_layers": 4, "layer_types": None}),
     ("granite", {"num_hidden_layers": 2}),
+    ("cwm", {"num_hidden_layers": 2, "layer_types": None}),
     ("ernie4_5", {"num_hidden_layers": 2, "use_bias": True}),
 ]
 

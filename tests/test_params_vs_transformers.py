@@ -59,10 +59,11 @@ def _default_config(model_type: str) -> dict:
 
 
 # transformers 5.23 cannot build a model from its own default DbrxConfig (attn_config lacks
-# rope_theta), HunYuanDenseV1Config (head_dim None) or NemotronConfig (num_key_value_heads None):
-# they are checked among the variants instead
+# rope_theta), HunYuanDenseV1Config or MinistralConfig (head_dim None), NemotronConfig
+# (num_key_value_heads None) or Dots1Config (no experts): they are checked among the variants
 DEFAULT_TYPES = [t for t in SUPPORTED_MODEL_TYPES
-                 if t in CONFIG_MAPPING and t not in ("deepseek_v2", "dbrx", "hunyuan_v1_dense", "nemotron")
+                 if t in CONFIG_MAPPING
+                 and t not in ("deepseek_v2", "dbrx", "hunyuan_v1_dense", "nemotron", "dots1", "ministral")
                  and (t in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or t in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)]
 # (text models of image-text checkpoints that transformers builds only inside them, such as
 # qwen3_vl_text, are checked through their wrappers)
@@ -227,6 +228,13 @@ VARIANTS = [
     pytest.param(_small("granitemoeshared", shared_intermediate_size=0, num_hidden_layers=3),
                  id="granitemoeshared-without-shared"),
     pytest.param(_small("bamba", num_hidden_layers=6, attn_layer_indices=[2, 5]), id="bamba-2-attention"),
+    pytest.param(_small("cwm", num_hidden_layers=6, layer_types=None), id="cwm-default-pattern"),
+    pytest.param(_small("ministral", head_dim=128, num_hidden_layers=4,
+                        layer_types=["sliding_attention", "full_attention"] * 2), id="ministral-mixed"),
+    pytest.param(_small("flex_olmo", num_hidden_layers=3, num_key_value_heads=8), id="flex-olmo-gqa"),
+    pytest.param(_small("dots1", num_hidden_layers=4, n_routed_experts=8, num_experts_per_tok=2, n_shared_experts=2,
+                        first_k_dense_replace=1, sliding_window=128, max_window_layers=2, layer_types=None),
+                 id="dots1-shared-sliding"),
     pytest.param({k: v for k, v in _small("gpt_neo", num_layers=5, window_size=128, intermediate_size=3000,
                                           attention_types=[[["local"], 1], [["global", "local"], 2]]).items()
                   if k != "attention_layers"}, id="gpt-neo-pattern"),

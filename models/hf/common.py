@@ -52,7 +52,7 @@ HEAD_DIM_BY_DEFAULT = {
     "ernie4_5": 128, "gemma": 256, "gemma2": 256, "gemma3_text": 256, "glm": 128, "glm4": 128,
     "gpt_oss": 64, "llama4_text": 128, "mimo_v2_flash": 192, "minimax_m2": 128, "nemotron_h": 128, "qwen3": 128,
     "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256, "qwen3_vl_text": 128,
-    "seed_oss": 128, "helium": 128}
+    "seed_oss": 128, "helium": 128, "cwm": 128, "ministral3": 128}
 
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
@@ -160,7 +160,8 @@ CONTEXT_BY_DEFAULT = {
     "qwen3_vl_moe_text": 128000, "seed_oss": 524288, "hunyuan_v1_dense": 2048, "helium": 4096,
     "arcee": 4096, "exaone4": 2048, "glm4_moe_lite": 202752, "minimax": 131072,
     "gpt_bigcode": 1024, "gpt_neo": 2048, "opt": 2048, "mpt": 2048, "nemotron": 4096,
-    "granitemoeshared": 2048, "bamba": 262144}
+    "granitemoeshared": 2048, "bamba": 262144, "ministral": 131072, "ministral3": 262144, "cwm": 131072,
+    "flex_olmo": 4096, "dots1": 2048}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

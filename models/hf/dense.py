@@ -1,6 +1,6 @@
 """Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4,
 OLMo 1/2/3, Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model, Seed-OSS, Hunyuan,
-Helium, Arcee AFM, EXAONE 4.0, Nemotron-4 / Minitron). They differ in small ways: biases, QK-norm,
+Helium, Arcee AFM, EXAONE 4.0, Nemotron-4 / Minitron, Ministral, Meta's CWM). They differ in small ways: biases, QK-norm,
 norm placement, sliding-window layers and NoPE layers."""
 from __future__ import annotations
 
@@ -33,6 +33,9 @@ _VARIANTS = {
     "arcee": (None, None, "none", "pre"),         # AFM: a plain ReLU^2 MLP
     "exaone4": (False, False, "head", "post"),    # 3 sliding RoPE layers : 1 global NoPE layer
     "nemotron": (None, None, "none", "pre"),      # Nemotron-4 / Minitron: LayerNorm1P, ReLU^2 MLP
+    "ministral": (False, False, "none", "pre"),   # sliding layers from layer_types
+    "ministral3": (False, False, "none", "pre"),
+    "cwm": (False, False, "none", "pre"),         # Code World Model: 3 sliding layers : 1 full
 }
 
 
@@ -49,6 +52,8 @@ def _window_kinds(cfg: Config, mt: str, n: int, context: int) -> list[tuple[str,
     if mt == "exaone4":
         return [clamp_window(window, context) if t == "sliding_attention" else ("full", 0)
                 for t in _exaone4_types(cfg, n)]
+    if mt == "cwm":            # transformers' default: layer 0 and every 4th after it full
+        return [("full", 0) if i % 4 == 0 else clamp_window(window, context) for i in range(n)]
     if mt == "gemma2":         # even layers local, odd layers global
         return [clamp_window(window, context) if i % 2 == 0 else ("full", 0) for i in range(n)]
     if mt == "gemma3_text":    # every sliding_window_pattern-th layer global

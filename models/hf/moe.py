@@ -1,5 +1,5 @@
 """Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE
-(and its shared-expert variant), Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX, gpt-oss, Llama 4, GLM-4.5,
+(and its shared-expert variant), FlexOlmo, dots.llm1, Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX, gpt-oss, Llama 4, GLM-4.5,
 MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns that decide
 which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
 interleave_moe_layer_step, mlp_layer_types)."""
@@ -37,12 +37,14 @@ def import_mixtral(cfg: Config, name: str):
     shared = as_int(cfg, "shared_intermediate_size", default=0) if mt == "granitemoeshared" else 0
     moe = _experts(cfg, d_expert=as_int(cfg, "intermediate_size"), shared_experts=1 if shared else 0,
                    d_shared=shared)
-    qk = "full" if mt == "olmoe" else "none"
+    qk = "full" if mt in ("olmoe", "flex_olmo") else "none"
     layers = [Layer((gqa_attention(cfg, hidden=hidden, kind=k, window=w, qk_norm=qk),), (moe,))
               for k, w in _sliding(cfg, n, context)]
     if mt == "phimoe":
         return build_spec(cfg, name, layers, norm="layernorm", norm_bias=True,
                           lm_head_bias=bool(get(cfg, "lm_head_bias", default=False)))
+    if mt == "flex_olmo":            # OLMo 2's layer: norms after attention and after the MLP
+        return build_spec(cfg, name, layers, norm_placement="post")
     return build_spec(cfg, name, layers)
 
 
@@ -114,6 +116,27 @@ def import_dbrx(cfg: Config, name: str):
     flat = {**cfg, "hidden_size": d, "max_position_embeddings": get(cfg, "max_seq_len", default=2048)}
     return build_spec(flat, name, [Layer((attn,), (moe,))] * as_int(cfg, "n_layers", "num_hidden_layers"),
                       norm="layernorm", norm_bias=False)
+
+
+def import_dots1(cfg: Config, name: str):
+    """dots.llm1: Qwen3's attention (QK-norm per head; sliding from layer max_window_layers on when
+    a window is set) with DeepSeek-V3's MoE (score-correction bias, shared experts) after
+    first_k_dense_replace dense layers."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = context_length(cfg)
+    window = as_int(cfg, "sliding_window", default=0)
+    start = as_int(cfg, "max_window_layers", default=n)
+    types = layer_types(cfg, n) or ["sliding_attention" if window and i >= start else "full_attention"
+                                    for i in range(n)]
+    first = as_int(cfg, "first_k_dense_replace", default=0)
+    moe = _experts(cfg, shared_experts=as_int(cfg, "n_shared_experts", default=0), router_score_bias=True)
+    dense = dense_ffn(cfg)
+    layers = []
+    for i, t in enumerate(types):
+        kind, w = clamp_window(window, context) if t == "sliding_attention" else ("full", 0)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=w, qk_norm="head")
+        layers.append(Layer((attn,), (dense if i < first else moe,)))
+    return build_spec(cfg, name, layers)
 
 
 def import_gpt_oss(cfg: Config, name: str):
@@ -233,6 +256,8 @@ IMPORTERS = {
     "qwen3_vl_moe_text": import_qwen_moe,
     "ernie4_5_moe": import_ernie4_5_moe,
     "dbrx": import_dbrx,
+    "flex_olmo": import_mixtral,
+    "dots1": import_dots1,
     "gpt_oss": import_gpt_oss,
     "llama4": import_llama4,
     "llama4_text": import_llama4,
