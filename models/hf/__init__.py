@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..spec import ModelSpec, SpecError
-from .common import get
 from . import deepseek, gpt, hybrid, moe
+from .common import get
 from .dense import import_dense_types
 
 IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gpt.IMPORTERS,

@@ -50,9 +50,9 @@ def as_int(cfg: Config, *keys: str, default: Any = None) -> int:
 # config.json without the key runs with (read off transformers 5.23)
 HEAD_DIM_BY_DEFAULT = {
     "ernie4_5": 128, "gemma": 256, "gemma2": 256, "gemma3_text": 256, "glm": 128, "glm4": 128,
-    "gpt_oss": 64, "llama4_text": 128, "mimo_v2_flash": 192, "minimax_m2": 128, "nemotron_h": 128, "qwen3": 128,
-    "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256, "qwen3_vl_text": 128,
-    "seed_oss": 128, "helium": 128, "cwm": 128, "ministral3": 128}
+    "gpt_oss": 64, "llama4_text": 128, "mimo_v2_flash": 192, "minimax_m2": 128, "nemotron_h": 128,
+    "qwen3": 128, "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256,
+    "qwen3_vl_text": 128, "seed_oss": 128, "helium": 128, "cwm": 128, "ministral3": 128}
 
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:

@@ -1,7 +1,7 @@
-"""Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4,
-OLMo 1/2/3, Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model, Seed-OSS, Hunyuan,
-Helium, Arcee AFM, EXAONE 4.0, Nemotron-4 / Minitron, Ministral, Meta's CWM). They differ in small ways: biases, QK-norm,
-norm placement, sliding-window layers and NoPE layers."""
+"""Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4, OLMo 1/2/3,
+Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model, Seed-OSS, Hunyuan, Helium, Arcee AFM,
+EXAONE 4.0, Nemotron-4 / Minitron, Ministral, Meta's CWM). They differ in small ways: biases,
+QK-norm, norm placement, sliding-window layers and NoPE layers."""
 from __future__ import annotations
 
 from ..spec import Layer

@@ -1,11 +1,10 @@
 """LayerNorm decoders, most with biases: GPT-2 (learned positions, tied head) and its kin
-StarCoder/SantaCoder (multi-query), GPT-Neo (local and global layers) and OPT, MPT and BLOOM
-(ALiBi; BLOOM normalises the embedding), GPT-J and
-GPT-NeoX/Pythia (parallel attention and MLP, partial RoPE), Phi-1/2 (parallel, biased head),
-Falcon (parallel layers, MQA in 7B, grouped KV with two norms in 40B/180B), StarCoder2 (biases,
-plain GELU MLP, sliding window), StableLM (partial RoPE, optional parallel block and per-head
-QK-norm) and Cohere's Command R family (parallel block with one bias-free LayerNorm; Command R7B
-interleaves sliding RoPE layers with global NoPE ones)."""
+StarCoder/SantaCoder (multi-query), GPT-Neo (local and global layers) and OPT, MPT and BLOOM (ALiBi;
+BLOOM normalises the embedding), GPT-J and GPT-NeoX/Pythia (parallel attention and MLP, partial
+RoPE), Phi-1/2 (parallel, biased head), Falcon (parallel layers, MQA in 7B, grouped KV with two
+norms in 40B/180B), StarCoder2 (biases, plain GELU MLP, sliding window), StableLM (partial RoPE,
+optional parallel block and per-head QK-norm) and Cohere's Command R family (parallel block with one
+bias-free LayerNorm; Command R7B interleaves sliding RoPE layers with global NoPE ones)."""
 from __future__ import annotations
 
 from ..spec import Attention, DenseFFN, Layer, SpecError
@@ -79,7 +78,8 @@ def import_opt(cfg: Config, name: str):
     heads = as_int(cfg, "num_attention_heads")
     ctx = as_int(cfg, "max_position_embeddings", default=2048)
     bias = bool(get(cfg, "enable_bias", default=True))
-    attn = Attention(heads=heads, kv_heads=heads, head_dim=d // heads, qkv_bias=bias, out_bias=bias, rope=False)
+    attn = Attention(heads=heads, kv_heads=heads, head_dim=d // heads, qkv_bias=bias, out_bias=bias,
+                     rope=False)
     ffn = DenseFFN(d_ff=as_int(cfg, "ffn_dim"), gated=False, bias=bias,
                    activation=activation(get(cfg, "activation_function", default="relu")))
     pre = bool(get(cfg, "do_layer_norm_before", default=True))
@@ -114,7 +114,8 @@ def import_bloom(cfg: Config, name: str):
     BLOOM was trained on 2,048-token sequences (seq_length in some configs)."""
     d = as_int(cfg, "hidden_size", "n_embed")
     heads = as_int(cfg, "n_head", "num_attention_heads")
-    attn = Attention(heads=heads, kv_heads=heads, head_dim=d // heads, qkv_bias=True, out_bias=True, rope=False)
+    attn = Attention(heads=heads, kv_heads=heads, head_dim=d // heads, qkv_bias=True, out_bias=True,
+                     rope=False)
     ffn = DenseFFN(d_ff=4 * d, gated=False, activation="gelu_tanh", bias=True)
     flat = {**cfg, "hidden_size": d, "max_position_embeddings": get(cfg, "seq_length", default=2048)}
     return build_spec(flat, name, [Layer((attn,), (ffn,))] * as_int(cfg, "n_layer", "num_hidden_layers"),
@@ -242,7 +243,9 @@ def import_cohere(cfg: Config, name: str):
     return build_spec(cfg, name, layers, norm="layernorm", norm_bias=False, norm_placement="parallel")
 
 
-IMPORTERS = {"gpt2": import_gpt2, "gpt_bigcode": import_gpt_bigcode, "gpt_neo": import_gpt_neo, "opt": import_opt,
-             "mpt": import_mpt, "bloom": import_bloom, "phi": import_phi, "falcon": import_falcon, "gptj": import_gptj,
-             "gpt_neox": import_gpt_neox, "starcoder2": import_starcoder2, "stablelm": import_stablelm,
-             "cohere": import_cohere, "cohere2": import_cohere}
+IMPORTERS = {
+    "gpt2": import_gpt2, "gpt_bigcode": import_gpt_bigcode, "gpt_neo": import_gpt_neo, "opt": import_opt,
+    "mpt": import_mpt, "bloom": import_bloom, "phi": import_phi, "falcon": import_falcon, "gptj": import_gptj,
+    "gpt_neox": import_gpt_neox, "starcoder2": import_starcoder2, "stablelm": import_stablelm,
+    "cohere": import_cohere, "cohere2": import_cohere,
+}

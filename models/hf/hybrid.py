@@ -1,8 +1,8 @@
-"""Recurrent models and hybrids of attention with linear attention or state-space layers:
-Qwen3-Next and Qwen3.5 (Gated DeltaNet 3:1), MiniMax-01 (Lightning Attention 7:1), Mamba and
-Falcon-Mamba, Mamba-2, Jamba (Mamba-1 + attention 7:1, MoE every other layer), Nemotron-H (Mamba-2,
-attention, MLP and MoE layers from hybrid_override_pattern), Granite 4.0-H, Bamba, Falcon-H1
-(attention and Mamba-2 in parallel in every layer)."""
+"""Recurrent models and hybrids of attention with linear attention or state-space layers: Qwen3-Next
+and Qwen3.5 (Gated DeltaNet 3:1), MiniMax-01 (Lightning Attention 7:1), Mamba and Falcon-Mamba,
+Mamba-2, Jamba (Mamba-1 + attention 7:1, MoE every other layer), Nemotron-H (Mamba-2, attention, MLP
+and MoE layers from hybrid_override_pattern), Granite 4.0-H, Bamba, Falcon-H1 (attention and Mamba-2
+in parallel in every layer)."""
 from __future__ import annotations
 
 import math
@@ -62,7 +62,7 @@ def import_qwen3_next(cfg: Config, name: str):
         ffn = moe if sparse else dense
         if ffn is None:
             raise SpecError("config.intermediate_size", f"layer {i} is dense (mlp_only_layers or "
-                                                        "decoder_sparse_step) but no intermediate_size is given")
+                            "decoder_sparse_step) but no intermediate_size is given")
         layers.append(Layer((attn if t == "full_attention" else gdn,), (ffn,)))
     return build_spec(cfg, name, layers, rope_fraction=float(get(cfg, "partial_rotary_factor",
                                                                  default=0.25)),
@@ -95,7 +95,8 @@ def import_mamba1(cfg: Config, name: str):
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     rank = get(cfg, "time_step_rank", default="auto")
     ssm = SSM(variant="mamba1", d_inner=int(get(cfg, "expand", default=2) * hidden),
-              d_state=as_int(cfg, "state_size", default=16), conv_kernel=as_int(cfg, "conv_kernel", default=4),
+              d_state=as_int(cfg, "state_size", default=16),
+              conv_kernel=as_int(cfg, "conv_kernel", default=4),
               conv_bias=bool(get(cfg, "use_conv_bias", default=True)),
               proj_bias=bool(get(cfg, "use_bias", default=False)),
               dt_rank=math.ceil(hidden / 16) if rank == "auto" else as_int(cfg, "time_step_rank"),

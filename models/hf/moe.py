@@ -1,7 +1,7 @@
-"""Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE
-(and its shared-expert variant), FlexOlmo, dots.llm1, Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX, gpt-oss, Llama 4, GLM-4.5,
-MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns that decide
-which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
+"""Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE (and
+its shared-expert variant), FlexOlmo, dots.llm1, Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX, gpt-oss, Llama 4,
+GLM-4.5, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns that
+decide which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
 interleave_moe_layer_step, mlp_layer_types)."""
 from __future__ import annotations
 
@@ -110,7 +110,8 @@ def import_dbrx(cfg: Config, name: str):
     d, heads = as_int(cfg, "d_model", "hidden_size"), as_int(cfg, "n_heads", "num_attention_heads")
     act = ffn_cfg.get("ffn_act_fn") or {}
     attn = Attention(heads=heads, kv_heads=as_int(attn_cfg, "kv_n_heads", default=1), head_dim=d // heads)
-    moe = MoEFFN(experts=as_int(ffn_cfg, "moe_num_experts", default=4), top_k=as_int(ffn_cfg, "moe_top_k", default=1),
+    moe = MoEFFN(experts=as_int(ffn_cfg, "moe_num_experts", default=4),
+                 top_k=as_int(ffn_cfg, "moe_top_k", default=1),
                  d_expert=as_int(ffn_cfg, "ffn_hidden_size", default=3584),
                  activation=activation(act.get("name") if isinstance(act, dict) else act))
     flat = {**cfg, "hidden_size": d, "max_position_embeddings": get(cfg, "max_seq_len", default=2048)}

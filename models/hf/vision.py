@@ -82,7 +82,8 @@ def qwen2_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[s
     h = _g(vcfg, "embed_dim", 1280)
     i = int(h * _g(vcfg, "mlp_ratio", 4))
     layers, p, t = _g(vcfg, "depth", 32), _g(vcfg, "patch_size", 14), _g(vcfg, "temporal_patch_size", 2)
-    c, merge, out = _g(vcfg, "in_channels", 3), _g(vcfg, "spatial_merge_size", 2), _g(vcfg, "hidden_size", 3584)
+    c, merge = _g(vcfg, "in_channels", 3), _g(vcfg, "spatial_merge_size", 2)
+    out = _g(vcfg, "hidden_size", 3584)
     params = c * t * p * p * h                                      # Conv3d patch embedding, no bias
     params += layers * (2 * 2 * h + (3 * h * h + 3 * h) + (h * h + h) + (h * i + i) + (i * h + h))
     params += _qwen_vl_merger(h, out, merge, 2 * h)                 # LayerNorm with bias
