@@ -316,7 +316,7 @@ class ScalingSeries:
     lengths: np.ndarray
     variants: list[ScalingVariant]
     omitted: list[tuple[str, str]] = field(default_factory=list)   # (label, reason)
-    model_context: int = 0
+    model_context: int = 0        # the model's stated context; 0 where it states none
 
     def variant(self, key: str) -> ScalingVariant | None:
         return next((v for v in self.variants if v.key == key), None)
@@ -423,7 +423,7 @@ def scaling_with_sequence(spec: ModelSpec, workload: Workload,
         cache = np.array([kv_cache_bytes(vspec, int(n), workload.batch, kv_b) for n in lengths])
         label = spec.name if key == "current" else VARIANT_LABELS[key]
         variants.append(ScalingVariant(key, label, vspec.name, times, cache))
-    return ScalingSeries(lengths, variants, list(omitted), spec.context_length)
+    return ScalingSeries(lengths, variants, list(omitted), spec.context_length if spec.context_stated else 0)
 
 
 # --------------------------------------------------------------------------- thinking budget

@@ -162,11 +162,14 @@ class CostReport:
 
     @property
     def max_context_limit(self) -> str:
-        """What stopped the largest context: "memory", or the search's cap, "context length" or
-        "context asked" (see ``context_cap``)."""
+        """What stopped the largest context: "memory", or the search's cap, "context length",
+        "context asked" or, for a recurrence that states no context length, "search cap" (see
+        ``context_cap``)."""
         if self.max_context < context_cap(self.spec, self.workload):
             return "memory"
-        return "context length" if self.max_context == self.spec.context_length else "context asked"
+        if self.max_context != self.spec.context_length:
+            return "context asked"
+        return "context length" if self.spec.context_stated else "search cap"
 
 
 # --------------------------------------------------------------------------- attention geometry
@@ -481,7 +484,7 @@ def cost_report(spec: ModelSpec, workload: Workload = Workload(),
     elif max_batch == 0:
         notes.append(f"one sequence of {wl.context:,} tokens does not fit; at batch {wl.batch} the "
                      f"largest context that fits is {max_context:,}")
-    if wl.context > spec.context_length:
+    if wl.context > spec.context_length and spec.context_stated:
         notes.append(f"context {wl.context} exceeds the model's context length "
                      f"{spec.context_length}")
     if wl.position is not None and wl.position > wl.context:

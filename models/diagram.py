@@ -919,7 +919,8 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
         pos_lines.append(f"NoPE in {nope_layers} of {attn_layers} attention layers")
     if not attn:
         pos_lines.append("no attention layers: order from the recurrence")
-    pos_lines.append(f"context {spec.context_length} tokens")
+    pos_lines.append(f"context {spec.context_length} tokens" if spec.context_stated else
+                     f"no stated context (costed up to {spec.context_length} tokens)")
     head_items.append(OverviewItem("position", "Positions", tuple(pos_lines), out_shape=edge))
 
     tail: list[OverviewItem] = []

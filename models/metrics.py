@@ -136,9 +136,11 @@ def metric_rows(r: CostReport, base: CostReport | None = None) -> list[MetricRow
             _fit_count, "Memory is linear in batch: (capacity - weights - reserve) / "
             "per-sequence (KV + activations)", b and float(b.max_batch), better_lower=False),
         row("maxContext", "Fit", "Largest context at this batch", float(r.max_context),
-            _fit_count, "Bisection on context up to the model's context length "
-            f"({r.spec.context_length})" + (f" or the context asked ({wl.context}), the longer"
-                                            if wl.context > r.spec.context_length else ""),
+            _fit_count, ("Bisection on context up to the model's context length "
+                         if r.spec.context_stated else
+                         "Bisection on context up to the search's cap (the model states no context length) ")
+            + f"({r.spec.context_length})" + (f" or the context asked ({wl.context}), the longer"
+                                              if wl.context > r.spec.context_length else ""),
             b and float(b.max_context), better_lower=False),
         row("flopsPrefill", "FLOPs", f"Prefill ({wl.context} tokens × {wl.batch})", r.prefill.flops,
             fmt_flops, "2 FLOPs per multiply-accumulate over all matmuls; causal attention pairs "

@@ -422,7 +422,7 @@ class ModelSpec:
     name: str
     vocab_size: int
     hidden_size: int
-    context_length: int
+    context_length: int                  # the model's context; the search's cap where not stated
     blocks: Mapping[str, Layer]
     layout: tuple[str, ...]
     tie_embeddings: bool = False
@@ -434,6 +434,7 @@ class ModelSpec:
     norm_placement: str = "pre"
     final_norm: bool = True
     embedding_norm: bool = False         # a norm right after the token lookup (BLOOM)
+    context_stated: bool = True          # False: the config states no context length (a recurrence)
     lm_head_bias: bool = False
     mtp_depth: int = 0                   # multi-token-prediction modules (DeepSeek-V3, GLM-4.5, ...)
     vision: VisionEncoder | None = None
@@ -472,7 +473,8 @@ class ModelSpec:
             _positive(name, getattr(self, name))
         for name in ("learned_positions", "mtp_depth"):
             _non_negative(name, getattr(self, name))
-        for name in ("tie_embeddings", "norm_bias", "final_norm", "embedding_norm", "lm_head_bias"):
+        for name in ("tie_embeddings", "norm_bias", "final_norm", "embedding_norm", "lm_head_bias",
+                     "context_stated"):
             _boolean(name, getattr(self, name))
         _choice("position", self.position, POSITIONS)
         _choice("norm", self.norm, NORM_KINDS)

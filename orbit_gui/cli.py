@@ -48,7 +48,8 @@ def _fmt_bytes(n: float) -> str:
 
 
 # why the largest context shown is where the search stopped, not where the memory ran out
-_CAPPED_BY = {"context length": " (the model's context length)", "context asked": " (the context asked)"}
+_CAPPED_BY = {"context length": " (the model's context length)", "context asked": " (the context asked)",
+              "search cap": " (the search's cap: the model states no context length)"}
 
 
 def _fmt_count(n: float) -> str:

@@ -459,3 +459,13 @@ def test_marker_labels_sit_on_a_backdrop_and_curves_are_smooth(panel, two):
         assert panel.scale_ctx.zValue() > max(c.zValue() for c in panel.chart_items()
                                               if isinstance(c, pg.PlotDataItem))
     assert all(c.opts["antialias"] for c in panel.scale_time.values())
+
+
+def test_scaling_marks_no_model_context_where_the_model_states_none(panel, two):
+    """Mamba-2's config states no context length: no "model context" line at the search's cap."""
+    mamba = chart_data(find("mamba2-2.7b").spec(), Workload())
+    assert mamba.scaling.model_context == 0
+    panel.set_data(two[0])
+    assert panel.scale_ctx.isVisible()
+    panel.set_data(mamba)
+    assert not panel.scale_ctx.isVisible()

@@ -48,6 +48,11 @@ def test_the_largest_context_says_where_its_search_stopped(context, shown):
     assert shown in out.stdout, out.stdout + out.stderr
 
 
+def test_a_recurrence_without_a_stated_context_names_the_search_cap():
+    out = cli("estimate", "mamba2-2.7b")
+    assert "largest context 1048576 (the search's cap: the model states no context length)" in out.stdout
+
+
 def test_estimate_set_changes_the_spec():
     base = json.loads(cli("estimate", "llama-3-8b", "--json").stdout)
     mqa = json.loads(cli("estimate", "llama-3-8b", "--set", "kv_heads=1", "--json").stdout)

@@ -152,6 +152,21 @@ def test_what_stopped_the_largest_context_is_named():
     assert long.max_context == long.workload.context and long.max_context_limit == "context asked"
 
 
+def test_a_recurrence_that_states_no_context_is_capped_by_the_search_not_the_model():
+    """Mamba-2's mamba_ssm config names no context length: the 1M-token cap is the search's, and
+    is not called the model's; Mamba-Codestral's 256K is Mistral's own figure."""
+    from models.diagram import diagram_model
+    mamba = find("mamba2-2.7b").spec()
+    assert not mamba.context_stated and mamba.context_length == 1 << 20
+    report = cost_report(mamba, Workload(context=2 << 20))
+    assert not any("exceeds the model's context length" in n for n in report.notes)
+    assert cost_report(mamba, Workload()).max_context_limit == "search cap"
+    positions = next(i for i in diagram_model(mamba).overview if i.kind == "position")
+    assert "no stated context (costed up to 1048576 tokens)" in positions.lines
+    codestral = find("mamba-codestral-7b").spec()
+    assert codestral.context_stated and cost_report(codestral, Workload()).max_context_limit == "context length"
+
+
 def test_a_fit_that_drops_to_nothing_says_so_once():
     from models.metrics import metric_rows
     small = cost_report(find("llama-3-8b").spec(), Workload(context=8192))

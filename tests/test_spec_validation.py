@@ -329,6 +329,7 @@ def test_mutation_unknown_key_names_the_key(data, key, draw):
     known = {"format", "version", "name", "vocab_size", "hidden_size", "context_length", "blocks",
              "layers", "tie_embeddings", "position", "rope_fraction", "learned_positions", "norm",
              "norm_bias", "norm_placement", "final_norm", "embedding_norm", "lm_head_bias", "mtp_depth", "vision",
+             "context_stated",
              "model_type", "type", "kind", "window", "mixer", "mixers", "ffn", "ffns", "norms", "count", "pattern",
              "prefix"} | {f for cls in (Attention, DenseFFN, MoEFFN, SSM)
                           for f in cls.__dataclass_fields__}

@@ -780,8 +780,11 @@ class ChartsPanel(QtWidgets.QTabWidget):
             self.scale_cmp_mem.setData([], [])
         self.scale_plot.sync_legend(t_entries)
         self.scale_mem_plot.sync_legend(m_entries)
-        _show_line(self.scale_ctx, math.log10(s.model_context),
-                   f"model context {_fmt_tokens(s.model_context)}")
+        if s.model_context:
+            _show_line(self.scale_ctx, math.log10(s.model_context),
+                       f"model context {_fmt_tokens(s.model_context)}")
+        else:                                             # a recurrence that states no context
+            self.scale_ctx.setVisible(False)
         self.scale_plot.set_title(f"Scaling with sequence length: {a.label}, batch {a.workload.batch}")
         self.scale_mem_plot.set_title("")
         note = "; ".join(f"{label}: not shown ({reason})" for label, reason in s.omitted)

@@ -192,7 +192,10 @@ def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any)
             names_of[layer] = label
         layout.append(names_of[layer])
     hidden = as_int(cfg, "hidden_size", "d_model", "n_embd")
-    ctx = context_length(cfg, globals_.pop("default_context", None))
+    nominal = globals_.pop("nominal_context", None)      # a recurrence's cap where none is stated
+    if nominal and get(cfg, *CONTEXT_KEYS) is None:
+        globals_["context_stated"] = False
+    ctx = context_length(cfg, globals_.pop("default_context", nominal))
     vocab = as_int(cfg, "vocab_size", default=VOCAB_BY_DEFAULT.get(str(cfg.get("model_type"))))
     fields = dict(name=name, vocab_size=vocab, hidden_size=hidden,
                   context_length=ctx, blocks=blocks, layout=tuple(layout),

@@ -101,13 +101,13 @@ def import_mamba1(cfg: Config, name: str):
               proj_bias=bool(get(cfg, "use_bias", default=False)),
               dt_rank=math.ceil(hidden / 16) if rank == "auto" else as_int(cfg, "time_step_rank"),
               inner_norms=False, gated_norm=False)
-    return build_spec(cfg, name, [Layer((ssm,), ())] * n, position="none", default_context=1 << 20)
+    return build_spec(cfg, name, [Layer((ssm,), ())] * n, position="none", nominal_context=1 << 20)
 
 
 def import_mamba2(cfg: Config, name: str):
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     ssm = _mamba2(cfg, hidden, d_inner=int(get(cfg, "expand", default=2) * hidden))
-    return build_spec(cfg, name, [Layer((ssm,), ())] * n, position="none", default_context=1 << 20)
+    return build_spec(cfg, name, [Layer((ssm,), ())] * n, position="none", nominal_context=1 << 20)
 
 
 def import_jamba(cfg: Config, name: str):
