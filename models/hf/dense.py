@@ -118,9 +118,10 @@ def import_dense(cfg: Config, name: str):
         act = activation(get(cfg, "hidden_activation", "hidden_act", default="gelu_pytorch_tanh"))
     else:
         act = activation(get(cfg, "hidden_act", default="silu"))
-    ffn = dense_ffn(cfg, activation=act, **({"bias": bias} if mt == "ernie4_5" else {}))
-    if mt in ("arcee", "nemotron"):
+    if mt in ("arcee", "nemotron"):          # a plain ReLU^2 MLP
         ffn = dense_ffn(cfg, gated=False, activation=activation(get(cfg, "hidden_act", default="relu2")))
+    else:
+        ffn = dense_ffn(cfg, activation=act, **({"bias": bias} if mt == "ernie4_5" else {}))
     kinds = _window_kinds(cfg, mt, n, context)
     ropes = _rope_layers(cfg, n)
     if mt == "exaone4" and any(kind == "sliding" for kind, _ in kinds):
