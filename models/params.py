@@ -231,9 +231,9 @@ def count_params(spec: ModelSpec) -> ParamReport:
     head += v if spec.lm_head_bias else 0
     comp["lm_head"] = Count(kept=head)
     # the final norm, and BLOOM's norm after the lookup: every token passes through both
-    final_norm = norm_params(spec) * (int(spec.final_norm) + int(spec.embedding_norm))
-    comp["norms"] = Count(kept=final_norm)
-    active = embed + head + final_norm
+    outer_norms = norm_params(spec) * (int(spec.final_norm) + int(spec.embedding_norm))
+    comp["norms"] = Count(kept=outer_norms)
+    active = embed + head + outer_norms
     # one count per distinct block, times the layers that use it (DeepSeek-V3: 2 blocks, 61 layers)
     cache: dict[str, tuple[dict[str, Count], int]] = {}
     for name, n in Counter(spec.layout).items():
