@@ -552,7 +552,9 @@ def test_profile_panel_runs_in_a_worker_and_calibrates(window, qtbot):
               if b.phase == "decode" and b.backend == "torch"]
     assert 0.7 <= sum(p for _, p in decode) / sum(m for m, _ in decode) <= 1.4
     assert "ratio 1.00" in panel.summary.text() and "after" in panel.summary.text()
-    assert window.doc.state.workload.memory_efficiency < 0.8
+    # the fitted efficiency (whatever this CPU's timings make it) replaced the default
+    from kernels.calibration import calibrate
+    assert window.doc.state.workload.memory_efficiency == calibrate(result).memory_efficiency != 0.8
     # the window now costs this CPU with the bandwidth the profile measured, which the fitted
     # efficiencies are relative to (against the core-count estimate they would mispredict)
     from kernels.profiler import result_hardware
