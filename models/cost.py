@@ -205,11 +205,12 @@ def kv_cached_tokens(tokens: int, kind: str, window: int) -> int:
 
 def kv_elements_per_token(mixer) -> int:
     """Cached elements per token. GQA: 2 * kv_heads * head_dim (K and V);
-    MLA: kv_lora_rank + qk_rope_dim (the latent and the shared RoPE key)."""
+    MLA: kv_lora_rank + qk_rope_dim (the latent and the shared RoPE key), plus index_head_dim for
+    DSA's indexer keys (at the KV format: DeepSeek's own kernels keep them in fp8)."""
     if isinstance(mixer, Attention):
         return mixer.kv_heads * (mixer.head_dim + mixer.vdim)
     if isinstance(mixer, MLA):
-        return mixer.kv_lora_rank + mixer.qk_rope_dim
+        return mixer.kv_lora_rank + mixer.qk_rope_dim + mixer.index_head_dim
     return 0
 
 
@@ -292,6 +293,20 @@ def _mixer_ops(m, d: int, tokens: int, batch: int, start: int, fmt: _Fmt, decode
         keys = kv_cached_tokens(start + tokens, m.kind, m.window)
         pairs = tokens * tokens if dense_attention else attended_pairs(tokens, m.kind, m.window, start)
         latent = m.kv_lora_rank + m.qk_rope_dim
+        if m.sparse:
+            # DeepSeek Sparse Attention (DeepSeek-V3.2-Exp report, sec. 2.1): the indexer scores
+            # every causal pair, I = sum_h w_h ReLU(q_h . k), 2 (index_head_dim + 1) FLOPs per head
+            # and pair, after its per-head weights w = x W (kept in fp32, so not among the
+            # matrices); the attention then reads only the top index_topk keys: min(i, topk) for
+            # query i, the sliding-window count with window topk.
+            ih, hd = m.index_heads, m.index_head_dim
+            index_bytes = batch * ((keys if decode else tokens) * hd * fmt.kv
+                                   + (0 if decode else tokens * ih * hd * fmt.act))
+            ops.append(Op("DSA indexer", "attention", 2 * batch * ih * (hd + 1) * pairs + 2 * d * ih * n_tok,
+                          index_bytes))
+            if not dense_attention:
+                pairs = attended_pairs(tokens, "sliding", m.index_topk, start)
+            keys = min(keys, m.index_topk)
         if decode:
             # Absorbed decode (DeepSeek-V2 paper, sec. 2.1.2): fold W_UK into the query and W_UV
             # after the attention, so scores and values are taken against the cached latent.

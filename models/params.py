@@ -75,7 +75,19 @@ def mla_params(m: MLA, d: int) -> Count:
     c += linear(d, m.kv_lora_rank + m.qk_rope_dim, m.bias) + Count(kept=m.kv_lora_rank)
     c += linear(m.kv_lora_rank, m.heads * (m.qk_nope_dim + m.v_head_dim))
     c += linear(m.heads * m.v_head_dim, d, m.bias)
+    if m.sparse:
+        c += indexer_params(m, d)
     return c
+
+
+def indexer_params(m: MLA, d: int) -> Count:
+    """DeepSeek-V3.2's lightning indexer: wq_b (q_lora x index_heads*index_head_dim) from the
+    query latent, wk (d x index_head_dim), a LayerNorm (weight and bias) on the key, and
+    weights_proj (d x index_heads), the per-head weights of the score sum, which DeepSeek keeps in
+    fp32 (counted as kept: weight-only quantization leaves it alone)."""
+    hd = m.index_head_dim
+    return (linear(m.q_lora_rank, m.index_heads * hd) + linear(d, hd)
+            + Count(kept=2 * hd + d * m.index_heads))
 
 
 def linear_attention_params(la: LinearAttention, d: int) -> Count:

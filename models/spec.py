@@ -167,12 +167,33 @@ class MLA(_Part):
     kind: str = "full"
     window: int = 0
     rope: bool = True
+    # DeepSeek Sparse Attention (DeepSeek-V3.2): a lightning indexer of index_heads x
+    # index_head_dim scores every cached token; the attention then reads only the index_topk best.
+    # 0: dense MLA.
+    index_heads: int = 0
+    index_head_dim: int = 0
+    index_topk: int = 0
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_lora_rank", "v_head_dim"):
             _positive(f"{path}.{name}", getattr(self, name))
-        for name in ("qk_nope_dim", "qk_rope_dim", "q_lora_rank", "window"):
+        for name in ("qk_nope_dim", "qk_rope_dim", "q_lora_rank", "window", "index_heads",
+                     "index_head_dim", "index_topk"):
             _non_negative(f"{path}.{name}", getattr(self, name))
+        indexer = (self.index_heads, self.index_head_dim, self.index_topk)
+        if any(indexer):
+            if not all(indexer):
+                raise SpecError(f"{path}.index_topk", "a sparse (DSA) MLA layer needs index_heads, "
+                                                      "index_head_dim and index_topk all positive")
+            if not self.q_lora_rank:
+                raise SpecError(f"{path}.index_heads", "the DSA indexer reads the query latent: "
+                                                       "it needs q_lora_rank > 0")
+            if self.index_head_dim < self.qk_rope_dim:
+                raise SpecError(f"{path}.index_head_dim",
+                                f"must hold the {self.qk_rope_dim} rotary dims (qk_rope_dim)")
+            if self.kind != "full":
+                raise SpecError(f"{path}.kind", "a sparse (DSA) MLA layer attends over all earlier "
+                                                "tokens' index scores: kind must be full")
         if self.qk_nope_dim + self.qk_rope_dim <= 0:
             raise SpecError(f"{path}.qk_nope_dim", "qk_nope_dim + qk_rope_dim must be positive")
         _choice(f"{path}.kind", self.kind, ("full", "sliding", "chunked"))
@@ -184,6 +205,11 @@ class MLA(_Part):
     @property
     def qk_head_dim(self) -> int:
         return self.qk_nope_dim + self.qk_rope_dim
+
+    @property
+    def sparse(self) -> bool:
+        """DeepSeek Sparse Attention: an indexer picks the keys each query attends to."""
+        return self.index_topk > 0
 
 
 LINEAR_VARIANTS = ("gated_deltanet", "kimi_delta", "lightning")

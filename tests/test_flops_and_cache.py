@@ -64,6 +64,9 @@ def _default_config(model_type: str, **changes) -> dict:
     return cfg
 
 
+# per-layer lists of the 61/78-layer defaults, derived again for the reduced depth
+DSA_RESET = {"layer_types": None, "mlp_layer_types": None, "indexer_types": None}
+
 # Types with no catalog model: transformers' default configs at reduced depth (LayerNorm and
 # parallel blocks, partial RoPE, per-head QK-norm, NoPE global layers)
 TYPE_CASES = [
@@ -82,6 +85,10 @@ TYPE_CASES = [
     ("granite", {"num_hidden_layers": 2}),
     ("cwm", {"num_hidden_layers": 2, "layer_types": None}),
     ("ernie4_5", {"num_hidden_layers": 2, "use_bias": True}),
+    # DeepSeek Sparse Attention: eager attention scores every pair and masks all but the top-k, as
+    # the engine's dense convention counts it; the lightning indexer's scores come on top
+    ("deepseek_v32", {"num_hidden_layers": 1, "first_k_dense_replace": 1, **DSA_RESET}),
+    ("glm_moe_dsa", {"num_hidden_layers": 1, "first_k_dense_replace": 1, **DSA_RESET}),
 ]
 
 
@@ -167,3 +174,71 @@ def test_linear_attention_state_hand_derived():
     for t in (100, 100_000):
         expected = 36 * state * 2 + 12 * 2 * 2 * 256 * t * 2
         assert kv_cache_bytes(spec, t, 1, 2) == expected
+
+
+def _dsa_config(**changes) -> dict:
+    cfg = _default_config("deepseek_v32", num_hidden_layers=2, first_k_dense_replace=2, hidden_size=256,
+                          intermediate_size=512, num_attention_heads=4, num_key_value_heads=4, q_lora_rank=64, kv_lora_rank=32,
+                          qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, index_n_heads=4,
+                          index_head_dim=16, index_topk=5, vocab_size=1000, **DSA_RESET)
+    cfg.update(changes)
+    return cfg
+
+
+def test_dsa_cache_matches_transformers_indexed_cache():
+    """DeepSeek-V3.2's cache: the latent and rope key (transformers' keys and values) and the
+    indexer's key per token."""
+    cfg = _dsa_config()
+    model = _model(cfg, "cpu", torch.bfloat16)
+    batch, tokens = 2, 11
+    with torch.no_grad():
+        out = model(input_ids=torch.randint(0, 1000, (batch, tokens)), use_cache=True)
+    held = sum(t.numel() * t.element_size() for layer in out.past_key_values.layers
+               for t in (layer.keys, layer.values, layer.indexer_keys))
+    ours = kv_cache_bytes(spec_from_hf_config(cfg), tokens, batch, kv_bytes=2)
+    assert ours == held == 2 * (32 + 8 + 16) * tokens * batch * 2
+
+
+def test_dsa_decode_flops_match_flop_counter_on_our_block():
+    """Past index_topk tokens a DSA decode step attends to index_topk latent rows, not all of them:
+    FlopCounterMode over our MLA block's step (DeepSeek-V3.2's true widths, on the meta device) sees
+    what the engine's decode ops say."""
+    from kernels.blocks import build_block
+    from models.cost import _Fmt, block_ops
+    spec = spec_from_hf_config(_default_config("deepseek_v32", num_hidden_layers=1, first_k_dense_replace=1,
+                                               **DSA_RESET))
+    layer = spec.layers[0]
+    mla = layer.mixers[0]
+    pos = 3 * mla.index_topk
+    block = build_block(mla, spec.hidden_size, device="meta")
+    state = block.new_state(1, pos + 1)
+    x = torch.randn(1, 1, spec.hidden_size, device="meta")
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        block.step(x, state, pos)
+    ops = block_ops(spec, spec.layers[0].__class__(layer.mixers, ()), 1, 1, pos, _Fmt(2, 2, 2, 2), True)
+    ours = {op.name: op.flops for op in ops}
+    assert sum(ours.values()) == counter.get_total_flops()
+    attention = 2 * mla.heads * (2 * mla.kv_lora_rank + mla.qk_rope_dim) * mla.index_topk
+    assert ours["latent attention"] == attention
+    assert ours["DSA indexer"] == 2 * mla.index_heads * (mla.index_head_dim + 1) * (pos + 1) \
+        + 2 * spec.hidden_size * mla.index_heads
+
+
+def test_dsa_prefill_attends_topk_keys_per_query():
+    """Causal prefill: query i attends min(i, index_topk) keys (the sliding-window count), and the
+    indexer scores all i of them."""
+    from models.cost import _Fmt, block_ops
+    spec = spec_from_hf_config(_default_config("deepseek_v32", num_hidden_layers=1, first_k_dense_replace=1,
+                                               **DSA_RESET))
+    mla = spec.layers[0].mixers[0]
+    s, k = 8192, mla.index_topk
+    ops = {op.name: op.flops for op in block_ops(spec, spec.layers[0], s, 1, 0, _Fmt(2, 2, 2, 2), False)}
+    pairs = k * (k + 1) // 2 + (s - k) * k
+    assert ours_pairs(ops["latent attention"], mla) == pairs
+    assert ops["DSA indexer"] == 2 * mla.index_heads * (mla.index_head_dim + 1) * s * (s + 1) // 2 \
+        + 2 * spec.hidden_size * mla.index_heads * s
+
+
+def ours_pairs(flops: float, mla) -> float:
+    return flops / (2 * mla.heads * (mla.qk_head_dim + mla.v_head_dim))

@@ -696,3 +696,36 @@ def test_hf_bad_vision_config_is_a_spec_error_naming_it(vision):
     with pytest.raises(SpecError) as info:
         spec_from_hf_config(config)
     assert info.value.field == "config.vision_config"
+
+
+_DSA = dict(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=8, v_head_dim=8, q_lora_rank=24,
+            index_heads=2, index_head_dim=16, index_topk=4)
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"index_topk": 0}, "index_topk"),                 # an indexer without a top-k
+    ({"index_heads": 0}, "index_topk"),
+    ({"q_lora_rank": 0}, "index_heads"),               # the indexer reads the query latent
+    ({"index_head_dim": 4}, "index_head_dim"),         # narrower than the rotary dims
+    ({"kind": "sliding", "window": 8}, "kind"),
+    ({"index_topk": -1}, "index_topk"),
+])
+def test_sparse_mla_rules_name_the_field(changes, field):
+    from models.spec import MLA
+    with pytest.raises(SpecError) as err:
+        MLA(**{**_DSA, **changes}).validate("layers[0].mixers[0]")
+    assert err.value.field.endswith(field)
+
+
+def test_glm_shared_indexer_layers_are_refused_by_name():
+    cfg = {"model_type": "glm_moe_dsa", "num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 2,
+           "kv_lora_rank": 16, "q_lora_rank": 16, "qk_nope_head_dim": 8, "qk_rope_head_dim": 8,
+           "v_head_dim": 8, "n_routed_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+           "intermediate_size": 64, "vocab_size": 100,
+           "indexer_types": ["full", "shared", "shared", "full"]}
+    with pytest.raises(SpecError, match="shared") as err:
+        spec_from_hf_config(cfg)
+    assert err.value.field == "config.indexer_types"
+    cfg["indexer_types"] = ["full"] * 4
+    spec = spec_from_hf_config(cfg)
+    assert all(layer.mixers[0].index_topk == 2048 for layer in spec.layers)

@@ -161,7 +161,7 @@ CONTEXT_BY_DEFAULT = {
     "arcee": 4096, "exaone4": 2048, "glm4_moe_lite": 202752, "minimax": 131072,
     "gpt_bigcode": 1024, "gpt_neo": 2048, "opt": 2048, "mpt": 2048, "nemotron": 4096,
     "granitemoeshared": 2048, "bamba": 262144, "ministral": 131072, "ministral3": 262144, "cwm": 131072,
-    "flex_olmo": 4096, "dots1": 2048}
+    "flex_olmo": 4096, "dots1": 2048, "deepseek_v32": 163840, "glm_moe_dsa": 202752}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

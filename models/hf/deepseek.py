@@ -1,10 +1,11 @@
 """Multi-head latent attention models: DeepSeek-V2/V3 (and Kimi K2, which uses the V3 config;
-GLM-4.7-Flash, which uses V3's layer),
+GLM-4.7-Flash, which uses V3's layer), DeepSeek-V3.2 and GLM-5 (V3's layer with DeepSeek Sparse
+Attention),
 Kimi Linear (KDA linear attention with MLA global layers) and LongCat-Flash (two MLA sublayers and
 a shortcut MoE with zero-computation experts per layer)."""
 from __future__ import annotations
 
-from ..spec import MLA, Layer, LinearAttention, MoEFFN
+from ..spec import MLA, Layer, LinearAttention, MoEFFN, SpecError
 from .common import Config, activation, as_int, build_spec, dense_ffn, get, layer_types
 
 
@@ -37,19 +38,42 @@ def _sparse_layers(cfg: Config, n: int) -> list[bool]:
     return [i >= first and i % freq == 0 for i in range(n)]
 
 
+# DeepSeek Sparse Attention: transformers' defaults (index_n_heads, index_head_dim, index_topk)
+# and leading dense layers for the types whose layers carry the lightning indexer
+_DSA_DEFAULTS = {"deepseek_v32": (64, 128, 2048), "glm_moe_dsa": (32, 128, 2048)}
+# first_k_dense_replace when a config leaves both it and mlp_layer_types out
+_FIRST_DENSE_BY_DEFAULT = {"glm4_moe_lite": 1, "deepseek_v32": 3, "glm_moe_dsa": 3}
+
+
+def _dsa_fields(cfg: Config) -> dict:
+    """The MLA fields of DeepSeek-V3.2's indexer (GLM-5 reuses it). GLM's "shared" indexer layers,
+    which reuse an earlier layer's top-k selection, are refused rather than costed as full ones."""
+    heads, head_dim, topk = _DSA_DEFAULTS[cfg["model_type"]]
+    shared = [t for t in (get(cfg, "indexer_types") or []) if t != "full"]
+    if shared or get(cfg, "index_topk_pattern") or as_int(cfg, "index_topk_freq", default=1) > 1:
+        raise SpecError("config.indexer_types", "layers that reuse another layer's top-k selection "
+                                                "(\"shared\" indexers) are not modelled yet")
+    return dict(index_heads=as_int(cfg, "index_n_heads", default=heads),
+                index_head_dim=as_int(cfg, "index_head_dim", default=head_dim),
+                index_topk=as_int(cfg, "index_topk", default=topk))
+
+
 def import_deepseek(cfg: Config, name: str):
-    """deepseek_v2 / deepseek_v3, and GLM-4.7-Flash (glm4_moe_lite: V3's layer, dense layers
-    named by mlp_layer_types, one by default). V3 adds the per-expert score-correction bias and MTP."""
+    """deepseek_v2 / deepseek_v3; DeepSeek-V3.2 (deepseek_v32) and GLM-5 (glm_moe_dsa): V3's layer
+    with DSA's lightning indexer; GLM-4.7-Flash (glm4_moe_lite: V3's layer). The last three name
+    their dense layers by mlp_layer_types. V3 adds the per-expert score-correction bias and MTP."""
     n = as_int(cfg, "num_hidden_layers")
-    v3 = cfg["model_type"] in ("deepseek_v3", "kimi_k2", "glm4_moe_lite")
-    mla = _mla(cfg)
+    model_type = cfg["model_type"]
+    v3 = model_type != "deepseek_v2"
+    mla = _mla(cfg, **(_dsa_fields(cfg) if model_type in _DSA_DEFAULTS else {}))
     moe = _routed(cfg, router_score_bias=v3)
     dense = dense_ffn(cfg)
     sparse_layers = _sparse_layers(cfg, n)
-    if cfg["model_type"] == "glm4_moe_lite":
+    if model_type in _FIRST_DENSE_BY_DEFAULT:
         types = get(cfg, "mlp_layer_types")
+        first = as_int(cfg, "first_k_dense_replace", default=_FIRST_DENSE_BY_DEFAULT[model_type])
         sparse_layers = [t == "sparse" for t in types[:n]] if isinstance(types, list) and len(types) >= n \
-            else [i > 0 for i in range(n)]
+            else [i >= first for i in range(n)]
     layers = [Layer((mla,), (moe if sparse else dense,)) for sparse in sparse_layers]
     return build_spec(cfg, name, layers,
                       mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
@@ -100,6 +124,8 @@ IMPORTERS = {
     "deepseek_v3": import_deepseek,
     "kimi_k2": import_deepseek,
     "glm4_moe_lite": import_deepseek,
+    "deepseek_v32": import_deepseek,
+    "glm_moe_dsa": import_deepseek,
     "kimi_linear": import_kimi_linear,
     "longcat_flash": import_longcat,
 }
