@@ -39,6 +39,9 @@ MLAS = {
     "nope": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, rope=False),
     "sliding": S.MLA(heads=2, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, kind="sliding",
                      window=3),
+    # DeepSeek Sparse Attention: each query reads its indexer's top 3 keys
+    "dsa": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, q_lora_rank=24,
+                 index_heads=3, index_head_dim=8, index_topk=3),
 }
 LINEAR = {
     "gdn": S.LinearAttention(key_heads=2, value_heads=4, key_dim=8, value_dim=12),

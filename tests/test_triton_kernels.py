@@ -311,7 +311,10 @@ def _tiny_spec(mixer: dict):
     {"type": "attention", "heads": 4, "kv_heads": 1, "head_dim": 16, "kind": "sliding", "window": 8},
     {"type": "mla", "heads": 4, "kv_lora_rank": 32, "qk_nope_dim": 16, "qk_rope_dim": 8,
      "v_head_dim": 16, "q_lora_rank": 24},
-], ids=["gqa", "mqa-sliding", "mla"])
+    # DeepSeek Sparse Attention: the kernel attends over the indexer's top 5 of 13 latent rows
+    {"type": "mla", "heads": 4, "kv_lora_rank": 32, "qk_nope_dim": 16, "qk_rope_dim": 8,
+     "v_head_dim": 16, "q_lora_rank": 24, "index_heads": 2, "index_head_dim": 16, "index_topk": 5},
+], ids=["gqa", "mqa-sliding", "mla", "mla-dsa"])
 def test_profiler_triton_patch_matches_the_torch_layer(seed, mixer):
     """The profiler's "triton" backend swaps our kernels into a decoder layer (decode attention
     or MLA decode, RMSNorm, and the MoE experts, DeepSeek-V3's score-bias routing included):
