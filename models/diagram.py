@@ -387,6 +387,9 @@ def _mla_components(m: MLA, d: int, i: str) -> list[Component]:
                     "heads*(qk_nope+v_head_dim)",
                     f"{m.kv_lora_rank} -> {m.heads}x({m.qk_nope_dim}+{m.v_head_dim}) (k_nope, v)"))
     span = "all earlier tokens" if m.kind == "full" else f"{m.kind} window {m.window}"
+    if m.sparse:
+        out += _indexer_components(m, d, i)
+        span = f"the indexer's top {m.index_topk} of all earlier tokens"
     out.append(Component(
         f"MLA attention{i}", "attention", "mixer",
         f"{m.heads} heads, qk {qk} ({m.qk_nope_dim} nope + {m.qk_rope_dim} rope), v {m.v_head_dim}",
@@ -394,6 +397,26 @@ def _mla_components(m: MLA, d: int, i: str) -> list[Component]:
     out.append(_lin(f"o_proj{i}", "projection", "mixer", m.heads * m.v_head_dim, d, m.bias,
                     "heads*v_head_dim", "d", f"{m.heads}x{m.v_head_dim} -> {d}"))
     return out
+
+
+def _indexer_components(m: MLA, d: int, i: str) -> list[Component]:
+    """DeepSeek Sparse Attention's lightning indexer: small heads scoring every earlier token."""
+    ih, hd = m.index_heads, m.index_head_dim
+    return [
+        _lin(f"indexer wq_b{i}", "projection", "mixer", m.q_lora_rank, ih * hd, False, "q_lora_rank",
+             "index_heads*index_head_dim", f"{m.q_lora_rank} -> {ih}x{hd} (index queries, from the q latent)"),
+        _lin(f"indexer wk{i}", "projection", "mixer", d, hd, False, "d", "index_head_dim",
+             f"{d} -> {hd} (one index key per token)"),
+        _kept(f"indexer k_norm{i}", "norm", "mixer", 2 * hd, f"LayerNorm weight + bias = 2 x {hd}",
+              f"LayerNorm({hd})"),
+        _kept(f"indexer weights_proj{i}", "projection", "mixer", d * ih, f"d x index_heads = {d} x {ih} (fp32)",
+              f"{d} -> {ih} (per-head weights)"),
+        Component(f"index key cache{i}", "cache", "mixer", f"{hd} per token", 0,
+                  f"cached per token beside the latent: index_head_dim = {hd}"),
+        Component(f"top-k selection{i}", "attention", "mixer", f"top {m.index_topk} keys per query", 0,
+                  f"score(t, s) = sum over {ih} heads of w_h ReLU(q_h . k_s); each query keeps its "
+                  f"{m.index_topk} best keys (DeepSeek Sparse Attention)"),
+    ]
 
 
 def _linear_attention_components(la: LinearAttention, d: int, i: str) -> list[Component]:
@@ -683,7 +706,9 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
                 f"latent cache: kv_lora_rank {mx.kv_lora_rank} + qk_rope_dim {mx.qk_rope_dim} = "
                 f"{mx.kv_lora_rank + mx.qk_rope_dim} elements per token (full K and V would be "
                 f"{mx.heads * (mx.qk_head_dim + mx.v_head_dim)})"
-                + (f"; q latent {mx.q_lora_rank}" if mx.q_lora_rank else ""))
+                + (f"; q latent {mx.q_lora_rank}" if mx.q_lora_rank else "")
+                + (f"; DSA index keys {mx.index_head_dim} more per token, each query reads its "
+                   f"top {mx.index_topk} tokens" if mx.sparse else ""))
             if mx.kind != "full":
                 window = window or mx.window
                 window_text = window_text or f"{mx.kind} window {mx.window} tokens"
@@ -749,7 +774,8 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
             mixer_bits.append(f"{CATEGORY_LABELS[mx.kind]} {g.kind} {mx.heads}/{mx.kv_heads}"
                               + (f" w{mx.window}" if mx.kind != "full" else ""))
         elif isinstance(mx, MLA):
-            mixer_bits.append(f"MLA {mx.heads}h latent {mx.kv_lora_rank}")
+            mixer_bits.append(f"MLA {mx.heads}h latent {mx.kv_lora_rank}"
+                              + (f" DSA top-{mx.index_topk}" if mx.sparse else ""))
         elif isinstance(mx, LinearAttention):
             mixer_bits.append({"gated_deltanet": "Gated DeltaNet", "kimi_delta": "KDA",
                                "lightning": "Lightning"}[mx.variant])

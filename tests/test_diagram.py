@@ -32,6 +32,7 @@ SPECS = {
     "gemma-3-1b": lambda: _spec("gemma-3-1b"),
     "qwen3-next-80b-a3b": lambda: _spec("qwen3-next-80b-a3b"),
     "deepseek-v3": lambda: _spec("deepseek-v3"),
+    "deepseek-v3.2-exp": lambda: _spec("deepseek-v3.2-exp"),
     "mixtral-8x7b": lambda: _spec("mixtral-8x7b"),
     "jamba": _jamba_spec,
 }
@@ -175,6 +176,21 @@ def test_deepseek_mla_and_moe_details():
     assert "256" in moe.experts_text and "top-8" in moe.router_text
     assert "1 shared" in moe.shared_text
     assert moe.cache_bytes_per_token == 576 * 2.0
+
+
+def test_deepseek_sparse_attention_indexer_details():
+    dm = diagram_model(_spec("deepseek-v3.2-exp"))
+    block = dm.blocks["mla+moe"]
+    parts = {c.name: c for c in block.components}
+    assert parts["indexer wq_b"].params == 1536 * 64 * 128
+    assert parts["indexer wk"].params == 7168 * 128
+    assert parts["indexer weights_proj"].params == 7168 * 64
+    assert parts["indexer k_norm"].params == 2 * 128
+    assert "index key cache" in parts and "top 2048" in parts["top-k selection"].shape
+    assert "top 2048" in parts["MLA attention"].formula
+    assert "2048" in block.latent_text and "128" in block.latent_text
+    assert block.cache_bytes_per_token == (512 + 64 + 128) * 2.0
+    assert dict(block.properties)["Mixer"] == "MLA 128h latent 512 DSA top-2048"
 
 
 def test_jamba_hybrid_strip():
