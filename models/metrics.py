@@ -203,4 +203,6 @@ def knob_values(spec: ModelSpec) -> dict[str, object]:
     moe = next((f for l in spec.layers for f in l.ffns if isinstance(f, MoEFFN)), None)
     if moe is not None:
         values.update(experts=moe.experts, top_k=moe.top_k, shared_experts=moe.shared_experts)
+    dsa = next((m for l in spec.layers for m in l.mixers if isinstance(m, MLA) and m.sparse), None)
+    values["index_topk"] = dsa.index_topk if dsa is not None else None
     return values

@@ -197,6 +197,8 @@ def _set_field(spec: ModelSpec, key: str, value: Any) -> ModelSpec:
     if key in ("kv_lora_rank", "q_lora_rank"):
         n = _int(key, value)
         return _map_mixers(spec, (MLA,), lambda m: dataclasses.replace(m, **{key: n}), "MLA")
+    if key == "index_topk":
+        return _set_index_topk(spec, _int(key, value))
     if key in ("hidden_size", "vocab_size", "context_length", "mtp_depth"):
         return spec.with_changes(**{key: _int(key, value)})
     if key == "tie_embeddings":
@@ -215,8 +217,21 @@ def _set_field(spec: ModelSpec, key: str, value: Any) -> ModelSpec:
     raise SpecError(key, f"unknown setting; settable keys: {', '.join(SETTABLE)}")
 
 
+def _set_index_topk(spec: ModelSpec, n: int) -> ModelSpec:
+    """Keys each query of a DeepSeek Sparse Attention layer reads; 0 removes the indexer (dense MLA,
+    as DeepSeek-V3)."""
+    if not any(isinstance(m, MLA) and m.sparse for l in spec.layers for m in l.mixers):
+        raise SpecError("index_topk", f"{spec.name} has no sparse (DSA) attention layers: its layers "
+                                      f"use {_mixers_of(spec)} without a lightning indexer")
+    if n < 0:
+        raise SpecError("index_topk", f"must be 0 (dense) or a positive number of keys, got {n}")
+    dense = dict(index_heads=0, index_head_dim=0, index_topk=0)
+    return _map_mixers(spec, (MLA,), lambda m: dataclasses.replace(m, **(dense if n == 0 else {"index_topk": n}))
+                       if m.sparse else m, "MLA")
+
+
 SETTABLE = ("attention", "kv_heads", "heads", "head_dim", "window", "local_global", "layers",
-            "experts", "top_k", "shared_experts", "d_expert", "d_ff", "kv_lora_rank", "q_lora_rank",
+            "experts", "top_k", "shared_experts", "d_expert", "d_ff", "kv_lora_rank", "q_lora_rank", "index_topk",
             "hidden_size", "vocab_size", "context_length", "mtp_depth", "tie_embeddings", "name")
 
 

@@ -193,3 +193,37 @@ def test_learned_positions_are_a_lookup_not_active_weights():
     from models.params import count_params
     p = count_params(find("gpt-2").spec())          # tied embeddings, 1,024 learned positions
     assert p.active - p.active_without_embeddings == 1024 * 1600
+
+
+def test_sparse_attention_pays_off_only_past_its_top_k():
+    """DeepSeek-V3.2 against itself made dense (index_topk=0: DeepSeek-V3's MLA): below 2,048 tokens
+    DSA only adds its indexer; at 128K a decode step reads 2,048 latent rows instead of 128K, and
+    the indexer's 128-d keys (704 instead of 576 cached numbers per token) are what it costs."""
+    from models.overrides import apply_overrides
+    from models.params import count_params
+    sparse = find("deepseek-v3.2-exp").spec()
+    dense = apply_overrides(sparse, {"index_topk": 0})
+    per_layer_indexer = 1536 * 64 * 128 + 7168 * 128 + 2 * 128 + 7168 * 64
+    assert count_params(sparse).total - count_params(dense).total == 61 * per_layer_indexer
+    # served as DeepSeek serves it: fp8 weights on 8 GPUs, 32 sequences decoded together
+    def at(context):
+        wl = Workload(context=context, batch=32, weights="fp8", hardware="h200-sxm", devices=8)
+        return cost_report(sparse, wl), cost_report(dense, wl)
+    s, d = at(1024)
+    assert s.decode.flops > d.decode.flops and s.prefill.time_s > d.prefill.time_s
+    s, d = at(131072)
+    # 128K: a tenth of the decode FLOPs, under half the prefill time, a third less per token
+    assert s.decode.flops < d.decode.flops / 9 and s.prefill.time_s < d.prefill.time_s / 2
+    assert s.decode.time_s < 0.7 * d.decode.time_s
+    assert s.memory.kv_cache / d.memory.kv_cache == pytest.approx((512 + 64 + 128) / (512 + 64))
+
+
+def test_sparse_attention_top_k_edits_are_checked():
+    from models.overrides import apply_overrides
+    with pytest.raises(SpecError, match="no sparse \\(DSA\\) attention") as err:
+        apply_overrides(find("deepseek-v3").spec(), {"index_topk": 1024})
+    assert err.value.field == "index_topk"
+    with pytest.raises(SpecError, match="must be 0"):
+        apply_overrides(find("deepseek-v3.2-exp").spec(), {"index_topk": -5})
+    edited = apply_overrides(find("deepseek-v3.2-exp").spec(), {"index_topk": 512})
+    assert {m.index_topk for layer in edited.layers for m in layer.mixers} == {512}

@@ -99,6 +99,24 @@ def test_moe_knobs(window, qtbot):
     assert shown(window, "paramsActive") == expected["paramsActive"]
 
 
+def test_sparse_attention_top_k_knob(window, qtbot):
+    """DeepSeek-V3.2's DSA top-k: only for models with a lightning indexer; fewer keys per query
+    cut the long-context decode time, the KV cache (the indexer still keeps every token) stays."""
+    from PySide6.QtWidgets import QSpinBox
+    box = window.knobs.findChild(QSpinBox, "sparseTopK")
+    assert not box.isEnabled() and box.specialValueText() == "—"      # Llama 3 has no indexer
+    window.open_catalog("deepseek-v3.2-exp")
+    assert box.isEnabled() and box.value() == 2048
+    set_spin(window, qtbot, "context", 131072)
+    before = window.doc.report
+    set_spin(window, qtbot, "sparseTopK", 512)
+    wl = window.doc.state.workload
+    spec = apply_overrides(find("deepseek-v3.2-exp").spec(), {"index_topk": 512})
+    assert window.doc.report.tpot_s == cost_report(spec, wl).tpot_s < before.tpot_s
+    assert shown(window, "memKV") == engine_rows(spec, wl)["memKV"] and window.doc.report.memory.kv_cache \
+        == before.memory.kv_cache
+
+
 def test_a_model_without_a_public_architecture_is_a_message_and_the_model_stays(window):
     assert not window.open_catalog("gpt-4")
     box = [b for b in window.findChildren(QMessageBox, "errorDialog") if b.isVisible()][-1]

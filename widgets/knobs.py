@@ -64,6 +64,7 @@ class KnobPanel(QWidget):
         self.experts = self._spin("experts", 1, 4096)
         self.top_k = self._spin("topK", 1, 256)
         self.shared = self._spin("sharedExperts", 0, 64)
+        self.index_topk = self._spin("sparseTopK", 1, 1 << 22)
         self.window.setToolTip("Sliding-window size; to add windows to a model without them, "
                                "set a local:global ratio (1:0 makes every attention layer local)")
         self._row(form, "Attention", self.attention, "attention",
@@ -79,6 +80,9 @@ class KnobPanel(QWidget):
         self._row(form, "Experts", self.experts, "experts", "Routed experts per MoE layer")
         self._row(form, "Top-k", self.top_k, "top_k", "Routed experts per token")
         self._row(form, "Shared experts", self.shared, "shared_experts", "Always-on experts")
+        self._row(form, "Sparse top-k", self.index_topk, "index_topk",
+                  "DeepSeek Sparse Attention: the keys each query reads, chosen by the lightning indexer "
+                  "(DeepSeek-V3.2, GLM-5)")
         self.reset = QPushButton("Reset to original", objectName="resetButton")
         self.reset.clicked.connect(self.resetRequested)
         form.addRow(self.reset)
@@ -160,7 +164,7 @@ class KnobPanel(QWidget):
         for combo in (self.attention, self.weights, self.kv, self.activations, self.group, self.hardware):
             combo.currentIndexChanged.connect(lambda _i, c=combo: self._changed(c, self._combo_value(c)))
         for spin in (self.kv_heads, self.window, self.layers, self.experts, self.top_k, self.shared,
-                     self.context, self.batch, self.devices):
+                     self.index_topk, self.context, self.batch, self.devices):
             spin.valueChanged.connect(lambda v, s=spin: self._changed(s, v))
             spin.installEventFilter(self._history_keys)      # keys reach the spin box, which has focus
         self.local_global.installEventFilter(self._history_keys)
@@ -229,7 +233,8 @@ class KnobPanel(QWidget):
                 self.attention.setEnabled(values.get("attention") != "none")
             for spin, key in ((self.kv_heads, "kv_heads"), (self.window, "window"),
                               (self.layers, "layers"), (self.experts, "experts"),
-                              (self.top_k, "top_k"), (self.shared, "shared_experts")):
+                              (self.top_k, "top_k"), (self.shared, "shared_experts"),
+                              (self.index_topk, "index_topk")):
                 self._show_optional(spin, values.get(key))
             self._local_global_shown = values.get("local_global") or ""
             if self.local_global.text() != self._local_global_shown:
