@@ -134,6 +134,7 @@ def architecture_features(spec: ModelSpec) -> frozenset[str]:
         found.add("Linear attention")
     if any(isinstance(m, SSM) for m in mixers):
         found.add("SSM")
+    # (a short convolution, LFM2's, makes a hybrid with attention like a recurrence does)
     families = {("softmax" if isinstance(m, (Attention, MLA)) else type(m).__name__) for m in mixers}
     if len(families) > 1:
         found.add("Hybrid")

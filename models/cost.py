@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from .dtypes import KV_DTYPES, dtype
 from .hardware import Hardware, get_hardware
 from .params import ParamReport, count_params, ffn_params, mixer_params, routed_real_experts
-from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError, readable
+from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv, SpecError, readable
 
 GiB = 2**30
 
@@ -216,7 +216,8 @@ def kv_elements_per_token(mixer) -> int:
 
 def state_elements(mixer) -> int:
     """Constant recurrent state per sequence: linear attention heads x key_dim x value_dim plus
-    the short-conv window; Mamba-2 heads x head_dim x d_state plus conv; Mamba-1 d_inner x d_state."""
+    the short-conv window; Mamba-2 heads x head_dim x d_state plus conv; Mamba-1 d_inner x d_state;
+    LFM2's short convolution only its window, (kernel - 1) x channels."""
     if isinstance(mixer, LinearAttention):
         conv = (mixer.conv_kernel - 1) * (mixer.key_heads * mixer.key_dim * 2
                                           + mixer.value_heads * mixer.value_dim) if mixer.conv_kernel else 0
@@ -226,6 +227,8 @@ def state_elements(mixer) -> int:
             conv = (mixer.conv_kernel - 1) * (mixer.d_inner + 2 * mixer.groups * mixer.d_state)
             return mixer.d_inner * mixer.d_state + conv
         return mixer.d_inner * mixer.d_state + (mixer.conv_kernel - 1) * mixer.d_inner
+    if isinstance(mixer, ShortConv):
+        return (mixer.kernel - 1) * mixer.channels
     return 0
 
 
@@ -324,6 +327,14 @@ def _mixer_ops(m, d: int, tokens: int, batch: int, start: int, fmt: _Fmt, decode
         ops.append(Op("latent attention", "attention", core, core_bytes))
         return ops
     state = state_elements(m)
+    if isinstance(m, ShortConv):
+        # LFM2: in_proj to B, C, x; C * conv(B * x); out_proj. The conv: 2 * kernel FLOPs per channel.
+        ch = m.channels
+        ops.append(Op("short conv projections", "projection", 2 * params.matrix * n_tok,
+                      w_bytes + n_tok * (d + 3 * ch + ch + d) * fmt.act))
+        ops.append(Op("short conv", "recurrence", 2 * m.kernel * ch * n_tok,
+                      batch * 2 * state * fmt.kv + n_tok * 2 * ch * fmt.act))
+        return ops
     if isinstance(m, LinearAttention):
         # Delta-rule recurrence per token and head: read-out S^T k, rank-1 update, output S^T q:
         # three state-sized products (2 FLOPs each per element).
@@ -446,6 +457,8 @@ def widest_intermediate(layer: Layer) -> int:
             widest = max(widest, m.heads * (m.qk_head_dim * 2 + m.v_head_dim * 2))
         elif isinstance(m, LinearAttention):
             widest = max(widest, 2 * (m.key_heads * m.key_dim + m.value_heads * m.value_dim))
+        elif isinstance(m, ShortConv):
+            widest = max(widest, 3 * m.channels)
         else:
             widest = max(widest, 2 * m.d_inner + 2 * m.groups * m.d_state)
     for f in layer.ffns:

@@ -25,20 +25,22 @@ from .dtypes import dtype
 from .metrics import plural
 from .params import (Count, count_params, ffn_params, layer_params, linear,
                      mlp_params, norm_params)
-from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN
+from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
 
-MIXER_CATEGORIES = ("full", "sliding", "chunked", "mla", "linear", "ssm", "none")
+MIXER_CATEGORIES = ("full", "sliding", "chunked", "mla", "linear", "ssm", "conv", "none")
 FFN_CATEGORIES = ("dense", "moe", "none")
 
 CATEGORY_LABELS = {
     "full": "full attention", "sliding": "sliding window", "chunked": "chunked attention",
-    "mla": "MLA", "linear": "linear attention", "ssm": "SSM (Mamba)", "none": "none",
+    "mla": "MLA", "linear": "linear attention", "ssm": "SSM (Mamba)", "conv": "short convolution",
+    "none": "none",
     "dense": "dense FFN", "moe": "MoE",
 }
 
 # the parameter groups of models.params.layer_params, as the properties table names them
 PART_LABELS = {
     "attention": "Attention", "linear_attention": "Linear attention", "ssm": "SSM",
+    "short_conv": "Short convolution",
     "ffn": "FFN", "router": "Router", "experts": "Routed experts",
     "shared_experts": "Shared experts", "norms": "Norm",
 }
@@ -82,6 +84,8 @@ def mixer_category(m) -> str:
         return "linear"
     if isinstance(m, SSM):
         return "ssm"
+    if isinstance(m, ShortConv):
+        return "conv"
     return "none"
 
 
@@ -419,6 +423,23 @@ def _indexer_components(m: MLA, d: int, i: str) -> list[Component]:
     ]
 
 
+def _short_conv_components(c: ShortConv, d: int, i: str) -> list[Component]:
+    """LFM2's gated short convolution: y = out_proj(C * conv(B * x))."""
+    ch = c.channels
+    conv = ch * c.kernel + (ch if c.bias else 0)
+    return [
+        _lin(f"in_proj{i}", "projection", "mixer", d, 3 * ch, c.bias, "d", "3*channels",
+             f"{d} -> 3x{ch} (B, C, x)"),
+        _kept(f"conv{i}", "recurrence", "mixer", conv,
+              f"channels x kernel = {ch} x {c.kernel}" + (f" + {ch} bias" if c.bias else ""),
+              f"depthwise causal conv, {c.kernel} taps, over B * x"),
+        Component(f"conv state{i}", "cache", "mixer", f"{c.kernel - 1} x {ch} per sequence", 0,
+                  f"cached per sequence: the last kernel - 1 = {c.kernel - 1} inputs of {ch} channels"),
+        _lin(f"out_proj{i}", "projection", "mixer", ch, d, c.bias, "channels", "d",
+             f"{ch} -> {d} (after C * conv)"),
+    ]
+
+
 def _linear_attention_components(la: LinearAttention, d: int, i: str) -> list[Component]:
     kt, vt = la.key_heads * la.key_dim, la.value_heads * la.value_dim
     kh, vh = la.key_heads, la.value_heads
@@ -545,6 +566,8 @@ def _mixer_components(m, d: int, i: str, position: str = "rope") -> list[Compone
         return _mla_components(m, d, i)
     if isinstance(m, LinearAttention):
         return _linear_attention_components(m, d, i)
+    if isinstance(m, ShortConv):
+        return _short_conv_components(m, d, i)
     return _ssm_components(m, d, i)
 
 
@@ -725,6 +748,10 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
                 if mx.variant != "lightning" else
                 f"{variant}: constant state of {mx.value_heads} heads x {mx.key_dim} x "
                 f"{mx.value_dim} per sequence")
+        elif isinstance(mx, ShortConv):
+            recurrence_text = recurrence_text or (
+                f"gated short convolution: {mx.kernel} taps over {mx.channels} channels; the state is "
+                f"the last {mx.kernel - 1} inputs, no attention")
         elif isinstance(mx, SSM):
             if mx.variant == "mamba2":
                 recurrence_text = recurrence_text or (
@@ -779,6 +806,8 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
         elif isinstance(mx, LinearAttention):
             mixer_bits.append({"gated_deltanet": "Gated DeltaNet", "kimi_delta": "KDA",
                                "lightning": "Lightning"}[mx.variant])
+        elif isinstance(mx, ShortConv):
+            mixer_bits.append(f"short conv k{mx.kernel}")
         else:
             mixer_bits.append("Mamba-2" if mx.variant == "mamba2" else "Mamba-1")
     ffn_bits = []

@@ -9,7 +9,8 @@ import dataclasses
 from typing import Any, Callable
 
 from .hf.common import block_label
-from .spec import MAX_LAYERS, MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, SpecError
+from .spec import (MAX_LAYERS, MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN,
+                   ShortConv, SpecError)
 
 
 def _map_layers(spec: ModelSpec, fn: Callable[[Layer], Layer]) -> ModelSpec:
@@ -18,7 +19,8 @@ def _map_layers(spec: ModelSpec, fn: Callable[[Layer], Layer]) -> ModelSpec:
 
 
 _MIXER_NAMES = {Attention: "softmax attention (MHA/GQA/MQA)", MLA: "multi-head latent attention (MLA)",
-                LinearAttention: "linear attention", SSM: "state-space (Mamba)"}
+                LinearAttention: "linear attention", SSM: "state-space (Mamba)",
+                ShortConv: "short convolution"}
 
 
 def _mixers_of(spec: ModelSpec) -> str:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN
+from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
 
-COMPONENTS = ("embeddings", "attention", "linear_attention", "ssm", "ffn", "experts",
+COMPONENTS = ("embeddings", "attention", "linear_attention", "ssm", "short_conv", "ffn", "experts",
               "shared_experts", "router", "norms", "lm_head", "vision")
 
 
@@ -136,6 +136,14 @@ def ssm_params(s: SSM, d: int) -> Count:
     return c + linear(s.d_inner, d, s.proj_bias)
 
 
+def short_conv_params(c: ShortConv, d: int) -> Count:
+    """LFM2: in_proj (d x 3c: B, C, x), a depthwise conv (c x kernel), out_proj (c x d), c the
+    channels (LFM2: c = d); with conv_bias every one of the three has a bias."""
+    ch = c.channels
+    return (linear(d, 3 * ch, c.bias) + Count(kept=ch * c.kernel + (ch if c.bias else 0))
+            + linear(ch, d, c.bias))
+
+
 def mixer_params(m, d: int) -> tuple[str, Count]:
     if isinstance(m, Attention):
         return "attention", attention_params(m, d)
@@ -143,6 +151,8 @@ def mixer_params(m, d: int) -> tuple[str, Count]:
         return "attention", mla_params(m, d)
     if isinstance(m, LinearAttention):
         return "linear_attention", linear_attention_params(m, d)
+    if isinstance(m, ShortConv):
+        return "short_conv", short_conv_params(m, d)
     return "ssm", ssm_params(m, d)
 
 

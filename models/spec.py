@@ -1,8 +1,8 @@
 """The model spec: one immutable, validated schema for every architecture in the survey.
 
 A spec is a handful of global fields plus an explicit per-layer list. Each layer holds zero or more
-token mixers (attention, MLA, linear attention, SSM) and zero or more FFNs (dense, MoE). Most layers
-have one of each; FFN-only or mixer-only layers (Nemotron-H, Mamba), parallel hybrids (Falcon-H1:
+token mixers (attention, MLA, linear attention, SSM, short convolution) and zero or more FFNs
+(dense, MoE). Most layers have one of each; FFN-only or mixer-only layers (Nemotron-H, Mamba), parallel hybrids (Falcon-H1:
 attention and Mamba side by side) and LongCat-Flash's double layers are the same schema with other
 counts, so the cost model never needs a per-model code path.
 
@@ -284,8 +284,25 @@ class SSM(_Part):
         return self.d_inner // self.heads if self.heads else self.d_inner
 
 
-Mixer = Union[Attention, MLA, LinearAttention, SSM]
-MIXER_TYPES: dict[str, type] = {c.KIND: c for c in (Attention, MLA, LinearAttention, SSM)}
+@dataclass(frozen=True)
+class ShortConv(_Part):
+    """Gated short convolution (Liquid AI's LFM2): in_proj to B, C and x of ``channels`` each,
+    y = out_proj(C * conv(B * x)) with a depthwise causal conv of ``kernel`` taps. No attention and
+    no recurrence: the state is the last kernel - 1 gated inputs. (LFM2: channels = hidden size.)"""
+
+    KIND: ClassVar[str] = "short_conv"
+    channels: int
+    kernel: int = 3
+    bias: bool = False             # conv_bias: on in_proj, the conv and out_proj
+
+    def validate(self, path: str) -> None:
+        _positive(f"{path}.channels", self.channels)
+        _positive(f"{path}.kernel", self.kernel)
+        _boolean(f"{path}.bias", self.bias)
+
+
+Mixer = Union[Attention, MLA, LinearAttention, SSM, ShortConv]
+MIXER_TYPES: dict[str, type] = {c.KIND: c for c in (Attention, MLA, LinearAttention, SSM, ShortConv)}
 
 
 # --------------------------------------------------------------------------- FFNs

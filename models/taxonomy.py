@@ -27,7 +27,7 @@ from resources import RESOURCES_DIR
 
 from .catalog import CatalogEntry, architecture_features, catalog
 from .params import count_params
-from .spec import MLA, SSM, Attention, LinearAttention, ModelSpec, MoEFFN, SpecError
+from .spec import MLA, SSM, Attention, LinearAttention, ModelSpec, MoEFFN, ShortConv, SpecError
 
 TAXONOMY_DIR = RESOURCES_DIR / "taxonomy"
 TAXONOMY_PATH = TAXONOMY_DIR / "taxonomy.json"
@@ -252,6 +252,9 @@ def spec_techniques(spec: ModelSpec) -> set[str]:
             elif isinstance(m, SSM):
                 families.add("ssm")
                 out.add("mamba")
+                continue
+            elif isinstance(m, ShortConv):      # LFM2: no survey concept of its own; a hybrid family
+                families.add("short_conv")
                 continue
             else:  # pragma: no cover - the spec admits no other mixers
                 continue

@@ -54,6 +54,9 @@ SSMS = {
     "mamba2_bias_nonorm": S.SSM(d_inner=32, d_state=4, heads=4, groups=1, conv_kernel=3, proj_bias=True,
                                 conv_bias=False, gated_norm=False),
     "mamba1": S.SSM(d_inner=32, d_state=4, variant="mamba1", dt_rank=4, inner_norms=True),
+    # LFM2's gated short convolution (no SSM state; its conv window is the whole state)
+    "short_conv": S.ShortConv(channels=D),
+    "short_conv_bias_wide": S.ShortConv(channels=96, kernel=4, bias=True),
 }
 FFNS = {
     "swiglu": S.DenseFFN(d_ff=96),
@@ -89,6 +92,7 @@ LAYOUTS = {
     "kda_dense": (S.Layer((LINEAR["kda"],), (FFNS["swiglu"],)), {"position": "none"}),
     "jamba": (S.Layer((SSMS["mamba1"],), (FFNS["moe_softmax"],)), {}),
     "lightning_moe": (S.Layer((LINEAR["lightning"],), (FFNS["moe_deepseek"],)), {}),
+    "lfm2_conv": (S.Layer((SSMS["short_conv"],), (FFNS["swiglu"],)), {}),
 }
 
 

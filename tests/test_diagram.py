@@ -12,7 +12,7 @@ from models.diagram import (FFN_CATEGORIES, MIXER_CATEGORIES, diagram_model, ffn
                             fold_runs, human_count, layer_runs, mixer_category)
 from models.overrides import apply_overrides
 from models.params import layer_params
-from models.spec import MLA, SSM, Attention, LinearAttention, MoEFFN
+from models.spec import MLA, SSM, Attention, LinearAttention, MoEFFN, ShortConv
 
 
 def _spec(model_id):
@@ -28,6 +28,15 @@ def _jamba_spec():
     return spec_from_hf_config(cfg)
 
 
+def _lfm2_spec():
+    """LFM2-1.2B's shape: 10 gated short-convolution layers among 6 attention layers."""
+    from models.hf import spec_from_hf_config
+    types = ["conv", "conv", "full_attention"] * 3 + ["conv", "full_attention"] * 3 + ["conv"]
+    return spec_from_hf_config({"model_type": "lfm2", "hidden_size": 2048, "block_ff_dim": 12288,
+                                "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8,
+                                "vocab_size": 65536, "layer_types": types})
+
+
 SPECS = {
     "gemma-3-1b": lambda: _spec("gemma-3-1b"),
     "qwen3-next-80b-a3b": lambda: _spec("qwen3-next-80b-a3b"),
@@ -35,6 +44,7 @@ SPECS = {
     "deepseek-v3.2-exp": lambda: _spec("deepseek-v3.2-exp"),
     "mixtral-8x7b": lambda: _spec("mixtral-8x7b"),
     "jamba": _jamba_spec,
+    "lfm2": _lfm2_spec,
 }
 
 
@@ -48,6 +58,8 @@ def _expected_mixer(layer):
         return "linear"
     if isinstance(m, SSM):
         return "ssm"
+    if isinstance(m, ShortConv):
+        return "conv"
     return "none"
 
 
@@ -640,3 +652,14 @@ def test_overview_labels_fit_their_boxes(view, model_id):
     for b in dm.blocks.values():
         for part in b.title.split(" + "):
             assert part in shown
+
+
+def test_short_convolution_block_details():
+    dm = diagram_model(_lfm2_spec())
+    assert [e.mixer for e in dm.strip[:3]] == ["conv", "conv", "full"]
+    block = dm.blocks["conv+dense"]
+    parts = {c.name: c for c in block.components}
+    assert parts["in_proj"].params == 2048 * 3 * 2048 and parts["out_proj"].params == 2048 * 2048
+    assert parts["conv"].params == 2048 * 3 and "conv state" in parts
+    assert dict(block.properties)["Mixer"] == "short conv k3"
+    assert block.cache_bytes_per_token == 0 and block.cache_bytes_at_context == 2 * 2048 * 2.0

@@ -35,7 +35,7 @@ from widgets.steady import steady_scroll_bars
 _CATEGORY_COLORS = {
     "light": {
         "full": "#3f6fb5", "sliding": "#2a9d8f", "chunked": "#5a9e3a", "mla": "#8e5bb5",
-        "linear": "#d6609e", "ssm": "#c8414b", "none": "#a0a0a0",
+        "linear": "#d6609e", "ssm": "#c8414b", "conv": "#b07a2a", "none": "#a0a0a0",
         "dense": "#7a8791", "moe": "#d4a017",
         "embedding": "#5b7083", "position": "#8a8f98", "final_norm": "#8a8f98",
         "lm_head": "#5b7083", "mtp": "#8a8f98", "vision": "#6d5f8f", "norm": "#9aa3ad",
@@ -43,7 +43,7 @@ _CATEGORY_COLORS = {
     },
     "dark": {
         "full": "#6d9eeb", "sliding": "#4cc3b3", "chunked": "#86c56b", "mla": "#b98be0",
-        "linear": "#f08cc4", "ssm": "#ef6f78", "none": "#8a8a8a",
+        "linear": "#f08cc4", "ssm": "#ef6f78", "conv": "#d9a55a", "none": "#8a8a8a",
         "dense": "#9fb0bd", "moe": "#f0c43c",
         "embedding": "#8fa8bf", "position": "#9aa2ad", "final_norm": "#9aa2ad",
         "lm_head": "#8fa8bf", "mtp": "#9aa2ad", "vision": "#a496c8", "norm": "#8f99a3",

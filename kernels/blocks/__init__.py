@@ -26,10 +26,11 @@ from .attention import Attention, RMSNorm
 from .ffn import MLP, MoE, build_ffn
 from .linear_attention import GatedDeltaNet, KimiDelta, Lightning, build_linear_attention
 from .mla import MLA
+from .short_conv import ShortConv
 from .ssm import Mamba1, Mamba2, build_ssm
 
 __all__ = ["apply_update", "build_block", "build_layer", "count_params", "DecoderLayer", "Attention", "MLA",
-           "GatedDeltaNet", "KimiDelta", "Lightning", "Mamba1", "Mamba2", "MLP", "MoE", "RMSNorm"]
+           "GatedDeltaNet", "KimiDelta", "Lightning", "Mamba1", "Mamba2", "MLP", "MoE", "RMSNorm", "ShortConv"]
 
 
 def count_params(module: nn.Module) -> int:
@@ -46,7 +47,7 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
                 rope_theta: float = 10000.0, eps: float = 1e-6, attn_impl: str = "sdpa",
                 moe_impl: str = "loop", dtype: torch.dtype | None = None,
                 device: torch.device | str | None = None) -> nn.Module:
-    """One mixer (Attention, MLA, LinearAttention, SSM) or FFN (DenseFFN, MoEFFN) of the spec."""
+    """One mixer (Attention, MLA, LinearAttention, SSM, ShortConv) or FFN (DenseFFN, MoEFFN) of the spec."""
     with torch.device(device or "cpu"):
         if isinstance(part, S.Attention):
             m = Attention(part, hidden, rope_fraction=rope_fraction, position=position,
@@ -57,6 +58,8 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
             m = build_linear_attention(part, hidden, eps=eps)
         elif isinstance(part, S.SSM):
             m = build_ssm(part, hidden, eps=eps)
+        elif isinstance(part, S.ShortConv):
+            m = ShortConv(part, hidden)
         elif isinstance(part, S.MoEFFN):
             m = build_ffn(part, hidden, impl=moe_impl)
         elif isinstance(part, (S.DenseFFN,)):

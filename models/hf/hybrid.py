@@ -2,12 +2,12 @@
 and Qwen3.5 (Gated DeltaNet 3:1), MiniMax-01 (Lightning Attention 7:1), Mamba and Falcon-Mamba,
 Mamba-2, Jamba (Mamba-1 + attention 7:1, MoE every other layer), Nemotron-H (Mamba-2, attention, MLP
 and MoE layers from hybrid_override_pattern), Granite 4.0-H, Bamba, Falcon-H1 (attention and Mamba-2
-in parallel in every layer)."""
+in parallel in every layer), LFM2 and LFM2-MoE (gated short convolutions with attention layers)."""
 from __future__ import annotations
 
 import math
 
-from ..spec import SSM, Attention, Layer, LinearAttention, MoEFFN, SpecError
+from ..spec import SSM, Attention, Layer, LinearAttention, MoEFFN, ShortConv, SpecError
 from .common import (Config, activation, as_int, build_spec, dense_ffn, get, gqa_attention,
                      layer_types, layer_types_or_flags)
 
@@ -234,6 +234,51 @@ def import_falcon_h1(cfg: Config, name: str):
     return build_spec(cfg, name, [layer] * n)
 
 
+def _lfm2_d_ff(cfg: Config) -> int:
+    """LFM2's MLP width as Lfm2MLP derives it: with block_auto_adjust_ff_dim (the default) two
+    thirds of block_ff_dim (Liquid's name, which transformers reads before intermediate_size),
+    times block_ffn_dim_multiplier and rounded up to block_multiple_of unless the multiplier is
+    null."""
+    ff = as_int(cfg, "block_ff_dim", "intermediate_size")
+    if not get(cfg, "block_auto_adjust_ff_dim", default=True):
+        return ff
+    ff = int(2 * ff / 3)
+    multiplier = cfg.get("block_ffn_dim_multiplier", 1.0)     # null (not absent) skips both steps
+    if multiplier is None:
+        return ff
+    ff = int(float(multiplier) * ff)
+    multiple = as_int(cfg, "block_multiple_of", default=256)
+    return multiple * -(-ff // multiple)
+
+
+def import_lfm2(cfg: Config, name: str):
+    """LFM2 (lfm2) and LFM2-MoE (lfm2_moe): gated short-convolution layers with GQA attention
+    layers (QK-norm per head, no biases) named by layer_types or full_attn_idxs (all attention when
+    neither is given, as transformers reads it); LFM2-MoE's layers after num_dense_layers route to
+    experts with a score-correction bias (use_expert_bias)."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    types = layer_types(cfg, n)
+    if types is None:
+        idxs = get(cfg, "full_attn_idxs")
+        full = set(range(n)) if idxs is None else {int(i) for i in idxs}
+        types = ["full_attention" if i in full else "conv" for i in range(n)]
+    attn = gqa_attention(cfg, hidden=hidden, qk_norm="head", qkv_bias=False, out_bias=False)
+    conv = ShortConv(channels=hidden, kernel=as_int(cfg, "conv_L_cache", default=3),
+                     bias=bool(get(cfg, "conv_bias", default=False)))
+    if cfg["model_type"] == "lfm2_moe":
+        dense_layers = as_int(cfg, "num_dense_layers", default=2)
+        dense = dense_ffn(cfg, activation="silu", bias=False)
+        moe = MoEFFN(experts=as_int(cfg, "num_experts"), top_k=as_int(cfg, "num_experts_per_tok"),
+                     d_expert=as_int(cfg, "moe_intermediate_size"), activation="silu",
+                     router_score_bias=bool(get(cfg, "use_expert_bias", default=True)))
+        ffns = [dense if i < dense_layers else moe for i in range(n)]
+    else:
+        ffns = [dense_ffn(cfg, d_ff=_lfm2_d_ff(cfg), activation="silu", bias=False)] * n
+    layers = [Layer((conv if t == "conv" else attn,), (f,)) for t, f in zip(types, ffns)]
+    tie = get(cfg, "tie_embedding")          # Liquid's key; transformers lets it win
+    return build_spec(cfg, name, layers, **({} if tie is None else {"tie_embeddings": bool(tie)}))
+
+
 IMPORTERS = {
     "qwen3_next": import_qwen3_next,
     "qwen3_5_text": import_qwen3_next,
@@ -247,6 +292,8 @@ IMPORTERS = {
     "granitemoehybrid": import_granite_hybrid,
     "falcon_h1": import_falcon_h1,
     "bamba": import_bamba,
+    "lfm2": import_lfm2,
+    "lfm2_moe": import_lfm2,
 }
 
 
