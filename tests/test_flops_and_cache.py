@@ -85,6 +85,9 @@ TYPE_CASES = [
     ("granite", {"num_hidden_layers": 2}),
     ("cwm", {"num_hidden_layers": 2, "layer_types": None}),
     ("ernie4_5", {"num_hidden_layers": 2, "use_bias": True}),
+    ("internlm3", {"num_hidden_layers": 2}),
+    ("vaultgemma", {"num_hidden_layers": 2, "layer_types": None}),
+    ("hyperclovax", {"num_hidden_layers": 2}),
     # DeepSeek Sparse Attention: eager attention scores every pair and masks all but the top-k, as
     # the engine's dense convention counts it; the lightning indexer's scores come on top
     ("deepseek_v32", {"num_hidden_layers": 1, "first_k_dense_replace": 1, **DSA_RESET}),
@@ -113,6 +116,20 @@ def test_moe_prefill_flops_match_flop_counter():
     ours = phase_flops(spec_from_hf_config(cfg), tokens, dense_attention=True)
     ref = counted_flops(cfg, tokens, device="cpu", dtype=torch.bfloat16)
     assert abs(ours - ref) / ref < 0.01, f"ours {ours:.4e} vs FlopCounterMode {ref:.4e}"
+
+
+def test_short_convolution_flops_match_flop_counter():
+    """LFM2's gated short convolutions beside attention. transformers' LFM2 reads tensor values
+    while it runs (not possible on the meta device), so this one runs on the CPU at reduced width.
+    Exact, but for the conv: transformers pads both ends and computes kernel - 1 outputs per
+    sequence that it drops; the engine counts the conv's 2 x kernel FLOPs per channel and token."""
+    cfg = _default_config("lfm2", num_hidden_layers=4, hidden_size=512, intermediate_size=2048,
+                          num_attention_heads=8, num_key_value_heads=2, vocab_size=4096,
+                          layer_types=["conv", "full_attention", "conv", "conv"])
+    tokens, kernel, conv_layers = 128, 3, 3
+    ours = phase_flops(spec_from_hf_config(cfg), tokens, dense_attention=True)
+    ref = counted_flops(cfg, tokens, device="cpu")
+    assert ref - ours == conv_layers * 2 * kernel * 512 * (kernel - 1)
 
 
 def test_causal_convention_halves_attention_scores():
@@ -242,3 +259,15 @@ def test_dsa_prefill_attends_topk_keys_per_query():
 
 def ours_pairs(flops: float, mla) -> float:
     return flops / (2 * mla.heads * (mla.qk_head_dim + mla.v_head_dim))
+
+
+def test_short_convolution_state_hand_derived():
+    """LFM2-1.2B: 6 attention layers cache K and V (8 heads of 64); the 10 conv layers keep only
+    their conv window, kernel - 1 = 2 inputs of 2048 channels, whatever the context."""
+    lt = ["conv", "conv", "full_attention", "conv", "conv", "full_attention", "conv", "conv",
+          "full_attention", "conv", "full_attention", "conv", "full_attention", "conv", "full_attention", "conv"]
+    spec = spec_from_hf_config({"model_type": "lfm2", "hidden_size": 2048, "block_ff_dim": 12288,
+                                "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8,
+                                "vocab_size": 65536, "layer_types": lt})
+    for tokens in (1000, 32768):
+        assert kv_cache_bytes(spec, tokens, 2, 2) == 2 * 2 * (6 * 2 * 8 * 64 * tokens + 10 * 2 * 2048)

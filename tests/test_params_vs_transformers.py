@@ -60,10 +60,12 @@ def _default_config(model_type: str) -> dict:
 
 # transformers 5.23 cannot build a model from its own default DbrxConfig (attn_config lacks
 # rope_theta), HunYuanDenseV1Config or MinistralConfig (head_dim None), NemotronConfig
-# (num_key_value_heads None) or Dots1Config (no experts): they are checked among the variants
+# (num_key_value_heads None), Dots1Config (no experts) or Lfm2MoeConfig (no layer_types): they
+# are checked among the variants
 DEFAULT_TYPES = [t for t in SUPPORTED_MODEL_TYPES
                  if t in CONFIG_MAPPING
-                 and t not in ("deepseek_v2", "dbrx", "hunyuan_v1_dense", "nemotron", "dots1", "ministral")
+                 and t not in ("deepseek_v2", "dbrx", "hunyuan_v1_dense", "nemotron", "dots1", "ministral",
+                               "lfm2_moe")
                  and (t in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or t in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)]
 # (text models of image-text checkpoints that transformers builds only inside them, such as
 # qwen3_vl_text, are checked through their wrappers)
@@ -152,6 +154,9 @@ MINIMAX_01 = _small("minimax", hidden_size=6144, num_hidden_layers=80, num_atten
                     num_key_value_heads=8, head_dim=128, intermediate_size=9216, num_local_experts=32,
                     num_experts_per_tok=2, vocab_size=200064,
                     layer_types=(["linear_attention"] * 7 + ["full_attention"]) * 10)
+
+LFM2_LAYERS = ["conv", "conv", "full_attention", "conv", "conv", "full_attention", "conv", "conv",
+               "full_attention", "conv", "full_attention", "conv", "full_attention", "conv", "full_attention", "conv"]
 
 VARIANTS = [
     pytest.param(_gemma3_siglip_400m(), id="gemma3-siglip-400m"),
@@ -249,6 +254,31 @@ VARIANTS = [
                  id="qwen3.5-1to1-default-head-dim"),
     pytest.param(_small("qwen3_5_moe_text", num_hidden_layers=4, layer_types=None, num_experts=16,
                         mlp_only_layers=[0], decoder_sparse_step=2), id="qwen3.5-moe-every-layer-sparse"),
+    # InternLM3's own names for its biases (InternLM3-8B writes qkv_bias and bias)
+    pytest.param({k: v for k, v in _small("internlm3", qkv_bias=True, bias=True).items()
+                  if k not in ("attention_bias", "mlp_bias")}, id="internlm3-biases-by-their-names"),
+    pytest.param(_small("hyperclovax", use_post_norm=False, num_hidden_layers=3), id="hyperclovax-without-peri-ln"),
+    pytest.param(_small("vaultgemma", num_hidden_layers=5, layer_types=None, sliding_window=64),
+                 id="vaultgemma-alternating"),
+    # DeepSeek Sparse Attention's indexer at other sizes; GLM-5's layers every one "full"
+    pytest.param(_small("deepseek_v32", num_hidden_layers=4, first_k_dense_replace=1, mlp_layer_types=None,
+                        layer_types=None, indexer_types=None, index_n_heads=8, index_head_dim=96,
+                        n_routed_experts=8), id="deepseek-v3.2-indexer-8x96"),
+    # LFM2 at LFM2-1.2B's shape in Liquid's own keys (block_ff_dim, tie_embedding); LFM2-8B-A1B's
+    # shape; conv biases, another multiplier and full_attn_idxs
+    pytest.param({"model_type": "lfm2", "hidden_size": 2048, "block_ff_dim": 12288, "num_hidden_layers": 16,
+                  "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 65536, "tie_embedding": True,
+                  "layer_types": LFM2_LAYERS}, id="lfm2-1.2b-shape"),
+    pytest.param({"model_type": "lfm2_moe", "hidden_size": 2048, "intermediate_size": 7168,
+                  "moe_intermediate_size": 1792, "num_hidden_layers": 24, "num_attention_heads": 32,
+                  "num_key_value_heads": 8, "num_experts": 32, "num_experts_per_tok": 4, "vocab_size": 65536,
+                  "layer_types": (LFM2_LAYERS * 2)[:24]}, id="lfm2-8b-a1b-shape"),
+    pytest.param(_small("lfm2", num_hidden_layers=4, conv_bias=True, block_ffn_dim_multiplier=1.5,
+                        block_multiple_of=128, full_attn_idxs=[1, 3], layer_types=None, tie_word_embeddings=False),
+                 id="lfm2-biases-multiplier-idxs"),
+    pytest.param(_small("glm_moe_dsa", num_hidden_layers=4, mlp_layer_types=["dense", "sparse", "dense", "sparse"],
+                        layer_types=None, indexer_types=["full"] * 4, n_routed_experts=8),
+                 id="glm5-mlp-layer-types"),
 ]
 
 
@@ -312,6 +342,14 @@ def test_minimax_text_01_counts_match_the_report():
 def test_phi_3_5_moe_active_count_matches_microsoft():
     p = count_params(spec_from_hf_config(json.loads((FIXTURES / "phi-3.5-moe-instruct.json").read_text())))
     assert abs(p.active - 6.6e9) / 6.6e9 < 0.01
+
+
+def test_lfm2_counts_match_liquid():
+    """Liquid AI's stated sizes: LFM2-1.2B "1.17B"; LFM2-8B-A1B "8.3B total, 1.5B active"."""
+    dense, moe = (count_params(spec_from_hf_config(p.values[0])) for p in VARIANTS
+                  if p.id in ("lfm2-1.2b-shape", "lfm2-8b-a1b-shape"))
+    assert dense.total == dense.active == 1_170_340_608
+    assert abs(moe.total - 8.3e9) / 8.3e9 < 0.01 and abs(moe.active - 1.5e9) / 1.5e9 < 0.05
 
 
 @pytest.mark.parametrize("kv_heads", [1, 2, 4, 16])

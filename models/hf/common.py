@@ -52,7 +52,8 @@ HEAD_DIM_BY_DEFAULT = {
     "ernie4_5": 128, "gemma": 256, "gemma2": 256, "gemma3_text": 256, "glm": 128, "glm4": 128,
     "gpt_oss": 64, "llama4_text": 128, "mimo_v2_flash": 192, "minimax_m2": 128, "nemotron_h": 128,
     "qwen3": 128, "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256,
-    "qwen3_vl_text": 128, "seed_oss": 128, "helium": 128, "cwm": 128, "ministral3": 128}
+    "qwen3_vl_text": 128, "seed_oss": 128, "helium": 128, "cwm": 128, "ministral3": 128,
+    "internlm3": 128, "iquestcoder": 128, "vaultgemma": 256}
 
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
@@ -139,7 +140,7 @@ def dense_ffn(cfg: Config, d_ff: int | None = None, **overrides: Any) -> DenseFF
 TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gemma3_text", "smollm3",
                              "starcoder2", "cohere", "cohere2", "ernie4_5", "ernie4_5_moe",
                              "qwen3_vl_moe_text", "gpt_bigcode", "gpt_neo", "mamba", "falcon_mamba",
-                             "opt", "mpt", "bloom"})
+                             "opt", "mpt", "bloom", "vaultgemma", "lfm2", "lfm2_moe"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208}
@@ -161,7 +162,9 @@ CONTEXT_BY_DEFAULT = {
     "arcee": 4096, "exaone4": 2048, "glm4_moe_lite": 202752, "minimax": 131072,
     "gpt_bigcode": 1024, "gpt_neo": 2048, "opt": 2048, "mpt": 2048, "nemotron": 4096,
     "granitemoeshared": 2048, "bamba": 262144, "ministral": 131072, "ministral3": 262144, "cwm": 131072,
-    "flex_olmo": 4096, "dots1": 2048, "deepseek_v32": 163840, "glm_moe_dsa": 202752}
+    "flex_olmo": 4096, "dots1": 2048, "deepseek_v32": 163840, "glm_moe_dsa": 202752,
+    "internlm3": 32768, "iquestcoder": 131072, "vaultgemma": 8192, "hyperclovax": 2048,
+    "lfm2": 128000, "lfm2_moe": 128000}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there
@@ -218,6 +221,8 @@ def block_label(layer: Layer) -> str:
             parts.append("mla")
         elif m.KIND == "linear_attention":
             parts.append("linear")
+        elif m.KIND == "short_conv":
+            parts.append("conv")
         else:
             parts.append(m.variant)
     for f in layer.ffns:

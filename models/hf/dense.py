@@ -1,6 +1,7 @@
 """Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4, OLMo 1/2/3,
 Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model, Seed-OSS, Hunyuan, Helium, Arcee AFM,
-EXAONE 4.0, Nemotron-4 / Minitron, Ministral, Meta's CWM). They differ in small ways: biases,
+EXAONE 4.0, Nemotron-4 / Minitron, Ministral, Meta's CWM, InternLM3, IQuest-Coder, VaultGemma,
+HyperCLOVA X). They differ in small ways: biases,
 QK-norm, norm placement, sliding-window layers and NoPE layers."""
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ _VARIANTS = {
     "ministral": (False, False, "none", "pre"),   # sliding layers from layer_types
     "ministral3": (False, False, "none", "pre"),
     "cwm": (False, False, "none", "pre"),         # Code World Model: 3 sliding layers : 1 full
+    "internlm3": (None, None, "none", "pre"),     # qkv_bias / bias are its names for the biases
+    "iquestcoder": (None, None, "none", "pre"),   # IQuest-Coder: Llama's layer
+    "vaultgemma": (None, None, "none", "pre"),    # Gemma 2 without its norms after the sublayers
+    "hyperclovax": (None, None, "none", "sandwich"),  # Granite with Peri-LN (use_post_norm)
 }
 
 
@@ -54,7 +59,7 @@ def _window_kinds(cfg: Config, mt: str, n: int, context: int) -> list[tuple[str,
                 for t in _exaone4_types(cfg, n)]
     if mt == "cwm":            # transformers' default: layer 0 and every 4th after it full
         return [("full", 0) if i % 4 == 0 else clamp_window(window, context) for i in range(n)]
-    if mt == "gemma2":         # even layers local, odd layers global
+    if mt in ("gemma2", "vaultgemma"):         # even layers local, odd layers global
         return [clamp_window(window, context) if i % 2 == 0 else ("full", 0) for i in range(n)]
     if mt == "gemma3_text":    # every sliding_window_pattern-th layer global
         period = as_int(cfg, "sliding_window_pattern", default=6)
@@ -100,7 +105,9 @@ def import_dense(cfg: Config, name: str):
     hidden = as_int(cfg, "hidden_size")
     n = as_int(cfg, "num_hidden_layers")
     context = context_length(cfg)
-    bias = bool(get(cfg, "attention_bias", default=False))
+    # InternLM3 names the biases qkv_bias and bias (transformers' attribute_map)
+    bias_keys = ("attention_bias", "qkv_bias") if mt == "internlm3" else ("attention_bias",)
+    bias = bool(get(cfg, *bias_keys, default=False))
     if mt == "qwen3" and get(cfg, "attention_bias"):
         qkv_bias = out_bias = True
     if mt in ("qwen2",):
@@ -114,12 +121,14 @@ def import_dense(cfg: Config, name: str):
         out_bias = bool(get(cfg, "attention_out_bias", default=False))
     qkv_bias = bias if qkv_bias is None else qkv_bias
     out_bias = bias if out_bias is None else out_bias
-    if mt == "gemma3_text" or mt == "gemma2" or mt == "gemma":
+    if mt in ("gemma3_text", "gemma2", "gemma", "vaultgemma"):
         act = activation(get(cfg, "hidden_activation", "hidden_act", default="gelu_pytorch_tanh"))
     else:
         act = activation(get(cfg, "hidden_act", default="silu"))
     if mt in ("arcee", "nemotron"):          # a plain ReLU^2 MLP
         ffn = dense_ffn(cfg, gated=False, activation=activation(get(cfg, "hidden_act", default="relu2")))
+    elif mt == "internlm3":
+        ffn = dense_ffn(cfg, activation=act, bias=bool(get(cfg, "mlp_bias", "bias", default=False)))
     else:
         ffn = dense_ffn(cfg, activation=act, **({"bias": bias} if mt == "ernie4_5" else {}))
     kinds = _window_kinds(cfg, mt, n, context)
@@ -131,6 +140,8 @@ def import_dense(cfg: Config, name: str):
         attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, qk_norm=qk_norm,
                              qkv_bias=qkv_bias, out_bias=out_bias, rope=rope)
         layers.append(Layer((attn,), (ffn,)))
+    if mt == "hyperclovax" and not get(cfg, "use_post_norm", default=True):
+        placement = "pre"
     norm = {"olmo": "layernorm_noparam", "nemotron": "layernorm"}.get(mt, "rmsnorm")
     return build_spec(cfg, name, layers, norm=norm, norm_bias=mt == "nemotron", norm_placement=placement,
                       rope_fraction=rope_fraction(cfg))
