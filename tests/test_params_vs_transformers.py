@@ -276,6 +276,17 @@ VARIANTS = [
     pytest.param(_small("lfm2", num_hidden_layers=4, conv_bias=True, block_ffn_dim_multiplier=1.5,
                         block_multiple_of=128, full_attn_idxs=[1, 3], layer_types=None, tie_word_embeddings=False),
                  id="lfm2-biases-multiplier-idxs"),
+    # LLaVA: the language model named by text_config (Mistral, Qwen2), a SigLIP tower, several
+    # feature layers, an unbiased projector
+    pytest.param(_small("llava_next", text_config=_small("mistral", num_hidden_layers=2, vocab_size=32064),
+                        vision_feature_layer=[-2, -5, -8], multimodal_projector_bias=False),
+                 id="llava-next-mistral-3-feature-layers"),
+    pytest.param(_small("llava", vision_config={"model_type": "siglip_vision_model", "hidden_size": 1152,
+                                                "intermediate_size": 4304, "num_hidden_layers": 3,
+                                                "num_attention_heads": 16, "patch_size": 14, "image_size": 384},
+                        text_config=_small("qwen2", num_hidden_layers=2, layer_types=None)), id="llava-siglip-qwen2"),
+    pytest.param(_small("llava_onevision", vision_config={"model_type": "siglip_vision_model", "num_hidden_layers": 2},
+                        text_config=_small("qwen3", num_hidden_layers=2, layer_types=None)), id="llava-onevision-qwen3"),
     pytest.param(_small("glm_moe_dsa", num_hidden_layers=4, mlp_layer_types=["dense", "sparse", "dense", "sparse"],
                         layer_types=None, indexer_types=["full"] * 4, n_routed_experts=8),
                  id="glm5-mlp-layer-types"),

@@ -729,3 +729,18 @@ def test_glm_shared_indexer_layers_are_refused_by_name():
     cfg["indexer_types"] = ["full"] * 4
     spec = spec_from_hf_config(cfg)
     assert all(layer.mixers[0].index_topk == 2048 for layer in spec.layers)
+
+
+def test_llava_wrapper_errors_name_the_key():
+    text = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "intermediate_size": 128, "vocab_size": 100}
+    with pytest.raises(SpecError) as err:
+        spec_from_hf_config({"model_type": "llava", "text_config": text,
+                             "vision_config": {"model_type": "pixtral", "hidden_size": 64}})
+    assert err.value.field == "config.vision_config.model_type" and "pixtral" in str(err.value)
+    with pytest.raises(SpecError) as err:
+        spec_from_hf_config({"model_type": "llava", "text_config": {**text, "model_type": "llava"}})
+    assert err.value.field == "config.text_config.model_type"
+    spec = spec_from_hf_config({"model_type": "llava_next", "text_config": {k: v for k, v in text.items()
+                                                                           if k != "model_type"}})
+    assert spec.model_type == "llama" and spec.vision is None     # no vision_config: the language model alone

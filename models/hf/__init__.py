@@ -14,11 +14,14 @@ from .dense import import_dense_types
 
 IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gpt.IMPORTERS,
              **hybrid.IMPORTERS}
-# Multimodal wrappers whose language model sits in text_config, with the type it is read as.
+# Multimodal wrappers whose language model sits in text_config, with the type it is read as (None:
+# text_config's own model_type, else the wrapper's default language model: LLaVA's Llama, Vicuna,
+# Mistral or Qwen2).
 _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral",
              "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "qwen3_5": "qwen3_5_text",
              "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_vl": "qwen3_vl_text",
-             "qwen3_vl_moe": "qwen3_vl_moe_text"}
+             "qwen3_vl_moe": "qwen3_vl_moe_text", "llava": None, "llava_next": None, "llava_onevision": None}
+_DEFAULT_TEXT_TYPE = {"llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2"}
 # Wrappers that tie the head when config.json says nothing (their transformers class default;
 # Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
 _TIED_WRAPPERS = frozenset({"gemma3"})
@@ -53,7 +56,10 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
         if not isinstance(text, Mapping):
             raise SpecError("config.text_config", f"{model_type} configs need a text_config object")
         inner = dict(text)
-        inner["model_type"] = _WRAPPERS[model_type]
+        inner["model_type"] = _WRAPPERS[model_type] or text.get("model_type") or _DEFAULT_TEXT_TYPE[model_type]
+        if inner["model_type"] in _WRAPPERS:
+            raise SpecError("config.text_config.model_type",
+                            f"{inner['model_type']!r} is itself an image-text wrapper, not a language model")
         # The head is tied by the wrapper's flag where config.json states one (transformers 5),
         # else by text_config's (transformers 4, which wrote most of these files), else by the
         # wrapper's default. Mistral Small 3.1 states neither: its checkpoint keeps a separate

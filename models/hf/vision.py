@@ -9,6 +9,9 @@ Qwen2-VL / Qwen2.5-VL: a ViT over 2-frame 3D patches (Conv3d, no bias) and a mer
 an MLP over 2x2 merged patches into the text width); Qwen2-VL's blocks use biased LayerNorms and a
 plain MLP, Qwen2.5-VL's RMSNorms and a biased SwiGLU. Qwen3.5 adds a learned position table and
 biases the patch embedding; Qwen3-VL adds DeepStack mergers.
+LLaVA, LLaVA-NeXT and LLaVA-OneVision: a CLIP or SigLIP vision model (vision_config's
+model_type), then a two-layer projector from the chosen feature layers to the text width; NeXT and
+OneVision add an image_newline vector.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -30,7 +33,9 @@ def _vit_layer(h: int, i: int) -> int:
     return 2 * 2 * h + 4 * (h * h + h) + (h * i + i) + (i * h + h)
 
 
-def gemma3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+def _siglip(vcfg: Mapping[str, Any]) -> tuple[int, str]:
+    """SiglipVisionModel: biased patch conv, position table, LayerNorm blocks, post-LayerNorm and
+    (vision_use_head) the attention-pooling head. -> (params, name)."""
     h, i = _g(vcfg, "hidden_size", 768), _g(vcfg, "intermediate_size", 3072)
     layers, p = _g(vcfg, "num_hidden_layers", 12), _g(vcfg, "patch_size", 16)
     c, image = _g(vcfg, "num_channels", 3), _g(vcfg, "image_size", 224)
@@ -39,8 +44,52 @@ def gemma3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str
     if _g(vcfg, "vision_use_head", True):
         # attention-pooling head: probe, fused in_proj, out_proj, LayerNorm, MLP
         params += h + (3 * h * h + 3 * h) + (h * h + h) + 2 * h + (h * i + i) + (i * h + h)
-    params += h * text_hidden + h          # projector weight and its RMSNorm
-    return VisionEncoder(params=params, name=f"SigLIP ViT ({layers} layers, d {h})")
+    return params, f"SigLIP ViT ({layers} layers, d {h})"
+
+
+def _clip(vcfg: Mapping[str, Any]) -> tuple[int, str]:
+    """CLIPVisionModel: class token, patch conv (no bias), position table (patches + 1),
+    pre-LayerNorm, LayerNorm blocks, post-LayerNorm. -> (params, name)."""
+    h, i = _g(vcfg, "hidden_size", 768), _g(vcfg, "intermediate_size", 3072)
+    layers, p = _g(vcfg, "num_hidden_layers", 12), _g(vcfg, "patch_size", 32)
+    c, image = _g(vcfg, "num_channels", 3), _g(vcfg, "image_size", 224)
+    positions = (image // p) ** 2 + 1
+    params = h + c * p * p * h + positions * h + 2 * h + layers * _vit_layer(h, i) + 2 * h
+    return params, f"CLIP ViT ({layers} layers, d {h})"
+
+
+def gemma3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    params, name = _siglip(vcfg)
+    params += _g(vcfg, "hidden_size", 768) * text_hidden + _g(vcfg, "hidden_size", 768)  # projector, its RMSNorm
+    return VisionEncoder(params=params, name=name)
+
+
+# LLaVA's vision towers by vision_config.model_type, and each wrapper's default tower
+_LLAVA_TOWERS = {"clip_vision_model": _clip, "siglip_vision_model": _siglip}
+_LLAVA_DEFAULT_TOWER = {"llava": "clip_vision_model", "llava_next": "clip_vision_model",
+                        "llava_onevision": "siglip_vision_model"}
+
+
+def llava_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """The vision tower, then linear_1 (vision width x feature layers -> text width) + GELU +
+    linear_2 (text -> text), biased unless multimodal_projector_bias is false; NeXT and OneVision
+    add image_newline (text width)."""
+    from ..spec import SpecError
+    wrapper = str(config.get("model_type"))
+    tower = str(vcfg.get("model_type") or _LLAVA_DEFAULT_TOWER[wrapper])
+    if tower not in _LLAVA_TOWERS:
+        raise SpecError("config.vision_config.model_type",
+                        f"{tower!r} is not a vision tower this importer counts (it reads "
+                        f"{', '.join(_LLAVA_TOWERS)})")
+    params, name = _LLAVA_TOWERS[tower](vcfg)
+    width = _g(vcfg, "hidden_size", 768)
+    feature = _g(config, "vision_feature_layer", -1 if wrapper == "llava_onevision" else -2)
+    feature_layers = 1 if isinstance(feature, int) else len(feature)
+    bias = bool(_g(config, "multimodal_projector_bias", True))
+    params += width * feature_layers * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
+    if wrapper != "llava":
+        params += text_hidden                               # image_newline
+    return VisionEncoder(params=params, name=name)
 
 
 def llama4_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
@@ -122,4 +171,5 @@ def qwen3_5_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[st
 
 ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
             "qwen2_vl": qwen2_vl_vision, "qwen2_5_vl": qwen2_5_vl_vision, "qwen3_5": qwen3_5_vision,
-            "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision}
+            "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision,
+            "llava": llava_vision, "llava_next": llava_vision, "llava_onevision": llava_vision}
