@@ -59,13 +59,13 @@ def _default_config(model_type: str) -> dict:
 
 
 # transformers 5.23 cannot build a model from its own default DbrxConfig (attn_config lacks
-# rope_theta), HunYuanDenseV1Config or MinistralConfig (head_dim None), NemotronConfig
+# rope_theta), HunYuanDenseV1Config, HunYuanMoEV1Config or MinistralConfig (head_dim None), NemotronConfig
 # (num_key_value_heads None), Dots1Config (no experts) or Lfm2MoeConfig (no layer_types): they
 # are checked among the variants
 DEFAULT_TYPES = [t for t in SUPPORTED_MODEL_TYPES
                  if t in CONFIG_MAPPING
-                 and t not in ("deepseek_v2", "dbrx", "hunyuan_v1_dense", "nemotron", "dots1", "ministral",
-                               "lfm2_moe")
+                 and t not in ("deepseek_v2", "dbrx", "hunyuan_v1_dense", "hunyuan_v1_moe", "nemotron", "dots1",
+                               "ministral", "lfm2_moe")
                  and (t in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or t in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)]
 # (text models of image-text checkpoints that transformers builds only inside them, such as
 # qwen3_vl_text, are checked through their wrappers)
@@ -155,6 +155,9 @@ MINIMAX_01 = _small("minimax", hidden_size=6144, num_hidden_layers=80, num_atten
                     num_experts_per_tok=2, vocab_size=200064,
                     layer_types=(["linear_attention"] * 7 + ["full_attention"]) * 10)
 
+HUNYUAN_A13B = {"model_type": "hunyuan_v1_moe", "hidden_size": 4096, "intermediate_size": 3072,
+                "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+                "num_experts": 64, "moe_topk": [8] * 32, "vocab_size": 128167, "tie_word_embeddings": True}
 LFM2_LAYERS = ["conv", "conv", "full_attention", "conv", "conv", "full_attention", "conv", "conv",
                "full_attention", "conv", "full_attention", "conv", "full_attention", "conv", "full_attention", "conv"]
 
@@ -287,6 +290,12 @@ VARIANTS = [
                         text_config=_small("qwen2", num_hidden_layers=2, layer_types=None)), id="llava-siglip-qwen2"),
     pytest.param(_small("llava_onevision", vision_config={"model_type": "siglip_vision_model", "num_hidden_layers": 2},
                         text_config=_small("qwen3", num_hidden_layers=2, layer_types=None)), id="llava-onevision-qwen3"),
+    # Hunyuan-A13B's shape (per-layer moe_topk), and a variant; Solar Open with biases
+    pytest.param(HUNYUAN_A13B, id="hunyuan-a13b-shape"),
+    pytest.param({**HUNYUAN_A13B, "num_hidden_layers": 3, "num_experts": 8, "moe_topk": [1, 2, 4],
+                  "attention_bias": True, "tie_word_embeddings": False}, id="hunyuan-moe-topk-per-layer-biases"),
+    pytest.param(_small("solar_open", num_hidden_layers=3, attention_bias=True, n_shared_experts=2),
+                 id="solar-open-biases-2-shared"),
     pytest.param(_small("glm_moe_dsa", num_hidden_layers=4, mlp_layer_types=["dense", "sparse", "dense", "sparse"],
                         layer_types=None, indexer_types=["full"] * 4, n_routed_experts=8),
                  id="glm5-mlp-layer-types"),
@@ -353,6 +362,14 @@ def test_minimax_text_01_counts_match_the_report():
 def test_phi_3_5_moe_active_count_matches_microsoft():
     p = count_params(spec_from_hf_config(json.loads((FIXTURES / "phi-3.5-moe-instruct.json").read_text())))
     assert abs(p.active - 6.6e9) / 6.6e9 < 0.01
+
+
+def test_solar_open_and_hunyuan_a13b_counts_match_their_publishers():
+    """Upstage: Solar Open "102B total, 12B active"; Tencent: Hunyuan-A13B "80B, 13B active"."""
+    solar = count_params(spec_from_hf_config(_default_config("solar_open")))
+    hunyuan = count_params(spec_from_hf_config(HUNYUAN_A13B))
+    for count, stated in ((solar.total, 102e9), (solar.active, 12e9), (hunyuan.total, 80e9), (hunyuan.active, 13e9)):
+        assert abs(count - stated) / stated < 0.02, (count, stated)
 
 
 def test_lfm2_counts_match_liquid():

@@ -53,7 +53,7 @@ HEAD_DIM_BY_DEFAULT = {
     "gpt_oss": 64, "llama4_text": 128, "mimo_v2_flash": 192, "minimax_m2": 128, "nemotron_h": 128,
     "qwen3": 128, "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256,
     "qwen3_vl_text": 128, "seed_oss": 128, "helium": 128, "cwm": 128, "ministral3": 128,
-    "internlm3": 128, "iquestcoder": 128, "vaultgemma": 256}
+    "internlm3": 128, "iquestcoder": 128, "vaultgemma": 256, "solar_open": 128}
 
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
@@ -164,7 +164,7 @@ CONTEXT_BY_DEFAULT = {
     "granitemoeshared": 2048, "bamba": 262144, "ministral": 131072, "ministral3": 262144, "cwm": 131072,
     "flex_olmo": 4096, "dots1": 2048, "deepseek_v32": 163840, "glm_moe_dsa": 202752,
     "internlm3": 32768, "iquestcoder": 131072, "vaultgemma": 8192, "hyperclovax": 2048,
-    "lfm2": 128000, "lfm2_moe": 128000}
+    "lfm2": 128000, "lfm2_moe": 128000, "solar_open": 131072, "hunyuan_v1_moe": 2048}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

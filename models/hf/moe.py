@@ -1,6 +1,6 @@
 """Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE (and
 its shared-expert variant), FlexOlmo, dots.llm1, Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX, gpt-oss, Llama 4,
-GLM-4.5, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns that
+GLM-4.5, Solar Open, Hunyuan-A13B, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns that
 decide which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
 interleave_moe_layer_step, mlp_layer_types)."""
 from __future__ import annotations
@@ -187,17 +187,44 @@ def import_llama4(cfg: Config, name: str):
 
 def import_glm4_moe(cfg: Config, name: str):
     """GLM-4.5: first_k_dense_replace dense layers, then MoE with shared experts and
-    DeepSeek-style score-correction bias; partial RoPE (0.5); optional QK-norm; MTP layers."""
+    DeepSeek-style score-correction bias; partial RoPE (0.5); optional QK-norm; MTP layers.
+    Upstage's Solar Open (solar_open) is GLM-4.5's MoE on Llama's attention: every layer sparse,
+    no QK-norm, attention_bias on Q/K/V only (off by default), no MTP."""
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
-    first_dense = as_int(cfg, "first_k_dense_replace", default=1)
+    solar = cfg["model_type"] == "solar_open"
+    first_dense = 0 if solar else as_int(cfg, "first_k_dense_replace", default=1)
     moe = _experts(cfg, shared_experts=as_int(cfg, "n_shared_experts", default=1),
                    router_score_bias=True)
-    dense = dense_ffn(cfg)
-    attn = gqa_attention(cfg, hidden=hidden, qk_norm="head" if get(cfg, "use_qk_norm") else "none",
-                         qkv_bias=bool(get(cfg, "attention_bias", default=True)), out_bias=False)
+    dense = dense_ffn(cfg) if first_dense else None
+    attn = gqa_attention(cfg, hidden=hidden,
+                         qk_norm="head" if get(cfg, "use_qk_norm") and not solar else "none",
+                         qkv_bias=bool(get(cfg, "attention_bias", default=not solar)), out_bias=False)
     layers = [Layer((attn,), (dense if i < first_dense else moe,)) for i in range(n)]
     return build_spec(cfg, name, layers, rope_fraction=rope_fraction(cfg),
-                      mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
+                      mtp_depth=0 if solar else as_int(cfg, "num_nextn_predict_layers", default=0))
+
+
+def _per_layer(cfg: Config, key: str, n: int, default: int | None = None) -> list[int]:
+    """A key that is one int or a list with one per layer (Hunyuan's num_experts, moe_topk)."""
+    value = get(cfg, key, default=default)
+    if isinstance(value, list):
+        if len(value) < n:
+            raise SpecError(f"config.{key}", f"lists {len(value)} values for {n} layers")
+        return [int(v) for v in value[:n]]
+    return [as_int(cfg, key, default=default)] * n
+
+
+def import_hunyuan_moe(cfg: Config, name: str):
+    """Hunyuan-A13B (hunyuan_v1_moe), as transformers builds it: Llama attention with QK-norm per
+    head; in every layer a router over num_experts experts of intermediate_size, top moe_topk
+    (either may be a per-layer list), plus one always-on MLP of intermediate_size."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    attn = gqa_attention(cfg, hidden=hidden, qk_norm="head")
+    d_ff = as_int(cfg, "intermediate_size")
+    act = activation(get(cfg, "hidden_act", default="silu"))
+    layers = [Layer((attn,), (MoEFFN(experts=e, top_k=k, d_expert=d_ff, shared_experts=1, activation=act),))
+              for e, k in zip(_per_layer(cfg, "num_experts", n, 1), _per_layer(cfg, "moe_topk", n, 1))]
+    return build_spec(cfg, name, layers)
 
 
 def import_minimax_m2(cfg: Config, name: str):
@@ -263,6 +290,8 @@ IMPORTERS = {
     "llama4": import_llama4,
     "llama4_text": import_llama4,
     "glm4_moe": import_glm4_moe,
+    "solar_open": import_glm4_moe,
+    "hunyuan_v1_moe": import_hunyuan_moe,
     "minimax_m2": import_minimax_m2,
     "mimo_v2_flash": import_mimo_v2,
 }
