@@ -296,6 +296,8 @@ VARIANTS = [
                   "attention_bias": True, "tie_word_embeddings": False}, id="hunyuan-moe-topk-per-layer-biases"),
     pytest.param(_small("solar_open", num_hidden_layers=3, attention_bias=True, n_shared_experts=2),
                  id="solar-open-biases-2-shared"),
+    pytest.param(_small("exaone_moe", num_hidden_layers=6, layer_types=None, mlp_layer_types=None, first_k_dense_replace=2,
+                        num_shared_experts=2, sliding_window_pattern=3), id="exaone-moe-2to1-2-dense"),
     pytest.param(_small("glm_moe_dsa", num_hidden_layers=4, mlp_layer_types=["dense", "sparse", "dense", "sparse"],
                         layer_types=None, indexer_types=["full"] * 4, n_routed_experts=8),
                  id="glm5-mlp-layer-types"),

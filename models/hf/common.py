@@ -164,7 +164,8 @@ CONTEXT_BY_DEFAULT = {
     "granitemoeshared": 2048, "bamba": 262144, "ministral": 131072, "ministral3": 262144, "cwm": 131072,
     "flex_olmo": 4096, "dots1": 2048, "deepseek_v32": 163840, "glm_moe_dsa": 202752,
     "internlm3": 32768, "iquestcoder": 131072, "vaultgemma": 8192, "hyperclovax": 2048,
-    "lfm2": 128000, "lfm2_moe": 128000, "solar_open": 131072, "hunyuan_v1_moe": 2048}
+    "lfm2": 128000, "lfm2_moe": 128000, "solar_open": 131072, "hunyuan_v1_moe": 2048,
+    "exaone_moe": 2048}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

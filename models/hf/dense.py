@@ -89,6 +89,14 @@ def _exaone4_types(cfg: Config, n: int) -> list[str]:
     return ["sliding_attention" if period and (i + 1) % period else "full_attention" for i in range(n)]
 
 
+def exaone4_attention_layers(cfg: Config, n: int, context: int) -> list[tuple[str, int, bool]]:
+    """(kind, window, rope) per layer of EXAONE 4.0's attention (K-EXAONE's too): sliding layers
+    with RoPE and, when any layer slides, global layers without positions."""
+    kinds = _window_kinds(cfg, "exaone4", n, context)
+    hybrid = any(kind == "sliding" for kind, _ in kinds)
+    return [(kind, window, kind == "sliding" or not hybrid) for kind, window in kinds]
+
+
 def _rope_layers(cfg: Config, n: int) -> list[bool]:
     flags = cfg.get("no_rope_layers")
     if isinstance(flags, list) and len(flags) >= n:
@@ -133,8 +141,8 @@ def import_dense(cfg: Config, name: str):
         ffn = dense_ffn(cfg, activation=act, **({"bias": bias} if mt == "ernie4_5" else {}))
     kinds = _window_kinds(cfg, mt, n, context)
     ropes = _rope_layers(cfg, n)
-    if mt == "exaone4" and any(kind == "sliding" for kind, _ in kinds):
-        ropes = [kind == "sliding" for kind, _ in kinds]     # global layers go without positions
+    if mt == "exaone4":                      # global layers go without positions
+        ropes = [rope for _, _, rope in exaone4_attention_layers(cfg, n, context)]
     layers = []
     for (kind, window), rope in zip(kinds, ropes):
         attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, qk_norm=qk_norm,

@@ -1,6 +1,6 @@
 """Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE (and
 its shared-expert variant), FlexOlmo, dots.llm1, Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX, gpt-oss, Llama 4,
-GLM-4.5, Solar Open, Hunyuan-A13B, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns that
+GLM-4.5, Solar Open, Hunyuan-A13B, K-EXAONE, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns that
 decide which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
 interleave_moe_layer_step, mlp_layer_types)."""
 from __future__ import annotations
@@ -227,6 +227,28 @@ def import_hunyuan_moe(cfg: Config, name: str):
     return build_spec(cfg, name, layers)
 
 
+def import_exaone_moe(cfg: Config, name: str):
+    """K-EXAONE (exaone_moe): EXAONE 4.0's attention (QK-norm per head, 3 sliding RoPE layers : 1
+    global NoPE layer) in pre-norm layers; mlp_layer_types (by default first_k_dense_replace dense
+    layers, then sparse) choose a dense MLP or DeepSeek-V3's MoE (score-correction bias, shared
+    experts of num_shared_experts x moe_intermediate_size). Its MTP layers, which transformers
+    skips when loading, are not counted."""
+    from .dense import exaone4_attention_layers
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    mlp_types = get(cfg, "mlp_layer_types")
+    if not (isinstance(mlp_types, list) and len(mlp_types) >= n):
+        first = as_int(cfg, "first_k_dense_replace", default=1)
+        mlp_types = ["dense" if i < first else "sparse" for i in range(n)]
+    moe = _experts(cfg, shared_experts=as_int(cfg, "num_shared_experts", default=1), router_score_bias=True)
+    dense = dense_ffn(cfg)
+    layers = []
+    for (kind, window, rope), m in zip(exaone4_attention_layers(cfg, n, context_length(cfg)), mlp_types):
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, rope=rope, qk_norm="head",
+                             qkv_bias=False, out_bias=False)
+        layers.append(Layer((attn,), (moe if m == "sparse" else dense,)))
+    return build_spec(cfg, name, layers)
+
+
 def import_minimax_m2(cfg: Config, name: str):
     """MiniMax-M2: full attention with QK-norm over all heads, partial RoPE (rotary_dim),
     MoE with score-correction bias on every layer, MTP modules."""
@@ -292,6 +314,7 @@ IMPORTERS = {
     "glm4_moe": import_glm4_moe,
     "solar_open": import_glm4_moe,
     "hunyuan_v1_moe": import_hunyuan_moe,
+    "exaone_moe": import_exaone_moe,
     "minimax_m2": import_minimax_m2,
     "mimo_v2_flash": import_mimo_v2,
 }
