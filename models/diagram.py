@@ -25,7 +25,7 @@ from .dtypes import dtype
 from .metrics import plural
 from .params import (Count, count_params, ffn_params, layer_params, linear,
                      mlp_params, norm_params)
-from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
+from .spec import MLA, SSM, XIELU_PARAMS, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
 
 MIXER_CATEGORIES = ("full", "sliding", "chunked", "mla", "linear", "ssm", "conv", "none")
 FFN_CATEGORIES = ("dense", "moe", "none")
@@ -573,7 +573,7 @@ def _mixer_components(m, d: int, i: str, position: str = "rope") -> list[Compone
 
 def _act_name(activation: str, gated: bool) -> str:
     base = {"silu": "SiLU", "gelu": "GELU", "gelu_tanh": "GELU(tanh)", "relu": "ReLU",
-            "relu2": "ReLU^2", "swiglu_oai": "SwiGLU (clamped)"}.get(activation, activation)
+            "relu2": "ReLU^2", "swiglu_oai": "SwiGLU (clamped)", "xielu": "xIELU"}.get(activation, activation)
     if gated:
         return {"SiLU": "SwiGLU", "GELU": "GeGLU", "GELU(tanh)": "GeGLU(tanh)"}.get(base, f"gated {base}")
     return base
@@ -590,6 +590,9 @@ def _ffn_components(f, d: int, i: str) -> list[Component]:
                         f"{d} -> {f.d_ff} ({act})"))
         out.append(_lin(f"down_proj{i}", "projection", "ffn", f.d_ff, d, f.bias, "d_ff", "d",
                         f"{f.d_ff} -> {d}"))
+        if f.activation == "xielu":
+            out.append(_kept(f"xIELU{i}", "ffn", "ffn", XIELU_PARAMS,
+                             "alpha_p, alpha_n (learned) + beta, eps (stored)", "learned activation"))
         return out
     parts = ffn_params(f, d)
     n_router = f.experts + f.zero_experts

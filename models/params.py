@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .spec import MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
+from .spec import MLA, SSM, XIELU_PARAMS, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
 
 COMPONENTS = ("embeddings", "attention", "linear_attention", "ssm", "short_conv", "ffn", "experts",
               "shared_experts", "router", "norms", "lm_head", "vision")
@@ -178,7 +178,9 @@ def moe_params(f: MoEFFN, d: int) -> dict[str, Count]:
 
 def ffn_params(f, d: int) -> dict[str, Count]:
     if isinstance(f, DenseFFN):
-        return {"ffn": mlp_params(d, f.d_ff, f.gated, f.bias)}
+        # xIELU (Apertus): alpha_p and alpha_n learned, beta and eps stored beside them
+        extra = Count(kept=XIELU_PARAMS if f.activation == "xielu" else 0)
+        return {"ffn": mlp_params(d, f.d_ff, f.gated, f.bias) + extra}
     return moe_params(f, d)
 
 

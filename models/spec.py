@@ -307,7 +307,9 @@ MIXER_TYPES: dict[str, type] = {c.KIND: c for c in (Attention, MLA, LinearAttent
 
 # --------------------------------------------------------------------------- FFNs
 
-ACTIVATIONS = ("silu", "gelu", "gelu_tanh", "relu", "relu2", "swiglu_oai")
+ACTIVATIONS = ("silu", "gelu", "gelu_tanh", "relu", "relu2", "swiglu_oai", "xielu")
+# xIELU (Apertus) learns its own two scalars in each FFN (and stores two constants beside them)
+XIELU_PARAMS = 4
 
 
 @dataclass(frozen=True)
@@ -352,6 +354,9 @@ class MoEFFN(_Part):
             raise SpecError(f"{path}.top_k",
                             f"top_k ({self.top_k}) cannot exceed the number of experts ({self.experts})")
         _choice(f"{path}.activation", self.activation, ACTIVATIONS)
+        if self.activation == "xielu":
+            raise SpecError(f"{path}.activation", "xielu learns parameters of its own per FFN: "
+                                                  "only a dense FFN takes it")
         for name in ("gated", "router_bias", "router_score_bias", "expert_bias", "shared_gate"):
             _boolean(f"{path}.{name}", getattr(self, name))
 

@@ -61,6 +61,7 @@ SSMS = {
 FFNS = {
     "swiglu": S.DenseFFN(d_ff=96),
     "gelu_bias": S.DenseFFN(d_ff=96, gated=False, activation="gelu_tanh", bias=True),
+    "xielu": S.DenseFFN(d_ff=96, gated=False, activation="xielu"),        # Apertus
     "moe_softmax": S.MoEFFN(experts=6, top_k=2, d_expert=32),
     "moe_deepseek": S.MoEFFN(experts=8, top_k=3, d_expert=16, shared_experts=1, router_score_bias=True),
     "moe_gptoss": S.MoEFFN(experts=4, top_k=2, d_expert=16, activation="swiglu_oai", router_bias=True,
@@ -93,6 +94,7 @@ LAYOUTS = {
     "jamba": (S.Layer((SSMS["mamba1"],), (FFNS["moe_softmax"],)), {}),
     "lightning_moe": (S.Layer((LINEAR["lightning"],), (FFNS["moe_deepseek"],)), {}),
     "lfm2_conv": (S.Layer((SSMS["short_conv"],), (FFNS["swiglu"],)), {}),
+    "apertus_xielu": (S.Layer((ATTENTION["qk_head"],), (FFNS["xielu"],)), {}),
 }
 
 

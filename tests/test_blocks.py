@@ -441,3 +441,22 @@ def test_mamba2_scan_matches_the_quadratic_ssd_form():
         scores = torch.einsum("bihn,bjhn->bijh", Cm, Bm) * decay.masked_fill(~causal, 0)
         want = torch.einsum("bijh,bjh,bjhp->bihp", scores, dt, x) + m.D[:, None] * x
     torch.testing.assert_close(got, want.reshape(Bsz, L, m.E), atol=1e-5, rtol=1e-4)
+
+
+def test_xielu_matches_transformers_activation():
+    """Our xIELU (Apertus's learned activation) against transformers' XIELUActivation, in float64
+    on fresh inputs spanning both branches, with the learned scalars moved off their init."""
+    pytest.importorskip("transformers")
+    from transformers.activations import ACT2CLS
+
+    from kernels.blocks.ffn import XIELU
+    theirs = ACT2CLS["xielu"](dtype=torch.float64)
+    ours = XIELU().double()
+    with torch.no_grad():
+        for module in (theirs, ours):
+            module.alpha_p.fill_(0.3)
+            module.alpha_n.fill_(-0.7)
+    x = torch.randn(4096, dtype=torch.float64) * 3
+    err = ((ours(x) - theirs(x)).norm() / theirs(x).norm()).item()
+    assert err < 1e-12 and (x < 0).any() and (x > 0).any()
+    assert sorted(n for n, _ in ours.state_dict().items()) == sorted(n for n, _ in theirs.state_dict().items())

@@ -744,3 +744,10 @@ def test_llava_wrapper_errors_name_the_key():
     spec = spec_from_hf_config({"model_type": "llava_next", "text_config": {k: v for k, v in text.items()
                                                                            if k != "model_type"}})
     assert spec.model_type == "llama" and spec.vision is None     # no vision_config: the language model alone
+
+
+def test_xielu_is_refused_for_experts():
+    with pytest.raises(SpecError, match="only a dense FFN") as err:
+        MoEFFN(experts=4, top_k=2, d_expert=16, activation="xielu").validate("layers[0].ffns[0]")
+    assert err.value.field == "layers[0].ffns[0].activation"
+    DenseFFN(d_ff=16, gated=False, activation="xielu").validate("layers[0].ffns[0]")

@@ -11,6 +11,7 @@ k top_k.
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 import torch.nn as nn
@@ -34,6 +35,27 @@ def activate(gate: torch.Tensor, up: torch.Tensor | None, kind: str) -> torch.Te
     return h if up is None else h * up
 
 
+class XIELU(nn.Module):
+    """xIELU (Huang et al. 2025, Apertus): x > 0: a_p x^2 + beta x; else a_n (expm1(min(x, eps)) - x)
+    + beta x, with a_p = softplus(alpha_p) and a_n = beta + softplus(alpha_n) learned per FFN."""
+
+    def __init__(self, alpha_p: float = 0.8, alpha_n: float = 0.8, beta: float = 0.5, eps: float = -1e-6):
+        super().__init__()
+        inverse_softplus = lambda v: math.log(math.expm1(v))    # noqa: E731
+        self.alpha_p = nn.Parameter(torch.tensor([inverse_softplus(alpha_p)]))
+        self.alpha_n = nn.Parameter(torch.tensor([inverse_softplus(alpha_n - beta)]))
+        self.register_buffer("beta", torch.tensor(beta))          # stored in checkpoints, as transformers does
+        self.register_buffer("eps", torch.tensor(eps))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a_p = F.softplus(self.alpha_p)
+        a_n = self.beta + F.softplus(self.alpha_n)
+        m = torch.minimum(x, self.eps)
+        t = torch.tanh(m / 2)
+        expm1 = 2 * t / (1 - t)          # = expm1(m), accurate near 0; ONNX has no Expm1 operator
+        return torch.where(x > 0, a_p * x * x + self.beta * x, (expm1 - x) * a_n + self.beta * x)
+
+
 class MLP(nn.Module):
     """Gated: down(act(gate(x)) * up(x)); plain: down(act(up(x))).
 
@@ -48,11 +70,18 @@ class MLP(nn.Module):
             self.gate_proj = nn.Linear(hidden, d_ff, bias=bias)
         self.up_proj = nn.Linear(hidden, d_ff, bias=bias)
         self.down_proj = nn.Linear(d_ff, hidden, bias=bias)
+        self.xielu = XIELU() if activation == "xielu" else None
+
+    def _act(self, gate: torch.Tensor, up: torch.Tensor | None) -> torch.Tensor:
+        if self.xielu is None:
+            return activate(gate, up, self.activation)
+        h = self.xielu(gate)
+        return h if up is None else h * up
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gated:
-            return self.down_proj(activate(self.gate_proj(x), self.up_proj(x), self.activation))
-        return self.down_proj(activate(self.up_proj(x), None, self.activation))
+            return self.down_proj(self._act(self.gate_proj(x), self.up_proj(x)))
+        return self.down_proj(self._act(self.up_proj(x), None))
 
 
 def dense_ffn(cfg: S.DenseFFN, hidden: int) -> MLP:

@@ -89,7 +89,7 @@ def activation(name: Any) -> str:
     name = str(name or "silu").lower()
     table = {"silu": "silu", "swish": "silu", "gelu": "gelu", "gelu_new": "gelu_tanh",
              "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh", "relu": "relu",
-             "relu2": "relu2", "gelu_tanh": "gelu_tanh"}
+             "relu2": "relu2", "gelu_tanh": "gelu_tanh", "xielu": "xielu"}
     return table.get(name, "silu")
 
 
@@ -165,7 +165,7 @@ CONTEXT_BY_DEFAULT = {
     "flex_olmo": 4096, "dots1": 2048, "deepseek_v32": 163840, "glm_moe_dsa": 202752,
     "internlm3": 32768, "iquestcoder": 131072, "vaultgemma": 8192, "hyperclovax": 2048,
     "lfm2": 128000, "lfm2_moe": 128000, "solar_open": 131072, "hunyuan_v1_moe": 2048,
-    "exaone_moe": 2048}
+    "exaone_moe": 2048, "apertus": 65536}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

@@ -1,7 +1,7 @@
 """Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4, OLMo 1/2/3,
 Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model, Seed-OSS, Hunyuan, Helium, Arcee AFM,
 EXAONE 4.0, Nemotron-4 / Minitron, Ministral, Meta's CWM, InternLM3, IQuest-Coder, VaultGemma,
-HyperCLOVA X). They differ in small ways: biases,
+HyperCLOVA X, Apertus). They differ in small ways: biases,
 QK-norm, norm placement, sliding-window layers and NoPE layers."""
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ _VARIANTS = {
     "iquestcoder": (None, None, "none", "pre"),   # IQuest-Coder: Llama's layer
     "vaultgemma": (None, None, "none", "pre"),    # Gemma 2 without its norms after the sublayers
     "hyperclovax": (None, None, "none", "sandwich"),  # Granite with Peri-LN (use_post_norm)
+    "apertus": (None, None, "head", "pre"),       # Apertus: a plain MLP with the learned xIELU
 }
 
 
@@ -133,8 +134,9 @@ def import_dense(cfg: Config, name: str):
         act = activation(get(cfg, "hidden_activation", "hidden_act", default="gelu_pytorch_tanh"))
     else:
         act = activation(get(cfg, "hidden_act", default="silu"))
-    if mt in ("arcee", "nemotron"):          # a plain ReLU^2 MLP
-        ffn = dense_ffn(cfg, gated=False, activation=activation(get(cfg, "hidden_act", default="relu2")))
+    if mt in ("arcee", "nemotron", "apertus"):          # a plain MLP: ReLU^2 (xIELU for Apertus)
+        default = "xielu" if mt == "apertus" else "relu2"
+        ffn = dense_ffn(cfg, gated=False, activation=activation(get(cfg, "hidden_act", default=default)))
     elif mt == "internlm3":
         ffn = dense_ffn(cfg, activation=act, bias=bool(get(cfg, "mlp_bias", "bias", default=False)))
     else:
