@@ -155,6 +155,14 @@ MINIMAX_01 = _small("minimax", hidden_size=6144, num_hidden_layers=80, num_atten
                     num_experts_per_tok=2, vocab_size=200064,
                     layer_types=(["linear_attention"] * 7 + ["full_attention"]) * 10)
 
+LFM2_VL_1_6B = {"model_type": "lfm2_vl", "downsample_factor": 2, "projector_hidden_size": 2560,
+                "text_config": {"model_type": "lfm2", "hidden_size": 2048, "block_ff_dim": 12288, "num_hidden_layers": 16,
+                                "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 65536,
+                                "layer_types": (["conv", "conv", "full_attention"] * 3 + ["conv", "full_attention"] * 3
+                                                + ["conv"])},
+                "vision_config": {"model_type": "siglip2_vision_model", "hidden_size": 1152, "intermediate_size": 4304,
+                                  "num_hidden_layers": 26, "num_attention_heads": 16, "patch_size": 16,
+                                  "num_patches": 256, "vision_use_head": False}}
 HUNYUAN_A13B = {"model_type": "hunyuan_v1_moe", "hidden_size": 4096, "intermediate_size": 3072,
                 "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
                 "num_experts": 64, "moe_topk": [8] * 32, "vocab_size": 128167, "tie_word_embeddings": True}
@@ -276,6 +284,10 @@ VARIANTS = [
                   "moe_intermediate_size": 1792, "num_hidden_layers": 24, "num_attention_heads": 32,
                   "num_key_value_heads": 8, "num_experts": 32, "num_experts_per_tok": 4, "vocab_size": 65536,
                   "layer_types": (LFM2_LAYERS * 2)[:24]}, id="lfm2-8b-a1b-shape"),
+    pytest.param(LFM2_VL_1_6B, id="lfm2-vl-1.6b-shape"),
+    pytest.param({**LFM2_VL_1_6B, "downsample_factor": 3, "projector_use_layernorm": False, "projector_bias": False,
+                  "vision_config": {**LFM2_VL_1_6B["vision_config"], "num_hidden_layers": 2, "vision_use_head": True}},
+                 id="lfm2-vl-factor-3-no-norm-no-bias-head"),
     pytest.param(_small("lfm2", num_hidden_layers=4, conv_bias=True, block_ffn_dim_multiplier=1.5,
                         block_multiple_of=128, full_attn_idxs=[1, 3], layer_types=None, tie_word_embeddings=False),
                  id="lfm2-biases-multiplier-idxs"),
@@ -375,7 +387,10 @@ def test_solar_open_and_hunyuan_a13b_counts_match_their_publishers():
 
 
 def test_lfm2_counts_match_liquid():
-    """Liquid AI's stated sizes: LFM2-1.2B "1.17B"; LFM2-8B-A1B "8.3B total, 1.5B active"."""
+    """Liquid AI's stated sizes: LFM2-1.2B "1.17B"; LFM2-8B-A1B "8.3B total, 1.5B active";
+    LFM2-VL-1.6B (LFM2-1.2B with a SigLIP 2 tower of 400M)."""
+    vl = count_params(spec_from_hf_config(LFM2_VL_1_6B))
+    assert vl.active == 1_170_340_608 and abs(vl.total - 1.6e9) / 1.6e9 < 0.02
     dense, moe = (count_params(spec_from_hf_config(p.values[0])) for p in VARIANTS
                   if p.id in ("lfm2-1.2b-shape", "lfm2-8b-a1b-shape"))
     assert dense.total == dense.active == 1_170_340_608

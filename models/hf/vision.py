@@ -12,6 +12,7 @@ biases the patch embedding; Qwen3-VL adds DeepStack mergers.
 LLaVA, LLaVA-NeXT and LLaVA-OneVision: a CLIP or SigLIP vision model (vision_config's
 model_type), then a two-layer projector from the chosen feature layers to the text width; NeXT and
 OneVision add an image_newline vector.
+LFM2-VL: a SigLIP 2 NaFlex tower, pixel unshuffle and a LayerNorm-then-two-layer projector.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -35,16 +36,18 @@ def _vit_layer(h: int, i: int) -> int:
 
 def _siglip(vcfg: Mapping[str, Any]) -> tuple[int, str]:
     """SiglipVisionModel: biased patch conv, position table, LayerNorm blocks, post-LayerNorm and
-    (vision_use_head) the attention-pooling head. -> (params, name)."""
+    (vision_use_head) the attention-pooling head; SigLIP 2 (NaFlex) the same with a linear patch
+    embedding and num_patches positions. -> (params, name)."""
     h, i = _g(vcfg, "hidden_size", 768), _g(vcfg, "intermediate_size", 3072)
     layers, p = _g(vcfg, "num_hidden_layers", 12), _g(vcfg, "patch_size", 16)
     c, image = _g(vcfg, "num_channels", 3), _g(vcfg, "image_size", 224)
-    patches = (image // p) ** 2
+    v2 = vcfg.get("model_type") == "siglip2_vision_model"
+    patches = _g(vcfg, "num_patches", 256) if v2 else (image // p) ** 2
     params = (c * p * p * h + h) + patches * h + layers * _vit_layer(h, i) + 2 * h
     if _g(vcfg, "vision_use_head", True):
         # attention-pooling head: probe, fused in_proj, out_proj, LayerNorm, MLP
         params += h + (3 * h * h + 3 * h) + (h * h + h) + 2 * h + (h * i + i) + (i * h + h)
-    return params, f"SigLIP ViT ({layers} layers, d {h})"
+    return params, f"SigLIP{' 2' if v2 else ''} ViT ({layers} layers, d {h})"
 
 
 def _clip(vcfg: Mapping[str, Any]) -> tuple[int, str]:
@@ -65,7 +68,7 @@ def gemma3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str
 
 
 # LLaVA's vision towers by vision_config.model_type, and each wrapper's default tower
-_LLAVA_TOWERS = {"clip_vision_model": _clip, "siglip_vision_model": _siglip}
+_LLAVA_TOWERS = {"clip_vision_model": _clip, "siglip_vision_model": _siglip, "siglip2_vision_model": _siglip}
 _LLAVA_DEFAULT_TOWER = {"llava": "clip_vision_model", "llava_next": "clip_vision_model",
                         "llava_onevision": "siglip_vision_model"}
 
@@ -169,7 +172,21 @@ def qwen3_5_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[st
     return VisionEncoder(params=params, name=f"{name} ViT ({layers} layers, d {h})")
 
 
+def lfm2_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """LFM2-VL: a SigLIP 2 NaFlex tower, then pixel unshuffle (downsample_factor^2 patches into
+    one), a LayerNorm (projector_use_layernorm), and two linear layers through
+    projector_hidden_size (biased unless projector_bias is false)."""
+    params, name = _siglip({"model_type": "siglip2_vision_model", **vcfg})
+    wide = _g(vcfg, "hidden_size", 768) * _g(config, "downsample_factor", 2) ** 2
+    hidden = _g(config, "projector_hidden_size", 2560)
+    bias = bool(_g(config, "projector_bias", True))
+    params += (2 * wide if _g(config, "projector_use_layernorm", True) else 0)
+    params += wide * hidden + hidden * text_hidden + ((hidden + text_hidden) if bias else 0)
+    return VisionEncoder(params=params, name=name)
+
+
 ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
             "qwen2_vl": qwen2_vl_vision, "qwen2_5_vl": qwen2_5_vl_vision, "qwen3_5": qwen3_5_vision,
             "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision,
-            "llava": llava_vision, "llava_next": llava_vision, "llava_onevision": llava_vision}
+            "llava": llava_vision, "llava_next": llava_vision, "llava_onevision": llava_vision,
+            "lfm2_vl": lfm2_vl_vision}
