@@ -116,7 +116,8 @@ def test_list_model_types_names_every_importable_config_type():
     assert {r["model_type"] for r in rows if r["image_text"]} == {"gemma3", "llama4", "mistral3", "qwen2_vl",
                                                                    "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe",
                                                                    "qwen3_5", "qwen3_5_moe", "llava", "llava_next",
-                                                                   "llava_onevision", "lfm2_vl"}
+                                                                   "llava_onevision", "lfm2_vl",
+                                                                   "idefics3", "smolvlm"}
     text = cli("list", "--model-types").stdout
     assert "qwen2_5_vl  (image-text" in text and "\nllama\n" in text
 

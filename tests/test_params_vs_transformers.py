@@ -163,6 +163,12 @@ LFM2_VL_1_6B = {"model_type": "lfm2_vl", "downsample_factor": 2, "projector_hidd
                 "vision_config": {"model_type": "siglip2_vision_model", "hidden_size": 1152, "intermediate_size": 4304,
                                   "num_hidden_layers": 26, "num_attention_heads": 16, "patch_size": 16,
                                   "num_patches": 256, "vision_use_head": False}}
+SMOLVLM_256M = {"model_type": "smolvlm", "scale_factor": 4, "tie_word_embeddings": False,
+                "text_config": {"model_type": "llama", "hidden_size": 576, "num_hidden_layers": 30,
+                                "num_attention_heads": 9, "num_key_value_heads": 3, "intermediate_size": 1536,
+                                "vocab_size": 49280, "head_dim": 64},
+                "vision_config": {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+                                  "num_attention_heads": 12, "patch_size": 16, "image_size": 512}}
 HUNYUAN_A13B = {"model_type": "hunyuan_v1_moe", "hidden_size": 4096, "intermediate_size": 3072,
                 "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
                 "num_experts": 64, "moe_topk": [8] * 32, "vocab_size": 128167, "tie_word_embeddings": True}
@@ -285,6 +291,9 @@ VARIANTS = [
                   "num_key_value_heads": 8, "num_experts": 32, "num_experts_per_tok": 4, "vocab_size": 65536,
                   "layer_types": (LFM2_LAYERS * 2)[:24]}, id="lfm2-8b-a1b-shape"),
     pytest.param(LFM2_VL_1_6B, id="lfm2-vl-1.6b-shape"),
+    pytest.param(SMOLVLM_256M, id="smolvlm-256m-shape"),
+    pytest.param({**SMOLVLM_256M, "model_type": "idefics3", "scale_factor": 2, "tie_word_embeddings": True},
+                 id="idefics3-tied-scale-2"),
     pytest.param({**LFM2_VL_1_6B, "downsample_factor": 3, "projector_use_layernorm": False, "projector_bias": False,
                   "vision_config": {**LFM2_VL_1_6B["vision_config"], "num_hidden_layers": 2, "vision_use_head": True}},
                  id="lfm2-vl-factor-3-no-norm-no-bias-head"),
@@ -391,6 +400,11 @@ def test_lfm2_counts_match_liquid():
     LFM2-VL-1.6B (LFM2-1.2B with a SigLIP 2 tower of 400M)."""
     vl = count_params(spec_from_hf_config(LFM2_VL_1_6B))
     assert vl.active == 1_170_340_608 and abs(vl.total - 1.6e9) / 1.6e9 < 0.02
+
+
+def test_smolvlm_256m_count_matches_hugging_face():
+    """SmolVLM-256M: SmolLM2-135M's layers with a 93M SigLIP-shaped tower, "256M"."""
+    assert abs(count_params(spec_from_hf_config(SMOLVLM_256M)).total - 256e6) / 256e6 < 0.01
     dense, moe = (count_params(spec_from_hf_config(p.values[0])) for p in VARIANTS
                   if p.id in ("lfm2-1.2b-shape", "lfm2-8b-a1b-shape"))
     assert dense.total == dense.active == 1_170_340_608

@@ -13,6 +13,7 @@ LLaVA, LLaVA-NeXT and LLaVA-OneVision: a CLIP or SigLIP vision model (vision_con
 model_type), then a two-layer projector from the chosen feature layers to the text width; NeXT and
 OneVision add an image_newline vector.
 LFM2-VL: a SigLIP 2 NaFlex tower, pixel unshuffle and a LayerNorm-then-two-layer projector.
+Idefics3 and SmolVLM: a SigLIP-shaped tower without its head, pixel shuffle, one linear.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -185,8 +186,23 @@ def lfm2_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[st
     return VisionEncoder(params=params, name=name)
 
 
+# Idefics3VisionConfig's and SmolVLMVisionConfig's defaults (transformers 5.23)
+_IDEFICS3_VISION = {"hidden_size": 1152, "intermediate_size": 3072, "num_hidden_layers": 12, "image_size": 224,
+                    "patch_size": 32}
+
+
+def idefics3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """Idefics3 and SmolVLM: a SigLIP-shaped tower without the pooling head, then pixel shuffle
+    (scale_factor^2 patches into one) and one unbiased linear into the text width."""
+    vcfg = {**_IDEFICS3_VISION, **{k: v for k, v in vcfg.items() if v is not None}, "vision_use_head": False,
+            "model_type": "siglip_vision_model"}
+    params, name = _siglip(vcfg)
+    params += vcfg["hidden_size"] * _g(config, "scale_factor", 2) ** 2 * text_hidden
+    return VisionEncoder(params=params, name=name.replace("SigLIP", "SigLIP-shaped"))
+
+
 ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
             "qwen2_vl": qwen2_vl_vision, "qwen2_5_vl": qwen2_5_vl_vision, "qwen3_5": qwen3_5_vision,
             "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision,
             "llava": llava_vision, "llava_next": llava_vision, "llava_onevision": llava_vision,
-            "lfm2_vl": lfm2_vl_vision}
+            "lfm2_vl": lfm2_vl_vision, "idefics3": idefics3_vision, "smolvlm": idefics3_vision}
