@@ -60,12 +60,12 @@ def _default_config(model_type: str) -> dict:
 
 # transformers 5.23 cannot build a model from its own default DbrxConfig (attn_config lacks
 # rope_theta), HunYuanDenseV1Config, HunYuanMoEV1Config or MinistralConfig (head_dim None), NemotronConfig
-# (num_key_value_heads None), Dots1Config (no experts) or Lfm2MoeConfig (no layer_types): they
-# are checked among the variants
+# (num_key_value_heads None), Dots1Config (no experts), Lfm2MoeConfig (no layer_types) or
+# AyaVisionConfig (a 1152-wide tower of 14 heads): they are checked among the variants
 DEFAULT_TYPES = [t for t in SUPPORTED_MODEL_TYPES
                  if t in CONFIG_MAPPING
                  and t not in ("deepseek_v2", "dbrx", "hunyuan_v1_dense", "hunyuan_v1_moe", "nemotron", "dots1",
-                               "ministral", "lfm2_moe")
+                               "ministral", "lfm2_moe", "aya_vision")
                  and (t in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or t in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)]
 # (text models of image-text checkpoints that transformers builds only inside them, such as
 # qwen3_vl_text, are checked through their wrappers)
@@ -163,6 +163,19 @@ LFM2_VL_1_6B = {"model_type": "lfm2_vl", "downsample_factor": 2, "projector_hidd
                 "vision_config": {"model_type": "siglip2_vision_model", "hidden_size": 1152, "intermediate_size": 4304,
                                   "num_hidden_layers": 26, "num_attention_heads": 16, "patch_size": 16,
                                   "num_patches": 256, "vision_use_head": False}}
+def _aya_vision_8b(**text_changes) -> dict:
+    """Aya Vision 8B's shape: Command R7B (cohere2) with a SigLIP tower (So400m, 364 px) and a
+    SwiGLU adapter of 28672."""
+    text = _small("cohere2", hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+                  intermediate_size=14336, vocab_size=256000, layer_types=None)
+    text.update(text_changes)
+    return {"model_type": "aya_vision", "downsample_factor": 2, "alignment_intermediate_size": 28672,
+            "text_config": text,
+            "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 1152, "intermediate_size": 4304,
+                              "num_hidden_layers": 27, "num_attention_heads": 16, "patch_size": 14, "image_size": 364,
+                              "vision_use_head": False}}
+
+
 SMOLVLM_256M = {"model_type": "smolvlm", "scale_factor": 4, "tie_word_embeddings": False,
                 "text_config": {"model_type": "llama", "hidden_size": 576, "num_hidden_layers": 30,
                                 "num_attention_heads": 9, "num_key_value_heads": 3, "intermediate_size": 1536,
@@ -292,6 +305,9 @@ VARIANTS = [
                   "layer_types": (LFM2_LAYERS * 2)[:24]}, id="lfm2-8b-a1b-shape"),
     pytest.param(LFM2_VL_1_6B, id="lfm2-vl-1.6b-shape"),
     pytest.param(SMOLVLM_256M, id="smolvlm-256m-shape"),
+    pytest.param(_aya_vision_8b(), id="aya-vision-8b-shape"),
+    pytest.param({**{k: v for k, v in _aya_vision_8b(num_hidden_layers=2).items() if k != "alignment_intermediate_size"},
+                  "tie_word_embeddings": False, "downsample_factor": 3}, id="aya-vision-untied-default-adapter-factor-3"),
     pytest.param({**SMOLVLM_256M, "model_type": "idefics3", "scale_factor": 2, "tie_word_embeddings": True},
                  id="idefics3-tied-scale-2"),
     pytest.param({**LFM2_VL_1_6B, "downsample_factor": 3, "projector_use_layernorm": False, "projector_bias": False,

@@ -14,6 +14,7 @@ model_type), then a two-layer projector from the chosen feature layers to the te
 OneVision add an image_newline vector.
 LFM2-VL: a SigLIP 2 NaFlex tower, pixel unshuffle and a LayerNorm-then-two-layer projector.
 Idefics3 and SmolVLM: a SigLIP-shaped tower without its head, pixel shuffle, one linear.
+Aya Vision: a SigLIP tower, pixel shuffle, a LayerNorm and a SwiGLU adapter.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -71,21 +72,26 @@ def gemma3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str
 # LLaVA's vision towers by vision_config.model_type, and each wrapper's default tower
 _LLAVA_TOWERS = {"clip_vision_model": _clip, "siglip_vision_model": _siglip, "siglip2_vision_model": _siglip}
 _LLAVA_DEFAULT_TOWER = {"llava": "clip_vision_model", "llava_next": "clip_vision_model",
-                        "llava_onevision": "siglip_vision_model"}
+                        "llava_onevision": "siglip_vision_model", "aya_vision": "siglip_vision_model"}
+
+
+def _tower(vcfg: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[int, str]:
+    """The CLIP or SigLIP tower vision_config names (the wrapper's default when it names none)."""
+    from ..spec import SpecError
+    tower = str(vcfg.get("model_type") or _LLAVA_DEFAULT_TOWER[str(config.get("model_type"))])
+    if tower not in _LLAVA_TOWERS:
+        raise SpecError("config.vision_config.model_type",
+                        f"{tower!r} is not a vision tower this importer counts (it reads "
+                        f"{', '.join(_LLAVA_TOWERS)})")
+    return _LLAVA_TOWERS[tower](vcfg)
 
 
 def llava_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
     """The vision tower, then linear_1 (vision width x feature layers -> text width) + GELU +
     linear_2 (text -> text), biased unless multimodal_projector_bias is false; NeXT and OneVision
     add image_newline (text width)."""
-    from ..spec import SpecError
     wrapper = str(config.get("model_type"))
-    tower = str(vcfg.get("model_type") or _LLAVA_DEFAULT_TOWER[wrapper])
-    if tower not in _LLAVA_TOWERS:
-        raise SpecError("config.vision_config.model_type",
-                        f"{tower!r} is not a vision tower this importer counts (it reads "
-                        f"{', '.join(_LLAVA_TOWERS)})")
-    params, name = _LLAVA_TOWERS[tower](vcfg)
+    params, name = _tower(vcfg, config)
     width = _g(vcfg, "hidden_size", 768)
     feature = _g(config, "vision_feature_layer", -1 if wrapper == "llava_onevision" else -2)
     feature_layers = 1 if isinstance(feature, int) else len(feature)
@@ -186,6 +192,17 @@ def lfm2_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[st
     return VisionEncoder(params=params, name=name)
 
 
+def aya_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """Aya Vision: a SigLIP tower, pixel shuffle (downsample_factor^2 patches into one), a
+    LayerNorm and a biased SwiGLU adapter: linear_1 to alignment_intermediate_size (default the
+    text width), half of it out through linear_2."""
+    params, name = _tower(vcfg, config)
+    wide = _g(vcfg, "hidden_size", 768) * _g(config, "downsample_factor", 2) ** 2
+    inner = _g(config, "alignment_intermediate_size", text_hidden)
+    params += 2 * wide + (wide * inner + inner) + (inner // 2 * text_hidden + text_hidden)
+    return VisionEncoder(params=params, name=name)
+
+
 # Idefics3VisionConfig's and SmolVLMVisionConfig's defaults (transformers 5.23)
 _IDEFICS3_VISION = {"hidden_size": 1152, "intermediate_size": 3072, "num_hidden_layers": 12, "image_size": 224,
                     "patch_size": 32}
@@ -205,4 +222,5 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "qwen2_vl": qwen2_vl_vision, "qwen2_5_vl": qwen2_5_vl_vision, "qwen3_5": qwen3_5_vision,
             "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision,
             "llava": llava_vision, "llava_next": llava_vision, "llava_onevision": llava_vision,
-            "lfm2_vl": lfm2_vl_vision, "idefics3": idefics3_vision, "smolvlm": idefics3_vision}
+            "lfm2_vl": lfm2_vl_vision, "idefics3": idefics3_vision, "smolvlm": idefics3_vision,
+            "aya_vision": aya_vision}
