@@ -117,7 +117,8 @@ def test_list_model_types_names_every_importable_config_type():
                                                                    "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe",
                                                                    "qwen3_5", "qwen3_5_moe", "llava", "llava_next",
                                                                    "llava_onevision", "lfm2_vl",
-                                                                   "idefics3", "smolvlm", "aya_vision"}
+                                                                   "idefics3", "smolvlm", "aya_vision",
+                                                                   "internvl"}
     text = cli("list", "--model-types").stdout
     assert "qwen2_5_vl  (image-text" in text and "\nllama\n" in text
 

@@ -306,6 +306,18 @@ VARIANTS = [
     pytest.param(LFM2_VL_1_6B, id="lfm2-vl-1.6b-shape"),
     pytest.param(SMOLVLM_256M, id="smolvlm-256m-shape"),
     pytest.param(_aya_vision_8b(), id="aya-vision-8b-shape"),
+    # InternVL3-1B's shape, and InternViT-6B's kind of tower (RMSNorm, QK-norm, biased q/k/v, no
+    # mean pooling, a mask token) at a small size
+    pytest.param(_small("internvl", text_config=_small("qwen2", hidden_size=896, num_hidden_layers=24,
+                                                        num_attention_heads=14, num_key_value_heads=2,
+                                                        intermediate_size=4864, vocab_size=151674, layer_types=None)),
+                 id="internvl3-1b-shape"),
+    pytest.param(_small("internvl", downsample_ratio=0.25, text_config=_small("qwen2", num_hidden_layers=2, layer_types=None),
+                        vision_config={"model_type": "internvl_vision", "hidden_size": 256, "intermediate_size": 512,
+                                       "num_hidden_layers": 2, "num_attention_heads": 4, "norm_type": "rms_norm",
+                                       "use_qk_norm": True, "attention_bias": True, "use_mean_pooling": False,
+                                       "use_mask_token": True, "image_size": [224, 336], "patch_size": 16}),
+                 id="internvit-rmsnorm-qknorm-bias-no-pooling"),
     pytest.param({**{k: v for k, v in _aya_vision_8b(num_hidden_layers=2).items() if k != "alignment_intermediate_size"},
                   "tie_word_embeddings": False, "downsample_factor": 3}, id="aya-vision-untied-default-adapter-factor-3"),
     pytest.param({**SMOLVLM_256M, "model_type": "idefics3", "scale_factor": 2, "tie_word_embeddings": True},

@@ -22,12 +22,13 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mist
              "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_vl": "qwen3_vl_text",
              "qwen3_vl_moe": "qwen3_vl_moe_text", "llava": None, "llava_next": None, "llava_onevision": None,
              "lfm2_vl": "lfm2", "idefics3": None, "smolvlm": None,
-             "aya_vision": None}
+             "aya_vision": None, "internvl": None}
 _DEFAULT_TEXT_TYPE = {"llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "idefics3": "llama",
-                      "smolvlm": "llama", "aya_vision": "cohere2"}
+                      "smolvlm": "llama", "aya_vision": "cohere2",
+                      "internvl": "qwen2"}
 # Wrappers that tie the head when config.json says nothing (their transformers class default;
 # Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
-_TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision"})
+_TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl"})
 # Wrappers whose published configs may keep the language model's keys at the top level
 _FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl"})
 SUPPORTED_MODEL_TYPES = tuple(sorted(set(IMPORTERS) | set(_WRAPPERS)))

@@ -15,6 +15,7 @@ OneVision add an image_newline vector.
 LFM2-VL: a SigLIP 2 NaFlex tower, pixel unshuffle and a LayerNorm-then-two-layer projector.
 Idefics3 and SmolVLM: a SigLIP-shaped tower without its head, pixel shuffle, one linear.
 Aya Vision: a SigLIP tower, pixel shuffle, a LayerNorm and a SwiGLU adapter.
+InternVL: InternViT (layer scale, optional QK-norm), pixel unshuffle and a two-layer projector.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -203,6 +204,33 @@ def aya_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, A
     return VisionEncoder(params=params, name=name)
 
 
+def _pair(value) -> tuple[int, int]:
+    """An image or patch size given as one int or [height, width]."""
+    return (int(value[0]), int(value[1])) if isinstance(value, (list, tuple)) else (int(value), int(value))
+
+
+def internvl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """InternVL: InternViT (class token, biased patch conv, position table, attention with an
+    output projection and optional QK-norm over the width, LayerNorm or RMSNorm blocks with a
+    layer scale per sublayer, LayerNorm at the end unless mean pooling), then pixel unshuffle by
+    1/downsample_ratio and a LayerNorm + two-layer biased projector."""
+    h, i = _g(vcfg, "hidden_size", 1024), _g(vcfg, "intermediate_size", 4096)
+    layers, c = _g(vcfg, "num_hidden_layers", 24), _g(vcfg, "num_channels", 3)
+    (ih, iw), (ph, pw) = _pair(_g(vcfg, "image_size", 448)), _pair(_g(vcfg, "patch_size", 14))
+    params = h + c * ph * pw * h + h                                   # class token, patch conv
+    params += h if _g(vcfg, "use_mask_token", False) else 0
+    if _g(vcfg, "use_absolute_position_embeddings", True):
+        params += ((ih // ph) * (iw // pw) + 1) * h
+    norm = 2 * h if _g(vcfg, "norm_type", "layer_norm") == "layer_norm" else h
+    attn = 3 * (h * h + (h if _g(vcfg, "attention_bias", False) else 0)) + h * h + h
+    attn += 2 * h if _g(vcfg, "use_qk_norm", False) else 0
+    params += layers * (attn + (h * i + i) + (i * h + h) + 2 * norm + 2 * h)   # + lambda_1, lambda_2
+    params += 0 if _g(vcfg, "use_mean_pooling", True) else 2 * h
+    wide = h * int(1 / _g(config, "downsample_ratio", 0.5)) ** 2
+    params += 2 * wide + (wide * text_hidden + text_hidden) + (text_hidden * text_hidden + text_hidden)
+    return VisionEncoder(params=params, name=f"InternViT ({layers} layers, d {h})")
+
+
 # Idefics3VisionConfig's and SmolVLMVisionConfig's defaults (transformers 5.23)
 _IDEFICS3_VISION = {"hidden_size": 1152, "intermediate_size": 3072, "num_hidden_layers": 12, "image_size": 224,
                     "patch_size": 32}
@@ -223,4 +251,4 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision,
             "llava": llava_vision, "llava_next": llava_vision, "llava_onevision": llava_vision,
             "lfm2_vl": lfm2_vl_vision, "idefics3": idefics3_vision, "smolvlm": idefics3_vision,
-            "aya_vision": aya_vision}
+            "aya_vision": aya_vision, "internvl": internvl_vision}
