@@ -306,6 +306,14 @@ VARIANTS = [
     pytest.param(LFM2_VL_1_6B, id="lfm2-vl-1.6b-shape"),
     pytest.param(SMOLVLM_256M, id="smolvlm-256m-shape"),
     pytest.param(_aya_vision_8b(), id="aya-vision-8b-shape"),
+    # GLM-4.1V / GLM-4.5V: the GLM-4 and GLM-4.5 language models behind GLM's 3D-patch ViT
+    pytest.param(_small("glm4v", text_config={**_small("glm4v")["text_config"], "num_hidden_layers": 2},
+                        vision_config={**_small("glm4v")["vision_config"], "depth": 3, "attention_bias": True,
+                                       "out_hidden_size": 2048, "intermediate_size": 5000, "image_size": 448,
+                                       "spatial_merge_size": 3}), id="glm4v-biased-vit-merge-3"),
+    pytest.param(_small("glm4v_moe", text_config={**_small("glm4v_moe")["text_config"], "num_hidden_layers": 3,
+                                                  "n_routed_experts": 16, "first_k_dense_replace": 2},
+                        vision_config={**_small("glm4v_moe")["vision_config"], "depth": 2}), id="glm4.5v-small"),
     # InternVL3-1B's shape, and InternViT-6B's kind of tower (RMSNorm, QK-norm, biased q/k/v, no
     # mean pooling, a mask token) at a small size
     pytest.param(_small("internvl", text_config=_small("qwen2", hidden_size=896, num_hidden_layers=24,

@@ -22,7 +22,8 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mist
              "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_vl": "qwen3_vl_text",
              "qwen3_vl_moe": "qwen3_vl_moe_text", "llava": None, "llava_next": None, "llava_onevision": None,
              "lfm2_vl": "lfm2", "idefics3": None, "smolvlm": None,
-             "aya_vision": None, "internvl": None}
+             "aya_vision": None, "internvl": None, "glm4v": "glm4v_text",
+             "glm4v_moe": "glm4v_moe_text"}
 _DEFAULT_TEXT_TYPE = {"llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "idefics3": "llama",
                       "smolvlm": "llama", "aya_vision": "cohere2",
                       "internvl": "qwen2"}

@@ -72,7 +72,7 @@ def head_dim(cfg: Config, heads: int, hidden: int) -> int:
 # The fraction of each head's dims that RoPE rotates when a config does not say: transformers'
 # default for the type (GLM rotates half of each head: GlmConfig, Glm4Config, Glm4MoeConfig).
 ROPE_FRACTION_DEFAULTS = {"glm": 0.5, "glm4": 0.5, "glm4_moe": 0.5, "gpt_neox": 0.25, "stablelm": 0.25,
-                          "nemotron": 0.5}
+                          "nemotron": 0.5, "glm4v_moe_text": 0.5}
 
 
 def rope_fraction(cfg: Config) -> float:
@@ -165,7 +165,7 @@ CONTEXT_BY_DEFAULT = {
     "flex_olmo": 4096, "dots1": 2048, "deepseek_v32": 163840, "glm_moe_dsa": 202752,
     "internlm3": 32768, "iquestcoder": 131072, "vaultgemma": 8192, "hyperclovax": 2048,
     "lfm2": 128000, "lfm2_moe": 128000, "solar_open": 131072, "hunyuan_v1_moe": 2048,
-    "exaone_moe": 2048, "apertus": 65536}
+    "exaone_moe": 2048, "apertus": 65536, "glm4v_text": 32768, "glm4v_moe_text": 65536}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

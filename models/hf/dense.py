@@ -42,6 +42,7 @@ _VARIANTS = {
     "vaultgemma": (None, None, "none", "pre"),    # Gemma 2 without its norms after the sublayers
     "hyperclovax": (None, None, "none", "sandwich"),  # Granite with Peri-LN (use_post_norm)
     "apertus": (None, None, "head", "pre"),       # Apertus: a plain MLP with the learned xIELU
+    "glm4v_text": (True, False, "none", "sandwich"),  # GLM-4.1V's GLM-4 (Q/K/V biases always)
 }
 
 

@@ -188,6 +188,7 @@ def import_llama4(cfg: Config, name: str):
 def import_glm4_moe(cfg: Config, name: str):
     """GLM-4.5: first_k_dense_replace dense layers, then MoE with shared experts and
     DeepSeek-style score-correction bias; partial RoPE (0.5); optional QK-norm; MTP layers.
+    GLM-4.5V's language model (glm4v_moe_text) is GLM-4.5 without QK-norm.
     Upstage's Solar Open (solar_open) is GLM-4.5's MoE on Llama's attention: every layer sparse,
     no QK-norm, attention_bias on Q/K/V only (off by default), no MTP."""
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
@@ -313,6 +314,7 @@ IMPORTERS = {
     "llama4_text": import_llama4,
     "glm4_moe": import_glm4_moe,
     "solar_open": import_glm4_moe,
+    "glm4v_moe_text": import_glm4_moe,
     "hunyuan_v1_moe": import_hunyuan_moe,
     "exaone_moe": import_exaone_moe,
     "minimax_m2": import_minimax_m2,

@@ -16,6 +16,7 @@ LFM2-VL: a SigLIP 2 NaFlex tower, pixel unshuffle and a LayerNorm-then-two-layer
 Idefics3 and SmolVLM: a SigLIP-shaped tower without its head, pixel shuffle, one linear.
 Aya Vision: a SigLIP tower, pixel shuffle, a LayerNorm and a SwiGLU adapter.
 InternVL: InternViT (layer scale, optional QK-norm), pixel unshuffle and a two-layer projector.
+GLM-4.1V / GLM-4.5V: a 3D-patch ViT with RMSNorms, a downsampling conv and a SwiGLU merger.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -231,6 +232,23 @@ def internvl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[s
     return VisionEncoder(params=params, name=f"InternViT ({layers} layers, d {h})")
 
 
+def glm4v_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """GLM-4.1V / GLM-4.5V: a biased Conv3d over 2-frame patches, RMSNorm, a position table, RMSNorm
+    blocks (fused biasable qkv, unbiased out and an unbiased SwiGLU of out_hidden_size), RMSNorm, a
+    2x2 downsampling conv into out_hidden_size, and the merger (linear, LayerNorm, SwiGLU of
+    intermediate_size)."""
+    h, out = _g(vcfg, "hidden_size", 1536), _g(vcfg, "out_hidden_size", 4096)
+    ctx, layers = _g(vcfg, "intermediate_size", 13696), _g(vcfg, "depth", 24)
+    c, t, p = _g(vcfg, "in_channels", 3), _g(vcfg, "temporal_patch_size", 2), _g(vcfg, "patch_size", 14)
+    image, merge = _g(vcfg, "image_size", 336), _g(vcfg, "spatial_merge_size", 2)
+    bias = 3 * h if _g(vcfg, "attention_bias", False) else 0
+    params = c * t * p * p * h + h + h + (image // p) ** 2 * h
+    params += layers * (2 * h + 3 * h * h + bias + h * h + 3 * h * out)
+    params += h + h * out * merge * merge + out
+    params += out * out + 2 * out + 3 * out * ctx
+    return VisionEncoder(params=params, name=f"GLM-4V ViT ({layers} layers, d {h})")
+
+
 # Idefics3VisionConfig's and SmolVLMVisionConfig's defaults (transformers 5.23)
 _IDEFICS3_VISION = {"hidden_size": 1152, "intermediate_size": 3072, "num_hidden_layers": 12, "image_size": 224,
                     "patch_size": 32}
@@ -251,4 +269,5 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision,
             "llava": llava_vision, "llava_next": llava_vision, "llava_onevision": llava_vision,
             "lfm2_vl": lfm2_vl_vision, "idefics3": idefics3_vision, "smolvlm": idefics3_vision,
-            "aya_vision": aya_vision, "internvl": internvl_vision}
+            "aya_vision": aya_vision, "internvl": internvl_vision, "glm4v": glm4v_vision,
+            "glm4v_moe": glm4v_vision}
