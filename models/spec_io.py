@@ -112,6 +112,18 @@ def save_spec(spec: ModelSpec, path: str | os.PathLike) -> None:
     atomic_write_text(path, spec_to_text(spec, fmt))
 
 
+def config_name(p: Path) -> str:
+    """What a model file is called: a config.json by its folder, or in the Hugging Face cache
+    (models--org--name/snapshots/<commit>/config.json) by its repo id, org/name; any other file
+    by its stem."""
+    if p.name != "config.json":
+        return p.stem
+    snapshots, repo = p.parent.parent, p.parent.parent.parent
+    if snapshots.name == "snapshots" and repo.name.startswith("models--"):
+        return repo.name[len("models--"):].replace("--", "/")
+    return p.parent.name
+
+
 def load_spec_file(path: str | os.PathLike) -> ModelSpec:
     """Load an Orbit spec file or a Hugging Face config.json (or a folder holding one)."""
     p = Path(path)
@@ -127,7 +139,7 @@ def load_spec_file(path: str | os.PathLike) -> ModelSpec:
         raise SpecError("format", f"must be 'orbit-spec' for an Orbit spec, got {fmt!r}")
     if "model_type" in data:
         from .hf import spec_from_hf_config
-        return spec_from_hf_config(data, name=p.parent.name if p.name == "config.json" else p.stem)
+        return spec_from_hf_config(data, name=config_name(p))
     if "blocks" in data:
         return ModelSpec.from_dict(data)
     raise SpecError("", f"{p} is neither an Orbit spec (format: orbit-spec) nor a Hugging Face "

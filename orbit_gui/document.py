@@ -18,7 +18,7 @@ from models.catalog import find
 from models.cost import CostReport, Workload, cost_report
 from models.overrides import apply_overrides
 from models.spec import ModelSpec, SpecError
-from models.spec_io import load_spec_file, save_spec
+from models.spec_io import config_name, load_spec_file, save_spec
 
 # History entries name settings as the knobs do, not by their keys ("KV heads = 4", not "kv_heads = 4")
 EDIT_NAMES = {"attention": "Attention", "kv_heads": "KV heads", "window": "Window", "local_global": "Local:global",
@@ -138,7 +138,7 @@ class Document:
     def open_file(self, path: str | Path) -> None:
         p = Path(path).resolve()
         self._open(load_spec_file(p), Source("file", str(p), p.name if p.name != "config.json"
-                                             else p.parent.name))
+                                             else config_name(p)))
 
     def open_spec(self, spec: ModelSpec, label: str | None = None) -> None:
         self._open(spec, Source("spec", spec.name, label or spec.name))

@@ -751,3 +751,18 @@ def test_xielu_is_refused_for_experts():
         MoEFFN(experts=4, top_k=2, d_expert=16, activation="xielu").validate("layers[0].ffns[0]")
     assert err.value.field == "layers[0].ffns[0].activation"
     DenseFFN(d_ff=16, gated=False, activation="xielu").validate("layers[0].ffns[0]")
+
+
+def test_a_config_in_the_hugging_face_cache_is_named_by_its_repo(tmp_path):
+    """huggingface_hub keeps a download at models--org--name/snapshots/<commit>/config.json: the
+    model is called org/name, not the commit hash; elsewhere a config.json is named by its folder."""
+    config = json.dumps({"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                         "intermediate_size": 128, "vocab_size": 100})
+    cached = tmp_path / "hub" / "models--LiquidAI--LFM2-1.2B" / "snapshots" / ("0123abcd" * 5) / "config.json"
+    plain = tmp_path / "my-model" / "config.json"
+    for path in (cached, plain):
+        path.parent.mkdir(parents=True)
+        path.write_text(config)
+    assert load_spec_file(cached).name == "LiquidAI/LFM2-1.2B"
+    assert load_spec_file(cached.parent).name == "LiquidAI/LFM2-1.2B"
+    assert load_spec_file(plain).name == "my-model"
