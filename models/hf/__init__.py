@@ -15,18 +15,15 @@ from .dense import import_dense_types
 IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gpt.IMPORTERS,
              **hybrid.IMPORTERS}
 # Multimodal wrappers whose language model sits in text_config, with the type it is read as (None:
-# text_config's own model_type, else the wrapper's default language model: LLaVA's Llama, Vicuna,
-# Mistral or Qwen2).
+# whichever supported type text_config names, else the wrapper's transformers default below).
 _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral",
              "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "qwen3_5": "qwen3_5_text",
              "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_vl": "qwen3_vl_text",
-             "qwen3_vl_moe": "qwen3_vl_moe_text", "llava": None, "llava_next": None, "llava_onevision": None,
-             "lfm2_vl": "lfm2", "idefics3": None, "smolvlm": None,
-             "aya_vision": None, "internvl": None, "glm4v": "glm4v_text",
-             "glm4v_moe": "glm4v_moe_text"}
+             "qwen3_vl_moe": "qwen3_vl_moe_text", "lfm2_vl": "lfm2", "glm4v": "glm4v_text",
+             "glm4v_moe": "glm4v_moe_text", "llava": None, "llava_next": None, "llava_onevision": None,
+             "idefics3": None, "smolvlm": None, "aya_vision": None, "internvl": None}
 _DEFAULT_TEXT_TYPE = {"llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "idefics3": "llama",
-                      "smolvlm": "llama", "aya_vision": "cohere2",
-                      "internvl": "qwen2"}
+                      "smolvlm": "llama", "aya_vision": "cohere2", "internvl": "qwen2"}
 # Wrappers that tie the head when config.json says nothing (their transformers class default;
 # Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
 _TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl"})
