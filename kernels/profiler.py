@@ -808,9 +808,10 @@ class Profiler:
         sdpa_scores = scores if self.kind == "cpu" else 0.0
         # DSA's indexer: fp32 scores of a few heads at a time, their sum, and the top-k mask
         from kernels.blocks.mla import Indexer
-        index_heads = max([min(m.index_heads, Indexer.HEADS_AT_ONCE) for m in layer.mixers
-                           if isinstance(m, SpecMLA) and m.sparse], default=-2)
-        acts += B * S * S * (4 * (index_heads + 2) + 1) if index_heads >= 0 else 0.0
+        index_heads = [min(m.index_heads, Indexer.HEADS_AT_ONCE) for m in layer.mixers
+                       if isinstance(m, SpecMLA) and m.sparse]
+        if index_heads:
+            acts += B * S * S * (4 * (max(index_heads) + 2) + 1)
         base = max(weights + build, weights + cache + acts)
         # ONNX Runtime's session holds its own weights (in bf16 also the fp16 copy that is exported);
         # on the CPU the exported protobuf and the session's set-up copies share the same memory

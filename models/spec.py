@@ -2,9 +2,9 @@
 
 A spec is a handful of global fields plus an explicit per-layer list. Each layer holds zero or more
 token mixers (attention, MLA, linear attention, SSM, short convolution) and zero or more FFNs
-(dense, MoE). Most layers have one of each; FFN-only or mixer-only layers (Nemotron-H, Mamba), parallel hybrids (Falcon-H1:
-attention and Mamba side by side) and LongCat-Flash's double layers are the same schema with other
-counts, so the cost model never needs a per-model code path.
+(dense, MoE). Most layers have one of each; FFN-only or mixer-only layers (Nemotron-H, Mamba),
+parallel hybrids (Falcon-H1: attention and Mamba side by side) and LongCat-Flash's double layers are
+the same schema with other counts, so the cost model never needs a per-model code path.
 
 Layers are stored as named blocks plus a layout (one block name per layer), which keeps a 61-layer
 spec small and makes "every local layer" edits one replacement.

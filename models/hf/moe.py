@@ -1,8 +1,8 @@
 """Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE (and
 its shared-expert variant), FlexOlmo, dots.llm1, Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX, gpt-oss, Llama 4,
-GLM-4.5, Solar Open, Hunyuan-A13B, K-EXAONE, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional shared experts, and the patterns that
-decide which layers are sparse (decoder_sparse_step, mlp_only_layers, first_k_dense_replace,
-interleave_moe_layer_step, mlp_layer_types)."""
+GLM-4.5, Solar Open, Hunyuan-A13B, K-EXAONE, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional
+shared experts, and the patterns that decide which layers are sparse (decoder_sparse_step,
+mlp_only_layers, first_k_dense_replace, interleave_moe_layer_step, mlp_layer_types)."""
 from __future__ import annotations
 
 from ..spec import Attention, Layer, MoEFFN, SpecError

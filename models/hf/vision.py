@@ -67,7 +67,8 @@ def _clip(vcfg: Mapping[str, Any]) -> tuple[int, str]:
 
 def gemma3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
     params, name = _siglip(vcfg)
-    params += _g(vcfg, "hidden_size", 768) * text_hidden + _g(vcfg, "hidden_size", 768)  # projector, its RMSNorm
+    width = _g(vcfg, "hidden_size", 768)
+    params += width * text_hidden + width           # projector weight and its RMSNorm
     return VisionEncoder(params=params, name=name)
 
 
