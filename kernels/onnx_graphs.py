@@ -7,7 +7,10 @@ graphs, and the decode step's runs with every tensor bound in place.
   it once and outputs the new token's rows, which ``DecodeRunner`` writes into slot ``pos % T``
   (a cache rewritten by the graph would be a full copy per token). A recurrent state is an input
   and its new value an output; two IO bindings alternate which buffer is which, so a step reads
-  and writes its state once, as the torch step does in place.
+  and writes its state once, as the torch step does in place. The cache a KV-shared layer reads
+  is an input with no update.
+- A layer with per-layer inputs (Gemma 3n/4) takes them as one more input, ``per_layer``
+  [B, L, p], after ``x``.
 
 torch and onnxruntime are imported inside the functions: importing this module is free.
 """
@@ -16,17 +19,24 @@ from __future__ import annotations
 from typing import Any
 
 
+def takes_per_layer_input(layer) -> bool:
+    return hasattr(layer, "per_layer")
+
+
 def prefill_graph(layer):
-    """``layer`` as a module whose forward(x) takes no cache argument, for the ONNX export."""
+    """``layer`` as a module whose forward(x[, per_layer]) takes no cache argument, for the ONNX
+    export."""
     import torch.nn as nn
 
     class PrefillGraph(nn.Module):
+        input_names = ["x", "per_layer"] if takes_per_layer_input(layer) else ["x"]
+
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
 
-        def forward(self, x):
-            return self.inner(x)
+        def forward(self, x, *per_layer):
+            return self.inner(x, None, *per_layer)
     return PrefillGraph(layer)
 
 
@@ -35,28 +45,37 @@ def state_names(states: list[dict]) -> list[tuple[int, str]]:
     return [(i, name) for i, st in enumerate(states) for name in st]
 
 
+def updated_state_names(layer, states: list[dict]) -> list[tuple[int, str]]:
+    """The state tensors a decode step changes: all but the caches KV-shared layers only read."""
+    return [(i, name) for i, name in state_names(states)
+            if not getattr(layer.mixers[i], "read_only_state", False)]
+
+
 def decode_step_graph(layer, states: list[dict], pos: int):
-    """A module ``forward(x_t, *flat_state) -> (y, *flat_update)``: the layer's decode step at
-    ``pos`` over a state laid out like ``states`` (input names ``x``, ``state{i}_{name}``; output
-    names ``y``, ``update{i}_{name}``)."""
+    """A module ``forward(x_t, [per_layer,] *flat_state) -> (y, *flat_update)``: the layer's decode
+    step at ``pos`` over a state laid out like ``states`` (input names ``x``, ``per_layer``,
+    ``state{i}_{name}``; output names ``y``, ``update{i}_{name}``)."""
     import torch.nn as nn
 
     keys = state_names(states)
+    changed = updated_state_names(layer, states)
+    extra = ["per_layer"] if takes_per_layer_input(layer) else []
 
     class DecodeStepGraph(nn.Module):
-        input_names = ["x"] + [f"state{i}_{n}" for i, n in keys]
-        output_names = ["y"] + [f"update{i}_{n}" for i, n in keys]
+        input_names = ["x"] + extra + [f"state{i}_{n}" for i, n in keys]
+        output_names = ["y"] + [f"update{i}_{n}" for i, n in changed]
 
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
 
         def forward(self, x, *flat):
+            per_layer, flat = flat[:len(extra)], flat[len(extra):]
             grouped: list[dict] = [{} for _ in states]
             for (i, name), t in zip(keys, flat):
                 grouped[i][name] = t
-            y, updates = self.inner.step_detached(x, grouped, pos)
-            return (y, *(updates[i][name] for i, name in keys))
+            y, updates = self.inner.step_detached(x, grouped, pos, *per_layer)
+            return (y, *(updates[i][name] for i, name in changed))
     return DecodeStepGraph(layer)
 
 
@@ -73,7 +92,7 @@ class DecodeRunner:
     output of the first step from it, for the numerical check.
     """
 
-    def __init__(self, session, x, states: list[dict], pos: int):
+    def __init__(self, session, x, states: list[dict], pos: int, per_layer=None):
         import torch
 
         from kernels.blocks import apply_update
@@ -83,10 +102,11 @@ class DecodeRunner:
         self.session, self.pos = session, pos
         keys = state_names(states)
         shapes = {o.name: tuple(o.shape) for o in session.get_outputs()}   # static: exported at pos
+        changed = [(i, name) for i, name in keys if f"update{i}_{name}" in shapes]
         self.y = x.new_empty(shapes["y"])
         self.rows: dict[tuple[int, str], Any] = {}
         other: list[dict] = [dict(st) for st in states]        # the second buffer of each recurrent state
-        for i, name in keys:
+        for i, name in changed:
             old, shape = states[i][name], shapes[f"update{i}_{name}"]
             if shape == tuple(old.shape):
                 other[i][name] = torch.empty_like(old)
@@ -97,9 +117,12 @@ class DecodeRunner:
         for src, dst in ((states, other), (other, states)):
             b = session.io_binding()
             bind_tensor(b, "x", x)
+            if per_layer is not None:
+                bind_tensor(b, "per_layer", per_layer)
             bind_tensor(b, "y", self.y, output=True)
             for i, name in keys:
                 bind_tensor(b, f"state{i}_{name}", src[i][name])
+            for i, name in changed:
                 bind_tensor(b, f"update{i}_{name}", self.rows.get((i, name), dst[i][name]), output=True)
             self.bindings.append(b)
         self.turn = 0

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Callable, Generator, Iterable
 
 from kernels.backends import switched_to, syncs_host
-from models.cost import Workload, _Fmt, block_ops, cost_report
+from models.cost import Workload, _Fmt, block_ops, cost_report, per_layer_table_ops, tail_blocks
 from models.dtypes import dtype as _dtype_info
 from models.hardware import Hardware, get_hardware, hardware_db
 from models.metrics import plural
@@ -430,20 +430,27 @@ def predict_ops(op_costs: Iterable, peak: float, bw: float, ce: float, me: float
 
 def block_op_costs(spec: ModelSpec, block: str, phase: str, context: int, batch: int,
                    fmt: _Fmt) -> list[tuple[float, float]]:
+    """As the cost model; a prefill of a block in the KV-shared tail (``tail_blocks``) is the
+    step of the prompt's last token."""
     layer = spec.blocks[block]
-    decode = phase == "decode"
-    ops = block_ops(spec, layer, 1 if decode else context, batch, context if decode else 0, fmt,
-                    decode)
+    if phase == "decode":
+        ops = block_ops(spec, layer, 1, batch, context, fmt, True)
+    elif block in tail_blocks(spec):
+        ops = block_ops(spec, layer, 1, batch, context - 1, fmt, True)
+    else:
+        ops = block_ops(spec, layer, context, batch, 0, fmt, False)
     return [(op.flops, op.bytes) for op in ops]
 
 
 def head_op_costs(spec: ModelSpec, phase: str, context: int, batch: int,
                   fmt: _Fmt) -> list[tuple[float, float]]:
-    """As the cost model: LM head on the last token of each sequence plus the embedding lookup."""
+    """As the cost model: LM head on the last token of each sequence plus the embedding lookup,
+    and Gemma 3n/4's per-layer input lookup and projection."""
     d, v = spec.hidden_size, spec.vocab_size
     tokens = 1 if phase == "decode" else context
     return [(2.0 * batch * d * v, v * d * fmt.keep + batch * v * 4),
-            (0.0, batch * tokens * d * fmt.keep)]
+            (0.0, batch * tokens * d * fmt.keep)] + \
+        [(op.flops, op.bytes) for op in per_layer_table_ops(spec, batch * tokens, fmt)]
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -792,16 +799,23 @@ class Profiler:
         elt = _DTYPES[self.dt]
         d = spec.hidden_size
         B, S = req.batch, req.context
+        lp = spec.num_layers * spec.per_layer_input
         if name == HEAD_BLOCK:
             w = spec.vocab_size * d * elt
             acts = B * S * d * elt * 3 + B * spec.vocab_size * 4 * 2
+            if lp:                      # the per-layer table, its projection and their output
+                w += ((spec.per_layer_vocab or spec.vocab_size) + d) * lp * elt
+                acts += B * S * lp * elt * 3
             return {"base": w + acts, "eager": 0.0, "ort": 0.0, "ref": 0.0}
         layer = spec.blocks[name]
         params = _layer_param_count(spec, layer)
         weights = params * elt
         build = params * 4 if elt < 4 else 0.0          # modules are initialised in fp32
-        cache = layer_cache_bytes(layer, S + 1, elt) * B
-        acts = B * S * (2 * d + _widest(spec, layer)) * elt * 3
+        # the cache a KV-shared layer reads (another layer's, full length) stands in beside its own
+        shared = sum(m.kv_heads * (m.head_dim + m.vdim) for m in layer.mixers
+                     if isinstance(m, SpecAttention) and m.kv_shared)
+        cache = (layer_cache_bytes(layer, S + 1, elt) + shared * (S + 1) * elt) * B
+        acts = B * S * (2 * d + _widest(spec, layer) + 2 * spec.per_layer_input) * elt * 3
         heads = max([m.heads for m in layer.mixers if isinstance(m, (SpecAttention, SpecMLA))],
                     default=0)
         scores = B * heads * S * S * 4 * 3            # eager score matrix, mask, probabilities
@@ -905,12 +919,24 @@ class Profiler:
             state["norm_w"] = torch.ones(d, dtype=dt, device=dev)
             state["ids_prefill"] = torch.randint(0, v, (B, S), generator=g).to(dev)
             state["ids_decode"] = torch.randint(0, v, (B, 1), generator=g).to(dev)
+            if spec.per_layer_input:      # Gemma 3n/4: the per-layer table and its projection
+                lp = spec.num_layers * spec.per_layer_input
+                pv = spec.per_layer_vocab or v
+                state["ple_w"] = torch.empty(pv, lp, dtype=dt, device=dev).uniform_(-1.0, 1.0)
+                state["ple_proj"] = torch.empty(lp, d, dtype=dt, device=dev).uniform_(-d ** -0.5, d ** -0.5)
+                state["ple_ids_prefill"] = state["ids_prefill"].remainder(pv)
+                state["ple_ids_decode"] = state["ids_decode"].remainder(pv)
             return
         from kernels.blocks import build_layer
         layer = build_layer(spec, spec.blocks[name], dtype=dt, device=dev).eval()
         state["layer"] = layer
         state["x"] = torch.randn(B, S, d, generator=g).to(device=dev, dtype=dt)
         state["xt"] = torch.randn(B, 1, d, generator=g).to(device=dev, dtype=dt)
+        p = spec.per_layer_input        # the layer's per-layer inputs (Gemma 3n/4), prompt and step
+        state["ple"] = torch.randn(B, S, p, generator=g).to(device=dev, dtype=dt) if p else None
+        state["ple_t"] = torch.randn(B, 1, p, generator=g).to(device=dev, dtype=dt) if p else None
+        # a block of KV-shared layers at the end of the model: its prefill is the last token's step
+        state["tail"] = name in tail_blocks(spec)
         state["states"] = layer.new_state(B, S + 1)
         state["filled"] = False
 
@@ -964,26 +990,41 @@ class Profiler:
         if backend == "sdpa" and not _has_softmax_attention(spec_layer):
             r.message = "no softmax attention in this block: the torch code path"
 
+    @staticmethod
+    def _last_token(st) -> tuple:
+        """The prefill of a block in the KV-shared tail: the prompt's last token (its x, its
+        per-layer input, its position)."""
+        ple = st["ple"][:, -1:] if st["ple"] is not None else None
+        return st["x"][:, -1:], ple, st["x"].shape[1] - 1
+
     def _layer_fn(self, st, phase):
         layer, states = st["layer"], st["states"]
         x, xt, pos = st["x"], st["xt"], self.request.context
+        ple, ple_t = ((st["ple"],), (st["ple_t"],)) if st["ple"] is not None else ((), ())
+        if phase == "prefill" and st["tail"]:
+            x_last, ple_last, last = self._last_token(st)
+            extra = (ple_last,) if ple_last is not None else ()
+
+            def last_step():           # the caches it reads are another layer's: nothing to reset
+                return layer.step(x_last, states, last, *extra)
+            return last_step
         if phase == "prefill":
             carried = layer.carried_state(states)
 
             def fn():                  # a new prompt: recurrent states start from zero each run
                 for t in carried:
                     t.zero_()
-                return layer(x, states)
+                return layer(x, states, *ple)
             return fn
         if not st["filled"]:
-            self._fill_prompt(layer, x, states)
+            self._fill_prompt(layer, x, states, st["ple"])
             st["filled"] = True
 
         def step():
-            return layer.step(xt, states, pos)
+            return layer.step(xt, states, pos, *ple_t)
         return step
 
-    def _fill_prompt(self, layer, x, states):
+    def _fill_prompt(self, layer, x, states, ple=None):
         """Fill the cache / recurrent state with the prompt through SDPA, whatever backend is being
         timed: the eager path would hold B*H*S*S scores (64 GiB for Gemma 3 27B at B=8, S=8192)
         only to set up a decode step that never reads them."""
@@ -991,15 +1032,19 @@ class Profiler:
         with torch.no_grad(), switched_to(layer, "sdpa", "prefill"):
             for t in layer.carried_state(states):          # a prompt starts from zero state
                 t.zero_()
-            layer(x, states)
+            layer(x, states, ple)
 
     def _head_fn(self, st, phase):
         import torch.nn.functional as F
         w, nw = st["head_w"], st["norm_w"]
         ids = st["ids_decode" if phase == "decode" else "ids_prefill"]
+        ple_w, ple_proj = st.get("ple_w"), st.get("ple_proj")
+        ple_ids = st.get("ple_ids_decode" if phase == "decode" else "ple_ids_prefill")
 
         def fn():
             h = F.embedding(ids, w)                       # the lookup (same table as the head)
+            if ple_w is not None:                         # per-layer inputs: lookup + projection
+                st["ple_out"] = F.embedding(ple_ids, ple_w) + h @ ple_proj.t()
             last = h[:, -1:]
             xf = last.float()
             y = (xf * (xf.pow(2).mean(-1, keepdim=True) + 1e-6).rsqrt()).to(w.dtype) * nw
@@ -1131,9 +1176,15 @@ class Profiler:
         with torch.no_grad():
             ref = copy.deepcopy(layer).to(rdt)
             x, xt = st["x"].to(rdt), st["xt"].to(rdt)
+            ple, ple_t = ((st["ple"].to(rdt),), (st["ple_t"].to(rdt),)) if st["ple"] is not None else ((), ())
             states = ref.new_state(req.batch, req.context + 1)
-            y_pre = ref(x, states)
-            y_dec = ref.step(xt, states, req.context) if "decode" in req.phases else None
+            if st["tail"]:
+                x_last, ple_last, last = self._last_token(st)
+                y_pre = ref.step(x_last.to(rdt), states, last,
+                                 *((ple_last.to(rdt),) if ple_last is not None else ()))
+            else:
+                y_pre = ref(x, states, *ple)
+            y_dec = ref.step(xt, states, req.context, *ple_t) if "decode" in req.phases else None
         del ref, states
         refs["prefill"] = (y_pre, label)
         refs["decode"] = (y_dec, label)
@@ -1149,10 +1200,11 @@ class Profiler:
             # one step from the prompt's cache, exactly as the reference (the timed steps may
             # have advanced a recurrent state)
             st["states"] = st["layer"].new_state(req.batch, req.context + 1)
+            ple_t = (st["ple_t"],) if st["ple_t"] is not None else ()
             with torch.inference_mode():
-                self._fill_prompt(st["layer"], st["x"], st["states"])
+                self._fill_prompt(st["layer"], st["x"], st["states"], st["ple"])
                 with switched_to(st["layer"], r.backend, phase, req.weights):
-                    out = st["layer"].step(st["xt"], st["states"], req.context)
+                    out = st["layer"].step(st["xt"], st["states"], req.context, *ple_t)
         try:
             y_ref, label = self._reference(name, phase, st, refs, need)
         except Exception as exc:  # noqa: BLE001
@@ -1179,21 +1231,33 @@ class Profiler:
         from kernels import onnx_runtime as ortk
         layer, x = st["layer"], st["x"]
         note = []
-        if self.torch_dtype == torch.bfloat16:
+        half = self.torch_dtype == torch.bfloat16
+        if half:
             layer, x = copy.deepcopy(layer).to(torch.float16), x.to(torch.float16)
             note.append("exported in fp16 (ONNX Runtime IO binding has no bf16)")
+        ple = [t.to(x.dtype) if t is not None else None for t in (st["ple"], st["ple_t"])]
+        # a decode step, or the prefill of a KV-shared tail block: the last prompt token's step
+        stepped = phase == "decode" or st["tail"]
+        pos = self.request.context if phase == "decode" else self.request.context - 1
         prefer = (("CPUExecutionProvider",) if self.kind == "cpu" else ortk.DEFAULT_PREFERENCE)
         with tempfile.TemporaryDirectory(prefix="orbit-profile-") as tmp, torch.no_grad():
             path = Path(tmp) / "block.onnx"
             self._check_cancel()
-            if phase == "prefill":
-                ortk.export_block(graphs.prefill_graph(layer), (x,), path)
+            if not stepped:
+                graph = graphs.prefill_graph(layer)
+                inputs = (x,) + ((ple[0],) if ple[0] is not None else ())
+                ortk.export_block(graph, inputs, path, input_names=graph.input_names)
             else:
-                xt = st["xt"].to(x.dtype)
+                if phase == "decode":
+                    xt, ple_step = st["xt"].to(x.dtype), ple[1]
+                else:
+                    xt, ple_step = x[:, -1:], ple[0][:, -1:] if ple[0] is not None else None
                 states = layer.new_state(self.request.batch, self.request.context + 1)
-                self._fill_prompt(layer, x, states)
-                graph = graphs.decode_step_graph(layer, states, self.request.context)
-                ortk.export_block(graph, (xt, *graphs.flat_states(states)), path, dynamic=False,
+                if phase == "decode":
+                    self._fill_prompt(layer, x, states, ple[0])
+                graph = graphs.decode_step_graph(layer, states, pos)
+                extra = (ple_step,) if ple_step is not None else ()
+                ortk.export_block(graph, (xt, *extra, *graphs.flat_states(states)), path, dynamic=False,
                                   input_names=graph.input_names, output_names=graph.output_names)
             self._check_cancel()
             threads = torch.get_num_threads() if self.kind == "cpu" else None
@@ -1209,14 +1273,20 @@ class Profiler:
                 # tensors are bound where the session runs; ORT then reads and writes them in place
                 note.append("ONNX Runtime ran on the CPU: compare with care")
                 x = x.to("cpu")
-                if phase == "decode":
+                ple = [t.to("cpu") if t is not None else None for t in ple]
+                if stepped:
                     xt = xt.to("cpu")
+                    ple_step = ple_step.to("cpu") if ple_step is not None else None
                     states = [{k: t.to("cpu") for k, t in s_.items()} for s_ in states]
-            if phase == "prefill":
-                fn = ortk.bound_run(session, {"x": x.contiguous()}, {"y": torch.empty_like(x)})
+            if not stepped:
+                feeds = {"x": x.contiguous()}
+                if ple[0] is not None:
+                    feeds["per_layer"] = ple[0].contiguous()
+                fn = ortk.bound_run(session, feeds, {"y": torch.empty_like(x)})
                 first = fn().clone()
             else:
-                fn = graphs.DecodeRunner(session, xt.contiguous(), states, self.request.context)
+                fn = graphs.DecodeRunner(session, xt.contiguous(), states, pos,
+                                         ple_step.contiguous() if ple_step is not None else None)
                 first = fn.first
             self._time(fn, r, st, graph=False)
             st["out"] = first

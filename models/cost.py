@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 from .dtypes import KV_DTYPES, dtype
 from .hardware import Hardware, get_hardware
-from .params import ParamReport, count_params, ffn_params, mixer_params, routed_real_experts
+from .params import (ParamReport, count_params, ffn_params, mixer_params, per_layer_input_params,
+                     per_layer_table_params, routed_real_experts)
 from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv, SpecError, readable
 
 GiB = 2**30
@@ -204,11 +205,12 @@ def kv_cached_tokens(tokens: int, kind: str, window: int) -> int:
 
 
 def kv_elements_per_token(mixer) -> int:
-    """Cached elements per token. GQA: 2 * kv_heads * head_dim (K and V);
-    MLA: kv_lora_rank + qk_rope_dim (the latent and the shared RoPE key), plus index_head_dim for
-    DSA's indexer keys (at the KV format: DeepSeek's own kernels keep them in fp8)."""
+    """Cached elements per token. GQA: 2 * kv_heads * head_dim (K and V), none in a KV-shared
+    layer (Gemma 3n/4: it reads an earlier layer's); MLA: kv_lora_rank + qk_rope_dim (the latent
+    and the shared RoPE key), plus index_head_dim for DSA's indexer keys (at the KV format:
+    DeepSeek's own kernels keep them in fp8)."""
     if isinstance(mixer, Attention):
-        return mixer.kv_heads * (mixer.head_dim + mixer.vdim)
+        return 0 if mixer.kv_shared else mixer.kv_heads * (mixer.head_dim + mixer.vdim)
     if isinstance(mixer, MLA):
         return mixer.kv_lora_rank + mixer.qk_rope_dim + mixer.index_head_dim
     return 0
@@ -256,6 +258,46 @@ def _block_counts(spec: ModelSpec) -> dict[str, int]:
     return counts
 
 
+def reads_shared_kv_only(layer: Layer) -> bool:
+    """A layer whose mixers are all KV-shared attention: it writes no cache for later layers."""
+    return bool(layer.mixers) and all(isinstance(m, Attention) and m.kv_shared for m in layer.mixers)
+
+
+def prefill_tail_start(spec: ModelSpec) -> int:
+    """First layer of the trailing run of KV-shared layers (the layer count if there is none).
+
+    Nothing after it reads its keys and values, so a prefill needs those layers only at the
+    tokens whose logits it keeps: the last one (transformers' Gemma 3n/4 slice them so). Each such
+    layer then costs a decode step at the prompt's last position, over the prompt's cache."""
+    i = spec.num_layers
+    while i > 0 and reads_shared_kv_only(spec.blocks[spec.layout[i - 1]]):
+        i -= 1
+    return i
+
+
+def tail_blocks(spec: ModelSpec) -> set[str]:
+    """Blocks every layer of which lies in the tail of ``prefill_tail_start``."""
+    tail = prefill_tail_start(spec)
+    return set(spec.layout[tail:]) - set(spec.layout[:tail])
+
+
+def _runs(spec: ModelSpec, decode: bool) -> dict[tuple[str, bool], int]:
+    """Layers per (block, in a prefill's tail of ``prefill_tail_start``)."""
+    tail = spec.num_layers if decode else prefill_tail_start(spec)
+    counts: dict[tuple[str, bool], int] = {}
+    for i, name in enumerate(spec.layout):
+        counts[name, i >= tail] = counts.get((name, i >= tail), 0) + 1
+    return counts
+
+
+def _phase_block_ops(spec: ModelSpec, name: str, tail: bool, tokens: int, batch: int, start: int,
+                     fmt: "_Fmt", decode: bool, dense_attention: bool = False) -> list["Op"]:
+    """A block's ops in a phase; a prefill's tail layers run the last token only."""
+    if tail:
+        return block_ops(spec, spec.blocks[name], 1, batch, start + tokens - 1, fmt, True, dense_attention)
+    return block_ops(spec, spec.blocks[name], tokens, batch, start, fmt, decode, dense_attention)
+
+
 # --------------------------------------------------------------------------- FLOPs and bytes
 
 @dataclass(frozen=True)
@@ -279,14 +321,14 @@ def _mixer_ops(m, d: int, tokens: int, batch: int, start: int, fmt: _Fmt, decode
     ops = []
     if isinstance(m, Attention):
         q_out = m.heads * m.head_dim * (2 if m.output_gate else 1)
-        proj_io = n_tok * (d + q_out + m.kv_heads * (m.head_dim + m.vdim)
-                           + m.heads * m.vdim + d) * fmt.act
-        ops.append(Op("qkvo projections", "projection", 2 * params.matrix * n_tok,
-                      w_bytes + proj_io))
-        pairs = (tokens * tokens if dense_attention else
+        kv_elems = m.kv_heads * (m.head_dim + m.vdim)       # read from the cache, its own or shared
+        kv_out = 0 if m.kv_shared else m.kv_heads * (m.head_dim + (0 if m.value_from_key else m.vdim))
+        proj_io = n_tok * (d + q_out + kv_out + m.heads * m.vdim + d) * fmt.act
+        ops.append(Op("qo projections" if m.kv_shared else "qkvo projections", "projection",
+                      2 * params.matrix * n_tok, w_bytes + proj_io))
+        pairs = (tokens * (start + tokens) if dense_attention else
                  attended_pairs(tokens, m.kind, m.window, start))
         keys = kv_cached_tokens(start + tokens, m.kind, m.window)
-        kv_elems = kv_elements_per_token(m)
         core_bytes = batch * ((keys if decode else tokens) * kv_elems * fmt.kv
                               + tokens * m.heads * (m.head_dim + m.vdim) * fmt.act)
         ops.append(Op("attention", "attention", 2 * batch * m.heads * (m.head_dim + m.vdim) * pairs,
@@ -294,7 +336,7 @@ def _mixer_ops(m, d: int, tokens: int, batch: int, start: int, fmt: _Fmt, decode
         return ops
     if isinstance(m, MLA):
         keys = kv_cached_tokens(start + tokens, m.kind, m.window)
-        pairs = tokens * tokens if dense_attention else attended_pairs(tokens, m.kind, m.window, start)
+        pairs = tokens * (start + tokens) if dense_attention else attended_pairs(tokens, m.kind, m.window, start)
         latent = m.kv_lora_rank + m.qk_rope_dim
         if m.sparse:
             # DeepSeek Sparse Attention (DeepSeek-V3.2-Exp report, sec. 2.1): the indexer scores
@@ -379,6 +421,26 @@ def _ffn_ops(f, d: int, tokens: int, batch: int, fmt: _Fmt) -> list[Op]:
     return ops
 
 
+def _per_layer_input_op(spec: ModelSpec, n_tok: int, fmt: _Fmt) -> Op:
+    """Gemma 3n/4, in each layer: gate (d -> p), times the layer's slice of the per-layer input,
+    projection back (p -> d)."""
+    c, d, p = per_layer_input_params(spec), spec.hidden_size, spec.per_layer_input
+    return Op("per-layer input", "projection", 2 * c.matrix * n_tok,
+              c.matrix * fmt.w + c.kept * fmt.keep + n_tok * (2 * d + 2 * p) * fmt.act)
+
+
+def per_layer_table_ops(spec: ModelSpec, n_tok: int, fmt: _Fmt) -> list[Op]:
+    """Gemma 3n/4 at the model's input: each token reads its L*p row of the per-layer table, and
+    the embedding is projected to L*p (per_layer_model_projection) and added to it."""
+    if not spec.per_layer_input:
+        return []
+    lp = spec.num_layers * spec.per_layer_input
+    _, proj = per_layer_table_params(spec)
+    return [Op("per-layer input lookup", "lm_head", 0.0, n_tok * lp * fmt.keep),
+            Op("per-layer input projection", "projection", 2 * proj.matrix * n_tok,
+               proj.matrix * fmt.w + proj.kept * fmt.keep + n_tok * (spec.hidden_size + 2 * lp) * fmt.act)]
+
+
 def block_ops(spec: ModelSpec, layer: Layer, tokens: int, batch: int, start: int, fmt: _Fmt,
               decode: bool, dense_attention: bool = False) -> list[Op]:
     ops: list[Op] = []
@@ -386,6 +448,8 @@ def block_ops(spec: ModelSpec, layer: Layer, tokens: int, batch: int, start: int
         ops += _mixer_ops(m, spec.hidden_size, tokens, batch, start, fmt, decode, dense_attention)
     for f in layer.ffns:
         ops += _ffn_ops(f, spec.hidden_size, tokens, batch, fmt)
+    if spec.per_layer_input:
+        ops.append(_per_layer_input_op(spec, tokens * batch, fmt))
     return ops
 
 
@@ -395,9 +459,10 @@ def phase_flops(spec: ModelSpec, tokens: int, batch: int = 1, start: int = 0, *,
     LM head on the last token of each sequence."""
     fmt = _Fmt(2, 2, 2, 2)
     total = 0.0
-    for name, n in _block_counts(spec).items():
-        total += n * sum(op.flops for op in block_ops(spec, spec.blocks[name], tokens, batch, start,
-                                                      fmt, decode, dense_attention))
+    for (name, tail), n in _runs(spec, decode).items():
+        total += n * sum(op.flops for op in _phase_block_ops(spec, name, tail, tokens, batch, start, fmt,
+                                                             decode, dense_attention))
+    total += sum(op.flops for op in per_layer_table_ops(spec, tokens * batch, fmt))
     return total + 2 * batch * spec.hidden_size * spec.vocab_size
 
 
@@ -419,10 +484,10 @@ def _phase(spec: ModelSpec, wl: Workload, hw: Hardware, fmt: _Fmt, peak: float, 
     start = wl.decode_position if decode else 0
     n = wl.devices
     ops: list[Op] = []
-    for name, count in _block_counts(spec).items():
-        for op in block_ops(spec, spec.blocks[name], tokens, wl.batch, start, fmt, decode):
+    for (name, tail), count in _runs(spec, decode).items():
+        for op in _phase_block_ops(spec, name, tail, tokens, wl.batch, start, fmt, decode):
             op.count = count
-            op.name = f"{name}: {op.name}"
+            op.name = f"{name}{' (last token)' if tail else ''}: {op.name}"
             op.flops /= n
             op.bytes /= n
             ops.append(op)
@@ -431,6 +496,10 @@ def _phase(spec: ModelSpec, wl: Workload, hw: Hardware, fmt: _Fmt, peak: float, 
     ops.append(Op("LM head (last token)", "lm_head", 2 * wl.batch * d * v / n,
                   (head_params * fmt.keep + wl.batch * v * 4) / n))
     ops.append(Op("embedding lookup", "lm_head", 0.0, wl.batch * tokens * d * fmt.keep / n))
+    for op in per_layer_table_ops(spec, wl.batch * tokens, fmt):
+        op.flops /= n
+        op.bytes /= n
+        ops.append(op)
     time = _roofline(ops, peak, hw.bandwidth, wl)
     if n > 1:
         # Megatron tensor parallelism: one all-reduce after the mixers, one after the FFNs of

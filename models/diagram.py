@@ -23,8 +23,8 @@ from .cost import (CostReport, kv_elements_per_token, layer_cache_bytes,
                    state_elements)
 from .dtypes import dtype
 from .metrics import plural
-from .params import (Count, count_params, ffn_params, layer_params, linear,
-                     mlp_params, norm_params)
+from .params import (Count, count_params, ffn_params, layer_params, linear, mlp_params, norm_params,
+                     per_layer_table_params)
 from .spec import MLA, SSM, XIELU_PARAMS, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
 
 MIXER_CATEGORIES = ("full", "sliding", "chunked", "mla", "linear", "ssm", "conv", "none")
@@ -110,7 +110,8 @@ class Run:
 class OverviewItem:
     """One box of the overview column.
 
-    kind: vision | embedding | position | run | repeat | layer | final_norm | lm_head | mtp.
+    kind: vision | embedding | per_layer_input | position | run | repeat | layer | final_norm |
+    lm_head | mtp.
     ``run``: ``block`` x ``count`` from layer ``first``. ``repeat``: the runs of one period
     (``runs``) repeated ``repeat`` times, layers ``first .. first+count-1``. ``layer``: one layer.
     ``out_shape`` labels the edge leaving the box.
@@ -324,23 +325,40 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
         _lin(f"q_proj{i}", "projection", "mixer", d, q_out, a.qkv_bias, "d",
              f"heads*head_dim{gate}",
              f"{d} -> {a.heads}x{a.head_dim} (q)" + (" + gate" if a.output_gate else "")),
-        _lin(f"k_proj{i}", "projection", "mixer", d, a.kv_heads * a.head_dim, a.qkv_bias, "d",
-             "kv_heads*head_dim", f"{d} -> {a.kv_heads}x{a.head_dim} (k)"),
-        _lin(f"v_proj{i}", "projection", "mixer", d, a.kv_heads * a.vdim, a.qkv_bias, "d",
-             "kv_heads*v_head_dim", f"{d} -> {a.kv_heads}x{a.vdim} (v)"),
     ]
+    if a.kv_shared:
+        out.append(Component(f"shared K/V{i}", "attention", "mixer",
+                             f"{a.kv_heads}x{a.head_dim} keys and values, no cache of its own", 0,
+                             f"reads the cache of the last earlier {a.kind} layer that writes one "
+                             f"(no k_proj, v_proj or k_norm)"))
+    else:
+        out.append(_lin(f"k_proj{i}", "projection", "mixer", d, a.kv_heads * a.head_dim, a.qkv_bias,
+                        "d", "kv_heads*head_dim", f"{d} -> {a.kv_heads}x{a.head_dim} (k)"))
+    if a.value_from_key:
+        out.append(Component(f"v = k{i}", "attention", "mixer", "values: the key projection", 0,
+                             "no v_proj: the key projection's output, before k's norm and RoPE, "
+                             "is the value"))
+    elif not a.kv_shared:
+        out.append(_lin(f"v_proj{i}", "projection", "mixer", d, a.kv_heads * a.vdim, a.qkv_bias, "d",
+                        "kv_heads*v_head_dim", f"{d} -> {a.kv_heads}x{a.vdim} (v)"))
+    kv_norms = 0 if a.kv_shared else 1
     if a.qk_norm == "head":
-        out.append(_kept(f"q_norm, k_norm{i}", "norm", "mixer", 2 * a.head_dim,
-                         f"2 x head_dim = 2 x {a.head_dim}", f"per head over {a.head_dim}"))
+        out.append(_kept(f"q_norm{'' if a.kv_shared else ', k_norm'}{i}", "norm", "mixer",
+                         (1 + kv_norms) * a.head_dim,
+                         f"{1 + kv_norms} x head_dim = {1 + kv_norms} x {a.head_dim}",
+                         f"per head over {a.head_dim}"))
     elif a.qk_norm in ("full", "per_head"):
-        n = (a.heads + a.kv_heads) * a.head_dim
+        n = (a.heads + a.kv_heads * kv_norms) * a.head_dim
         over = f"over all heads ({a.heads}x{a.head_dim})" if a.qk_norm == "full" else \
             f"each head over {a.head_dim}, own weights"
-        out.append(_kept(f"q_norm, k_norm{i}", "norm", "mixer", n,
-                         f"(heads + kv_heads) x head_dim = ({a.heads} + {a.kv_heads}) x "
+        kv = f" + {a.kv_heads}" if kv_norms else ""
+        out.append(_kept(f"q_norm{'' if a.kv_shared else ', k_norm'}{i}", "norm", "mixer", n,
+                         f"(heads{' + kv_heads' if kv_norms else ''}) x head_dim = ({a.heads}{kv}) x "
                          f"{a.head_dim}", over))
     elif a.qk_norm == "l2":
         out.append(_kept(f"q/k L2 norm{i}", "norm", "mixer", 0, "no weights", "L2 per head"))
+    if a.v_norm and not a.kv_shared:
+        out.append(_kept(f"v_norm{i}", "norm", "mixer", 0, "no weights", f"RMS per head over {a.vdim}"))
     if a.sinks:
         out.append(_kept(f"sinks{i}", "attention", "mixer", a.heads, f"heads = {a.heads}",
                          "one sink logit per head"))
@@ -674,6 +692,17 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
     if place == "parallel":
         comps.append(Component("+ residual", "residual", "residual", f"[B, S, {d}]", 0,
                                "x = x + mixer(norm(x)) + ffn(norm(x))"))
+    if spec.per_layer_input:
+        p = spec.per_layer_input
+        comps += [_lin("per_layer_input_gate", "projection", "ffn", d, p, False, "d", "per_layer_input",
+                       f"{d} -> {p}, times this layer's {p} per-layer input"),
+                  _lin("per_layer_projection", "projection", "ffn", p, d, False, "per_layer_input", "d",
+                       f"{p} -> {d}"),
+                  norm("post_per_layer_input_norm"),
+                  Component("+ residual", "residual", "residual", f"[B, S, {d}]", 0,
+                            "x = x + norm(proj(act(gate(x)) * per_layer_input))")]
+    if spec.layer_scalar:
+        comps.append(_kept("layer_scalar", "norm", "norm", 1, "1", "output x a stored scalar"))
     text = {
         "pre": f"pre-norm: {norm_kind} before each sublayer, residual around it",
         "post": f"post-norm: {norm_kind} after each residual add",
@@ -964,6 +993,19 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
         "embedding", "Token embedding", tuple(emb_lines), emb, emb * sizes.keep,
         in_shape="[B, S] token ids", out_shape=edge,
         tooltip=f"embeddings: vocab x d = {v} x {d} = {human_count(v * d)}"))
+    if spec.per_layer_input:
+        table, proj = per_layer_table_params(spec)
+        lp, pv = spec.num_layers * spec.per_layer_input, spec.per_layer_vocab or v
+        ple_bytes = (table + proj.kept) * sizes.keep + proj.matrix * sizes.w
+        head_items.append(OverviewItem(
+            "per_layer_input", "Per-layer inputs",
+            (f"table {pv} x {spec.num_layers} layers x {spec.per_layer_input}",
+             f"+ projection {d} -> {lp}", f"{human_count(table + proj.total)} params, {human_bytes(ple_bytes)}"),
+            table + proj.total, ple_bytes, in_shape="[B, S] token ids",
+            out_shape=f"[B, S, {spec.num_layers}, {spec.per_layer_input}]",
+            tooltip=(f"per-layer input embeddings: a {pv} x {lp} table read a row per token, plus "
+                     f"the embedding projected {d} -> {lp}; each layer adds its {spec.per_layer_input} "
+                     f"channels through a gated projection")))
     attn = [m for layer in spec.layers for m in layer.mixers if isinstance(m, (Attention, MLA))]
     nope_layers = sum(1 for layer in spec.layers      # without RoPE in a RoPE model
                       if any(isinstance(m, (Attention, MLA)) and not m.rope for m in layer.mixers)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from .spec import MLA, SSM, XIELU_PARAMS, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
 
-COMPONENTS = ("embeddings", "attention", "linear_attention", "ssm", "short_conv", "ffn", "experts",
-              "shared_experts", "router", "norms", "lm_head", "vision")
+COMPONENTS = ("embeddings", "per_layer_input", "attention", "linear_attention", "ssm", "short_conv",
+              "ffn", "experts", "shared_experts", "router", "norms", "lm_head", "vision")
 
 
 @dataclass
@@ -48,15 +48,18 @@ def attention_params(a: Attention, d: int) -> Count:
     q: d x heads*head_dim (x2 with Qwen3-Next's output gate); k: d x kv*head_dim; v: d x kv*v_dim;
     o: heads*v_dim x d. QK-norm adds head_dim weights per q and k ("head") or one weight per
     channel of all heads ("full", OLMo 2; "per_head", Cohere and StableLM, which normalise each
-    head on its own); gpt-oss adds one sink logit per head.
+    head on its own); gpt-oss adds one sink logit per head. Gemma 4 drops v with
+    ``value_from_key``, and k, v and the k norm in a KV-shared layer (its v norm has no weights).
     """
     q_out = a.heads * a.head_dim * (2 if a.output_gate else 1)
-    c = (linear(d, q_out, a.qkv_bias) + linear(d, a.kv_heads * a.head_dim, a.qkv_bias)
-         + linear(d, a.kv_heads * a.vdim, a.qkv_bias) + linear(a.heads * a.vdim, d, a.out_bias))
+    kv_sets = 0 if a.kv_shared else 1
+    c = linear(d, q_out, a.qkv_bias) + linear(a.heads * a.vdim, d, a.out_bias)
+    c += linear(d, a.kv_heads * a.head_dim, a.qkv_bias) * kv_sets
+    c += linear(d, a.kv_heads * a.vdim, a.qkv_bias) * (0 if a.value_from_key else kv_sets)
     if a.qk_norm == "head":
-        c += Count(kept=2 * a.head_dim)
+        c += Count(kept=(1 + kv_sets) * a.head_dim)
     elif a.qk_norm in ("full", "per_head"):
-        c += Count(kept=(a.heads + a.kv_heads) * a.head_dim)
+        c += Count(kept=(a.heads + a.kv_heads * kv_sets) * a.head_dim)
     if a.sinks:
         c += Count(kept=a.heads)
     return c
@@ -165,10 +168,12 @@ def mlp_params(d: int, d_ff: int, gated: bool, bias: bool) -> Count:
 
 
 def moe_params(f: MoEFFN, d: int) -> dict[str, Count]:
-    """Router (d x experts [+bias] [+per-expert score bias]), routed experts, shared experts
-    (with Qwen's sigmoid shared-expert gate, d x 1)."""
-    router = linear(d, f.experts + f.zero_experts, f.router_bias)
-    router = Count(kept=router.total + (f.experts + f.zero_experts if f.router_score_bias else 0))
+    """Router (d x experts [+bias] [+per-expert score bias] [+Gemma 4's d + experts scales]),
+    routed experts, shared experts (with Qwen's sigmoid shared-expert gate, d x 1)."""
+    slots = f.experts + f.zero_experts
+    router = linear(d, slots, f.router_bias)
+    router = Count(kept=router.total + (slots if f.router_score_bias else 0)
+                   + (d + slots if f.router_scales else 0))
     experts = mlp_params(d, f.d_expert, f.gated, f.expert_bias) * f.experts
     shared = mlp_params(d, f.shared_dff, f.gated, False) * f.shared_experts
     if f.shared_gate and f.shared_experts:
@@ -193,10 +198,12 @@ class ParamReport:
     active: int               # per token: routed experts counted top_k / experts
     quantizable: int          # matrices a weight bit-width applies to
     kept: int                 # everything else (incl. embeddings and LM head)
-    embedding_like: int       # embeddings + LM head (their own precision)
+    embedding_like: int       # embeddings + LM head + a per-layer input table (their own precision)
     mtp: int                  # multi-token-prediction modules, reported beside the total
     per_layer: list[int] = field(default_factory=list)
-    lookup_only: int = 0      # tables a token only reads a row of: the input embedding unless tied, learned positions
+    # tables a token only reads a row of: the input embedding unless tied, learned positions, a
+    # per-layer input table (Gemma 3n/4's "effective" size leaves them out)
+    lookup_only: int = 0
 
     def component(self, name: str) -> int:
         c = self.by_component.get(name)
@@ -225,11 +232,33 @@ def routed_real_experts(f: MoEFFN) -> float:
     return f.top_k * f.experts / (f.experts + f.zero_experts)     # top_k <= experts + zero_experts
 
 
+def per_layer_input_params(spec: ModelSpec) -> Count:
+    """Gemma 3n/4 per-layer input, in each layer: per_layer_input_gate (d x p), per_layer_projection
+    (p x d) and post_per_layer_input_norm (d); p = ``per_layer_input``."""
+    p = spec.per_layer_input
+    if not p:
+        return Count()
+    return linear(spec.hidden_size, p) + linear(p, spec.hidden_size) + Count(kept=norm_params(spec))
+
+
+def per_layer_table_params(spec: ModelSpec) -> tuple[int, Count]:
+    """Gemma 3n/4 per-layer inputs at the model's input: the table (per_layer_vocab x L*p, read a
+    row per token like the token embedding), then per_layer_model_projection (d x L*p) and
+    per_layer_projection_norm (p)."""
+    p, n = spec.per_layer_input, spec.num_layers
+    if not p:
+        return 0, Count()
+    return (spec.per_layer_vocab or spec.vocab_size) * n * p, linear(spec.hidden_size, n * p) + Count(kept=p)
+
+
 def layer_params(spec: ModelSpec, layer: Layer) -> tuple[dict[str, Count], int]:
     """Components of one layer and its active parameter count."""
     d = spec.hidden_size
     parts: dict[str, Count] = {}
     active = 0
+    if spec.per_layer_input:
+        parts["per_layer_input"] = per_layer_input_params(spec)
+        active += parts["per_layer_input"].total
     for m in layer.mixers:
         name, c = mixer_params(m, d)
         parts[name] = parts.get(name, Count()) + c
@@ -241,7 +270,8 @@ def layer_params(spec: ModelSpec, layer: Layer) -> tuple[dict[str, Count], int]:
                 active += round(c.total / f.experts * routed_real_experts(f))
             else:
                 active += c.total
-    norms = Count(kept=spec.norms_in(layer) * norm_params(spec))
+    # Gemma 4's layer_scalar is counted with the norms: a stored per-layer scale of the stream
+    norms = Count(kept=spec.norms_in(layer) * norm_params(spec) + int(spec.layer_scalar))
     parts["norms"] = parts.get("norms", Count()) + norms
     return parts, active + norms.total
 
@@ -251,13 +281,15 @@ def count_params(spec: ModelSpec) -> ParamReport:
     comp: dict[str, Count] = {k: Count() for k in COMPONENTS}
     embed = v * d + (spec.learned_positions * d if spec.position == "learned" else 0)
     comp["embeddings"] = Count(kept=embed)
+    table, ple_in = per_layer_table_params(spec)
+    comp["per_layer_input"] = Count(kept=table) + ple_in
     head = 0 if spec.tie_embeddings else v * d
     head += v if spec.lm_head_bias else 0
     comp["lm_head"] = Count(kept=head)
     # the final norm, and BLOOM's norm after the lookup: every token passes through both
     outer_norms = norm_params(spec) * (int(spec.final_norm) + int(spec.embedding_norm))
     comp["norms"] = Count(kept=outer_norms)
-    active = embed + head + outer_norms
+    active = embed + head + outer_norms + table + ple_in.total
     # one count per distinct block, times the layers that use it (DeepSeek-V3: 2 blocks, 61 layers)
     cache: dict[str, tuple[dict[str, Count], int]] = {}
     for name, n in Counter(spec.layout).items():
@@ -278,5 +310,5 @@ def count_params(spec: ModelSpec) -> ParamReport:
         parts, _ = cache[spec.layout[-1]]
         mtp = spec.mtp_depth * (3 * norm_params(spec) + 2 * d * d
                                 + sum(c.total for c in parts.values()))
-    return ParamReport(comp, total, active, quantizable, total - quantizable, embed + head, mtp,
-                       per_layer, embed - (v * d if spec.tie_embeddings else 0))
+    return ParamReport(comp, total, active, quantizable, total - quantizable, embed + head + table,
+                       mtp, per_layer, embed - (v * d if spec.tie_embeddings else 0) + table)

@@ -130,6 +130,13 @@ class Attention(_Part):
     output_gate: bool = False      # Qwen3-Next: q_proj also emits a sigmoid gate per output channel
     sinks: bool = False            # gpt-oss: one learned sink logit per head
     v_head_dim: int = 0            # 0: same as head_dim
+    # Gemma 4 (attention_k_eq_v): the values are the key projection's output (before k's norm and
+    # RoPE); the layer has no v_proj
+    value_from_key: bool = False
+    v_norm: bool = False           # Gemma 3n/4: a weightless RMSNorm over each value head
+    # Gemma 3n/4 KV sharing: the layer reads the keys and values cached by the last earlier layer
+    # of its kind; it has no K/V projections, no K norm and no cache of its own
+    kv_shared: bool = False
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_heads", "head_dim"):
@@ -143,8 +150,21 @@ class Attention(_Part):
         _choice(f"{path}.qk_norm", self.qk_norm, ("none", "head", "per_head", "full", "l2"))
         if self.kind != "full" and self.window <= 0:
             raise SpecError(f"{path}.window", f"a {self.kind} attention layer needs a positive window")
-        for name in ("qkv_bias", "out_bias", "rope", "output_gate", "sinks"):
+        for name in ("qkv_bias", "out_bias", "rope", "output_gate", "sinks", "value_from_key", "v_norm",
+                     "kv_shared"):
             _boolean(f"{path}.{name}", getattr(self, name))
+        if self.value_from_key and self.vdim != self.head_dim:
+            raise SpecError(f"{path}.v_head_dim", f"values taken from the keys have head_dim "
+                                                  f"({self.head_dim}) channels, not {self.vdim}")
+        if self.value_from_key and self.kv_shared:
+            raise SpecError(f"{path}.value_from_key", "a KV-shared layer projects no keys or values "
+                                                      "of its own")
+
+    @property
+    def cache_key(self) -> tuple:
+        """What a KV-shared layer and the layer whose cache it reads agree on: the attention
+        pattern and the cached K/V shape."""
+        return (self.kind, self.window, self.kv_heads, self.head_dim, self.vdim)
 
     @property
     def vdim(self) -> int:
@@ -344,6 +364,9 @@ class MoEFFN(_Part):
     expert_bias: bool = False      # biases in the expert projections (gpt-oss)
     shared_gate: bool = False      # sigmoid gate on the shared expert output (Qwen2-MoE, Qwen3-Next)
     zero_experts: int = 0          # LongCat-Flash: identity experts that cost no compute
+    # Gemma 4: the router normalises its input (no weights) and learns a scale per hidden channel
+    # and one per expert
+    router_scales: bool = False
 
     def validate(self, path: str) -> None:
         for name in ("experts", "top_k", "d_expert"):
@@ -357,7 +380,8 @@ class MoEFFN(_Part):
         if self.activation == "xielu":
             raise SpecError(f"{path}.activation", "xielu learns parameters of its own per FFN: "
                                                   "only a dense FFN takes it")
-        for name in ("gated", "router_bias", "router_score_bias", "expert_bias", "shared_gate"):
+        for name in ("gated", "router_bias", "router_score_bias", "expert_bias", "shared_gate",
+                     "router_scales"):
             _boolean(f"{path}.{name}", getattr(self, name))
 
     @property
@@ -485,6 +509,12 @@ class ModelSpec:
     context_stated: bool = True          # False: the config states no context length (a recurrence)
     lm_head_bias: bool = False
     mtp_depth: int = 0                   # multi-token-prediction modules (DeepSeek-V3, GLM-4.5, ...)
+    # Per-layer input embeddings (Gemma 3n/4 "PLE"): a second token table of per_layer_vocab rows
+    # (0: vocab_size) holding per_layer_input channels for every layer, added into each layer
+    # through a small gated projection
+    per_layer_input: int = 0
+    per_layer_vocab: int = 0
+    layer_scalar: bool = False           # Gemma 4: a stored scalar multiplies each layer's output
     vision: VisionEncoder | None = None
     model_type: str = ""                 # the Hugging Face model_type it came from, if any
 
@@ -519,10 +549,10 @@ class ModelSpec:
             raise SpecError("model_type", f"must be a string, got {self.model_type!r}")
         for name in ("vocab_size", "hidden_size", "context_length"):
             _positive(name, getattr(self, name))
-        for name in ("learned_positions", "mtp_depth"):
+        for name in ("learned_positions", "mtp_depth", "per_layer_input", "per_layer_vocab"):
             _non_negative(name, getattr(self, name))
         for name in ("tie_embeddings", "norm_bias", "final_norm", "embedding_norm", "lm_head_bias",
-                     "context_stated"):
+                     "context_stated", "layer_scalar"):
             _boolean(name, getattr(self, name))
         _choice("position", self.position, POSITIONS)
         _choice("norm", self.norm, NORM_KINDS)
@@ -557,8 +587,24 @@ class ModelSpec:
             if bname not in self.blocks:
                 raise SpecError(f"layers[{i}]", f"unknown block {bname!r}; blocks are "
                                 f"{', '.join(self.blocks)}")
+        self._validate_kv_sharing()
         if self.vision is not None:
             self.vision.validate("vision")
+
+    def _validate_kv_sharing(self) -> None:
+        """A KV-shared attention layer needs an earlier layer whose cache it can read."""
+        cached: set[tuple] = set()
+        for i, bname in enumerate(self.layout):
+            for j, m in enumerate(self.blocks[bname].mixers):
+                if not isinstance(m, Attention):
+                    continue
+                if not m.kv_shared:
+                    cached.add(m.cache_key)
+                elif m.cache_key not in cached:
+                    raise SpecError(f"blocks.{bname}.mixers[{j}].kv_shared",
+                                    f"layer {i} reads a shared KV cache, but no earlier layer caches "
+                                    f"{m.kind} attention with {m.kv_heads} KV heads of "
+                                    f"{m.head_dim} dims")
 
     # ---- dict round trip
     def to_dict(self) -> dict[str, Any]:

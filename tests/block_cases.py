@@ -32,6 +32,8 @@ ATTENTION = {
     "chunked": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="chunked", window=4),
     "nope": S.Attention(heads=4, kv_heads=2, head_dim=16, rope=False),
     "vdim": S.Attention(heads=4, kv_heads=2, head_dim=16, v_head_dim=8),
+    # Gemma 4's global layers: values from the key projection, a weightless norm on them
+    "k_eq_v": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head", value_from_key=True, v_norm=True),
 }
 MLAS = {
     "q_lora": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, q_lora_rank=24),
@@ -71,6 +73,7 @@ FFNS = {
     "moe_relu2_plain": S.MoEFFN(experts=4, top_k=2, d_expert=16, gated=False, activation="relu2",
                                 shared_experts=2, router_score_bias=True),
     "moe_zero": S.MoEFFN(experts=4, top_k=2, d_expert=16, zero_experts=2, router_score_bias=True),
+    "moe_gemma4": S.MoEFFN(experts=6, top_k=2, d_expert=16, activation="gelu_tanh", router_scales=True),
 }
 
 
@@ -95,6 +98,9 @@ LAYOUTS = {
     "lightning_moe": (S.Layer((LINEAR["lightning"],), (FFNS["moe_deepseek"],)), {}),
     "lfm2_conv": (S.Layer((SSMS["short_conv"],), (FFNS["swiglu"],)), {}),
     "apertus_xielu": (S.Layer((ATTENTION["qk_head"],), (FFNS["xielu"],)), {}),
+    # Gemma 4 26B-A4B: a dense MLP beside the MoE block, 7 norms, the layer's output scalar
+    "gemma4_moe": (S.Layer((ATTENTION["k_eq_v"],), (S.DenseFFN(d_ff=48, activation="gelu_tanh"), FFNS["moe_gemma4"]),
+                           norms=7), {"norm_placement": "sandwich", "layer_scalar": True}),
 }
 
 

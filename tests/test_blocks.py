@@ -201,7 +201,7 @@ def test_chunked_prefill_across_chunks_matches_decode(spec):
 
 
 @pytest.mark.parametrize("name", ["pre_rms", "sandwich_gemma", "parallel_phi", "falcon_h1", "longcat",
-                                  "gdn_moe", "jamba", "kda_dense"])
+                                  "gdn_moe", "jamba", "kda_dense", "gemma4_moe"])
 def test_layer_decode_matches_prefill(name):
     layer, kw = LAYOUTS[name]
     spec = make_spec(layer, **kw)
@@ -274,7 +274,7 @@ def test_mixer_step_detached_equals_step(name):
 
 
 @pytest.mark.parametrize("name", ["pre_rms", "sandwich_gemma", "parallel_phi", "falcon_h1", "longcat",
-                                  "gdn_moe", "jamba", "kda_dense"])
+                                  "gdn_moe", "jamba", "kda_dense", "gemma4_moe"])
 def test_layer_step_detached_equals_step(name):
     layer, kw = LAYOUTS[name]
     _detached_matches_step(build_layer(make_spec(layer, **kw), layer))
@@ -298,7 +298,10 @@ def _reference_moe(moe: MoE, x: torch.Tensor) -> torch.Tensor:
     """Every expert on every token, weighted by the router's (renormalised) top-k weights."""
     cfg = moe.cfg
     xs = x.reshape(-1, x.shape[-1])
-    logits = xs @ moe.router.weight.T + (moe.router.bias if cfg.router_bias else 0)
+    xr = xs
+    if cfg.router_scales:          # Gemma4TextRouter: weightless RMSNorm, scale, 1/sqrt(D)
+        xr = xs * torch.rsqrt(xs.pow(2).mean(-1, keepdim=True) + 1e-6) * moe.router_scale / xs.shape[-1] ** 0.5
+    logits = xr @ moe.router.weight.T + (moe.router.bias if cfg.router_bias else 0)
     if moe.scoring == "topk_softmax":
         vals, ids = logits.topk(cfg.top_k, -1)
         w = vals.softmax(-1)
@@ -308,10 +311,13 @@ def _reference_moe(moe: MoE, x: torch.Tensor) -> torch.Tensor:
         ids = (scores + bias).topk(cfg.top_k, -1).indices
         w = scores.gather(-1, ids)
         w = w / w.sum(-1, keepdim=True)
+        if cfg.router_scales:
+            w = w * moe.per_expert_scale[ids]
     weight = torch.zeros(xs.shape[0], cfg.experts + cfg.zero_experts).scatter(1, ids, w)   # [N, E+Z]
 
     def act(t):
-        return {"silu": torch.nn.functional.silu, "relu2": lambda u: torch.relu(u) ** 2}[cfg.activation](t)
+        return {"silu": torch.nn.functional.silu, "relu2": lambda u: torch.relu(u) ** 2,
+                "gelu_tanh": lambda u: torch.nn.functional.gelu(u, approximate="tanh")}[cfg.activation](t)
 
     out = torch.zeros_like(xs)
     for e in range(cfg.experts):

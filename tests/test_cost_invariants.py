@@ -17,7 +17,7 @@ from models.cost import Workload, cost_report, kv_cache_bytes, layer_cache_bytes
 from models.dtypes import DTYPES
 from models.hardware import get_hardware
 from models.overrides import apply_overrides
-from models.params import count_params, norm_params
+from models.params import count_params, norm_params, per_layer_table_params
 from models.spec import (MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN,
                          SpecError)
 
@@ -76,7 +76,8 @@ def specs(draw, sliding="maybe", recurrent=False, mla=False):
     ffn = draw(ffns())
     attn = Attention(heads=heads, kv_heads=kv_heads, head_dim=head_dim,
                      qk_norm=draw(st.sampled_from(["none", "head", "per_head", "full"])),
-                     qkv_bias=draw(st.booleans()), output_gate=draw(st.booleans()))
+                     qkv_bias=draw(st.booleans()), output_gate=draw(st.booleans()),
+                     value_from_key=draw(st.booleans()), v_norm=draw(st.booleans()))
     blocks = {"global": Layer(mixers=(attn,), ffns=(ffn,))}
     kinds = ["global"]
     if sliding != "never" and (sliding == "all" or draw(st.booleans())):
@@ -94,6 +95,12 @@ def specs(draw, sliding="maybe", recurrent=False, mla=False):
                                           v_head_dim=draw(st.integers(1, 32))),), ffns=(ffn,))
         kinds.append("mla")
     layout = draw(st.lists(st.sampled_from(kinds), min_size=n_layers, max_size=n_layers))
+    sources = sorted({k for k in layout if k in ("global", "local")})
+    if sources and draw(st.booleans()):     # Gemma 3n/4: last layers read earlier layers' caches
+        source = draw(st.sampled_from(sources))
+        shared = dataclasses.replace(blocks[source].mixers[0], kv_shared=True, value_from_key=False)
+        blocks[f"{source}-shared"] = Layer(mixers=(shared,), ffns=(ffn,))
+        layout += [f"{source}-shared"] * draw(st.integers(1, 3))
     blocks = {k: v for k, v in blocks.items() if k in layout}
     return ModelSpec(name="rand", vocab_size=draw(st.integers(1, 8192)), hidden_size=hidden,
                      context_length=context, blocks=blocks, layout=tuple(layout),
@@ -101,7 +108,8 @@ def specs(draw, sliding="maybe", recurrent=False, mla=False):
                      norm=draw(st.sampled_from(["rmsnorm", "layernorm", "layernorm_noparam"])),
                      norm_bias=draw(st.booleans()), final_norm=draw(st.booleans()),
                      embedding_norm=draw(st.booleans()), lm_head_bias=draw(st.booleans()), mtp_depth=draw(st.integers(0, 1)),
-                     norm_placement=draw(st.sampled_from(["pre", "sandwich", "parallel"])))
+                     norm_placement=draw(st.sampled_from(["pre", "sandwich", "parallel"])),
+                     per_layer_input=draw(st.sampled_from([0, 0, 16])), layer_scalar=draw(st.booleans()))
 
 
 ANY_SPEC = specs(recurrent=True) | specs() | specs(mla=True)
@@ -124,8 +132,9 @@ def _check_params(spec: ModelSpec) -> None:
     assert p.quantizable + p.kept == p.total
     assert p.total == sum(c.total for c in p.by_component.values())
     outer_norms = norm_params(spec) * (spec.final_norm + spec.embedding_norm)
+    table, ple_in = per_layer_table_params(spec)
     assert p.total == (sum(p.per_layer) + p.component("embeddings") + p.component("lm_head")
-                       + outer_norms + p.component("vision"))
+                       + outer_norms + p.component("vision") + table + ple_in.total)
 
 
 @SETTINGS
@@ -154,7 +163,9 @@ def _check_cache_growth(spec: ModelSpec, tokens: list[int]) -> None:
         for m in layer.mixers:
             one = Layer(mixers=(m,))
             sizes = [layer_cache_bytes(one, t, 2.0) for t in tokens]
-            if isinstance(m, (Attention, MLA)) and m.kind == "full":
+            if isinstance(m, Attention) and m.kv_shared:   # reads another layer's cache
+                assert sizes == [0] * len(tokens), name
+            elif isinstance(m, (Attention, MLA)) and m.kind == "full":
                 per_token = layer_cache_bytes(one, 1, 2.0)
                 assert per_token > 0
                 assert sizes == [t * per_token for t in tokens], name

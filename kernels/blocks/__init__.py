@@ -26,6 +26,7 @@ from .attention import Attention, RMSNorm
 from .ffn import MLP, MoE, build_ffn
 from .linear_attention import GatedDeltaNet, KimiDelta, Lightning, build_linear_attention
 from .mla import MLA
+from .per_layer import PerLayerInput
 from .short_conv import ShortConv
 from .ssm import Mamba1, Mamba2, build_ssm
 
@@ -81,10 +82,12 @@ def make_norm(spec: S.ModelSpec, eps: float = 1e-6) -> nn.Module:
 
 @dataclass(frozen=True)
 class Stage:
-    """Sub-blocks that read the same input and add into one residual: x + post(sum pre_i(sub_i(x)))."""
+    """Sub-blocks that read the same input and add into one residual:
+    x + post(sum sub_post_i(sub_i(pre_i(x))))."""
     subs: tuple[tuple[str, int], ...]      # ("mixer", i) or ("ffn", j)
     pre: tuple[int | None, ...]            # norm index applied to the input of each sub-block
     post: int | None                       # norm index applied to the stage's output
+    sub_post: tuple[int | None, ...] = ()  # norm index applied to each sub-block's output (or none)
 
 
 def plan_stages(placement: str, n_mix: int, n_ffn: int, n_norms: int) -> list[Stage]:
@@ -95,10 +98,17 @@ def plan_stages(placement: str, n_mix: int, n_ffn: int, n_norms: int) -> list[St
     shared norm or one for the mixers and one for the FFNs. Layers with fewer norms than
     sub-blocks run their mixers side by side (Falcon-H1: attention and Mamba on one norm) or, with
     two norms per mixer, as LongCat-Flash's two sublayers (mixer i, then FFNs j with j % M == i).
+    Sandwiched FFNs side by side with a norm before and after each and one after their sum
+    (2 M + 2 F + 1 norms) are Gemma 4's dense MLP beside its MoE block.
     """
     mixers = [("mixer", i) for i in range(n_mix)]
     ffns = [("ffn", j) for j in range(n_ffn)]
     subs = mixers + ffns
+    if placement == "sandwich" and n_ffn > 1 and n_norms == 2 * (n_mix + n_ffn) + 1:
+        first = 2 * n_mix
+        return ([Stage((m,), (2 * i,), 2 * i + 1) for i, m in enumerate(mixers)]
+                + [Stage(tuple(ffns), tuple(first + 2 * j for j in range(n_ffn)), first + 2 * n_ffn,
+                         tuple(first + 2 * j + 1 for j in range(n_ffn)))])
     if placement == "parallel":
         if n_norms <= 1:
             pre = tuple(0 if n_norms else None for _ in subs)
@@ -141,16 +151,30 @@ class DecoderLayer(nn.Module):
         n_norms = spec.norms_in(layer)
         self.norms = nn.ModuleList(make_norm(spec) for _ in range(n_norms))
         self.stages = plan_stages(spec.norm_placement, len(layer.mixers), len(layer.ffns), n_norms)
+        if spec.per_layer_input:        # Gemma 3n/4: the layer's slice of the per-layer inputs
+            act = next((f.activation for f in layer.ffns), "gelu_tanh")
+            self.per_layer = PerLayerInput(d, spec.per_layer_input, make_norm(spec), act)
+        if spec.layer_scalar:           # Gemma 4: the layer's output times a stored scalar
+            self.layer_scalar = nn.Parameter(torch.ones(1))
 
-    def _run(self, x, fn):
+    def _run(self, x, fn, per_layer_input=None):
         for stage in self.stages:
             out = 0
-            for (kind, i), pre in zip(stage.subs, stage.pre):
+            for n, ((kind, i), pre) in enumerate(zip(stage.subs, stage.pre)):
                 h = self.norms[pre](x) if pre is not None else x
-                out = out + fn(kind, i, h)
+                y = fn(kind, i, h)
+                if stage.sub_post:
+                    y = self.norms[stage.sub_post[n]](y) if stage.sub_post[n] is not None else y
+                out = out + y
             if stage.post is not None:
                 out = self.norms[stage.post](out)
             x = x + out
+        if hasattr(self, "per_layer"):
+            if per_layer_input is None:
+                raise ValueError("this layer adds a per-layer input [B, L, per_layer_input]: pass it")
+            x = self.per_layer(x, per_layer_input)
+        if hasattr(self, "layer_scalar"):
+            x = x * self.layer_scalar
         return x
 
     def new_state(self, batch: int, max_len: int) -> list:
@@ -163,22 +187,26 @@ class DecoderLayer(nn.Module):
         return [t for m, st in zip(self.mixers, states) if not isinstance(m, (Attention, MLA))
                 for t in st.values()]
 
-    def forward(self, x: torch.Tensor, states: list | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, states: list | None = None,
+                per_layer_input: torch.Tensor | None = None) -> torch.Tensor:
         """Prefill: x [B, S, D] -> [B, S, D]; fills the mixers' ``states`` when given (recurrent
-        ones continue from what they hold: see ``carried_state``)."""
+        ones continue from what they hold: see ``carried_state``). ``per_layer_input``
+        [B, S, p]: the layer's per-layer inputs, where the spec has them."""
         def fn(kind, i, h):
             if kind == "ffn":
                 return self.ffns[i](h)
             return self.mixers[i](h, states[i] if states is not None else None)
-        return self._run(x, fn)
+        return self._run(x, fn, per_layer_input)
 
-    def step(self, x: torch.Tensor, states: list, pos: int) -> torch.Tensor:
+    def step(self, x: torch.Tensor, states: list, pos: int,
+             per_layer_input: torch.Tensor | None = None) -> torch.Tensor:
         """Decode one token per sequence: x [B, 1, D] at position ``pos``."""
         def fn(kind, i, h):
             return self.ffns[i](h) if kind == "ffn" else self.mixers[i].step(h, states[i], pos)
-        return self._run(x, fn)
+        return self._run(x, fn, per_layer_input)
 
-    def step_detached(self, x: torch.Tensor, states: list, pos: int) -> tuple[torch.Tensor, list]:
+    def step_detached(self, x: torch.Tensor, states: list, pos: int,
+                      per_layer_input: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
         """``step`` as a pure function, for the ONNX export of the decode step: writes nothing.
         Returns (y, updates): updates[i] is mixer i's change of state, as a dict of its state's
         names: the new token's rows of a KV or latent cache (the caller writes them into slot
@@ -190,7 +218,7 @@ class DecoderLayer(nn.Module):
                 return self.ffns[i](h)
             y, updates[i] = self.mixers[i].step_detached(h, states[i], pos)
             return y
-        return self._run(x, fn), updates
+        return self._run(x, fn, per_layer_input), updates
 
 
 def apply_update(state: dict, update: dict, pos: int) -> None:

@@ -51,6 +51,12 @@ class RMSNorm(nn.Module):
         return (y * wide(self.weight)).to(x.dtype)
 
 
+def rms_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """RMSNorm without weights over the last dim (Gemma 3n/4's value norm)."""
+    xf = wide(x)
+    return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
+
+
 def l2_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Weightless L2 norm over the last dim (Llama 4's QK-norm, Gated DeltaNet's q and k)."""
     return x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True) + eps)
@@ -145,8 +151,12 @@ class Attention(nn.Module):
         self.impl = impl
         self.scale = hd ** -0.5
         self.q_proj = nn.Linear(hidden, H * hd * (2 if cfg.output_gate else 1), bias=cfg.qkv_bias)
-        self.k_proj = nn.Linear(hidden, KV * hd, bias=cfg.qkv_bias)
-        self.v_proj = nn.Linear(hidden, KV * vd, bias=cfg.qkv_bias)
+        # Gemma 3n/4 KV sharing: the layer only reads a cache another layer wrote (``new_state``)
+        self.kv_shared = self.read_only_state = cfg.kv_shared
+        if not cfg.kv_shared:
+            self.k_proj = nn.Linear(hidden, KV * hd, bias=cfg.qkv_bias)
+        if not (cfg.value_from_key or cfg.kv_shared):   # Gemma 4: values from the key projection
+            self.v_proj = nn.Linear(hidden, KV * vd, bias=cfg.qkv_bias)
         self.o_proj = nn.Linear(H * vd, hidden, bias=cfg.out_bias)
         if cfg.qk_norm == "head":       # Qwen3, Gemma 3: one RMSNorm over head_dim, shared by heads
             self.q_norm, self.k_norm = RMSNorm(hd, eps), RMSNorm(hd, eps)
@@ -154,6 +164,8 @@ class Attention(nn.Module):
             self.q_norm, self.k_norm = RMSNorm(hd, eps, heads=H), RMSNorm(hd, eps, heads=KV)
         elif cfg.qk_norm == "full":     # OLMo 2: RMSNorm over all heads' channels
             self.q_norm, self.k_norm = RMSNorm(H * hd, eps), RMSNorm(KV * hd, eps)
+        if cfg.kv_shared and cfg.qk_norm in ("head", "per_head", "full"):
+            del self.k_norm
         if cfg.sinks:                   # gpt-oss: a learned logit per head in the softmax denominator
             self.sinks = nn.Parameter(torch.zeros(H))
         self.rotary = Rotary(rotary_dim_for(hd, rope_fraction, position == "rope" and cfg.rope), rope_theta)
@@ -163,6 +175,8 @@ class Attention(nn.Module):
 
     # ---- projections shared by prefill and decode
     def _qkv(self, x: torch.Tensor, positions: torch.Tensor):
+        """-> q [B, H, L, hd], k [B, KV, L, hd], v [B, KV, L, vd], gate; k and v are None in a
+        KV-shared layer."""
         B, L, _ = x.shape
         H, KV, hd, vd = self.H, self.KV, self.hd, self.vd
         gate = None
@@ -171,18 +185,33 @@ class Attention(nn.Module):
             q, gate = q.view(B, L, H, 2 * hd).chunk(2, dim=-1)      # [B, L, H, hd] each
             q = q.reshape(B, L, H * hd)
             gate = gate.reshape(B, L, H * hd)
-        k, v = self.k_proj(x), self.v_proj(x)
+        if self.kv_shared:
+            return self._queries(q, positions), None, None, gate
+        k = self.k_proj(x)
+        v = k if self.cfg.value_from_key else self.v_proj(x)
         if self.cfg.qk_norm == "full":
-            q, k = self.q_norm(q), self.k_norm(k)
-        q = q.view(B, L, H, hd).transpose(1, 2)                     # [B, H, L, hd]
+            k = self.k_norm(k)
         k = k.view(B, L, KV, hd).transpose(1, 2)                    # [B, KV, L, hd]
         v = v.view(B, L, KV, vd).transpose(1, 2)                    # [B, KV, L, vd]
         if self.cfg.qk_norm in ("head", "per_head"):
-            q, k = self.q_norm(q), self.k_norm(k)
-        q, k = self.rotary(q, positions), self.rotary(k, positions)
+            k = self.k_norm(k)
+        k = self.rotary(k, positions)
         if self.cfg.qk_norm == "l2":                                 # Llama 4: after RoPE, no weights
-            q, k = l2_normalize(q), l2_normalize(k)
-        return q, k, v, gate
+            k = l2_normalize(k)
+        if self.cfg.v_norm:                                          # Gemma 3n/4: no weights
+            v = rms_normalize(v)
+        return self._queries(q, positions), k, v, gate
+
+    def _queries(self, q: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """q [B, L, H*hd] -> [B, H, L, hd], QK-normed and rotated."""
+        B, L, _ = q.shape
+        if self.cfg.qk_norm == "full":
+            q = self.q_norm(q)
+        q = q.view(B, L, self.H, self.hd).transpose(1, 2)
+        if self.cfg.qk_norm in ("head", "per_head"):
+            q = self.q_norm(q)
+        q = self.rotary(q, positions)
+        return l2_normalize(q) if self.cfg.qk_norm == "l2" else q
 
     def _attend(self, q, k, v, q_pos, k_pos, sdpa: bool):
         """q [B, H, Sq, hd], k [B, KV, Sk, hd], v [B, KV, Sk, vd] -> [B, H, Sq, vd]."""
@@ -223,22 +252,38 @@ class Attention(nn.Module):
         L = x.shape[1]
         positions = torch.arange(L, device=x.device)
         q, k, v, gate = self._qkv(x, positions)
-        if state is not None:
+        if self.kv_shared:                      # the prompt's keys and values, as the sharer cached them
+            if state is None:
+                raise ValueError("a KV-shared attention layer reads its keys and values from the "
+                                 "state another layer filled: pass it")
+            k, v = state["k"][:, :, :L], state["v"][:, :, :L]
+        elif state is not None:
             self._write_prompt(state, k, v)
         o = self._attend(q, k, v, positions, positions, sdpa=self.impl == "sdpa")
         return self._out(o, gate)
 
     # ---- decode
     def cache_slots(self, max_len: int) -> int:
-        """Full layers keep every position; sliding and chunked ones a ring of ``window`` slots."""
-        return max_len if self.kind == "full" else min(self.window, max_len)
+        """Full layers keep every position; sliding and chunked ones a ring of ``window`` slots.
+        What a KV-shared layer reads is full length (transformers' Gemma 3n/4 keep the shared
+        keys and values of every position), its window applied by the mask."""
+        return max_len if self.kind == "full" or self.kv_shared else min(self.window, max_len)
+
+    # stands in for the layer whose cache a KV-shared layer reads: the same draws in every copy
+    SHARED_KV_SEED = 1234
 
     def new_state(self, batch: int, max_len: int) -> dict:
-        """Preallocated KV cache: k [B, KV, T, hd], v [B, KV, T, vd] (T = cache_slots)."""
+        """Preallocated KV cache: k [B, KV, T, hd], v [B, KV, T, vd] (T = cache_slots). A KV-shared
+        layer's is the cache it reads, as the layer it shares would have filled it: seeded random
+        keys and values, drawn in fp32 so that a float64 copy reads the same numbers."""
         p = self.o_proj.weight
         T = self.cache_slots(max_len)
-        return {"k": torch.zeros(batch, self.KV, T, self.hd, dtype=p.dtype, device=p.device),
-                "v": torch.zeros(batch, self.KV, T, self.vd, dtype=p.dtype, device=p.device)}
+        shapes = {"k": (batch, self.KV, T, self.hd), "v": (batch, self.KV, T, self.vd)}
+        if not self.kv_shared:
+            return {name: torch.zeros(shape, dtype=p.dtype, device=p.device) for name, shape in shapes.items()}
+        g = torch.Generator(device=p.device).manual_seed(self.SHARED_KV_SEED)
+        return {name: torch.randn(shape, generator=g, device=p.device).to(p.dtype)
+                for name, shape in shapes.items()}
 
     def _write_prompt(self, state: dict, k: torch.Tensor, v: torch.Tensor) -> None:
         T, L = state["k"].shape[2], k.shape[2]
@@ -254,8 +299,9 @@ class Attention(nn.Module):
         q, k, v, gate = self._qkv(x, positions)                     # q [B, H, 1, hd]
         T = state["k"].shape[2]
         slot = pos % T
-        state["k"][:, :, slot] = k[:, :, 0]
-        state["v"][:, :, slot] = v[:, :, 0]
+        if not self.kv_shared:             # a KV-shared layer reads what its sharer wrote at pos
+            state["k"][:, :, slot] = k[:, :, 0]
+            state["v"][:, :, slot] = v[:, :, 0]
         n = min(pos + 1, T)                                          # slots written so far
         k_pos = ring_positions(pos, T, x.device)[:n]                 # token position in each slot
         o = self._attend(q, state["k"][:, :, :n], state["v"][:, :, :n], positions, k_pos, sdpa=False)
@@ -273,6 +319,10 @@ class Attention(nn.Module):
         G = H // KV
         positions = torch.arange(pos, pos + 1, device=x.device)
         q, k, v, gate = self._qkv(x, positions)                     # q [B, H, 1, hd], k, v [B, KV, 1, *]
+        if self.kv_shared:                 # reads only: the sharer's cache, position pos included
+            o = self._attend(q, state["k"][:, :, :pos + 1], state["v"][:, :, :pos + 1], positions,
+                             torch.arange(pos + 1, device=x.device), sdpa=False)
+            return self._out(o, gate), {}
         T = state["k"].shape[2]
         qg = q.reshape(B, KV, G, hd)
         scores = torch.cat((qg @ state["k"].transpose(-1, -2), qg @ k.transpose(-1, -2)), -1)  # [B, KV, G, T+1]

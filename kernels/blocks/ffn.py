@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from models import spec as S
 
-from .attention import wide
+from .attention import rms_normalize, wide
 
 
 def activate(gate: torch.Tensor, up: torch.Tensor | None, kind: str) -> torch.Tensor:
@@ -114,6 +114,9 @@ class MoE(nn.Module):
         # a CUDA graph cannot capture; a profiler times such a layer on the stream instead.
         self.syncs_host = impl == "loop"
         self.router = nn.Linear(D, E + Z, bias=cfg.router_bias)
+        if cfg.router_scales:     # Gemma 4: router input RMS-normalised, scaled per channel by scale / sqrt(D)
+            self.router_scale = nn.Parameter(torch.ones(D))
+            self.per_expert_scale = nn.Parameter(torch.ones(E + Z))
         if cfg.router_score_bias:                 # aux-loss-free balancing; a checkpointed buffer
             self.register_buffer("score_bias", torch.zeros(E + Z))
         std = D ** -0.5
@@ -135,7 +138,13 @@ class MoE(nn.Module):
 
     # ---- routing
     def route(self, x: torch.Tensor):
-        """x [N, D] -> weights [N, k] (fp32), ids [N, k] (ids >= E are zero experts)."""
+        """x [N, D] -> weights [N, k] (fp32), ids [N, k] (ids >= E are zero experts).
+
+        Gemma 4's router reads the residual stream before the MoE block's pre-norm; here it reads
+        the normalised input, which its own weightless RMSNorm maps to the same vector while that
+        pre-norm's weights are uniform (as built)."""
+        if self.cfg.router_scales:
+            x = rms_normalize(x) * self.router_scale * x.shape[-1] ** -0.5
         logits = wide(self.router(x))                                  # [N, E+Z]
         if self.scoring == "topk_softmax":
             vals, ids = logits.topk(self.k, dim=-1)
@@ -146,6 +155,8 @@ class MoE(nn.Module):
         w = scores.gather(-1, ids)
         if self.renormalize:
             w = w / w.sum(-1, keepdim=True)
+        if self.cfg.router_scales:
+            w = w * wide(self.per_expert_scale)[ids]
         return w, ids
 
     # ---- one expert, on the rows routed to it

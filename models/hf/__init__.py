@@ -8,25 +8,27 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..spec import ModelSpec, SpecError
-from . import deepseek, gpt, hybrid, moe
+from . import deepseek, gemma4, gpt, hybrid, moe
 from .common import get
 from .dense import import_dense_types
 
 IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gpt.IMPORTERS,
-             **hybrid.IMPORTERS}
+             **hybrid.IMPORTERS, **gemma4.IMPORTERS}
 # Multimodal wrappers whose language model sits in text_config, with the type it is read as (None:
 # whichever supported type text_config names, else the wrapper's transformers default below).
 _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral",
              "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "qwen3_5": "qwen3_5_text",
              "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_vl": "qwen3_vl_text",
              "qwen3_vl_moe": "qwen3_vl_moe_text", "lfm2_vl": "lfm2", "glm4v": "glm4v_text",
-             "glm4v_moe": "glm4v_moe_text", "llava": None, "llava_next": None, "llava_onevision": None,
-             "idefics3": None, "smolvlm": None, "aya_vision": None, "internvl": None}
+             "glm4v_moe": "glm4v_moe_text", "gemma4": "gemma4_text", "llava": None, "llava_next": None,
+             "llava_onevision": None, "idefics3": None, "smolvlm": None, "aya_vision": None, "internvl": None}
 _DEFAULT_TEXT_TYPE = {"llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "idefics3": "llama",
                       "smolvlm": "llama", "aya_vision": "cohere2", "internvl": "qwen2"}
 # Wrappers that tie the head when config.json says nothing (their transformers class default;
 # Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
-_TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl"})
+_TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemma4"})
+# Wrappers with encoders beyond vision_config (Gemma 4's audio_config)
+_AUDIO_WRAPPERS = frozenset({"gemma4"})
 # Wrappers whose published configs may keep the language model's keys at the top level
 _FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl"})
 SUPPORTED_MODEL_TYPES = tuple(sorted(set(IMPORTERS) | set(_WRAPPERS)))
@@ -70,7 +72,8 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
         inner["tie_word_embeddings"] = model_type in _TIED_WRAPPERS if tie is None else tie
         spec = spec_from_hf_config(inner, name)
         vision_cfg = config.get("vision_config")
-        if isinstance(vision_cfg, Mapping):
+        if isinstance(vision_cfg, Mapping) or (model_type in _AUDIO_WRAPPERS
+                                               and isinstance(config.get("audio_config"), Mapping)):
             from .vision import ENCODERS
             try:
                 vision = ENCODERS[model_type](vision_cfg, spec.hidden_size, config)
