@@ -40,7 +40,7 @@ CATEGORY_LABELS = {
 # the parameter groups of models.params.layer_params, as the properties table names them
 PART_LABELS = {
     "attention": "Attention", "linear_attention": "Linear attention", "ssm": "SSM",
-    "short_conv": "Short convolution",
+    "short_conv": "Short convolution", "per_layer_input": "Per-layer input",
     "ffn": "FFN", "router": "Router", "experts": "Routed experts",
     "shared_experts": "Shared experts", "norms": "Norm",
 }
@@ -93,6 +93,12 @@ def ffn_category(f) -> str:
     if f is None:
         return "none"
     return "moe" if isinstance(f, MoEFFN) else "dense"
+
+
+def layer_ffn_category(layer: Layer) -> str:
+    """A layer's FFN kind: "moe" where any of its FFNs routes (Gemma 4's MoE beside a dense MLP,
+    LongCat-Flash's), else its FFN's."""
+    return "moe" if any(isinstance(f, MoEFFN) for f in layer.ffns) else ffn_category(layer.ffn)
 
 
 # --------------------------------------------------------------------------- data
@@ -731,8 +737,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
     for c in parts.values():
         total_count = total_count + c
     comps, norm_text = _block_components(spec, layer)
-    m, f = layer.mixer, layer.ffn
-    mixer, ffn = mixer_category(m), ffn_category(f)
+    mixer, ffn = mixer_category(layer.mixer), layer_ffn_category(layer)
 
     qk_norm = "none"
     grouping: HeadGrouping | None = None
@@ -831,7 +836,8 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
         if isinstance(mx, Attention):
             g = _head_grouping(mx)
             mixer_bits.append(f"{CATEGORY_LABELS[mx.kind]} {g.kind} {mx.heads}/{mx.kv_heads}"
-                              + (f" w{mx.window}" if mx.kind != "full" else ""))
+                              + (f" w{mx.window}" if mx.kind != "full" else "")
+                              + (" on a shared cache" if mx.kv_shared else ""))
         elif isinstance(mx, MLA):
             mixer_bits.append(f"MLA {mx.heads}h latent {mx.kv_lora_rank}"
                               + (f" DSA top-{mx.index_topk}" if mx.sparse else ""))
@@ -970,7 +976,7 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
         layer = spec.blocks[name]
         where.setdefault(name, []).append(i)
         strip.append(StripEntry(i, f"L{i}", name, mixer_category(layer.mixer),
-                                ffn_category(layer.ffn),
+                                layer_ffn_category(layer),
                                 tuple(mixer_category(m) for m in layer.mixers)))
     blocks = {name: _block_detail(spec, name, spec.blocks[name], tuple(idx), sizes)
               for name, idx in where.items()}

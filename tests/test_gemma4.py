@@ -10,8 +10,6 @@ geometry field by field (Gemma4StageGeometry).
 """
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from models.cost import (Workload, _Fmt, block_ops, cost_report, kv_cache_bytes, phase_flops,

@@ -314,7 +314,10 @@ def _tiny_spec(mixer: dict):
     # DeepSeek Sparse Attention: the kernel attends over the indexer's top 5 of 13 latent rows
     {"type": "mla", "heads": 4, "kv_lora_rank": 32, "qk_nope_dim": 16, "qk_rope_dim": 8,
      "v_head_dim": 16, "q_lora_rank": 24, "index_heads": 2, "index_head_dim": 16, "index_topk": 5},
-], ids=["gqa", "mqa-sliding", "mla", "mla-dsa"])
+    # Gemma 4's global layers: the values are the normed key projection
+    {"type": "attention", "heads": 4, "kv_heads": 2, "head_dim": 16, "qk_norm": "head", "value_from_key": True,
+     "v_norm": True},
+], ids=["gqa", "mqa-sliding", "mla", "mla-dsa", "gemma4-k-eq-v"])
 def test_profiler_triton_patch_matches_the_torch_layer(seed, mixer):
     """The profiler's "triton" backend swaps our kernels into a decoder layer (decode attention
     or MLA decode, RMSNorm, and the MoE experts, DeepSeek-V3's score-bias routing included):
