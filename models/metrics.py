@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .cost import CostReport
+from .cost import CostReport, prefill_tail_start
 from .spec import MLA, SSM, Attention, LinearAttention, ModelSpec, MoEFFN
 
 
@@ -205,4 +205,5 @@ def knob_values(spec: ModelSpec) -> dict[str, object]:
         values.update(experts=moe.experts, top_k=moe.top_k, shared_experts=moe.shared_experts)
     dsa = next((m for l in spec.layers for m in l.mixers if isinstance(m, MLA) and m.sparse), None)
     values["index_topk"] = dsa.index_topk if dsa is not None else None
+    values["kv_shared_layers"] = spec.num_layers - prefill_tail_start(spec) if attn is not None else None
     return values

@@ -153,6 +153,41 @@ def set_local_global(spec: ModelSpec, ratio: str) -> ModelSpec:
     return spec.with_changes(blocks=blocks, layout=tuple(layout))
 
 
+def set_kv_shared_layers(spec: ModelSpec, count: int) -> ModelSpec:
+    """The last ``count`` layers read the keys and values cached by the last earlier layer of their
+    kind (Gemma 3n/4's KV sharing; cross-layer attention and YOCO share caches likewise): they lose
+    their K/V projections and their own cache. 0 gives every layer its own again."""
+    if not any(isinstance(m, Attention) for layer in spec.layers for m in layer.mixers):
+        raise SpecError("kv_shared_layers", f"{spec.name} has no softmax attention (MHA/GQA/MQA) layers whose "
+                                            f"caches could be shared: its layers use {_mixers_of(spec)}")
+    n = spec.num_layers
+    if not 0 <= count < n:
+        raise SpecError("kv_shared_layers", f"must be from 0 to {n - 1} (the first layer keeps a cache of its "
+                                            f"own), got {count}")
+    blocks, layout = dict(spec.blocks), list(spec.layout)
+    for i, name in enumerate(spec.layout):
+        layer = spec.blocks[name]
+        shared = i >= n - count
+        if shared and not all(isinstance(m, Attention) for m in layer.mixers):
+            raise SpecError("kv_shared_layers", f"layer {i} ({name}) does not attend with softmax attention "
+                                                f"alone; only MHA/GQA/MQA layers can read another layer's cache")
+        new = dataclasses.replace(layer, mixers=tuple(
+            dataclasses.replace(m, kv_shared=shared, value_from_key=m.value_from_key and not shared)
+            if isinstance(m, Attention) else m for m in layer.mixers))
+        if new == layer:
+            continue
+        label = block_label(new)
+        while label in blocks and blocks[label] != new:
+            label += "'"
+        blocks[label] = new
+        layout[i] = label
+    used = set(layout)
+    try:
+        return spec.with_changes(blocks={k: v for k, v in blocks.items() if k in used}, layout=tuple(layout))
+    except SpecError as exc:           # no earlier layer caches what a shared one would read
+        raise SpecError("kv_shared_layers", exc.rule) from None
+
+
 def set_layers(spec: ModelSpec, count: int) -> ModelSpec:
     """Shrink by dropping the last layers, or grow by continuing the layout's repeating period."""
     if not 0 < count <= MAX_LAYERS:
@@ -214,6 +249,8 @@ def _set_field(spec: ModelSpec, key: str, value: Any) -> ModelSpec:
         return set_local_global(spec, str(value))
     if key == "layers":
         return set_layers(spec, _int(key, value))
+    if key == "kv_shared_layers":
+        return set_kv_shared_layers(spec, _int(key, value))
     if key == "name":
         return spec.with_changes(name=str(value))
     raise SpecError(key, f"unknown setting; settable keys: {', '.join(SETTABLE)}")
@@ -232,7 +269,7 @@ def _set_index_topk(spec: ModelSpec, n: int) -> ModelSpec:
                        if m.sparse else m, "MLA")
 
 
-SETTABLE = ("attention", "kv_heads", "heads", "head_dim", "window", "local_global", "layers",
+SETTABLE = ("attention", "kv_heads", "heads", "head_dim", "window", "local_global", "layers", "kv_shared_layers",
             "experts", "top_k", "shared_experts", "d_expert", "d_ff", "kv_lora_rank", "q_lora_rank", "index_topk",
             "hidden_size", "vocab_size", "context_length", "mtp_depth", "tie_embeddings", "name")
 

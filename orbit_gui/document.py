@@ -23,6 +23,7 @@ from models.spec_io import config_name, load_spec_file, save_spec
 # History entries name settings as the knobs do, not by their keys ("KV heads = 4", not "kv_heads = 4")
 EDIT_NAMES = {"attention": "Attention", "kv_heads": "KV heads", "window": "Window", "local_global": "Local:global",
               "layers": "Layers", "experts": "Experts", "top_k": "Top-k", "shared_experts": "Shared experts",
+              "index_topk": "Sparse top-k", "kv_shared_layers": "KV-shared layers",
               "weights": "Weights", "kv": "KV cache", "activations": "Activations", "group_size": "Group size",
               "context": "Context", "batch": "Batch", "hardware": "Device", "devices": "Devices",
               "compute_efficiency": "Compute efficiency", "memory_efficiency": "Memory efficiency"}

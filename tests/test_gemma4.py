@@ -94,10 +94,23 @@ WRAPPERS = {
 }
 
 
+def _unified(**vision) -> dict:
+    """The encoder-free 12B (gemma4_unified): merged pixel patches and audio frames projected in."""
+    text = {k: v for k, v in transformers.AutoConfig.for_model("gemma4_unified_text").to_dict().items()
+            if k not in ("model_type", "per_layer_config")}
+    return {"model_type": "gemma4_unified", "text_config": text, "vision_config": vision,
+            "audio_config": {"audio_embed_dim": 320}}
+
+
+WRAPPERS["unified-12b"] = _unified()
+WRAPPERS["unified-small-patches"] = _unified(patch_size=14, pooling_kernel_size=2, mm_embed_dim=1024,
+                                             output_proj_dims=768, mm_posemb_size=512)
+
+
 @pytest.mark.parametrize("name", sorted(WRAPPERS))
 def test_checkpoints_with_encoders_count_as_transformers_builds_them(name):
     spec = spec_from_hf_config(WRAPPERS[name])
-    assert spec.vision is not None and spec.model_type == "gemma4"
+    assert spec.vision is not None and spec.model_type == WRAPPERS[name]["model_type"]
     assert count_params(spec).total == reference_param_count(WRAPPERS[name])
 
 
@@ -133,6 +146,12 @@ def test_moe_shape_activates_eight_experts_and_the_dense_mlp():
 
 
 # --------------------------------------------------------------------------- the importer
+
+def test_the_unified_model_has_no_per_layer_inputs_or_moe():
+    spec = spec_from_hf_config({**_unified()["text_config"], "model_type": "gemma4_unified_text",
+                                "enable_moe_block": True, "hidden_size_per_layer_input": 256})
+    assert spec.per_layer_input == 0 and not any(len(layer.ffns) > 1 for layer in spec.layers)
+
 
 def test_import_reads_every_gemma4_feature():
     spec = spec_from_hf_config(_small(attention_k_eq_v=True, num_global_key_value_heads=1))
@@ -376,3 +395,43 @@ def test_diagram_shows_per_layer_inputs_and_shared_caches():
     table, proj = per_layer_table_params(spec)
     assert ple.params == table + proj.total
     assert model.blocks["full-shared+dense"].cache_bytes_per_token == 0
+
+
+# --------------------------------------------------------------------------- the KV-sharing knob
+
+def test_sharing_the_last_layers_caches_is_the_config_that_says_so():
+    """kv_shared_layers=N on a model without sharing equals the config with num_kv_shared_layers=N,
+    apart from what that config also widens (use_double_wide_mlp)."""
+    from models.overrides import apply_overrides
+    plain = spec_from_hf_config(_small(num_kv_shared_layers=0))
+    edited = apply_overrides(plain, {"kv_shared_layers": 3})
+    expected = spec_from_hf_config(_small(use_double_wide_mlp=False))
+    assert count_params(edited).total == count_params(expected).total
+    assert kv_cache_bytes(edited, 100, 1, 2) == kv_cache_bytes(expected, 100, 1, 2)
+    assert phase_flops(edited, 100) == phase_flops(expected, 100)
+    assert apply_overrides(edited, {"kv_shared_layers": 0}) == plain
+
+
+@pytest.mark.parametrize("spec_of, value, says", [
+    (lambda: spec_from_hf_config(_small(num_kv_shared_layers=0)), 7, "from 0 to 6"),
+    # the last layer is the only global one: no earlier layer caches global attention
+    (lambda: spec_from_hf_config(_small(num_kv_shared_layers=0, layer_types=["sliding_attention"] * 6
+                                        + ["full_attention"])), 1, "no earlier layer caches full attention"),
+])
+def test_impossible_sharing_names_the_knob(spec_of, value, says):
+    from models.overrides import apply_overrides
+    with pytest.raises(SpecError) as info:
+        apply_overrides(spec_of(), {"kv_shared_layers": value})
+    assert info.value.field == "kv_shared_layers" and says in info.value.rule
+
+
+def test_models_without_standard_attention_have_no_sharing_to_set():
+    from models.catalog import find
+    from models.metrics import knob_values
+    from models.overrides import apply_overrides
+    spec = find("deepseek-v3").spec()
+    assert knob_values(spec)["kv_shared_layers"] is None
+    with pytest.raises(SpecError) as info:
+        apply_overrides(spec, {"kv_shared_layers": 2})
+    assert "multi-head latent attention" in info.value.rule
+    assert knob_values(spec_from_hf_config(E2B))["kv_shared_layers"] == 20

@@ -117,6 +117,23 @@ def test_sparse_attention_top_k_knob(window, qtbot):
         == before.memory.kv_cache
 
 
+def test_kv_shared_layers_knob(window, qtbot):
+    """Llama 3 8B with its last 16 layers reading the caches of the layers before them (Gemma
+    3n/4's KV sharing): half the KV cache, 16 layers without K/V projections."""
+    from PySide6.QtWidgets import QSpinBox
+    box = window.knobs.findChild(QSpinBox, "kvSharedLayers")
+    assert box.isEnabled() and box.value() == 0
+    before = window.doc.report
+    set_spin(window, qtbot, "kvSharedLayers", 16)
+    wl = window.doc.state.workload
+    spec = apply_overrides(find("llama-3-8b").spec(), {"kv_shared_layers": 16})
+    assert window.doc.report.memory.kv_cache == cost_report(spec, wl).memory.kv_cache == before.memory.kv_cache / 2
+    assert shown(window, "paramsTotal") == engine_rows(spec, wl)["paramsTotal"]
+    set_spin(window, qtbot, "kvSharedLayers", 32)            # every layer: none would cache
+    assert window.knobs.findChild(QLabel, "kvSharedLayersError").text().startswith("must be from 0 to 31")
+    assert window.doc.report.memory.kv_cache == before.memory.kv_cache / 2      # the last good edit stays
+
+
 def test_a_model_without_a_public_architecture_is_a_message_and_the_model_stays(window):
     assert not window.open_catalog("gpt-4")
     box = [b for b in window.findChildren(QMessageBox, "errorDialog") if b.isVisible()][-1]

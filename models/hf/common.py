@@ -53,7 +53,8 @@ HEAD_DIM_BY_DEFAULT = {
     "gpt_oss": 64, "llama4_text": 128, "mimo_v2_flash": 192, "minimax_m2": 128, "nemotron_h": 128,
     "qwen3": 128, "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256,
     "qwen3_vl_text": 128, "seed_oss": 128, "helium": 128, "cwm": 128, "ministral3": 128,
-    "internlm3": 128, "iquestcoder": 128, "vaultgemma": 256, "solar_open": 128, "gemma4_text": 256}
+    "internlm3": 128, "iquestcoder": 128, "vaultgemma": 256, "solar_open": 128, "gemma4_text": 256,
+    "gemma4_unified_text": 256}
 
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
@@ -141,10 +142,10 @@ TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gem
                              "starcoder2", "cohere", "cohere2", "ernie4_5", "ernie4_5_moe",
                              "qwen3_vl_moe_text", "gpt_bigcode", "gpt_neo", "mamba", "falcon_mamba",
                              "opt", "mpt", "bloom", "vaultgemma", "lfm2", "lfm2_moe", "gemma4",
-                             "gemma4_text"})
+                             "gemma4_text", "gemma4_unified", "gemma4_unified_text"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
-VOCAB_BY_DEFAULT = {"gemma3_text": 262_208, "gemma4_text": 262_144}
+VOCAB_BY_DEFAULT = {"gemma3_text": 262_208, "gemma4_text": 262_144, "gemma4_unified_text": 262_144}
 # max_position_embeddings of transformers' config classes, which a config.json without the key
 # runs with (Google's Gemma 3 configs leave it out of text_config: 131,072, not a 4,096 guess)
 CONTEXT_BY_DEFAULT = {
@@ -167,7 +168,7 @@ CONTEXT_BY_DEFAULT = {
     "internlm3": 32768, "iquestcoder": 131072, "vaultgemma": 8192, "hyperclovax": 2048,
     "lfm2": 128000, "lfm2_moe": 128000, "solar_open": 131072, "hunyuan_v1_moe": 2048,
     "exaone_moe": 2048, "apertus": 65536, "glm4v_text": 32768, "glm4v_moe_text": 65536,
-    "gemma4_text": 131072}
+    "gemma4_text": 131072, "gemma4_unified_text": 262144}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

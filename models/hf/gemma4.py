@@ -10,7 +10,10 @@ what Gemma 4 adds:
 - the 26B-A4B's MoE block beside the dense MLP in every layer, with three norms of its own.
 
 The gemma4 checkpoints wrap it with a ViT (2D positions, no class token) and, in the E models, a
-Conformer audio encoder, each projected into the text width (``gemma4_encoders``).
+Conformer audio encoder, each projected into the text width (``gemma4_encoders``). The "unified"
+12B (gemma4_unified_text: no per-layer inputs, no MoE) goes without encoders: merged pixel
+patches and 40 ms audio frames are projected straight into the text width
+(``gemma4_unified_encoders``).
 Read the way transformers 5.23's Gemma4TextConfig and modeling_gemma4 build the model.
 """
 from __future__ import annotations
@@ -64,6 +67,8 @@ def _per_layer_overrides(cfg: Config, types: list[str]) -> dict[int, Mapping[str
 
 
 def import_gemma4_text(cfg: Config, name: str):
+    """Gemma 4's language model; the unified model's (gemma4_unified_text) has no per-layer inputs
+    and no MoE block."""
     if get(cfg, "use_bidirectional_attention") == "all":
         raise SpecError("config.use_bidirectional_attention",
                         "'all' makes every token attend both ways (an encoder); Orbit models causal decoders")
@@ -80,8 +85,9 @@ def import_gemma4_text(cfg: Config, name: str):
     act = activation(get(cfg, "hidden_activation", default="gelu_pytorch_tanh"))
     d_ff = as_int(cfg, "intermediate_size")
     double_wide = bool(get(cfg, "use_double_wide_mlp", default=False))
+    unified = cfg.get("model_type") == "gemma4_unified_text"
     moe = None
-    if get(cfg, "enable_moe_block", default=False):
+    if get(cfg, "enable_moe_block", default=False) and not unified:
         moe = MoEFFN(experts=as_int(cfg, "num_experts"), top_k=as_int(cfg, "top_k_experts"),
                      d_expert=as_int(cfg, "moe_intermediate_size"), activation=act, router_scales=True)
     window = as_int(cfg, "sliding_window", default=512)
@@ -102,12 +108,13 @@ def import_gemma4_text(cfg: Config, name: str):
             layers.append(Layer((attn,), (ffn,)))
         else:
             layers.append(Layer((attn,), (ffn, moe), norms=MOE_LAYER_NORMS))
-    return build_spec(cfg, name, layers, norm_placement="sandwich", layer_scalar=True,
-                      per_layer_input=as_int(cfg, "hidden_size_per_layer_input", default=256),
-                      per_layer_vocab=as_int(cfg, "vocab_size_per_layer_input", default=262_144))
+    per_layer = {} if unified else dict(
+        per_layer_input=as_int(cfg, "hidden_size_per_layer_input", default=256),
+        per_layer_vocab=as_int(cfg, "vocab_size_per_layer_input", default=262_144))
+    return build_spec(cfg, name, layers, norm_placement="sandwich", layer_scalar=True, **per_layer)
 
 
-IMPORTERS = {"gemma4_text": import_gemma4_text}
+IMPORTERS = {"gemma4_text": import_gemma4_text, "gemma4_unified_text": import_gemma4_text}
 
 
 # --------------------------------------------------------------------------- encoders
@@ -161,4 +168,24 @@ def gemma4_encoders(vcfg: Mapping[str, Any] | None, text_hidden: int, config: Ma
     if isinstance(acfg, Mapping):
         params += _audio_tower(acfg) + _g(acfg, "output_proj_dims", 1536) * text_hidden
         names.append(f"Conformer audio ({_g(acfg, 'num_hidden_layers', 12)} layers)")
+    return VisionEncoder(params=params, name=" + ".join(names) or "no encoders")
+
+
+def gemma4_unified_encoders(vcfg: Mapping[str, Any] | None, text_hidden: int,
+                            config: Mapping[str, Any]) -> VisionEncoder:
+    """Gemma4UnifiedVisionEmbedder: a patch of (patch_size x pooling_kernel_size)^2 pixels x 3
+    through LayerNorm, a biased linear to mm_embed_dim and LayerNorm, a factorized (row, column)
+    position table and LayerNorm, then the embedder's projection into the text width; audio frames
+    (audio_embed_dim samples) projected straight into it."""
+    params, names = 0, []
+    if isinstance(vcfg, Mapping):
+        patch = (_g(vcfg, "patch_size", 16) * _g(vcfg, "pooling_kernel_size", 3)) ** 2 * 3
+        mm, out = _g(vcfg, "mm_embed_dim", 3840), _g(vcfg, "output_proj_dims", 3840)
+        params += (2 * patch + patch * mm + mm + 2 * mm + _g(vcfg, "mm_posemb_size", 1120) * 2 * mm + 2 * mm
+                   + out * text_hidden)
+        names.append("patch embedder (no vision encoder)")
+    acfg = config.get("audio_config")
+    if isinstance(acfg, Mapping):
+        params += _g(acfg, "audio_embed_dim", 640) * text_hidden
+        names.append("audio frame projection")
     return VisionEncoder(params=params, name=" + ".join(names) or "no encoders")

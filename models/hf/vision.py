@@ -17,7 +17,8 @@ Idefics3 and SmolVLM: a SigLIP-shaped tower without its head, pixel shuffle, one
 Aya Vision: a SigLIP tower, pixel shuffle, a LayerNorm and a SwiGLU adapter.
 InternVL: InternViT (layer scale, optional QK-norm), pixel unshuffle and a two-layer projector.
 GLM-4.1V / GLM-4.5V: a 3D-patch ViT with RMSNorms, a downsampling conv and a SwiGLU merger.
-Gemma 4: its ViT and the E models' audio encoder (models.hf.gemma4).
+Gemma 4: its ViT and the E models' audio encoder; the unified model's patch and audio-frame
+projections (models.hf.gemma4).
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -27,7 +28,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..spec import VisionEncoder
-from .gemma4 import gemma4_encoders
+from .gemma4 import gemma4_encoders, gemma4_unified_encoders
 
 
 def _g(cfg: Mapping[str, Any], key: str, default):
@@ -273,4 +274,4 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "llava": llava_vision, "llava_next": llava_vision, "llava_onevision": llava_vision,
             "lfm2_vl": lfm2_vl_vision, "idefics3": idefics3_vision, "smolvlm": idefics3_vision,
             "aya_vision": aya_vision, "internvl": internvl_vision, "glm4v": glm4v_vision,
-            "glm4v_moe": glm4v_vision, "gemma4": gemma4_encoders}
+            "glm4v_moe": glm4v_vision, "gemma4": gemma4_encoders, "gemma4_unified": gemma4_unified_encoders}
