@@ -603,8 +603,8 @@ class ModelSpec:
                 elif m.cache_key not in cached:
                     raise SpecError(f"blocks.{bname}.mixers[{j}].kv_shared",
                                     f"layer {i} reads a shared KV cache, but no earlier layer caches "
-                                    f"{m.kind} attention with {m.kv_heads} KV heads of "
-                                    f"{m.head_dim} dims")
+                                    f"{m.kind} attention with {m.kv_heads} KV head"
+                                    f"{'' if m.kv_heads == 1 else 's'} of {m.head_dim} dims")
 
     # ---- dict round trip
     def to_dict(self) -> dict[str, Any]:

@@ -194,7 +194,7 @@ def test_a_shared_layer_needs_an_earlier_layer_with_the_same_cache():
     assert info.value.field == "blocks.shared.mixers[0].kv_shared" and "layer 0" in info.value.rule
     with pytest.raises(SpecError) as info:
         _spec(("own", "other"), {"own": own, "other": other})
-    assert "1 KV heads" in info.value.rule
+    assert "1 KV head of 8 dims" in info.value.rule
 
 
 @pytest.mark.parametrize("fields, field", [
