@@ -541,9 +541,11 @@ def widest_intermediate(layer: Layer) -> int:
 def activation_bytes(spec: ModelSpec, tokens: int, batch: int, act: float) -> float:
     """Peak transient activations of a prefill pass: the residual stream twice plus the widest
     intermediate of any block, for all tokens at once (no chunked prefill), plus fp32 logits of
-    the last token."""
+    the last token. Gemma 3n/4's per-layer inputs (L x p per token) are made before the first
+    layer and live through the pass."""
     widest = max(widest_intermediate(layer) for layer in spec.blocks.values())
-    return batch * tokens * (2 * spec.hidden_size + widest) * act + batch * spec.vocab_size * 4
+    per_layer = spec.num_layers * spec.per_layer_input
+    return batch * tokens * (2 * spec.hidden_size + widest + per_layer) * act + batch * spec.vocab_size * 4
 
 
 def cost_report(spec: ModelSpec, workload: Workload = Workload(),

@@ -435,3 +435,13 @@ def test_models_without_standard_attention_have_no_sharing_to_set():
         apply_overrides(spec, {"kv_shared_layers": 2})
     assert "multi-head latent attention" in info.value.rule
     assert knob_values(spec_from_hf_config(E2B))["kv_shared_layers"] == 20
+
+
+def test_prefill_activations_hold_every_layers_per_layer_inputs():
+    """transformers makes the per-layer inputs [B, S, L, p] before the first layer; they live
+    through the pass (E2B at 32K tokens: 560 MiB in bf16)."""
+    spec = spec_from_hf_config(E2B)
+    wl = Workload(context=32768, batch=1)
+    without = spec.with_changes(per_layer_input=0)
+    extra = cost_report(spec, wl).memory.activations - cost_report(without, wl).memory.activations
+    assert extra == 32768 * 35 * 256 * 2 == 587_202_560
