@@ -50,7 +50,8 @@ class switched_to:
             if self.r is not None:
                 self.r.kernels = tuple(used)
                 if used:
-                    self.r.message = "Triton: " + ", ".join(used) + "; torch for the rest"
+                    self.r.message = "; ".join(x for x in ("Triton: " + ", ".join(used) + "; torch for the rest",
+                                                           self.r.message) if x)
         return bool(used) if self.backend == "triton" else True
 
     def __exit__(self, *exc):

@@ -488,6 +488,8 @@ def _has_softmax_attention(layer) -> bool:
     return any(isinstance(m, (SpecAttention, SpecMLA)) for m in layer.mixers)
 
 
+_TAIL_NOTE = ("the prompt's last token only: no later layer reads this KV-shared layer's keys and "
+              "values, so a prefill needs it where the logits are kept")
 _HOST_SYNC_NOTE = ("timed on the stream, launch overhead included: the torch MoE loop reads its "
                    "routing on the host, which a CUDA graph cannot capture")
 
@@ -871,6 +873,8 @@ class Profiler:
                 self._check_cancel()
                 self._progress((done + i) / total, f"{name} {phase} {backend}")
                 r = self._base(name, count, phase, backend)
+                if phase == "prefill" and state.get("tail"):
+                    r.message = _TAIL_NOTE
                 try:
                     self._one(name, phase, backend, state, r, need, refs)
                 except _Cancelled:

@@ -374,6 +374,8 @@ def test_profile_of_an_e_model_runs_every_block_and_backend():
         assert b.status == "ok", (key, b.message)
         if b.block != HEAD_BLOCK:
             assert b.rel_error is not None and b.rel_error < 1e-4, (key, b.rel_error)
+    assert "last token only" in blocks["full-shared+dense", "prefill", "onnxruntime"].message
+    assert "last token" not in blocks["full+dense", "prefill", "torch"].message
     fmt = _Fmt(4, 4, 4, 4)
     tail_prefill = sum(f for f, _ in block_op_costs(spec, "full-shared+dense", "prefill", 32, 1, fmt))
     tail_step = sum(f for f, _ in block_op_costs(spec, "full-shared+dense", "decode", 31, 1, fmt))
