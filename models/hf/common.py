@@ -54,7 +54,8 @@ HEAD_DIM_BY_DEFAULT = {
     "qwen3": 128, "qwen3_next": 256, "qwen3_5_text": 256, "qwen3_5_moe_text": 256,
     "qwen3_vl_text": 128, "seed_oss": 128, "helium": 128, "cwm": 128, "ministral3": 128,
     "internlm3": 128, "iquestcoder": 128, "vaultgemma": 256, "solar_open": 128, "gemma4_text": 256,
-    "gemma4_unified_text": 256}
+    "gemma4_unified_text": 256, "flint": 128, "hy_v3": 128, "afmoe": 128, "kolibri1": 128, "mellum": 128,
+    "cohere2_moe": 128}
 
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
@@ -104,6 +105,36 @@ def layer_types(cfg: Config, n: int) -> list[str] | None:
     return [str(t) for t in types[:n]]
 
 
+def nullable_int(cfg: Config, key: str, default: int) -> int:
+    """An optional integer of a config class: absent, the class default; an explicit null, 0 (none:
+    a sliding_window of null, a q_lora_rank of null)."""
+    if key in cfg and cfg[key] is None:
+        return 0
+    return as_int(cfg, key, default=default)
+
+
+def mlp_layer_types(cfg: Config, n: int, default: list[str]) -> list[str]:
+    """mlp_layer_types ("dense" or "sparse" per layer) when the config gives them, else ``default``."""
+    types = get(cfg, "mlp_layer_types")
+    if types is None:
+        return default
+    if not isinstance(types, list) or len(types) < n:
+        raise SpecError("config.mlp_layer_types", f"must list at least num_hidden_layers ({n}) entries")
+    return [str(t) for t in types[:n]]
+
+
+def rope_by_layer_theta(cfg: Config, n: int) -> list[bool]:
+    """Granite SWA's layer_rope_theta: a RoPE base per layer, 0 for a layer without positions
+    (absent: every layer rotates with the global base)."""
+    thetas = get(cfg, "layer_rope_theta")
+    if thetas is None:
+        return [True] * n
+    if not isinstance(thetas, list) or len(thetas) < n \
+            or any(isinstance(t, bool) or not isinstance(t, (int, float)) for t in thetas[:n]):
+        raise SpecError("config.layer_rope_theta", f"must list a number for each of the {n} layers")
+    return [t != 0 for t in thetas[:n]]
+
+
 def layer_types_or_flags(cfg: Config, n: int, flags_key: str, when_set: str, when_unset: str,
                          default: Callable[[int], str]) -> list[str]:
     """``layer_types``; else a list of per-layer flags under ``flags_key`` (a model's own older
@@ -142,7 +173,8 @@ TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gem
                              "starcoder2", "cohere", "cohere2", "ernie4_5", "ernie4_5_moe",
                              "qwen3_vl_moe_text", "gpt_bigcode", "gpt_neo", "mamba", "falcon_mamba",
                              "opt", "mpt", "bloom", "vaultgemma", "lfm2", "lfm2_moe", "gemma4",
-                             "gemma4_text", "gemma4_unified", "gemma4_unified_text"})
+                             "gemma4_text", "gemma4_unified", "gemma4_unified_text", "granite_swa",
+                             "youtu", "cohere2_moe"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208, "gemma4_text": 262_144, "gemma4_unified_text": 262_144}
@@ -168,7 +200,9 @@ CONTEXT_BY_DEFAULT = {
     "internlm3": 32768, "iquestcoder": 131072, "vaultgemma": 8192, "hyperclovax": 2048,
     "lfm2": 128000, "lfm2_moe": 128000, "solar_open": 131072, "hunyuan_v1_moe": 2048,
     "exaone_moe": 2048, "apertus": 65536, "glm4v_text": 32768, "glm4v_moe_text": 65536,
-    "gemma4_text": 131072, "gemma4_unified_text": 262144}
+    "gemma4_text": 131072, "gemma4_unified_text": 262144, "granite_swa": 8192, "jais2": 8192,
+    "youtu": 131072, "flint": 262144, "hy_v3": 131072, "axk1": 32768, "afmoe": 16384, "kolibri1": 262144,
+    "mellum": 131072, "cohere2_moe": 8192, "granitemoe_swa": 2048}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

@@ -1,20 +1,30 @@
 """Multi-head latent attention models: DeepSeek-V2/V3 (and Kimi K2, which uses the V3 config;
 GLM-4.7-Flash, which uses V3's layer), DeepSeek-V3.2 and GLM-5 (V3's layer with DeepSeek Sparse
 Attention),
-Kimi Linear (KDA linear attention with MLA global layers) and LongCat-Flash (two MLA sublayers and
-a shortcut MoE with zero-computation experts per layer)."""
+Kimi Linear (KDA linear attention with MLA global layers), LongCat-Flash (two MLA sublayers and
+a shortcut MoE with zero-computation experts per layer), Youtu-LLM (MLA over dense layers) and
+A.X K1 (V3's layer with a norm after each MoE block)."""
 from __future__ import annotations
 
 from ..spec import MLA, Layer, LinearAttention, MoEFFN, SpecError
-from .common import Config, activation, as_int, build_spec, dense_ffn, get, layer_types
+from .common import (Config, activation, as_int, build_spec, dense_ffn, get, layer_types, mlp_layer_types,
+                     nullable_int)
 
 
-def _mla(cfg: Config, **fields) -> MLA:
+# DeepseekV3Config's latent sizes, which Youtu's and A.X K1's config classes keep: kv_lora_rank,
+# qk_nope_head_dim, qk_rope_head_dim, v_head_dim
+_V3_SIZES = (512, 128, 64, 128)
+
+
+def _mla(cfg: Config, sizes: tuple = (None, None, None, None), **fields) -> MLA:
+    """MLA from the config's keys; ``sizes`` are the config class's defaults for the latent sizes
+    (None: the key is required)."""
+    rank, nope, rope, v = sizes
     base = dict(heads=as_int(cfg, "num_attention_heads"),
-                kv_lora_rank=as_int(cfg, "kv_lora_rank"),
-                qk_nope_dim=as_int(cfg, "qk_nope_head_dim"),
-                qk_rope_dim=as_int(cfg, "qk_rope_head_dim"),
-                v_head_dim=as_int(cfg, "v_head_dim"),
+                kv_lora_rank=as_int(cfg, "kv_lora_rank", default=rank),
+                qk_nope_dim=as_int(cfg, "qk_nope_head_dim", default=nope),
+                qk_rope_dim=as_int(cfg, "qk_rope_head_dim", default=rope),
+                v_head_dim=as_int(cfg, "v_head_dim", default=v),
                 q_lora_rank=as_int(cfg, "q_lora_rank", default=0),
                 bias=bool(get(cfg, "attention_bias", default=False)))
     base.update(fields)
@@ -79,6 +89,41 @@ def import_deepseek(cfg: Config, name: str):
                       mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
 
 
+def import_youtu(cfg: Config, name: str):
+    """Youtu-LLM (Tencent): MLA (queries through a 1536-rank latent unless q_lora_rank is null) and a
+    SwiGLU MLP in every layer; no experts; the head tied by default."""
+    n = as_int(cfg, "num_hidden_layers")
+    mla = _mla(cfg, _V3_SIZES, q_lora_rank=nullable_int(cfg, "q_lora_rank", 1536))
+    return build_spec(cfg, name, [Layer((mla,), (dense_ffn(cfg, bias=False),))] * n)
+
+
+# A.X K1's sparse layers: input and post-attention norms, and post_mlp_layernorm on the MoE output
+_AXK1_SPARSE_NORMS = 3
+
+
+def import_axk1(cfg: Config, name: str):
+    """A.X K1 (SK Telecom): DeepSeek-V3's layers (MLA with a query latent; sigmoid-routed experts
+    with a score-correction bias and shared experts) with an RMSNorm on each MoE block's output;
+    dense layers by mlp_layer_types, else the first first_k_dense_replace and those off
+    moe_layer_freq."""
+    n = as_int(cfg, "num_hidden_layers")
+    q_lora = nullable_int(cfg, "q_lora_rank", 1536)
+    if not q_lora:
+        raise SpecError("config.q_lora_rank", "A.X K1 always projects its queries through a latent: "
+                                              "must be positive")
+    mla = _mla(cfg, _V3_SIZES, q_lora_rank=q_lora)
+    moe = _routed(cfg, router_score_bias=True, shared_experts=as_int(cfg, "n_shared_experts", default=1))
+    first = as_int(cfg, "first_k_dense_replace", default=1)
+    freq = as_int(cfg, "moe_layer_freq", default=1)
+    if freq <= 0:
+        raise SpecError("config.moe_layer_freq", f"must be positive, got {freq}")
+    types = mlp_layer_types(cfg, n, ["sparse" if i >= first and i % freq == 0 else "dense" for i in range(n)])
+    dense = Layer((mla,), (dense_ffn(cfg, bias=False),))
+    sparse = Layer((mla,), (moe,), norms=_AXK1_SPARSE_NORMS)
+    return build_spec(cfg, name, [sparse if t == "sparse" else dense for t in types],
+                      mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
+
+
 def import_kimi_linear(cfg: Config, name: str):
     """Kimi Linear: KDA (kimi_delta) layers with MLA global layers (NoPE) at a 3:1 ratio;
     MoE with shared experts after first_k_dense_replace dense layers."""
@@ -128,4 +173,6 @@ IMPORTERS = {
     "glm_moe_dsa": import_deepseek,
     "kimi_linear": import_kimi_linear,
     "longcat_flash": import_longcat,
+    "youtu": import_youtu,
+    "axk1": import_axk1,
 }

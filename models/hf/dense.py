@@ -1,13 +1,13 @@
 """Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4, OLMo 1/2/3,
 Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model, Seed-OSS, Hunyuan, Helium, Arcee AFM,
 EXAONE 4.0, Nemotron-4 / Minitron, Ministral, Meta's CWM, InternLM3, IQuest-Coder, VaultGemma,
-HyperCLOVA X, Apertus). They differ in small ways: biases,
+HyperCLOVA X, Apertus, Granite SWA, Jais 2). They differ in small ways: biases,
 QK-norm, norm placement, sliding-window layers and NoPE layers."""
 from __future__ import annotations
 
-from ..spec import Layer
+from ..spec import Attention, Layer
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
-                     gqa_attention, layer_types, rope_fraction)
+                     gqa_attention, layer_types, nullable_int, rope_by_layer_theta, rope_fraction)
 
 # Per model_type: (qkv_bias default, out_bias default, qk_norm, norm placement)
 _VARIANTS = {
@@ -158,5 +158,42 @@ def import_dense(cfg: Config, name: str):
                       rope_fraction=rope_fraction(cfg))
 
 
+# --------------------------------------------------------------------------- types with their own importer
+
+def granite_swa_attention(cfg: Config) -> list[Attention]:
+    """Granite SWA's attention per layer (its MoE variant's too): a learned sink logit per head;
+    sliding layers from layer_types (default: layer 0 and every 4th after it full, the rest a
+    128-token window); NoPE layers where layer_rope_theta is 0."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = context_length(cfg)
+    window = nullable_int(cfg, "sliding_window", 128)
+    types = layer_types(cfg, n) or ["full_attention" if i % 4 == 0 else "sliding_attention" for i in range(n)]
+    attention = []
+    for t, rope in zip(types, rope_by_layer_theta(cfg, n)):
+        kind, win = clamp_window(window, context) if t == "sliding_attention" else ("full", 0)
+        attention.append(gqa_attention(cfg, hidden=hidden, kind=kind, window=win, sinks=True, rope=rope))
+    return attention
+
+
+def import_granite_swa(cfg: Config, name: str):
+    """Granite SWA: Granite's layer with granite_swa_attention; its multipliers are scalars, not
+    weights."""
+    ffn = dense_ffn(cfg)
+    return build_spec(cfg, name, [Layer((attn,), (ffn,)) for attn in granite_swa_attention(cfg)],
+                      rope_fraction=rope_fraction(cfg))
+
+
+def import_jais2(cfg: Config, name: str):
+    """Jais 2: Llama's attention and a plain (ungated) ReLU^2 MLP, both with biases unless the
+    config turns them off, under LayerNorms with biases."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    bias = bool(get(cfg, "attention_bias", default=True))
+    attn = gqa_attention(cfg, hidden=hidden, qkv_bias=bias, out_bias=bias)
+    ffn = dense_ffn(cfg, gated=False, activation=activation(get(cfg, "hidden_act", default="relu2")),
+                    bias=bool(get(cfg, "mlp_bias", default=True)))
+    return build_spec(cfg, name, [Layer((attn,), (ffn,))] * n, norm="layernorm", norm_bias=True,
+                      rope_fraction=rope_fraction(cfg))
+
+
 def import_dense_types() -> dict:
-    return {mt: import_dense for mt in _VARIANTS}
+    return {**{mt: import_dense for mt in _VARIANTS}, "granite_swa": import_granite_swa, "jais2": import_jais2}

@@ -1,13 +1,20 @@
 """Mixture-of-experts decoders with softmax attention: Mixtral, Phi-3.5-MoE, OLMoE, Granite MoE (and
-its shared-expert variant), FlexOlmo, dots.llm1, Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX, gpt-oss, Llama 4,
-GLM-4.5, Solar Open, Hunyuan-A13B, K-EXAONE, MiniMax-M2, MiMo-V2-Flash. Routed experts, optional
-shared experts, and the patterns that decide which layers are sparse (decoder_sparse_step,
-mlp_only_layers, first_k_dense_replace, interleave_moe_layer_step, mlp_layer_types)."""
+its shared-expert and sliding-window variants), FlexOlmo, dots.llm1, Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX,
+gpt-oss, Llama 4, GLM-4.5, Solar Open, Hunyuan-A13B, K-EXAONE, MiniMax-M2, MiMo-V2-Flash, Arcee's
+Trinity (AFMoE), Aleph Alpha's Kolibri 1, JetBrains' Mellum 2, Cohere's MoE (Command A+, North),
+Flint and Tencent's Hy3 preview.
+Routed experts, optional shared experts, and the patterns that decide which layers are sparse
+(decoder_sparse_step, mlp_only_layers, first_k_dense_replace, interleave_moe_layer_step,
+mlp_layer_types, num_dense_layers)."""
 from __future__ import annotations
+
+from typing import Mapping
 
 from ..spec import Attention, Layer, MoEFFN, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
-                     gqa_attention, layer_types, layer_types_or_flags, rope_fraction)
+                     gqa_attention, layer_types, layer_types_or_flags, mlp_layer_types, nullable_int,
+                     rope_fraction)
+from .dense import granite_swa_attention
 
 
 def _experts(cfg: Config, **fields) -> MoEFFN:
@@ -296,6 +303,212 @@ def import_mimo_v2(cfg: Config, name: str):
         cfg, "partial_rotary_factor") else 0.334)
 
 
+def _routed_experts(cfg: Config, experts_key: str, d_expert: int, **fields) -> MoEFFN:
+    """Routed experts counted under the key the type's config.json uses (num_experts or
+    num_local_experts), so that an error names the key the file holds."""
+    return MoEFFN(experts=as_int(cfg, experts_key, "num_local_experts", "num_experts"),
+                  top_k=as_int(cfg, "num_experts_per_tok"), d_expert=d_expert,
+                  activation=activation(get(cfg, "hidden_act", default="silu")), **fields)
+
+
+def _one_shared(width: int) -> dict:
+    """MoEFFN fields of one always-on MLP of ``width`` (none at 0)."""
+    return dict(shared_experts=1 if width else 0, d_shared=width)
+
+
+def import_afmoe(cfg: Config, name: str):
+    """Arcee's AFMoE (Trinity Nano, Mini, Large): Llama attention with QK-norm per head and a sigmoid
+    output gate (gate_proj), RoPE on the sliding layers only (every global_attn_every_n_layers-th
+    layer global and without positions), a norm before and after each sublayer; num_dense_layers
+    dense MLPs, then sigmoid-routed experts with a score-correction bias (expert_bias) beside one
+    shared MLP of num_shared_experts x moe_intermediate_size. Its muP input scale and route_scale
+    hold no weights."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    if get(cfg, "attention_bias"):
+        # q_proj would take a bias and gate_proj, the gate half of the spec's gated query, none
+        raise SpecError("config.attention_bias", "AFMoE's gate_proj has no bias beside a biased "
+                                                 "q_proj; a query whose gate half alone is unbiased "
+                                                 "cannot be described")
+    context = context_length(cfg)
+    window = nullable_int(cfg, "sliding_window", 1024)
+    period = as_int(cfg, "global_attn_every_n_layers", default=4)
+    types = layer_types(cfg, n) or ["sliding_attention" if (i + 1) % period else "full_attention"
+                                    for i in range(n)]
+    first_moe = as_int(cfg, "num_dense_layers", default=1)
+    d_expert = as_int(cfg, "moe_intermediate_size")
+    moe = _routed_experts(cfg, "num_experts", d_expert, router_score_bias=True,
+                          **_one_shared(as_int(cfg, "num_shared_experts", default=2) * d_expert))
+    dense = dense_ffn(cfg, bias=False)
+    layers = []
+    for i, t in enumerate(types):
+        local = t == "sliding_attention"
+        kind, w = clamp_window(window, context) if local else ("full", 0)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=w, rope=local, qk_norm="head",
+                             output_gate=True)
+        layers.append(Layer((attn,), (moe if i >= first_moe else dense,)))
+    return build_spec(cfg, name, layers, norm_placement="sandwich", rope_fraction=rope_fraction(cfg))
+
+
+def import_kolibri1(cfg: Config, name: str):
+    """Aleph Alpha's Kolibri 1: Qwen3-MoE's attention (QK-norm per head, no biases), four sliding
+    RoPE layers to one global layer without positions (RoPE everywhere when sliding_window is null),
+    GLM-4's norms before and after each sublayer, and on every layer DeepSeek-V3's MoE: a sigmoid
+    router with a score-correction bias beside one ungated shared MLP of
+    shared_expert_intermediate_size."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = context_length(cfg)
+    window = nullable_int(cfg, "sliding_window", 513)
+    types = layer_types(cfg, n) or ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention"
+                                    for i in range(n)]
+    moe = _routed_experts(cfg, "num_experts", as_int(cfg, "moe_intermediate_size"), router_score_bias=True,
+                          **_one_shared(as_int(cfg, "shared_expert_intermediate_size", default=512)))
+    kv = as_int(cfg, "num_key_value_heads", default=4)
+    layers = []
+    for t in types:
+        local = t == "sliding_attention"
+        kind, w = clamp_window(window, context) if local else ("full", 0)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=w, rope=local or not window,
+                             qk_norm="head", kv_heads=kv, qkv_bias=False, out_bias=False)
+        layers.append(Layer((attn,), (moe,)))
+    return build_spec(cfg, name, layers, norm_placement="sandwich", rope_fraction=rope_fraction(cfg))
+
+
+def _layer_type_rope_fraction(cfg: Config) -> float:
+    """The rotary fraction when rope_parameters holds one setting per layer type (Mellum); the spec
+    holds one fraction for the model."""
+    params = cfg.get("rope_parameters")
+    per_type = [p for p in params.values() if isinstance(p, Mapping)] if isinstance(params, Mapping) else []
+    fractions = {float(p.get("partial_rotary_factor", 1.0)) for p in per_type}
+    if len(fractions) > 1:
+        raise SpecError("config.rope_parameters", "rotates a different fraction of each head per layer "
+                                                  "type; a spec has one rope_fraction")
+    return fractions.pop() if fractions else rope_fraction(cfg)
+
+
+def import_mellum(cfg: Config, name: str):
+    """JetBrains' Mellum 2: Qwen3-MoE's layer (QK-norm per head, attention_bias on all four
+    projections, a softmax router, no shared expert), sliding layers from layer_types (none by
+    default), and mlp_layer_types choosing the MoE (the default) or a dense MLP of
+    intermediate_size. Its MTP layer, which transformers skips when loading, is not counted."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = context_length(cfg)
+    window = nullable_int(cfg, "sliding_window", 1024)
+    types = layer_types(cfg, n) or ["full_attention"] * n
+    mlp_types = mlp_layer_types(cfg, n, ["sparse"] * n)
+    moe = _routed_experts(cfg, "num_experts", as_int(cfg, "moe_intermediate_size"))
+    dense = dense_ffn(cfg, bias=False)
+    kv = as_int(cfg, "num_key_value_heads", default=4)
+    layers = []
+    for t, m in zip(types, mlp_types):
+        kind, w = clamp_window(window, context) if t == "sliding_attention" else ("full", 0)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=w, qk_norm="head", kv_heads=kv)
+        layers.append(Layer((attn,), (moe if m == "sparse" else dense,)))
+    return build_spec(cfg, name, layers, rope_fraction=_layer_type_rope_fraction(cfg))
+
+
+def import_cohere2_moe(cfg: Config, name: str):
+    """Cohere's MoE (cohere2_moe: Command A+, North Mini Code): Command R7B's parallel layer
+    (attention and FFN side by side after one norm; sliding layers with RoPE, global layers without),
+    first_k_dense_replace dense layers of prefix_dense_intermediate_size, then routed experts of
+    intermediate_size with an optional shared MLP of num_shared_experts x intermediate_size. The dense
+    layers follow prefix_dense_sliding_window_pattern; at 1 they are global and keep RoPE. RMSNorm
+    when rms_norm_eps is set, else Cohere's bias-free LayerNorm."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = context_length(cfg)
+    window = nullable_int(cfg, "sliding_window", 4096)
+    first_dense = as_int(cfg, "first_k_dense_replace", default=0)
+    prefix_period = as_int(cfg, "prefix_dense_sliding_window_pattern", default=1)
+    period = as_int(cfg, "sliding_window_pattern", default=4)
+    types = layer_types(cfg, n) or (
+        ["sliding_attention" if (i + 1) % prefix_period else "full_attention" for i in range(first_dense)]
+        + ["sliding_attention" if (i + 1) % period else "full_attention" for i in range(n - first_dense)])
+    mlp_types = mlp_layer_types(cfg, n, ["dense" if i < first_dense else "sparse" for i in range(n)])
+    d_expert = as_int(cfg, "intermediate_size")
+    moe = _routed_experts(cfg, "num_experts", d_expert,
+                          **_one_shared(as_int(cfg, "num_shared_experts", default=0) * d_expert))
+    dense = dense_ffn(cfg, as_int(cfg, "prefix_dense_intermediate_size", "intermediate_size"), bias=False)
+    layers = []
+    for t, m in zip(types, mlp_types):
+        local = t == "sliding_attention" and window > 0           # a null window: a global layer
+        kind, w = clamp_window(window, context) if local else ("full", 0)
+        rope = local or (m == "dense" and prefix_period == 1)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=w, rope=rope)
+        layers.append(Layer((attn,), (dense if m == "dense" else moe,), norms=1))
+    norm = "layernorm" if get(cfg, "rms_norm_eps") is None else "rmsnorm"
+    return build_spec(cfg, name, layers, norm=norm, norm_bias=False, norm_placement="parallel")
+
+
+def import_granitemoe_swa(cfg: Config, name: str):
+    """IBM's Granite MoE with sliding windows (granitemoe_swa, Granite Swash): Granite MoE Shared's
+    layer (experts of intermediate_size, an optional shared SwiGLU of shared_intermediate_size) with
+    a learned sink logit per head in every layer, sliding layers from layer_types (by default all but
+    layer 0 and every fourth after it) and per-layer RoPE bases (layer_rope_theta; 0: no positions),
+    as dense.granite_swa_attention reads them."""
+    moe = _routed_experts(cfg, "num_local_experts", as_int(cfg, "intermediate_size"),
+                          **_one_shared(as_int(cfg, "shared_intermediate_size", default=0)))
+    return build_spec(cfg, name, [Layer((attn,), (moe,)) for attn in granite_swa_attention(cfg)],
+                      rope_fraction=rope_fraction(cfg))
+
+
+def _layer_indices(cfg: Config, key: str, default: list[int]) -> set[int]:
+    """A list of layer indices (absent or null: the class default)."""
+    value = get(cfg, key, default=default)
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        raise SpecError(f"config.{key}", f"must be a list of layer indices, got {value!r}")
+    return set(value)
+
+
+def import_flint(cfg: Config, name: str):
+    """Flint (RecursiveSI): Qwen3-MoE's attention (per-head QK-norm) with a learned sink per head;
+    sliding layers rotate, full layers have no positions (default: layers 0, 1, every 4th from 1
+    and the last full); dense SwiGLUs in mlp_only_layers (default 0 and 1), elsewhere routed
+    experts plus a SwiGLU shared expert added without a gate."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = context_length(cfg)
+    window = as_int(cfg, "sliding_window", default=513)
+    types = layer_types(cfg, n) or ["full_attention" if i < 2 or i % 4 == 1 or i == n - 1
+                                    else "sliding_attention" for i in range(n)]
+    dense_only = _layer_indices(cfg, "mlp_only_layers", [0, 1])
+    step = as_int(cfg, "decoder_sparse_step", default=1)
+    if step <= 0:
+        raise SpecError("config.decoder_sparse_step", f"must be positive, got {step}")
+    moe = _routed_experts(cfg, "num_experts", as_int(cfg, "moe_intermediate_size"),
+                          **_one_shared(as_int(cfg, "shared_expert_intermediate_size", default=1024))) \
+        if as_int(cfg, "num_experts") > 0 else None
+    dense = dense_ffn(cfg, bias=False)
+    layers = []
+    for i, t in enumerate(types):
+        local = t == "sliding_attention"
+        kind, w = clamp_window(window, context) if local else ("full", 0)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=w, qk_norm="head", sinks=True, rope=local)
+        sparse = moe is not None and i not in dense_only and (i + 1) % step == 0
+        layers.append(Layer((attn,), (moe if sparse else dense,)))
+    return build_spec(cfg, name, layers, rope_fraction=rope_fraction(cfg))
+
+
+def import_hy_v3(cfg: Config, name: str):
+    """Hy3 preview (Tencent): Llama's attention with per-head QK-norm; dense SwiGLU layers by
+    mlp_layer_types (default: the first), the rest sigmoid-routed experts with a score-correction
+    bias beside a shared SwiGLU as wide as num_shared_experts experts; num_nextn_predict_layers MTP
+    modules."""
+    if get(cfg, "mlp_bias"):       # the shared expert's biases: MoEFFN has none
+        raise SpecError("config.mlp_bias", "biases in Hy3's shared expert are not modelled")
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    attn = gqa_attention(cfg, hidden=hidden, qk_norm="head")
+    shared = as_int(cfg, "num_shared_experts", default=1)
+    # transformers' HYV3MLP reads a width of 0 as "intermediate_size": without shared experts it
+    # still builds one that wide
+    shared_fields = dict(shared_experts=shared) if shared else \
+        dict(shared_experts=1, d_shared=as_int(cfg, "intermediate_size"))
+    moe = _routed_experts(cfg, "num_experts", as_int(cfg, "moe_intermediate_size"), router_score_bias=True,
+                          **shared_fields)
+    dense = dense_ffn(cfg, bias=False)
+    types = mlp_layer_types(cfg, n, ["dense"] + ["sparse"] * (n - 1))
+    layers = [Layer((attn,), (moe if t == "sparse" else dense,)) for t in types]
+    return build_spec(cfg, name, layers, rope_fraction=rope_fraction(cfg),
+                      mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
+
+
 IMPORTERS = {
     "mixtral": import_mixtral,
     "phimoe": import_mixtral,
@@ -319,4 +532,11 @@ IMPORTERS = {
     "exaone_moe": import_exaone_moe,
     "minimax_m2": import_minimax_m2,
     "mimo_v2_flash": import_mimo_v2,
+    "afmoe": import_afmoe,
+    "kolibri1": import_kolibri1,
+    "mellum": import_mellum,
+    "cohere2_moe": import_cohere2_moe,
+    "granitemoe_swa": import_granitemoe_swa,
+    "flint": import_flint,
+    "hy_v3": import_hy_v3,
 }
