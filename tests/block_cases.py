@@ -98,6 +98,8 @@ LAYOUTS = {
     "lightning_moe": (S.Layer((LINEAR["lightning"],), (FFNS["moe_deepseek"],)), {}),
     "lfm2_conv": (S.Layer((SSMS["short_conv"],), (FFNS["swiglu"],)), {}),
     "apertus_xielu": (S.Layer((ATTENTION["qk_head"],), (FFNS["xielu"],)), {}),
+    # A.X K1: pre-norms and a norm on the MoE block's output
+    "axk1_post_moe_norm": (S.Layer((MLAS["q_lora"],), (FFNS["moe_deepseek"],), norms=3), {}),
     # Gemma 4 26B-A4B: a dense MLP beside the MoE block, 7 norms, the layer's output scalar
     "gemma4_moe": (S.Layer((ATTENTION["k_eq_v"],), (S.DenseFFN(d_ff=48, activation="gelu_tanh"), FFNS["moe_gemma4"]),
                            norms=7), {"norm_placement": "sandwich", "layer_scalar": True}),

@@ -47,6 +47,15 @@ def test_small_layer_counts_equal_engine(name):
     assert count_params(build_layer(spec, layer)) == engine_count(spec, layer)
 
 
+def test_plan_stages_of_norms_after_ffns():
+    """A.X K1: pre-norms and a norm on the MoE output; Gemma 4: the dense MLP and the MoE block side
+    by side, each sandwiched, and a norm on their sum."""
+    from kernels.blocks import Stage
+    assert plan_stages("pre", 1, 1, 3) == [Stage((("mixer", 0),), (0,), None), Stage((("ffn", 0),), (1,), 2)]
+    assert plan_stages("sandwich", 1, 2, 7) == [Stage((("mixer", 0),), (0,), 1),
+                                                Stage((("ffn", 0), ("ffn", 1)), (2, 4), 6, (3, 5))]
+
+
 def test_plan_stages_rejects_an_unknown_norm_layout():
     with pytest.raises(ValueError, match="cannot place 5 norms"):
         plan_stages("pre", 1, 1, 5)
@@ -201,7 +210,7 @@ def test_chunked_prefill_across_chunks_matches_decode(spec):
 
 
 @pytest.mark.parametrize("name", ["pre_rms", "sandwich_gemma", "parallel_phi", "falcon_h1", "longcat",
-                                  "gdn_moe", "jamba", "kda_dense", "gemma4_moe"])
+                                  "gdn_moe", "jamba", "kda_dense", "gemma4_moe", "axk1_post_moe_norm"])
 def test_layer_decode_matches_prefill(name):
     layer, kw = LAYOUTS[name]
     spec = make_spec(layer, **kw)
@@ -274,7 +283,7 @@ def test_mixer_step_detached_equals_step(name):
 
 
 @pytest.mark.parametrize("name", ["pre_rms", "sandwich_gemma", "parallel_phi", "falcon_h1", "longcat",
-                                  "gdn_moe", "jamba", "kda_dense", "gemma4_moe"])
+                                  "gdn_moe", "jamba", "kda_dense", "gemma4_moe", "axk1_post_moe_norm"])
 def test_layer_step_detached_equals_step(name):
     layer, kw = LAYOUTS[name]
     _detached_matches_step(build_layer(make_spec(layer, **kw), layer))

@@ -99,11 +99,16 @@ def plan_stages(placement: str, n_mix: int, n_ffn: int, n_norms: int) -> list[St
     sub-blocks run their mixers side by side (Falcon-H1: attention and Mamba on one norm) or, with
     two norms per mixer, as LongCat-Flash's two sublayers (mixer i, then FFNs j with j % M == i).
     Sandwiched FFNs side by side with a norm before and after each and one after their sum
-    (2 M + 2 F + 1 norms) are Gemma 4's dense MLP beside its MoE block.
+    (2 M + 2 F + 1 norms) are Gemma 4's dense MLP beside its MoE block; pre-norms plus a norm after
+    each FFN (M + 2 F) are A.X K1's layers.
     """
     mixers = [("mixer", i) for i in range(n_mix)]
     ffns = [("ffn", j) for j in range(n_ffn)]
     subs = mixers + ffns
+    if placement == "pre" and n_ffn and n_norms == n_mix + 2 * n_ffn:
+        # A.X K1: pre-norms, and a norm on each FFN's output before its residual add
+        return ([Stage((m,), (i,), None) for i, m in enumerate(mixers)]
+                + [Stage((f,), (n_mix + 2 * j,), n_mix + 2 * j + 1) for j, f in enumerate(ffns)])
     if placement == "sandwich" and n_ffn > 1 and n_norms == 2 * (n_mix + n_ffn) + 1:
         first = 2 * n_mix
         return ([Stage((m,), (2 * i,), 2 * i + 1) for i, m in enumerate(mixers)]
