@@ -321,7 +321,8 @@ def _head_grouping(a: Attention) -> HeadGrouping:
 
 # How an attention layer without RoPE knows positions: the model's scheme (NoPE only when the
 # model otherwise uses RoPE, as Llama 4's and SmolLM3's NoPE layers do).
-_NOT_ROPE = {"rope": "NoPE", "alibi": "ALiBi", "learned": "learned positions", "none": "no positions"}
+_NOT_ROPE = {"rope": "NoPE", "alibi": "ALiBi", "learned": "learned positions",
+             "sinusoidal": "sinusoidal positions", "none": "no positions"}
 
 
 def _attention_components(a: Attention, d: int, i: str, position: str = "rope") -> list[Component]:
@@ -1023,7 +1024,8 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
                         else " in attention")
     else:
         pos = {"learned": f"learned absolute positions ({spec.learned_positions})",
-               "alibi": "ALiBi attention bias", "none": "no positional encoding"}[spec.position]
+               "alibi": "ALiBi attention bias", "none": "no positional encoding",
+               "sinusoidal": "sinusoidal absolute positions (computed, no weights)"}[spec.position]
     pos_lines = [pos]
     if nope_layers:
         pos_lines.append(f"NoPE in {nope_layers} of {attn_layers} attention layers")

@@ -469,7 +469,7 @@ def _listed(data: Mapping, one: str, many: str, path: str, types: dict[str, type
 
 # --------------------------------------------------------------------------- the model
 
-POSITIONS = ("rope", "learned", "alibi", "none")
+POSITIONS = ("rope", "learned", "alibi", "sinusoidal", "none")   # sinusoidal: computed, no weights
 NORM_KINDS = ("rmsnorm", "layernorm", "layernorm_noparam")  # OLMo 1: no weights
 NORM_PLACEMENTS = ("pre", "post", "sandwich", "parallel")
 

@@ -287,7 +287,7 @@ def spec_techniques(spec: ModelSpec) -> set[str]:
         out.add("rope")
         if spec.rope_fraction < 1.0:
             out.add("partial_rope")
-    if spec.position == "learned":
+    if spec.position in ("learned", "sinusoidal"):
         out.add("absolute_position_embeddings")
     if attn_no_rope and spec.position in ("rope", "none"):
         out.add("nope")

@@ -174,7 +174,8 @@ TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gem
                              "qwen3_vl_moe_text", "gpt_bigcode", "gpt_neo", "mamba", "falcon_mamba",
                              "opt", "mpt", "bloom", "vaultgemma", "lfm2", "lfm2_moe", "gemma4",
                              "gemma4_text", "gemma4_unified", "gemma4_unified_text", "granite_swa",
-                             "youtu", "cohere2_moe"})
+                             "youtu", "cohere2_moe", "openai-gpt", "xglm", "biogpt", "gpt_neox_japanese",
+                             "ctrl"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208, "gemma4_text": 262_144, "gemma4_unified_text": 262_144}
@@ -202,7 +203,8 @@ CONTEXT_BY_DEFAULT = {
     "exaone_moe": 2048, "apertus": 65536, "glm4v_text": 32768, "glm4v_moe_text": 65536,
     "gemma4_text": 131072, "gemma4_unified_text": 262144, "granite_swa": 8192, "jais2": 8192,
     "youtu": 131072, "flint": 262144, "hy_v3": 131072, "axk1": 32768, "afmoe": 16384, "kolibri1": 262144,
-    "mellum": 131072, "cohere2_moe": 8192, "granitemoe_swa": 2048}
+    "mellum": 131072, "cohere2_moe": 8192, "granitemoe_swa": 2048, "emu3": 9216,
+    "codegen": 2048, "openai-gpt": 512, "xglm": 2048, "biogpt": 1024, "gpt_neox_japanese": 2048, "ctrl": 256}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

@@ -1,11 +1,13 @@
 """Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4, OLMo 1/2/3,
 Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model, Seed-OSS, Hunyuan, Helium, Arcee AFM,
 EXAONE 4.0, Nemotron-4 / Minitron, Ministral, Meta's CWM, InternLM3, IQuest-Coder, VaultGemma,
-HyperCLOVA X, Apertus, Granite SWA, Jais 2). They differ in small ways: biases,
-QK-norm, norm placement, sliding-window layers and NoPE layers."""
+HyperCLOVA X, Apertus, Granite SWA, Jais 2, Emu3's language model). They differ in small ways:
+biases, QK-norm, norm placement, sliding-window layers and NoPE layers."""
 from __future__ import annotations
 
-from ..spec import Attention, Layer
+from typing import Mapping
+
+from ..spec import Attention, Layer, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
                      gqa_attention, layer_types, nullable_int, rope_by_layer_theta, rope_fraction)
 
@@ -195,5 +197,41 @@ def import_jais2(cfg: Config, name: str):
                       rope_fraction=rope_fraction(cfg))
 
 
+# Emu3TextConfig's KV heads when its config.json leaves them out (transformers 5.23)
+_EMU3_KV_HEADS = 8
+
+
+def _emu3_language_model(cfg: Config) -> dict:
+    """Emu3's text_config, read as an emu3 config: the language model AutoModelForCausalLM builds.
+    Its VQ-VAE (vq_config) is the image tokenizer that turns images into tokens of the shared
+    vocabulary and back, outside that model; it is not counted."""
+    text = cfg.get("text_config")
+    if not isinstance(text, Mapping):
+        raise SpecError("config.text_config", "emu3 configs need a text_config object (the language model)")
+    return {**text, "model_type": "emu3"}
+
+
+def import_emu3(cfg: Config, name: str):
+    """BAAI's Emu3: a Llama decoder (GQA, SwiGLU, pre-norm RMSNorms; attention_bias and mlp_bias as in
+    Llama) over one vocabulary of text and image tokens, in text_config. Its head is tied by
+    text_config's flag alone (untied by default), as transformers builds the causal LM. Errors name
+    the key inside text_config."""
+    text = _emu3_language_model(cfg)
+    try:
+        return _import_emu3_text(text, name)
+    except SpecError as err:
+        if not err.field.startswith("config."):
+            raise
+        raise SpecError("config.text_config." + err.field[len("config."):], err.rule) from None
+
+
+def _import_emu3_text(text: Config, name: str):
+    hidden, n = as_int(text, "hidden_size"), as_int(text, "num_hidden_layers")
+    attn = gqa_attention(text, hidden=hidden, kv_heads=as_int(text, "num_key_value_heads", default=_EMU3_KV_HEADS))
+    layers = [Layer((attn,), (dense_ffn(text),))] * n
+    return build_spec(text, name, layers, rope_fraction=rope_fraction(text))
+
+
 def import_dense_types() -> dict:
-    return {**{mt: import_dense for mt in _VARIANTS}, "granite_swa": import_granite_swa, "jais2": import_jais2}
+    return {**{mt: import_dense for mt in _VARIANTS}, "granite_swa": import_granite_swa, "jais2": import_jais2,
+            "emu3": import_emu3}

@@ -4,7 +4,10 @@ BLOOM normalises the embedding), GPT-J and GPT-NeoX/Pythia (parallel attention a
 RoPE), Phi-1/2 (parallel, biased head), Falcon (parallel layers, MQA in 7B, grouped KV with two
 norms in 40B/180B), StarCoder2 (biases, plain GELU MLP, sliding window), StableLM (partial RoPE,
 optional parallel block and per-head QK-norm) and Cohere's Command R family (parallel block with one
-bias-free LayerNorm; Command R7B interleaves sliding RoPE layers with global NoPE ones)."""
+bias-free LayerNorm; Command R7B interleaves sliding RoPE layers with global NoPE ones); and the
+older ones: GPT-1 (openai-gpt: post-norm, no final norm), CodeGen (GPT-J's layout), XGLM and CTRL
+(sinusoidal positions, computed rather than stored), BioGPT (learned positions with two extra rows) and
+GPT-NeoX-Japanese (unbiased but for its last layer's output projection)."""
 from __future__ import annotations
 
 from ..spec import Attention, DenseFFN, Layer, SpecError
@@ -164,13 +167,26 @@ def import_falcon(cfg: Config, name: str):
 def import_gptj(cfg: Config, name: str):
     """GPT-J: one LayerNorm before a parallel attention + MLP, unbiased Q/K/V/O, biased MLP and
     head, RoPE on the first rotary_dim dims of each head."""
+    return _gptj_layout(cfg, name)
+
+
+def import_codegen(cfg: Config, name: str):
+    """CodeGen: GPT-J's layout and weights (its fused qkv_proj holds Q, K and V unbiased); RoPE on
+    rotary_dim dims of each head (64 when absent), 2,048 positions."""
+    return _gptj_layout(cfg, name, rotary_default=64)
+
+
+def _gptj_layout(cfg: Config, name: str, rotary_default: int | None = None):
+    """GPT-J and CodeGen: a parallel block after one biased LayerNorm, unbiased attention, a plain
+    biased MLP n_inner wide (4 x n_embd when null), a biased head; ``rotary_default`` is
+    rotary_dim when the config leaves it out (None: the whole head)."""
     d = as_int(cfg, "n_embd", "hidden_size")
     heads = as_int(cfg, "n_head", "num_attention_heads")
     hd = d // heads
     attn = Attention(heads=heads, kv_heads=heads, head_dim=hd)
     ffn = DenseFFN(d_ff=as_int(cfg, "n_inner", default=4 * d), gated=False,
                    activation=activation(get(cfg, "activation_function", default="gelu_new")), bias=True)
-    rotary = as_int(cfg, "rotary_dim", default=hd)
+    rotary = as_int(cfg, "rotary_dim", default=rotary_default or hd)
     return build_spec({**cfg, "hidden_size": d}, name,
                       [Layer((attn,), (ffn,))] * as_int(cfg, "n_layer", "num_hidden_layers"),
                       norm="layernorm", norm_bias=True, norm_placement="parallel",
@@ -243,9 +259,109 @@ def import_cohere(cfg: Config, name: str):
     return build_spec(cfg, name, layers, norm="layernorm", norm_bias=False, norm_placement="parallel")
 
 
+def _head_dim(hidden: int, heads: int, heads_key: str) -> int:
+    """hidden // heads for models whose projections are hidden x hidden (transformers refuses a
+    width the heads do not divide)."""
+    if heads <= 0 or hidden % heads:
+        raise SpecError(f"config.{heads_key}", f"must divide the hidden size ({hidden}) into equal "
+                                               f"heads, got {heads}")
+    return hidden // heads
+
+
+def _mha(hidden: int, heads: int, heads_key: str, *, bias: bool, **overrides) -> Attention:
+    """Multi-head attention over the whole width, without RoPE unless ``rope=True`` is passed."""
+    fields = dict(heads=heads, kv_heads=heads, head_dim=_head_dim(hidden, heads, heads_key),
+                  qkv_bias=bias, out_bias=bias, rope=False)
+    fields.update(overrides)
+    return Attention(**fields)
+
+
+# openai-gpt's own activation table (modeling_openai.ACT_FNS): its "gelu" is the tanh approximation
+_OPENAI_GPT_ACTIVATIONS = {"gelu": "gelu_tanh", "relu": "relu", "silu": "silu", "swish": "silu"}
+
+
+def import_openai_gpt(cfg: Config, name: str):
+    """GPT-1 (openai-gpt): post-norm (a biased LayerNorm after each residual sum, none after the
+    last layer), learned positions (n_positions, 512 when absent), biased projections, a plain MLP
+    4 x n_embd wide (afn), a tied head."""
+    d = as_int(cfg, "n_embd", "hidden_size")
+    heads = as_int(cfg, "n_head", "num_attention_heads")
+    ctx = as_int(cfg, "n_positions", "max_position_embeddings", default=512)
+    afn = get(cfg, "afn", default="gelu")
+    if not isinstance(afn, str) or afn not in _OPENAI_GPT_ACTIVATIONS:
+        raise SpecError("config.afn", f"must be one of {', '.join(_OPENAI_GPT_ACTIVATIONS)}; got {afn!r}")
+    attn = _mha(d, heads, "n_head", bias=True)
+    ffn = DenseFFN(d_ff=4 * d, gated=False, activation=_OPENAI_GPT_ACTIVATIONS[afn], bias=True)
+    return build_spec({**cfg, "hidden_size": d, "max_position_embeddings": ctx}, name,
+                      [Layer((attn,), (ffn,))] * as_int(cfg, "n_layer", "num_hidden_layers"),
+                      position="learned", learned_positions=ctx, norm="layernorm", norm_bias=True,
+                      norm_placement="post", final_norm=False)
+
+
+def import_xglm(cfg: Config, name: str):
+    """XGLM: pre-norm with biased LayerNorms and a final one, biased attention, a plain biased MLP
+    (ffn_dim), a tied head. Its sinusoidal positions are computed, not stored (a non-persistent
+    buffer), and the embedding scale is a constant: neither holds weights. The cross-attention
+    layers of add_cross_attention (a decoder fed by an encoder) are not described."""
+    if get(cfg, "add_cross_attention", default=False):
+        raise SpecError("config.add_cross_attention", "XGLM's cross-attention layers (reading an "
+                                                      "encoder's states) cannot be described")
+    d = as_int(cfg, "d_model", "hidden_size")
+    heads = as_int(cfg, "attention_heads", "num_attention_heads")
+    attn = _mha(d, heads, "attention_heads", bias=True)
+    ffn = DenseFFN(d_ff=as_int(cfg, "ffn_dim"), gated=False, bias=True,
+                   activation=activation(get(cfg, "activation_function", default="gelu")))
+    return build_spec({**cfg, "hidden_size": d}, name,
+                      [Layer((attn,), (ffn,))] * as_int(cfg, "num_layers", "num_hidden_layers"),
+                      position="sinusoidal", norm="layernorm", norm_bias=True)
+
+
+def import_biogpt(cfg: Config, name: str):
+    """BioGPT: XGLM's pre-norm layer (biased attention and plain MLP, biased LayerNorms, a final
+    one) with learned positions of max_position_embeddings + 2 rows (fairseq's offset), a tied
+    head."""
+    d = as_int(cfg, "hidden_size")
+    ctx = as_int(cfg, "max_position_embeddings", default=1024)
+    attn = _mha(d, as_int(cfg, "num_attention_heads"), "num_attention_heads", bias=True)
+    ffn = DenseFFN(d_ff=as_int(cfg, "intermediate_size"), gated=False, bias=True,
+                   activation=activation(get(cfg, "hidden_act", default="gelu")))
+    return build_spec({**cfg, "max_position_embeddings": ctx}, name,
+                      [Layer((attn,), (ffn,))] * as_int(cfg, "num_hidden_layers"),
+                      position="learned", learned_positions=ctx + 2, norm="layernorm", norm_bias=True)
+
+
+def import_gpt_neox_japanese(cfg: Config, name: str):
+    """GPT-NeoX-Japanese: pre-norm (two biased LayerNorms a layer, one after the last), fused
+    unbiased QKV and output projections (the last layer alone adds dense_bias after its output
+    projection), an unbiased plain MLP intermediate_multiple_size x hidden_size wide, RoPE on
+    rotary_pct of each head (all when absent), 2,048 positions, a tied head."""
+    d, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    heads = as_int(cfg, "num_attention_heads")
+    ffn = DenseFFN(d_ff=d * as_int(cfg, "intermediate_multiple_size", default=4), gated=False, bias=False,
+                   activation=activation(get(cfg, "hidden_act", default="gelu")))
+    layers = [Layer((_mha(d, heads, "num_attention_heads", bias=False, rope=True, out_bias=i == n - 1),),
+                    (ffn,)) for i in range(n)]
+    return build_spec(cfg, name, layers, norm="layernorm", norm_bias=True, rope_fraction=rope_fraction(cfg))
+
+
+def import_ctrl(cfg: Config, name: str):
+    """CTRL: pre-norm with biased LayerNorms and a final one, biased Q/K/V/O, a plain biased ReLU
+    MLP (dff), a tied head with a bias. Its sinusoidal position table (n_positions rows, 256 when
+    absent) is computed at load time, a non-persistent buffer: no weights."""
+    d = as_int(cfg, "n_embd", "hidden_size")
+    ctx = as_int(cfg, "n_positions", "max_position_embeddings", default=256)
+    attn = _mha(d, as_int(cfg, "n_head", "num_attention_heads"), "n_head", bias=True)
+    ffn = DenseFFN(d_ff=as_int(cfg, "dff"), gated=False, activation="relu", bias=True)
+    return build_spec({**cfg, "hidden_size": d, "max_position_embeddings": ctx}, name,
+                      [Layer((attn,), (ffn,))] * as_int(cfg, "n_layer", "num_hidden_layers"),
+                      position="sinusoidal", norm="layernorm", norm_bias=True, lm_head_bias=True)
+
+
 IMPORTERS = {
     "gpt2": import_gpt2, "gpt_bigcode": import_gpt_bigcode, "gpt_neo": import_gpt_neo, "opt": import_opt,
     "mpt": import_mpt, "bloom": import_bloom, "phi": import_phi, "falcon": import_falcon, "gptj": import_gptj,
     "gpt_neox": import_gpt_neox, "starcoder2": import_starcoder2, "stablelm": import_stablelm,
-    "cohere": import_cohere, "cohere2": import_cohere,
+    "cohere": import_cohere, "cohere2": import_cohere, "codegen": import_codegen,
+    "openai-gpt": import_openai_gpt, "xglm": import_xglm, "biogpt": import_biogpt,
+    "gpt_neox_japanese": import_gpt_neox_japanese, "ctrl": import_ctrl,
 }
