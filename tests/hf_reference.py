@@ -37,3 +37,20 @@ def reference_param_count(config: dict) -> int:
                 seen.add(id(buf))
                 total += buf.numel()
     return total
+
+
+def default_config(model_type: str, **changes) -> dict:
+    """transformers' default config of ``model_type``, as a config.json would hold it, with changes."""
+    from transformers import AutoConfig
+    cfg = AutoConfig.for_model(model_type).to_dict()
+    cfg.update(model_type=model_type, **changes)
+    return cfg
+
+
+def ours_and_reference(config: dict) -> tuple[int, int]:
+    """(the engine's total, transformers' count) for a raw config dict."""
+    import copy
+
+    from models.hf import spec_from_hf_config
+    from models.params import count_params
+    return count_params(spec_from_hf_config(config)).total, reference_param_count(copy.deepcopy(config))

@@ -20,7 +20,7 @@ from models.spec import SpecError
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
-from hf_reference import reference_param_count  # noqa: E402
+from hf_reference import ours_and_reference  # noqa: E402
 from test_flops_and_cache import counted_flops  # noqa: E402
 
 def _emu3(**text_changes) -> dict:
@@ -30,9 +30,6 @@ def _emu3(**text_changes) -> dict:
     cfg["text_config"] = {**cfg["text_config"], **text_changes}
     return cfg
 
-
-def _counts(cfg: dict) -> tuple[int, int]:
-    return count_params(spec_from_hf_config(cfg)).total, reference_param_count(cfg)
 
 
 # BAAI/Emu3-Gen's config.json (remote-code format, model_type "Emu3": BAAI's own Emu3ForCausalLM),
@@ -73,7 +70,7 @@ SHAPES = {
 @pytest.mark.parametrize("config", [pytest.param(c, id=k) for k, c in SHAPES.items()])
 def test_parameter_count_equals_transformers(config):
     """Default, published and variant shapes count exactly what transformers builds."""
-    ours, ref = _counts(config)
+    ours, ref = ours_and_reference(config)
     assert ours == ref, f"ours {ours:,} vs transformers {ref:,} (diff {ours - ref:+,})"
 
 
@@ -97,7 +94,7 @@ def test_emu3_reads_the_language_model_in_text_config():
     assert spec_from_hf_config(without_context).context_length == 9216
     tied_outside = {**_emu3(**_SMALL), "tie_word_embeddings": True}
     assert not spec_from_hf_config(tied_outside).tie_embeddings
-    ours, ref = _counts(tied_outside)
+    ours, ref = ours_and_reference(tied_outside)
     assert ours == ref
 
 

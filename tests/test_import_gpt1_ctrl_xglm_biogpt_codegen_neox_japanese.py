@@ -17,21 +17,12 @@ from models.spec import Attention, SpecError
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
-from hf_reference import reference_param_count  # noqa: E402
+from hf_reference import default_config, ours_and_reference, reference_param_count  # noqa: E402
 from test_flops_and_cache import counted_flops  # noqa: E402
 
 TYPES = ["codegen", "openai-gpt", "xglm", "biogpt", "gpt_neox_japanese", "ctrl"]
 
 
-def _default(model_type: str, **changes) -> dict:
-    """transformers' default config of the type, as a config.json would hold it."""
-    cfg = transformers.AutoConfig.for_model(model_type).to_dict()
-    cfg.update(model_type=model_type, **changes)
-    return cfg
-
-
-def _counts(cfg: dict) -> tuple[int, int]:
-    return count_params(spec_from_hf_config(cfg)).total, reference_param_count(cfg)
 
 
 # Published shapes. No config.json of a CodeGen checkpoint was found in the search index, so CodeGen
@@ -67,39 +58,39 @@ PUBLISHED = {
     # abeja/gpt-neox-japanese-2.7b: vocab_size 32000, 32 layers, hidden 2560 as a metadata test
     # mocks its Hub config (code-search index file id 60313453943); the other keys are
     # GPTNeoXJapaneseConfig's defaults, which its docstring documents as this checkpoint's
-    "gpt-neox-japanese-2.7b": _default("gpt_neox_japanese", vocab_size=32000, num_hidden_layers=32,
+    "gpt-neox-japanese-2.7b": default_config("gpt_neox_japanese", vocab_size=32000, num_hidden_layers=32,
                                        hidden_size=2560),
 }
 
 # Realistic variants that exercise each type's options
 VARIANTS = {
     # a narrower rotary part, a stated MLP width, a tied head
-    "codegen-rotary32-tied": _default("codegen", n_layer=3, rotary_dim=32, n_inner=10000,
+    "codegen-rotary32-tied": default_config("codegen", n_layer=3, rotary_dim=32, n_inner=10000,
                                       tie_word_embeddings=True),
     # ReLU MLP, a longer position table, an untied head
-    "openai-gpt-relu-untied": _default("openai-gpt", n_layer=3, afn="relu", n_positions=1024,
+    "openai-gpt-relu-untied": default_config("openai-gpt", n_layer=3, afn="relu", n_positions=1024,
                                        tie_word_embeddings=False),
-    "xglm-untied-relu": _default("xglm", num_layers=3, activation_function="relu", tie_word_embeddings=False),
-    "biogpt-untied": _default("biogpt", num_hidden_layers=3, max_position_embeddings=2048,
+    "xglm-untied-relu": default_config("xglm", num_layers=3, activation_function="relu", tie_word_embeddings=False),
+    "biogpt-untied": default_config("biogpt", num_hidden_layers=3, max_position_embeddings=2048,
                               tie_word_embeddings=False),
     # half the head rotated, a narrower MLP, an untied head; one layer (it is also the last)
-    "gpt_neox_japanese-partial-untied": _default("gpt_neox_japanese", num_hidden_layers=1, rotary_pct=0.5,
+    "gpt_neox_japanese-partial-untied": default_config("gpt_neox_japanese", num_hidden_layers=1, rotary_pct=0.5,
                                                  intermediate_multiple_size=2, tie_word_embeddings=False),
-    "ctrl-untied": _default("ctrl", n_layer=3, tie_word_embeddings=False),
+    "ctrl-untied": default_config("ctrl", n_layer=3, tie_word_embeddings=False),
 }
 
 
 @pytest.mark.parametrize("model_type", TYPES)
 def test_default_config_matches_transformers(model_type):
     """The count of each type's default config is the meta-device model's, exactly."""
-    ours, ref = _counts(_default(model_type))
+    ours, ref = ours_and_reference(default_config(model_type))
     assert ours == ref, f"ours {ours:,} vs transformers {ref:,} (diff {ours - ref:+,})"
 
 
 @pytest.mark.parametrize("config", [pytest.param(c, id=k) for k, c in {**PUBLISHED, **VARIANTS}.items()])
 def test_published_and_variant_shapes_match_transformers(config):
     """Published shapes and option variants count exactly what transformers builds."""
-    ours, ref = _counts(config)
+    ours, ref = ours_and_reference(config)
     assert ours == ref, f"ours {ours:,} vs transformers {ref:,} (diff {ours - ref:+,})"
 
 
@@ -108,8 +99,8 @@ def test_published_totals_agree_with_the_publishers():
     shape); BioGPT "347M" (its 24-layer, 1024-wide base model, as bio.rodeo and aiwiki.ai quote the
     paper); CTRL "a 1.63 billion-parameter conditional transformer" (the paper's abstract, quoted
     in transformers' docs/source/model_doc/ctrl.rst): 1,637,964,550, which the paper truncates."""
-    xglm = count_params(spec_from_hf_config(_default("xglm"))).total
-    biogpt = count_params(spec_from_hf_config(_default("biogpt"))).total
+    xglm = count_params(spec_from_hf_config(default_config("xglm"))).total
+    biogpt = count_params(spec_from_hf_config(default_config("biogpt"))).total
     ctrl = count_params(spec_from_hf_config(PUBLISHED["ctrl"])).total
     assert round(xglm / 1e6) == 564
     assert round(biogpt / 1e6) == 347
@@ -131,7 +122,7 @@ def test_layer_structure_follows_the_modules():
         spec = spec_from_hf_config(config)
         assert spec.position == "sinusoidal" and not any(layer.mixer.rope for layer in spec.layers)
     assert spec_from_hf_config(PUBLISHED["biogpt-large"]).learned_positions == 2050
-    codegen = _default("codegen")
+    codegen = default_config("codegen")
     codegen.pop("rotary_dim")
     assert spec_from_hf_config(codegen).rope_fraction == 64 / 256
     assert spec_from_hf_config({**codegen, "rotary_dim": 256}).rope_fraction == 1.0
@@ -147,7 +138,7 @@ FLOP_CASES = {"codegen": {"n_layer": 2}, "openai-gpt": {"n_layer": 2}, "xglm": {
 def test_prefill_flops_match_flop_counter(model_type):
     """Prefill FLOPs (eager attention's full score matrix) equal FlopCounterMode's within 1%:
     fused QKV, post-norm, sinusoidal and learned positions, biased heads."""
-    cfg = _default(model_type, **FLOP_CASES[model_type])
+    cfg = default_config(model_type, **FLOP_CASES[model_type])
     tokens = 256
     ours = phase_flops(spec_from_hf_config(cfg), tokens, dense_attention=True)
     ref = counted_flops(cfg, tokens)
@@ -172,7 +163,7 @@ def test_torch_and_onnx_blocks_run_for_the_spec(model_type):
     """Every block of a reduced spec (GPT-NeoX-Japanese: two, the last with its output bias) and the
     head build and run for prefill and decode with torch and ONNX Runtime."""
     from kernels.profiler import ProfileRequest, profile
-    spec = spec_from_hf_config(_default(model_type, **SMALL[model_type]))
+    spec = spec_from_hf_config(default_config(model_type, **SMALL[model_type]))
     result = profile(ProfileRequest(spec, backends=("torch", "onnxruntime"), context=32, repeats=1, warmup=0,
                                     threads=1))
     assert result.status == "ok", result.message
@@ -198,7 +189,7 @@ def test_torch_and_onnx_blocks_run_for_the_spec(model_type):
 def test_bad_keys_raise_spec_error_naming_them(model_type, key, value):
     """A value of the wrong type, or one the spec cannot express, is refused by name."""
     with pytest.raises(SpecError) as info:
-        spec_from_hf_config(_default(model_type, **{key: value}))
+        spec_from_hf_config(default_config(model_type, **{key: value}))
     assert info.value.field == f"config.{key}"
 
 
@@ -214,15 +205,15 @@ def test_persimmon_and_fuyu_are_not_imported(model_type):
     """Persimmon (and Fuyu, whose language model it is) stay unsupported rather than approximated."""
     assert model_type not in SUPPORTED_MODEL_TYPES
     with pytest.raises(SpecError) as info:
-        spec_from_hf_config(_default(model_type))
+        spec_from_hf_config(default_config(model_type))
     assert info.value.field == "config.model_type"
 
 
-def test_persimmon_qk_layernorms_hold_what_no_spec_field_counts():
+def test_persimmon_qk_layernorms_hold_what_no_spec_fieldours_and_reference():
     """Why: Persimmon's q_layernorm and k_layernorm are LayerNorms over head_dim with weights and
     biases, 4 x head_dim a layer; the spec's shared QK-norm ("head") counts 2 x head_dim and
     norm_bias covers only the hidden-size norms."""
-    cfg = _default("persimmon")
+    cfg = default_config("persimmon")
     layers, head_dim = cfg["num_hidden_layers"], cfg["hidden_size"] // cfg["num_attention_heads"]
     qk_norms = reference_param_count(cfg) - reference_param_count({**cfg, "qk_layernorm": False})
     assert qk_norms == layers * 4 * head_dim

@@ -14,21 +14,12 @@ from models.spec import SpecError
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
-from hf_reference import reference_param_count  # noqa: E402
+from hf_reference import default_config, ours_and_reference  # noqa: E402
 from test_flops_and_cache import counted_flops  # noqa: E402
 
 TYPES = ["granite_swa", "jais2", "youtu", "flint", "hy_v3", "axk1"]
 
 
-def _default(model_type: str, **changes) -> dict:
-    """transformers' default config of the type, as a config.json would hold it."""
-    cfg = transformers.AutoConfig.for_model(model_type).to_dict()
-    cfg.update(model_type=model_type, **changes)
-    return cfg
-
-
-def _counts(cfg: dict) -> tuple[int, int]:
-    return count_params(spec_from_hf_config(cfg)).total, reference_param_count(cfg)
 
 
 # Hy3 preview's published config.json (https://huggingface.co/tencent/Hy3-preview-Base/blob/main/config.json),
@@ -50,45 +41,45 @@ HY3_PREVIEW = {
 PUBLISHED = {
     # Jais-2-8B: 32 layers, 26 heads, hidden 3328 (llama.cpp PR #19488, "add JAIS-2 architecture
     # support"); Jais2Config's defaults are this model's (its docstring names inceptionai/Jais-2-8B-Chat)
-    "jais-2-8b": _default("jais2"),
+    "jais-2-8b": default_config("jais2"),
     # Youtu-LLM-2B: MLA with kv_lora 512, q_lora 1536, nope 128, rope 64, v 128; vocabulary 128,256;
     # 128K context (Youtu-LLM technical report, arXiv:2512.24618)
-    "youtu-llm-2b": _default("youtu"),
+    "youtu-llm-2b": default_config("youtu"),
     # RecursiveSI/flint: 49 layers, hidden 2048, vocabulary 150,144, 32 heads, 4 KV heads of 128,
     # layers 0 and 1 dense, 256 experts top-6 and a shared expert, full layers 0, 1, 5, 9, ..., 45, 48
     # without positions, a 513-token window, untied head (NVIDIA NeMo AutoModel's Flint page)
-    "flint": _default("flint"),
+    "flint": default_config("flint"),
     "hy3-preview": HY3_PREVIEW,
     # skt/A.X-K1 model card: 61 layers (1 dense + 60 MoE), 64 heads, 192 experts + 1 shared, top-8,
     # expert width 2048, vocabulary 163,840, context 131,072; d_model 7168 (A.X K1 technical report)
-    "a.x-k1": _default("axk1", max_position_embeddings=131072),
+    "a.x-k1": default_config("axk1", max_position_embeddings=131072),
 }
 
 # Realistic variants that exercise each type's options
 VARIANTS = {
     # NoPE full layers (layer_rope_theta 0), a 512-token window, biases, untied head, stated head_dim
-    "granite_swa-nope-biased": _default(
+    "granite_swa-nope-biased": default_config(
         "granite_swa", num_hidden_layers=8, layer_types=None, sliding_window=512, attention_bias=True,
         mlp_bias=True, tie_word_embeddings=False, head_dim=64,
         layer_rope_theta=[0 if i % 4 == 0 else 10000.0 for i in range(8)]),
     # no biases, GQA, tied head
-    "jais2-gqa-unbiased": _default("jais2", num_hidden_layers=4, attention_bias=False, mlp_bias=False,
+    "jais2-gqa-unbiased": default_config("jais2", num_hidden_layers=4, attention_bias=False, mlp_bias=False,
                                    num_key_value_heads=2, tie_word_embeddings=True),
     # queries projected directly (q_lora_rank null), biased MLA, untied head
-    "youtu-direct-queries": _default("youtu", num_hidden_layers=4, q_lora_rank=None, attention_bias=True,
+    "youtu-direct-queries": default_config("youtu", num_hidden_layers=4, q_lora_rank=None, attention_bias=True,
                                      tie_word_embeddings=False),
     # its own layer pattern, only layer 0 dense, no shared expert, every other layer sparse, tied head
-    "flint-pattern": _default("flint", num_hidden_layers=6, mlp_only_layers=[0], decoder_sparse_step=2,
+    "flint-pattern": default_config("flint", num_hidden_layers=6, mlp_only_layers=[0], decoder_sparse_step=2,
                               shared_expert_intermediate_size=0, tie_word_embeddings=True,
                               layer_types=["full_attention", "sliding_attention"] * 3),
     # two shared experts, dense layers stated per layer, attention biases
-    "hy_v3-two-shared": _default("hy_v3", num_hidden_layers=4, num_shared_experts=2, attention_bias=True,
+    "hy_v3-two-shared": default_config("hy_v3", num_hidden_layers=4, num_shared_experts=2, attention_bias=True,
                                  mlp_layer_types=["dense", "dense", "sparse", "sparse"]),
     # without shared experts transformers' HYV3MLP still builds one intermediate_size wide
-    "hy_v3-no-shared": _default("hy_v3", num_hidden_layers=2, num_shared_experts=0),
+    "hy_v3-no-shared": default_config("hy_v3", num_hidden_layers=2, num_shared_experts=0),
     # dense layers from first_k_dense_replace and moe_layer_freq (no mlp_layer_types), two shared
     # experts, biased MLA, tied head
-    "axk1-freq": _default("axk1", num_hidden_layers=8, mlp_layer_types=None, first_k_dense_replace=3,
+    "axk1-freq": default_config("axk1", num_hidden_layers=8, mlp_layer_types=None, first_k_dense_replace=3,
                           moe_layer_freq=2, n_shared_experts=2, attention_bias=True,
                           tie_word_embeddings=True),
 }
@@ -97,14 +88,14 @@ VARIANTS = {
 @pytest.mark.parametrize("model_type", TYPES)
 def test_default_config_matches_transformers(model_type):
     """The count of each type's default config is the meta-device model's, exactly."""
-    ours, ref = _counts(_default(model_type))
+    ours, ref = ours_and_reference(default_config(model_type))
     assert ours == ref, f"ours {ours:,} vs transformers {ref:,} (diff {ours - ref:+,})"
 
 
 @pytest.mark.parametrize("config", [pytest.param(c, id=k) for k, c in {**PUBLISHED, **VARIANTS}.items()])
 def test_published_and_variant_shapes_match_transformers(config):
     """Published shapes and option variants count exactly what transformers builds."""
-    ours, ref = _counts(config)
+    ours, ref = ours_and_reference(config)
     assert ours == ref, f"ours {ours:,} vs transformers {ref:,} (diff {ours - ref:+,})"
 
 
@@ -130,7 +121,7 @@ def test_layer_patterns_follow_the_config_classes():
     assert [i for i, layer in enumerate(flint) if layer.mixer.kind == "full"] == [0, 1, *range(5, 49, 4), 48]
     assert all(layer.mixer.rope == (layer.mixer.kind == "sliding") and layer.mixer.sinks for layer in flint)
     assert all(layer.mixer.window == 513 for layer in flint if layer.mixer.kind == "sliding")
-    granite = spec_from_hf_config(_default("granite_swa")).layers
+    granite = spec_from_hf_config(default_config("granite_swa")).layers
     assert [layer.mixer.kind == "full" for layer in granite] == [i % 4 == 0 for i in range(24)]
     axk1 = spec_from_hf_config(PUBLISHED["a.x-k1"])
     assert [axk1.norms_in(layer) for layer in axk1.layers] == [2] + [3] * 60
@@ -153,7 +144,7 @@ FLOP_CASES = {
 def test_prefill_flops_match_flop_counter(model_type):
     """Prefill FLOPs (eager attention's full score matrix) equal FlopCounterMode's, within 1%:
     windows, sinks, NoPE layers, MLA and plain ReLU^2 MLPs included."""
-    cfg = _default(model_type, **FLOP_CASES[model_type])
+    cfg = default_config(model_type, **FLOP_CASES[model_type])
     tokens = 256
     ours = phase_flops(spec_from_hf_config(cfg), tokens, dense_attention=True)
     ref = counted_flops(cfg, tokens)
@@ -180,7 +171,7 @@ MOE_FLOP_CASES = {
 def test_moe_prefill_flops_match_flop_counter(model_type):
     """With routed experts run for real (bf16, random weights), every token reaches top_k experts
     plus the shared ones, and the router's matmul: the engine's count is FlopCounterMode's."""
-    cfg = _default(model_type, **MOE_FLOP_CASES[model_type])
+    cfg = default_config(model_type, **MOE_FLOP_CASES[model_type])
     tokens = 64
     spec = spec_from_hf_config(cfg)
     assert any(layer.ffn.KIND == "moe" for layer in spec.layers)
@@ -205,5 +196,5 @@ def test_moe_prefill_flops_match_flop_counter(model_type):
 def test_bad_keys_raise_spec_error_naming_them(model_type, key, value):
     """A value of the wrong type, or one the spec cannot express, is refused by name."""
     with pytest.raises(SpecError) as info:
-        spec_from_hf_config(_default(model_type, **{key: value}))
+        spec_from_hf_config(default_config(model_type, **{key: value}))
     assert info.value.field == f"config.{key}"

@@ -18,21 +18,15 @@ from models.spec import SpecError
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-from hf_reference import reference_param_count  # noqa: E402
+from hf_reference import default_config, ours_and_reference  # noqa: E402
 from test_flops_and_cache import counted_flops  # noqa: E402
 
 TYPES = ["afmoe", "kolibri1", "mellum", "cohere2_moe", "granitemoe_swa"]
 
 
-def _default(model_type: str, **changes) -> dict:
-    cfg = transformers.AutoConfig.for_model(model_type).to_dict()
-    cfg.update(model_type=model_type, **changes)
-    return cfg
-
 
 def _assert_same_count(config: dict) -> None:
-    ours = count_params(spec_from_hf_config(config)).total
-    ref = reference_param_count(copy.deepcopy(config))
+    ours, ref = ours_and_reference(config)
     assert ours == ref, f"ours {ours:,} vs transformers {ref:,} (diff {ours - ref:+,})"
 
 
@@ -155,7 +149,7 @@ def _variant(name: str) -> dict:
     return next(v.values[0] for v in VARIANTS if v.id == name)
 
 
-COUNT_CASES = ([pytest.param(_default(t), id=f"{t}-default") for t in TYPES]
+COUNT_CASES = ([pytest.param(default_config(t), id=f"{t}-default") for t in TYPES]
                + [pytest.param(cfg, id=name) for name, cfg in PUBLISHED.items()] + VARIANTS)
 
 
@@ -189,7 +183,7 @@ STATED = [
 
 @pytest.mark.parametrize("shape, total, total_precision, active, active_precision, convention, source",
                          STATED, ids=[s[0] for s in STATED])
-def test_publishers_totals_and_active_counts(shape, total, total_precision, active, active_precision,
+def test_publishers_totals_and_activeours_and_reference(shape, total, total_precision, active, active_precision,
                                              convention, source):
     """The total and active parameters of each published shape agree with the publisher's figures
     at the precision stated."""
@@ -254,7 +248,7 @@ def _our_layers(cfg: dict) -> list[tuple[bool, int | None, bool]]:
 
 # (the variant whose window exceeds the context is left out: transformers keeps the window on a
 # layer that attends fully, the spec calls it full; test_window_wider_than_the_context covers it)
-STRUCTURE_CASES = ([pytest.param(_default(t), id=f"{t}-default") for t in TYPES]
+STRUCTURE_CASES = ([pytest.param(default_config(t), id=f"{t}-default") for t in TYPES]
                    + [pytest.param(cfg, id=name) for name, cfg in PUBLISHED.items()]
                    + [v for v in VARIANTS if "past-context" not in v.id])
 
