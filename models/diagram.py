@@ -369,7 +369,12 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
     if a.sinks:
         out.append(_kept(f"sinks{i}", "attention", "mixer", a.heads, f"heads = {a.heads}",
                          "one sink logit per head"))
+    if a.head_gate != "none":
+        out.append(_lin(f"g_proj{i}", "projection", "mixer", d, a.heads, False, "d", "heads",
+                        f"{d} -> {a.heads} ({a.head_gate} gate per head)"))
     rope = "RoPE" if a.rope else _NOT_ROPE.get(position, "NoPE")
+    if a.rope and 0 < a.rope_fraction < 1:
+        rope = f"RoPE on {a.rope_fraction:.0%}"
     if a.kind == "full":
         span = "all earlier tokens"
     elif a.kind == "sliding":
@@ -380,7 +385,8 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
         f"{a.kind} attention{i}", "attention", "mixer",
         f"{a.heads} heads x {a.head_dim}, {rope}, keys: {span}", 0,
         f"softmax(q k^T / sqrt({a.head_dim})) v per head; each query sees {span}"
-        + ("; output * sigmoid(gate)" if a.output_gate else "")))
+        + ("; output * sigmoid(gate)" if a.output_gate else "")
+        + (f"; each head's output * {a.head_gate}(g_proj)" if a.head_gate != "none" else "")))
     out.append(_lin(f"o_proj{i}", "projection", "mixer", a.heads * a.vdim, d, a.out_bias,
                     "heads*v_head_dim", "d", f"{a.heads}x{a.vdim} -> {d}"))
     return out

@@ -48,7 +48,8 @@ def attention_params(a: Attention, d: int) -> Count:
     q: d x heads*head_dim (x2 with Qwen3-Next's output gate); k: d x kv*head_dim; v: d x kv*v_dim;
     o: heads*v_dim x d. QK-norm adds head_dim weights per q and k ("head") or one weight per
     channel of all heads ("full", OLMo 2; "per_head", Cohere and StableLM, which normalise each
-    head on its own); gpt-oss adds one sink logit per head. Gemma 4 drops v with
+    head on its own); gpt-oss adds one sink logit per head; a per-head gate adds g_proj (d x heads).
+    Gemma 4 drops v with
     ``value_from_key``, and k, v and the k norm in a KV-shared layer (its v norm has no weights).
     """
     q_out = a.heads * a.head_dim * (2 if a.output_gate else 1)
@@ -62,6 +63,8 @@ def attention_params(a: Attention, d: int) -> Count:
         c += Count(kept=(a.heads + a.kv_heads * kv_sets) * a.head_dim)
     if a.sinks:
         c += Count(kept=a.heads)
+    if a.head_gate != "none":          # LFM3, Laguna: g_proj, d -> one gate per head
+        c += linear(d, a.heads)
     return c
 
 

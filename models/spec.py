@@ -107,6 +107,9 @@ class _Part:
 
 # --------------------------------------------------------------------------- mixers
 
+HEAD_GATES = ("none", "sigmoid", "softplus")
+
+
 @dataclass(frozen=True)
 class Attention(_Part):
     """Softmax attention: MHA (kv_heads == heads), GQA, MQA (kv_heads == 1).
@@ -137,6 +140,12 @@ class Attention(_Part):
     # Gemma 3n/4 KV sharing: the layer reads the keys and values cached by the last earlier layer
     # of its kind; it has no K/V projections, no K norm and no cache of its own
     kv_shared: bool = False
+    # a gate per head on the attention output from g_proj (d -> heads): sigmoid (LFM3) or
+    # softplus (Laguna)
+    head_gate: str = "none"
+    # this layer's share of each head's dims that RoPE rotates (LFM3's and Laguna's full layers);
+    # 0: the model's rope_fraction
+    rope_fraction: float = 0.0
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_heads", "head_dim"):
@@ -148,6 +157,11 @@ class Attention(_Part):
                             f"heads ({self.heads}) must be divisible by kv_heads ({self.kv_heads})")
         _choice(f"{path}.kind", self.kind, ("full", "sliding", "chunked"))
         _choice(f"{path}.qk_norm", self.qk_norm, ("none", "head", "per_head", "full", "l2"))
+        _choice(f"{path}.head_gate", self.head_gate, HEAD_GATES)
+        fraction = self.rope_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or math.isnan(fraction) \
+                or not 0.0 <= fraction <= 1.0:
+            raise SpecError(f"{path}.rope_fraction", f"must be from 0 (the model's) to 1, got {fraction!r}")
         if self.kind != "full" and self.window <= 0:
             raise SpecError(f"{path}.window", f"a {self.kind} attention layer needs a positive window")
         for name in ("qkv_bias", "out_bias", "rope", "output_gate", "sinks", "value_from_key", "v_norm",

@@ -239,7 +239,7 @@ def spec_techniques(spec: ModelSpec) -> set[str]:
                     out.add("gqa")
                 if m.qk_norm != "none":
                     out.add("qk_norm")
-                if m.output_gate:
+                if m.output_gate or m.head_gate != "none":
                     out.add("gated_attention")
             elif isinstance(m, MLA):
                 families.add("softmax")
@@ -285,7 +285,9 @@ def spec_techniques(spec: ModelSpec) -> set[str]:
         out.add("local_global_attention")
     if spec.position == "rope" and attn_rope:
         out.add("rope")
-        if spec.rope_fraction < 1.0:
+        layer_fractions = [m.rope_fraction for layer in _used_blocks(spec) for m in layer.mixers
+                           if isinstance(m, Attention) and m.rope and m.rope_fraction]
+        if spec.rope_fraction < 1.0 or any(f < 1.0 for f in layer_fractions):
             out.add("partial_rope")
     if spec.position in ("learned", "sinusoidal"):
         out.add("absolute_position_embeddings")

@@ -34,6 +34,12 @@ ATTENTION = {
     "vdim": S.Attention(heads=4, kv_heads=2, head_dim=16, v_head_dim=8),
     # Gemma 4's global layers: values from the key projection, a weightless norm on them
     "k_eq_v": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head", value_from_key=True, v_norm=True),
+    # LFM3: a sigmoid gate per head, half the dims rotated in this layer alone
+    "head_gate_half_rope": S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="head", head_gate="sigmoid",
+                                       rope_fraction=0.5),
+    # Laguna: a softplus gate per head on a sliding layer
+    "softplus_head_gate_sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=4,
+                                              head_gate="softplus"),
 }
 MLAS = {
     "q_lora": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, q_lora_rank=24),

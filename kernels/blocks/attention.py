@@ -1,7 +1,8 @@
 """Softmax attention from a spec ``Attention``: MHA / GQA / MQA (through ``kv_heads``).
 
 Covers RoPE (full or partial, ``rope_fraction``), NoPE layers, ALiBi, QK-norm (per head, over all
-heads, or weightless L2), Qwen3-Next's sigmoid output gate, gpt-oss's attention sinks, and full,
+heads, or weightless L2), Qwen3-Next's sigmoid output gate, LFM3's and Laguna's gate per head,
+gpt-oss's attention sinks, and full,
 sliding-window and chunked masks. Prefill runs through ``F.scaled_dot_product_attention`` (or an
 eager path that writes the score matrix out, needed for sinks and ALiBi); decode runs one token at a
 time against a preallocated KV cache [B, kv, T, hd] that is a ring of ``window`` slots for sliding and
@@ -168,7 +169,10 @@ class Attention(nn.Module):
             del self.k_norm
         if cfg.sinks:                   # gpt-oss: a learned logit per head in the softmax denominator
             self.sinks = nn.Parameter(torch.zeros(H))
-        self.rotary = Rotary(rotary_dim_for(hd, rope_fraction, position == "rope" and cfg.rope), rope_theta)
+        if cfg.head_gate != "none":     # LFM3, Laguna: a gate per head on the attention output
+            self.g_proj = nn.Linear(hidden, H, bias=False)
+        fraction = cfg.rope_fraction or rope_fraction              # 0: the model's
+        self.rotary = Rotary(rotary_dim_for(hd, fraction, position == "rope" and cfg.rope), rope_theta)
         self.alibi = position == "alibi"
         if self.alibi:
             self.register_buffer("slopes", alibi_slopes(H), persistent=False)
@@ -176,7 +180,7 @@ class Attention(nn.Module):
     # ---- projections shared by prefill and decode
     def _qkv(self, x: torch.Tensor, positions: torch.Tensor):
         """-> q [B, H, L, hd], k [B, KV, L, hd], v [B, KV, L, vd], gate; k and v are None in a
-        KV-shared layer."""
+        KV-shared layer; gate [B, L, H*vd] multiplies the attention output (None: no gate)."""
         B, L, _ = x.shape
         H, KV, hd, vd = self.H, self.KV, self.hd, self.vd
         gate = None
@@ -184,7 +188,12 @@ class Attention(nn.Module):
         if self.cfg.output_gate:                                     # Qwen3-Next: [q_h, gate_h] per head
             q, gate = q.view(B, L, H, 2 * hd).chunk(2, dim=-1)      # [B, L, H, hd] each
             q = q.reshape(B, L, H * hd)
-            gate = gate.reshape(B, L, H * hd)
+            gate = torch.sigmoid(gate.reshape(B, L, H * hd))
+        if self.cfg.head_gate != "none":                             # [B, L, H] -> each head's vd channels
+            g = wide(self.g_proj(x))
+            g = (torch.sigmoid(g) if self.cfg.head_gate == "sigmoid" else F.softplus(g)).to(x.dtype)
+            g = g[..., None].expand(B, L, H, vd).reshape(B, L, H * vd)
+            gate = g if gate is None else gate * g
         if self.kv_shared:
             return self._queries(q, positions), None, None, gate
         k = self.k_proj(x)
@@ -243,7 +252,7 @@ class Attention(nn.Module):
         B, H, L, vd = o.shape
         o = o.transpose(1, 2).reshape(B, L, H * vd)
         if gate is not None:
-            o = o * torch.sigmoid(gate)
+            o = o * gate
         return self.o_proj(o)
 
     # ---- prefill

@@ -55,7 +55,7 @@ HEAD_DIM_BY_DEFAULT = {
     "qwen3_vl_text": 128, "seed_oss": 128, "helium": 128, "cwm": 128, "ministral3": 128,
     "internlm3": 128, "iquestcoder": 128, "vaultgemma": 256, "solar_open": 128, "gemma4_text": 256,
     "gemma4_unified_text": 256, "flint": 128, "hy_v3": 128, "afmoe": 128, "kolibri1": 128, "mellum": 128,
-    "cohere2_moe": 128}
+    "cohere2_moe": 128, "laguna": 128, "lfm3": 128}
 
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
@@ -103,6 +103,23 @@ def layer_types(cfg: Config, n: int) -> list[str] | None:
     if not isinstance(types, list) or len(types) < n:
         raise SpecError("config.layer_types", f"must list at least num_hidden_layers ({n}) entries")
     return [str(t) for t in types[:n]]
+
+
+def rope_fraction_by_layer_type(cfg: Config, defaults: Mapping[str, float]) -> dict[str, float]:
+    """The rotary fraction of each layer type where rope_parameters is keyed by layer type (LFM3,
+    Laguna: {"full_attention": {..., "partial_rotary_factor": 0.5}, ...}); ``defaults`` are the
+    config class's."""
+    params = cfg.get("rope_parameters")
+    out = dict(defaults)
+    if isinstance(params, Mapping):
+        for layer_type, sub in params.items():
+            if isinstance(sub, Mapping) and sub.get("partial_rotary_factor") is not None:
+                value = sub["partial_rotary_factor"]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+                    raise SpecError(f"config.rope_parameters.{layer_type}.partial_rotary_factor",
+                                    f"must be above 0 and at most 1, got {value!r}")
+                out[str(layer_type)] = float(value)
+    return out
 
 
 def nullable_int(cfg: Config, key: str, default: int) -> int:
@@ -175,7 +192,7 @@ TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gem
                              "opt", "mpt", "bloom", "vaultgemma", "lfm2", "lfm2_moe", "gemma4",
                              "gemma4_text", "gemma4_unified", "gemma4_unified_text", "granite_swa",
                              "youtu", "cohere2_moe", "openai-gpt", "xglm", "biogpt", "gpt_neox_japanese",
-                             "ctrl"})
+                             "ctrl", "lfm3"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208, "gemma4_text": 262_144, "gemma4_unified_text": 262_144}
@@ -204,7 +221,8 @@ CONTEXT_BY_DEFAULT = {
     "gemma4_text": 131072, "gemma4_unified_text": 262144, "granite_swa": 8192, "jais2": 8192,
     "youtu": 131072, "flint": 262144, "hy_v3": 131072, "axk1": 32768, "afmoe": 16384, "kolibri1": 262144,
     "mellum": 131072, "cohere2_moe": 8192, "granitemoe_swa": 2048, "emu3": 9216,
-    "codegen": 2048, "openai-gpt": 512, "xglm": 2048, "biogpt": 1024, "gpt_neox_japanese": 2048, "ctrl": 256}
+    "codegen": 2048, "openai-gpt": 512, "xglm": 2048, "biogpt": 1024, "gpt_neox_japanese": 2048, "ctrl": 256,
+    "laguna": 131072, "lfm3": 128000}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

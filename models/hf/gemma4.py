@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..spec import DenseFFN, Layer, MoEFFN, SpecError, VisionEncoder
-from .common import Config, activation, as_int, build_spec, clamp_window, context_length, get, gqa_attention
+from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, get, gqa_attention,
+                     rope_fraction_by_layer_type)
 
 SLIDING_PERIOD = 6            # transformers' default layer_types: five sliding layers, then a global one
 # one dense MLP and the MoE block: the attention's two norms, the MLP's pre and post norms, the
@@ -91,11 +92,14 @@ def import_gemma4_text(cfg: Config, name: str):
         moe = MoEFFN(experts=as_int(cfg, "num_experts"), top_k=as_int(cfg, "top_k_experts"),
                      d_expert=as_int(cfg, "moe_intermediate_size"), activation=act, router_scales=True)
     window = as_int(cfg, "sliding_window", default=512)
+    # the global layers' "proportional" RoPE turns a quarter of each head's dims
+    fractions = rope_fraction_by_layer_type(cfg, {"full_attention": 0.25, "sliding_attention": 1.0})
     layers = []
     for i, t in enumerate(types):
         kind, win = clamp_window(window, context) if t == "sliding_attention" else ("full", 0)
         over = overrides.get(i, {})
         fields: dict[str, Any] = dict(kind=kind, window=win, qk_norm="head", v_norm=True,
+                                      rope_fraction=fractions.get(t, 1.0),
                                       value_from_key=k_eq_v and t == "full_attention" and i < shared_from,
                                       kv_shared=i >= shared_from)
         if "head_dim" in over:

@@ -2,14 +2,15 @@
 and Qwen3.5 (Gated DeltaNet 3:1), MiniMax-01 (Lightning Attention 7:1), Mamba and Falcon-Mamba,
 Mamba-2, Jamba (Mamba-1 + attention 7:1, MoE every other layer), Nemotron-H (Mamba-2, attention, MLP
 and MoE layers from hybrid_override_pattern), Granite 4.0-H, Bamba, Falcon-H1 (attention and Mamba-2
-in parallel in every layer), LFM2 and LFM2-MoE (gated short convolutions with attention layers)."""
+in parallel in every layer), LFM2 and LFM2-MoE (gated short convolutions with attention layers) and
+LFM3 (the same with sliding and head-gated full attention layers)."""
 from __future__ import annotations
 
 import math
 
 from ..spec import SSM, Attention, Layer, LinearAttention, MoEFFN, ShortConv, SpecError
-from .common import (Config, activation, as_int, build_spec, dense_ffn, get, gqa_attention,
-                     layer_types, layer_types_or_flags)
+from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
+                     gqa_attention, layer_types, layer_types_or_flags, nullable_int, rope_fraction_by_layer_type)
 
 
 def _mamba2(cfg: Config, d: int, *, prefix: str = "", d_inner: int | None = None,
@@ -279,6 +280,35 @@ def import_lfm2(cfg: Config, name: str):
     return build_spec(cfg, name, layers, **({} if tie is None else {"tie_embeddings": bool(tie)}))
 
 
+def import_lfm3(cfg: Config, name: str):
+    """LFM3 (Liquid): LFM2's gated short convolutions (kernel conv_L_cache, 7) with sliding and full
+    attention layers (QK-norm per head, a sigmoid gate per head from g_proj unless
+    use_attention_gate is false; the full layers rotate half of each head), SwiGLU MLPs of
+    intermediate_size, sandwich norms unless use_sandwich_norm is false; by default layer 2 and
+    every 4th after it full, every other 4th from 4 sliding, the rest convolutions."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = context_length(cfg)
+    types = layer_types(cfg, n) or ["full_attention" if i % 4 == 2 else
+                                    "sliding_attention" if i % 4 == 0 and i > 0 else "conv" for i in range(n)]
+    window = nullable_int(cfg, "sliding_window", 256)
+    fractions = rope_fraction_by_layer_type(cfg, {"full_attention": 0.5, "sliding_attention": 1.0})
+    gate = "sigmoid" if get(cfg, "use_attention_gate", default=True) else "none"
+    conv = ShortConv(channels=hidden, kernel=as_int(cfg, "conv_L_cache", default=7),
+                     bias=bool(get(cfg, "conv_bias", default=False)))
+    ffn = dense_ffn(cfg, activation="silu", bias=False)
+    layers = []
+    for t in types:
+        if t == "conv":
+            layers.append(Layer((conv,), (ffn,)))
+            continue
+        kind, w = clamp_window(window, context) if t == "sliding_attention" else ("full", 0)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=w, qk_norm="head", head_gate=gate,
+                             rope_fraction=fractions.get(t, 1.0))
+        layers.append(Layer((attn,), (ffn,)))
+    placement = "sandwich" if get(cfg, "use_sandwich_norm", default=True) else "pre"
+    return build_spec(cfg, name, layers, norm_placement=placement)
+
+
 IMPORTERS = {
     "qwen3_next": import_qwen3_next,
     "qwen3_5_text": import_qwen3_next,
@@ -294,6 +324,7 @@ IMPORTERS = {
     "bamba": import_bamba,
     "lfm2": import_lfm2,
     "lfm2_moe": import_lfm2,
+    "lfm3": import_lfm3,
 }
 
 

@@ -2,7 +2,7 @@
 its shared-expert and sliding-window variants), FlexOlmo, dots.llm1, Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX,
 gpt-oss, Llama 4, GLM-4.5, Solar Open, Hunyuan-A13B, K-EXAONE, MiniMax-M2, MiMo-V2-Flash, Arcee's
 Trinity (AFMoE), Aleph Alpha's Kolibri 1, JetBrains' Mellum 2, Cohere's MoE (Command A+, North),
-Flint and Tencent's Hy3 preview.
+Flint, Tencent's Hy3 preview and Laguna.
 Routed experts, optional shared experts, and the patterns that decide which layers are sparse
 (decoder_sparse_step, mlp_only_layers, first_k_dense_replace, interleave_moe_layer_step,
 mlp_layer_types, num_dense_layers)."""
@@ -13,7 +13,7 @@ from typing import Mapping
 from ..spec import Attention, Layer, MoEFFN, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
                      gqa_attention, layer_types, layer_types_or_flags, mlp_layer_types, nullable_int,
-                     rope_fraction)
+                     rope_fraction, rope_fraction_by_layer_type)
 from .dense import granite_swa_attention
 
 
@@ -509,6 +509,40 @@ def import_hy_v3(cfg: Config, name: str):
                       mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
 
 
+def import_laguna(cfg: Config, name: str):
+    """Laguna: Llama attention with per-head QK-norm, a head count per layer
+    (num_attention_heads_per_layer) and a softplus output gate from g_proj, one per head (gating
+    true or "per-head") or per channel ("per-element", as wide as the output gate the spec counts
+    in q_proj); sliding layers from layer_types, full layers rotating half of each head; dense
+    layers by mlp_layer_types (default: the first), the rest sigmoid-routed experts with a
+    score-correction bias beside one shared MLP of shared_expert_intermediate_size."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    context = context_length(cfg)
+    types = layer_types(cfg, n) or ["full_attention"] * n
+    window = nullable_int(cfg, "sliding_window", 512)
+    fractions = rope_fraction_by_layer_type(cfg, {"full_attention": 0.5, "sliding_attention": 1.0})
+    heads = get(cfg, "num_attention_heads_per_layer")
+    if heads is None:
+        heads = [as_int(cfg, "num_attention_heads")] * n
+    elif not isinstance(heads, list) or len(heads) < n \
+            or any(isinstance(h, bool) or not isinstance(h, int) for h in heads[:n]):
+        raise SpecError("config.num_attention_heads_per_layer", f"must list a head count for each of the {n} layers")
+    gating = get(cfg, "gating", default=True)
+    if gating not in (True, "per-head", "per-element"):
+        raise SpecError("config.gating", f"must be true, \"per-head\" or \"per-element\", got {gating!r}")
+    gate = dict(output_gate=True) if gating == "per-element" else dict(head_gate="softplus")
+    moe = _routed_experts(cfg, "num_experts", as_int(cfg, "moe_intermediate_size"), router_score_bias=True,
+                          **_one_shared(as_int(cfg, "shared_expert_intermediate_size", default=512)))
+    dense = dense_ffn(cfg, bias=False)
+    layers = []
+    for i, (t, m) in enumerate(zip(types, mlp_layer_types(cfg, n, ["dense"] + ["sparse"] * (n - 1)))):
+        kind, w = clamp_window(window, context) if t == "sliding_attention" else ("full", 0)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=w, qk_norm="head",
+                             heads=heads[i], rope_fraction=fractions.get(t, 1.0), **gate)
+        layers.append(Layer((attn,), (moe if m == "sparse" else dense,)))
+    return build_spec(cfg, name, layers)
+
+
 IMPORTERS = {
     "mixtral": import_mixtral,
     "phimoe": import_mixtral,
@@ -539,4 +573,5 @@ IMPORTERS = {
     "granitemoe_swa": import_granitemoe_swa,
     "flint": import_flint,
     "hy_v3": import_hy_v3,
+    "laguna": import_laguna,
 }
