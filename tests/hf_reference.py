@@ -54,3 +54,9 @@ def ours_and_reference(config: dict) -> tuple[int, int]:
     from models.hf import spec_from_hf_config
     from models.params import count_params
     return count_params(spec_from_hf_config(config)).total, reference_param_count(copy.deepcopy(config))
+
+
+def assert_counts_equal(config: dict) -> None:
+    """The engine's total equals transformers' count for ``config``, exactly."""
+    ours, ref = ours_and_reference(config)
+    assert ours == ref, f"ours {ours:,} vs transformers {ref:,} (diff {ours - ref:+,})"

@@ -18,16 +18,12 @@ from models.spec import SpecError
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-from hf_reference import default_config, ours_and_reference  # noqa: E402
+from hf_reference import assert_counts_equal, default_config  # noqa: E402
 from test_flops_and_cache import counted_flops  # noqa: E402
 
 TYPES = ["afmoe", "kolibri1", "mellum", "cohere2_moe", "granitemoe_swa"]
 
 
-
-def _assert_same_count(config: dict) -> None:
-    ours, ref = ours_and_reference(config)
-    assert ours == ref, f"ours {ours:,} vs transformers {ref:,} (diff {ours - ref:+,})"
 
 
 # ----------------------------------------------------------------------------- published shapes
@@ -157,7 +153,7 @@ COUNT_CASES = ([pytest.param(default_config(t), id=f"{t}-default") for t in TYPE
 def test_parameter_count_equals_transformers(config):
     """Our count equals the transformers model built on the meta device, persistent buffers included
     (Kolibri's e_score_correction_bias; AFMoE's expert_bias is a parameter), tied heads counted once."""
-    _assert_same_count(config)
+    assert_counts_equal(config)
 
 
 # ----------------------------------------------------------------------------- publishers' figures
@@ -183,7 +179,7 @@ STATED = [
 
 @pytest.mark.parametrize("shape, total, total_precision, active, active_precision, convention, source",
                          STATED, ids=[s[0] for s in STATED])
-def test_publishers_totals_and_activeours_and_reference(shape, total, total_precision, active, active_precision,
+def test_publishers_totals_and_active_counts(shape, total, total_precision, active, active_precision,
                                              convention, source):
     """The total and active parameters of each published shape agree with the publisher's figures
     at the precision stated."""
