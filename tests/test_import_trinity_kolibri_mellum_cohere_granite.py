@@ -326,13 +326,11 @@ def test_afmoe_attention_bias_is_refused():
 
 
 def test_mellum_rotary_fraction_per_layer_type():
-    """Mellum keeps RoPE settings per layer type: one partial_rotary_factor shared by both types is
-    the spec's rope_fraction; two different ones cannot be held in one spec and are refused."""
+    """Mellum keeps RoPE settings per layer type: each attention layer takes its type's
+    partial_rotary_factor (the model's, all of each head, where its type states none)."""
     base = FLOP_CONFIGS["mellum"]
-    same = {t: {"rope_type": "default", "rope_theta": 1e4, "partial_rotary_factor": 0.5}
-            for t in ("full_attention", "sliding_attention")}
-    assert spec_from_hf_config({**base, "rope_parameters": same}).rope_fraction == 0.5
-    differ = {**same, "sliding_attention": {"rope_type": "default", "rope_theta": 1e4}}
-    with pytest.raises(SpecError) as info:
-        spec_from_hf_config({**base, "rope_parameters": differ})
-    assert info.value.field == "config.rope_parameters"
+    differ = {"full_attention": {"rope_type": "default", "rope_theta": 1e4, "partial_rotary_factor": 0.5},
+              "sliding_attention": {"rope_type": "default", "rope_theta": 1e4}}
+    spec = spec_from_hf_config({**base, "rope_parameters": differ})
+    fractions = {(layer.mixer.kind, layer.mixer.rope_fraction) for layer in spec.layers}
+    assert fractions == {("full", 0.5), ("sliding", 0.0)} and spec.rope_fraction == 1.0

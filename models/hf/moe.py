@@ -8,8 +8,6 @@ Routed experts, optional shared experts, and the patterns that decide which laye
 mlp_layer_types, num_dense_layers)."""
 from __future__ import annotations
 
-from typing import Mapping
-
 from ..spec import Attention, Layer, MoEFFN, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
                      gqa_attention, layer_types, layer_types_or_flags, mlp_layer_types, nullable_int,
@@ -373,22 +371,10 @@ def import_kolibri1(cfg: Config, name: str):
     return build_spec(cfg, name, layers, norm_placement="sandwich", rope_fraction=rope_fraction(cfg))
 
 
-def _layer_type_rope_fraction(cfg: Config) -> float:
-    """The rotary fraction when rope_parameters holds one setting per layer type (Mellum); the spec
-    holds one fraction for the model."""
-    params = cfg.get("rope_parameters")
-    per_type = [p for p in params.values() if isinstance(p, Mapping)] if isinstance(params, Mapping) else []
-    fractions = {float(p.get("partial_rotary_factor", 1.0)) for p in per_type}
-    if len(fractions) > 1:
-        raise SpecError("config.rope_parameters", "rotates a different fraction of each head per layer "
-                                                  "type; a spec has one rope_fraction")
-    return fractions.pop() if fractions else rope_fraction(cfg)
-
-
 def import_mellum(cfg: Config, name: str):
     """JetBrains' Mellum 2: Qwen3-MoE's layer (QK-norm per head, attention_bias on all four
     projections, a softmax router, no shared expert), sliding layers from layer_types (none by
-    default), and mlp_layer_types choosing the MoE (the default) or a dense MLP of
+    default) with a rotary fraction per layer type, and mlp_layer_types choosing the MoE (the default) or a dense MLP of
     intermediate_size. Its MTP layer, which transformers skips when loading, is not counted."""
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     context = context_length(cfg)
@@ -398,12 +384,14 @@ def import_mellum(cfg: Config, name: str):
     moe = _routed_experts(cfg, "num_experts", as_int(cfg, "moe_intermediate_size"))
     dense = dense_ffn(cfg, bias=False)
     kv = as_int(cfg, "num_key_value_heads", default=4)
+    fractions = rope_fraction_by_layer_type(cfg, {})          # rope_parameters keyed by layer type
     layers = []
     for t, m in zip(types, mlp_types):
         kind, w = clamp_window(window, context) if t == "sliding_attention" else ("full", 0)
-        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=w, qk_norm="head", kv_heads=kv)
+        attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=w, qk_norm="head", kv_heads=kv,
+                             rope_fraction=fractions.get(t, 0.0))
         layers.append(Layer((attn,), (moe if m == "sparse" else dense,)))
-    return build_spec(cfg, name, layers, rope_fraction=_layer_type_rope_fraction(cfg))
+    return build_spec(cfg, name, layers, rope_fraction=rope_fraction(cfg))
 
 
 def import_cohere2_moe(cfg: Config, name: str):
