@@ -169,11 +169,17 @@ NO_FIT_NOTE = "It does not fit in memory: this is what it would take if it did."
 
 
 def _local_global(spec: ModelSpec) -> str:
-    """The ratio of the first period: leading local layers, then the global ones after them
-    (Gemma 3: 5:1 even when the layer count cuts the last period short)."""
+    """local:global of the attention layers' repeating period (Gemma 3: 5:1 even when the layer
+    count cuts the last period short; LFM3's global, local, global ...: 1:1); without a period that
+    repeats, the ratio of the first run: leading local layers, then the global ones after them."""
     kinds = [m.kind != "full" for l in spec.layers for m in l.mixers if isinstance(m, (Attention, MLA))]
     if all(kinds):                     # every layer local: 1:0, as the user types it
         return "1:0"
+    period = next((p for p in range(1, len(kinds) // 2 + 1)
+                   if all(kinds[i] == kinds[i % p] for i in range(len(kinds)))), 0)
+    if period:
+        local = sum(kinds[:period])
+        return f"{local}:{period - local}"
     local = next((i for i, is_local in enumerate(kinds) if not is_local), len(kinds))
     rest = kinds[local:]
     glob = next((i for i, is_local in enumerate(rest) if is_local), len(rest))

@@ -52,6 +52,13 @@ def test_layers_carry_their_gate_and_rotary_fraction():
         (48, 1.0, "softplus"), (16, 0.5, "softplus")]
 
 
+def test_the_local_global_knob_reads_lfm3s_alternation():
+    """LFM3's attention layers alternate global and local, starting global: the knob shows the
+    period's 1:1 (not the 0:1 of a first run without local layers)."""
+    from models.metrics import knob_values
+    assert knob_values(spec_from_hf_config(default_config("lfm3")))["local_global"] == "1:1"
+
+
 def test_lfm3_prefill_flops_match_flop_counter():
     """Exact but for the convolutions: transformers pads both ends and computes kernel - 1 outputs
     a sequence that it drops, where the engine counts 2 x kernel FLOPs per channel and token."""
