@@ -662,7 +662,7 @@ def _ffn_components(f, d: int, i: str) -> list[Component]:
 def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], str]:
     d = spec.hidden_size
     np_ = norm_params(spec)
-    place = spec.norm_placement
+    place = spec.placement_of(layer)
     norm_kind = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm",
                  "layernorm_noparam": "LayerNorm (no weights)"}[spec.norm]
     subs = [("mixer", m) for m in layer.mixers] + [("ffn", f) for f in layer.ffns]
@@ -898,7 +898,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
 
     return BlockDetail(
         name=name, title=title, layers=layers, mixer=mixer, ffn=ffn, components=comps,
-        norm_placement=spec.norm_placement, norm_text=norm_text, qk_norm=qk_norm,
+        norm_placement=spec.placement_of(layer), norm_text=norm_text, qk_norm=qk_norm,
         head_grouping=grouping, grouping_text=grouping.text if grouping else "",
         latent_dims=latent, latent_text=latent_text, window=window, window_text=window_text,
         experts=experts, router_text=router_text, experts_text=experts_text,

@@ -421,11 +421,14 @@ def _part_from_dict(data: Any, path: str, types: dict[str, type]):
 @dataclass(frozen=True)
 class Layer:
     """One decoder layer: its mixers, then its FFNs. ``norms`` counts the hidden-size norm weight
-    vectors in the layer; None derives it from the spec's norm placement."""
+    vectors in the layer; None derives it from the norm placement. ``placement`` is this layer's
+    own norm placement (OLMo hybrid: post-norm attention layers among pre-norm Gated DeltaNet
+    ones); None: the spec's."""
 
     mixers: tuple[Mixer, ...] = ()
     ffns: tuple[FFN, ...] = ()
     norms: int | None = None
+    placement: str | None = None
 
     @property
     def mixer(self) -> Mixer | None:
@@ -440,6 +443,8 @@ class Layer:
             raise SpecError(path, "a layer needs at least one mixer or FFN")
         if self.norms is not None:
             _non_negative(f"{path}.norms", self.norms)
+        if self.placement is not None:
+            _choice(f"{path}.placement", self.placement, NORM_PLACEMENTS)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -453,19 +458,21 @@ class Layer:
             out["ffns"] = [f.to_dict() for f in self.ffns]
         if self.norms is not None:
             out["norms"] = self.norms
+        if self.placement is not None:
+            out["placement"] = self.placement
         return out
 
     @classmethod
     def from_dict(cls, data: Any, path: str) -> "Layer":
         if not isinstance(data, Mapping):
             raise SpecError(path, f"must be an object, got {type(data).__name__}")
-        extra = set(data) - {"mixer", "mixers", "ffn", "ffns", "norms"}
+        extra = set(data) - {"mixer", "mixers", "ffn", "ffns", "norms", "placement"}
         if extra:
             raise SpecError(f"{path}.{sorted(extra)[0]}",
-                            "unknown key; allowed keys are mixer, mixers, ffn, ffns, norms")
+                            "unknown key; allowed keys are mixer, mixers, ffn, ffns, norms, placement")
         mixers = _listed(data, "mixer", "mixers", path, MIXER_TYPES)
         ffns = _listed(data, "ffn", "ffns", path, FFN_TYPES)
-        layer = cls(tuple(mixers), tuple(ffns), data.get("norms"))
+        layer = cls(tuple(mixers), tuple(ffns), data.get("norms"), data.get("placement"))
         layer.validate(path)
         return layer
 
@@ -544,14 +551,19 @@ class ModelSpec:
     def num_layers(self) -> int:
         return len(self.layout)
 
+    def placement_of(self, layer: Layer) -> str:
+        """The layer's norm placement: its own, else the spec's."""
+        return layer.placement or self.norm_placement
+
     def norms_in(self, layer: Layer) -> int:
         """Hidden-size norm weight vectors in ``layer`` (see Layer.norms)."""
         if layer.norms is not None:
             return layer.norms
         subs = len(layer.mixers) + len(layer.ffns)
-        if self.norm_placement == "sandwich":
+        placement = self.placement_of(layer)
+        if placement == "sandwich":
             return 2 * subs
-        if self.norm_placement == "parallel":
+        if placement == "parallel":
             return 1
         return subs
 

@@ -155,7 +155,7 @@ class DecoderLayer(nn.Module):
         self.ffns = nn.ModuleList(build_block(f, d, **kw) for f in layer.ffns)
         n_norms = spec.norms_in(layer)
         self.norms = nn.ModuleList(make_norm(spec) for _ in range(n_norms))
-        self.stages = plan_stages(spec.norm_placement, len(layer.mixers), len(layer.ffns), n_norms)
+        self.stages = plan_stages(spec.placement_of(layer), len(layer.mixers), len(layer.ffns), n_norms)
         if spec.per_layer_input:        # Gemma 3n/4: the layer's slice of the per-layer inputs
             act = next((f.activation for f in layer.ffns), "gelu_tanh")
             self.per_layer = PerLayerInput(d, spec.per_layer_input, make_norm(spec), act)

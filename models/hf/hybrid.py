@@ -3,10 +3,12 @@ and Qwen3.5 (Gated DeltaNet 3:1), MiniMax-01 (Lightning Attention 7:1), Mamba an
 Mamba-2, Jamba (Mamba-1 + attention 7:1, MoE every other layer), Nemotron-H (Mamba-2, attention, MLP
 and MoE layers from hybrid_override_pattern), Granite 4.0-H, Bamba, Falcon-H1 (attention and Mamba-2
 in parallel in every layer), LFM2 and LFM2-MoE (gated short convolutions with attention layers) and
-LFM3 (the same with sliding and head-gated full attention layers)."""
+LFM3 (the same with sliding and head-gated full attention layers), OLMo hybrid (Gated DeltaNet 3:1
+under pre-norms, OLMo 3's post-norm attention)."""
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
 from ..spec import SSM, Attention, Layer, LinearAttention, MoEFFN, ShortConv, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
@@ -280,6 +282,33 @@ def import_lfm2(cfg: Config, name: str):
     return build_spec(cfg, name, layers, **({} if tie is None else {"tie_embeddings": bool(tie)}))
 
 
+def import_olmo_hybrid(cfg: Config, name: str):
+    """OLMo hybrid (AI2): Gated DeltaNet layers (separate q, k, v, a, b and gate projections, as
+    many weights as Qwen3-Next's fused ones; linear_* sizes, by default a key head of 0.75 x hidden
+    / heads and value heads twice that) under pre-norms, and every 4th layer OLMo 3's attention
+    (QK-norm over all heads) with its norms after the sublayers; RoPE only where rope_parameters
+    states a base (the released checkpoints have none)."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    heads = as_int(cfg, "num_attention_heads")
+    types = layer_types(cfg, n)
+    if types is None:
+        types = ["full_attention" if i % 4 == 3 else "linear_attention" for i in range(n)]
+        if "full_attention" not in types:
+            types[-1] = "full_attention"
+    key_heads = as_int(cfg, "linear_num_key_heads", default=heads)
+    key_dim = as_int(cfg, "linear_key_head_dim", default=int(0.75 * hidden / key_heads))
+    gdn = LinearAttention(key_heads=key_heads, value_heads=as_int(cfg, "linear_num_value_heads", default=heads),
+                          key_dim=key_dim, value_dim=as_int(cfg, "linear_value_head_dim", default=2 * key_dim),
+                          conv_kernel=as_int(cfg, "linear_conv_kernel_dim", default=4))
+    params = cfg.get("rope_parameters")
+    rope = isinstance(params, Mapping) and params.get("rope_theta") is not None
+    attn = gqa_attention(cfg, hidden=hidden, qk_norm="full", rope=rope)
+    ffn = dense_ffn(cfg, bias=False)
+    layers = [Layer((attn,), (ffn,), placement="post") if t == "full_attention" else Layer((gdn,), (ffn,))
+              for t in types]
+    return build_spec(cfg, name, layers, position="rope" if rope else "none")
+
+
 def import_lfm3(cfg: Config, name: str):
     """LFM3 (Liquid): LFM2's gated short convolutions (kernel conv_L_cache, 7) with sliding and full
     attention layers (QK-norm per head, a sigmoid gate per head from g_proj unless
@@ -325,6 +354,7 @@ IMPORTERS = {
     "lfm2": import_lfm2,
     "lfm2_moe": import_lfm2,
     "lfm3": import_lfm3,
+    "olmo_hybrid": import_olmo_hybrid,
 }
 
 
