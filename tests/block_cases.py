@@ -122,3 +122,16 @@ def randomize(module: torch.nn.Module) -> None:
         for name, b in module.named_buffers():
             if name.endswith("score_bias"):
                 b.copy_(0.05 * torch.randn(b.shape, generator=g))
+
+
+def assert_blocks_run(spec) -> None:
+    """Every block of ``spec`` and the head build and run, prefill and decode, through torch and
+    ONNX Runtime on the CPU, within 1e-4 of the float64 reference."""
+    from kernels.profiler import ProfileRequest, profile
+    result = profile(ProfileRequest(spec, backends=("torch", "onnxruntime"), context=32, repeats=1, warmup=0,
+                                    threads=1))
+    assert result.status == "ok", result.messages
+    assert {b.block for b in result.blocks} >= set(spec.blocks)
+    assert all(b.status == "ok" for b in result.blocks), [(b.block, b.phase, b.backend, b.message)
+                                                           for b in result.blocks if b.status != "ok"]
+    assert max(b.rel_error or 0 for b in result.blocks) < 1e-4

@@ -20,6 +20,7 @@ from models.spec import SpecError
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
+from block_cases import assert_blocks_run  # noqa: E402
 from hf_reference import assert_counts_equal, ours_and_reference  # noqa: E402
 from test_flops_and_cache import counted_flops  # noqa: E402
 
@@ -111,14 +112,8 @@ def test_prefill_flops_match_flop_counter():
 def test_torch_and_onnx_blocks_run_for_the_spec(tmp_path, monkeypatch):
     """The profiler builds and runs every block of a reduced Emu3 spec with torch and ONNX Runtime."""
     pytest.importorskip("onnxruntime")
-    from kernels.profiler import ProfileRequest, profile
     monkeypatch.setenv("ORBIT_EXPLORER_CONFIG_DIR", str(tmp_path / "config"))
-    spec = spec_from_hf_config(_emu3(**_SMALL, attention_bias=True, mlp_bias=True))
-    result = profile(ProfileRequest(spec, backends=("torch", "onnxruntime"), context=32, repeats=1,
-                                    warmup=0, threads=1))
-    assert result.status == "ok", result.message
-    assert result.blocks and all(b.status == "ok" for b in result.blocks), \
-        [(b.block, b.backend, b.status, b.message) for b in result.blocks]
+    assert_blocks_run(spec_from_hf_config(_emu3(**_SMALL, attention_bias=True, mlp_bias=True)))
 
 
 @pytest.mark.parametrize("key, value", [

@@ -17,6 +17,7 @@ from models.spec import Attention, SpecError
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
+from block_cases import assert_blocks_run  # noqa: E402
 from hf_reference import assert_counts_equal, default_config, reference_param_count  # noqa: E402
 from test_flops_and_cache import counted_flops  # noqa: E402
 
@@ -155,14 +156,7 @@ SMALL = {
 def test_torch_and_onnx_blocks_run_for_the_spec(model_type):
     """Every block of a reduced spec (GPT-NeoX-Japanese: two, the last with its output bias) and the
     head build and run for prefill and decode with torch and ONNX Runtime."""
-    from kernels.profiler import ProfileRequest, profile
-    spec = spec_from_hf_config(default_config(model_type, **SMALL[model_type]))
-    result = profile(ProfileRequest(spec, backends=("torch", "onnxruntime"), context=32, repeats=1, warmup=0,
-                                    threads=1))
-    assert result.status == "ok", result.message
-    assert result.blocks and all(b.status == "ok" for b in result.blocks), \
-        [(b.block, b.phase, b.backend, b.message) for b in result.blocks if b.status != "ok"]
-    assert {b.block for b in result.blocks} >= set(spec.blocks)
+    assert_blocks_run(spec_from_hf_config(default_config(model_type, **SMALL[model_type])))
 
 
 @pytest.mark.parametrize("model_type, key, value", [

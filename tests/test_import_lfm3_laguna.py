@@ -15,6 +15,7 @@ from models.spec import Attention, SpecError
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
+from block_cases import assert_blocks_run  # noqa: E402
 from hf_reference import default_config, ours_and_reference  # noqa: E402
 from test_flops_and_cache import counted_flops  # noqa: E402
 
@@ -111,7 +112,6 @@ def _attention_output(m, x):
 
 @pytest.mark.parametrize("model_type", ["lfm3", "laguna"])
 def test_blocks_run_through_torch_and_onnx_runtime(model_type):
-    from kernels.profiler import ProfileRequest, profile
     small = dict(num_hidden_layers=4, hidden_size=128, intermediate_size=256, num_attention_heads=4,
                  num_key_value_heads=2, head_dim=32, vocab_size=512, sliding_window=16, pad_token_id=0)
     if model_type == "lfm3":
@@ -120,13 +120,7 @@ def test_blocks_run_through_torch_and_onnx_runtime(model_type):
         small.update(layer_types=["sliding_attention", "full_attention"] * 2, num_attention_heads_per_layer=None,
                      mlp_layer_types=None, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
                      shared_expert_intermediate_size=32)
-    spec = spec_from_hf_config(default_config(model_type, **small))
-    result = profile(ProfileRequest(spec, backends=("torch", "onnxruntime"), context=32, repeats=1, warmup=0,
-                                    threads=1))
-    assert result.status == "ok", result.messages
-    assert all(b.status == "ok" for b in result.blocks), [(b.block, b.phase, b.backend, b.message)
-                                                           for b in result.blocks if b.status != "ok"]
-    assert max(b.rel_error or 0 for b in result.blocks) < 1e-4
+    assert_blocks_run(spec_from_hf_config(default_config(model_type, **small)))
 
 
 @pytest.mark.parametrize("model_type, key, value, field", [

@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from block_cases import assert_blocks_run  # noqa: E402
 from hf_reference import assert_counts_equal, default_config  # noqa: E402
 
 SMALL = dict(num_hidden_layers=4, layer_types=None, hidden_size=256, intermediate_size=512, num_attention_heads=4,
@@ -69,14 +70,7 @@ def test_matmuls_outside_the_recurrence_equal_flop_counter():
 
 
 def test_blocks_run_through_torch_and_onnx_runtime():
-    from kernels.profiler import ProfileRequest, profile
-    spec = spec_from_hf_config(default_config("olmo_hybrid", **SMALL))
-    result = profile(ProfileRequest(spec, backends=("torch", "onnxruntime"), context=32, repeats=1, warmup=0,
-                                    threads=1))
-    assert result.status == "ok", result.messages
-    assert all(b.status == "ok" for b in result.blocks), [(b.block, b.phase, b.backend, b.message)
-                                                           for b in result.blocks if b.status != "ok"]
-    assert max(b.rel_error or 0 for b in result.blocks) < 1e-4
+    assert_blocks_run(spec_from_hf_config(default_config("olmo_hybrid", **SMALL)))
 
 
 def test_a_layer_placement_is_validated_and_round_trips():
