@@ -2,13 +2,7 @@
 AutoModelForCausalLM builds on the meta device from the same config (transformers' default config,
 BAAI's published shapes and variants that switch its options on); prefill FLOPs equal
 FlopCounterMode's on a reduced-depth model; the torch and ONNX Runtime blocks build and run for a
-reduced spec; bad keys inside text_config raise SpecError naming them.
-
-Of the other types this batch looked at, none maps exactly onto the spec, and none is imported:
-olmo_hybrid (norms after the sublayers in attention layers, before them in Gated DeltaNet layers),
-bailing_hybrid (a per-head output gate on MLA; full-rank KDA gates), lfm3 (a per-head output gate;
-a rotary fraction per layer type), jetmoe (mixture-of-attention-heads), diffllama (differential
-attention), doge (dynamic-mask attention, residual scales) and bitnet (a norm inside the MLP)."""
+reduced spec; bad keys inside text_config raise SpecError naming them."""
 from __future__ import annotations
 
 import pytest
