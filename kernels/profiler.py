@@ -1235,8 +1235,7 @@ class Profiler:
         from kernels import onnx_runtime as ortk
         layer, x = st["layer"], st["x"]
         note = []
-        half = self.torch_dtype == torch.bfloat16
-        if half:
+        if self.torch_dtype == torch.bfloat16:
             layer, x = copy.deepcopy(layer).to(torch.float16), x.to(torch.float16)
             note.append("exported in fp16 (ONNX Runtime IO binding has no bf16)")
         ple = [t.to(x.dtype) if t is not None else None for t in (st["ple"], st["ple_t"])]
