@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Callable, Generator, Iterable
 
 from kernels.backends import switched_to, syncs_host
-from models.cost import Workload, _Fmt, block_ops, cost_report, per_layer_table_ops, tail_blocks
+from models.cost import Workload, _Fmt, block_ops, cost_report, model_end_ops, tail_blocks
 from models.dtypes import dtype as _dtype_info
 from models.hardware import Hardware, get_hardware, hardware_db
 from models.metrics import plural
@@ -450,7 +450,7 @@ def head_op_costs(spec: ModelSpec, phase: str, context: int, batch: int,
     tokens = 1 if phase == "decode" else context
     return [(2.0 * batch * d * v, v * d * fmt.keep + batch * v * 4),
             (0.0, batch * tokens * d * fmt.keep)] + \
-        [(op.flops, op.bytes) for op in per_layer_table_ops(spec, batch * tokens, fmt)]
+        [(op.flops, op.bytes) for op in model_end_ops(spec, batch * tokens, batch, fmt)]
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -808,6 +808,9 @@ class Profiler:
             if lp:                      # the per-layer table, its projection and their output
                 w += ((spec.per_layer_vocab or spec.vocab_size) + d) * lp * elt
                 acts += B * S * lp * elt * 3
+            if spec.altup_streams:      # AltUp's stream projections and the streams they make
+                w += 2 * (spec.altup_streams - 1) * d * d * elt
+                acts += B * S * spec.residual_width * elt
             return {"base": w + acts, "eager": 0.0, "ort": 0.0, "ref": 0.0}
         layer = spec.blocks[name]
         params = _layer_param_count(spec, layer)
@@ -817,7 +820,7 @@ class Profiler:
         shared = sum(m.kv_heads * (m.head_dim + m.vdim) for m in layer.mixers
                      if isinstance(m, SpecAttention) and m.kv_shared)
         cache = (layer_cache_bytes(layer, S + 1, elt) + shared * (S + 1) * elt) * B
-        acts = B * S * (2 * d + _widest(spec, layer) + 2 * spec.per_layer_input) * elt * 3
+        acts = B * S * (2 * spec.residual_width + _widest(spec, layer) + 2 * spec.per_layer_input) * elt * 3
         heads = max([m.heads for m in layer.mixers if isinstance(m, (SpecAttention, SpecMLA))],
                     default=0)
         scores = B * heads * S * S * 4 * 3            # eager score matrix, mask, probabilities
@@ -930,12 +933,17 @@ class Profiler:
                 state["ple_proj"] = torch.empty(lp, d, dtype=dt, device=dev).uniform_(-d ** -0.5, d ** -0.5)
                 state["ple_ids_prefill"] = state["ids_prefill"].remainder(pv)
                 state["ple_ids_decode"] = state["ids_decode"].remainder(pv)
+            if spec.altup_streams:        # Gemma 3n: the stream projections in and out
+                n = spec.altup_streams - 1
+                state["altup_in"] = torch.empty(n * d, d, dtype=dt, device=dev).uniform_(-d ** -0.5, d ** -0.5)
+                state["altup_out"] = torch.empty(n, d, d, dtype=dt, device=dev).uniform_(-d ** -0.5, d ** -0.5)
             return
         from kernels.blocks import build_layer
         layer = build_layer(spec, spec.blocks[name], dtype=dt, device=dev).eval()
         state["layer"] = layer
-        state["x"] = torch.randn(B, S, d, generator=g).to(device=dev, dtype=dt)
-        state["xt"] = torch.randn(B, 1, d, generator=g).to(device=dev, dtype=dt)
+        w = spec.residual_width          # AltUp (Gemma 3n): the layer takes all N streams
+        state["x"] = torch.randn(B, S, w, generator=g).to(device=dev, dtype=dt)
+        state["xt"] = torch.randn(B, 1, w, generator=g).to(device=dev, dtype=dt)
         p = spec.per_layer_input        # the layer's per-layer inputs (Gemma 3n/4), prompt and step
         state["ple"] = torch.randn(B, S, p, generator=g).to(device=dev, dtype=dt) if p else None
         state["ple_t"] = torch.randn(B, 1, p, generator=g).to(device=dev, dtype=dt) if p else None
@@ -1039,17 +1047,22 @@ class Profiler:
             layer(x, states, ple)
 
     def _head_fn(self, st, phase):
+        import torch
         import torch.nn.functional as F
         w, nw = st["head_w"], st["norm_w"]
         ids = st["ids_decode" if phase == "decode" else "ids_prefill"]
         ple_w, ple_proj = st.get("ple_w"), st.get("ple_proj")
         ple_ids = st.get("ple_ids_decode" if phase == "decode" else "ple_ids_prefill")
+        altup_in, altup_out = st.get("altup_in"), st.get("altup_out")
 
         def fn():
             h = F.embedding(ids, w)                       # the lookup (same table as the head)
             if ple_w is not None:                         # per-layer inputs: lookup + projection
                 st["ple_out"] = F.embedding(ple_ids, ple_w) + h @ ple_proj.t()
             last = h[:, -1:]
+            if altup_in is not None:                      # AltUp: N - 1 streams made, the last token's merged
+                extra = (h @ altup_in.t()).unflatten(-1, (altup_out.shape[0], -1))     # [B, S, N-1, D]
+                last = last + torch.einsum("bsnd,ned->bse", extra[:, -1:], altup_out) / (altup_out.shape[0] + 1)
             xf = last.float()
             y = (xf * (xf.pow(2).mean(-1, keepdim=True) + 1e-6).rsqrt()).to(w.dtype) * nw
             return (y @ w.t()).float()

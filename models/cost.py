@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from .dtypes import KV_DTYPES, dtype
 from .hardware import Hardware, get_hardware
-from .params import (ParamReport, count_params, ffn_params, mixer_params, per_layer_input_params,
-                     per_layer_table_params, routed_real_experts)
+from .params import (ParamReport, altup_params, altup_stream_params, count_params, ffn_params, laurel_params,
+                     mixer_params, per_layer_input_params, per_layer_table_params, routed_real_experts)
 from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv, SpecError, readable
 
 GiB = 2**30
@@ -429,16 +429,47 @@ def _per_layer_input_op(spec: ModelSpec, n_tok: int, fmt: _Fmt) -> Op:
               c.matrix * fmt.w + c.kept * fmt.keep + n_tok * (2 * d + 2 * p) * fmt.act)
 
 
-def per_layer_table_ops(spec: ModelSpec, n_tok: int, fmt: _Fmt) -> list[Op]:
-    """Gemma 3n/4 at the model's input: each token reads its L*p row of the per-layer table, and
-    the embedding is projected to L*p (per_layer_model_projection) and added to it."""
-    if not spec.per_layer_input:
-        return []
-    lp = spec.num_layers * spec.per_layer_input
-    _, proj = per_layer_table_params(spec)
-    return [Op("per-layer input lookup", "lm_head", 0.0, n_tok * lp * fmt.keep),
-            Op("per-layer input projection", "projection", 2 * proj.matrix * n_tok,
-               proj.matrix * fmt.w + proj.kept * fmt.keep + n_tok * (spec.hidden_size + 2 * lp) * fmt.act)]
+def _altup_op(spec: ModelSpec, n_tok: int, fmt: _Fmt) -> Op:
+    """Gemma 3n's AltUp in each layer, per token: predict (router d -> N, coefficients N -> N^2,
+    the N streams times their N x N matrix: 2 (d N + N^3 + d N^2)) and correct (router again and
+    coefficients N -> N: 2 (d N + N^2)). Source: Gemma3nTextAltUp in transformers."""
+    n, d = spec.altup_streams, spec.hidden_size
+    c = altup_params(spec)
+    return Op("AltUp predict + correct", "projection", 2.0 * n_tok * (2 * d * n + n ** 3 + d * n * n + n * n),
+              c.kept * fmt.keep + n_tok * 4 * n * d * fmt.act)
+
+
+def _laurel_op(spec: ModelSpec, n_tok: int, fmt: _Fmt) -> Op:
+    """Gemma 3n's LAuReL beside the attention: d -> r -> d (2 * 2 d r per token)."""
+    c = laurel_params(spec)
+    return Op("LAuReL", "projection", 2 * c.matrix * n_tok,
+              c.matrix * fmt.w + c.kept * fmt.keep + n_tok * (2 * spec.hidden_size + spec.laurel_rank) * fmt.act)
+
+
+def model_end_ops(spec: ModelSpec, n_tok: int, n_last: int, fmt: _Fmt) -> list[Op]:
+    """Work outside the layers besides the embedding lookup and the LM head, for ``n_tok`` tokens
+    of which ``n_last`` reach the head:
+
+    - Gemma 3n/4 at the input: each token reads its L*p row of the per-layer table, and the
+      embedding is projected to L*p (per_layer_model_projection) and added to it;
+    - Gemma 3n's AltUp: N - 1 projections (d x d) make the extra streams of every token, and N - 1
+      more merge them back before the final norm, needed only where the head reads (transformers
+      merges every token).
+    """
+    ops = []
+    if spec.per_layer_input:
+        lp = spec.num_layers * spec.per_layer_input
+        _, proj = per_layer_table_params(spec)
+        ops += [Op("per-layer input lookup", "lm_head", 0.0, n_tok * lp * fmt.keep),
+                Op("per-layer input projection", "projection", 2 * proj.matrix * n_tok,
+                   proj.matrix * fmt.w + proj.kept * fmt.keep + n_tok * (spec.hidden_size + 2 * lp) * fmt.act)]
+    if spec.altup_streams:
+        half = altup_stream_params(spec).matrix // 2
+        width = spec.altup_streams * spec.hidden_size
+        for name, tokens in (("AltUp stream projections (in)", n_tok), ("AltUp stream projections (out)", n_last)):
+            ops.append(Op(name, "projection", 2 * half * tokens,
+                          half * fmt.w + tokens * (spec.hidden_size + width) * fmt.act))
+    return ops
 
 
 def block_ops(spec: ModelSpec, layer: Layer, tokens: int, batch: int, start: int, fmt: _Fmt,
@@ -450,6 +481,10 @@ def block_ops(spec: ModelSpec, layer: Layer, tokens: int, batch: int, start: int
         ops += _ffn_ops(f, spec.hidden_size, tokens, batch, fmt)
     if spec.per_layer_input:
         ops.append(_per_layer_input_op(spec, tokens * batch, fmt))
+    if spec.altup_streams:
+        ops.append(_altup_op(spec, tokens * batch, fmt))
+    if spec.laurel_rank:
+        ops.append(_laurel_op(spec, tokens * batch, fmt))
     return ops
 
 
@@ -462,7 +497,7 @@ def phase_flops(spec: ModelSpec, tokens: int, batch: int = 1, start: int = 0, *,
     for (name, tail), n in _runs(spec, decode).items():
         total += n * sum(op.flops for op in _phase_block_ops(spec, name, tail, tokens, batch, start, fmt,
                                                              decode, dense_attention))
-    total += sum(op.flops for op in per_layer_table_ops(spec, tokens * batch, fmt))
+    total += sum(op.flops for op in model_end_ops(spec, tokens * batch, batch, fmt))
     return total + 2 * batch * spec.hidden_size * spec.vocab_size
 
 
@@ -496,7 +531,7 @@ def _phase(spec: ModelSpec, wl: Workload, hw: Hardware, fmt: _Fmt, peak: float, 
     ops.append(Op("LM head (last token)", "lm_head", 2 * wl.batch * d * v / n,
                   (head_params * fmt.keep + wl.batch * v * 4) / n))
     ops.append(Op("embedding lookup", "lm_head", 0.0, wl.batch * tokens * d * fmt.keep / n))
-    for op in per_layer_table_ops(spec, wl.batch * tokens, fmt):
+    for op in model_end_ops(spec, wl.batch * tokens, wl.batch, fmt):
         op.flops /= n
         op.bytes /= n
         ops.append(op)
@@ -542,10 +577,10 @@ def activation_bytes(spec: ModelSpec, tokens: int, batch: int, act: float) -> fl
     """Peak transient activations of a prefill pass: the residual stream twice plus the widest
     intermediate of any block, for all tokens at once (no chunked prefill), plus fp32 logits of
     the last token. Gemma 3n/4's per-layer inputs (L x p per token) are made before the first
-    layer and live through the pass."""
+    layer and live through the pass; Gemma 3n's AltUp makes the stream N copies wide."""
     widest = max(widest_intermediate(layer) for layer in spec.blocks.values())
     per_layer = spec.num_layers * spec.per_layer_input
-    return batch * tokens * (2 * spec.hidden_size + widest + per_layer) * act + batch * spec.vocab_size * 4
+    return batch * tokens * (2 * spec.residual_width + widest + per_layer) * act + batch * spec.vocab_size * 4
 
 
 def cost_report(spec: ModelSpec, workload: Workload = Workload(),

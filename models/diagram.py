@@ -23,8 +23,8 @@ from .cost import (CostReport, kv_elements_per_token, layer_cache_bytes,
                    state_elements)
 from .dtypes import dtype
 from .metrics import plural
-from .params import (Count, count_params, ffn_params, layer_params, linear, mlp_params, norm_params,
-                     per_layer_table_params)
+from .params import (Count, altup_stream_params, count_params, ffn_params, laurel_params, layer_params, linear,
+                     mlp_params, norm_params, per_layer_table_params)
 from .spec import MLA, SSM, XIELU_PARAMS, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
 
 MIXER_CATEGORIES = ("full", "sliding", "chunked", "mla", "linear", "ssm", "conv", "none")
@@ -40,8 +40,8 @@ CATEGORY_LABELS = {
 # the parameter groups of models.params.layer_params, as the properties table names them
 PART_LABELS = {
     "attention": "Attention", "linear_attention": "Linear attention", "ssm": "SSM",
-    "short_conv": "Short convolution", "per_layer_input": "Per-layer input",
-    "ffn": "FFN", "router": "Router", "experts": "Routed experts",
+    "short_conv": "Short convolution", "per_layer_input": "Per-layer input", "altup": "AltUp",
+    "laurel": "LAuReL", "ffn": "FFN", "router": "Router", "experts": "Routed experts",
     "shared_experts": "Shared experts", "norms": "Norm",
 }
 
@@ -116,8 +116,8 @@ class Run:
 class OverviewItem:
     """One box of the overview column.
 
-    kind: vision | embedding | per_layer_input | position | run | repeat | layer | final_norm |
-    lm_head | mtp.
+    kind: vision | embedding | per_layer_input | altup | position | run | repeat | layer |
+    final_norm | lm_head | mtp.
     ``run``: ``block`` x ``count`` from layer ``first``. ``repeat``: the runs of one period
     (``runs``) repeated ``repeat`` times, layers ``first .. first+count-1``. ``layer``: one layer.
     ``out_shape`` labels the edge leaving the box.
@@ -624,6 +624,10 @@ def _ffn_components(f, d: int, i: str) -> list[Component]:
         if f.activation == "xielu":
             out.append(_kept(f"xIELU{i}", "ffn", "ffn", XIELU_PARAMS,
                              "alpha_p, alpha_n (learned) + beta, eps (stored)", "learned activation"))
+        if f.activation_sparsity:
+            out.insert(1, _kept(f"gaussian top-k{i}", "gate", "ffn", 0,
+                                f"gate = relu(gate - mean - z std), z = Phi^-1({f.activation_sparsity:g})",
+                                f"keeps the top {1 - f.activation_sparsity:.0%} of gate activations"))
         return out
     parts = ffn_params(f, d)
     n_router = f.experts + f.zero_experts
@@ -685,6 +689,12 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
         comps.append(_kept("norms", "norm", "norm", n * np_, f"{n} x d = {n} x {d}",
                            f"{n} x {norm_kind}({d})"))
     counters = {"mixer": 0, "ffn": 0}
+    n_streams = spec.altup_streams
+    if n_streams:
+        comps.append(_kept("altup predict", "router", "residual", d * n_streams + n_streams ** 3 + np_,
+                           f"modality_router d x N + router_norm d + prediction_coefs N x N^2 = {d} x "
+                           f"{n_streams} + {d} + {n_streams ** 3}",
+                           f"{n_streams} streams x {d}: each predicted from all; the layer runs on stream 0"))
     if place == "parallel" and not explicit:
         comps.append(norm("input_norm"))
     for kind, part in subs:
@@ -697,7 +707,14 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
         comps.extend(subparts(kind, part, idx, n_same))
         if not explicit and place == "sandwich":
             comps.append(norm(f"post_{tag}_norm"))
-        if place != "parallel":
+        if spec.laurel_rank and counters["mixer"] + counters["ffn"] == 1:
+            r = spec.laurel_rank
+            comps.append(_kept("laurel", "projection", "mixer", laurel_params(spec).total,
+                               f"linear_left d x r + linear_right r x d + post_laurel_norm d = "
+                               f"2 x {d} x {r} + {d}", f"rank {r} beside the sublayer: h + norm(R(L(h)))"))
+            comps.append(Component("+ residual", "residual", "residual", f"[B, S, {d}]", 0,
+                                   "x = (x + sublayer(h) + laurel(h)) / sqrt(2), h = norm(x)"))
+        elif place != "parallel":
             comps.append(Component("+ residual", "residual", "residual", f"[B, S, {d}]", 0,
                                    "x = x + sublayer(x)"))
         if not explicit and place == "post":
@@ -705,6 +722,10 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
     if place == "parallel":
         comps.append(Component("+ residual", "residual", "residual", f"[B, S, {d}]", 0,
                                "x = x + mixer(norm(x)) + ffn(norm(x))"))
+    if n_streams:
+        comps.append(_kept("altup correct", "router", "residual", n_streams * n_streams + d,
+                           f"correction_coefs N x N + correct_output_scale d = {n_streams} x {n_streams} + {d}",
+                           "every stream moved by a learned share of the layer's change to stream 0"))
     if spec.per_layer_input:
         p = spec.per_layer_input
         comps += [_lin("per_layer_input_gate", "projection", "ffn", d, p, False, "d", "per_layer_input",
@@ -713,7 +734,8 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
                        f"{p} -> {d}"),
                   norm("post_per_layer_input_norm"),
                   Component("+ residual", "residual", "residual", f"[B, S, {d}]", 0,
-                            "x = x + norm(proj(act(gate(x)) * per_layer_input))")]
+                            "streams 1 .. N-1 += norm(proj(act(gate(scale * stream 0)) * per_layer_input))"
+                            if n_streams else "x = x + norm(proj(act(gate(x)) * per_layer_input))")]
     if spec.layer_scalar:
         comps.append(_kept("layer_scalar", "norm", "norm", 1, "1", "output x a stored scalar"))
     text = {
@@ -861,10 +883,11 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
             ffn_bits.append(f"MoE {fx.experts}e top-{fx.top_k}"
                             + (f" +{fx.shared_experts}s" if fx.shared_experts else ""))
         else:
-            ffn_bits.append(f"dense {fx.d_ff}")
+            ffn_bits.append(f"dense {fx.d_ff}" + (f", gate top {1 - fx.activation_sparsity:.0%}"
+                                                   if fx.activation_sparsity else ""))
     title = " + ".join(mixer_bits + ffn_bits)
     weight_bytes = sizes.weights(total_count)
-    edge = f"[B, S, {d}]"
+    edge = f"[B, S, {spec.altup_streams}, {d}]" if spec.altup_streams else f"[B, S, {d}]"
 
     props: list[tuple[str, str]] = [
         ("Block", name),
@@ -975,6 +998,8 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
     pr = report.params if report is not None else count_params(spec)
     d, v = spec.hidden_size, spec.vocab_size
     edge = f"[B, S, {d}]"
+    # the stream between layers: N copies of it with AltUp
+    stream = f"[B, S, {spec.altup_streams}, {d}]" if spec.altup_streams else edge
 
     # per-layer strip and the blocks in order of first use
     where: dict[str, list[int]] = {}
@@ -1019,6 +1044,15 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
             tooltip=(f"per-layer input embeddings: a {pv} x {lp} table read a row per token, plus "
                      f"the embedding projected {d} -> {lp}; each layer adds its {spec.per_layer_input} "
                      f"channels through a gated projection")))
+    if spec.altup_streams:
+        n_s, half = spec.altup_streams, altup_stream_params(spec).total // 2
+        head_items.append(OverviewItem(
+            "altup", "AltUp streams", (f"{n_s} streams of {d}: the embedding",
+                                       f"+ {n_s - 1} projections {d} -> {d}",
+                                       f"{human_count(half)} params, {human_bytes(half * sizes.w)}"),
+            half, half * sizes.w, out_shape=stream,
+            tooltip=(f"AltUp: the residual stream is {n_s} copies of the hidden state; each layer runs on "
+                     f"one, predicts all {n_s} first and corrects them by its output")))
     attn = [m for layer in spec.layers for m in layer.mixers if isinstance(m, (Attention, MLA))]
     nope_layers = sum(1 for layer in spec.layers      # without RoPE in a RoPE model
                       if any(isinstance(m, (Attention, MLA)) and not m.rope for m in layer.mixers)
@@ -1039,9 +1073,15 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
         pos_lines.append("no attention layers: order from the recurrence")
     pos_lines.append(f"context {spec.context_length} tokens" if spec.context_stated else
                      f"no stated context (costed up to {spec.context_length} tokens)")
-    head_items.append(OverviewItem("position", "Positions", tuple(pos_lines), out_shape=edge))
+    head_items.append(OverviewItem("position", "Positions", tuple(pos_lines), out_shape=stream))
 
     tail: list[OverviewItem] = []
+    if spec.altup_streams:
+        n_s, half = spec.altup_streams, altup_stream_params(spec).total // 2
+        tail.append(OverviewItem(
+            "altup", "AltUp merge", (f"{n_s - 1} projections {d} -> {d}, then the mean of {n_s}",
+                                     f"{human_count(half)} params, {human_bytes(half * sizes.w)}"),
+            half, half * sizes.w, in_shape=stream, out_shape=edge))
     if spec.final_norm:
         fnp = norm_params(spec)
         tail.append(OverviewItem("final_norm", "Final norm",
@@ -1077,7 +1117,7 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
             title = f"{run.block}"
         return OverviewItem(kind, title, lines, b.params * run.count, b.weight_bytes * run.count,
                             block=run.block, first=run.first, count=run.count, mixer=b.mixer,
-                            ffn=b.ffn, runs=(run,), in_shape=edge, out_shape=edge,
+                            ffn=b.ffn, runs=(run,), in_shape=stream, out_shape=stream,
                             tooltip=f"layers {run.first}-{run.first + run.count - 1}: {b.title}")
 
     runs = layer_runs(spec.layout)
@@ -1096,7 +1136,7 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
              f"period {per}", f"{human_count(params)}, {human_bytes(wbytes)}"),
             params, wbytes, block=period[0].block, first=period[0].first, count=per * reps,
             mixer=blocks[period[0].block].mixer, ffn=blocks[period[0].block].ffn,
-            runs=period, repeat=reps, in_shape=edge, out_shape=edge,
+            runs=period, repeat=reps, in_shape=stream, out_shape=stream,
             tooltip=f"{reps} repeats of: {pattern}"))
     unfolded_stack = [layer_box(Run(name, i, 1), "layer") for i, name in enumerate(spec.layout)]
     folded = head_items + folded_stack + tail

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from .spec import MLA, SSM, XIELU_PARAMS, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
 
-COMPONENTS = ("embeddings", "per_layer_input", "attention", "linear_attention", "ssm", "short_conv",
-              "ffn", "experts", "shared_experts", "router", "norms", "lm_head", "vision")
+COMPONENTS = ("embeddings", "per_layer_input", "altup", "laurel", "attention", "linear_attention", "ssm",
+              "short_conv", "ffn", "experts", "shared_experts", "router", "norms", "lm_head", "vision")
 
 
 @dataclass
@@ -254,14 +254,37 @@ def per_layer_table_params(spec: ModelSpec) -> tuple[int, Count]:
     return (spec.per_layer_vocab or spec.vocab_size) * n * p, linear(spec.hidden_size, n * p) + Count(kept=p)
 
 
+def altup_params(spec: ModelSpec) -> Count:
+    """Gemma 3n's AltUp, in each layer (Gemma3nTextAltUp): modality_router (d x N), prediction_coefs
+    (N x N^2), correction_coefs (N x N), router_norm (d) and correct_output_scale (d); all kept."""
+    n, d = spec.altup_streams, spec.hidden_size
+    return Count(kept=d * n + n ** 3 + n * n + norm_params(spec) + d) if n else Count()
+
+
+def altup_stream_params(spec: ModelSpec) -> Count:
+    """Gemma 3n's AltUp at the model's ends: altup_projections make N - 1 streams from the embedding
+    and altup_unembed_projections bring them back before the final norm (d x d each)."""
+    n, d = spec.altup_streams, spec.hidden_size
+    return Count(2 * (n - 1) * d * d) if n else Count()
+
+
+def laurel_params(spec: ModelSpec) -> Count:
+    """Gemma 3n's LAuReL, in each layer (Gemma3nTextLaurelBlock): linear_left (d x r),
+    linear_right (r x d) and post_laurel_norm (d)."""
+    r, d = spec.laurel_rank, spec.hidden_size
+    return linear(d, r) + linear(r, d) + Count(kept=norm_params(spec)) if r else Count()
+
+
 def layer_params(spec: ModelSpec, layer: Layer) -> tuple[dict[str, Count], int]:
     """Components of one layer and its active parameter count."""
     d = spec.hidden_size
     parts: dict[str, Count] = {}
     active = 0
-    if spec.per_layer_input:
-        parts["per_layer_input"] = per_layer_input_params(spec)
-        active += parts["per_layer_input"].total
+    for name, count in (("per_layer_input", per_layer_input_params(spec)), ("altup", altup_params(spec)),
+                        ("laurel", laurel_params(spec))):
+        if count.total:
+            parts[name] = count
+            active += count.total
     for m in layer.mixers:
         name, c = mixer_params(m, d)
         parts[name] = parts.get(name, Count()) + c
@@ -286,13 +309,14 @@ def count_params(spec: ModelSpec) -> ParamReport:
     comp["embeddings"] = Count(kept=embed)
     table, ple_in = per_layer_table_params(spec)
     comp["per_layer_input"] = Count(kept=table) + ple_in
+    comp["altup"] = altup_stream_params(spec)
     head = 0 if spec.tie_embeddings else v * d
     head += v if spec.lm_head_bias else 0
     comp["lm_head"] = Count(kept=head)
     # the final norm, and BLOOM's norm after the lookup: every token passes through both
     outer_norms = norm_params(spec) * (int(spec.final_norm) + int(spec.embedding_norm))
     comp["norms"] = Count(kept=outer_norms)
-    active = embed + head + outer_norms + table + ple_in.total
+    active = embed + head + outer_norms + table + ple_in.total + comp["altup"].total
     # one count per distinct block, times the layers that use it (DeepSeek-V3: 2 blocks, 61 layers)
     cache: dict[str, tuple[dict[str, Count], int]] = {}
     for name, n in Counter(spec.layout).items():

@@ -353,12 +353,21 @@ class DenseFFN(_Part):
     gated: bool = True             # SwiGLU/GeGLU: gate, up and down projections
     activation: str = "silu"
     bias: bool = False
+    # Gemma 3n: the gate keeps only activations above mean + z * std of its row, z the standard
+    # normal quantile of this fraction (a Gaussian top-k, the rest zeroed; 0: off). No weights.
+    activation_sparsity: float = 0.0
 
     def validate(self, path: str) -> None:
         _positive(f"{path}.d_ff", self.d_ff)
         _boolean(f"{path}.gated", self.gated)
         _boolean(f"{path}.bias", self.bias)
         _choice(f"{path}.activation", self.activation, ACTIVATIONS)
+        s = self.activation_sparsity
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or math.isnan(s) or not 0.0 <= s < 1.0:
+            raise SpecError(f"{path}.activation_sparsity", f"must be a fraction from 0 up to (not "
+                                                           f"including) 1, got {s!r}")
+        if s and not self.gated:
+            raise SpecError(f"{path}.activation_sparsity", "sparsifies the gate: only a gated FFN has one")
 
 
 @dataclass(frozen=True)
@@ -536,6 +545,14 @@ class ModelSpec:
     per_layer_input: int = 0
     per_layer_vocab: int = 0
     layer_scalar: bool = False           # Gemma 4: a stored scalar multiplies each layer's output
+    # AltUp (Gemma 3n; Baykal et al. 2023): the residual stream is altup_streams copies of the hidden
+    # size. Each layer runs on one, predicts every copy from all of them with coefficients a small
+    # router makes, and corrects them by its output; altup_streams - 1 projections make the copies
+    # at the input and merge them at the output. 0: off
+    altup_streams: int = 0
+    # LAuReL (Gemma 3n; Menghani et al. 2024): a rank-r learned residual beside each layer's
+    # mixers, x + norm(right(left(x))), averaged with their output. 0: off
+    laurel_rank: int = 0
     vision: VisionEncoder | None = None
     model_type: str = ""                 # the Hugging Face model_type it came from, if any
 
@@ -550,6 +567,11 @@ class ModelSpec:
     @property
     def num_layers(self) -> int:
         return len(self.layout)
+
+    @property
+    def residual_width(self) -> int:
+        """Width of the residual stream between layers: the hidden size, N times with AltUp."""
+        return self.hidden_size * max(1, self.altup_streams)
 
     def placement_of(self, layer: Layer) -> str:
         """The layer's norm placement: its own, else the spec's."""
@@ -575,8 +597,11 @@ class ModelSpec:
             raise SpecError("model_type", f"must be a string, got {self.model_type!r}")
         for name in ("vocab_size", "hidden_size", "context_length"):
             _positive(name, getattr(self, name))
-        for name in ("learned_positions", "mtp_depth", "per_layer_input", "per_layer_vocab"):
+        for name in ("learned_positions", "mtp_depth", "per_layer_input", "per_layer_vocab", "altup_streams",
+                     "laurel_rank"):
             _non_negative(name, getattr(self, name))
+        if self.altup_streams == 1:
+            raise SpecError("altup_streams", "AltUp needs at least 2 streams (0 turns it off)")
         for name in ("tie_embeddings", "norm_bias", "final_norm", "embedding_norm", "lm_head_bias",
                      "context_stated", "layer_scalar"):
             _boolean(name, getattr(self, name))

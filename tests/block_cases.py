@@ -124,14 +124,18 @@ def randomize(module: torch.nn.Module) -> None:
                 b.copy_(0.05 * torch.randn(b.shape, generator=g))
 
 
-def assert_blocks_run(spec) -> None:
-    """Every block of ``spec`` and the head build and run, prefill and decode, through torch and
-    ONNX Runtime on the CPU, within 1e-4 of the float64 reference."""
-    from kernels.profiler import ProfileRequest, profile
-    result = profile(ProfileRequest(spec, backends=("torch", "onnxruntime"), context=32, repeats=1, warmup=0,
-                                    threads=1))
+def assert_blocks_run(spec, backends=("torch", "onnxruntime")):
+    """Every block of ``spec`` and the head build and run, prefill and decode, through ``backends``
+    on the CPU, within 1e-4 of the float64 reference. Returns the profile and its results by
+    (block, phase, backend)."""
+    from kernels.profiler import HEAD_BLOCK, ProfileRequest, profile
+    result = profile(ProfileRequest(spec, backends=backends, context=32, repeats=1, warmup=0, threads=1))
     assert result.status == "ok", result.messages
-    assert {b.block for b in result.blocks} >= set(spec.blocks)
+    blocks = {(b.block, b.phase, b.backend): b for b in result.blocks}
+    assert {name for name, _, _ in blocks} == set(spec.blocks) | {HEAD_BLOCK}
     assert all(b.status == "ok" for b in result.blocks), [(b.block, b.phase, b.backend, b.message)
                                                            for b in result.blocks if b.status != "ok"]
-    assert max(b.rel_error or 0 for b in result.blocks) < 1e-4
+    for key, b in blocks.items():
+        if b.block != HEAD_BLOCK:
+            assert b.rel_error is not None and b.rel_error < 1e-4, (key, b.rel_error)
+    return result, blocks

@@ -118,8 +118,8 @@ def test_list_model_types_names_every_importable_config_type():
                                                                    "qwen3_5", "qwen3_5_moe", "llava", "llava_next",
                                                                    "llava_onevision", "lfm2_vl",
                                                                    "idefics3", "smolvlm", "aya_vision",
-                                                                   "internvl", "glm4v", "glm4v_moe", "gemma4",
-                                                                   "gemma4_unified"}
+                                                                   "internvl", "glm4v", "glm4v_moe", "gemma3n",
+                                                                   "gemma4", "gemma4_unified"}
     text = cli("list", "--model-types").stdout
     assert "qwen2_5_vl  (image-text" in text and "\nllama\n" in text
 

@@ -22,7 +22,7 @@ from models.spec import Attention, Layer, ModelSpec, SpecError
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from hf_reference import reference_param_count  # noqa: E402
+from hf_reference import cache_bytes_held, reference_param_count  # noqa: E402
 
 E2B = {"model_type": "gemma4_text", "hidden_size": 1536, "num_hidden_layers": 35, "intermediate_size": 6144,
        "num_attention_heads": 8, "head_dim": 256, "global_head_dim": 512, "vocab_size": 262144,
@@ -264,14 +264,8 @@ def test_kv_cache_equals_what_transformers_cache_holds():
     past it, transformers keeps window - 1 tokens and appends the next one when it comes, where
     the engine counts the window it will need."""
     cfg = _small()
-    config = transformers.AutoConfig.for_model(**cfg)
-    model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16).eval()
     batch, tokens = 3, 11
-    with torch.no_grad():
-        # ids the per-layer table has rows for (transformers does not clamp them)
-        out = model(input_ids=torch.randint(0, 384, (batch, tokens)), use_cache=True)
-    held = sum(t.numel() * t.element_size() for layer in out.past_key_values.layers
-               for t in (getattr(layer, "keys", None), getattr(layer, "values", None)) if isinstance(t, torch.Tensor))
+    held = cache_bytes_held(cfg, batch, tokens, 384)
     ours = kv_cache_bytes(spec_from_hf_config(cfg), tokens, batch, kv_bytes=2)
     # 3 sliding layers x (16 + 16) + 1 global x (32 + 32) channels, 2 KV heads, bf16
     assert ours == held == batch * tokens * 2 * 2 * (3 * 32 + 64)
@@ -363,17 +357,11 @@ def test_a_layer_with_per_layer_inputs_decodes_as_it_prefills():
 def test_profile_of_an_e_model_runs_every_block_and_backend():
     """torch, SDPA and ONNX Runtime on every block (the KV-shared tail's prefill as the last token's
     step, reading the cache of the layers before it), plus the LM head with the per-layer table."""
-    from kernels.profiler import HEAD_BLOCK, ProfileRequest, block_op_costs, profile
+    from block_cases import assert_blocks_run
+
+    from kernels.profiler import block_op_costs
     spec = spec_from_hf_config(_small(attention_k_eq_v=True, num_global_key_value_heads=1))
-    result = profile(ProfileRequest(spec, backends=("torch", "sdpa", "onnxruntime"), context=32, repeats=2,
-                                    warmup=1, threads=1))
-    assert result.status == "ok", result.messages
-    blocks = {(b.block, b.phase, b.backend): b for b in result.blocks}
-    assert {name for name, _, _ in blocks} == set(spec.blocks) | {HEAD_BLOCK}
-    for key, b in blocks.items():
-        assert b.status == "ok", (key, b.message)
-        if b.block != HEAD_BLOCK:
-            assert b.rel_error is not None and b.rel_error < 1e-4, (key, b.rel_error)
+    result, blocks = assert_blocks_run(spec, ("torch", "sdpa", "onnxruntime"))
     assert "last token only" in blocks["full-shared+dense", "prefill", "onnxruntime"].message
     assert "last token" not in blocks["full+dense", "prefill", "torch"].message
     fmt = _Fmt(4, 4, 4, 4)

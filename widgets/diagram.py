@@ -39,7 +39,7 @@ _CATEGORY_COLORS = {
         "dense": "#7a8791", "moe": "#d4a017",
         "embedding": "#5b7083", "position": "#8a8f98", "final_norm": "#8a8f98",
         "lm_head": "#5b7083", "mtp": "#8a8f98", "vision": "#6d5f8f", "norm": "#9aa3ad",
-        "residual": "#6e7781", "per_layer_input": "#4f7f86",
+        "residual": "#6e7781", "per_layer_input": "#4f7f86", "altup": "#8a6d3b",
     },
     "dark": {
         "full": "#6d9eeb", "sliding": "#4cc3b3", "chunked": "#86c56b", "mla": "#b98be0",
@@ -47,7 +47,7 @@ _CATEGORY_COLORS = {
         "dense": "#9fb0bd", "moe": "#f0c43c",
         "embedding": "#8fa8bf", "position": "#9aa2ad", "final_norm": "#9aa2ad",
         "lm_head": "#8fa8bf", "mtp": "#9aa2ad", "vision": "#a496c8", "norm": "#8f99a3",
-        "residual": "#9aa2ad", "per_layer_input": "#86b8bf",
+        "residual": "#9aa2ad", "per_layer_input": "#86b8bf", "altup": "#c9a86a",
     },
 }
 

@@ -22,6 +22,7 @@ import torch.nn as nn
 
 from models import spec as S
 
+from .altup import AltUp, Laurel
 from .attention import Attention, RMSNorm
 from .ffn import MLP, MoE, build_ffn
 from .linear_attention import GatedDeltaNet, KimiDelta, Lightning, build_linear_attention
@@ -161,26 +162,53 @@ class DecoderLayer(nn.Module):
             self.per_layer = PerLayerInput(d, spec.per_layer_input, make_norm(spec), act)
         if spec.layer_scalar:           # Gemma 4: the layer's output times a stored scalar
             self.layer_scalar = nn.Parameter(torch.ones(1))
+        if spec.altup_streams:          # Gemma 3n: N streams in and out, the layer runs on one
+            self.altup = AltUp(d, spec.altup_streams, make_norm(spec))
+        if spec.laurel_rank:            # Gemma 3n: a low-rank residual beside the first stage
+            self.laurel = Laurel(d, spec.laurel_rank, make_norm(spec))
 
-    def _run(self, x, fn, per_layer_input=None):
-        for stage in self.stages:
-            out = 0
+    def _stages(self, x, fn):
+        for s, stage in enumerate(self.stages):
+            out, first = 0, None
             for n, ((kind, i), pre) in enumerate(zip(stage.subs, stage.pre)):
                 h = self.norms[pre](x) if pre is not None else x
+                first = h if first is None else first
                 y = fn(kind, i, h)
                 if stage.sub_post:
                     y = self.norms[stage.sub_post[n]](y) if stage.sub_post[n] is not None else y
                 out = out + y
             if stage.post is not None:
                 out = self.norms[stage.post](out)
-            x = x + out
+            if s == 0 and hasattr(self, "laurel"):
+                x = (x + out + self.laurel(first)) * 0.5 ** 0.5
+            else:
+                x = x + out
+        return x
+
+    def _per_layer_input(self, per_layer_input):
+        if per_layer_input is None:
+            raise ValueError("this layer adds a per-layer input [B, L, per_layer_input]: pass it")
+        return per_layer_input
+
+    def _run(self, x, fn, per_layer_input=None):
+        if hasattr(self, "altup"):
+            return self._run_altup(x, fn, per_layer_input)
+        x = self._stages(x, fn)
         if hasattr(self, "per_layer"):
-            if per_layer_input is None:
-                raise ValueError("this layer adds a per-layer input [B, L, per_layer_input]: pass it")
-            x = self.per_layer(x, per_layer_input)
+            x = self.per_layer(x, self._per_layer_input(per_layer_input))
         if hasattr(self, "layer_scalar"):
             x = x * self.layer_scalar
         return x
+
+    def _run_altup(self, x, fn, per_layer_input):
+        """x [B, L, N * D]: predict the N streams, run the layer on stream 0, correct them all;
+        the per-layer input goes into streams 1 .. N - 1 (Gemma3nTextDecoderLayer)."""
+        predictions = self.altup.predict(x.unflatten(-1, (self.altup.streams, -1)))     # [B, L, N, D]
+        out = self.altup.correct(predictions, self._stages(predictions[..., 0, :], fn))
+        if hasattr(self, "per_layer"):
+            term = self.per_layer.term(self.altup.scaled(out[..., 0, :]), self._per_layer_input(per_layer_input))
+            out = torch.cat([out[..., :1, :], out[..., 1:, :] + term.unsqueeze(-2)], dim=-2)
+        return out.flatten(-2)
 
     def new_state(self, batch: int, max_len: int) -> list:
         return [m.new_state(batch, max_len) for m in self.mixers]
@@ -194,9 +222,10 @@ class DecoderLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, states: list | None = None,
                 per_layer_input: torch.Tensor | None = None) -> torch.Tensor:
-        """Prefill: x [B, S, D] -> [B, S, D]; fills the mixers' ``states`` when given (recurrent
-        ones continue from what they hold: see ``carried_state``). ``per_layer_input``
-        [B, S, p]: the layer's per-layer inputs, where the spec has them."""
+        """Prefill: x [B, S, W] -> [B, S, W], W the spec's residual_width (D, or N * D with AltUp);
+        fills the mixers' ``states`` when given (recurrent ones continue from what they hold: see
+        ``carried_state``). ``per_layer_input`` [B, S, p]: the layer's per-layer inputs, where the
+        spec has them."""
         def fn(kind, i, h):
             if kind == "ffn":
                 return self.ffns[i](h)
@@ -205,7 +234,7 @@ class DecoderLayer(nn.Module):
 
     def step(self, x: torch.Tensor, states: list, pos: int,
              per_layer_input: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode one token per sequence: x [B, 1, D] at position ``pos``."""
+        """Decode one token per sequence: x [B, 1, W] at position ``pos``."""
         def fn(kind, i, h):
             return self.ffns[i](h) if kind == "ffn" else self.mixers[i].step(h, states[i], pos)
         return self._run(x, fn, per_layer_input)

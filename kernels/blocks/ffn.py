@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import statistics
 
 import torch
 import torch.nn as nn
@@ -63,9 +64,11 @@ class MLP(nn.Module):
     """
 
     def __init__(self, hidden: int, d_ff: int, *, gated: bool = True, activation: str = "silu",
-                 bias: bool = False):
+                 bias: bool = False, sparsity: float = 0.0):
         super().__init__()
         self.gated, self.activation = gated, activation
+        # Gemma 3n's Gaussian top-k: the gate keeps what lies above mean + z std of its row
+        self.sparsity_z = statistics.NormalDist().inv_cdf(sparsity) if sparsity else None
         if gated:
             self.gate_proj = nn.Linear(hidden, d_ff, bias=bias)
         self.up_proj = nn.Linear(hidden, d_ff, bias=bias)
@@ -78,14 +81,21 @@ class MLP(nn.Module):
         h = self.xielu(gate)
         return h if up is None else h * up
 
+    def _sparsify(self, gate: torch.Tensor) -> torch.Tensor:
+        if self.sparsity_z is None:
+            return gate
+        cutoff = gate.mean(-1, keepdim=True) + gate.std(-1, keepdim=True, unbiased=False) * self.sparsity_z
+        return F.relu(gate - cutoff)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gated:
-            return self.down_proj(self._act(self.gate_proj(x), self.up_proj(x)))
+            return self.down_proj(self._act(self._sparsify(self.gate_proj(x)), self.up_proj(x)))
         return self.down_proj(self._act(self.up_proj(x), None))
 
 
 def dense_ffn(cfg: S.DenseFFN, hidden: int) -> MLP:
-    return MLP(hidden, cfg.d_ff, gated=cfg.gated, activation=cfg.activation, bias=cfg.bias)
+    return MLP(hidden, cfg.d_ff, gated=cfg.gated, activation=cfg.activation, bias=cfg.bias,
+               sparsity=cfg.activation_sparsity)
 
 
 class MoE(nn.Module):

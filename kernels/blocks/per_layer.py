@@ -28,7 +28,10 @@ class PerLayerInput(nn.Module):
         self.norm = norm                                          # post_per_layer_input_norm
         self.activation = activation if activation in _PLAIN else "gelu_tanh"
 
-    def forward(self, x: torch.Tensor, per_layer_input: torch.Tensor) -> torch.Tensor:
-        """x [B, L, D], per_layer_input [B, L, p] -> x + the layer's per-layer term."""
+    def term(self, x: torch.Tensor, per_layer_input: torch.Tensor) -> torch.Tensor:
+        """x [B, L, D], per_layer_input [B, L, p] -> the layer's per-layer term [B, L, D]."""
         h = activate(self.gate(x), None, self.activation) * per_layer_input
-        return x + self.norm(self.proj(h))
+        return self.norm(self.proj(h))
+
+    def forward(self, x: torch.Tensor, per_layer_input: torch.Tensor) -> torch.Tensor:
+        return x + self.term(x, per_layer_input)

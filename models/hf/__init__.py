@@ -8,28 +8,29 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..spec import ModelSpec, SpecError
-from . import deepseek, gemma4, gpt, hybrid, moe
+from . import deepseek, gemma3n, gemma4, gpt, hybrid, moe
 from .common import get
 from .dense import import_dense_types
 
 IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gpt.IMPORTERS,
-             **hybrid.IMPORTERS, **gemma4.IMPORTERS}
+             **hybrid.IMPORTERS, **gemma3n.IMPORTERS, **gemma4.IMPORTERS}
 # Multimodal wrappers whose language model sits in text_config, with the type it is read as (None:
 # whichever supported type text_config names, else the wrapper's transformers default below).
 _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral",
              "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "qwen3_5": "qwen3_5_text",
              "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_vl": "qwen3_vl_text",
              "qwen3_vl_moe": "qwen3_vl_moe_text", "lfm2_vl": "lfm2", "glm4v": "glm4v_text",
-             "glm4v_moe": "glm4v_moe_text", "gemma4": "gemma4_text",
+             "glm4v_moe": "glm4v_moe_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text",
              "gemma4_unified": "gemma4_unified_text", "llava": None, "llava_next": None,
              "llava_onevision": None, "idefics3": None, "smolvlm": None, "aya_vision": None, "internvl": None}
 _DEFAULT_TEXT_TYPE = {"llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "idefics3": "llama",
                       "smolvlm": "llama", "aya_vision": "cohere2", "internvl": "qwen2"}
 # Wrappers that tie the head when config.json says nothing (their transformers class default;
 # Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
-_TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemma4", "gemma4_unified"})
-# Wrappers with encoders beyond vision_config (Gemma 4's audio_config)
-_AUDIO_WRAPPERS = frozenset({"gemma4", "gemma4_unified"})
+_TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemma3n", "gemma4",
+                            "gemma4_unified"})
+# Wrappers with encoders beyond vision_config (Gemma 3n's and 4's audio_config)
+_AUDIO_WRAPPERS = frozenset({"gemma3n", "gemma4", "gemma4_unified"})
 # Wrappers whose published configs may keep the language model's keys at the top level
 _FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl"})
 SUPPORTED_MODEL_TYPES = tuple(sorted(set(IMPORTERS) | set(_WRAPPERS)))

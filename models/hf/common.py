@@ -55,7 +55,7 @@ HEAD_DIM_BY_DEFAULT = {
     "qwen3_vl_text": 128, "seed_oss": 128, "helium": 128, "cwm": 128, "ministral3": 128,
     "internlm3": 128, "iquestcoder": 128, "vaultgemma": 256, "solar_open": 128, "gemma4_text": 256,
     "gemma4_unified_text": 256, "flint": 128, "hy_v3": 128, "afmoe": 128, "kolibri1": 128, "mellum": 128,
-    "cohere2_moe": 128, "laguna": 128, "lfm3": 128}
+    "cohere2_moe": 128, "laguna": 128, "lfm3": 128, "gemma3n_text": 256}
 
 
 def head_dim(cfg: Config, heads: int, hidden: int) -> int:
@@ -103,6 +103,19 @@ def layer_types(cfg: Config, n: int) -> list[str] | None:
     if not isinstance(types, list) or len(types) < n:
         raise SpecError("config.layer_types", f"must list at least num_hidden_layers ({n}) entries")
     return [str(t) for t in types[:n]]
+
+
+def sliding_or_full_types(cfg: Config, n: int, period: int, family: str) -> list[str]:
+    """``layer_types`` of a model whose layers are full_attention or sliding_attention; without
+    them, transformers' default: every ``period``-th layer full (Gemma 3n: 5, Gemma 4: 6)."""
+    types = layer_types(cfg, n)
+    if types is None:
+        return ["full_attention" if (i + 1) % period == 0 else "sliding_attention" for i in range(n)]
+    unknown = sorted(set(types) - {"full_attention", "sliding_attention"})
+    if unknown:
+        raise SpecError("config.layer_types", f"{family} layers are full_attention or sliding_attention, "
+                                              f"not {unknown[0]!r}")
+    return types
 
 
 def rope_fraction_by_layer_type(cfg: Config, defaults: Mapping[str, float]) -> dict[str, float]:
@@ -192,10 +205,11 @@ TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gem
                              "opt", "mpt", "bloom", "vaultgemma", "lfm2", "lfm2_moe", "gemma4",
                              "gemma4_text", "gemma4_unified", "gemma4_unified_text", "granite_swa",
                              "youtu", "cohere2_moe", "openai-gpt", "xglm", "biogpt", "gpt_neox_japanese",
-                             "ctrl", "lfm3"})
+                             "ctrl", "lfm3", "gemma3n_text"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
-VOCAB_BY_DEFAULT = {"gemma3_text": 262_208, "gemma4_text": 262_144, "gemma4_unified_text": 262_144}
+VOCAB_BY_DEFAULT = {"gemma3_text": 262_208, "gemma4_text": 262_144, "gemma4_unified_text": 262_144,
+                    "gemma3n_text": 262_400}
 # max_position_embeddings of transformers' config classes, which a config.json without the key
 # runs with (Google's Gemma 3 configs leave it out of text_config: 131,072, not a 4,096 guess)
 CONTEXT_BY_DEFAULT = {
@@ -222,7 +236,7 @@ CONTEXT_BY_DEFAULT = {
     "youtu": 131072, "flint": 262144, "hy_v3": 131072, "axk1": 32768, "afmoe": 16384, "kolibri1": 262144,
     "mellum": 131072, "cohere2_moe": 8192, "granitemoe_swa": 2048, "emu3": 9216,
     "codegen": 2048, "openai-gpt": 512, "xglm": 2048, "biogpt": 1024, "gpt_neox_japanese": 2048, "ctrl": 256,
-    "laguna": 131072, "lfm3": 128000, "olmo_hybrid": 65536}
+    "laguna": 131072, "lfm3": 128000, "olmo_hybrid": 65536, "gemma3n_text": 32768}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there
@@ -284,7 +298,7 @@ def block_label(layer: Layer) -> str:
         else:
             parts.append(m.variant)
     for f in layer.ffns:
-        parts.append(f.KIND)
+        parts.append(f.KIND + ("-sparse" if getattr(f, "activation_sparsity", 0) else ""))
     return "+".join(parts)
 
 

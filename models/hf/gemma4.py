@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from ..spec import DenseFFN, Layer, MoEFFN, SpecError, VisionEncoder
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, get, gqa_attention,
-                     rope_fraction_by_layer_type)
+                     rope_fraction_by_layer_type, sliding_or_full_types)
 
 SLIDING_PERIOD = 6            # transformers' default layer_types: five sliding layers, then a global one
 # one dense MLP and the MoE block: the attention's two norms, the MLP's pre and post norms, the
@@ -33,17 +33,7 @@ MOE_LAYER_NORMS = 7
 def _layer_types(cfg: Config, n: int) -> list[str]:
     """layer_types, or transformers' default; the last layer is always global (Gemma4TextConfig
     forces it)."""
-    types = cfg.get("layer_types")
-    if types is None:
-        types = ["full_attention" if (i + 1) % SLIDING_PERIOD == 0 else "sliding_attention" for i in range(n)]
-    elif not isinstance(types, list) or len(types) < n:
-        raise SpecError("config.layer_types", f"must list at least num_hidden_layers ({n}) entries")
-    types = [str(t) for t in types[:n]]
-    unknown = sorted(set(types) - {"full_attention", "sliding_attention"})
-    if unknown:
-        raise SpecError("config.layer_types", f"Gemma 4 layers are full_attention or sliding_attention, "
-                                              f"not {unknown[0]!r}")
-    return types[:-1] + ["full_attention"]
+    return sliding_or_full_types(cfg, n, SLIDING_PERIOD, "Gemma 4")[:-1] + ["full_attention"]
 
 
 def _per_layer_overrides(cfg: Config, types: list[str]) -> dict[int, Mapping[str, Any]]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..spec import VisionEncoder
+from .gemma3n import gemma3n_encoders
 from .gemma4 import gemma4_encoders, gemma4_unified_encoders
 
 
@@ -274,4 +275,5 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "llava": llava_vision, "llava_next": llava_vision, "llava_onevision": llava_vision,
             "lfm2_vl": lfm2_vl_vision, "idefics3": idefics3_vision, "smolvlm": idefics3_vision,
             "aya_vision": aya_vision, "internvl": internvl_vision, "glm4v": glm4v_vision,
-            "glm4v_moe": glm4v_vision, "gemma4": gemma4_encoders, "gemma4_unified": gemma4_unified_encoders}
+            "glm4v_moe": glm4v_vision, "gemma3n": gemma3n_encoders, "gemma4": gemma4_encoders,
+            "gemma4_unified": gemma4_unified_encoders}
