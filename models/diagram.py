@@ -363,7 +363,8 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
                          f"(heads{' + kv_heads' if kv_norms else ''}) x head_dim = ({a.heads}{kv}) x "
                          f"{a.head_dim}", over))
     elif a.qk_norm == "l2":
-        out.append(_kept(f"q/k L2 norm{i}", "norm", "mixer", 0, "no weights", "L2 per head"))
+        out.append(_kept(f"q/k norm{i}", "norm", "mixer", 0, "no weights",
+                         f"RMS per head over {a.head_dim}, after RoPE"))
     if a.v_norm and not a.kv_shared:
         out.append(_kept(f"v_norm{i}", "norm", "mixer", 0, "no weights", f"RMS per head over {a.vdim}"))
     if a.sinks:
@@ -904,7 +905,8 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
     if qk_norm != "none":
         props.append(("QK-norm", {"head": "RMSNorm per head over head_dim",
                                   "per_head": "norm per head over head_dim, each head its own weights",
-                                  "full": "RMSNorm over all heads", "l2": "L2 norm, no weights"}
+                                  "full": "RMSNorm over all heads",
+                                  "l2": "RMS norm per head after RoPE, no weights"}
                       [qk_norm]))
     for key, value in (("Head grouping", grouping.text if grouping else ""),
                        ("Latent cache", latent_text), ("Window", window_text),

@@ -125,7 +125,8 @@ class Attention(_Part):
     kind: str = "full"             # full | sliding | chunked
     window: int = 0                # tokens, for sliding and chunked
     # none | head (over head_dim, one weight vector shared by the heads) | per_head (over head_dim,
-    # a weight vector per head: Cohere, StableLM) | full (over all heads' channels) | l2 (no weights)
+    # a weight vector per head: Cohere, StableLM) | full (over all heads' channels) | l2 (no weights,
+    # after RoPE: Llama 4's "L2Norm" and nanochat's, both dividing by the root mean square)
     qk_norm: str = "none"
     qkv_bias: bool = False
     out_bias: bool = False

@@ -475,3 +475,21 @@ def test_xielu_matches_transformers_activation():
     err = ((ours(x) - theirs(x)).norm() / theirs(x).norm()).item()
     assert err < 1e-12 and (x < 0).any() and (x > 0).any()
     assert sorted(n for n, _ in ours.state_dict().items()) == sorted(n for n, _ in theirs.state_dict().items())
+
+
+def test_llama4_qk_norm_divides_by_the_root_mean_square_after_rope():
+    """Llama 4's (and nanochat's) weightless QK norm, applied after RoPE, is transformers'
+    Llama4TextL2Norm: it divides each head by its root mean square, not by its L2 norm, so the
+    scores are head_dim times larger than unit vectors would give."""
+    pytest.importorskip("transformers")
+    from transformers.models.llama4.modeling_llama4 import Llama4TextL2Norm
+    part = S.Attention(heads=4, kv_heads=2, head_dim=16, qk_norm="l2")
+    attn = build_block(part, D).double()
+    x, pos = torch.randn(2, 5, D, dtype=torch.float64), torch.arange(5)
+    q, k, _, _ = attn._qkv(x, pos)
+    raw_q = attn.q_proj(x).view(2, 5, 4, 16).transpose(1, 2)
+    raw_k = attn.k_proj(x).view(2, 5, 2, 16).transpose(1, 2)
+    theirs = Llama4TextL2Norm(eps=1e-6)
+    # theirs computes in float32
+    torch.testing.assert_close(q, theirs(attn.rotary(raw_q, pos)), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(k, theirs(attn.rotary(raw_k, pos)), rtol=1e-6, atol=1e-6)

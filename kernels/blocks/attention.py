@@ -59,7 +59,7 @@ def rms_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 
 
 def l2_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Weightless L2 norm over the last dim (Llama 4's QK-norm, Gated DeltaNet's q and k)."""
+    """Weightless L2 norm over the last dim (Gated DeltaNet's q and k)."""
     return x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True) + eps)
 
 
@@ -205,8 +205,8 @@ class Attention(nn.Module):
         if self.cfg.qk_norm in ("head", "per_head"):
             k = self.k_norm(k)
         k = self.rotary(k, positions)
-        if self.cfg.qk_norm == "l2":                                 # Llama 4: after RoPE, no weights
-            k = l2_normalize(k)
+        if self.cfg.qk_norm == "l2":                                 # Llama 4, nanochat: after RoPE
+            k = rms_normalize(k)
         if self.cfg.v_norm:                                          # Gemma 3n/4: no weights
             v = rms_normalize(v)
         return self._queries(q, positions), k, v, gate
@@ -220,7 +220,7 @@ class Attention(nn.Module):
         if self.cfg.qk_norm in ("head", "per_head"):
             q = self.q_norm(q)
         q = self.rotary(q, positions)
-        return l2_normalize(q) if self.cfg.qk_norm == "l2" else q
+        return rms_normalize(q) if self.cfg.qk_norm == "l2" else q
 
     def _attend(self, q, k, v, q_pos, k_pos, sdpa: bool):
         """q [B, H, Sq, hd], k [B, KV, Sk, hd], v [B, KV, Sk, vd] -> [B, H, Sq, vd]."""
