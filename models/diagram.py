@@ -388,6 +388,9 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
         f"softmax(q k^T / sqrt({a.head_dim})) v per head; each query sees {span}"
         + ("; output * sigmoid(gate)" if a.output_gate else "")
         + (f"; each head's output * {a.head_gate}(g_proj)" if a.head_gate != "none" else "")))
+    if a.out_norm:
+        out.append(_kept(f"attn_sub_norm{i}", "norm", "mixer", a.heads * a.vdim,
+                         f"heads x v_head_dim = {a.heads} x {a.vdim}", f"RMSNorm({a.heads * a.vdim}) before o_proj"))
     out.append(_lin(f"o_proj{i}", "projection", "mixer", a.heads * a.vdim, d, a.out_bias,
                     "heads*v_head_dim", "d", f"{a.heads}x{a.vdim} -> {d}"))
     return out
@@ -625,6 +628,9 @@ def _ffn_components(f, d: int, i: str) -> list[Component]:
         if f.activation == "xielu":
             out.append(_kept(f"xIELU{i}", "ffn", "ffn", XIELU_PARAMS,
                              "alpha_p, alpha_n (learned) + beta, eps (stored)", "learned activation"))
+        if f.inner_norm:
+            out.insert(len(out) - 1, _kept(f"ffn_sub_norm{i}", "norm", "ffn", f.d_ff, f"d_ff = {f.d_ff}",
+                                           f"RMSNorm({f.d_ff}) before down_proj"))
         if f.activation_sparsity:
             out.insert(1, _kept(f"gaussian top-k{i}", "gate", "ffn", 0,
                                 f"gate = relu(gate - mean - z std), z = Phi^-1({f.activation_sparsity:g})",
@@ -668,8 +674,8 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
     d = spec.hidden_size
     np_ = norm_params(spec)
     place = spec.placement_of(layer)
-    norm_kind = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm",
-                 "layernorm_noparam": "LayerNorm (no weights)"}[spec.norm]
+    norm_kind = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm", "layernorm_noparam": "LayerNorm (no weights)",
+                 "rmsnorm_noparam": "RMSNorm (no weights)"}[spec.norm]
     subs = [("mixer", m) for m in layer.mixers] + [("ffn", f) for f in layer.ffns]
     explicit = layer.norms is not None and layer.norms != _derived_norms(place, len(subs))
     bias = " + bias" if spec.norm_bias else ""

@@ -65,6 +65,8 @@ def attention_params(a: Attention, d: int) -> Count:
         c += Count(kept=a.heads)
     if a.head_gate != "none":          # LFM3, Laguna: g_proj, d -> one gate per head
         c += linear(d, a.heads)
+    if a.out_norm:                     # BitNet's attn_sub_norm
+        c += Count(kept=a.heads * a.vdim)
     return c
 
 
@@ -187,7 +189,8 @@ def moe_params(f: MoEFFN, d: int) -> dict[str, Count]:
 def ffn_params(f, d: int) -> dict[str, Count]:
     if isinstance(f, DenseFFN):
         # xIELU (Apertus): alpha_p and alpha_n learned, beta and eps stored beside them
-        extra = Count(kept=XIELU_PARAMS if f.activation == "xielu" else 0)
+        # BitNet's ffn_sub_norm: d_ff weights
+        extra = Count(kept=(XIELU_PARAMS if f.activation == "xielu" else 0) + (f.d_ff if f.inner_norm else 0))
         return {"ffn": mlp_params(d, f.d_ff, f.gated, f.bias) + extra}
     return moe_params(f, d)
 
@@ -223,7 +226,7 @@ class ParamReport:
 
 def norm_params(spec: ModelSpec) -> int:
     """Weights of one hidden-size norm: RMSNorm d; LayerNorm d (+d bias); OLMo 1's none."""
-    if spec.norm == "layernorm_noparam":
+    if spec.norm in ("layernorm_noparam", "rmsnorm_noparam"):
         return 0
     return spec.hidden_size * (2 if spec.norm_bias else 1)
 

@@ -147,6 +147,7 @@ class Attention(_Part):
     # this layer's share of each head's dims that RoPE rotates (LFM3's and Laguna's full layers);
     # 0: the model's rope_fraction
     rope_fraction: float = 0.0
+    out_norm: bool = False         # BitNet: an RMSNorm over all heads' output before o_proj
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_heads", "head_dim"):
@@ -166,7 +167,7 @@ class Attention(_Part):
         if self.kind != "full" and self.window <= 0:
             raise SpecError(f"{path}.window", f"a {self.kind} attention layer needs a positive window")
         for name in ("qkv_bias", "out_bias", "rope", "output_gate", "sinks", "value_from_key", "v_norm",
-                     "kv_shared"):
+                     "kv_shared", "out_norm"):
             _boolean(f"{path}.{name}", getattr(self, name))
         if self.value_from_key and self.vdim != self.head_dim:
             raise SpecError(f"{path}.v_head_dim", f"values taken from the keys have head_dim "
@@ -357,11 +358,12 @@ class DenseFFN(_Part):
     # Gemma 3n: the gate keeps only activations above mean + z * std of its row, z the standard
     # normal quantile of this fraction (a Gaussian top-k, the rest zeroed; 0: off). No weights.
     activation_sparsity: float = 0.0
+    inner_norm: bool = False       # BitNet: an RMSNorm over the d_ff hidden before down_proj
 
     def validate(self, path: str) -> None:
         _positive(f"{path}.d_ff", self.d_ff)
-        _boolean(f"{path}.gated", self.gated)
-        _boolean(f"{path}.bias", self.bias)
+        for name in ("gated", "bias", "inner_norm"):
+            _boolean(f"{path}.{name}", getattr(self, name))
         _choice(f"{path}.activation", self.activation, ACTIVATIONS)
         s = self.activation_sparsity
         if isinstance(s, bool) or not isinstance(s, (int, float)) or math.isnan(s) or not 0.0 <= s < 1.0:
@@ -501,7 +503,8 @@ def _listed(data: Mapping, one: str, many: str, path: str, types: dict[str, type
 # --------------------------------------------------------------------------- the model
 
 POSITIONS = ("rope", "learned", "alibi", "sinusoidal", "none")   # sinusoidal: computed, no weights
-NORM_KINDS = ("rmsnorm", "layernorm", "layernorm_noparam")  # OLMo 1: no weights
+# layernorm_noparam (OLMo 1) and rmsnorm_noparam (nanochat): no weights
+NORM_KINDS = ("rmsnorm", "layernorm", "layernorm_noparam", "rmsnorm_noparam")
 NORM_PLACEMENTS = ("pre", "post", "sandwich", "parallel")
 
 

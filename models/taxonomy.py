@@ -295,7 +295,7 @@ def spec_techniques(spec: ModelSpec) -> set[str]:
         out.add("nope")
     if spec.mtp_depth > 0:
         out.add("mtp")
-    out.add("rmsnorm" if spec.norm == "rmsnorm" else "layernorm")
+    out.add("rmsnorm" if spec.norm.startswith("rmsnorm") else "layernorm")
     placement = _NORM_PLACEMENT_CONCEPT.get(spec.norm_placement)
     if placement:
         out.add(placement)

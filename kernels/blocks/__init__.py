@@ -63,19 +63,22 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
         elif isinstance(part, S.ShortConv):
             m = ShortConv(part, hidden)
         elif isinstance(part, S.MoEFFN):
-            m = build_ffn(part, hidden, impl=moe_impl)
+            m = build_ffn(part, hidden, eps, impl=moe_impl)
         elif isinstance(part, (S.DenseFFN,)):
-            m = build_ffn(part, hidden)
+            m = build_ffn(part, hidden, eps)
         else:
             raise TypeError(f"not a spec mixer or FFN: {type(part).__name__}")
     return m.to(dtype) if dtype is not None else m
 
 
 def make_norm(spec: S.ModelSpec, eps: float = 1e-6) -> nn.Module:
-    """The spec's hidden-size norm: RMSNorm (d), LayerNorm (d, + d bias), OLMo 1's weightless LN."""
+    """The spec's hidden-size norm: RMSNorm (d), LayerNorm (d, + d bias), OLMo 1's weightless LN,
+    nanochat's weightless RMSNorm."""
     d = spec.hidden_size
     if spec.norm == "rmsnorm":
         return RMSNorm(d, eps)
+    if spec.norm == "rmsnorm_noparam":
+        return RMSNorm(d, eps, affine=False)
     if spec.norm == "layernorm_noparam":
         return nn.LayerNorm(d, eps=eps, elementwise_affine=False)
     return nn.LayerNorm(d, eps=eps, bias=spec.norm_bias)
@@ -154,18 +157,19 @@ class DecoderLayer(nn.Module):
         kw = dict(rope_fraction=spec.rope_fraction, position=spec.position, **block_kw)
         self.mixers = nn.ModuleList(build_block(m, d, **kw) for m in layer.mixers)
         self.ffns = nn.ModuleList(build_block(f, d, **kw) for f in layer.ffns)
+        eps = block_kw.get("eps", 1e-6)
         n_norms = spec.norms_in(layer)
-        self.norms = nn.ModuleList(make_norm(spec) for _ in range(n_norms))
+        self.norms = nn.ModuleList(make_norm(spec, eps) for _ in range(n_norms))
         self.stages = plan_stages(spec.placement_of(layer), len(layer.mixers), len(layer.ffns), n_norms)
         if spec.per_layer_input:        # Gemma 3n/4: the layer's slice of the per-layer inputs
             act = next((f.activation for f in layer.ffns), "gelu_tanh")
-            self.per_layer = PerLayerInput(d, spec.per_layer_input, make_norm(spec), act)
+            self.per_layer = PerLayerInput(d, spec.per_layer_input, make_norm(spec, eps), act)
         if spec.layer_scalar:           # Gemma 4: the layer's output times a stored scalar
             self.layer_scalar = nn.Parameter(torch.ones(1))
         if spec.altup_streams:          # Gemma 3n: N streams in and out, the layer runs on one
-            self.altup = AltUp(d, spec.altup_streams, make_norm(spec))
+            self.altup = AltUp(d, spec.altup_streams, make_norm(spec, eps))
         if spec.laurel_rank:            # Gemma 3n: a low-rank residual beside the first stage
-            self.laurel = Laurel(d, spec.laurel_rank, make_norm(spec))
+            self.laurel = Laurel(d, spec.laurel_rank, make_norm(spec, eps))
 
     def _stages(self, x, fn):
         for s, stage in enumerate(self.stages):

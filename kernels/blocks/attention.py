@@ -40,16 +40,16 @@ def wide_dtype(dtype: torch.dtype) -> torch.dtype:
 class RMSNorm(nn.Module):
     """y = x / sqrt(mean(x^2) + eps) * w (written out so any ONNX opset exports it)."""
 
-    def __init__(self, dim: int, eps: float = 1e-6, heads: int = 0):
+    def __init__(self, dim: int, eps: float = 1e-6, heads: int = 0, affine: bool = True):
         super().__init__()
         self.eps = eps
-        # heads > 0: one weight vector per head, for x [B, heads, L, dim]
-        self.weight = nn.Parameter(torch.ones(heads, 1, dim) if heads else torch.ones(dim))
+        # heads > 0: one weight vector per head, for x [B, heads, L, dim]; affine=False: no weights
+        self.weight = nn.Parameter(torch.ones(heads, 1, dim) if heads else torch.ones(dim)) if affine else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xf = wide(x)
         y = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return (y * wide(self.weight)).to(x.dtype)
+        return (y if self.weight is None else y * wide(self.weight)).to(x.dtype)
 
 
 def rms_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -171,6 +171,8 @@ class Attention(nn.Module):
             self.sinks = nn.Parameter(torch.zeros(H))
         if cfg.head_gate != "none":     # LFM3, Laguna: a gate per head on the attention output
             self.g_proj = nn.Linear(hidden, H, bias=False)
+        if cfg.out_norm:                # BitNet: attn_sub_norm over every head's output
+            self.attn_sub_norm = RMSNorm(H * vd, eps)
         fraction = cfg.rope_fraction or rope_fraction              # 0: the model's
         self.rotary = Rotary(rotary_dim_for(hd, fraction, position == "rope" and cfg.rope), rope_theta)
         self.alibi = position == "alibi"
@@ -253,6 +255,8 @@ class Attention(nn.Module):
         o = o.transpose(1, 2).reshape(B, L, H * vd)
         if gate is not None:
             o = o * gate
+        if self.cfg.out_norm:
+            o = self.attn_sub_norm(o)
         return self.o_proj(o)
 
     # ---- prefill

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from models import spec as S
 
-from .attention import rms_normalize, wide
+from .attention import RMSNorm, rms_normalize, wide
 
 
 def activate(gate: torch.Tensor, up: torch.Tensor | None, kind: str) -> torch.Tensor:
@@ -64,7 +64,7 @@ class MLP(nn.Module):
     """
 
     def __init__(self, hidden: int, d_ff: int, *, gated: bool = True, activation: str = "silu",
-                 bias: bool = False, sparsity: float = 0.0):
+                 bias: bool = False, sparsity: float = 0.0, inner_norm: bool = False, eps: float = 1e-6):
         super().__init__()
         self.gated, self.activation = gated, activation
         # Gemma 3n's Gaussian top-k: the gate keeps what lies above mean + z std of its row
@@ -74,6 +74,8 @@ class MLP(nn.Module):
         self.up_proj = nn.Linear(hidden, d_ff, bias=bias)
         self.down_proj = nn.Linear(d_ff, hidden, bias=bias)
         self.xielu = XIELU() if activation == "xielu" else None
+        # BitNet: an RMSNorm over the hidden before down_proj
+        self.ffn_sub_norm = RMSNorm(d_ff, eps) if inner_norm else None
 
     def _act(self, gate: torch.Tensor, up: torch.Tensor | None) -> torch.Tensor:
         if self.xielu is None:
@@ -89,13 +91,15 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gated:
-            return self.down_proj(self._act(self._sparsify(self.gate_proj(x)), self.up_proj(x)))
-        return self.down_proj(self._act(self.up_proj(x), None))
+            h = self._act(self._sparsify(self.gate_proj(x)), self.up_proj(x))
+        else:
+            h = self._act(self.up_proj(x), None)
+        return self.down_proj(h if self.ffn_sub_norm is None else self.ffn_sub_norm(h))
 
 
-def dense_ffn(cfg: S.DenseFFN, hidden: int) -> MLP:
+def dense_ffn(cfg: S.DenseFFN, hidden: int, eps: float = 1e-6) -> MLP:
     return MLP(hidden, cfg.d_ff, gated=cfg.gated, activation=cfg.activation, bias=cfg.bias,
-               sparsity=cfg.activation_sparsity)
+               sparsity=cfg.activation_sparsity, inner_norm=cfg.inner_norm, eps=eps)
 
 
 class MoE(nn.Module):
@@ -239,7 +243,7 @@ class MoE(nn.Module):
         return routed + s
 
 
-def build_ffn(cfg, hidden: int, **kw) -> nn.Module:
+def build_ffn(cfg, hidden: int, eps: float = 1e-6, **kw) -> nn.Module:
     if isinstance(cfg, S.DenseFFN):
-        return dense_ffn(cfg, hidden)
+        return dense_ffn(cfg, hidden, eps)
     return MoE(cfg, hidden, **kw)

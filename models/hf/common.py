@@ -236,7 +236,8 @@ CONTEXT_BY_DEFAULT = {
     "youtu": 131072, "flint": 262144, "hy_v3": 131072, "axk1": 32768, "afmoe": 16384, "kolibri1": 262144,
     "mellum": 131072, "cohere2_moe": 8192, "granitemoe_swa": 2048, "emu3": 9216,
     "codegen": 2048, "openai-gpt": 512, "xglm": 2048, "biogpt": 1024, "gpt_neox_japanese": 2048, "ctrl": 256,
-    "laguna": 131072, "lfm3": 128000, "olmo_hybrid": 65536, "gemma3n_text": 32768}
+    "laguna": 131072, "lfm3": 128000, "olmo_hybrid": 65536, "gemma3n_text": 32768, "nanochat": 2048,
+    "bitnet": 2048}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

@@ -1,8 +1,9 @@
 """Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4, OLMo 1/2/3,
 Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model, Seed-OSS, Hunyuan, Helium, Arcee AFM,
 EXAONE 4.0, Nemotron-4 / Minitron, Ministral, Meta's CWM, InternLM3, IQuest-Coder, VaultGemma,
-HyperCLOVA X, Apertus, Granite SWA, Jais 2, Emu3's language model). They differ in small ways:
-biases, QK-norm, norm placement, sliding-window layers and NoPE layers."""
+HyperCLOVA X, Apertus, Granite SWA, Jais 2, Emu3's language model, nanochat, BitNet). They differ in
+small ways: biases, QK-norm, norm placement and kind, sliding-window layers, NoPE layers and norms
+inside the sublayers."""
 from __future__ import annotations
 
 from typing import Mapping
@@ -232,6 +233,31 @@ def _import_emu3_text(text: Config, name: str):
     return build_spec(text, name, layers, rope_fraction=rope_fraction(text))
 
 
+def import_nanochat(cfg: Config, name: str):
+    """Karpathy's nanochat: RMSNorms without weights (one after the embedding too, the same module
+    as the final norm), a weightless QK norm after RoPE, a plain ReLU^2 MLP, no biases, an untied
+    head (its logit soft-cap has no weights)."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    attn = gqa_attention(cfg, hidden=hidden, qk_norm="l2")
+    ffn = dense_ffn(cfg, gated=False, activation=activation(get(cfg, "hidden_act", default="relu2")))
+    return build_spec(cfg, name, [Layer((attn,), (ffn,))] * n, norm="rmsnorm_noparam", embedding_norm=True,
+                      rope_fraction=rope_fraction(cfg))
+
+
+def import_bitnet(cfg: Config, name: str):
+    """Microsoft's BitNet b1.58: Llama's layer with an RMSNorm over the attention output before
+    o_proj (attn_sub_norm) and one over the gated ReLU^2 hidden before down_proj (ffn_sub_norm).
+    Its checkpoints hold ternary weights (quantization_config "bitnet"); the count is of the
+    weights, whatever format stores them."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    attn = gqa_attention(cfg, hidden=hidden, out_norm=True)
+    if attn.heads * attn.vdim != hidden:
+        raise SpecError("config.head_dim", f"BitNet's attn_sub_norm has hidden_size ({hidden}) weights: the "
+                                           f"heads' output ({attn.heads} x {attn.vdim}) must be as wide")
+    ffn = dense_ffn(cfg, activation=activation(get(cfg, "hidden_act", default="relu2")), inner_norm=True)
+    return build_spec(cfg, name, [Layer((attn,), (ffn,))] * n, rope_fraction=rope_fraction(cfg))
+
+
 def import_dense_types() -> dict:
     return {**{mt: import_dense for mt in _VARIANTS}, "granite_swa": import_granite_swa, "jais2": import_jais2,
-            "emu3": import_emu3}
+            "emu3": import_emu3, "nanochat": import_nanochat, "bitnet": import_bitnet}
