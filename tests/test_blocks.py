@@ -493,3 +493,16 @@ def test_llama4_qk_norm_divides_by_the_root_mean_square_after_rope():
     # theirs computes in float32
     torch.testing.assert_close(q, theirs(attn.rotary(raw_q, pos)), rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(k, theirs(attn.rotary(raw_k, pos)), rtol=1e-6, atol=1e-6)
+
+
+def test_rope_angles_survive_a_cast_to_bf16():
+    """A block cast to bf16 rotates by the same angles as the float64 one: at position 8,000 a bf16
+    copy of the frequencies (8 mantissa bits) would turn some pairs by radians too far."""
+    part = S.Attention(heads=2, kv_heads=2, head_dim=64)
+    exact = build_block(part, D, rope_theta=500000.0).double()
+    cast = build_block(part, D, rope_theta=500000.0).to(torch.bfloat16)
+    x = torch.randn(1, 2, 4, 64, dtype=torch.float64)
+    pos = torch.tensor([0, 1000, 4000, 8000])
+    want = exact.rotary(x, pos)
+    got = cast.rotary(x.to(torch.bfloat16), pos).double()
+    assert ((got - want).norm() / want.norm()).item() < 1e-2          # bf16 rounding of x and the result

@@ -161,7 +161,7 @@ def test_a_layer_computes_what_transformers_layer_computes(model_type):
     MLPs, all in float64. Not modelled: nanochat's rotation runs the other way (the same cost); the
     comparison turns it back."""
     got, expected = _layer_output(model_type, _small(model_type), flip_rotation=model_type == "nanochat")
-    assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-6
+    assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-12
 
 
 def test_profile_runs_every_block():

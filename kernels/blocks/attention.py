@@ -69,16 +69,26 @@ class Rotary(nn.Module):
 
     def __init__(self, rotary_dim: int, theta: float = 10000.0):
         super().__init__()
-        self.rotary_dim = rotary_dim
-        inv = 1.0 / theta ** (torch.arange(0, rotary_dim, 2, dtype=torch.float32) / max(rotary_dim, 1))
-        self.register_buffer("inv_freq", inv, persistent=False)  # [rd/2], not in checkpoints
+        self.rotary_dim, self.theta = rotary_dim, float(theta)
+        # the frequencies by (dtype, device), made on first use rather than kept in a buffer that a
+        # cast to bf16 would round: 8 mantissa bits turn position 8,000 by radians too far
+        self._inv_freq: dict = {}
+
+    def _frequencies(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        inv = self._inv_freq.get((dtype, device))
+        if inv is None:
+            rd = self.rotary_dim
+            inv = self.theta ** -(torch.arange(0, rd, 2, dtype=dtype, device=device) / rd)
+            self._inv_freq[dtype, device] = inv
+        return inv                                                                              # [rd/2]
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """x [B, H, S, hd], positions [S] -> x with its first rotary_dim dims rotated."""
         rd = self.rotary_dim
         if rd == 0:
             return x
-        freqs = positions.to(torch.float32)[:, None] * self.inv_freq.to(x.device)[None, :]  # [S, rd/2]
+        wd = wide_dtype(x.dtype)                  # the angles in fp32, fp64 for a float64 block
+        freqs = positions.to(wd)[:, None] * self._frequencies(wd, x.device)[None, :]          # [S, rd/2]
         cos = torch.cat((freqs, freqs), -1).cos().to(x.dtype)  # [S, rd]
         sin = torch.cat((freqs, freqs), -1).sin().to(x.dtype)
         xr, xp = x[..., :rd], x[..., rd:]
