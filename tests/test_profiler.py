@@ -209,10 +209,15 @@ def test_calibration_brings_decode_prediction_within_range(run, spec):
     before = cost_report(spec, base, hw).decode.time_s
     after = cost_report(spec, apply_calibration(base, cal), hw).decode.time_s
     # it fits the fastest backend measured; on the run it was fitted to, the calibrated
-    # prediction reproduces that backend's measurement
+    # prediction reproduces that backend's measurement, unless an efficiency had to stop at its
+    # bound (a decode faster than the measured single-thread streaming bandwidth allows): then
+    # the fit names it and the prediction stays on the slow side
     fitted = first.whole_by_backend[cal.backend]
     assert fitted.decode_s == min(w.decode_s for w in first.whole_by_backend.values())
-    assert after / fitted.decode_s == pytest.approx(1.0, rel=0.05)
+    if "memory_efficiency" in cal.clamped:
+        assert cal.memory_efficiency == 1.0 and after > fitted.decode_s
+    else:
+        assert after / fitted.decode_s == pytest.approx(1.0, rel=0.05)
     # ... and on a second, independent run of that backend it stays within 0.7-1.4
     # one thread, as the first run: CI's two cores may be shared with other jobs, and a neighbour
     # only ever slows a run down, so the faster of two runs is the machine's figure
