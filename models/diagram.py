@@ -45,6 +45,9 @@ PART_LABELS = {
     "shared_experts": "Shared experts", "norms": "Norm",
 }
 
+NORM_NAMES = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm", "layernorm_noparam": "LayerNorm (no weights)",
+              "rmsnorm_noparam": "RMSNorm (no weights)"}
+
 MAX_PERIOD_RUNS = 16  # longest period (in runs) the folded overview looks for
 
 
@@ -674,8 +677,7 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
     d = spec.hidden_size
     np_ = norm_params(spec)
     place = spec.placement_of(layer)
-    norm_kind = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm", "layernorm_noparam": "LayerNorm (no weights)",
-                 "rmsnorm_noparam": "RMSNorm (no weights)"}[spec.norm]
+    norm_kind = NORM_NAMES[spec.norm]
     subs = [("mixer", m) for m in layer.mixers] + [("ffn", f) for f in layer.ffns]
     explicit = layer.norms is not None and layer.norms != _derived_norms(place, len(subs))
     bias = " + bias" if spec.norm_bias else ""
@@ -1033,7 +1035,7 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
     if spec.position == "learned":
         emb_lines.append(f"+ positions {spec.learned_positions} x {d}")
     if spec.embedding_norm:
-        emb_lines.append(f"then {spec.norm} ({d})")
+        emb_lines.append(f"then {NORM_NAMES[spec.norm]} ({d})")
     emb_lines.append(f"{human_count(emb)} params, {human_bytes(emb * sizes.keep)}")
     head_items.append(OverviewItem(
         "embedding", "Token embedding", tuple(emb_lines), emb, emb * sizes.keep,
@@ -1093,7 +1095,7 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
     if spec.final_norm:
         fnp = norm_params(spec)
         tail.append(OverviewItem("final_norm", "Final norm",
-                                 (f"{spec.norm} ({d})",), fnp, fnp * sizes.keep, out_shape=edge))
+                                 (f"{NORM_NAMES[spec.norm]} ({d})",), fnp, fnp * sizes.keep, out_shape=edge))
     head = pr.by_component["lm_head"].total
     if spec.tie_embeddings:
         head_lines = (f"{d} -> {v}", "tied to the embedding (shared weights)")

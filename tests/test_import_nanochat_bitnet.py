@@ -184,3 +184,7 @@ def test_diagram_shows_the_sub_norms_and_weightless_norms():
     assert "RMSNorm (no weights)" in detail.norm_text
     assert all(c.params == 0 for c in detail.components if c.kind == "norm")
     assert "after RoPE" in next(c.shape for c in detail.components if c.name == "q/k norm")
+    final = next(it for it in nano.overview if it.kind == "final_norm")
+    embedding = next(it for it in nano.overview if it.kind == "embedding")
+    assert final.lines[0] == "RMSNorm (no weights) (1280)" and final.params == 0
+    assert "then RMSNorm (no weights) (1280)" in embedding.lines
