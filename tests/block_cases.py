@@ -1,6 +1,7 @@
 """Small specs of every block kind and layer layout, shared by the block and ONNX tests."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from models import spec as S
@@ -139,3 +140,52 @@ def assert_blocks_run(spec, backends=("torch", "onnxruntime")):
         if b.block != HEAD_BLOCK:
             assert b.rel_error is not None and b.rel_error < 1e-4, (key, b.rel_error)
     return result, blocks
+
+
+def triton_step_of(spec, block: str, pos: int = 12, batch: int = 2) -> tuple[set, float]:
+    """``triton_decode_step_error`` of a float32 copy of ``block`` at ``pos`` on fresh inputs (the
+    layer's residual width, its per-layer input where the spec has one); skips without a GPU or
+    Triton's interpreter."""
+    pytest.importorskip("triton")
+    from kernels.blocks import build_layer
+    from kernels.triton_ops import interpreting
+    if not (interpreting() or torch.cuda.is_available()):
+        pytest.skip("Triton kernels need a GPU or TRITON_INTERPRET=1")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(0)
+    layer = build_layer(spec, spec.blocks[block], torch.float32, device).eval()
+    x = torch.randn(batch, 1, spec.residual_width, device=device)
+    ple = torch.randn(batch, 1, spec.per_layer_input, device=device) if spec.per_layer_input else None
+    return triton_decode_step_error(layer, x, layer.new_state(batch, pos + 1), pos, ple)
+
+
+def triton_decode_step_error(layer, x, states, pos: int, per_layer=None) -> tuple[set, float]:
+    """The profiler's Triton backend patched into ``layer`` for one decode step and undone: (the
+    kernels it used, the step's relative error against the torch step)."""
+    from kernels.backends import patch_triton
+    undo = []
+
+    def setter(obj, attr, value):
+        undo.append((obj, attr))
+        object.__setattr__(obj, attr, value)
+    with torch.no_grad():
+        ref = layer.step(x, states, pos, per_layer)
+        used = patch_triton(layer, "decode", setter, None)
+        out = layer.step(x, states, pos, per_layer)
+        for obj, attr in undo:
+            obj.__dict__.pop(attr, None)
+    return set(used), ((out - ref).norm() / ref.norm()).item()
+
+
+def assert_cuda_profile(spec):
+    """Every block of ``spec`` through torch, SDPA, Triton and ONNX Runtime on the GPU, ok (or
+    skipped with its reason) and within 2e-2 of the float64 reference; returns the result."""
+    from kernels.profiler import HEAD_BLOCK, ProfileRequest, profile
+    result = profile(ProfileRequest(spec, device="cuda", backends=("torch", "sdpa", "triton", "onnxruntime"),
+                                    context=256, repeats=3, warmup=1))
+    assert result.status == "ok", result.messages
+    for b in result.blocks:
+        assert b.status in ("ok", "skipped"), (b.block, b.phase, b.backend, b.message)
+        if b.status == "ok" and b.block != HEAD_BLOCK:
+            assert b.rel_error is not None and b.rel_error < 2e-2, (b.block, b.phase, b.backend, b.rel_error)
+    return result

@@ -311,6 +311,28 @@ def test_profile_runs_every_block_and_backend():
     assert blocks["full-shared+dense", "decode", "onnxruntime"].flops > 0
 
 
+def test_triton_kernels_in_an_altup_layer_equal_the_torch_step():
+    """The profiler's Triton backend on a KV-shared global layer of Gemma 3n: the flash-decoding
+    kernel (and whatever else it patches) inside the AltUp streams equals the torch step (Triton's
+    interpreter on the CPU)."""
+    from block_cases import triton_step_of
+    used, error = triton_step_of(spec_from_hf_config(_small()), "full-shared+dense")
+    assert "decode_attention" in used and error < 1e-5
+
+
+@pytest.mark.gpu
+def test_profile_on_cuda_runs_every_backend():
+    """On a GPU: the AltUp layers ([B, S, 4 d] in and out) through torch, SDPA, our Triton decode
+    attention (over the full-attention KV-shared cache) and ONNX Runtime's CUDA provider with the
+    per-layer input bound beside x, against the float64 reference."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from block_cases import assert_cuda_profile
+    result = assert_cuda_profile(spec_from_hf_config(_small()))
+    decode_triton = {b.block: b for b in result.blocks if b.backend == "triton" and b.phase == "decode"}
+    assert "decode_attention" in decode_triton["full-shared+dense"].kernels
+
+
 # --------------------------------------------------------------------------- the diagram
 
 def test_diagram_shows_the_streams_laurel_and_the_sparse_gate():

@@ -444,15 +444,8 @@ def test_profile_of_an_e_model_on_cuda_runs_every_backend():
     provider with the per-layer input bound beside x, all against the float64 reference."""
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
-    from kernels.profiler import HEAD_BLOCK, ProfileRequest, profile
-    spec = spec_from_hf_config(_small(attention_k_eq_v=True, num_global_key_value_heads=1))
-    result = profile(ProfileRequest(spec, device="cuda", backends=("torch", "sdpa", "triton", "onnxruntime"),
-                                    context=256, repeats=3, warmup=1))
-    assert result.status == "ok", result.messages
-    for b in result.blocks:
-        assert b.status in ("ok", "skipped"), (b.block, b.phase, b.backend, b.message)
-        if b.status == "ok" and b.block != HEAD_BLOCK:
-            assert b.rel_error is not None and b.rel_error < 2e-2, (b.block, b.phase, b.backend, b.rel_error)
+    from block_cases import assert_cuda_profile
+    result = assert_cuda_profile(spec_from_hf_config(_small(attention_k_eq_v=True, num_global_key_value_heads=1)))
     decode_triton = {b.block: b for b in result.blocks if b.backend == "triton" and b.phase == "decode"}
     assert "decode_attention" in decode_triton["full-shared+dense"].kernels
     assert "decode_attention" not in decode_triton["local-shared+dense"].kernels
@@ -461,33 +454,11 @@ def test_profile_of_an_e_model_on_cuda_runs_every_backend():
 def test_triton_decode_attention_reads_a_shared_cache_as_the_torch_layer_does():
     """The profiler's Triton backend on a KV-shared global layer: the flash-decoding kernel over the
     cache another layer wrote equals the torch step (Triton's interpreter on the CPU)."""
-    pytest.importorskip("triton")
-    from kernels.backends import patch_triton
-    from kernels.triton_ops import interpreting
-    if not (interpreting() or torch.cuda.is_available()):
-        pytest.skip("Triton kernels need a GPU or TRITON_INTERPRET=1")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    from block_cases import triton_step_of
     spec = spec_from_hf_config(_small())
-    from kernels.blocks import build_layer
-    torch.manual_seed(0)
-    layer = build_layer(spec, spec.blocks["full-shared+dense"], torch.float32, device).eval()
-    B, pos = 2, 12
-    x, ple = torch.randn(B, 1, 64, device=device), torch.randn(B, 1, 8, device=device)
-    states = layer.new_state(B, pos + 1)
-    undo = []
-
-    def setter(obj, attr, value):
-        undo.append((obj, attr))
-        object.__setattr__(obj, attr, value)
-    with torch.no_grad():
-        ref = layer.step(x, states, pos, ple)
-        used = patch_triton(layer, "decode", setter, None)
-        out = layer.step(x, states, pos, ple)
-        for obj, attr in undo:
-            obj.__dict__.pop(attr, None)
-    assert "decode_attention" in used
-    assert ((out - ref).norm() / ref.norm()).item() < 1e-5
+    used, error = triton_step_of(spec, "full-shared+dense")
+    assert "decode_attention" in used and error < 1e-5
     # a sliding shared layer reads a full-length cache through a mask; the kernel reads its whole
     # cache as the window, so the layer keeps to torch
-    local = build_layer(spec, spec.blocks["local-shared+dense"], torch.float32, device)
-    assert "decode_attention" not in patch_triton(local, "decode", lambda *a: None, None)
+    used, error = triton_step_of(spec, "local-shared+dense")
+    assert "decode_attention" not in used and error < 1e-5
