@@ -98,11 +98,15 @@ def patch_triton(layer, phase: str, setter, weights: str | None) -> list[str]:
     from kernels.blocks import MLA, Attention, MoE, RMSNorm
     used: list[str] = []
     for m in layer.modules():
-        if isinstance(m, RMSNorm):
+        if isinstance(m, RMSNorm) and (m.weight is None or m.weight.dim() == 1):
+            # (a weight per head, Cohere's QK-norm, stays on torch: the kernel takes one vector)
             from kernels.triton_ops.rmsnorm import rms_norm
 
             def norm_fwd(x, m=m):
-                return rms_norm(x.contiguous(), m.weight, m.eps)
+                weight = m.weight
+                if weight is None:                  # nanochat's weightless norms: a vector of ones
+                    weight = torch.ones(x.shape[-1], dtype=x.dtype, device=x.device)
+                return rms_norm(x.contiguous(), weight, m.eps)
             setter(m, "forward", norm_fwd)
             if "rms_norm" not in used:
                 used.append("rms_norm")

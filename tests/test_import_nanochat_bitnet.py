@@ -164,6 +164,16 @@ def test_a_layer_computes_what_transformers_layer_computes(model_type):
     assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-12
 
 
+@pytest.mark.parametrize("model_type", ["nanochat", "bitnet"])
+def test_triton_kernels_in_the_layers_equal_the_torch_step(model_type):
+    """The profiler's Triton backend: decode attention and the fused RMSNorm, the weightless ones
+    (nanochat) and the sub-norms (BitNet) included (Triton's interpreter on the CPU)."""
+    from block_cases import triton_step_of
+    spec = spec_from_hf_config(_small(model_type))
+    used, error = triton_step_of(spec, spec.layout[0])
+    assert {"decode_attention", "rms_norm"} <= used and error < 1e-5
+
+
 def test_profile_runs_every_block():
     from block_cases import assert_blocks_run
     for cfg in (_small("nanochat"), _small("bitnet")):

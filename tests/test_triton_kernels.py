@@ -317,7 +317,9 @@ def _tiny_spec(mixer: dict):
     # Gemma 4's global layers: the values are the normed key projection
     {"type": "attention", "heads": 4, "kv_heads": 2, "head_dim": 16, "qk_norm": "head", "value_from_key": True,
      "v_norm": True},
-], ids=["gqa", "mqa-sliding", "mla", "mla-dsa", "gemma4-k-eq-v"])
+    # Cohere's QK-norm, a weight vector per head: those norms keep to torch
+    {"type": "attention", "heads": 4, "kv_heads": 2, "head_dim": 16, "qk_norm": "per_head"},
+], ids=["gqa", "mqa-sliding", "mla", "mla-dsa", "gemma4-k-eq-v", "per-head-qk-norm"])
 def test_profiler_triton_patch_matches_the_torch_layer(seed, mixer):
     """The profiler's "triton" backend swaps our kernels into a decoder layer (decode attention
     or MLA decode, RMSNorm, and the MoE experts, DeepSeek-V3's score-bias routing included):
@@ -327,6 +329,9 @@ def test_profiler_triton_patch_matches_the_torch_layer(seed, mixer):
     spec = _tiny_spec(mixer)
     layer = build_layer(spec, spec.layers[0], torch.float32, DEVICE)
     with torch.no_grad():
+        for norm in layer.modules():            # per-head weights that differ by head
+            if type(norm).__name__ == "RMSNorm" and norm.weight.dim() > 1:
+                norm.weight.uniform_(0.5, 1.5)
         for ffn in layer.ffns:
             ffn.score_bias.uniform_(-0.5, 0.5)          # the bias must change which experts win
         for p in layer.parameters():
