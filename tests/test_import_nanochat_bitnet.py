@@ -1,5 +1,6 @@
-"""nanochat and BitNet b1.58: import, parameters and FLOPs against transformers, their layers against
-transformers' decoder layers, the torch and ONNX Runtime blocks, the spec's new rules and the diagram.
+"""nanochat and BitNet b1.58: import, parameters and FLOPs against transformers, the torch, Triton and
+ONNX Runtime blocks, the spec's new rules and the diagram (their layers against transformers' decoder
+layers: tests/test_layers_vs_transformers.py).
 
 nanochat (Karpathy, 2025): weightless RMSNorms everywhere (one right after the embedding), a
 weightless QK norm after RoPE, a plain ReLU^2 MLP. BitNet b1.58 (Microsoft, 2025): Llama's layer with
@@ -105,64 +106,8 @@ def test_prefill_flops_equal_flop_counter(cfg):
     assert phase_flops(spec_from_hf_config(cfg), 64, dense_attention=True) == counted_flops(cfg, 64)
 
 
-# --------------------------------------------------------------------------- layers against transformers
-
-def _layer_output(model_type: str, cfg: dict, flip_rotation: bool):
-    """(ours, transformers') output of decoder layer 0 with the same float64 weights."""
-    import importlib
-
-    from kernels.blocks import build_layer
-    module = importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}")
-    prefix = {"nanochat": "NanoChat", "bitnet": "BitNet"}[model_type]
-    config = transformers.AutoConfig.for_model(**cfg)
-    config._attn_implementation = "sdpa"      # eager attention takes its softmax in float32
-    spec = spec_from_hf_config(cfg)
-    torch.manual_seed(0)
-    ours = build_layer(spec, spec.layers[0], dtype=torch.float64, rope_theta=config.rope_parameters["rope_theta"],
-                       eps=config.rms_norm_eps).eval()
-    with torch.no_grad():
-        for p in ours.parameters():
-            p.normal_(0, 0.3) if p.dim() > 1 else p.uniform_(0.5, 1.5)
-    ref = getattr(module, f"{prefix}DecoderLayer")(config, 0).double().eval()
-    a, f = ours.mixers[0], ours.ffns[0]
-    weights = {f"self_attn.{n}": t for n, t in a.state_dict().items()}
-    mlp_names = {"up_proj": "fc1", "down_proj": "fc2"} if model_type == "nanochat" else {}
-    for n, t in f.state_dict().items():
-        head, _, tail = n.partition(".")
-        weights[f"mlp.{mlp_names.get(head, head)}.{tail}"] = t
-    for name, norm in zip(("input_layernorm", "post_attention_layernorm"), ours.norms):
-        weights.update({f"{name}.{n}": t for n, t in norm.state_dict().items()})
-    ref.load_state_dict({k: v.clone() for k, v in weights.items()}, strict=True)
-    for norm in ref.modules():     # transformers' RMSNorms compute in float32: here in float64
-        if type(norm).__name__.endswith("RMSNorm"):
-            eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", None))
-            weight = getattr(norm, "weight", None)
-            norm.forward = lambda h, eps=eps, w=weight: h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * (
-                1.0 if w is None else w)
-    B, L = 2, 7
-    x = torch.randn(B, L, spec.hidden_size, dtype=torch.float64)
-    positions = torch.arange(L)[None]
-    # RoPE's angles in float64 (transformers' rotary embeddings compute them in float32)
-    hd = spec.layers[0].mixer.head_dim
-    inv_freq = config.rope_parameters["rope_theta"] ** -(torch.arange(0, hd, 2, dtype=torch.float64) / hd)
-    angles = torch.cat([positions[0, :, None] * inv_freq] * 2, -1)[None]
-    # nanochat turns its pairs the other way: -sin gives the usual turn
-    cos, sin = angles.cos(), angles.sin() * (-1 if flip_rotation else 1)
-    mask = torch.full((L, L), float("-inf"), dtype=torch.float64).triu(1)[None, None]
-    with torch.no_grad():
-        expected = ref(x, attention_mask=mask, position_ids=positions, position_embeddings=(cos, sin))
-        got = ours(x)
-    return got, expected[0] if isinstance(expected, tuple) else expected
-
-
-@pytest.mark.parametrize("model_type", ["nanochat", "bitnet"])
-def test_a_layer_computes_what_transformers_layer_computes(model_type):
-    """The weightless norms, the QK norm after RoPE (nanochat), the sub-norms (BitNet), the ReLU^2
-    MLPs, all in float64. Not modelled: nanochat's rotation runs the other way (the same cost); the
-    comparison turns it back."""
-    got, expected = _layer_output(model_type, _small(model_type), flip_rotation=model_type == "nanochat")
-    assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-12
-
+# --------------------------------------------------------------------------- kernels and backends
+# (each decoder layer against transformers' in float64: tests/test_layers_vs_transformers.py)
 
 @pytest.mark.parametrize("model_type", ["nanochat", "bitnet"])
 def test_triton_kernels_in_the_layers_equal_the_torch_step(model_type):

@@ -1,0 +1,94 @@
+"""Our decoder layer against transformers' decoder layer with the same weights, in float64.
+
+Test-only: transformers is a test dependency. The layer is layer ``index`` of the causal LM that
+transformers builds from the config; our block gets random weights, which are copied into it by
+name (our modules are named as transformers names them), so a missing or extra weight fails the
+strict load. Where transformers computes in float32 (its RMSNorms, RoPE's angles, eager softmax),
+the comparison computes in float64: norms are recomputed, the angles are given, attention is SDPA.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+PRE_NORMS = ("input_layernorm", "post_attention_layernorm")
+POST_NORMS = ("post_attention_layernorm", "post_feedforward_layernorm")       # OLMo 2
+
+
+def _float64_norms(module: torch.nn.Module) -> None:
+    """transformers' RMSNorms upcast to float32: recompute them in float64 (x / rms(x) * w)."""
+    for norm in module.modules():
+        if type(norm).__name__.endswith("RMSNorm"):
+            eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", None))
+            weight = getattr(norm, "weight", None)
+            norm.forward = lambda h, eps=eps, w=weight: h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * (
+                1.0 if w is None else w)
+
+
+def expert_weights(ours: dict, prefix: str = "mlp") -> dict:
+    """Our stacked experts (w_gate, w_up [E, D, F], w_down [E, F, D], router) as transformers 5
+    stores them: experts.gate_up_proj [E, 2F, D] (gate rows first), experts.down_proj [E, D, F],
+    the router as ``gate``."""
+    out = {}
+    for name, t in ours.items():
+        if name.endswith("w_gate"):
+            out[f"{prefix}.experts.gate_up_proj"] = torch.cat([t.transpose(1, 2), ours[name[:-6] + "w_up"].transpose(1, 2)], 1)
+        elif name.endswith("w_down"):
+            out[f"{prefix}.experts.down_proj"] = t.transpose(1, 2)
+        elif name.endswith("router.weight"):
+            out[f"{prefix}.gate.weight"] = t
+    return out
+
+
+def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict | None = None,
+                convert: Callable[[dict], dict] | None = None, flip_rotation: bool = False, seed: int = 0,
+                batch: int = 2, tokens: int = 7) -> float:
+    """Relative error (max abs difference over max abs value) of our layer ``index`` against
+    transformers' on fresh float64 inputs. ``rename`` maps our FFN module names to transformers'
+    (nanochat's fc1/fc2); ``convert`` turns our FFN's weights into transformers' (MoE layouts);
+    ``flip_rotation`` turns pairs the other way (nanochat's RoPE)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from kernels.blocks import build_layer
+    from models.hf import spec_from_hf_config
+    cfg = {**cfg, "pad_token_id": None}           # small test vocabularies have no such row
+    if "layer_types" in cfg:
+        cfg["layer_types"] = None                   # the type's default for the layer count
+    config = AutoConfig.for_model(**cfg)
+    config._attn_implementation = "sdpa"            # eager attention takes its softmax in float32
+    config._experts_implementation = "eager"
+    rope = config.rope_parameters
+    theta = rope["rope_theta"] if "rope_theta" in rope else rope[config.layer_types[index]]["rope_theta"]
+    ref = AutoModelForCausalLM.from_config(config).model.layers[index].double().eval()
+    spec = spec_from_hf_config(cfg)
+    torch.manual_seed(seed)
+    eps = getattr(config, "rms_norm_eps", None) or getattr(config, "layer_norm_eps", None) or 1e-5
+    ours = build_layer(spec, spec.blocks[spec.layout[index]], dtype=torch.float64, rope_theta=theta, eps=eps).eval()
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.normal_(0, 0.3) if p.dim() > 1 else p.uniform_(0.5, 1.5)
+    weights = {f"self_attn.{n}": t for n, t in ours.mixers[0].state_dict().items()}
+    ffn = ours.ffns[0].state_dict()
+    if convert is not None:
+        weights.update(convert(ffn))
+    else:
+        for n, t in ffn.items():
+            head, _, tail = n.partition(".")
+            weights[f"mlp.{(rename or {}).get(head, head)}.{tail}"] = t
+    for name, norm in zip(norm_names, ours.norms):
+        weights.update({f"{name}.{n}": t for n, t in norm.state_dict().items()})
+    ref.load_state_dict({k: v.clone() for k, v in weights.items()}, strict=True)
+    _float64_norms(ref)
+    x = torch.randn(batch, tokens, spec.hidden_size, dtype=torch.float64)
+    positions = torch.arange(tokens)[None]
+    hd = spec.layers[index].mixer.head_dim
+    inv_freq = theta ** -(torch.arange(0, hd, 2, dtype=torch.float64) / hd)
+    angles = torch.cat([positions[0, :, None] * inv_freq] * 2, -1)[None]
+    cos, sin = angles.cos(), angles.sin() * (-1 if flip_rotation else 1)
+    mask = torch.full((tokens, tokens), float("-inf"), dtype=torch.float64).triu(1)[None, None]
+    with torch.no_grad():
+        expected = ref(x, attention_mask=mask, position_ids=positions, position_embeddings=(cos, sin))
+        expected = expected[0] if isinstance(expected, tuple) else expected
+        got = ours(x)
+    return ((got - expected).abs().max() / expected.abs().max()).item()

@@ -1,0 +1,47 @@
+"""Our decoder layers compute what transformers' decoder layers compute: the same float64 weights,
+the same inputs, layer 0 of a small model of each type (tests/layer_reference.py).
+
+Exact to rounding where both sides run in float64; within transformers' float32 where it insists
+on it (Mixtral's router softmax, OLMo 1's weightless LayerNorm). Gemma 3n's layers are compared in
+tests/test_gemma3n.py. Not compared, because the blocks do not model them and they change neither
+parameters nor FLOPs: Granite's scalar multipliers, ERNIE 4.5's interleaved rotary pairs (a
+permutation of the q/k rows), zero-centred norm weights (Gemma: 1 + w), a Qwen3-MoE config whose
+norm_topk_prob is false (the blocks always renormalise the top-k weights, as the released
+checkpoints do), and types whose transformers layer fuses projections (Phi-3, GLM).
+"""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from hf_reference import default_config  # noqa: E402
+from layer_reference import POST_NORMS, expert_weights, layer_error  # noqa: E402
+
+SMALL = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=96, num_attention_heads=4, num_key_value_heads=2,
+             vocab_size=128)
+
+EXACT = {
+    "llama": {}, "mistral": {}, "qwen2": {}, "qwen3": {}, "smollm3": {}, "internlm3": {}, "arcee": {},
+    "seed_oss": {}, "iquestcoder": {}, "jais2": {}, "ministral3": {}, "cwm": {}, "bitnet": {},
+    "olmo2": dict(norm_names=POST_NORMS), "olmo3": dict(norm_names=POST_NORMS), "exaone4": dict(norm_names=POST_NORMS),
+    "apertus": dict(rename={"xielu": "act_fn"}, norm_names=("attention_layernorm", "feedforward_layernorm")),
+    "nanochat": dict(rename={"up_proj": "fc1", "down_proj": "fc2"}, flip_rotation=True),
+}
+FLOAT32 = {
+    "mixtral": ({"num_local_experts": 4, "num_experts_per_tok": 2}, dict(convert=expert_weights)),
+    "olmo": ({}, {}),
+}
+
+
+@pytest.mark.parametrize("model_type", sorted(EXACT))
+def test_a_layer_equals_transformers_layer(model_type):
+    """nanochat's rotation runs the other way round; the comparison turns it back (not modelled)."""
+    assert layer_error(default_config(model_type, **SMALL), **EXACT[model_type]) < 1e-12
+
+
+@pytest.mark.parametrize("model_type", sorted(FLOAT32))
+def test_a_layer_equals_transformers_layer_within_its_float32(model_type):
+    extra, kw = FLOAT32[model_type]
+    assert layer_error(default_config(model_type, **{**SMALL, **extra}), **kw) < 1e-6
