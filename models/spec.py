@@ -393,6 +393,9 @@ class MoEFFN(_Part):
     # Gemma 4: the router normalises its input (no weights) and learns a scale per hidden channel
     # and one per expert
     router_scales: bool = False
+    # the k chosen routing weights rescaled to sum to one (norm_topk_prob); False: the scores as
+    # they are (OLMoE, Qwen2-MoE, Jamba). Neither changes parameters or FLOPs.
+    normalize_top_k: bool = True
 
     def validate(self, path: str) -> None:
         for name in ("experts", "top_k", "d_expert"):
@@ -407,7 +410,7 @@ class MoEFFN(_Part):
             raise SpecError(f"{path}.activation", "xielu learns parameters of its own per FFN: "
                                                   "only a dense FFN takes it")
         for name in ("gated", "router_bias", "router_score_bias", "expert_bias", "shared_gate",
-                     "router_scales"):
+                     "router_scales", "normalize_top_k"):
             _boolean(f"{path}.{name}", getattr(self, name))
 
     @property

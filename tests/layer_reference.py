@@ -29,9 +29,14 @@ def _float64_norms(module: torch.nn.Module) -> None:
 def expert_weights(ours: dict, prefix: str = "mlp") -> dict:
     """Our stacked experts (w_gate, w_up [E, D, F], w_down [E, F, D], router) as transformers 5
     stores them: experts.gate_up_proj [E, 2F, D] (gate rows first), experts.down_proj [E, D, F],
-    the router as ``gate``."""
+    the router as ``gate``; Qwen2-MoE's one shared expert and its gate as shared_expert and
+    shared_expert_gate."""
     out = {}
     for name, t in ours.items():
+        if name.startswith("shared.0."):
+            out[f"{prefix}.shared_expert.{name[len('shared.0.'):]}"] = t
+        elif name == "shared_gate.weight":
+            out[f"{prefix}.shared_expert_gate.weight"] = t
         if name.endswith("w_gate"):
             out[f"{prefix}.experts.gate_up_proj"] = torch.cat([t.transpose(1, 2), ours[name[:-6] + "w_up"].transpose(1, 2)], 1)
         elif name.endswith("w_down"):

@@ -2,12 +2,11 @@
 the same inputs, layer 0 of a small model of each type (tests/layer_reference.py).
 
 Exact to rounding where both sides run in float64; within transformers' float32 where it insists
-on it (Mixtral's router softmax, OLMo 1's weightless LayerNorm). Gemma 3n's layers are compared in
+on it (the MoE routers' softmax, OLMo 1's weightless LayerNorm). Gemma 3n's layers are compared in
 tests/test_gemma3n.py. Not compared, because the blocks do not model them and they change neither
 parameters nor FLOPs: Granite's scalar multipliers, ERNIE 4.5's interleaved rotary pairs (a
-permutation of the q/k rows), zero-centred norm weights (Gemma: 1 + w), a Qwen3-MoE config whose
-norm_topk_prob is false (the blocks always renormalise the top-k weights, as the released
-checkpoints do), and types whose transformers layer fuses projections (Phi-3, GLM).
+permutation of the q/k rows), zero-centred norm weights (Gemma: 1 + w), and types whose
+transformers layer fuses projections (Phi-3, GLM).
 """
 from __future__ import annotations
 
@@ -29,9 +28,15 @@ EXACT = {
     "apertus": dict(rename={"xielu": "act_fn"}, norm_names=("attention_layernorm", "feedforward_layernorm")),
     "nanochat": dict(rename={"up_proj": "fc1", "down_proj": "fc2"}, flip_rotation=True),
 }
+MOE = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32}
 FLOAT32 = {
     "mixtral": ({"num_local_experts": 4, "num_experts_per_tok": 2}, dict(convert=expert_weights)),
     "olmo": ({}, {}),
+    # routing weights left as the softmax gave them (OLMoE's and Qwen-MoE's default) or rescaled
+    "olmoe": (MOE, dict(convert=expert_weights)),
+    "qwen3_moe": ({**MOE, "head_dim": 16}, dict(convert=expert_weights)),
+    "qwen3_moe-normalized": ({**MOE, "head_dim": 16, "norm_topk_prob": True}, dict(convert=expert_weights)),
+    "qwen2_moe": ({**MOE, "shared_expert_intermediate_size": 48}, dict(convert=expert_weights)),
 }
 
 
@@ -44,4 +49,5 @@ def test_a_layer_equals_transformers_layer(model_type):
 @pytest.mark.parametrize("model_type", sorted(FLOAT32))
 def test_a_layer_equals_transformers_layer_within_its_float32(model_type):
     extra, kw = FLOAT32[model_type]
-    assert layer_error(default_config(model_type, **{**SMALL, **extra}), **kw) < 1e-6
+    cfg = default_config(model_type.split("-")[0], **{**SMALL, **extra})
+    assert layer_error(cfg, **kw) < 1e-6

@@ -111,11 +111,12 @@ class MoE(nn.Module):
     ``scoring``: "softmax" (Mixtral, Qwen: softmax, then top-k), "sigmoid" (DeepSeek-V3: sigmoid,
     top-k by score + bias, weights from the unbiased scores), "topk_softmax" (gpt-oss: top-k of the
     logits, softmax over those k). None picks from the spec. ``renormalize`` rescales the k
-    weights to sum to one (not for topk_softmax, whose weights already do).
+    weights to sum to one (not for topk_softmax, whose weights already do); None: as the spec's
+    ``normalize_top_k`` says.
     """
 
     def __init__(self, cfg: S.MoEFFN, hidden: int, *, scoring: str | None = None,
-                 renormalize: bool = True, impl: str = "loop"):
+                 renormalize: bool | None = None, impl: str = "loop"):
         super().__init__()
         self.cfg = cfg
         E, Z, Fd, D = cfg.experts, cfg.zero_experts, cfg.d_expert, hidden
@@ -123,6 +124,8 @@ class MoE(nn.Module):
         if scoring is None:
             scoring = ("sigmoid" if cfg.router_score_bias and not Z else
                        "topk_softmax" if cfg.activation == "swiglu_oai" else "softmax")
+        if renormalize is None:
+            renormalize = cfg.normalize_top_k
         self.scoring, self.renormalize, self.impl = scoring, renormalize, impl
         # The per-expert loop reads the routing on the host (torch.where on the chosen ids), which
         # a CUDA graph cannot capture; a profiler times such a layer on the stream instead.

@@ -135,6 +135,17 @@ def rope_fraction_by_layer_type(cfg: Config, defaults: Mapping[str, float]) -> d
     return out
 
 
+# model types whose transformers config leaves the top-k routing weights as the softmax gave them
+# unless norm_topk_prob says otherwise (every other type with the key defaults to rescaling them)
+NOT_NORMALIZED_TOP_K = frozenset({"deepseek_v2", "dots1", "flex_olmo", "kolibri1", "olmoe", "qwen2_moe",
+                                  "qwen3_moe"})
+
+
+def normalize_top_k(cfg: Config) -> bool:
+    """norm_topk_prob, or the type's transformers default."""
+    return bool(get(cfg, "norm_topk_prob", default=cfg.get("model_type") not in NOT_NORMALIZED_TOP_K))
+
+
 def nullable_int(cfg: Config, key: str, default: int) -> int:
     """An optional integer of a config class: absent, the class default; an explicit null, 0 (none:
     a sliding_window of null, a q_lora_rank of null)."""

@@ -12,7 +12,8 @@ from typing import Mapping
 
 from ..spec import SSM, Attention, Layer, LinearAttention, MoEFFN, ShortConv, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
-                     gqa_attention, layer_types, layer_types_or_flags, nullable_int, rope_fraction_by_layer_type)
+                     gqa_attention, layer_types, layer_types_or_flags, normalize_top_k, nullable_int,
+                     rope_fraction_by_layer_type)
 
 
 def _mamba2(cfg: Config, d: int, *, prefix: str = "", d_inner: int | None = None,
@@ -54,7 +55,8 @@ def import_qwen3_next(cfg: Config, name: str):
     shared = as_int(cfg, "shared_expert_intermediate_size", default=0)
     moe = MoEFFN(experts=experts, top_k=as_int(cfg, "num_experts_per_tok"),
                  d_expert=as_int(cfg, "moe_intermediate_size"), shared_experts=1 if shared else 0,
-                 d_shared=shared, shared_gate=bool(shared)) if experts else None
+                 d_shared=shared, shared_gate=bool(shared),
+                 normalize_top_k=normalize_top_k(cfg)) if experts else None
     dense = dense_ffn(cfg) if moe is None or get(cfg, "intermediate_size") else None
     # Qwen3.5 MoE: every layer sparse, whatever the keys say
     step = 1 if qwen3_5 else as_int(cfg, "decoder_sparse_step", default=1)
@@ -129,8 +131,9 @@ def import_jamba(cfg: Config, name: str):
                 dt_rank=dt_rank, inner_norms=True, gated_norm=False)
     attn = gqa_attention(cfg, hidden=hidden, qkv_bias=False, out_bias=False, rope=False)
     experts = as_int(cfg, "num_experts", default=16)
+    # Jamba keeps the top-k softmax weights as they are (JambaTopKRouter)
     moe = MoEFFN(experts=experts, top_k=as_int(cfg, "num_experts_per_tok", default=2),
-                 d_expert=as_int(cfg, "intermediate_size"))
+                 d_expert=as_int(cfg, "intermediate_size"), normalize_top_k=False)
     dense = dense_ffn(cfg)
     layers = []
     for i in range(n):
@@ -178,6 +181,7 @@ def import_nemotron_h(cfg: Config, name: str):
         moe = MoEFFN(experts=as_int(cfg, "n_routed_experts"), top_k=as_int(cfg, "num_experts_per_tok"),
                      d_expert=as_int(cfg, "moe_intermediate_size"), gated=False, activation=act,
                      shared_experts=as_int(cfg, "n_shared_experts", default=1),
+                     normalize_top_k=normalize_top_k(cfg),
                      d_shared=as_int(cfg, "moe_shared_expert_intermediate_size", default=0),
                      router_score_bias=True)
         blocks["moe"] = Layer((), (moe,))
@@ -273,7 +277,8 @@ def import_lfm2(cfg: Config, name: str):
         dense = dense_ffn(cfg, activation="silu", bias=False)
         moe = MoEFFN(experts=as_int(cfg, "num_experts"), top_k=as_int(cfg, "num_experts_per_tok"),
                      d_expert=as_int(cfg, "moe_intermediate_size"), activation="silu",
-                     router_score_bias=bool(get(cfg, "use_expert_bias", default=True)))
+                     router_score_bias=bool(get(cfg, "use_expert_bias", default=True)),
+                     normalize_top_k=normalize_top_k(cfg))
         ffns = [dense if i < dense_layers else moe for i in range(n)]
     else:
         ffns = [dense_ffn(cfg, d_ff=_lfm2_d_ff(cfg), activation="silu", bias=False)] * n

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ..spec import Attention, Layer, MoEFFN, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
-                     gqa_attention, layer_types, layer_types_or_flags, mlp_layer_types, nullable_int,
-                     rope_fraction, rope_fraction_by_layer_type)
+                     gqa_attention, layer_types, layer_types_or_flags, mlp_layer_types, normalize_top_k,
+                     nullable_int, rope_fraction, rope_fraction_by_layer_type)
 from .dense import granite_swa_attention
 
 
@@ -19,7 +19,8 @@ def _experts(cfg: Config, **fields) -> MoEFFN:
     base = dict(experts=as_int(cfg, "num_local_experts", "num_experts", "n_routed_experts"),
                 top_k=as_int(cfg, "num_experts_per_tok", "num_experts_per_token", "moe_topk"),
                 d_expert=as_int(cfg, "moe_intermediate_size", "intermediate_size"),
-                activation=activation(get(cfg, "hidden_act", default="silu")))
+                activation=activation(get(cfg, "hidden_act", default="silu")),
+                normalize_top_k=normalize_top_k(cfg))
     base.update(fields)
     return MoEFFN(**base)
 
@@ -306,7 +307,8 @@ def _routed_experts(cfg: Config, experts_key: str, d_expert: int, **fields) -> M
     num_local_experts), so that an error names the key the file holds."""
     return MoEFFN(experts=as_int(cfg, experts_key, "num_local_experts", "num_experts"),
                   top_k=as_int(cfg, "num_experts_per_tok"), d_expert=d_expert,
-                  activation=activation(get(cfg, "hidden_act", default="silu")), **fields)
+                  activation=activation(get(cfg, "hidden_act", default="silu")),
+                  **{"normalize_top_k": normalize_top_k(cfg), **fields})
 
 
 def _one_shared(width: int) -> dict:
