@@ -46,13 +46,28 @@ def expert_weights(ours: dict, prefix: str = "mlp") -> dict:
     return out
 
 
+def gpt_oss_expert_weights(ours: dict, prefix: str = "mlp") -> dict:
+    """gpt-oss's experts as transformers stores them: gate and up interleaved column by column in
+    gate_up_proj [E, D, 2F] (and its bias), down_proj [E, F, D] as ours, a biased ``router``."""
+    def interleaved(gate, up):
+        out = torch.empty(*gate.shape[:-1], 2 * gate.shape[-1], dtype=gate.dtype)
+        out[..., ::2], out[..., 1::2] = gate, up
+        return out
+    return {f"{prefix}.experts.gate_up_proj": interleaved(ours["w_gate"], ours["w_up"]),
+            f"{prefix}.experts.gate_up_proj_bias": interleaved(ours["b_gate"], ours["b_up"]),
+            f"{prefix}.experts.down_proj": ours["w_down"], f"{prefix}.experts.down_proj_bias": ours["b_down"],
+            f"{prefix}.router.weight": ours["router.weight"], f"{prefix}.router.bias": ours["router.bias"]}
+
+
 def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict | None = None,
                 convert: Callable[[dict], dict] | None = None, flip_rotation: bool = False, seed: int = 0,
-                batch: int = 2, tokens: int = 7) -> float:
+                batch: int = 2, tokens: int = 7, attention: str = "sdpa", half_angles: bool = False) -> float:
     """Relative error (max abs difference over max abs value) of our layer ``index`` against
     transformers' on fresh float64 inputs. ``rename`` maps our FFN module names to transformers'
     (nanochat's fc1/fc2); ``convert`` turns our FFN's weights into transformers' (MoE layouts);
-    ``flip_rotation`` turns pairs the other way (nanochat's RoPE)."""
+    ``flip_rotation`` turns pairs the other way (nanochat's RoPE); ``attention`` "eager" for types
+    without SDPA in transformers (its softmax is float32); ``half_angles``: the layer takes one angle
+    per rotated pair (gpt-oss). A sliding layer gets its window's mask."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from kernels.blocks import build_layer
@@ -61,7 +76,7 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     if "layer_types" in cfg:
         cfg["layer_types"] = None                   # the type's default for the layer count
     config = AutoConfig.for_model(**cfg)
-    config._attn_implementation = "sdpa"            # eager attention takes its softmax in float32
+    config._attn_implementation = attention         # eager attention takes its softmax in float32
     config._experts_implementation = "eager"
     rope = config.rope_parameters
     theta = rope["rope_theta"] if "rope_theta" in rope else rope[config.layer_types[index]]["rope_theta"]
@@ -87,11 +102,14 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     _float64_norms(ref)
     x = torch.randn(batch, tokens, spec.hidden_size, dtype=torch.float64)
     positions = torch.arange(tokens)[None]
-    hd = spec.layers[index].mixer.head_dim
+    hd = spec.layers[index].mixer.head_dim          # full RoPE over each head
     inv_freq = theta ** -(torch.arange(0, hd, 2, dtype=torch.float64) / hd)
-    angles = torch.cat([positions[0, :, None] * inv_freq] * 2, -1)[None]
+    angles = torch.cat([positions[0, :, None] * inv_freq] * (1 if half_angles else 2), -1)[None]
     cos, sin = angles.cos(), angles.sin() * (-1 if flip_rotation else 1)
-    mask = torch.full((tokens, tokens), float("-inf"), dtype=torch.float64).triu(1)[None, None]
+    mixer = spec.layers[index].mixer
+    q, k = torch.arange(tokens)[:, None], torch.arange(tokens)[None, :]
+    seen = (k <= q) & ((q - k < mixer.window) if mixer.kind == "sliding" else True)
+    mask = torch.zeros(tokens, tokens, dtype=torch.float64).masked_fill(~seen, float("-inf"))[None, None]
     with torch.no_grad():
         expected = ref(x, attention_mask=mask, position_ids=positions, position_embeddings=(cos, sin))
         expected = expected[0] if isinstance(expected, tuple) else expected

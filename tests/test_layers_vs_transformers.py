@@ -16,7 +16,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from hf_reference import default_config  # noqa: E402
-from layer_reference import POST_NORMS, expert_weights, layer_error  # noqa: E402
+from layer_reference import POST_NORMS, expert_weights, gpt_oss_expert_weights, layer_error  # noqa: E402
 
 SMALL = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=96, num_attention_heads=4, num_key_value_heads=2,
              vocab_size=128)
@@ -51,3 +51,15 @@ def test_a_layer_equals_transformers_layer_within_its_float32(model_type):
     extra, kw = FLOAT32[model_type]
     cfg = default_config(model_type.split("-")[0], **{**SMALL, **extra})
     assert layer_error(cfg, **kw) < 1e-6
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["sliding-with-sinks", "full"])
+def test_gpt_oss_layers_equal_transformers_layers(index):
+    """gpt-oss: attention sinks, a sliding window (4 tokens of 9 here), biased QKV, the clamped
+    SwiGLU of the top-k experts with biases, the top-k softmax router with its bias."""
+    cfg = default_config("gpt_oss", **{**SMALL, "num_hidden_layers": 2, "intermediate_size": 32, "head_dim": 16,
+                                       "num_local_experts": 4, "num_experts_per_tok": 2, "sliding_window": 4})
+    error = layer_error(cfg, index=index, convert=gpt_oss_expert_weights, tokens=9, attention="eager",
+                        half_angles=True)
+    assert error < 1e-12
+
