@@ -181,6 +181,8 @@ def moe_triton_forward(m):
         else:
             logits = m.router(x2).float()
             w, ids = route(logits, m.k, scoring=m.scoring, renormalize=m.renormalize)
+            if m.cfg.routed_scale != 1.0:
+                w = w * m.cfg.routed_scale
         out = moe_ffn(x2, m.w_gate, m.w_up, m.w_down, w, ids)
         return m.add_shared(x2, out).reshape(shape)
     return forward

@@ -394,8 +394,10 @@ class MoEFFN(_Part):
     # and one per expert
     router_scales: bool = False
     # the k chosen routing weights rescaled to sum to one (norm_topk_prob); False: the scores as
-    # they are (OLMoE, Qwen2-MoE, Jamba). Neither changes parameters or FLOPs.
+    # they are (OLMoE, Qwen2-MoE, Jamba). Then times routed_scale (routed_scaling_factor:
+    # DeepSeek-V3 2.5). Neither changes parameters or FLOPs.
     normalize_top_k: bool = True
+    routed_scale: float = 1.0
 
     def validate(self, path: str) -> None:
         for name in ("experts", "top_k", "d_expert"):
@@ -412,6 +414,9 @@ class MoEFFN(_Part):
         for name in ("gated", "router_bias", "router_score_bias", "expert_bias", "shared_gate",
                      "router_scales", "normalize_top_k"):
             _boolean(f"{path}.{name}", getattr(self, name))
+        s = self.routed_scale
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s <= 0:
+            raise SpecError(f"{path}.routed_scale", f"must be a positive number, got {s!r}")
 
     @property
     def shared_dff(self) -> int:

@@ -26,17 +26,19 @@ def _float64_norms(module: torch.nn.Module) -> None:
                 1.0 if w is None else w)
 
 
-def expert_weights(ours: dict, prefix: str = "mlp") -> dict:
+def expert_weights(ours: dict, prefix: str = "mlp", shared: str = "shared_expert") -> dict:
     """Our stacked experts (w_gate, w_up [E, D, F], w_down [E, F, D], router) as transformers 5
     stores them: experts.gate_up_proj [E, 2F, D] (gate rows first), experts.down_proj [E, D, F],
-    the router as ``gate``; Qwen2-MoE's one shared expert and its gate as shared_expert and
-    shared_expert_gate."""
+    the router as ``gate`` (DeepSeek's score-correction bias beside it); one shared expert as
+    ``shared`` (Qwen2-MoE: shared_expert, with shared_expert_gate; DeepSeek: shared_experts)."""
     out = {}
     for name, t in ours.items():
         if name.startswith("shared.0."):
-            out[f"{prefix}.shared_expert.{name[len('shared.0.'):]}"] = t
+            out[f"{prefix}.{shared}.{name[len('shared.0.'):]}"] = t
         elif name == "shared_gate.weight":
             out[f"{prefix}.shared_expert_gate.weight"] = t
+        elif name == "score_bias":
+            out[f"{prefix}.gate.e_score_correction_bias"] = t
         if name.endswith("w_gate"):
             out[f"{prefix}.experts.gate_up_proj"] = torch.cat([t.transpose(1, 2), ours[name[:-6] + "w_up"].transpose(1, 2)], 1)
         elif name.endswith("w_down"):
@@ -88,6 +90,9 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     with torch.no_grad():
         for p in ours.parameters():
             p.normal_(0, 0.3) if p.dim() > 1 else p.uniform_(0.5, 1.5)
+        for name, b in ours.named_buffers():
+            if name.endswith("score_bias"):          # it must change which experts win
+                b.uniform_(-0.5, 0.5)
     weights = {f"self_attn.{n}": t for n, t in ours.mixers[0].state_dict().items()}
     ffn = ours.ffns[0].state_dict()
     if convert is not None:
@@ -102,11 +107,11 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     _float64_norms(ref)
     x = torch.randn(batch, tokens, spec.hidden_size, dtype=torch.float64)
     positions = torch.arange(tokens)[None]
-    hd = spec.layers[index].mixer.head_dim          # full RoPE over each head
+    mixer = spec.layers[index].mixer
+    hd = getattr(mixer, "qk_rope_dim", None) or mixer.head_dim      # MLA rotates its rope dims only
     inv_freq = theta ** -(torch.arange(0, hd, 2, dtype=torch.float64) / hd)
     angles = torch.cat([positions[0, :, None] * inv_freq] * (1 if half_angles else 2), -1)[None]
     cos, sin = angles.cos(), angles.sin() * (-1 if flip_rotation else 1)
-    mixer = spec.layers[index].mixer
     q, k = torch.arange(tokens)[:, None], torch.arange(tokens)[None, :]
     seen = (k <= q) & ((q - k < mixer.window) if mixer.kind == "sliding" else True)
     mask = torch.zeros(tokens, tokens, dtype=torch.float64).masked_fill(~seen, float("-inf"))[None, None]

@@ -63,3 +63,26 @@ def test_gpt_oss_layers_equal_transformers_layers(index):
                         half_angles=True)
     assert error < 1e-12
 
+
+def _deepseek_v3(**changes) -> dict:
+    """DeepSeek-V3 at test size: MLA with a q LoRA, the first layer dense, then sigmoid routing with
+    the score-correction bias, one shared expert and routed_scaling_factor 2.5. One expert group
+    (the blocks do not model group-limited routing) and RoPE on halves, not interleaved pairs."""
+    return default_config("deepseek_v3", **{**SMALL, "num_hidden_layers": 2, "num_key_value_heads": 4,
+                                            "moe_intermediate_size": 32, "q_lora_rank": 24, "kv_lora_rank": 32,
+                                            "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16,
+                                            "n_routed_experts": 4, "num_experts_per_tok": 2, "n_group": 1,
+                                            "topk_group": 1, "first_k_dense_replace": 1, "rope_interleave": False,
+                                            **changes})
+
+
+def test_deepseek_v3_mla_layer_equals_transformers_layer():
+    assert layer_error(_deepseek_v3(), index=0) < 1e-12
+
+
+def test_deepseek_v3_moe_layer_equals_transformers_layer():
+    """The router's score bias is drawn (it must change which experts win)."""
+    from functools import partial
+    convert = partial(expert_weights, shared="shared_experts")
+    assert layer_error(_deepseek_v3(), index=1, convert=convert) < 1e-6
+

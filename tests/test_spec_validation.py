@@ -753,6 +753,36 @@ def test_xielu_is_refused_for_experts():
     DenseFFN(d_ff=16, gated=False, activation="xielu").validate("layers[0].ffns[0]")
 
 
+@pytest.mark.parametrize("fields, field", [({"routed_scale": 0.0}, "routed_scale"),
+                                           ({"routed_scale": float("inf")}, "routed_scale"),
+                                           ({"routed_scale": True}, "routed_scale"),
+                                           ({"normalize_top_k": "yes"}, "normalize_top_k")])
+def test_routing_weight_fields_are_checked(fields, field):
+    with pytest.raises(SpecError) as err:
+        MoEFFN(experts=4, top_k=2, d_expert=16, **fields).validate("ffn")
+    assert err.value.field == f"ffn.{field}"
+
+
+def test_routing_weight_fields_come_from_the_config_or_the_types_default():
+    """norm_topk_prob and routed_scaling_factor, else the config class's defaults: OLMoE leaves the
+    top-k weights as they are, DeepSeek-V3 rescales them and multiplies by 2.5."""
+    base = {"hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4, "intermediate_size": 96,
+            "vocab_size": 100, "num_experts": 4, "num_experts_per_tok": 2}
+    olmoe = spec_from_hf_config({**base, "model_type": "olmoe"}).layers[0].ffn
+    assert (olmoe.normalize_top_k, olmoe.routed_scale) == (False, 1.0)
+    told = spec_from_hf_config({**base, "model_type": "olmoe", "norm_topk_prob": True}).layers[0].ffn
+    assert told.normalize_top_k
+    ds = {**base, "model_type": "deepseek_v3", "n_routed_experts": 4, "moe_intermediate_size": 32,
+          "first_k_dense_replace": 0, "kv_lora_rank": 16, "q_lora_rank": 0, "qk_nope_head_dim": 16,
+          "qk_rope_head_dim": 8, "v_head_dim": 16}
+    v3 = spec_from_hf_config(ds).layers[0].ffn
+    assert (v3.normalize_top_k, v3.routed_scale) == (True, 2.5)
+    assert spec_from_hf_config({**ds, "routed_scaling_factor": 1.0}).layers[0].ffn.routed_scale == 1.0
+    with pytest.raises(SpecError) as err:
+        spec_from_hf_config({**ds, "routed_scaling_factor": "2.5"})
+    assert err.value.field == "config.routed_scaling_factor"
+
+
 def test_a_config_in_the_hugging_face_cache_is_named_by_its_repo(tmp_path):
     """huggingface_hub keeps a download at models--org--name/snapshots/<commit>/config.json: the
     model is called org/name, not the commit hash; elsewhere a config.json is named by its folder."""

@@ -172,6 +172,8 @@ class MoE(nn.Module):
         w = scores.gather(-1, ids)
         if self.renormalize:
             w = w / w.sum(-1, keepdim=True)
+        if self.cfg.routed_scale != 1.0:                               # DeepSeek-V3: 2.5
+            w = w * self.cfg.routed_scale
         if self.cfg.router_scales:
             w = w * wide(self.per_expert_scale)[ids]
         return w, ids

@@ -141,9 +141,20 @@ NOT_NORMALIZED_TOP_K = frozenset({"deepseek_v2", "dots1", "flex_olmo", "kolibri1
                                   "qwen3_moe"})
 
 
-def normalize_top_k(cfg: Config) -> bool:
-    """norm_topk_prob, or the type's transformers default."""
-    return bool(get(cfg, "norm_topk_prob", default=cfg.get("model_type") not in NOT_NORMALIZED_TOP_K))
+# routed_scaling_factor of the config classes whose default is not 1
+ROUTED_SCALE_BY_DEFAULT = {"axk1": 2.5, "deepseek_v3": 2.5, "kimi_k2": 2.5, "deepseek_v32": 2.5, "exaone_moe": 2.5,
+                           "glm4_moe_lite": 1.8, "glm_moe_dsa": 2.5, "kimi_linear": 2.446, "longcat_flash": 6.0}
+
+
+def routing(cfg: Config) -> dict:
+    """MoEFFN's routing-weight fields: norm_topk_prob and routed_scaling_factor, or the type's
+    transformers defaults."""
+    mt = cfg.get("model_type")
+    scale = get(cfg, "routed_scaling_factor", default=ROUTED_SCALE_BY_DEFAULT.get(mt, 1.0))
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise SpecError("config.routed_scaling_factor", f"must be a number, got {scale!r}")
+    return dict(normalize_top_k=bool(get(cfg, "norm_topk_prob", default=mt not in NOT_NORMALIZED_TOP_K)),
+                routed_scale=float(scale))
 
 
 def nullable_int(cfg: Config, key: str, default: int) -> int:

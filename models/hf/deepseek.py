@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..spec import MLA, Layer, LinearAttention, MoEFFN, SpecError
 from .common import (Config, activation, as_int, build_spec, dense_ffn, get, layer_types, mlp_layer_types,
-                     normalize_top_k, nullable_int)
+                     nullable_int, routing)
 
 
 # DeepseekV3Config's latent sizes, which Youtu's and A.X K1's config classes keep: kv_lora_rank,
@@ -37,7 +37,7 @@ def _routed(cfg: Config, **fields) -> MoEFFN:
                 d_expert=as_int(cfg, "moe_intermediate_size", "expert_ffn_hidden_size"),
                 shared_experts=as_int(cfg, "n_shared_experts", "num_shared_experts", default=0),
                 activation=activation(get(cfg, "hidden_act", default="silu")),
-                normalize_top_k=normalize_top_k(cfg))
+                **routing(cfg))
     base.update(fields)
     return MoEFFN(**base)
 

@@ -12,7 +12,7 @@ from typing import Mapping
 
 from ..spec import SSM, Attention, Layer, LinearAttention, MoEFFN, ShortConv, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
-                     gqa_attention, layer_types, layer_types_or_flags, normalize_top_k, nullable_int,
+                     gqa_attention, layer_types, layer_types_or_flags, nullable_int, routing,
                      rope_fraction_by_layer_type)
 
 
@@ -56,7 +56,7 @@ def import_qwen3_next(cfg: Config, name: str):
     moe = MoEFFN(experts=experts, top_k=as_int(cfg, "num_experts_per_tok"),
                  d_expert=as_int(cfg, "moe_intermediate_size"), shared_experts=1 if shared else 0,
                  d_shared=shared, shared_gate=bool(shared),
-                 normalize_top_k=normalize_top_k(cfg)) if experts else None
+                 **routing(cfg)) if experts else None
     dense = dense_ffn(cfg) if moe is None or get(cfg, "intermediate_size") else None
     # Qwen3.5 MoE: every layer sparse, whatever the keys say
     step = 1 if qwen3_5 else as_int(cfg, "decoder_sparse_step", default=1)
@@ -181,7 +181,7 @@ def import_nemotron_h(cfg: Config, name: str):
         moe = MoEFFN(experts=as_int(cfg, "n_routed_experts"), top_k=as_int(cfg, "num_experts_per_tok"),
                      d_expert=as_int(cfg, "moe_intermediate_size"), gated=False, activation=act,
                      shared_experts=as_int(cfg, "n_shared_experts", default=1),
-                     normalize_top_k=normalize_top_k(cfg),
+                     **routing(cfg),
                      d_shared=as_int(cfg, "moe_shared_expert_intermediate_size", default=0),
                      router_score_bias=True)
         blocks["moe"] = Layer((), (moe,))
@@ -278,7 +278,7 @@ def import_lfm2(cfg: Config, name: str):
         moe = MoEFFN(experts=as_int(cfg, "num_experts"), top_k=as_int(cfg, "num_experts_per_tok"),
                      d_expert=as_int(cfg, "moe_intermediate_size"), activation="silu",
                      router_score_bias=bool(get(cfg, "use_expert_bias", default=True)),
-                     normalize_top_k=normalize_top_k(cfg))
+                     **routing(cfg))
         ffns = [dense if i < dense_layers else moe for i in range(n)]
     else:
         ffns = [dense_ffn(cfg, d_ff=_lfm2_d_ff(cfg), activation="silu", bias=False)] * n

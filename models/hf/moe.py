@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ..spec import Attention, Layer, MoEFFN, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
-                     gqa_attention, layer_types, layer_types_or_flags, mlp_layer_types, normalize_top_k,
-                     nullable_int, rope_fraction, rope_fraction_by_layer_type)
+                     gqa_attention, layer_types, layer_types_or_flags, mlp_layer_types, nullable_int,
+                     rope_fraction, rope_fraction_by_layer_type, routing)
 from .dense import granite_swa_attention
 
 
@@ -20,7 +20,7 @@ def _experts(cfg: Config, **fields) -> MoEFFN:
                 top_k=as_int(cfg, "num_experts_per_tok", "num_experts_per_token", "moe_topk"),
                 d_expert=as_int(cfg, "moe_intermediate_size", "intermediate_size"),
                 activation=activation(get(cfg, "hidden_act", default="silu")),
-                normalize_top_k=normalize_top_k(cfg))
+                **routing(cfg))
     base.update(fields)
     return MoEFFN(**base)
 
@@ -308,7 +308,7 @@ def _routed_experts(cfg: Config, experts_key: str, d_expert: int, **fields) -> M
     return MoEFFN(experts=as_int(cfg, experts_key, "num_local_experts", "num_experts"),
                   top_k=as_int(cfg, "num_experts_per_tok"), d_expert=d_expert,
                   activation=activation(get(cfg, "hidden_act", default="silu")),
-                  **{"normalize_top_k": normalize_top_k(cfg), **fields})
+                  **{**routing(cfg), **fields})
 
 
 def _one_shared(width: int) -> dict:
