@@ -1,12 +1,13 @@
 """Our decoder layers compute what transformers' decoder layers compute: the same float64 weights,
-the same inputs, layer 0 of a small model of each type (tests/layer_reference.py).
+the same inputs, a layer (the first, unless a case names another) of a small model of each type
+(tests/layer_reference.py).
 
 Exact to rounding where both sides run in float64; within transformers' float32 where it insists
 on it (the MoE routers' softmax, OLMo 1's weightless LayerNorm). Gemma 3n's layers are compared in
 tests/test_gemma3n.py. Not compared, because the blocks do not model them and they change neither
-parameters nor FLOPs: Granite's scalar multipliers, ERNIE 4.5's interleaved rotary pairs (a
-permutation of the q/k rows), zero-centred norm weights (Gemma: 1 + w), and types whose
-transformers layer fuses projections (Phi-3, GLM).
+parameters nor FLOPs: Granite's scalar multipliers, interleaved rotary pairs (ERNIE 4.5, DeepSeek's
+rope_interleave: a permutation of the q/k rows), DeepSeek-V3's group-limited routing, zero-centred
+norm weights (Gemma: 1 + w), and types whose transformers layer fuses projections (Phi-3, GLM).
 """
 from __future__ import annotations
 
