@@ -16,14 +16,23 @@ PRE_NORMS = ("input_layernorm", "post_attention_layernorm")
 POST_NORMS = ("post_attention_layernorm", "post_feedforward_layernorm")       # OLMo 2
 
 
-def _float64_norms(module: torch.nn.Module) -> None:
-    """transformers' RMSNorms upcast to float32: recompute them in float64 (x / rms(x) * w)."""
-    for norm in module.modules():
+def _zero_centred(module: torch.nn.Module) -> set[str]:
+    """Names of the RMSNorms that scale by 1 + w (Gemma, Qwen3-Next): transformers starts their
+    weights at zero."""
+    return {name for name, norm in module.named_modules() if type(norm).__name__.endswith("RMSNorm")
+            and getattr(norm, "weight", None) is not None and not norm.weight.any()}
+
+
+def _float64_norms(module: torch.nn.Module, zero_centred: set[str]) -> None:
+    """transformers' RMSNorms upcast to float32: recompute them in float64 (x / rms(x) * w, or
+    * (1 + w) where zero-centred)."""
+    for name, norm in module.named_modules():
         if type(norm).__name__.endswith("RMSNorm"):
             eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", None))
             weight = getattr(norm, "weight", None)
-            norm.forward = lambda h, eps=eps, w=weight: h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * (
-                1.0 if w is None else w)
+            shift = 1.0 if name in zero_centred else 0.0
+            norm.forward = lambda h, eps=eps, w=weight, shift=shift: h * torch.rsqrt(
+                h.pow(2).mean(-1, keepdim=True) + eps) * (1.0 if w is None else w + shift)
 
 
 def expert_weights(ours: dict, prefix: str = "mlp", shared: str = "shared_expert") -> dict:
@@ -40,7 +49,8 @@ def expert_weights(ours: dict, prefix: str = "mlp", shared: str = "shared_expert
         elif name == "score_bias":
             out[f"{prefix}.gate.e_score_correction_bias"] = t
         if name.endswith("w_gate"):
-            out[f"{prefix}.experts.gate_up_proj"] = torch.cat([t.transpose(1, 2), ours[name[:-6] + "w_up"].transpose(1, 2)], 1)
+            up = ours[name[:-len("w_gate")] + "w_up"]
+            out[f"{prefix}.experts.gate_up_proj"] = torch.cat([t.transpose(1, 2), up.transpose(1, 2)], 1)
         elif name.endswith("w_down"):
             out[f"{prefix}.experts.down_proj"] = t.transpose(1, 2)
         elif name.endswith("router.weight"):
@@ -86,7 +96,8 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     spec = spec_from_hf_config(cfg)
     torch.manual_seed(seed)
     eps = getattr(config, "rms_norm_eps", None) or getattr(config, "layer_norm_eps", None) or 1e-5
-    ours = build_layer(spec, spec.blocks[spec.layout[index]], dtype=torch.float64, rope_theta=theta, eps=eps).eval()
+    ours = build_layer(spec, spec.blocks[spec.layout[index]], dtype=torch.float64, rope_theta=theta,
+                       eps=eps).eval()
     with torch.no_grad():
         for p in ours.parameters():
             p.normal_(0, 0.3) if p.dim() > 1 else p.uniform_(0.5, 1.5)
@@ -103,12 +114,16 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
             weights[f"mlp.{(rename or {}).get(head, head)}.{tail}"] = t
     for name, norm in zip(norm_names, ours.norms):
         weights.update({f"{name}.{n}": t for n, t in norm.state_dict().items()})
-    ref.load_state_dict({k: v.clone() for k, v in weights.items()}, strict=True)
-    _float64_norms(ref)
+    centred = _zero_centred(ref)
+    ref.load_state_dict({k: v.clone() - (1.0 if k.rsplit(".", 1)[0] in centred else 0.0)
+                         for k, v in weights.items()}, strict=True)
+    _float64_norms(ref, centred)
     x = torch.randn(batch, tokens, spec.hidden_size, dtype=torch.float64)
     positions = torch.arange(tokens)[None]
     mixer = spec.layers[index].mixer
-    hd = getattr(mixer, "qk_rope_dim", None) or mixer.head_dim      # MLA rotates its rope dims only
+    # the rotated dims: MLA's rope dims, else the rotary fraction of each head (partial RoPE)
+    hd = getattr(mixer, "qk_rope_dim", None) or \
+        int(mixer.head_dim * (mixer.rope_fraction or spec.rope_fraction)) // 2 * 2
     inv_freq = theta ** -(torch.arange(0, hd, 2, dtype=torch.float64) / hd)
     angles = torch.cat([positions[0, :, None] * inv_freq] * (1 if half_angles else 2), -1)[None]
     cos, sin = angles.cos(), angles.sin() * (-1 if flip_rotation else 1)

@@ -6,8 +6,10 @@ Exact to rounding where both sides run in float64; within transformers' float32 
 on it (the MoE routers' softmax, OLMo 1's weightless LayerNorm). Gemma 3n's layers are compared in
 tests/test_gemma3n.py. Not compared, because the blocks do not model them and they change neither
 parameters nor FLOPs: Granite's scalar multipliers, interleaved rotary pairs (ERNIE 4.5, DeepSeek's
-rope_interleave: a permutation of the q/k rows), DeepSeek-V3's group-limited routing, zero-centred
-norm weights (Gemma: 1 + w), and types whose transformers layer fuses projections (Phi-3, GLM).
+rope_interleave: a permutation of the q/k rows), DeepSeek-V3's group-limited routing, Gemma 2/3's
+query_pre_attn_scalar and soft-caps, and types whose transformers layer fuses projections (Phi-3,
+GLM). Zero-centred norm weights (Gemma, Qwen3-Next: 1 + w) are a reparametrisation: transformers
+gets ours less one.
 """
 from __future__ import annotations
 
@@ -21,13 +23,22 @@ from layer_reference import POST_NORMS, expert_weights, gpt_oss_expert_weights, 
 
 SMALL = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=96, num_attention_heads=4, num_key_value_heads=2,
              vocab_size=128)
+SANDWICH = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+            "post_feedforward_layernorm")
+# Gemma 2/3 scale scores by query_pre_attn_scalar^-1/2 (the blocks: head_dim^-1/2) and Gemma 2 soft-caps
+# them (not modelled): the tests set the scalar to the head size and the cap off
+GEMMA = {"head_dim": 16, "query_pre_attn_scalar": 16}
 
 EXACT = {
     "llama": {}, "mistral": {}, "qwen2": {}, "qwen3": {}, "smollm3": {}, "internlm3": {}, "arcee": {},
     "seed_oss": {}, "iquestcoder": {}, "jais2": {}, "ministral3": {}, "cwm": {}, "bitnet": {},
-    "olmo2": dict(norm_names=POST_NORMS), "olmo3": dict(norm_names=POST_NORMS), "exaone4": dict(norm_names=POST_NORMS),
+    "olmo2": dict(norm_names=POST_NORMS), "olmo3": dict(norm_names=POST_NORMS),
+    "exaone4": dict(norm_names=POST_NORMS),
     "apertus": dict(rename={"xielu": "act_fn"}, norm_names=("attention_layernorm", "feedforward_layernorm")),
     "nanochat": dict(rename={"up_proj": "fc1", "down_proj": "fc2"}, flip_rotation=True),
+    # Gemma's norms scale by 1 + w: transformers' weights are ours less one
+    "gemma": {},
+    "gemma3_text": dict(norm_names=SANDWICH),
 }
 MOE = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32}
 FLOAT32 = {
@@ -38,13 +49,22 @@ FLOAT32 = {
     "qwen3_moe": ({**MOE, "head_dim": 16}, dict(convert=expert_weights)),
     "qwen3_moe-normalized": ({**MOE, "head_dim": 16, "norm_topk_prob": True}, dict(convert=expert_weights)),
     "qwen2_moe": ({**MOE, "shared_expert_intermediate_size": 48}, dict(convert=expert_weights)),
+    # layer 3, full attention: the output gate, partial RoPE (a quarter of each head), QK norms of
+    # 1 + w, the MoE's gated shared expert
+    "qwen3_next": ({**MOE, "num_hidden_layers": 4, "head_dim": 16, "shared_expert_intermediate_size": 48},
+                   dict(index=3, convert=expert_weights)),
+    # eager attention only in transformers (a float32 softmax)
+    "gemma2": ({**GEMMA, "attn_logit_softcapping": None}, dict(norm_names=SANDWICH, attention="eager")),
+    "vaultgemma": ({**GEMMA, "attn_logit_softcapping": None},
+                   dict(norm_names=("input_layernorm", "pre_feedforward_layernorm"), attention="eager")),
 }
 
 
 @pytest.mark.parametrize("model_type", sorted(EXACT))
 def test_a_layer_equals_transformers_layer(model_type):
     """nanochat's rotation runs the other way round; the comparison turns it back (not modelled)."""
-    assert layer_error(default_config(model_type, **SMALL), **EXACT[model_type]) < 1e-12
+    extra = GEMMA if model_type.startswith("gemma") else {}
+    assert layer_error(default_config(model_type, **{**SMALL, **extra}), **EXACT[model_type]) < 1e-12
 
 
 @pytest.mark.parametrize("model_type", sorted(FLOAT32))
