@@ -21,8 +21,11 @@ class switched_to:
     switched (for triton); ``result``, when given, is told which kernels ran (``kernels``,
     ``message``). Leaving restores the layer exactly."""
 
-    def __init__(self, layer, backend: str, phase: str, weights: str | None = None, result=None):
+    def __init__(self, layer, backend: str, phase: str, weights: str | None = None, result=None,
+                 bounded_scores: bool = False):
         self.layer, self.backend, self.phase, self.weights, self.r = layer, backend, phase, weights, result
+        # attention that must write its scores out does so a block of queries at a time
+        self.bounded_scores = bounded_scores
         self.undo: list[Callable[[], None]] = []
 
     def _set(self, obj, attr, value):
@@ -43,8 +46,10 @@ class switched_to:
                     self._set(m, "impl", "eager")
                 elif self.backend in ("sdpa", "triton"):
                     self._set(m, "impl", "sdpa")
-                    if not (m.cfg.sinks or m.alibi):     # triton: its kernels over this SDPA path
+                    if not m.needs_scores:     # triton: its kernels over this SDPA path
                         self._set(m, "_attend", sdpa_attend(m))
+                    elif self.bounded_scores:
+                        self._set(m, "_attend", query_blocked(m._attend))
         if self.backend == "triton":
             used = patch_triton(self.layer, self.phase, self._set, self.weights)
             if self.r is not None:
@@ -58,6 +63,25 @@ class switched_to:
         for f in reversed(self.undo):
             f()
         return False
+
+
+SCORE_BUDGET = 2 ** 30        # bytes of fp32 scores, mask and probabilities per block of queries
+
+
+def query_blocked(attend, budget: float = SCORE_BUDGET):
+    """``attend`` over blocks of queries small enough that each block's scores, mask and
+    probabilities (12 bytes a score) stay under ``budget``: the same numbers as one call, in
+    bounded memory (Gemma 2 27B's soft-capped scores at B=8 and 8K tokens would be 206 GB)."""
+    import torch
+
+    def blocked(q, k, v, q_pos, k_pos, sdpa):
+        B, H, Sq, _ = q.shape
+        rows = max(1, int(budget // (B * H * k.shape[2] * 12)))
+        if rows >= Sq:
+            return attend(q, k, v, q_pos, k_pos, sdpa)
+        return torch.cat([attend(q[:, :, i:i + rows], k, v, q_pos[i:i + rows], k_pos, sdpa)
+                          for i in range(0, Sq, rows)], dim=2)
+    return blocked
 
 
 def sdpa_attend(m):
@@ -121,7 +145,7 @@ def patch_triton(layer, phase: str, setter, weights: str | None) -> list[str]:
                     return orig(q, k, v, q_pos, k_pos, sdpa)
                 B, n = q.shape[0], k.shape[2]
                 lens = torch.full((B,), n, dtype=torch.int32, device=q.device)
-                o = decode_attention(q[:, :, 0].contiguous(), k, v, lens, scale=m.scale)
+                o = decode_attention(q[:, :, 0].contiguous(), k, v, lens, scale=m.scale, softcap=m.cfg.softcap)
                 return o[:, :, None]
             setter(m, "_attend", attend)
             if "decode_attention" not in used:

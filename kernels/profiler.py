@@ -488,6 +488,16 @@ def _has_softmax_attention(layer) -> bool:
     return any(isinstance(m, (SpecAttention, SpecMLA)) for m in layer.mixers)
 
 
+def _scores_written(spec: ModelSpec, layer) -> str:
+    """What in the layer's attention SDPA cannot take, so that every backend writes the score
+    matrix out ("" when nothing): a soft-cap, sinks, ALiBi (kernels.blocks.Attention.needs_scores)."""
+    attention = [m for m in layer.mixers if isinstance(m, SpecAttention)]
+    why = [name for name, present in (("soft-cap", any(m.softcap for m in attention)),
+                                      ("attention sinks", any(m.sinks for m in attention)),
+                                      ("ALiBi", bool(attention) and spec.position == "alibi")) if present]
+    return ", ".join(why)
+
+
 _TAIL_NOTE = ("the prompt's last token only: no later layer reads this KV-shared layer's keys and "
               "values, so a prefill needs it where the logits are kept")
 _HOST_SYNC_NOTE = ("timed on the stream, launch overhead included: the torch MoE loop reads its "
@@ -824,7 +834,7 @@ class Profiler:
         heads = max([m.heads for m in layer.mixers if isinstance(m, (SpecAttention, SpecMLA))],
                     default=0)
         scores = B * heads * S * S * 4 * 3            # eager score matrix, mask, probabilities
-        sdpa_scores = scores if self.kind == "cpu" else 0.0
+        sdpa_scores = scores if self.kind == "cpu" or _scores_written(spec, layer) else 0.0
         # DSA's indexer: fp32 scores of a few heads at a time, their sum, and the top-k mask
         from kernels.blocks.mla import Indexer
         index_heads = [min(m.index_heads, Indexer.HEADS_AT_ONCE) for m in layer.mixers
@@ -924,6 +934,7 @@ class Profiler:
             w.uniform_(-d ** -0.5, d ** -0.5)
             state["head_w"] = w
             state["norm_w"] = torch.ones(d, dtype=dt, device=dev)
+            state["logit_softcap"] = spec.logit_softcap
             state["ids_prefill"] = torch.randint(0, v, (B, S), generator=g).to(dev)
             state["ids_decode"] = torch.randint(0, v, (B, 1), generator=g).to(dev)
             if spec.per_layer_input:      # Gemma 3n/4: the per-layer table and its projection
@@ -977,17 +988,18 @@ class Profiler:
             self._ort(st, r, phase)
             self._error(name, phase, st, r, refs, need)
             return
-        extra = {"torch": need["eager"], "sdpa": need.get("sdpa", 0.0), "triton": 0.0}[backend]
-        if phase == "prefill" and _has_softmax_attention(spec_layer) and extra > free:
-            r.status = "oom"
-            r.message = (f"{backend} needs about {_fmt_bytes(extra)} more (the attention scores) but only "
-                         f"{_fmt_bytes(free / 0.9)} is free; not run")
-            return
         if backend == "triton":
             why = self._triton_unavailable()
             if why:
                 r.status, r.message = "skipped", why
                 return
+        # (triton's prefill is the SDPA path)
+        extra = {"torch": need["eager"], "sdpa": need.get("sdpa", 0.0), "triton": need.get("sdpa", 0.0)}[backend]
+        if phase == "prefill" and _has_softmax_attention(spec_layer) and extra > free:
+            r.status = "oom"
+            r.message = (f"{backend} needs about {_fmt_bytes(extra)} more (the attention scores) but only "
+                         f"{_fmt_bytes(free / 0.9)} is free; not run")
+            return
         with switched_to(layer, backend, phase, req.weights, r) as applied:
             if backend == "triton" and not applied:
                 r.status = "skipped"
@@ -1001,6 +1013,10 @@ class Profiler:
             self._error(name, phase, st, r, refs, need)
         if backend == "sdpa" and not _has_softmax_attention(spec_layer):
             r.message = "no softmax attention in this block: the torch code path"
+        elif backend == "sdpa" or (backend == "triton" and phase == "prefill"):
+            why = _scores_written(req.spec, spec_layer)
+            if why and r.status == "ok":
+                r.message = "; ".join(x for x in (r.message, f"SDPA takes no {why}: eager attention") if x)
 
     @staticmethod
     def _last_token(st) -> tuple:
@@ -1039,9 +1055,10 @@ class Profiler:
     def _fill_prompt(self, layer, x, states, ple=None):
         """Fill the cache / recurrent state with the prompt through SDPA, whatever backend is being
         timed: the eager path would hold B*H*S*S scores (64 GiB for Gemma 3 27B at B=8, S=8192)
-        only to set up a decode step that never reads them."""
+        only to set up a decode step that never reads them. Attention that SDPA cannot take
+        (soft-caps, sinks, ALiBi) runs eager a block of queries at a time."""
         import torch
-        with torch.no_grad(), switched_to(layer, "sdpa", "prefill"):
+        with torch.no_grad(), switched_to(layer, "sdpa", "prefill", bounded_scores=True):
             for t in layer.carried_state(states):          # a prompt starts from zero state
                 t.zero_()
             layer(x, states, ple)
@@ -1054,6 +1071,7 @@ class Profiler:
         ple_w, ple_proj = st.get("ple_w"), st.get("ple_proj")
         ple_ids = st.get("ple_ids_decode" if phase == "decode" else "ple_ids_prefill")
         altup_in, altup_out = st.get("altup_in"), st.get("altup_out")
+        cap = st.get("logit_softcap", 0.0)
 
         def fn():
             h = F.embedding(ids, w)                       # the lookup (same table as the head)
@@ -1065,7 +1083,8 @@ class Profiler:
                 last = last + torch.einsum("bsnd,ned->bse", extra[:, -1:], altup_out) / (altup_out.shape[0] + 1)
             xf = last.float()
             y = (xf * (xf.pow(2).mean(-1, keepdim=True) + 1e-6).rsqrt()).to(w.dtype) * nw
-            return (y @ w.t()).float()
+            logits = (y @ w.t()).float()
+            return torch.tanh(logits / cap) * cap if cap else logits     # Gemma 2/3n: the final soft-cap
         return fn
 
     def _sync(self):

@@ -385,10 +385,11 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
         span = f"last {a.window} tokens"
     else:
         span = f"own {a.window}-token chunk"
+    cap = f", soft-cap {a.softcap:g}" if a.softcap else ""
     out.append(Component(
         f"{a.kind} attention{i}", "attention", "mixer",
-        f"{a.heads} heads x {a.head_dim}, {rope}, keys: {span}", 0,
-        f"softmax(q k^T / sqrt({a.head_dim})) v per head; each query sees {span}"
+        f"{a.heads} heads x {a.head_dim}, {rope}, keys: {span}{cap}", 0,
+        f"softmax({score_formula(a.head_dim, a.scale, a.softcap)}) v per head; each query sees {span}"
         + ("; output * sigmoid(gate)" if a.output_gate else "")
         + (f"; each head's output * {a.head_gate}(g_proj)" if a.head_gate != "none" else "")))
     if a.out_norm:
@@ -397,6 +398,26 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
     out.append(_lin(f"o_proj{i}", "projection", "mixer", a.heads * a.vdim, d, a.out_bias,
                     "heads*v_head_dim", "d", f"{a.heads}x{a.vdim} -> {d}"))
     return out
+
+
+def _whole(x: float) -> bool:
+    return abs(x - round(x)) < 1e-6 * x
+
+
+def score_formula(head_dim: int, scale: float, softcap: float = 0.0) -> str:
+    """The attention scores as the spec defines them: q k^T / sqrt(head_dim), or times the spec's
+    own scale, soft-capped as c tanh(s / c) where a cap is set."""
+    if not scale:
+        scores = f"q k^T / sqrt({head_dim})"
+    elif scale == 1.0:
+        scores = "q k^T"                                    # Gemma 3n/4: the QK norms set the scale
+    elif _whole(1 / scale):
+        scores = f"q k^T / {round(1 / scale)}"              # Granite's 1/128
+    elif _whole(scale ** -2):
+        scores = f"q k^T / sqrt({round(scale ** -2)})"      # Gemma 2/3's query_pre_attn_scalar
+    else:
+        scores = f"q k^T * {scale:.4g}"
+    return f"{softcap:g} tanh({scores} / {softcap:g})" if softcap else scores
 
 
 def _mla_components(m: MLA, d: int, i: str) -> list[Component]:
@@ -435,7 +456,7 @@ def _mla_components(m: MLA, d: int, i: str) -> list[Component]:
     out.append(Component(
         f"MLA attention{i}", "attention", "mixer",
         f"{m.heads} heads, qk {qk} ({m.qk_nope_dim} nope + {m.qk_rope_dim} rope), v {m.v_head_dim}",
-        0, f"softmax(q k^T / sqrt({qk})) v; keys: {span}; decode absorbs kv_b_proj into q and o"))
+        0, f"softmax({score_formula(qk, m.scale)}) v; keys: {span}; decode absorbs kv_b_proj into q and o"))
     out.append(_lin(f"o_proj{i}", "projection", "mixer", m.heads * m.v_head_dim, d, m.bias,
                     "heads*v_head_dim", "d", f"{m.heads}x{m.v_head_dim} -> {d}"))
     return out
@@ -681,6 +702,7 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
     subs = [("mixer", m) for m in layer.mixers] + [("ffn", f) for f in layer.ffns]
     explicit = layer.norms is not None and layer.norms != _derived_norms(place, len(subs))
     bias = " + bias" if spec.norm_bias else ""
+    residual = "" if spec.residual_scale == 1.0 else f"{spec.residual_scale:g} * "   # Granite
 
     def norm(name: str) -> Component:
         return _kept(name, "norm", "norm", np_, f"d{' x 2' if spec.norm_bias else ''} = "
@@ -725,12 +747,12 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
                                    "x = (x + sublayer(h) + laurel(h)) / sqrt(2), h = norm(x)"))
         elif place != "parallel":
             comps.append(Component("+ residual", "residual", "residual", f"[B, S, {d}]", 0,
-                                   "x = x + sublayer(x)"))
+                                   f"x = x + {residual}sublayer(x)"))
         if not explicit and place == "post":
             comps.append(norm(f"post_{tag}_norm"))
     if place == "parallel":
         comps.append(Component("+ residual", "residual", "residual", f"[B, S, {d}]", 0,
-                               "x = x + mixer(norm(x)) + ffn(norm(x))"))
+                               f"x = x + {residual}(mixer(norm(x)) + ffn(norm(x)))"))
     if n_streams:
         comps.append(_kept("altup correct", "router", "residual", n_streams * n_streams + d,
                            f"correction_coefs N x N + correct_output_scale d = {n_streams} x {n_streams} + {d}",
@@ -1101,6 +1123,8 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
         head_lines = (f"{d} -> {v}", "tied to the embedding (shared weights)")
     else:
         head_lines = (f"{d} -> {v}", f"{human_count(head)} params, {human_bytes(head * sizes.keep)}")
+    if spec.logit_softcap:
+        head_lines += (f"logits soft-capped: {spec.logit_softcap:g} tanh(z / {spec.logit_softcap:g})",)
     tail.append(OverviewItem("lm_head", "LM head", head_lines, head, head * sizes.keep,
                              in_shape=edge, out_shape=f"[B, S, {v}] logits",
                              tooltip=("tied: reuses the embedding matrix" if spec.tie_embeddings

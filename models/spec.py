@@ -68,6 +68,14 @@ def _boolean(path: str, value: Any) -> None:
         raise SpecError(path, f"must be true or false, got {value!r}")
 
 
+def _scalar(path: str, value: Any, *, zero: bool = True) -> None:
+    """A finite real number, positive (or zero where ``zero``: the field's "off" or "default")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(path, f"must be a finite number, got {value!r}")
+    if value < 0 or (value == 0 and not zero):
+        raise SpecError(path, f"must be {'zero or ' if zero else ''}positive, got {value!r}")
+
+
 def _choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise SpecError(path, f"must be one of {', '.join(choices)}; got {value!r}")
@@ -148,6 +156,12 @@ class Attention(_Part):
     # 0: the model's rope_fraction
     rope_fraction: float = 0.0
     out_norm: bool = False         # BitNet: an RMSNorm over all heads' output before o_proj
+    # what the scores q.k are multiplied by before the softmax; 0: 1/sqrt(head_dim). Gemma 2/3:
+    # query_pre_attn_scalar^-1/2; Gemma 3n/4: 1 (their QK norms set the scale); Granite:
+    # attention_multiplier
+    scale: float = 0.0
+    # Gemma 2's attention soft-cap c: scores -> c * tanh(scores / c) before the softmax. 0: none
+    softcap: float = 0.0
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_heads", "head_dim"):
@@ -169,6 +183,8 @@ class Attention(_Part):
         for name in ("qkv_bias", "out_bias", "rope", "output_gate", "sinks", "value_from_key", "v_norm",
                      "kv_shared", "out_norm"):
             _boolean(f"{path}.{name}", getattr(self, name))
+        _scalar(f"{path}.scale", self.scale)
+        _scalar(f"{path}.softcap", self.softcap)
         if self.value_from_key and self.vdim != self.head_dim:
             raise SpecError(f"{path}.v_head_dim", f"values taken from the keys have head_dim "
                                                   f"({self.head_dim}) channels, not {self.vdim}")
@@ -185,6 +201,10 @@ class Attention(_Part):
     @property
     def vdim(self) -> int:
         return self.v_head_dim or self.head_dim
+
+    @property
+    def score_scale(self) -> float:
+        return self.scale or self.head_dim ** -0.5
 
 
 @dataclass(frozen=True)
@@ -209,6 +229,9 @@ class MLA(_Part):
     index_heads: int = 0
     index_head_dim: int = 0
     index_topk: int = 0
+    # what the scores are multiplied by; 0: 1/sqrt(qk_nope_dim + qk_rope_dim). DeepSeek's YaRN
+    # configs multiply that by mscale^2 (transformers' yarn_apply_mscale)
+    scale: float = 0.0
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_lora_rank", "v_head_dim"):
@@ -237,10 +260,15 @@ class MLA(_Part):
             raise SpecError(f"{path}.window", f"a {self.kind} MLA layer needs a positive window")
         _boolean(f"{path}.bias", self.bias)
         _boolean(f"{path}.rope", self.rope)
+        _scalar(f"{path}.scale", self.scale)
 
     @property
     def qk_head_dim(self) -> int:
         return self.qk_nope_dim + self.qk_rope_dim
+
+    @property
+    def score_scale(self) -> float:
+        return self.scale or self.qk_head_dim ** -0.5
 
     @property
     def sparse(self) -> bool:
@@ -565,6 +593,10 @@ class ModelSpec:
     # LAuReL (Gemma 3n; Menghani et al. 2024): a rank-r learned residual beside each layer's
     # mixers, x + norm(right(left(x))), averaged with their output. 0: off
     laurel_rank: int = 0
+    # Granite's residual_multiplier: each sub-layer's output is scaled by it before the residual add
+    residual_scale: float = 1.0
+    # the final logits' soft-cap c (Gemma 2/3n/4, nanochat): logits -> c * tanh(logits / c). 0: none
+    logit_softcap: float = 0.0
     vision: VisionEncoder | None = None
     model_type: str = ""                 # the Hugging Face model_type it came from, if any
 
@@ -620,6 +652,8 @@ class ModelSpec:
         _choice("position", self.position, POSITIONS)
         _choice("norm", self.norm, NORM_KINDS)
         _choice("norm_placement", self.norm_placement, NORM_PLACEMENTS)
+        _scalar("residual_scale", self.residual_scale, zero=False)
+        _scalar("logit_softcap", self.logit_softcap)
         if isinstance(self.rope_fraction, bool) or not isinstance(self.rope_fraction, (int, float)) \
                 or not (0.0 <= self.rope_fraction <= 1.0) or math.isnan(self.rope_fraction):
             raise SpecError("rope_fraction", f"must be between 0 and 1, got {self.rope_fraction!r}")

@@ -41,7 +41,11 @@ ATTENTION = {
     # Laguna: a softplus gate per head on a sliding layer
     "softplus_head_gate_sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=4,
                                               head_gate="softplus"),
+    # Gemma 2: soft-capped scores (a cap low enough to bite) and a scale of query_pre_attn_scalar's
+    "softcap_scaled_sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=4,
+                                          scale=0.4, softcap=1.0),
 }
+
 MLAS = {
     "q_lora": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, q_lora_rank=24),
     "direct_q_bias": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=12, bias=True),
@@ -51,6 +55,9 @@ MLAS = {
     # DeepSeek Sparse Attention: each query reads its indexer's top 3 keys
     "dsa": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8, q_lora_rank=24,
                  index_heads=3, index_head_dim=8, index_topk=3),
+    # DeepSeek-V3's YaRN config: the scale times mscale^2
+    "q_lora_yarn_scale": S.MLA(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=4, v_head_dim=8,
+                               q_lora_rank=24, scale=0.55),
 }
 LINEAR = {
     "gdn": S.LinearAttention(key_heads=2, value_heads=4, key_dim=8, value_dim=12),
@@ -110,6 +117,10 @@ LAYOUTS = {
     # Gemma 4 26B-A4B: a dense MLP beside the MoE block, 7 norms, the layer's output scalar
     "gemma4_moe": (S.Layer((ATTENTION["k_eq_v"],), (S.DenseFFN(d_ff=48, activation="gelu_tanh"), FFNS["moe_gemma4"]),
                            norms=7), {"norm_placement": "sandwich", "layer_scalar": True}),
+    # Gemma 2: soft-capped attention in the sandwich; Granite: the residual multiplier
+    "gemma2_softcap": (S.Layer((ATTENTION["softcap_scaled_sliding"],), (FFNS["swiglu"],)),
+                       {"norm_placement": "sandwich", "logit_softcap": 30.0}),
+    "granite_residual_scale": (S.Layer((ATTENTION["gqa_bias"],), (FFNS["swiglu"],)), {"residual_scale": 0.25}),
 }
 
 

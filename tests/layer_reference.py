@@ -23,7 +23,7 @@ def _zero_centred(module: torch.nn.Module) -> set[str]:
             and getattr(norm, "weight", None) is not None and not norm.weight.any()}
 
 
-def _float64_norms(module: torch.nn.Module, zero_centred: set[str]) -> None:
+def float64_norms(module: torch.nn.Module, zero_centred: set[str]) -> None:
     """transformers' RMSNorms upcast to float32: recompute them in float64 (x / rms(x) * w, or
     * (1 + w) where zero-centred)."""
     for name, norm in module.named_modules():
@@ -117,7 +117,7 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     centred = _zero_centred(ref)
     ref.load_state_dict({k: v.clone() - (1.0 if k.rsplit(".", 1)[0] in centred else 0.0)
                          for k, v in weights.items()}, strict=True)
-    _float64_norms(ref, centred)
+    float64_norms(ref, centred)
     x = torch.randn(batch, tokens, spec.hidden_size, dtype=torch.float64)
     positions = torch.arange(tokens)[None]
     mixer = spec.layers[index].mixer

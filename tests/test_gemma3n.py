@@ -218,6 +218,7 @@ def test_blocks_count_as_the_engine_at_true_width():
 def _layer_pair(index: int):
     """Our decoder layer ``index`` of a 12-layer Gemma 3n and transformers' Gemma3nTextDecoderLayer
     with the same weights, in float64."""
+    from layer_reference import float64_norms
     from transformers.models.gemma3n.modeling_gemma3n import Gemma3nTextDecoderLayer
 
     from kernels.blocks import build_layer
@@ -233,7 +234,6 @@ def _layer_pair(index: int):
         for p in ours.parameters():
             p.normal_(0, 0.3) if p.dim() > 1 else p.uniform_(0.5, 1.5)
     ref = Gemma3nTextDecoderLayer(config, index).double().eval()
-    ref.self_attn.scaling = 16 ** -0.5          # Gemma 3n scales scores by 1; the blocks by 1/sqrt(head_dim)
     a, f, p = ours.mixers[0], ours.ffns[0], ours.per_layer
     names = {"self_attn": a, "mlp": f, "altup": ours.altup, "laurel": ours.laurel}
     weights = {f"{prefix}.{n}": t for prefix, m in names.items() for n, t in m.state_dict().items()}
@@ -243,13 +243,15 @@ def _layer_pair(index: int):
                     "post_per_layer_input_norm.weight": p.norm.weight})
     # strict: every weight of transformers' layer has its counterpart here, and no more
     ref.load_state_dict({k: v.detach().clone() for k, v in weights.items()}, strict=True)
+    float64_norms(ref, set())          # (Gemma 3n's norms scale by w, not 1 + w)
     return spec, ours, ref, config
 
 
 @pytest.mark.parametrize("index", [0, 4, 11], ids=["sliding-sparse", "global-sparse", "sliding-dense"])
 def test_a_layer_computes_what_transformers_layer_computes(index):
     """AltUp's predict and correct, LAuReL, the sparse gate, the sandwich norms and the per-layer
-    input into streams 1 .. 3. transformers' norms compute in float32, which bounds the agreement."""
+    input into streams 1 .. 3. Scores scaled by 1 (Gemma 3n's QK norms set their scale).
+    transformers' norms are recomputed in float64; its eager softmax, in float32, bounds the agreement."""
     from transformers.models.gemma3n.modeling_gemma3n import Gemma3nRotaryEmbedding
     spec, ours, ref, config = _layer_pair(index)
     B, L, N, D = 2, 9, 4, 64

@@ -4,12 +4,13 @@ the same inputs, a layer (the first, unless a case names another) of a small mod
 
 Exact to rounding where both sides run in float64; within transformers' float32 where it insists
 on it (the MoE routers' softmax, OLMo 1's weightless LayerNorm). Gemma 3n's layers are compared in
-tests/test_gemma3n.py. Not compared, because the blocks do not model them and they change neither
-parameters nor FLOPs: Granite's scalar multipliers, interleaved rotary pairs (ERNIE 4.5, DeepSeek's
-rope_interleave: a permutation of the q/k rows), DeepSeek-V3's group-limited routing, Gemma 2/3's
-query_pre_attn_scalar and soft-caps, and types whose transformers layer fuses projections (Phi-3,
-GLM). Zero-centred norm weights (Gemma, Qwen3-Next: 1 + w) are a reparametrisation: transformers
-gets ours less one.
+tests/test_gemma3n.py. Score scales other than 1/sqrt(head_dim) (Gemma 2/3's query_pre_attn_scalar,
+Granite's attention_multiplier, YaRN's mscale^2 in MLA), Gemma 2's soft-capped scores and Granite's
+residual_multiplier are set to values that change the output. Not compared, because the blocks do
+not model them and they change neither parameters nor FLOPs: interleaved rotary pairs (ERNIE 4.5,
+DeepSeek's rope_interleave: a permutation of the q/k rows), DeepSeek-V3's group-limited routing,
+and types whose transformers layer fuses projections (Phi-3, GLM). Zero-centred norm weights
+(Gemma, Qwen3-Next: 1 + w) are a reparametrisation: transformers gets ours less one.
 """
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ SMALL = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=96, num_atte
              vocab_size=128)
 SANDWICH = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
             "post_feedforward_layernorm")
-# Gemma 2/3 scale scores by query_pre_attn_scalar^-1/2 (the blocks: head_dim^-1/2) and Gemma 2 soft-caps
-# them (not modelled): the tests set the scalar to the head size and the cap off
-GEMMA = {"head_dim": 16, "query_pre_attn_scalar": 16}
+# Gemma 2/3 scale scores by query_pre_attn_scalar^-1/2, here not the head size's; Gemma 2 soft-caps
+# them, here at 0.5, where the cap bites (its default of 50 hardly would at this size)
+GEMMA = {"head_dim": 16, "query_pre_attn_scalar": 24}
+SOFTCAP = {"attn_logit_softcapping": 0.5}
+# Granite's scalars: the scores' scale and the sub-layers' outputs before each residual add
+GRANITE = {"attention_multiplier": 0.4, "residual_multiplier": 0.3}
 
 EXACT = {
     "llama": {}, "mistral": {}, "qwen2": {}, "qwen3": {}, "smollm3": {}, "internlm3": {}, "arcee": {},
@@ -39,6 +43,9 @@ EXACT = {
     # Gemma's norms scale by 1 + w: transformers' weights are ours less one
     "gemma": {},
     "gemma3_text": dict(norm_names=SANDWICH),
+    "granite": {},
+    # Peri-LN: a norm after each sub-layer, before the residual multiplier
+    "hyperclovax": dict(norm_names=("input_layernorm", "post_norm1", "post_attention_layernorm", "post_norm2")),
 }
 MOE = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32}
 FLOAT32 = {
@@ -54,8 +61,8 @@ FLOAT32 = {
     "qwen3_next": ({**MOE, "num_hidden_layers": 4, "head_dim": 16, "shared_expert_intermediate_size": 48},
                    dict(index=3, convert=expert_weights)),
     # eager attention only in transformers (a float32 softmax)
-    "gemma2": ({**GEMMA, "attn_logit_softcapping": None}, dict(norm_names=SANDWICH, attention="eager")),
-    "vaultgemma": ({**GEMMA, "attn_logit_softcapping": None},
+    "gemma2": ({**GEMMA, **SOFTCAP}, dict(norm_names=SANDWICH, attention="eager")),
+    "vaultgemma": ({**GEMMA, **SOFTCAP},
                    dict(norm_names=("input_layernorm", "pre_feedforward_layernorm"), attention="eager")),
 }
 
@@ -63,7 +70,7 @@ FLOAT32 = {
 @pytest.mark.parametrize("model_type", sorted(EXACT))
 def test_a_layer_equals_transformers_layer(model_type):
     """nanochat's rotation runs the other way round; the comparison turns it back (not modelled)."""
-    extra = GEMMA if model_type.startswith("gemma") else {}
+    extra = GEMMA if model_type.startswith("gemma") else GRANITE if model_type in ("granite", "hyperclovax") else {}
     assert layer_error(default_config(model_type, **{**SMALL, **extra}), **EXACT[model_type]) < 1e-12
 
 
@@ -107,3 +114,12 @@ def test_deepseek_v3_moe_layer_equals_transformers_layer():
     convert = partial(expert_weights, shared="shared_experts")
     assert layer_error(_deepseek_v3(), index=1, convert=convert) < 1e-6
 
+
+
+def test_deepseek_v3_mla_layer_with_yarn_takes_mscale_squared():
+    """YaRN (factor 40, mscale_all_dim 1, DeepSeek-V3's own) multiplies MLA's softmax scale by
+    mscale^2 = (0.1 ln 40 + 1)^2 = 1.87: without it the layer is 26% off here. The angles are given
+    to both sides, so YaRN's frequencies (not modelled) stay out of the comparison."""
+    yarn = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 40.0, "mscale": 1.0, "mscale_all_dim": 1.0,
+            "original_max_position_embeddings": 4096, "beta_fast": 32, "beta_slow": 1}
+    assert layer_error(_deepseek_v3(rope_parameters=yarn), index=0) < 1e-12

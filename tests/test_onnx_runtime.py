@@ -22,6 +22,8 @@ BLOCKS = {
     "sliding_sinks_bias": (S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=3, sinks=True,
                                        qkv_bias=True, out_bias=True), {}),
     "gated_output_mqa": (S.Attention(heads=4, kv_heads=1, head_dim=16, output_gate=True), {}),
+    # Gemma 2: tanh soft-cap and a scale of its own, exported through the eager scores
+    "softcap_scaled": (S.Attention(heads=4, kv_heads=2, head_dim=16, scale=0.4, softcap=1.0), {}),
     "swiglu": (S.DenseFFN(d_ff=96), {}),
     "gelu_bias": (S.DenseFFN(d_ff=96, gated=False, activation="gelu_tanh", bias=True), {}),
     "moe_shared_sigmoid": (S.MoEFFN(experts=6, top_k=2, d_expert=16, shared_experts=1,

@@ -171,15 +171,42 @@ def test_decode_attention_unmasked_body_gpu(seed, window, batch, max_len):
 
 
 def check_decode_attention(seed, dtype, batch, heads, kv_heads, max_len, head_dim, window, num_splits, block_n,
-                           fused_merge=True, unmasked_body=False):
+                           fused_merge=True, unmasked_body=False, **scores):
+    """``scores``: the kernel's ``scale`` and ``softcap``, passed to the reference too."""
     q = randn(batch, heads, head_dim, dtype=dtype)
     k, v = (randn(batch, kv_heads, max_len, head_dim, dtype=dtype) for _ in range(2))
     lens = random_lens(batch, max_len)
     out = da.decode_attention(q, k, v, lens, window=window, num_splits=num_splits, block_n=block_n,
                               fused_merge=fused_merge, unmasked_body=unmasked_body,
-                              out=poisoned(batch, heads, head_dim, dtype=dtype))
-    ref = reference.decode_attention(*f64(q, k, v), lens, window=window)
+                              out=poisoned(batch, heads, head_dim, dtype=dtype), **scores)
+    ref = reference.decode_attention(*f64(q, k, v), lens, window=window, **scores)
     assert_close(out, ref, dtype, seed)
+
+
+@in_process
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("window", (None, 16))
+@pytest.mark.parametrize("scale, softcap", ((0.3, 1.5), (3.0, 4.0), (0.05, 50.0)),
+                         ids=("capped", "saturated", "gemma-2-like"))
+@pytest.mark.parametrize("unmasked_body", (False, True))
+def test_decode_attention_soft_capped_scores(seed, dtype, window, scale, softcap, unmasked_body):
+    """Gemma 2's soft-cap c * tanh(s / c) with a scale of its own: bites at 1.5 (scores of std ~1.7),
+    saturates at scale 3 (|s| ~ 17 against a cap of 4), barely matters at Gemma 2's 50."""
+    check_decode_attention(seed, dtype, 3, 8, 2, 70, 32, window, 3, block_n=16, unmasked_body=unmasked_body,
+                           scale=scale, softcap=softcap)
+
+
+@pytest.mark.parametrize("window", (gpu(None), gpu(4096)))
+def test_decode_attention_soft_capped_scores_gpu(seed, window):
+    """Gemma 2 27B's decode shape: 32 heads over 16 KV heads of 128, query_pre_attn_scalar 144, cap 50."""
+    check_decode_attention(seed, torch.bfloat16, 4, 32, 16, 8192, 128, window, None, block_n=None,
+                           fused_merge=None, scale=144 ** -0.5, softcap=50.0)
+
+
+def test_decode_attention_refuses_a_negative_softcap():
+    q, k = randn(1, 2, 16), randn(1, 2, 8, 16)
+    with pytest.raises(ValueError, match="softcap"):
+        da.decode_attention(q, k, k, torch.full((1,), 8, dtype=torch.int32), softcap=-1.0)
 
 
 @in_process

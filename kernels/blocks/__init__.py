@@ -170,6 +170,7 @@ class DecoderLayer(nn.Module):
             self.altup = AltUp(d, spec.altup_streams, make_norm(spec, eps))
         if spec.laurel_rank:            # Gemma 3n: a low-rank residual beside the first stage
             self.laurel = Laurel(d, spec.laurel_rank, make_norm(spec, eps))
+        self.residual_scale = spec.residual_scale     # Granite: residual_multiplier
 
     def _stages(self, x, fn):
         for s, stage in enumerate(self.stages):
@@ -186,7 +187,7 @@ class DecoderLayer(nn.Module):
             if s == 0 and hasattr(self, "laurel"):
                 x = (x + out + self.laurel(first)) * 0.5 ** 0.5
             else:
-                x = x + out
+                x = x + (out if self.residual_scale == 1.0 else out * self.residual_scale)
         return x
 
     def _per_layer_input(self, per_layer_input):

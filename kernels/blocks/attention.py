@@ -2,9 +2,9 @@
 
 Covers RoPE (full or partial, ``rope_fraction``), NoPE layers, ALiBi, QK-norm (per head, over all
 heads, or weightless L2), Qwen3-Next's sigmoid output gate, LFM3's and Laguna's gate per head,
-gpt-oss's attention sinks, and full,
-sliding-window and chunked masks. Prefill runs through ``F.scaled_dot_product_attention`` (or an
-eager path that writes the score matrix out, needed for sinks and ALiBi); decode runs one token at a
+gpt-oss's attention sinks, Gemma 2's soft-capped scores, a score scale other than 1/sqrt(hd), and
+full, sliding-window and chunked masks. Prefill runs through ``F.scaled_dot_product_attention`` (or
+an eager path that writes the score matrix out, needed for sinks, ALiBi and soft-caps); decode runs one token at a
 time against a preallocated KV cache [B, kv, T, hd] that is a ring of ``window`` slots for sliding and
 chunked layers.
 
@@ -160,7 +160,7 @@ class Attention(nn.Module):
         self.H, self.KV, self.hd, self.vd = H, KV, hd, vd
         self.kind, self.window = cfg.kind, cfg.window
         self.impl = impl
-        self.scale = hd ** -0.5
+        self.scale = cfg.score_scale
         self.q_proj = nn.Linear(hidden, H * hd * (2 if cfg.output_gate else 1), bias=cfg.qkv_bias)
         # Gemma 3n/4 KV sharing: the layer only reads a cache another layer wrote (``new_state``)
         self.kv_shared = self.read_only_state = cfg.kv_shared
@@ -239,17 +239,26 @@ class Attention(nn.Module):
         G = self.H // self.KV
         k = k.repeat_interleave(G, dim=1)                           # [B, H, Sk, hd]
         v = v.repeat_interleave(G, dim=1)
-        if sdpa and not self.cfg.sinks and not self.alibi:
+        if sdpa and not self.needs_scores:
             if self.kind == "full":                                  # lets SDPA pick a flash kernel
                 return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
             mask = allowed(q_pos, k_pos, self.kind, self.window)    # [Sq, Sk]
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)
-        # eager: scores [B, H, Sq, Sk] = q k^T / sqrt(hd)   (2*H*hd FLOPs per (query, key) pair)
+        # eager: scores [B, H, Sq, Sk] = q k^T * scale   (2*H*hd FLOPs per (query, key) pair)
         scores = wide(q @ k.transpose(-1, -2)) * self.scale
         return self._weights(scores, q_pos, k_pos).to(v.dtype) @ v  # 2*H*vd FLOPs per pair
 
+    @property
+    def needs_scores(self) -> bool:
+        """Whether the softmax needs the score matrix written out (SDPA takes neither sinks, nor
+        ALiBi's slopes, nor a soft-cap)."""
+        return bool(self.cfg.sinks or self.alibi or self.cfg.softcap)
+
     def _weights(self, scores: torch.Tensor, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
-        """Softmax weights [B, H, Sq, Sk] from fp32 scores: ALiBi, the mask, gpt-oss's sinks."""
+        """Softmax weights [B, H, Sq, Sk] from fp32 scores: the soft-cap, ALiBi, the mask,
+        gpt-oss's sinks."""
+        if self.cfg.softcap:                # Gemma 2: c * tanh(s / c), before the mask
+            scores = torch.tanh(scores / self.cfg.softcap) * self.cfg.softcap
         if self.alibi:
             dist = wide(k_pos[None, :] - q_pos[:, None])        # [Sq, Sk], <= 0 where visible
             scores = scores + self.slopes[:, None, None] * dist

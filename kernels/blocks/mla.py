@@ -94,7 +94,7 @@ class MLA(nn.Module):
         H, dn, dr, dv, r = cfg.heads, cfg.qk_nope_dim, cfg.qk_rope_dim, cfg.v_head_dim, cfg.kv_lora_rank
         self.H, self.dn, self.dr, self.dv, self.r = H, dn, dr, dv, r
         self.kind, self.window = cfg.kind, cfg.window
-        self.scale = (dn + dr) ** -0.5
+        self.scale = cfg.score_scale                          # (dn + dr)^-1/2 unless YaRN rescales it
         if cfg.q_lora_rank:
             self.q_a_proj = nn.Linear(hidden, cfg.q_lora_rank, bias=cfg.bias)      # D -> rq
             self.q_a_layernorm = RMSNorm(cfg.q_lora_rank, eps)

@@ -82,11 +82,19 @@ def merge_when_last(arrivals_ptr, counter, n_splits, mid_o_ptr, mid_lse_ptr, out
 
 
 @triton.jit
-def attend_block(q, k_base, v_base, n0, hi, offs_d, d_mask, s_kt, s_vt, qk_scale, acc, m_i, l_i,
+def soft_capped(s, cap_log2):
+    """cap * tanh(s) in log2 units (cap_log2 = cap * log2(e)); tanh(s) = 1 - 2 / (e^2s + 1), which
+    saturates to +-1 without overflow (e^2s = inf gives 1)."""
+    return cap_log2 * (1.0 - 2.0 / (tl.exp2(s * (2.0 * 1.4426950408889634)) + 1.0))
+
+
+@triton.jit
+def attend_block(q, k_base, v_base, n0, hi, offs_d, d_mask, s_kt, s_vt, qk_scale, cap_log2, acc, m_i, l_i,
                  MASK_N: tl.constexpr, MASK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-                 DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr):
+                 DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr, SOFTCAP: tl.constexpr):
     """Fold keys [n0, n0 + BLOCK_N) (those < hi when MASK_N) into the online softmax of q [BLOCK_G,
-    BLOCK_D]. Without MASK_N and MASK_D the K and V tiles load without predicates."""
+    BLOCK_D]. Without MASK_N and MASK_D the K and V tiles load without predicates. SOFTCAP: the
+    scores are cap * tanh(q.k * qk_scale), qk_scale then being scale / cap."""
     offs_n = n0 + tl.arange(0, BLOCK_N)
     k_ptrs = k_base + offs_n[:, None] * s_kt + offs_d[None, :]
     v_ptrs = v_base + offs_n[:, None] * s_vt + offs_d[None, :]
@@ -99,6 +107,8 @@ def attend_block(q, k_base, v_base, n0, hi, offs_d, d_mask, s_kt, s_vt, qk_scale
     else:
         k = tl.load(k_ptrs)
     s = tl.dot(q, tl.trans(k.to(DOT_DTYPE)), input_precision=DOT_PREC) * qk_scale  # [BLOCK_G, BLOCK_N]
+    if SOFTCAP:
+        s = soft_capped(s, cap_log2)
     if MASK_N:
         s = tl.where(n_mask[None, :], s, float("-inf"))
     p, alpha, m_i, l_i = online_softmax_step(s, m_i, l_i)
@@ -114,11 +124,12 @@ def attend_block(q, k_base, v_base, n0, hi, offs_d, d_mask, s_kt, s_vt, qk_scale
 
 @triton.jit
 def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr, arrivals_ptr,
-                  qk_scale, window, split_len, n_heads, n_splits,
+                  qk_scale, cap_log2, window, split_len, n_heads, n_splits,
                   s_qb, s_qh, s_kb, s_kh, s_kt, s_vb, s_vh, s_vt, s_ob, s_oh,
                   GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, SLIDING: tl.constexpr, DIRECT: tl.constexpr,
                   FUSED: tl.constexpr, BLOCK_G: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-                  DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr, UNMASKED_BODY: tl.constexpr):
+                  DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr, UNMASKED_BODY: tl.constexpr,
+                  SOFTCAP: tl.constexpr):
     """Partial attention of one KV split for the GROUP query heads sharing KV head ``kvh``.
 
     Attends positions [lo, hi) of sequence b, where the sequence's visible range is
@@ -128,7 +139,8 @@ def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr
     DIRECT (one split, never empty: len >= 1): out[b, h, :] instead.
     FUSED: the last split program of (b, kvh) to finish, counted in ``arrivals[b, kvh]`` (see
     ``kernels.triton_ops.arrivals``), also merges the group's splits into out.
-    qk_scale = softmax scale * log2(e), so exp2 replaces exp.
+    qk_scale = softmax scale * log2(e), so exp2 replaces exp; with SOFTCAP, scale / cap (the cap,
+    cap_log2 = cap * log2(e), is applied after the tanh).
     UNMASKED_BODY: the split's whole KV blocks load without predicates, and only its last, partial
     block is masked (one loop over all blocks, each masked, otherwise).
     Bytes: 2 * span * D * itemsize per (b, kvh) (K and V once); FLOPs: 4 * G * span * D.
@@ -160,11 +172,11 @@ def _split_kernel(q_ptr, k_ptr, v_ptr, lens_ptr, mid_o_ptr, mid_lse_ptr, out_ptr
         masked_from = lo + tl.maximum(hi - lo, 0) // BLOCK_N * BLOCK_N
         for n0 in range(lo, masked_from, BLOCK_N):
             acc, m_i, l_i = attend_block(q, k_base, v_base, n0, hi, offs_d, d_mask, s_kt, s_vt, qk_scale,
-                                         acc, m_i, l_i, False, BLOCK_D != HEAD_DIM, BLOCK_N,
-                                         DOT_DTYPE, DOT_PREC)
+                                         cap_log2, acc, m_i, l_i, False, BLOCK_D != HEAD_DIM, BLOCK_N,
+                                         DOT_DTYPE, DOT_PREC, SOFTCAP)
     for n0 in range(masked_from, hi, BLOCK_N):
         acc, m_i, l_i = attend_block(q, k_base, v_base, n0, hi, offs_d, d_mask, s_kt, s_vt, qk_scale,
-                                     acc, m_i, l_i, True, True, BLOCK_N, DOT_DTYPE, DOT_PREC)
+                                     cap_log2, acc, m_i, l_i, True, True, BLOCK_N, DOT_DTYPE, DOT_PREC, SOFTCAP)
 
     if DIRECT:
         out = acc / tl.where(l_i > 0.0, l_i, 1.0)[:, None]
@@ -260,14 +272,16 @@ def check_last_dim_contiguous(**tensors: torch.Tensor) -> None:
 
 
 def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, seq_lens: torch.Tensor, *,
-                     scale: float | None = None, window: int | None = None, num_splits: int | None = None,
+                     scale: float | None = None, softcap: float = 0.0, window: int | None = None,
+                     num_splits: int | None = None,
                      block_n: int | None = None, num_warps: int = 4, num_stages: int | None = None,
                      fused_merge: bool | None = None, unmasked_body: bool = False,
                      out: torch.Tensor | None = None) -> torch.Tensor:
     """Attention of one new token per sequence over its KV cache.
 
     q [B, H, D]; k_cache, v_cache [B, KVH, T, D] with KVH dividing H (KVH == 1 is MQA);
-    seq_lens [B] int32, 1 <= len <= T; ``window``: attend only to the last ``window`` positions.
+    seq_lens [B] int32, 1 <= len <= T; ``window``: attend only to the last ``window`` positions;
+    ``softcap`` c > 0: the scores are c * tanh(q.k * scale / c) (Gemma 2).
     ``fused_merge``: merge the splits inside the split kernel (one launch) rather than in a second;
     by default only for a few splits (``fuse_merge_by_default``). Tiles default to ``default_tiles``.
     ``unmasked_body``: load whole KV blocks without predicates, masking only each split's tail block
@@ -282,6 +296,8 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
     if h % kvh:
         raise ValueError(f"{kvh} KV heads do not divide {h} query heads")
     group = h // kvh
+    if not (softcap >= 0 and math.isfinite(softcap)):
+        raise ValueError(f"softcap must be 0 (none) or positive, got {softcap}")
     scale = 1.0 / math.sqrt(d) if scale is None else scale
     span = t_max if window is None else min(window, t_max)  # most positions a sequence attends
     tile_n, tile_stages = default_tiles(d)
@@ -303,11 +319,12 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
     dot_dtype, dot_prec = dot_operand_config(q.dtype)
     _split_kernel[(b, kvh, splits)](
         q, k_cache, v_cache, seq_lens, mid_o, mid_lse, out, seq_lens if arrivals is None else arrivals,
-        scale * LOG2E, window or 0, split_len, h, splits,
+        scale / softcap if softcap else scale * LOG2E, softcap * LOG2E, window or 0, split_len, h, splits,
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2), out.stride(0), out.stride(1),
         GROUP=group, HEAD_DIM=d, SLIDING=window is not None, DIRECT=direct, FUSED=arrivals is not None,
         BLOCK_G=dot_dim(group), BLOCK_D=dot_dim(d), BLOCK_N=block_n,
-        DOT_DTYPE=dot_dtype, DOT_PREC=dot_prec, UNMASKED_BODY=unmasked_body, num_warps=num_warps,
+        DOT_DTYPE=dot_dtype, DOT_PREC=dot_prec, UNMASKED_BODY=unmasked_body, SOFTCAP=softcap > 0,
+        num_warps=num_warps,
         num_stages=num_stages)
     return out if direct or arrivals is not None else combine_splits(mid_o, mid_lse, out)

@@ -40,11 +40,12 @@ def _cache_mask(seq_lens: torch.Tensor, max_len: int, window: int | None) -> tor
     return mask
 
 
-def decode_attention(q, k_cache, v_cache, seq_lens, scale=None, window=None):
+def decode_attention(q, k_cache, v_cache, seq_lens, scale=None, window=None, softcap=0.0):
     """One decode step of (grouped-query) attention over a KV cache.
 
     q [B, H, D]; k_cache, v_cache [B, KVH, T, D]; seq_lens [B] -> out [B, H, D].
-    Query head h reads KV head h // G. With ``window`` only the last ``window`` positions count.
+    Query head h reads KV head h // G. With ``window`` only the last ``window`` positions count;
+    with ``softcap`` c the scores are c * tanh(scores / c) (Gemma 2).
     Matmuls run in the input dtype, the softmax in fp32 (or wider), as in Hugging Face's eager path.
     """
     b, h, d = q.shape
@@ -52,6 +53,8 @@ def decode_attention(q, k_cache, v_cache, seq_lens, scale=None, window=None):
     scale = d**-0.5 if scale is None else scale
     qg = q.view(b, kvh, h // kvh, d)  # [B, KVH, G, D]
     scores = (qg @ k_cache.transpose(-1, -2)).to(_accum_dtype(q)) * scale  # [B, KVH, G, T]
+    if softcap:
+        scores = torch.tanh(scores / softcap) * softcap
     mask = _cache_mask(seq_lens, t, window)[:, None, None, :]  # [B, 1, 1, T]
     probs = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1).to(q.dtype)
     return (probs @ v_cache).reshape(b, h, d)  # [B, KVH, G, D] -> [B, H, D]

@@ -200,14 +200,94 @@ def layer_types_or_flags(cfg: Config, n: int, flags_key: str, when_set: str, whe
     return [default(i) for i in range(n)]
 
 
+# Scores' scale and soft-caps where a type departs from softmax(q.k / sqrt(head_dim)), read off
+# transformers 5.23 (each attention class's ``scaling``, each config class's defaults)
+QUERY_PRE_ATTN_SCALAR_TYPES = frozenset({"gemma2", "gemma3_text", "vaultgemma"})
+UNIT_SCALE_TYPES = frozenset({"gemma3n_text", "gemma4_text", "gemma4_unified_text"})    # QK norms set it
+ATTENTION_MULTIPLIER_BY_DEFAULT = {"granite": 1.0, "granite_swa": 1.0, "granitemoe": 1.0, "granitemoe_swa": 1.0,
+                                   "granitemoehybrid": 1.0, "granitemoeshared": 1.0,
+                                   "hyperclovax": 0.08838834764831845}
+ATTN_SOFTCAP_BY_DEFAULT = {"gemma2": 50.0, "vaultgemma": 50.0, "gemma3_text": None}
+FINAL_SOFTCAP_BY_DEFAULT = {"gemma2": 30.0, "vaultgemma": 30.0, "gemma3_text": None, "gemma3n_text": 30.0,
+                            "gemma4_text": None, "gemma4_unified_text": None, "nanochat": 15.0}
+RESIDUAL_MULTIPLIER_TYPES = frozenset(ATTENTION_MULTIPLIER_BY_DEFAULT)
+# MLA types whose softmax scale takes YaRN's mscale^2 (transformers' yarn_apply_mscale)
+YARN_MSCALE_TYPES = frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite",
+                               "glm_moe_dsa", "longcat_flash", "youtu", "axk1"})
+
+
+def scalar(cfg: Config, key: str, default: Any) -> float:
+    """A non-negative number under ``key`` (absent: ``default``; null or absent without a default: 0)."""
+    value = cfg[key] if key in cfg else default
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise SpecError(f"config.{key}", f"must be a non-negative number or null, got {value!r}")
+    return float(value)
+
+
+def score_fields(cfg: Config, head_size: int) -> dict[str, float]:
+    """Attention's ``scale`` and ``softcap`` for the type; a scale equal to head_size^-1/2 is left
+    at the default (0)."""
+    mt = cfg.get("model_type")
+    out: dict[str, float] = {}
+    scale = 0.0
+    if mt in QUERY_PRE_ATTN_SCALAR_TYPES:
+        dims = scalar(cfg, "query_pre_attn_scalar", 256)
+        if dims <= 0:
+            raise SpecError("config.query_pre_attn_scalar", f"must be positive, got {dims!r}")
+        scale = dims ** -0.5
+    elif mt in UNIT_SCALE_TYPES:
+        scale = 1.0
+    elif mt in ATTENTION_MULTIPLIER_BY_DEFAULT:
+        scale = scalar(cfg, "attention_multiplier", ATTENTION_MULTIPLIER_BY_DEFAULT[mt])
+    if scale and not math.isclose(scale, head_size ** -0.5, rel_tol=1e-12):
+        out["scale"] = scale
+    if mt in ATTN_SOFTCAP_BY_DEFAULT:
+        out["softcap"] = scalar(cfg, "attn_logit_softcapping", ATTN_SOFTCAP_BY_DEFAULT[mt])
+    return out
+
+
+def model_scalars(cfg: Config) -> dict[str, float]:
+    """ModelSpec's ``logit_softcap`` and ``residual_scale`` where the type has them."""
+    mt = cfg.get("model_type")
+    out: dict[str, float] = {}
+    if mt in FINAL_SOFTCAP_BY_DEFAULT:
+        out["logit_softcap"] = scalar(cfg, "final_logit_softcapping", FINAL_SOFTCAP_BY_DEFAULT[mt])
+    if mt in RESIDUAL_MULTIPLIER_TYPES:
+        out["residual_scale"] = scalar(cfg, "residual_multiplier", 1.0)
+        if out["residual_scale"] <= 0:
+            raise SpecError("config.residual_multiplier", "must be positive")
+    return out
+
+
+def yarn_mscale(cfg: Config) -> float:
+    """YaRN's attention-scale factor mscale = 0.1 * mscale_all_dim * ln(factor) + 1 (DeepSeek-V2,
+    sec. "YaRN"), which MLA's softmax scale takes squared; 1 without YaRN."""
+    params = cfg.get("rope_parameters") or cfg.get("rope_scaling")
+    if not isinstance(params, Mapping) or (params.get("rope_type") or params.get("type") or "default") == "default":
+        return 1.0
+    mscale_all_dim = params.get("mscale_all_dim") or 0
+    factor = params.get("factor") or 1
+    for key, value in (("mscale_all_dim", mscale_all_dim), ("factor", factor)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SpecError(f"config.rope_scaling.{key}", f"must be a number, got {value!r}")
+    if not mscale_all_dim or factor <= 1:
+        return 1.0
+    return 0.1 * mscale_all_dim * math.log(factor) + 1.0
+
+
 def gqa_attention(cfg: Config, *, hidden: int, heads_key: str = "num_attention_heads",
                   **overrides: Any) -> Attention:
+    """The config's softmax attention; ``overrides`` replace any field. The score scale and
+    soft-cap come from ``score_fields`` for the final head size."""
     heads = as_int(cfg, heads_key)
     kv = as_int(cfg, "num_key_value_heads", default=heads)
     fields = dict(heads=heads, kv_heads=kv, head_dim=head_dim(cfg, heads, hidden),
                   qkv_bias=bool(get(cfg, "attention_bias", default=False)),
                   out_bias=bool(get(cfg, "attention_bias", default=False)))
     fields.update(overrides)
+    fields = {**score_fields(cfg, fields["head_dim"]), **fields}
     return Attention(**fields)
 
 
@@ -299,7 +379,7 @@ def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any)
                   context_length=ctx, blocks=blocks, layout=tuple(layout),
                   tie_embeddings=bool(get(cfg, "tie_word_embeddings",
                                           default=cfg.get("model_type") in TIED_BY_DEFAULT)),
-                  model_type=str(cfg.get("model_type", "")))
+                  model_type=str(cfg.get("model_type", "")), **model_scalars(cfg))
     fields.update(globals_)
     # A window wider than the context is a full layer in practice (some configs say so).
     return ModelSpec(**fields)

@@ -7,8 +7,8 @@ A.X K1 (V3's layer with a norm after each MoE block)."""
 from __future__ import annotations
 
 from ..spec import MLA, Layer, LinearAttention, MoEFFN, SpecError
-from .common import (Config, activation, as_int, build_spec, dense_ffn, get, layer_types, mlp_layer_types,
-                     nullable_int, routing)
+from .common import (YARN_MSCALE_TYPES, Config, activation, as_int, build_spec, dense_ffn, get, layer_types,
+                     mlp_layer_types, nullable_int, routing, yarn_mscale)
 
 
 # DeepseekV3Config's latent sizes, which Youtu's and A.X K1's config classes keep: kv_lora_rank,
@@ -27,6 +27,9 @@ def _mla(cfg: Config, sizes: tuple = (None, None, None, None), **fields) -> MLA:
                 v_head_dim=as_int(cfg, "v_head_dim", default=v),
                 q_lora_rank=as_int(cfg, "q_lora_rank", default=0),
                 bias=bool(get(cfg, "attention_bias", default=False)))
+    mscale = yarn_mscale(cfg) if cfg.get("model_type") in YARN_MSCALE_TYPES else 1.0
+    if mscale != 1.0:
+        base["scale"] = (base["qk_nope_dim"] + base["qk_rope_dim"]) ** -0.5 * mscale * mscale
     base.update(fields)
     return MLA(**base)
 
