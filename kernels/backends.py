@@ -196,10 +196,10 @@ def moe_triton_forward(m):
     def forward(x):
         shape = x.shape
         x2 = x.reshape(-1, shape[-1]).contiguous()
-        if m.cfg.router_score_bias:
-            # DeepSeek-V3: top-k of score + bias, weights from the unbiased scores. The module's
-            # own torch routing (a few small ops, no host sync, graph-capturable); the experts,
-            # where the bytes are, go through the grouped kernel.
+        if m.cfg.router_score_bias or m.cfg.expert_groups:
+            # DeepSeek-V3: top-k of score + bias within the best expert groups, weights from the
+            # unbiased scores. The module's own torch routing (a few small ops, no host sync,
+            # graph-capturable); the experts, where the bytes are, go through the grouped kernel.
             w, ids = m.route(x2)
             w, ids = w.float().contiguous(), ids.int().contiguous()
         else:

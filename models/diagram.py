@@ -404,6 +404,14 @@ def _whole(x: float) -> bool:
     return abs(x - round(x)) < 1e-6 * x
 
 
+def _groups_text(f: MoEFFN) -> str:
+    """DeepSeek's group-limited routing, as the router's line says it ("" when not grouped)."""
+    if not f.expert_groups:
+        return ""
+    return (f" within its best {f.groups_per_token} of {f.expert_groups} groups of "
+            f"{f.experts // f.expert_groups}")
+
+
 def score_formula(head_dim: int, scale: float, softcap: float = 0.0) -> str:
     """The attention scores as the spec defines them: q k^T / sqrt(head_dim), or times the spec's
     own scale, soft-capped as c tanh(s / c) where a cap is set."""
@@ -664,7 +672,7 @@ def _ffn_components(f, d: int, i: str) -> list[Component]:
     n_router = f.experts + f.zero_experts
     out = [_lin(f"router{i}", "router", "ffn", d, n_router, f.router_bias, "d",
                 "experts" + (" + zero experts" if f.zero_experts else ""),
-                f"{d} -> {n_router} logits, top-{f.top_k}")]
+                f"{d} -> {n_router} logits, top-{f.top_k}{_groups_text(f)}")]
     if f.router_score_bias:
         out.append(_kept(f"score-correction bias{i}", "router", "ffn", n_router,
                          f"experts = {n_router}", "aux-loss-free balancing"))
@@ -862,7 +870,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
         if isinstance(fx, MoEFFN) and experts is None:
             experts = ExpertsView(fx.experts, fx.top_k, fx.shared_experts, fx.zero_experts)
             router_text = (f"router: {d} -> {fx.experts + fx.zero_experts} logits, "
-                           f"top-{fx.top_k} per token"
+                           f"top-{fx.top_k} per token{_groups_text(fx)}"
                            + (", score-correction bias" if fx.router_score_bias else "")
                            + (", router bias" if fx.router_bias else ""))
             experts_text = (f"{fx.experts} routed experts of d_ff {fx.d_expert}, {fx.top_k} active "

@@ -208,7 +208,8 @@ def knob_values(spec: ModelSpec) -> dict[str, object]:
     values["local_global"] = _local_global(spec) if sliding else None
     moe = next((f for l in spec.layers for f in l.ffns if isinstance(f, MoEFFN)), None)
     if moe is not None:
-        values.update(experts=moe.experts, top_k=moe.top_k, shared_experts=moe.shared_experts)
+        values.update(experts=moe.experts, top_k=moe.top_k, shared_experts=moe.shared_experts,
+                      experts_step=moe.expert_groups or 1)      # grouped experts change a group at a time
     dsa = next((m for l in spec.layers for m in l.mixers if isinstance(m, MLA) and m.sparse), None)
     values["index_topk"] = dsa.index_topk if dsa is not None else None
     values["kv_shared_layers"] = spec.num_layers - prefill_tail_start(spec) if attn is not None else None

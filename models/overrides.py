@@ -40,6 +40,25 @@ def _map_mixers(spec: ModelSpec, kinds: tuple[type, ...], fn, what: str) -> Mode
         layer, mixers=tuple(fn(m) if isinstance(m, kinds) else m for m in layer.mixers)))
 
 
+def _within_groups(f: MoEFFN, key: str) -> MoEFFN:
+    """An experts or top-k edit of a model whose tokens route within expert groups (DeepSeek-V3:
+    the best 4 of 8), refused where the groups could no longer hold it, saying why in the knob's
+    terms (the spec's own rule names the groups, which no knob sets)."""
+    g, chosen = f.expert_groups, f.groups_per_token
+    if not g or isinstance(f.experts, bool) or not isinstance(f.experts, int) or f.experts <= 0:
+        return f
+    where = f"tokens route within their best {chosen} of {g} equal expert groups"
+    if f.experts % g:
+        raise SpecError(key, f"experts must be a multiple of {g}: {where}")
+    size = f.experts // g
+    if f.router_score_bias and size < 2:
+        raise SpecError(key, f"experts must be at least {2 * g}: {where}, ranked by their two best experts")
+    if isinstance(f.top_k, int) and f.top_k > chosen * size:
+        raise SpecError(key, f"top-k ({f.top_k}) exceeds the {chosen * size} experts of a token's {chosen} "
+                             f"groups of {size}: {where}")
+    return f
+
+
 def _map_moe(spec: ModelSpec, fn, what: str) -> ModelSpec:
     if not any(isinstance(f, MoEFFN) for layer in spec.layers for f in layer.ffns):
         raise SpecError(what, f"{spec.name} has no MoE layers; it is a dense model")
@@ -224,7 +243,7 @@ def _set_field(spec: ModelSpec, key: str, value: Any) -> ModelSpec:
                            if a.kind != "full" else a, "attention")
     if key in ("experts", "top_k", "shared_experts", "d_expert"):
         n = _int(key, value)
-        return _map_moe(spec, lambda f: dataclasses.replace(f, **{key: n}), key)
+        return _map_moe(spec, lambda f: _within_groups(dataclasses.replace(f, **{key: n}), key), key)
     if key == "d_ff":
         n = _int(key, value)
         if not any(isinstance(f, DenseFFN) for l in spec.layers for f in l.ffns):

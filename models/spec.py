@@ -426,6 +426,11 @@ class MoEFFN(_Part):
     # DeepSeek-V3 2.5). Neither changes parameters or FLOPs.
     normalize_top_k: bool = True
     routed_scale: float = 1.0
+    # DeepSeek's group-limited routing: the experts in expert_groups equal groups, a token choosing
+    # its top_k from its groups_per_token best groups, ranked by their best score (DeepSeek-V2) or,
+    # with the score-correction bias, the sum of their two best biased scores (DeepSeek-V3). 0: off
+    expert_groups: int = 0
+    groups_per_token: int = 0
 
     def validate(self, path: str) -> None:
         for name in ("experts", "top_k", "d_expert"):
@@ -445,6 +450,32 @@ class MoEFFN(_Part):
         s = self.routed_scale
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s <= 0:
             raise SpecError(f"{path}.routed_scale", f"must be a positive number, got {s!r}")
+        self.validate_groups(path)
+
+    def validate_groups(self, path: str) -> None:
+        """The expert groups' rules alone (the importer leaves out groups that break them)."""
+        groups, chosen = self.expert_groups, self.groups_per_token
+        _non_negative(f"{path}.expert_groups", groups)
+        _non_negative(f"{path}.groups_per_token", chosen)
+        if groups == 0:
+            if chosen:
+                raise SpecError(f"{path}.groups_per_token", "needs expert_groups (0: routing is not grouped)")
+            return
+        if groups == 1:
+            raise SpecError(f"{path}.expert_groups", "one group is no grouping: use 0")
+        if self.experts % groups:
+            raise SpecError(f"{path}.expert_groups", f"must divide the {self.experts} experts into equal groups")
+        if self.zero_experts:
+            raise SpecError(f"{path}.expert_groups", "zero-computation experts are not grouped")
+        if not 1 <= chosen <= groups:
+            raise SpecError(f"{path}.groups_per_token", f"must be from 1 to expert_groups ({groups}), got {chosen}")
+        size = self.experts // groups
+        if self.top_k > chosen * size:
+            raise SpecError(f"{path}.top_k", f"top_k ({self.top_k}) exceeds the {chosen * size} experts "
+                                             f"of {chosen} groups of {size}")
+        if self.router_score_bias and size < 2:
+            raise SpecError(f"{path}.expert_groups", "groups ranked by their two best scores need at "
+                                                     "least 2 experts each")
 
     @property
     def shared_dff(self) -> int:

@@ -80,6 +80,9 @@ FFNS = {
     "xielu": S.DenseFFN(d_ff=96, gated=False, activation="xielu"),        # Apertus
     "moe_softmax": S.MoEFFN(experts=6, top_k=2, d_expert=32),
     "moe_deepseek": S.MoEFFN(experts=8, top_k=3, d_expert=16, shared_experts=1, router_score_bias=True),
+    # DeepSeek-V3's group-limited routing: 3 experts from the best 2 of 4 groups
+    "moe_deepseek_grouped": S.MoEFFN(experts=8, top_k=3, d_expert=16, shared_experts=1, router_score_bias=True,
+                                     expert_groups=4, groups_per_token=2),
     "moe_gptoss": S.MoEFFN(experts=4, top_k=2, d_expert=16, activation="swiglu_oai", router_bias=True,
                            expert_bias=True),
     "moe_qwen_shared_gate": S.MoEFFN(experts=6, top_k=2, d_expert=16, shared_experts=1, d_shared=24,

@@ -317,7 +317,16 @@ def _reference_moe(moe: MoE, x: torch.Tensor) -> torch.Tensor:
     else:
         scores = logits.sigmoid() if moe.scoring == "sigmoid" else logits.softmax(-1)
         bias = moe.score_bias if cfg.router_score_bias else 0
-        ids = (scores + bias).topk(cfg.top_k, -1).indices
+        choose = scores + bias
+        if cfg.expert_groups:        # token by token: experts outside its best groups drop out
+            size = cfg.experts // cfg.expert_groups
+            for n, row in enumerate(choose):
+                groups = [sorted(row[g * size:(g + 1) * size].tolist(), reverse=True) for g in range(cfg.expert_groups)]
+                rank = [sum(g[:2]) if cfg.router_score_bias else g[0] for g in groups]
+                best = sorted(range(cfg.expert_groups), key=lambda g: -rank[g])[:cfg.groups_per_token]
+                for g in set(range(cfg.expert_groups)) - set(best):
+                    choose[n, g * size:(g + 1) * size] = float("-inf")
+        ids = choose.topk(cfg.top_k, -1).indices
         w = scores.gather(-1, ids)
         w = w / w.sum(-1, keepdim=True)
         if cfg.router_scales:

@@ -802,3 +802,18 @@ def test_local_global_sets_the_span_and_the_attention_box_keeps_head_sharing(win
     ratio.editingFinished.emit()
     window.knobs.flush()
     assert {m.kind for layer in window.doc.spec.layers for m in layer.mixers} == {"full"}
+
+
+def test_grouped_experts_step_a_group_at_a_time_and_a_count_they_cannot_split_is_named(window, qtbot):
+    """DeepSeek-V3 routes within 8 expert groups: the arrows step 8 experts; a typed 100 is refused
+    beside the knob with the reason, and the model shown keeps its 256."""
+    from PySide6.QtWidgets import QLabel, QSpinBox
+    window.open_catalog("deepseek-v3")
+    box = window.knobs.findChild(QSpinBox, "experts")
+    assert box.value() == 256 and box.singleStep() == 8
+    set_spin(window, qtbot, "experts", 100)
+    error = window.knobs.findChild(QLabel, "expertsError")
+    assert error.isVisible() and "multiple of 8" in error.text() and "best 4 of 8" in error.text()
+    assert {f.experts for b in window.doc.spec.blocks.values() for f in b.ffns if hasattr(f, "experts")} == {256}
+    window.open_catalog("mixtral-8x7b")
+    assert box.singleStep() == 1

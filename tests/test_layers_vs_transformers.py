@@ -8,8 +8,7 @@ tests/test_gemma3n.py. Score scales other than 1/sqrt(head_dim) (Gemma 2/3's que
 Granite's attention_multiplier, YaRN's mscale^2 in MLA), Gemma 2's soft-capped scores and Granite's
 residual_multiplier are set to values that change the output. Not compared, because the blocks do
 not model them and they change neither parameters nor FLOPs: interleaved rotary pairs (ERNIE 4.5,
-DeepSeek's rope_interleave: a permutation of the q/k rows), DeepSeek-V3's group-limited routing,
-and types whose transformers layer fuses projections (Phi-3, GLM). Zero-centred norm weights
+DeepSeek's rope_interleave: a permutation of the q/k rows) and types whose transformers layer fuses projections (Phi-3, GLM). Zero-centred norm weights
 (Gemma, Qwen3-Next: 1 + w) are a reparametrisation: transformers gets ours less one.
 """
 from __future__ import annotations
@@ -95,7 +94,7 @@ def test_gpt_oss_layers_equal_transformers_layers(index):
 def _deepseek_v3(**changes) -> dict:
     """DeepSeek-V3 at test size: MLA with a q LoRA, the first layer dense, then sigmoid routing with
     the score-correction bias, one shared expert and routed_scaling_factor 2.5. One expert group
-    (the blocks do not model group-limited routing) and RoPE on halves, not interleaved pairs."""
+    unless a test sets more; RoPE on halves, not interleaved pairs."""
     return default_config("deepseek_v3", **{**SMALL, "num_hidden_layers": 2, "num_key_value_heads": 4,
                                             "moe_intermediate_size": 32, "q_lora_rank": 24, "kv_lora_rank": 32,
                                             "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16,
@@ -114,6 +113,43 @@ def test_deepseek_v3_moe_layer_equals_transformers_layer():
     convert = partial(expert_weights, shared="shared_experts")
     assert layer_error(_deepseek_v3(), index=1, convert=convert) < 1e-6
 
+
+
+def test_deepseek_v3_group_limited_moe_layer_equals_transformers_layer():
+    """n_group 4, topk_group 2: each token's 3 experts come from its 2 best groups of 2 experts,
+    ranked by the sum of their two biased scores."""
+    from functools import partial
+    convert = partial(expert_weights, shared="shared_experts")
+    cfg = _deepseek_v3(n_routed_experts=8, num_experts_per_tok=3, n_group=4, topk_group=2)
+    assert layer_error(cfg, index=1, convert=convert, tokens=16) < 1e-6
+
+
+def test_deepseek_v2_group_limited_greedy_moe_equals_transformers_moe():
+    """DeepSeek-V2's group_limited_greedy: groups ranked by their best softmax score. The MoE blocks
+    alone (transformers' V2 attention takes complex rotary factors, not the angles given here)."""
+    import torch
+    from transformers import AutoConfig
+    from transformers.models.deepseek_v2.modeling_deepseek_v2 import DeepseekV2Moe
+
+    from kernels.blocks import build_block
+    from models.hf import spec_from_hf_config
+    cfg = default_config("deepseek_v2", **{**SMALL, "num_hidden_layers": 2, "moe_intermediate_size": 32,
+                                           "n_routed_experts": 8, "num_experts_per_tok": 3, "n_group": 4,
+                                           "topk_group": 2, "topk_method": "group_limited_greedy",
+                                           "first_k_dense_replace": 1, "n_shared_experts": 1})
+    moe = spec_from_hf_config(cfg).layers[1].ffns[0]
+    assert (moe.expert_groups, moe.groups_per_token) == (4, 2)
+    torch.manual_seed(0)
+    ours = build_block(moe, SMALL["hidden_size"]).double().eval()
+    ref = DeepseekV2Moe(AutoConfig.for_model(**cfg)).double().eval()
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.normal_(0, 0.3)
+        weights = expert_weights(ours.state_dict(), shared="shared_experts")
+        ref.load_state_dict({k.removeprefix("mlp."): v for k, v in weights.items()}, strict=True)
+        x = torch.randn(2, 16, SMALL["hidden_size"], dtype=torch.float64)
+        got, expected = ours(x), ref(x)
+    assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-6
 
 
 def test_deepseek_v3_mla_layer_with_yarn_takes_mscale_squared():

@@ -30,6 +30,8 @@ BLOCKS = {
                                     router_score_bias=True), {}),
     "moe_gptoss": (S.MoEFFN(experts=4, top_k=2, d_expert=16, activation="swiglu_oai", router_bias=True,
                             expert_bias=True), {}),
+    # DeepSeek-V2's group-limited greedy routing: 2 experts from the best 2 of 3 groups
+    "moe_grouped": (S.MoEFFN(experts=6, top_k=2, d_expert=16, expert_groups=3, groups_per_token=2), {}),
 }
 
 

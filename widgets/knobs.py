@@ -240,6 +240,7 @@ class KnobPanel(QWidget):
                               (self.top_k, "top_k"), (self.shared, "shared_experts"),
                               (self.index_topk, "index_topk"), (self.kv_shared, "kv_shared_layers")):
                 self._show_optional(spin, values.get(key))
+            self.experts.setSingleStep(int(values.get("experts_step") or 1))
             self._local_global_shown = values.get("local_global") or ""
             if self.local_global.text() != self._local_global_shown:
                 self.local_global.setText(self._local_global_shown)

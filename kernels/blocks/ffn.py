@@ -168,6 +168,8 @@ class MoE(nn.Module):
             return vals.softmax(-1), ids
         scores = logits.sigmoid() if self.scoring == "sigmoid" else logits.softmax(-1)
         choose = scores + wide(self.score_bias) if self.cfg.router_score_bias else scores
+        if self.cfg.expert_groups:
+            choose = self._within_best_groups(choose)
         ids = choose.topk(self.k, dim=-1).indices
         w = scores.gather(-1, ids)
         if self.renormalize:
@@ -177,6 +179,21 @@ class MoE(nn.Module):
         if self.cfg.router_scales:
             w = w * wide(self.per_expert_scale)[ids]
         return w, ids
+
+    def _within_best_groups(self, choose: torch.Tensor) -> torch.Tensor:
+        """DeepSeek's group-limited routing: ``choose`` [N, E] with the experts outside each token's
+        groups_per_token best groups set to -inf. Groups rank by their two best (biased) scores
+        with the score-correction bias (V3's noaux_tc), else by their best (V2's group_limited_greedy)."""
+        grouped = choose.unflatten(-1, (self.cfg.expert_groups, -1))            # [N, groups, E / groups]
+        if self.cfg.router_score_bias:
+            rank = grouped.topk(2, dim=-1).values.sum(-1)                       # [N, groups]
+        else:
+            rank = grouped.amax(-1)
+        # the groups at or above the groups_per_token-th best rank (a threshold, not a scatter of the
+        # top indices, whose zeros the ONNX export fixes to the traced token count; ties of float
+        # ranks aside, the same groups)
+        keep = rank >= rank.topk(self.cfg.groups_per_token, dim=-1).values[..., -1:]   # [N, groups]
+        return grouped.masked_fill(~keep[..., None], float("-inf")).flatten(-2)
 
     # ---- one expert, on the rows routed to it
     def expert(self, e: int, x: torch.Tensor) -> torch.Tensor:

@@ -59,7 +59,8 @@ def route(logits: torch.Tensor, top_k: int, *, scoring: str = "softmax", renorma
           use_triton: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """logits [N, E] -> (topk_weights [N, k] fp32, topk_ids [N, k] int32), scores in descending order.
 
-    ``scoring`` is "softmax" or "sigmoid" (DeepSeek-V3's bias correction and group limit are not modelled).
+    ``scoring`` is "softmax" or "sigmoid" (DeepSeek-V3's bias correction and group limit route in
+    torch: ``kernels.blocks.MoE.route``).
     """
     if scoring not in ("softmax", "sigmoid"):
         raise ValueError(f"scoring must be 'softmax' or 'sigmoid', not {scoring!r}")

@@ -5,10 +5,11 @@ engine must not import transformers at run time, and raw keys are what users hav
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Callable, Iterable, Mapping
 
-from ..spec import MAX_LAYERS, MAX_SIZE, Attention, DenseFFN, Layer, ModelSpec, SpecError, too_large
+from ..spec import MAX_LAYERS, MAX_SIZE, Attention, DenseFFN, Layer, ModelSpec, MoEFFN, SpecError, too_large
 
 Config = Mapping[str, Any]
 
@@ -146,15 +147,38 @@ ROUTED_SCALE_BY_DEFAULT = {"axk1": 2.5, "deepseek_v3": 2.5, "kimi_k2": 2.5, "dee
                            "glm4_moe_lite": 1.8, "glm_moe_dsa": 2.5, "kimi_linear": 2.446, "longcat_flash": 6.0}
 
 
+# Types whose transformers router limits each token to its topk_group best of n_group expert
+# groups, with the config class's defaults (n_group, topk_group); DeepSeek-V2's only when its
+# topk_method is group_limited_greedy
+GROUP_LIMITED_BY_DEFAULT = {"deepseek_v3": (8, 4), "deepseek_v32": (8, 4), "kimi_k2": (8, 4), "axk1": (8, 4),
+                            "deepseek_v2": (1, 1), "glm4_moe": (1, 1), "glm4_moe_lite": (1, 1),
+                            "glm4v_moe_text": (1, 1), "glm_moe_dsa": (1, 1), "dots1": (1, 1),
+                            "exaone_moe": (1, 1), "solar_open": (1, 1), "mimo_v2_flash": (1, 1),
+                            "nemotron_h": (1, 1), "kimi_linear": (1, 1)}
+
+
+def expert_groups(cfg: Config) -> dict:
+    """MoEFFN's expert_groups and groups_per_token (none where the type's router ignores them or
+    the config has one group)."""
+    mt = cfg.get("model_type")
+    if mt not in GROUP_LIMITED_BY_DEFAULT or (mt == "deepseek_v2"
+                                              and get(cfg, "topk_method") != "group_limited_greedy"):
+        return {}
+    groups_default, chosen_default = GROUP_LIMITED_BY_DEFAULT[mt]
+    groups = as_int(cfg, "n_group", "num_expert_group", default=groups_default)
+    chosen = as_int(cfg, "topk_group", default=chosen_default)
+    return dict(expert_groups=groups, groups_per_token=chosen) if groups > 1 else {}
+
+
 def routing(cfg: Config) -> dict:
-    """MoEFFN's routing-weight fields: norm_topk_prob and routed_scaling_factor, or the type's
-    transformers defaults."""
+    """MoEFFN's routing fields: norm_topk_prob and routed_scaling_factor, or the type's
+    transformers defaults, and the expert groups."""
     mt = cfg.get("model_type")
     scale = get(cfg, "routed_scaling_factor", default=ROUTED_SCALE_BY_DEFAULT.get(mt, 1.0))
     if isinstance(scale, bool) or not isinstance(scale, (int, float)):
         raise SpecError("config.routed_scaling_factor", f"must be a number, got {scale!r}")
     return dict(normalize_top_k=bool(get(cfg, "norm_topk_prob", default=mt not in NOT_NORMALIZED_TOP_K)),
-                routed_scale=float(scale))
+                routed_scale=float(scale), **expert_groups(cfg))
 
 
 def nullable_int(cfg: Config, key: str, default: int) -> int:
@@ -354,9 +378,26 @@ def context_length(cfg: Config, default: int | None = None) -> int:
     return as_int(cfg, *CONTEXT_KEYS, default=default)
 
 
+def routable_groups(layer: Layer) -> Layer:
+    """``layer`` with any MoE's expert groups left out where they cannot route (groups of one ranked
+    by two scores, fewer experts in a token's groups than its top-k: transformers' router fails or
+    reaches outside them). Small test configs that keep DeepSeek-V3's default 8 groups do this;
+    parameters and FLOPs do not depend on the grouping."""
+    def fitted(f):
+        if not isinstance(f, MoEFFN) or not f.expert_groups:
+            return f
+        try:
+            f.validate_groups("")
+        except SpecError:
+            return dataclasses.replace(f, expert_groups=0, groups_per_token=0)
+        return f
+    ffns = tuple(fitted(f) for f in layer.ffns)
+    return layer if ffns == layer.ffns else dataclasses.replace(layer, ffns=ffns)
+
+
 def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any) -> ModelSpec:
     """Group identical layers into named blocks and build the spec."""
-    layers = list(layers)
+    layers = [routable_groups(layer) for layer in layers]
     blocks: dict[str, Layer] = {}
     names_of: dict[Layer, str] = {}
     layout: list[str] = []
