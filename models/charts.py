@@ -24,9 +24,9 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from .cost import (CostReport, Workload, _Fmt, _phase, activation_bytes, cost_report,
-                   kv_cache_bytes, kv_elements_per_token, state_elements)
-from .dtypes import DTYPES, dtype
+from .cost import (CostReport, Workload, _phase, activation_bytes, cost_report, kv_cache_bytes,
+                   kv_elements_per_token, state_elements, workload_formats)
+from .dtypes import DTYPES
 from .economics import serving_usd_per_million_tokens, thinking_budget
 from .overrides import apply_overrides
 from .spec import MLA, Attention, ModelSpec, SpecError
@@ -64,11 +64,6 @@ def clear_cache() -> None:
     _VARIANTS.clear()
 
 
-def _fmt(wl: Workload) -> _Fmt:
-    """Bytes per element as cost_report uses them."""
-    g = wl.group_size
-    return _Fmt(dtype(wl.weights).bytes(g), dtype(wl.embeddings).bytes(g),
-                dtype(wl.activations).bytes(), dtype(wl.kv).bytes(g))
 
 
 # --------------------------------------------------------------------------- memory vs context
@@ -117,7 +112,7 @@ def memory_vs_context(spec: ModelSpec, workload: Workload,
     weights + KV and state. At the workload's own context the parts sum to the report's total."""
     report = cached_report(spec, workload)
     wl = workload
-    kv_b = _fmt(wl).kv
+    kv_b = workload_formats(wl).kv
     windows: set[int] = set()
     for layer in spec.blocks.values():
         for m in layer.mixers:
@@ -144,7 +139,7 @@ def memory_vs_context(spec: ModelSpec, workload: Workload,
                 comps["state"] += state_elements(m) * kv_b * n * wl.batch
     weights = report.memory.weights
     comps["weights"][:] = weights
-    comps["activations"] = np.array([activation_bytes(spec, int(t), wl.batch, _fmt(wl).act)
+    comps["activations"] = np.array([activation_bytes(spec, int(t), wl.batch, workload_formats(wl).act)
                                      for t in ctx], dtype=float)
     cache = comps["kv_full"] + comps["kv_sliding"] + comps["mla_latent"] + comps["state"]
     comps["reserve"] = wl.reserve_bytes * wl.devices + wl.reserve_fraction * (weights + cache)
@@ -272,6 +267,7 @@ def devices_per_bitwidth(spec: ModelSpec, workload: Workload,
                          formats: tuple[str, ...] = QUANT_FORMATS) -> list[QuantRow]:
     """For each weight format: the model's memory and the fewest devices (tensor parallel, the
     workload's device type, context and batch) whose memory holds it, i.e. cost_report(...).memory.fits.
+    Routed experts in a format of their own (``expert_weights``) keep it in every row.
 
     A first guess comes from the model's bytes over device_room and is confirmed (and corrected)
     with cost_report, so the count is the cost model's own verdict."""
@@ -394,7 +390,7 @@ def decode_times(spec: ModelSpec, workload: Workload, positions) -> np.ndarray:
     base = cached_report(spec, workload)
     hw = base.hardware
     peak, _ = hw.peak(base.compute_dtype)
-    fmt = _fmt(workload)
+    fmt = workload_formats(workload)
     out = np.empty(len(positions))
     for i, p in enumerate(positions):
         wl = dataclasses.replace(workload, context=int(p), position=None)
@@ -411,7 +407,7 @@ def scaling_with_sequence(spec: ModelSpec, workload: Workload,
         top = max(spec.context_length, 32768)
         lengths = np.unique(np.round(np.geomspace(512, top, 20)).astype(np.int64))
     lengths = np.asarray(lengths, dtype=np.int64)
-    kv_b = _fmt(workload).kv
+    kv_b = workload_formats(workload).kv
     built, omitted = scaling_variants(spec)
     variants = []
     for key, vspec in built:
@@ -490,8 +486,8 @@ def chart_data(spec: ModelSpec, workload: Workload, report: CostReport | None = 
         _remember(spec, workload, report)
     hw = report.hardware
     n = workload.devices
-    label = f"{spec.name} on {n}x {hw.name}, {workload.weights}" if n > 1 else \
-        f"{spec.name} on {hw.name}, {workload.weights}"
+    formats = workload.weights + (f", experts {workload.expert_weights}" if workload.expert_weights else "")
+    label = f"{spec.name} on {n}x {hw.name}, {formats}" if n > 1 else f"{spec.name} on {hw.name}, {formats}"
     return ChartData(
         label=label, model=spec.name, device=hw.name, devices=n, workload=workload,
         memory=memory_vs_context(spec, workload),

@@ -44,6 +44,9 @@ class Workload:
     batch: int = 1
     position: int | None = None        # decode position; None: right after the prompt
     weights: str = "bf16"
+    # routed experts' matrices in a format of their own ("": as ``weights``): gpt-oss ships its
+    # experts in MXFP4 beside bf16 attention; offloading stacks quantize experts alone
+    expert_weights: str = ""
     kv: str = "bf16"
     activations: str = "bf16"
     embeddings: str = "bf16"
@@ -69,6 +72,10 @@ class Workload:
                                         f"got {self.position!r:.20}")
         for name in ("weights", "kv", "activations", "embeddings"):
             dtype(getattr(self, name), name)
+        if not isinstance(self.expert_weights, str):
+            raise SpecError("expert_weights", f"must be a number format or empty, got {self.expert_weights!r}")
+        if self.expert_weights:
+            dtype(self.expert_weights, "expert_weights")
         if dtype(self.activations).name not in ("fp32", "bf16", "fp16", "fp8"):
             raise SpecError("activations", "activations are fp32, bf16, fp16 or fp8")
         if dtype(self.kv).name not in KV_DTYPES:      # nf4, fp4 and ternary are weight-only formats
@@ -306,6 +313,11 @@ class _Fmt:
     keep: float   # bytes per kept parameter
     act: float
     kv: float
+    w_expert: float | None = None     # per routed-expert matrix element; None: as ``w``
+
+    @property
+    def expert(self) -> float:
+        return self.w if self.w_expert is None else self.w_expert
 
 
 def _experts_touched(experts: int, picks: float) -> float:
@@ -412,7 +424,7 @@ def _ffn_ops(f, d: int, tokens: int, batch: int, fmt: _Fmt) -> list[Op]:
     ops = [Op("router", "router", 2 * d * (f.experts + f.zero_experts) * n_tok,
               router.kept * fmt.keep + n_tok * d * fmt.act),
            Op("routed experts", "experts", 2 * per_expert * real_k * n_tok,
-              touched * (per_expert * fmt.w + parts["experts"].kept / f.experts * fmt.keep)
+              touched * (per_expert * fmt.expert + parts["experts"].kept / f.experts * fmt.keep)
               + n_tok * real_k * (2 * d + f.d_expert * 2) * fmt.act)]
     if f.shared_experts:
         sh = parts["shared_experts"]
@@ -583,17 +595,31 @@ def activation_bytes(spec: ModelSpec, tokens: int, batch: int, act: float) -> fl
     return batch * tokens * (2 * spec.residual_width + widest + per_layer) * act + batch * spec.vocab_size * 4
 
 
+def workload_formats(wl: Workload) -> _Fmt:
+    """Bytes per element of each kind as the workload's formats store them."""
+    g = wl.group_size
+    return _Fmt(dtype(wl.weights).bytes(g), dtype(wl.embeddings).bytes(g), dtype(wl.activations).bytes(),
+                dtype(wl.kv).bytes(g), dtype(wl.expert_weights).bytes(g) if wl.expert_weights else None)
+
+
+def weight_bytes(params: ParamReport, fmt: _Fmt) -> float:
+    """Stored weights: the matrices at the weight format (routed experts' at theirs), the rest
+    (embeddings, head, norms, biases, routers) at the embedding format."""
+    experts = params.by_component["experts"].matrix if "experts" in params.by_component else 0
+    return (params.quantizable - experts) * fmt.w + experts * fmt.expert + params.kept * fmt.keep
+
+
 def cost_report(spec: ModelSpec, workload: Workload = Workload(),
                 hardware: Hardware | None = None) -> CostReport:
     wl = workload
     wl.validate()
     hw = hardware or get_hardware(wl.hardware)
     notes: list[str] = []
-    wdt, kdt, adt, edt = (dtype(wl.weights, "weights"), dtype(wl.kv, "kv"),
-                          dtype(wl.activations, "activations"), dtype(wl.embeddings, "embeddings"))
-    fmt = _Fmt(wdt.bytes(wl.group_size), edt.bytes(wl.group_size), adt.bytes(), kdt.bytes(wl.group_size))
+    wdt, adt = dtype(wl.weights, "weights"), dtype(wl.activations, "activations")
+    fmt = workload_formats(wl)
     # Weight-only formats compute at the activation format; fp8/fp4 weights with fp8 activations
-    # use the device's low-precision tensor-core rate.
+    # use the device's low-precision tensor-core rate. (The weights' format sets it for every
+    # matmul: separate expert weights change bytes, not the rate.)
     compute = adt.compute
     if wdt.name in ("fp8", "fp4", "int8") and adt.name == "fp8":
         compute = wdt.compute
@@ -601,7 +627,7 @@ def cost_report(spec: ModelSpec, workload: Workload = Workload(),
     if used != compute:
         notes.append(f"{hw.name} has no {compute} rate; matmuls timed at {used}")
     params = count_params(spec)
-    weights = params.quantizable * fmt.w + params.kept * fmt.keep
+    weights = weight_bytes(params, fmt)
     kv_total = kv_cache_bytes(spec, wl.context, wl.batch, fmt.kv)
     acts = activation_bytes(spec, wl.context, wl.batch, fmt.act)
     n = wl.devices

@@ -281,18 +281,22 @@ class _Sizes:
         if report is not None:
             wl = report.workload
             self.w = dtype(wl.weights).bytes(wl.group_size)
+            self.expert = dtype(wl.expert_weights or wl.weights).bytes(wl.group_size)
             self.keep = dtype(wl.embeddings).bytes(wl.group_size)
             self.kv = dtype(wl.kv).bytes(wl.group_size)
             self.context = wl.context
-            self.note = f"weights {wl.weights}, kv {wl.kv}"
+            experts = f", experts {wl.expert_weights}" if wl.expert_weights else ""
+            self.note = f"weights {wl.weights}{experts}, kv {wl.kv}"
         else:
-            self.w = self.keep = weight_bytes_per_param
+            self.w = self.expert = self.keep = weight_bytes_per_param
             self.kv = 2.0
             self.context = spec.context_length
             self.note = f"{weight_bytes_per_param:g} bytes/param, 2-byte KV"
 
-    def weights(self, c: Count) -> float:
-        return c.matrix * self.w + c.kept * self.keep
+    def weights(self, c: Count, experts: Count | None = None) -> float:
+        """Bytes of ``c``, of which ``experts`` (routed experts' matrices) at their own format."""
+        routed = experts.matrix if experts is not None else 0
+        return (c.matrix - routed) * self.w + routed * self.expert + c.kept * self.keep
 
 
 def _lin(name: str, kind: str, group: str, n_in: int, n_out: int, bias: bool,
@@ -925,7 +929,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
             ffn_bits.append(f"dense {fx.d_ff}" + (f", gate top {1 - fx.activation_sparsity:.0%}"
                                                    if fx.activation_sparsity else ""))
     title = " + ".join(mixer_bits + ffn_bits)
-    weight_bytes = sizes.weights(total_count)
+    weight_bytes = sizes.weights(total_count, parts.get("experts"))
     edge = f"[B, S, {spec.altup_streams}, {d}]" if spec.altup_streams else f"[B, S, {d}]"
 
     props: list[tuple[str, str]] = [
@@ -1184,7 +1188,7 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
     folded = head_items + folded_stack + tail
     unfolded = head_items + unfolded_stack + tail
 
-    weights = pr.quantizable * sizes.w + pr.kept * sizes.keep
+    weights = sizes.weights(Count(matrix=pr.quantizable, kept=pr.kept), pr.by_component.get("experts"))
     seen_m = {s.mixer for s in strip}.union(*(s.mixers for s in strip))
     seen_f = {s.ffn for s in strip}
     present_m = tuple(c for c in MIXER_CATEGORIES if c in seen_m)

@@ -114,10 +114,7 @@ def metric_rows(r: CostReport, base: CostReport | None = None) -> list[MetricRow
             "per MoE layer (zero-computation experts excluded). Counts the input embedding table, as "
             f"Mistral and Qwen do; without it (OpenAI's and DeepSeek's way): "
             f"{fmt_count(p.active_without_embeddings)}.", b and b.params.active),
-        row("memWeights", "Memory", "Weights", m.weights, fmt_bytes,
-            f"{fmt_count(p.quantizable)} matrix weights x {wl.weights} "
-            f"(group {wl.group_size}) + {fmt_count(p.kept)} other parameters "
-            f"(embeddings, head, norms, biases, routers) x {wl.embeddings}", b and b.memory.weights),
+        row("memWeights", "Memory", "Weights", m.weights, fmt_bytes, _weights_formula(p, wl), b and b.memory.weights),
         row("memKV", "Memory", "KV cache / state", m.kv_cache, fmt_bytes,
             f"batch {wl.batch} x {wl.context} tokens x per-layer cache at {wl.kv}: full attention "
             "2·kv_heads·head_dim per token; sliding/chunked capped at the window; MLA "
@@ -184,6 +181,17 @@ def _local_global(spec: ModelSpec) -> str:
     rest = kinds[local:]
     glob = next((i for i, is_local in enumerate(rest) if is_local), len(rest))
     return f"{local}:{glob}"
+
+
+def _weights_formula(p, wl) -> str:
+    experts = p.by_component["experts"].matrix if "experts" in p.by_component else 0
+    if wl.expert_weights and experts:
+        matrices = (f"{fmt_count(p.quantizable - experts)} matrix weights x {wl.weights} + "
+                    f"{fmt_count(experts)} routed-expert weights x {wl.expert_weights}")
+    else:
+        matrices = f"{fmt_count(p.quantizable)} matrix weights x {wl.weights}"
+    return (f"{matrices} (group {wl.group_size}) + {fmt_count(p.kept)} other parameters "
+            f"(embeddings, head, norms, biases, routers) x {wl.embeddings}")
 
 
 def knob_values(spec: ModelSpec) -> dict[str, object]:

@@ -103,16 +103,13 @@ def cmd_list(args) -> int:
 
 
 def cmd_estimate(args) -> int:
-    from models.cost import Workload, cost_report
+    from models.cost import cost_report
     from models.overrides import apply_assignments, parse_assignments
     from models.report import report_dict
     spec = resolve_model(args.model)
     if args.set:
         spec = apply_assignments(spec, parse_assignments(args.set))
-    wl = Workload(context=args.context, batch=args.batch, weights=args.weights, kv=args.kv,
-                  activations=args.activations, group_size=args.group_size,
-                  hardware=args.hardware, devices=args.gpus, position=args.position)
-    report = cost_report(spec, wl)
+    report = cost_report(spec, workload_from_args(args))
     data = report_dict(report)
     if args.json:
         json.dump(data, sys.stdout, indent=2)
@@ -121,7 +118,8 @@ def cmd_estimate(args) -> int:
     hw = report.hardware
     print(f"{spec.name}  ({spec.num_layers} layers, model_type {spec.model_type or 'spec'})")
     print(f"  on {args.gpus} x {hw.name}, batch {args.batch}, context {args.context}, "
-          f"weights {args.weights}, KV {args.kv}")
+          f"weights {args.weights}" + (f", experts {args.expert_weights}" if args.expert_weights else "")
+          + f", KV {args.kv}")
     print(f"  parameters   total {_fmt_count(data['params_total'])}  active {_fmt_count(data['params_active'])}"
           + (f"  (+{_fmt_count(data['params_mtp'])} MTP)" if data["params_mtp"] else ""))
     print(f"  memory       weights {_fmt_bytes(data['weights_bytes'])}  KV {_fmt_bytes(data['kv_cache_bytes'])}"
@@ -139,6 +137,15 @@ def cmd_estimate(args) -> int:
     return 0
 
 
+def workload_from_args(args):
+    """The Workload the workload flags (``add_workload_flags``) describe."""
+    from models.cost import Workload
+    return Workload(context=args.context, batch=args.batch, weights=args.weights,
+                    expert_weights=args.expert_weights, kv=args.kv, activations=args.activations,
+                    group_size=args.group_size, hardware=args.hardware, devices=args.gpus,
+                    position=args.position)
+
+
 def add_workload_flags(p: argparse.ArgumentParser) -> None:
     """The workload flags shared by ``estimate``, ``export`` and ``report``."""
     p.add_argument("--context", type=int, default=4096, help="prompt tokens per sequence")
@@ -147,6 +154,8 @@ def add_workload_flags(p: argparse.ArgumentParser) -> None:
                    help="decode position (default: right after the prompt)")
     p.add_argument("--weights", default="bf16",
                    help="weight format: fp32 bf16 fp16 fp8 int8 int4 nf4 fp4 ternary")
+    p.add_argument("--expert-weights", default="", metavar="FORMAT",
+                   help="routed experts' own weight format (gpt-oss: fp4); default: --weights")
     p.add_argument("--kv", default="bf16", help="KV-cache format")
     p.add_argument("--activations", default="bf16", help="activation/compute format")
     p.add_argument("--group-size", type=int, default=128, help="quantization group size")

@@ -24,7 +24,7 @@ from models.spec_io import config_name, load_spec_file, save_spec
 EDIT_NAMES = {"attention": "Attention", "kv_heads": "KV heads", "window": "Window", "local_global": "Local:global",
               "layers": "Layers", "experts": "Experts", "top_k": "Top-k", "shared_experts": "Shared experts",
               "index_topk": "Sparse top-k", "kv_shared_layers": "KV-shared layers",
-              "weights": "Weights", "kv": "KV cache", "activations": "Activations", "group_size": "Group size",
+              "weights": "Weights", "expert_weights": "Expert weights", "kv": "KV cache", "activations": "Activations", "group_size": "Group size",
               "context": "Context", "batch": "Batch", "hardware": "Device", "devices": "Devices",
               "compute_efficiency": "Compute efficiency", "memory_efficiency": "Memory efficiency"}
 
@@ -46,6 +46,8 @@ def edit_label(key: str, value: Any) -> str:
         except SpecError:
             pass
     shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+    if key == "expert_weights" and not value:
+        shown = "as weights"
     return f"{EDIT_NAMES.get(key, key)} = {shown}"
 
 
@@ -116,7 +118,7 @@ class State:
         return self.with_edit(key, value)
 
 
-WORKLOAD_KEYS = ("context", "batch", "weights", "kv", "activations", "group_size", "hardware",
+WORKLOAD_KEYS = ("context", "batch", "weights", "expert_weights", "kv", "activations", "group_size", "hardware",
                  "devices", "position", "compute_efficiency", "memory_efficiency")
 
 

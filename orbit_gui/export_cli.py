@@ -39,10 +39,8 @@ def add_export_parser(subparsers) -> None:
 
 
 def _workload(args):
-    from models.cost import Workload
-    return Workload(context=args.context, batch=args.batch, weights=args.weights, kv=args.kv,
-                    activations=args.activations, group_size=args.group_size,
-                    hardware=args.hardware, devices=args.gpus, position=args.position)
+    from orbit_gui.cli import workload_from_args
+    return workload_from_args(args)
 
 
 def cmd_export(args) -> int:

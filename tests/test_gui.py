@@ -817,3 +817,20 @@ def test_grouped_experts_step_a_group_at_a_time_and_a_count_they_cannot_split_is
     assert {f.experts for b in window.doc.spec.blocks.values() for f in b.ffns if hasattr(f, "experts")} == {256}
     window.open_catalog("mixtral-8x7b")
     assert box.singleStep() == 1
+
+
+def test_expert_weights_knob(window):
+    """gpt-oss's MXFP4 experts beside bf16 attention: the Expert weights box changes the weights
+    memory to the engine's; "as weights" goes back; dense models have no experts to set."""
+    from PySide6.QtWidgets import QComboBox
+    box = window.knobs.findChild(QComboBox, "expertWeightsDtype")
+    assert not box.isEnabled()                               # Llama 3 8B: dense
+    window.open_catalog("gpt-oss-120b")
+    assert box.isEnabled() and box.currentText() == "as weights"
+    set_combo(window, "expertWeightsDtype", "fp4")
+    spec = find("gpt-oss-120b").spec()
+    assert window.doc.state.workload.expert_weights == "fp4"
+    assert shown(window, "memWeights") == engine_rows(spec, Workload(expert_weights="fp4"))["memWeights"]
+    set_combo(window, "expertWeightsDtype", "as weights")
+    assert window.doc.state.workload.expert_weights == ""
+    assert shown(window, "memWeights") == engine_rows(spec, Workload())["memWeights"]

@@ -19,6 +19,7 @@ from widgets.steady import narrow_combo
 # knob's, so this box never shows one axis while the other was just changed
 ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla", "linear", "ssm")
 WEIGHT_FORMATS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4", "nf4", "fp4", "ternary")
+AS_WEIGHTS = "as weights"             # the expert-weights box's "no format of their own"
 ACT_FORMATS = ("fp32", "bf16", "fp16", "fp8")
 GROUP_SIZES = (32, 64, 128, 256)
 DEBOUNCE_MS = 120
@@ -95,6 +96,7 @@ class KnobPanel(QWidget):
         run = QGroupBox("Workload")
         form = QFormLayout(run)
         self.weights = self._combo("weightsDtype", WEIGHT_FORMATS)
+        self.expert_weights = self._combo("expertWeightsDtype", (AS_WEIGHTS,) + WEIGHT_FORMATS)
         self.kv = self._combo("kvDtype", KV_DTYPES)
         self.activations = self._combo("activationsDtype", ACT_FORMATS)
         self.group = self._combo("groupSize", tuple(str(g) for g in GROUP_SIZES))
@@ -106,6 +108,9 @@ class KnobPanel(QWidget):
             self.hardware.addItem(name, hw_id)
         self.devices = self._spin("devices", 1, 1024)
         self._row(form, "Weights", self.weights, "weights", "Weight-matrix format (with group metadata)", True)
+        self._row(form, "Expert weights", self.expert_weights, "expert_weights",
+                  "The routed experts' own weight format, as gpt-oss ships them (MXFP4 experts beside "
+                  "bf16 attention) or an offloading stack quantizes them; MoE models only", True)
         self._row(form, "KV cache", self.kv, "kv", "KV-cache and state format", True)
         self._row(form, "Activations", self.activations, "activations", "Activation / compute format", True)
         self._row(form, "Group size", self.group, "group_size", "Quantization group (int4/int8)", True)
@@ -165,7 +170,8 @@ class KnobPanel(QWidget):
 
     def _wire(self) -> None:
         self._history_keys = _HistoryKeys(self)
-        for combo in (self.attention, self.weights, self.kv, self.activations, self.group, self.hardware):
+        for combo in (self.attention, self.weights, self.expert_weights, self.kv, self.activations, self.group,
+                      self.hardware):
             combo.currentIndexChanged.connect(lambda _i, c=combo: self._changed(c, self._combo_value(c)))
         for spin in (self.kv_heads, self.window, self.layers, self.experts, self.top_k, self.shared,
                      self.index_topk, self.kv_shared, self.context, self.batch, self.devices):
@@ -187,6 +193,8 @@ class KnobPanel(QWidget):
             return combo.currentData()
         if combo is self.group:
             return int(combo.currentText())
+        if combo is self.expert_weights and combo.currentText() == AS_WEIGHTS:
+            return ""                   # (the workload's "as the other weights")
         return combo.currentText()
 
     def _slider_moved(self, exponent: int) -> None:
@@ -195,7 +203,7 @@ class KnobPanel(QWidget):
 
     # ---- debounced emission
     def _changed(self, widget, value) -> None:
-        if self._updating or value in ("", None):
+        if self._updating or value is None or (value == "" and widget is not self.expert_weights):
             return
         key = widget.property("knobKey")
         self._pending[key] = (("workload" if widget.property("workload") else "spec"), value)
@@ -245,6 +253,8 @@ class KnobPanel(QWidget):
             if self.local_global.text() != self._local_global_shown:
                 self.local_global.setText(self._local_global_shown)
             self.weights.setCurrentText(workload.weights)
+            self.expert_weights.setCurrentText(workload.expert_weights or AS_WEIGHTS)
+            self.expert_weights.setEnabled(values.get("experts") is not None)
             self.kv.setCurrentText(workload.kv)
             self.activations.setCurrentText(workload.activations)
             self.group.setCurrentText(str(workload.group_size))
