@@ -1104,8 +1104,8 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
     attn_layers = sum(1 for layer in spec.layers
                       if any(isinstance(m, (Attention, MLA)) for m in layer.mixers))
     if spec.position == "rope":
-        pos = "RoPE" + (f" on {spec.rope_fraction:.0%} of head dims" if spec.rope_fraction < 1
-                        else " in attention")
+        pos = ("RoPE, interleaved pairs," if spec.rope_interleaved else "RoPE") + (
+            f" on {spec.rope_fraction:.0%} of head dims" if spec.rope_fraction < 1 else " in attention")
     else:
         pos = {"learned": f"learned absolute positions ({spec.learned_positions})",
                "alibi": "ALiBi attention bias", "none": "no positional encoding",

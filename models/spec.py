@@ -601,6 +601,9 @@ class ModelSpec:
     tie_embeddings: bool = False
     position: str = "rope"
     rope_fraction: float = 1.0           # partial RoPE: share of each head's dims rotated
+    # RoPE rotating neighbouring dims (0, 1), (2, 3), ... (GPT-J, Cohere, ERNIE 4.5, GLM, Llama 4,
+    # DeepSeek's MLA) rather than dim i with i + rotated/2 (GPT-NeoX, Llama)
+    rope_interleaved: bool = False
     learned_positions: int = 0           # rows of a learned position table (GPT-2)
     norm: str = "rmsnorm"
     norm_bias: bool = False              # LayerNorm with bias
@@ -678,7 +681,7 @@ class ModelSpec:
         if self.altup_streams == 1:
             raise SpecError("altup_streams", "AltUp needs at least 2 streams (0 turns it off)")
         for name in ("tie_embeddings", "norm_bias", "final_norm", "embedding_norm", "lm_head_bias",
-                     "context_stated", "layer_scalar"):
+                     "context_stated", "layer_scalar", "rope_interleaved"):
             _boolean(name, getattr(self, name))
         _choice("position", self.position, POSITIONS)
         _choice("norm", self.norm, NORM_KINDS)

@@ -124,6 +124,10 @@ LAYOUTS = {
     "gemma2_softcap": (S.Layer((ATTENTION["softcap_scaled_sliding"],), (FFNS["swiglu"],)),
                        {"norm_placement": "sandwich", "logit_softcap": 30.0}),
     "granite_residual_scale": (S.Layer((ATTENTION["gqa_bias"],), (FFNS["swiglu"],)), {"residual_scale": 0.25}),
+    # RoPE on interleaved pairs: GLM's on half of each head; DeepSeek-V3's MLA with grouped routing
+    "glm_interleaved_half": (S.Layer((ATTENTION["qk_head"],), (FFNS["swiglu"],)),
+                             {"rope_interleaved": True, "rope_fraction": 0.5}),
+    "deepseek_interleaved": (S.Layer((MLAS["q_lora"],), (FFNS["moe_deepseek_grouped"],)), {"rope_interleaved": True}),
 }
 
 

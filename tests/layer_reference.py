@@ -73,13 +73,15 @@ def gpt_oss_expert_weights(ours: dict, prefix: str = "mlp") -> dict:
 
 def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict | None = None,
                 convert: Callable[[dict], dict] | None = None, flip_rotation: bool = False, seed: int = 0,
-                batch: int = 2, tokens: int = 7, attention: str = "sdpa", half_angles: bool = False) -> float:
+                batch: int = 2, tokens: int = 7, attention: str = "sdpa", half_angles: bool = False,
+                interleaved_angles: bool = False) -> float:
     """Relative error (max abs difference over max abs value) of our layer ``index`` against
     transformers' on fresh float64 inputs. ``rename`` maps our FFN module names to transformers'
     (nanochat's fc1/fc2); ``convert`` turns our FFN's weights into transformers' (MoE layouts);
     ``flip_rotation`` turns pairs the other way (nanochat's RoPE); ``attention`` "eager" for types
     without SDPA in transformers (its softmax is float32); ``half_angles``: the layer takes one angle
-    per rotated pair (gpt-oss). A sliding layer gets its window's mask."""
+    per rotated pair (gpt-oss); ``interleaved_angles``: each angle twice in a row (Cohere's cos and
+    sin). A sliding layer gets its window's mask."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from kernels.blocks import build_layer
@@ -126,6 +128,8 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
         int(mixer.head_dim * (mixer.rope_fraction or spec.rope_fraction)) // 2 * 2
     inv_freq = theta ** -(torch.arange(0, hd, 2, dtype=torch.float64) / hd)
     angles = torch.cat([positions[0, :, None] * inv_freq] * (1 if half_angles else 2), -1)[None]
+    if interleaved_angles:
+        angles = (positions[0, :, None] * inv_freq).repeat_interleave(2, -1)[None]
     cos, sin = angles.cos(), angles.sin() * (-1 if flip_rotation else 1)
     q, k = torch.arange(tokens)[:, None], torch.arange(tokens)[None, :]
     seen = (k <= q) & ((q - k < mixer.window) if mixer.kind == "sliding" else True)

@@ -515,3 +515,31 @@ def test_rope_angles_survive_a_cast_to_bf16():
     want = exact.rotary(x, pos)
     got = cast.rotary(x.to(torch.bfloat16), pos).double()
     assert ((got - want).norm() / want.norm()).item() < 1e-2          # bf16 rounding of x and the result
+
+
+@pytest.mark.parametrize("rotary_dim", [16, 8])          # the whole head, and half of it (GLM)
+def test_interleaved_rope_is_rotate_half_on_deinterleaved_dims(rotary_dim):
+    """Turning pairs (2i, 2i + 1) equals the rotate-half form applied to the dims reordered evens
+    first, odds after (how transformers' apply_rotary_pos_emb_interleave computes DeepSeek's), then
+    put back; the dims past rotary_dim pass unchanged."""
+    from kernels.blocks.attention import Rotary
+    x = torch.randn(2, 3, 5, 16, dtype=torch.float64)
+    pos = torch.tensor([0, 1, 7, 100, 4000])
+    order = torch.cat((torch.arange(0, rotary_dim, 2), torch.arange(1, rotary_dim, 2), torch.arange(rotary_dim, 16)))
+    back = torch.argsort(order)
+    want = Rotary(rotary_dim)(x[..., order], pos)[..., back]
+    got = Rotary(rotary_dim, interleaved=True)(x, pos)
+    assert (got - want).abs().max().item() < 1e-12
+    assert torch.equal(got[..., rotary_dim:], x[..., rotary_dim:])
+
+
+def test_interleaved_rope_scores_depend_on_the_distance_only():
+    """q.k after RoPE depends on the positions' difference alone, interleaved as in halves."""
+    from kernels.blocks.attention import Rotary
+    rot = Rotary(32, interleaved=True)
+    q, k = torch.randn(1, 1, 1, 32, dtype=torch.float64), torch.randn(1, 1, 1, 32, dtype=torch.float64)
+
+    def score(i, j):
+        return (rot(q, torch.tensor([i])) * rot(k, torch.tensor([j]))).sum().item()
+    assert score(10, 3) == pytest.approx(score(1007, 1000), rel=1e-9)
+    assert score(10, 3) != pytest.approx(score(10, 4), rel=1e-6)

@@ -6,10 +6,10 @@ Exact to rounding where both sides run in float64; within transformers' float32 
 on it (the MoE routers' softmax, OLMo 1's weightless LayerNorm). Gemma 3n's layers are compared in
 tests/test_gemma3n.py. Score scales other than 1/sqrt(head_dim) (Gemma 2/3's query_pre_attn_scalar,
 Granite's attention_multiplier, YaRN's mscale^2 in MLA), Gemma 2's soft-capped scores and Granite's
-residual_multiplier are set to values that change the output. Not compared, because the blocks do
-not model them and they change neither parameters nor FLOPs: interleaved rotary pairs (ERNIE 4.5,
-DeepSeek's rope_interleave: a permutation of the q/k rows) and types whose transformers layer fuses projections (Phi-3, GLM). Zero-centred norm weights
-(Gemma, Qwen3-Next: 1 + w) are a reparametrisation: transformers gets ours less one.
+residual_multiplier are set to values that change the output; RoPE on interleaved pairs (ERNIE 4.5,
+Helium, Cohere, DeepSeek's rope_interleave) is compared too. Not compared: types whose transformers
+layer fuses projections (Phi-3, GLM) or names its modules otherwise (GPT-J, CodeGen). Zero-centred
+norm weights (Gemma, Qwen3-Next: 1 + w) are a reparametrisation: transformers gets ours less one.
 """
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ GEMMA = {"head_dim": 16, "query_pre_attn_scalar": 24}
 SOFTCAP = {"attn_logit_softcapping": 0.5}
 # Granite's scalars: the scores' scale and the sub-layers' outputs before each residual add
 GRANITE = {"attention_multiplier": 0.4, "residual_multiplier": 0.3}
+# each type's config changes beyond SMALL; Helium's o_proj takes hidden_size inputs, so its heads
+# must fill them
+CONFIG = {"gemma": GEMMA, "gemma3_text": GEMMA, "granite": GRANITE, "hyperclovax": GRANITE,
+          "helium": {"head_dim": 16}}
 
 EXACT = {
     "llama": {}, "mistral": {}, "qwen2": {}, "qwen3": {}, "smollm3": {}, "internlm3": {}, "arcee": {},
@@ -42,6 +46,8 @@ EXACT = {
     # Gemma's norms scale by 1 + w: transformers' weights are ours less one
     "gemma": {},
     "gemma3_text": dict(norm_names=SANDWICH),
+    # RoPE on interleaved pairs (2i, 2i + 1)
+    "helium": {},
     "granite": {},
     # Peri-LN: a norm after each sub-layer, before the residual multiplier
     "hyperclovax": dict(norm_names=("input_layernorm", "post_norm1", "post_attention_layernorm", "post_norm2")),
@@ -49,6 +55,11 @@ EXACT = {
 MOE = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32}
 FLOAT32 = {
     "mixtral": ({"num_local_experts": 4, "num_experts_per_tok": 2}, dict(convert=expert_weights)),
+    # parallel attention and MLP on one LayerNorm (float32 in transformers), RoPE on interleaved
+    # pairs with each angle given twice in a row
+    "cohere": ({}, dict(norm_names=("input_layernorm",), interleaved_angles=True)),
+    # RoPE on interleaved pairs, turned in float32 by transformers
+    "ernie4_5": ({}, {}),
     "olmo": ({}, {}),
     # routing weights left as the softmax gave them (OLMoE's and Qwen-MoE's default) or rescaled
     "olmoe": (MOE, dict(convert=expert_weights)),
@@ -69,8 +80,8 @@ FLOAT32 = {
 @pytest.mark.parametrize("model_type", sorted(EXACT))
 def test_a_layer_equals_transformers_layer(model_type):
     """nanochat's rotation runs the other way round; the comparison turns it back (not modelled)."""
-    extra = GEMMA if model_type.startswith("gemma") else GRANITE if model_type in ("granite", "hyperclovax") else {}
-    assert layer_error(default_config(model_type, **{**SMALL, **extra}), **EXACT[model_type]) < 1e-12
+    cfg = default_config(model_type, **{**SMALL, **CONFIG.get(model_type, {})})
+    assert layer_error(cfg, **EXACT[model_type]) < 1e-12
 
 
 @pytest.mark.parametrize("model_type", sorted(FLOAT32))
@@ -103,8 +114,10 @@ def _deepseek_v3(**changes) -> dict:
                                             **changes})
 
 
-def test_deepseek_v3_mla_layer_equals_transformers_layer():
-    assert layer_error(_deepseek_v3(), index=0) < 1e-12
+@pytest.mark.parametrize("interleave", [False, True], ids=["halves", "interleaved-pairs"])
+def test_deepseek_v3_mla_layer_equals_transformers_layer(interleave):
+    """rope_interleave (DeepseekV3Config's default): the rope dims turn in pairs (2i, 2i + 1)."""
+    assert layer_error(_deepseek_v3(rope_interleave=interleave), index=0) < 1e-12
 
 
 def test_deepseek_v3_moe_layer_equals_transformers_layer():

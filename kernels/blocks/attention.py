@@ -64,12 +64,14 @@ def l2_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 
 
 class Rotary(nn.Module):
-    """Rotary position embedding on the first ``rotary_dim`` dims of each head (NeoX/Llama "rotate
-    half" layout); ``rotary_dim`` < head_dim is partial RoPE (Phi-2, Qwen3-Next), 0 is NoPE."""
+    """Rotary position embedding on the first ``rotary_dim`` dims of each head: dim i turns with
+    dim i + rotary_dim/2 (NeoX/Llama "rotate half"), or with ``interleaved`` dim 2i with 2i + 1
+    (GPT-J, Cohere, DeepSeek's MLA); ``rotary_dim`` < head_dim is partial RoPE (Phi-2,
+    Qwen3-Next), 0 is NoPE."""
 
-    def __init__(self, rotary_dim: int, theta: float = 10000.0):
+    def __init__(self, rotary_dim: int, theta: float = 10000.0, interleaved: bool = False):
         super().__init__()
-        self.rotary_dim, self.theta = rotary_dim, float(theta)
+        self.rotary_dim, self.theta, self.interleaved = rotary_dim, float(theta), interleaved
         # the frequencies by (dtype, device), made on first use rather than kept in a buffer that a
         # cast to bf16 would round: 8 mantissa bits turn position 8,000 by radians too far
         self._inv_freq: dict = {}
@@ -89,6 +91,11 @@ class Rotary(nn.Module):
             return x
         wd = wide_dtype(x.dtype)                  # the angles in fp32, fp64 for a float64 block
         freqs = positions.to(wd)[:, None] * self._frequencies(wd, x.device)[None, :]          # [S, rd/2]
+        if self.interleaved:                      # pairs (2i, 2i + 1) turn by angle i
+            cos, sin = freqs.cos().to(x.dtype), freqs.sin().to(x.dtype)                       # [S, rd/2]
+            even, odd, rest = x[..., 0:rd:2], x[..., 1:rd:2], x[..., rd:]
+            turned = torch.stack((even * cos - odd * sin, odd * cos + even * sin), -1).flatten(-2)
+            return torch.cat((turned, rest), -1)
         cos = torch.cat((freqs, freqs), -1).cos().to(x.dtype)  # [S, rd]
         sin = torch.cat((freqs, freqs), -1).sin().to(x.dtype)
         xr, xp = x[..., :rd], x[..., rd:]
@@ -151,7 +158,7 @@ class Attention(nn.Module):
 
     def __init__(self, cfg: S.Attention, hidden: int, *, rope_fraction: float = 1.0,
                  position: str = "rope", rope_theta: float = 10000.0, eps: float = 1e-6,
-                 impl: str = "sdpa"):
+                 impl: str = "sdpa", rope_interleaved: bool = False):
         super().__init__()
         self.cfg = cfg
         H, KV, hd, vd = cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.vdim
@@ -184,7 +191,8 @@ class Attention(nn.Module):
         if cfg.out_norm:                # BitNet: attn_sub_norm over every head's output
             self.attn_sub_norm = RMSNorm(H * vd, eps)
         fraction = cfg.rope_fraction or rope_fraction              # 0: the model's
-        self.rotary = Rotary(rotary_dim_for(hd, fraction, position == "rope" and cfg.rope), rope_theta)
+        self.rotary = Rotary(rotary_dim_for(hd, fraction, position == "rope" and cfg.rope), rope_theta,
+                             rope_interleaved)
         self.alibi = position == "alibi"
         if self.alibi:
             self.register_buffer("slopes", alibi_slopes(H), persistent=False)

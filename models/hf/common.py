@@ -272,10 +272,24 @@ def score_fields(cfg: Config, head_size: int) -> dict[str, float]:
     return out
 
 
-def model_scalars(cfg: Config) -> dict[str, float]:
-    """ModelSpec's ``logit_softcap`` and ``residual_scale`` where the type has them."""
+# Types whose transformers code turns neighbouring dims (2i, 2i + 1) together: rotate_every_two
+# (GPT-J, CodeGen), an interleaved rotate_half (Cohere, ERNIE 4.5, Helium, GLM), complex pairs
+# (DeepSeek-V2, Llama 4), DeepSeek's MLA layout; and those where rope_interleave says so, by
+# default True (DeepseekV3Config and its kin)
+INTERLEAVED_ROPE_TYPES = frozenset({"gptj", "codegen", "cohere", "cohere2", "cohere2_moe", "ernie4_5", "ernie4_5_moe",
+                                    "helium", "glm", "glm4", "glm4v_text", "deepseek_v2", "llama4_text",
+                                    "deepseek_v32", "glm_moe_dsa", "longcat_flash"})
+ROPE_INTERLEAVE_FLAG_TYPES = frozenset({"deepseek_v3", "kimi_k2", "axk1", "glm4_moe_lite", "youtu"})
+
+
+def model_numerics(cfg: Config) -> dict[str, Any]:
+    """ModelSpec's ``logit_softcap``, ``residual_scale`` and ``rope_interleaved`` where the type
+    has them."""
     mt = cfg.get("model_type")
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
+    if mt in INTERLEAVED_ROPE_TYPES or (mt in ROPE_INTERLEAVE_FLAG_TYPES
+                                        and bool(get(cfg, "rope_interleave", default=True))):
+        out["rope_interleaved"] = True
     if mt in FINAL_SOFTCAP_BY_DEFAULT:
         out["logit_softcap"] = scalar(cfg, "final_logit_softcapping", FINAL_SOFTCAP_BY_DEFAULT[mt])
     if mt in RESIDUAL_MULTIPLIER_TYPES:
@@ -420,7 +434,7 @@ def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any)
                   context_length=ctx, blocks=blocks, layout=tuple(layout),
                   tie_embeddings=bool(get(cfg, "tie_word_embeddings",
                                           default=cfg.get("model_type") in TIED_BY_DEFAULT)),
-                  model_type=str(cfg.get("model_type", "")), **model_scalars(cfg))
+                  model_type=str(cfg.get("model_type", "")), **model_numerics(cfg))
     fields.update(globals_)
     # A window wider than the context is a full layer in practice (some configs say so).
     return ModelSpec(**fields)
