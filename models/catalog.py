@@ -58,6 +58,11 @@ class CatalogEntry:
         """The architecture, or SpecError when it is not public."""
         return _spec_of(self.id)
 
+    @property
+    def hf_config(self) -> dict[str, Any] | None:
+        """The published config.json, where the entry keeps it."""
+        return self.raw.get("hf_config")
+
 
 PROVENANCE_TEXT = {
     "config": "",

@@ -126,6 +126,12 @@ def config_name(p: Path) -> str:
 
 def load_spec_file(path: str | os.PathLike) -> ModelSpec:
     """Load an Orbit spec file or a Hugging Face config.json (or a folder holding one)."""
+    return load_source(path)[0]
+
+
+def load_source(path: str | os.PathLike) -> tuple[ModelSpec, dict[str, Any] | None]:
+    """``load_spec_file``'s spec, and the Hugging Face config it came from (None for a spec file),
+    which also says how the checkpoint is stored (models.hf.checkpoint)."""
     p = Path(path)
     if p.is_dir():
         p = p / "config.json"
@@ -134,13 +140,13 @@ def load_spec_file(path: str | os.PathLike) -> ModelSpec:
     data = read_data(p)
     fmt = data.get("format")
     if fmt == "orbit-spec":
-        return ModelSpec.from_dict(data)
+        return ModelSpec.from_dict(data), None
     if isinstance(fmt, str) and ("orbit" in fmt.lower() or "blocks" in data):   # a typo, not a config
         raise SpecError("format", f"must be 'orbit-spec' for an Orbit spec, got {fmt!r}")
     if "model_type" in data:
         from .hf import spec_from_hf_config
-        return spec_from_hf_config(data, name=config_name(p))
+        return spec_from_hf_config(data, name=config_name(p)), data
     if "blocks" in data:
-        return ModelSpec.from_dict(data)
+        return ModelSpec.from_dict(data), None
     raise SpecError("", f"{p} is neither an Orbit spec (format: orbit-spec) nor a Hugging Face "
                         "config (no model_type)")

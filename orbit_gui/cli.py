@@ -17,17 +17,24 @@ EXIT_USAGE, EXIT_INPUT = 2, 1
 
 def resolve_model(text: str) -> ModelSpec:
     """A catalog id, a spec file (.json/.toml), or a Hugging Face config.json or its folder."""
+    return resolve_source(text)[0]
+
+
+def resolve_source(text: str) -> tuple[ModelSpec, dict | None]:
+    """``resolve_model``'s spec and the Hugging Face config behind it (None: a spec file, or a
+    catalog entry without its config.json)."""
     from models import catalog
-    from models.spec_io import load_spec_file
+    from models.spec_io import load_source
     if not text.strip():
         raise SpecError("model", "is empty: give a catalog id (orbit-explorer list), a spec file or a config.json")
     path = Path(text)
     # a folder named after the model (a download without its config.json) does not hide the catalog's entry
     if path.exists() and not (path.is_dir() and not (path / "config.json").exists() and _in_catalog(text)):
-        return load_spec_file(path)
+        return load_source(path)
     if text.endswith((".json", ".toml")) or "/" in text or "\\" in text:
         raise SpecError("model", f"no such file: {text}")
-    return catalog.find(text).spec()
+    entry = catalog.find(text)
+    return entry.spec(), entry.hf_config
 
 
 def _in_catalog(text: str) -> bool:
@@ -118,8 +125,9 @@ def cmd_estimate(args) -> int:
     hw = report.hardware
     print(f"{spec.name}  ({spec.num_layers} layers, model_type {spec.model_type or 'spec'})")
     print(f"  on {args.gpus} x {hw.name}, batch {args.batch}, context {args.context}, "
-          f"weights {args.weights}" + (f", experts {args.expert_weights}" if args.expert_weights else "")
-          + f", KV {args.kv}")
+          f"weights {report.workload.weights}"
+          + (f", experts {report.workload.expert_weights}" if report.workload.expert_weights else "")
+          + f", KV {args.kv}" + (" (as shipped)" if args.as_shipped else ""))
     print(f"  parameters   total {_fmt_count(data['params_total'])}  active {_fmt_count(data['params_active'])}"
           + (f"  (+{_fmt_count(data['params_mtp'])} MTP)" if data["params_mtp"] else ""))
     print(f"  memory       weights {_fmt_bytes(data['weights_bytes'])}  KV {_fmt_bytes(data['kv_cache_bytes'])}"
@@ -138,12 +146,24 @@ def cmd_estimate(args) -> int:
 
 
 def workload_from_args(args):
-    """The Workload the workload flags (``add_workload_flags``) describe."""
+    """The Workload the workload flags (``add_workload_flags``) describe; with --as-shipped, the
+    formats the model's config.json states replace the weight flags."""
+    import dataclasses
+
     from models.cost import Workload
-    return Workload(context=args.context, batch=args.batch, weights=args.weights,
-                    expert_weights=args.expert_weights, kv=args.kv, activations=args.activations,
-                    group_size=args.group_size, hardware=args.hardware, devices=args.gpus,
-                    position=args.position)
+    wl = Workload(context=args.context, batch=args.batch, weights=args.weights,
+                  expert_weights=args.expert_weights, kv=args.kv, activations=args.activations,
+                  group_size=args.group_size, hardware=args.hardware, devices=args.gpus,
+                  position=args.position)
+    if getattr(args, "as_shipped", False):
+        from models.hf.checkpoint import shipped_formats
+        _, config = resolve_source(args.model)
+        shipped = shipped_formats(config) if config else None
+        if shipped is None:
+            raise SpecError("as_shipped", f"{args.model} states no checkpoint format: it needs a config.json "
+                                          "with a torch_dtype or a quantization_config this tool reads")
+        wl = dataclasses.replace(wl, **shipped.workload_changes())
+    return wl
 
 
 def add_workload_flags(p: argparse.ArgumentParser) -> None:
@@ -156,6 +176,9 @@ def add_workload_flags(p: argparse.ArgumentParser) -> None:
                    help="weight format: fp32 bf16 fp16 fp8 int8 int4 nf4 fp4 ternary")
     p.add_argument("--expert-weights", default="", metavar="FORMAT",
                    help="routed experts' own weight format (gpt-oss: fp4); default: --weights")
+    p.add_argument("--as-shipped", action="store_true",
+                   help="the weight formats the model's config.json states (quantization_config, "
+                        "torch_dtype), in place of --weights, --expert-weights and --group-size")
     p.add_argument("--kv", default="bf16", help="KV-cache format")
     p.add_argument("--activations", default="bf16", help="activation/compute format")
     p.add_argument("--group-size", type=int, default=128, help="quantization group size")

@@ -16,15 +16,16 @@ from typing import Any, Callable
 
 from models.catalog import find
 from models.cost import CostReport, Workload, cost_report
+from models.hf.checkpoint import ShippedFormats, shipped_formats
 from models.overrides import apply_overrides
 from models.spec import ModelSpec, SpecError
-from models.spec_io import config_name, load_spec_file, save_spec
+from models.spec_io import config_name, load_source, save_spec
 
 # History entries name settings as the knobs do, not by their keys ("KV heads = 4", not "kv_heads = 4")
 EDIT_NAMES = {"attention": "Attention", "kv_heads": "KV heads", "window": "Window", "local_global": "Local:global",
               "layers": "Layers", "experts": "Experts", "top_k": "Top-k", "shared_experts": "Shared experts",
               "index_topk": "Sparse top-k", "kv_shared_layers": "KV-shared layers",
-              "weights": "Weights", "expert_weights": "Expert weights", "kv": "KV cache", "activations": "Activations", "group_size": "Group size",
+              "weights": "Weights", "expert_weights": "Expert weights", "embeddings": "Embeddings", "kv": "KV cache", "activations": "Activations", "group_size": "Group size",
               "context": "Context", "batch": "Batch", "hardware": "Device", "devices": "Devices",
               "compute_efficiency": "Compute efficiency", "memory_efficiency": "Memory efficiency"}
 
@@ -90,6 +91,7 @@ class Opened:
 
     source: Source
     spec: ModelSpec
+    shipped: ShippedFormats | None = None     # the checkpoint's formats, where its config.json says
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ class State:
         return self.with_edit(key, value)
 
 
-WORKLOAD_KEYS = ("context", "batch", "weights", "expert_weights", "kv", "activations", "group_size", "hardware",
+WORKLOAD_KEYS = ("context", "batch", "weights", "expert_weights", "embeddings", "kv", "activations", "group_size",
+                 "hardware",
                  "devices", "position", "compute_efficiency", "memory_efficiency")
 
 
@@ -136,12 +139,26 @@ class Document:
     # ---- opening
     def open_catalog(self, model_id: str) -> None:
         entry = find(model_id)
-        self._open(entry.spec(), Source("catalog", entry.id, entry.name))
+        self._open(entry.spec(), Source("catalog", entry.id, entry.name), entry.hf_config)
 
     def open_file(self, path: str | Path) -> None:
         p = Path(path).resolve()
-        self._open(load_spec_file(p), Source("file", str(p), p.name if p.name != "config.json"
-                                             else config_name(p)))
+        spec, config = load_source(p)
+        self._open(spec, Source("file", str(p), p.name if p.name != "config.json" else config_name(p)), config)
+
+    @property
+    def shipped(self) -> ShippedFormats | None:
+        """How the opened model's checkpoint is stored, where its config.json says."""
+        return self.state.model.shipped if self.state.model else None
+
+    def use_shipped_formats(self) -> str | None:
+        """Set the workload's weight formats to the checkpoint's (one undo step); a message when
+        the model's config states none."""
+        if self.shipped is None:
+            return "this model's config states no checkpoint format"
+        changes = self.shipped.workload_changes()
+        key, value = next(iter(changes.items()))
+        return self.set_workload(key, value, **{k: v for k, v in changes.items() if k != key})
 
     def open_spec(self, spec: ModelSpec, label: str | None = None) -> None:
         self._open(spec, Source("spec", spec.name, label or spec.name))
@@ -155,13 +172,14 @@ class Document:
         """The model as opened, before the edits."""
         return self.state.model.spec if self.state.model else None
 
-    def _open(self, spec: ModelSpec, source: Source) -> None:
+    def _open(self, spec: ModelSpec, source: Source, config: dict | None = None) -> None:
         """Costs the new model before switching (raising SpecError), so a model that cannot be
         costed on this workload leaves the current one in place. Opening the model shown, unedited
         and unchanged on disk, is no step."""
         if (self.source == source and self.base_spec == spec and not self.state.edits):
             return
-        state = State(workload=self.state.workload, model=Opened(source, spec))
+        state = State(workload=self.state.workload,
+                      model=Opened(source, spec, shipped_formats(config) if config else None))
         report = cost_report(spec, state.workload)
         self._baselines[state.model, state.workload] = report
         if self.state.model is None:        # the first model is where the history starts

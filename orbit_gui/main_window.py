@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self.knobs.editRequested.connect(self._edit)
         self.knobs.workloadRequested.connect(self._edit_workload)
         self.knobs.resetRequested.connect(self._reset)
+        self.knobs.shippedRequested.connect(self._use_shipped_formats)
         self.metrics = MetricsPanel()
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -675,6 +676,14 @@ class MainWindow(QMainWindow):
     def _sync_knobs(self) -> None:
         if self.doc.spec is not None:
             self.knobs.set_values(knob_values(self.doc.spec), self.doc.state.workload)
+            shipped = self.doc.shipped
+            self.knobs.set_shipped(shipped.source if shipped else None)
+
+    def _use_shipped_formats(self) -> None:
+        self.knobs.flush()
+        message = self.doc.use_shipped_formats()
+        if message:
+            self.statusBar().showMessage(f"Not applied: {message}", 6000)
 
     def _refresh(self) -> None:
         r = self.doc.report

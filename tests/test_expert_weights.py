@@ -88,3 +88,63 @@ def test_the_devices_chart_keeps_the_experts_format_in_every_row():
     rows = {r.dtype: r for r in devices_per_bitwidth(spec, wl)}
     assert rows["bf16"].weights_bytes == cost_report(spec, wl).memory.weights
     assert rows["fp8"].weights_bytes == cost_report(spec, dataclasses.replace(wl, weights="fp8")).memory.weights
+
+
+# --------------------------------------------------------------------------- as shipped
+
+@pytest.mark.parametrize("model_id, changes", [
+    ("gpt-oss-120b", dict(weights="bf16", expert_weights="fp4", embeddings="bf16")),     # mxfp4 experts
+    ("deepseek-v3", dict(weights="fp8", expert_weights="", embeddings="bf16")),          # fp8, blocks of 128x128
+    ("llama-3-8b", dict(weights="bf16", expert_weights="", embeddings="bf16")),          # torch_dtype only
+])
+def test_catalog_configs_say_how_their_checkpoints_are_stored(model_id, changes):
+    from models.hf.checkpoint import shipped_formats
+    assert shipped_formats(find(model_id).hf_config).workload_changes() == changes
+
+
+@pytest.mark.parametrize("quantization, weights, group", [
+    ({"quant_method": "awq", "bits": 4, "group_size": 128}, "int4", 128),
+    ({"quant_method": "gptq", "bits": 8, "group_size": 32}, "int8", 32),
+    ({"quant_method": "gptq", "bits": 4, "group_size": -1}, "int4", None),           # per channel
+    ({"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4"}, "nf4", None),
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
+        "weights": {"num_bits": 8, "type": "float", "strategy": "channel"}}}}, "fp8", None),
+    ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {
+        "weights": {"num_bits": 4, "type": "int", "group_size": 128}}}}, "int4", 128),
+    ({"quant_method": "bitnet"}, "ternary", None),
+])
+def test_quantizers_are_read(quantization, weights, group):
+    from models.hf.checkpoint import shipped_formats
+    shipped = shipped_formats({"torch_dtype": "float16", "quantization_config": quantization})
+    assert (shipped.weights, shipped.group_size, shipped.embeddings) == (weights, group, "fp16")
+
+
+def test_an_unknown_quantizer_or_no_dtype_says_nothing():
+    from models.hf.checkpoint import shipped_formats
+    assert shipped_formats({"quantization_config": {"quant_method": "hqq"}}) is None
+    assert shipped_formats({"model_type": "llama"}) is None
+
+
+def test_cli_as_shipped(capsys, tmp_path):
+    from orbit_gui.cli import run
+    assert run(["estimate", "gpt-oss-20b", "--as-shipped", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["workload"]["expert_weights"] == "fp4" and data["weights_bytes"] / GiB == pytest.approx(12.8, abs=0.05)
+    config = tmp_path / "config.json"          # a config file on disk carries its own
+    config.write_text(json.dumps({**find("deepseek-v3").hf_config}))
+    assert run(["estimate", str(config), "--as-shipped", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["workload"]["weights"] == "fp8"
+    assert run(["estimate", "llama-65b", "--as-shipped"]) == 1         # the paper's table, no config
+    assert "states no checkpoint format" in capsys.readouterr().err
+
+
+def test_the_document_sizes_a_model_as_shipped_in_one_undo_step():
+    from orbit_gui.document import Document
+    d = Document(Workload())
+    d.open_catalog("gpt-oss-120b")
+    assert d.shipped is not None and d.use_shipped_formats() is None
+    assert (d.state.workload.weights, d.state.workload.expert_weights) == ("bf16", "fp4")
+    d.undo()
+    assert d.state.workload.expert_weights == ""
+    d.open_catalog("llama-65b")
+    assert d.shipped is None and "states no checkpoint format" in d.use_shipped_formats()

@@ -807,7 +807,7 @@ def test_local_global_sets_the_span_and_the_attention_box_keeps_head_sharing(win
 def test_grouped_experts_step_a_group_at_a_time_and_a_count_they_cannot_split_is_named(window, qtbot):
     """DeepSeek-V3 routes within 8 expert groups: the arrows step 8 experts; a typed 100 is refused
     beside the knob with the reason, and the model shown keeps its 256."""
-    from PySide6.QtWidgets import QLabel, QSpinBox
+    from PySide6.QtWidgets import QSpinBox
     window.open_catalog("deepseek-v3")
     box = window.knobs.findChild(QSpinBox, "experts")
     assert box.value() == 256 and box.singleStep() == 8
@@ -822,7 +822,6 @@ def test_grouped_experts_step_a_group_at_a_time_and_a_count_they_cannot_split_is
 def test_expert_weights_knob(window):
     """gpt-oss's MXFP4 experts beside bf16 attention: the Expert weights box changes the weights
     memory to the engine's; "as weights" goes back; dense models have no experts to set."""
-    from PySide6.QtWidgets import QComboBox
     box = window.knobs.findChild(QComboBox, "expertWeightsDtype")
     assert not box.isEnabled()                               # Llama 3 8B: dense
     window.open_catalog("gpt-oss-120b")
@@ -834,3 +833,18 @@ def test_expert_weights_knob(window):
     set_combo(window, "expertWeightsDtype", "as weights")
     assert window.doc.state.workload.expert_weights == ""
     assert shown(window, "memWeights") == engine_rows(spec, Workload())["memWeights"]
+
+
+def test_weights_as_shipped_button(window, qtbot):
+    """Enabled where the opened config.json states its checkpoint's formats, with them in its
+    tooltip; a click sets them (gpt-oss: MXFP4 experts) and the figures follow."""
+    from PySide6.QtWidgets import QPushButton
+    button = window.knobs.findChild(QPushButton, "asShippedButton")
+    window.open_catalog("llama-65b")                     # the paper's table: no config
+    assert not button.isEnabled()
+    window.open_catalog("gpt-oss-120b")
+    assert button.isEnabled() and "mxfp4" in button.toolTip()
+    qtbot.mouseClick(button, Qt.LeftButton)
+    assert window.knobs.findChild(QComboBox, "expertWeightsDtype").currentText() == "fp4"
+    spec = find("gpt-oss-120b").spec()
+    assert shown(window, "memWeights") == engine_rows(spec, Workload(expert_weights="fp4"))["memWeights"]

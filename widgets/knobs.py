@@ -42,6 +42,7 @@ class KnobPanel(QWidget):
     editRequested = Signal(str, object)
     workloadRequested = Signal(str, object)
     resetRequested = Signal()
+    shippedRequested = Signal()       # the weight formats the checkpoint ships in
 
     def __init__(self, hardware: list[tuple[str, str]], parent=None) -> None:
         super().__init__(parent)
@@ -119,6 +120,9 @@ class KnobPanel(QWidget):
         self._row(form, "Batch", self.batch, "batch", "Sequences decoded together", True)
         self._row(form, "Device", self.hardware, "hardware", "Datasheet peaks and bandwidth", True)
         self._row(form, "Devices", self.devices, "devices", "Tensor-parallel devices", True)
+        self.as_shipped = QPushButton("Weights as shipped", objectName="asShippedButton", enabled=False)
+        self.as_shipped.clicked.connect(self.shippedRequested)
+        form.addRow(self.as_shipped)
         layout.addWidget(run)
         layout.addStretch(1)
         self._wire()
@@ -220,6 +224,12 @@ class KnobPanel(QWidget):
         self._flush()
 
     # ---- showing state
+    def set_shipped(self, description: str | None) -> None:
+        """What the opened model's checkpoint ships in (None: its config does not say)."""
+        self.as_shipped.setEnabled(description is not None)
+        self.as_shipped.setToolTip(f"Set the weight formats to the checkpoint's: {description}" if description
+                                   else "This model's config.json states no checkpoint format")
+
     def show_error(self, key: str, message: str | None) -> None:
         label = self._errors.get(key)
         if label is None:
