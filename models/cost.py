@@ -605,7 +605,7 @@ def workload_formats(wl: Workload) -> _Fmt:
 def weight_bytes(params: ParamReport, fmt: _Fmt) -> float:
     """Stored weights: the matrices at the weight format (routed experts' at theirs), the rest
     (embeddings, head, norms, biases, routers) at the embedding format."""
-    experts = params.by_component["experts"].matrix if "experts" in params.by_component else 0
+    experts = params.expert_matrix
     return (params.quantizable - experts) * fmt.w + experts * fmt.expert + params.kept * fmt.keep
 
 

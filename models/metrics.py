@@ -184,7 +184,7 @@ def _local_global(spec: ModelSpec) -> str:
 
 
 def _weights_formula(p, wl) -> str:
-    experts = p.by_component["experts"].matrix if "experts" in p.by_component else 0
+    experts = p.expert_matrix
     if wl.expert_weights and experts:
         matrices = (f"{fmt_count(p.quantizable - experts)} matrix weights x {wl.weights} + "
                     f"{fmt_count(experts)} routed-expert weights x {wl.expert_weights}")

@@ -216,6 +216,12 @@ class ParamReport:
         return c.total if c else 0
 
     @property
+    def expert_matrix(self) -> int:
+        """The routed experts' matrices (what Workload.expert_weights applies to)."""
+        c = self.by_component.get("experts")
+        return c.matrix if c else 0
+
+    @property
     def active_without_embeddings(self) -> int:
         """The active count as OpenAI and DeepSeek state theirs: without the input embedding table,
         of which a token reads one row (gpt-oss-120b 5.13B, DeepSeek-V3 36.6B with its 0.9B head).

@@ -25,7 +25,8 @@ from models.spec_io import config_name, load_source, save_spec
 EDIT_NAMES = {"attention": "Attention", "kv_heads": "KV heads", "window": "Window", "local_global": "Local:global",
               "layers": "Layers", "experts": "Experts", "top_k": "Top-k", "shared_experts": "Shared experts",
               "index_topk": "Sparse top-k", "kv_shared_layers": "KV-shared layers",
-              "weights": "Weights", "expert_weights": "Expert weights", "embeddings": "Embeddings", "kv": "KV cache", "activations": "Activations", "group_size": "Group size",
+              "weights": "Weights", "expert_weights": "Expert weights", "embeddings": "Embeddings",
+              "kv": "KV cache", "activations": "Activations", "group_size": "Group size",
               "context": "Context", "batch": "Batch", "hardware": "Device", "devices": "Devices",
               "compute_efficiency": "Compute efficiency", "memory_efficiency": "Memory efficiency"}
 
@@ -120,9 +121,8 @@ class State:
         return self.with_edit(key, value)
 
 
-WORKLOAD_KEYS = ("context", "batch", "weights", "expert_weights", "embeddings", "kv", "activations", "group_size",
-                 "hardware",
-                 "devices", "position", "compute_efficiency", "memory_efficiency")
+WORKLOAD_KEYS = ("context", "batch", "weights", "expert_weights", "embeddings", "kv", "activations",
+                 "group_size", "hardware", "devices", "position", "compute_efficiency", "memory_efficiency")
 
 
 class Document:

@@ -46,7 +46,7 @@ def test_weights_split_exactly_between_the_experts_and_the_rest(weights, experts
     spec = find(model).spec()
     base = cost_report(spec, Workload(weights=weights))
     split = cost_report(spec, Workload(weights=weights, expert_weights=experts))
-    routed = base.params.by_component["experts"].matrix
+    routed = base.params.expert_matrix
     delta = routed * (DTYPES[experts].bytes(128) - DTYPES[weights].bytes(128))
     assert split.memory.weights == pytest.approx(base.memory.weights + delta, rel=1e-12)
     if delta < 0:
