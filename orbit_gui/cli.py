@@ -113,7 +113,7 @@ def cmd_estimate(args) -> int:
     from models.cost import cost_report
     from models.overrides import apply_assignments, parse_assignments
     from models.report import report_dict
-    spec = resolve_model(args.model)
+    spec, config = resolve_source(args.model)
     if args.set:
         spec = apply_assignments(spec, parse_assignments(args.set))
     report = cost_report(spec, workload_from_args(args))
@@ -142,7 +142,19 @@ def cmd_estimate(args) -> int:
           f"{data['tokens_per_s']:.1f} tokens/s")
     for note in data["notes"]:
         print(f"  note: {note}")
+    shipped = _shipped_note(config, report.workload) if not args.as_shipped else None
+    if shipped:
+        print(f"  note: {shipped}")
     return 0
+
+
+def _shipped_note(config, workload) -> str | None:
+    """Where the checkpoint ships in other formats than those costed: say so, and how to size it."""
+    from models.hf.checkpoint import shipped_formats
+    shipped = shipped_formats(config) if config else None
+    if shipped is None or all(getattr(workload, k) == v for k, v in shipped.workload_changes().items()):
+        return None
+    return f"the checkpoint ships as {shipped.source}; --as-shipped sizes it so"
 
 
 def workload_from_args(args):

@@ -148,3 +148,15 @@ def test_the_document_sizes_a_model_as_shipped_in_one_undo_step():
     assert d.state.workload.expert_weights == ""
     d.open_catalog("llama-65b")
     assert d.shipped is None and "states no checkpoint format" in d.use_shipped_formats()
+
+
+def test_estimate_says_when_the_checkpoint_ships_in_other_formats(capsys):
+    """DeepSeek-V3 costed in bf16 while its config says fp8: a note says so and how to size it;
+    none once --as-shipped is given, none for a bf16 model costed in bf16."""
+    from orbit_gui.cli import run
+    notes = {}
+    for args in (["deepseek-v3"], ["deepseek-v3", "--as-shipped"], ["llama-3-8b"]):
+        assert run(["estimate", *args]) == 0
+        notes[" ".join(args)] = [line for line in capsys.readouterr().out.splitlines() if "--as-shipped" in line]
+    assert len(notes["deepseek-v3"]) == 1 and "fp8" in notes["deepseek-v3"][0]
+    assert notes["deepseek-v3 --as-shipped"] == [] and notes["llama-3-8b"] == []
