@@ -154,11 +154,13 @@ class Document:
     def use_shipped_formats(self) -> str | None:
         """Set the workload's weight formats to the checkpoint's (one undo step); a message when
         the model's config states none."""
-        if self.shipped is None:
+        shipped = self.shipped
+        if shipped is None:
             return "this model's config states no checkpoint format"
-        changes = self.shipped.workload_changes()
-        key, value = next(iter(changes.items()))
-        return self.set_workload(key, value, **{k: v for k, v in changes.items() if k != key})
+        workload = dataclasses.replace(self.state.workload, **shipped.workload_changes())
+        label = f"Weights as shipped: {shipped.weights}" + (f", experts {shipped.expert_weights}"
+                                                             if shipped.expert_weights else "")
+        return self._commit(dataclasses.replace(self.state, workload=workload), label, "weights")
 
     def open_spec(self, spec: ModelSpec, label: str | None = None) -> None:
         self._open(spec, Source("spec", spec.name, label or spec.name))

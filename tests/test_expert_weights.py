@@ -144,6 +144,8 @@ def test_the_document_sizes_a_model_as_shipped_in_one_undo_step():
     d.open_catalog("gpt-oss-120b")
     assert d.shipped is not None and d.use_shipped_formats() is None
     assert (d.state.workload.weights, d.state.workload.expert_weights) == ("bf16", "fp4")
+    labels, current = d.history()
+    assert labels[current] == "Weights as shipped: bf16, experts fp4"
     d.undo()
     assert d.state.workload.expert_weights == ""
     d.open_catalog("llama-65b")
