@@ -52,10 +52,13 @@ def _divisors(n: int) -> list[int]:
 def ffn_objects(draw):
     if draw(st.booleans()):
         experts = draw(st.integers(1, 16))
-        return MoEFFN(experts=experts, top_k=draw(st.integers(1, experts)),
-                      d_expert=draw(st.integers(1, 256)),
-                      shared_experts=draw(st.integers(0, 2)),
-                      gated=draw(st.booleans()))
+        top_k = draw(st.integers(1, experts))
+        # DeepSeek's expert groups where they divide the experts and hold top_k
+        groups = draw(st.sampled_from([g for g in _divisors(experts) if g > 1] or [0])) if draw(st.booleans()) else 0
+        chosen = draw(st.integers(-(-top_k * groups // experts), groups)) if groups else 0
+        return MoEFFN(experts=experts, top_k=top_k, d_expert=draw(st.integers(1, 256)),
+                      shared_experts=draw(st.integers(0, 2)), gated=draw(st.booleans()),
+                      expert_groups=groups, groups_per_token=chosen)
     return DenseFFN(d_ff=draw(st.integers(1, 1024)), gated=draw(st.booleans()),
                     activation=draw(st.sampled_from(["silu", "gelu", "relu"])),
                     bias=draw(st.booleans()))
@@ -73,7 +76,8 @@ def valid_specs(draw):
     n_layers = draw(st.integers(1, 8))
     ffn = draw(ffn_objects())
     full = Attention(heads=heads, kv_heads=kv_heads, head_dim=head_dim,
-                     qk_norm=draw(st.sampled_from(["none", "head"])))
+                     qk_norm=draw(st.sampled_from(["none", "head"])),
+                     scale=draw(st.sampled_from([0.0, 0.125, 1.0])), softcap=draw(st.sampled_from([0.0, 50.0])))
     blocks = {"global": Layer(mixers=(full,), ffns=(ffn,))}
     window = draw(st.none() | st.integers(1, context))
     layout = ["global"] * n_layers
@@ -87,7 +91,9 @@ def valid_specs(draw):
                      hidden_size=hidden, context_length=context, blocks=blocks,
                      layout=tuple(layout), tie_embeddings=draw(st.booleans()),
                      norm=draw(st.sampled_from(["rmsnorm", "layernorm"])),
-                     mtp_depth=draw(st.integers(0, 1)))
+                     mtp_depth=draw(st.integers(0, 1)), rope_interleaved=draw(st.booleans()),
+                     logit_softcap=draw(st.sampled_from([0.0, 30.0])),
+                     residual_scale=draw(st.sampled_from([1.0, 0.22])))
 
 
 @st.composite
