@@ -155,6 +155,7 @@ class Attention(_Part):
     # this layer's share of each head's dims that RoPE rotates (LFM3's and Laguna's full layers);
     # 0: the model's rope_fraction
     rope_fraction: float = 0.0
+    rope_theta: float = 0.0        # this layer's RoPE base (Gemma 3's local layers: 10,000); 0: the model's
     out_norm: bool = False         # BitNet: an RMSNorm over all heads' output before o_proj
     # what the scores q.k are multiplied by before the softmax; 0: 1/sqrt(head_dim). Gemma 2/3:
     # query_pre_attn_scalar^-1/2; Gemma 3n/4: 1 (their QK norms set the scale); Granite:
@@ -185,6 +186,7 @@ class Attention(_Part):
             _boolean(f"{path}.{name}", getattr(self, name))
         _scalar(f"{path}.scale", self.scale)
         _scalar(f"{path}.softcap", self.softcap)
+        _scalar(f"{path}.rope_theta", self.rope_theta)
         if self.value_from_key and self.vdim != self.head_dim:
             raise SpecError(f"{path}.v_head_dim", f"values taken from the keys have head_dim "
                                                   f"({self.head_dim}) channels, not {self.vdim}")
@@ -601,6 +603,7 @@ class ModelSpec:
     tie_embeddings: bool = False
     position: str = "rope"
     rope_fraction: float = 1.0           # partial RoPE: share of each head's dims rotated
+    rope_theta: float = 10000.0          # RoPE's base: dim pair i turns at rope_theta^(-2i/rotated)
     # RoPE rotating neighbouring dims (0, 1), (2, 3), ... (GPT-J, Cohere, ERNIE 4.5, GLM, Llama 4,
     # DeepSeek's MLA) rather than dim i with i + rotated/2 (GPT-NeoX, Llama)
     rope_interleaved: bool = False
@@ -687,6 +690,7 @@ class ModelSpec:
         _choice("norm", self.norm, NORM_KINDS)
         _choice("norm_placement", self.norm_placement, NORM_PLACEMENTS)
         _scalar("residual_scale", self.residual_scale, zero=False)
+        _scalar("rope_theta", self.rope_theta, zero=False)
         _scalar("logit_softcap", self.logit_softcap)
         if isinstance(self.rope_fraction, bool) or not isinstance(self.rope_fraction, (int, float)) \
                 or not (0.0 <= self.rope_fraction <= 1.0) or math.isnan(self.rope_fraction):

@@ -98,8 +98,8 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     spec = spec_from_hf_config(cfg)
     torch.manual_seed(seed)
     eps = getattr(config, "rms_norm_eps", None) or getattr(config, "layer_norm_eps", None) or 1e-5
-    ours = build_layer(spec, spec.blocks[spec.layout[index]], dtype=torch.float64, rope_theta=theta,
-                       eps=eps).eval()
+    # (the block's RoPE base is the spec's, as imported: it must be transformers' ``theta``)
+    ours = build_layer(spec, spec.blocks[spec.layout[index]], dtype=torch.float64, eps=eps).eval()
     with torch.no_grad():
         for p in ours.parameters():
             p.normal_(0, 0.3) if p.dim() > 1 else p.uniform_(0.5, 1.5)

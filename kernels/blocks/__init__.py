@@ -155,8 +155,8 @@ class DecoderLayer(nn.Module):
     def __init__(self, spec: S.ModelSpec, layer: S.Layer, **block_kw):
         super().__init__()
         d = spec.hidden_size
-        kw = dict(rope_fraction=spec.rope_fraction, position=spec.position,
-                  rope_interleaved=spec.rope_interleaved, **block_kw)
+        kw = {**dict(rope_fraction=spec.rope_fraction, position=spec.position, rope_theta=spec.rope_theta,
+                     rope_interleaved=spec.rope_interleaved), **block_kw}
         self.mixers = nn.ModuleList(build_block(m, d, **kw) for m in layer.mixers)
         self.ffns = nn.ModuleList(build_block(f, d, **kw) for f in layer.ffns)
         eps = block_kw.get("eps", 1e-6)

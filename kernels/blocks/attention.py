@@ -191,8 +191,8 @@ class Attention(nn.Module):
         if cfg.out_norm:                # BitNet: attn_sub_norm over every head's output
             self.attn_sub_norm = RMSNorm(H * vd, eps)
         fraction = cfg.rope_fraction or rope_fraction              # 0: the model's
-        self.rotary = Rotary(rotary_dim_for(hd, fraction, position == "rope" and cfg.rope), rope_theta,
-                             rope_interleaved)
+        self.rotary = Rotary(rotary_dim_for(hd, fraction, position == "rope" and cfg.rope),
+                             cfg.rope_theta or rope_theta, rope_interleaved)
         self.alibi = position == "alibi"
         if self.alibi:
             self.register_buffer("slopes", alibi_slopes(H), persistent=False)

@@ -392,6 +392,64 @@ def context_length(cfg: Config, default: int | None = None) -> int:
     return as_int(cfg, *CONTEXT_KEYS, default=default)
 
 
+# RoPE bases of the config classes whose default is not 10,000 (transformers 5.23's default_theta;
+# a pair is (full layers, sliding layers)), for configs that leave rope_theta out
+DEFAULT_THETA: dict[str, float | tuple[float, float]] = {
+    "apertus": 12e6, "bitnet": 5e5, "cohere": 5e5, "cwm": 1e6, "emu3": 1e6, "ernie4_5": 5e5, "ernie4_5_moe": 5e5,
+    "flex_olmo": 5e5, "gpt_oss": 150000.0, "helium": 1e5, "hy_v3": 11158840.0, "lfm2": 1e6, "lfm2_moe": 1e6,
+    "llama4_text": 5e5, "longcat_flash": 1e7, "minimax": 1e6, "minimax_m2": 5e6, "ministral3": 1e6,
+    "mixtral": 1e6, "phimoe": 1e6, "qwen3_vl_text": 5e5, "qwen3_vl_moe_text": 5e5, "smollm3": 2e6,
+    "solar_open": 1e6, "gemma3_text": (1e6, 1e4), "gemma3n_text": (1e6, 1e4), "gemma4_text": (1e6, 1e4),
+    "gemma4_unified_text": (1e6, 1e4), "lfm3": (1e6, 1e4), "laguna": (5e5, 1e4), "mellum": (5e5, 1e4),
+    "mimo_v2_flash": (5e6, 1e4), "olmo3": (5e5, 5e5)}
+# Attention kinds and the layer types transformers keys rope_parameters by
+_LAYER_TYPE_OF_KIND = {"full": "full_attention", "sliding": "sliding_attention", "chunked": "chunked_attention"}
+
+
+def _theta(value: Any, key: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise SpecError(f"config.{key}", f"must be a positive number, got {value!r}")
+    return float(value)
+
+
+def rope_thetas(cfg: Config) -> tuple[float, dict[str, float]]:
+    """The model's RoPE base and the bases of layer types that differ: from rope_parameters (flat,
+    or keyed by layer type as Gemma 3's are in transformers 5), rope_theta and Gemma's
+    rope_local_base_freq, else the config class's defaults."""
+    default = DEFAULT_THETA.get(str(cfg.get("model_type")), 10000.0)
+    full_default, local_default = default if isinstance(default, tuple) else (default, None)
+    params = cfg.get("rope_parameters")
+    by_type: dict[str, float] = {}
+    model = None
+    if isinstance(params, Mapping) and params and all(isinstance(v, Mapping) for v in params.values()):
+        for layer_type, sub in params.items():
+            theta = _theta(sub.get("rope_theta"), f"rope_parameters.{layer_type}.rope_theta")
+            if theta is not None:
+                by_type[str(layer_type)] = theta
+        model = by_type.get("full_attention")
+    else:
+        flat = params.get("rope_theta") if isinstance(params, Mapping) else None
+        model = _theta(get(cfg, "rope_theta", default=flat), "rope_theta")
+        local = _theta(cfg.get("rope_local_base_freq"), "rope_local_base_freq")
+        if local is not None:
+            by_type["sliding_attention"] = local
+    model = model if model is not None else full_default
+    if local_default is not None and "sliding_attention" not in by_type:
+        by_type["sliding_attention"] = local_default
+    return model, {t: theta for t, theta in by_type.items() if theta != model}
+
+
+def with_rope_bases(layer: Layer, by_type: Mapping[str, float]) -> Layer:
+    """``layer`` with each attention's own RoPE base where its layer type has one."""
+    def based(m):
+        theta = by_type.get(_LAYER_TYPE_OF_KIND.get(getattr(m, "kind", ""), "")) if isinstance(m, Attention) else None
+        return dataclasses.replace(m, rope_theta=theta) if theta and not m.rope_theta else m
+    mixers = tuple(based(m) for m in layer.mixers)
+    return layer if mixers == layer.mixers else dataclasses.replace(layer, mixers=mixers)
+
+
 def routable_groups(layer: Layer) -> Layer:
     """``layer`` with any MoE's expert groups left out where they cannot route (groups of one ranked
     by two scores, fewer experts in a token's groups than its top-k: transformers' router fails or
@@ -411,7 +469,8 @@ def routable_groups(layer: Layer) -> Layer:
 
 def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any) -> ModelSpec:
     """Group identical layers into named blocks and build the spec."""
-    layers = [routable_groups(layer) for layer in layers]
+    theta, by_type = rope_thetas(cfg)
+    layers = [with_rope_bases(routable_groups(layer), by_type) for layer in layers]
     blocks: dict[str, Layer] = {}
     names_of: dict[Layer, str] = {}
     layout: list[str] = []
@@ -434,7 +493,7 @@ def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any)
                   context_length=ctx, blocks=blocks, layout=tuple(layout),
                   tie_embeddings=bool(get(cfg, "tie_word_embeddings",
                                           default=cfg.get("model_type") in TIED_BY_DEFAULT)),
-                  model_type=str(cfg.get("model_type", "")), **model_numerics(cfg))
+                  model_type=str(cfg.get("model_type", "")), rope_theta=theta, **model_numerics(cfg))
     fields.update(globals_)
     # A window wider than the context is a full layer in practice (some configs say so).
     return ModelSpec(**fields)
