@@ -1111,6 +1111,10 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
                "alibi": "ALiBi attention bias", "none": "no positional encoding",
                "sinusoidal": "sinusoidal absolute positions (computed, no weights)"}[spec.position]
     pos_lines = [pos]
+    if spec.position == "rope" and attn:
+        local = sorted({m.rope_theta for m in attn if isinstance(m, Attention) and m.rope_theta})
+        pos_lines.append(f"base {spec.rope_theta:,.0f}"
+                         + "".join(f"; {theta:,.0f} in local layers" for theta in local))
     if nope_layers:
         pos_lines.append(f"NoPE in {nope_layers} of {attn_layers} attention layers")
     if not attn:

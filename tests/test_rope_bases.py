@@ -85,3 +85,10 @@ def test_gemmas_legacy_local_base_is_read():
            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 100,
            "rope_theta": 500000.0, "rope_local_base_freq": 20000.0, "sliding_window": 32}
     assert _bases(spec_from_hf_config(cfg)) == {("full", 5e5), ("sliding", 2e4)}
+
+
+def test_the_positions_box_shows_the_bases():
+    from models.catalog import catalog
+    from models.diagram import diagram_model
+    box = next(item for item in diagram_model(catalog()["gemma-3-27b"].spec()).overview if item.kind == "position")
+    assert "base 1,000,000; 10,000 in local layers" in box.lines
