@@ -593,6 +593,43 @@ class VisionEncoder(_Part):
 
 
 @dataclass(frozen=True)
+class RopeScaling(_Part):
+    """RoPE's frequencies stretched for a longer context than the model trained at.
+
+    linear: every frequency / factor (position interpolation). llama3 (Llama 3.1): wavelengths
+    longer than original_context / low_freq_factor / factor, shorter than original_context /
+    high_freq_factor kept, a smooth blend between. yarn (Peng et al. 2023): dims turning fewer than
+    beta_slow times over original_context interpolated, more than beta_fast times kept, a linear ramp
+    between (its ends rounded outward unless not ``truncate``), and cos and sin times
+    ``attention_factor`` (0: 1)."""
+
+    KIND: ClassVar[str] = ""
+    kind: str
+    factor: float
+    original_context: int = 0
+    low_freq_factor: float = 1.0
+    high_freq_factor: float = 4.0
+    beta_fast: float = 32.0
+    beta_slow: float = 1.0
+    truncate: bool = True
+    attention_factor: float = 0.0
+
+    def validate(self, path: str) -> None:
+        _choice(f"{path}.kind", self.kind, ("linear", "llama3", "yarn"))
+        _scalar(f"{path}.factor", self.factor, zero=False)
+        _non_negative(f"{path}.original_context", self.original_context)
+        for name in ("low_freq_factor", "high_freq_factor", "beta_fast", "beta_slow"):
+            _scalar(f"{path}.{name}", getattr(self, name), zero=False)
+        _scalar(f"{path}.attention_factor", self.attention_factor)
+        _boolean(f"{path}.truncate", self.truncate)
+        if self.kind != "linear" and self.original_context <= 0:
+            raise SpecError(f"{path}.original_context", f"{self.kind} scaling needs the context the model "
+                                                        "trained at")
+        if self.kind == "llama3" and self.high_freq_factor < self.low_freq_factor:
+            raise SpecError(f"{path}.high_freq_factor", "must be at least low_freq_factor")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     vocab_size: int
@@ -635,6 +672,9 @@ class ModelSpec:
     # the final logits' soft-cap c (Gemma 2/3n/4, nanochat): logits -> c * tanh(logits / c). 0: none
     logit_softcap: float = 0.0
     vision: VisionEncoder | None = None
+    # RoPE's frequencies stretched past the training context (every rotary layer but those with a
+    # base of their own: Gemma 3's local layers keep theirs unscaled). None: as trained
+    rope_scaling: RopeScaling | None = None
     model_type: str = ""                 # the Hugging Face model_type it came from, if any
 
     def __post_init__(self):
@@ -725,6 +765,10 @@ class ModelSpec:
         self._validate_kv_sharing()
         if self.vision is not None:
             self.vision.validate("vision")
+        if self.rope_scaling is not None:
+            if not isinstance(self.rope_scaling, RopeScaling):
+                raise SpecError("rope_scaling", "must be an object with kind and factor")
+            self.rope_scaling.validate("rope_scaling")
 
     def _validate_kv_sharing(self) -> None:
         """A KV-shared attention layer needs an earlier layer whose cache it can read."""
@@ -750,9 +794,9 @@ class ModelSpec:
                 out["blocks"] = {k: v.to_dict() for k, v in value.items()}
             elif f.name == "layout":
                 out["layers"] = list(value)
-            elif f.name == "vision":
+            elif f.name in ("vision", "rope_scaling"):
                 if value is not None:
-                    out["vision"] = value.to_dict()
+                    out[f.name] = value.to_dict()
             else:
                 out[f.name] = value
         return out
@@ -783,8 +827,11 @@ class ModelSpec:
         vision = data.pop("vision", None)
         if vision is not None:
             vision = VisionEncoder.from_dict(vision, "vision")
+        scaling = data.pop("rope_scaling", None)
+        if scaling is not None:
+            scaling = RopeScaling.from_dict(scaling, "rope_scaling")
         try:
-            return cls(blocks=blocks, layout=layout, vision=vision, **data)
+            return cls(blocks=blocks, layout=layout, vision=vision, rope_scaling=scaling, **data)
         except TypeError as exc:  # wrong argument types that slipped past the key check
             raise SpecError("", str(exc)) from None
 

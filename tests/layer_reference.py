@@ -126,11 +126,17 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     # the rotated dims: MLA's rope dims, else the rotary fraction of each head (partial RoPE)
     hd = getattr(mixer, "qk_rope_dim", None) or \
         int(mixer.head_dim * (mixer.rope_fraction or spec.rope_fraction)) // 2 * 2
-    inv_freq = theta ** -(torch.arange(0, hd, 2, dtype=torch.float64) / hd)
+    inv_freq, factor = theta ** -(torch.arange(0, hd, 2, dtype=torch.float64) / hd), 1.0
+    params = rope if "rope_type" in rope else rope[config.layer_types[index]]
+    if params.get("rope_type", "default") != "default":     # stretched: transformers' own frequencies (fp32)
+        from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+        layer_type = None if "rope_type" in rope else config.layer_types[index]
+        inv_freq, factor = ROPE_INIT_FUNCTIONS[params["rope_type"]](config, "cpu", layer_type=layer_type)
+        inv_freq = inv_freq.double()
     angles = torch.cat([positions[0, :, None] * inv_freq] * (1 if half_angles else 2), -1)[None]
     if interleaved_angles:
         angles = (positions[0, :, None] * inv_freq).repeat_interleave(2, -1)[None]
-    cos, sin = angles.cos(), angles.sin() * (-1 if flip_rotation else 1)
+    cos, sin = angles.cos() * factor, angles.sin() * factor * (-1 if flip_rotation else 1)
     q, k = torch.arange(tokens)[:, None], torch.arange(tokens)[None, :]
     seen = (k <= q) & ((q - k < mixer.window) if mixer.kind == "sliding" else True)
     mask = torch.zeros(tokens, tokens, dtype=torch.float64).masked_fill(~seen, float("-inf"))[None, None]

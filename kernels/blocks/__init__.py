@@ -48,15 +48,17 @@ def count_params(module: nn.Module) -> int:
 def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str = "rope",
                 rope_theta: float = 10000.0, eps: float = 1e-6, attn_impl: str = "sdpa",
                 moe_impl: str = "loop", dtype: torch.dtype | None = None,
-                device: torch.device | str | None = None, rope_interleaved: bool = False) -> nn.Module:
+                device: torch.device | str | None = None, rope_interleaved: bool = False,
+                rope_scaling: S.RopeScaling | None = None) -> nn.Module:
     """One mixer (Attention, MLA, LinearAttention, SSM, ShortConv) or FFN (DenseFFN, MoEFFN) of the spec."""
     with torch.device(device or "cpu"):
         if isinstance(part, S.Attention):
             m = Attention(part, hidden, rope_fraction=rope_fraction, position=position,
-                          rope_theta=rope_theta, eps=eps, impl=attn_impl, rope_interleaved=rope_interleaved)
+                          rope_theta=rope_theta, eps=eps, impl=attn_impl, rope_interleaved=rope_interleaved,
+                          rope_scaling=rope_scaling)
         elif isinstance(part, S.MLA):
             m = MLA(part, hidden, position=position, rope_theta=rope_theta, eps=eps,
-                    rope_interleaved=rope_interleaved)
+                    rope_interleaved=rope_interleaved, rope_scaling=rope_scaling)
         elif isinstance(part, S.LinearAttention):
             m = build_linear_attention(part, hidden, eps=eps)
         elif isinstance(part, S.SSM):
@@ -156,7 +158,7 @@ class DecoderLayer(nn.Module):
         super().__init__()
         d = spec.hidden_size
         kw = {**dict(rope_fraction=spec.rope_fraction, position=spec.position, rope_theta=spec.rope_theta,
-                     rope_interleaved=spec.rope_interleaved), **block_kw}
+                     rope_interleaved=spec.rope_interleaved, rope_scaling=spec.rope_scaling), **block_kw}
         self.mixers = nn.ModuleList(build_block(m, d, **kw) for m in layer.mixers)
         self.ffns = nn.ModuleList(build_block(f, d, **kw) for f in layer.ffns)
         eps = block_kw.get("eps", 1e-6)

@@ -69,9 +69,13 @@ class Rotary(nn.Module):
     (GPT-J, Cohere, DeepSeek's MLA); ``rotary_dim`` < head_dim is partial RoPE (Phi-2,
     Qwen3-Next), 0 is NoPE."""
 
-    def __init__(self, rotary_dim: int, theta: float = 10000.0, interleaved: bool = False):
+    def __init__(self, rotary_dim: int, theta: float = 10000.0, interleaved: bool = False,
+                 scaling: S.RopeScaling | None = None):
         super().__init__()
         self.rotary_dim, self.theta, self.interleaved = rotary_dim, float(theta), interleaved
+        self.scaling = scaling
+        # YaRN scales cos and sin (so q.k by its square); 1 otherwise
+        self.attention_factor = (scaling.attention_factor or 1.0) if scaling is not None else 1.0
         # the frequencies by (dtype, device), made on first use rather than kept in a buffer that a
         # cast to bf16 would round: 8 mantissa bits turn position 8,000 by radians too far
         self._inv_freq: dict = {}
@@ -81,6 +85,8 @@ class Rotary(nn.Module):
         if inv is None:
             rd = self.rotary_dim
             inv = self.theta ** -(torch.arange(0, rd, 2, dtype=dtype, device=device) / rd)
+            if self.scaling is not None:
+                inv = scaled_frequencies(inv, self.scaling, rd, self.theta)
             self._inv_freq[dtype, device] = inv
         return inv                                                                              # [rd/2]
 
@@ -91,17 +97,48 @@ class Rotary(nn.Module):
             return x
         wd = wide_dtype(x.dtype)                  # the angles in fp32, fp64 for a float64 block
         freqs = positions.to(wd)[:, None] * self._frequencies(wd, x.device)[None, :]          # [S, rd/2]
+        a = self.attention_factor
         if self.interleaved:                      # pairs (2i, 2i + 1) turn by angle i
-            cos, sin = freqs.cos().to(x.dtype), freqs.sin().to(x.dtype)                       # [S, rd/2]
+            cos, sin = (freqs.cos() * a).to(x.dtype), (freqs.sin() * a).to(x.dtype)          # [S, rd/2]
             even, odd, rest = x[..., 0:rd:2], x[..., 1:rd:2], x[..., rd:]
             turned = torch.stack((even * cos - odd * sin, odd * cos + even * sin), -1).flatten(-2)
             return torch.cat((turned, rest), -1)
-        cos = torch.cat((freqs, freqs), -1).cos().to(x.dtype)  # [S, rd]
-        sin = torch.cat((freqs, freqs), -1).sin().to(x.dtype)
+        cos = (torch.cat((freqs, freqs), -1).cos() * a).to(x.dtype)  # [S, rd]
+        sin = (torch.cat((freqs, freqs), -1).sin() * a).to(x.dtype)
         xr, xp = x[..., :rd], x[..., rd:]
         x1, x2 = xr[..., : rd // 2], xr[..., rd // 2:]
         rotated = torch.cat((-x2, x1), -1)
         return torch.cat((xr * cos + rotated * sin, xp), -1)
+
+
+def scaled_frequencies(inv: torch.Tensor, s: S.RopeScaling, dim: int, theta: float) -> torch.Tensor:
+    """RoPE's frequencies ``inv`` [dim/2] stretched as ``s`` says (S.RopeScaling).
+
+    llama3 (Meta's Llama 3.1 code): wavelength 2 pi / f; above original_context / low_freq_factor
+    divided by factor, below original_context / high_freq_factor kept, between a linear blend in
+    original_context / wavelength. yarn (Peng et al. 2023, "YaRN", eq. 17-20): pair i turns
+    original_context / wavelength times over the trained context; pairs turning fewer than beta_slow
+    times take f / factor, more than beta_fast times keep f, a ramp over the dims between."""
+    if s.kind == "linear":
+        return inv / s.factor
+    if s.kind == "llama3":
+        ctx, lo, hi = s.original_context, s.low_freq_factor, s.high_freq_factor
+        wavelength = 2 * math.pi / inv
+        # between the two wavelengths a blend (Llama 4's low = high = 1 leaves no such band)
+        smooth = ((ctx / wavelength - lo) / (hi - lo)).clamp(0, 1) if hi > lo else torch.zeros_like(inv)
+        blended = (1 - smooth) * inv / s.factor + smooth * inv
+        return torch.where(wavelength > ctx / lo, inv / s.factor, torch.where(wavelength < ctx / hi, inv, blended))
+
+    def ramp_dim(rotations: float) -> float:      # the dim whose pair turns ``rotations`` times
+        return dim * math.log(s.original_context / (rotations * 2 * math.pi)) / (2 * math.log(theta))
+    low, high = ramp_dim(s.beta_fast), ramp_dim(s.beta_slow)
+    if s.truncate:
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, dim - 1)
+    if low == high:
+        high += 0.001
+    ramp = ((torch.arange(dim // 2, dtype=inv.dtype, device=inv.device) - low) / (high - low)).clamp(0, 1)
+    return inv / s.factor * ramp + inv * (1 - ramp)
 
 
 def rotary_dim_for(head_dim: int, rope_fraction: float, use_rope: bool) -> int:
@@ -158,7 +195,7 @@ class Attention(nn.Module):
 
     def __init__(self, cfg: S.Attention, hidden: int, *, rope_fraction: float = 1.0,
                  position: str = "rope", rope_theta: float = 10000.0, eps: float = 1e-6,
-                 impl: str = "sdpa", rope_interleaved: bool = False):
+                 impl: str = "sdpa", rope_interleaved: bool = False, rope_scaling: S.RopeScaling | None = None):
         super().__init__()
         self.cfg = cfg
         H, KV, hd, vd = cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.vdim
@@ -191,8 +228,11 @@ class Attention(nn.Module):
         if cfg.out_norm:                # BitNet: attn_sub_norm over every head's output
             self.attn_sub_norm = RMSNorm(H * vd, eps)
         fraction = cfg.rope_fraction or rope_fraction              # 0: the model's
+        # a layer with a base of its own (Gemma 3's local layers) turns unscaled, as transformers'
+        # per-layer-type rope parameters have it
         self.rotary = Rotary(rotary_dim_for(hd, fraction, position == "rope" and cfg.rope),
-                             cfg.rope_theta or rope_theta, rope_interleaved)
+                             cfg.rope_theta or rope_theta, rope_interleaved,
+                             None if cfg.rope_theta else rope_scaling)
         self.alibi = position == "alibi"
         if self.alibi:
             self.register_buffer("slopes", alibi_slopes(H), persistent=False)

@@ -88,7 +88,7 @@ class MLA(nn.Module):
     per-key terms count only each query's index_topk keys, and the ``Indexer`` adds its own."""
 
     def __init__(self, cfg: S.MLA, hidden: int, *, position: str = "rope", rope_theta: float = 10000.0,
-                 eps: float = 1e-6, rope_interleaved: bool = False):
+                 eps: float = 1e-6, rope_interleaved: bool = False, rope_scaling: S.RopeScaling | None = None):
         super().__init__()
         self.cfg = cfg
         H, dn, dr, dv, r = cfg.heads, cfg.qk_nope_dim, cfg.qk_rope_dim, cfg.v_head_dim, cfg.kv_lora_rank
@@ -107,7 +107,8 @@ class MLA(nn.Module):
         self.o_proj = nn.Linear(H * dv, hidden, bias=cfg.bias)
         # (the DSA indexer turns its keys' rotary dims with this too: DeepSeek-V3.2's own indexer
         # turns halves where its MLA turns pairs, which is not modelled)
-        self.rotary = Rotary(dr if (cfg.rope and position == "rope") else 0, rope_theta, rope_interleaved)
+        self.rotary = Rotary(dr if (cfg.rope and position == "rope") else 0, rope_theta, rope_interleaved,
+                             rope_scaling)
         self.indexer = Indexer(cfg, hidden, eps) if cfg.sparse else None
 
     def _q(self, x: torch.Tensor, positions: torch.Tensor):

@@ -9,7 +9,8 @@ import dataclasses
 import math
 from typing import Any, Callable, Iterable, Mapping
 
-from ..spec import MAX_LAYERS, MAX_SIZE, Attention, DenseFFN, Layer, ModelSpec, MoEFFN, SpecError, too_large
+from ..spec import (MAX_LAYERS, MAX_SIZE, Attention, DenseFFN, Layer, ModelSpec, MoEFFN, RopeScaling, SpecError,
+                    too_large)
 
 Config = Mapping[str, Any]
 
@@ -441,6 +442,50 @@ def rope_thetas(cfg: Config) -> tuple[float, dict[str, float]]:
     return model, {t: theta for t, theta in by_type.items() if theta != model}
 
 
+_SCALINGS = {"linear": "linear", "llama3": "llama3", "yarn": "yarn"}
+
+
+def rope_scaling(cfg: Config) -> RopeScaling | None:
+    """RoPE's stretch from rope_parameters (flat, or its full_attention entry where keyed by layer
+    type) or the older rope_scaling: linear, llama3 and yarn; None for the default, and for kinds
+    not modelled (dynamic NTK, longrope, mrope). YaRN's attention factor as transformers infers it:
+    mscale(factor, mscale) / mscale(factor, mscale_all_dim) where both are given (DeepSeek: 1), else
+    0.1 ln(factor) + 1."""
+    params = cfg.get("rope_parameters")
+    if isinstance(params, Mapping) and params and all(isinstance(v, Mapping) for v in params.values()):
+        params = params.get("full_attention")
+    if not isinstance(params, Mapping) or str(params.get("rope_type") or params.get("type") or "default") == "default":
+        params = cfg.get("rope_scaling") if isinstance(cfg.get("rope_scaling"), Mapping) else params
+    if not isinstance(params, Mapping):
+        return None
+    kind = _SCALINGS.get(str(params.get("rope_type") or params.get("type") or "default"))
+    if kind is None:
+        return None
+
+    def number(key: str, default: float | None = None) -> float | None:
+        value = params.get(key)
+        return default if value is None else _theta(value, f"rope_scaling.{key}")
+    original = int(number("original_max_position_embeddings", 0) or 0)
+    factor = number("factor")
+    if factor is None and kind == "yarn" and original:
+        factor = context_length(cfg) / original
+    if factor is None:
+        raise SpecError("config.rope_scaling.factor", f"{kind} RoPE scaling needs a factor")
+    fields: dict[str, Any] = dict(kind=kind, factor=factor, original_context=original)
+    if kind == "llama3":
+        fields.update(low_freq_factor=number("low_freq_factor", 1.0), high_freq_factor=number("high_freq_factor", 4.0))
+    if kind == "yarn":
+        def mscale(m: float = 1.0) -> float:
+            return 0.1 * m * math.log(factor) + 1.0 if factor > 1 else 1.0
+        attention = params.get("attention_factor")
+        if attention is None:
+            m, m_all = params.get("mscale"), params.get("mscale_all_dim")
+            attention = mscale(m) / mscale(m_all) if m and m_all else mscale()
+        fields.update(beta_fast=number("beta_fast", 32.0), beta_slow=number("beta_slow", 1.0),
+                      truncate=bool(params.get("truncate", True)), attention_factor=float(attention))
+    return RopeScaling(**fields)
+
+
 def with_rope_bases(layer: Layer, by_type: Mapping[str, float]) -> Layer:
     """``layer`` with each attention's own RoPE base where its layer type has one."""
     def based(m):
@@ -493,7 +538,8 @@ def build_spec(cfg: Config, name: str, layers: Iterable[Layer], **globals_: Any)
                   context_length=ctx, blocks=blocks, layout=tuple(layout),
                   tie_embeddings=bool(get(cfg, "tie_word_embeddings",
                                           default=cfg.get("model_type") in TIED_BY_DEFAULT)),
-                  model_type=str(cfg.get("model_type", "")), rope_theta=theta, **model_numerics(cfg))
+                  model_type=str(cfg.get("model_type", "")), rope_theta=theta, rope_scaling=rope_scaling(cfg),
+                  **model_numerics(cfg))
     fields.update(globals_)
     # A window wider than the context is a full layer in practice (some configs say so).
     return ModelSpec(**fields)
