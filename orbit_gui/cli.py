@@ -116,7 +116,7 @@ def cmd_estimate(args) -> int:
     spec, config = resolve_source(args.model)
     if args.set:
         spec = apply_assignments(spec, parse_assignments(args.set))
-    report = cost_report(spec, workload_from_args(args))
+    report = cost_report(spec, workload_from_args(args, config))
     data = report_dict(report)
     if args.json:
         json.dump(data, sys.stdout, indent=2)
@@ -157,9 +157,10 @@ def _shipped_note(config, workload) -> str | None:
     return f"the checkpoint ships as {shipped.source}; --as-shipped sizes it so"
 
 
-def workload_from_args(args):
+def workload_from_args(args, config: dict | None = None):
     """The Workload the workload flags (``add_workload_flags``) describe; with --as-shipped, the
-    formats the model's config.json states replace the weight flags."""
+    formats the model's config.json states replace the weight flags (``config``: that config where
+    the caller has already read it)."""
     import dataclasses
 
     from models.cost import Workload
@@ -169,7 +170,8 @@ def workload_from_args(args):
                   position=args.position)
     if getattr(args, "as_shipped", False):
         from models.hf.checkpoint import shipped_formats
-        _, config = resolve_source(args.model)
+        if config is None:
+            _, config = resolve_source(args.model)
         shipped = shipped_formats(config) if config else None
         if shipped is None:
             raise SpecError("as_shipped", f"{args.model} states no checkpoint format: it needs a config.json "

@@ -311,9 +311,12 @@ def yarn_mscale(cfg: Config) -> float:
     for key, value in (("mscale_all_dim", mscale_all_dim), ("factor", factor)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise SpecError(f"config.rope_scaling.{key}", f"must be a number, got {value!r}")
-    if not mscale_all_dim or factor <= 1:
-        return 1.0
-    return 0.1 * mscale_all_dim * math.log(factor) + 1.0
+    return _mscale(factor, mscale_all_dim) if mscale_all_dim else 1.0
+
+
+def _mscale(factor: float, m: float = 1.0) -> float:
+    """YaRN's mscale: 0.1 m ln(factor) + 1, and 1 where nothing is stretched."""
+    return 0.1 * m * math.log(factor) + 1.0 if factor > 1 else 1.0
 
 
 def gqa_attention(cfg: Config, *, hidden: int, heads_key: str = "num_attention_heads",
@@ -475,12 +478,10 @@ def rope_scaling(cfg: Config) -> RopeScaling | None:
     if kind == "llama3":
         fields.update(low_freq_factor=number("low_freq_factor", 1.0), high_freq_factor=number("high_freq_factor", 4.0))
     if kind == "yarn":
-        def mscale(m: float = 1.0) -> float:
-            return 0.1 * m * math.log(factor) + 1.0 if factor > 1 else 1.0
         attention = params.get("attention_factor")
         if attention is None:
             m, m_all = params.get("mscale"), params.get("mscale_all_dim")
-            attention = mscale(m) / mscale(m_all) if m and m_all else mscale()
+            attention = _mscale(factor, m) / _mscale(factor, m_all) if m and m_all else _mscale(factor)
         fields.update(beta_fast=number("beta_fast", 32.0), beta_slow=number("beta_slow", 1.0),
                       truncate=bool(params.get("truncate", True)), attention_factor=float(attention))
     return RopeScaling(**fields)
