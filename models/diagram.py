@@ -25,7 +25,8 @@ from .dtypes import dtype
 from .metrics import plural
 from .params import (Count, altup_stream_params, count_params, ffn_params, laurel_params, layer_params, linear,
                      mlp_params, norm_params, per_layer_table_params)
-from .spec import MLA, SSM, XIELU_PARAMS, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
+from .spec import (MLA, SSM, XIELU_PARAMS, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN,
+                   RopeScaling, ShortConv)
 
 MIXER_CATEGORIES = ("full", "sliding", "chunked", "mla", "linear", "ssm", "conv", "none")
 FFN_CATEGORIES = ("dense", "moe", "none")
@@ -414,6 +415,16 @@ def _groups_text(f: MoEFFN) -> str:
         return ""
     return (f" within its best {f.groups_per_token} of {f.expert_groups} groups of "
             f"{f.experts // f.expert_groups}")
+
+
+def rope_stretch_text(s: RopeScaling) -> str:
+    """One line on RoPE's stretch for the Positions box."""
+    cos_sin = f", cos/sin x{s.attention_factor:.3g}" if s.attention_factor not in (0.0, 1.0) else ""
+    return {"linear": f"linear stretch: frequencies / {s.factor:g}",
+            "llama3": f"llama3 stretch x{s.factor:g} of long waves ({s.original_context:,} trained)",
+            "yarn": f"YaRN stretch x{s.factor:g} ({s.original_context:,} trained){cos_sin}",
+            "longrope": f"LongRoPE: long factors past {s.original_context:,} tokens{cos_sin}",
+            "dynamic": f"dynamic NTK x{s.factor:g}: base grows past {s.original_context:,} tokens"}[s.kind]
 
 
 def score_formula(head_dim: int, scale: float, softcap: float = 0.0) -> str:
@@ -1115,12 +1126,14 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
         local = sorted({m.rope_theta for m in attn if isinstance(m, Attention) and m.rope_theta})
         pos_lines.append(f"base {spec.rope_theta:,.0f}"
                          + "".join(f"; {theta:,.0f} in local layers" for theta in local))
+        if spec.rope_scaling is not None:
+            pos_lines.append(rope_stretch_text(spec.rope_scaling) + (" in global layers" if local else ""))
     if nope_layers:
         pos_lines.append(f"NoPE in {nope_layers} of {attn_layers} attention layers")
     if not attn:
         pos_lines.append("no attention layers: order from the recurrence")
-    pos_lines.append(f"context {spec.context_length} tokens" if spec.context_stated else
-                     f"no stated context (costed up to {spec.context_length} tokens)")
+    pos_lines.append(f"context {spec.context_length:,} tokens" if spec.context_stated else
+                     f"no stated context (costed up to {spec.context_length:,} tokens)")
     head_items.append(OverviewItem("position", "Positions", tuple(pos_lines), out_shape=stream))
 
     tail: list[OverviewItem] = []

@@ -601,9 +601,16 @@ class RopeScaling(_Part):
     high_freq_factor kept, a smooth blend between. yarn (Peng et al. 2023): dims turning fewer than
     beta_slow times over original_context interpolated, more than beta_fast times kept, a linear ramp
     between (its ends rounded outward unless not ``truncate``), and cos and sin times
-    ``attention_factor`` (0: 1)."""
+    ``attention_factor`` (0: 1).
+
+    Two stretches depend on how far the sequence reaches, S = the last position + 1:
+    longrope (Phi-3, Ding et al. 2024, "LongRoPE"): frequency i / short_factors[i] while S is at
+    most original_context, / long_factors[i] beyond it (one factor per rotated pair), and cos and
+    sin times ``attention_factor``. dynamic (dynamic NTK): beyond original_context the base grows to
+    base * (factor S / original_context - (factor - 1))^(d / (d - 2)) for d rotated dims."""
 
     KIND: ClassVar[str] = ""
+    KINDS: ClassVar[tuple[str, ...]] = ("linear", "llama3", "yarn", "longrope", "dynamic")
     kind: str
     factor: float
     original_context: int = 0
@@ -613,9 +620,22 @@ class RopeScaling(_Part):
     beta_slow: float = 1.0
     truncate: bool = True
     attention_factor: float = 0.0
+    short_factors: tuple[float, ...] = ()
+    long_factors: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        # a spec file gives lists; kept as tuples so the spec stays hashable
+        for name in ("short_factors", "long_factors"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def length_dependent(self) -> bool:
+        """Whether the frequencies depend on how far the sequence reaches."""
+        return self.kind in ("longrope", "dynamic")
 
     def validate(self, path: str) -> None:
-        _choice(f"{path}.kind", self.kind, ("linear", "llama3", "yarn"))
+        _choice(f"{path}.kind", self.kind, self.KINDS)
         _scalar(f"{path}.factor", self.factor, zero=False)
         _non_negative(f"{path}.original_context", self.original_context)
         for name in ("low_freq_factor", "high_freq_factor", "beta_fast", "beta_slow"):
@@ -627,6 +647,20 @@ class RopeScaling(_Part):
                                                         "trained at")
         if self.kind == "llama3" and self.high_freq_factor < self.low_freq_factor:
             raise SpecError(f"{path}.high_freq_factor", "must be at least low_freq_factor")
+        for name in ("short_factors", "long_factors"):
+            factors = getattr(self, name)
+            if not isinstance(factors, tuple):
+                raise SpecError(f"{path}.{name}", f"must be a list of numbers, got {type(factors).__name__}")
+            if self.kind != "longrope" and factors:
+                raise SpecError(f"{path}.{name}", f"only longrope scaling takes factors per dim, not {self.kind}")
+            for i, f in enumerate(factors):
+                _scalar(f"{path}.{name}[{i}]", f, zero=False)
+        if self.kind == "longrope":
+            if not self.short_factors:
+                raise SpecError(f"{path}.short_factors", "longrope scaling needs a factor per rotated pair")
+            if len(self.long_factors) != len(self.short_factors):
+                raise SpecError(f"{path}.long_factors", f"has {len(self.long_factors)} factors; "
+                                                        f"short_factors has {len(self.short_factors)}")
 
 
 @dataclass(frozen=True)
@@ -769,6 +803,25 @@ class ModelSpec:
             if not isinstance(self.rope_scaling, RopeScaling):
                 raise SpecError("rope_scaling", "must be an object with kind and factor")
             self.rope_scaling.validate("rope_scaling")
+            self._validate_rope_factors()
+
+    def _validate_rope_factors(self) -> None:
+        """longrope gives one factor per rotated pair: every stretched layer must rotate that many."""
+        want = len(self.rope_scaling.short_factors)
+        if not want or self.position != "rope":
+            return
+        for bname, layer in self.blocks.items():
+            for i, m in enumerate(layer.mixers):
+                if isinstance(m, Attention) and m.rope and not m.rope_theta:
+                    pairs = int(m.head_dim * (m.rope_fraction or self.rope_fraction)) // 2
+                elif isinstance(m, MLA) and m.rope:
+                    pairs = m.qk_rope_dim // 2
+                else:
+                    continue
+                if pairs != want:
+                    raise SpecError("rope_scaling.short_factors",
+                                    f"has {want} factors, but blocks.{bname}.mixers[{i}] rotates {pairs} "
+                                    f"dim pairs: longrope needs one factor per pair")
 
     def _validate_kv_sharing(self) -> None:
         """A KV-shared attention layer needs an earlier layer whose cache it can read."""

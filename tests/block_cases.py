@@ -128,6 +128,14 @@ LAYOUTS = {
     "glm_interleaved_half": (S.Layer((ATTENTION["qk_head"],), (FFNS["swiglu"],)),
                              {"rope_interleaved": True, "rope_fraction": 0.5}),
     "deepseek_interleaved": (S.Layer((MLAS["q_lora"],), (FFNS["moe_deepseek_grouped"],)), {"rope_interleaved": True}),
+    # RoPE whose frequencies depend on the sequence's reach, past a trained context of 4 positions:
+    # Phi-3's longrope on three quarters of each head (6 pairs), dynamic NTK
+    "phi3_longrope": (S.Layer((ATTENTION["mha"],), (FFNS["swiglu"],)), {
+        "rope_fraction": 0.75, "rope_scaling": S.RopeScaling(
+            kind="longrope", factor=8.0, original_context=4, attention_factor=1.2,
+            short_factors=(1.0, 1.2, 1.5, 2.0, 2.6, 3.3), long_factors=(1.0, 1.9, 3.5, 6.0, 9.8, 15.0))}),
+    "dynamic_ntk": (S.Layer((ATTENTION["gqa_bias"],), (FFNS["swiglu"],)), {
+        "rope_scaling": S.RopeScaling(kind="dynamic", factor=2.0, original_context=4)}),
 }
 
 

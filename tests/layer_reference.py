@@ -94,7 +94,8 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     config._experts_implementation = "eager"
     rope = config.rope_parameters
     theta = rope["rope_theta"] if "rope_theta" in rope else rope[config.layer_types[index]]["rope_theta"]
-    ref = AutoModelForCausalLM.from_config(config).model.layers[index].double().eval()
+    model = AutoModelForCausalLM.from_config(config).model
+    ref = model.layers[index].double().eval()
     spec = spec_from_hf_config(cfg)
     torch.manual_seed(seed)
     eps = getattr(config, "rms_norm_eps", None) or getattr(config, "layer_norm_eps", None) or 1e-5
@@ -133,6 +134,10 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
         layer_type = None if "rope_type" in rope else config.layer_types[index]
         inv_freq, factor = ROPE_INIT_FUNCTIONS[params["rope_type"]](config, "cpu", layer_type=layer_type)
         inv_freq = inv_freq.double()
+    if params.get("rope_type") in ("longrope", "dynamic"):
+        # frequencies that depend on the sequence's reach: as transformers' rotary module updates them
+        model.rotary_emb(x.float(), positions)
+        inv_freq, factor = model.rotary_emb.inv_freq.double(), model.rotary_emb.attention_scaling
     angles = torch.cat([positions[0, :, None] * inv_freq] * (1 if half_angles else 2), -1)[None]
     if interleaved_angles:
         angles = (positions[0, :, None] * inv_freq).repeat_interleave(2, -1)[None]

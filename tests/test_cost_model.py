@@ -162,7 +162,7 @@ def test_a_recurrence_that_states_no_context_is_capped_by_the_search_not_the_mod
     assert not any("exceeds the model's context length" in n for n in report.notes)
     assert cost_report(mamba, Workload()).max_context_limit == "search cap"
     positions = next(i for i in diagram_model(mamba).overview if i.kind == "position")
-    assert "no stated context (costed up to 1048576 tokens)" in positions.lines
+    assert "no stated context (costed up to 1,048,576 tokens)" in positions.lines
     codestral = find("mamba-codestral-7b").spec()
     assert codestral.context_stated and cost_report(codestral, Workload()).max_context_limit == "context length"
 

@@ -12,7 +12,7 @@ from models.diagram import (FFN_CATEGORIES, MIXER_CATEGORIES, diagram_model, ffn
                             fold_runs, human_count, layer_runs, mixer_category)
 from models.overrides import apply_overrides
 from models.params import layer_params
-from models.spec import MLA, SSM, Attention, LinearAttention, MoEFFN, ShortConv
+from models.spec import MLA, SSM, Attention, LinearAttention, MoEFFN, RopeScaling, ShortConv
 
 
 def _spec(model_id):
@@ -447,6 +447,29 @@ def test_positions_named_by_the_model_scheme():
     scout = diagram_model(_spec("llama-4-scout-17b-16e"))
     position = [it for it in scout.folded_overview if it.kind == "position"][0]
     assert "NoPE in 12 of 48 attention layers" in position.lines
+
+
+def test_positions_give_ropes_stretch():
+    """The stretch of each kind, with the context it starts past and YaRN's and LongRoPE's cos/sin
+    factor where it is not 1; Gemma 3 stretches only its global layers."""
+    import json
+    from pathlib import Path
+
+    from models.hf import spec_from_hf_config
+    phi = json.loads((Path(__file__).parent / "fixtures" / "hf_configs" / "phi-3.5-moe-instruct.json").read_text())
+    for spec, line in (
+            (_spec("llama-3.1-405b"), "llama3 stretch x8 of long waves (8,192 trained)"),
+            (_spec("deepseek-v3"), "YaRN stretch x40 (4,096 trained)"),
+            (_spec("gpt-oss-120b"), "YaRN stretch x32 (4,096 trained), cos/sin x1.35"),
+            (_spec("gemma-3-27b"), "linear stretch: frequencies / 8 in global layers"),
+            (spec_from_hf_config(phi), "LongRoPE: long factors past 4,096 tokens, cos/sin x1.19"),
+            (_spec("llama-3-8b").with_changes(rope_scaling=RopeScaling(kind="dynamic", factor=2.0,
+                                                                       original_context=8192)),
+             "dynamic NTK x2: base grows past 8,192 tokens")):
+        position = [it for it in diagram_model(spec).folded_overview if it.kind == "position"][0]
+        assert line in position.lines, position.lines
+    plain = [it for it in diagram_model(_spec("llama-3-8b")).folded_overview if it.kind == "position"][0]
+    assert plain.lines == ("RoPE in attention", "base 500,000", "context 8,192 tokens")
 
 
 # --------------------------------------------------------------------------- layout at small sizes

@@ -51,6 +51,10 @@ EXACT = {
     # Peri-LN: a norm after each sub-layer, before the residual multiplier
     "hyperclovax": dict(norm_names=("input_layernorm", "post_norm1", "post_attention_layernorm", "post_norm2")),
 }
+# LongRoPE at test size: 16-dim heads, one factor per rotated pair; trained at 8 positions
+LONGROPE = {"rope_type": "longrope", "rope_theta": 1e4, "original_max_position_embeddings": 8,
+            "short_factor": [1.0, 1.1, 1.3, 1.6, 2.0, 2.5, 3.1, 3.8],
+            "long_factor": [1.0, 1.5, 2.4, 3.9, 6.0, 9.2, 13.5, 19.0]}
 MOE = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32}
 FLOAT32 = {
     "mixtral": ({"num_local_experts": 4, "num_experts_per_tok": 2}, dict(convert=expert_weights)),
@@ -73,6 +77,13 @@ FLOAT32 = {
     # 1 + w, the MoE's gated shared expert
     "qwen3_next": ({**MOE, "num_hidden_layers": 4, "head_dim": 16, "shared_expert_intermediate_size": 48},
                    dict(index=3, convert=expert_weights)),
+    # RoPE frequencies that depend on the sequence's reach (7 tokens): longrope's short factors
+    # within the trained 8 positions and its long ones past 4, dynamic NTK's base grown past 4
+    "llama-longrope-short": ({"rope_parameters": LONGROPE, "max_position_embeddings": 32, "head_dim": 16}, {}),
+    "llama-longrope-long": ({"rope_parameters": {**LONGROPE, "original_max_position_embeddings": 4},
+                             "max_position_embeddings": 32, "head_dim": 16}, {}),
+    "llama-dynamic": ({"rope_parameters": {"rope_type": "dynamic", "rope_theta": 1e4, "factor": 3.0},
+                       "max_position_embeddings": 4}, {}),
     # eager attention only in transformers (a float32 softmax)
     "gemma2": ({**GEMMA, **SOFTCAP}, dict(norm_names=SANDWICH, attention="eager")),
     "vaultgemma": ({**GEMMA, **SOFTCAP},

@@ -24,6 +24,13 @@ BLOCKS = {
     "gated_output_mqa": (S.Attention(heads=4, kv_heads=1, head_dim=16, output_gate=True), {}),
     # Gemma 2: tanh soft-cap and a scale of its own, exported through the eager scores
     "softcap_scaled": (S.Attention(heads=4, kv_heads=2, head_dim=16, scale=0.4, softcap=1.0), {}),
+    # RoPE picked by the sequence's reach: exported at 6 tokens, within the trained 8, and run at
+    # 11, past it (longrope's long factors, dynamic NTK's grown base)
+    "longrope_partial": (S.Attention(heads=4, kv_heads=2, head_dim=16), {"rope_fraction": 0.75, "rope_scaling": S.RopeScaling(
+        kind="longrope", factor=4.0, original_context=8, attention_factor=1.3,
+        short_factors=(1.0, 1.1, 1.3, 1.6, 2.0, 2.5), long_factors=(1.0, 2.0, 4.0, 7.0, 11.0, 16.0))}),
+    "dynamic_ntk": (S.Attention(heads=4, kv_heads=2, head_dim=16),
+                    {"rope_scaling": S.RopeScaling(kind="dynamic", factor=3.0, original_context=8)}),
     "swiglu": (S.DenseFFN(d_ff=96), {}),
     "gelu_bias": (S.DenseFFN(d_ff=96, gated=False, activation="gelu_tanh", bias=True), {}),
     "moe_shared_sigmoid": (S.MoEFFN(experts=6, top_k=2, d_expert=16, shared_experts=1,

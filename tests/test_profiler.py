@@ -352,10 +352,13 @@ def test_cli_subprocess(tmp_path):
     assert math.isfinite(data["whole_model"]["decode_ratio"])
 
 
-@pytest.mark.parametrize("name", ["falcon_h1", "gdn_moe", "kda_dense", "jamba", "lightning_moe", "longcat"])
+@pytest.mark.parametrize("name", ["falcon_h1", "gdn_moe", "kda_dense", "jamba", "lightning_moe", "longcat",
+                                  "phi3_longrope", "dynamic_ntk"])
 def test_every_mixer_kind_gets_an_fp64_error_on_both_backends_and_phases(name):
     """Recurrent and hybrid layers, through torch and ONNX Runtime: each timing carries its error
-    against the float64 copy (Mamba-2's float64 reference used to fail), small as fp32 rounding."""
+    against the float64 copy (Mamba-2's float64 reference used to fail), small as fp32 rounding.
+    Also RoPE picked by the sequence's reach (longrope, dynamic NTK), past its trained context here:
+    the exported prefill graph keeps the choice for any length."""
     from block_cases import LAYOUTS, make_spec
     layer, kw = LAYOUTS[name]
     result = profile(ProfileRequest(make_spec(layer, **kw), backends=("torch", "onnxruntime"), context=24,

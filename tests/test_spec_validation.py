@@ -26,7 +26,7 @@ from models import spec_io
 from models.catalog import find
 from models.hf import SUPPORTED_MODEL_TYPES, spec_from_hf_config
 from models.spec import (SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN,
-                         SpecError)
+                         RopeScaling, SpecError)
 from models.spec_io import load_spec_file, save_spec, spec_to_text
 
 SETTINGS = settings(max_examples=60, deadline=None, database=None,
@@ -93,7 +93,19 @@ def valid_specs(draw):
                      norm=draw(st.sampled_from(["rmsnorm", "layernorm"])),
                      mtp_depth=draw(st.integers(0, 1)), rope_interleaved=draw(st.booleans()),
                      logit_softcap=draw(st.sampled_from([0.0, 30.0])),
-                     residual_scale=draw(st.sampled_from([1.0, 0.22])))
+                     residual_scale=draw(st.sampled_from([1.0, 0.22])),
+                     rope_scaling=draw(rope_scalings(head_dim // 2)))
+
+
+def rope_scalings(pairs: int):
+    """None or a RoPE stretch; longrope with a factor per rotated pair (``pairs``)."""
+    factors = st.lists(st.floats(0.5, 64.0), min_size=pairs, max_size=pairs).map(tuple)
+    return st.none() | st.builds(RopeScaling, kind=st.just("linear"), factor=st.floats(1.0, 64.0)) | \
+        st.builds(RopeScaling, kind=st.sampled_from(["dynamic", "yarn"]), factor=st.floats(1.0, 64.0),
+                  original_context=st.integers(1, 8192)) | \
+        st.builds(RopeScaling, kind=st.just("longrope"), factor=st.floats(1.0, 64.0),
+                  original_context=st.integers(1, 8192), attention_factor=st.floats(1.0, 2.0),
+                  short_factors=factors, long_factors=factors)
 
 
 @st.composite

@@ -80,15 +80,35 @@ class Rotary(nn.Module):
         # cast to bf16 would round: 8 mantissa bits turn position 8,000 by radians too far
         self._inv_freq: dict = {}
 
-    def _frequencies(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        inv = self._inv_freq.get((dtype, device))
+    def _frequencies(self, dtype: torch.dtype, device: torch.device, long: bool = False) -> torch.Tensor:
+        """The frequencies [rd/2] for a sequence within the trained context (``long``: beyond it,
+        for longrope; dynamic NTK's depend on the length itself, ``frequencies_at``)."""
+        inv = self._inv_freq.get((dtype, device, long))
         if inv is None:
             rd = self.rotary_dim
             inv = self.theta ** -(torch.arange(0, rd, 2, dtype=dtype, device=device) / rd)
             if self.scaling is not None:
-                inv = scaled_frequencies(inv, self.scaling, rd, self.theta)
-            self._inv_freq[dtype, device] = inv
+                inv = scaled_frequencies(inv, self.scaling, rd, self.theta, long)
+            self._inv_freq[dtype, device, long] = inv
         return inv                                                                              # [rd/2]
+
+    def frequencies_at(self, positions: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The frequencies [rd/2] for a forward over ``positions``, as transformers' dynamic_rope_update
+        picks them: longrope's long set once the sequence reaches past original_context, dynamic
+        NTK's base grown for the sequence's length S = the last position + 1. Tensor ops on S, no
+        host sync: CUDA graphs and the ONNX export keep the choice."""
+        s, device = self.scaling, positions.device
+        if s is None or not s.length_dependent:
+            return self._frequencies(dtype, device)
+        reach = positions.max() + 1
+        if s.kind == "longrope":
+            return torch.where(reach > s.original_context, self._frequencies(dtype, device, long=True),
+                               self._frequencies(dtype, device))
+        rd = self.rotary_dim
+        # dynamic NTK (transformers' _compute_dynamic_ntk_parameters); rd = 2 would divide by zero
+        grown = (s.factor * reach.to(dtype) / s.original_context - (s.factor - 1)).clamp(min=1)
+        base = self.theta * grown ** (rd / (rd - 2) if rd > 2 else 1.0)
+        return base ** -(torch.arange(0, rd, 2, dtype=dtype, device=device) / rd)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """x [B, H, S, hd], positions [S] -> x with its first rotary_dim dims rotated."""
@@ -96,7 +116,7 @@ class Rotary(nn.Module):
         if rd == 0:
             return x
         wd = wide_dtype(x.dtype)                  # the angles in fp32, fp64 for a float64 block
-        freqs = positions.to(wd)[:, None] * self._frequencies(wd, x.device)[None, :]          # [S, rd/2]
+        freqs = positions.to(wd)[:, None] * self.frequencies_at(positions, wd)[None, :]        # [S, rd/2]
         a = self.attention_factor
         if self.interleaved:                      # pairs (2i, 2i + 1) turn by angle i
             cos, sin = (freqs.cos() * a).to(x.dtype), (freqs.sin() * a).to(x.dtype)          # [S, rd/2]
@@ -111,8 +131,11 @@ class Rotary(nn.Module):
         return torch.cat((xr * cos + rotated * sin, xp), -1)
 
 
-def scaled_frequencies(inv: torch.Tensor, s: S.RopeScaling, dim: int, theta: float) -> torch.Tensor:
-    """RoPE's frequencies ``inv`` [dim/2] stretched as ``s`` says (S.RopeScaling).
+def scaled_frequencies(inv: torch.Tensor, s: S.RopeScaling, dim: int, theta: float,
+                       long: bool = False) -> torch.Tensor:
+    """RoPE's frequencies ``inv`` [dim/2] stretched as ``s`` says (S.RopeScaling); ``long``: for a
+    sequence past the trained context (longrope's long factors). Dynamic NTK stretches nothing
+    within the trained context.
 
     llama3 (Meta's Llama 3.1 code): wavelength 2 pi / f; above original_context / low_freq_factor
     divided by factor, below original_context / high_freq_factor kept, between a linear blend in
@@ -121,6 +144,10 @@ def scaled_frequencies(inv: torch.Tensor, s: S.RopeScaling, dim: int, theta: flo
     times take f / factor, more than beta_fast times keep f, a ramp over the dims between."""
     if s.kind == "linear":
         return inv / s.factor
+    if s.kind == "longrope":      # one factor per pair (LongRoPE's searched rescale factors)
+        return inv / torch.tensor(s.long_factors if long else s.short_factors, dtype=inv.dtype, device=inv.device)
+    if s.kind == "dynamic":
+        return inv
     if s.kind == "llama3":
         ctx, lo, hi = s.original_context, s.low_freq_factor, s.high_freq_factor
         wavelength = 2 * math.pi / inv

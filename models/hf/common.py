@@ -445,15 +445,21 @@ def rope_thetas(cfg: Config) -> tuple[float, dict[str, float]]:
     return model, {t: theta for t, theta in by_type.items() if theta != model}
 
 
-_SCALINGS = {"linear": "linear", "llama3": "llama3", "yarn": "yarn"}
+# config rope types and ours; Phi-3's first long-context configs called longrope "su"
+_SCALINGS = {"linear": "linear", "llama3": "llama3", "yarn": "yarn", "longrope": "longrope", "su": "longrope",
+             "dynamic": "dynamic"}
 
 
 def rope_scaling(cfg: Config) -> RopeScaling | None:
     """RoPE's stretch from rope_parameters (flat, or its full_attention entry where keyed by layer
-    type) or the older rope_scaling: linear, llama3 and yarn; None for the default, and for kinds
-    not modelled (dynamic NTK, longrope, mrope). YaRN's attention factor as transformers infers it:
-    mscale(factor, mscale) / mscale(factor, mscale_all_dim) where both are given (DeepSeek: 1), else
-    0.1 ln(factor) + 1."""
+    type) or the older rope_scaling: linear, llama3, yarn, longrope and dynamic NTK; None for the
+    default and for mrope (Qwen2-VL's, which turns text tokens as plain RoPE does). The values
+    transformers infers where a config leaves them out (modeling_rope_utils):
+    - yarn's attention factor: mscale(factor, mscale) / mscale(factor, mscale_all_dim) where both
+      are given (DeepSeek: 1), else 0.1 ln(factor) + 1;
+    - longrope's factor: max_position_embeddings / original_max_position_embeddings (Phi-3 keeps
+      the latter at the top level), and its attention factor sqrt(1 + ln(factor) / ln(original));
+    - dynamic NTK stretches beyond max_position_embeddings."""
     params = cfg.get("rope_parameters")
     if isinstance(params, Mapping) and params and all(isinstance(v, Mapping) for v in params.values()):
         params = params.get("full_attention")
@@ -469,8 +475,12 @@ def rope_scaling(cfg: Config) -> RopeScaling | None:
         value = params.get(key)
         return default if value is None else _theta(value, f"rope_scaling.{key}")
     original = int(number("original_max_position_embeddings", 0) or 0)
+    if kind == "longrope" and not original:
+        original = int(_theta(cfg.get("original_max_position_embeddings"), "original_max_position_embeddings") or 0)
+    if kind == "dynamic":
+        original = context_length(cfg)
     factor = number("factor")
-    if factor is None and kind == "yarn" and original:
+    if factor is None and kind in ("yarn", "longrope") and original:
         factor = context_length(cfg) / original
     if factor is None:
         raise SpecError("config.rope_scaling.factor", f"{kind} RoPE scaling needs a factor")
@@ -484,7 +494,20 @@ def rope_scaling(cfg: Config) -> RopeScaling | None:
             attention = _mscale(factor, m) / _mscale(factor, m_all) if m and m_all else _mscale(factor)
         fields.update(beta_fast=number("beta_fast", 32.0), beta_slow=number("beta_slow", 1.0),
                       truncate=bool(params.get("truncate", True)), attention_factor=float(attention))
+    if kind == "longrope":
+        attention = number("attention_factor")
+        if attention is None:
+            attention = math.sqrt(1 + math.log(factor) / math.log(original)) if factor > 1 and original > 1 else 1.0
+        fields.update(attention_factor=attention, short_factors=_factor_list(params, "short_factor"),
+                      long_factors=_factor_list(params, "long_factor"))
     return RopeScaling(**fields)
+
+
+def _factor_list(params: Mapping, key: str) -> tuple[float, ...]:
+    values = params.get(key)
+    if not isinstance(values, (list, tuple)) or not values:
+        raise SpecError(f"config.rope_scaling.{key}", f"longrope scaling needs a list of factors, got {values!r}")
+    return tuple(_theta(v, f"rope_scaling.{key}") for v in values)
 
 
 def with_rope_bases(layer: Layer, by_type: Mapping[str, float]) -> Layer:
