@@ -935,6 +935,7 @@ class Profiler:
             state["head_w"] = w
             state["norm_w"] = torch.ones(d, dtype=dt, device=dev)
             state["logit_softcap"] = spec.logit_softcap
+            state["embedding_scale"], state["logit_scale"] = spec.embedding_scale, spec.logit_scale
             state["ids_prefill"] = torch.randint(0, v, (B, S), generator=g).to(dev)
             state["ids_decode"] = torch.randint(0, v, (B, 1), generator=g).to(dev)
             if spec.per_layer_input:      # Gemma 3n/4: the per-layer table and its projection
@@ -1072,9 +1073,12 @@ class Profiler:
         ple_ids = st.get("ple_ids_decode" if phase == "decode" else "ple_ids_prefill")
         altup_in, altup_out = st.get("altup_in"), st.get("altup_out")
         cap = st.get("logit_softcap", 0.0)
+        e_scale, l_scale = st.get("embedding_scale", 1.0), st.get("logit_scale", 1.0)
 
         def fn():
             h = F.embedding(ids, w)                       # the lookup (same table as the head)
+            if e_scale != 1.0:                            # Gemma's sqrt(d), Granite's multiplier
+                h = h * e_scale
             if ple_w is not None:                         # per-layer inputs: lookup + projection
                 st["ple_out"] = F.embedding(ple_ids, ple_w) + h @ ple_proj.t()
             last = h[:, -1:]
@@ -1084,6 +1088,8 @@ class Profiler:
             xf = last.float()
             y = (xf * (xf.pow(2).mean(-1, keepdim=True) + 1e-6).rsqrt()).to(w.dtype) * nw
             logits = (y @ w.t()).float()
+            if l_scale != 1.0:                            # Cohere's logit_scale, Granite's 1 / logits_scaling
+                logits = logits * l_scale
             return torch.tanh(logits / cap) * cap if cap else logits     # Gemma 2/3n: the final soft-cap
         return fn
 

@@ -17,6 +17,7 @@ texts and counts held here.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .cost import (CostReport, kv_elements_per_token, layer_cache_bytes,
@@ -415,6 +416,11 @@ def _groups_text(f: MoEFFN) -> str:
         return ""
     return (f" within its best {f.groups_per_token} of {f.expert_groups} groups of "
             f"{f.experts // f.expert_groups}")
+
+
+def _scale_text(scale: float, d: int) -> str:
+    """A multiplier, named sqrt(d) where it is (Gemma's embedding normalizer)."""
+    return f"sqrt({d}) = {scale:.4g}" if math.isclose(scale, math.sqrt(d), rel_tol=1e-12) else f"{scale:g}"
 
 
 def rope_stretch_text(s: RopeScaling) -> str:
@@ -1079,6 +1085,8 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
     emb_lines = [f"{v} x {d}"]
     if spec.position == "learned":
         emb_lines.append(f"+ positions {spec.learned_positions} x {d}")
+    if spec.embedding_scale != 1.0:
+        emb_lines.append(f"times {_scale_text(spec.embedding_scale, d)}")
     if spec.embedding_norm:
         emb_lines.append(f"then {NORM_NAMES[spec.norm]} ({d})")
     emb_lines.append(f"{human_count(emb)} params, {human_bytes(emb * sizes.keep)}")
@@ -1152,6 +1160,9 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
         head_lines = (f"{d} -> {v}", "tied to the embedding (shared weights)")
     else:
         head_lines = (f"{d} -> {v}", f"{human_count(head)} params, {human_bytes(head * sizes.keep)}")
+    if spec.logit_scale != 1.0:
+        ls = spec.logit_scale
+        head_lines += (f"logits / {1 / ls:g}" if ls < 1 and _whole(1 / ls) else f"logits times {ls:g}",)
     if spec.logit_softcap:
         head_lines += (f"logits soft-capped: {spec.logit_softcap:g} tanh(z / {spec.logit_softcap:g})",)
     tail.append(OverviewItem("lm_head", "LM head", head_lines, head, head * sizes.keep,

@@ -705,6 +705,11 @@ class ModelSpec:
     residual_scale: float = 1.0
     # the final logits' soft-cap c (Gemma 2/3n/4, nanochat): logits -> c * tanh(logits / c). 0: none
     logit_softcap: float = 0.0
+    # what the token embeddings are multiplied by (Gemma: sqrt(hidden_size); Granite, Falcon-H1:
+    # embedding_multiplier) and the logits, before any soft-cap (Cohere: logit_scale; Granite:
+    # 1 / logits_scaling; Falcon-H1: lm_head_multiplier)
+    embedding_scale: float = 1.0
+    logit_scale: float = 1.0
     vision: VisionEncoder | None = None
     # RoPE's frequencies stretched past the training context (every rotary layer but those with a
     # base of their own: Gemma 3's local layers keep theirs unscaled). None: as trained
@@ -766,6 +771,8 @@ class ModelSpec:
         _scalar("residual_scale", self.residual_scale, zero=False)
         _scalar("rope_theta", self.rope_theta, zero=False)
         _scalar("logit_softcap", self.logit_softcap)
+        _scalar("embedding_scale", self.embedding_scale, zero=False)
+        _scalar("logit_scale", self.logit_scale, zero=False)
         if isinstance(self.rope_fraction, bool) or not isinstance(self.rope_fraction, (int, float)) \
                 or not (0.0 <= self.rope_fraction <= 1.0) or math.isnan(self.rope_fraction):
             raise SpecError("rope_fraction", f"must be between 0 and 1, got {self.rope_fraction!r}")

@@ -1,5 +1,6 @@
-"""Scores' scales and soft-caps, and Granite's residual multiplier: read from real configs, validated,
-drawn, and honoured by the profiler. The blocks' numbers against transformers' layers are in
+"""Scores' scales and soft-caps, Granite's residual multiplier, and the embeddings' and logits'
+multipliers (Gemma's sqrt(d), Granite's, Cohere's, Falcon-H1's): read from real configs, checked
+against what transformers' models multiply by, validated, drawn, and honoured by the profiler. The blocks' numbers against transformers' layers are in
 tests/test_layers_vs_transformers.py; the Triton kernel's in tests/test_triton_kernels.py."""
 from __future__ import annotations
 
@@ -144,6 +145,109 @@ def test_old_spec_files_without_the_fields_load_with_the_defaults():
         block["mixer"].pop("softcap")
     spec = S.ModelSpec.from_dict(data)
     assert spec.logit_softcap == 0.0 and {(m.scale, m.softcap) for m in _attention(spec)} == {(0.0, 0.0)}
+
+
+# the types that scale embeddings or logits, at test size, their multipliers set off 1 where the
+# config takes them (transformers' defaults otherwise: Gemma's sqrt(64) = 8, Cohere's 0.0625)
+HEAD_SCALED = {
+    "gemma": {}, "gemma2": {"final_logit_softcapping": None}, "gemma3_text": {},
+    "vaultgemma": {"final_logit_softcapping": None},
+    "gemma4_text": {"final_logit_softcapping": None, "hidden_size_per_layer_input": 0, "per_layer_config": {}},
+    "granite": {"embedding_multiplier": 12.0, "logits_scaling": 16.0},
+    "granitemoe": {"embedding_multiplier": 12.0, "logits_scaling": 8.0, "num_local_experts": 4,
+                   "num_experts_per_tok": 2},
+    # HyperCLOVA X multiplies its logits by logits_scaling, where Granite divides
+    "hyperclovax": {"embedding_multiplier": 2.5, "logits_scaling": 4.0},
+    "cohere": {}, "cohere2": {"logit_scale": 0.25},
+    "falcon_h1": {"embedding_multiplier": 3.0, "lm_head_multiplier": 0.3, "mamba_d_ssm": 64, "mamba_n_heads": 4,
+                  "mamba_d_head": 16, "mamba_n_groups": 1, "mamba_d_state": 16},
+    "afmoe": {"mup_enabled": True, "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32},
+    "llama": {},
+}
+
+
+@pytest.mark.parametrize("model_type", list(HEAD_SCALED))
+def test_embedding_and_logit_scales_are_what_transformers_multiplies_by(model_type):
+    """transformers' model at test size: what the first layer receives over the embedding rows of
+    the ids, and the logits over the LM head's output, against the spec's two scales."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from hf_reference import default_config
+    from transformers import AutoConfig, AutoModelForCausalLM
+    cfg = default_config(model_type, num_hidden_layers=1, hidden_size=64, intermediate_size=96, num_attention_heads=4,
+                         num_key_value_heads=2, vocab_size=128, head_dim=16, pad_token_id=None,
+                         **HEAD_SCALED[model_type])
+    if "layer_types" in cfg:
+        cfg["layer_types"] = None
+    config = AutoConfig.for_model(**cfg)
+    config._experts_implementation = "eager"
+    model = AutoModelForCausalLM.from_config(config).double().eval()
+    seen = {}
+    model.model.layers[0].register_forward_pre_hook(
+        lambda m, args, kwargs: seen.update(x=args[0] if args else kwargs["hidden_states"]), with_kwargs=True)
+    model.lm_head.register_forward_hook(lambda m, i, out: seen.update(head=out))
+    ids = torch.randint(0, 128, (2, 5), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logits = model(ids).logits
+    embedding_scale = seen["x"] / model.get_input_embeddings().weight[ids]
+    logit_scale = logits / seen["head"]
+    spec = spec_from_hf_config(cfg)
+    torch.testing.assert_close(embedding_scale, torch.full_like(embedding_scale, spec.embedding_scale))
+    torch.testing.assert_close(logit_scale, torch.full_like(logit_scale, spec.logit_scale))
+
+
+@pytest.mark.parametrize("cfg, embedding_scale", [
+    ({"model_type": "biogpt"}, 8.0), ({"model_type": "biogpt", "scale_embedding": False}, 1.0),
+    ({"model_type": "xglm", "d_model": 64}, 8.0), ({"model_type": "afmoe"}, 1.0),
+    ({"model_type": "granite", "embedding_multiplier": None}, 1.0),
+])
+def test_embedding_scale_flags_and_nulls(cfg, embedding_scale):
+    """BioGPT and XGLM scale by sqrt(d) unless scale_embedding is false; AFMoE only with
+    mup_enabled; a null multiplier is the config class's default."""
+    pytest.importorskip("transformers")
+    from hf_reference import default_config
+    model_type, changes = cfg["model_type"], {k: v for k, v in cfg.items() if k != "model_type"}
+    small = {"xglm": dict(num_layers=1, attention_heads=4, ffn_dim=96)}.get(
+        model_type, dict(num_hidden_layers=1, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                         intermediate_size=96))
+    spec = spec_from_hf_config(default_config(model_type, **{**small, **changes}))
+    assert spec.embedding_scale == embedding_scale
+
+
+@pytest.mark.parametrize("key, value", [("embedding_multiplier", 0), ("logits_scaling", -2.0),
+                                        ("logits_scaling", "16")])
+def test_bad_head_multipliers_are_named(key, value):
+    with pytest.raises(S.SpecError) as err:
+        spec_from_hf_config({**_granite(), key: value})
+    assert err.value.field == f"config.{key}"
+
+
+@given(value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-3, 3), st.booleans()))
+def test_embedding_and_logit_scales_must_be_positive(value):
+    base = dict(name="t", vocab_size=10, hidden_size=64, context_length=64,
+                blocks={"b": S.Layer((S.Attention(**ATTN),))}, layout=("b",))
+    ok = not isinstance(value, bool) and math.isfinite(value) and value > 0
+    for field in ("embedding_scale", "logit_scale"):
+        if ok:
+            assert getattr(S.ModelSpec(**base, **{field: value}), field) == value
+        else:
+            with pytest.raises(S.SpecError) as err:
+                S.ModelSpec(**base, **{field: value})
+            assert err.value.field == field
+
+
+def test_the_diagram_shows_the_head_multipliers():
+    gemma = diagram_model(catalog()["gemma-3-27b"].spec())
+    embedding = next(item for item in gemma.overview if item.kind == "embedding")
+    assert "times sqrt(5376) = 73.32" in embedding.lines
+    granite = diagram_model(spec_from_hf_config(_granite(embedding_multiplier=12.0, logits_scaling=16.0)))
+    embedding = next(item for item in granite.overview if item.kind == "embedding")
+    head = next(item for item in granite.overview if item.kind == "lm_head")
+    assert "times 12" in embedding.lines and "logits / 16" in head.lines
+    cohere = spec_from_hf_config({**_granite(), "model_type": "cohere2", "logit_scale": 0.3})
+    assert "logits times 0.3" in next(i for i in diagram_model(cohere).overview if i.kind == "lm_head").lines
+    plain = diagram_model(catalog()["llama-3-8b"].spec())
+    assert not any("times" in line or "logits /" in line for item in plain.overview for line in item.lines)
 
 
 @pytest.mark.parametrize("args, text", [

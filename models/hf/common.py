@@ -236,6 +236,19 @@ ATTN_SOFTCAP_BY_DEFAULT = {"gemma2": 50.0, "vaultgemma": 50.0, "gemma3_text": No
 FINAL_SOFTCAP_BY_DEFAULT = {"gemma2": 30.0, "vaultgemma": 30.0, "gemma3_text": None, "gemma3n_text": 30.0,
                             "gemma4_text": None, "gemma4_unified_text": None, "nanochat": 15.0}
 RESIDUAL_MULTIPLIER_TYPES = frozenset(ATTENTION_MULTIPLIER_BY_DEFAULT)
+# token embeddings times sqrt(hidden_size): always (Gemma's normalizer), or where a config flag says
+# so (its key and the config class's default)
+EMBEDDING_SQRT_D_TYPES = frozenset({"gemma", "gemma2", "vaultgemma", "gemma3_text", "gemma3n_text", "gemma4_text",
+                                    "gemma4_unified_text"})
+EMBEDDING_SQRT_D_FLAGS = {"biogpt": ("scale_embedding", True), "xglm": ("scale_embedding", True),
+                          "afmoe": ("mup_enabled", False)}
+# embeddings times embedding_multiplier; logits times logit_scale (Cohere), divided by logits_scaling
+# (Granite; HyperCLOVA X multiplies by it) or times lm_head_multiplier (Falcon-H1), with the config
+# classes' defaults
+EMBEDDING_MULTIPLIER_TYPES = RESIDUAL_MULTIPLIER_TYPES | {"falcon_h1"}
+LOGIT_SCALE_KEYS = {**{t: ("logits_scaling", 1.0, t != "hyperclovax") for t in RESIDUAL_MULTIPLIER_TYPES},
+                    **{t: ("logit_scale", 0.0625, False) for t in ("cohere", "cohere2", "cohere2_moe")},
+                    "falcon_h1": ("lm_head_multiplier", 1.0, False)}
 # MLA types whose softmax scale takes YaRN's mscale^2 (transformers' yarn_apply_mscale)
 YARN_MSCALE_TYPES = frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite",
                                "glm_moe_dsa", "longcat_flash", "youtu", "axk1"})
@@ -284,20 +297,35 @@ ROPE_INTERLEAVE_FLAG_TYPES = frozenset({"deepseek_v3", "kimi_k2", "axk1", "glm4_
 
 
 def model_numerics(cfg: Config) -> dict[str, Any]:
-    """ModelSpec's ``logit_softcap``, ``residual_scale`` and ``rope_interleaved`` where the type
-    has them."""
+    """ModelSpec's ``logit_softcap``, ``residual_scale``, ``embedding_scale``, ``logit_scale`` and
+    ``rope_interleaved`` where the type has them."""
     mt = cfg.get("model_type")
     out: dict[str, Any] = {}
+    flag = EMBEDDING_SQRT_D_FLAGS.get(mt)
+    if mt in EMBEDDING_SQRT_D_TYPES or (flag and bool(get(cfg, flag[0], default=flag[1]))):
+        out["embedding_scale"] = math.sqrt(as_int(cfg, "hidden_size", "d_model", "n_embd"))
+    if mt in EMBEDDING_MULTIPLIER_TYPES:
+        out["embedding_scale"] = _positive_scalar(cfg, "embedding_multiplier", 1.0)
+    if mt in LOGIT_SCALE_KEYS:
+        key, default, divides = LOGIT_SCALE_KEYS[mt]
+        value = _positive_scalar(cfg, key, default)
+        out["logit_scale"] = 1.0 / value if divides else value
     if mt in INTERLEAVED_ROPE_TYPES or (mt in ROPE_INTERLEAVE_FLAG_TYPES
                                         and bool(get(cfg, "rope_interleave", default=True))):
         out["rope_interleaved"] = True
     if mt in FINAL_SOFTCAP_BY_DEFAULT:
         out["logit_softcap"] = scalar(cfg, "final_logit_softcapping", FINAL_SOFTCAP_BY_DEFAULT[mt])
     if mt in RESIDUAL_MULTIPLIER_TYPES:
-        out["residual_scale"] = scalar(cfg, "residual_multiplier", 1.0)
-        if out["residual_scale"] <= 0:
-            raise SpecError("config.residual_multiplier", "must be positive")
+        out["residual_scale"] = _positive_scalar(cfg, "residual_multiplier", 1.0)
     return out
+
+
+def _positive_scalar(cfg: Config, key: str, default: float) -> float:
+    """A positive number under ``key``; absent or null: ``default``."""
+    value = scalar(cfg, key, default) if cfg.get(key) is not None else default
+    if value <= 0:
+        raise SpecError(f"config.{key}", f"must be positive, got {cfg.get(key)!r}")
+    return value
 
 
 def yarn_mscale(cfg: Config) -> float:
