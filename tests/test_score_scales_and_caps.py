@@ -116,12 +116,13 @@ def test_spec_validation_takes_finite_non_negative_numbers_only(value):
             assert err.value.field == field
 
 
-@given(value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-3, 3)))
-def test_residual_scale_must_be_positive_and_logit_softcap_non_negative(value):
+@given(value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-3, 3), st.booleans()))
+def test_model_scalars_must_be_finite_positive_or_for_the_cap_non_negative(value):
     base = dict(name="t", vocab_size=10, hidden_size=64, context_length=64,
                 blocks={"b": S.Layer((S.Attention(**ATTN),))}, layout=("b",))
-    finite = math.isfinite(value)
-    for field, ok in (("residual_scale", finite and value > 0), ("logit_softcap", finite and value >= 0)):
+    number = not isinstance(value, bool) and math.isfinite(value)
+    for field, ok in (("residual_scale", number and value > 0), ("logit_softcap", number and value >= 0),
+                      ("embedding_scale", number and value > 0), ("logit_scale", number and value > 0)):
         if ok:
             assert getattr(S.ModelSpec(**base, **{field: value}), field) == value
         else:
@@ -220,20 +221,6 @@ def test_bad_head_multipliers_are_named(key, value):
     with pytest.raises(S.SpecError) as err:
         spec_from_hf_config({**_granite(), key: value})
     assert err.value.field == f"config.{key}"
-
-
-@given(value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-3, 3), st.booleans()))
-def test_embedding_and_logit_scales_must_be_positive(value):
-    base = dict(name="t", vocab_size=10, hidden_size=64, context_length=64,
-                blocks={"b": S.Layer((S.Attention(**ATTN),))}, layout=("b",))
-    ok = not isinstance(value, bool) and math.isfinite(value) and value > 0
-    for field in ("embedding_scale", "logit_scale"):
-        if ok:
-            assert getattr(S.ModelSpec(**base, **{field: value}), field) == value
-        else:
-            with pytest.raises(S.SpecError) as err:
-                S.ModelSpec(**base, **{field: value})
-            assert err.value.field == field
 
 
 def test_the_diagram_shows_the_head_multipliers():
