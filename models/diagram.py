@@ -507,7 +507,8 @@ def _indexer_components(m: MLA, d: int, i: str) -> list[Component]:
                   f"cached per token beside the latent: index_head_dim = {hd}"),
         Component(f"top-k selection{i}", "attention", "mixer", f"top {m.index_topk} keys per query", 0,
                   f"score(t, s) = sum over {ih} heads of w_h ReLU(q_h . k_s); each query keeps its "
-                  f"{m.index_topk} best keys (DeepSeek Sparse Attention)"),
+                  f"{m.index_topk} best keys (DeepSeek Sparse Attention)"
+                  + ("; q and k turn their first qk_rope_dim dims in halves" if m.index_rope_halves else "")),
     ]
 
 

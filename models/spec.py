@@ -231,6 +231,9 @@ class MLA(_Part):
     index_heads: int = 0
     index_head_dim: int = 0
     index_topk: int = 0
+    # the indexer's RoPE turns dim i with i + rotated/2 even where the model's turns interleaved
+    # pairs (DeepSeek-V3.2; GLM-5's indexer turns pairs as its MLA does)
+    index_rope_halves: bool = False
     # what the scores are multiplied by; 0: 1/sqrt(qk_nope_dim + qk_rope_dim). DeepSeek's YaRN
     # configs multiply that by mscale^2 (transformers' yarn_apply_mscale)
     scale: float = 0.0
@@ -242,6 +245,9 @@ class MLA(_Part):
                      "index_head_dim", "index_topk"):
             _non_negative(f"{path}.{name}", getattr(self, name))
         indexer = (self.index_heads, self.index_head_dim, self.index_topk)
+        _boolean(f"{path}.index_rope_halves", self.index_rope_halves)
+        if self.index_rope_halves and not any(indexer):
+            raise SpecError(f"{path}.index_rope_halves", "only a sparse (DSA) MLA layer has an indexer")
         if any(indexer):
             if not all(indexer):
                 raise SpecError(f"{path}.index_topk", "a sparse (DSA) MLA layer needs index_heads, "

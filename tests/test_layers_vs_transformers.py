@@ -116,11 +116,11 @@ def test_gpt_oss_layers_equal_transformers_layers(index):
     assert error < 1e-6          # its YaRN frequencies (factor 32), made by transformers in float32
 
 
-def _deepseek_v3(**changes) -> dict:
+def _deepseek_v3(model_type: str = "deepseek_v3", **changes) -> dict:
     """DeepSeek-V3 at test size: MLA with a q LoRA, the first layer dense, then sigmoid routing with
     the score-correction bias, one shared expert and routed_scaling_factor 2.5. One expert group
     unless a test sets more; RoPE on halves, not interleaved pairs."""
-    return default_config("deepseek_v3", **{**SMALL, "num_hidden_layers": 2, "num_key_value_heads": 4,
+    return default_config(model_type, **{**SMALL, "num_hidden_layers": 2, "num_key_value_heads": 4,
                                             "moe_intermediate_size": 32, "q_lora_rank": 24, "kv_lora_rank": 32,
                                             "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "head_dim": 8,
                                             "v_head_dim": 16, "n_routed_experts": 4, "num_experts_per_tok": 2, "n_group": 1,
@@ -177,6 +177,17 @@ def test_deepseek_v2_group_limited_greedy_moe_equals_transformers_moe():
         x = torch.randn(2, 16, SMALL["hidden_size"], dtype=torch.float64)
         got, expected = ours(x), ref(x)
     assert ((got - expected).abs().max() / expected.abs().max()).item() < 1e-6
+
+
+@pytest.mark.parametrize("model_type", ["deepseek_v32", "glm_moe_dsa"])
+def test_sparse_mla_layer_equals_transformers_layer(model_type):
+    """DeepSeek Sparse Attention: each query attends to the 3 of its 7 keys the lightning indexer
+    ranks best. DeepSeek-V3.2's indexer turns its rotary dims in halves beside the MLA's
+    interleaved pairs (without that the layer is 63% off here); GLM-5's turns pairs as its MLA
+    does. The index scores are float32 in both."""
+    cfg = _deepseek_v3(model_type, rope_interleave=True, index_n_heads=4, index_head_dim=16, index_topk=3,
+                       mlp_layer_types=["dense", "sparse"], indexer_types=None)
+    assert layer_error(cfg, index=0, attention="eager") < 1e-6
 
 
 def test_deepseek_v3_mla_layer_with_yarn_takes_mscale_squared():

@@ -727,6 +727,9 @@ _DSA = dict(heads=4, kv_lora_rank=16, qk_nope_dim=8, qk_rope_dim=8, v_head_dim=8
     ({"index_head_dim": 4}, "index_head_dim"),         # narrower than the rotary dims
     ({"kind": "sliding", "window": 8}, "kind"),
     ({"index_topk": -1}, "index_topk"),
+    # halves for an indexer that is not there; a flag that is not a flag
+    ({"index_heads": 0, "index_head_dim": 0, "index_topk": 0, "index_rope_halves": True}, "index_rope_halves"),
+    ({"index_rope_halves": "yes"}, "index_rope_halves"),
 ])
 def test_sparse_mla_rules_name_the_field(changes, field):
     from models.spec import MLA

@@ -105,11 +105,13 @@ class MLA(nn.Module):
         self.kv_a_layernorm = RMSNorm(r, eps)
         self.kv_b_proj = nn.Linear(r, H * (dn + dv), bias=False)                   # W_UK and W_UV
         self.o_proj = nn.Linear(H * dv, hidden, bias=cfg.bias)
-        # (the DSA indexer turns its keys' rotary dims with this too: DeepSeek-V3.2's own indexer
-        # turns halves where its MLA turns pairs, which is not modelled)
-        self.rotary = Rotary(dr if (cfg.rope and position == "rope") else 0, rope_theta, rope_interleaved,
-                             rope_scaling)
+        rd = dr if (cfg.rope and position == "rope") else 0
+        self.rotary = Rotary(rd, rope_theta, rope_interleaved, rope_scaling)
         self.indexer = Indexer(cfg, hidden, eps) if cfg.sparse else None
+        # the DSA indexer turns its first dr dims as the MLA does, or halves where MLA turns pairs
+        # (DeepSeek-V3.2)
+        self.index_rotary = Rotary(rd, rope_theta, False, rope_scaling) \
+            if cfg.sparse and cfg.index_rope_halves and rope_interleaved else self.rotary
 
     def _q(self, x: torch.Tensor, positions: torch.Tensor):
         """-> q_nope [B, H, L, dn], q_pe [B, H, L, dr] (rotated), the query latent [B, L, rq] (None
@@ -143,8 +145,8 @@ class MLA(nn.Module):
         rows = {"c": c, "k_pe": k_pe}
         mask = allowed(positions, positions, self.kind, self.window)         # [L, L]
         if self.indexer is not None:
-            rows["k_idx"] = self.indexer.keys(x, positions, self.rotary)     # [B, L, di]
-            scores = self.indexer.scores(x, q_latent, positions, rows["k_idx"], self.rotary)
+            rows["k_idx"] = self.indexer.keys(x, positions, self.index_rotary)     # [B, L, di]
+            scores = self.indexer.scores(x, q_latent, positions, rows["k_idx"], self.index_rotary)
             picked, valid = self.indexer.select(scores, mask)                # [B, L, k]
             mask = torch.zeros(B, L, L, dtype=torch.bool, device=x.device).scatter_(-1, picked, valid)[:, None]
         if state is not None:
@@ -182,7 +184,7 @@ class MLA(nn.Module):
         c, k_pe = self._latent(x, positions)                                 # [B, 1, r], [B, 1, dr]
         rows = {"c": c, "k_pe": k_pe}
         if self.indexer is not None:
-            rows["k_idx"] = self.indexer.keys(x, positions, self.rotary)
+            rows["k_idx"] = self.indexer.keys(x, positions, self.index_rotary)
         w_uk, _ = self._w_uk_uv()
         q_lat = torch.einsum("bhd,hdr->bhr", q_nope[:, :, 0], w_uk)          # absorb W_UK: [B, H, r]
         return positions, q_lat, q_pe[:, :, 0], rows, q_latent
@@ -201,7 +203,7 @@ class MLA(nn.Module):
         if self.indexer is None:
             return c, k_pe
         positions = torch.arange(pos, pos + 1, device=x.device)
-        scores = self.indexer.scores(x, q_latent, positions, state["k_idx"][:, :n], self.rotary)[:, 0]
+        scores = self.indexer.scores(x, q_latent, positions, state["k_idx"][:, :n], self.index_rotary)[:, 0]
         picked = scores.topk(min(self.indexer.topk, n), dim=-1).indices      # [B, k]: all n are earlier tokens
         return gather_rows(c, picked), gather_rows(k_pe, picked)
 
@@ -234,7 +236,7 @@ class MLA(nn.Module):
             # DSA: the top-k of the cache and the new token, gathered; a pick is masked only where
             # fewer than k tokens exist yet
             keys = torch.cat((state["k_idx"], rows["k_idx"]), 1)            # [B, T+1, di]
-            scores = self.indexer.scores(x, q_latent, positions, keys, self.rotary)[:, 0]
+            scores = self.indexer.scores(x, q_latent, positions, keys, self.index_rotary)[:, 0]
             picked, valid = self.indexer.select(scores, ok)                  # [B, k]
             cand_c = gather_rows(torch.cat((state["c"], c), 1), picked)      # [B, k, r]
             cand_pe = gather_rows(torch.cat((state["k_pe"], k_pe), 1), picked)

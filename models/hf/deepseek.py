@@ -69,7 +69,9 @@ def _dsa_fields(cfg: Config) -> dict:
                                                 "(\"shared\" indexers) are not modelled yet")
     return dict(index_heads=as_int(cfg, "index_n_heads", default=heads),
                 index_head_dim=as_int(cfg, "index_head_dim", default=head_dim),
-                index_topk=as_int(cfg, "index_topk", default=topk))
+                index_topk=as_int(cfg, "index_topk", default=topk),
+                # DeepSeek-V3.2's indexer turns halves beside its MLA's interleaved pairs
+                index_rope_halves=cfg["model_type"] == "deepseek_v32")
 
 
 def import_deepseek(cfg: Config, name: str):
