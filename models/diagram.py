@@ -636,9 +636,12 @@ def _ssm_components(s: SSM, d: int, i: str) -> list[Component]:
                   f"d_inner x d_state + d_inner = {s.d_inner} x {s.d_state} + {s.d_inner}",
                   "decay rates per channel and state, skip per channel"),
         ]
-        if s.inner_norms:
+        if s.inner_norms and s.inner_norms_affine:
             out.append(_kept(f"dt/B/C norms{i}", "norm", "mixer", s.dt_rank + 2 * s.d_state,
                              f"dt_rank + 2*d_state = {s.dt_rank} + 2 x {s.d_state}"))
+        elif s.inner_norms:
+            out.append(Component(f"dt/B/C norms{i}", "norm", "mixer", "RMSNorm without weights", 0,
+                                 "dt, B and C each divided by its root mean square (no weights)"))
         out.append(Component(f"selective scan{i}", "recurrence", "mixer",
                              f"state {s.d_inner} x {s.d_state}", 0,
                              "h_t = exp(dt_t A) h_{t-1} + dt_t B_t x_t;  y_t = C_t h_t + D x_t; "

@@ -139,7 +139,7 @@ def ssm_params(s: SSM, d: int) -> Count:
     c += Count(kept=s.d_inner * s.conv_kernel + (s.d_inner if s.conv_bias else 0))
     c += linear(s.d_inner, s.dt_rank + 2 * s.d_state) + linear(s.dt_rank, s.d_inner, True)
     c += Count(kept=s.d_inner * s.d_state + s.d_inner)
-    if s.inner_norms:
+    if s.inner_norms and s.inner_norms_affine:
         c += Count(kept=s.dt_rank + 2 * s.d_state)
     return c + linear(s.d_inner, d, s.proj_bias)
 

@@ -329,6 +329,7 @@ class SSM(_Part):
     proj_bias: bool = False
     dt_rank: int = 0               # mamba1 only
     inner_norms: bool = False      # mamba1 (Jamba): RMSNorm on dt, B and C
+    inner_norms_affine: bool = True  # False: those norms have no weights (Falcon-Mamba)
     gated_norm: bool = True        # mamba2: RMSNorm(y * silu(z)) before out_proj
 
     def validate(self, path: str) -> None:
@@ -348,6 +349,8 @@ class SSM(_Part):
                                 f"heads ({self.heads}) must be divisible by groups ({self.groups})")
         else:
             _positive(f"{path}.dt_rank", self.dt_rank)
+        _boolean(f"{path}.inner_norms", self.inner_norms)
+        _boolean(f"{path}.inner_norms_affine", self.inner_norms_affine)
         for name in ("conv_bias", "proj_bias", "inner_norms", "gated_norm"):
             _boolean(f"{path}.{name}", getattr(self, name))
 

@@ -29,7 +29,7 @@ def float64_norms(module: torch.nn.Module, zero_centred: set[str]) -> None:
     for name, norm in module.named_modules():
         if type(norm).__name__.endswith("RMSNorm"):
             eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", None))
-            weight = getattr(norm, "weight", None)
+            weight = norm._parameters.get("weight")        # (FalconMamba's weightless norms keep a dummy buffer)
             shift = 1.0 if name in zero_centred else 0.0
             norm.forward = lambda h, eps=eps, w=weight, shift=shift: h * torch.rsqrt(
                 h.pow(2).mean(-1, keepdim=True) + eps) * (1.0 if w is None else w + shift)
@@ -150,3 +150,52 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
         expected = expected[0] if isinstance(expected, tuple) else expected
         got = ours(x)
     return ((got - expected).abs().max() / expected.abs().max()).item()
+
+
+RECURRENT = ("SSM", "LinearAttention", "ShortConv")
+
+
+def mixer_error(cfg: dict, attr: str, *, convert: Callable[[dict], dict] | None = None, seed: int = 0,
+                batch: int = 2, tokens: int = 9, eps_name: str = "rms_norm_eps",
+                call: dict | None = None) -> tuple[float, str]:
+    """Relative error of our first recurrent mixer (Mamba-1/2, a linear attention, a short
+    convolution) against the module ``attr`` of transformers' decoder layer at the same index,
+    with the same random float64 weights and inputs: transformers' torch path (its CUDA kernels
+    are not used on the CPU). ``convert`` turns our weights into transformers' layout where it
+    stores the same matrices otherwise (fused or regrouped rows); buffers transformers derives from
+    its config (MiniMax's decay rates) are left to it. Returns (the error, transformers' class
+    name). ``call``: keyword arguments transformers' module insists on.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from kernels.blocks import build_layer
+    from models.hf import spec_from_hf_config
+    cfg = {**cfg, "pad_token_id": None}
+    config = AutoConfig.for_model(**cfg)
+    config._experts_implementation = "eager"
+    model = AutoModelForCausalLM.from_config(config)
+    base = getattr(model, "model", None) or model.backbone
+    spec = spec_from_hf_config(cfg)
+    index, j = next((i, j) for i, name in enumerate(spec.layout)
+                    for j, m in enumerate(spec.blocks[name].mixers) if type(m).__name__ in RECURRENT)
+    ref = getattr(base.layers[index], attr).double().eval()
+    eps = getattr(config, eps_name, None) or 1e-6
+    torch.manual_seed(seed)
+    ours = build_layer(spec, spec.blocks[spec.layout[index]], dtype=torch.float64, eps=eps).mixers[j].eval()
+    with torch.no_grad():
+        for name, p in ours.named_parameters():
+            if name in ("A_log", "dt_bias") or name.endswith((".A_log", ".dt_bias")):
+                p.uniform_(-1.0, 0.5)           # decays from fast to slow
+            else:
+                p.normal_(0, 0.3) if p.dim() > 1 else p.uniform_(0.5, 1.5)
+    weights = ours.state_dict()
+    missing, unexpected = ref.load_state_dict(convert(weights) if convert else weights, strict=False)
+    parameters = dict(ref.named_parameters())
+    assert not unexpected and not [k for k in missing if k in parameters], (missing, unexpected)
+    float64_norms(ref, set())
+    x = torch.randn(batch, tokens, spec.hidden_size, dtype=torch.float64)
+    with torch.no_grad():
+        expected = ref(x, **(call or {}))
+        expected = expected[0] if isinstance(expected, tuple) else expected
+        got = ours(x)
+    return ((got - expected).abs().max() / expected.abs().max()).item(), type(ref).__name__

@@ -182,7 +182,8 @@ class Mamba1(nn.Module):
         self.A_log = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(E, 1))  # [E, N]
         self.D = nn.Parameter(torch.ones(E))
         if cfg.inner_norms:
-            self.dt_layernorm, self.b_layernorm, self.c_layernorm = RMSNorm(R, eps), RMSNorm(N, eps), RMSNorm(N, eps)
+            affine = cfg.inner_norms_affine
+            self.dt_layernorm, self.b_layernorm, self.c_layernorm = (RMSNorm(n, eps, affine=affine) for n in (R, N, N))
         self.out_proj = nn.Linear(E, hidden, bias=cfg.proj_bias)
 
     def _recur(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:

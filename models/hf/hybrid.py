@@ -97,6 +97,7 @@ def import_minimax(cfg: Config, name: str):
 def import_mamba1(cfg: Config, name: str):
     """Mamba (state-spaces/mamba-*-hf) and Falcon-Mamba: Mamba-1 mixers only, one RMSNorm a layer.
     Falcon-Mamba normalises dt, B and C without weights, so its count is Mamba's."""
+    falcon = cfg.get("model_type") == "falcon_mamba"
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     rank = get(cfg, "time_step_rank", default="auto")
     ssm = SSM(variant="mamba1", d_inner=int(get(cfg, "expand", default=2) * hidden),
@@ -105,7 +106,7 @@ def import_mamba1(cfg: Config, name: str):
               conv_bias=bool(get(cfg, "use_conv_bias", default=True)),
               proj_bias=bool(get(cfg, "use_bias", default=False)),
               dt_rank=math.ceil(hidden / 16) if rank == "auto" else as_int(cfg, "time_step_rank"),
-              inner_norms=False, gated_norm=False)
+              inner_norms=falcon, inner_norms_affine=not falcon, gated_norm=False)
     return build_spec(cfg, name, [Layer((ssm,), ())] * n, position="none", nominal_context=1 << 20)
 
 

@@ -1,0 +1,81 @@
+"""Our recurrent mixers compute what transformers' mixers compute: the same float64 weights, the
+same inputs, transformers' torch path (tests/layer_reference.py ``mixer_error``). Mamba-2 in four
+model types, Mamba-1 in three (Falcon-Mamba's weightless dt/B/C norms included), Gated DeltaNet in
+two, LFM2's short convolution.
+
+Where transformers stores the same matrices in another layout, the test moves our rows rather than
+the block: Qwen3-Next groups the rows of q, k, v and z (and of b and a) by key head, Qwen3.5 keeps
+four projections.
+
+Found and not yet resolved (the numbers a layer computes, never its parameters, FLOPs or time):
+- Nemotron-H's Mamba-2 mixer differs by 1.6e-4 with two B/C groups (1.3e-7 with one).
+- OLMo hybrid's Gated DeltaNet doubles beta (allow_neg_eigval), which ours does not.
+- MiniMax's lightning attention differs (a relative error of 1.26).
+- Kimi Delta Attention is not compared: transformers now nests its forget gate and fuses its
+  convolutions, which needs a conversion of our weights.
+"""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from hf_reference import default_config  # noqa: E402
+from layer_reference import mixer_error  # noqa: E402
+
+SMALL = dict(num_hidden_layers=1, hidden_size=64, vocab_size=128, num_attention_heads=4, num_key_value_heads=2,
+             intermediate_size=96)
+MAMBA2 = dict(mamba_n_heads=4, mamba_d_head=32, mamba_d_state=16, mamba_n_groups=2, mamba_chunk_size=4)
+MAMBA1 = dict(state_size=8, expand=2, intermediate_size=128)
+# Gated DeltaNet: 2 key heads of 16, 4 value heads of 8
+GDN = dict(linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_dim=16, linear_value_head_dim=8,
+           head_dim=16, layer_types=["linear_attention"])
+HK, HV, DK, DV = 2, 4, 16, 8
+
+
+def _qwen3_next_rows(w: dict) -> dict:
+    """Our [q | k | v | z] and [b | a] rows as Qwen3-Next stores them: per key head, its q, k, v
+    and z rows (v and z of the value heads it serves), then its b and a rows."""
+    q, k, v, z = w["in_proj_qkvz.weight"].split([HK * DK, HK * DK, HV * DV, HV * DV])
+    b, a = w["in_proj_ba.weight"].split([HV, HV])
+
+    def per_head(*parts):
+        return torch.cat([t.unflatten(0, (HK, -1)) for t in parts], 1).flatten(0, 1)
+    return {**w, "in_proj_qkvz.weight": per_head(q, k, v, z), "in_proj_ba.weight": per_head(b, a)}
+
+
+def _qwen3_5_projections(w: dict) -> dict:
+    """Our fused projections as Qwen3.5's four: in_proj_qkv, in_proj_z, in_proj_b, in_proj_a."""
+    w = dict(w)
+    qkv, z = w.pop("in_proj_qkvz.weight").split([2 * HK * DK + HV * DV, HV * DV])
+    b, a = w.pop("in_proj_ba.weight").split([HV, HV])
+    return {**w, "in_proj_qkv.weight": qkv, "in_proj_z.weight": z, "in_proj_b.weight": b, "in_proj_a.weight": a}
+
+
+CASES = {
+    # Mamba-2: its own model, and beside attention in Bamba, Falcon-H1, Granite 4
+    "mamba2": ("mixer", dict(num_heads=4, head_dim=32, state_size=16, n_groups=2, expand=2, chunk_size=4), None),
+    "bamba": ("mamba", dict(MAMBA2, attn_layer_indices=[]), None),
+    "falcon_h1": ("mamba", dict(MAMBA2, mamba_d_ssm=128), None),
+    "granitemoehybrid": ("mamba", dict(MAMBA2, shared_intermediate_size=96, num_local_experts=0,
+                                       layer_types=["mamba"]), None),
+    # Mamba-1: its own model, Falcon-Mamba (weightless norms on dt, B, C), Jamba (weighted ones)
+    "mamba": ("mixer", MAMBA1, None),
+    "falcon_mamba": ("mixer", MAMBA1, None),
+    "jamba": ("mamba", dict(mamba_d_state=8, mamba_expand=2, attn_layer_period=2, attn_layer_offset=1,
+                            expert_layer_period=2, expert_layer_offset=1, num_experts=2), None),
+    # Gated DeltaNet in two layouts
+    "qwen3_next": ("linear_attn", dict(GDN, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+                                       shared_expert_intermediate_size=32), _qwen3_next_rows),
+    "qwen3_5_text": ("linear_attn", GDN, _qwen3_5_projections),
+    # LFM2's gated short convolution
+    "lfm2": ("conv", dict(layer_types=["conv"], block_auto_adjust_ff_dim=False), None),
+}
+
+
+@pytest.mark.parametrize("model_type", list(CASES))
+def test_a_recurrent_mixer_equals_transformers_mixer(model_type):
+    attr, changes, convert = CASES[model_type]
+    error, name = mixer_error(default_config(model_type, **{**SMALL, **changes}), attr, convert=convert)
+    assert error < 1e-6, (name, error)     # transformers runs parts of its scans in float32
