@@ -283,7 +283,7 @@ def _set_index_topk(spec: ModelSpec, n: int) -> ModelSpec:
                                       f"use {_mixers_of(spec)} without a lightning indexer")
     if n < 0:
         raise SpecError("index_topk", f"must be 0 (dense) or a positive number of keys, got {n}")
-    dense = dict(index_heads=0, index_head_dim=0, index_topk=0)
+    dense = dict(index_heads=0, index_head_dim=0, index_topk=0, index_rope_halves=False)
     return _map_mixers(spec, (MLA,), lambda m: dataclasses.replace(m, **(dense if n == 0 else {"index_topk": n}))
                        if m.sparse else m, "MLA")
 
