@@ -302,12 +302,19 @@ class LinearAttention(_Part):
     value_dim: int
     variant: str = "gated_deltanet"
     conv_kernel: int = 4           # short causal depthwise conv on q/k/v (0: none)
+    # gated_deltanet: beta = 2 sigmoid(b), in (0, 2), so a step may flip the state's component
+    # along a key (OLMo hybrid's allow_neg_eigval); False: sigmoid(b)
+    negative_eigenvalues: bool = False
 
     def validate(self, path: str) -> None:
         for name in ("key_heads", "value_heads", "key_dim", "value_dim"):
             _positive(f"{path}.{name}", getattr(self, name))
         _non_negative(f"{path}.conv_kernel", self.conv_kernel)
         _choice(f"{path}.variant", self.variant, LINEAR_VARIANTS)
+        _boolean(f"{path}.negative_eigenvalues", self.negative_eigenvalues)
+        if self.negative_eigenvalues and self.variant != "gated_deltanet":
+            raise SpecError(f"{path}.negative_eigenvalues", f"only the gated_deltanet variant takes it, not "
+                                                            f"{self.variant}")
         if self.value_heads % self.key_heads:
             raise SpecError(f"{path}.key_heads", f"value_heads ({self.value_heads}) must be "
                             f"divisible by key_heads ({self.key_heads})")

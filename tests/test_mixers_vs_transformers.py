@@ -1,15 +1,14 @@
 """Our recurrent mixers compute what transformers' mixers compute: the same float64 weights, the
 same inputs, transformers' torch path (tests/layer_reference.py ``mixer_error``). Mamba-2 in four
 model types, Mamba-1 in three (Falcon-Mamba's weightless dt/B/C norms included), Gated DeltaNet in
-two, LFM2's short convolution.
+three (OLMo hybrid's with beta doubled), LFM2's short convolution.
 
 Where transformers stores the same matrices in another layout, the test moves our rows rather than
 the block: Qwen3-Next groups the rows of q, k, v and z (and of b and a) by key head, Qwen3.5 keeps
-four projections.
+four projections, OLMo hybrid one per input.
 
 Found and not yet resolved (the numbers a layer computes, never its parameters, FLOPs or time):
 - Nemotron-H's Mamba-2 mixer differs by 1.6e-4 with two B/C groups (1.3e-7 with one).
-- OLMo hybrid's Gated DeltaNet doubles beta (allow_neg_eigval), which ours does not.
 - MiniMax's lightning attention differs (a relative error of 1.26).
 - Kimi Delta Attention is not compared: transformers now nests its forget gate and fuses its
   convolutions, which needs a conversion of our weights.
@@ -45,6 +44,16 @@ def _qwen3_next_rows(w: dict) -> dict:
     return {**w, "in_proj_qkvz.weight": per_head(q, k, v, z), "in_proj_ba.weight": per_head(b, a)}
 
 
+def _olmo_hybrid_projections(w: dict) -> dict:
+    """Our fused projections as OLMo hybrid's one per input, and its norm and output names."""
+    w = dict(w)
+    q, k, v, z = w.pop("in_proj_qkvz.weight").split([HK * DK, HK * DK, HV * DV, HV * DV])
+    b, a = w.pop("in_proj_ba.weight").split([HV, HV])
+    norm, out = w.pop("norm.weight"), w.pop("out_proj.weight")
+    return {**w, "q_proj.weight": q, "k_proj.weight": k, "v_proj.weight": v, "g_proj.weight": z, "b_proj.weight": b,
+            "a_proj.weight": a, "o_norm.weight": norm, "o_proj.weight": out}
+
+
 def _qwen3_5_projections(w: dict) -> dict:
     """Our fused projections as Qwen3.5's four: in_proj_qkv, in_proj_z, in_proj_b, in_proj_a."""
     w = dict(w)
@@ -65,10 +74,13 @@ CASES = {
     "falcon_mamba": ("mixer", MAMBA1, None),
     "jamba": ("mamba", dict(mamba_d_state=8, mamba_expand=2, attn_layer_period=2, attn_layer_offset=1,
                             expert_layer_period=2, expert_layer_offset=1, num_experts=2), None),
-    # Gated DeltaNet in two layouts
+    # Gated DeltaNet in three layouts
     "qwen3_next": ("linear_attn", dict(GDN, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
                                        shared_expert_intermediate_size=32), _qwen3_next_rows),
     "qwen3_5_text": ("linear_attn", GDN, _qwen3_5_projections),
+    # beta doubled (allow_neg_eigval); its output norm's eps is fixed at 1e-5, here the layers' too
+    "olmo_hybrid": ("linear_attn", dict(GDN, num_hidden_layers=2, layer_types=["linear_attention", "full_attention"],
+                                        rms_norm_eps=1e-5), _olmo_hybrid_projections),
     # LFM2's gated short convolution
     "lfm2": ("conv", dict(layer_types=["conv"], block_auto_adjust_ff_dim=False), None),
 }

@@ -817,3 +817,13 @@ def test_a_config_in_the_hugging_face_cache_is_named_by_its_repo(tmp_path):
     assert load_spec_file(cached).name == "LiquidAI/LFM2-1.2B"
     assert load_spec_file(cached.parent).name == "LiquidAI/LFM2-1.2B"
     assert load_spec_file(plain).name == "my-model"
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"variant": "lightning", "negative_eigenvalues": True}, "negative_eigenvalues"),   # a delta rule's beta only
+    ({"negative_eigenvalues": 1}, "negative_eigenvalues"),
+])
+def test_linear_attention_beta_range_rules_name_the_field(changes, field):
+    with pytest.raises(SpecError) as err:
+        LinearAttention(**{"key_heads": 2, "value_heads": 4, "key_dim": 8, "value_dim": 8, **changes}).validate("m")
+    assert err.value.field == f"m.{field}"

@@ -147,7 +147,8 @@ class GatedDeltaNet(_Recurrent):
         k = l2_normalize(wide(_heads(k, self.Hk))).repeat_interleave(rep, -2)   # [B, L, Hv, dk]
         v = wide(_heads(v, Hv))                                               # [B, L, Hv, dv]
         g = -torch.exp(wide(self.A_log)) * F.softplus(wide(a) + wide(self.dt_bias))  # [B, L, Hv]
-        return (q, k, v, g, torch.sigmoid(wide(b))), (z, x.dtype)
+        beta = torch.sigmoid(wide(b)) * (2.0 if self.cfg.negative_eigenvalues else 1.0)   # OLMo hybrid: (0, 2)
+        return (q, k, v, g, beta), (z, x.dtype)
 
     def _recur(self, S_, q, k, v, log_decay, beta):
         return delta_rule_step(S_, q, k, v, torch.exp(log_decay)[..., None, None], beta)

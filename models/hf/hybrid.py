@@ -305,7 +305,8 @@ def import_olmo_hybrid(cfg: Config, name: str):
     key_dim = as_int(cfg, "linear_key_head_dim", default=int(0.75 * hidden / key_heads))
     gdn = LinearAttention(key_heads=key_heads, value_heads=as_int(cfg, "linear_num_value_heads", default=heads),
                           key_dim=key_dim, value_dim=as_int(cfg, "linear_value_head_dim", default=2 * key_dim),
-                          conv_kernel=as_int(cfg, "linear_conv_kernel_dim", default=4))
+                          conv_kernel=as_int(cfg, "linear_conv_kernel_dim", default=4),
+                          negative_eigenvalues=bool(get(cfg, "linear_allow_neg_eigval", default=True)))
     params = cfg.get("rope_parameters")
     rope = isinstance(params, Mapping) and params.get("rope_theta") is not None
     attn = gqa_attention(cfg, hidden=hidden, qk_norm="full", rope=rope)
