@@ -597,6 +597,12 @@ def _linear_attention_components(la: LinearAttention, d: int, i: str) -> list[Co
     return out
 
 
+def _dt_clamp_text(s: SSM) -> str:
+    if not (s.dt_min or s.dt_max):
+        return ""
+    return f";  dt = softplus(.) clamped to [{s.dt_min:g}, {f'{s.dt_max:g}' if s.dt_max else 'inf'}]"
+
+
 def _ssm_components(s: SSM, d: int, i: str) -> list[Component]:
     out: list[Component] = []
     if s.variant == "mamba2":
@@ -614,7 +620,7 @@ def _ssm_components(s: SSM, d: int, i: str) -> list[Component]:
                   "per head: step bias, decay rate, skip"),
             Component(f"SSD scan{i}", "recurrence", "mixer",
                       f"state {s.heads} heads x {s.head_dim} x {s.d_state}", 0,
-                      "h_t = exp(dt_t A) h_{t-1} + dt_t B_t x_t;  y_t = C_t h_t + D x_t"),
+                      "h_t = exp(dt_t A) h_{t-1} + dt_t B_t x_t;  y_t = C_t h_t + D x_t" + _dt_clamp_text(s)),
         ]
         if s.gated_norm:
             out.append(_kept(f"gated norm{i}", "norm", "mixer", s.d_inner,

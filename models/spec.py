@@ -338,6 +338,10 @@ class SSM(_Part):
     inner_norms: bool = False      # mamba1 (Jamba): RMSNorm on dt, B and C
     inner_norms_affine: bool = True  # False: those norms have no weights (Falcon-Mamba)
     gated_norm: bool = True        # mamba2: RMSNorm(y * silu(z)) before out_proj
+    # mamba2: the step dt = softplus(.) clamped to [dt_min, dt_max] (Nemotron-H: at least its
+    # time_step_min; others: time_step_limit); dt_max 0: no cap
+    dt_min: float = 0.0
+    dt_max: float = 0.0
 
     def validate(self, path: str) -> None:
         _choice(f"{path}.variant", self.variant, ("mamba2", "mamba1"))
@@ -356,6 +360,11 @@ class SSM(_Part):
                                 f"heads ({self.heads}) must be divisible by groups ({self.groups})")
         else:
             _positive(f"{path}.dt_rank", self.dt_rank)
+        _scalar(f"{path}.dt_min", self.dt_min)
+        _scalar(f"{path}.dt_max", self.dt_max)
+        if self.dt_max and self.dt_max < self.dt_min:
+            raise SpecError(f"{path}.dt_max", f"must be 0 (no cap) or at least dt_min ({self.dt_min}), "
+                                              f"got {self.dt_max}")
         _boolean(f"{path}.inner_norms", self.inner_norms)
         _boolean(f"{path}.inner_norms_affine", self.inner_norms_affine)
         for name in ("conv_bias", "proj_bias", "inner_norms", "gated_norm"):

@@ -686,3 +686,13 @@ def test_short_convolution_block_details():
     assert parts["conv"].params == 2048 * 3 and "conv state" in parts
     assert dict(block.properties)["Mixer"] == "short conv k3"
     assert block.cache_bytes_per_token == 0 and block.cache_bytes_at_context == 2 * 2048 * 2.0
+
+
+def test_the_ssd_scan_gives_the_clamp_of_its_step():
+    """Nemotron-H clamps Mamba-2's step from time_step_min (0.001) up; a Mamba-2 without a limit
+    says nothing of it."""
+    def scan(model_id):
+        blocks = diagram_model(_spec(model_id)).blocks.values()
+        return [c.formula for b in blocks for c in b.components if c.name.startswith("SSD scan")][0]
+    assert scan("nemotron-3-nano").endswith("dt = softplus(.) clamped to [0.001, inf]")
+    assert "clamped" not in scan("mamba-codestral-7b")

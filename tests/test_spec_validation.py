@@ -827,3 +827,20 @@ def test_linear_attention_beta_range_rules_name_the_field(changes, field):
     with pytest.raises(SpecError) as err:
         LinearAttention(**{"key_heads": 2, "value_heads": 4, "key_dim": 8, "value_dim": 8, **changes}).validate("m")
     assert err.value.field == f"m.{field}"
+
+
+@pytest.mark.parametrize("changes, field", [({"dt_min": 0.1, "dt_max": 0.01}, "dt_max"), ({"dt_min": -1.0}, "dt_min"),
+                                            ({"dt_max": float("inf")}, "dt_max")])
+def test_mamba2_step_clamp_rules_name_the_field(changes, field):
+    with pytest.raises(SpecError) as err:
+        SSM(d_inner=64, d_state=16, heads=4, **changes).validate("m")
+    assert err.value.field == f"m.{field}"
+
+
+@pytest.mark.parametrize("limit", [[0.1], "0.1, 1", [-0.1, 1.0], [True, 1.0]])
+def test_a_bad_time_step_limit_is_named(limit):
+    cfg = {"model_type": "mamba2", "hidden_size": 64, "num_hidden_layers": 1, "num_heads": 4, "head_dim": 32,
+           "state_size": 16, "vocab_size": 100, "time_step_limit": limit}
+    with pytest.raises(SpecError) as err:
+        spec_from_hf_config(cfg)
+    assert err.value.field == "config.time_step_limit"

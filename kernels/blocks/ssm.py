@@ -117,11 +117,17 @@ class Mamba2(nn.Module):
         rep = self.H // self.G                                           # heads per B/C group
         Bm = Bm.view(Bsz, self.G, self.N).repeat_interleave(rep, dim=1)  # [B, H, N]
         Cm = Cm.view(Bsz, self.G, self.N).repeat_interleave(rep, dim=1)
-        dt = F.softplus(dt + self.dt_bias)                               # [B, H]
+        dt = self._step_size(dt)                                         # [B, H]
         dA = torch.exp(dt * -torch.exp(self.A_log))                      # [B, H] decay in (0, 1)
         h.mul_(dA[..., None, None]).add_((dt[..., None] * x)[..., None] * Bm[:, :, None, :])
         y = (h @ Cm[..., None])[..., 0] + self.D[:, None] * x            # [B, H, P]
         return y.reshape(Bsz, self.E)
+
+    def _step_size(self, dt: torch.Tensor) -> torch.Tensor:
+        """softplus(dt + dt_bias), clamped where the model clamps it (Nemotron-H's time_step_min)."""
+        dt = F.softplus(dt + self.dt_bias)
+        lo, hi = self.cfg.dt_min, self.cfg.dt_max
+        return dt.clamp(min=lo or None, max=hi or None) if lo or hi else dt
 
     def _finish(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         y = self.norm(y, z) if self.cfg.gated_norm else y * F.silu(z)
@@ -144,7 +150,7 @@ class Mamba2(nn.Module):
         rep = self.H // self.G
         Bm = Bm.view(Bsz, L, self.G, self.N).repeat_interleave(rep, dim=2)   # [B, L, H, N]
         Cm = Cm.view(Bsz, L, self.G, self.N).repeat_interleave(rep, dim=2)
-        dt = F.softplus(wide(dt) + self.dt_bias)                           # [B, L, H]
+        dt = self._step_size(wide(dt))                                     # [B, L, H]
         log_decay = dt * -torch.exp(wide(self.A_log))
         # h [B, H, P, N] is S^T of the linear-attention state S [N, P]: updated in place through the view
         y = chunked_delta_rule(st["ssm"].transpose(-1, -2), Cm, Bm, dt[..., None] * xs, log_decay)

@@ -13,7 +13,7 @@ from typing import Mapping
 from ..spec import SSM, Attention, Layer, LinearAttention, MoEFFN, ShortConv, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
                      gqa_attention, layer_types, layer_types_or_flags, nullable_int, routing,
-                     rope_fraction_by_layer_type)
+                     rope_fraction_by_layer_type, scalar)
 
 
 def _mamba2(cfg: Config, d: int, *, prefix: str = "", d_inner: int | None = None,
@@ -30,7 +30,22 @@ def _mamba2(cfg: Config, d: int, *, prefix: str = "", d_inner: int | None = None
                groups=as_int(cfg, prefix + "n_groups", "n_groups", default=1),
                conv_kernel=as_int(cfg, prefix + "d_conv", "conv_kernel", default=4),
                conv_bias=bool(get(cfg, prefix + "conv_bias", "use_conv_bias", default=True)),
-               proj_bias=bool(get(cfg, prefix + "proj_bias", "use_bias", default=False)))
+               proj_bias=bool(get(cfg, prefix + "proj_bias", "use_bias", default=False)), **_dt_limits(cfg))
+
+
+def _dt_limits(cfg: Config) -> dict[str, float]:
+    """Mamba-2's clamp of its step size as transformers applies it: Nemotron-H from time_step_min
+    up, whatever its time_step_limit says; the others time_step_limit (default (0, inf))."""
+    if cfg.get("model_type") == "nemotron_h":
+        return dict(dt_min=scalar(cfg, "mamba_dt_min" if "mamba_dt_min" in cfg else "time_step_min", 0.001))
+    limit = cfg.get("time_step_limit")
+    if limit is None:
+        return {}
+    if not isinstance(limit, (list, tuple)) or len(limit) != 2 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in limit):
+        raise SpecError("config.time_step_limit", f"must be [low, high] with 0 <= low, got {limit!r}")
+    low, high = float(limit[0]), float(limit[1])
+    return dict(dt_min=low, dt_max=high if math.isfinite(high) else 0.0)
 
 
 def import_qwen3_next(cfg: Config, name: str):
