@@ -89,6 +89,7 @@ TYPE_CASES = [
     ("vaultgemma", {"num_hidden_layers": 2, "layer_types": None}),
     ("hyperclovax", {"num_hidden_layers": 2}),
     ("apertus", {"num_hidden_layers": 2}),
+    ("minicpm3", {"num_hidden_layers": 2}),
     # DeepSeek Sparse Attention: eager attention scores every pair and masks all but the top-k, as
     # the engine's dense convention counts it; the lightning indexer's scores come on top
     ("deepseek_v32", {"num_hidden_layers": 1, "first_k_dense_replace": 1, **DSA_RESET}),

@@ -190,6 +190,22 @@ def test_sparse_mla_layer_equals_transformers_layer(model_type):
     assert layer_error(cfg, index=0, attention="eager") < 1e-6
 
 
+@pytest.mark.parametrize("longrope", [False, True], ids=["rope", "longrope"])
+def test_minicpm3_mla_layer_equals_transformers_layer(longrope):
+    """MiniCPM3: DeepSeek-V2's MLA with RoPE on halves (or longrope past its 8 trained positions, 4
+    factors for the 8 rotary dims), under Llama's layer whose sub-layers' outputs are scaled by
+    scale_depth / sqrt(layers) = 0.6 / sqrt(2) before each residual add. The latent norms keep
+    transformers' 1e-6 while the layer's take rms_norm_eps (1e-5): with 1e-5 there too it is 1e-6
+    off."""
+    rope = {**LONGROPE, "short_factor": LONGROPE["short_factor"][:4], "long_factor": LONGROPE["long_factor"][:4]}
+    cfg = default_config("minicpm3", **{**SMALL, "num_hidden_layers": 2, "num_key_value_heads": 4, "q_lora_rank": 24,
+                                        "kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8,
+                                        "v_head_dim": 16, "scale_depth": 0.6, "max_position_embeddings": 16,
+                                        **({"rope_parameters": rope} if longrope else {})})
+    # (longrope's frequencies: transformers makes them in float32)
+    assert layer_error(cfg, index=1, tokens=11) < (1e-7 if longrope else 1e-12)
+
+
 def test_deepseek_v3_mla_layer_with_yarn_takes_mscale_squared():
     """YaRN (factor 40, mscale_all_dim 1, DeepSeek-V3's own) multiplies MLA's softmax scale by
     mscale^2 = (0.1 ln 40 + 1)^2 = 1.87: without it the layer is 26% off here. YaRN's stretched

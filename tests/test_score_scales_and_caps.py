@@ -163,6 +163,9 @@ HEAD_SCALED = {
     "falcon_h1": {"embedding_multiplier": 3.0, "lm_head_multiplier": 0.3, "mamba_d_ssm": 64, "mamba_n_heads": 4,
                   "mamba_d_head": 16, "mamba_n_groups": 1, "mamba_d_state": 16},
     "afmoe": {"mup_enabled": True, "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32},
+    # MiniCPM3's muP: embeddings times scale_emb, the last hidden state over hidden / dim_model_base
+    "minicpm3": {"scale_emb": 3.0, "dim_model_base": 16, "num_key_value_heads": 4, "q_lora_rank": 24, "kv_lora_rank": 32,
+                 "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16},
     "llama": {},
 }
 
@@ -170,14 +173,15 @@ HEAD_SCALED = {
 @pytest.mark.parametrize("model_type", list(HEAD_SCALED))
 def test_embedding_and_logit_scales_are_what_transformers_multiplies_by(model_type):
     """transformers' model at test size: what the first layer receives over the embedding rows of
-    the ids, and the logits over the LM head's output, against the spec's two scales."""
+    the ids, and the logits over the LM head applied to the final norm's output, against the spec's
+    two scales."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
     from hf_reference import default_config
     from transformers import AutoConfig, AutoModelForCausalLM
-    cfg = default_config(model_type, num_hidden_layers=1, hidden_size=64, intermediate_size=96, num_attention_heads=4,
-                         num_key_value_heads=2, vocab_size=128, head_dim=16, pad_token_id=None,
-                         **HEAD_SCALED[model_type])
+    cfg = default_config(model_type, **{**dict(num_hidden_layers=1, hidden_size=64, intermediate_size=96,
+                                               num_attention_heads=4, num_key_value_heads=2, vocab_size=128,
+                                               head_dim=16, pad_token_id=None), **HEAD_SCALED[model_type]})
     if "layer_types" in cfg:
         cfg["layer_types"] = None
     config = AutoConfig.for_model(**cfg)
@@ -186,12 +190,14 @@ def test_embedding_and_logit_scales_are_what_transformers_multiplies_by(model_ty
     seen = {}
     model.model.layers[0].register_forward_pre_hook(
         lambda m, args, kwargs: seen.update(x=args[0] if args else kwargs["hidden_states"]), with_kwargs=True)
-    model.lm_head.register_forward_hook(lambda m, i, out: seen.update(head=out))
+    # the final norm's output: MiniCPM3 scales it before the head, the others scale the head's output
+    final_norm = getattr(model.model, "norm", None) or model.model.final_layernorm
+    final_norm.register_forward_hook(lambda m, i, out: seen.update(final=out))
     ids = torch.randint(0, 128, (2, 5), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         logits = model(ids).logits
-    embedding_scale = seen["x"] / model.get_input_embeddings().weight[ids]
-    logit_scale = logits / seen["head"]
+        embedding_scale = seen["x"] / model.get_input_embeddings().weight[ids]
+        logit_scale = logits / model.lm_head(seen["final"])
     spec = spec_from_hf_config(cfg)
     torch.testing.assert_close(embedding_scale, torch.full_like(embedding_scale, spec.embedding_scale))
     torch.testing.assert_close(logit_scale, torch.full_like(logit_scale, spec.logit_scale))
@@ -221,6 +227,24 @@ def test_bad_head_multipliers_are_named(key, value):
     with pytest.raises(S.SpecError) as err:
         spec_from_hf_config({**_granite(), key: value})
     assert err.value.field == f"config.{key}"
+
+
+@pytest.mark.parametrize("key, value", [("scale_emb", 0), ("scale_emb", None), ("scale_depth", -1.4),
+                                        ("dim_model_base", "256")])
+def test_bad_minicpm3_multipliers_are_named(key, value):
+    """scale_emb may not be null (MiniCPM3Config has no no-op for it); the other two may."""
+    pytest.importorskip("transformers")
+    from hf_reference import default_config
+    with pytest.raises(S.SpecError) as err:
+        spec_from_hf_config({**default_config("minicpm3"), key: value})
+    assert err.value.field == f"config.{key}"
+
+
+@pytest.mark.parametrize("key, scale", [("scale_depth", "residual_scale"), ("dim_model_base", "logit_scale")])
+def test_null_minicpm3_multipliers_are_no_ops(key, scale):
+    pytest.importorskip("transformers")
+    from hf_reference import default_config
+    assert getattr(spec_from_hf_config({**default_config("minicpm3"), key: None}), scale) == 1.0
 
 
 def test_the_diagram_shows_the_head_multipliers():

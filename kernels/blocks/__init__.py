@@ -57,7 +57,7 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
                           rope_theta=rope_theta, eps=eps, impl=attn_impl, rope_interleaved=rope_interleaved,
                           rope_scaling=rope_scaling)
         elif isinstance(part, S.MLA):
-            m = MLA(part, hidden, position=position, rope_theta=rope_theta, eps=eps,
+            m = MLA(part, hidden, position=position, rope_theta=rope_theta,
                     rope_interleaved=rope_interleaved, rope_scaling=rope_scaling)
         elif isinstance(part, S.LinearAttention):
             m = build_linear_attention(part, hidden, eps=eps)

@@ -80,6 +80,11 @@ class Indexer(nn.Module):
         return top.indices, top.values > float("-inf")
 
 
+# The epsilon of MLA's latent norms and DSA's key LayerNorm whatever the model's own: transformers
+# builds them with 1e-6 in every MLA type we import, also where rms_norm_eps differs (MiniCPM3's 1e-5)
+MLA_NORM_EPS = 1e-6
+
+
 class MLA(nn.Module):
     """FLOPs per token (2 per MAC): q: 2*D*rq + 2*rq*H*(dn+dr) (or 2*D*H*(dn+dr)); kv_a: 2*D*(r+dr);
     o: 2*H*dv*D. Prefill (naive) adds 2*r*H*(dn+dv) per token for kv_b and 2*H*(dn+dr+dv) per
@@ -88,7 +93,7 @@ class MLA(nn.Module):
     per-key terms count only each query's index_topk keys, and the ``Indexer`` adds its own."""
 
     def __init__(self, cfg: S.MLA, hidden: int, *, position: str = "rope", rope_theta: float = 10000.0,
-                 eps: float = 1e-6, rope_interleaved: bool = False, rope_scaling: S.RopeScaling | None = None):
+                 rope_interleaved: bool = False, rope_scaling: S.RopeScaling | None = None):
         super().__init__()
         self.cfg = cfg
         H, dn, dr, dv, r = cfg.heads, cfg.qk_nope_dim, cfg.qk_rope_dim, cfg.v_head_dim, cfg.kv_lora_rank
@@ -97,17 +102,17 @@ class MLA(nn.Module):
         self.scale = cfg.score_scale                          # (dn + dr)^-1/2 unless YaRN rescales it
         if cfg.q_lora_rank:
             self.q_a_proj = nn.Linear(hidden, cfg.q_lora_rank, bias=cfg.bias)      # D -> rq
-            self.q_a_layernorm = RMSNorm(cfg.q_lora_rank, eps)
+            self.q_a_layernorm = RMSNorm(cfg.q_lora_rank, MLA_NORM_EPS)
             self.q_b_proj = nn.Linear(cfg.q_lora_rank, H * (dn + dr), bias=False)  # rq -> H*(dn+dr)
         else:
             self.q_proj = nn.Linear(hidden, H * (dn + dr), bias=False)
         self.kv_a_proj_with_mqa = nn.Linear(hidden, r + dr, bias=cfg.bias)         # D -> r + dr
-        self.kv_a_layernorm = RMSNorm(r, eps)
+        self.kv_a_layernorm = RMSNorm(r, MLA_NORM_EPS)
         self.kv_b_proj = nn.Linear(r, H * (dn + dv), bias=False)                   # W_UK and W_UV
         self.o_proj = nn.Linear(H * dv, hidden, bias=cfg.bias)
         rd = dr if (cfg.rope and position == "rope") else 0
         self.rotary = Rotary(rd, rope_theta, rope_interleaved, rope_scaling)
-        self.indexer = Indexer(cfg, hidden, eps) if cfg.sparse else None
+        self.indexer = Indexer(cfg, hidden, MLA_NORM_EPS) if cfg.sparse else None
         # the DSA indexer turns its first dr dims as the MLA does, or halves where MLA turns pairs
         # (DeepSeek-V3.2)
         self.index_rotary = Rotary(rd, rope_theta, False, rope_scaling) \

@@ -251,7 +251,7 @@ LOGIT_SCALE_KEYS = {**{t: ("logits_scaling", 1.0, t != "hyperclovax") for t in R
                     "falcon_h1": ("lm_head_multiplier", 1.0, False)}
 # MLA types whose softmax scale takes YaRN's mscale^2 (transformers' yarn_apply_mscale)
 YARN_MSCALE_TYPES = frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite",
-                               "glm_moe_dsa", "longcat_flash", "youtu", "axk1"})
+                               "glm_moe_dsa", "longcat_flash", "youtu", "axk1", "minicpm3"})
 
 
 def scalar(cfg: Config, key: str, default: Any) -> float:
@@ -377,7 +377,7 @@ TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gem
                              "opt", "mpt", "bloom", "vaultgemma", "lfm2", "lfm2_moe", "gemma4",
                              "gemma4_text", "gemma4_unified", "gemma4_unified_text", "granite_swa",
                              "youtu", "cohere2_moe", "openai-gpt", "xglm", "biogpt", "gpt_neox_japanese",
-                             "ctrl", "lfm3", "gemma3n_text"})
+                             "ctrl", "lfm3", "gemma3n_text", "minicpm3"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208, "gemma4_text": 262_144, "gemma4_unified_text": 262_144,
@@ -409,7 +409,7 @@ CONTEXT_BY_DEFAULT = {
     "mellum": 131072, "cohere2_moe": 8192, "granitemoe_swa": 2048, "emu3": 9216,
     "codegen": 2048, "openai-gpt": 512, "xglm": 2048, "biogpt": 1024, "gpt_neox_japanese": 2048, "ctrl": 256,
     "laguna": 131072, "lfm3": 128000, "olmo_hybrid": 65536, "gemma3n_text": 32768, "nanochat": 2048,
-    "bitnet": 2048}
+    "bitnet": 2048, "minicpm3": 32768}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

@@ -2,9 +2,11 @@
 GLM-4.7-Flash, which uses V3's layer), DeepSeek-V3.2 and GLM-5 (V3's layer with DeepSeek Sparse
 Attention),
 Kimi Linear (KDA linear attention with MLA global layers), LongCat-Flash (two MLA sublayers and
-a shortcut MoE with zero-computation experts per layer), Youtu-LLM (MLA over dense layers) and
-A.X K1 (V3's layer with a norm after each MoE block)."""
+a shortcut MoE with zero-computation experts per layer), Youtu-LLM and MiniCPM3 (MLA over dense
+layers) and A.X K1 (V3's layer with a norm after each MoE block)."""
 from __future__ import annotations
+
+import math
 
 from ..spec import MLA, Layer, LinearAttention, MoEFFN, SpecError
 from .common import (YARN_MSCALE_TYPES, Config, activation, as_int, build_spec, dense_ffn, get, layer_types,
@@ -103,6 +105,44 @@ def import_youtu(cfg: Config, name: str):
     return build_spec(cfg, name, [Layer((mla,), (dense_ffn(cfg, bias=False),))] * n)
 
 
+# MiniCPM3Config's defaults (openbmb/MiniCPM3-4B): the latent sizes as in _V3_SIZES (v_head_dim:
+# None, hidden_size / heads), q_lora_rank, and the three muP scalars scale_emb, scale_depth and
+# dim_model_base
+_MINICPM3_SIZES = (256, 64, 32, None)
+_MINICPM3_Q_LORA = 768
+_MINICPM3_MUP = (12.0, 1.4, 256)
+
+
+def import_minicpm3(cfg: Config, name: str):
+    """MiniCPM3 (OpenBMB): Llama's layer with DeepSeek-V2's MLA (RoPE on halves, not pairs) and muP's
+    scalars: embeddings times scale_emb, each sub-layer's output times scale_depth / sqrt(layers)
+    before its residual add, the final hidden state divided by hidden_size / dim_model_base before
+    the head. A null scale_depth or dim_model_base makes its scalar 1, as MiniCPM3Config does."""
+    n = as_int(cfg, "num_hidden_layers")
+    hidden = as_int(cfg, "hidden_size")
+    heads = as_int(cfg, "num_attention_heads")
+    rank, nope, rope, _ = _MINICPM3_SIZES
+    mla = _mla(cfg, (rank, nope, rope, hidden // heads),
+               q_lora_rank=nullable_int(cfg, "q_lora_rank", _MINICPM3_Q_LORA))
+    emb, depth, base = _MINICPM3_MUP
+    scale_depth = _mup_scalar(cfg, "scale_depth", depth, none=math.sqrt(n))
+    dim_model_base = _mup_scalar(cfg, "dim_model_base", base, none=hidden)
+    return build_spec(cfg, name, [Layer((mla,), (dense_ffn(cfg),))] * n,
+                      embedding_scale=_mup_scalar(cfg, "scale_emb", emb, none=None),
+                      residual_scale=scale_depth / math.sqrt(n), logit_scale=dim_model_base / hidden)
+
+
+def _mup_scalar(cfg: Config, key: str, default: float, *, none: float | None) -> float:
+    """A positive muP scalar under ``key``: absent, the config class's default; null, ``none`` (the
+    value that makes it a no-op), where the class allows null."""
+    value = cfg.get(key, default)
+    if value is None and none is not None:
+        return float(none)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise SpecError(f"config.{key}", f"must be a positive number, got {value!r}")
+    return float(value)
+
+
 # A.X K1's sparse layers: input and post-attention norms, and post_mlp_layernorm on the MoE output
 _AXK1_SPARSE_NORMS = 3
 
@@ -180,5 +220,6 @@ IMPORTERS = {
     "kimi_linear": import_kimi_linear,
     "longcat_flash": import_longcat,
     "youtu": import_youtu,
+    "minicpm3": import_minicpm3,
     "axk1": import_axk1,
 }
