@@ -58,6 +58,16 @@ def expert_weights(ours: dict, prefix: str = "mlp", shared: str = "shared_expert
     return out
 
 
+def aria_expert_weights(ours: dict, prefix: str = "mlp") -> dict:
+    """Aria's experts as transformers stores them, input dim first: gate_up_proj [E, D, 2F] (gate
+    columns first), down_proj [E, F, D]; the router as ``router``, the shared MLP as shared_experts."""
+    out = {f"{prefix}.experts.gate_up_proj": torch.cat([ours["w_gate"], ours["w_up"]], -1),
+           f"{prefix}.experts.down_proj": ours["w_down"], f"{prefix}.router.weight": ours["router.weight"]}
+    out.update({f"{prefix}.shared_experts.{n[len('shared.0.'):]}": t for n, t in ours.items()
+                if n.startswith("shared.0.")})
+    return out
+
+
 def gpt_oss_expert_weights(ours: dict, prefix: str = "mlp") -> dict:
     """gpt-oss's experts as transformers stores them: gate and up interleaved column by column in
     gate_up_proj [E, D, 2F] (and its bias), down_proj [E, F, D] as ours, a biased ``router``."""

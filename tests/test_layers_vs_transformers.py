@@ -19,7 +19,8 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from hf_reference import default_config  # noqa: E402
-from layer_reference import POST_NORMS, expert_weights, gpt_oss_expert_weights, layer_error  # noqa: E402
+from layer_reference import (POST_NORMS, aria_expert_weights, expert_weights, gpt_oss_expert_weights,  # noqa: E402
+                             layer_error)
 
 SMALL = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=96, num_attention_heads=4, num_key_value_heads=2,
              vocab_size=128)
@@ -34,7 +35,7 @@ GRANITE = {"attention_multiplier": 0.4, "residual_multiplier": 0.3}
 # each type's config changes beyond SMALL; Helium's o_proj takes hidden_size inputs, so its heads
 # must fill them
 CONFIG = {"gemma": GEMMA, "gemma3_text": GEMMA, "granite": GRANITE, "hyperclovax": GRANITE,
-          "helium": {"head_dim": 16}}
+          "helium": {"head_dim": 16}, "aria_text": {"moe_num_experts": 4, "moe_topk": 2, "moe_num_shared_experts": 2}}
 
 EXACT = {
     "llama": {}, "mistral": {}, "qwen2": {}, "qwen3": {}, "smollm3": {}, "internlm3": {}, "arcee": {},
@@ -50,6 +51,9 @@ EXACT = {
     "granite": {},
     # Peri-LN: a norm after each sub-layer, before the residual multiplier
     "hyperclovax": dict(norm_names=("input_layernorm", "post_norm1", "post_attention_layernorm", "post_norm2")),
+    # Aria: top-2 of 4 experts by logit, a softmax over the two (its router keeps float64); a shared
+    # MLP twice intermediate_size wide
+    "aria_text": dict(convert=aria_expert_weights),
 }
 # LongRoPE at test size: 16-dim heads, one factor per rotated pair; trained at 8 positions
 LONGROPE = {"rope_type": "longrope", "rope_theta": 1e4, "original_max_position_embeddings": 8,

@@ -229,24 +229,6 @@ def test_bad_head_multipliers_are_named(key, value):
     assert err.value.field == f"config.{key}"
 
 
-@pytest.mark.parametrize("key, value", [("scale_emb", 0), ("scale_emb", None), ("scale_depth", -1.4),
-                                        ("dim_model_base", "256")])
-def test_bad_minicpm3_multipliers_are_named(key, value):
-    """scale_emb may not be null (MiniCPM3Config has no no-op for it); the other two may."""
-    pytest.importorskip("transformers")
-    from hf_reference import default_config
-    with pytest.raises(S.SpecError) as err:
-        spec_from_hf_config({**default_config("minicpm3"), key: value})
-    assert err.value.field == f"config.{key}"
-
-
-@pytest.mark.parametrize("key, scale", [("scale_depth", "residual_scale"), ("dim_model_base", "logit_scale")])
-def test_null_minicpm3_multipliers_are_no_ops(key, scale):
-    pytest.importorskip("transformers")
-    from hf_reference import default_config
-    assert getattr(spec_from_hf_config({**default_config("minicpm3"), key: None}), scale) == 1.0
-
-
 def test_the_diagram_shows_the_head_multipliers():
     gemma = diagram_model(catalog()["gemma-3-27b"].spec())
     embedding = next(item for item in gemma.overview if item.kind == "embedding")

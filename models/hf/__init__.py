@@ -21,7 +21,7 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mist
              "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_vl": "qwen3_vl_text",
              "qwen3_vl_moe": "qwen3_vl_moe_text", "lfm2_vl": "lfm2", "glm4v": "glm4v_text",
              "glm4v_moe": "glm4v_moe_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text",
-             "gemma4_unified": "gemma4_unified_text", "llava": None, "llava_next": None,
+             "gemma4_unified": "gemma4_unified_text", "aria": "aria_text", "llava": None, "llava_next": None,
              "llava_onevision": None, "idefics3": None, "smolvlm": None, "aya_vision": None, "internvl": None}
 _DEFAULT_TEXT_TYPE = {"llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "idefics3": "llama",
                       "smolvlm": "llama", "aya_vision": "cohere2", "internvl": "qwen2"}

@@ -2,7 +2,7 @@
 its shared-expert and sliding-window variants), FlexOlmo, dots.llm1, Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX,
 gpt-oss, Llama 4, GLM-4.5, Solar Open, Hunyuan-A13B, K-EXAONE, MiniMax-M2, MiMo-V2-Flash, Arcee's
 Trinity (AFMoE), Aleph Alpha's Kolibri 1, JetBrains' Mellum 2, Cohere's MoE (Command A+, North),
-Flint, Tencent's Hy3 preview and Laguna.
+Flint, Tencent's Hy3 preview, Laguna and Aria's language model.
 Routed experts, optional shared experts, and the patterns that decide which layers are sparse
 (decoder_sparse_step, mlp_only_layers, first_k_dense_replace, interleave_moe_layer_step,
 mlp_layer_types, num_dense_layers)."""
@@ -316,6 +316,27 @@ def _one_shared(width: int) -> dict:
     return dict(shared_experts=1 if width else 0, d_shared=width)
 
 
+def import_aria_text(cfg: Config, name: str):
+    """Aria's language model (Rhymes AI): Llama's attention and, in every layer, experts of
+    intermediate_size (top moe_topk by logit, softmax over the chosen: the renormalised softmax)
+    beside one always-on MLP moe_num_shared_experts times as wide. The routed experts are always
+    SiLU-gated; a shared MLP with another activation, or biased, is refused: one MoE takes one."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    act = activation(get(cfg, "hidden_act", default="silu"))
+    if act != "silu":
+        raise SpecError("config.hidden_act", f"Aria's routed experts are SiLU-gated and its shared MLP "
+                                             f"takes hidden_act ({cfg.get('hidden_act')!r}): one activation "
+                                             f"per MoE is modelled")
+    if get(cfg, "mlp_bias", default=False):
+        raise SpecError("config.mlp_bias", "Aria's routed experts have no biases: a biased shared MLP beside "
+                                           "them is not modelled")
+    d_expert = as_int(cfg, "intermediate_size")
+    moe = MoEFFN(experts=as_int(cfg, "moe_num_experts", default=8), top_k=as_int(cfg, "moe_topk", default=2),
+                 d_expert=d_expert, normalize_top_k=True,
+                 **_one_shared(d_expert * as_int(cfg, "moe_num_shared_experts", default=2)))
+    return build_spec(cfg, name, [Layer((gqa_attention(cfg, hidden=hidden),), (moe,))] * n)
+
+
 def import_afmoe(cfg: Config, name: str):
     """Arcee's AFMoE (Trinity Nano, Mini, Large): Llama attention with QK-norm per head and a sigmoid
     output gate (gate_proj), RoPE on the sliding layers only (every global_attn_every_n_layers-th
@@ -535,6 +556,7 @@ def import_laguna(cfg: Config, name: str):
 
 IMPORTERS = {
     "mixtral": import_mixtral,
+    "aria_text": import_aria_text,
     "phimoe": import_mixtral,
     "olmoe": import_mixtral,
     "granitemoe": import_mixtral,

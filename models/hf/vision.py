@@ -14,6 +14,7 @@ model_type), then a two-layer projector from the chosen feature layers to the te
 OneVision add an image_newline vector.
 LFM2-VL: a SigLIP 2 NaFlex tower, pixel unshuffle and a LayerNorm-then-two-layer projector.
 Idefics3 and SmolVLM: a SigLIP-shaped tower without its head, pixel shuffle, one linear.
+Aria: the same tower, then a projector whose learned queries cross-attend to the patches.
 Aya Vision: a SigLIP tower, pixel shuffle, a LayerNorm and a SwiGLU adapter.
 InternVL: InternViT (layer scale, optional QK-norm), pixel unshuffle and a two-layer projector.
 GLM-4.1V / GLM-4.5V: a 3D-patch ViT with RMSNorms, a downsampling conv and a SwiGLU merger.
@@ -269,6 +270,28 @@ def idefics3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[s
     return VisionEncoder(params=params, name=name.replace("SigLIP", "SigLIP-shaped"))
 
 
+# AriaConfig's projector_patch_to_query_dict when config.json leaves it out: patches -> queries
+_ARIA_QUERIES = {1225: 128, 4900: 256}
+
+
+def aria_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """Aria: Idefics3's SigLIP-shaped tower, then AriaProjector: learned queries (as many as the
+    largest entry of projector_patch_to_query_dict), a cross-attention (LayerNorms on queries and on
+    patches, unbiased q/k/v, then torch's MultiheadAttention with its biased in and out projections,
+    then a biased linear), a LayerNorm and a GELU MLP into the text width (both layers that wide)."""
+    vcfg = {**_IDEFICS3_VISION, **{k: v for k, v in vcfg.items() if v is not None}, "vision_use_head": False,
+            "model_type": "siglip_vision_model"}
+    params, name = _siglip(vcfg)
+    w, t = vcfg["hidden_size"], text_hidden
+    # transformers sizes the query table by max_value_projector_patch_to_query_dict where config.json
+    # states it (its own files do), else by the dict's largest entry
+    queries = int(_g(config, "max_value_projector_patch_to_query_dict", 0)) or \
+        max(int(q) for q in _g(config, "projector_patch_to_query_dict", _ARIA_QUERIES).values())
+    cross = 3 * w * w + (3 * w * w + 3 * w) + (w * w + w) + (w * w + w) + 2 * (2 * w)
+    params += queries * w + cross + 2 * w + w * t + t * t
+    return VisionEncoder(params=params, name=f"{name.replace('SigLIP', 'SigLIP-shaped')} + {queries}-query projector")
+
+
 ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
             "qwen2_vl": qwen2_vl_vision, "qwen2_5_vl": qwen2_5_vl_vision, "qwen3_5": qwen3_5_vision,
             "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision,
@@ -276,4 +299,4 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "lfm2_vl": lfm2_vl_vision, "idefics3": idefics3_vision, "smolvlm": idefics3_vision,
             "aya_vision": aya_vision, "internvl": internvl_vision, "glm4v": glm4v_vision,
             "glm4v_moe": glm4v_vision, "gemma3n": gemma3n_encoders, "gemma4": gemma4_encoders,
-            "gemma4_unified": gemma4_unified_encoders}
+            "gemma4_unified": gemma4_unified_encoders, "aria": aria_vision}
