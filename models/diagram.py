@@ -358,19 +358,22 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
         out.append(_lin(f"v_proj{i}", "projection", "mixer", d, a.kv_heads * a.vdim, a.qkv_bias, "d",
                         "kv_heads*v_head_dim", f"{d} -> {a.kv_heads}x{a.vdim} (v)"))
     kv_norms = 0 if a.kv_shared else 1
+    # Persimmon's QK LayerNorms: a bias beside each weight
+    bias, per = (" + bias", 2) if a.qk_norm_bias else ("", 1)
+    twice = " x 2" if a.qk_norm_bias else ""
     if a.qk_norm == "head":
         out.append(_kept(f"q_norm{'' if a.kv_shared else ', k_norm'}{i}", "norm", "mixer",
-                         (1 + kv_norms) * a.head_dim,
-                         f"{1 + kv_norms} x head_dim = {1 + kv_norms} x {a.head_dim}",
-                         f"per head over {a.head_dim}"))
+                         (1 + kv_norms) * a.head_dim * per,
+                         f"{1 + kv_norms} x head_dim{twice} = {1 + kv_norms} x {a.head_dim}{twice}",
+                         f"per head over {a.head_dim}{bias}"))
     elif a.qk_norm in ("full", "per_head"):
-        n = (a.heads + a.kv_heads * kv_norms) * a.head_dim
+        n = (a.heads + a.kv_heads * kv_norms) * a.head_dim * per
         over = f"over all heads ({a.heads}x{a.head_dim})" if a.qk_norm == "full" else \
             f"each head over {a.head_dim}, own weights"
         kv = f" + {a.kv_heads}" if kv_norms else ""
         out.append(_kept(f"q_norm{'' if a.kv_shared else ', k_norm'}{i}", "norm", "mixer", n,
-                         f"(heads{' + kv_heads' if kv_norms else ''}) x head_dim = ({a.heads}{kv}) x "
-                         f"{a.head_dim}", over))
+                         f"(heads{' + kv_heads' if kv_norms else ''}) x head_dim{twice} = ({a.heads}{kv}) x "
+                         f"{a.head_dim}{twice}", over + bias))
     elif a.qk_norm == "l2":
         out.append(_kept(f"q/k norm{i}", "norm", "mixer", 0, "no weights",
                          f"RMS per head over {a.head_dim}, after RoPE"))
@@ -838,7 +841,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
     comps, norm_text = _block_components(spec, layer)
     mixer, ffn = mixer_category(layer.mixer), layer_ffn_category(layer)
 
-    qk_norm = "none"
+    qk_norm, qk_bias = "none", False
     grouping: HeadGrouping | None = None
     latent_text = window_text = router_text = experts_text = shared_text = ""
     recurrence_text = ""
@@ -847,7 +850,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
     experts = None
     for mx in layer.mixers:
         if isinstance(mx, Attention):
-            qk_norm = mx.qk_norm
+            qk_norm, qk_bias = mx.qk_norm, mx.qk_norm_bias
             grouping = grouping or _head_grouping(mx)
             if mx.kind != "full":
                 window = window or mx.window
@@ -972,11 +975,13 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
         ("Norms", norm_text),
     ]
     if qk_norm != "none":
-        props.append(("QK-norm", {"head": "RMSNorm per head over head_dim",
-                                  "per_head": "norm per head over head_dim, each head its own weights",
-                                  "full": "RMSNorm over all heads",
+        # the weighted QK norms take the model's form (LayerNorms in StableLM, Cohere, Persimmon)
+        form = "LayerNorm" if spec.norm.startswith("layernorm") else "RMSNorm"
+        props.append(("QK-norm", {"head": f"{form} per head over head_dim",
+                                  "per_head": f"{form} per head over head_dim, each head its own weights",
+                                  "full": f"{form} over all heads",
                                   "l2": "RMS norm per head after RoPE, no weights"}
-                      [qk_norm]))
+                      [qk_norm] + (", with biases" if qk_bias else "")))
     for key, value in (("Head grouping", grouping.text if grouping else ""),
                        ("Latent cache", latent_text), ("Window", window_text),
                        ("Router", router_text), ("Experts", experts_text),

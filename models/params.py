@@ -48,19 +48,20 @@ def attention_params(a: Attention, d: int) -> Count:
     q: d x heads*head_dim (x2 with Qwen3-Next's output gate); k: d x kv*head_dim; v: d x kv*v_dim;
     o: heads*v_dim x d. QK-norm adds head_dim weights per q and k ("head") or one weight per
     channel of all heads ("full", OLMo 2; "per_head", Cohere and StableLM, which normalise each
-    head on its own); gpt-oss adds one sink logit per head; a per-head gate adds g_proj (d x heads).
-    Gemma 4 drops v with
-    ``value_from_key``, and k, v and the k norm in a KV-shared layer (its v norm has no weights).
+    head on its own), twice that with Persimmon's biases; gpt-oss adds one sink logit per head; a
+    per-head gate adds g_proj (d x heads). Gemma 4 drops v with ``value_from_key``, and k, v and the
+    k norm in a KV-shared layer (its v norm has no weights).
     """
     q_out = a.heads * a.head_dim * (2 if a.output_gate else 1)
     kv_sets = 0 if a.kv_shared else 1
     c = linear(d, q_out, a.qkv_bias) + linear(a.heads * a.vdim, d, a.out_bias)
     c += linear(d, a.kv_heads * a.head_dim, a.qkv_bias) * kv_sets
     c += linear(d, a.kv_heads * a.vdim, a.qkv_bias) * (0 if a.value_from_key else kv_sets)
+    per_weight = 2 if a.qk_norm_bias else 1        # Persimmon: a bias beside each weight
     if a.qk_norm == "head":
-        c += Count(kept=(1 + kv_sets) * a.head_dim)
+        c += Count(kept=(1 + kv_sets) * a.head_dim * per_weight)
     elif a.qk_norm in ("full", "per_head"):
-        c += Count(kept=(a.heads + a.kv_heads * kv_sets) * a.head_dim)
+        c += Count(kept=(a.heads + a.kv_heads * kv_sets) * a.head_dim * per_weight)
     if a.sinks:
         c += Count(kept=a.heads)
     if a.head_gate != "none":          # LFM3, Laguna: g_proj, d -> one gate per head

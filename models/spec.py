@@ -116,6 +116,7 @@ class _Part:
 # --------------------------------------------------------------------------- mixers
 
 HEAD_GATES = ("none", "sigmoid", "softplus")
+WEIGHTED_QK_NORMS = ("head", "per_head", "full")
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,10 @@ class Attention(_Part):
     window: int = 0                # tokens, for sliding and chunked
     # none | head (over head_dim, one weight vector shared by the heads) | per_head (over head_dim,
     # a weight vector per head: Cohere, StableLM) | full (over all heads' channels) | l2 (no weights,
-    # after RoPE: Llama 4's "L2Norm" and nanochat's, both dividing by the root mean square)
+    # after RoPE: Llama 4's "L2Norm" and nanochat's, both dividing by the root mean square). The
+    # weighted ones take the model's norm form: LayerNorms in StableLM, Cohere and Persimmon.
     qk_norm: str = "none"
+    qk_norm_bias: bool = False     # Persimmon: the QK LayerNorms add a bias beside each weight
     qkv_bias: bool = False
     out_bias: bool = False
     rope: bool = True              # False: a NoPE layer
@@ -182,8 +185,11 @@ class Attention(_Part):
         if self.kind != "full" and self.window <= 0:
             raise SpecError(f"{path}.window", f"a {self.kind} attention layer needs a positive window")
         for name in ("qkv_bias", "out_bias", "rope", "output_gate", "sinks", "value_from_key", "v_norm",
-                     "kv_shared", "out_norm"):
+                     "kv_shared", "out_norm", "qk_norm_bias"):
             _boolean(f"{path}.{name}", getattr(self, name))
+        if self.qk_norm_bias and self.qk_norm not in WEIGHTED_QK_NORMS:
+            raise SpecError(f"{path}.qk_norm_bias", f"a bias needs QK norms with weights "
+                                                    f"(qk_norm {' or '.join(WEIGHTED_QK_NORMS)}), not {self.qk_norm!r}")
         _scalar(f"{path}.scale", self.scale)
         _scalar(f"{path}.softcap", self.softcap)
         _scalar(f"{path}.rope_theta", self.rope_theta)
@@ -818,6 +824,10 @@ class ModelSpec:
                                     f"({self.context_length})")
                 if isinstance(mixer, MLA) and mixer.heads <= 0:
                     raise SpecError(f"blocks.{bname}.mixers[{i}].heads", "must be positive")
+                if getattr(mixer, "qk_norm_bias", False) and not self.norm.startswith("layernorm"):
+                    raise SpecError(f"blocks.{bname}.mixers[{i}].qk_norm_bias",
+                                    f"QK norms take the model's norm form ({self.norm}): only LayerNorms "
+                                    f"have biases")
             for i, ffn in enumerate(layer.ffns):
                 ffn.validate(f"blocks.{bname}.ffns[{i}]")
         if not self.layout:

@@ -68,6 +68,33 @@ def aria_expert_weights(ours: dict, prefix: str = "mlp") -> dict:
     return out
 
 
+def fused_qkv_per_head(ours: dict, heads: int) -> dict:
+    """Persimmon's attention: q, k and v fused in query_key_value with each head's [q, k, v] rows
+    together (and their biases), o_proj as ``dense``, q_norm/k_norm as q_layernorm/k_layernorm."""
+    def fused(kind):
+        q, k, v = (ours[f"{p}_proj.{kind}"] for p in "qkv")
+        return torch.stack([t.reshape(heads, -1, *t.shape[1:]) for t in (q, k, v)], 1).reshape(-1, *q.shape[1:])
+    out = {"query_key_value.weight": fused("weight"), "query_key_value.bias": fused("bias"),
+           "dense.weight": ours["o_proj.weight"], "dense.bias": ours["o_proj.bias"]}
+    for ours_name, theirs in (("q_norm", "q_layernorm"), ("k_norm", "k_layernorm")):
+        out.update({f"{theirs}.{n.split('.', 1)[1]}": t for n, t in ours.items() if n.startswith(ours_name + ".")})
+    return out
+
+
+def per_head_norm_modules(ours: dict, names: dict[str, str]) -> dict:
+    """StableLM's and Cohere's per-head QK LayerNorms: a module per head (``<name>.norms.<h>``)
+    in StableLM, one [heads, head_dim] weight in Cohere; ours keep [heads, 1, head_dim]. ``names``:
+    our norm's name -> (transformers' name, "modules" or "stacked")."""
+    out = {n: t for n, t in ours.items() if not n.startswith(("q_norm.", "k_norm."))}
+    for ours_name, (theirs, layout) in names.items():
+        weight = ours[f"{ours_name}.weight"][:, 0]                   # [heads, head_dim]
+        if layout == "modules":
+            out.update({f"{theirs}.norms.{h}.weight": w for h, w in enumerate(weight)})
+        else:
+            out[f"{theirs}.weight"] = weight
+    return out
+
+
 def gpt_oss_expert_weights(ours: dict, prefix: str = "mlp") -> dict:
     """gpt-oss's experts as transformers stores them: gate and up interleaved column by column in
     gate_up_proj [E, D, 2F] (and its bias), down_proj [E, F, D] as ours, a biased ``router``."""
@@ -84,14 +111,15 @@ def gpt_oss_expert_weights(ours: dict, prefix: str = "mlp") -> dict:
 def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict | None = None,
                 convert: Callable[[dict], dict] | None = None, flip_rotation: bool = False, seed: int = 0,
                 batch: int = 2, tokens: int = 7, attention: str = "sdpa", half_angles: bool = False,
-                interleaved_angles: bool = False) -> float:
+                interleaved_angles: bool = False, convert_mixer: Callable[[dict], dict] | None = None) -> float:
     """Relative error (max abs difference over max abs value) of our layer ``index`` against
     transformers' on fresh float64 inputs. ``rename`` maps our FFN module names to transformers'
     (nanochat's fc1/fc2); ``convert`` turns our FFN's weights into transformers' (MoE layouts);
     ``flip_rotation`` turns pairs the other way (nanochat's RoPE); ``attention`` "eager" for types
     without SDPA in transformers (its softmax is float32); ``half_angles``: the layer takes one angle
     per rotated pair (gpt-oss); ``interleaved_angles``: each angle twice in a row (Cohere's cos and
-    sin). A sliding layer gets its window's mask."""
+    sin); ``convert_mixer`` turns our attention's weights into transformers' (fused or per-head
+    modules). A sliding layer gets its window's mask."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from kernels.blocks import build_layer
@@ -117,7 +145,8 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
         for name, b in ours.named_buffers():
             if name.endswith("score_bias"):          # it must change which experts win
                 b.uniform_(-0.5, 0.5)
-    weights = {f"self_attn.{n}": t for n, t in ours.mixers[0].state_dict().items()}
+    mixer = ours.mixers[0].state_dict()
+    weights = {f"self_attn.{n}": t for n, t in (convert_mixer(mixer) if convert_mixer else mixer).items()}
     ffn = ours.ffns[0].state_dict()
     if convert is not None:
         weights.update(convert(ffn))

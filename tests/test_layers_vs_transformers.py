@@ -13,14 +13,16 @@ norm weights (Gemma, Qwen3-Next: 1 + w) are a reparametrisation: transformers ge
 """
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from hf_reference import default_config  # noqa: E402
-from layer_reference import (POST_NORMS, aria_expert_weights, expert_weights, gpt_oss_expert_weights,  # noqa: E402
-                             layer_error)
+from layer_reference import (POST_NORMS, aria_expert_weights, expert_weights, fused_qkv_per_head,  # noqa: E402
+                             gpt_oss_expert_weights, layer_error, per_head_norm_modules)
 
 SMALL = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=96, num_attention_heads=4, num_key_value_heads=2,
              vocab_size=128)
@@ -35,7 +37,11 @@ GRANITE = {"attention_multiplier": 0.4, "residual_multiplier": 0.3}
 # each type's config changes beyond SMALL; Helium's o_proj takes hidden_size inputs, so its heads
 # must fill them
 CONFIG = {"gemma": GEMMA, "gemma3_text": GEMMA, "granite": GRANITE, "hyperclovax": GRANITE,
-          "helium": {"head_dim": 16}, "aria_text": {"moe_num_experts": 4, "moe_topk": 2, "moe_num_shared_experts": 2}}
+          "helium": {"head_dim": 16}, "aria_text": {"moe_num_experts": 4, "moe_topk": 2, "moe_num_shared_experts": 2},
+          "stablelm": {"qk_layernorm": True}}
+# QK LayerNorms with a module per head (StableLM) or one [heads, head_dim] weight (Cohere)
+PER_HEAD_MODULES = {"q_norm": ("q_layernorm", "modules"), "k_norm": ("k_layernorm", "modules")}
+PER_HEAD_STACKED = {"q_norm": ("q_norm", "stacked"), "k_norm": ("k_norm", "stacked")}
 
 EXACT = {
     "llama": {}, "mistral": {}, "qwen2": {}, "qwen3": {}, "smollm3": {}, "internlm3": {}, "arcee": {},
@@ -54,6 +60,11 @@ EXACT = {
     # Aria: top-2 of 4 experts by logit, a softmax over the two (its router keeps float64); a shared
     # MLP twice intermediate_size wide
     "aria_text": dict(convert=aria_expert_weights),
+    # QK LayerNorms (not RMSNorms): per head with their own weights (StableLM); shared by the heads
+    # and biased, beside a fused per-head QKV and a squared-ReLU MLP (Persimmon)
+    "stablelm": dict(convert_mixer=partial(per_head_norm_modules, names=PER_HEAD_MODULES)),
+    "persimmon": dict(convert_mixer=partial(fused_qkv_per_head, heads=SMALL["num_attention_heads"]),
+                      rename={"up_proj": "dense_h_to_4h", "down_proj": "dense_4h_to_h"}),
 }
 # LongRoPE at test size: 16-dim heads, one factor per rotated pair; trained at 8 positions
 LONGROPE = {"rope_type": "longrope", "rope_theta": 1e4, "original_max_position_embeddings": 8,
@@ -65,6 +76,9 @@ FLOAT32 = {
     # parallel attention and MLP on one LayerNorm (float32 in transformers), RoPE on interleaved
     # pairs with each angle given twice in a row
     "cohere": ({}, dict(norm_names=("input_layernorm",), interleaved_angles=True)),
+    # Command R+'s per-head QK LayerNorms (float32 in transformers)
+    "cohere-qk": ({"use_qk_norm": True}, dict(norm_names=("input_layernorm",), interleaved_angles=True,
+                                              convert_mixer=partial(per_head_norm_modules, names=PER_HEAD_STACKED))),
     # RoPE on interleaved pairs, turned in float32 by transformers
     "ernie4_5": ({}, {}),
     # RoPE stretched (their configs' defaults: llama3 for Apertus and CWM, yarn for Ministral 3),

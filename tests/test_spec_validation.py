@@ -75,8 +75,11 @@ def valid_specs(draw):
     vocab = draw(st.integers(1, 4096))
     n_layers = draw(st.integers(1, 8))
     ffn = draw(ffn_objects())
-    full = Attention(heads=heads, kv_heads=kv_heads, head_dim=head_dim,
-                     qk_norm=draw(st.sampled_from(["none", "head"])),
+    norm = draw(st.sampled_from(["rmsnorm", "layernorm"]))
+    qk_norm = draw(st.sampled_from(["none", "head"]))
+    full = Attention(heads=heads, kv_heads=kv_heads, head_dim=head_dim, qk_norm=qk_norm,
+                     # (Persimmon's biased QK LayerNorms)
+                     qk_norm_bias=qk_norm != "none" and norm == "layernorm" and draw(st.booleans()),
                      scale=draw(st.sampled_from([0.0, 0.125, 1.0])), softcap=draw(st.sampled_from([0.0, 50.0])))
     blocks = {"global": Layer(mixers=(full,), ffns=(ffn,))}
     window = draw(st.none() | st.integers(1, context))
@@ -90,8 +93,7 @@ def valid_specs(draw):
     return ModelSpec(name=draw(st.sampled_from(["tiny", "Model X", "m-1"])), vocab_size=vocab,
                      hidden_size=hidden, context_length=context, blocks=blocks,
                      layout=tuple(layout), tie_embeddings=draw(st.booleans()),
-                     norm=draw(st.sampled_from(["rmsnorm", "layernorm"])),
-                     mtp_depth=draw(st.integers(0, 1)), rope_interleaved=draw(st.booleans()),
+                     norm=norm, mtp_depth=draw(st.integers(0, 1)), rope_interleaved=draw(st.booleans()),
                      logit_softcap=draw(st.sampled_from([0.0, 30.0])),
                      residual_scale=draw(st.sampled_from([1.0, 0.22])),
                      rope_scaling=draw(rope_scalings(head_dim // 2)))

@@ -49,13 +49,14 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
                 rope_theta: float = 10000.0, eps: float = 1e-6, attn_impl: str = "sdpa",
                 moe_impl: str = "loop", dtype: torch.dtype | None = None,
                 device: torch.device | str | None = None, rope_interleaved: bool = False,
-                rope_scaling: S.RopeScaling | None = None) -> nn.Module:
-    """One mixer (Attention, MLA, LinearAttention, SSM, ShortConv) or FFN (DenseFFN, MoEFFN) of the spec."""
+                rope_scaling: S.RopeScaling | None = None, norm: str = "rmsnorm") -> nn.Module:
+    """One mixer (Attention, MLA, LinearAttention, SSM, ShortConv) or FFN (DenseFFN, MoEFFN) of the
+    spec; ``norm`` is the model's norm form, which attention's QK norms take."""
     with torch.device(device or "cpu"):
         if isinstance(part, S.Attention):
             m = Attention(part, hidden, rope_fraction=rope_fraction, position=position,
                           rope_theta=rope_theta, eps=eps, impl=attn_impl, rope_interleaved=rope_interleaved,
-                          rope_scaling=rope_scaling)
+                          rope_scaling=rope_scaling, norm=norm)
         elif isinstance(part, S.MLA):
             m = MLA(part, hidden, position=position, rope_theta=rope_theta,
                     rope_interleaved=rope_interleaved, rope_scaling=rope_scaling)
@@ -158,7 +159,8 @@ class DecoderLayer(nn.Module):
         super().__init__()
         d = spec.hidden_size
         kw = {**dict(rope_fraction=spec.rope_fraction, position=spec.position, rope_theta=spec.rope_theta,
-                     rope_interleaved=spec.rope_interleaved, rope_scaling=spec.rope_scaling), **block_kw}
+                     rope_interleaved=spec.rope_interleaved, rope_scaling=spec.rope_scaling, norm=spec.norm),
+              **block_kw}
         self.mixers = nn.ModuleList(build_block(m, d, **kw) for m in layer.mixers)
         self.ffns = nn.ModuleList(build_block(f, d, **kw) for f in layer.ffns)
         eps = block_kw.get("eps", 1e-6)

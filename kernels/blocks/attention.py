@@ -52,6 +52,31 @@ class RMSNorm(nn.Module):
         return (y if self.weight is None else y * wide(self.weight)).to(x.dtype)
 
 
+class HeadLayerNorm(nn.Module):
+    """y = (x - mean(x)) / sqrt(var(x) + eps) * w (+ b) over the last dim, written out as RMSNorm
+    is; heads > 0: weights (and biases) per head, for x [B, heads, L, dim]. The QK LayerNorms of
+    StableLM, Cohere and Persimmon."""
+
+    def __init__(self, dim: int, eps: float = 1e-5, heads: int = 0, bias: bool = False):
+        super().__init__()
+        self.eps = eps
+        shape = (heads, 1, dim) if heads else (dim,)
+        self.weight = nn.Parameter(torch.ones(shape))
+        self.bias = nn.Parameter(torch.zeros(shape)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = wide(x)
+        centred = xf - xf.mean(-1, keepdim=True)
+        y = centred * torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps) * wide(self.weight)
+        return (y if self.bias is None else y + wide(self.bias)).to(x.dtype)
+
+
+def qk_norm_module(dim: int, eps: float, *, heads: int = 0, layer: bool = False, bias: bool = False) -> nn.Module:
+    """A QK norm of the model's form: LayerNorm where the model normalises with LayerNorms, else
+    RMSNorm (a bias only on the former: no RMSNorm type has one)."""
+    return HeadLayerNorm(dim, eps, heads, bias) if layer else RMSNorm(dim, eps, heads=heads)
+
+
 def rms_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """RMSNorm without weights over the last dim (Gemma 3n/4's value norm)."""
     xf = wide(x)
@@ -222,7 +247,8 @@ class Attention(nn.Module):
 
     def __init__(self, cfg: S.Attention, hidden: int, *, rope_fraction: float = 1.0,
                  position: str = "rope", rope_theta: float = 10000.0, eps: float = 1e-6,
-                 impl: str = "sdpa", rope_interleaved: bool = False, rope_scaling: S.RopeScaling | None = None):
+                 impl: str = "sdpa", rope_interleaved: bool = False, rope_scaling: S.RopeScaling | None = None,
+                 norm: str = "rmsnorm"):
         super().__init__()
         self.cfg = cfg
         H, KV, hd, vd = cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.vdim
@@ -240,12 +266,13 @@ class Attention(nn.Module):
         if not (cfg.value_from_key or cfg.kv_shared):   # Gemma 4: values from the key projection
             self.v_proj = nn.Linear(hidden, KV * vd, bias=cfg.qkv_bias)
         self.o_proj = nn.Linear(H * vd, hidden, bias=cfg.out_bias)
-        if cfg.qk_norm == "head":       # Qwen3, Gemma 3: one RMSNorm over head_dim, shared by heads
-            self.q_norm, self.k_norm = RMSNorm(hd, eps), RMSNorm(hd, eps)
+        qk = dict(layer=norm.startswith("layernorm"), bias=cfg.qk_norm_bias)
+        if cfg.qk_norm == "head":       # Qwen3, Gemma 3, Persimmon: over head_dim, shared by heads
+            self.q_norm, self.k_norm = qk_norm_module(hd, eps, **qk), qk_norm_module(hd, eps, **qk)
         elif cfg.qk_norm == "per_head":  # Cohere, StableLM: over head_dim, a weight vector per head
-            self.q_norm, self.k_norm = RMSNorm(hd, eps, heads=H), RMSNorm(hd, eps, heads=KV)
-        elif cfg.qk_norm == "full":     # OLMo 2: RMSNorm over all heads' channels
-            self.q_norm, self.k_norm = RMSNorm(H * hd, eps), RMSNorm(KV * hd, eps)
+            self.q_norm, self.k_norm = qk_norm_module(hd, eps, heads=H, **qk), qk_norm_module(hd, eps, heads=KV, **qk)
+        elif cfg.qk_norm == "full":     # OLMo 2: over all heads' channels
+            self.q_norm, self.k_norm = qk_norm_module(H * hd, eps, **qk), qk_norm_module(KV * hd, eps, **qk)
         if cfg.kv_shared and cfg.qk_norm in ("head", "per_head", "full"):
             del self.k_norm
         if cfg.sinks:                   # gpt-oss: a learned logit per head in the softmax denominator

@@ -21,8 +21,9 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mist
              "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_vl": "qwen3_vl_text",
              "qwen3_vl_moe": "qwen3_vl_moe_text", "lfm2_vl": "lfm2", "glm4v": "glm4v_text",
              "glm4v_moe": "glm4v_moe_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text",
-             "gemma4_unified": "gemma4_unified_text", "aria": "aria_text", "llava": None, "llava_next": None,
-             "llava_onevision": None, "idefics3": None, "smolvlm": None, "aya_vision": None, "internvl": None}
+             "gemma4_unified": "gemma4_unified_text", "aria": "aria_text", "fuyu": "persimmon",
+             "llava": None, "llava_next": None, "llava_onevision": None, "idefics3": None, "smolvlm": None,
+             "aya_vision": None, "internvl": None}
 _DEFAULT_TEXT_TYPE = {"llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "idefics3": "llama",
                       "smolvlm": "llama", "aya_vision": "cohere2", "internvl": "qwen2"}
 # Wrappers that tie the head when config.json says nothing (their transformers class default;
@@ -32,7 +33,10 @@ _TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemm
 # Wrappers with encoders beyond vision_config (Gemma 3n's and 4's audio_config)
 _AUDIO_WRAPPERS = frozenset({"gemma3n", "gemma4", "gemma4_unified"})
 # Wrappers whose published configs may keep the language model's keys at the top level
-_FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl"})
+_FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl", "fuyu"})
+# Wrappers whose image encoder is sized by their own keys, without a vision_config (Fuyu's patch
+# embedding)
+_NO_VISION_CONFIG = frozenset({"fuyu"})
 SUPPORTED_MODEL_TYPES = tuple(sorted(set(IMPORTERS) | set(_WRAPPERS)))
 WRAPPER_TYPES = frozenset(_WRAPPERS)         # image-text checkpoints (language model + image encoder)
 # Where an unsupported type's message starts listing the supported ones (the app moves the list
@@ -74,8 +78,8 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
         inner["tie_word_embeddings"] = model_type in _TIED_WRAPPERS if tie is None else tie
         spec = spec_from_hf_config(inner, name)
         vision_cfg = config.get("vision_config")
-        if isinstance(vision_cfg, Mapping) or (model_type in _AUDIO_WRAPPERS
-                                               and isinstance(config.get("audio_config"), Mapping)):
+        if isinstance(vision_cfg, Mapping) or model_type in _NO_VISION_CONFIG or (
+                model_type in _AUDIO_WRAPPERS and isinstance(config.get("audio_config"), Mapping)):
             from .vision import ENCODERS
             try:
                 vision = ENCODERS[model_type](vision_cfg, spec.hidden_size, config)

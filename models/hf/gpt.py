@@ -3,7 +3,8 @@ StarCoder/SantaCoder (multi-query), GPT-Neo (local and global layers) and OPT, M
 BLOOM normalises the embedding), GPT-J and GPT-NeoX/Pythia (parallel attention and MLP, partial
 RoPE), Phi-1/2 (parallel, biased head), Falcon (parallel layers, MQA in 7B, grouped KV with two
 norms in 40B/180B), StarCoder2 (biases, plain GELU MLP, sliding window), StableLM (partial RoPE,
-optional parallel block and per-head QK-norm) and Cohere's Command R family (parallel block with one
+optional parallel block and per-head QK-norm), Persimmon (biased QK LayerNorms, squared ReLU) and
+Cohere's Command R family (parallel block with one
 bias-free LayerNorm; Command R7B interleaves sliding RoPE layers with global NoPE ones); and the
 older ones: GPT-1 (openai-gpt: post-norm, no final norm), CodeGen (GPT-J's layout), XGLM and CTRL
 (sinusoidal positions, computed rather than stored), BioGPT (learned positions with two extra rows) and
@@ -235,6 +236,21 @@ def import_stablelm(cfg: Config, name: str):
                       rope_fraction=rope_fraction(cfg))
 
 
+def import_persimmon(cfg: Config, name: str):
+    """Persimmon (Adept; Fuyu's language model): MHA with a fused biased QKV and a biased output,
+    QK LayerNorms over head_dim shared by the heads, with biases (qk_layernorm), half of each head
+    rotated by default, a squared-ReLU MLP with biases, biased LayerNorms, an untied head."""
+    d, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    heads = as_int(cfg, "num_attention_heads")
+    qk_norm = bool(get(cfg, "qk_layernorm", default=True))
+    attn = Attention(heads=heads, kv_heads=heads, head_dim=d // heads, qkv_bias=True, out_bias=True,
+                     qk_norm="head" if qk_norm else "none", qk_norm_bias=qk_norm)
+    ffn = DenseFFN(d_ff=as_int(cfg, "intermediate_size"), gated=False,
+                   activation=activation(get(cfg, "hidden_act", default="relu2")), bias=True)
+    return build_spec(cfg, name, [Layer((attn,), (ffn,))] * n, norm="layernorm", norm_bias=True,
+                      rope_fraction=rope_fraction(cfg))
+
+
 def import_cohere(cfg: Config, name: str):
     """Command R / R+ (cohere) and Command R7B / A (cohere2): attention and SwiGLU side by side
     after one bias-free LayerNorm, a tied head. Command R+ adds per-head QK LayerNorms; cohere2
@@ -361,7 +377,7 @@ IMPORTERS = {
     "gpt2": import_gpt2, "gpt_bigcode": import_gpt_bigcode, "gpt_neo": import_gpt_neo, "opt": import_opt,
     "mpt": import_mpt, "bloom": import_bloom, "phi": import_phi, "falcon": import_falcon, "gptj": import_gptj,
     "gpt_neox": import_gpt_neox, "starcoder2": import_starcoder2, "stablelm": import_stablelm,
-    "cohere": import_cohere, "cohere2": import_cohere, "codegen": import_codegen,
+    "persimmon": import_persimmon, "cohere": import_cohere, "cohere2": import_cohere, "codegen": import_codegen,
     "openai-gpt": import_openai_gpt, "xglm": import_xglm, "biogpt": import_biogpt,
     "gpt_neox_japanese": import_gpt_neox_japanese, "ctrl": import_ctrl,
 }

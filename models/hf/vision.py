@@ -15,6 +15,7 @@ OneVision add an image_newline vector.
 LFM2-VL: a SigLIP 2 NaFlex tower, pixel unshuffle and a LayerNorm-then-two-layer projector.
 Idefics3 and SmolVLM: a SigLIP-shaped tower without its head, pixel shuffle, one linear.
 Aria: the same tower, then a projector whose learned queries cross-attend to the patches.
+Fuyu: no tower; one biased linear embeds each patch's pixels into the text width.
 Aya Vision: a SigLIP tower, pixel shuffle, a LayerNorm and a SwiGLU adapter.
 InternVL: InternViT (layer scale, optional QK-norm), pixel unshuffle and a two-layer projector.
 GLM-4.1V / GLM-4.5V: a 3D-patch ViT with RMSNorms, a downsampling conv and a SwiGLU merger.
@@ -292,6 +293,14 @@ def aria_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, 
     return VisionEncoder(params=params, name=f"{name.replace('SigLIP', 'SigLIP-shaped')} + {queries}-query projector")
 
 
+def fuyu_vision(vcfg: Mapping[str, Any] | None, text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """Fuyu: vision_embed_tokens, a biased linear from patch_size^2 x num_channels pixels to the text
+    width; the patches then enter the decoder as tokens (no vision_config: the wrapper's own keys)."""
+    p, c = _g(config, "patch_size", 30), _g(config, "num_channels", 3)
+    return VisionEncoder(params=p * p * c * text_hidden + text_hidden,
+                         name=f"linear patch embedding ({p}x{p}x{c} pixels)")
+
+
 ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
             "qwen2_vl": qwen2_vl_vision, "qwen2_5_vl": qwen2_5_vl_vision, "qwen3_5": qwen3_5_vision,
             "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision,
@@ -299,4 +308,4 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "lfm2_vl": lfm2_vl_vision, "idefics3": idefics3_vision, "smolvlm": idefics3_vision,
             "aya_vision": aya_vision, "internvl": internvl_vision, "glm4v": glm4v_vision,
             "glm4v_moe": glm4v_vision, "gemma3n": gemma3n_encoders, "gemma4": gemma4_encoders,
-            "gemma4_unified": gemma4_unified_encoders, "aria": aria_vision}
+            "gemma4_unified": gemma4_unified_encoders, "aria": aria_vision, "fuyu": fuyu_vision}
