@@ -591,7 +591,8 @@ def _linear_attention_components(la: LinearAttention, d: int, i: str) -> list[Co
             _lin(f"output_gate{i}", "gate", "mixer", d, vt, False, "d", "value_heads*value_dim",
                  f"{d} -> {vt}"),
             Component(f"lightning attention{i}", "recurrence", "mixer", state, 0,
-                      "S_t = S_{t-1} + k_t v_t^T (with decay);  o_t = q_t S_t"),
+                      "S_t = lambda_h S_{t-1} + k_t v_t^T;  o_t = q_t S_t;  lambda_h = exp(-ALiBi slope_h"
+                      + (" x (1 - l/(L-1)) at layer l)" if la.decay_by_depth else ")")),
             _kept(f"norm{i}", "norm", "mixer", vt, f"value_heads*value_dim = {vt}",
                   f"RMSNorm over all {vh} heads, then x sigmoid(gate)"),
         ]
@@ -886,7 +887,8 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
                 f"{mx.value_dim} per sequence, updated by the delta rule each token"
                 if mx.variant != "lightning" else
                 f"{variant}: constant state of {mx.value_heads} heads x {mx.key_dim} x "
-                f"{mx.value_dim} per sequence")
+                f"{mx.value_dim} per sequence" + (", decaying less with depth (none in the last layer)"
+                                                  if mx.decay_by_depth else ""))
         elif isinstance(mx, ShortConv):
             recurrence_text = recurrence_text or (
                 f"gated short convolution: {mx.kernel} taps over {mx.channels} channels; the state is "

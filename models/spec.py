@@ -311,6 +311,9 @@ class LinearAttention(_Part):
     # gated_deltanet: beta = 2 sigmoid(b), in (0, 2), so a step may flip the state's component
     # along a key (OLMo hybrid's allow_neg_eigval); False: sigmoid(b)
     negative_eigenvalues: bool = False
+    # lightning: layer l of L decays with its heads' slopes times 1 - l / (L - 1) + 1e-5, so the
+    # last layer hardly forgets (MiniMax-01); False: the same slopes in every layer
+    decay_by_depth: bool = False
 
     def validate(self, path: str) -> None:
         for name in ("key_heads", "value_heads", "key_dim", "value_dim"):
@@ -318,9 +321,10 @@ class LinearAttention(_Part):
         _non_negative(f"{path}.conv_kernel", self.conv_kernel)
         _choice(f"{path}.variant", self.variant, LINEAR_VARIANTS)
         _boolean(f"{path}.negative_eigenvalues", self.negative_eigenvalues)
-        if self.negative_eigenvalues and self.variant != "gated_deltanet":
-            raise SpecError(f"{path}.negative_eigenvalues", f"only the gated_deltanet variant takes it, not "
-                                                            f"{self.variant}")
+        _boolean(f"{path}.decay_by_depth", self.decay_by_depth)
+        for name, variant in (("negative_eigenvalues", "gated_deltanet"), ("decay_by_depth", "lightning")):
+            if getattr(self, name) and self.variant != variant:
+                raise SpecError(f"{path}.{name}", f"only the {variant} variant takes it, not {self.variant}")
         if self.value_heads % self.key_heads:
             raise SpecError(f"{path}.key_heads", f"value_heads ({self.value_heads}) must be "
                             f"divisible by key_heads ({self.key_heads})")

@@ -138,7 +138,7 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     torch.manual_seed(seed)
     eps = getattr(config, "rms_norm_eps", None) or getattr(config, "layer_norm_eps", None) or 1e-5
     # (the block's RoPE base is the spec's, as imported: it must be transformers' ``theta``)
-    ours = build_layer(spec, spec.blocks[spec.layout[index]], dtype=torch.float64, eps=eps).eval()
+    ours = build_layer(spec, spec.blocks[spec.layout[index]], dtype=torch.float64, eps=eps, index=index).eval()
     with torch.no_grad():
         for p in ours.parameters():
             p.normal_(0, 0.3) if p.dim() > 1 else p.uniform_(0.5, 1.5)
@@ -196,14 +196,15 @@ RECURRENT = ("SSM", "LinearAttention", "ShortConv")
 
 def mixer_error(cfg: dict, attr: str, *, convert: Callable[[dict], dict] | None = None, seed: int = 0,
                 batch: int = 2, tokens: int = 9, eps_name: str = "rms_norm_eps",
-                call: dict | None = None) -> tuple[float, str]:
+                call: dict | None = None, layer: int | None = None) -> tuple[float, str]:
     """Relative error of our first recurrent mixer (Mamba-1/2, a linear attention, a short
     convolution) against the module ``attr`` of transformers' decoder layer at the same index,
     with the same random float64 weights and inputs: transformers' torch path (its CUDA kernels
     are not used on the CPU). ``convert`` turns our weights into transformers' layout where it
     stores the same matrices otherwise (fused or regrouped rows); buffers transformers derives from
     its config (MiniMax's decay rates) are left to it. Returns (the error, transformers' class
-    name). ``call``: keyword arguments transformers' module insists on.
+    name). ``call``: keyword arguments transformers' module insists on; ``layer``: the index of
+    the recurrent layer to compare (None: the first).
     """
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -216,11 +217,13 @@ def mixer_error(cfg: dict, attr: str, *, convert: Callable[[dict], dict] | None 
     base = getattr(model, "model", None) or model.backbone
     spec = spec_from_hf_config(cfg)
     index, j = next((i, j) for i, name in enumerate(spec.layout)
-                    for j, m in enumerate(spec.blocks[name].mixers) if type(m).__name__ in RECURRENT)
+                    for j, m in enumerate(spec.blocks[name].mixers)
+                    if type(m).__name__ in RECURRENT and (layer is None or i == layer))
     ref = getattr(base.layers[index], attr).double().eval()
     eps = getattr(config, eps_name, None) or 1e-6
     torch.manual_seed(seed)
-    ours = build_layer(spec, spec.blocks[spec.layout[index]], dtype=torch.float64, eps=eps).mixers[j].eval()
+    ours = build_layer(spec, spec.blocks[spec.layout[index]], dtype=torch.float64, eps=eps,
+                       index=index).mixers[j].eval()
     with torch.no_grad():
         for name, p in ours.named_parameters():
             if name in ("A_log", "dt_bias") or name.endswith((".A_log", ".dt_bias")):

@@ -54,6 +54,10 @@ def _olmo_hybrid_projections(w: dict) -> dict:
             "a_proj.weight": a, "o_norm.weight": norm, "o_proj.weight": out}
 
 
+MINIMAX = dict(head_dim=16, num_key_value_heads=4, num_local_experts=2, num_experts_per_tok=1,
+               layer_types=["linear_attention"], block_size=4, rms_norm_eps=1e-6)
+
+
 def _minimax_rows(w: dict) -> dict:
     """Our [q | k | v] rows of qkv_proj as MiniMax stores them: per head, its q, k and v rows."""
     q, k, v = w["qkv_proj.weight"].chunk(3)
@@ -109,20 +113,30 @@ CASES = {
                                       mlp_layer_types=["dense"], linear_attn_config={
                                           "head_dim": 16, "num_heads": 4, "short_conv_kernel_size": 4}),
                     _kimi_delta_names),
-    # MiniMax's lightning attention in its first layer, where transformers' decay slopes are ALiBi's
-    # times 1 + 1e-5 (later layers scale them by 1 - l / (L - 1), which the block does not)
-    "minimax": ("self_attn", dict(head_dim=16, num_key_value_heads=4, num_local_experts=2, num_experts_per_tok=1,
-                                  layer_types=["linear_attention"], block_size=4, rms_norm_eps=1e-6), _minimax_rows),
+    # MiniMax's lightning attention in its first layer, its decay slopes ALiBi's times 1 + 1e-5
+    "minimax": ("self_attn", MINIMAX, _minimax_rows),
     # LFM2's gated short convolution
     "lfm2": ("conv", dict(layer_types=["conv"], block_auto_adjust_ff_dim=False), None),
 }
 
 
+MINIMAX_CALL = {"position_embeddings": None, "attention_mask": None}
+
+
 @pytest.mark.parametrize("model_type", list(CASES))
 def test_a_recurrent_mixer_equals_transformers_mixer(model_type):
     attr, changes, convert = CASES[model_type]
-    call = {"position_embeddings": None, "attention_mask": None} if model_type == "minimax" else None
+    call = MINIMAX_CALL if model_type == "minimax" else None
     error, name = mixer_error(default_config(model_type, **{**SMALL, **changes}), attr, convert=convert, call=call,
                               eps_name="layer_norm_epsilon" if model_type == "nemotron_h" else "rms_norm_eps")
-    # transformers runs parts of its scans in float32; MiniMax's slopes are 1e-5 off ALiBi's here
-    assert error < (1e-5 if model_type == "minimax" else 1e-6), (name, error)
+    assert error < 1e-6, (name, error)          # (transformers runs parts of its scans in float32)
+
+
+@pytest.mark.parametrize("layer", [1, 3])
+def test_minimax_decay_slows_with_depth_as_in_transformers(layer):
+    """Layer l of L decays with ALiBi's slopes times 1 - l / (L - 1) + 1e-5: at the last layer
+    hardly at all. With the first layer's slopes everywhere the last is 90% off here."""
+    cfg = default_config("minimax", **{**SMALL, **MINIMAX, "num_hidden_layers": 4,
+                                       "layer_types": ["linear_attention"] * 4})
+    error, name = mixer_error(cfg, "self_attn", convert=_minimax_rows, call=MINIMAX_CALL, layer=layer)
+    assert error < 1e-6, (name, error)

@@ -824,8 +824,10 @@ def test_a_config_in_the_hugging_face_cache_is_named_by_its_repo(tmp_path):
 @pytest.mark.parametrize("changes, field", [
     ({"variant": "lightning", "negative_eigenvalues": True}, "negative_eigenvalues"),   # a delta rule's beta only
     ({"negative_eigenvalues": 1}, "negative_eigenvalues"),
+    ({"decay_by_depth": True}, "decay_by_depth"),          # lightning's fixed slopes only
+    ({"variant": "lightning", "decay_by_depth": "yes"}, "decay_by_depth"),
 ])
-def test_linear_attention_beta_range_rules_name_the_field(changes, field):
+def test_linear_attention_variant_rules_name_the_field(changes, field):
     with pytest.raises(SpecError) as err:
         LinearAttention(**{"key_heads": 2, "value_heads": 4, "key_dim": 8, "value_dim": 8, **changes}).validate("m")
     assert err.value.field == f"m.{field}"

@@ -49,9 +49,11 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
                 rope_theta: float = 10000.0, eps: float = 1e-6, attn_impl: str = "sdpa",
                 moe_impl: str = "loop", dtype: torch.dtype | None = None,
                 device: torch.device | str | None = None, rope_interleaved: bool = False,
-                rope_scaling: S.RopeScaling | None = None, norm: str = "rmsnorm") -> nn.Module:
+                rope_scaling: S.RopeScaling | None = None, norm: str = "rmsnorm",
+                depth: tuple[int, int] = (0, 1)) -> nn.Module:
     """One mixer (Attention, MLA, LinearAttention, SSM, ShortConv) or FFN (DenseFFN, MoEFFN) of the
-    spec; ``norm`` is the model's norm form, which attention's QK norms take."""
+    spec; ``norm`` is the model's norm form, which attention's QK norms take; ``depth`` the layer's
+    index and the model's layer count (MiniMax's decay by depth)."""
     with torch.device(device or "cpu"):
         if isinstance(part, S.Attention):
             m = Attention(part, hidden, rope_fraction=rope_fraction, position=position,
@@ -61,7 +63,7 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
             m = MLA(part, hidden, position=position, rope_theta=rope_theta,
                     rope_interleaved=rope_interleaved, rope_scaling=rope_scaling)
         elif isinstance(part, S.LinearAttention):
-            m = build_linear_attention(part, hidden, eps=eps)
+            m = build_linear_attention(part, hidden, eps=eps, depth=depth)
         elif isinstance(part, S.SSM):
             m = build_ssm(part, hidden, eps=eps)
         elif isinstance(part, S.ShortConv):
@@ -279,9 +281,13 @@ def apply_update(state: dict, update: dict, pos: int) -> None:
 
 
 def build_layer(spec: S.ModelSpec, layer: S.Layer, dtype: torch.dtype = torch.float32,
-                device: torch.device | str = "cpu", **block_kw) -> DecoderLayer:
-    """A decoder layer of ``spec`` at its true dimensions. ``block_kw``: rope_theta, eps,
-    attn_impl ("sdpa" | "eager"), moe_impl ("loop" | "dense")."""
+                device: torch.device | str = "cpu", index: int | None = None, **block_kw) -> DecoderLayer:
+    """A decoder layer of ``spec`` at its true dimensions, as layer ``index`` of the model (None:
+    the first layer of its kind). ``block_kw``: rope_theta, eps, attn_impl ("sdpa" | "eager"),
+    moe_impl ("loop" | "dense")."""
+    layers = spec.layers
+    if index is None:
+        index = next((i for i, other in enumerate(layers) if other == layer), 0)
     with torch.device(device):
-        m = DecoderLayer(spec, layer, device=device, **block_kw)
+        m = DecoderLayer(spec, layer, device=device, depth=(index, len(layers)), **block_kw)
     return m.to(dtype)

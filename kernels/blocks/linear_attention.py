@@ -232,7 +232,8 @@ class Lightning(_Recurrent):
     """MiniMax-01 Lightning attention (its recurrent form). FLOPs per token: 2*D*(2Kt + Vt) +
     2*D*Vt (gate) + 2*Vt*D, plus about 4*Hv*dk*dv in the recurrence."""
 
-    def __init__(self, cfg: S.LinearAttention, hidden: int, *, eps: float = 1e-6):
+    def __init__(self, cfg: S.LinearAttention, hidden: int, *, eps: float = 1e-6,
+                 depth: tuple[int, int] = (0, 1)):
         super().__init__()
         self.cfg = cfg
         self.Hk, self.Hv, self.dk, self.dv = cfg.key_heads, cfg.value_heads, cfg.key_dim, cfg.value_dim
@@ -242,8 +243,12 @@ class Lightning(_Recurrent):
         self.output_gate = nn.Linear(hidden, Vt, bias=False)
         self.norm = RMSNorm(Vt, eps)                                       # over all heads
         self.out_proj = nn.Linear(Vt, hidden, bias=False)
-        # fixed per-head decay lambda_h = exp(-slope_h), ALiBi's slopes (not a parameter)
-        self.register_buffer("decay", torch.exp(-alibi_slopes(self.Hv)), persistent=False)
+        # fixed per-head decay lambda_h = exp(-slope_h), ALiBi's slopes (not a parameter), scaled
+        # at layer l of L by 1 - l / (L - 1) + 1e-5 where the spec says so (MiniMax-01's
+        # get_slope_rate, its 1e-5 in the denominator too)
+        layer, layers = depth
+        scale = 1 - layer / (layers - 1 + 1e-5) + 1e-5 if cfg.decay_by_depth else 1.0
+        self.register_buffer("decay", torch.exp(-alibi_slopes(self.Hv) * scale), persistent=False)
 
     def out_weight(self):
         return self.out_proj.weight
@@ -269,6 +274,9 @@ class Lightning(_Recurrent):
         return self.out_proj(o.to(dtype))
 
 
-def build_linear_attention(cfg: S.LinearAttention, hidden: int, **kw) -> nn.Module:
-    cls = {"gated_deltanet": GatedDeltaNet, "kimi_delta": KimiDelta, "lightning": Lightning}[cfg.variant]
-    return cls(cfg, hidden, **kw)
+def build_linear_attention(cfg: S.LinearAttention, hidden: int, *, depth: tuple[int, int] = (0, 1),
+                           **kw) -> nn.Module:
+    """``depth``: (the layer's index, the model's layer count), which Lightning's decay may take."""
+    if cfg.variant == "lightning":
+        return Lightning(cfg, hidden, depth=depth, **kw)
+    return {"gated_deltanet": GatedDeltaNet, "kimi_delta": KimiDelta}[cfg.variant](cfg, hidden, **kw)

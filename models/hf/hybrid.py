@@ -99,7 +99,7 @@ def import_minimax(cfg: Config, name: str):
     attn = gqa_attention(cfg, hidden=hidden, qkv_bias=False, out_bias=False)
     heads = as_int(cfg, "num_attention_heads")
     lightning = LinearAttention(key_heads=heads, value_heads=heads, key_dim=attn.head_dim,
-                                value_dim=attn.head_dim, variant="lightning", conv_kernel=0)
+                                value_dim=attn.head_dim, variant="lightning", conv_kernel=0, decay_by_depth=True)
     moe = MoEFFN(experts=as_int(cfg, "num_local_experts"), top_k=as_int(cfg, "num_experts_per_tok"),
                  d_expert=as_int(cfg, "intermediate_size"),
                  activation=activation(get(cfg, "hidden_act", default="silu")))
