@@ -737,6 +737,26 @@ def _ffn_components(f, d: int, i: str) -> list[Component]:
     return out
 
 
+# the muP multipliers a part may carry (Falcon-H1), as the diagram names them
+_MULTIPLIERS = {Attention: (("in_scale", "attention input"), ("key_scale", "keys"), ("out_scale", "attention output")),
+                SSM: (("in_scale", "SSM input"), ("out_scale", "SSM output")),
+                DenseFFN: (("gate_scale", "MLP gate"), ("out_scale", "MLP output"))}
+
+
+def mup_multipliers_text(layer: Layer) -> str:
+    """The layer's muP multipliers other than 1, e.g. "keys x 0.22, SSM z/x/B/C/dt rows x
+    (0.5, 1.5, 0.8, 1.2, 2)"; empty where there are none."""
+    bits = []
+    for part in (*layer.mixers, *layer.ffns):
+        for name, label in _MULTIPLIERS.get(type(part), ()):
+            value = getattr(part, name)
+            if value != 1.0:
+                bits.append(f"{label} x {value:.4g}")
+        if isinstance(part, SSM) and part.proj_scales:
+            bits.append("SSM z/x/B/C/dt rows x (" + ", ".join(f"{v:.4g}" for v in part.proj_scales) + ")")
+    return "; ".join(bits)
+
+
 def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], str]:
     d = spec.hidden_size
     np_ = norm_params(spec)
@@ -988,7 +1008,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
                        ("Latent cache", latent_text), ("Window", window_text),
                        ("Router", router_text), ("Experts", experts_text),
                        ("Shared experts", shared_text if experts else ""),
-                       ("Recurrence", recurrence_text)):
+                       ("Recurrence", recurrence_text), ("muP multipliers", mup_multipliers_text(layer))):
         if value:
             props.append((key, value))
     for comp, c in parts.items():

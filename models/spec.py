@@ -76,6 +76,12 @@ def _scalar(path: str, value: Any, *, zero: bool = True) -> None:
         raise SpecError(path, f"must be {'zero or ' if zero else ''}positive, got {value!r}")
 
 
+def _multipliers(path: str, part: Any, names: tuple[str, ...]) -> None:
+    """muP's multipliers (Falcon-H1): finite and positive; 1 is none."""
+    for name in names:
+        _scalar(f"{path}.{name}", getattr(part, name), zero=False)
+
+
 def _choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise SpecError(path, f"must be one of {', '.join(choices)}; got {value!r}")
@@ -166,6 +172,12 @@ class Attention(_Part):
     scale: float = 0.0
     # Gemma 2's attention soft-cap c: scores -> c * tanh(scores / c) before the softmax. 0: none
     softcap: float = 0.0
+    # muP's multipliers (Falcon-H1: attention_in_, key_ and attention_out_multiplier): the input,
+    # the keys (after k_proj) and the output (after o_proj) times these. Like any scalar on a
+    # projection they change the numbers, not the cost
+    in_scale: float = 1.0
+    key_scale: float = 1.0
+    out_scale: float = 1.0
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_heads", "head_dim"):
@@ -193,6 +205,7 @@ class Attention(_Part):
         _scalar(f"{path}.scale", self.scale)
         _scalar(f"{path}.softcap", self.softcap)
         _scalar(f"{path}.rope_theta", self.rope_theta)
+        _multipliers(path, self, ("in_scale", "key_scale", "out_scale"))
         if self.value_from_key and self.vdim != self.head_dim:
             raise SpecError(f"{path}.v_head_dim", f"values taken from the keys have head_dim "
                                                   f"({self.head_dim}) channels, not {self.vdim}")
@@ -352,9 +365,28 @@ class SSM(_Part):
     # time_step_min; others: time_step_limit); dt_max 0: no cap
     dt_min: float = 0.0
     dt_max: float = 0.0
+    # muP's multipliers (Falcon-H1: ssm_in_multiplier, ssm_out_multiplier, ssm_multipliers): the
+    # input and the output times a scalar, in_proj's z, x, B, C and dt rows each times their own
+    # (mamba2; empty: none)
+    in_scale: float = 1.0
+    out_scale: float = 1.0
+    proj_scales: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.proj_scales, list):        # a spec file's list, kept hashable
+            object.__setattr__(self, "proj_scales", tuple(self.proj_scales))
 
     def validate(self, path: str) -> None:
         _choice(f"{path}.variant", self.variant, ("mamba2", "mamba1"))
+        _multipliers(path, self, ("in_scale", "out_scale"))
+        if not isinstance(self.proj_scales, tuple) or len(self.proj_scales) not in (0, 5):
+            raise SpecError(f"{path}.proj_scales", f"must list 5 multipliers (z, x, B, C, dt) or none, got "
+                                                   f"{self.proj_scales!r}")
+        for i, value in enumerate(self.proj_scales):
+            _scalar(f"{path}.proj_scales[{i}]", value, zero=False)
+        for name in ("in_scale", "out_scale", "proj_scales"):
+            if getattr(self, name) not in (1.0, ()) and self.variant != "mamba2":
+                raise SpecError(f"{path}.{name}", "muP's multipliers are modelled on mamba2 mixers only")
         for name in ("d_inner", "d_state", "conv_kernel"):
             _positive(f"{path}.{name}", getattr(self, name))
         for name in ("heads", "groups", "dt_rank"):
@@ -424,9 +456,16 @@ class DenseFFN(_Part):
     # normal quantile of this fraction (a Gaussian top-k, the rest zeroed; 0: off). No weights.
     activation_sparsity: float = 0.0
     inner_norm: bool = False       # BitNet: an RMSNorm over the d_ff hidden before down_proj
+    # muP's multipliers (Falcon-H1's mlp_multipliers): the gate's pre-activation and the output
+    # times these
+    gate_scale: float = 1.0
+    out_scale: float = 1.0
 
     def validate(self, path: str) -> None:
         _positive(f"{path}.d_ff", self.d_ff)
+        _multipliers(path, self, ("gate_scale", "out_scale"))
+        if self.gate_scale != 1.0 and not self.gated:
+            raise SpecError(f"{path}.gate_scale", "scales the gate: only a gated FFN has one")
         for name in ("gated", "bias", "inner_norm"):
             _boolean(f"{path}.{name}", getattr(self, name))
         _choice(f"{path}.activation", self.activation, ACTIVATIONS)

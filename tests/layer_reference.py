@@ -111,7 +111,8 @@ def gpt_oss_expert_weights(ours: dict, prefix: str = "mlp") -> dict:
 def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict | None = None,
                 convert: Callable[[dict], dict] | None = None, flip_rotation: bool = False, seed: int = 0,
                 batch: int = 2, tokens: int = 7, attention: str = "sdpa", half_angles: bool = False,
-                interleaved_angles: bool = False, convert_mixer: Callable[[dict], dict] | None = None) -> float:
+                interleaved_angles: bool = False, convert_mixer: Callable[[dict], dict] | None = None,
+                mixer_names: tuple[str, ...] = ("self_attn",), ffn_name: str = "mlp") -> float:
     """Relative error (max abs difference over max abs value) of our layer ``index`` against
     transformers' on fresh float64 inputs. ``rename`` maps our FFN module names to transformers'
     (nanochat's fc1/fc2); ``convert`` turns our FFN's weights into transformers' (MoE layouts);
@@ -119,7 +120,8 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     without SDPA in transformers (its softmax is float32); ``half_angles``: the layer takes one angle
     per rotated pair (gpt-oss); ``interleaved_angles``: each angle twice in a row (Cohere's cos and
     sin); ``convert_mixer`` turns our attention's weights into transformers' (fused or per-head
-    modules). A sliding layer gets its window's mask."""
+    modules); ``mixer_names`` and ``ffn_name``: transformers' modules for our mixers, in order (Falcon-H1:
+    self_attn, mamba), and our FFN. A sliding layer gets its window's mask."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from kernels.blocks import build_layer
@@ -146,14 +148,16 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
             if name.endswith("score_bias"):          # it must change which experts win
                 b.uniform_(-0.5, 0.5)
     mixer = ours.mixers[0].state_dict()
-    weights = {f"self_attn.{n}": t for n, t in (convert_mixer(mixer) if convert_mixer else mixer).items()}
+    weights = {f"{mixer_names[0]}.{n}": t for n, t in (convert_mixer(mixer) if convert_mixer else mixer).items()}
+    for name, other in zip(mixer_names[1:], ours.mixers[1:]):
+        weights.update({f"{name}.{n}": t for n, t in other.state_dict().items()})
     ffn = ours.ffns[0].state_dict()
     if convert is not None:
         weights.update(convert(ffn))
     else:
         for n, t in ffn.items():
             head, _, tail = n.partition(".")
-            weights[f"mlp.{(rename or {}).get(head, head)}.{tail}"] = t
+            weights[f"{ffn_name}.{(rename or {}).get(head, head)}.{tail}"] = t
     for name, norm in zip(norm_names, ours.norms):
         weights.update({f"{name}.{n}": t for n, t in norm.state_dict().items()})
     centred = _zero_centred(ref)

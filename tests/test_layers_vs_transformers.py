@@ -224,6 +224,33 @@ def test_minicpm3_mla_layer_equals_transformers_layer(longrope):
     assert layer_error(cfg, index=1, tokens=11) < (1e-7 if longrope else 1e-12)
 
 
+# Falcon-H1 at test size, and muP's multipliers inside its layer set off 1
+FALCON_H1 = dict(mamba_d_ssm=128, mamba_n_heads=8, mamba_d_head=16, mamba_n_groups=1, mamba_d_state=16, head_dim=16)
+FALCON_H1_MUP = dict(attention_in_multiplier=0.7, key_multiplier=1.6, attention_out_multiplier=0.4,
+                     ssm_in_multiplier=1.3, ssm_out_multiplier=0.6, ssm_multipliers=[0.5, 1.5, 0.8, 1.2, 2.0],
+                     mlp_multipliers=[1.7, 0.3])
+
+
+@pytest.mark.parametrize("mup", [False, True], ids=["plain", "mup-multipliers"])
+def test_falcon_h1_layer_equals_transformers_layer(mup):
+    """Attention and Mamba-2 side by side on one norm, then the MLP: the whole layer, with muP's nine
+    multipliers (the attention's input, keys and output; the SSM's input, z/x/B/C/dt rows and
+    output; the MLP's gate and output). Without them the second case is 68% off. (transformers runs
+    parts of its scan in float32.)"""
+    cfg = default_config("falcon_h1", **{**SMALL, **FALCON_H1, **(FALCON_H1_MUP if mup else {})})
+    assert layer_error(cfg, mixer_names=("self_attn", "mamba"), ffn_name="feed_forward",
+                       norm_names=("input_layernorm", "pre_ff_layernorm")) < 1e-6
+
+
+def test_falcon_h1_blocks_with_multipliers_run_through_torch_and_onnx_runtime():
+    """(the SSM's row multipliers are a buffer the exported graph holds as a constant)"""
+    from block_cases import assert_blocks_run
+    from models.hf import spec_from_hf_config
+    cfg = default_config("falcon_h1", **{**SMALL, **FALCON_H1, **FALCON_H1_MUP, "num_hidden_layers": 2,
+                                         "vocab_size": 512})
+    assert_blocks_run(spec_from_hf_config(cfg))
+
+
 def test_deepseek_v3_mla_layer_with_yarn_takes_mscale_squared():
     """YaRN (factor 40, mscale_all_dim 1, DeepSeek-V3's own) multiplies MLA's softmax scale by
     mscale^2 = (0.1 ln 40 + 1)^2 = 1.87: without it the layer is 26% off here. YaRN's stretched

@@ -321,3 +321,15 @@ def test_attention_in_blocks_of_queries_equals_one_call():
         got = m(x)
     assert calls == [3, 3, 3, 2]
     assert (got - want).abs().max().item() < 1e-12
+
+
+def test_the_diagram_lists_falcon_h1s_multipliers_inside_the_layer():
+    pytest.importorskip("transformers")
+    from hf_reference import default_config
+    spec = spec_from_hf_config(default_config("falcon_h1", key_multiplier=0.22, mlp_multipliers=[1.0, 0.25],
+                                              ssm_multipliers=[0.5, 1.5, 0.8, 1.2, 2.0]))
+    (block,) = diagram_model(spec).blocks.values()
+    assert dict(block.properties)["muP multipliers"] == (
+        "keys x 0.22; SSM z/x/B/C/dt rows x (0.5, 1.5, 0.8, 1.2, 2); MLP output x 0.25")
+    plain = diagram_model(spec_from_hf_config(default_config("falcon_h1")))
+    assert all("muP multipliers" not in dict(b.properties) for b in plain.blocks.values())

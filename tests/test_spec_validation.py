@@ -833,6 +833,31 @@ def test_linear_attention_variant_rules_name_the_field(changes, field):
     assert err.value.field == f"m.{field}"
 
 
+@pytest.mark.parametrize("part, changes, field", [
+    (Attention(heads=4, kv_heads=2, head_dim=16), {"key_scale": 0.0}, "key_scale"),
+    (Attention(heads=4, kv_heads=2, head_dim=16), {"in_scale": float("nan")}, "in_scale"),
+    (SSM(d_inner=64, d_state=16, heads=4), {"proj_scales": (1.0, 2.0)}, "proj_scales"),
+    (SSM(d_inner=64, d_state=16, heads=4), {"proj_scales": (1.0, 2.0, 1.0, 1.0, -1.0)}, "proj_scales[4]"),
+    (SSM(d_inner=64, d_state=16, variant="mamba1", dt_rank=4), {"out_scale": 0.5}, "out_scale"),
+    (DenseFFN(d_ff=64, gated=False), {"gate_scale": 2.0}, "gate_scale"),
+    (DenseFFN(d_ff=64), {"out_scale": "1"}, "out_scale"),
+])
+def test_mup_multiplier_rules_name_the_field(part, changes, field):
+    """Falcon-H1's multipliers: positive and finite; five SSM row multipliers, on Mamba-2 only; a
+    gate multiplier needs a gate."""
+    with pytest.raises(SpecError) as err:
+        dataclasses.replace(part, **changes).validate("m")
+    assert err.value.field == f"m.{field}"
+
+
+def test_a_spec_file_lists_the_ssm_row_multipliers():
+    ssm = SSM(d_inner=64, d_state=16, heads=4, proj_scales=(0.5, 1.5, 0.8, 1.2, 2.0))
+    spec = ModelSpec(name="m", vocab_size=16, hidden_size=32, context_length=64,
+                     blocks={"ssm": Layer(mixers=(ssm,), ffns=(DenseFFN(d_ff=64),))}, layout=("ssm",))
+    again = ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+    assert again == spec and hash(again.blocks["ssm"]) == hash(spec.blocks["ssm"])
+
+
 @pytest.mark.parametrize("changes, field", [({"dt_min": 0.1, "dt_max": 0.01}, "dt_max"), ({"dt_min": -1.0}, "dt_min"),
                                             ({"dt_max": float("inf")}, "dt_max")])
 def test_mamba2_step_clamp_rules_name_the_field(changes, field):

@@ -298,6 +298,8 @@ class Attention(nn.Module):
         B, L, _ = x.shape
         H, KV, hd, vd = self.H, self.KV, self.hd, self.vd
         gate = None
+        if self.cfg.in_scale != 1.0:                                 # Falcon-H1's muP multiplier
+            x = x * self.cfg.in_scale
         q = self.q_proj(x)
         if self.cfg.output_gate:                                     # Qwen3-Next: [q_h, gate_h] per head
             q, gate = q.view(B, L, H, 2 * hd).chunk(2, dim=-1)      # [B, L, H, hd] each
@@ -311,6 +313,8 @@ class Attention(nn.Module):
         if self.kv_shared:
             return self._queries(q, positions), None, None, gate
         k = self.k_proj(x)
+        if self.cfg.key_scale != 1.0:                                # Falcon-H1's key_multiplier
+            k = k * self.cfg.key_scale
         v = k if self.cfg.value_from_key else self.v_proj(x)
         if self.cfg.qk_norm == "full":
             k = self.k_norm(k)
@@ -378,7 +382,8 @@ class Attention(nn.Module):
             o = o * gate
         if self.cfg.out_norm:
             o = self.attn_sub_norm(o)
-        return self.o_proj(o)
+        o = self.o_proj(o)
+        return o * self.cfg.out_scale if self.cfg.out_scale != 1.0 else o
 
     # ---- prefill
     def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:

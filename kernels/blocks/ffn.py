@@ -64,9 +64,12 @@ class MLP(nn.Module):
     """
 
     def __init__(self, hidden: int, d_ff: int, *, gated: bool = True, activation: str = "silu",
-                 bias: bool = False, sparsity: float = 0.0, inner_norm: bool = False, eps: float = 1e-6):
+                 bias: bool = False, sparsity: float = 0.0, inner_norm: bool = False, eps: float = 1e-6,
+                 gate_scale: float = 1.0, out_scale: float = 1.0):
         super().__init__()
         self.gated, self.activation = gated, activation
+        # Falcon-H1's muP multipliers: the gate's pre-activation and the output
+        self.gate_scale, self.out_scale = gate_scale, out_scale
         # Gemma 3n's Gaussian top-k: the gate keeps what lies above mean + z std of its row
         self.sparsity_z = statistics.NormalDist().inv_cdf(sparsity) if sparsity else None
         if gated:
@@ -91,15 +94,19 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gated:
-            h = self._act(self._sparsify(self.gate_proj(x)), self.up_proj(x))
+            gate = self.gate_proj(x)
+            h = self._act(self._sparsify(gate * self.gate_scale if self.gate_scale != 1.0 else gate),
+                          self.up_proj(x))
         else:
             h = self._act(self.up_proj(x), None)
-        return self.down_proj(h if self.ffn_sub_norm is None else self.ffn_sub_norm(h))
+        y = self.down_proj(h if self.ffn_sub_norm is None else self.ffn_sub_norm(h))
+        return y * self.out_scale if self.out_scale != 1.0 else y
 
 
 def dense_ffn(cfg: S.DenseFFN, hidden: int, eps: float = 1e-6) -> MLP:
     return MLP(hidden, cfg.d_ff, gated=cfg.gated, activation=cfg.activation, bias=cfg.bias,
-               sparsity=cfg.activation_sparsity, inner_norm=cfg.inner_norm, eps=eps)
+               sparsity=cfg.activation_sparsity, inner_norm=cfg.inner_norm, eps=eps,
+               gate_scale=cfg.gate_scale, out_scale=cfg.out_scale)
 
 
 class MoE(nn.Module):

@@ -104,8 +104,21 @@ class Mamba2(nn.Module):
         if cfg.gated_norm:
             self.norm = GatedRMSNorm(E, E // G, eps)
         self.out_proj = nn.Linear(E, hidden, bias=cfg.proj_bias)
+        # Falcon-H1's muP: in_proj's z, x, B, C and dt rows each times its multiplier
+        if cfg.proj_scales:
+            sizes = (E, E, G * N, G * N, H)
+            self.register_buffer("proj_scale", torch.cat([torch.full((n,), float(m)) for n, m in
+                                                          zip(sizes, cfg.proj_scales)]), persistent=False)
+        else:
+            self.proj_scale = None
 
-    def _split(self, zxbcdt: torch.Tensor):
+    def _project(self, x: torch.Tensor):
+        """in_proj (with muP's multipliers around it where the spec has them) -> z, xBC, dt."""
+        if self.cfg.in_scale != 1.0:
+            x = x * self.cfg.in_scale
+        zxbcdt = self.in_proj(x)
+        if self.proj_scale is not None:
+            zxbcdt = zxbcdt * self.proj_scale.to(zxbcdt.dtype)
         E, GN = self.E, self.G * self.N
         return zxbcdt.split([E, E + 2 * GN, self.H], dim=-1)            # z, xBC, dt
 
@@ -131,7 +144,8 @@ class Mamba2(nn.Module):
 
     def _finish(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         y = self.norm(y, z) if self.cfg.gated_norm else y * F.silu(z)
-        return self.out_proj(y)
+        y = self.out_proj(y)
+        return y * self.cfg.out_scale if self.cfg.out_scale != 1.0 else y
 
     def new_state(self, batch: int, max_len: int = 0) -> dict:
         p = self.out_proj.weight
@@ -142,7 +156,7 @@ class Mamba2(nn.Module):
     def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:
         """Chunked prefill: x [B, L, D] -> [B, L, D]; leaves the final state in ``state``."""
         Bsz, L, _ = x.shape
-        z, xBC, dt = self._split(self.in_proj(x))
+        z, xBC, dt = self._project(x)
         st = state if state is not None else self.new_state(Bsz)
         xBC = wide(F.silu(causal_conv(self.conv1d, xBC, st["conv"])))
         xs, Bm, Cm = xBC.split([self.E, self.G * self.N, self.G * self.N], dim=-1)
@@ -158,7 +172,7 @@ class Mamba2(nn.Module):
         return self._finish(y.reshape(Bsz, L, self.E).to(x.dtype), z)
 
     def step(self, x: torch.Tensor, state: dict, pos: int = 0) -> torch.Tensor:
-        z, xBC, dt = self._split(self.in_proj(x[:, 0]))
+        z, xBC, dt = self._project(x[:, 0])
         xBC = F.silu(conv_step(self.conv1d, xBC, state["conv"]))
         y = self._recur(wide(xBC), wide(dt), state["ssm"]).to(x.dtype)
         return self._finish(y, z)[:, None]

@@ -305,10 +305,10 @@ def model_numerics(cfg: Config) -> dict[str, Any]:
     if mt in EMBEDDING_SQRT_D_TYPES or (flag and bool(get(cfg, flag[0], default=flag[1]))):
         out["embedding_scale"] = math.sqrt(as_int(cfg, "hidden_size", "d_model", "n_embd"))
     if mt in EMBEDDING_MULTIPLIER_TYPES:
-        out["embedding_scale"] = _positive_scalar(cfg, "embedding_multiplier", 1.0)
+        out["embedding_scale"] = positive_scalar(cfg, "embedding_multiplier", 1.0)
     if mt in LOGIT_SCALE_KEYS:
         key, default, divides = LOGIT_SCALE_KEYS[mt]
-        value = _positive_scalar(cfg, key, default)
+        value = positive_scalar(cfg, key, default)
         out["logit_scale"] = 1.0 / value if divides else value
     if mt in INTERLEAVED_ROPE_TYPES or (mt in ROPE_INTERLEAVE_FLAG_TYPES
                                         and bool(get(cfg, "rope_interleave", default=True))):
@@ -316,11 +316,11 @@ def model_numerics(cfg: Config) -> dict[str, Any]:
     if mt in FINAL_SOFTCAP_BY_DEFAULT:
         out["logit_softcap"] = scalar(cfg, "final_logit_softcapping", FINAL_SOFTCAP_BY_DEFAULT[mt])
     if mt in RESIDUAL_MULTIPLIER_TYPES:
-        out["residual_scale"] = _positive_scalar(cfg, "residual_multiplier", 1.0)
+        out["residual_scale"] = positive_scalar(cfg, "residual_multiplier", 1.0)
     return out
 
 
-def _positive_scalar(cfg: Config, key: str, default: float) -> float:
+def positive_scalar(cfg: Config, key: str, default: float) -> float:
     """A positive number under ``key``; absent or null: ``default``."""
     value = scalar(cfg, key, default) if cfg.get(key) is not None else default
     if value <= 0:

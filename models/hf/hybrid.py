@@ -13,7 +13,7 @@ from typing import Mapping
 from ..spec import SSM, Attention, Layer, LinearAttention, MoEFFN, ShortConv, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
                      gqa_attention, layer_types, layer_types_or_flags, nullable_int, routing,
-                     rope_fraction_by_layer_type, scalar)
+                     positive_scalar, rope_fraction_by_layer_type, scalar)
 
 
 def _mamba2(cfg: Config, d: int, *, prefix: str = "", d_inner: int | None = None,
@@ -239,18 +239,43 @@ def import_bamba(cfg: Config, name: str):
     return build_spec(cfg, name, layers)
 
 
+def _multipliers(cfg: Config, key: str, count: int) -> tuple[float, ...]:
+    """A list of ``count`` positive multipliers (absent or null: ones)."""
+    values = cfg.get(key)
+    if values is None:
+        return (1.0,) * count
+    if not isinstance(values, list) or len(values) != count or any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 for v in values):
+        raise SpecError(f"config.{key}", f"must list {count} positive numbers, got {values!r}")
+    return tuple(float(v) for v in values)
+
+
 def import_falcon_h1(cfg: Config, name: str):
+    """Falcon-H1: attention and Mamba-2 side by side on one norm, then a SwiGLU MLP, with muP's
+    multipliers inside the layer (the attention's input, keys and output; the SSM's input, its z, x,
+    B, C and dt rows and its output; the MLP's gate and output). Embedding and logit multipliers
+    are the spec's own."""
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     bias = bool(get(cfg, "attention_bias", default=False))
-    attn = gqa_attention(cfg, hidden=hidden, qkv_bias=bias, out_bias=bias)
+    mult = {key: positive_scalar(cfg, key, 1.0) for key in (
+        "attention_in_multiplier", "key_multiplier", "attention_out_multiplier", "ssm_in_multiplier",
+        "ssm_out_multiplier")}
+    gate_scale, down_scale = _multipliers(cfg, "mlp_multipliers", 2)
+    proj_scales = _multipliers(cfg, "ssm_multipliers", 5)
+    attn = gqa_attention(cfg, hidden=hidden, qkv_bias=bias, out_bias=bias,
+                         in_scale=mult["attention_in_multiplier"], key_scale=mult["key_multiplier"],
+                         out_scale=mult["attention_out_multiplier"])
     d_inner = get(cfg, "mamba_d_ssm") or int(get(cfg, "mamba_expand", default=2) * hidden)
     mamba = SSM(variant="mamba2", d_inner=int(d_inner), heads=as_int(cfg, "mamba_n_heads"),
                 d_state=as_int(cfg, "mamba_d_state"), groups=as_int(cfg, "mamba_n_groups", default=1),
                 conv_kernel=as_int(cfg, "mamba_d_conv", default=4),
                 conv_bias=bool(get(cfg, "mamba_conv_bias", default=True)),
                 proj_bias=bool(get(cfg, "mamba_proj_bias", default=False)),
-                gated_norm=bool(get(cfg, "mamba_rms_norm", default=False)))
-    ffn = dense_ffn(cfg, bias=bool(get(cfg, "mlp_bias", default=False)))
+                gated_norm=bool(get(cfg, "mamba_rms_norm", default=False)),
+                in_scale=mult["ssm_in_multiplier"], out_scale=mult["ssm_out_multiplier"],
+                proj_scales=() if proj_scales == (1.0,) * 5 else proj_scales)
+    ffn = dense_ffn(cfg, bias=bool(get(cfg, "mlp_bias", default=False)), gate_scale=gate_scale,
+                    out_scale=down_scale)
     if get(cfg, "projectors_bias"):
         raise SpecError("config.projectors_bias", "Falcon-H1 with projector biases is not supported yet")
     layer = Layer((attn, mamba), (ffn,), norms=2)
