@@ -119,7 +119,7 @@ def test_list_model_types_names_every_importable_config_type():
                                                                    "llava_onevision", "lfm2_vl",
                                                                    "idefics3", "smolvlm", "aya_vision",
                                                                    "internvl", "glm4v", "glm4v_moe", "gemma3n",
-                                                                   "gemma4", "gemma4_unified"}
+                                                                   "gemma4", "gemma4_unified", "aria", "fuyu"}
     text = cli("list", "--model-types").stdout
     assert "qwen2_5_vl  (image-text" in text and "\nllama\n" in text
 

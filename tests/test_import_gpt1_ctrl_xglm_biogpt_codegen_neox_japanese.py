@@ -2,23 +2,20 @@
 transformers 5.23: parameter counts equal those of the model built on the meta device from the same
 config (each type's default config, published shapes and option variants); prefill FLOPs equal
 FlopCounterMode's on reduced-depth models; the torch and ONNX Runtime blocks of a reduced spec build
-and run; publishers' totals agree; bad keys raise SpecError naming them. Persimmon and Fuyu stay
-unsupported: their QK LayerNorms carry biases no spec field holds."""
+and run; publishers' totals agree; bad keys raise SpecError naming them."""
 from __future__ import annotations
-
-import dataclasses
 
 import pytest
 
 from models.cost import phase_flops
 from models.hf import SUPPORTED_MODEL_TYPES, spec_from_hf_config
-from models.params import attention_params, count_params
-from models.spec import Attention, SpecError
+from models.params import count_params
+from models.spec import SpecError
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 from block_cases import assert_blocks_run  # noqa: E402
-from hf_reference import assert_counts_equal, default_config, reference_param_count  # noqa: E402
+from hf_reference import assert_counts_equal, default_config  # noqa: E402
 from test_flops_and_cache import counted_flops  # noqa: E402
 
 TYPES = ["codegen", "openai-gpt", "xglm", "biogpt", "gpt_neox_japanese", "ctrl"]
@@ -185,27 +182,3 @@ def test_openai_gpt_keeps_its_hyphen_and_a_respelling_is_pointed_to_it():
     assert "openai-gpt" in SUPPORTED_MODEL_TYPES
     with pytest.raises(SpecError, match=r"did you mean openai-gpt\?"):
         spec_from_hf_config({**PUBLISHED["openai-gpt"], "model_type": "openai_gpt"})
-
-
-@pytest.mark.parametrize("model_type", ["persimmon", "fuyu"])
-def test_persimmon_and_fuyu_are_not_imported(model_type):
-    """Persimmon (and Fuyu, whose language model it is) stay unsupported rather than approximated."""
-    assert model_type not in SUPPORTED_MODEL_TYPES
-    with pytest.raises(SpecError) as info:
-        spec_from_hf_config(default_config(model_type))
-    assert info.value.field == "config.model_type"
-
-
-def test_persimmon_qk_layernorms_hold_what_no_spec_field_counts():
-    """Why: Persimmon's q_layernorm and k_layernorm are LayerNorms over head_dim with weights and
-    biases, 4 x head_dim a layer; the spec's shared QK-norm ("head") counts 2 x head_dim and
-    norm_bias covers only the hidden-size norms."""
-    cfg = default_config("persimmon")
-    layers, head_dim = cfg["num_hidden_layers"], cfg["hidden_size"] // cfg["num_attention_heads"]
-    qk_norms = reference_param_count(cfg) - reference_param_count({**cfg, "qk_layernorm": False})
-    assert qk_norms == layers * 4 * head_dim
-    heads, hidden = cfg["num_attention_heads"], cfg["hidden_size"]
-    plain = Attention(heads=heads, kv_heads=heads, head_dim=head_dim)
-    shared = dataclasses.replace(plain, qk_norm="head")
-    per_layer = attention_params(shared, hidden).total - attention_params(plain, hidden).total
-    assert per_layer * layers == qk_norms // 2

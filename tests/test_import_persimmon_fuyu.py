@@ -38,6 +38,18 @@ def test_counts_equal_transformers(case):
     assert_counts_equal(default_config(model_type, **changes))
 
 
+def test_persimmon_qk_layernorms_are_weights_and_biases_over_head_dim():
+    """q_layernorm and k_layernorm: 4 x head_dim a layer in transformers, which the shared QK norm
+    with biases counts (without the biases it would count half)."""
+    from hf_reference import reference_param_count
+    cfg = default_config("persimmon")
+    layers, head_dim = cfg["num_hidden_layers"], cfg["hidden_size"] // cfg["num_attention_heads"]
+    theirs = reference_param_count(cfg) - reference_param_count({**cfg, "qk_layernorm": False})
+    spec = spec_from_hf_config(cfg)
+    ours = count_params(spec).total - count_params(spec_from_hf_config({**cfg, "qk_layernorm": False})).total
+    assert ours == theirs == layers * 4 * head_dim
+
+
 def test_fuyu_configs_with_the_language_model_flat_read_the_same():
     """adept/fuyu-8b's config.json keeps Persimmon's keys at the top level."""
     nested = default_config("fuyu")
