@@ -135,7 +135,7 @@ def patch_triton(layer, phase: str, setter, weights: str | None) -> list[str]:
             if "rms_norm" not in used:
                 used.append("rms_norm")
         elif isinstance(m, Attention) and phase == "decode" and m.kind != "chunked" \
-                and not (m.cfg.sinks or m.alibi) and m.hd == m.vd \
+                and not (m.cfg.sinks or m.alibi or m.cfg.differential) and m.hd == m.vd \
                 and not (m.kv_shared and m.kind != "full"):    # the kernel reads a ring as the window
             from kernels.triton_ops.decode_attention import decode_attention
             orig = m._attend

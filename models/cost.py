@@ -342,8 +342,10 @@ def _mixer_ops(m, d: int, tokens: int, batch: int, start: int, fmt: _Fmt, decode
                  attended_pairs(tokens, m.kind, m.window, start))
         keys = kv_cached_tokens(start + tokens, m.kind, m.window)
         core_bytes = batch * ((keys if decode else tokens) * kv_elems * fmt.kv
-                              + tokens * m.heads * (m.head_dim + m.vdim) * fmt.act)
-        ops.append(Op("attention", "attention", 2 * batch * m.heads * (m.head_dim + m.vdim) * pairs,
+                              + tokens * m.heads * (m.head_dim + m.mixed_vdim) * fmt.act)
+        # per visible (query, key) pair: q.k over head_dim and the weights times mixed_vdim value
+        # channels (twice vdim in differential attention, arXiv:2410.05258)
+        ops.append(Op("attention", "attention", 2 * batch * m.heads * (m.head_dim + m.mixed_vdim) * pairs,
                       core_bytes))
         return ops
     if isinstance(m, MLA):

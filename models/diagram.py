@@ -395,12 +395,19 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
     else:
         span = f"own {a.window}-token chunk"
     cap = f", soft-cap {a.softcap:g}" if a.softcap else ""
+    scores = f"softmax({score_formula(a.head_dim, a.scale, a.softcap)})"
     out.append(Component(
         f"{a.kind} attention{i}", "attention", "mixer",
         f"{a.heads} heads x {a.head_dim}, {rope}, keys: {span}{cap}", 0,
-        f"softmax({score_formula(a.head_dim, a.scale, a.softcap)}) v per head; each query sees {span}"
+        (f"{scores} [v_j | v_j+{a.kv_heads // 2}] per head, then head h minus lambda x head h+{a.heads // 2}, "
+         f"RMS-normalised over {2 * a.vdim} (no weights), x (1 - lambda_init); each query sees {span}"
+         if a.differential else f"{scores} v per head; each query sees {span}")
         + ("; output * sigmoid(gate)" if a.output_gate else "")
         + (f"; each head's output * {a.head_gate}(g_proj)" if a.head_gate != "none" else "")))
+    if a.differential:
+        out.append(_kept(f"lambda_q1, k1, q2, k2{i}", "attention", "mixer", 4 * a.head_dim,
+                         f"4 x head_dim = 4 x {a.head_dim}",
+                         "lambda = exp(lq1.lk1) - exp(lq2.lk2) + 0.8 - 0.6 exp(-0.3 l) at layer l"))
     if a.out_norm:
         out.append(_kept(f"attn_sub_norm{i}", "norm", "mixer", a.heads * a.vdim,
                          f"heads x v_head_dim = {a.heads} x {a.vdim}", f"RMSNorm({a.heads * a.vdim}) before o_proj"))
@@ -959,7 +966,8 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
     for mx in layer.mixers:
         if isinstance(mx, Attention):
             g = _head_grouping(mx)
-            mixer_bits.append(f"{CATEGORY_LABELS[mx.kind]} {g.kind} {mx.heads}/{mx.kv_heads}"
+            mixer_bits.append(("differential " if mx.differential else "")
+                              + f"{CATEGORY_LABELS[mx.kind]} {g.kind} {mx.heads}/{mx.kv_heads}"
                               + (f" w{mx.window}" if mx.kind != "full" else "")
                               + (" on a shared cache" if mx.kv_shared else ""))
         elif isinstance(mx, MLA):

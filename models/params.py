@@ -49,8 +49,9 @@ def attention_params(a: Attention, d: int) -> Count:
     o: heads*v_dim x d. QK-norm adds head_dim weights per q and k ("head") or one weight per
     channel of all heads ("full", OLMo 2; "per_head", Cohere and StableLM, which normalise each
     head on its own), twice that with Persimmon's biases; gpt-oss adds one sink logit per head; a
-    per-head gate adds g_proj (d x heads). Gemma 4 drops v with ``value_from_key``, and k, v and the
-    k norm in a KV-shared layer (its v norm has no weights).
+    per-head gate adds g_proj (d x heads); differential attention its four lambda vectors (4 x
+    head_dim). Gemma 4 drops v with ``value_from_key``, and k, v and the k norm in a KV-shared layer
+    (its v norm has no weights).
     """
     q_out = a.heads * a.head_dim * (2 if a.output_gate else 1)
     kv_sets = 0 if a.kv_shared else 1
@@ -68,6 +69,8 @@ def attention_params(a: Attention, d: int) -> Count:
         c += linear(d, a.heads)
     if a.out_norm:                     # BitNet's attn_sub_norm
         c += Count(kept=a.heads * a.vdim)
+    if a.differential:                 # lambda_q1, lambda_k1, lambda_q2, lambda_k2
+        c += Count(kept=4 * a.head_dim)
     return c
 
 

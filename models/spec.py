@@ -178,6 +178,12 @@ class Attention(_Part):
     in_scale: float = 1.0
     key_scale: float = 1.0
     out_scale: float = 1.0
+    # Differential attention (Diff Transformer, arXiv:2410.05258; transformers' DiffLlama): head h
+    # and head h + heads/2 attend with the same scores over values two KV heads wide, and the layer
+    # keeps softmax_1 V - lambda softmax_2 V, RMS-normalised over those 2 x v_head_dim channels.
+    # lambda = exp(lq1 . lk1) - exp(lq2 . lk2) + lambda_init(layer), its four vectors of head_dim
+    # learned; the value products cost twice a plain layer's
+    differential: bool = False
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_heads", "head_dim"):
@@ -206,6 +212,15 @@ class Attention(_Part):
         _scalar(f"{path}.softcap", self.softcap)
         _scalar(f"{path}.rope_theta", self.rope_theta)
         _multipliers(path, self, ("in_scale", "key_scale", "out_scale"))
+        _boolean(f"{path}.differential", self.differential)
+        if self.differential:
+            if self.heads % 2 or self.kv_heads % 2:
+                raise SpecError(f"{path}.kv_heads" if self.kv_heads % 2 else f"{path}.heads",
+                                f"differential attention pairs the heads and splits the KV heads in two: "
+                                f"both must be even (heads {self.heads}, kv_heads {self.kv_heads})")
+            if self.head_gate != "none":
+                raise SpecError(f"{path}.head_gate", "a gate per head is not modelled on differential "
+                                                     "attention, whose heads combine in pairs")
         if self.value_from_key and self.vdim != self.head_dim:
             raise SpecError(f"{path}.v_head_dim", f"values taken from the keys have head_dim "
                                                   f"({self.head_dim}) channels, not {self.vdim}")
@@ -222,6 +237,12 @@ class Attention(_Part):
     @property
     def vdim(self) -> int:
         return self.v_head_dim or self.head_dim
+
+    @property
+    def mixed_vdim(self) -> int:
+        """The value channels each head's softmax weights multiply: two KV heads' in differential
+        attention."""
+        return self.vdim * (2 if self.differential else 1)
 
     @property
     def score_scale(self) -> float:

@@ -41,6 +41,8 @@ ATTENTION = {
     # Laguna: a softplus gate per head on a sliding layer
     "softplus_head_gate_sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=4,
                                               head_gate="softplus"),
+    # Diff-Llama: heads in pairs over values two KV heads wide; on a sliding layer here
+    "differential_sliding": S.Attention(heads=8, kv_heads=4, head_dim=8, kind="sliding", window=4, differential=True),
     # Gemma 2: soft-capped scores (a cap low enough to bite) and a scale of query_pre_attn_scalar's
     "softcap_scaled_sliding": S.Attention(heads=4, kv_heads=2, head_dim=16, kind="sliding", window=4,
                                           scale=0.4, softcap=1.0),
@@ -124,6 +126,14 @@ LAYOUTS = {
     "gemma2_softcap": (S.Layer((ATTENTION["softcap_scaled_sliding"],), (FFNS["swiglu"],)),
                        {"norm_placement": "sandwich", "logit_softcap": 30.0}),
     "granite_residual_scale": (S.Layer((ATTENTION["gqa_bias"],), (FFNS["swiglu"],)), {"residual_scale": 0.25}),
+    # Diff-Llama's differential attention (decode reads the cache's value pairs)
+    "diffllama_sliding": (S.Layer((ATTENTION["differential_sliding"],), (FFNS["swiglu"],)), {}),
+    # Falcon-H1's muP multipliers on all three parts
+    "falcon_h1_mup": (S.Layer((S.Attention(heads=8, kv_heads=2, head_dim=8, in_scale=0.7, key_scale=1.6,
+                                           out_scale=0.4),
+                               S.SSM(d_inner=64, d_state=8, heads=8, groups=2, in_scale=1.3, out_scale=0.6,
+                                     proj_scales=(0.5, 1.5, 0.8, 1.2, 2.0))),
+                              (S.DenseFFN(d_ff=96, gate_scale=1.7, out_scale=0.3),), norms=2), {}),
     # RoPE on interleaved pairs: GLM's on half of each head; DeepSeek-V3's MLA with grouped routing
     "glm_interleaved_half": (S.Layer((ATTENTION["qk_head"],), (FFNS["swiglu"],)),
                              {"rope_interleaved": True, "rope_fraction": 0.5}),

@@ -251,6 +251,16 @@ def test_falcon_h1_blocks_with_multipliers_run_through_torch_and_onnx_runtime():
     assert_blocks_run(spec_from_hf_config(cfg))
 
 
+@pytest.mark.parametrize("heads, kv_heads, index", [(4, 2, 0), (8, 4, 2), (8, 8, 1)])
+def test_diffllama_differential_attention_layer_equals_transformers_layer(heads, kv_heads, index):
+    """Differential attention: query heads h and h + heads/2 share their scores' pairing with the
+    values of KV heads j and j + kv_heads/2, lambda from its four vectors and lambda_init by depth
+    (0.2 at layer 0, 0.47 at layer 2), then the weightless RMSNorm over both value heads."""
+    cfg = default_config("diffllama", **{**SMALL, "num_hidden_layers": 3, "num_attention_heads": heads,
+                                         "num_key_value_heads": kv_heads, "head_dim": 16})
+    assert layer_error(cfg, index=index) < 1e-12
+
+
 def test_deepseek_v3_mla_layer_with_yarn_takes_mscale_squared():
     """YaRN (factor 40, mscale_all_dim 1, DeepSeek-V3's own) multiplies MLA's softmax scale by
     mscale^2 = (0.1 ln 40 + 1)^2 = 1.87: without it the layer is 26% off here. YaRN's stretched

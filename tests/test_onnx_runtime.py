@@ -31,6 +31,8 @@ BLOCKS = {
         short_factors=(1.0, 1.1, 1.3, 1.6, 2.0, 2.5), long_factors=(1.0, 2.0, 4.0, 7.0, 11.0, 16.0))}),
     "dynamic_ntk": (S.Attention(heads=4, kv_heads=2, head_dim=16),
                     {"rope_scaling": S.RopeScaling(kind="dynamic", factor=3.0, original_context=8)}),
+    # Diff-Llama: two value heads side by side per pair of query heads, lambda, a weightless norm
+    "differential": (S.Attention(heads=8, kv_heads=4, head_dim=8, differential=True), {}),
     "swiglu": (S.DenseFFN(d_ff=96), {}),
     "gelu_bias": (S.DenseFFN(d_ff=96, gated=False, activation="gelu_tanh", bias=True), {}),
     "moe_shared_sigmoid": (S.MoEFFN(experts=6, top_k=2, d_expert=16, shared_experts=1,

@@ -53,12 +53,13 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
                 depth: tuple[int, int] = (0, 1)) -> nn.Module:
     """One mixer (Attention, MLA, LinearAttention, SSM, ShortConv) or FFN (DenseFFN, MoEFFN) of the
     spec; ``norm`` is the model's norm form, which attention's QK norms take; ``depth`` the layer's
-    index and the model's layer count (MiniMax's decay by depth)."""
+    index and the model's layer count (MiniMax's decay by depth, differential attention's
+    lambda_init)."""
     with torch.device(device or "cpu"):
         if isinstance(part, S.Attention):
             m = Attention(part, hidden, rope_fraction=rope_fraction, position=position,
                           rope_theta=rope_theta, eps=eps, impl=attn_impl, rope_interleaved=rope_interleaved,
-                          rope_scaling=rope_scaling, norm=norm)
+                          rope_scaling=rope_scaling, norm=norm, depth=depth)
         elif isinstance(part, S.MLA):
             m = MLA(part, hidden, position=position, rope_theta=rope_theta,
                     rope_interleaved=rope_interleaved, rope_scaling=rope_scaling)

@@ -248,7 +248,7 @@ class Attention(nn.Module):
     def __init__(self, cfg: S.Attention, hidden: int, *, rope_fraction: float = 1.0,
                  position: str = "rope", rope_theta: float = 10000.0, eps: float = 1e-6,
                  impl: str = "sdpa", rope_interleaved: bool = False, rope_scaling: S.RopeScaling | None = None,
-                 norm: str = "rmsnorm"):
+                 norm: str = "rmsnorm", depth: tuple[int, int] = (0, 1)):
         super().__init__()
         self.cfg = cfg
         H, KV, hd, vd = cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.vdim
@@ -281,6 +281,11 @@ class Attention(nn.Module):
             self.g_proj = nn.Linear(hidden, H, bias=False)
         if cfg.out_norm:                # BitNet: attn_sub_norm over every head's output
             self.attn_sub_norm = RMSNorm(H * vd, eps)
+        if cfg.differential:            # DiffLlama: lambda's four vectors; its offset by depth
+            for name in ("lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"):
+                setattr(self, name, nn.Parameter(torch.zeros(hd)))
+            self.lambda_init = 0.8 - 0.6 * math.exp(-0.3 * depth[0])
+            self.eps = eps
         fraction = cfg.rope_fraction or rope_fraction              # 0: the model's
         # a layer with a base of its own (Gemma 3's local layers) turns unscaled, as transformers'
         # per-layer-type rope parameters have it
@@ -375,6 +380,26 @@ class Attention(nn.Module):
         sink = wide(self.sinks).view(1, H, 1, 1).expand(B, H, Sq, 1)
         return torch.cat((scores, sink), -1).softmax(-1)[..., :-1]  # the sink takes mass, no value
 
+    def _values(self, v: torch.Tensor) -> torch.Tensor:
+        """v [B, KV, T, vd] -> what the softmax weights multiply: in differential attention KV head j
+        and j + KV/2 side by side, [B, KV, T, 2vd], so that query head h reads the pair of head
+        (h // G) mod KV/2 (transformers' two calls over v's halves, in one)."""
+        if not self.cfg.differential:
+            return v
+        half = self.KV // 2
+        return torch.cat((v[:, :half], v[:, half:]), -1).repeat(1, 2, 1, 1)
+
+    def _combine(self, o: torch.Tensor) -> torch.Tensor:
+        """Differential attention: o [B, H, L, 2vd] -> [B, H/2, L, 2vd], head h minus lambda times
+        head h + H/2, RMS-normalised (no weights) and scaled by 1 - lambda_init. Otherwise o."""
+        if not self.cfg.differential:
+            return o
+        w = wide(o)
+        lam = (torch.exp((wide(self.lambda_q1) * wide(self.lambda_k1)).sum())
+               - torch.exp((wide(self.lambda_q2) * wide(self.lambda_k2)).sum()) + self.lambda_init)
+        first, second = w.chunk(2, dim=1)
+        return ((1 - self.lambda_init) * rms_normalize(first - lam * second, self.eps)).to(o.dtype)
+
     def _out(self, o: torch.Tensor, gate) -> torch.Tensor:
         B, H, L, vd = o.shape
         o = o.transpose(1, 2).reshape(B, L, H * vd)
@@ -398,8 +423,8 @@ class Attention(nn.Module):
             k, v = state["k"][:, :, :L], state["v"][:, :, :L]
         elif state is not None:
             self._write_prompt(state, k, v)
-        o = self._attend(q, k, v, positions, positions, sdpa=self.impl == "sdpa")
-        return self._out(o, gate)
+        o = self._attend(q, k, self._values(v), positions, positions, sdpa=self.impl == "sdpa")
+        return self._out(self._combine(o), gate)
 
     # ---- decode
     def cache_slots(self, max_len: int) -> int:
@@ -443,8 +468,9 @@ class Attention(nn.Module):
             state["v"][:, :, slot] = v[:, :, 0]
         n = min(pos + 1, T)                                          # slots written so far
         k_pos = ring_positions(pos, T, x.device)[:n]                 # token position in each slot
-        o = self._attend(q, state["k"][:, :, :n], state["v"][:, :, :n], positions, k_pos, sdpa=False)
-        return self._out(o, gate)
+        o = self._attend(q, state["k"][:, :, :n], self._values(state["v"][:, :, :n]), positions, k_pos,
+                         sdpa=False)
+        return self._out(self._combine(o), gate)
 
     def step_detached(self, x: torch.Tensor, state: dict, pos: int) -> tuple[torch.Tensor, dict]:
         """``step`` as a pure function, for the ONNX export of the decode step: the cache is read,
@@ -454,19 +480,19 @@ class Attention(nn.Module):
         The G query heads of a KV group score the cache as one [G, hd] x [hd, T] product, so the
         graph reads each cached K and V once (``step``'s eager path repeats them G times)."""
         B = x.shape[0]
-        H, KV, hd, vd = self.H, self.KV, self.hd, self.vd
+        H, KV, hd = self.H, self.KV, self.hd
         G = H // KV
         positions = torch.arange(pos, pos + 1, device=x.device)
         q, k, v, gate = self._qkv(x, positions)                     # q [B, H, 1, hd], k, v [B, KV, 1, *]
         if self.kv_shared:                 # reads only: the sharer's cache, position pos included
-            o = self._attend(q, state["k"][:, :, :pos + 1], state["v"][:, :, :pos + 1], positions,
+            o = self._attend(q, state["k"][:, :, :pos + 1], self._values(state["v"][:, :, :pos + 1]), positions,
                              torch.arange(pos + 1, device=x.device), sdpa=False)
-            return self._out(o, gate), {}
+            return self._out(self._combine(o), gate), {}
         T = state["k"].shape[2]
         qg = q.reshape(B, KV, G, hd)
         scores = torch.cat((qg @ state["k"].transpose(-1, -2), qg @ k.transpose(-1, -2)), -1)  # [B, KV, G, T+1]
         scores = wide(scores).reshape(B, H, 1, T + 1) * self.scale
         p = self._weights(scores, positions, detached_key_positions(pos, T, x.device))
         p = p.to(v.dtype).reshape(B, KV, G, T + 1)
-        o = p[..., :T] @ state["v"] + p[..., T:] * v                 # [B, KV, G, vd]
-        return self._out(o.reshape(B, H, 1, vd), gate), {"k": k, "v": v}
+        o = p[..., :T] @ self._values(state["v"]) + p[..., T:] * self._values(v)   # [B, KV, G, vd or 2vd]
+        return self._out(self._combine(o.reshape(B, H, 1, -1)), gate), {"k": k, "v": v}

@@ -409,7 +409,7 @@ CONTEXT_BY_DEFAULT = {
     "mellum": 131072, "cohere2_moe": 8192, "granitemoe_swa": 2048, "emu3": 9216,
     "codegen": 2048, "openai-gpt": 512, "xglm": 2048, "biogpt": 1024, "gpt_neox_japanese": 2048, "ctrl": 256,
     "laguna": 131072, "lfm3": 128000, "olmo_hybrid": 65536, "gemma3n_text": 32768, "nanochat": 2048,
-    "bitnet": 2048, "minicpm3": 32768, "aria_text": 2048, "persimmon": 16384}
+    "bitnet": 2048, "minicpm3": 32768, "aria_text": 2048, "persimmon": 16384, "diffllama": 2048}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

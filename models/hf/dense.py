@@ -1,9 +1,9 @@
 """Dense decoder family: Llama and its descendants (Mistral, Qwen2/3, SmolLM3, Yi, Phi-3/4, OLMo 1/2/3,
 Gemma 2/3, GLM-4, Granite 3, ERNIE 4.5, Qwen3-VL's text model, Seed-OSS, Hunyuan, Helium, Arcee AFM,
 EXAONE 4.0, Nemotron-4 / Minitron, Ministral, Meta's CWM, InternLM3, IQuest-Coder, VaultGemma,
-HyperCLOVA X, Apertus, Granite SWA, Jais 2, Emu3's language model, nanochat, BitNet). They differ in
-small ways: biases, QK-norm, norm placement and kind, sliding-window layers, NoPE layers and norms
-inside the sublayers."""
+HyperCLOVA X, Apertus, Granite SWA, Jais 2, Emu3's language model, nanochat, BitNet, Diff-Llama). They
+differ in small ways: biases, QK-norm, norm placement and kind, sliding-window layers, NoPE layers,
+norms inside the sublayers and differential attention."""
 from __future__ import annotations
 
 from typing import Mapping
@@ -258,6 +258,16 @@ def import_bitnet(cfg: Config, name: str):
     return build_spec(cfg, name, [Layer((attn,), (ffn,))] * n, rope_fraction=rope_fraction(cfg))
 
 
+def import_diffllama(cfg: Config, name: str):
+    """Diff-Llama: Llama's layer with differential attention (arXiv:2410.05258): heads in pairs over
+    the same scores, values two KV heads wide, lambda's four learned vectors per layer. transformers
+    refuses attention dropout here, as the paper defines none."""
+    hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
+    attn = gqa_attention(cfg, hidden=hidden, differential=True)
+    return build_spec(cfg, name, [Layer((attn,), (dense_ffn(cfg),))] * n)
+
+
 def import_dense_types() -> dict:
     return {**{mt: import_dense for mt in _VARIANTS}, "granite_swa": import_granite_swa, "jais2": import_jais2,
-            "emu3": import_emu3, "nanochat": import_nanochat, "bitnet": import_bitnet}
+            "emu3": import_emu3, "nanochat": import_nanochat, "bitnet": import_bitnet,
+            "diffllama": import_diffllama}
