@@ -694,6 +694,24 @@ def test_hf_random_config_raises_only_spec_error(config, model_type):
         pass
 
 
+# types whose importers read keys of their own (muP scalars and lists, projector tables, patch sizes,
+# QK-norm and differential flags): each key of their default config set to any JSON value
+OWN_KEY_TYPES = ("minicpm3", "aria_text", "aria", "persimmon", "fuyu", "diffllama", "falcon_h1", "minimax")
+
+
+@SETTINGS
+@given(st.sampled_from(OWN_KEY_TYPES), st.data(), JSON_VALUES)
+def test_hf_default_config_with_one_key_replaced_raises_only_spec_error(model_type, data, value):
+    pytest.importorskip("transformers")
+    from hf_reference import default_config
+    config = default_config(model_type)
+    key = data.draw(st.sampled_from(sorted(config)))
+    try:
+        spec_from_hf_config({**config, key: value})
+    except SpecError:
+        pass
+
+
 @pytest.mark.parametrize("model_type,key,value", [
     ("qwen3", "vocab_size", 10 ** 400), ("qwen3", "hidden_size", float("inf")),
     ("llama", "num_hidden_layers", 1e30), ("qwen3", "num_attention_heads", float("nan")),
