@@ -186,7 +186,7 @@ def mla_triton_step(m):
         c, k_pe = m.read_step(x, q_latent, state, pos, n)      # with DSA: the top-k rows, gathered
         lens = torch.full((x.shape[0],), c.shape[1], dtype=torch.int32, device=x.device)
         o_lat = mla_decode(q_lat.contiguous(), q_pe.contiguous(), c, k_pe, lens, m.scale)
-        return m._decode_out(o_lat)
+        return m._decode_out(o_lat, x)
     return step
 
 

@@ -495,7 +495,11 @@ def _mla_components(m: MLA, d: int, i: str) -> list[Component]:
     out.append(Component(
         f"MLA attention{i}", "attention", "mixer",
         f"{m.heads} heads, qk {qk} ({m.qk_nope_dim} nope + {m.qk_rope_dim} rope), v {m.v_head_dim}",
-        0, f"softmax({score_formula(qk, m.scale)}) v; keys: {span}; decode absorbs kv_b_proj into q and o"))
+        0, f"softmax({score_formula(qk, m.scale)}) v; keys: {span}; decode absorbs kv_b_proj into q and o"
+        + (f"; each head's output * {m.head_gate}(g_proj)" if m.head_gate != "none" else "")))
+    if m.head_gate != "none":
+        out.append(_lin(f"g_proj{i}", "projection", "mixer", d, m.heads, False, "d", "heads",
+                        f"{d} -> {m.heads} ({m.head_gate} gate per head)"))
     out.append(_lin(f"o_proj{i}", "projection", "mixer", m.heads * m.v_head_dim, d, m.bias,
                     "heads*v_head_dim", "d", f"{m.heads}x{m.v_head_dim} -> {d}"))
     return out
@@ -574,19 +578,25 @@ def _linear_attention_components(la: LinearAttention, d: int, i: str) -> list[Co
             _kept(f"conv1d{i}", "conv", "mixer", (2 * kt + vt) * la.conv_kernel,
                   f"(2*{kt} + {vt}) x kernel {la.conv_kernel}",
                   f"depthwise causal, kernel {la.conv_kernel}"),
-            _lin(f"f_a_proj{i}", "gate", "mixer", d, hd, False, "d", "head_dim", f"{d} -> {hd}"),
-            _lin(f"f_b_proj{i}", "gate", "mixer", hd, kt, False, "head_dim", "key_heads*key_dim",
-                 f"{hd} -> {kt} (channel-wise forget gate)"),
+            *([_lin(f"f_proj{i}", "gate", "mixer", d, kt, False, "d", "key_heads*key_dim",
+                    f"{d} -> {kt} (channel-wise forget gate)")] if la.full_rank_gates else
+              [_lin(f"f_a_proj{i}", "gate", "mixer", d, hd, False, "d", "head_dim", f"{d} -> {hd}"),
+               _lin(f"f_b_proj{i}", "gate", "mixer", hd, kt, False, "head_dim", "key_heads*key_dim",
+                    f"{hd} -> {kt} (channel-wise forget gate)")]),
             _kept(f"dt_bias, A_log{i}", "gate", "mixer", kt + kh,
                   f"key_heads*key_dim + key_heads = {kt} + {kh}",
-                  "step bias per key channel, decay rate per head"),
+                  "step bias per key channel, decay rate per head"
+                  + (f"; log a_t = {la.gate_lower_bound:g} sigmoid(e^A_log (f + dt_bias))"
+                     if la.gate_lower_bound else "")),
             _lin(f"b_proj{i}", "gate", "mixer", d, vh, False, "d", "value_heads",
                  f"{d} -> {vh} (beta)"),
             Component(f"Kimi delta rule{i}", "recurrence", "mixer", state, 0,
                       "S_t = (I - b_t k_t k_t^T) Diag(a_t) S_{t-1} + b_t k_t v_t^T;  o_t = S_t^T q_t"),
-            _lin(f"g_a_proj{i}", "gate", "mixer", d, hd, False, "d", "head_dim", f"{d} -> {hd}"),
-            _lin(f"g_b_proj{i}", "gate", "mixer", hd, vt, False, "head_dim",
-                 "value_heads*value_dim", f"{hd} -> {vt} (output gate)"),
+            *([_lin(f"g_proj{i}", "gate", "mixer", d, vt, False, "d", "value_heads*value_dim",
+                    f"{d} -> {vt} (output gate)")] if la.full_rank_gates else
+              [_lin(f"g_a_proj{i}", "gate", "mixer", d, hd, False, "d", "head_dim", f"{d} -> {hd}"),
+               _lin(f"g_b_proj{i}", "gate", "mixer", hd, vt, False, "head_dim",
+                    "value_heads*value_dim", f"{hd} -> {vt} (output gate)")]),
             _kept(f"o_norm{i}", "norm", "mixer", la.value_dim, f"value_dim = {la.value_dim}",
                   "RMSNorm per head, x sigmoid(output gate)"),
         ]

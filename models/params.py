@@ -77,7 +77,8 @@ def attention_params(a: Attention, d: int) -> Count:
 def mla_params(m: MLA, d: int) -> Count:
     """DeepSeek-V2/V3 MLA: q_a (d x q_lora) + RMSNorm + q_b (q_lora x heads*(nope+rope)), or a
     direct q projection; kv_a (d x kv_lora+rope) + RMSNorm; kv_b (kv_lora x heads*(nope+v));
-    o (heads*v x d). ``bias`` is attention_bias on q_a, kv_a and o."""
+    o (heads*v x d). ``bias`` is attention_bias on q_a, kv_a and o; a gate per head adds g_proj
+    (d x heads)."""
     qk = m.qk_head_dim
     if m.q_lora_rank:
         c = linear(d, m.q_lora_rank, m.bias) + Count(kept=m.q_lora_rank) \
@@ -87,6 +88,8 @@ def mla_params(m: MLA, d: int) -> Count:
     c += linear(d, m.kv_lora_rank + m.qk_rope_dim, m.bias) + Count(kept=m.kv_lora_rank)
     c += linear(m.kv_lora_rank, m.heads * (m.qk_nope_dim + m.v_head_dim))
     c += linear(m.heads * m.v_head_dim, d, m.bias)
+    if m.head_gate != "none":          # Ling 3.0: g_proj, d -> one gate per head
+        c += linear(d, m.heads)
     if m.sparse:
         c += indexer_params(m, d)
     return c
@@ -115,12 +118,17 @@ def linear_attention_params(la: LinearAttention, d: int) -> Count:
     if la.variant == "kimi_delta":
         # Kimi Linear KDA: q/k/v projections, conv over q,k,v, low-rank channel-wise forget gate
         # (f_a, f_b, dt_bias per channel, A_log per head), beta (b_proj), low-rank output gate
-        # (g_a, g_b), gated RMSNorm over head_dim, o_proj.
+        # (g_a, g_b), gated RMSNorm over head_dim, o_proj. Ling 3.0: the two gates full rank
+        # (f_proj, g_proj).
         hd = la.key_dim
+        if la.full_rank_gates:
+            forget, output = linear(d, k_total), linear(d, v_total)
+        else:
+            forget, output = linear(d, hd) + linear(hd, k_total), linear(d, hd) + linear(hd, v_total)
         return (linear(d, k_total) * 2 + linear(d, v_total)
                 + Count(kept=(2 * k_total + v_total) * la.conv_kernel)
-                + linear(d, hd) + linear(hd, k_total) + Count(kept=k_total + la.key_heads)
-                + linear(d, la.value_heads) + linear(d, hd) + linear(hd, v_total)
+                + forget + Count(kept=k_total + la.key_heads)
+                + linear(d, la.value_heads) + output
                 + Count(kept=la.value_dim) + linear(v_total, d))
     # lightning (MiniMax-01): fused qkv, output gate, RMSNorm over all heads, out_proj
     return (linear(d, 2 * k_total + v_total) + linear(d, v_total) + Count(kept=v_total)

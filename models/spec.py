@@ -277,6 +277,9 @@ class MLA(_Part):
     # what the scores are multiplied by; 0: 1/sqrt(qk_nope_dim + qk_rope_dim). DeepSeek's YaRN
     # configs multiply that by mscale^2 (transformers' yarn_apply_mscale)
     scale: float = 0.0
+    # a gate per head on the attention output from g_proj (d -> heads), before o_proj: sigmoid
+    # (Ling 3.0's bailing_hybrid)
+    head_gate: str = "none"
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_lora_rank", "v_head_dim"):
@@ -309,6 +312,7 @@ class MLA(_Part):
         _boolean(f"{path}.bias", self.bias)
         _boolean(f"{path}.rope", self.rope)
         _scalar(f"{path}.scale", self.scale)
+        _choice(f"{path}.head_gate", self.head_gate, HEAD_GATES)
 
     @property
     def qk_head_dim(self) -> int:
@@ -348,6 +352,12 @@ class LinearAttention(_Part):
     # lightning: layer l of L decays with its heads' slopes times 1 - l / (L - 1) + 1e-5, so the
     # last layer hardly forgets (MiniMax-01); False: the same slopes in every layer
     decay_by_depth: bool = False
+    # kimi_delta: the forget and output gates as one d x channels projection each (Ling 3.0's
+    # f_proj, g_proj); False: through a rank-head_dim bottleneck (Kimi Linear's f_a/f_b, g_a/g_b)
+    full_rank_gates: bool = False
+    # kimi_delta: Ling 3.0's bounded ("safe") gate, log decay = bound * sigmoid(exp(A_log) (f +
+    # dt_bias)) with bound < 0; 0: Kimi's -exp(A_log) softplus(f + dt_bias)
+    gate_lower_bound: float = 0.0
 
     def validate(self, path: str) -> None:
         for name in ("key_heads", "value_heads", "key_dim", "value_dim"):
@@ -356,7 +366,12 @@ class LinearAttention(_Part):
         _choice(f"{path}.variant", self.variant, LINEAR_VARIANTS)
         _boolean(f"{path}.negative_eigenvalues", self.negative_eigenvalues)
         _boolean(f"{path}.decay_by_depth", self.decay_by_depth)
-        for name, variant in (("negative_eigenvalues", "gated_deltanet"), ("decay_by_depth", "lightning")):
+        _boolean(f"{path}.full_rank_gates", self.full_rank_gates)
+        bound = self.gate_lower_bound
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound) or bound > 0:
+            raise SpecError(f"{path}.gate_lower_bound", f"must be a negative number (or 0: none), got {bound!r}")
+        for name, variant in (("negative_eigenvalues", "gated_deltanet"), ("decay_by_depth", "lightning"),
+                              ("full_rank_gates", "kimi_delta"), ("gate_lower_bound", "kimi_delta")):
             if getattr(self, name) and self.variant != variant:
                 raise SpecError(f"{path}.{name}", f"only the {variant} variant takes it, not {self.variant}")
         if self.value_heads % self.key_heads:

@@ -261,6 +261,17 @@ def test_diffllama_differential_attention_layer_equals_transformers_layer(heads,
     assert layer_error(cfg, index=index) < 1e-12
 
 
+def test_ling_gated_mla_layer_equals_transformers_layer():
+    """Ling 3.0's global layer: MLA with queries projected directly, RoPE on interleaved pairs and a
+    sigmoid gate per head on the output before o_proj, which transformers takes in float32."""
+    cfg = default_config("bailing_hybrid", **{**SMALL, "num_hidden_layers": 2, "num_key_value_heads": 4,
+                                              "kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8,
+                                              "v_head_dim": 16, "head_dim": 16, "linear_head_dim": 16,
+                                              "layer_group_size": 2, "layer_types": None,
+                                              "mlp_layer_types": ["dense", "dense"]})
+    assert layer_error(cfg, index=1) < 1e-6
+
+
 def test_deepseek_v3_mla_layer_with_yarn_takes_mscale_squared():
     """YaRN (factor 40, mscale_all_dim 1, DeepSeek-V3's own) multiplies MLA's softmax scale by
     mscale^2 = (0.1 ln 40 + 1)^2 = 1.87: without it the layer is 26% off here. YaRN's stretched

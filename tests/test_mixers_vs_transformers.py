@@ -2,16 +2,13 @@
 same inputs, transformers' torch path (tests/layer_reference.py ``mixer_error``). Mamba-2 in five
 model types (with the clamps of its step size), Mamba-1 in three (Falcon-Mamba's weightless dt/B/C
 norms included), Gated DeltaNet in three (OLMo hybrid's with beta doubled), Kimi Delta Attention,
-MiniMax's lightning attention, LFM2's short convolution.
+MiniMax's lightning attention (its decay slowing with depth), LFM2's short convolution, and Ling
+3.0's Kimi Delta Attention with full-rank, bounded gates.
 
 Where transformers stores the same matrices in another layout, the test moves our rows rather than
 the block: Qwen3-Next groups the rows of q, k, v and z (and of b and a) by key head, Qwen3.5 keeps
-four projections, OLMo hybrid one per input, MiniMax groups q, k and v by head, Kimi Linear nests
-its forget gate and convolves q, k and v as one.
-
-Not modelled (the numbers a layer computes, never its parameters, FLOPs or time): MiniMax scales
-its lightning layers' decay slopes by 1 - l / (L - 1) in layer l; the block keeps the first layer's
-(ALiBi's) in every layer.
+four projections, OLMo hybrid one per input, MiniMax groups q, k and v by head, Kimi Linear and
+Ling nest their forget gate and convolve q, k and v as one.
 """
 from __future__ import annotations
 
@@ -75,6 +72,16 @@ def _kimi_delta_names(w: dict) -> dict:
     return w
 
 
+def _ling_kda_names(w: dict) -> dict:
+    """Ling 3.0's KDA as transformers nests it: one conv over q, k and v, the forget gate's
+    projection, bias and decay rates (A_log per head) under forget_gate."""
+    w = dict(w)
+    w["conv1d.weight"] = torch.cat([w.pop(f"{n}_conv1d.weight") for n in "qkv"])
+    for name in ("dt_bias", "A_log", "f_proj.weight"):
+        w[f"forget_gate.{name}"] = w.pop(name)
+    return w
+
+
 def _qwen3_5_projections(w: dict) -> dict:
     """Our fused projections as Qwen3.5's four: in_proj_qkv, in_proj_z, in_proj_b, in_proj_a."""
     w = dict(w)
@@ -113,6 +120,11 @@ CASES = {
                                       mlp_layer_types=["dense"], linear_attn_config={
                                           "head_dim": 16, "num_heads": 4, "short_conv_kernel_size": 4}),
                     _kimi_delta_names),
+    # Ling 3.0 (bailing_hybrid): KDA with full-rank forget and output gates, its forget gate
+    # bounded at -5 (kda_safe_gate); 4 heads of 16
+    "bailing_hybrid": ("self_attn", dict(head_dim=16, linear_head_dim=16, linear_num_heads=4, num_key_value_heads=4,
+                                         layer_types=["linear_attention"], mlp_layer_types=["dense"]),
+                       _ling_kda_names),
     # MiniMax's lightning attention in its first layer, its decay slopes ALiBi's times 1 + 1e-5
     "minimax": ("self_attn", MINIMAX, _minimax_rows),
     # LFM2's gated short convolution

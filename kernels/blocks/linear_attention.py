@@ -165,9 +165,10 @@ class GatedDeltaNet(_Recurrent):
 # --------------------------------------------------------------------------- Kimi Delta Attention
 
 class KimiDelta(_Recurrent):
-    """Kimi Linear KDA. FLOPs per token: 2*D*(2Kt + Vt) + conv 2*(2Kt+Vt)*K + forget gate
-    2*(D*dk + dk*Kt) + beta 2*D*Hv + output gate 2*(D*dv + dv*Vt) + 2*Vt*D, plus about
-    4*Hv*dk*dv in the recurrence."""
+    """Kimi Linear KDA (and Ling 3.0's: full-rank gates, a bounded forget gate). FLOPs per token:
+    2*D*(2Kt + Vt) + conv 2*(2Kt+Vt)*K + forget gate 2*(D*dk + dk*Kt) (Ling: 2*D*Kt) + beta
+    2*D*Hv + output gate 2*(D*dv + dv*Vt) (Ling: 2*D*Vt) + 2*Vt*D, plus about 4*Hv*dk*dv in the
+    recurrence."""
 
     def __init__(self, cfg: S.LinearAttention, hidden: int, *, eps: float = 1e-6):
         super().__init__()
@@ -182,13 +183,17 @@ class KimiDelta(_Recurrent):
             self.q_conv1d = depthwise_conv(Kt, cfg.conv_kernel, bias=False)
             self.k_conv1d = depthwise_conv(Kt, cfg.conv_kernel, bias=False)
             self.v_conv1d = depthwise_conv(Vt, cfg.conv_kernel, bias=False)
-        self.f_a_proj = nn.Linear(hidden, dk, bias=False)                 # low-rank forget gate
-        self.f_b_proj = nn.Linear(dk, Kt, bias=False)
+        if cfg.full_rank_gates:                                           # Ling 3.0
+            self.f_proj = nn.Linear(hidden, Kt, bias=False)
+            self.g_proj = nn.Linear(hidden, Vt, bias=False)
+        else:
+            self.f_a_proj = nn.Linear(hidden, dk, bias=False)             # low-rank forget gate
+            self.f_b_proj = nn.Linear(dk, Kt, bias=False)
+            self.g_a_proj = nn.Linear(hidden, dk, bias=False)             # low-rank output gate
+            self.g_b_proj = nn.Linear(dk, Vt, bias=False)
         self.dt_bias = nn.Parameter(_dt_bias_init(Kt))                    # per key channel
         self.A_log = nn.Parameter(torch.log(torch.linspace(1.0, 16.0, self.Hk)))  # per head
         self.b_proj = nn.Linear(hidden, self.Hv, bias=False)               # beta
-        self.g_a_proj = nn.Linear(hidden, dk, bias=False)                 # low-rank output gate
-        self.g_b_proj = nn.Linear(dk, Vt, bias=False)
         self.o_norm = GatedNorm(self.dv, "sigmoid", eps)
         self.o_proj = nn.Linear(Vt, hidden, bias=False)
 
@@ -208,11 +213,16 @@ class KimiDelta(_Recurrent):
         q = l2_normalize(wide(_heads(q, self.Hk))).repeat_interleave(rep, -2) * self.dk ** -0.5
         k = l2_normalize(wide(_heads(k, self.Hk))).repeat_interleave(rep, -2)
         v = wide(_heads(v, self.Hv))
-        f = _heads(wide(self.f_b_proj(self.f_a_proj(x))) + wide(self.dt_bias), self.Hk)  # [B, L, Hk, dk]
-        g = -torch.exp(wide(self.A_log))[:, None] * F.softplus(f)        # channel-wise log decay
+        full = self.cfg.full_rank_gates
+        f = self.f_proj(x) if full else self.f_b_proj(self.f_a_proj(x))
+        f = _heads(wide(f) + wide(self.dt_bias), self.Hk)                  # [B, L, Hk, dk]
+        rate = torch.exp(wide(self.A_log))[:, None]
+        bound = self.cfg.gate_lower_bound
+        # channel-wise log decay: Ling's bounded gate, or Kimi's softplus
+        g = bound * torch.sigmoid(rate * f) if bound else -rate * F.softplus(f)
         log_decay = g.repeat_interleave(rep, -2)                           # [B, L, Hv, dk]
         beta = torch.sigmoid(wide(self.b_proj(x)))
-        gate = _heads(self.g_b_proj(self.g_a_proj(x)), self.Hv)
+        gate = _heads(self.g_proj(x) if full else self.g_b_proj(self.g_a_proj(x)), self.Hv)
         return (q, k, v, log_decay, beta), (gate, x.dtype)
 
     def _recur(self, S_, q, k, v, log_decay, beta):

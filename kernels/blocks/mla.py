@@ -110,6 +110,8 @@ class MLA(nn.Module):
         self.kv_a_layernorm = RMSNorm(r, MLA_NORM_EPS)
         self.kv_b_proj = nn.Linear(r, H * (dn + dv), bias=False)                   # W_UK and W_UV
         self.o_proj = nn.Linear(H * dv, hidden, bias=cfg.bias)
+        if cfg.head_gate != "none":     # Ling 3.0: a gate per head on the output, before o_proj
+            self.g_proj = nn.Linear(hidden, H, bias=False)
         rd = dr if (cfg.rope and position == "rope") else 0
         self.rotary = Rotary(rd, rope_theta, rope_interleaved, rope_scaling)
         self.indexer = Indexer(cfg, hidden, MLA_NORM_EPS) if cfg.sparse else None
@@ -165,7 +167,7 @@ class MLA(nn.Module):
         q = torch.cat((q_nope, q_pe), -1)                                    # [B, H, L, dn+dr]
         k = torch.cat((k_nope, k_pe[:, None].expand(B, self.H, L, self.dr)), -1)
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)  # [B, H, L, dv]
-        return self.o_proj(o.transpose(1, 2).reshape(B, L, self.H * self.dv))
+        return self.o_proj(self._gated(o.transpose(1, 2), x).reshape(B, L, self.H * self.dv))
 
     # ---- decode: absorbed attention over the latent cache
     def cache_slots(self, max_len: int) -> int:
@@ -212,10 +214,18 @@ class MLA(nn.Module):
         picked = scores.topk(min(self.indexer.topk, n), dim=-1).indices      # [B, k]: all n are earlier tokens
         return gather_rows(c, picked), gather_rows(k_pe, picked)
 
-    def _decode_out(self, o_lat: torch.Tensor) -> torch.Tensor:
-        """Latent output [B, H, r] -> W_UV -> o_proj -> [B, 1, D]."""
+    def _gated(self, o: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """o [B, L, H, dv] times each head's gate from x [B, L, D] (where the spec has one)."""
+        if self.cfg.head_gate == "none":
+            return o
+        g = wide(self.g_proj(x))
+        g = torch.sigmoid(g) if self.cfg.head_gate == "sigmoid" else F.softplus(g)
+        return o * g.to(o.dtype)[..., None]
+
+    def _decode_out(self, o_lat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Latent output [B, H, r] of the token x [B, 1, D] -> W_UV -> its gate -> o_proj -> [B, 1, D]."""
         o = torch.einsum("bhr,hvr->bhv", o_lat, self._w_uk_uv()[1])          # [B, H, dv]
-        return self.o_proj(o.reshape(o.shape[0], 1, self.H * self.dv))
+        return self.o_proj(self._gated(o[:, None], x).reshape(o.shape[0], 1, self.H * self.dv))
 
     def step(self, x: torch.Tensor, state: dict, pos: int) -> torch.Tensor:
         positions, q_lat, q_pe, rows, q_latent = self._decode_query(x, pos)
@@ -227,7 +237,7 @@ class MLA(nn.Module):
             ring = ring_positions(pos, state["c"].shape[1], x.device)[:n]
             scores = scores.masked_fill(~allowed(positions, ring, self.kind, self.window), float("-inf"))
         probs = scores.softmax(-1).to(x.dtype)                               # [B, H, n]
-        return self._decode_out(torch.einsum("bhn,bnr->bhr", probs, cache_c))  # attend over the latent
+        return self._decode_out(torch.einsum("bhn,bnr->bhr", probs, cache_c), x)  # attend over the latent
 
     def step_detached(self, x: torch.Tensor, state: dict, pos: int) -> tuple[torch.Tensor, dict]:
         """``step`` as a pure function (the ONNX export of the decode step): reads the latent cache,
@@ -247,11 +257,11 @@ class MLA(nn.Module):
             cand_pe = gather_rows(torch.cat((state["k_pe"], k_pe), 1), picked)
             att = wide(q_lat @ cand_c.transpose(-1, -2) + q_pe @ cand_pe.transpose(-1, -2)) * self.scale
             probs = att.masked_fill(~valid[:, None], float("-inf")).softmax(-1).to(x.dtype)  # [B, H, k]
-            return self._decode_out(probs @ cand_c), rows
+            return self._decode_out(probs @ cand_c, x), rows
 
         def score(cc, pe):                                                   # [B, H, n]
             return q_lat @ cc.transpose(-1, -2) + q_pe @ pe.transpose(-1, -2)
         scores = wide(torch.cat((score(state["c"], state["k_pe"]), score(c, k_pe)), -1)) * self.scale
         probs = scores.masked_fill(~ok, float("-inf")).softmax(-1).to(x.dtype)  # [B, H, T+1]
         o_lat = probs[..., :T] @ state["c"] + probs[..., T:] * c             # [B, H, r]
-        return self._decode_out(o_lat), rows
+        return self._decode_out(o_lat, x), rows

@@ -1,7 +1,8 @@
 """Multi-head latent attention models: DeepSeek-V2/V3 (and Kimi K2, which uses the V3 config;
 GLM-4.7-Flash, which uses V3's layer), DeepSeek-V3.2 and GLM-5 (V3's layer with DeepSeek Sparse
 Attention),
-Kimi Linear (KDA linear attention with MLA global layers), LongCat-Flash (two MLA sublayers and
+Kimi Linear (KDA linear attention with MLA global layers), Ling 3.0 (bailing_hybrid: KDA with
+full-rank, bounded gates beside gated MLA), LongCat-Flash (two MLA sublayers and
 a shortcut MoE with zero-computation experts per layer), Youtu-LLM and MiniCPM3 (MLA over dense
 layers) and A.X K1 (V3's layer with a norm after each MoE block)."""
 from __future__ import annotations
@@ -197,6 +198,47 @@ def import_kimi_linear(cfg: Config, name: str):
     return build_spec(cfg, name, layers, position="none")
 
 
+# BailingHybridConfig's latent sizes (kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim)
+_BAILING_SIZES = (512, 128, 64, 128)
+
+
+def import_bailing_hybrid(cfg: Config, name: str):
+    """Ling 3.0 (bailing_hybrid, inclusionAI): five KDA layers to one MLA layer (layer_group_size);
+    the KDA's forget and output gates full rank and its forget gate bounded (kda_safe_gate:
+    kda_lower_bound x sigmoid, else Kimi's softplus); MLA with queries projected directly, RoPE on
+    interleaved pairs and a sigmoid gate per head; DeepSeek-V3's MoE after first_k_dense_replace
+    dense layers (or mlp_layer_types); MTP layers beside the model."""
+    n = as_int(cfg, "num_hidden_layers")
+    types = layer_types(cfg, n)
+    if types is None:
+        group = as_int(cfg, "layer_group_size", default=6)
+        if group <= 0:
+            raise SpecError("config.layer_group_size", f"must be positive, got {group}")
+        types = ["full_attention" if (i + 1) % group == 0 else "linear_attention" for i in range(n)]
+    # the KDA's sizes: linear_* as transformers writes them, else the keys Ling's files use
+    heads = as_int(cfg, "linear_num_heads", "num_attention_heads")
+    hd = as_int(cfg, "linear_head_dim", "head_dim", default=128)
+    safe = bool(get(cfg, "kda_safe_gate", default=True))
+    bound = get(cfg, "kda_lower_bound", default=-5.0) if safe else 0.0
+    if isinstance(bound, bool) or not isinstance(bound, (int, float)):
+        raise SpecError("config.kda_lower_bound", f"must be a negative number, got {bound!r}")
+    kda = LinearAttention(key_heads=heads, value_heads=heads, key_dim=hd, value_dim=hd, variant="kimi_delta",
+                          conv_kernel=as_int(cfg, "linear_conv_kernel_dim", "short_conv_kernel_size", default=4),
+                          full_rank_gates=True, gate_lower_bound=float(bound))
+    mla = _mla(cfg, _BAILING_SIZES, q_lora_rank=0, head_gate="sigmoid")
+    first = as_int(cfg, "first_k_dense_replace", default=2)
+    mlp_types = mlp_layer_types(cfg, n, ["dense" if i < first else "sparse" for i in range(n)])
+    # Ling's names beside DeepSeek's (transformers' attribute_map): num_shared_experts, moe_renormalize
+    moe = _routed(cfg, router_score_bias=True,
+                  shared_experts=as_int(cfg, "n_shared_experts", "num_shared_experts", default=1),
+                  normalize_top_k=bool(get(cfg, "norm_topk_prob", "moe_renormalize", default=True)))
+    dense = dense_ffn(cfg)
+    layers = [Layer((mla if t == "full_attention" else kda,), (moe if m == "sparse" else dense,))
+              for t, m in zip(types, mlp_types)]
+    return build_spec(cfg, name, layers,
+                      mtp_depth=as_int(cfg, "num_mtp_layers", "num_nextn_predict_layers", default=1))
+
+
 def import_longcat(cfg: Config, name: str):
     """LongCat-Flash: each of num_layers layers holds two MLA sublayers, two dense MLPs and one
     MoE (512 experts + 256 zero-computation experts, top-12) fed by a shortcut connection."""
@@ -218,6 +260,7 @@ IMPORTERS = {
     "deepseek_v32": import_deepseek,
     "glm_moe_dsa": import_deepseek,
     "kimi_linear": import_kimi_linear,
+    "bailing_hybrid": import_bailing_hybrid,
     "longcat_flash": import_longcat,
     "youtu": import_youtu,
     "minicpm3": import_minicpm3,
