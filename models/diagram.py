@@ -1179,7 +1179,8 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
                       if any(isinstance(m, (Attention, MLA)) for m in layer.mixers))
     if spec.position == "rope":
         pos = ("RoPE, interleaved pairs," if spec.rope_interleaved else "RoPE") + (
-            f" on {spec.rope_fraction:.0%} of head dims" if spec.rope_fraction < 1 else " in attention")
+            f" on {spec.rope_fraction:.0%} of head dims" if spec.rope_fraction < 1 else " in attention") + (
+            ", each pair turned by -angle" if spec.rope_reversed else "")
     else:
         pos = {"learned": f"learned absolute positions ({spec.learned_positions})",
                "alibi": "ALiBi attention bias", "none": "no positional encoding",

@@ -788,6 +788,8 @@ class ModelSpec:
     # RoPE rotating neighbouring dims (0, 1), (2, 3), ... (GPT-J, Cohere, ERNIE 4.5, GLM, Llama 4,
     # DeepSeek's MLA) rather than dim i with i + rotated/2 (GPT-NeoX, Llama)
     rope_interleaved: bool = False
+    # RoPE turning each pair by -angle (nanochat: y1 = x1 cos + x2 sin): the same cost, other numbers
+    rope_reversed: bool = False
     learned_positions: int = 0           # rows of a learned position table (GPT-2)
     norm: str = "rmsnorm"
     norm_bias: bool = False              # LayerNorm with bias
@@ -873,7 +875,7 @@ class ModelSpec:
         if self.altup_streams == 1:
             raise SpecError("altup_streams", "AltUp needs at least 2 streams (0 turns it off)")
         for name in ("tie_embeddings", "norm_bias", "final_norm", "embedding_norm", "lm_head_bias",
-                     "context_stated", "layer_scalar", "rope_interleaved"):
+                     "context_stated", "layer_scalar", "rope_interleaved", "rope_reversed"):
             _boolean(name, getattr(self, name))
         _choice("position", self.position, POSITIONS)
         _choice("norm", self.norm, NORM_KINDS)

@@ -109,18 +109,18 @@ def gpt_oss_expert_weights(ours: dict, prefix: str = "mlp") -> dict:
 
 
 def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict | None = None,
-                convert: Callable[[dict], dict] | None = None, flip_rotation: bool = False, seed: int = 0,
+                convert: Callable[[dict], dict] | None = None, seed: int = 0,
                 batch: int = 2, tokens: int = 7, attention: str = "sdpa", half_angles: bool = False,
                 interleaved_angles: bool = False, convert_mixer: Callable[[dict], dict] | None = None,
                 mixer_names: tuple[str, ...] = ("self_attn",), ffn_name: str = "mlp") -> float:
     """Relative error (max abs difference over max abs value) of our layer ``index`` against
     transformers' on fresh float64 inputs. ``rename`` maps our FFN module names to transformers'
     (nanochat's fc1/fc2); ``convert`` turns our FFN's weights into transformers' (MoE layouts);
-    ``flip_rotation`` turns pairs the other way (nanochat's RoPE); ``attention`` "eager" for types
-    without SDPA in transformers (its softmax is float32); ``half_angles``: the layer takes one angle
-    per rotated pair (gpt-oss); ``interleaved_angles``: each angle twice in a row (Cohere's cos and
-    sin); ``convert_mixer`` turns our attention's weights into transformers' (fused or per-head
-    modules); ``mixer_names`` and ``ffn_name``: transformers' modules for our mixers, in order (Falcon-H1:
+    ``attention`` "eager" for types without SDPA in transformers (its softmax is float32);
+    ``half_angles``: the layer takes one angle per rotated pair (gpt-oss);
+    ``interleaved_angles``: each angle twice in a row (Cohere's cos and sin); ``convert_mixer``
+    turns our attention's weights into transformers' (fused or per-head modules);
+    ``mixer_names`` and ``ffn_name``: transformers' modules for our mixers, in order (Falcon-H1:
     self_attn, mamba), and our FFN. A sliding layer gets its window's mask."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -184,7 +184,7 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     angles = torch.cat([positions[0, :, None] * inv_freq] * (1 if half_angles else 2), -1)[None]
     if interleaved_angles:
         angles = (positions[0, :, None] * inv_freq).repeat_interleave(2, -1)[None]
-    cos, sin = angles.cos() * factor, angles.sin() * factor * (-1 if flip_rotation else 1)
+    cos, sin = angles.cos() * factor, angles.sin() * factor
     q, k = torch.arange(tokens)[:, None], torch.arange(tokens)[None, :]
     seen = (k <= q) & ((q - k < mixer.window) if mixer.kind == "sliding" else True)
     mask = torch.zeros(tokens, tokens, dtype=torch.float64).masked_fill(~seen, float("-inf"))[None, None]

@@ -61,7 +61,8 @@ def test_published_sizes():
 def test_import_reads_every_feature():
     nano = spec_from_hf_config(_nanochat_d20())
     attn, ffn = nano.layers[0].mixer, nano.layers[0].ffn
-    assert (nano.norm, nano.embedding_norm, nano.tie_embeddings) == ("rmsnorm_noparam", True, False)
+    assert (nano.norm, nano.embedding_norm, nano.tie_embeddings, nano.rope_reversed) == (
+        "rmsnorm_noparam", True, False, True)
     assert attn.qk_norm == "l2" and not attn.out_norm and (ffn.gated, ffn.activation) == (False, "relu2")
     assert count_params(nano).by_component["norms"].total == 0
     bit = spec_from_hf_config(BITNET_2B4T)
@@ -139,6 +140,8 @@ def test_diagram_shows_the_sub_norms_and_weightless_norms():
     assert "RMSNorm (no weights)" in detail.norm_text
     assert all(c.params == 0 for c in detail.components if c.kind == "norm")
     assert "after RoPE" in next(c.shape for c in detail.components if c.name == "q/k norm")
+    positions = next(it for it in nano.overview if it.kind == "position")
+    assert any("each pair turned by -angle" in line for line in positions.lines)
     final = next(it for it in nano.overview if it.kind == "final_norm")
     embedding = next(it for it in nano.overview if it.kind == "embedding")
     assert final.lines[0] == "RMSNorm (no weights) (1280)" and final.params == 0

@@ -50,7 +50,7 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
                 moe_impl: str = "loop", dtype: torch.dtype | None = None,
                 device: torch.device | str | None = None, rope_interleaved: bool = False,
                 rope_scaling: S.RopeScaling | None = None, norm: str = "rmsnorm",
-                depth: tuple[int, int] = (0, 1)) -> nn.Module:
+                depth: tuple[int, int] = (0, 1), rope_reversed: bool = False) -> nn.Module:
     """One mixer (Attention, MLA, LinearAttention, SSM, ShortConv) or FFN (DenseFFN, MoEFFN) of the
     spec; ``norm`` is the model's norm form, which attention's QK norms take; ``depth`` the layer's
     index and the model's layer count (MiniMax's decay by depth, differential attention's
@@ -59,10 +59,10 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
         if isinstance(part, S.Attention):
             m = Attention(part, hidden, rope_fraction=rope_fraction, position=position,
                           rope_theta=rope_theta, eps=eps, impl=attn_impl, rope_interleaved=rope_interleaved,
-                          rope_scaling=rope_scaling, norm=norm, depth=depth)
+                          rope_scaling=rope_scaling, norm=norm, depth=depth, rope_reversed=rope_reversed)
         elif isinstance(part, S.MLA):
             m = MLA(part, hidden, position=position, rope_theta=rope_theta,
-                    rope_interleaved=rope_interleaved, rope_scaling=rope_scaling)
+                    rope_interleaved=rope_interleaved, rope_scaling=rope_scaling, rope_reversed=rope_reversed)
         elif isinstance(part, S.LinearAttention):
             m = build_linear_attention(part, hidden, eps=eps, depth=depth)
         elif isinstance(part, S.SSM):
@@ -162,7 +162,8 @@ class DecoderLayer(nn.Module):
         super().__init__()
         d = spec.hidden_size
         kw = {**dict(rope_fraction=spec.rope_fraction, position=spec.position, rope_theta=spec.rope_theta,
-                     rope_interleaved=spec.rope_interleaved, rope_scaling=spec.rope_scaling, norm=spec.norm),
+                     rope_interleaved=spec.rope_interleaved, rope_scaling=spec.rope_scaling, norm=spec.norm,
+                     rope_reversed=spec.rope_reversed),
               **block_kw}
         self.mixers = nn.ModuleList(build_block(m, d, **kw) for m in layer.mixers)
         self.ffns = nn.ModuleList(build_block(f, d, **kw) for f in layer.ffns)

@@ -95,9 +95,10 @@ class Rotary(nn.Module):
     Qwen3-Next), 0 is NoPE."""
 
     def __init__(self, rotary_dim: int, theta: float = 10000.0, interleaved: bool = False,
-                 scaling: S.RopeScaling | None = None):
+                 scaling: S.RopeScaling | None = None, reversed_: bool = False):
         super().__init__()
         self.rotary_dim, self.theta, self.interleaved = rotary_dim, float(theta), interleaved
+        self.sign = -1.0 if reversed_ else 1.0     # nanochat turns each pair by -angle
         self.scaling = scaling
         # YaRN scales cos and sin (so q.k by its square); 1 otherwise
         self.attention_factor = (scaling.attention_factor or 1.0) if scaling is not None else 1.0
@@ -143,6 +144,7 @@ class Rotary(nn.Module):
         wd = wide_dtype(x.dtype)                  # the angles in fp32, fp64 for a float64 block
         freqs = positions.to(wd)[:, None] * self.frequencies_at(positions, wd)[None, :]        # [S, rd/2]
         a = self.attention_factor
+        freqs = freqs * self.sign if self.sign != 1.0 else freqs
         if self.interleaved:                      # pairs (2i, 2i + 1) turn by angle i
             cos, sin = (freqs.cos() * a).to(x.dtype), (freqs.sin() * a).to(x.dtype)          # [S, rd/2]
             even, odd, rest = x[..., 0:rd:2], x[..., 1:rd:2], x[..., rd:]
@@ -248,7 +250,7 @@ class Attention(nn.Module):
     def __init__(self, cfg: S.Attention, hidden: int, *, rope_fraction: float = 1.0,
                  position: str = "rope", rope_theta: float = 10000.0, eps: float = 1e-6,
                  impl: str = "sdpa", rope_interleaved: bool = False, rope_scaling: S.RopeScaling | None = None,
-                 norm: str = "rmsnorm", depth: tuple[int, int] = (0, 1)):
+                 norm: str = "rmsnorm", depth: tuple[int, int] = (0, 1), rope_reversed: bool = False):
         super().__init__()
         self.cfg = cfg
         H, KV, hd, vd = cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.vdim
@@ -291,7 +293,7 @@ class Attention(nn.Module):
         # per-layer-type rope parameters have it
         self.rotary = Rotary(rotary_dim_for(hd, fraction, position == "rope" and cfg.rope),
                              cfg.rope_theta or rope_theta, rope_interleaved,
-                             None if cfg.rope_theta else rope_scaling)
+                             None if cfg.rope_theta else rope_scaling, rope_reversed)
         self.alibi = position == "alibi"
         if self.alibi:
             self.register_buffer("slopes", alibi_slopes(H), persistent=False)

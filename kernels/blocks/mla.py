@@ -93,7 +93,8 @@ class MLA(nn.Module):
     per-key terms count only each query's index_topk keys, and the ``Indexer`` adds its own."""
 
     def __init__(self, cfg: S.MLA, hidden: int, *, position: str = "rope", rope_theta: float = 10000.0,
-                 rope_interleaved: bool = False, rope_scaling: S.RopeScaling | None = None):
+                 rope_interleaved: bool = False, rope_scaling: S.RopeScaling | None = None,
+                 rope_reversed: bool = False):
         super().__init__()
         self.cfg = cfg
         H, dn, dr, dv, r = cfg.heads, cfg.qk_nope_dim, cfg.qk_rope_dim, cfg.v_head_dim, cfg.kv_lora_rank
@@ -113,7 +114,7 @@ class MLA(nn.Module):
         if cfg.head_gate != "none":     # Ling 3.0: a gate per head on the output, before o_proj
             self.g_proj = nn.Linear(hidden, H, bias=False)
         rd = dr if (cfg.rope and position == "rope") else 0
-        self.rotary = Rotary(rd, rope_theta, rope_interleaved, rope_scaling)
+        self.rotary = Rotary(rd, rope_theta, rope_interleaved, rope_scaling, rope_reversed)
         self.indexer = Indexer(cfg, hidden, MLA_NORM_EPS) if cfg.sparse else None
         # the DSA indexer turns its first dr dims as the MLA does, or halves where MLA turns pairs
         # (DeepSeek-V3.2)

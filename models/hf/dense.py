@@ -235,13 +235,13 @@ def _import_emu3_text(text: Config, name: str):
 
 def import_nanochat(cfg: Config, name: str):
     """Karpathy's nanochat: RMSNorms without weights (one after the embedding too, the same module
-    as the final norm), a weightless QK norm after RoPE, a plain ReLU^2 MLP, no biases, an untied
-    head (its logit soft-cap has no weights)."""
+    as the final norm), a weightless QK norm after RoPE turning the other way round, a plain ReLU^2
+    MLP, no biases, an untied head (its logit soft-cap has no weights)."""
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
     attn = gqa_attention(cfg, hidden=hidden, qk_norm="l2")
     ffn = dense_ffn(cfg, gated=False, activation=activation(get(cfg, "hidden_act", default="relu2")))
     return build_spec(cfg, name, [Layer((attn,), (ffn,))] * n, norm="rmsnorm_noparam", embedding_norm=True,
-                      rope_fraction=rope_fraction(cfg))
+                      rope_fraction=rope_fraction(cfg), rope_reversed=True)
 
 
 def import_bitnet(cfg: Config, name: str):
