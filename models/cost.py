@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from .dtypes import KV_DTYPES, dtype
 from .hardware import Hardware, get_hardware
 from .params import (ParamReport, altup_params, altup_stream_params, count_params, ffn_params, laurel_params,
-                     mixer_params, per_layer_input_params, per_layer_table_params, routed_real_experts)
+                     mixer_params, moa_expert_params, per_layer_input_params, per_layer_table_params,
+                     routed_real_experts)
 from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv, SpecError, readable
 
 GiB = 2**30
@@ -336,8 +337,17 @@ def _mixer_ops(m, d: int, tokens: int, batch: int, start: int, fmt: _Fmt, decode
         kv_elems = m.kv_heads * (m.head_dim + m.vdim)       # read from the cache, its own or shared
         kv_out = 0 if m.kv_shared else m.kv_heads * (m.head_dim + (0 if m.value_from_key else m.vdim))
         proj_io = n_tok * (d + q_out + kv_out + m.heads * m.vdim + d) * fmt.act
+        proj_flops = 2 * params.matrix * n_tok
+        if m.experts:
+            # JetMoE's mixture of attention heads: each token's top_k experts run their q and o
+            # (top_k x kv_heads heads in all), the router scores every expert; a batch reads the
+            # experts its tokens touch
+            per = moa_expert_params(m, d).matrix
+            touched = _experts_touched(m.experts, m.top_k * n_tok)
+            proj_flops = 2 * (params.matrix - (m.experts - m.top_k) * per) * n_tok + 2 * d * m.experts * n_tok
+            w_bytes -= (m.experts - touched) * per * fmt.w
         ops.append(Op("qo projections" if m.kv_shared else "qkvo projections", "projection",
-                      2 * params.matrix * n_tok, w_bytes + proj_io))
+                      proj_flops, w_bytes + proj_io))
         pairs = (tokens * (start + tokens) if dense_attention else
                  attended_pairs(tokens, m.kind, m.window, start))
         keys = kv_cached_tokens(start + tokens, m.kind, m.window)

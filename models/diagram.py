@@ -337,11 +337,12 @@ _NOT_ROPE = {"rope": "NoPE", "alibi": "ALiBi", "learned": "learned positions",
 def _attention_components(a: Attention, d: int, i: str, position: str = "rope") -> list[Component]:
     q_out = a.heads * a.head_dim * (2 if a.output_gate else 1)
     gate = " x 2 (output gate)" if a.output_gate else ""
-    out = [
-        _lin(f"q_proj{i}", "projection", "mixer", d, q_out, a.qkv_bias, "d",
-             f"heads*head_dim{gate}",
-             f"{d} -> {a.heads}x{a.head_dim} (q)" + (" + gate" if a.output_gate else "")),
-    ]
+    if a.experts:
+        out = _attention_expert_components(a, d, i)
+    else:
+        out = [_lin(f"q_proj{i}", "projection", "mixer", d, q_out, a.qkv_bias, "d",
+                    f"heads*head_dim{gate}",
+                    f"{d} -> {a.heads}x{a.head_dim} (q)" + (" + gate" if a.output_gate else ""))]
     if a.kv_shared:
         out.append(Component(f"shared K/V{i}", "attention", "mixer",
                              f"{a.kv_heads}x{a.head_dim} keys and values, no cache of its own", 0,
@@ -411,9 +412,27 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
     if a.out_norm:
         out.append(_kept(f"attn_sub_norm{i}", "norm", "mixer", a.heads * a.vdim,
                          f"heads x v_head_dim = {a.heads} x {a.vdim}", f"RMSNorm({a.heads * a.vdim}) before o_proj"))
+    if a.experts:
+        kv_v = a.kv_heads * a.vdim
+        out.append(_kept(f"o experts{i}", "projection", "mixer", a.experts * kv_v * d + (d if a.out_bias else 0),
+                         f"experts x kv_heads*v_head_dim x d = {a.experts} x {kv_v} x {d}"
+                         + (f" + {d} bias" if a.out_bias else ""),
+                         f"each chosen expert {a.kv_heads}x{a.vdim} -> {d}, weighted by the router, summed"))
+        return out
     out.append(_lin(f"o_proj{i}", "projection", "mixer", a.heads * a.vdim, d, a.out_bias,
                     "heads*v_head_dim", "d", f"{a.heads}x{a.vdim} -> {d}"))
     return out
+
+
+def _attention_expert_components(a: Attention, d: int, i: str) -> list[Component]:
+    """JetMoE's mixture of attention heads: its router and the experts' q projections."""
+    kv_q = a.kv_heads * a.head_dim
+    return [_kept(f"attention router{i}", "router", "mixer", d * a.experts, f"d x experts = {d} x {a.experts}",
+                  f"{d} -> {a.experts} logits, top-{a.top_k} per token (softmax over the chosen)"),
+            _kept(f"q experts{i}", "projection", "mixer", a.experts * d * kv_q,
+                  f"experts x d x kv_heads*head_dim = {a.experts} x {d} x {kv_q}",
+                  f"each chosen expert {d} -> {a.kv_heads}x{a.head_dim}: {a.top_k} x {a.kv_heads} = "
+                  f"{a.heads} query heads")]
 
 
 def _whole(x: float) -> bool:
@@ -731,6 +750,8 @@ def _ffn_components(f, d: int, i: str) -> list[Component]:
     if f.shared_gate and f.shared_experts:
         out.append(_kept(f"shared_expert_gate{i}", "router", "ffn", d, f"d x 1 = {d}",
                          f"{d} -> 1 (sigmoid)"))
+    if f.out_bias:
+        out.append(_kept(f"output bias{i}", "router", "ffn", d, f"d = {d}", "added after the experts' weighted sum"))
     ups = 3 if f.gated else 2
     per_expert = mlp_params(d, f.d_expert, f.gated, f.expert_bias).total
     out.append(Component(
@@ -977,6 +998,8 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
         if isinstance(mx, Attention):
             g = _head_grouping(mx)
             mixer_bits.append(("differential " if mx.differential else "")
+                              + (f"mixture of {mx.experts} attention experts (top-{mx.top_k}), "
+                                 if mx.experts else "")
                               + f"{CATEGORY_LABELS[mx.kind]} {g.kind} {mx.heads}/{mx.kv_heads}"
                               + (f" w{mx.window}" if mx.kind != "full" else "")
                               + (" on a shared cache" if mx.kv_shared else ""))

@@ -55,7 +55,11 @@ def attention_params(a: Attention, d: int) -> Count:
     """
     q_out = a.heads * a.head_dim * (2 if a.output_gate else 1)
     kv_sets = 0 if a.kv_shared else 1
-    c = linear(d, q_out, a.qkv_bias) + linear(a.heads * a.vdim, d, a.out_bias)
+    if a.experts:                      # JetMoE: q and o per expert, a router, one bias after the sum
+        c = (moa_expert_params(a, d) * a.experts
+             + Count(kept=d * a.experts + (d if a.out_bias else 0)))
+    else:
+        c = linear(d, q_out, a.qkv_bias) + linear(a.heads * a.vdim, d, a.out_bias)
     c += linear(d, a.kv_heads * a.head_dim, a.qkv_bias) * kv_sets
     c += linear(d, a.kv_heads * a.vdim, a.qkv_bias) * (0 if a.value_from_key else kv_sets)
     per_weight = 2 if a.qk_norm_bias else 1        # Persimmon: a bias beside each weight
@@ -72,6 +76,19 @@ def attention_params(a: Attention, d: int) -> Count:
     if a.differential:                 # lambda_q1, lambda_k1, lambda_q2, lambda_k2
         c += Count(kept=4 * a.head_dim)
     return c
+
+
+def moa_expert_params(a: Attention, d: int) -> Count:
+    """One attention expert of a mixture of attention heads: q (d x kv_heads*head_dim) and o
+    (kv_heads*v_head_dim x d), no biases (JetMoE's ParallelExperts)."""
+    return linear(d, a.kv_heads * a.head_dim) + linear(a.kv_heads * a.vdim, d)
+
+
+def idle_params(m, d: int) -> int:
+    """A mixer's parameters a token does not use: the attention experts its router passes over."""
+    if isinstance(m, Attention) and m.experts:
+        return (m.experts - m.top_k) * moa_expert_params(m, d).total
+    return 0
 
 
 def mla_params(m: MLA, d: int) -> Count:
@@ -195,6 +212,8 @@ def moe_params(f: MoEFFN, d: int) -> dict[str, Count]:
     shared = mlp_params(d, f.shared_dff, f.gated, False) * f.shared_experts
     if f.shared_gate and f.shared_experts:
         router += Count(kept=d)
+    if f.out_bias:                     # JetMoE: a bias after the weighted sum, on every token
+        router += Count(kept=d)
     return {"router": router, "experts": experts, "shared_experts": shared}
 
 
@@ -309,7 +328,7 @@ def layer_params(spec: ModelSpec, layer: Layer) -> tuple[dict[str, Count], int]:
     for m in layer.mixers:
         name, c = mixer_params(m, d)
         parts[name] = parts.get(name, Count()) + c
-        active += c.total
+        active += c.total - idle_params(m, d)
     for f in layer.ffns:
         for name, c in ffn_params(f, d).items():
             parts[name] = parts.get(name, Count()) + c

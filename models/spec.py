@@ -184,10 +184,17 @@ class Attention(_Part):
     # lambda = exp(lq1 . lk1) - exp(lq2 . lk2) + lambda_init(layer), its four vectors of head_dim
     # learned; the value products cost twice a plain layer's
     differential: bool = False
+    # Mixture of attention heads (MoA, JetMoE): each of ``experts`` holds its own q and o
+    # projections for kv_heads heads; a router picks top_k per token, so heads = top_k x kv_heads
+    # query heads attend over the shared keys and values, and the outputs of the chosen experts'
+    # o projections sum, weighted by the router (out_bias: one bias after the sum). 0: plain
+    experts: int = 0
+    top_k: int = 0
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_heads", "head_dim"):
             _positive(f"{path}.{name}", getattr(self, name))
+        self._validate_experts(path)
         _non_negative(f"{path}.v_head_dim", self.v_head_dim)
         _non_negative(f"{path}.window", self.window)
         if self.heads % self.kv_heads:
@@ -233,6 +240,24 @@ class Attention(_Part):
         """What a KV-shared layer and the layer whose cache it reads agree on: the attention
         pattern and the cached K/V shape."""
         return (self.kind, self.window, self.kv_heads, self.head_dim, self.vdim)
+
+    def _validate_experts(self, path: str) -> None:
+        _non_negative(f"{path}.experts", self.experts)
+        _non_negative(f"{path}.top_k", self.top_k)
+        if not self.experts:
+            if self.top_k:
+                raise SpecError(f"{path}.top_k", "only a mixture of attention heads (experts > 0) routes")
+            return
+        if not 1 <= self.top_k <= self.experts:
+            raise SpecError(f"{path}.top_k", f"must be from 1 to experts ({self.experts}), got {self.top_k}")
+        if self.heads != self.top_k * self.kv_heads:
+            raise SpecError(f"{path}.heads", f"a mixture of attention heads runs top_k x kv_heads = "
+                                             f"{self.top_k * self.kv_heads} query heads, not {self.heads}")
+        for name in ("qkv_bias", "output_gate", "value_from_key", "kv_shared", "out_norm", "differential"):
+            if getattr(self, name):
+                raise SpecError(f"{path}.{name}", "is not modelled on a mixture of attention heads")
+        if self.head_gate != "none":
+            raise SpecError(f"{path}.head_gate", "is not modelled on a mixture of attention heads")
 
     @property
     def vdim(self) -> int:
@@ -530,6 +555,7 @@ class MoEFFN(_Part):
     expert_bias: bool = False      # biases in the expert projections (gpt-oss)
     shared_gate: bool = False      # sigmoid gate on the shared expert output (Qwen2-MoE, Qwen3-Next)
     zero_experts: int = 0          # LongCat-Flash: identity experts that cost no compute
+    out_bias: bool = False         # JetMoE: one bias of d added after the experts' weighted sum
     # Gemma 4: the router normalises its input (no weights) and learns a scale per hidden channel
     # and one per expert
     router_scales: bool = False
@@ -557,7 +583,7 @@ class MoEFFN(_Part):
             raise SpecError(f"{path}.activation", "xielu learns parameters of its own per FFN: "
                                                   "only a dense FFN takes it")
         for name in ("gated", "router_bias", "router_score_bias", "expert_bias", "shared_gate",
-                     "router_scales", "normalize_top_k"):
+                     "router_scales", "normalize_top_k", "out_bias"):
             _boolean(f"{path}.{name}", getattr(self, name))
         s = self.routed_scale
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s <= 0:

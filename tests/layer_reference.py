@@ -95,6 +95,22 @@ def per_head_norm_modules(ours: dict, names: dict[str, str]) -> dict:
     return out
 
 
+def jetmoe_attention_weights(ours: dict) -> dict:
+    """Our mixture of attention heads as JetMoE stores it: experts.input_linear / output_linear
+    ([E, out, in], ours too), the router and the bias under experts, k and v fused in kv_proj."""
+    return {"experts.input_linear.weight": ours["q_experts"], "experts.output_linear.weight": ours["o_experts"],
+            "experts.bias": ours["o_bias"], "experts.router.layer.weight": ours["router.weight"],
+            "kv_proj.weight": torch.cat([ours["k_proj.weight"], ours["v_proj.weight"]])}
+
+
+def jetmoe_expert_weights(ours: dict) -> dict:
+    """Our stacked experts as JetMoE's: input_linear [E, 2F, D] (gate rows first), output_linear
+    [E, D, F], the router under router.layer, the bias after the sum."""
+    return {"mlp.input_linear.weight": torch.cat([ours["w_gate"].transpose(1, 2), ours["w_up"].transpose(1, 2)], 1),
+            "mlp.output_linear.weight": ours["w_down"].transpose(1, 2), "mlp.bias": ours["out_bias"],
+            "mlp.router.layer.weight": ours["router.weight"]}
+
+
 def gpt_oss_expert_weights(ours: dict, prefix: str = "mlp") -> dict:
     """gpt-oss's experts as transformers stores them: gate and up interleaved column by column in
     gate_up_proj [E, D, 2F] (and its bias), down_proj [E, F, D] as ours, a biased ``router``."""

@@ -22,7 +22,8 @@ pytest.importorskip("transformers")
 
 from hf_reference import default_config  # noqa: E402
 from layer_reference import (POST_NORMS, aria_expert_weights, expert_weights, fused_qkv_per_head,  # noqa: E402
-                             gpt_oss_expert_weights, layer_error, per_head_norm_modules)
+                             gpt_oss_expert_weights, jetmoe_attention_weights, jetmoe_expert_weights, layer_error,
+                             per_head_norm_modules)
 
 SMALL = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=96, num_attention_heads=4, num_key_value_heads=2,
              vocab_size=128)
@@ -270,6 +271,18 @@ def test_ling_gated_mla_layer_equals_transformers_layer():
                                               "layer_group_size": 2, "layer_types": None,
                                               "mlp_layer_types": ["dense", "dense"]})
     assert layer_error(cfg, index=1) < 1e-6
+
+
+@pytest.mark.parametrize("experts, top_k, kv_heads", [(4, 2, 2), (8, 3, 4)])
+def test_jetmoe_mixture_of_attention_heads_layer_equals_transformers_layer(experts, top_k, kv_heads):
+    """JetMoE: each token's top_k attention experts project its queries (kv_heads heads each) over
+    keys and values projected once, and their o projections' outputs sum, weighted by the router;
+    then a mixture of SwiGLU experts. Both add one bias after the sum. (transformers takes the
+    routers' softmax in float32.)"""
+    cfg = default_config("jetmoe", **{**SMALL, "num_key_value_heads": kv_heads, "kv_channels": 16,
+                                      "num_local_experts": experts, "num_experts_per_tok": top_k})
+    assert layer_error(cfg, convert_mixer=jetmoe_attention_weights, convert=jetmoe_expert_weights,
+                       mixer_names=("self_attention",), tokens=9) < 1e-6
 
 
 def test_deepseek_v3_mla_layer_with_yarn_takes_mscale_squared():

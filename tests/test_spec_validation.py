@@ -696,7 +696,8 @@ def test_hf_random_config_raises_only_spec_error(config, model_type):
 
 # types whose importers read keys of their own (muP scalars and lists, projector tables, patch sizes,
 # QK-norm and differential flags): each key of their default config set to any JSON value
-OWN_KEY_TYPES = ("minicpm3", "aria_text", "aria", "persimmon", "fuyu", "diffllama", "falcon_h1", "minimax")
+OWN_KEY_TYPES = ("minicpm3", "aria_text", "aria", "persimmon", "fuyu", "diffllama", "falcon_h1", "minimax",
+                 "bailing_hybrid", "jetmoe")
 
 
 @SETTINGS

@@ -260,14 +260,18 @@ class Attention(nn.Module):
         self.kind, self.window = cfg.kind, cfg.window
         self.impl = impl
         self.scale = cfg.score_scale
-        self.q_proj = nn.Linear(hidden, H * hd * (2 if cfg.output_gate else 1), bias=cfg.qkv_bias)
+        if cfg.experts:                 # JetMoE: q and o per attention expert, a router
+            self._build_experts(hidden)
+        else:
+            self.q_proj = nn.Linear(hidden, H * hd * (2 if cfg.output_gate else 1), bias=cfg.qkv_bias)
         # Gemma 3n/4 KV sharing: the layer only reads a cache another layer wrote (``new_state``)
         self.kv_shared = self.read_only_state = cfg.kv_shared
         if not cfg.kv_shared:
             self.k_proj = nn.Linear(hidden, KV * hd, bias=cfg.qkv_bias)
         if not (cfg.value_from_key or cfg.kv_shared):   # Gemma 4: values from the key projection
             self.v_proj = nn.Linear(hidden, KV * vd, bias=cfg.qkv_bias)
-        self.o_proj = nn.Linear(H * vd, hidden, bias=cfg.out_bias)
+        if not cfg.experts:
+            self.o_proj = nn.Linear(H * vd, hidden, bias=cfg.out_bias)
         qk = dict(layer=norm.startswith("layernorm"), bias=cfg.qk_norm_bias)
         if cfg.qk_norm == "head":       # Qwen3, Gemma 3, Persimmon: over head_dim, shared by heads
             self.q_norm, self.k_norm = qk_norm_module(hd, eps, **qk), qk_norm_module(hd, eps, **qk)
@@ -298,6 +302,52 @@ class Attention(nn.Module):
         if self.alibi:
             self.register_buffer("slopes", alibi_slopes(H), persistent=False)
 
+    # ---- a mixture of attention heads (JetMoE)
+    def _build_experts(self, hidden: int) -> None:
+        """Each of E experts: q [KV*hd, D] and o [D, KV*vd] (JetMoE's [E, out, in] layout); the
+        router; one bias after the weighted sum of the chosen experts' outputs."""
+        E, KV, hd, vd = self.cfg.experts, self.KV, self.hd, self.vd
+        self.router = nn.Linear(hidden, E, bias=False)
+        self.q_experts = nn.Parameter(torch.empty(E, KV * hd, hidden).normal_(0.0, hidden ** -0.5))
+        self.o_experts = nn.Parameter(torch.empty(E, hidden, KV * vd).normal_(0.0, (KV * vd) ** -0.5))
+        if self.cfg.out_bias:
+            self.o_bias = nn.Parameter(torch.zeros(hidden))
+        # the per-expert loop reads the routing on the host, as the MoE block's does
+        self.syncs_host = True
+
+    def _routed(self, x: torch.Tensor, weight: torch.Tensor, ids: torch.Tensor, width: int) -> torch.Tensor:
+        """x [N, k, in] through expert ids[n, j]'s matrix ``weight`` [E, out, in] -> [N, k, out]."""
+        out = x.new_zeros(*x.shape[:2], width)
+        tracing = torch.jit.is_tracing()
+        for e in range(self.cfg.experts):
+            tok, slot = torch.where(ids == e)                        # the rows routed to expert e
+            if tok.numel() == 0 and not tracing:
+                continue
+            out = out.index_put((tok, slot), x[tok, slot] @ weight[e].T)
+        return out
+
+    def _expert_queries(self, x: torch.Tensor):
+        """x [B, L, D] -> q [B, L, H*hd] with H = KV*k heads, head h*k + j the j-th chosen
+        expert's head h (so GQA's grouping, head i on KV head i // k, pairs each with its KV head),
+        and the routing (weights [N, k] from a softmax over the chosen logits, expert ids [N, k])."""
+        B, L, D = x.shape
+        k, KV, hd = self.cfg.top_k, self.KV, self.hd
+        flat = x.reshape(-1, D)
+        vals, ids = wide(self.router(flat)).topk(k, dim=-1)
+        q = self._routed(flat[:, None].expand(-1, k, D), self.q_experts, ids, KV * hd)     # [N, k, KV*hd]
+        q = q.view(-1, k, KV, hd).transpose(1, 2).reshape(B, L, KV * k * hd)
+        return q, (vals.softmax(-1), ids)
+
+    def _expert_out(self, o: torch.Tensor, route) -> torch.Tensor:
+        """o [B, L, H*vd] (heads h*k + j) -> the chosen experts' o projections, weighted and summed."""
+        B, L, _ = o.shape
+        k, KV, vd = self.cfg.top_k, self.KV, self.vd
+        w, ids = route
+        per_slot = o.view(-1, KV, k, vd).transpose(1, 2).reshape(-1, k, KV * vd)          # [N, k, KV*vd]
+        y = self._routed(per_slot, self.o_experts, ids, self.o_experts.shape[1])            # [N, k, D]
+        y = (y * w[..., None].to(y.dtype)).sum(1).view(B, L, -1)
+        return y + self.o_bias if self.cfg.out_bias else y
+
     # ---- projections shared by prefill and decode
     def _qkv(self, x: torch.Tensor, positions: torch.Tensor):
         """-> q [B, H, L, hd], k [B, KV, L, hd], v [B, KV, L, vd], gate; k and v are None in a
@@ -307,7 +357,10 @@ class Attention(nn.Module):
         gate = None
         if self.cfg.in_scale != 1.0:                                 # Falcon-H1's muP multiplier
             x = x * self.cfg.in_scale
-        q = self.q_proj(x)
+        if self.cfg.experts:               # JetMoE: the routing rides in ``gate`` to ``_out``
+            q, gate = self._expert_queries(x)
+        else:
+            q = self.q_proj(x)
         if self.cfg.output_gate:                                     # Qwen3-Next: [q_h, gate_h] per head
             q, gate = q.view(B, L, H, 2 * hd).chunk(2, dim=-1)      # [B, L, H, hd] each
             q = q.reshape(B, L, H * hd)
@@ -403,8 +456,11 @@ class Attention(nn.Module):
         return ((1 - self.lambda_init) * rms_normalize(first - lam * second, self.eps)).to(o.dtype)
 
     def _out(self, o: torch.Tensor, gate) -> torch.Tensor:
+        """o [B, H, L, vd] -> [B, L, D]; ``gate``: the output gate, or a mixture's routing."""
         B, H, L, vd = o.shape
         o = o.transpose(1, 2).reshape(B, L, H * vd)
+        if self.cfg.experts:
+            return self._expert_out(o, gate)
         if gate is not None:
             o = o * gate
         if self.cfg.out_norm:
@@ -442,7 +498,7 @@ class Attention(nn.Module):
         """Preallocated KV cache: k [B, KV, T, hd], v [B, KV, T, vd] (T = cache_slots). A KV-shared
         layer's is the cache it reads, as the layer it shares would have filled it: seeded random
         keys and values, drawn in fp32 so that a float64 copy reads the same numbers."""
-        p = self.o_proj.weight
+        p = self.o_experts if self.cfg.experts else self.o_proj.weight
         T = self.cache_slots(max_len)
         shapes = {"k": (batch, self.KV, T, self.hd), "v": (batch, self.KV, T, self.vd)}
         if not self.kv_shared:

@@ -159,6 +159,8 @@ class MoE(nn.Module):
                                     for _ in range(cfg.shared_experts))
         if cfg.shared_gate and cfg.shared_experts:
             self.shared_gate = nn.Linear(D, 1, bias=False)
+        if cfg.out_bias:                          # JetMoE: one bias after the weighted sum
+            self.out_bias = nn.Parameter(torch.zeros(D))
 
     # ---- routing
     def route(self, x: torch.Tensor):
@@ -263,7 +265,10 @@ class MoE(nn.Module):
             self._parameters.update(saved)
 
     def add_shared(self, x: torch.Tensor, routed: torch.Tensor) -> torch.Tensor:
-        """routed [N, D] plus the shared experts' output on x [N, D] (gated where the spec says)."""
+        """routed [N, D] plus the shared experts' output on x [N, D] (gated where the spec says) and
+        JetMoE's bias."""
+        if self.cfg.out_bias:
+            routed = routed + self.out_bias
         if not len(self.shared):
             return routed
         s = sum(m(x) for m in self.shared)

@@ -378,7 +378,7 @@ TIED_BY_DEFAULT = frozenset({"gpt2", "falcon", "gemma", "gemma2", "gemma3", "gem
                              "opt", "mpt", "bloom", "vaultgemma", "lfm2", "lfm2_moe", "gemma4",
                              "gemma4_text", "gemma4_unified", "gemma4_unified_text", "granite_swa",
                              "youtu", "cohere2_moe", "openai-gpt", "xglm", "biogpt", "gpt_neox_japanese",
-                             "ctrl", "lfm3", "gemma3n_text", "minicpm3"})
+                             "ctrl", "lfm3", "gemma3n_text", "minicpm3", "jetmoe"})
 # vocab_size when a config leaves it out (transformers' default for the type): Google's Gemma 3
 # image-text configs omit it from text_config.
 VOCAB_BY_DEFAULT = {"gemma3_text": 262_208, "gemma4_text": 262_144, "gemma4_unified_text": 262_144,
@@ -411,7 +411,7 @@ CONTEXT_BY_DEFAULT = {
     "codegen": 2048, "openai-gpt": 512, "xglm": 2048, "biogpt": 1024, "gpt_neox_japanese": 2048, "ctrl": 256,
     "laguna": 131072, "lfm3": 128000, "olmo_hybrid": 65536, "gemma3n_text": 32768, "nanochat": 2048,
     "bitnet": 2048, "minicpm3": 32768, "aria_text": 2048, "persimmon": 16384, "diffllama": 2048,
-    "bailing_hybrid": 262144}
+    "bailing_hybrid": 262144, "jetmoe": 4096}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

@@ -2,7 +2,8 @@
 its shared-expert and sliding-window variants), FlexOlmo, dots.llm1, Qwen2/3-MoE, ERNIE 4.5 MoE, DBRX,
 gpt-oss, Llama 4, GLM-4.5, Solar Open, Hunyuan-A13B, K-EXAONE, MiniMax-M2, MiMo-V2-Flash, Arcee's
 Trinity (AFMoE), Aleph Alpha's Kolibri 1, JetBrains' Mellum 2, Cohere's MoE (Command A+, North),
-Flint, Tencent's Hy3 preview, Laguna and Aria's language model.
+Flint, Tencent's Hy3 preview, Laguna, Aria's language model and JetMoE (experts in its attention
+too).
 Routed experts, optional shared experts, and the patterns that decide which layers are sparse
 (decoder_sparse_step, mlp_only_layers, first_k_dense_replace, interleave_moe_layer_step,
 mlp_layer_types, num_dense_layers)."""
@@ -316,6 +317,23 @@ def _one_shared(width: int) -> dict:
     return dict(shared_experts=1 if width else 0, d_shared=width)
 
 
+def import_jetmoe(cfg: Config, name: str):
+    """JetMoE: a mixture of attention heads (each of num_local_experts holds q and o projections
+    for num_key_value_heads heads of kv_channels; the top num_experts_per_tok per token run, over
+    keys and values projected once) and a mixture of SwiGLU experts, both routed by a softmax
+    over the chosen logits, each with one bias after the weighted sum. No biases elsewhere; the
+    head tied by default."""
+    n = as_int(cfg, "num_hidden_layers")
+    kv, experts = as_int(cfg, "num_key_value_heads"), as_int(cfg, "num_local_experts")
+    top_k = as_int(cfg, "num_experts_per_tok")
+    attn = Attention(heads=top_k * kv, kv_heads=kv, head_dim=as_int(cfg, "kv_channels"), experts=experts,
+                     top_k=top_k, out_bias=True)
+    moe = MoEFFN(experts=experts, top_k=top_k, d_expert=as_int(cfg, "intermediate_size"),
+                 activation=activation(get(cfg, "activation_function", default="silu")), normalize_top_k=True,
+                 out_bias=True)
+    return build_spec(cfg, name, [Layer((attn,), (moe,))] * n)
+
+
 def import_aria_text(cfg: Config, name: str):
     """Aria's language model (Rhymes AI): Llama's attention and, in every layer, experts of
     intermediate_size (top moe_topk by logit, softmax over the chosen: the renormalised softmax)
@@ -557,6 +575,7 @@ def import_laguna(cfg: Config, name: str):
 IMPORTERS = {
     "mixtral": import_mixtral,
     "aria_text": import_aria_text,
+    "jetmoe": import_jetmoe,
     "phimoe": import_mixtral,
     "olmoe": import_mixtral,
     "granitemoe": import_mixtral,
