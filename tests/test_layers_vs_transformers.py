@@ -7,9 +7,13 @@ on it (the MoE routers' softmax, OLMo 1's weightless LayerNorm). Gemma 3n's laye
 tests/test_gemma3n.py. Score scales other than 1/sqrt(head_dim) (Gemma 2/3's query_pre_attn_scalar,
 Granite's attention_multiplier, YaRN's mscale^2 in MLA), Gemma 2's soft-capped scores and Granite's
 residual_multiplier are set to values that change the output; RoPE on interleaved pairs (ERNIE 4.5,
-Helium, Cohere, DeepSeek's rope_interleave) is compared too. Not compared: types whose transformers
-layer fuses projections (Phi-3, GLM) or names its modules otherwise (GPT-J, CodeGen). Zero-centred
-norm weights (Gemma, Qwen3-Next: 1 + w) are a reparametrisation: transformers gets ours less one.
+Helium, Cohere, DeepSeek's rope_interleave) is compared too, and so are muP's multipliers
+(MiniCPM3, Falcon-H1), differential attention (Diff-Llama), a mixture of attention heads (JetMoE)
+and gated MLA (Ling 3.0). Where transformers stores the same matrices otherwise, the test moves
+our weights (Persimmon's per-head fused QKV, StableLM's per-head norm modules, JetMoE's experts).
+Not compared: types whose transformers layer fuses projections (Phi-3, GLM) or names its modules
+otherwise (GPT-J, CodeGen). Zero-centred norm weights (Gemma, Qwen3-Next: 1 + w) are a
+reparametrisation: transformers gets ours less one.
 """
 from __future__ import annotations
 
