@@ -197,7 +197,10 @@ def triton_step_of(spec, block: str, pos: int = 12, batch: int = 2) -> tuple[set
 
 def triton_decode_step_error(layer, x, states, pos: int, per_layer=None) -> tuple[set, float]:
     """The profiler's Triton backend patched into ``layer`` for one decode step and undone: (the
-    kernels it used, the step's relative error against the torch step)."""
+    kernels it used, the step's relative error against the torch step). Each step starts from its
+    own copy of ``states``: a recurrent layer's step advances its state in place."""
+    import copy
+
     from kernels.backends import patch_triton
     undo = []
 
@@ -205,9 +208,9 @@ def triton_decode_step_error(layer, x, states, pos: int, per_layer=None) -> tupl
         undo.append((obj, attr))
         object.__setattr__(obj, attr, value)
     with torch.no_grad():
-        ref = layer.step(x, states, pos, per_layer)
+        ref = layer.step(x, copy.deepcopy(states), pos, per_layer)
         used = patch_triton(layer, "decode", setter, None)
-        out = layer.step(x, states, pos, per_layer)
+        out = layer.step(x, copy.deepcopy(states), pos, per_layer)
         for obj, attr in undo:
             obj.__dict__.pop(attr, None)
     return set(used), ((out - ref).norm() / ref.norm()).item()

@@ -84,3 +84,11 @@ def test_the_diagram_shows_the_attention_experts():
 
 def test_blocks_run_through_torch_and_onnx_runtime():
     assert_blocks_run(spec_from_hf_config(default_config("jetmoe", **SMALL)))
+
+
+def test_the_triton_decode_kernel_takes_the_mixture_of_attention_heads():
+    """The heads are laid out as GQA (head h*k + j on KV head h), so the decode kernel applies;
+    against the torch step, in Triton's interpreter on the CPU."""
+    from block_cases import triton_step_of
+    used, error = triton_step_of(spec_from_hf_config(default_config("jetmoe", **SMALL)), "full+moe")
+    assert {"decode_attention", "moe"} <= used and error < 1e-5

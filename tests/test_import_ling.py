@@ -100,3 +100,13 @@ def test_prefill_flops_match_flop_counter():
 
 def test_blocks_run_through_torch_and_onnx_runtime():
     assert_blocks_run(spec_from_hf_config(default_config("bailing_hybrid", **SMALL)))
+
+
+@pytest.mark.parametrize("block", ["linear+dense", "mla+moe"])
+def test_the_triton_backend_steps_as_torch_does(block):
+    """One decode step with the profiler's Triton kernels patched in (the KDA layer's norms; the
+    gated MLA layer's absorbed decode with its gate, the MoE and the norms) against the torch step,
+    each from its own copy of the state (in Triton's interpreter on the CPU)."""
+    from block_cases import triton_step_of
+    used, error = triton_step_of(spec_from_hf_config(default_config("bailing_hybrid", **SMALL)), block)
+    assert "rms_norm" in used and ("mla_decode" in used) == (block == "mla+moe") and error < 1e-5
