@@ -77,6 +77,11 @@ def qk_norm_module(dim: int, eps: float, *, heads: int = 0, layer: bool = False,
     return HeadLayerNorm(dim, eps, heads, bias) if layer else RMSNorm(dim, eps, heads=heads)
 
 
+def scaled(x: torch.Tensor, multiplier: float) -> torch.Tensor:
+    """x times a scalar (muP's multipliers, Falcon-H1), skipped where it is 1."""
+    return x if multiplier == 1.0 else x * multiplier
+
+
 def rms_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """RMSNorm without weights over the last dim (Gemma 3n/4's value norm)."""
     xf = wide(x)
@@ -355,8 +360,7 @@ class Attention(nn.Module):
         B, L, _ = x.shape
         H, KV, hd, vd = self.H, self.KV, self.hd, self.vd
         gate = None
-        if self.cfg.in_scale != 1.0:                                 # Falcon-H1's muP multiplier
-            x = x * self.cfg.in_scale
+        x = scaled(x, self.cfg.in_scale)                             # Falcon-H1's muP multipliers
         if self.cfg.experts:               # JetMoE: the routing rides in ``gate`` to ``_out``
             q, gate = self._expert_queries(x)
         else:
@@ -372,9 +376,7 @@ class Attention(nn.Module):
             gate = g if gate is None else gate * g
         if self.kv_shared:
             return self._queries(q, positions), None, None, gate
-        k = self.k_proj(x)
-        if self.cfg.key_scale != 1.0:                                # Falcon-H1's key_multiplier
-            k = k * self.cfg.key_scale
+        k = scaled(self.k_proj(x), self.cfg.key_scale)
         v = k if self.cfg.value_from_key else self.v_proj(x)
         if self.cfg.qk_norm == "full":
             k = self.k_norm(k)
@@ -465,8 +467,7 @@ class Attention(nn.Module):
             o = o * gate
         if self.cfg.out_norm:
             o = self.attn_sub_norm(o)
-        o = self.o_proj(o)
-        return o * self.cfg.out_scale if self.cfg.out_scale != 1.0 else o
+        return scaled(self.o_proj(o), self.cfg.out_scale)
 
     # ---- prefill
     def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from models import spec as S
 
-from .attention import RMSNorm, rms_normalize, wide
+from .attention import RMSNorm, rms_normalize, scaled, wide
 
 
 def activate(gate: torch.Tensor, up: torch.Tensor | None, kind: str) -> torch.Tensor:
@@ -94,13 +94,10 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gated:
-            gate = self.gate_proj(x)
-            h = self._act(self._sparsify(gate * self.gate_scale if self.gate_scale != 1.0 else gate),
-                          self.up_proj(x))
+            h = self._act(self._sparsify(scaled(self.gate_proj(x), self.gate_scale)), self.up_proj(x))
         else:
             h = self._act(self.up_proj(x), None)
-        y = self.down_proj(h if self.ffn_sub_norm is None else self.ffn_sub_norm(h))
-        return y * self.out_scale if self.out_scale != 1.0 else y
+        return scaled(self.down_proj(h if self.ffn_sub_norm is None else self.ffn_sub_norm(h)), self.out_scale)
 
 
 def dense_ffn(cfg: S.DenseFFN, hidden: int, eps: float = 1e-6) -> MLP:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from models import spec as S
 
-from .attention import RMSNorm, wide, wide_dtype
+from .attention import RMSNorm, scaled, wide, wide_dtype
 from .chunked import chunked_delta_rule
 
 
@@ -114,9 +114,7 @@ class Mamba2(nn.Module):
 
     def _project(self, x: torch.Tensor):
         """in_proj (with muP's multipliers around it where the spec has them) -> z, xBC, dt."""
-        if self.cfg.in_scale != 1.0:
-            x = x * self.cfg.in_scale
-        zxbcdt = self.in_proj(x)
+        zxbcdt = self.in_proj(scaled(x, self.cfg.in_scale))
         if self.proj_scale is not None:
             zxbcdt = zxbcdt * self.proj_scale.to(zxbcdt.dtype)
         E, GN = self.E, self.G * self.N
@@ -144,8 +142,7 @@ class Mamba2(nn.Module):
 
     def _finish(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         y = self.norm(y, z) if self.cfg.gated_norm else y * F.silu(z)
-        y = self.out_proj(y)
-        return y * self.cfg.out_scale if self.cfg.out_scale != 1.0 else y
+        return scaled(self.out_proj(y), self.cfg.out_scale)
 
     def new_state(self, batch: int, max_len: int = 0) -> dict:
         p = self.out_proj.weight
