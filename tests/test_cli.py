@@ -119,7 +119,13 @@ def test_list_model_types_names_every_importable_config_type():
                                                                    "llava_onevision", "lfm2_vl",
                                                                    "idefics3", "smolvlm", "aya_vision",
                                                                    "internvl", "glm4v", "glm4v_moe", "gemma3n",
-                                                                   "gemma4", "gemma4_unified", "aria", "fuyu"}
+                                                                   "gemma4", "gemma4_unified", "aria", "fuyu",
+                                                                   "kimi_k25", "cohere2_vision", "paligemma",
+                                                                   "shieldgemma2", "glm46v", "glmga", "cosmos3_omni",
+                                                                   "llava_next_video", "video_llava", "vipllava",
+                                                                   "lighton_ocr", "exaone4_5", "hyperclovax_vision_v2",
+                                                                   "lfm3_vl", "idefics2", "minicpmv4_6", "minicpmv4_7",
+                                                                   "minicpm_ocr", "qianfan_ocr"}
     text = cli("list", "--model-types").stdout
     assert "qwen2_5_vl  (image-text" in text and "\nllama\n" in text
 

@@ -22,14 +22,25 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mist
              "qwen3_vl_moe": "qwen3_vl_moe_text", "lfm2_vl": "lfm2", "glm4v": "glm4v_text",
              "glm4v_moe": "glm4v_moe_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text",
              "gemma4_unified": "gemma4_unified_text", "aria": "aria_text", "fuyu": "persimmon",
-             "llava": None, "llava_next": None, "llava_onevision": None, "idefics3": None, "smolvlm": None,
-             "aya_vision": None, "internvl": None}
-_DEFAULT_TEXT_TYPE = {"llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "idefics3": "llama",
-                      "smolvlm": "llama", "aya_vision": "cohere2", "internvl": "qwen2"}
+             "exaone4_5": "exaone4", "lfm3_vl": "lfm3",
+             **dict.fromkeys(("llava", "llava_next", "llava_onevision", "llava_next_video", "video_llava", "vipllava",
+                              "idefics2", "idefics3", "smolvlm", "aya_vision", "cohere2_vision", "internvl",
+                              "kimi_k25", "paligemma", "shieldgemma2", "glm46v", "glmga", "cosmos3_omni",
+                              "lighton_ocr", "hyperclovax_vision_v2", "minicpmv4_6", "minicpmv4_7",
+                              "minicpm_ocr", "qianfan_ocr"))}
+_DEFAULT_TEXT_TYPE = {"llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "llava_next_video": "llama",
+                      "video_llava": "llama", "vipllava": "llama", "idefics2": "mistral", "idefics3": "llama",
+                      "smolvlm": "llama", "aya_vision": "cohere2", "cohere2_vision": "cohere2", "internvl": "qwen2",
+                      "kimi_k25": "deepseek_v3", "paligemma": "gemma", "shieldgemma2": "gemma3_text",
+                      "glm46v": "glm4v_text", "glmga": "glm4v_text", "cosmos3_omni": "qwen3_vl_text",
+                      "lighton_ocr": "qwen3", "hyperclovax_vision_v2": "hyperclovax",
+                      "minicpmv4_6": "qwen3_5_text", "minicpmv4_7": "qwen3_5_text", "minicpm_ocr": "qwen3_5_text",
+                      "qianfan_ocr": "qwen3"}
 # Wrappers that tie the head when config.json says nothing (their transformers class default;
 # Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
 _TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemma3n", "gemma4",
-                            "gemma4_unified"})
+                            "gemma4_unified", "kimi_k25", "cohere2_vision", "paligemma", "shieldgemma2",
+                            "lighton_ocr", "lfm3_vl"})
 # Wrappers with encoders beyond vision_config (Gemma 3n's and 4's audio_config)
 _AUDIO_WRAPPERS = frozenset({"gemma3n", "gemma4", "gemma4_unified"})
 # Wrappers whose published configs may keep the language model's keys at the top level

@@ -21,6 +21,13 @@ InternVL: InternViT (layer scale, optional QK-norm), pixel unshuffle and a two-l
 GLM-4.1V / GLM-4.5V: a 3D-patch ViT with RMSNorms, a downsampling conv and a SwiGLU merger.
 Gemma 4: its ViT and the E models' audio encoder; the unified model's patch and audio-frame
 projections (models.hf.gemma4).
+Kimi K2.5: MoonViT and a patch merger. Command A Vision: Aya Vision's adapter without its norm.
+PaliGemma: a SigLIP tower and one linear. LLaVA-NeXT-Video, Video-LLaVA (two towers) and ViP-LLaVA
+(five feature layers): LLaVA's. LightOnOCR: Mistral 3's. EXAONE 4.5 (grouped) and HyperCLOVA X
+SEED Vision (one more linear): Qwen2.5-VL's ViT. LFM3-VL: a ViT of attention and gated-conv
+layers. Idefics2: a perceiver resampler. MiniCPM-V 4.6: a window merger inside the tower.
+Qianfan-OCR: InternVL's. ShieldGemma 2, GLM-4.6V and Cosmos 3 Omni reuse Gemma 3's, GLM-4V's and
+Qwen3-VL's.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -81,7 +88,13 @@ def gemma3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str
 # LLaVA's vision towers by vision_config.model_type, and each wrapper's default tower
 _LLAVA_TOWERS = {"clip_vision_model": _clip, "siglip_vision_model": _siglip, "siglip2_vision_model": _siglip}
 _LLAVA_DEFAULT_TOWER = {"llava": "clip_vision_model", "llava_next": "clip_vision_model",
+                        "llava_next_video": "clip_vision_model", "video_llava": "clip_vision_model",
+                        "vipllava": "clip_vision_model",
                         "llava_onevision": "siglip_vision_model", "aya_vision": "siglip_vision_model"}
+
+
+# Where a LLaVA wrapper's default feature layer is not -2 (the penultimate layer)
+_LLAVA_FEATURE_LAYER = {"llava_onevision": -1, "vipllava": (-2, -5, -8, -11, 6)}
 
 
 def _tower(vcfg: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[int, str]:
@@ -97,17 +110,22 @@ def _tower(vcfg: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[int, str
 
 def llava_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
     """The vision tower, then linear_1 (vision width x feature layers -> text width) + GELU +
-    linear_2 (text -> text), biased unless multimodal_projector_bias is false; NeXT and OneVision
-    add image_newline (text width)."""
+    linear_2 (text -> text), biased unless multimodal_projector_bias is false. NeXT, NeXT-Video
+    and OneVision add image_newline (text width); Video-LLaVA holds two towers of one config (images
+    and videos); ViP-LLaVA reads five feature layers by default, LayerNorms them, and always biases
+    its projector."""
     wrapper = str(config.get("model_type"))
     params, name = _tower(vcfg, config)
     width = _g(vcfg, "hidden_size", 768)
-    feature = _g(config, "vision_feature_layer", -1 if wrapper == "llava_onevision" else -2)
-    feature_layers = 1 if isinstance(feature, int) else len(feature)
-    bias = bool(_g(config, "multimodal_projector_bias", True))
-    params += width * feature_layers * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
-    if wrapper != "llava":
-        params += text_hidden                               # image_newline
+    feature = _g(config, "vision_feature_layer", _LLAVA_FEATURE_LAYER.get(wrapper, -2))
+    wide = width * (1 if isinstance(feature, int) else len(feature))
+    bias = wrapper == "vipllava" or bool(_g(config, "multimodal_projector_bias", True))
+    if wrapper == "video_llava":
+        params, name = 2 * params, f"{name} x 2 (images, videos)"
+    params += wide * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
+    params += 2 * wide if wrapper == "vipllava" else 0              # projector_layernorm
+    if wrapper in ("llava_next", "llava_next_video", "llava_onevision"):
+        params += text_hidden                                       # image_newline
     return VisionEncoder(params=params, name=name)
 
 
@@ -126,18 +144,28 @@ def llama4_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str
     return VisionEncoder(params=params, name=f"Llama 4 ViT ({layers} layers, d {h})")
 
 
-def mistral3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+def _pixtral(vcfg: Mapping[str, Any]) -> tuple[int, str]:
+    """PixtralVisionModel: an unbiased patch conv, ln_pre, RMSNorm blocks (q/k/v/o, SwiGLU), 2D RoPE
+    (no position table). -> (params, name)."""
     h, i = _g(vcfg, "hidden_size", 1024), _g(vcfg, "intermediate_size", 4096)
     layers, p, c = _g(vcfg, "num_hidden_layers", 24), _g(vcfg, "patch_size", 16), _g(vcfg, "num_channels", 3)
+    params = c * p * p * h + h + layers * (2 * h + 4 * h * h + 3 * h * i)
+    return params, f"Pixtral ViT ({layers} layers, d {h})"
+
+
+def mistral3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """Mistral 3 and LightOnOCR: a Pixtral ViT, an RMSNorm, a patch merger (merge^2 patches into
+    one, no bias) and a two-layer projector from the chosen feature layers (LightOnOCR: one,
+    unbiased)."""
+    params, name = _pixtral(vcfg)
+    h = _g(vcfg, "hidden_size", 1024)
     merge = _g(config, "spatial_merge_size", 2)
     feature_layers = _g(config, "vision_feature_layer", -1)
     feature_layers = 1 if isinstance(feature_layers, int) else len(feature_layers)
     bias = bool(_g(config, "multimodal_projector_bias", False))
-    params = c * p * p * h + h                              # patch conv (no bias), ln_pre
-    params += layers * (2 * h + 4 * h * h + 3 * h * i)      # two RMSNorms, q/k/v/o, SwiGLU
     params += h + merge * merge * h * h                     # projector's norm, patch merger
     params += h * feature_layers * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
-    return VisionEncoder(params=params, name=f"Pixtral ViT ({layers} layers, d {h})")
+    return VisionEncoder(params=params, name=name)
 
 
 def _qwen_vl_merger(width: int, out: int, merge: int, norm: int) -> int:
@@ -159,14 +187,29 @@ def qwen2_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[s
 
 
 def qwen2_5_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """Qwen2.5-VL's ViT: an unbiased Conv3d over 2-frame patches, RMSNorm blocks with a fused biased
+    qkv (EXAONE 4.5's: grouped, num_key_value_heads), a biased SwiGLU, and the RMSNorm merger.
+    HyperCLOVA X SEED Vision v2 adds one biased linear from out_hidden_size to the text width."""
     h, i = _g(vcfg, "hidden_size", 1280), _g(vcfg, "intermediate_size", 3420)
     layers, p, t = _g(vcfg, "depth", 32), _g(vcfg, "patch_size", 14), _g(vcfg, "temporal_patch_size", 2)
     c, merge = _g(vcfg, "in_channels", 3), _g(vcfg, "spatial_merge_size", 2)
     out = _g(vcfg, "out_hidden_size", 3584)
+    heads = _g(vcfg, "num_heads", 16)
+    qkv = h + 2 * _g(vcfg, "num_key_value_heads", heads) * (h // heads)
     params = c * t * p * p * h
-    params += layers * (2 * h + (3 * h * h + 3 * h) + (h * h + h) + 3 * h * i + 2 * i + h)   # biased SwiGLU
+    params += layers * (2 * h + (h * qkv + qkv) + (h * h + h) + 3 * h * i + 2 * i + h)
     params += _qwen_vl_merger(h, out, merge, h)                     # RMSNorm
-    return VisionEncoder(params=params, name=f"Qwen2.5-VL ViT ({layers} layers, d {h})")
+    name = f"{_QWEN2_5_VIT_NAME.get(str(config.get('model_type')), 'Qwen2.5-VL')} ViT ({layers} layers, d {h})"
+    if config.get("model_type") == "hyperclovax_vision_v2":
+        params += out * text_hidden + text_hidden
+    return VisionEncoder(params=params, name=name)
+
+
+_QWEN2_5_VIT_NAME = {"exaone4_5": "EXAONE 4.5"}
+
+
+# Wrappers of Qwen3-VL's ViT, with its DeepStack mergers (Cosmos 3 Omni: NVIDIA's)
+_DEEPSTACK_WRAPPERS = frozenset({"qwen3_vl", "qwen3_vl_moe", "cosmos3_omni"})
 
 
 def qwen3_5_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
@@ -182,7 +225,7 @@ def qwen3_5_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[st
     params += layers * (2 * 2 * h + (3 * h * h + 3 * h) + (h * h + h) + (h * i + i) + (i * h + h))
     params += _qwen_vl_merger(h, out, merge, 2 * h)
     deepstack = len(_g(vcfg, "deepstack_visual_indexes", (8, 16, 24))) \
-        if str(config.get("model_type")).startswith("qwen3_vl") else 0
+        if config.get("model_type") in _DEEPSTACK_WRAPPERS else 0
     params += deepstack * _qwen_vl_merger(h, out, merge, 2 * h * merge * merge)
     name = "Qwen3-VL" if deepstack else "Qwen3.5"
     return VisionEncoder(params=params, name=f"{name} ViT ({layers} layers, d {h})")
@@ -201,14 +244,47 @@ def lfm2_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[st
     return VisionEncoder(params=params, name=name)
 
 
+def lfm3_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """LFM3-VL: LFM's own ViT: an unbiased linear patch embedding over 2-frame patches, an RMSNorm,
+    then RMSNorm blocks that either attend (grouped q/k/v/out, QK RMSNorms, 2D RoPE) or run a gated
+    depthwise conv over the patch grid (in_proj to three gates, a kxk depthwise conv, out_proj),
+    each with an unbiased SwiGLU; the default layer_types convolve in layers 0, 1 and every odd
+    one. The projector: a LayerNorm per patch, merge^2 patches into one, two linear layers."""
+    h, i = _g(vcfg, "hidden_size", 1024), _g(vcfg, "intermediate_size", 2560)
+    layers, heads = _g(vcfg, "num_hidden_layers", 14), _g(vcfg, "num_attention_heads", 16)
+    kv, d = _g(vcfg, "num_key_value_heads", 8), h // heads
+    p, t, c = _g(vcfg, "patch_size", 16), _g(vcfg, "temporal_patch_size", 2), _g(vcfg, "in_channels", 3)
+    k, merge = _g(vcfg, "conv_kernel_size", 3), _g(vcfg, "spatial_merge_size", 2)
+    types = _g(vcfg, "layer_types", ["conv" if j < 2 or j % 2 else "full_attention" for j in range(layers)])
+    convs = sum(kind == "conv" for kind in types[:layers])
+    attention = 2 * h * heads * d + 2 * h * kv * d + 2 * d
+    conv = 3 * h * h + h * k * k + h * h
+    params = c * t * p * p * h + h + convs * conv + (layers - convs) * attention + layers * (3 * h * i + 2 * h)
+    hidden, bias = _g(config, "projector_hidden_size", 4096), bool(_g(config, "projector_bias", True))
+    wide = h * merge * merge
+    params += 2 * h + wide * hidden + hidden * text_hidden + ((hidden + text_hidden) if bias else 0)
+    return VisionEncoder(params=params, name=f"LFM3 ViT ({layers} layers: {convs} conv, d {h})")
+
+
 def aya_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
-    """Aya Vision: a SigLIP tower, pixel shuffle (downsample_factor^2 patches into one), a
-    LayerNorm and a biased SwiGLU adapter: linear_1 to alignment_intermediate_size (default the
-    text width), half of it out through linear_2."""
+    """Aya Vision and Command A Vision (cohere2_vision): a SigLIP tower, pixel shuffle
+    (downsample_factor^2 patches into one), a LayerNorm (Aya only) and a biased SwiGLU adapter:
+    linear_1 to alignment_intermediate_size (Aya's default the text width, Command A's 36864), half
+    of it out through linear_2."""
     params, name = _tower(vcfg, config)
+    aya = config.get("model_type") == "aya_vision"
     wide = _g(vcfg, "hidden_size", 768) * _g(config, "downsample_factor", 2) ** 2
-    inner = _g(config, "alignment_intermediate_size", text_hidden)
-    params += 2 * wide + (wide * inner + inner) + (inner // 2 * text_hidden + text_hidden)
+    inner = _g(config, "alignment_intermediate_size", text_hidden if aya else 36864)
+    params += (2 * wide if aya else 0) + (wide * inner + inner) + (inner // 2 * text_hidden + text_hidden)
+    return VisionEncoder(params=params, name=name)
+
+
+def paligemma_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """PaliGemma 1 and 2: a SigLIP tower (their files turn its pooling head off), then one biased
+    linear to projection_dim (the wrapper's key, which transformers copies into vision_config)."""
+    params, name = _siglip(vcfg)
+    out = _g(config, "projection_dim", _g(vcfg, "projection_dim", 2048))
+    params += _g(vcfg, "hidden_size", 768) * out + out
     return VisionEncoder(params=params, name=name)
 
 
@@ -221,7 +297,8 @@ def internvl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[s
     """InternVL: InternViT (class token, biased patch conv, position table, attention with an
     output projection and optional QK-norm over the width, LayerNorm or RMSNorm blocks with a
     layer scale per sublayer, LayerNorm at the end unless mean pooling), then pixel unshuffle by
-    1/downsample_ratio and a LayerNorm + two-layer biased projector."""
+    1/downsample_ratio and a LayerNorm + two-layer biased projector. Qianfan-OCR's is the same
+    (with biased q/k/v by default)."""
     h, i = _g(vcfg, "hidden_size", 1024), _g(vcfg, "intermediate_size", 4096)
     layers, c = _g(vcfg, "num_hidden_layers", 24), _g(vcfg, "num_channels", 3)
     (ih, iw), (ph, pw) = _pair(_g(vcfg, "image_size", 448)), _pair(_g(vcfg, "patch_size", 14))
@@ -271,6 +348,52 @@ def idefics3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[s
     return VisionEncoder(params=params, name=name.replace("SigLIP", "SigLIP-shaped"))
 
 
+def minicpmv4_6_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """MiniCPM-V 4.6 / 4.7 and MiniCPM-OCR: a SigLIP-shaped tower without the pooling head, plus a
+    window merger inside it (at insert_layer_id: an attention layer, then window_kernel_size patches
+    into one through a LayerNorm and a GELU MLP, both widened by the window), then merger_times
+    MLPs that each merge 2x2 patches (LayerNorm, Linear(4w, 4w), GELU, Linear), the last into the
+    text width."""
+    h, i = _g(vcfg, "hidden_size", 768), _g(vcfg, "intermediate_size", 3072)
+    params, name = _siglip({**vcfg, "vision_use_head": False, "model_type": "siglip_vision_model",
+                            "hidden_size": h, "intermediate_size": i, "patch_size": _g(vcfg, "patch_size", 16)})
+    kh, kw = _pair(_g(vcfg, "window_kernel_size", (2, 2)))
+    window, window_inner = h * kh * kw, i * kh * kw
+    params += 4 * (h * h + h) + 2 * h + 2 * window + (window * window_inner + window_inner) + (window_inner * h + h)
+    wide = 4 * h
+    def downsample(out: int) -> int:
+        return 2 * wide + (wide * wide + wide) + (wide * out + out)
+    times = _g(config, "merger_times", 1)
+    params += (times - 1) * downsample(h) + downsample(text_hidden)
+    return VisionEncoder(params=params, name=name.replace("SigLIP", "SigLIP-shaped"))
+
+
+# Idefics2VisionConfig's defaults (transformers 5.23)
+_IDEFICS2_VISION = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "image_size": 224,
+                    "patch_size": 32}
+
+
+def idefics2_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """Idefics2: a SigLIP-shaped tower without the pooling head; the connector's SwiGLU from the
+    vision width through the text model's intermediate size to the text width; then a perceiver
+    resampler at the text width: learned latents, layers of RMSNorms on latents and context, a
+    grouped cross-attention (unbiased) and a 4x SwiGLU, and a final RMSNorm."""
+    vcfg = {**_IDEFICS2_VISION, **{k: v for k, v in vcfg.items() if v is not None}, "vision_use_head": False,
+            "model_type": "siglip_vision_model"}
+    params, name = _siglip(vcfg)
+    text = config.get("text_config") or {}
+    inner = _g(text, "intermediate_size", 14336)                    # MistralConfig's default
+    params += 2 * vcfg["hidden_size"] * inner + inner * text_hidden
+    pcfg, h = config.get("perceiver_config") or {}, text_hidden
+    latents, depth = _g(pcfg, "resampler_n_latents", 64), _g(pcfg, "resampler_depth", 3)
+    heads, kv, d = _g(pcfg, "resampler_n_heads", 16), _g(pcfg, "num_key_value_heads", 4), \
+        _g(pcfg, "resampler_head_dim", 96)
+    attention = 2 * h * heads * d + 2 * h * kv * d
+    params += latents * h + depth * (3 * h + attention + 3 * h * 4 * h) + h
+    return VisionEncoder(params=params, name=f"{name.replace('SigLIP', 'SigLIP-shaped')} + {latents}-latent "
+                                             f"perceiver")
+
+
 # AriaConfig's projector_patch_to_query_dict when config.json leaves it out: patches -> queries
 _ARIA_QUERIES = {1225: 128, 4900: 256}
 
@@ -293,6 +416,25 @@ def aria_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, 
     return VisionEncoder(params=params, name=f"{name.replace('SigLIP', 'SigLIP-shaped')} + {queries}-query projector")
 
 
+def kimi_k25_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """Kimi K2.5: MoonViT (a biased patch conv, a learned height x width position table resampled
+    per image, biased LayerNorm blocks with 2D RoPE, a final LayerNorm), then the patch merger: a
+    LayerNorm per patch, kh x kw patches into one, Linear(wide, wide) + GELU + Linear(wide, text).
+    transformers spells the table's size pos_emb_height/width, Moonshot's own files
+    init_pos_emb_height/width; the norm's width is projection_hidden_size (Moonshot:
+    vision_config.mm_hidden_size)."""
+    h, i = _g(vcfg, "hidden_size", 1152), _g(vcfg, "intermediate_size", 4304)
+    layers, p = _g(vcfg, "num_hidden_layers", 27), _g(vcfg, "patch_size", 14)
+    rows = _g(vcfg, "pos_emb_height", _g(vcfg, "init_pos_emb_height", 64))
+    cols = _g(vcfg, "pos_emb_width", _g(vcfg, "init_pos_emb_width", 64))
+    kh, kw = _pair(_g(vcfg, "merge_kernel_size", (2, 2)))
+    norm = _g(config, "projection_hidden_size", _g(vcfg, "mm_hidden_size", h))
+    wide = h * kh * kw
+    params = (3 * p * p * h + h) + rows * cols * h + layers * _vit_layer(h, i) + 2 * h
+    params += 2 * norm + (wide * wide + wide) + (wide * text_hidden + text_hidden)
+    return VisionEncoder(params=params, name=f"MoonViT ({layers} layers, d {h})")
+
+
 def fuyu_vision(vcfg: Mapping[str, Any] | None, text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
     """Fuyu: vision_embed_tokens, a biased linear from patch_size^2 x num_channels pixels to the text
     width; the patches then enter the decoder as tokens (no vision_config: the wrapper's own keys)."""
@@ -308,4 +450,11 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "lfm2_vl": lfm2_vl_vision, "idefics3": idefics3_vision, "smolvlm": idefics3_vision,
             "aya_vision": aya_vision, "internvl": internvl_vision, "glm4v": glm4v_vision,
             "glm4v_moe": glm4v_vision, "gemma3n": gemma3n_encoders, "gemma4": gemma4_encoders,
-            "gemma4_unified": gemma4_unified_encoders, "aria": aria_vision, "fuyu": fuyu_vision}
+            "gemma4_unified": gemma4_unified_encoders, "aria": aria_vision, "fuyu": fuyu_vision,
+            "kimi_k25": kimi_k25_vision, "cohere2_vision": aya_vision, "paligemma": paligemma_vision,
+            "shieldgemma2": gemma3_vision, "glm46v": glm4v_vision, "glmga": glm4v_vision,
+            "cosmos3_omni": qwen3_5_vision, "llava_next_video": llava_vision, "video_llava": llava_vision,
+            "vipllava": llava_vision, "lighton_ocr": mistral3_vision, "exaone4_5": qwen2_5_vl_vision,
+            "hyperclovax_vision_v2": qwen2_5_vl_vision, "lfm3_vl": lfm3_vl_vision, "idefics2": idefics2_vision,
+            "minicpmv4_6": minicpmv4_6_vision, "minicpmv4_7": minicpmv4_6_vision,
+            "minicpm_ocr": minicpmv4_6_vision, "qianfan_ocr": internvl_vision}

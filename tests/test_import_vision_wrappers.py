@@ -1,0 +1,133 @@
+"""Image-text checkpoints over language models the importer already reads (models/hf/__init__.py:
+_WRAPPERS; their image encoders in models/hf/vision.py): Kimi K2.5, Command A Vision, PaliGemma,
+ShieldGemma 2, GLM-4.6V, Cosmos 3 Omni, LLaVA-NeXT-Video, Video-LLaVA, ViP-LLaVA, LightOnOCR,
+EXAONE 4.5, HyperCLOVA X SEED Vision, LFM3-VL, Idefics2, MiniCPM-V 4.6/4.7, MiniCPM-OCR and
+Qianfan-OCR. Their default configs are compared in tests/test_params_vs_transformers.py; here,
+variants that move every key an encoder's count reads, each against transformers built on the
+meta device."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from models.hf import spec_from_hf_config
+from models.params import count_params
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+from hf_reference import assert_counts_equal, default_config  # noqa: E402
+
+
+def _variant(model_type: str, vision: dict | None = None, text: dict | None = None, **top) -> dict:
+    """transformers' default config of an image-text type with a two-layer language model, the
+    changes to vision_config and text_config, and top-level changes."""
+    cfg = default_config(model_type, **top)
+    cfg["text_config"] = {**cfg["text_config"], "num_hidden_layers": 2, **(text or {})}
+    cfg["vision_config"] = {**cfg["vision_config"], **(vision or {})}
+    if "layer_types" in cfg["text_config"]:           # keep a per-layer list as long as the stack
+        cfg["text_config"]["layer_types"] = cfg["text_config"]["layer_types"][:cfg["text_config"]["num_hidden_layers"]]
+    return cfg
+
+
+CASES = {
+    "kimi-k25-grid-merge-and-norm": _variant("kimi_k25", {"pos_emb_height": 32, "pos_emb_width": 48,
+                                                          "merge_kernel_size": [3, 2], "num_hidden_layers": 3,
+                                                          "hidden_size": 256, "intermediate_size": 640,
+                                                          "num_attention_heads": 4},
+                                             {"n_routed_experts": 8, "first_k_dense_replace": 1},
+                                             projection_hidden_size=256),
+    "kimi-k25-moonshot-text-type": _variant("kimi_k25", {"num_hidden_layers": 2},
+                                            {"model_type": "kimi_k2", "n_routed_experts": 8}),
+    "command-a-vision-small-adapter": _variant("cohere2_vision", {"num_hidden_layers": 3, "image_size": 256},
+                                               downsample_factor=4, alignment_intermediate_size=4096),
+    "paligemma-headless-narrow": _variant("paligemma", {"vision_use_head": False, "hidden_size": 768,
+                                                        "intermediate_size": 3072, "num_hidden_layers": 4,
+                                                        "num_attention_heads": 12, "image_size": 448},
+                                          projection_dim=2048),
+    "paligemma-2-gemma2-text": _variant("paligemma", {"vision_use_head": False, "num_hidden_layers": 2},
+                                        {"model_type": "gemma2", "hidden_size": 2304, "intermediate_size": 9216,
+                                         "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+                                         "vocab_size": 257152}, projection_dim=2304),
+    "shieldgemma2-deeper-tower": _variant("shieldgemma2", {"num_hidden_layers": 5, "image_size": 448}),
+    "glm46v-biased-attention": _variant("glm46v", {"depth": 3, "attention_bias": True, "out_hidden_size": 2048,
+                                                   "intermediate_size": 5120}),
+    "glmga-smaller-merge": _variant("glmga", {"depth": 2, "spatial_merge_size": 3}),
+    "cosmos3-omni-one-deepstack": _variant("cosmos3_omni", {"depth": 4, "deepstack_visual_indexes": [1],
+                                                            "num_position_embeddings": 1024}),
+    "llava-next-video-siglip-two-features": _variant(
+        "llava_next_video", {"model_type": "siglip_vision_model", "num_hidden_layers": 4},
+        vision_feature_layer=[-2, -3], multimodal_projector_bias=False),
+    "video-llava-two-towers": _variant("video_llava", {"num_hidden_layers": 3, "image_size": 336},
+                                       vision_feature_layer=[-1, -2, -3]),
+    "vipllava-two-feature-layers": _variant("vipllava", {"num_hidden_layers": 6}, vision_feature_layer=[-2, -5]),
+    "lighton-ocr-merge-3": _variant("lighton_ocr", {"num_hidden_layers": 3}, spatial_merge_size=3),
+    "exaone45-full-heads": _variant("exaone4_5", {"depth": 3, "num_key_value_heads": 16, "hidden_size": 1280,
+                                                  "out_hidden_size": 2048}),
+    "hyperclovax-narrow-merger": _variant("hyperclovax_vision_v2", {"depth": 2, "out_hidden_size": 2048}),
+    "lfm3-vl-own-layer-types": _variant("lfm3_vl", {"num_hidden_layers": 5, "conv_kernel_size": 5,
+                                                    "layer_types": ["conv", "full_attention", "full_attention",
+                                                                    "conv", "full_attention"]},
+                                        projector_bias=False, projector_hidden_size=2048),
+    "idefics2-small-perceiver": _variant("idefics2", {"hidden_size": 1152, "intermediate_size": 4304,
+                                                      "num_attention_heads": 16, "num_hidden_layers": 3},
+                                         perceiver_config={"resampler_n_latents": 32, "resampler_depth": 2,
+                                                           "resampler_n_heads": 8, "num_key_value_heads": 2,
+                                                           "resampler_head_dim": 64}),
+    "minicpmv46-two-mergers": _variant("minicpmv4_6", {"num_hidden_layers": 4, "window_kernel_size": [2, 2],
+                                                       "image_size": 448, "patch_size": 14},
+                                       merger_times=2),
+    "minicpm-ocr-wide-window": _variant("minicpm_ocr", {"num_hidden_layers": 3, "window_kernel_size": [1, 2]}),
+    "qianfan-ocr-qk-norm-rms": _variant("qianfan_ocr", {"num_hidden_layers": 3, "use_qk_norm": True,
+                                                        "norm_type": "rms_norm", "use_mean_pooling": False},
+                                        downsample_ratio=0.25),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_variant_counts_equal_transformers(case):
+    assert_counts_equal(copy.deepcopy(CASES[case]))
+
+
+def test_kimi_k25_reads_moonshot_spellings_of_the_tower_keys():
+    """Moonshot's own config.json (remote code) names the position grid init_pos_emb_height/width and
+    the merger norm's width vision_config.mm_hidden_size; transformers, pos_emb_height/width and
+    projection_hidden_size. One checkpoint, one count."""
+    hf = _variant("kimi_k25", {"pos_emb_height": 32, "pos_emb_width": 48, "hidden_size": 256,
+                               "intermediate_size": 640, "num_attention_heads": 4},
+                  projection_hidden_size=256)
+    moonshot = copy.deepcopy(hf)
+    del moonshot["projection_hidden_size"]
+    vision = moonshot["vision_config"]
+    vision.update(init_pos_emb_height=vision.pop("pos_emb_height"), init_pos_emb_width=vision.pop("pos_emb_width"),
+                  mm_hidden_size=256)
+    ours = [count_params(spec_from_hf_config(c)).total for c in (hf, moonshot)]
+    assert ours[0] == ours[1]
+    # the grid: 32 x 48 positions of 256 (not the default 64 x 64)
+    assert spec_from_hf_config(default_config("kimi_k25")).vision.params - \
+        spec_from_hf_config(_variant("kimi_k25", {"pos_emb_height": 32, "pos_emb_width": 48})).vision.params \
+        == (64 * 64 - 32 * 48) * 1152
+
+
+def test_encoders_are_named_and_counted_outside_the_active_parameters():
+    """The image encoder adds to the total, never to the parameters each text token reads."""
+    for model_type, name in [("kimi_k25", "MoonViT (27 layers, d 1152)"),
+                             ("lfm3_vl", "LFM3 ViT (14 layers: 8 conv, d 1024)"),
+                             ("exaone4_5", "EXAONE 4.5 ViT (32 layers, d 3584)"),
+                             ("video_llava", "CLIP ViT (24 layers, d 1024) x 2 (images, videos)"),
+                             ("idefics2", "SigLIP-shaped ViT (12 layers, d 768) + 64-latent perceiver")]:
+        spec = spec_from_hf_config(default_config(model_type))
+        counts = count_params(spec)
+        assert spec.vision.name == name and spec.model_type == model_type
+        text_only = count_params(spec.with_changes(vision=None))
+        assert counts.total - text_only.total == spec.vision.params > 0
+        assert counts.active == text_only.active
+
+
+def test_exaone45_reads_its_first_text_type_as_exaone4():
+    """EXAONE 4.5 first shipped with text_config.model_type "exaone4_5_text" (transformers now
+    reads it as exaone4)."""
+    cfg = _variant("exaone4_5", {"depth": 2})
+    renamed = copy.deepcopy(cfg)
+    renamed["text_config"]["model_type"] = "exaone4_5_text"
+    assert count_params(spec_from_hf_config(renamed)).total == count_params(spec_from_hf_config(cfg)).total
