@@ -62,7 +62,7 @@ CASES = {
                                        vision_feature_layer=[-1, -2, -3]),
     "vipllava-two-feature-layers": _variant("vipllava", {"num_hidden_layers": 6}, vision_feature_layer=[-2, -5]),
     "lighton-ocr-merge-3": _variant("lighton_ocr", {"num_hidden_layers": 3}, spatial_merge_size=3),
-    "exaone45-full-heads": _variant("exaone4_5", {"depth": 3, "num_key_value_heads": 16, "hidden_size": 1280,
+    "exaone45-four-kv-heads": _variant("exaone4_5", {"depth": 3, "num_key_value_heads": 4, "hidden_size": 1280,
                                                   "out_hidden_size": 2048}),
     "hyperclovax-narrow-merger": _variant("hyperclovax_vision_v2", {"depth": 2, "out_hidden_size": 2048}),
     "lfm3-vl-own-layer-types": _variant("lfm3_vl", {"num_hidden_layers": 5, "conv_kernel_size": 5,
