@@ -404,7 +404,8 @@ def _attention_components(a: Attention, d: int, i: str, position: str = "rope") 
          f"RMS-normalised over {2 * a.vdim} (no weights), x (1 - lambda_init); each query sees {span}"
          if a.differential else f"{scores} v per head; each query sees {span}")
         + ("; output * sigmoid(gate)" if a.output_gate else "")
-        + (f"; each head's output * {a.head_gate}(g_proj)" if a.head_gate != "none" else "")))
+        + (f"; each head's output * {a.head_gate}(g_proj)" if a.head_gate != "none" else "")
+        + temperature_note(a)))
     if a.differential:
         out.append(_kept(f"lambda_q1, k1, q2, k2{i}", "attention", "mixer", 4 * a.head_dim,
                          f"4 x head_dim = 4 x {a.head_dim}",
@@ -478,6 +479,14 @@ def score_formula(head_dim: int, scale: float, softcap: float = 0.0) -> str:
     return f"{softcap:g} tanh({scores} / {softcap:g})" if softcap else scores
 
 
+def temperature_note(m) -> str:
+    """The queries' temperature by position (Llama 4's NoPE layers, Ministral 3, Mistral 4)."""
+    if not m.temperature:
+        return ""
+    pos = f"(pos + {m.temperature_offset})" if m.temperature_offset else "pos"
+    return f"; q * (1 + {m.temperature:g} ln(1 + floor({pos} / {m.temperature_period})))"
+
+
 def _mla_components(m: MLA, d: int, i: str) -> list[Component]:
     qk = m.qk_head_dim
     out: list[Component] = []
@@ -515,7 +524,8 @@ def _mla_components(m: MLA, d: int, i: str) -> list[Component]:
         f"MLA attention{i}", "attention", "mixer",
         f"{m.heads} heads, qk {qk} ({m.qk_nope_dim} nope + {m.qk_rope_dim} rope), v {m.v_head_dim}",
         0, f"softmax({score_formula(qk, m.scale)}) v; keys: {span}; decode absorbs kv_b_proj into q and o"
-        + (f"; each head's output * {m.head_gate}(g_proj)" if m.head_gate != "none" else "")))
+        + (f"; each head's output * {m.head_gate}(g_proj)" if m.head_gate != "none" else "")
+        + temperature_note(m)))
     if m.head_gate != "none":
         out.append(_lin(f"g_proj{i}", "projection", "mixer", d, m.heads, False, "d", "heads",
                         f"{d} -> {m.heads} ({m.head_gate} gate per head)"))

@@ -51,7 +51,7 @@ def _within_groups(f: MoEFFN, key: str) -> MoEFFN:
     if f.experts % g:
         raise SpecError(key, f"experts must be a multiple of {g}: {where}")
     size = f.experts // g
-    if f.router_score_bias and size < 2:
+    if f.groups_ranked_by_two and size < 2:
         raise SpecError(key, f"experts must be at least {2 * g}: {where}, ranked by their two best experts")
     if isinstance(f.top_k, int) and f.top_k > chosen * size:
         raise SpecError(key, f"top-k ({f.top_k}) exceeds the {chosen * size} experts of a token's {chosen} "

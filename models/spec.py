@@ -82,6 +82,16 @@ def _multipliers(path: str, part: Any, names: tuple[str, ...]) -> None:
         _scalar(f"{path}.{name}", getattr(part, name), zero=False)
 
 
+def _temperature(path: str, part: Any) -> None:
+    """A query temperature by position: off (0), or positive over a positive period."""
+    _scalar(f"{path}.temperature", part.temperature)
+    _non_negative(f"{path}.temperature_period", part.temperature_period)
+    _non_negative(f"{path}.temperature_offset", part.temperature_offset)
+    if part.temperature and not part.temperature_period:
+        raise SpecError(f"{path}.temperature_period", "a query temperature grows once per period: "
+                                                      "it needs a positive period (tokens)")
+
+
 def _choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise SpecError(path, f"must be one of {', '.join(choices)}; got {value!r}")
@@ -190,11 +200,19 @@ class Attention(_Part):
     # o projections sum, weighted by the router (out_bias: one bias after the sum). 0: plain
     experts: int = 0
     top_k: int = 0
+    # Llama 4's attention temperature (its NoPE layers) and Ministral 3's and Mistral 4's (every
+    # layer): the queries times 1 + temperature x ln(1 + floor((position + temperature_offset) /
+    # temperature_period)), 1 within the first period, then growing slowly so that long-context
+    # scores stay sharp. 0: none. Like the score scale it changes the numbers, not the cost
+    temperature: float = 0.0
+    temperature_period: int = 0
+    temperature_offset: int = 0
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_heads", "head_dim"):
             _positive(f"{path}.{name}", getattr(self, name))
         self._validate_experts(path)
+        _temperature(path, self)
         _non_negative(f"{path}.v_head_dim", self.v_head_dim)
         _non_negative(f"{path}.window", self.window)
         if self.heads % self.kv_heads:
@@ -305,10 +323,15 @@ class MLA(_Part):
     # a gate per head on the attention output from g_proj (d -> heads), before o_proj: sigmoid
     # (Ling 3.0's bailing_hybrid)
     head_gate: str = "none"
+    # the queries' temperature by position (Mistral 4), as Attention's
+    temperature: float = 0.0
+    temperature_period: int = 0
+    temperature_offset: int = 0
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_lora_rank", "v_head_dim"):
             _positive(f"{path}.{name}", getattr(self, name))
+        _temperature(path, self)
         for name in ("qk_nope_dim", "qk_rope_dim", "q_lora_rank", "window", "index_heads",
                      "index_head_dim", "index_topk"):
             _non_negative(f"{path}.{name}", getattr(self, name))
@@ -569,6 +592,8 @@ class MoEFFN(_Part):
     # with the score-correction bias, the sum of their two best biased scores (DeepSeek-V3). 0: off
     expert_groups: int = 0
     groups_per_token: int = 0
+    # Mistral 4: groups ranked by the sum of their two best softmax scores, without a bias
+    groups_by_two_best: bool = False
 
     def validate(self, path: str) -> None:
         for name in ("experts", "top_k", "d_expert"):
@@ -583,7 +608,7 @@ class MoEFFN(_Part):
             raise SpecError(f"{path}.activation", "xielu learns parameters of its own per FFN: "
                                                   "only a dense FFN takes it")
         for name in ("gated", "router_bias", "router_score_bias", "expert_bias", "shared_gate",
-                     "router_scales", "normalize_top_k", "out_bias"):
+                     "router_scales", "normalize_top_k", "out_bias", "groups_by_two_best"):
             _boolean(f"{path}.{name}", getattr(self, name))
         s = self.routed_scale
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s <= 0:
@@ -611,9 +636,14 @@ class MoEFFN(_Part):
         if self.top_k > chosen * size:
             raise SpecError(f"{path}.top_k", f"top_k ({self.top_k}) exceeds the {chosen * size} experts "
                                              f"of {chosen} groups of {size}")
-        if self.router_score_bias and size < 2:
+        if self.groups_ranked_by_two and size < 2:
             raise SpecError(f"{path}.expert_groups", "groups ranked by their two best scores need at "
                                                      "least 2 experts each")
+
+    @property
+    def groups_ranked_by_two(self) -> bool:
+        """Expert groups rank by their two best scores (DeepSeek-V3's biased ones, Mistral 4's)."""
+        return self.router_score_bias or self.groups_by_two_best
 
     @property
     def shared_dff(self) -> int:

@@ -7,11 +7,23 @@ from __future__ import annotations
 import warnings
 
 
+def causal_lm(config, **kwargs):
+    """transformers' causal LM for a config object: through AutoModelForCausalLM, else by its class
+    name (Mistral 4's is not registered there)."""
+    import transformers
+    from transformers import AutoModelForCausalLM
+    try:
+        return AutoModelForCausalLM.from_config(config, **kwargs)
+    except ValueError:
+        return getattr(transformers, type(config).__name__.replace("Config", "ForCausalLM"))._from_config(
+            config, **kwargs)
+
+
 def reference_param_count(config: dict) -> int:
     """Parameters plus persistent buffers (e.g. DeepSeek-V3's score-correction bias, which the
     checkpoint stores but transformers registers as a buffer); tied weights counted once."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoConfig
 
     config = dict(config)
     config.pop("auto_map", None)
@@ -26,7 +38,7 @@ def reference_param_count(config: dict) -> int:
                 from transformers import AutoModelForImageTextToText
                 model = AutoModelForImageTextToText.from_config(cfg)
             else:
-                model = AutoModelForCausalLM.from_config(cfg)
+                model = causal_lm(cfg)
     seen: set[int] = set()
     total = 0
     for p in model.parameters():

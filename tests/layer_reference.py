@@ -138,7 +138,7 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     turns our attention's weights into transformers' (fused or per-head modules);
     ``mixer_names`` and ``ffn_name``: transformers' modules for our mixers, in order (Falcon-H1:
     self_attn, mamba), and our FFN. A sliding layer gets its window's mask."""
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoConfig
 
     from kernels.blocks import build_layer
     from models.hf import spec_from_hf_config
@@ -150,7 +150,8 @@ def layer_error(cfg: dict, *, index: int = 0, norm_names=PRE_NORMS, rename: dict
     config._experts_implementation = "eager"
     rope = config.rope_parameters
     theta = rope["rope_theta"] if "rope_theta" in rope else rope[config.layer_types[index]]["rope_theta"]
-    model = AutoModelForCausalLM.from_config(config).model
+    from hf_reference import causal_lm
+    model = causal_lm(config).model
     ref = model.layers[index].double().eval()
     spec = spec_from_hf_config(cfg)
     torch.manual_seed(seed)

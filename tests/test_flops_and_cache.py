@@ -15,7 +15,8 @@ from models.hf import spec_from_hf_config
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-from transformers import AutoConfig, AutoModelForCausalLM  # noqa: E402
+from hf_reference import causal_lm  # noqa: E402
+from transformers import AutoConfig  # noqa: E402
 
 
 def _config(model_id: str, **changes) -> dict:
@@ -30,7 +31,7 @@ def _model(cfg: dict, device: str, dtype=torch.float32):
     config._attn_implementation = "eager"   # plain matmuls: the counter sees every score
     config._experts_implementation = "eager"  # per-expert matmuls (the counter has no grouped_mm rule)
     with torch.device(device):
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+        model = causal_lm(config, dtype=dtype)
     return model.eval()
 
 

@@ -29,6 +29,8 @@ from layer_reference import (POST_NORMS, aria_expert_weights, expert_weights, fu
                              gpt_oss_expert_weights, jetmoe_attention_weights, jetmoe_expert_weights, layer_error,
                              per_head_norm_modules)
 
+from models.hf import spec_from_hf_config  # noqa: E402
+
 SMALL = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=96, num_attention_heads=4, num_key_value_heads=2,
              vocab_size=128)
 SANDWICH = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
@@ -296,3 +298,49 @@ def test_deepseek_v3_mla_layer_with_yarn_takes_mscale_squared():
     yarn = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 40.0, "mscale": 1.0, "mscale_all_dim": 1.0,
             "original_max_position_embeddings": 4096, "beta_fast": 32, "beta_slow": 1}
     assert layer_error(_deepseek_v3(rope_parameters=yarn), index=0) < 1e-6     # (YaRN's frequencies: fp32)
+
+
+# Llama 4's temperature by position: the queries times 1 + beta ln(1 + floor((pos + offset) /
+# period)). A period of 3 tokens takes 9 positions through three of its steps.
+TEMPERATURE = {"llama_4_scaling_beta": 0.5, "original_max_position_embeddings": 3}
+
+
+def test_ministral3_queries_take_the_temperature_by_position():
+    cfg = default_config("ministral3", **{**SMALL, "rope_parameters": {"rope_type": "default", "rope_theta": 1e6,
+                                                                       **TEMPERATURE}})
+    assert spec_from_hf_config(cfg).layers[0].mixer.temperature == 0.5
+    assert layer_error(cfg, tokens=9) < 1e-6          # (transformers takes the logarithm in float32)
+
+
+def test_llama4_nope_layer_queries_take_the_temperature_by_position():
+    """attn_temperature_tuning: only the NoPE layers (here layer 3 of 4, dense), counting positions
+    from 1: floor((pos + 1) / floor_scale)."""
+    cfg = default_config("llama4_text", **{**SMALL, "num_hidden_layers": 4, "interleave_moe_layer_step": 3,
+                                           "intermediate_size_mlp": 96, "head_dim": 16, "floor_scale": 3,
+                                           "attn_scale": 0.5, "layer_types": None, "moe_layers": None,
+                                           "no_rope_layers": None})
+    mixers = [layer.mixer for layer in spec_from_hf_config(cfg).layers]
+    assert [(m.rope, m.temperature, m.temperature_offset) for m in mixers] == \
+        [(True, 0.0, 0)] * 3 + [(False, 0.5, 1)]
+    assert layer_error(cfg, index=3, ffn_name="feed_forward", tokens=9) < 1e-6      # (float32 there too)
+
+
+def _mistral4(**changes) -> dict:
+    """Mistral 4 at test size: MLA with a q LoRA over RoPE on halves, then a softmax router over 8
+    experts in 4 groups (a token's 3 from its 2 best, ranked by their two best scores) and one
+    shared expert; the queries' temperature every 3 tokens."""
+    return default_config("mistral4", **{**SMALL, "num_hidden_layers": 1, "num_key_value_heads": 4,
+                                         "moe_intermediate_size": 32, "q_lora_rank": 24, "kv_lora_rank": 32,
+                                         "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16,
+                                         "n_routed_experts": 8, "num_experts_per_tok": 3, "n_group": 4,
+                                         "topk_group": 2, "rope_interleave": False,
+                                         "rope_parameters": {"rope_type": "default", "rope_theta": 1e4,
+                                                             **TEMPERATURE}, **changes})
+
+
+def test_mistral4_layer_equals_transformers_layer():
+    moe = spec_from_hf_config(_mistral4()).layers[0].ffns[0]
+    assert (moe.expert_groups, moe.groups_per_token, moe.groups_by_two_best, moe.router_score_bias) == \
+        (4, 2, True, False)
+    convert = partial(expert_weights, shared="shared_experts")
+    assert layer_error(_mistral4(), convert=convert, tokens=9) < 1e-6

@@ -82,6 +82,15 @@ def scaled(x: torch.Tensor, multiplier: float) -> torch.Tensor:
     return x if multiplier == 1.0 else x * multiplier
 
 
+def temperature(q: torch.Tensor, positions: torch.Tensor, cfg) -> torch.Tensor:
+    """q [B, H, L, d] times the query temperature at ``positions`` [L] (Llama 4's NoPE layers,
+    Ministral 3, Mistral 4): 1 + t ln(1 + floor((pos + offset) / period)); q itself where off."""
+    if not cfg.temperature:
+        return q
+    steps = torch.floor((positions.to(torch.float64) + cfg.temperature_offset) / cfg.temperature_period)
+    return q * (1 + cfg.temperature * torch.log1p(steps)).to(q.dtype)[:, None]                    # [L, 1]
+
+
 def rms_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """RMSNorm without weights over the last dim (Gemma 3n/4's value norm)."""
     xf = wide(x)
@@ -400,7 +409,7 @@ class Attention(nn.Module):
         if self.cfg.qk_norm in ("head", "per_head"):
             q = self.q_norm(q)
         q = self.rotary(q, positions)
-        return rms_normalize(q) if self.cfg.qk_norm == "l2" else q
+        return temperature(rms_normalize(q) if self.cfg.qk_norm == "l2" else q, positions, self.cfg)
 
     def _attend(self, q, k, v, q_pos, k_pos, sdpa: bool):
         """q [B, H, Sq, hd], k [B, KV, Sk, hd], v [B, KV, Sk, vd] -> [B, H, Sq, vd]."""

@@ -189,9 +189,10 @@ class MoE(nn.Module):
     def _within_best_groups(self, choose: torch.Tensor) -> torch.Tensor:
         """DeepSeek's group-limited routing: ``choose`` [N, E] with the experts outside each token's
         groups_per_token best groups set to -inf. Groups rank by their two best (biased) scores
-        with the score-correction bias (V3's noaux_tc), else by their best (V2's group_limited_greedy)."""
+        with the score-correction bias (V3's noaux_tc) and in Mistral 4, else by their best (V2's
+        group_limited_greedy)."""
         grouped = choose.unflatten(-1, (self.cfg.expert_groups, -1))            # [N, groups, E / groups]
-        if self.cfg.router_score_bias:
+        if self.cfg.groups_ranked_by_two:
             rank = grouped.topk(2, dim=-1).values.sum(-1)                       # [N, groups]
         else:
             rank = grouped.amax(-1)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from models import spec as S
 
-from .attention import RMSNorm, Rotary, allowed, detached_key_positions, ring_positions, wide
+from .attention import RMSNorm, Rotary, allowed, detached_key_positions, ring_positions, temperature, wide
 
 
 def gather_rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -132,7 +132,9 @@ class MLA(nn.Module):
             q_latent, q = None, self.q_proj(x)
         q = q.view(B, L, self.H, self.dn + self.dr).transpose(1, 2)          # [B, H, L, dn+dr]
         q_nope, q_pe = q.split([self.dn, self.dr], dim=-1)
-        return q_nope, self.rotary(q_pe, positions), q_latent
+        # Mistral 4's temperature scales the whole query (W_UK then absorbs the scaled q_nope)
+        return temperature(q_nope, positions, self.cfg), temperature(self.rotary(q_pe, positions), positions,
+                                                                     self.cfg), q_latent
 
     def _latent(self, x: torch.Tensor, positions: torch.Tensor):
         """x [B, L, D] -> c_kv [B, L, r] (normed latent), k_pe [B, L, dr] (rotated, shared by heads)."""

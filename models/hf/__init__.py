@@ -16,19 +16,19 @@ IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gp
              **hybrid.IMPORTERS, **gemma3n.IMPORTERS, **gemma4.IMPORTERS}
 # Multimodal wrappers whose language model sits in text_config, with the type it is read as (None:
 # whichever supported type text_config names, else the wrapper's transformers default below).
-_WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral",
+_WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text",
              "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "qwen3_5": "qwen3_5_text",
              "qwen3_5_moe": "qwen3_5_moe_text", "qwen3_vl": "qwen3_vl_text",
              "qwen3_vl_moe": "qwen3_vl_moe_text", "lfm2_vl": "lfm2", "glm4v": "glm4v_text",
              "glm4v_moe": "glm4v_moe_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text",
              "gemma4_unified": "gemma4_unified_text", "aria": "aria_text", "fuyu": "persimmon",
              "exaone4_5": "exaone4", "lfm3_vl": "lfm3",
-             **dict.fromkeys(("llava", "llava_next", "llava_onevision", "llava_next_video", "video_llava", "vipllava",
+             **dict.fromkeys(("mistral3", "llava", "llava_next", "llava_onevision", "llava_next_video", "video_llava", "vipllava",
                               "idefics2", "idefics3", "smolvlm", "aya_vision", "cohere2_vision", "internvl",
                               "kimi_k25", "paligemma", "shieldgemma2", "glm46v", "glmga", "cosmos3_omni",
                               "lighton_ocr", "hyperclovax_vision_v2", "minicpmv4_6", "minicpmv4_7",
                               "minicpm_ocr", "qianfan_ocr"))}
-_DEFAULT_TEXT_TYPE = {"llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "llava_next_video": "llama",
+_DEFAULT_TEXT_TYPE = {"mistral3": "mistral", "llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "llava_next_video": "llama",
                       "video_llava": "llama", "vipllava": "llama", "idefics2": "mistral", "idefics3": "llama",
                       "smolvlm": "llama", "aya_vision": "cohere2", "cohere2_vision": "cohere2", "internvl": "qwen2",
                       "kimi_k25": "deepseek_v3", "paligemma": "gemma", "shieldgemma2": "gemma3_text",

@@ -153,7 +153,7 @@ ROUTED_SCALE_BY_DEFAULT = {"axk1": 2.5, "deepseek_v3": 2.5, "kimi_k2": 2.5, "dee
 # groups, with the config class's defaults (n_group, topk_group); DeepSeek-V2's only when its
 # topk_method is group_limited_greedy
 GROUP_LIMITED_BY_DEFAULT = {"deepseek_v3": (8, 4), "deepseek_v32": (8, 4), "kimi_k2": (8, 4), "axk1": (8, 4),
-                            "deepseek_v2": (1, 1), "glm4_moe": (1, 1), "glm4_moe_lite": (1, 1),
+                            "deepseek_v2": (1, 1), "mistral4": (1, 1), "glm4_moe": (1, 1), "glm4_moe_lite": (1, 1),
                             "glm4v_moe_text": (1, 1), "glm_moe_dsa": (1, 1), "dots1": (1, 1),
                             "exaone_moe": (1, 1), "solar_open": (1, 1), "mimo_v2_flash": (1, 1),
                             "nemotron_h": (1, 1), "kimi_linear": (1, 1), "bailing_hybrid": (8, 4)}
@@ -252,7 +252,8 @@ LOGIT_SCALE_KEYS = {**{t: ("logits_scaling", 1.0, t != "hyperclovax") for t in R
                     "falcon_h1": ("lm_head_multiplier", 1.0, False)}
 # MLA types whose softmax scale takes YaRN's mscale^2 (transformers' yarn_apply_mscale)
 YARN_MSCALE_TYPES = frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite",
-                               "glm_moe_dsa", "longcat_flash", "youtu", "axk1", "minicpm3", "bailing_hybrid"})
+                               "glm_moe_dsa", "longcat_flash", "youtu", "axk1", "minicpm3", "bailing_hybrid",
+                               "mistral4"})
 
 
 def scalar(cfg: Config, key: str, default: Any) -> float:
@@ -294,7 +295,7 @@ def score_fields(cfg: Config, head_size: int) -> dict[str, float]:
 INTERLEAVED_ROPE_TYPES = frozenset({"gptj", "codegen", "cohere", "cohere2", "cohere2_moe", "ernie4_5", "ernie4_5_moe",
                                     "helium", "glm", "glm4", "glm4v_text", "deepseek_v2", "llama4_text",
                                     "deepseek_v32", "glm_moe_dsa", "longcat_flash", "bailing_hybrid"})
-ROPE_INTERLEAVE_FLAG_TYPES = frozenset({"deepseek_v3", "kimi_k2", "axk1", "glm4_moe_lite", "youtu"})
+ROPE_INTERLEAVE_FLAG_TYPES = frozenset({"deepseek_v3", "kimi_k2", "axk1", "glm4_moe_lite", "youtu", "mistral4"})
 
 
 def model_numerics(cfg: Config) -> dict[str, Any]:
@@ -348,6 +349,31 @@ def _mscale(factor: float, m: float = 1.0) -> float:
     return 0.1 * m * math.log(factor) + 1.0 if factor > 1 else 1.0
 
 
+# Types whose queries take Llama 4's temperature by position on every layer, read from
+# rope_parameters' llama_4_scaling_beta and original_max_position_embeddings (transformers'
+# get_llama_4_attn_scale)
+POSITION_TEMPERATURE_TYPES = frozenset({"ministral3", "mistral4"})
+
+
+def position_temperature(cfg: Config) -> dict:
+    """Attention's (or MLA's) temperature fields for the types that scale their queries by
+    1 + beta ln(1 + floor(position / original_max_position_embeddings)); none where beta is
+    absent or 0."""
+    if cfg.get("model_type") not in POSITION_TEMPERATURE_TYPES:
+        return {}
+    params = cfg.get("rope_parameters") or cfg.get("rope_scaling")
+    beta = params.get("llama_4_scaling_beta") if isinstance(params, Mapping) else None
+    if not beta:
+        return {}
+    beta = _theta(beta, "rope_parameters.llama_4_scaling_beta")
+    period = params.get("original_max_position_embeddings")
+    if isinstance(period, bool) or not isinstance(period, (int, float)) or period <= 0 or period != int(period):
+        raise SpecError("config.rope_parameters.original_max_position_embeddings",
+                        f"llama_4_scaling_beta scales the queries once per this many tokens: it must be a "
+                        f"positive integer, got {period!r}")
+    return dict(temperature=beta, temperature_period=int(period))
+
+
 def gqa_attention(cfg: Config, *, hidden: int, heads_key: str = "num_attention_heads",
                   **overrides: Any) -> Attention:
     """The config's softmax attention; ``overrides`` replace any field. The score scale and
@@ -357,6 +383,7 @@ def gqa_attention(cfg: Config, *, hidden: int, heads_key: str = "num_attention_h
     fields = dict(heads=heads, kv_heads=kv, head_dim=head_dim(cfg, heads, hidden),
                   qkv_bias=bool(get(cfg, "attention_bias", default=False)),
                   out_bias=bool(get(cfg, "attention_bias", default=False)))
+    fields.update(position_temperature(cfg))
     fields.update(overrides)
     fields = {**score_fields(cfg, fields["head_dim"]), **fields}
     return Attention(**fields)
@@ -411,7 +438,7 @@ CONTEXT_BY_DEFAULT = {
     "codegen": 2048, "openai-gpt": 512, "xglm": 2048, "biogpt": 1024, "gpt_neox_japanese": 2048, "ctrl": 256,
     "laguna": 131072, "lfm3": 128000, "olmo_hybrid": 65536, "gemma3n_text": 32768, "nanochat": 2048,
     "bitnet": 2048, "minicpm3": 32768, "aria_text": 2048, "persimmon": 16384, "diffllama": 2048,
-    "bailing_hybrid": 262144, "jetmoe": 4096}
+    "bailing_hybrid": 262144, "jetmoe": 4096, "mistral4": 1048576}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

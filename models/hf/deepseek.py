@@ -4,14 +4,15 @@ Attention),
 Kimi Linear (KDA linear attention with MLA global layers), Ling 3.0 (bailing_hybrid: KDA with
 full-rank, bounded gates beside gated MLA), LongCat-Flash (two MLA sublayers and
 a shortcut MoE with zero-computation experts per layer), Youtu-LLM and MiniCPM3 (MLA over dense
-layers) and A.X K1 (V3's layer with a norm after each MoE block)."""
+layers), A.X K1 (V3's layer with a norm after each MoE block) and Mistral 4 (V3's layer, softmax
+routing)."""
 from __future__ import annotations
 
 import math
 
 from ..spec import MLA, Layer, LinearAttention, MoEFFN, SpecError
 from .common import (YARN_MSCALE_TYPES, Config, activation, as_int, build_spec, dense_ffn, get, layer_types,
-                     mlp_layer_types, nullable_int, routing, yarn_mscale)
+                     mlp_layer_types, nullable_int, position_temperature, routing, yarn_mscale)
 
 
 # DeepseekV3Config's latent sizes, which Youtu's and A.X K1's config classes keep: kv_lora_rank,
@@ -33,6 +34,7 @@ def _mla(cfg: Config, sizes: tuple = (None, None, None, None), **fields) -> MLA:
     mscale = yarn_mscale(cfg) if cfg.get("model_type") in YARN_MSCALE_TYPES else 1.0
     if mscale != 1.0:
         base["scale"] = (base["qk_nope_dim"] + base["qk_rope_dim"]) ** -0.5 * mscale * mscale
+    base.update(position_temperature(cfg))
     base.update(fields)
     return MLA(**base)
 
@@ -96,6 +98,23 @@ def import_deepseek(cfg: Config, name: str):
     layers = [Layer((mla,), (moe if sparse else dense,)) for sparse in sparse_layers]
     return build_spec(cfg, name, layers,
                       mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
+
+
+# Mistral4Config's latent sizes (Mistral Small 4) and q_lora_rank
+_MISTRAL4_SIZES = (256, 64, 64, 128)
+_MISTRAL4_Q_LORA = 1024
+
+
+def import_mistral4(cfg: Config, name: str):
+    """Mistral 4 (Mistral Small 4): DeepSeek-V3's MLA and MoE layer with a plain softmax router (no
+    score-correction bias); where experts are grouped, groups rank by their two best scores. The
+    first first_k_dense_replace layers (default none) keep a dense MLP."""
+    n = as_int(cfg, "num_hidden_layers")
+    mla = _mla(cfg, _MISTRAL4_SIZES, q_lora_rank=nullable_int(cfg, "q_lora_rank", _MISTRAL4_Q_LORA))
+    moe = _routed(cfg, groups_by_two_best=True)
+    first = as_int(cfg, "first_k_dense_replace", default=0)
+    dense = dense_ffn(cfg)
+    return build_spec(cfg, name, [Layer((mla,), (moe if i >= first else dense,)) for i in range(n)])
 
 
 def import_youtu(cfg: Config, name: str):
@@ -265,4 +284,5 @@ IMPORTERS = {
     "youtu": import_youtu,
     "minicpm3": import_minicpm3,
     "axk1": import_axk1,
+    "mistral4": import_mistral4,
 }

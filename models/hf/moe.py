@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..spec import Attention, Layer, MoEFFN, SpecError
 from .common import (Config, activation, as_int, build_spec, clamp_window, context_length, dense_ffn, get,
                      gqa_attention, layer_types, layer_types_or_flags, mlp_layer_types, nullable_int,
-                     rope_fraction, rope_fraction_by_layer_type, routing)
+                     positive_scalar, rope_fraction, rope_fraction_by_layer_type, routing)
 from .dense import granite_swa_attention
 
 
@@ -163,8 +163,9 @@ def import_gpt_oss(cfg: Config, name: str):
 
 
 def import_llama4(cfg: Config, name: str):
-    """Llama 4 text: chunked attention (8192) with RoPE on 3 of 4 layers, global NoPE layers,
-    L2 QK-norm (no weights) on RoPE layers; MoE on every interleave_moe_layer_step-th layer with a
+    """Llama 4 text: chunked attention (8192) with RoPE on 3 of 4 layers, global NoPE layers whose
+    queries take a temperature growing with position (attn_temperature_tuning), L2 QK-norm (no
+    weights) on RoPE layers; MoE on every interleave_moe_layer_step-th layer with a
     shared expert; dense layers use intermediate_size_mlp."""
     cfg = cfg.get("text_config") or cfg
     hidden, n = as_int(cfg, "hidden_size"), as_int(cfg, "num_hidden_layers")
@@ -179,6 +180,10 @@ def import_llama4(cfg: Config, name: str):
         ropes = [int((i + 1) % interval != 0) for i in range(n)]
     chunk = get(cfg, "attention_chunk_size", default=0) or 0
     qk = "l2" if get(cfg, "use_qk_norm", default=True) else "none"
+    # the NoPE layers' temperature tuning (arXiv:2501.19399), counting positions from 1
+    temperature = dict(temperature=positive_scalar(cfg, "attn_scale", 0.1),
+                       temperature_period=as_int(cfg, "floor_scale", default=8192), temperature_offset=1) \
+        if get(cfg, "attn_temperature_tuning", default=True) else {}
     d = as_int(cfg, "intermediate_size")
     moe = _experts(cfg, d_expert=d, shared_experts=1, d_shared=d)
     dense = dense_ffn(cfg, as_int(cfg, "intermediate_size_mlp", default=d))
@@ -187,7 +192,7 @@ def import_llama4(cfg: Config, name: str):
         rope = bool(ropes[i])
         kind, window = ("chunked", chunk) if rope and chunk and chunk < context else ("full", 0)
         attn = gqa_attention(cfg, hidden=hidden, kind=kind, window=window, rope=rope,
-                             qk_norm=qk if rope else "none")
+                             qk_norm=qk if rope else "none", **({} if rope else temperature))
         layers.append(Layer((attn,), (moe if i in moe_layers else dense,)))
     return build_spec(cfg, name, layers, model_type="llama4_text")
 
