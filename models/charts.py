@@ -475,11 +475,16 @@ class ChartData:
     device_room: float         # bytes one device holds for the model (see device_room)
     scaling: ScalingSeries
     thinking: ThinkingSeries
+    # whether the model fits the devices at this workload: latencies of one that does not are what
+    # it would take if it did, and the charts say so
+    fits: bool = True
 
 
-def chart_data(spec: ModelSpec, workload: Workload, report: CostReport | None = None) -> ChartData:
+def chart_data(spec: ModelSpec, workload: Workload, report: CostReport | None = None,
+               name: str | None = None) -> ChartData:
     """Everything the charts panel draws for one model. ``report`` is cost_report(spec, workload)
-    when the caller already has it."""
+    when the caller already has it; ``name`` what the titles and legends call the model (default
+    the spec's: an edited model and its original need two)."""
     if report is None:
         report = cached_report(spec, workload)
     else:
@@ -487,12 +492,13 @@ def chart_data(spec: ModelSpec, workload: Workload, report: CostReport | None = 
     hw = report.hardware
     n = workload.devices
     formats = workload.weights + (f", experts {workload.expert_weights}" if workload.expert_weights else "")
-    label = f"{spec.name} on {n}x {hw.name}, {formats}" if n > 1 else f"{spec.name} on {hw.name}, {formats}"
+    name = name or spec.name
+    label = f"{name} on {n}x {hw.name}, {formats}" if n > 1 else f"{name} on {hw.name}, {formats}"
     return ChartData(
-        label=label, model=spec.name, device=hw.name, devices=n, workload=workload,
+        label=label, model=name, device=hw.name, devices=n, workload=workload,
         memory=memory_vs_context(spec, workload),
         roofline=roofline(report),
         latency=latency_breakdown(report), ttft_s=report.ttft_s, tpot_s=report.tpot_s,
         quant=devices_per_bitwidth(spec, workload), device_room=device_room(hw.memory_bytes, workload),
         scaling=scaling_with_sequence(spec, workload),
-        thinking=thinking_budget_series(report))
+        thinking=thinking_budget_series(report), fits=report.memory.fits)

@@ -477,7 +477,8 @@ class MainWindow(QMainWindow):
         try:
             self.doc.open_file(path)
         except SpecError as exc:
-            self.show_error("Cannot open this file", f"{path}\n\n{exc}")
+            message = str(exc)          # (a file that is not JSON names itself already)
+            self.show_error("Cannot open this file", message if str(path) in message else f"{path}\n\n{message}")
             return False
         self.settings.add_recent(self.doc.source.ref)
         self._update_recent_menu()
@@ -757,13 +758,20 @@ class MainWindow(QMainWindow):
                 install_export_menu(plot, lambda p=plot: self.export_chart_dialog(p),
                                     "Export chart (SVG, PNG, PDF)…")
         r = self.doc.report
-        primary = chart_data(self.doc.spec, r.workload, r)
+        mine, theirs = self._pair_suffixes()
+        primary = chart_data(self.doc.spec, r.workload, r, name=self.doc.spec.name + mine)
         other = None
         if self._compare_id or self.doc.state.edits:
             b = self._compare_report()
             if b is not None:
-                other = chart_data(b.spec, b.workload, b)
+                other = chart_data(b.spec, b.workload, b, name=b.spec.name + theirs)
         self._charts.set_data(primary, other)
+
+    def _pair_suffixes(self) -> tuple[str, str]:
+        """What tells the current model from what it is compared with where both carry one name:
+        an edited model beside its original (or beside its own catalog entry)."""
+        edited = " (edited)" if self.doc.state.edits else ""
+        return edited, " (original)" if edited and not self._compare_id else ""
 
     def _compare_changed(self) -> None:
         self._compare_id = self.compare_box.currentData() or ""
@@ -779,15 +787,15 @@ class MainWindow(QMainWindow):
         self.compare_table.setRowCount(len(rows_a))
         for i, row in enumerate(rows_a):
             other = rows_b[row.key]
-            for j, text in enumerate((row.label, row.text, other.text, row.delta_text or "same")):
+            # a latency of a model that does not fit is what it would take if it did, as in the side panel
+            cells = (row.label, row.text + (" (if it fit)" if row.hypothetical else ""),
+                     other.text + (" (if it fit)" if other.hypothetical else ""), row.delta_text or "same")
+            for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(row.tooltip)
+                item.setToolTip(row.tooltip if j != 2 else other.tooltip)
                 self.compare_table.setItem(i, j, item)
         from models.diagram import diagram_model
-        # an edited model beside its original, or beside its own catalog entry, would carry its name twice
-        edited = " (edited)" if self.doc.state.edits else ""
-        suffixes = (edited, " (original)" if edited and not self._compare_id else "")
-        for view, report, suffix in zip(self.compare_diagrams, (a, b), suffixes):
+        for view, report, suffix in zip(self.compare_diagrams, (a, b), self._pair_suffixes()):
             model = diagram_model(report.spec, report)
             view.set_model(dataclasses.replace(model, name=model.name + suffix) if suffix else model)
         pair = (a.spec.name, b.spec.name, self.compare_box.currentIndex())

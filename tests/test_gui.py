@@ -428,6 +428,44 @@ def test_latency_of_a_setup_that_does_not_fit_is_shown_as_hypothetical(window, q
     assert window.doc.report.memory.fits and latency.title() == "Latency" and tpot.styleSheet() == ""
 
 
+def test_charts_name_the_edited_model_and_its_original(window, qtbot):
+    """An edited model and its original carried one name in every chart legend and title; the
+    charts now say which is which, as the Compare tab does."""
+    set_spin(window, qtbot, "kvHeads", 4)
+    window.tabs.setCurrentWidget(window.charts_host)
+    qtbot.waitUntil(lambda: not window._lazy_timer.isActive())
+    charts = window._charts
+    names = [label.text for _, label in charts.mem_plot.legend.items]
+    assert "Llama 3 8B (original): total (parts dashed)" in names
+    assert charts.mem_plot.title.startswith("Memory vs context: Llama 3 8B (edited) on ")
+    lat = [label.text for _, label in charts.lat_plot.legend.items]
+    assert any(n.startswith("Llama 3 8B (original) prefill: ") for n in lat)
+    assert charts.lat_plot.title.startswith("Latency by operator kind: Llama 3 8B (edited) on ")
+
+
+def test_charts_and_compare_mark_the_latency_of_a_model_that_does_not_fit(window, qtbot):
+    """DeepSeek-V3 on one H100: the Latency and Thinking-budget charts and the Compare table showed
+    its times as plain facts while the side panel marked them "if it fit"."""
+    window.open_catalog("deepseek-v3")
+    window.tabs.setCurrentWidget(window.charts_host)
+    qtbot.waitUntil(lambda: not window._lazy_timer.isActive())
+    charts = window._charts
+    for plot in (charts.lat_plot, charts.think_plot):
+        assert "(does not fit in memory: times as if it did)" in plot.title
+    window.tabs.setCurrentWidget(window.compare_page)
+    window.compare_box.setCurrentIndex(window.compare_box.findData("llama-3-8b"))
+    qtbot.waitUntil(lambda: not window._lazy_timer.isActive())
+    table = window.compare_table
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    ttft = rows["Time to first token"]
+    assert table.item(ttft, 1).text().endswith(" (if it fit)")         # DeepSeek-V3
+    assert not table.item(ttft, 2).text().endswith(" (if it fit)")     # Llama 3 8B fits
+    assert not table.item(rows["Total"], 1).text().endswith(" (if it fit)")
+    window.doc.set_workload("devices", 16, weights="fp8")
+    qtbot.waitUntil(lambda: not window._lazy_timer.isActive())
+    assert not table.item(ttft, 1).text().endswith(" (if it fit)")
+
+
 def test_settings_persist(window, tmp_path):
     window.set_theme("dark")
     window.close()

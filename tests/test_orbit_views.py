@@ -443,3 +443,24 @@ def test_the_open_models_label_clears_its_ring(qtbot, graph, view, model_id):
     assert lead.anchor in ((0.0, 0.5), (1.0, 0.5))
     gap = len(lead.text) - len(lead.text.strip())
     assert gap * space + 4 >= CURRENT_RING_PX / 2      # the spaces and the item's 4 px margin
+
+
+@pytest.mark.parametrize("which", ["timeline", "benchmarks"])
+def test_a_narrow_view_wraps_its_title_and_keeps_the_plot_in_sight(qtbot, graph, which):
+    """A one-line title once set the plot's minimum width (554 px for the timeline): in a 410 px
+    view the plot's right side, the newest models and the ringed current one, were cut off with
+    no scroll bar. Wrapped, the plot fits the view; the whole title is in the tooltip."""
+    from widgets.orbit import BenchmarkView, TimelineView
+    view = TimelineView(graph) if which == "timeline" else BenchmarkView(graph)
+    plot = view if which == "timeline" else view.plot
+    qtbot.addWidget(view)
+    view.resize(410, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    item = plot.getPlotItem()
+    qtbot.waitUntil(lambda: plot.width() <= 410)
+    assert item.minimumWidth() <= plot.width()
+    qtbot.waitUntil(lambda: item.getViewBox().sceneBoundingRect().right() <= plot.width(), timeout=2000)
+    assert "<br>" in item.titleLabel.text and plot.toolTip() == plot.title
+    view.set_theme("dark")                       # a theme switch keeps the wrapped title
+    assert "<br>" in item.titleLabel.text

@@ -18,6 +18,8 @@ from models.charts import (KIND_LABELS, KIND_ORDER, MAX_DEVICES, MEMORY_COMPONEN
                            QUANT_FORMATS, ChartData)
 from models.metrics import plural, three_figures
 
+from .titled_plot import TitledPlotWidget
+
 GiB = 2**30
 PRIMARY = "#0072B2"
 COMPARE = "#D55E00"
@@ -188,25 +190,13 @@ def _fmt_tokens_approx(x: float) -> str:
     return f"{x:.0f}"
 
 
-def wrap_text(text: str, metrics: QtGui.QFontMetrics, width: int, max_lines: int = 2) -> list[str]:
-    """``text`` broken at spaces into lines at most ``width`` pixels wide; past ``max_lines`` the
-    last line ends in an ellipsis. HTML-escaped, for a rich-text label."""
-    import html
-    lines: list[str] = []
-    words = text.split(" ")
-    while words and len(lines) < max_lines:
-        line = words.pop(0)
-        while words and metrics.horizontalAdvance(line + " " + words[0]) <= width:
-            line += " " + words.pop(0)
-        lines.append(line)
-    if words:
-        lines[-1] = metrics.elidedText(lines[-1] + " " + " ".join(words), QtCore.Qt.ElideRight, width)
-    elif lines and metrics.horizontalAdvance(lines[-1]) > width:
-        lines[-1] = metrics.elidedText(lines[-1], QtCore.Qt.ElideRight, width)
-    return [html.escape(line) for line in lines]
+def _if_it_fit(a: ChartData) -> str:
+    """A latency chart's note for a model that does not fit its devices (the metrics panel's
+    "Latency (if it fit)")."""
+    return "" if a.fits else " (does not fit in memory: times as if it did)"
 
 
-class _Plot(pg.PlotWidget):
+class _Plot(TitledPlotWidget):
     """A PlotWidget that remembers its texts so a theme switch can recolour them."""
 
     def __init__(self, name: str, xlabel: str, ylabel: str, logx=False, logy=False,
@@ -216,15 +206,11 @@ class _Plot(pg.PlotWidget):
         self.setObjectName(name)
         self.setMinimumHeight(180)
         pi = self.getPlotItem()
-        # the plot always fits its widget: in a very narrow one the legend's long entries are cut at
-        # the right rather than pushing the plot itself out of view
-        pi.setMinimumWidth(160)
         pi.setLogMode(x=logx, y=logy)
         self.grid_x = True               # vertical grid lines (bar charts leave them out)
         pi.showGrid(x=True, y=True, alpha=0.25)
         pi.setMenuEnabled(True)
         self._labels = {"bottom": xlabel, "left": ylabel}
-        self._title = ""
         self._fg = THEMES["light"]["fg"]
         # The legend sits under the x axis title, in the plot's own layout, so it never hides data.
         self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", verSpacing=-6, horSpacing=18,
@@ -246,35 +232,14 @@ class _Plot(pg.PlotWidget):
             pi.setLabel(side, text, color=self._fg, **{"font-size": "9pt"})
         self._show_title()
 
-    def set_title(self, text: str):
-        self._title = text
-        self._show_title()
-
     def _show_title(self):
-        """The title wrapped to the plot's width, in at most two lines, the rest elided; the whole
-        title in the tooltip. pyqtgraph sizes the plot to fit its title's one line, which pushed
-        the right of the plot out of view."""
-        pi = self.getPlotItem()
-        if pi is None:                  # the widget is being torn down
-            return
-        if not self._title:
-            pi.setTitle(None)
-            return
-        font = QtGui.QFont(self.font())
-        font.setPointSizeF(10)
-        # the title is centred over the plot area, right of the left axis
-        room = self.width() - 2 * pi.getAxis("left").width() - 16
-        lines = wrap_text(self._title, QtGui.QFontMetrics(font), max(80, room), max_lines=2)
-        pi.setTitle("<br>".join(lines), color=self._fg, size="10pt")
-        self.setToolTip(self._title if len(lines) > 1 or lines[0] != self._title else "")
+        self._title_color = self._fg
+        super()._show_title()
 
-    def resizeEvent(self, event):  # noqa: N802
-        super().resizeEvent(event)
-        # pyqtgraph calls this with None while it builds the widget, before the legend exists
-        if event is not None and event.size().width() != event.oldSize().width() and "legend" in self.__dict__:
+    def _refit(self, event):
+        if "legend" in self.__dict__:        # (not yet while pyqtgraph builds the widget)
             self._fit_legend()
-            if self._title:
-                self._show_title()
+        super()._refit(event)
 
     def sync_legend(self, entries):
         """entries: [(item, name)] shown in this order; legend rows only, items stay."""
@@ -676,8 +641,8 @@ class ChartsPanel(QtWidgets.QTabWidget):
             entries += [(self.lat_bars["cmp_prefill"], f"{b.model} prefill: {_fmt_seconds(b.ttft_s)}"),
                         (self.lat_bars["cmp_decode"], f"{b.model} decode: {_fmt_seconds(b.tpot_s)}")]
         p.sync_legend(entries)
-        p.set_title(f"Latency by operator kind: {a.label}, context {_fmt_tokens(a.workload.context)}, "
-                    f"batch {a.workload.batch} (bar labels: time in each kind)")
+        p.set_title(f"Latency by operator kind{_if_it_fit(a)}: {a.label}, context "
+                    f"{_fmt_tokens(a.workload.context)}, batch {a.workload.batch} (bar labels: time in each kind)")
 
     def _set_quant(self, a: ChartData, b: ChartData | None):
         p, pi = self.quant_plot, self.quant_plot.getPlotItem()
@@ -818,7 +783,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
             self.think_cmp_cost.setData([], [])
         self.think_plot.sync_legend(t_entries)
         self.think_cost_plot.sync_legend(c_entries)
-        self.think_plot.set_title(f"Thinking budget: {a.label}, batch {th.batch}")
+        self.think_plot.set_title(f"Thinking budget{_if_it_fit(a)}: {a.label}, batch {th.batch}")
         self.think_cost_plot.set_title("" if th.dollars is not None else
                                        f"no cloud price listed for {a.device}")
 

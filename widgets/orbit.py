@@ -30,6 +30,8 @@ from models.orbit_layout import (CONCEPT, CURRENT_RING_PX, DIMENSION, MODEL, NOM
                                  short_organization, technique_choices, timeline_labels,
                                  timeline_series, timeline_y_range)
 
+from .titled_plot import TitledPlotWidget
+
 LEGEND_OFFSET = 8      # px between a scatter's legend and the plot's corner
 
 THEMES = {
@@ -984,7 +986,7 @@ class _RelabelWhenShown:
             fit()
 
 
-class TimelineView(_RelabelWhenShown, pg.PlotWidget):
+class TimelineView(_RelabelWhenShown, TitledPlotWidget):
     """Figure 7: total parameters (filled) and, for MoE models, active parameters (hollow) on a
     log axis against the release date, coloured by organization, with lineage lines."""
 
@@ -999,7 +1001,7 @@ class TimelineView(_RelabelWhenShown, pg.PlotWidget):
         plot = self.getPlotItem()
         plot.setLabel("bottom", "Release date")
         plot.setLabel("left", "Parameters (log scale)")
-        plot.setTitle("Model releases: total (filled) and active (hollow, MoE) parameters")
+        self.set_title("Model releases: total (filled) and active (hollow, MoE) parameters")
         plot.setMenuEnabled(False)
         self.lineage = pg.PlotDataItem(pen=pg.mkPen((128, 128, 128, 150), width=1))
         self.moe_links = pg.PlotDataItem(pen=pg.mkPen((128, 128, 128, 130), width=1,
@@ -1096,7 +1098,7 @@ class TimelineView(_RelabelWhenShown, pg.PlotWidget):
         plot = self.getPlotItem()
         self.setBackground(th["bg"])
         _style_plot(plot, th)
-        plot.setTitle(plot.titleLabel.text, color=th["fg"])
+        self.set_title(self.title, th["fg"])
         outline = pg.mkPen(th["outline"], width=0.8)
         pts = s.plotted()
         self.totals.setData([{"pos": (p.date, np.log10(p.params_total)), "data": p.id,
@@ -1175,7 +1177,7 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
         self.count = QtWidgets.QLabel(objectName="benchmarkCount")
         self.count.setMinimumWidth(1)
         top.addWidget(self.count, 1)
-        self.plot = pg.PlotWidget(objectName="benchmarkPlot")
+        self.plot = TitledPlotWidget(objectName="benchmarkPlot")
         self.plot.getPlotItem().setMenuEnabled(False)
         self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self._tip, size=11)
         self.plot.addItem(self.scatter)
@@ -1240,8 +1242,7 @@ class BenchmarkView(_RelabelWhenShown, QtWidgets.QWidget):
         self.scatter.setData([{"pos": (p.x, p.y), "data": p.id, "symbol": "o", "size": 11,
                                "brush": pg.mkBrush(self.colors[p.organization]), "pen": outline}
                               for p in s.points])
-        plot.setTitle(f"Benchmarks (survey Table 6): {s.y_name} against {s.x_name.lower()}",
-                      color=th["fg"])
+        self.plot.set_title(f"Benchmarks (survey Table 6): {s.y_name} against {s.x_name.lower()}", th["fg"])
         plot.setLabel("bottom", s.x_name + (" (log scale)" if s.x_log else ""), color=th["fg"])
         plot.setLabel("left", s.y_name + (" (log scale)" if s.y_log else ""), color=th["fg"])
         plot.getAxis("bottom").setTicks([s.x_ticks] if s.x_ticks else None)
