@@ -40,7 +40,7 @@ _DEFAULT_TEXT_TYPE = {"mistral3": "mistral", "llava": "llama", "llava_next": "ll
 # Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
 _TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemma3n", "gemma4",
                             "gemma4_unified", "kimi_k25", "cohere2_vision", "paligemma", "shieldgemma2",
-                            "lighton_ocr", "lfm3_vl"})
+                            "lighton_ocr", "lfm3_vl", "hyperclovax_vision_v2", "minicpm_ocr"})
 # Wrappers with encoders beyond vision_config (Gemma 3n's and 4's audio_config)
 _AUDIO_WRAPPERS = frozenset({"gemma3n", "gemma4", "gemma4_unified"})
 # Wrappers whose published configs may keep the language model's keys at the top level
