@@ -18,6 +18,7 @@ from models.charts import (KIND_LABELS, KIND_ORDER, MAX_DEVICES, MEMORY_COMPONEN
                            QUANT_FORMATS, ChartData)
 from models.metrics import plural, three_figures
 
+from .palette import COMPONENT_COLORS
 from .titled_plot import TitledPlotWidget
 
 GiB = 2**30
@@ -26,10 +27,6 @@ COMPARE = "#D55E00"
 DECODE = "#E69F00"
 COMPARE_DECODE = "#CC79A7"
 CAPACITY = "#C0392B"
-COMPONENT_COLORS = {
-    "weights": "#8C6D46", "kv_full": "#0072B2", "kv_sliding": "#56B4E9", "mla_latent": "#CC79A7",
-    "state": "#009E73", "activations": "#E69F00", "reserve": "#999999",
-}
 VARIANT_COLORS = {"current": PRIMARY, "ssm": "#009E73", "hybrid": "#CC79A7", "sliding": "#9467BD"}
 VARIANT_KEYS = ("current", "ssm", "hybrid", "sliding")
 THEMES = {"light": {"bg": "#FFFFFF", "fg": "#202020", "grid": 0.25, "legend": (255, 255, 255, 215)},
@@ -240,6 +237,8 @@ class _Plot(TitledPlotWidget):
         if "legend" in self.__dict__:        # (not yet while pyqtgraph builds the widget)
             self._fit_legend()
         super()._refit(event)
+        if self.__dict__.get("width_changed"):
+            self.width_changed()
 
     def sync_legend(self, entries):
         """entries: [(item, name)] shown in this order; legend rows only, items stay."""
@@ -397,6 +396,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
     def _build_latency(self):
         p = self._new_plot("latencyChart", "Operator kind", "Share of phase time (%)")
         self.lat_plot = p
+        p.width_changed = self._relabel_latency
         self.lat_bars = {}
         for key, color, alpha, pen in (("prefill", PRIMARY, 230, None), ("decode", DECODE, 230, None),
                                        ("cmp_prefill", COMPARE, 70, _pen(COMPARE, 1.8, DASH)),
@@ -422,8 +422,9 @@ class ChartsPanel(QtWidgets.QTabWidget):
         # per model two stacked bars a format: its weights, then KV cache, activations and reserve
         self.quant_bars = self._add(p, pg.BarGraphItem(x=[], height=[], width=0.38,
                                                        brush=_brush(PRIMARY, 220), pen=pg.mkPen(None)))
+        # outlined: a faint fill alone all but vanished on the dark theme's background
         self.quant_rest_bars = self._add(p, pg.BarGraphItem(x=[], height=[], width=0.38,
-                                                            brush=_brush(PRIMARY, 90), pen=pg.mkPen(None)))
+                                                            brush=_brush(PRIMARY, 90), pen=_pen(PRIMARY, 1.2)))
         self.quant_cmp_bars = self._add(p, pg.BarGraphItem(x=[], height=[], width=0.38,
                                                            brush=_brush(COMPARE, 60),
                                                            pen=_pen(COMPARE, 1.8, DASH)))
@@ -613,9 +614,10 @@ class ChartsPanel(QtWidgets.QTabWidget):
             self.lat_bars[key].setOpts(x=xs, height=share, width=width * 0.92)
             shares.append((xs, share, secs))
         ymax = max([float(sh.max()) for _, sh, _ in shares if len(sh)] + [10.0])
-        # Value labels, one per bar. Four bars per kind leave each bar narrower than its label,
-        # so then the labels stand upright on their bars: side by side, none can cover another.
-        upright = len(shares) > 2
+        # Value labels, one per bar. Four bars per kind, or a plot too narrow for two, leave each
+        # bar narrower than its label, so then the labels stand upright on their bars: side by
+        # side, none can cover another.
+        upright = len(shares) > 2 or self._flat_labels_crowd(len(kinds), width, shares)
         ti = 0
         for i in range(len(kinds)):
             for xs, share, secs in shares:
@@ -643,6 +645,21 @@ class ChartsPanel(QtWidgets.QTabWidget):
         p.sync_legend(entries)
         p.set_title(f"Latency by operator kind{_if_it_fit(a)}: {a.label}, context "
                     f"{_fmt_tokens(a.workload.context)}, batch {a.workload.batch} (bar labels: time in each kind)")
+
+    def _flat_labels_crowd(self, kinds: int, pitch: float, shares) -> bool:
+        """Whether the widest bar label is wider than the bars' pitch on screen (the plot shows
+        kinds + 0.2 units across)."""
+        # (the widget's width less the left axis: the view box is laid out only after a resize)
+        room = self.lat_plot.width() - self.lat_plot.getPlotItem().getAxis("left").width() - 24
+        metrics = QtGui.QFontMetrics(_font(7.5))
+        widest = max((metrics.horizontalAdvance(_fmt_seconds(s)) for _, _, secs in shares for s in secs if s > 0),
+                     default=0)
+        return widest + 6 > room / (kinds + 0.2) * pitch
+
+    def _relabel_latency(self):
+        """A change of the plot's width may stand the bar labels up or lay them flat."""
+        if self.__dict__.get("_primary") is not None:
+            self._set_latency(self._primary, self._compare)
 
     def _set_quant(self, a: ChartData, b: ChartData | None):
         p, pi = self.quant_plot, self.quant_plot.getPlotItem()

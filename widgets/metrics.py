@@ -6,8 +6,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-MEMORY_COLORS = {"weights": "#5c6bc0", "kv": "#26a69a", "activations": "#ffa726",
-                 "reserve": "#9e9e9e"}
+from .palette import MEMORY_BAR_COLORS
 
 
 def _set_text(label: QLabel, text: str) -> None:
@@ -60,7 +59,7 @@ class MemoryBar(QWidget):
         x = 1.0
         for name, value in self._parts:
             width = value * scale
-            p.fillRect(QRectF(x, 1, width, h), QColor(MEMORY_COLORS.get(name, "#888")))
+            p.fillRect(QRectF(x, 1, width, h), QColor(MEMORY_BAR_COLORS.get(name, "#888")))
             x += width
         cap_x = 1 + self._capacity * scale
         p.setPen(QColor("#c62828") if total > self._capacity else QColor("#2e7d32"))
@@ -144,7 +143,7 @@ class MetricsPanel(QWidget):
                               f"background: {'#2e7d32' if fits else '#c62828'};")
         self.bar.set_parts(parts, capacity)
         _set_text(self.legend, " ".join(
-            f"<span style='color:{MEMORY_COLORS[k]}'>■</span> {k}" for k, _ in parts))
+            f"<span style='color:{MEMORY_BAR_COLORS[k]}'>■</span> {k}" for k, _ in parts))
 
     def value_text(self, key: str) -> str:
         return self._values[key].text()
