@@ -77,6 +77,8 @@ class MetricsPanel(QWidget):
         self.fits = QLabel(objectName="fitsLabel")
         self.fits.setAlignment(Qt.AlignCenter)
         self.fits.setStyleSheet("font-weight: bold; padding: 4px; border-radius: 4px;")
+        # wrapped: a longer verdict ("Does not fit: 157.09 GiB needed, ...") widened the whole dock
+        self.fits.setWordWrap(True)
         self._layout.addWidget(self.fits)
         self.bar = MemoryBar()
         self._layout.addWidget(self.bar)
