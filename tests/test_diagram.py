@@ -696,3 +696,31 @@ def test_the_ssd_scan_gives_the_clamp_of_its_step():
         return [c.formula for b in blocks for c in b.components if c.name.startswith("SSD scan")][0]
     assert scan("nemotron-3-nano").endswith("dt = softplus(.) clamped to [0.001, inf]")
     assert "clamped" not in scan("mamba-codestral-7b")
+
+
+def test_a_hint_leads_to_the_detail_column_where_the_view_shows_the_overview_only(view, qtbot):
+    """Fitted readable in a narrow view, the detail column (components, shapes, formulas) lay a
+    scroll away with nothing to say so. A "Block detail" button says so and scrolls there; with
+    the column in view (after it, or F) the button goes."""
+    from PySide6.QtCore import QPointF, Qt
+    from widgets.diagram import DETAIL_X
+    view.set_model(diagram_model(_spec("deepseek-v3")))
+    view.resize(520, 700)
+    qtbot.waitUntil(lambda: view.viewport().width() < 540)
+    view.fit_readable()
+    hint = view.detail_hint
+    assert view.mapFromScene(QPointF(DETAIL_X, 0)).x() >= view.viewport().width() - 2
+    assert hint.isVisible() and hint.geometry().right() <= view.viewport().width()
+    qtbot.mouseClick(hint, Qt.MouseButton.LeftButton)
+    x = view.mapFromScene(QPointF(DETAIL_X, 0)).x()
+    assert 0 <= x < view.viewport().width() / 2 and not hint.isVisible()
+    assert not view.is_auto_fitted()              # a resize now keeps where the user went
+    view.fit_readable()
+    assert hint.isVisible()
+    qtbot.keyClick(view, Qt.Key_F)                # everything in view
+    assert not hint.isVisible()
+    view.resize(2600, 1200)                       # room for all of it at a readable zoom
+    view.fit_readable()
+    qtbot.waitUntil(lambda: view.viewport().width() > 2000)
+    view.fit_readable()
+    assert not hint.isVisible()

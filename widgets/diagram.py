@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QGraphicsItem,
                                QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene,
                                QGraphicsSimpleTextItem, QGraphicsView, QHeaderView, QLabel,
                                QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+                               QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
 from models.diagram import CATEGORY_LABELS, BlockDetail, DiagramModel, OverviewItem
 from widgets.steady import steady_scroll_bars
@@ -272,6 +272,14 @@ class ArchitectureView(QGraphicsView):
         for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
             bar.actionTriggered.connect(self._by_hand)     # dragged, clicked, arrow keys
         self.setBackgroundBrush(QColor(self._pal["background"]))
+        # where the view shows the overview only, the detail column lies a scroll to the right:
+        # this says so, and goes there
+        self.detail_hint = QToolButton(self.viewport(), objectName="detailHint", text="Block detail \u25B8",
+                                       autoRaise=False, cursor=Qt.CursorShape.PointingHandCursor)
+        self.detail_hint.setToolTip("The selected block's components, shapes and formulas lie to the right: "
+                                    "click to scroll there (F fits the whole diagram)")
+        self.detail_hint.clicked.connect(self.show_detail)
+        self.detail_hint.hide()
 
     # ------------------------------------------------------------------ public API
     def model(self) -> DiagramModel | None:
@@ -355,6 +363,7 @@ class ArchitectureView(QGraphicsView):
             return
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         self._clamp_scale()
+        self._update_detail_hint()
 
     def fit_readable(self, min_scale: float | None = None) -> None:
         """Fit everything when the text stays readable (zoom ``min_scale``, default
@@ -382,11 +391,35 @@ class ArchitectureView(QGraphicsView):
         # wider than the view: its left edge (the overview) in view, the strip a scroll away
         x = left.center().x() if half_w * 2 >= left.width() else left.left() + half_w
         self.centerOn(QPointF(x, min(left.top() + half_h, left.center().y())))
+        self._update_detail_hint()
 
     def is_auto_fitted(self) -> bool:
         """True while a resize fits the diagram again (no zoom or scroll by hand since the
         last fit)."""
         return self._auto_fit is not None
+
+    def show_detail(self) -> None:
+        """Scroll the selected block's detail column into view, at the zoom the view has."""
+        self._by_hand()
+        scale = self.zoom_factor() or 1.0
+        top = self.mapToScene(0, 0).y()
+        self.centerOn(QPointF(DETAIL_X - 24 + self.viewport().width() / (2 * scale),
+                              top + self.viewport().height() / (2 * scale)))
+
+    def _update_detail_hint(self) -> None:
+        """Show the hint while the detail column starts right of the view (and there is one)."""
+        hint = self.__dict__.get("detail_hint")
+        if hint is None:
+            return
+        off = self._model is not None and self.mapFromScene(QPointF(DETAIL_X, 0)).x() > self.viewport().width() - 40
+        if off:
+            hint.adjustSize()
+            hint.move(self.viewport().width() - hint.width() - 8, 8)
+        hint.setVisible(off)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 (Qt)
+        super().scrollContentsBy(dx, dy)
+        self._update_detail_hint()
 
     def _by_hand(self, *_args) -> None:
         """The user zoomed or scrolled: from now on a resize keeps their view."""
@@ -395,12 +428,12 @@ class ArchitectureView(QGraphicsView):
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
         super().resizeEvent(event)
         mode = self._auto_fit
-        if mode is None or self._model is None:
-            return
-        if mode[0] == "all":
-            self._fit_all()
-        else:
-            self._fit_readable(mode[1])
+        if mode is not None and self._model is not None:
+            if mode[0] == "all":
+                self._fit_all()
+            else:
+                self._fit_readable(mode[1])
+        self._update_detail_hint()
 
     def zoom_in(self) -> None:
         self._by_hand()
@@ -509,6 +542,7 @@ class ArchitectureView(QGraphicsView):
         self.setTransformationAnchor(anchor)
         self.scale(target / current, target / current)
         self.setTransformationAnchor(old)
+        self._update_detail_hint()
 
     def _clamp_scale(self) -> None:
         s = self.transform().m11()
@@ -597,6 +631,7 @@ class ArchitectureView(QGraphicsView):
         self._draw_detail()
         rect = self._scene.itemsBoundingRect().adjusted(-400, -300, 400, 300)
         self._scene.setSceneRect(rect)
+        self._update_detail_hint()
 
     def _draw_overview(self, m: DiagramModel) -> tuple[float, float]:
         items = m.overview_for(self._unfolded)
