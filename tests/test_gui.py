@@ -659,6 +659,24 @@ def test_profile_summary_has_a_whole_model_line_per_backend(qtbot):
         assert w.decode_s and f"{backend}: prefill" in text and f"{w.decode_ratio:.2f}" in text
 
 
+def test_the_profile_controls_stack_where_one_row_does_not_fit(window, qtbot):
+    """At 1100 px with every dock open the Profile tab's controls needed ~590 px in a row, more than
+    the tab had: Run and Cancel lay off-screen behind a scroll bar. There they stack two by two,
+    Run in sight; with room they stand in one row again."""
+    from PySide6.QtWidgets import QPushButton
+    window.tabs.setCurrentWidget(window.profile_host)
+    panel = window.profiler
+    scroll = window.findChild(QWidget, "profileScroll")
+    run = panel.findChild(QPushButton, "profileRun")
+    window.resize(1100, 700)
+    qtbot.waitUntil(lambda: panel._stacked is True, timeout=2000)
+    qtbot.waitUntil(lambda: panel.width() <= scroll.viewport().width())
+    right = run.mapTo(scroll.viewport(), run.rect().topRight()).x()
+    assert right <= scroll.viewport().width()
+    window.resize(1900, 900)
+    qtbot.waitUntil(lambda: panel._stacked is False, timeout=2000)
+
+
 def test_profile_phase_boxes_choose_what_runs(window, qtbot):
     """Through the panel's own controls: decode only runs decode rows; no phase at all is a message."""
     from PySide6.QtWidgets import QCheckBox, QPushButton, QSpinBox

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QHeaderView, QLabel,
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGridLayout, QHeaderView, QLabel,
                                QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -76,11 +76,41 @@ class ProfilerPanel(QWidget):
     openRequested = Signal()
     saveRequested = Signal()
 
+    def _arrange(self, stacked: bool) -> None:
+        """The control groups in one row, or (``stacked``) settings above, phases and buttons below."""
+        if stacked == self._stacked:
+            return
+        self._stacked = stacked
+        for holder in self._groups:
+            self._controls.removeWidget(holder)
+        cells = ((0, 0), (0, 1), (1, 0), (1, 1)) if stacked else ((0, 0), (0, 1), (0, 2), (0, 3))
+        for holder, (row, column) in zip(self._groups, cells):
+            self._controls.addWidget(holder, row, column, Qt.AlignTop | Qt.AlignLeft)
+
+    def _fit_controls(self, available: int) -> None:
+        """Stack the controls where one row of them is wider than ``available`` pixels."""
+        margins = self.layout().contentsMargins()
+        row = sum(h.sizeHint().width() for h in self._groups) + 3 * self._controls.spacing() \
+            + margins.left() + margins.right()
+        self._arrange(stacked=row > available)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().showEvent(event)
+        host = self.parentWidget()          # a scroll area's viewport, whose width is the room there is
+        if host is not None and getattr(self, "_watching", None) is not host:
+            host.installEventFilter(self)
+            self._watching = host
+        self._fit_controls(host.width() if host is not None else self.width())
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt)
+        if obj is getattr(self, "_watching", None) and event.type() == QEvent.Type.Resize:
+            self._fit_controls(obj.width())
+        return super().eventFilter(obj, event)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("profilerPanel")
         layout = QVBoxLayout(self)
-        controls = QHBoxLayout()
         form = QFormLayout()
         self.device = QComboBox(objectName="profileDevice")
         # a GPU's entry names the card, memory and driver: the list shows it whole, the box need not
@@ -93,7 +123,6 @@ class ProfilerPanel(QWidget):
         form.addRow("Context", self.context)
         form.addRow("Batch", self.batch)
         form.addRow("Repeats", self.repeats)
-        controls.addLayout(form)
         backends = QVBoxLayout()
         self.backend_boxes = {}
         for key, label in BACKENDS:
@@ -101,7 +130,7 @@ class ProfilerPanel(QWidget):
             box.setChecked(key in ("torch", "onnxruntime"))
             backends.addWidget(box)
             self.backend_boxes[key] = box
-        controls.addLayout(backends)
+        backends.addStretch(1)
         phases = QVBoxLayout()
         self.phase_boxes = {}
         for key in ("prefill", "decode"):
@@ -109,7 +138,6 @@ class ProfilerPanel(QWidget):
             phases.addWidget(box)
             self.phase_boxes[key] = box
         phases.addStretch(1)
-        controls.addLayout(phases)
         buttons = QVBoxLayout()
         self.run_button = QPushButton("Run", objectName="profileRun")
         self.cancel_button = QPushButton("Cancel", objectName="profileCancel", enabled=False)
@@ -127,9 +155,19 @@ class ProfilerPanel(QWidget):
                   self.save_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
-        controls.addLayout(buttons)
-        controls.addStretch(1)
-        layout.addLayout(controls)
+        # the four groups side by side, or two by two where the view is too narrow for that (the
+        # Run button went off-screen behind a scroll bar)
+        self._groups = []
+        for group in (form, backends, phases, buttons):
+            holder = QWidget()
+            group.setContentsMargins(0, 0, 0, 0)
+            holder.setLayout(group)
+            self._groups.append(holder)
+        self._controls = QGridLayout()
+        self._controls.setColumnStretch(4, 1)
+        self._stacked: bool | None = None
+        self._arrange(stacked=False)
+        layout.addLayout(self._controls)
         self.progress = QProgressBar(objectName="profileProgress", minimum=0, maximum=1000)
         self.progress.setVisible(False)         # an empty bar before any run says nothing
         layout.addWidget(self.progress)
