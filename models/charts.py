@@ -368,11 +368,14 @@ def scaling_variants(spec: ModelSpec) -> tuple[list[tuple[str, ModelSpec]], list
     makers = (("ssm", lambda: apply_overrides(spec, {"attention": "ssm"})),
               ("hybrid", lambda: linear_hybrid(spec)),
               ("sliding", lambda: apply_overrides(spec, {"local_global": "3:1"})))
+    all_ssm = all(m.KIND == "ssm" for layer in spec.layers for m in layer.mixers)
     for key, make in makers:
+        if key == "ssm" and all_ssm:          # the current model's curve is that one
+            continue
         try:
             variant = make()
         except SpecError as exc:
-            omitted.append((VARIANT_LABELS[key], str(exc)))
+            omitted.append((VARIANT_LABELS[key], exc.rule))     # the knob's name means nothing here
             continue
         if variant.layers == spec.layers:
             omitted.append((VARIANT_LABELS[key], "same as the current model"))
