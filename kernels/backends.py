@@ -181,12 +181,12 @@ def mla_triton_step(m):
     from kernels.triton_ops.mla_decode import mla_decode
 
     def step(x, state, pos):
-        _, q_lat, q_pe, rows, q_latent = m._decode_query(x, pos)
+        _, q_lat, q_pe, rows, side = m._decode_query(x, pos)
         n = m.store_step(state, rows, pos)
-        c, k_pe = m.read_step(x, q_latent, state, pos, n)      # with DSA: the top-k rows, gathered
+        c, k_pe = m.read_step(x, side.latent, state, pos, n)   # with DSA: the top-k rows, gathered
         lens = torch.full((x.shape[0],), c.shape[1], dtype=torch.int32, device=x.device)
         o_lat = mla_decode(q_lat.contiguous(), q_pe.contiguous(), c, k_pe, lens, m.scale)
-        return m._decode_out(o_lat, x)
+        return m._decode_out(o_lat, x, side)
     return step
 
 

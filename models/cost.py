@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 from .dtypes import KV_DTYPES, dtype
 from .hardware import Hardware, get_hardware
-from .params import (ParamReport, altup_params, altup_stream_params, count_params, ffn_params, laurel_params,
-                     mixer_params, moa_expert_params, per_layer_input_params, per_layer_table_params,
-                     routed_real_experts)
+from .params import (Count, ParamReport, altup_params, altup_stream_params, count_params, ffn_params,
+                     input_gate_params, laurel_params, mixer_params, moa_expert_params, per_layer_input_params,
+                     per_layer_table_params, routed_real_experts)
 from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv, SpecError, readable
 
 GiB = 2**30
@@ -499,6 +499,12 @@ def model_end_ops(spec: ModelSpec, n_tok: int, n_last: int, fmt: _Fmt) -> list[O
 def block_ops(spec: ModelSpec, layer: Layer, tokens: int, batch: int, start: int, fmt: _Fmt,
               decode: bool, dense_attention: bool = False) -> list[Op]:
     ops: list[Op] = []
+    d, n_tok = spec.hidden_size, tokens * batch
+    gates = sum((input_gate_params(part, d) for part in (*layer.mixers, *layer.ffns)), Count())
+    if gates.matrix:
+        # A.X K2's gated RMSNorms: a d -> rank -> d MLP on the normed input of each gated sublayer
+        ops.append(Op("gated norms", "projection", 2 * gates.matrix * n_tok,
+                      gates.matrix * fmt.w + n_tok * 2 * d * fmt.act))
     for m in layer.mixers:
         ops += _mixer_ops(m, spec.hidden_size, tokens, batch, start, fmt, decode, dense_attention)
     for f in layer.ffns:

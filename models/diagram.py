@@ -490,7 +490,16 @@ def temperature_note(m) -> str:
 def _mla_components(m: MLA, d: int, i: str) -> list[Component]:
     qk = m.qk_head_dim
     out: list[Component] = []
-    if m.q_lora_rank:
+    if m.q_gate:                        # A.X K2
+        out.append(_lin(f"q_a_proj{i}", "projection", "mixer", d, m.q_lora_rank, m.bias, "d",
+                        "q_lora_rank", f"{d} -> {m.q_lora_rank} (q latent)"))
+        out.append(_kept(f"q_a_norm{i}", "norm", "mixer", m.q_lora_rank,
+                         f"q_lora_rank = {m.q_lora_rank}", f"RMSNorm({m.q_lora_rank})"))
+        out.append(_lin(f"q_gate_proj{i}", "projection", "mixer", 2 * m.q_lora_rank,
+                        m.heads * (qk + m.v_head_dim), False, "2*q_lora_rank", "heads*(qk_nope+qk_rope+v_head_dim)",
+                        f"[norm(q latent), q latent] {2 * m.q_lora_rank} -> {m.heads}x({m.qk_nope_dim}+"
+                        f"{m.qk_rope_dim}) (q) + {m.heads}x{m.v_head_dim} (output gate)"))
+    elif m.q_lora_rank:
         out.append(_lin(f"q_a_proj{i}", "projection", "mixer", d, m.q_lora_rank, m.bias, "d",
                         "q_lora_rank", f"{d} -> {m.q_lora_rank} (q latent)"))
         out.append(_kept(f"q_a_norm{i}", "norm", "mixer", m.q_lora_rank,
@@ -525,6 +534,7 @@ def _mla_components(m: MLA, d: int, i: str) -> list[Component]:
         f"{m.heads} heads, qk {qk} ({m.qk_nope_dim} nope + {m.qk_rope_dim} rope), v {m.v_head_dim}",
         0, f"softmax({score_formula(qk, m.scale)}) v; keys: {span}; decode absorbs kv_b_proj into q and o"
         + (f"; each head's output * {m.head_gate}(g_proj)" if m.head_gate != "none" else "")
+        + ("; output * sigmoid(gate from q_gate_proj)" if m.q_gate else "")
         + temperature_note(m)))
     if m.head_gate != "none":
         out.append(_lin(f"g_proj{i}", "projection", "mixer", d, m.heads, False, "d", "heads",
@@ -846,6 +856,11 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
         tag = ("attn" if kind == "mixer" else "ffn") + (f"{idx + 1}" if n_same > 1 else "")
         if not explicit and place in ("pre", "sandwich"):
             comps.append(norm(f"pre_{tag}_norm"))
+        rank = getattr(part, "input_gate_rank", 0)
+        if rank:                        # A.X K2's gated RMSNorm
+            comps.append(_kept(f"pre_{tag}_norm gate", "projection", "norm", 2 * d * rank,
+                               f"fc1 d x rank + fc2 rank x d = 2 x {d} x {rank}",
+                               f"{d} -> {rank} -> {d}: y = norm(x) times sigmoid(fc2(silu(fc1(y))))"))
         comps.extend(subparts(kind, part, idx, n_same))
         if not explicit and place == "sandwich":
             comps.append(norm(f"post_{tag}_norm"))
@@ -888,6 +903,10 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
     }[place]
     if explicit:
         text += f"; {spec.norms_in(layer)} norm vectors in this block"
+    gated = [(tag, part.input_gate_rank) for (_, part), tag in zip(subs, ["mixer"] * n_mix + ["FFN"] * n_ffn)
+             if getattr(part, "input_gate_rank", 0)]
+    if gated:              # A.X K2
+        text += f"; the {' and '.join(t for t, _ in gated)}'s input norm gated by a rank-{gated[0][1]} MLP"
     return comps, text
 
 

@@ -95,9 +95,12 @@ def mla_params(m: MLA, d: int) -> Count:
     """DeepSeek-V2/V3 MLA: q_a (d x q_lora) + RMSNorm + q_b (q_lora x heads*(nope+rope)), or a
     direct q projection; kv_a (d x kv_lora+rope) + RMSNorm; kv_b (kv_lora x heads*(nope+v));
     o (heads*v x d). ``bias`` is attention_bias on q_a, kv_a and o; a gate per head adds g_proj
-    (d x heads)."""
+    (d x heads). A.X K2's q_gate_proj (2 q_lora x heads*(nope+rope+v)) takes q_b's place."""
     qk = m.qk_head_dim
-    if m.q_lora_rank:
+    if m.q_gate:                       # A.X K2: [norm(q latent), q latent] -> each head's query and gate
+        c = linear(d, m.q_lora_rank, m.bias) + Count(kept=m.q_lora_rank) \
+            + linear(2 * m.q_lora_rank, m.heads * (qk + m.v_head_dim))
+    elif m.q_lora_rank:
         c = linear(d, m.q_lora_rank, m.bias) + Count(kept=m.q_lora_rank) \
             + linear(m.q_lora_rank, m.heads * qk)
     else:
@@ -315,6 +318,12 @@ def laurel_params(spec: ModelSpec) -> Count:
     return linear(d, r) + linear(r, d) + Count(kept=norm_params(spec)) if r else Count()
 
 
+def input_gate_params(part, d: int) -> Count:
+    """A.X K2's gated RMSNorm before a sublayer: the gate MLP W1 (d x rank) and W2 (rank x d)."""
+    rank = getattr(part, "input_gate_rank", 0)
+    return linear(d, rank) + linear(rank, d) if rank else Count()
+
+
 def layer_params(spec: ModelSpec, layer: Layer) -> tuple[dict[str, Count], int]:
     """Components of one layer and its active parameter count."""
     d = spec.hidden_size
@@ -336,8 +345,11 @@ def layer_params(spec: ModelSpec, layer: Layer) -> tuple[dict[str, Count], int]:
                 active += round(c.total / f.experts * routed_real_experts(f))
             else:
                 active += c.total
-    # Gemma 4's layer_scalar is counted with the norms: a stored per-layer scale of the stream
+    # Gemma 4's layer_scalar is counted with the norms: a stored per-layer scale of the stream;
+    # A.X K2's gated norms with them too (their gate MLPs are matrices)
     norms = Count(kept=spec.norms_in(layer) * norm_params(spec) + int(spec.layer_scalar))
+    for part in (*layer.mixers, *layer.ffns):
+        norms += input_gate_params(part, d)
     parts["norms"] = parts.get("norms", Count()) + norms
     return parts, active + norms.total
 

@@ -327,11 +327,22 @@ class MLA(_Part):
     temperature: float = 0.0
     temperature_period: int = 0
     temperature_offset: int = 0
+    # A.X K2: no q_b_proj; q_gate_proj (2 q_lora_rank -> heads x (qk_head_dim + v_head_dim)) reads
+    # the query latent beside its normed self and gives each head its query and a sigmoid gate
+    # per channel of its output, applied before o_proj
+    q_gate: bool = False
+    # A.X K2's gated RMSNorm: the layer's normed input times sigmoid(W2 silu(W1 y)), W1 d -> rank,
+    # W2 rank -> d (no biases) before this sublayer reads it; 0: a plain norm
+    input_gate_rank: int = 0
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_lora_rank", "v_head_dim"):
             _positive(f"{path}.{name}", getattr(self, name))
         _temperature(path, self)
+        _boolean(f"{path}.q_gate", self.q_gate)
+        _non_negative(f"{path}.input_gate_rank", self.input_gate_rank)
+        if self.q_gate and not self.q_lora_rank:
+            raise SpecError(f"{path}.q_gate", "the query gate reads the query latent: it needs q_lora_rank > 0")
         for name in ("qk_nope_dim", "qk_rope_dim", "q_lora_rank", "window", "index_heads",
                      "index_head_dim", "index_topk"):
             _non_negative(f"{path}.{name}", getattr(self, name))
@@ -594,11 +605,13 @@ class MoEFFN(_Part):
     groups_per_token: int = 0
     # Mistral 4: groups ranked by the sum of their two best softmax scores, without a bias
     groups_by_two_best: bool = False
+    # A.X K2's gated RMSNorm before the MoE (as MLA.input_gate_rank); 0: a plain norm
+    input_gate_rank: int = 0
 
     def validate(self, path: str) -> None:
         for name in ("experts", "top_k", "d_expert"):
             _positive(f"{path}.{name}", getattr(self, name))
-        for name in ("shared_experts", "d_shared", "zero_experts"):
+        for name in ("shared_experts", "d_shared", "zero_experts", "input_gate_rank"):
             _non_negative(f"{path}.{name}", getattr(self, name))
         if self.top_k > self.experts + self.zero_experts:
             raise SpecError(f"{path}.top_k",

@@ -27,7 +27,8 @@ def float64_norms(module: torch.nn.Module, zero_centred: set[str]) -> None:
     """transformers' RMSNorms upcast to float32: recompute them in float64 (x / rms(x) * w, or
     * (1 + w) where zero-centred)."""
     for name, norm in module.named_modules():
-        if type(norm).__name__.endswith("RMSNorm"):
+        # (a wrapper around one, such as A.X K2's gated RMSNorm, keeps its own forward)
+        if type(norm).__name__.endswith("RMSNorm") and not any(True for _ in norm.children()):
             eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", None))
             weight = norm._parameters.get("weight")        # (FalconMamba's weightless norms keep a dummy buffer)
             shift = 1.0 if name in zero_centred else 0.0

@@ -344,3 +344,18 @@ def test_mistral4_layer_equals_transformers_layer():
         (4, 2, True, False)
     convert = partial(expert_weights, shared="shared_experts")
     assert layer_error(_mistral4(), convert=convert, tokens=9) < 1e-6
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["dense", "moe"])
+def test_axk2_layer_equals_transformers_layer(index):
+    """A.X K2: MLA whose q_gate_proj reads [norm(q latent), q latent] and gates each output channel,
+    DSA's indexer (3 of 7 keys), the input RMSNorm gated by a rank-8 MLP in every layer, the
+    post-attention one in MoE layers only (layer 1: sigmoid routing with the score bias)."""
+    cfg = _deepseek_v3("axk2", index_n_heads=4, index_head_dim=16, index_topk=3, gated_norm_rank=8,
+                       mlp_layer_types=["dense", "sparse"])
+    spec = spec_from_hf_config(cfg)
+    mla, ffns = spec.layers[index].mixer, spec.layers[index].ffns
+    assert mla.q_gate and mla.input_gate_rank == 8 and mla.sparse
+    assert getattr(ffns[0], "input_gate_rank", 0) == (8 if index else 0)
+    convert = partial(expert_weights, shared="shared_experts") if index else None
+    assert layer_error(cfg, index=index, attention="eager", convert=convert) < 1e-6

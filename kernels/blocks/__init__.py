@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from models import spec as S
 
@@ -76,6 +77,24 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
         else:
             raise TypeError(f"not a spec mixer or FFN: {type(part).__name__}")
     return m.to(dtype) if dtype is not None else m
+
+
+class GatedNorm(nn.Module):
+    """A.X K2's gated RMSNorm: y = norm(x), then y * sigmoid(fc2(silu(fc1(y)))), fc1 d -> rank and
+    fc2 rank -> d unbiased, the sigmoid in float32 (transformers' AXK2GatedRMSNorm). Per token:
+    4 d rank FLOPs beside the norm (models.cost's "gated norms")."""
+
+    def __init__(self, norm: nn.Module, d: int, rank: int):
+        super().__init__()
+        self.norm = norm
+        self.mlp = nn.Module()
+        self.mlp.fc1 = nn.Linear(d, rank, bias=False)
+        self.mlp.fc2 = nn.Linear(rank, d, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.norm(x)
+        g = self.mlp.fc2(F.silu(self.mlp.fc1(y)))
+        return (y * torch.sigmoid(g.float())).to(y.dtype)
 
 
 def make_norm(spec: S.ModelSpec, eps: float = 1e-6) -> nn.Module:
@@ -171,6 +190,11 @@ class DecoderLayer(nn.Module):
         n_norms = spec.norms_in(layer)
         self.norms = nn.ModuleList(make_norm(spec, eps) for _ in range(n_norms))
         self.stages = plan_stages(spec.placement_of(layer), len(layer.mixers), len(layer.ffns), n_norms)
+        for stage in self.stages:       # A.X K2: a sublayer whose input norm is gated
+            for (kind, i), pre in zip(stage.subs, stage.pre):
+                rank = getattr((layer.ffns if kind == "ffn" else layer.mixers)[i], "input_gate_rank", 0)
+                if rank and pre is not None and not isinstance(self.norms[pre], GatedNorm):
+                    self.norms[pre] = GatedNorm(self.norms[pre], d, rank)
         if spec.per_layer_input:        # Gemma 3n/4: the layer's slice of the per-layer inputs
             act = next((f.activation for f in layer.ffns), "gelu_tanh")
             self.per_layer = PerLayerInput(d, spec.per_layer_input, make_norm(spec, eps), act)

@@ -17,6 +17,8 @@ dv v_head_dim, r kv_lora_rank, rq q_lora_rank, Hi index heads, di index_head_dim
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -24,6 +26,13 @@ import torch.nn.functional as F
 from models import spec as S
 
 from .attention import RMSNorm, Rotary, allowed, detached_key_positions, ring_positions, temperature, wide
+
+
+class QuerySide(NamedTuple):
+    """What the query projection gives beside the query: the normed query latent [B, L, rq] (DSA's
+    indexer reads it) and A.X K2's output gate [B, L, H, dv]; either None where the layer has none."""
+    latent: torch.Tensor | None
+    gate: torch.Tensor | None
 
 
 def gather_rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -104,7 +113,10 @@ class MLA(nn.Module):
         if cfg.q_lora_rank:
             self.q_a_proj = nn.Linear(hidden, cfg.q_lora_rank, bias=cfg.bias)      # D -> rq
             self.q_a_layernorm = RMSNorm(cfg.q_lora_rank, MLA_NORM_EPS)
-            self.q_b_proj = nn.Linear(cfg.q_lora_rank, H * (dn + dr), bias=False)  # rq -> H*(dn+dr)
+            if cfg.q_gate:              # A.X K2: [norm(q latent), q latent] -> H*(dn+dr+dv)
+                self.q_gate_proj = nn.Linear(2 * cfg.q_lora_rank, H * (dn + dr + dv), bias=False)
+            else:
+                self.q_b_proj = nn.Linear(cfg.q_lora_rank, H * (dn + dr), bias=False)  # rq -> H*(dn+dr)
         else:
             self.q_proj = nn.Linear(hidden, H * (dn + dr), bias=False)
         self.kv_a_proj_with_mqa = nn.Linear(hidden, r + dr, bias=cfg.bias)         # D -> r + dr
@@ -122,19 +134,26 @@ class MLA(nn.Module):
             if cfg.sparse and cfg.index_rope_halves and rope_interleaved else self.rotary
 
     def _q(self, x: torch.Tensor, positions: torch.Tensor):
-        """-> q_nope [B, H, L, dn], q_pe [B, H, L, dr] (rotated), the query latent [B, L, rq] (None
-        without q_lora_rank; DSA's indexer reads it)."""
+        """-> q_nope [B, H, L, dn], q_pe [B, H, L, dr] (rotated), and beside them a QuerySide: the
+        query latent [B, L, rq] (None without q_lora_rank; DSA's indexer reads it) and A.X K2's
+        output gate [B, L, H, dv] (None without one)."""
         B, L, _ = x.shape
-        if self.cfg.q_lora_rank:
+        gate = None
+        if self.cfg.q_gate:
+            raw = self.q_a_proj(x)
+            q_latent = self.q_a_layernorm(raw)
+            q, gate = self.q_gate_proj(torch.cat((q_latent, raw), -1)).view(B, L, self.H, -1) \
+                .split([self.dn + self.dr, self.dv], dim=-1)                 # [B, L, H, dn+dr], [B, L, H, dv]
+        elif self.cfg.q_lora_rank:
             q_latent = self.q_a_layernorm(self.q_a_proj(x))
             q = self.q_b_proj(q_latent)
         else:
             q_latent, q = None, self.q_proj(x)
-        q = q.view(B, L, self.H, self.dn + self.dr).transpose(1, 2)          # [B, H, L, dn+dr]
+        q = q.reshape(B, L, self.H, self.dn + self.dr).transpose(1, 2)       # [B, H, L, dn+dr]
         q_nope, q_pe = q.split([self.dn, self.dr], dim=-1)
         # Mistral 4's temperature scales the whole query (W_UK then absorbs the scaled q_nope)
         return temperature(q_nope, positions, self.cfg), temperature(self.rotary(q_pe, positions), positions,
-                                                                     self.cfg), q_latent
+                                                                     self.cfg), QuerySide(q_latent, gate)
 
     def _latent(self, x: torch.Tensor, positions: torch.Tensor):
         """x [B, L, D] -> c_kv [B, L, r] (normed latent), k_pe [B, L, dr] (rotated, shared by heads)."""
@@ -150,13 +169,13 @@ class MLA(nn.Module):
     def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:
         B, L, _ = x.shape
         positions = torch.arange(L, device=x.device)
-        q_nope, q_pe, q_latent = self._q(x, positions)
+        q_nope, q_pe, side = self._q(x, positions)
         c, k_pe = self._latent(x, positions)
         rows = {"c": c, "k_pe": k_pe}
         mask = allowed(positions, positions, self.kind, self.window)         # [L, L]
         if self.indexer is not None:
             rows["k_idx"] = self.indexer.keys(x, positions, self.index_rotary)     # [B, L, di]
-            scores = self.indexer.scores(x, q_latent, positions, rows["k_idx"], self.index_rotary)
+            scores = self.indexer.scores(x, side.latent, positions, rows["k_idx"], self.index_rotary)
             picked, valid = self.indexer.select(scores, mask)                # [B, L, k]
             mask = torch.zeros(B, L, L, dtype=torch.bool, device=x.device).scatter_(-1, picked, valid)[:, None]
         if state is not None:
@@ -170,7 +189,7 @@ class MLA(nn.Module):
         q = torch.cat((q_nope, q_pe), -1)                                    # [B, H, L, dn+dr]
         k = torch.cat((k_nope, k_pe[:, None].expand(B, self.H, L, self.dr)), -1)
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)  # [B, H, L, dv]
-        return self.o_proj(self._gated(o.transpose(1, 2), x).reshape(B, L, self.H * self.dv))
+        return self.o_proj(self._gated(o.transpose(1, 2), x, side).reshape(B, L, self.H * self.dv))
 
     # ---- decode: absorbed attention over the latent cache
     def cache_slots(self, max_len: int) -> int:
@@ -187,17 +206,17 @@ class MLA(nn.Module):
 
     def _decode_query(self, x: torch.Tensor, pos: int):
         """The new token at ``pos``: positions [1], q_lat [B, H, r] (W_UK absorbed), q_pe [B, H, dr],
-        its cache rows {"c": [B, 1, r], "k_pe": [B, 1, dr] (, "k_idx": [B, 1, di])} and the query
-        latent [B, 1, rq] (or None)."""
+        its cache rows {"c": [B, 1, r], "k_pe": [B, 1, dr] (, "k_idx": [B, 1, di])} and its
+        QuerySide (the query latent, the output gate)."""
         positions = torch.arange(pos, pos + 1, device=x.device)   # no host copy: graph-capturable
-        q_nope, q_pe, q_latent = self._q(x, positions)                       # [B, H, 1, dn], [B, H, 1, dr]
+        q_nope, q_pe, side = self._q(x, positions)                           # [B, H, 1, dn], [B, H, 1, dr]
         c, k_pe = self._latent(x, positions)                                 # [B, 1, r], [B, 1, dr]
         rows = {"c": c, "k_pe": k_pe}
         if self.indexer is not None:
             rows["k_idx"] = self.indexer.keys(x, positions, self.index_rotary)
         w_uk, _ = self._w_uk_uv()
         q_lat = torch.einsum("bhd,hdr->bhr", q_nope[:, :, 0], w_uk)          # absorb W_UK: [B, H, r]
-        return positions, q_lat, q_pe[:, :, 0], rows, q_latent
+        return positions, q_lat, q_pe[:, :, 0], rows, side
 
     def store_step(self, state: dict, rows: dict, pos: int) -> int:
         """Write the new token's rows into slot ``pos % T``; returns the slots now written."""
@@ -217,36 +236,39 @@ class MLA(nn.Module):
         picked = scores.topk(min(self.indexer.topk, n), dim=-1).indices      # [B, k]: all n are earlier tokens
         return gather_rows(c, picked), gather_rows(k_pe, picked)
 
-    def _gated(self, o: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """o [B, L, H, dv] times each head's gate from x [B, L, D] (where the spec has one)."""
+    def _gated(self, o: torch.Tensor, x: torch.Tensor, side: "QuerySide") -> torch.Tensor:
+        """o [B, L, H, dv] times each head's gate from x [B, L, D] (Ling 3.0), or times A.X K2's
+        gate per output channel from the query projection (sigmoid in float32, as transformers)."""
+        if side.gate is not None:
+            o = (wide(o) * torch.sigmoid(wide(side.gate))).to(o.dtype)
         if self.cfg.head_gate == "none":
             return o
         g = wide(self.g_proj(x))
         g = torch.sigmoid(g) if self.cfg.head_gate == "sigmoid" else F.softplus(g)
         return o * g.to(o.dtype)[..., None]
 
-    def _decode_out(self, o_lat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def _decode_out(self, o_lat: torch.Tensor, x: torch.Tensor, side: "QuerySide") -> torch.Tensor:
         """Latent output [B, H, r] of the token x [B, 1, D] -> W_UV -> its gate -> o_proj -> [B, 1, D]."""
         o = torch.einsum("bhr,hvr->bhv", o_lat, self._w_uk_uv()[1])          # [B, H, dv]
-        return self.o_proj(self._gated(o[:, None], x).reshape(o.shape[0], 1, self.H * self.dv))
+        return self.o_proj(self._gated(o[:, None], x, side).reshape(o.shape[0], 1, self.H * self.dv))
 
     def step(self, x: torch.Tensor, state: dict, pos: int) -> torch.Tensor:
-        positions, q_lat, q_pe, rows, q_latent = self._decode_query(x, pos)
+        positions, q_lat, q_pe, rows, side = self._decode_query(x, pos)
         n = self.store_step(state, rows, pos)
-        cache_c, cache_pe = self.read_step(x, q_latent, state, pos, n)      # [B, n, r], [B, n, dr]
+        cache_c, cache_pe = self.read_step(x, side.latent, state, pos, n)    # [B, n, r], [B, n, dr]
         scores = wide(torch.einsum("bhr,bnr->bhn", q_lat, cache_c)
                       + torch.einsum("bhd,bnd->bhn", q_pe, cache_pe)) * self.scale
         if self.indexer is None:       # (DSA's gathered rows are all earlier tokens of a full layer)
             ring = ring_positions(pos, state["c"].shape[1], x.device)[:n]
             scores = scores.masked_fill(~allowed(positions, ring, self.kind, self.window), float("-inf"))
         probs = scores.softmax(-1).to(x.dtype)                               # [B, H, n]
-        return self._decode_out(torch.einsum("bhn,bnr->bhr", probs, cache_c), x)  # attend over the latent
+        return self._decode_out(torch.einsum("bhn,bnr->bhr", probs, cache_c), x, side)  # over the latent
 
     def step_detached(self, x: torch.Tensor, state: dict, pos: int) -> tuple[torch.Tensor, dict]:
         """``step`` as a pure function (the ONNX export of the decode step): reads the latent cache,
         never writes or copies it. Returns (y, {"c": [B, 1, r], "k_pe": [B, 1, dr] (, "k_idx":
         [B, 1, di])}), the new token's rows for slot ``pos % T``."""
-        positions, q_lat, q_pe, rows, q_latent = self._decode_query(x, pos)
+        positions, q_lat, q_pe, rows, side = self._decode_query(x, pos)
         c, k_pe = rows["c"], rows["k_pe"]
         T = state["c"].shape[1]
         ok = allowed(positions, detached_key_positions(pos, T, x.device), self.kind, self.window)  # [1, T+1]
@@ -254,17 +276,17 @@ class MLA(nn.Module):
             # DSA: the top-k of the cache and the new token, gathered; a pick is masked only where
             # fewer than k tokens exist yet
             keys = torch.cat((state["k_idx"], rows["k_idx"]), 1)            # [B, T+1, di]
-            scores = self.indexer.scores(x, q_latent, positions, keys, self.index_rotary)[:, 0]
+            scores = self.indexer.scores(x, side.latent, positions, keys, self.index_rotary)[:, 0]
             picked, valid = self.indexer.select(scores, ok)                  # [B, k]
             cand_c = gather_rows(torch.cat((state["c"], c), 1), picked)      # [B, k, r]
             cand_pe = gather_rows(torch.cat((state["k_pe"], k_pe), 1), picked)
             att = wide(q_lat @ cand_c.transpose(-1, -2) + q_pe @ cand_pe.transpose(-1, -2)) * self.scale
             probs = att.masked_fill(~valid[:, None], float("-inf")).softmax(-1).to(x.dtype)  # [B, H, k]
-            return self._decode_out(probs @ cand_c, x), rows
+            return self._decode_out(probs @ cand_c, x, side), rows
 
         def score(cc, pe):                                                   # [B, H, n]
             return q_lat @ cc.transpose(-1, -2) + q_pe @ pe.transpose(-1, -2)
         scores = wide(torch.cat((score(state["c"], state["k_pe"]), score(c, k_pe)), -1)) * self.scale
         probs = scores.masked_fill(~ok, float("-inf")).softmax(-1).to(x.dtype)  # [B, H, T+1]
         o_lat = probs[..., :T] @ state["c"] + probs[..., T:] * c             # [B, H, r]
-        return self._decode_out(o_lat, x), rows
+        return self._decode_out(o_lat, x, side), rows

@@ -144,7 +144,7 @@ NOT_NORMALIZED_TOP_K = frozenset({"deepseek_v2", "dots1", "flex_olmo", "kolibri1
 
 
 # routed_scaling_factor of the config classes whose default is not 1
-ROUTED_SCALE_BY_DEFAULT = {"axk1": 2.5, "deepseek_v3": 2.5, "kimi_k2": 2.5, "deepseek_v32": 2.5, "exaone_moe": 2.5,
+ROUTED_SCALE_BY_DEFAULT = {"axk1": 2.5, "axk2": 2.5, "deepseek_v3": 2.5, "kimi_k2": 2.5, "deepseek_v32": 2.5, "exaone_moe": 2.5,
                            "glm4_moe_lite": 1.8, "glm_moe_dsa": 2.5, "kimi_linear": 2.446, "longcat_flash": 6.0,
                            "bailing_hybrid": 2.5}
 
@@ -153,7 +153,7 @@ ROUTED_SCALE_BY_DEFAULT = {"axk1": 2.5, "deepseek_v3": 2.5, "kimi_k2": 2.5, "dee
 # groups, with the config class's defaults (n_group, topk_group); DeepSeek-V2's only when its
 # topk_method is group_limited_greedy
 GROUP_LIMITED_BY_DEFAULT = {"deepseek_v3": (8, 4), "deepseek_v32": (8, 4), "kimi_k2": (8, 4), "axk1": (8, 4),
-                            "deepseek_v2": (1, 1), "mistral4": (1, 1), "glm4_moe": (1, 1), "glm4_moe_lite": (1, 1),
+                            "deepseek_v2": (1, 1), "mistral4": (1, 1), "axk2": (1, 1), "glm4_moe": (1, 1), "glm4_moe_lite": (1, 1),
                             "glm4v_moe_text": (1, 1), "glm_moe_dsa": (1, 1), "dots1": (1, 1),
                             "exaone_moe": (1, 1), "solar_open": (1, 1), "mimo_v2_flash": (1, 1),
                             "nemotron_h": (1, 1), "kimi_linear": (1, 1), "bailing_hybrid": (8, 4)}
@@ -253,7 +253,7 @@ LOGIT_SCALE_KEYS = {**{t: ("logits_scaling", 1.0, t != "hyperclovax") for t in R
 # MLA types whose softmax scale takes YaRN's mscale^2 (transformers' yarn_apply_mscale)
 YARN_MSCALE_TYPES = frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite",
                                "glm_moe_dsa", "longcat_flash", "youtu", "axk1", "minicpm3", "bailing_hybrid",
-                               "mistral4"})
+                               "mistral4", "axk2"})
 
 
 def scalar(cfg: Config, key: str, default: Any) -> float:
@@ -294,7 +294,7 @@ def score_fields(cfg: Config, head_size: int) -> dict[str, float]:
 # default True (DeepseekV3Config and its kin)
 INTERLEAVED_ROPE_TYPES = frozenset({"gptj", "codegen", "cohere", "cohere2", "cohere2_moe", "ernie4_5", "ernie4_5_moe",
                                     "helium", "glm", "glm4", "glm4v_text", "deepseek_v2", "llama4_text",
-                                    "deepseek_v32", "glm_moe_dsa", "longcat_flash", "bailing_hybrid"})
+                                    "deepseek_v32", "glm_moe_dsa", "longcat_flash", "bailing_hybrid", "axk2"})
 ROPE_INTERLEAVE_FLAG_TYPES = frozenset({"deepseek_v3", "kimi_k2", "axk1", "glm4_moe_lite", "youtu", "mistral4"})
 
 
@@ -438,7 +438,7 @@ CONTEXT_BY_DEFAULT = {
     "codegen": 2048, "openai-gpt": 512, "xglm": 2048, "biogpt": 1024, "gpt_neox_japanese": 2048, "ctrl": 256,
     "laguna": 131072, "lfm3": 128000, "olmo_hybrid": 65536, "gemma3n_text": 32768, "nanochat": 2048,
     "bitnet": 2048, "minicpm3": 32768, "aria_text": 2048, "persimmon": 16384, "diffllama": 2048,
-    "bailing_hybrid": 262144, "jetmoe": 4096, "mistral4": 1048576}
+    "bailing_hybrid": 262144, "jetmoe": 4096, "mistral4": 1048576, "axk2": 131072}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there

@@ -1,11 +1,10 @@
 """Multi-head latent attention models: DeepSeek-V2/V3 (and Kimi K2, which uses the V3 config;
 GLM-4.7-Flash, which uses V3's layer), DeepSeek-V3.2 and GLM-5 (V3's layer with DeepSeek Sparse
-Attention),
-Kimi Linear (KDA linear attention with MLA global layers), Ling 3.0 (bailing_hybrid: KDA with
-full-rank, bounded gates beside gated MLA), LongCat-Flash (two MLA sublayers and
-a shortcut MoE with zero-computation experts per layer), Youtu-LLM and MiniCPM3 (MLA over dense
-layers), A.X K1 (V3's layer with a norm after each MoE block) and Mistral 4 (V3's layer, softmax
-routing)."""
+Attention), Kimi Linear (KDA linear attention with MLA global layers), Ling 3.0 (bailing_hybrid:
+KDA with full-rank, bounded gates beside gated MLA), LongCat-Flash (two MLA sublayers and a
+shortcut MoE with zero-computation experts per layer), Youtu-LLM and MiniCPM3 (MLA over dense
+layers), A.X K1 (V3's layer with a norm after each MoE block), A.X K2 (V3.2's layer with a query
+gate and gated norms) and Mistral 4 (V3's layer, softmax routing)."""
 from __future__ import annotations
 
 import math
@@ -59,7 +58,7 @@ def _sparse_layers(cfg: Config, n: int) -> list[bool]:
 
 # DeepSeek Sparse Attention: transformers' defaults (index_n_heads, index_head_dim, index_topk)
 # and leading dense layers for the types whose layers carry the lightning indexer
-_DSA_DEFAULTS = {"deepseek_v32": (64, 128, 2048), "glm_moe_dsa": (32, 128, 2048)}
+_DSA_DEFAULTS = {"deepseek_v32": (64, 128, 2048), "glm_moe_dsa": (32, 128, 2048), "axk2": (16, 128, 2048)}
 # first_k_dense_replace when a config leaves both it and mlp_layer_types out
 _FIRST_DENSE_BY_DEFAULT = {"glm4_moe_lite": 1, "deepseek_v32": 3, "glm_moe_dsa": 3}
 
@@ -75,8 +74,8 @@ def _dsa_fields(cfg: Config) -> dict:
     return dict(index_heads=as_int(cfg, "index_n_heads", default=heads),
                 index_head_dim=as_int(cfg, "index_head_dim", default=head_dim),
                 index_topk=as_int(cfg, "index_topk", default=topk),
-                # DeepSeek-V3.2's indexer turns halves beside its MLA's interleaved pairs
-                index_rope_halves=cfg["model_type"] == "deepseek_v32")
+                # DeepSeek-V3.2's indexer (A.X K2's too) turns halves beside its MLA's interleaved pairs
+                index_rope_halves=cfg["model_type"] in ("deepseek_v32", "axk2"))
 
 
 def import_deepseek(cfg: Config, name: str):
@@ -167,6 +166,16 @@ def _mup_scalar(cfg: Config, key: str, default: float, *, none: float | None) ->
 _AXK1_SPARSE_NORMS = 3
 
 
+def _ax_mlp_types(cfg: Config, n: int) -> list[str]:
+    """A.X K1's and K2's "dense" or "sparse" per layer: mlp_layer_types, else from
+    first_k_dense_replace (default 1) and moe_layer_freq."""
+    first = as_int(cfg, "first_k_dense_replace", default=1)
+    freq = as_int(cfg, "moe_layer_freq", default=1)
+    if freq <= 0:
+        raise SpecError("config.moe_layer_freq", f"must be positive, got {freq}")
+    return mlp_layer_types(cfg, n, ["sparse" if i >= first and i % freq == 0 else "dense" for i in range(n)])
+
+
 def import_axk1(cfg: Config, name: str):
     """A.X K1 (SK Telecom): DeepSeek-V3's layers (MLA with a query latent; sigmoid-routed experts
     with a score-correction bias and shared experts) with an RMSNorm on each MoE block's output;
@@ -179,15 +188,36 @@ def import_axk1(cfg: Config, name: str):
                                               "must be positive")
     mla = _mla(cfg, _V3_SIZES, q_lora_rank=q_lora)
     moe = _routed(cfg, router_score_bias=True, shared_experts=as_int(cfg, "n_shared_experts", default=1))
-    first = as_int(cfg, "first_k_dense_replace", default=1)
-    freq = as_int(cfg, "moe_layer_freq", default=1)
-    if freq <= 0:
-        raise SpecError("config.moe_layer_freq", f"must be positive, got {freq}")
-    types = mlp_layer_types(cfg, n, ["sparse" if i >= first and i % freq == 0 else "dense" for i in range(n)])
+    types = _ax_mlp_types(cfg, n)
     dense = Layer((mla,), (dense_ffn(cfg, bias=False),))
     sparse = Layer((mla,), (moe,), norms=_AXK1_SPARSE_NORMS)
     return build_spec(cfg, name, [sparse if t == "sparse" else dense for t in types],
                       mtp_depth=as_int(cfg, "num_nextn_predict_layers", default=0))
+
+
+# AXK2Config's latent sizes (A.X K2 Light), its q_lora_rank and gated_norm_rank
+_AXK2_SIZES = (128, 64, 32, 64)
+_AXK2_Q_LORA, _AXK2_GATE_RANK = 384, 16
+
+
+def import_axk2(cfg: Config, name: str):
+    """A.X K2 (SK Telecom): DeepSeek-V3.2's layer (MLA with DSA's lightning indexer; sigmoid-routed
+    experts with a score-correction bias and shared experts), with three changes: the queries come
+    from q_gate_proj over the query latent beside its normed self, which also gives a sigmoid gate
+    per channel of the attention output; every layer's input RMSNorm is gated by a low-rank MLP
+    (gated_norm_rank), and so is the MoE layers' post-attention one. Dense layers by
+    mlp_layer_types, else the first first_k_dense_replace (default 1)."""
+    n = as_int(cfg, "num_hidden_layers")
+    q_lora = nullable_int(cfg, "q_lora_rank", _AXK2_Q_LORA)
+    if not q_lora:
+        raise SpecError("config.q_lora_rank", "A.X K2's query and output gate read the query latent: "
+                                              "must be positive")
+    rank = as_int(cfg, "gated_norm_rank", default=_AXK2_GATE_RANK)
+    mla = _mla(cfg, _AXK2_SIZES, q_lora_rank=q_lora, q_gate=True, input_gate_rank=rank, **_dsa_fields(cfg))
+    moe = _routed(cfg, router_score_bias=True, input_gate_rank=rank)
+    types = _ax_mlp_types(cfg, n)
+    dense = Layer((mla,), (dense_ffn(cfg, bias=False),))
+    return build_spec(cfg, name, [Layer((mla,), (moe,)) if t == "sparse" else dense for t in types])
 
 
 def import_kimi_linear(cfg: Config, name: str):
@@ -285,4 +315,5 @@ IMPORTERS = {
     "minicpm3": import_minicpm3,
     "axk1": import_axk1,
     "mistral4": import_mistral4,
+    "axk2": import_axk2,
 }
