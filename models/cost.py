@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from .dtypes import KV_DTYPES, dtype
 from .hardware import Hardware, get_hardware
-from .params import (Count, ParamReport, altup_params, altup_stream_params, count_params, ffn_params,
-                     input_gate_params, laurel_params, mixer_params, moa_expert_params, per_layer_input_params,
+from .params import (ParamReport, altup_params, altup_stream_params, count_params, ffn_params,
+                     laurel_params, mixer_params, moa_expert_params, norm_gate_params, per_layer_input_params,
                      per_layer_table_params, routed_real_experts)
 from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv, SpecError, readable
 
@@ -500,7 +500,7 @@ def block_ops(spec: ModelSpec, layer: Layer, tokens: int, batch: int, start: int
               decode: bool, dense_attention: bool = False) -> list[Op]:
     ops: list[Op] = []
     d, n_tok = spec.hidden_size, tokens * batch
-    gates = sum((input_gate_params(part, d) for part in (*layer.mixers, *layer.ffns)), Count())
+    gates = norm_gate_params(layer, d)
     if gates.matrix:
         # A.X K2's gated RMSNorms: a d -> rank -> d MLP on the normed input of each gated sublayer
         ops.append(Op("gated norms", "projection", 2 * gates.matrix * n_tok,

@@ -856,7 +856,7 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
         tag = ("attn" if kind == "mixer" else "ffn") + (f"{idx + 1}" if n_same > 1 else "")
         if not explicit and place in ("pre", "sandwich"):
             comps.append(norm(f"pre_{tag}_norm"))
-        rank = getattr(part, "input_gate_rank", 0)
+        rank = layer.norm_gate(counters["mixer"] + counters["ffn"] - 1)
         if rank:                        # A.X K2's gated RMSNorm
             comps.append(_kept(f"pre_{tag}_norm gate", "projection", "norm", 2 * d * rank,
                                f"fc1 d x rank + fc2 rank x d = 2 x {d} x {rank}",
@@ -903,8 +903,8 @@ def _block_components(spec: ModelSpec, layer: Layer) -> tuple[list[Component], s
     }[place]
     if explicit:
         text += f"; {spec.norms_in(layer)} norm vectors in this block"
-    gated = [(tag, part.input_gate_rank) for (_, part), tag in zip(subs, ["mixer"] * n_mix + ["FFN"] * n_ffn)
-             if getattr(part, "input_gate_rank", 0)]
+    gated = [(tag, layer.norm_gate(j)) for j, tag in enumerate(["mixer"] * n_mix + ["FFN"] * n_ffn)
+             if layer.norm_gate(j)]
     if gated:              # A.X K2
         text += f"; the {' and '.join(t for t, _ in gated)}'s input norm gated by a rank-{gated[0][1]} MLP"
     return comps, text

@@ -318,10 +318,9 @@ def laurel_params(spec: ModelSpec) -> Count:
     return linear(d, r) + linear(r, d) + Count(kept=norm_params(spec)) if r else Count()
 
 
-def input_gate_params(part, d: int) -> Count:
-    """A.X K2's gated RMSNorm before a sublayer: the gate MLP W1 (d x rank) and W2 (rank x d)."""
-    rank = getattr(part, "input_gate_rank", 0)
-    return linear(d, rank) + linear(rank, d) if rank else Count()
+def norm_gate_params(layer: Layer, d: int) -> Count:
+    """A.X K2's gated RMSNorms in ``layer``: each gate MLP W1 (d x rank) and W2 (rank x d)."""
+    return Count(matrix=sum(2 * d * rank for rank in layer.norm_gates))
 
 
 def layer_params(spec: ModelSpec, layer: Layer) -> tuple[dict[str, Count], int]:
@@ -348,8 +347,7 @@ def layer_params(spec: ModelSpec, layer: Layer) -> tuple[dict[str, Count], int]:
     # Gemma 4's layer_scalar is counted with the norms: a stored per-layer scale of the stream;
     # A.X K2's gated norms with them too (their gate MLPs are matrices)
     norms = Count(kept=spec.norms_in(layer) * norm_params(spec) + int(spec.layer_scalar))
-    for part in (*layer.mixers, *layer.ffns):
-        norms += input_gate_params(part, d)
+    norms += norm_gate_params(layer, d)
     parts["norms"] = parts.get("norms", Count()) + norms
     return parts, active + norms.total
 

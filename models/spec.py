@@ -331,16 +331,12 @@ class MLA(_Part):
     # the query latent beside its normed self and gives each head its query and a sigmoid gate
     # per channel of its output, applied before o_proj
     q_gate: bool = False
-    # A.X K2's gated RMSNorm: the layer's normed input times sigmoid(W2 silu(W1 y)), W1 d -> rank,
-    # W2 rank -> d (no biases) before this sublayer reads it; 0: a plain norm
-    input_gate_rank: int = 0
 
     def validate(self, path: str) -> None:
         for name in ("heads", "kv_lora_rank", "v_head_dim"):
             _positive(f"{path}.{name}", getattr(self, name))
         _temperature(path, self)
         _boolean(f"{path}.q_gate", self.q_gate)
-        _non_negative(f"{path}.input_gate_rank", self.input_gate_rank)
         if self.q_gate and not self.q_lora_rank:
             raise SpecError(f"{path}.q_gate", "the query gate reads the query latent: it needs q_lora_rank > 0")
         for name in ("qk_nope_dim", "qk_rope_dim", "q_lora_rank", "window", "index_heads",
@@ -605,13 +601,11 @@ class MoEFFN(_Part):
     groups_per_token: int = 0
     # Mistral 4: groups ranked by the sum of their two best softmax scores, without a bias
     groups_by_two_best: bool = False
-    # A.X K2's gated RMSNorm before the MoE (as MLA.input_gate_rank); 0: a plain norm
-    input_gate_rank: int = 0
 
     def validate(self, path: str) -> None:
         for name in ("experts", "top_k", "d_expert"):
             _positive(f"{path}.{name}", getattr(self, name))
-        for name in ("shared_experts", "d_shared", "zero_experts", "input_gate_rank"):
+        for name in ("shared_experts", "d_shared", "zero_experts"):
             _non_negative(f"{path}.{name}", getattr(self, name))
         if self.top_k > self.experts + self.zero_experts:
             raise SpecError(f"{path}.top_k",
@@ -683,12 +677,19 @@ class Layer:
     """One decoder layer: its mixers, then its FFNs. ``norms`` counts the hidden-size norm weight
     vectors in the layer; None derives it from the norm placement. ``placement`` is this layer's
     own norm placement (OLMo hybrid: post-norm attention layers among pre-norm Gated DeltaNet
-    ones); None: the spec's."""
+    ones); None: the spec's. ``norm_gates``: A.X K2's gated RMSNorms, the rank of the gate on each
+    sublayer's input norm, in sublayer order (mixers, then FFNs; 0 or missing: a plain norm): the
+    normed input y times sigmoid(W2 silu(W1 y)), W1 d -> rank, W2 rank -> d, no biases."""
 
     mixers: tuple[Mixer, ...] = ()
     ffns: tuple[FFN, ...] = ()
     norms: int | None = None
     placement: str | None = None
+    norm_gates: tuple[int, ...] = ()
+
+    def norm_gate(self, sublayer: int) -> int:
+        """The gate rank on sublayer ``sublayer``'s input norm (mixers first, then FFNs); 0: none."""
+        return self.norm_gates[sublayer] if sublayer < len(self.norm_gates) else 0
 
     @property
     def mixer(self) -> Mixer | None:
@@ -705,6 +706,13 @@ class Layer:
             _non_negative(f"{path}.norms", self.norms)
         if self.placement is not None:
             _choice(f"{path}.placement", self.placement, NORM_PLACEMENTS)
+        if not isinstance(self.norm_gates, tuple):
+            raise SpecError(f"{path}.norm_gates", f"must be a list of ranks, got {self.norm_gates!r}")
+        if len(self.norm_gates) > len(self.mixers) + len(self.ffns):
+            raise SpecError(f"{path}.norm_gates", f"gives {len(self.norm_gates)} ranks for "
+                                                  f"{len(self.mixers) + len(self.ffns)} sublayers")
+        for i, rank in enumerate(self.norm_gates):
+            _non_negative(f"{path}.norm_gates[{i}]", rank)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -720,19 +728,24 @@ class Layer:
             out["norms"] = self.norms
         if self.placement is not None:
             out["placement"] = self.placement
+        if self.norm_gates:
+            out["norm_gates"] = list(self.norm_gates)
         return out
 
     @classmethod
     def from_dict(cls, data: Any, path: str) -> "Layer":
         if not isinstance(data, Mapping):
             raise SpecError(path, f"must be an object, got {type(data).__name__}")
-        extra = set(data) - {"mixer", "mixers", "ffn", "ffns", "norms", "placement"}
+        extra = set(data) - {"mixer", "mixers", "ffn", "ffns", "norms", "placement", "norm_gates"}
         if extra:
             raise SpecError(f"{path}.{sorted(extra)[0]}",
-                            "unknown key; allowed keys are mixer, mixers, ffn, ffns, norms, placement")
+                            "unknown key; allowed keys are mixer, mixers, ffn, ffns, norms, placement, norm_gates")
         mixers = _listed(data, "mixer", "mixers", path, MIXER_TYPES)
         ffns = _listed(data, "ffn", "ffns", path, FFN_TYPES)
-        layer = cls(tuple(mixers), tuple(ffns), data.get("norms"), data.get("placement"))
+        gates = data.get("norm_gates", ())
+        if not isinstance(gates, (list, tuple)):
+            raise SpecError(f"{path}.norm_gates", f"must be a list of ranks, got {gates!r}")
+        layer = cls(tuple(mixers), tuple(ffns), data.get("norms"), data.get("placement"), tuple(gates))
         layer.validate(path)
         return layer
 
@@ -965,6 +978,9 @@ class ModelSpec:
             if not isinstance(layer, Layer):
                 raise SpecError(f"blocks.{bname}", "must be a layer")
             layer.validate(f"blocks.{bname}")
+            if any(layer.norm_gates) and (self.placement_of(layer) != "pre" or layer.norms is not None):
+                raise SpecError(f"blocks.{bname}.norm_gates", "gated norms are modelled on a pre-norm layer's "
+                                                              "own norms only (one before each sublayer)")
             for i, mixer in enumerate(layer.mixers):
                 mixer.validate(f"blocks.{bname}.mixers[{i}]")
                 window = getattr(mixer, "window", 0)

@@ -1,5 +1,5 @@
 """A.X K2 (models/hf/deepseek.py), which a query gate (spec: MLA.q_gate) and gated RMSNorms
-(MLA.input_gate_rank, MoEFFN.input_gate_rank) made describable. Its layers equal transformers' in
+(Layer.norm_gates) made describable. Its layers equal transformers' in
 tests/test_layers_vs_transformers.py; here: counts, FLOPs against FlopCounterMode, the rules, the
 diagram, and the blocks through torch, ONNX Runtime and the Triton decode kernels."""
 from __future__ import annotations
@@ -48,14 +48,39 @@ def test_a_x_k2_light_is_20_3b():
     spec = spec_from_hf_config(default_config("axk2"))
     report = count_params(spec)
     assert report.total == 20_314_500_992
-    gated = sum(1 for layer in spec.layers for part in (*layer.mixers, *layer.ffns)
-                if getattr(part, "input_gate_rank", 0))
+    gated = sum(1 for layer in spec.layers for rank in layer.norm_gates if rank)
     assert gated == 48 + 47
-    plain = spec.with_changes(blocks={k: dataclasses.replace(v, mixers=tuple(
-        dataclasses.replace(m, input_gate_rank=0) for m in v.mixers), ffns=tuple(
-        dataclasses.replace(f, input_gate_rank=0) if hasattr(f, "input_gate_rank") else f for f in v.ffns))
-        for k, v in spec.blocks.items()})
+    plain = spec.with_changes(blocks={k: dataclasses.replace(v, norm_gates=()) for k, v in spec.blocks.items()})
     assert report.total - count_params(plain).total == gated * 2 * 2048 * 16
+
+
+def test_the_gates_stay_with_the_norms_when_the_attention_kind_changes():
+    """The gates belong to the layer's norms: switching the MLA to GQA (or the expert count) keeps
+    them, as it keeps the norms."""
+    from models.overrides import apply_overrides
+    spec = spec_from_hf_config(_axk2(**SMALL))
+    for change in ({"attention": "gqa"}, {"experts": 4}, {"layers": 5}):
+        edited = apply_overrides(spec, change)
+        assert {layer.norm_gates for layer in edited.layers} == {(8, 0), (8, 8)}, change
+
+
+@pytest.mark.parametrize("gates, placement, field", [((8, 8, 8), None, "blocks.b.norm_gates"),
+                                                      ((8, -1), None, "blocks.b.norm_gates[1]"),
+                                                      ((8, 8), "post", "blocks.b.norm_gates")])
+def test_norm_gate_rules_name_the_field(gates, placement, field):
+    spec = spec_from_hf_config(_axk2(**SMALL))
+    layer = dataclasses.replace(spec.layers[1], norm_gates=gates, placement=placement)
+    with pytest.raises(SpecError) as err:
+        spec.with_changes(blocks={"b": layer}, layout=("b",) * 2)
+    assert err.value.field == field
+
+
+def test_gated_norms_round_trip_through_a_spec_file():
+    from models.spec import ModelSpec
+    spec = spec_from_hf_config(_axk2(**SMALL))
+    data = spec.to_dict()
+    assert [b.get("norm_gates") for b in data["blocks"].values()] == [[8, 0], [8, 8]]
+    assert ModelSpec.from_dict(data) == spec
 
 
 def test_prefill_flops_match_flop_counter():

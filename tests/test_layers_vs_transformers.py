@@ -353,9 +353,7 @@ def test_axk2_layer_equals_transformers_layer(index):
     post-attention one in MoE layers only (layer 1: sigmoid routing with the score bias)."""
     cfg = _deepseek_v3("axk2", index_n_heads=4, index_head_dim=16, index_topk=3, gated_norm_rank=8,
                        mlp_layer_types=["dense", "sparse"])
-    spec = spec_from_hf_config(cfg)
-    mla, ffns = spec.layers[index].mixer, spec.layers[index].ffns
-    assert mla.q_gate and mla.input_gate_rank == 8 and mla.sparse
-    assert getattr(ffns[0], "input_gate_rank", 0) == (8 if index else 0)
+    layer = spec_from_hf_config(cfg).layers[index]
+    assert layer.mixer.q_gate and layer.mixer.sparse and layer.norm_gates == (8, 8 if index else 0)
     convert = partial(expert_weights, shared="shared_experts") if index else None
     assert layer_error(cfg, index=index, attention="eager", convert=convert) < 1e-6

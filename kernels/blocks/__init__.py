@@ -192,7 +192,7 @@ class DecoderLayer(nn.Module):
         self.stages = plan_stages(spec.placement_of(layer), len(layer.mixers), len(layer.ffns), n_norms)
         for stage in self.stages:       # A.X K2: a sublayer whose input norm is gated
             for (kind, i), pre in zip(stage.subs, stage.pre):
-                rank = getattr((layer.ffns if kind == "ffn" else layer.mixers)[i], "input_gate_rank", 0)
+                rank = layer.norm_gate(i + (len(layer.mixers) if kind == "ffn" else 0))
                 if rank and pre is not None and not isinstance(self.norms[pre], GatedNorm):
                     self.norms[pre] = GatedNorm(self.norms[pre], d, rank)
         if spec.per_layer_input:        # Gemma 3n/4: the layer's slice of the per-layer inputs

@@ -213,11 +213,11 @@ def import_axk2(cfg: Config, name: str):
         raise SpecError("config.q_lora_rank", "A.X K2's query and output gate read the query latent: "
                                               "must be positive")
     rank = as_int(cfg, "gated_norm_rank", default=_AXK2_GATE_RANK)
-    mla = _mla(cfg, _AXK2_SIZES, q_lora_rank=q_lora, q_gate=True, input_gate_rank=rank, **_dsa_fields(cfg))
-    moe = _routed(cfg, router_score_bias=True, input_gate_rank=rank)
-    types = _ax_mlp_types(cfg, n)
-    dense = Layer((mla,), (dense_ffn(cfg, bias=False),))
-    return build_spec(cfg, name, [Layer((mla,), (moe,)) if t == "sparse" else dense for t in types])
+    mla = _mla(cfg, _AXK2_SIZES, q_lora_rank=q_lora, q_gate=True, **_dsa_fields(cfg))
+    moe = _routed(cfg, router_score_bias=True)
+    dense = Layer((mla,), (dense_ffn(cfg, bias=False),), norm_gates=(rank, 0))
+    sparse = Layer((mla,), (moe,), norm_gates=(rank, rank))
+    return build_spec(cfg, name, [sparse if t == "sparse" else dense for t in _ax_mlp_types(cfg, n)])
 
 
 def import_kimi_linear(cfg: Config, name: str):
