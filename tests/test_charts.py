@@ -384,6 +384,8 @@ def test_quantization_bars_are_memory_and_the_room_lines_agree_with_the_counts(p
     names = [label.text for _, label in panel.plot("quantChart").legend.items]
     assert a.workload.devices > 1 and any(n.startswith(f"this setup: {a.workload.devices} devices hold")
                                           for n in names)
+    # less than their memory: the legend says why (the side panel gives the device's whole size)
+    assert any("(1.00 GiB reserve each set aside)" in n for n in names)
     assert not item.getAxis("bottom").grid and item.getAxis("left").grid
     panel.set_theme("dark")
     assert not item.getAxis("bottom").grid                        # the theme keeps it off

@@ -730,6 +730,9 @@ class ChartsPanel(QtWidgets.QTabWidget):
         if b is not None:
             entries.append((self.quant_cmp_bars, f"{b.model} on {b.device}"))
         hold = f"{plural(setup, 'device')} {'hold' if setup > 1 else 'holds'} {_fmt_bytes(setup * room)}"
+        reserve = a.workload.reserve_bytes
+        if reserve:                     # why "79.0 GiB" where the side panel says 80
+            hold += f" ({_fmt_bytes(reserve)} reserve each set aside)"
         every = ", every format fits" if setup * room >= tallest else ""
         entries.append((self.quant_have, f"this setup: {hold}{every}"))
         p.sync_legend(entries)

@@ -61,7 +61,7 @@ class TitledPlotWidget(pg.PlotWidget):
         font = QtGui.QFont(self.font())
         font.setPointSizeF(10)
         # the title is centred over the plot area, right of the left axis
-        room = self.width() - 2 * pi.getAxis("left").width() - 16
+        room = self.width() - pi.getAxis("left").width() - 28
         lines = wrap_text(self._title, QtGui.QFontMetrics(font), max(80, room), max_lines=2)
         pi.setTitle("<br>".join(lines), color=self._title_color, size="10pt")
         self.setToolTip(self._title if len(lines) > 1 or lines[0] != self._title else "")
