@@ -259,6 +259,27 @@ def kv_cache_bytes(spec: ModelSpec, tokens: int, batch: int, kv_bytes: float) ->
                        for b, n in counts.items())
 
 
+def _per_spec(fn):
+    """Memoise ``fn(spec, *args)`` for the specs seen last (by identity: a spec's layout never
+    changes, and hashing a whole spec costs more than the walk over its layers). The charts cost
+    one model at 20 sequence lengths and 4 variants: these walks were a fifth of that."""
+    memo: dict = {}
+
+    def cached(spec: ModelSpec, *args):
+        key = (id(spec), *args)
+        hit = memo.get(key)
+        if hit is not None and hit[0] is spec:
+            return hit[1]
+        if len(memo) > 64:
+            memo.clear()
+        value = fn(spec, *args)
+        memo[key] = (spec, value)
+        return value
+    cached.__doc__ = fn.__doc__
+    return cached
+
+
+@_per_spec
 def _block_counts(spec: ModelSpec) -> dict[str, int]:
     counts: dict[str, int] = {}
     for name in spec.layout:
@@ -289,6 +310,7 @@ def tail_blocks(spec: ModelSpec) -> set[str]:
     return set(spec.layout[tail:]) - set(spec.layout[:tail])
 
 
+@_per_spec
 def _runs(spec: ModelSpec, decode: bool) -> dict[tuple[str, bool], int]:
     """Layers per (block, in a prefill's tail of ``prefill_tail_start``)."""
     tail = spec.num_layers if decode else prefill_tail_start(spec)
@@ -499,10 +521,10 @@ def model_end_ops(spec: ModelSpec, n_tok: int, n_last: int, fmt: _Fmt) -> list[O
 def block_ops(spec: ModelSpec, layer: Layer, tokens: int, batch: int, start: int, fmt: _Fmt,
               decode: bool, dense_attention: bool = False) -> list[Op]:
     ops: list[Op] = []
-    d, n_tok = spec.hidden_size, tokens * batch
-    gates = norm_gate_params(layer, d)
-    if gates.matrix:
+    if any(layer.norm_gates):
         # A.X K2's gated RMSNorms: a d -> rank -> d MLP on the normed input of each gated sublayer
+        d, n_tok = spec.hidden_size, tokens * batch
+        gates = norm_gate_params(layer, d)
         ops.append(Op("gated norms", "projection", 2 * gates.matrix * n_tok,
                       gates.matrix * fmt.w + n_tok * 2 * d * fmt.act))
     for m in layer.mixers:
