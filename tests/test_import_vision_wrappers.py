@@ -91,7 +91,8 @@ def test_variant_counts_equal_transformers(case):
 
 def test_kimi_k25_reads_moonshot_spellings_of_the_tower_keys():
     """Moonshot's own config.json (remote code) names the position grid init_pos_emb_height/width and
-    the merger norm's width vision_config.mm_hidden_size; transformers, pos_emb_height/width and
+    the merger norm's width vision_config.mm_hidden_size (older files the tower's sizes vt_hidden_size,
+    vt_intermediate_size, vt_num_hidden_layers); transformers, pos_emb_height/width and
     projection_hidden_size. One checkpoint, one count."""
     hf = _variant("kimi_k25", {"pos_emb_height": 32, "pos_emb_width": 48, "hidden_size": 256,
                                "intermediate_size": 640, "num_attention_heads": 4},
@@ -101,8 +102,11 @@ def test_kimi_k25_reads_moonshot_spellings_of_the_tower_keys():
     vision = moonshot["vision_config"]
     vision.update(init_pos_emb_height=vision.pop("pos_emb_height"), init_pos_emb_width=vision.pop("pos_emb_width"),
                   mm_hidden_size=256)
-    ours = [count_params(spec_from_hf_config(c)).total for c in (hf, moonshot)]
-    assert ours[0] == ours[1]
+    legacy = copy.deepcopy(moonshot)                # older files: the tower's sizes as vt_*
+    for key in ("hidden_size", "intermediate_size", "num_hidden_layers"):
+        legacy["vision_config"][f"vt_{key}"] = legacy["vision_config"].pop(key)
+    ours = [count_params(spec_from_hf_config(c)).total for c in (hf, moonshot, legacy)]
+    assert ours[0] == ours[1] == ours[2]
     # the grid: 32 x 48 positions of 256 (not the default 64 x 64)
     assert spec_from_hf_config(default_config("kimi_k25")).vision.params - \
         spec_from_hf_config(_variant("kimi_k25", {"pos_emb_height": 32, "pos_emb_width": 48})).vision.params \

@@ -421,10 +421,13 @@ def kimi_k25_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[s
     per image, biased LayerNorm blocks with 2D RoPE, a final LayerNorm), then the patch merger: a
     LayerNorm per patch, kh x kw patches into one, Linear(wide, wide) + GELU + Linear(wide, text).
     transformers spells the table's size pos_emb_height/width, Moonshot's own files
-    init_pos_emb_height/width; the norm's width is projection_hidden_size (Moonshot:
+    init_pos_emb_height/width (and the tower's sizes vt_hidden_size, vt_intermediate_size,
+    vt_num_hidden_layers in older ones); the norm's width is projection_hidden_size (Moonshot:
     vision_config.mm_hidden_size)."""
-    h, i = _g(vcfg, "hidden_size", 1152), _g(vcfg, "intermediate_size", 4304)
-    layers, p = _g(vcfg, "num_hidden_layers", 27), _g(vcfg, "patch_size", 14)
+    h = _g(vcfg, "hidden_size", _g(vcfg, "vt_hidden_size", 1152))
+    i = _g(vcfg, "intermediate_size", _g(vcfg, "vt_intermediate_size", 4304))
+    layers = _g(vcfg, "num_hidden_layers", _g(vcfg, "vt_num_hidden_layers", 27))
+    p = _g(vcfg, "patch_size", 14)
     rows = _g(vcfg, "pos_emb_height", _g(vcfg, "init_pos_emb_height", 64))
     cols = _g(vcfg, "pos_emb_width", _g(vcfg, "init_pos_emb_width", 64))
     kh, kw = _pair(_g(vcfg, "merge_kernel_size", (2, 2)))
