@@ -494,3 +494,30 @@ def test_latency_labels_stand_up_where_two_bars_a_kind_leave_them_no_room(panel,
     assert not [(i, j) for i in range(len(rects)) for j in range(i) if rects[i].intersects(rects[j])]
     panel.resize(1400, 700)
     qtbot.waitUntil(lambda: all(t.angle == 0 for t in panel.lat_texts if t.isVisible()))
+
+
+def test_category_names_and_bar_sizes_give_way_in_a_narrow_plot(panel, specs, qtbot):
+    """In a 420 px chart "projections" and "attention" ran together under the latency bars, and
+    "352 GiB342 GiB352 GiB" above the quantization bars. Narrow, every other category name drops a
+    line (two-line names keep their first) and the sizes give way to the device counts; wide, the
+    names line up again with their bits and the sizes come back."""
+    panel.set_data(chart_data(specs["deepseek-v3"], Workload()))
+    panel.resize(420, 600)
+    panel.show()
+    qtbot.waitExposed(panel)
+    for name in ("latencyChart", "quantChart"):
+        panel.setCurrentWidget(panel.plot(name))
+        plot = panel.plot(name)
+        qtbot.waitUntil(lambda p=plot: p.width() < 440 and p.staggered_ticks)
+        (ticks,) = plot.getPlotItem().getAxis("bottom")._tickLevels
+        texts = [text for _, text in ticks]
+        assert all(t.startswith("\n") == bool(i % 2) for i, t in enumerate(texts))
+        assert all(t.count("\n") <= 1 for t in texts)
+    shown = [t for t in panel.quant_texts if t.isVisible()]
+    assert shown and not any("GiB" in t.textItem.toPlainText() for t in shown)
+    panel.resize(1500, 800)
+    plot = panel.plot("quantChart")
+    qtbot.waitUntil(lambda: not plot.staggered_ticks)
+    (ticks,) = plot.getPlotItem().getAxis("bottom")._tickLevels
+    assert all("\n" in text and not text.startswith("\n") for _, text in ticks)     # "fp8\n8 b"
+    assert any("GiB" in t.textItem.toPlainText() for t in panel.quant_texts if t.isVisible())

@@ -187,6 +187,26 @@ def _fmt_tokens_approx(x: float) -> str:
     return f"{x:.0f}"
 
 
+def _unit_px(plot, span: float) -> float:
+    """Pixels per x unit of a plot showing ``span`` units across (its width less the left axis:
+    the view box is laid out only after a resize)."""
+    return (plot.width() - plot.getPlotItem().getAxis("left").width() - 24) / span
+
+
+def _category_ticks(plot, labels: list[str]) -> None:
+    """Category names under bars at 0, 1, ...: where the widest is wider than a category's room on
+    screen, every other one drops a line, so neighbours no longer run together ("projection" and
+    "attention" read "projectionattention" in a narrow plot). Two-line names keep their first line
+    then (the axis keeps its height: "fp8\n8 b" becomes "fp8")."""
+    metrics = QtGui.QFontMetrics(plot.getPlotItem().getAxis("bottom").style.get("tickFont") or QtGui.QFont())
+    widest = max((metrics.horizontalAdvance(line) for text in labels for line in text.split("\n")), default=0)
+    stagger = widest + 8 > _unit_px(plot, len(labels) + 0.2)
+    if stagger:
+        labels = [("\n" if i % 2 else "") + text.split("\n")[0] for i, text in enumerate(labels)]
+    plot.getPlotItem().getAxis("bottom").setTicks([list(enumerate(labels))])
+    plot.staggered_ticks = stagger
+
+
 def _if_it_fit(a: ChartData) -> str:
     """A latency chart's note for a model that does not fit its devices (the metrics panel's
     "Latency (if it fit)")."""
@@ -396,7 +416,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
     def _build_latency(self):
         p = self._new_plot("latencyChart", "Operator kind", "Share of phase time (%)")
         self.lat_plot = p
-        p.width_changed = self._relabel_latency
+        p.width_changed = lambda: self._relabel(self._set_latency)
         self.lat_bars = {}
         for key, color, alpha, pen in (("prefill", PRIMARY, 230, None), ("decode", DECODE, 230, None),
                                        ("cmp_prefill", COMPARE, 70, _pen(COMPARE, 1.8, DASH)),
@@ -419,6 +439,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
         p = self._new_plot("quantChart", "Weight format (storage bits per weight)",
                            "Memory the model needs (GiB)")
         self.quant_plot = p
+        p.width_changed = lambda: self._relabel(self._set_quant)
         # per model two stacked bars a format: its weights, then KV cache, activations and reserve
         self.quant_bars = self._add(p, pg.BarGraphItem(x=[], height=[], width=0.38,
                                                        brush=_brush(PRIMARY, 220), pen=pg.mkPen(None)))
@@ -633,8 +654,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
         for key in ("cmp_prefill", "cmp_decode"):
             if b is None:
                 self.lat_bars[key].setOpts(x=[], height=[])
-        p.getPlotItem().getAxis("bottom").setTicks([[(i, KIND_LABELS.get(k, k))
-                                                     for i, k in enumerate(kinds)]])
+        _category_ticks(p, [KIND_LABELS.get(k, k) for k in kinds])
         p.getPlotItem().setXRange(-0.6, len(kinds) - 0.4, padding=0)
         p.getPlotItem().setYRange(0, ymax * (1.4 if upright else 1.2), padding=0)
         entries = [(self.lat_bars["prefill"], f"prefill: TTFT {_fmt_seconds(a.ttft_s)}"),
@@ -649,17 +669,16 @@ class ChartsPanel(QtWidgets.QTabWidget):
     def _flat_labels_crowd(self, kinds: int, pitch: float, shares) -> bool:
         """Whether the widest bar label is wider than the bars' pitch on screen (the plot shows
         kinds + 0.2 units across)."""
-        # (the widget's width less the left axis: the view box is laid out only after a resize)
-        room = self.lat_plot.width() - self.lat_plot.getPlotItem().getAxis("left").width() - 24
         metrics = QtGui.QFontMetrics(_font(7.5))
         widest = max((metrics.horizontalAdvance(_fmt_seconds(s)) for _, _, secs in shares for s in secs if s > 0),
                      default=0)
-        return widest + 6 > room / (kinds + 0.2) * pitch
+        return widest + 6 > _unit_px(self.lat_plot, kinds + 0.2) * pitch
 
-    def _relabel_latency(self):
-        """A change of the plot's width may stand the bar labels up or lay them flat."""
+    def _relabel(self, setter):
+        """A change of the plot's width may stand the bar labels up or lay them flat, and stagger
+        the category names or line them up."""
         if self.__dict__.get("_primary") is not None:
-            self._set_latency(self._primary, self._compare)
+            setter(self._primary, self._compare)
 
     def _set_quant(self, a: ChartData, b: ChartData | None):
         p, pi = self.quant_plot, self.quant_plot.getPlotItem()
@@ -683,6 +702,12 @@ class ChartsPanel(QtWidgets.QTabWidget):
         for t in self.quant_texts:
             t.setVisible(False)
         texts = iter(self.quant_texts)
+        # two bars a format, or a plot too narrow for "352 GiB" side by side, leave no room for the
+        # memory's size: the device count alone then
+        metrics = QtGui.QFontMetrics(self.quant_texts[0].textItem.font())
+        sizes = [_fmt_bytes(r.model_bytes) for r in a.quant]
+        show_size = len(series) == 1 and max(map(metrics.horizontalAdvance, sizes), default=0) + 6 \
+            <= _unit_px(p, len(fmts) + 0.2)
         for j, (cd, bars, rest, color) in enumerate(series):
             by = {r.dtype: r for r in cd.quant}
             xs = np.arange(len(fmts)) - 0.4 + width * (j + 0.5)
@@ -697,8 +722,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
                 r, t = by[f], next(texts)
                 t.textItem.setTextWidth(-1)             # measure the new text at its natural width
                 count = f"{r.devices_needed}" if r.devices_needed is not None else f">{MAX_DEVICES}"
-                # two bars a format leave no room for the memory's size: the count alone, then
-                needs = "" if len(series) > 1 else f"<br>{_fmt_bytes(r.model_bytes)}"
+                needs = f"<br>{_fmt_bytes(r.model_bytes)}" if show_size else ""
                 t.setHtml(f'<div style="text-align:center; color:{self._fg()}"><b>{count}</b>{needs}</div>')
                 doc = t.textItem.document()
                 t.textItem.setTextWidth(doc.idealWidth() + 2)   # lets text-align centre the lines
@@ -721,10 +745,10 @@ class ChartsPanel(QtWidgets.QTabWidget):
             self.quant_have.setData([], [])
         pi.getAxis("right").setTicks([[(n * room / size, f"{n}x") for n in counts], []])
         pi.getAxis("right").setLabel("room on N devices" if counts else "")
-        pi.getAxis("bottom").setTicks([[(i, f"{f}\n{rows[f].bits:.3g} b") for i, f in enumerate(fmts)]])
+        _category_ticks(p, [f"{f}\n{rows[f].bits:.3g} b" for f in fmts])
         pi.setXRange(x0, x1, padding=0)
         pi.setYRange(0, top / size, padding=0)
-        labels = "devices needed, memory" if b is None else "devices needed"
+        labels = "devices needed, memory" if show_size else "devices needed"
         entries = [(self.quant_bars, f"{a.model}: weights (labels: {labels})"),
                    (self.quant_rest_bars, "KV cache, activations, reserve")]
         if b is not None:
