@@ -84,6 +84,10 @@ CASES = {
 }
 
 
+CASES["lfm3-vl-default-pattern"] = _variant("lfm3_vl", {"num_hidden_layers": 7})
+del CASES["lfm3-vl-default-pattern"]["vision_config"]["layer_types"]     # conv in layers 0, 1, 3, 5
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_variant_counts_equal_transformers(case):
     assert_counts_equal(copy.deepcopy(CASES[case]))
@@ -135,3 +139,14 @@ def test_exaone45_reads_its_first_text_type_as_exaone4():
     renamed = copy.deepcopy(cfg)
     renamed["text_config"]["model_type"] = "exaone4_5_text"
     assert count_params(spec_from_hf_config(renamed)).total == count_params(spec_from_hf_config(cfg)).total
+
+
+def test_a_damaged_tower_size_is_refused_without_building_anything():
+    """LFM3-VL's default layer pattern was a list as long as num_hidden_layers: 10^13 layers took
+    the machine's memory. Counted instead, the size is refused as too large, at once."""
+    from models.spec import SpecError
+    cfg = _variant("lfm3_vl", {"num_hidden_layers": 10 ** 13})
+    del cfg["vision_config"]["layer_types"]
+    with pytest.raises(SpecError) as err:
+        spec_from_hf_config(cfg)
+    assert "vision" in err.value.field

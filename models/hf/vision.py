@@ -255,8 +255,11 @@ def lfm3_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[st
     kv, d = _g(vcfg, "num_key_value_heads", 8), h // heads
     p, t, c = _g(vcfg, "patch_size", 16), _g(vcfg, "temporal_patch_size", 2), _g(vcfg, "in_channels", 3)
     k, merge = _g(vcfg, "conv_kernel_size", 3), _g(vcfg, "spatial_merge_size", 2)
-    types = _g(vcfg, "layer_types", ["conv" if j < 2 or j % 2 else "full_attention" for j in range(layers)])
-    convs = sum(kind == "conv" for kind in types[:layers])
+    types = vcfg.get("layer_types")
+    if types is None:      # conv in layers 0, 1 and every odd one (counted, not listed: a damaged
+        convs = min(layers, 1 + layers // 2) if layers > 0 else 0     # layer count must not allocate)
+    else:
+        convs = sum(kind == "conv" for kind in types[:layers])
     attention = 2 * h * heads * d + 2 * h * kv * d + 2 * d
     conv = 3 * h * h + h * k * k + h * h
     params = c * t * p * p * h + h + convs * conv + (layers - convs) * attention + layers * (3 * h * i + 2 * h)
