@@ -119,6 +119,20 @@ def test_blocks_run_through_torch_and_onnx_runtime():
     assert_blocks_run(spec_from_hf_config(llama4))
 
 
+def test_the_triton_decode_attention_kernel_takes_the_temperature():
+    """Llama 4's NoPE layer at position 12 with a period of 3: its queries scaled by
+    1 + 0.5 ln(1 + 4) before the kernel sees them, as the torch step scales them."""
+    cfg = default_config("llama4_text", num_hidden_layers=4, hidden_size=128, intermediate_size=128,
+                         intermediate_size_mlp=256, num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+                         num_local_experts=4, interleave_moe_layer_step=2, floor_scale=3, attn_scale=0.5,
+                         vocab_size=512, layer_types=None, moe_layers=None, no_rope_layers=None)
+    spec = spec_from_hf_config(cfg)
+    nope = spec.layout[3]
+    assert spec.blocks[nope].mixer.temperature == 0.5 and not spec.blocks[nope].mixer.rope
+    used, error = triton_step_of(spec, nope)
+    assert "decode_attention" in used and error < 1e-5
+
+
 def test_the_triton_mla_decode_kernel_takes_the_temperature():
     spec = spec_from_hf_config(default_config("mistral4", **SMALL))
     moe_block = spec.layout[1]
