@@ -142,6 +142,17 @@ def test_a_model_without_a_public_architecture_is_a_message_and_the_model_stays(
     box.close()
 
 
+def test_a_file_that_is_not_json_is_named_once(window, tmp_path):
+    """The message already names the file: it was shown twice, once above it."""
+    bad = tmp_path / "config.json"
+    bad.write_text('{"model_type": "llama",, }')
+    assert not window.open_path(str(bad))
+    box = [b for b in window.findChildren(QMessageBox, "errorDialog") if b.isVisible()][-1]
+    assert box.text().count(str(bad)) == 1 and "not valid JSON" in box.text()
+    assert window.doc.spec.name == "Llama 3 8B"
+    box.close()
+
+
 def test_starting_on_a_closed_model_says_why_another_is_shown(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("ORBIT_EXPLORER_CONFIG_DIR", str(tmp_path))
     from orbit_gui.app import create_window
