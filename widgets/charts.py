@@ -216,6 +216,8 @@ def _if_it_fit(a: ChartData) -> str:
 class _Plot(TitledPlotWidget):
     """A PlotWidget that remembers its texts so a theme switch can recolour them."""
 
+    width_changed = None        # called after a change of width (a chart whose labels depend on it)
+
     def __init__(self, name: str, xlabel: str, ylabel: str, logx=False, logy=False,
                  tokens_x=False, legend=True, parent=None):
         super().__init__(parent=parent, axisItems={"bottom": NiceAxis("bottom", tokens=tokens_x),
@@ -257,7 +259,7 @@ class _Plot(TitledPlotWidget):
         if "legend" in self.__dict__:        # (not yet while pyqtgraph builds the widget)
             self._fit_legend()
         super()._refit(event)
-        if self.__dict__.get("width_changed"):
+        if self.width_changed is not None:
             self.width_changed()
 
     def sync_legend(self, entries):
@@ -677,7 +679,7 @@ class ChartsPanel(QtWidgets.QTabWidget):
     def _relabel(self, setter):
         """A change of the plot's width may stand the bar labels up or lay them flat, and stagger
         the category names or line them up."""
-        if self.__dict__.get("_primary") is not None:
+        if self._primary is not None:
             setter(self._primary, self._compare)
 
     def _set_quant(self, a: ChartData, b: ChartData | None):

@@ -97,13 +97,13 @@ class ProfilerPanel(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 (Qt)
         super().showEvent(event)
         host = self.parentWidget()          # a scroll area's viewport, whose width is the room there is
-        if host is not None and getattr(self, "_watching", None) is not host:
+        if host is not None and self._watching is not host:
             host.installEventFilter(self)
             self._watching = host
         self._fit_controls(host.width() if host is not None else self.width())
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt)
-        if obj is getattr(self, "_watching", None) and event.type() == QEvent.Type.Resize:
+        if obj is self._watching and event.type() == QEvent.Type.Resize:
             self._fit_controls(obj.width())
         return super().eventFilter(obj, event)
 
@@ -166,6 +166,7 @@ class ProfilerPanel(QWidget):
         self._controls = QGridLayout()
         self._controls.setColumnStretch(4, 1)
         self._stacked: bool | None = None
+        self._watching = None            # the widget whose width is the room for the controls
         self._arrange(stacked=False)
         layout.addLayout(self._controls)
         self.progress = QProgressBar(objectName="profileProgress", minimum=0, maximum=1000)

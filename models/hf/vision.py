@@ -341,14 +341,25 @@ _IDEFICS3_VISION = {"hidden_size": 1152, "intermediate_size": 3072, "num_hidden_
                     "patch_size": 32}
 
 
+def _headless_siglip(vcfg: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[dict, int, str]:
+    """A SigLIP-shaped tower without the pooling head, its missing keys from the wrapper's vision
+    config class ``defaults``. -> (the completed vision config, params, name)."""
+    vcfg = {**defaults, **{k: v for k, v in vcfg.items() if v is not None}, "vision_use_head": False,
+            "model_type": "siglip_vision_model"}
+    params, name = _siglip(vcfg)
+    return vcfg, params, name.replace("SigLIP", "SigLIP-shaped")
+
+
 def idefics3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
     """Idefics3 and SmolVLM: a SigLIP-shaped tower without the pooling head, then pixel shuffle
     (scale_factor^2 patches into one) and one unbiased linear into the text width."""
-    vcfg = {**_IDEFICS3_VISION, **{k: v for k, v in vcfg.items() if v is not None}, "vision_use_head": False,
-            "model_type": "siglip_vision_model"}
-    params, name = _siglip(vcfg)
+    vcfg, params, name = _headless_siglip(vcfg, _IDEFICS3_VISION)
     params += vcfg["hidden_size"] * _g(config, "scale_factor", 2) ** 2 * text_hidden
-    return VisionEncoder(params=params, name=name.replace("SigLIP", "SigLIP-shaped"))
+    return VisionEncoder(params=params, name=name)
+
+
+# MiniCPMV4_6VisionConfig's defaults (transformers 5.23) where SigLIP's differ
+_MINICPMV_VISION = {"hidden_size": 768, "intermediate_size": 3072, "patch_size": 16}
 
 
 def minicpmv4_6_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
@@ -357,9 +368,8 @@ def minicpmv4_6_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mappin
     into one through a LayerNorm and a GELU MLP, both widened by the window), then merger_times
     MLPs that each merge 2x2 patches (LayerNorm, Linear(4w, 4w), GELU, Linear), the last into the
     text width."""
-    h, i = _g(vcfg, "hidden_size", 768), _g(vcfg, "intermediate_size", 3072)
-    params, name = _siglip({**vcfg, "vision_use_head": False, "model_type": "siglip_vision_model",
-                            "hidden_size": h, "intermediate_size": i, "patch_size": _g(vcfg, "patch_size", 16)})
+    vcfg, params, name = _headless_siglip(vcfg, _MINICPMV_VISION)
+    h, i = vcfg["hidden_size"], vcfg["intermediate_size"]
     kh, kw = _pair(_g(vcfg, "window_kernel_size", (2, 2)))
     window, window_inner = h * kh * kw, i * kh * kw
     params += 4 * (h * h + h) + 2 * h + 2 * window + (window * window_inner + window_inner) + (window_inner * h + h)
@@ -368,7 +378,7 @@ def minicpmv4_6_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mappin
         return 2 * wide + (wide * wide + wide) + (wide * out + out)
     times = _g(config, "merger_times", 1)
     params += (times - 1) * downsample(h) + downsample(text_hidden)
-    return VisionEncoder(params=params, name=name.replace("SigLIP", "SigLIP-shaped"))
+    return VisionEncoder(params=params, name=name)
 
 
 # Idefics2VisionConfig's defaults (transformers 5.23)
@@ -381,9 +391,7 @@ def idefics2_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[s
     vision width through the text model's intermediate size to the text width; then a perceiver
     resampler at the text width: learned latents, layers of RMSNorms on latents and context, a
     grouped cross-attention (unbiased) and a 4x SwiGLU, and a final RMSNorm."""
-    vcfg = {**_IDEFICS2_VISION, **{k: v for k, v in vcfg.items() if v is not None}, "vision_use_head": False,
-            "model_type": "siglip_vision_model"}
-    params, name = _siglip(vcfg)
+    vcfg, params, name = _headless_siglip(vcfg, _IDEFICS2_VISION)
     text = config.get("text_config") or {}
     inner = _g(text, "intermediate_size", 14336)                    # MistralConfig's default
     params += 2 * vcfg["hidden_size"] * inner + inner * text_hidden
@@ -393,8 +401,7 @@ def idefics2_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[s
         _g(pcfg, "resampler_head_dim", 96)
     attention = 2 * h * heads * d + 2 * h * kv * d
     params += latents * h + depth * (3 * h + attention + 3 * h * 4 * h) + h
-    return VisionEncoder(params=params, name=f"{name.replace('SigLIP', 'SigLIP-shaped')} + {latents}-latent "
-                                             f"perceiver")
+    return VisionEncoder(params=params, name=f"{name} + {latents}-latent perceiver")
 
 
 # AriaConfig's projector_patch_to_query_dict when config.json leaves it out: patches -> queries
@@ -406,9 +413,7 @@ def aria_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, 
     largest entry of projector_patch_to_query_dict), a cross-attention (LayerNorms on queries and on
     patches, unbiased q/k/v, then torch's MultiheadAttention with its biased in and out projections,
     then a biased linear), a LayerNorm and a GELU MLP into the text width (both layers that wide)."""
-    vcfg = {**_IDEFICS3_VISION, **{k: v for k, v in vcfg.items() if v is not None}, "vision_use_head": False,
-            "model_type": "siglip_vision_model"}
-    params, name = _siglip(vcfg)
+    vcfg, params, name = _headless_siglip(vcfg, _IDEFICS3_VISION)
     w, t = vcfg["hidden_size"], text_hidden
     # transformers sizes the query table by max_value_projector_patch_to_query_dict where config.json
     # states it (its own files do), else by the dict's largest entry
@@ -416,7 +421,7 @@ def aria_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, 
         max(int(q) for q in _g(config, "projector_patch_to_query_dict", _ARIA_QUERIES).values())
     cross = 3 * w * w + (3 * w * w + 3 * w) + (w * w + w) + (w * w + w) + 2 * (2 * w)
     params += queries * w + cross + 2 * w + w * t + t * t
-    return VisionEncoder(params=params, name=f"{name.replace('SigLIP', 'SigLIP-shaped')} + {queries}-query projector")
+    return VisionEncoder(params=params, name=f"{name} + {queries}-query projector")
 
 
 def kimi_k25_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
