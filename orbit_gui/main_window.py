@@ -9,8 +9,8 @@ import base64
 import dataclasses
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QFrame, QScrollArea,
                                QListWidget, QMainWindow, QMessageBox, QSplitter,
@@ -29,9 +29,21 @@ from orbit_gui.theme import apply_theme
 from widgets.browser import ModelBrowser
 from widgets.knobs import KnobPanel
 from widgets.metrics import MetricsPanel
+from widgets.responsive import ResponsiveSplitter
 from widgets.steady import SteadyScrollArea, SteadyTabWidget, narrow_combo, steady_scroll_bars
 
 SPEC_FILTER = "Specs and configs (*.json *.toml);;All files (*)"
+
+
+def _first_size() -> QSize:
+    """1500 x 950, or less where the screen is smaller: a laptop's 1366 x 768 must show the whole
+    window, title bar and status bar included (its size is saved on close and reused after)."""
+    size = QSize(1500, 950)
+    screen = QGuiApplication.primaryScreen()
+    if screen is not None:
+        room = screen.availableGeometry().size()
+        size = size.boundedTo(QSize(room.width() * 96 // 100, room.height() * 92 // 100))
+    return size
 
 
 class MainWindow(QMainWindow):
@@ -43,7 +55,7 @@ class MainWindow(QMainWindow):
                             if settings.hardware in hardware_db() else None)
         self.setWindowTitle("Orbit Explorer")
         self.setAcceptDrops(True)
-        self.resize(1500, 950)
+        self.resize(_first_size())
         self._unfolded = False
         self._compare_id = ""
         self._charts = None
@@ -138,7 +150,8 @@ class MainWindow(QMainWindow):
         self.block_panel = BlockPropertiesPanel()
         self.diagram.blockSelected.connect(self._block_selected)
         self.diagram.foldToggled.connect(self._fold_toggled)
-        split = QSplitter(Qt.Horizontal, objectName="architectureSplit")
+        # the properties go under the diagram where the two side by side would leave either unreadable
+        split = ResponsiveSplitter(560, ((3, 2), (3, 2)), objectName="architectureSplit")
         split.addWidget(self.diagram)
         split.addWidget(self.block_panel)
         split.setStretchFactor(0, 3)
@@ -179,7 +192,7 @@ class MainWindow(QMainWindow):
         self.compare_diagrams[1].setObjectName("compareDiagramB")
         split = QSplitter(Qt.Vertical)
         split.addWidget(self.compare_table)
-        pair = QSplitter(Qt.Horizontal)
+        pair = ResponsiveSplitter(620, ((1, 1), (1, 1)), objectName="compareDiagrams", stack_from=560)
         pair.addWidget(self.compare_diagrams[0])
         pair.addWidget(self.compare_diagrams[1])
         split.addWidget(pair)

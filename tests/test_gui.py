@@ -852,6 +852,41 @@ def test_the_window_fits_a_1024_pixel_wide_screen_with_every_dock_open(window, q
     assert [window.tabs.tabToolTip(i) for i in range(bar.count())][-1] == "Profile"
 
 
+def test_a_narrow_window_stacks_the_diagram_over_its_properties(window, qtbot):
+    """At half a 1920-px screen the docks leave the central area ~350 px: side by side with the
+    240-px properties panel the diagram kept a 100-px strip, the compared diagrams 150 px each.
+    There each pane takes the whole width, one above the other (the compared diagrams where they
+    are tall enough); with room they stand side by side."""
+    from PySide6.QtWidgets import QSplitter
+    split = window.findChild(QSplitter, "architectureSplit")
+    pair = window.findChild(QSplitter, "compareDiagrams")
+    window.resize(960, 1000)
+    qtbot.waitUntil(lambda: split.orientation() == Qt.Orientation.Vertical)
+    qtbot.waitUntil(lambda: window.diagram.width() == split.width())
+    assert window.block_panel.width() == split.width() and window.diagram.height() > 300
+    window.tabs.setCurrentWidget(window.compare_page)
+    window.resize(960, 1300)              # under the figures' table the pair needs 560 px to stack
+    qtbot.waitUntil(lambda: pair.orientation() == Qt.Orientation.Vertical)
+    assert all(d.width() == pair.width() for d in window.compare_diagrams)
+    window.resize(960, 700)               # stacked, each would be 150 px high
+    qtbot.waitUntil(lambda: pair.orientation() == Qt.Orientation.Horizontal)
+    window.resize(1900, 1000)
+    qtbot.waitUntil(lambda: pair.orientation() == Qt.Orientation.Horizontal)
+    window.tabs.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: split.orientation() == Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: window.diagram.width() > 500 and window.block_panel.width() >= 240)
+
+
+def test_the_first_window_fits_the_screen(window):
+    """The window opened at 1500 x 950 whatever the screen: a 1366 x 768 laptop lost its status bar
+    below the screen's edge. A first window (no saved size) fits the screen's free area."""
+    from orbit_gui.main_window import _first_size
+    room = window.screen().availableGeometry()
+    size = _first_size()
+    assert size.width() <= room.width() and size.height() <= room.height()
+    assert size.width() == min(1500, room.width() * 96 // 100)
+
+
 def test_the_knob_dock_keeps_its_width_from_model_to_model(window, qtbot):
     """The bold fits verdict is one line: "Does not fit: 157.09 GiB needed, ..." widened the dock
     by 7 px for some models, shifting the whole central area. It wraps instead."""

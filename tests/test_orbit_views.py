@@ -393,9 +393,27 @@ def test_orbit_legends_never_cover_the_ring(panel, qtbot):
     assert not view.legend.isVisible() and not view.shape_legend.isVisible()
     view.fit()
     assert view.legend.isVisible()
-    panel.resize(560, 420)                       # the side panel leaves the view a narrow strip
+    panel.resize(280, 420)                       # the filters above leave the view a thin strip
     qtbot.waitUntil(lambda: view.width() < 300)
     assert not view.legend.isVisible()
+
+
+def test_the_orbit_takes_the_whole_width_where_the_filters_beside_it_would_leave_a_strip(panel, qtbot):
+    """At half a 1920-px screen the tab is ~350 px wide: beside the 260-px filters the orbit was a
+    70-px strip. Below the filters it has the whole width, and beside them again once there is room."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QSplitter
+    split = panel.findChild(QSplitter, "orbitSplit")
+    panel.resize(560, 900)
+    qtbot.waitUntil(lambda: split.orientation() == Qt.Orientation.Vertical)
+    qtbot.waitUntil(lambda: panel.view.width() >= 540)
+    side = split.widget(0)
+    assert side.width() >= 540                  # the filters as wide as the tab too, not 340 px
+    assert panel.view.height() >= 300
+    panel.resize(1400, 900)
+    qtbot.waitUntil(lambda: split.orientation() == Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: panel.view.width() >= 1000)
+    assert side.width() <= 340
 
 
 def _lab(hex_colour: str) -> tuple[float, float, float]:

@@ -30,6 +30,7 @@ from models.orbit_layout import (CONCEPT, CURRENT_RING_PX, DIMENSION, MODEL, NOM
                                  short_organization, technique_choices, timeline_labels,
                                  timeline_series, timeline_y_range)
 
+from .responsive import ResponsiveSplitter
 from .titled_plot import TitledPlotWidget
 
 LEGEND_OFFSET = 8      # px between a scatter's legend and the plot's corner
@@ -720,10 +721,13 @@ class OrbitPanel(QtWidgets.QWidget):
         side.setMaximumWidth(340)
 
         self.view = OrbitView(self)
-        split = QtWidgets.QSplitter(Qt.Orientation.Horizontal, self, objectName="orbitSplit")
+        # the filters go above the graph where beside it they would leave the graph a sliver
+        split = ResponsiveSplitter(720, ((1, 2), (2, 3)), self, objectName="orbitSplit")
         split.addWidget(side)
         split.addWidget(self.view)
         split.setStretchFactor(1, 1)
+        split.orientationSwitched.connect(
+            lambda o: side.setMaximumWidth(340 if o == Qt.Orientation.Horizontal else 16777215))
         outer = QtWidgets.QHBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(split)
