@@ -222,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--json", action="store_true", help="one JSON object on stdout")
     from orbit_gui.export_cli import add_export_parser
     from orbit_gui.profile_cli import add_profile_parser
+    from orbit_gui.sweep_cli import add_sweep_parser
+    add_sweep_parser(sub)
     add_export_parser(sub)
     add_profile_parser(sub)
     return p
@@ -232,7 +234,8 @@ def run(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from orbit_gui.export_cli import cmd_export, cmd_report
     from orbit_gui.profile_cli import cmd_profile
-    handlers = {"list": cmd_list, "estimate": cmd_estimate, "export": cmd_export,
+    from orbit_gui.sweep_cli import cmd_sweep
+    handlers = {"list": cmd_list, "estimate": cmd_estimate, "sweep": cmd_sweep, "export": cmd_export,
                 "report": cmd_report, "profile": cmd_profile}
     if args.command is None:
         return _launch_gui(None)

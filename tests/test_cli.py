@@ -189,3 +189,60 @@ def test_set_edits_describe_a_target_in_any_order(model, edits):
     assert apply_assignments(spec, edits) == apply_overrides(spec, edits[::-1])
     with pytest.raises(SpecError, match="divisible"):
         apply_assignments(spec, [("heads", "12"), ("kv_heads", "5")])
+
+
+def test_sweep_rows_are_the_engines_figures_for_each_combination():
+    """Every row of `sweep --json` is what cost_report gives for that combination (as `estimate`
+    prints it), in the order hardware, gpus, weights, kv, context, batch; 32k is 32,768 tokens."""
+    out = cli("sweep", "mixtral-8x7b", "--hardware", "h100-sxm,a100-sxm-80gb", "--gpus", "1,2", "--weights", "bf16,int4",
+              "--context", "4096,32k", "--batch", "1,8", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    rows = data["rows"]
+    assert len(rows) == 2 ** 5 and data["fixed"] == {"kv": "bf16"}
+    assert [r["context"] for r in rows[:4]] == [4096, 4096, 32768, 32768]
+    assert [(r["hardware"], r["gpus"], r["weights"]) for r in rows[::8]] == [
+        ("h100-sxm", 1, "bf16"), ("h100-sxm", 2, "bf16"), ("a100-sxm-80gb", 1, "bf16"), ("a100-sxm-80gb", 2, "bf16")]
+    spec = find("mixtral-8x7b").spec()
+    for r in rows:
+        report = cost_report(spec, Workload(hardware=r["hardware"], devices=r["gpus"], weights=r["weights"],
+                                            context=r["context"], batch=r["batch"]))
+        assert r["memory_per_device_bytes"] == pytest.approx(report.memory.per_device)
+        assert r["fits"] is report.memory.fits
+        assert r["tpot_s"] == pytest.approx(report.tpot_s) and r["ttft_s"] == pytest.approx(report.ttft_s)
+        assert r["max_batch"] == report.max_batch
+    assert {r["fits"] for r in rows} == {True, False}      # the sweep crosses the memory's edge
+
+
+def test_sweep_table_fits_only_and_csv():
+    """The table shows the swept columns and numbers each note; --fits-only drops the rest; CSV
+    has one row per combination."""
+    out = cli("sweep", "deepseek-v3", "--gpus", "8", "--weights", "fp8,int4", "--context", "4k")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("DeepSeek-V3") and "gpus 8" in lines[0]
+    assert lines[1].split()[:2] == ["weights", "per"]
+    fp8, int4 = lines[2].split(), lines[3].split()
+    assert fp8[0] == "fp8" and fp8[3] == "NO" and fp8[-1] == "1"          # 83 GiB of 80 per device
+    assert int4[0] == "int4" and int4[3] == "yes"
+    assert lines[4].startswith("  1: not even one token fits")
+    fitting = cli("sweep", "deepseek-v3", "--gpus", "8", "--weights", "fp8,int4", "--context", "4k", "--fits-only")
+    assert [line.split()[0] for line in fitting.stdout.splitlines()[2:]] == ["int4"]
+    table = cli("sweep", "llama-3-8b", "--batch", "1,2,4", "--csv").stdout.splitlines()
+    assert table[0].startswith("hardware,gpus,weights,kv,context,batch,memory_per_device_bytes")
+    assert [line.split(",")[5] for line in table[1:]] == ["1", "2", "4"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--context", "4k,x"), "context: 'x' is not a count (write 4096, 32k or 1M)"),
+    (("--hardware", "h100-sxm,h9000"), "hardware: unknown device 'h9000'"),
+    (("--weights", "bf16,,int4"), "weights: 'bf16,,int4' has an empty item"),
+    (("--weights", "int3"), "weights: unknown number format 'int3'"),
+    (("--batch", "1,0"), "batch: must be a positive integer, got 0"),
+    (("--batch", "1,2,3,4,5,6,7,8,9,10,11,12", "--context", "1,2,3,4,5,6,7,8,9,10", "--gpus", "1,2,3,4,5,6,7,8,9,10",
+      "--weights", "bf16,fp8,int4,int8,nf4,fp4,fp16,fp32,ternary,bf16"), "10,800 combinations; at most 10,000"),
+    (("--as-shipped", "--weights", "bf16,fp8"), "--as-shipped takes the weight format from config.json")])
+def test_sweep_refuses_a_bad_value_before_costing_anything(args, message):
+    out = cli("sweep", "deepseek-v3", *args)
+    assert out.returncode == 1 and not out.stdout
+    assert message in out.stderr and "Traceback" not in out.stderr
