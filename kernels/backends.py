@@ -38,10 +38,12 @@ class switched_to:
             self.undo.append(lambda: obj.__dict__.pop(attr, None))
 
     def __enter__(self) -> bool:
-        from kernels.blocks import Attention
+        from kernels.blocks import Attention, CrossAttention
         used: list[str] = []
         for m in self.layer.modules():
-            if isinstance(m, Attention):
+            if isinstance(m, CrossAttention):     # eager scores, or SDPA (no Triton kernel of its own)
+                self._set(m, "impl", "eager" if self.backend == "torch" else "sdpa")
+            elif isinstance(m, Attention):
                 if self.backend == "torch":
                     self._set(m, "impl", "eager")
                 elif self.backend in ("sdpa", "triton"):

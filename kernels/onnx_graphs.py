@@ -102,6 +102,9 @@ class DecodeRunner:
         self.session, self.pos = session, pos
         keys = state_names(states)
         shapes = {o.name: tuple(o.shape) for o in session.get_outputs()}   # static: exported at pos
+        # the exporter drops a state a step never reads (the image a cross-attention step does not
+        # project again): it has nothing to bind
+        inputs = {i.name for i in session.get_inputs()}
         changed = [(i, name) for i, name in keys if f"update{i}_{name}" in shapes]
         self.y = x.new_empty(shapes["y"])
         self.rows: dict[tuple[int, str], Any] = {}
@@ -121,7 +124,8 @@ class DecodeRunner:
                 bind_tensor(b, "per_layer", per_layer)
             bind_tensor(b, "y", self.y, output=True)
             for i, name in keys:
-                bind_tensor(b, f"state{i}_{name}", src[i][name])
+                if f"state{i}_{name}" in inputs:
+                    bind_tensor(b, f"state{i}_{name}", src[i][name])
             for i, name in changed:
                 bind_tensor(b, f"update{i}_{name}", self.rows.get((i, name), dst[i][name]), output=True)
             self.bindings.append(b)

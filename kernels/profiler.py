@@ -52,6 +52,7 @@ from models.metrics import plural
 from models.spec import MLA as SpecMLA
 from models.spec import SSM as SpecSSM
 from models.spec import Attention as SpecAttention
+from models.spec import CrossAttention as SpecCross
 from models.spec import LinearAttention as SpecLinearAttention
 from models.spec import ModelSpec
 from models.spec import MoEFFN as SpecMoE
@@ -485,7 +486,7 @@ def _fmt_bytes(n: float) -> str:
 
 
 def _has_softmax_attention(layer) -> bool:
-    return any(isinstance(m, (SpecAttention, SpecMLA)) for m in layer.mixers)
+    return any(isinstance(m, (SpecAttention, SpecMLA, SpecCross)) for m in layer.mixers)
 
 
 def _scores_written(spec: ModelSpec, layer) -> str:
@@ -529,6 +530,9 @@ def ort_export_limit(layer, context: int, phase: str = "prefill") -> str | None:
     """Why a block's ``phase`` is not exported to ONNX at this context (None: it is). The decode
     step unrolls no recurrence: only the MoE loop limits it."""
     for m in layer.mixers if phase == "prefill" else ():
+        if isinstance(m, SpecCross):
+            return ("not exported to ONNX: the cross-attention prefill projects the image its state "
+                    "holds, and the exported prefill takes no state (its decode step is exported)")
         chunk = prefill_chunk(m)
         if chunk:
             chunks = -(-context // chunk)
@@ -834,6 +838,10 @@ class Profiler:
         heads = max([m.heads for m in layer.mixers if isinstance(m, (SpecAttention, SpecMLA))],
                     default=0)
         scores = B * heads * S * S * 4 * 3            # eager score matrix, mask, probabilities
+        for m in layer.mixers:                        # cross-attention: S queries x the image's tokens
+            if isinstance(m, SpecCross):
+                scores = max(scores, B * m.heads * S * m.image_tokens * 4 * 2)
+                acts += B * m.image_tokens * (d + 2 * m.kv_heads * m.head_dim) * elt
         sdpa_scores = scores if self.kind == "cpu" or _scores_written(spec, layer) else 0.0
         # DSA's indexer: fp32 scores of a few heads at a time, their sum, and the top-k mask
         from kernels.blocks.mla import Indexer

@@ -126,7 +126,7 @@ FEATURES = ("MoE", "MLA", "Sliding window", "Linear attention", "SSM", "Hybrid")
 
 def architecture_features(spec: ModelSpec) -> frozenset[str]:
     """The browser's filter features, read off the spec (never stated separately)."""
-    from .spec import MLA, SSM, Attention, LinearAttention, MoEFFN
+    from .spec import MLA, SSM, Attention, CrossAttention, LinearAttention, MoEFFN
     mixers = [m for layer in spec.blocks.values() for m in layer.mixers]
     found = set()
     if any(isinstance(f, MoEFFN) for layer in spec.blocks.values() for f in layer.ffns):
@@ -140,7 +140,9 @@ def architecture_features(spec: ModelSpec) -> frozenset[str]:
     if any(isinstance(m, SSM) for m in mixers):
         found.add("SSM")
     # (a short convolution, LFM2's, makes a hybrid with attention like a recurrence does)
-    families = {("softmax" if isinstance(m, (Attention, MLA)) else type(m).__name__) for m in mixers}
+    # (cross-attention to an image fuses a modality: softmax attention, not a second family)
+    families = {("softmax" if isinstance(m, (Attention, MLA, CrossAttention)) else type(m).__name__)
+                for m in mixers}
     if len(families) > 1:
         found.add("Hybrid")
     return frozenset(found)

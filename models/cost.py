@@ -28,7 +28,8 @@ from .hardware import Hardware, get_hardware
 from .params import (ParamReport, altup_params, altup_stream_params, count_params, ffn_params,
                      laurel_params, mixer_params, moa_expert_params, norm_gate_params, per_layer_input_params,
                      per_layer_table_params, routed_real_experts)
-from .spec import MLA, SSM, Attention, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv, SpecError, readable
+from .spec import (MLA, SSM, Attention, CrossAttention, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv,
+                   SpecError, readable)
 
 GiB = 2**30
 
@@ -224,6 +225,15 @@ def kv_elements_per_token(mixer) -> int:
     return 0
 
 
+def image_kv_elements(mixer) -> int:
+    """A cross-attention layer's cache per sequence: the image's keys and values, image_tokens x
+    2 x kv_heads x head_dim, whatever the context (MllamaTextCrossAttention caches them at the
+    prompt and every later token reads them)."""
+    if isinstance(mixer, CrossAttention):
+        return mixer.image_tokens * 2 * mixer.kv_heads * mixer.head_dim
+    return 0
+
+
 def state_elements(mixer) -> int:
     """Constant recurrent state per sequence: linear attention heads x key_dim x value_dim plus
     the short-conv window; Mamba-2 heads x head_dim x d_state plus conv; Mamba-1 d_inner x d_state;
@@ -248,6 +258,8 @@ def layer_cache_bytes(layer: Layer, tokens: int, kv_bytes: float) -> float:
     for m in layer.mixers:
         if isinstance(m, (Attention, MLA)):
             total += kv_elements_per_token(m) * kv_cached_tokens(tokens, m.kind, m.window) * kv_bytes
+        elif isinstance(m, CrossAttention):
+            total += image_kv_elements(m) * kv_bytes
         else:
             total += state_elements(m) * kv_bytes
     return total
@@ -380,6 +392,8 @@ def _mixer_ops(m, d: int, tokens: int, batch: int, start: int, fmt: _Fmt, decode
         ops.append(Op("attention", "attention", 2 * batch * m.heads * (m.head_dim + m.mixed_vdim) * pairs,
                       core_bytes))
         return ops
+    if isinstance(m, CrossAttention):
+        return _cross_attention_ops(m, d, params, tokens, batch, start, fmt, decode)
     if isinstance(m, MLA):
         keys = kv_cached_tokens(start + tokens, m.kind, m.window)
         pairs = tokens * (start + tokens) if dense_attention else attended_pairs(tokens, m.kind, m.window, start)
@@ -440,6 +454,27 @@ def _mixer_ops(m, d: int, tokens: int, batch: int, start: int, fmt: _Fmt, decode
     conv = 2 * getattr(m, "conv_kernel", 0) * conv_ch * n_tok
     ops.append(Op(name, "recurrence", rec + conv,
                   batch * 2 * state * fmt.kv + n_tok * 2 * conv_ch * fmt.act))
+    return ops
+
+
+def _cross_attention_ops(m: CrossAttention, d: int, params, tokens: int, batch: int, start: int, fmt: _Fmt,
+                         decode: bool) -> list[Op]:
+    """The text's queries against the image's keys and values. A prompt that starts the sequence
+    (start 0) projects the image's M = image_tokens features to K and V once; later tokens, a
+    decode step or a continued prefill, read them from the cache and need only q and o. Every
+    token attends to all M: 2 heads (head_dim + head_dim) M FLOPs per token."""
+    n_tok, img = tokens * batch, m.image_tokens
+    qo = m.heads * m.head_dim
+    kv_out = 2 * m.kv_heads * m.head_dim
+    project_image = not decode and start == 0
+    kv_matrix = d * kv_out
+    matrix = params.matrix - (0 if project_image else kv_matrix)
+    proj_flops = 2 * (params.matrix - kv_matrix) * n_tok + (2 * kv_matrix * img * batch if project_image else 0)
+    proj_io = n_tok * 2 * (d + qo) * fmt.act + (batch * img * (d + kv_out) * fmt.act if project_image else 0)
+    ops = [Op("cross-attention projections" if project_image else "cross-attention q/o projections",
+              "projection", proj_flops, matrix * fmt.w + params.kept * fmt.keep + proj_io)]
+    core_bytes = batch * (img * kv_out * fmt.kv + tokens * 2 * qo * fmt.act)
+    ops.append(Op("cross-attention", "attention", 2 * batch * m.heads * 2 * m.head_dim * tokens * img, core_bytes))
     return ops
 
 
@@ -615,6 +650,8 @@ def widest_intermediate(layer: Layer) -> int:
             widest = max(widest, 2 * (m.key_heads * m.key_dim + m.value_heads * m.value_dim))
         elif isinstance(m, ShortConv):
             widest = max(widest, 3 * m.channels)
+        elif isinstance(m, CrossAttention):
+            widest = max(widest, 2 * m.heads * m.head_dim)
         else:
             widest = max(widest, 2 * m.d_inner + 2 * m.groups * m.d_state)
     for f in layer.ffns:
@@ -680,7 +717,13 @@ def cost_report(spec: ModelSpec, workload: Workload = Workload(),
     max_batch = _max_batch(spec, wl, hw, fmt, weights)
     max_context = _max_context(spec, wl, hw, fmt, weights)
     if max_batch == 0 and max_context == 0:
-        notes.append("not even one token fits beside the weights: add devices or lower the weight bit-width")
+        # what a sequence holds whatever its length: an image's keys and values, a recurrent state
+        fixed = kv_cache_bytes(spec, 0, 1, fmt.kv)
+        held = f" (each sequence also holds {fixed / 2**20:,.0f} MiB of cache at any length)" if fixed else ""
+        notes.append("not even one token fits beside the weights: add devices or lower the weight bit-width"
+                     if wl.batch == 1 else
+                     f"at batch {wl.batch} not even one token per sequence fits beside the weights{held}: lower "
+                     f"the batch, add devices or lower the weight bit-width")
     elif max_batch == 0:
         notes.append(f"one sequence of {wl.context:,} tokens does not fit; at batch {wl.batch} the "
                      f"largest context that fits is {max_context:,}")

@@ -20,21 +20,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .cost import (CostReport, kv_elements_per_token, layer_cache_bytes,
+from .cost import (CostReport, image_kv_elements, kv_elements_per_token, layer_cache_bytes,
                    state_elements)
 from .dtypes import dtype
 from .metrics import plural
 from .params import (Count, altup_stream_params, count_params, ffn_params, laurel_params, layer_params, linear,
                      mlp_params, norm_params, per_layer_table_params)
-from .spec import (MLA, SSM, XIELU_PARAMS, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN,
-                   RopeScaling, ShortConv)
+from .spec import (MLA, SSM, XIELU_PARAMS, Attention, CrossAttention, DenseFFN, Layer, LinearAttention,
+                   ModelSpec, MoEFFN, RopeScaling, ShortConv)
 
-MIXER_CATEGORIES = ("full", "sliding", "chunked", "mla", "linear", "ssm", "conv", "none")
+MIXER_CATEGORIES = ("full", "sliding", "chunked", "mla", "cross", "linear", "ssm", "conv", "none")
 FFN_CATEGORIES = ("dense", "moe", "none")
 
 CATEGORY_LABELS = {
     "full": "full attention", "sliding": "sliding window", "chunked": "chunked attention",
-    "mla": "MLA", "linear": "linear attention", "ssm": "SSM (Mamba)", "conv": "short convolution",
+    "mla": "MLA", "cross": "cross-attention to the image", "linear": "linear attention", "ssm": "SSM (Mamba)",
+    "conv": "short convolution",
     "none": "none",
     "dense": "dense FFN", "moe": "MoE",
 }
@@ -91,6 +92,8 @@ def mixer_category(m) -> str:
         return "ssm"
     if isinstance(m, ShortConv):
         return "conv"
+    if isinstance(m, CrossAttention):
+        return "cross"
     return "none"
 
 
@@ -565,6 +568,32 @@ def _indexer_components(m: MLA, d: int, i: str) -> list[Component]:
     ]
 
 
+def _cross_attention_components(c: CrossAttention, d: int, i: str) -> list[Component]:
+    """Llama 3.2 Vision's cross-attention: the text's queries, the image's keys and values."""
+    qo, kv = c.heads * c.head_dim, c.kv_heads * c.head_dim
+    out = [_lin(f"q_proj{i}", "projection", "mixer", d, qo, False, "d", "heads*head_dim",
+                f"{d} -> {c.heads}x{c.head_dim} (q, from the text)"),
+           _lin(f"k_proj{i}", "projection", "mixer", d, kv, False, "d", "kv_heads*head_dim",
+                f"{d} -> {c.kv_heads}x{c.head_dim} (k, from the image)"),
+           _lin(f"v_proj{i}", "projection", "mixer", d, kv, False, "d", "kv_heads*head_dim",
+                f"{d} -> {c.kv_heads}x{c.head_dim} (v, from the image)")]
+    if c.qk_norm == "head":
+        out.append(_kept(f"q_norm, k_norm{i}", "norm", "mixer", 2 * c.head_dim, f"2 x head_dim = 2 x {c.head_dim}",
+                         f"RMSNorm({c.head_dim}) per head on q and k"))
+    out.append(Component(f"image cache{i}", "cache", "mixer", f"{c.image_tokens} image tokens x {2 * kv} per sequence",
+                         0, f"the image's keys and values, projected once: image_tokens x 2 x kv_heads x head_dim "
+                            f"= {c.image_tokens} x 2 x {kv}, whatever the context"))
+    out.append(Component(f"cross-attention{i}", "attention", "mixer",
+                         f"{c.heads} heads x {c.head_dim}, no positions, keys: all {c.image_tokens} image tokens", 0,
+                         f"softmax({score_formula(c.head_dim, 0.0)}) v per head over the image's tokens; no "
+                         "causal mask" + ("; output * tanh(attn gate)" if c.gated else "")))
+    out.append(_lin(f"o_proj{i}", "projection", "mixer", qo, d, False, "heads*head_dim", "d", f"{qo} -> {d}"))
+    if c.gated:
+        out.append(_kept(f"tanh gates{i}", "gate", "mixer", 2, "attention + FFN = 2",
+                         "the attention's and the FFN's outputs each times tanh(a learned scalar)"))
+    return out
+
+
 def _short_conv_components(c: ShortConv, d: int, i: str) -> list[Component]:
     """LFM2's gated short convolution: y = out_proj(C * conv(B * x))."""
     ch = c.channels
@@ -726,6 +755,8 @@ def _mixer_components(m, d: int, i: str, position: str = "rope") -> list[Compone
         return _linear_attention_components(m, d, i)
     if isinstance(m, ShortConv):
         return _short_conv_components(m, d, i)
+    if isinstance(m, CrossAttention):
+        return _cross_attention_components(m, d, i)
     return _ssm_components(m, d, i)
 
 
@@ -976,6 +1007,12 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
                 f"{variant}: constant state of {mx.value_heads} heads x {mx.key_dim} x "
                 f"{mx.value_dim} per sequence" + (", decaying less with depth (none in the last layer)"
                                                   if mx.decay_by_depth else ""))
+        elif isinstance(mx, CrossAttention):
+            grouping = grouping or HeadGrouping(
+                "cross", mx.heads, mx.kv_heads, mx.heads // mx.kv_heads,
+                f"cross-attention: {mx.heads} text query heads share {mx.kv_heads} KV heads over the "
+                f"image's {mx.image_tokens} tokens, {mx.heads // mx.kv_heads} per group")
+            qk_norm = mx.qk_norm
         elif isinstance(mx, ShortConv):
             recurrence_text = recurrence_text or (
                 f"gated short convolution: {mx.kernel} taps over {mx.channels} channels; the state is "
@@ -1010,6 +1047,7 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
     cap = max(caps) if caps and len(caps) == sum(isinstance(mx, (Attention, MLA))
                                                  for mx in layer.mixers) else 0
     state = sum(state_elements(mx) for mx in layer.mixers) * sizes.kv
+    image_kv = sum(image_kv_elements(mx) for mx in layer.mixers) * sizes.kv
     ctx = sizes.context
     at_ctx = layer_cache_bytes(layer, ctx, sizes.kv)
     cache_bits = []
@@ -1018,6 +1056,8 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
                           + (f", capped at {cap} tokens" if cap else ""))
     if state:
         cache_bits.append(f"state {human_bytes(state)}/sequence")
+    if image_kv:
+        cache_bits.append(f"image KV {human_bytes(image_kv)}/sequence")
     cache_text = "; ".join(cache_bits) or "no cache"
     if cache_bits:
         cache_text += f" ({human_bytes(at_ctx)} at {ctx} tokens)"
@@ -1040,6 +1080,9 @@ def _block_detail(spec: ModelSpec, name: str, layer: Layer, layers: tuple[int, .
                                "lightning": "Lightning"}[mx.variant])
         elif isinstance(mx, ShortConv):
             mixer_bits.append(f"short conv k{mx.kernel}")
+        elif isinstance(mx, CrossAttention):
+            mixer_bits.append(f"cross-attention {mx.heads}/{mx.kv_heads} to {mx.image_tokens} image tokens"
+                              + (", tanh-gated" if mx.gated else ""))
         else:
             mixer_bits.append("Mamba-2" if mx.variant == "mamba2" else "Mamba-1")
     ffn_bits = []

@@ -9,8 +9,8 @@ import dataclasses
 from typing import Any, Callable
 
 from .hf.common import block_label
-from .spec import (MAX_LAYERS, MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN,
-                   ShortConv, SpecError)
+from .spec import (MAX_LAYERS, MLA, SSM, Attention, CrossAttention, DenseFFN, Layer, LinearAttention, ModelSpec,
+                   MoEFFN, ShortConv, SpecError)
 
 
 def _map_layers(spec: ModelSpec, fn: Callable[[Layer], Layer]) -> ModelSpec:
@@ -20,7 +20,7 @@ def _map_layers(spec: ModelSpec, fn: Callable[[Layer], Layer]) -> ModelSpec:
 
 _MIXER_NAMES = {Attention: "softmax attention (MHA/GQA/MQA)", MLA: "multi-head latent attention (MLA)",
                 LinearAttention: "linear attention", SSM: "state-space (Mamba)",
-                ShortConv: "short convolution"}
+                ShortConv: "short convolution", CrossAttention: "cross-attention to the image"}
 
 
 def _mixers_of(spec: ModelSpec) -> str:
@@ -233,7 +233,9 @@ def _period(layout: list[str]) -> int:
 def _set_field(spec: ModelSpec, key: str, value: Any) -> ModelSpec:
     if key in ("kv_heads", "heads", "head_dim"):
         n = _int(key, value)
-        return _map_mixers(spec, (Attention,), lambda a: dataclasses.replace(a, **{key: n}), "attention")
+        # cross-attention layers share the model's head counts (Llama 3.2 Vision's one config)
+        return _map_mixers(spec, (Attention, CrossAttention), lambda a: dataclasses.replace(a, **{key: n}),
+                           "attention")
     if key == "window":
         n = _int(key, value)
         if not any(isinstance(m, (Attention, MLA)) and m.kind != "full" for l in spec.layers for m in l.mixers):

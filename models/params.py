@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .spec import MLA, SSM, XIELU_PARAMS, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN, ShortConv
+from .spec import (MLA, SSM, XIELU_PARAMS, Attention, CrossAttention, DenseFFN, Layer, LinearAttention, ModelSpec,
+                   MoEFFN, ShortConv)
 
 COMPONENTS = ("embeddings", "per_layer_input", "altup", "laurel", "attention", "linear_attention", "ssm",
               "short_conv", "ffn", "experts", "shared_experts", "router", "norms", "lm_head", "vision")
@@ -184,7 +185,19 @@ def short_conv_params(c: ShortConv, d: int) -> Count:
             + linear(ch, d, c.bias))
 
 
+def cross_attention_params(c: CrossAttention, d: int) -> Count:
+    """Llama 3.2 Vision's MllamaTextCrossAttention: q (d x heads*head_dim), k and v (d x
+    kv_heads*head_dim, applied to the image's features), o (heads*head_dim x d), no biases; the
+    QK norms head_dim each; Flamingo's two tanh gates one scalar each (the attention's and the
+    FFN's, cross_attn_attn_gate and cross_attn_mlp_gate)."""
+    qo = c.heads * c.head_dim
+    return (linear(d, qo) + linear(d, c.kv_heads * c.head_dim) * 2 + linear(qo, d)
+            + Count(kept=(2 * c.head_dim if c.qk_norm == "head" else 0) + (2 if c.gated else 0)))
+
+
 def mixer_params(m, d: int) -> tuple[str, Count]:
+    if isinstance(m, CrossAttention):
+        return "attention", cross_attention_params(m, d)
     if isinstance(m, Attention):
         return "attention", attention_params(m, d)
     if isinstance(m, MLA):

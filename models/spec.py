@@ -525,8 +525,39 @@ class ShortConv(_Part):
         _boolean(f"{path}.bias", self.bias)
 
 
-Mixer = Union[Attention, MLA, LinearAttention, SSM, ShortConv]
-MIXER_TYPES: dict[str, type] = {c.KIND: c for c in (Attention, MLA, LinearAttention, SSM, ShortConv)}
+@dataclass(frozen=True)
+class CrossAttention(_Part):
+    """Attention from the text to an image's tokens (Flamingo's cross-attention layers, arXiv
+    2204.14198; Llama 3.2 Vision's). Queries come from the text, keys and values from the
+    ``image_tokens`` features the vision encoder hands over (projected to the hidden size): they
+    are projected once per image and cached, so the cache is image_tokens x 2 x kv_heads x
+    head_dim per sequence whatever the context, and every text token attends to all of them (no
+    causal mask, no positions). ``qk_norm`` "head": an RMSNorm over head_dim on queries and keys.
+    ``gated``: Flamingo's tanh gates, the attention's output and the layer's FFN output each times
+    tanh of a learned scalar (zero at initialisation, so the language model starts unchanged).
+    A cross-attention layer has no other mixer."""
+
+    KIND: ClassVar[str] = "cross_attention"
+    heads: int
+    kv_heads: int
+    head_dim: int
+    image_tokens: int
+    qk_norm: str = "none"          # none | head
+    gated: bool = False
+
+    def validate(self, path: str) -> None:
+        for name in ("heads", "kv_heads", "head_dim", "image_tokens"):
+            _positive(f"{path}.{name}", getattr(self, name))
+        if self.heads % self.kv_heads:
+            raise SpecError(f"{path}.kv_heads",
+                            f"heads ({self.heads}) must be divisible by kv_heads ({self.kv_heads})")
+        _choice(f"{path}.qk_norm", self.qk_norm, ("none", "head"))
+        _boolean(f"{path}.gated", self.gated)
+
+
+Mixer = Union[Attention, MLA, LinearAttention, SSM, ShortConv, CrossAttention]
+MIXER_TYPES: dict[str, type] = {c.KIND: c for c in (Attention, MLA, LinearAttention, SSM, ShortConv,
+                                                    CrossAttention)}
 
 
 # --------------------------------------------------------------------------- FFNs
@@ -713,6 +744,8 @@ class Layer:
                                                   f"{len(self.mixers) + len(self.ffns)} sublayers")
         for i, rank in enumerate(self.norm_gates):
             _non_negative(f"{path}.norm_gates[{i}]", rank)
+        if len(self.mixers) > 1 and any(isinstance(m, CrossAttention) for m in self.mixers):
+            raise SpecError(f"{path}.mixers", "a cross-attention layer has no other mixer")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

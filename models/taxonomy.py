@@ -27,7 +27,7 @@ from resources import RESOURCES_DIR
 
 from .catalog import CatalogEntry, architecture_features, catalog
 from .params import count_params
-from .spec import MLA, SSM, Attention, LinearAttention, ModelSpec, MoEFFN, ShortConv, SpecError
+from .spec import MLA, SSM, Attention, CrossAttention, LinearAttention, ModelSpec, MoEFFN, ShortConv, SpecError
 
 TAXONOMY_DIR = RESOURCES_DIR / "taxonomy"
 TAXONOMY_PATH = TAXONOMY_DIR / "taxonomy.json"
@@ -255,6 +255,8 @@ def spec_techniques(spec: ModelSpec) -> set[str]:
                 continue
             elif isinstance(m, ShortConv):      # LFM2: no survey concept of its own; a hybrid family
                 families.add("short_conv")
+                continue
+            elif isinstance(m, CrossAttention):  # image fusion (Flamingo), no token-mixing family
                 continue
             else:  # pragma: no cover - the spec admits no other mixers
                 continue

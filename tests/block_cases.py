@@ -146,6 +146,9 @@ LAYOUTS = {
             short_factors=(1.0, 1.2, 1.5, 2.0, 2.6, 3.3), long_factors=(1.0, 1.9, 3.5, 6.0, 9.8, 15.0))}),
     "dynamic_ntk": (S.Layer((ATTENTION["gqa_bias"],), (FFNS["swiglu"],)), {
         "rope_scaling": S.RopeScaling(kind="dynamic", factor=2.0, original_context=4)}),
+    # Llama 3.2 Vision's cross-attention layer: 6 image tokens, QK norms, tanh gates on both sublayers
+    "mllama_cross": (S.Layer((S.CrossAttention(heads=4, kv_heads=2, head_dim=16, image_tokens=6, qk_norm="head",
+                                               gated=True),), (FFNS["swiglu"],)), {}),
 }
 
 

@@ -210,7 +210,7 @@ def test_chunked_prefill_across_chunks_matches_decode(spec):
 
 
 @pytest.mark.parametrize("name", ["pre_rms", "sandwich_gemma", "parallel_phi", "falcon_h1", "longcat",
-                                  "gdn_moe", "jamba", "kda_dense", "gemma4_moe", "axk1_post_moe_norm"])
+                                  "gdn_moe", "jamba", "kda_dense", "gemma4_moe", "axk1_post_moe_norm", "mllama_cross"])
 def test_layer_decode_matches_prefill(name):
     layer, kw = LAYOUTS[name]
     spec = make_spec(layer, **kw)
@@ -283,7 +283,7 @@ def test_mixer_step_detached_equals_step(name):
 
 
 @pytest.mark.parametrize("name", ["pre_rms", "sandwich_gemma", "parallel_phi", "falcon_h1", "longcat",
-                                  "gdn_moe", "jamba", "kda_dense", "gemma4_moe", "axk1_post_moe_norm"])
+                                  "gdn_moe", "jamba", "kda_dense", "gemma4_moe", "axk1_post_moe_norm", "mllama_cross"])
 def test_layer_step_detached_equals_step(name):
     layer, kw = LAYOUTS[name]
     _detached_matches_step(build_layer(make_spec(layer, **kw), layer))

@@ -34,7 +34,7 @@ from widgets.steady import steady_scroll_bars
 
 _CATEGORY_COLORS = {
     "light": {
-        "full": "#3f6fb5", "sliding": "#2a9d8f", "chunked": "#5a9e3a", "mla": "#8e5bb5",
+        "full": "#3f6fb5", "sliding": "#2a9d8f", "chunked": "#5a9e3a", "mla": "#8e5bb5", "cross": "#a33ea1",
         "linear": "#d6609e", "ssm": "#c8414b", "conv": "#b07a2a", "none": "#a0a0a0",
         "dense": "#7a8791", "moe": "#d4a017",
         "embedding": "#5b7083", "position": "#8a8f98", "final_norm": "#8a8f98",
@@ -42,7 +42,7 @@ _CATEGORY_COLORS = {
         "residual": "#6e7781", "per_layer_input": "#4f7f86", "altup": "#8a6d3b",
     },
     "dark": {
-        "full": "#6d9eeb", "sliding": "#4cc3b3", "chunked": "#86c56b", "mla": "#b98be0",
+        "full": "#6d9eeb", "sliding": "#4cc3b3", "chunked": "#86c56b", "mla": "#b98be0", "cross": "#d77fd5",
         "linear": "#f08cc4", "ssm": "#ef6f78", "conv": "#d9a55a", "none": "#8a8a8a",
         "dense": "#9fb0bd", "moe": "#f0c43c",
         "embedding": "#8fa8bf", "position": "#9aa2ad", "final_norm": "#9aa2ad",
@@ -980,7 +980,8 @@ class ArchitectureView(QGraphicsView):
         g = d.head_grouping
         x, w = ILLUSTRATION_X, ILLUSTRATION_W
         title = {"MLA": "MLA: heads read one shared latent",
-                 "linear": "value heads and their q/k heads"}.get(g.kind, f"{g.kind} head grouping")
+                 "linear": "value heads and their q/k heads",
+                 "cross": "text query heads and the image's KV heads"}.get(g.kind, f"{g.kind} head grouping")
         self._text(title, x, y, 12, bold=True, parent=root)
         y += 20
         y += self._wrapped(root, g.text, x, y, w) + 6

@@ -25,6 +25,7 @@ from models import spec as S
 
 from .altup import AltUp, Laurel
 from .attention import Attention, RMSNorm
+from .cross_attention import CrossAttention
 from .ffn import MLP, MoE, build_ffn
 from .linear_attention import GatedDeltaNet, KimiDelta, Lightning, build_linear_attention
 from .mla import MLA
@@ -32,7 +33,8 @@ from .per_layer import PerLayerInput
 from .short_conv import ShortConv
 from .ssm import Mamba1, Mamba2, build_ssm
 
-__all__ = ["apply_update", "build_block", "build_layer", "count_params", "DecoderLayer", "Attention", "MLA",
+__all__ = ["apply_update", "build_block", "build_layer", "count_params", "DecoderLayer", "Attention", "CrossAttention",
+           "MLA",
            "GatedDeltaNet", "KimiDelta", "Lightning", "Mamba1", "Mamba2", "MLP", "MoE", "RMSNorm", "ShortConv"]
 
 
@@ -52,7 +54,7 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
                 device: torch.device | str | None = None, rope_interleaved: bool = False,
                 rope_scaling: S.RopeScaling | None = None, norm: str = "rmsnorm",
                 depth: tuple[int, int] = (0, 1), rope_reversed: bool = False) -> nn.Module:
-    """One mixer (Attention, MLA, LinearAttention, SSM, ShortConv) or FFN (DenseFFN, MoEFFN) of the
+    """One mixer (Attention, MLA, LinearAttention, SSM, ShortConv, CrossAttention) or FFN (DenseFFN, MoEFFN) of the
     spec; ``norm`` is the model's norm form, which attention's QK norms take; ``depth`` the layer's
     index and the model's layer count (MiniMax's decay by depth, differential attention's
     lambda_init)."""
@@ -70,6 +72,8 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
             m = build_ssm(part, hidden, eps=eps)
         elif isinstance(part, S.ShortConv):
             m = ShortConv(part, hidden)
+        elif isinstance(part, S.CrossAttention):
+            m = CrossAttention(part, hidden, eps=eps, impl=attn_impl)
         elif isinstance(part, S.MoEFFN):
             m = build_ffn(part, hidden, eps, impl=moe_impl)
         elif isinstance(part, (S.DenseFFN,)):
@@ -205,6 +209,14 @@ class DecoderLayer(nn.Module):
         if spec.laurel_rank:            # Gemma 3n: a low-rank residual beside the first stage
             self.laurel = Laurel(d, spec.laurel_rank, make_norm(spec, eps))
         self.residual_scale = spec.residual_scale     # Granite: residual_multiplier
+        # Flamingo / Llama 3.2 Vision: a gated cross-attention mixer gates the layer's FFNs too
+        self._ffn_gated_by = next((i for i, m in enumerate(self.mixers) if hasattr(m, "ffn_gate")), None)
+
+    def _ffn(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        y = self.ffns[i](h)
+        if self._ffn_gated_by is None:
+            return y
+        return y * self.mixers[self._ffn_gated_by].ffn_scale().to(y.dtype)
 
     def _stages(self, x, fn):
         for s, stage in enumerate(self.stages):
@@ -256,7 +268,7 @@ class DecoderLayer(nn.Module):
         """The state tensors a prefill reads as well as writes: recurrent and conv states, which a
         prefill continues from (zero them to prefill a new prompt into ``states``). KV and latent
         caches are only written by a prefill."""
-        return [t for m, st in zip(self.mixers, states) if not isinstance(m, (Attention, MLA))
+        return [t for m, st in zip(self.mixers, states) if not isinstance(m, (Attention, MLA, CrossAttention))
                 for t in st.values()]
 
     def forward(self, x: torch.Tensor, states: list | None = None,
@@ -267,7 +279,7 @@ class DecoderLayer(nn.Module):
         spec has them."""
         def fn(kind, i, h):
             if kind == "ffn":
-                return self.ffns[i](h)
+                return self._ffn(i, h)
             return self.mixers[i](h, states[i] if states is not None else None)
         return self._run(x, fn, per_layer_input)
 
@@ -275,7 +287,7 @@ class DecoderLayer(nn.Module):
              per_layer_input: torch.Tensor | None = None) -> torch.Tensor:
         """Decode one token per sequence: x [B, 1, W] at position ``pos``."""
         def fn(kind, i, h):
-            return self.ffns[i](h) if kind == "ffn" else self.mixers[i].step(h, states[i], pos)
+            return self._ffn(i, h) if kind == "ffn" else self.mixers[i].step(h, states[i], pos)
         return self._run(x, fn, per_layer_input)
 
     def step_detached(self, x: torch.Tensor, states: list, pos: int,
@@ -288,7 +300,7 @@ class DecoderLayer(nn.Module):
 
         def fn(kind, i, h):
             if kind == "ffn":
-                return self.ffns[i](h)
+                return self._ffn(i, h)
             y, updates[i] = self.mixers[i].step_detached(h, states[i], pos)
             return y
         return self._run(x, fn, per_layer_input), updates

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..spec import ModelSpec, SpecError
-from . import deepseek, gemma3n, gemma4, gpt, hybrid, moe
+from . import deepseek, gemma3n, gemma4, gpt, hybrid, mllama, moe
 from .common import get
 from .dense import import_dense_types
 
 IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gpt.IMPORTERS,
-             **hybrid.IMPORTERS, **gemma3n.IMPORTERS, **gemma4.IMPORTERS}
+             **hybrid.IMPORTERS, **gemma3n.IMPORTERS, **gemma4.IMPORTERS, **mllama.IMPORTERS}
 # Multimodal wrappers whose language model sits in text_config, with the type it is read as (None:
 # whichever supported type text_config names, else the wrapper's transformers default below).
 _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text",

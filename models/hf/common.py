@@ -639,6 +639,8 @@ def block_label(layer: Layer) -> str:
             parts.append("linear")
         elif m.KIND == "short_conv":
             parts.append("conv")
+        elif m.KIND == "cross_attention":
+            parts.append("cross")
         else:
             parts.append(m.variant)
     for f in layer.ffns:
