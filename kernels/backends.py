@@ -121,7 +121,7 @@ def patch_triton(layer, phase: str, setter, weights: str | None) -> list[str]:
     import torch
     import torch.nn as nn
 
-    from kernels.blocks import MLA, Attention, MoE, RMSNorm
+    from kernels.blocks import MLA, Attention, CrossAttention, MoE, RMSNorm
     used: list[str] = []
     for m in layer.modules():
         if isinstance(m, RMSNorm) and (m.weight is None or m.weight.dim() == 1):
@@ -152,6 +152,10 @@ def patch_triton(layer, phase: str, setter, weights: str | None) -> list[str]:
             setter(m, "_attend", attend)
             if "decode_attention" not in used:
                 used.append("decode_attention")
+        elif isinstance(m, CrossAttention) and phase == "decode":
+            setter(m, "_core", cross_triton_core(m))
+            if "decode_attention" not in used:
+                used.append("decode_attention")
         elif isinstance(m, MLA) and phase == "decode" and m.kind != "chunked":
             setter(m, "step", mla_triton_step(m))
             if "mla_decode" not in used:
@@ -175,6 +179,22 @@ def patch_triton(layer, phase: str, setter, weights: str | None) -> list[str]:
                 if "int4_gemm" not in used:
                     used.append("int4_gemm")
     return used
+
+
+def cross_triton_core(m):
+    """A cross-attention layer's decode step through the decode attention kernel: one query per
+    sequence over all the image's cached keys (lengths M, no window)."""
+    import torch
+
+    from kernels.triton_ops.decode_attention import decode_attention
+    orig = m._core
+
+    def core(q, k, v):
+        if q.shape[2] != 1:
+            return orig(q, k, v)
+        lens = torch.full((q.shape[0],), k.shape[2], dtype=torch.int32, device=q.device)
+        return decode_attention(q[:, :, 0].contiguous(), k, v, lens, scale=m.hd ** -0.5)[:, :, None]
+    return core
 
 
 def mla_triton_step(m):

@@ -252,3 +252,13 @@ def test_a_batch_too_large_for_its_images_says_what_each_sequence_holds():
     assert r.max_batch == r.max_context == 0
     assert r.notes[0].startswith("at batch 32 not even one token per sequence fits beside the weights "
                                  "(each sequence also holds 200 MiB of cache at any length)")
+
+
+def test_the_triton_decode_attention_kernel_runs_the_cross_attention_step():
+    """The profiler's Triton backend: the decode attention kernel takes one query per sequence over
+    the image's cached keys (6 here, lengths the image's), within 1e-5 of the torch step (on the
+    CPU in Triton's interpreter)."""
+    from block_cases import LAYOUTS, make_spec, triton_step_of
+    layer, kw = LAYOUTS["mllama_cross"]
+    used, error = triton_step_of(make_spec(layer, **kw), "b")
+    assert "decode_attention" in used and error < 1e-5, (used, error)

@@ -75,15 +75,19 @@ class CrossAttention(nn.Module):
         q = self.q_proj(x).view(B, S_, self.H, self.hd).transpose(1, 2)        # [B, H, S, hd]
         if hasattr(self, "q_norm"):
             q = self.q_norm(q)
+        o = self._core(q, k, v)                                                # [B, H, S, hd]
+        y = self.o_proj(o.transpose(1, 2).reshape(B, S_, self.H * self.hd))
+        return y * torch.tanh(self.attn_gate).to(y.dtype) if hasattr(self, "attn_gate") else y
+
+    def _core(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """q [B, H, S, hd] over k, v [B, KV, M, hd] -> [B, H, S, hd], every key visible (the
+        profiler's Triton backend puts its decode attention kernel here for one token)."""
         G = self.H // self.KV
         k, v = k.repeat_interleave(G, dim=1), v.repeat_interleave(G, dim=1)    # [B, H, M, hd]
         scale = self.hd ** -0.5
         if self.impl == "sdpa":
-            o = F.scaled_dot_product_attention(q, k, v, scale=scale)           # no mask: all M keys
-        else:                                                                  # eager: [B, H, S, M] scores
-            o = (wide(q @ k.transpose(-1, -2)) * scale).softmax(-1).to(v.dtype) @ v
-        y = self.o_proj(o.transpose(1, 2).reshape(B, S_, self.H * self.hd))
-        return y * torch.tanh(self.attn_gate).to(y.dtype) if hasattr(self, "attn_gate") else y
+            return F.scaled_dot_product_attention(q, k, v, scale=scale)        # no mask: all M keys
+        return (wide(q @ k.transpose(-1, -2)) * scale).softmax(-1).to(v.dtype) @ v   # eager: [B, H, S, M] scores
 
     def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:
         """Prefill: x [B, S, D] -> [B, S, D]; projects the state's image to K and V and keeps them
