@@ -233,9 +233,11 @@ def _period(layout: list[str]) -> int:
 def _set_field(spec: ModelSpec, key: str, value: Any) -> ModelSpec:
     if key in ("kv_heads", "heads", "head_dim"):
         n = _int(key, value)
-        # cross-attention layers share the model's head counts (Llama 3.2 Vision's one config)
-        return _map_mixers(spec, (Attention, CrossAttention), lambda a: dataclasses.replace(a, **{key: n}),
-                           "attention")
+        # cross-attention layers share the model's head counts (Llama 3.2 Vision's one config), but
+        # alone they are not what a model without softmax attention is told it lacks
+        kinds = (Attention, CrossAttention) if any(isinstance(m, Attention) for l in spec.layers
+                                                   for m in l.mixers) else (Attention,)
+        return _map_mixers(spec, kinds, lambda a: dataclasses.replace(a, **{key: n}), "attention")
     if key == "window":
         n = _int(key, value)
         if not any(isinstance(m, (Attention, MLA)) and m.kind != "full" for l in spec.layers for m in l.mixers):

@@ -18,7 +18,7 @@ from models.dtypes import DTYPES
 from models.hardware import get_hardware
 from models.overrides import apply_overrides
 from models.params import count_params, norm_params, per_layer_table_params
-from models.spec import (MLA, SSM, Attention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN,
+from models.spec import (MLA, SSM, Attention, CrossAttention, DenseFFN, Layer, LinearAttention, ModelSpec, MoEFFN,
                          SpecError)
 
 SETTINGS = settings(max_examples=60, deadline=None, database=None,
@@ -64,7 +64,7 @@ def recurrent_only_specs(draw):
 
 
 @st.composite
-def specs(draw, sliding="maybe", recurrent=False, mla=False):
+def specs(draw, sliding="maybe", recurrent=False, mla=False, cross=False):
     """Random valid specs. sliding: "never" | "maybe" | "all" (every attention layer sliding).
     All attention layers share heads, so any divisor of ``heads`` is a valid kv_heads override."""
     head_dim = draw(st.sampled_from([4, 8, 16, 32, 64]))
@@ -94,6 +94,12 @@ def specs(draw, sliding="maybe", recurrent=False, mla=False):
                                           qk_rope_dim=draw(st.integers(1, 16)),
                                           v_head_dim=draw(st.integers(1, 32))),), ffns=(ffn,))
         kinds.append("mla")
+    if cross:                               # Llama 3.2 Vision: cross-attention layers to an image
+        blocks["cross"] = Layer(mixers=(CrossAttention(heads=heads, kv_heads=kv_heads, head_dim=head_dim,
+                                                       image_tokens=draw(st.integers(1, 8192)),
+                                                       qk_norm=draw(st.sampled_from(["none", "head"])),
+                                                       gated=draw(st.booleans())),), ffns=(ffn,))
+        kinds.append("cross")
     layout = draw(st.lists(st.sampled_from(kinds), min_size=n_layers, max_size=n_layers))
     sources = sorted({k for k in layout if k in ("global", "local")})
     if sources and draw(st.booleans()):     # Gemma 3n/4: last layers read earlier layers' caches
@@ -112,7 +118,7 @@ def specs(draw, sliding="maybe", recurrent=False, mla=False):
                      per_layer_input=draw(st.sampled_from([0, 0, 16])), layer_scalar=draw(st.booleans()))
 
 
-ANY_SPEC = specs(recurrent=True) | specs() | specs(mla=True)
+ANY_SPEC = specs(recurrent=True) | specs() | specs(mla=True) | specs(cross=True)
 
 
 @pytest.fixture(scope="module", params=CATALOG)

@@ -262,3 +262,21 @@ def test_the_triton_decode_attention_kernel_runs_the_cross_attention_step():
     layer, kw = LAYOUTS["mllama_cross"]
     used, error = triton_step_of(make_spec(layer, **kw), "b")
     assert "decode_attention" in used and error < 1e-5, (used, error)
+
+
+def test_head_count_edits_change_the_cross_attention_layers_too():
+    """Llama 3.2 Vision's cross-attention layers take the model's head counts from the same config
+    keys: the KV heads knob changes them with the self-attention layers, and so the image cache."""
+    from models.overrides import apply_overrides
+    spec = spec_from_hf_config(COUNT_CASES["11b-shape"])
+    edited = apply_overrides(spec, {"kv_heads": 2})
+    assert {m.kv_heads for layer in edited.layers for m in layer.mixers} == {2}
+    assert kv_cache_bytes(edited, 1000, 1, 2) * 4 == kv_cache_bytes(spec, 1000, 1, 2)
+    assert count_params(edited).total == spec_and_count(COUNT_CASES["11b-shape"], num_key_value_heads=2)
+
+
+def spec_and_count(config: dict, **text) -> int:
+    """The engine's total for ``config`` with text_config changes (what the knob must equal)."""
+    changed = copy.deepcopy(config)
+    changed["text_config"].update(text)
+    return count_params(spec_from_hf_config(changed)).total
