@@ -30,9 +30,12 @@ def _mllama(text: dict | None = None, vision: dict | None = None, **top) -> dict
 
 def _tiny(**text) -> dict:
     return _mllama({"hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 96,
-                    "num_hidden_layers": 4, "cross_attention_layers": [1, 3], "vocab_size": 300, **text},
+                    "num_hidden_layers": 4, "cross_attention_layers": [1, 3], "vocab_size": 300,
+                    "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2, **text},
                    {"image_size": 28, "patch_size": 14, "max_num_tiles": 2, "hidden_size": 32,
                     "supported_aspect_ratios": [[1, 1], [1, 2], [2, 1]],
+                    # one intermediate layer's features beside the last: vision_output_dim = 2 x 32
+                    "intermediate_layers_indices": [0],
                     "intermediate_size": 48, "num_hidden_layers": 2, "num_global_layers": 1,
                     "attention_heads": 2, "vision_output_dim": 64})
 
@@ -280,3 +283,26 @@ def spec_and_count(config: dict, **text) -> int:
     changed = copy.deepcopy(config)
     changed["text_config"].update(text)
     return count_params(spec_from_hf_config(changed)).total
+
+
+def test_the_engines_cache_equals_what_transformers_caches_after_an_image_prompt():
+    """MllamaForConditionalGeneration (bf16) after a 9-token prompt with one two-tile image: its
+    cache holds 9 tokens in each self-attention layer and the image's 2 x (2 x 2 + 1) = 10 tokens in
+    each cross-attention layer, exactly the bytes models.cost counts."""
+    from transformers import MllamaConfig, MllamaForConditionalGeneration
+    cfg = {**_tiny(), "image_token_index": 300}
+    config = MllamaConfig(**{k: v for k, v in cfg.items() if k != "model_type"})
+    torch.manual_seed(0)
+    model = MllamaForConditionalGeneration(config).to(torch.bfloat16).eval()
+    batch, tokens = 2, 9
+    ids = torch.randint(3, 300, (batch, tokens))
+    ids[:, 0] = 300                                     # the image token
+    with torch.no_grad():
+        out = model(input_ids=ids, pixel_values=torch.randn(batch, 1, 2, 3, 28, 28, dtype=torch.bfloat16),
+                    aspect_ratio_ids=torch.full((batch, 1), 2),                 # 1 x 2 tiles
+                    aspect_ratio_mask=torch.ones(batch, 1, 2, dtype=torch.long),
+                    cross_attention_mask=torch.ones(batch, tokens, 1, 2, dtype=torch.long), use_cache=True)
+    layers = out.past_key_values.layers
+    assert [layer.keys.shape[2] for layer in layers] == [9, 10, 9, 10]
+    held = sum(layer.keys.nbytes + layer.values.nbytes for layer in layers)
+    assert held == kv_cache_bytes(spec_from_hf_config(cfg), tokens, batch, 2) == 9728
