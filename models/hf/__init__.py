@@ -49,7 +49,9 @@ _FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl", "fuyu"})
 # embedding)
 _NO_VISION_CONFIG = frozenset({"fuyu"})
 SUPPORTED_MODEL_TYPES = tuple(sorted(set(IMPORTERS) | set(_WRAPPERS)))
-WRAPPER_TYPES = frozenset(_WRAPPERS)         # image-text checkpoints (language model + image encoder)
+# image-text checkpoints (language model + image encoder): the wrappers, and Llama 3.2 Vision,
+# whose language model reads the image through its own cross-attention layers
+WRAPPER_TYPES = frozenset(_WRAPPERS) | frozenset(mllama.IMPORTERS)
 # Where an unsupported type's message starts listing the supported ones (the app moves the list
 # into the dialog's details)
 SUPPORTED_LIST_MARKER = "; supported model types: "
