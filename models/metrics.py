@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from .cost import CostReport, prefill_tail_start
-from .spec import MLA, SSM, Attention, LinearAttention, ModelSpec, MoEFFN
+from .spec import MLA, SSM, Attention, CrossAttention, LinearAttention, ModelSpec, MoEFFN
 
 
 def fmt_count(n: float) -> str:
@@ -221,4 +221,6 @@ def knob_values(spec: ModelSpec) -> dict[str, object]:
     dsa = next((m for l in spec.layers for m in l.mixers if isinstance(m, MLA) and m.sparse), None)
     values["index_topk"] = dsa.index_topk if dsa is not None else None
     values["kv_shared_layers"] = spec.num_layers - prefill_tail_start(spec) if attn is not None else None
+    cross = next((m for l in spec.layers for m in l.mixers if isinstance(m, CrossAttention)), None)
+    values["image_tokens"] = cross.image_tokens if cross is not None else None
     return values

@@ -20,7 +20,7 @@ def _map_layers(spec: ModelSpec, fn: Callable[[Layer], Layer]) -> ModelSpec:
 
 _MIXER_NAMES = {Attention: "softmax attention (MHA/GQA/MQA)", MLA: "multi-head latent attention (MLA)",
                 LinearAttention: "linear attention", SSM: "state-space (Mamba)",
-                ShortConv: "short convolution", CrossAttention: "cross-attention to the image"}
+                ShortConv: "short convolution", CrossAttention: "cross-attention"}
 
 
 def _mixers_of(spec: ModelSpec) -> str:
@@ -254,6 +254,9 @@ def _set_field(spec: ModelSpec, key: str, value: Any) -> ModelSpec:
             raise SpecError("d_ff", f"{spec.name} has no dense FFN layers")
         return _map_layers(spec, lambda layer: dataclasses.replace(layer, ffns=tuple(
             dataclasses.replace(f, d_ff=n) if isinstance(f, DenseFFN) else f for f in layer.ffns)))
+    if key == "image_tokens":
+        n = _int(key, value)
+        return _map_mixers(spec, (CrossAttention,), lambda c: dataclasses.replace(c, image_tokens=n), key)
     if key in ("kv_lora_rank", "q_lora_rank"):
         n = _int(key, value)
         return _map_mixers(spec, (MLA,), lambda m: dataclasses.replace(m, **{key: n}), "MLA")
@@ -294,6 +297,7 @@ def _set_index_topk(spec: ModelSpec, n: int) -> ModelSpec:
 
 SETTABLE = ("attention", "kv_heads", "heads", "head_dim", "window", "local_global", "layers", "kv_shared_layers",
             "experts", "top_k", "shared_experts", "d_expert", "d_ff", "kv_lora_rank", "q_lora_rank", "index_topk",
+            "image_tokens",
             "hidden_size", "vocab_size", "context_length", "mtp_depth", "tie_embeddings", "name")
 
 

@@ -134,6 +134,27 @@ def test_kv_shared_layers_knob(window, qtbot):
     assert window.doc.report.memory.kv_cache == before.memory.kv_cache / 2      # the last good edit stays
 
 
+def test_image_tokens_knob_of_a_cross_attention_model(window, qtbot, tmp_path):
+    """A Llama 3.2 Vision config.json: the Image tokens knob shows its 4 x 1,601 tokens; a quarter
+    of them (one tile) shrinks the image cache in the metrics exactly as the engine does. Llama 3 8B
+    has no cross-attention: the knob shows "—" and is disabled."""
+    from PySide6.QtWidgets import QSpinBox
+    from models.hf import spec_from_hf_config
+    from test_cross_attention import COUNT_CASES
+    (tmp_path / "config.json").write_text(json.dumps(COUNT_CASES["11b-shape"]))
+    box = window.knobs.findChild(QSpinBox, "imageTokens")
+    assert not box.isEnabled() and box.text() == "—"
+    assert window.open_path(str(tmp_path / "config.json"))
+    assert box.isEnabled() and box.value() == 6404
+    set_spin(window, qtbot, "imageTokens", 1601)
+    wl = window.doc.state.workload
+    spec = apply_overrides(spec_from_hf_config(COUNT_CASES["11b-shape"]), {"image_tokens": 1601})
+    assert window.doc.report.memory.kv_cache == cost_report(spec, wl).memory.kv_cache
+    assert shown(window, "memKV") == engine_rows(spec, wl)["memKV"]
+    set_spin(window, qtbot, "imageTokens", 1)
+    assert window.doc.report.memory.kv_cache < cost_report(spec, wl).memory.kv_cache
+
+
 def test_a_model_without_a_public_architecture_is_a_message_and_the_model_stays(window):
     assert not window.open_catalog("gpt-4")
     box = [b for b in window.findChildren(QMessageBox, "errorDialog") if b.isVisible()][-1]

@@ -68,6 +68,7 @@ class KnobPanel(QWidget):
         self.shared = self._spin("sharedExperts", 0, 64)
         self.index_topk = self._spin("sparseTopK", 1, 1 << 22)
         self.kv_shared = self._spin("kvSharedLayers", 0, 4095)
+        self.image_tokens = self._spin("imageTokens", 1, 1 << 20)
         self.window.setToolTip("Sliding-window size; to add windows to a model without them, "
                                "set a local:global ratio (1:0 makes every attention layer local)")
         self._row(form, "Attention", self.attention, "attention",
@@ -89,6 +90,9 @@ class KnobPanel(QWidget):
         self._row(form, "KV-shared layers", self.kv_shared, "kv_shared_layers",
                   "The last N layers read the keys and values of the last earlier layer of their kind "
                   "(Gemma 3n/4): no K/V projections and no cache of their own; 0: every layer caches")
+        self._row(form, "Image tokens", self.image_tokens, "image_tokens",
+                  "The image's tokens the cross-attention layers attend to (Llama 3.2 Vision: tiles x "
+                  "(patches + 1), 4 x 1,601); their keys and values are cached whatever the context")
         self.reset = QPushButton("Reset to original", objectName="resetButton")
         self.reset.clicked.connect(self.resetRequested)
         form.addRow(self.reset)
@@ -178,7 +182,7 @@ class KnobPanel(QWidget):
                       self.hardware):
             combo.currentIndexChanged.connect(lambda _i, c=combo: self._changed(c, self._combo_value(c)))
         for spin in (self.kv_heads, self.window, self.layers, self.experts, self.top_k, self.shared,
-                     self.index_topk, self.kv_shared, self.context, self.batch, self.devices):
+                     self.index_topk, self.kv_shared, self.image_tokens, self.context, self.batch, self.devices):
             spin.valueChanged.connect(lambda v, s=spin: self._changed(s, v))
             spin.installEventFilter(self._history_keys)      # keys reach the spin box, which has focus
         self.local_global.installEventFilter(self._history_keys)
@@ -256,7 +260,8 @@ class KnobPanel(QWidget):
             for spin, key in ((self.kv_heads, "kv_heads"), (self.window, "window"),
                               (self.layers, "layers"), (self.experts, "experts"),
                               (self.top_k, "top_k"), (self.shared, "shared_experts"),
-                              (self.index_topk, "index_topk"), (self.kv_shared, "kv_shared_layers")):
+                              (self.index_topk, "index_topk"), (self.kv_shared, "kv_shared_layers"),
+                              (self.image_tokens, "image_tokens")):
                 self._show_optional(spin, values.get(key))
             self.experts.setSingleStep(int(values.get("experts_step") or 1))
             self._local_global_shown = values.get("local_global") or ""
