@@ -22,7 +22,7 @@ for stage in $stages; do
     case "$stage" in
     tests)
         python3 -m pytest tests/test_triton_kernels.py tests/test_blocks.py tests/test_onnx_runtime.py \
-            tests/test_onnx_decode.py tests/test_profiler.py -q -p no:cacheprovider -n 8 2>&1 | tail -15 ;;
+            tests/test_onnx_decode.py tests/test_profiler.py tests/test_cross_attention.py -q -p no:cacheprovider -n 8 2>&1 | tail -15 ;;
     bench)
         python3 "$here/bench_kernels.py" 2>&1 | tee "$out/bench.log" | tail -60 ;;
     tune)

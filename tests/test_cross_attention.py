@@ -306,3 +306,16 @@ def test_the_engines_cache_equals_what_transformers_caches_after_an_image_prompt
     assert [layer.keys.shape[2] for layer in layers] == [9, 10, 9, 10]
     held = sum(layer.keys.nbytes + layer.values.nbytes for layer in layers)
     assert held == kv_cache_bytes(spec_from_hf_config(cfg), tokens, batch, 2) == 9728
+
+
+@pytest.mark.gpu
+def test_profile_on_cuda_runs_every_backend():
+    """On a GPU: both blocks of a small mllama through torch, SDPA, our Triton kernels (the
+    cross-attention decode step through decode_attention) and ONNX Runtime's CUDA provider, against
+    the float64 reference."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from block_cases import assert_cuda_profile
+    result = assert_cuda_profile(spec_from_hf_config(_tiny()))
+    decode_triton = {b.block: b for b in result.blocks if b.backend == "triton" and b.phase == "decode"}
+    assert "decode_attention" in decode_triton["cross+dense"].kernels
