@@ -34,8 +34,7 @@ from .short_conv import ShortConv
 from .ssm import Mamba1, Mamba2, build_ssm
 
 __all__ = ["apply_update", "build_block", "build_layer", "count_params", "DecoderLayer", "Attention", "CrossAttention",
-           "MLA",
-           "GatedDeltaNet", "KimiDelta", "Lightning", "Mamba1", "Mamba2", "MLP", "MoE", "RMSNorm", "ShortConv"]
+           "MLA", "GatedDeltaNet", "KimiDelta", "Lightning", "Mamba1", "Mamba2", "MLP", "MoE", "RMSNorm", "ShortConv"]
 
 
 def count_params(module: nn.Module) -> int:
@@ -54,10 +53,10 @@ def build_block(part, hidden: int, *, rope_fraction: float = 1.0, position: str 
                 device: torch.device | str | None = None, rope_interleaved: bool = False,
                 rope_scaling: S.RopeScaling | None = None, norm: str = "rmsnorm",
                 depth: tuple[int, int] = (0, 1), rope_reversed: bool = False) -> nn.Module:
-    """One mixer (Attention, MLA, LinearAttention, SSM, ShortConv, CrossAttention) or FFN (DenseFFN, MoEFFN) of the
-    spec; ``norm`` is the model's norm form, which attention's QK norms take; ``depth`` the layer's
-    index and the model's layer count (MiniMax's decay by depth, differential attention's
-    lambda_init)."""
+    """One mixer (Attention, MLA, LinearAttention, SSM, ShortConv, CrossAttention) or FFN (DenseFFN,
+    MoEFFN) of the spec; ``norm`` is the model's norm form, which attention's QK norms take;
+    ``depth`` the layer's index and the model's layer count (MiniMax's decay by depth, differential
+    attention's lambda_init)."""
     with torch.device(device or "cpu"):
         if isinstance(part, S.Attention):
             m = Attention(part, hidden, rope_fraction=rope_fraction, position=position,
