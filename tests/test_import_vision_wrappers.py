@@ -1,8 +1,8 @@
 """Image-text checkpoints over language models the importer already reads (models/hf/__init__.py:
 _WRAPPERS; their image encoders in models/hf/vision.py): Kimi K2.5, Command A Vision, PaliGemma,
 ShieldGemma 2, GLM-4.6V, Cosmos 3 Omni, LLaVA-NeXT-Video, Video-LLaVA, ViP-LLaVA, LightOnOCR,
-EXAONE 4.5, HyperCLOVA X SEED Vision, LFM3-VL, Idefics2, MiniCPM-V 4.6/4.7, MiniCPM-OCR and
-Qianfan-OCR. Their default configs are compared in tests/test_params_vs_transformers.py; here,
+EXAONE 4.5, HyperCLOVA X SEED Vision, LFM3-VL, Idefics2, MiniCPM-V 4.6/4.7, MiniCPM-OCR,
+Qianfan-OCR and PaddleOCR-VL. Their default configs are compared in tests/test_params_vs_transformers.py; here,
 variants that move every key an encoder's count reads, each against transformers built on the
 meta device."""
 from __future__ import annotations
@@ -81,7 +81,26 @@ CASES = {
     "qianfan-ocr-qk-norm-rms": _variant("qianfan_ocr", {"num_hidden_layers": 3, "use_qk_norm": True,
                                                         "norm_type": "rms_norm", "use_mean_pooling": False},
                                         downsample_ratio=0.25),
+    "paddleocr-vl-small-tower-merge-3": _variant("paddleocr_vl", {"hidden_size": 768, "intermediate_size": 3072,
+                                                                "num_attention_heads": 12, "num_hidden_layers": 3,
+                                                                "image_size": 448, "patch_size": 16,
+                                                                "spatial_merge_size": 3, "num_channels": 1}),
+    "paddleocr-vl-untied-biased": _variant("paddleocr_vl", {"num_hidden_layers": 2},
+                                           {"tie_word_embeddings": False, "use_bias": True},
+                                           tie_word_embeddings=False),
 }
+
+
+def _flat(model_type: str, **top) -> dict:
+    """An image-text config in the flat layout (the language model's keys at the top level, no
+    text_config), as some publishers write it, with a two-layer language model."""
+    cfg = default_config(model_type)
+    text = {k: v for k, v in cfg.pop("text_config").items() if k != "model_type"}
+    return {**text, **cfg, "num_hidden_layers": 2, **top}
+
+
+# PaddleOCR-VL's published layout says tie_word_embeddings false; transformers ties it all the same
+CASES["paddleocr-vl-flat-untied-flag"] = _flat("paddleocr_vl", tie_word_embeddings=False)
 
 
 CASES["lfm3-vl-default-pattern"] = _variant("lfm3_vl", {"num_hidden_layers": 7})

@@ -22,7 +22,7 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text",
              "qwen3_vl_moe": "qwen3_vl_moe_text", "lfm2_vl": "lfm2", "glm4v": "glm4v_text",
              "glm4v_moe": "glm4v_moe_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text",
              "gemma4_unified": "gemma4_unified_text", "aria": "aria_text", "fuyu": "persimmon",
-             "exaone4_5": "exaone4", "lfm3_vl": "lfm3",
+             "exaone4_5": "exaone4", "lfm3_vl": "lfm3", "paddleocr_vl": "ernie4_5",
              **dict.fromkeys(("mistral3", "llava", "llava_next", "llava_onevision", "llava_next_video", "video_llava", "vipllava",
                               "idefics2", "idefics3", "smolvlm", "aya_vision", "cohere2_vision", "internvl",
                               "kimi_k25", "paligemma", "shieldgemma2", "glm46v", "glmga", "cosmos3_omni",
@@ -44,7 +44,13 @@ _TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemm
 # Wrappers with encoders beyond vision_config (Gemma 3n's and 4's audio_config)
 _AUDIO_WRAPPERS = frozenset({"gemma3n", "gemma4", "gemma4_unified"})
 # Wrappers whose published configs may keep the language model's keys at the top level
-_FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl", "fuyu"})
+_FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl", "fuyu", "paddleocr_vl"})
+# Wrappers that tie the head unless both they and a nested text_config say false (PaddleOCRVLConfig;
+# a flat file's text_config keeps its default, true: transformers ties PaddleOCR-VL's published head)
+_TIED_UNLESS_BOTH_UNTIE = frozenset({"paddleocr_vl"})
+# Wrappers whose language model is read as a type with interleaved RoPE pairs but turns rotate-half
+# pairs (PaddleOCR-VL's ERNIE 4.5 layer: transformers' PaddleOCRTextModel)
+_ROPE_HALVES = frozenset({"paddleocr_vl"})
 # Wrappers whose image encoder is sized by their own keys, without a vision_config (Fuyu's patch
 # embedding)
 _NO_VISION_CONFIG = frozenset({"fuyu"})
@@ -89,7 +95,14 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
         # head, as MistralConfig's default says (transformers 5.23 ties it by Mistral3Config's).
         tie = get(config, "tie_word_embeddings", default=get(text, "tie_word_embeddings"))
         inner["tie_word_embeddings"] = model_type in _TIED_WRAPPERS if tie is None else tie
+        if model_type in _TIED_UNLESS_BOTH_UNTIE:
+            nested = config.get("text_config")
+            nested_tie = nested.get("tie_word_embeddings") if isinstance(nested, Mapping) else None
+            inner["tie_word_embeddings"] = get(config, "tie_word_embeddings", default=True) is not False \
+                or nested_tie is not False
         spec = spec_from_hf_config(inner, name)
+        if model_type in _ROPE_HALVES:
+            spec = spec.with_changes(rope_interleaved=False)
         vision_cfg = config.get("vision_config")
         if isinstance(vision_cfg, Mapping) or model_type in _NO_VISION_CONFIG or (
                 model_type in _AUDIO_WRAPPERS and isinstance(config.get("audio_config"), Mapping)):

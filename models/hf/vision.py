@@ -27,7 +27,7 @@ PaliGemma: a SigLIP tower and one linear. LLaVA-NeXT-Video, Video-LLaVA (two tow
 SEED Vision (one more linear): Qwen2.5-VL's ViT. LFM3-VL: a ViT of attention and gated-conv
 layers. Idefics2: a perceiver resampler. MiniCPM-V 4.6: a window merger inside the tower.
 Qianfan-OCR: InternVL's. ShieldGemma 2, GLM-4.6V and Cosmos 3 Omni reuse Gemma 3's, GLM-4V's and
-Qwen3-VL's.
+Qwen3-VL's. PaddleOCR-VL: a SigLIP-shaped tower and a Qwen-VL-style merger.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -381,6 +381,21 @@ def minicpmv4_6_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mappin
     return VisionEncoder(params=params, name=name)
 
 
+# PaddleOCRVisionConfig's defaults (transformers 5.23)
+_PADDLEOCR_VISION = {"hidden_size": 1152, "intermediate_size": 4304, "num_hidden_layers": 27, "image_size": 384,
+                     "patch_size": 14}
+
+
+def paddleocr_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """PaddleOCR-VL: a SigLIP-shaped tower without the pooling head (its 2D RoPE holds no weights),
+    then the projector: a LayerNorm per patch, spatial_merge_size^2 patches into one,
+    Linear(wide, wide) + GELU + Linear(wide, text)."""
+    vcfg, params, name = _headless_siglip(vcfg, _PADDLEOCR_VISION)
+    width = vcfg["hidden_size"]
+    params += _qwen_vl_merger(width, text_hidden, _g(vcfg, "spatial_merge_size", 2), 2 * width)
+    return VisionEncoder(params=params, name=name)
+
+
 # Idefics2VisionConfig's defaults (transformers 5.23)
 _IDEFICS2_VISION = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "image_size": 224,
                     "patch_size": 32}
@@ -468,4 +483,4 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "vipllava": llava_vision, "lighton_ocr": mistral3_vision, "exaone4_5": qwen2_5_vl_vision,
             "hyperclovax_vision_v2": qwen2_5_vl_vision, "lfm3_vl": lfm3_vl_vision, "idefics2": idefics2_vision,
             "minicpmv4_6": minicpmv4_6_vision, "minicpmv4_7": minicpmv4_6_vision,
-            "minicpm_ocr": minicpmv4_6_vision, "qianfan_ocr": internvl_vision}
+            "minicpm_ocr": minicpmv4_6_vision, "qianfan_ocr": internvl_vision, "paddleocr_vl": paddleocr_vl_vision}
