@@ -2,9 +2,9 @@
 _WRAPPERS; their image encoders in models/hf/vision.py): Kimi K2.5, Command A Vision, PaliGemma,
 ShieldGemma 2, GLM-4.6V, Cosmos 3 Omni, LLaVA-NeXT-Video, Video-LLaVA, ViP-LLaVA, LightOnOCR,
 EXAONE 4.5, HyperCLOVA X SEED Vision, LFM3-VL, Idefics2, MiniCPM-V 4.6/4.7, MiniCPM-OCR,
-Qianfan-OCR and PaddleOCR-VL. Their default configs are compared in tests/test_params_vs_transformers.py; here,
-variants that move every key an encoder's count reads, each against transformers built on the
-meta device."""
+Qianfan-OCR, PaddleOCR-VL and Qwen2.5-Omni's thinker. Their default configs are compared in
+tests/test_params_vs_transformers.py; here, variants that move every key an encoder's count reads,
+each against transformers built on the meta device."""
 from __future__ import annotations
 
 import copy
@@ -17,6 +17,11 @@ from models.params import count_params
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 from hf_reference import assert_counts_equal, default_config  # noqa: E402
+
+
+def _changed_sub(model_type: str, key: str, **changes) -> dict:
+    """A sub-config (audio_config, ...) of transformers' default config of ``model_type``, changed."""
+    return {**default_config(model_type)[key], **changes}
 
 
 def _variant(model_type: str, vision: dict | None = None, text: dict | None = None, **top) -> dict:
@@ -88,6 +93,14 @@ CASES = {
     "paddleocr-vl-untied-biased": _variant("paddleocr_vl", {"num_hidden_layers": 2},
                                            {"tie_word_embeddings": False, "use_bias": True},
                                            tie_word_embeddings=False),
+    "qwen2-5-omni-small-vit-and-audio": _variant(
+        "qwen2_5_omni_thinker", {"depth": 3, "hidden_size": 1000, "num_heads": 16, "intermediate_size": 2048,
+                                 "out_hidden_size": 2048, "patch_size": 16, "temporal_patch_size": 1,
+                                 "in_channels": 1, "spatial_merge_size": 3, "fullatt_block_indexes": [2]},
+        tie_word_embeddings=True,
+        audio_config=_changed_sub("qwen2_5_omni_thinker", "audio_config", d_model=640, num_mel_bins=80,
+                                  encoder_layers=3, encoder_ffn_dim=2560, output_dim=2048,
+                                  encoder_attention_heads=10)),
 }
 
 

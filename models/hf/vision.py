@@ -27,7 +27,8 @@ PaliGemma: a SigLIP tower and one linear. LLaVA-NeXT-Video, Video-LLaVA (two tow
 SEED Vision (one more linear): Qwen2.5-VL's ViT. LFM3-VL: a ViT of attention and gated-conv
 layers. Idefics2: a perceiver resampler. MiniCPM-V 4.6: a window merger inside the tower.
 Qianfan-OCR: InternVL's. ShieldGemma 2, GLM-4.6V and Cosmos 3 Omni reuse Gemma 3's, GLM-4V's and
-Qwen3-VL's. PaddleOCR-VL: a SigLIP-shaped tower and a Qwen-VL-style merger.
+Qwen3-VL's. PaddleOCR-VL: a SigLIP-shaped tower and a Qwen-VL-style merger. Qwen2.5-Omni's thinker:
+Qwen2.5-VL's ViT and a Whisper-style audio encoder.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -205,7 +206,41 @@ def qwen2_5_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping
     return VisionEncoder(params=params, name=name)
 
 
-_QWEN2_5_VIT_NAME = {"exaone4_5": "EXAONE 4.5"}
+_QWEN2_5_VIT_NAME = {"exaone4_5": "EXAONE 4.5", "qwen2_5_omni_thinker": "Qwen2.5-Omni"}
+
+
+def _whisper_audio(d: int, ffn: int, layers: int, key_bias: bool) -> int:
+    """A Whisper-style encoder's LayerNorm blocks (q/v/out biased, k biased only where key_bias)
+    and its final LayerNorm."""
+    attention = 4 * d * d + (4 if key_bias else 3) * d
+    return layers * (attention + 2 * 2 * d + (d * ffn + ffn) + (ffn * d + d)) + 2 * d
+
+
+# Qwen2_5OmniVisionEncoderConfig's width when vision_config leaves it out (transformers 5.23; the
+# checkpoint states 1280)
+_QWEN2_5_OMNI_VIT_WIDTH = 3584
+
+
+def qwen2_5_omni_encoders(vcfg: Mapping[str, Any] | None, text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """Qwen2.5-Omni's thinker: Qwen2.5-VL's ViT (q, k and v as three biased linears, as many
+    parameters as the fused qkv, no grouping) and a Whisper-style audio encoder: two biased convs
+    over the mel bins (kernel 3), a begin/end embedding pair of output_dim, LayerNorm blocks, a final
+    LayerNorm and a biased projection to output_dim (its positions are sinusoids, not weights)."""
+    params, names = 0, []
+    if isinstance(vcfg, Mapping):
+        # k and v are as wide as the ViT whatever its head count: counted as one head, ungrouped
+        vit = {"hidden_size": _QWEN2_5_OMNI_VIT_WIDTH, **{k: v for k, v in vcfg.items() if v is not None},
+               "num_heads": 1, "num_key_value_heads": 1}
+        vision = qwen2_5_vl_vision(vit, text_hidden, config)
+        params, names = vision.params, [vision.name]
+    acfg = config.get("audio_config")
+    if isinstance(acfg, Mapping):
+        d, mels, out = _g(acfg, "d_model", 1280), _g(acfg, "num_mel_bins", 128), _g(acfg, "output_dim", 3584)
+        layers = _g(acfg, "encoder_layers", 32)
+        params += (mels * d * 3 + d) + (d * d * 3 + d) + 2 * out
+        params += _whisper_audio(d, _g(acfg, "encoder_ffn_dim", 5120), layers, key_bias=False) + (d * out + out)
+        names.append(f"Whisper-style audio ({layers} layers, d {d})")
+    return VisionEncoder(params=params, name=" + ".join(names) or "no encoders")
 
 
 # Wrappers of Qwen3-VL's ViT, with its DeepStack mergers (Cosmos 3 Omni: NVIDIA's)
@@ -483,4 +518,5 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "vipllava": llava_vision, "lighton_ocr": mistral3_vision, "exaone4_5": qwen2_5_vl_vision,
             "hyperclovax_vision_v2": qwen2_5_vl_vision, "lfm3_vl": lfm3_vl_vision, "idefics2": idefics2_vision,
             "minicpmv4_6": minicpmv4_6_vision, "minicpmv4_7": minicpmv4_6_vision,
-            "minicpm_ocr": minicpmv4_6_vision, "qianfan_ocr": internvl_vision, "paddleocr_vl": paddleocr_vl_vision}
+            "minicpm_ocr": minicpmv4_6_vision, "qianfan_ocr": internvl_vision, "paddleocr_vl": paddleocr_vl_vision,
+            "qwen2_5_omni_thinker": qwen2_5_omni_encoders}
