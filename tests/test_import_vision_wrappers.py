@@ -2,9 +2,9 @@
 _WRAPPERS; their image encoders in models/hf/vision.py): Kimi K2.5, Command A Vision, PaliGemma,
 ShieldGemma 2, GLM-4.6V, Cosmos 3 Omni, LLaVA-NeXT-Video, Video-LLaVA, ViP-LLaVA, LightOnOCR,
 EXAONE 4.5, HyperCLOVA X SEED Vision, LFM3-VL, Idefics2, MiniCPM-V 4.6/4.7, MiniCPM-OCR,
-Qianfan-OCR, PaddleOCR-VL and Qwen2.5-Omni's thinker. Their default configs are compared in
-tests/test_params_vs_transformers.py; here, variants that move every key an encoder's count reads,
-each against transformers built on the meta device."""
+Qianfan-OCR, PaddleOCR-VL and the thinkers of Qwen2.5-Omni and Qwen3-Omni. Their default configs
+are compared in tests/test_params_vs_transformers.py; here, variants that move every key an
+encoder's count reads, each against transformers built on the meta device."""
 from __future__ import annotations
 
 import copy
@@ -101,6 +101,19 @@ CASES = {
         audio_config=_changed_sub("qwen2_5_omni_thinker", "audio_config", d_model=640, num_mel_bins=80,
                                   encoder_layers=3, encoder_ffn_dim=2560, output_dim=2048,
                                   encoder_attention_heads=10)),
+    "qwen3-omni-small-vit-and-audio": _variant(
+        "qwen3_omni_moe_thinker", {"depth": 4, "hidden_size": 768, "intermediate_size": 2048, "num_heads": 12,
+                                   "out_hidden_size": 1024, "patch_size": 14, "temporal_patch_size": 1,
+                                   "in_channels": 1, "spatial_merge_size": 3, "num_position_embeddings": 1024,
+                                   "deepstack_visual_indexes": [1, 2]},
+        {"hidden_size": 1024, "num_experts": 8, "moe_intermediate_size": 256, "mlp_only_layers": [0],
+         "attention_bias": True, "norm_topk_prob": False},
+        audio_config=_changed_sub("qwen3_omni_moe_thinker", "audio_config", d_model=640, num_mel_bins=80,
+                                  encoder_layers=3, encoder_ffn_dim=2560, output_dim=1024,
+                                  downsample_hidden_size=240, encoder_attention_heads=10)),
+    "qwen3-omni-sparse-every-second-layer": _variant(
+        "qwen3_omni_moe_thinker", {"depth": 2, "deepstack_visual_indexes": [0]},
+        {"num_hidden_layers": 4, "num_experts": 4, "num_experts_per_tok": 2, "decoder_sparse_step": 2}, tie_word_embeddings=True),
 }
 
 

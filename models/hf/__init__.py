@@ -23,7 +23,7 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text",
              "glm4v_moe": "glm4v_moe_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text",
              "gemma4_unified": "gemma4_unified_text", "aria": "aria_text", "fuyu": "persimmon",
              "exaone4_5": "exaone4", "lfm3_vl": "lfm3", "paddleocr_vl": "ernie4_5",
-             "qwen2_5_omni_thinker": "qwen2",
+             "qwen2_5_omni_thinker": "qwen2", "qwen3_omni_moe_thinker": "qwen3_omni_moe_text",
              **dict.fromkeys(("mistral3", "llava", "llava_next", "llava_onevision", "llava_next_video", "video_llava", "vipllava",
                               "idefics2", "idefics3", "smolvlm", "aya_vision", "cohere2_vision", "internvl",
                               "kimi_k25", "paligemma", "shieldgemma2", "glm46v", "glmga", "cosmos3_omni",
@@ -42,8 +42,9 @@ _DEFAULT_TEXT_TYPE = {"mistral3": "mistral", "llava": "llama", "llava_next": "ll
 _TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemma3n", "gemma4",
                             "gemma4_unified", "kimi_k25", "cohere2_vision", "paligemma", "shieldgemma2",
                             "lighton_ocr", "lfm3_vl", "hyperclovax_vision_v2", "minicpm_ocr"})
-# Wrappers with encoders beyond vision_config (Gemma 3n's and 4's, Qwen2.5-Omni's audio_config)
-_AUDIO_WRAPPERS = frozenset({"gemma3n", "gemma4", "gemma4_unified", "qwen2_5_omni_thinker"})
+# Wrappers with encoders beyond vision_config (Gemma 3n's and 4's, the Qwen Omni thinkers' audio_config)
+_AUDIO_WRAPPERS = frozenset({"gemma3n", "gemma4", "gemma4_unified", "qwen2_5_omni_thinker",
+                             "qwen3_omni_moe_thinker"})
 # Wrappers whose published configs may keep the language model's keys at the top level
 _FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl", "fuyu", "paddleocr_vl"})
 # Wrappers that tie the head unless both they and a nested text_config say false (PaddleOCRVLConfig;

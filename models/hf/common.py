@@ -438,7 +438,8 @@ CONTEXT_BY_DEFAULT = {
     "codegen": 2048, "openai-gpt": 512, "xglm": 2048, "biogpt": 1024, "gpt_neox_japanese": 2048, "ctrl": 256,
     "laguna": 131072, "lfm3": 128000, "olmo_hybrid": 65536, "gemma3n_text": 32768, "nanochat": 2048,
     "bitnet": 2048, "minicpm3": 32768, "aria_text": 2048, "persimmon": 16384, "diffllama": 2048,
-    "bailing_hybrid": 262144, "jetmoe": 4096, "mistral4": 1048576, "axk2": 131072}
+    "bailing_hybrid": 262144, "jetmoe": 4096, "mistral4": 1048576, "axk2": 131072,
+    "qwen3_omni_moe_text": 32768}
 
 
 # model_max_length: Kimi Linear's config states its 1M context only there
@@ -462,7 +463,7 @@ DEFAULT_THETA: dict[str, float | tuple[float, float]] = {
     "mixtral": 1e6, "phimoe": 1e6, "qwen3_vl_text": 5e5, "qwen3_vl_moe_text": 5e5, "smollm3": 2e6,
     "solar_open": 1e6, "gemma3_text": (1e6, 1e4), "gemma3n_text": (1e6, 1e4), "gemma4_text": (1e6, 1e4),
     "gemma4_unified_text": (1e6, 1e4), "lfm3": (1e6, 1e4), "laguna": (5e5, 1e4), "mellum": (5e5, 1e4),
-    "mimo_v2_flash": (5e6, 1e4), "olmo3": (5e5, 5e5)}
+    "mimo_v2_flash": (5e6, 1e4), "olmo3": (5e5, 5e5), "qwen3_omni_moe_text": 1e6}
 # Attention kinds and the layer types transformers keys rope_parameters by
 _LAYER_TYPE_OF_KIND = {"full": "full_attention", "sliding": "sliding_attention", "chunked": "chunked_attention"}
 

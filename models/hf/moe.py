@@ -66,7 +66,7 @@ def import_qwen_moe(cfg: Config, name: str):
     shared = as_int(cfg, "shared_expert_intermediate_size", default=0) if mt == "qwen2_moe" else 0
     moe = _experts(cfg, shared_experts=1 if shared else 0, d_shared=shared, shared_gate=bool(shared))
     dense = dense_ffn(cfg)
-    qk_norm = "head" if mt in ("qwen3_moe", "qwen3_vl_moe_text") else "none"
+    qk_norm = "head" if mt in ("qwen3_moe", "qwen3_vl_moe_text", "qwen3_omni_moe_text") else "none"
     qkv_bias = mt == "qwen2_moe" or bool(get(cfg, "attention_bias", default=False))
     out_bias = bool(get(cfg, "attention_bias", default=False)) and mt != "qwen2_moe"
     use_window = get(cfg, "use_sliding_window", default=False)
@@ -588,6 +588,7 @@ IMPORTERS = {
     "qwen2_moe": import_qwen_moe,
     "qwen3_moe": import_qwen_moe,
     "qwen3_vl_moe_text": import_qwen_moe,
+    "qwen3_omni_moe_text": import_qwen_moe,      # Qwen3-Omni's thinker: Qwen3-MoE's layer, top-k renormalized
     "ernie4_5_moe": import_ernie4_5_moe,
     "dbrx": import_dbrx,
     "flex_olmo": import_mixtral,

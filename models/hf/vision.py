@@ -243,8 +243,31 @@ def qwen2_5_omni_encoders(vcfg: Mapping[str, Any] | None, text_hidden: int, conf
     return VisionEncoder(params=params, name=" + ".join(names) or "no encoders")
 
 
+def qwen3_omni_moe_encoders(vcfg: Mapping[str, Any] | None, text_hidden: int,
+                            config: Mapping[str, Any]) -> VisionEncoder:
+    """Qwen3-Omni's thinker: Qwen3-VL's ViT with its DeepStack mergers, and an audio encoder: three
+    biased stride-2 3x3 convs over the mel spectrogram (1 -> downsample_hidden_size channels), an
+    unbiased linear from the convs' channels x the mel bins left to d_model, Whisper-style
+    LayerNorm blocks (k biased too) and a final LayerNorm, then Linear(d, d) + GELU + Linear(d,
+    output_dim)."""
+    params, names = 0, []
+    if isinstance(vcfg, Mapping):
+        vision = qwen3_5_vision(vcfg, text_hidden, config)
+        params, names = vision.params, [vision.name]
+    acfg = config.get("audio_config")
+    if isinstance(acfg, Mapping):
+        d, mels, out = _g(acfg, "d_model", 1280), _g(acfg, "num_mel_bins", 128), _g(acfg, "output_dim", 3584)
+        layers, c = _g(acfg, "encoder_layers", 32), _g(acfg, "downsample_hidden_size", 480)
+        bins = (((mels + 1) // 2 + 1) // 2 + 1) // 2                     # after three stride-2 convs
+        params += (9 * c + c) + 2 * (9 * c * c + c) + c * bins * d
+        params += _whisper_audio(d, _g(acfg, "encoder_ffn_dim", 5120), layers, key_bias=True)
+        params += (d * d + d) + (d * out + out)
+        names.append(f"Whisper-style audio ({layers} layers, d {d})")
+    return VisionEncoder(params=params, name=" + ".join(names) or "no encoders")
+
+
 # Wrappers of Qwen3-VL's ViT, with its DeepStack mergers (Cosmos 3 Omni: NVIDIA's)
-_DEEPSTACK_WRAPPERS = frozenset({"qwen3_vl", "qwen3_vl_moe", "cosmos3_omni"})
+_DEEPSTACK_WRAPPERS = frozenset({"qwen3_vl", "qwen3_vl_moe", "cosmos3_omni", "qwen3_omni_moe_thinker"})
 
 
 def qwen3_5_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
@@ -519,4 +542,4 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "hyperclovax_vision_v2": qwen2_5_vl_vision, "lfm3_vl": lfm3_vl_vision, "idefics2": idefics2_vision,
             "minicpmv4_6": minicpmv4_6_vision, "minicpmv4_7": minicpmv4_6_vision,
             "minicpm_ocr": minicpmv4_6_vision, "qianfan_ocr": internvl_vision, "paddleocr_vl": paddleocr_vl_vision,
-            "qwen2_5_omni_thinker": qwen2_5_omni_encoders}
+            "qwen2_5_omni_thinker": qwen2_5_omni_encoders, "qwen3_omni_moe_thinker": qwen3_omni_moe_encoders}
