@@ -2,8 +2,8 @@
 _WRAPPERS; their image encoders in models/hf/vision.py): Kimi K2.5, Command A Vision, PaliGemma,
 ShieldGemma 2, GLM-4.6V, Cosmos 3 Omni, LLaVA-NeXT-Video, Video-LLaVA, ViP-LLaVA, LightOnOCR,
 EXAONE 4.5, HyperCLOVA X SEED Vision, LFM3-VL, Idefics2, MiniCPM-V 4.6/4.7, MiniCPM-OCR,
-Qianfan-OCR, PaddleOCR-VL and the thinkers of Qwen2.5-Omni and Qwen3-Omni. Their default configs
-are compared in tests/test_params_vs_transformers.py; here, variants that move every key an
+Qianfan-OCR, PaddleOCR-VL, the thinkers of Qwen2.5-Omni and Qwen3-Omni, and DeepSeek-VL. Their
+default configs are compared in tests/test_params_vs_transformers.py; here, variants that move every key an
 encoder's count reads, each against transformers built on the meta device."""
 from __future__ import annotations
 
@@ -113,7 +113,17 @@ CASES = {
                                   downsample_hidden_size=240, encoder_attention_heads=10)),
     "qwen3-omni-sparse-every-second-layer": _variant(
         "qwen3_omni_moe_thinker", {"depth": 2, "deepstack_visual_indexes": [0]},
-        {"num_hidden_layers": 4, "num_experts": 4, "num_experts_per_tok": 2, "decoder_sparse_step": 2}, tie_word_embeddings=True),
+        {"num_hidden_layers": 4, "num_experts": 4, "num_experts_per_tok": 2, "decoder_sparse_step": 2},
+        tie_word_embeddings=True),
+    "deepseek-vl-headless-siglip": _variant("deepseek_vl", {"vision_use_head": False, "hidden_size": 1024,
+                                                            "intermediate_size": 4096, "num_attention_heads": 16,
+                                                            "num_hidden_layers": 3, "image_size": 384,
+                                                            "patch_size": 16, "num_channels": 1},
+                                            tie_word_embeddings=False),
+    "deepseek-vl-clip-tower-qwen2-text": _variant("deepseek_vl", {"model_type": "clip_vision_model",
+                                                                  "num_hidden_layers": 2, "image_size": 336,
+                                                                  "patch_size": 14},
+                                                  {"model_type": "qwen2", "num_key_value_heads": 8}),
 }
 
 

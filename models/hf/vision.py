@@ -28,7 +28,8 @@ SEED Vision (one more linear): Qwen2.5-VL's ViT. LFM3-VL: a ViT of attention and
 layers. Idefics2: a perceiver resampler. MiniCPM-V 4.6: a window merger inside the tower.
 Qianfan-OCR: InternVL's. ShieldGemma 2, GLM-4.6V and Cosmos 3 Omni reuse Gemma 3's, GLM-4V's and
 Qwen3-VL's. PaddleOCR-VL: a SigLIP-shaped tower and a Qwen-VL-style merger. Qwen2.5-Omni's thinker:
-Qwen2.5-VL's ViT and a Whisper-style audio encoder.
+Qwen2.5-VL's ViT and a Whisper-style audio encoder; Qwen3-Omni's: Qwen3-VL's ViT and an audio
+encoder that downsamples through convs. DeepSeek-VL: a SigLIP or CLIP tower and a two-layer aligner.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -91,7 +92,8 @@ _LLAVA_TOWERS = {"clip_vision_model": _clip, "siglip_vision_model": _siglip, "si
 _LLAVA_DEFAULT_TOWER = {"llava": "clip_vision_model", "llava_next": "clip_vision_model",
                         "llava_next_video": "clip_vision_model", "video_llava": "clip_vision_model",
                         "vipllava": "clip_vision_model",
-                        "llava_onevision": "siglip_vision_model", "aya_vision": "siglip_vision_model"}
+                        "llava_onevision": "siglip_vision_model", "aya_vision": "siglip_vision_model",
+                        "deepseek_vl": "siglip_vision_model"}
 
 
 # Where a LLaVA wrapper's default feature layer is not -2 (the penultimate layer)
@@ -340,6 +342,15 @@ def aya_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, A
     return VisionEncoder(params=params, name=name)
 
 
+def deepseek_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """DeepSeek-VL: the SigLIP (default, pooling head included) or CLIP tower vision_config names,
+    then the aligner: Linear(vision width, text) + GELU + Linear(text, text), both biased."""
+    params, name = _tower(vcfg, config)
+    width = _g(vcfg, "hidden_size", 768)
+    params += (width * text_hidden + text_hidden) + (text_hidden * text_hidden + text_hidden)
+    return VisionEncoder(params=params, name=name)
+
+
 def paligemma_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
     """PaliGemma 1 and 2: a SigLIP tower (their files turn its pooling head off), then one biased
     linear to projection_dim (the wrapper's key, which transformers copies into vision_config)."""
@@ -542,4 +553,5 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "hyperclovax_vision_v2": qwen2_5_vl_vision, "lfm3_vl": lfm3_vl_vision, "idefics2": idefics2_vision,
             "minicpmv4_6": minicpmv4_6_vision, "minicpmv4_7": minicpmv4_6_vision,
             "minicpm_ocr": minicpmv4_6_vision, "qianfan_ocr": internvl_vision, "paddleocr_vl": paddleocr_vl_vision,
-            "qwen2_5_omni_thinker": qwen2_5_omni_encoders, "qwen3_omni_moe_thinker": qwen3_omni_moe_encoders}
+            "qwen2_5_omni_thinker": qwen2_5_omni_encoders, "qwen3_omni_moe_thinker": qwen3_omni_moe_encoders,
+            "deepseek_vl": deepseek_vl_vision}
