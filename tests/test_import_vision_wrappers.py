@@ -1,10 +1,10 @@
 """Image-text checkpoints over language models the importer already reads (models/hf/__init__.py:
 _WRAPPERS; their image encoders in models/hf/vision.py): Kimi K2.5, Command A Vision, PaliGemma,
-ShieldGemma 2, GLM-4.6V, Cosmos 3 Omni, LLaVA-NeXT-Video, Video-LLaVA, ViP-LLaVA, LightOnOCR,
-EXAONE 4.5, HyperCLOVA X SEED Vision, LFM3-VL, Idefics2, MiniCPM-V 4.6/4.7, MiniCPM-OCR,
-Qianfan-OCR, PaddleOCR-VL, the thinkers of Qwen2.5-Omni and Qwen3-Omni, and DeepSeek-VL. Their
-default configs are compared in tests/test_params_vs_transformers.py; here, variants that move every key an
-encoder's count reads, each against transformers built on the meta device."""
+ShieldGemma 2, GLM-4.6V, Cosmos 3 Omni, LLaVA-NeXT-Video, Video-LLaVA, ViP-LLaVA, LightOnOCR, EXAONE
+4.5, HyperCLOVA X SEED Vision, LFM3-VL, Idefics2, MiniCPM-V 4.6/4.7, MiniCPM-OCR, Qianfan-OCR,
+PaddleOCR-VL, the thinkers of Qwen2.5-Omni and Qwen3-Omni, DeepSeek-VL and VideoLLaMA 3. Their
+default configs are compared in tests/test_params_vs_transformers.py; here, variants that move every
+key an encoder's count reads, each against transformers built on the meta device."""
 from __future__ import annotations
 
 import copy
@@ -124,6 +124,11 @@ CASES = {
                                                                   "num_hidden_layers": 2, "image_size": 336,
                                                                   "patch_size": 14},
                                                   {"model_type": "qwen2", "num_key_value_heads": 8}),
+    # the text model's flag ties the head even where the wrapper's says false
+    "video-llama-3-small-tower-tied-by-text": _variant(
+        "video_llama_3", {"hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16,
+                          "num_hidden_layers": 3, "patch_size": 14, "num_channels": 1},
+        {"tie_word_embeddings": True}, tie_word_embeddings=False),
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from ..spec import ModelSpec, SpecError
 from . import deepseek, gemma3n, gemma4, gpt, hybrid, mllama, moe
-from .common import get
+from .common import TIED_BY_DEFAULT, get
 from .dense import import_dense_types
 
 IMPORTERS = {**import_dense_types(), **moe.IMPORTERS, **deepseek.IMPORTERS, **gpt.IMPORTERS,
@@ -28,7 +28,7 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text",
                               "idefics2", "idefics3", "smolvlm", "aya_vision", "cohere2_vision", "internvl",
                               "kimi_k25", "paligemma", "shieldgemma2", "glm46v", "glmga", "cosmos3_omni",
                               "lighton_ocr", "hyperclovax_vision_v2", "minicpmv4_6", "minicpmv4_7",
-                              "minicpm_ocr", "qianfan_ocr", "deepseek_vl"))}
+                              "minicpm_ocr", "qianfan_ocr", "deepseek_vl", "video_llama_3"))}
 _DEFAULT_TEXT_TYPE = {"mistral3": "mistral", "llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "llava_next_video": "llama",
                       "video_llava": "llama", "vipllava": "llama", "idefics2": "mistral", "idefics3": "llama",
                       "smolvlm": "llama", "aya_vision": "cohere2", "cohere2_vision": "cohere2", "internvl": "qwen2",
@@ -36,20 +36,23 @@ _DEFAULT_TEXT_TYPE = {"mistral3": "mistral", "llava": "llama", "llava_next": "ll
                       "glm46v": "glm4v_text", "glmga": "glm4v_text", "cosmos3_omni": "qwen3_vl_text",
                       "lighton_ocr": "qwen3", "hyperclovax_vision_v2": "hyperclovax",
                       "minicpmv4_6": "qwen3_5_text", "minicpmv4_7": "qwen3_5_text", "minicpm_ocr": "qwen3_5_text",
-                      "qianfan_ocr": "qwen3", "deepseek_vl": "llama"}
+                      "qianfan_ocr": "qwen3", "deepseek_vl": "llama",
+                      "video_llama_3": "qwen2"}
 # Wrappers that tie the head when config.json says nothing (their transformers class default;
 # Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
 _TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemma3n", "gemma4",
                             "gemma4_unified", "kimi_k25", "cohere2_vision", "paligemma", "shieldgemma2",
-                            "lighton_ocr", "lfm3_vl", "hyperclovax_vision_v2", "minicpm_ocr", "deepseek_vl"})
+                            "lighton_ocr", "lfm3_vl", "hyperclovax_vision_v2", "minicpm_ocr", "deepseek_vl",
+                            "paddleocr_vl"})
 # Wrappers with encoders beyond vision_config (Gemma 3n's and 4's, the Qwen Omni thinkers' audio_config)
 _AUDIO_WRAPPERS = frozenset({"gemma3n", "gemma4", "gemma4_unified", "qwen2_5_omni_thinker",
                              "qwen3_omni_moe_thinker"})
 # Wrappers whose published configs may keep the language model's keys at the top level
 _FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl", "fuyu", "paddleocr_vl"})
-# Wrappers that tie the head unless both they and a nested text_config say false (PaddleOCRVLConfig;
-# a flat file's text_config keeps its default, true: transformers ties PaddleOCR-VL's published head)
-_TIED_UNLESS_BOTH_UNTIE = frozenset({"paddleocr_vl"})
+# Wrappers whose config class ties the head where either it or its text_config ties it, each flag
+# taking its class default when unstated (PaddleOCRVLConfig: a flat file's text_config keeps its
+# default, true, so transformers ties PaddleOCR-VL's published head; VideoLlama3Config)
+_TIED_IF_EITHER_TIES = frozenset({"paddleocr_vl", "video_llama_3"})
 # Wrappers whose language model is read as a type with interleaved RoPE pairs but turns rotate-half
 # pairs (PaddleOCR-VL's ERNIE 4.5 layer: transformers' PaddleOCRTextModel)
 _ROPE_HALVES = frozenset({"paddleocr_vl"})
@@ -97,11 +100,12 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
         # head, as MistralConfig's default says (transformers 5.23 ties it by Mistral3Config's).
         tie = get(config, "tie_word_embeddings", default=get(text, "tie_word_embeddings"))
         inner["tie_word_embeddings"] = model_type in _TIED_WRAPPERS if tie is None else tie
-        if model_type in _TIED_UNLESS_BOTH_UNTIE:
+        if model_type in _TIED_IF_EITHER_TIES:
             nested = config.get("text_config")
-            nested_tie = nested.get("tie_word_embeddings") if isinstance(nested, Mapping) else None
-            inner["tie_word_embeddings"] = get(config, "tie_word_embeddings", default=True) is not False \
-                or nested_tie is not False
+            text_tie = nested.get("tie_word_embeddings") if isinstance(nested, Mapping) else None
+            text_tie = inner["model_type"] in TIED_BY_DEFAULT if text_tie is None else text_tie
+            inner["tie_word_embeddings"] = bool(get(config, "tie_word_embeddings",
+                                                    default=model_type in _TIED_WRAPPERS)) or bool(text_tie)
         spec = spec_from_hf_config(inner, name)
         if model_type in _ROPE_HALVES:
             spec = spec.with_changes(rope_interleaved=False)

@@ -30,6 +30,7 @@ Qianfan-OCR: InternVL's. ShieldGemma 2, GLM-4.6V and Cosmos 3 Omni reuse Gemma 3
 Qwen3-VL's. PaddleOCR-VL: a SigLIP-shaped tower and a Qwen-VL-style merger. Qwen2.5-Omni's thinker:
 Qwen2.5-VL's ViT and a Whisper-style audio encoder; Qwen3-Omni's: Qwen3-VL's ViT and an audio
 encoder that downsamples through convs. DeepSeek-VL: a SigLIP or CLIP tower and a two-layer aligner.
+VideoLLaMA 3: a SigLIP-shaped ViT with 2D RoPE and a two-layer projector.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -351,6 +352,17 @@ def deepseek_vl_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mappin
     return VisionEncoder(params=params, name=name)
 
 
+def video_llama_3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """VideoLLaMA 3: a SigLIP-shaped ViT with 2D RoPE in place of the position table (a biased patch
+    conv, LayerNorm blocks, a post-LayerNorm), then Linear(vision width, text) + GELU +
+    Linear(text, text), both biased."""
+    h, i = _g(vcfg, "hidden_size", 768), _g(vcfg, "intermediate_size", 3072)
+    layers, p, c = _g(vcfg, "num_hidden_layers", 12), _g(vcfg, "patch_size", 16), _g(vcfg, "num_channels", 3)
+    params = (c * p * p * h + h) + layers * _vit_layer(h, i) + 2 * h
+    params += (h * text_hidden + text_hidden) + (text_hidden * text_hidden + text_hidden)
+    return VisionEncoder(params=params, name=f"SigLIP-shaped ViT with 2D RoPE ({layers} layers, d {h})")
+
+
 def paligemma_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
     """PaliGemma 1 and 2: a SigLIP tower (their files turn its pooling head off), then one biased
     linear to projection_dim (the wrapper's key, which transformers copies into vision_config)."""
@@ -554,4 +566,4 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "minicpmv4_6": minicpmv4_6_vision, "minicpmv4_7": minicpmv4_6_vision,
             "minicpm_ocr": minicpmv4_6_vision, "qianfan_ocr": internvl_vision, "paddleocr_vl": paddleocr_vl_vision,
             "qwen2_5_omni_thinker": qwen2_5_omni_encoders, "qwen3_omni_moe_thinker": qwen3_omni_moe_encoders,
-            "deepseek_vl": deepseek_vl_vision}
+            "deepseek_vl": deepseek_vl_vision, "video_llama_3": video_llama_3_vision}
