@@ -2,9 +2,9 @@
 _WRAPPERS; their image encoders in models/hf/vision.py): Kimi K2.5, Command A Vision, PaliGemma,
 ShieldGemma 2, GLM-4.6V, Cosmos 3 Omni, LLaVA-NeXT-Video, Video-LLaVA, ViP-LLaVA, LightOnOCR, EXAONE
 4.5, HyperCLOVA X SEED Vision, LFM3-VL, Idefics2, MiniCPM-V 4.6/4.7, MiniCPM-OCR, Qianfan-OCR,
-PaddleOCR-VL, the thinkers of Qwen2.5-Omni and Qwen3-Omni, DeepSeek-VL and VideoLLaMA 3. Their
-default configs are compared in tests/test_params_vs_transformers.py; here, variants that move every
-key an encoder's count reads, each against transformers built on the meta device."""
+PaddleOCR-VL, the thinkers of Qwen2.5-Omni and Qwen3-Omni, DeepSeek-VL, VideoLLaMA 3 and GOT-OCR
+2.0. Their default configs are compared in tests/test_params_vs_transformers.py; here, variants that
+move every key an encoder's count reads, each against transformers built on the meta device."""
 from __future__ import annotations
 
 import copy
@@ -129,6 +129,13 @@ CASES = {
         "video_llama_3", {"hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16,
                           "num_hidden_layers": 3, "patch_size": 14, "num_channels": 1},
         {"tie_word_embeddings": True}, tie_word_embeddings=False),
+    "got-ocr2-small-sam-windows": _variant("got_ocr2", {"hidden_size": 512, "mlp_dim": 2048, "num_hidden_layers": 4,
+                                                        "num_attention_heads": 8, "num_channels": 1, "image_size": 512,
+                                                        "patch_size": 16, "output_channels": 128, "window_size": 7,
+                                                        "global_attn_indexes": [1, 3, 9], "qkv_bias": False},
+                                           tie_word_embeddings=False),
+    "got-ocr2-no-position-tables": _variant("got_ocr2", {"num_hidden_layers": 2, "global_attn_indexes": [0],
+                                                         "use_abs_pos": False, "use_rel_pos": False}),
 }
 
 

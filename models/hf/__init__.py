@@ -28,7 +28,8 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text",
                               "idefics2", "idefics3", "smolvlm", "aya_vision", "cohere2_vision", "internvl",
                               "kimi_k25", "paligemma", "shieldgemma2", "glm46v", "glmga", "cosmos3_omni",
                               "lighton_ocr", "hyperclovax_vision_v2", "minicpmv4_6", "minicpmv4_7",
-                              "minicpm_ocr", "qianfan_ocr", "deepseek_vl", "video_llama_3"))}
+                              "minicpm_ocr", "qianfan_ocr", "deepseek_vl", "video_llama_3",
+                              "got_ocr2"))}
 _DEFAULT_TEXT_TYPE = {"mistral3": "mistral", "llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "llava_next_video": "llama",
                       "video_llava": "llama", "vipllava": "llama", "idefics2": "mistral", "idefics3": "llama",
                       "smolvlm": "llama", "aya_vision": "cohere2", "cohere2_vision": "cohere2", "internvl": "qwen2",
@@ -37,13 +38,13 @@ _DEFAULT_TEXT_TYPE = {"mistral3": "mistral", "llava": "llama", "llava_next": "ll
                       "lighton_ocr": "qwen3", "hyperclovax_vision_v2": "hyperclovax",
                       "minicpmv4_6": "qwen3_5_text", "minicpmv4_7": "qwen3_5_text", "minicpm_ocr": "qwen3_5_text",
                       "qianfan_ocr": "qwen3", "deepseek_vl": "llama",
-                      "video_llama_3": "qwen2"}
+                      "video_llama_3": "qwen2", "got_ocr2": "qwen2"}
 # Wrappers that tie the head when config.json says nothing (their transformers class default;
 # Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
 _TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemma3n", "gemma4",
                             "gemma4_unified", "kimi_k25", "cohere2_vision", "paligemma", "shieldgemma2",
                             "lighton_ocr", "lfm3_vl", "hyperclovax_vision_v2", "minicpm_ocr", "deepseek_vl",
-                            "paddleocr_vl"})
+                            "paddleocr_vl", "got_ocr2"})
 # Wrappers with encoders beyond vision_config (Gemma 3n's and 4's, the Qwen Omni thinkers' audio_config)
 _AUDIO_WRAPPERS = frozenset({"gemma3n", "gemma4", "gemma4_unified", "qwen2_5_omni_thinker",
                              "qwen3_omni_moe_thinker"})

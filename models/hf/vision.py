@@ -30,7 +30,8 @@ Qianfan-OCR: InternVL's. ShieldGemma 2, GLM-4.6V and Cosmos 3 Omni reuse Gemma 3
 Qwen3-VL's. PaddleOCR-VL: a SigLIP-shaped tower and a Qwen-VL-style merger. Qwen2.5-Omni's thinker:
 Qwen2.5-VL's ViT and a Whisper-style audio encoder; Qwen3-Omni's: Qwen3-VL's ViT and an audio
 encoder that downsamples through convs. DeepSeek-VL: a SigLIP or CLIP tower and a two-layer aligner.
-VideoLLaMA 3: a SigLIP-shaped ViT with 2D RoPE and a two-layer projector.
+VideoLLaMA 3: a SigLIP-shaped ViT with 2D RoPE and a two-layer projector. GOT-OCR 2.0: SAM's ViT and
+neck, two downsampling convs and a linear.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -363,6 +364,29 @@ def video_llama_3_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapp
     return VisionEncoder(params=params, name=f"SigLIP-shaped ViT with 2D RoPE ({layers} layers, d {h})")
 
 
+def got_ocr2_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """GOT-OCR 2.0: SAM's ViT (a biased patch conv, an absolute position grid, LayerNorm blocks with a
+    fused qkv and relative position tables per head dim, over a window_size window except in the
+    global_attn_indexes layers, which see the whole grid), SAM's neck (a 1x1 and a 3x3 conv to
+    output_channels, no biases, each followed by a LayerNorm), then two unbiased stride-2 3x3 convs
+    (to twice the channels, then to the text width) and a biased linear."""
+    h, mlp = _g(vcfg, "hidden_size", 768), _g(vcfg, "mlp_dim", 3072)
+    layers, heads = _g(vcfg, "num_hidden_layers", 12), _g(vcfg, "num_attention_heads", 12)
+    c, image, p = _g(vcfg, "num_channels", 3), _g(vcfg, "image_size", 1024), _g(vcfg, "patch_size", 16)
+    out, window = _g(vcfg, "output_channels", 256), _g(vcfg, "window_size", 14)
+    grid = image // p
+    global_layers = len({i for i in _g(vcfg, "global_attn_indexes", (2, 5, 8, 11)) if 0 <= i < layers})
+    params = (c * p * p * h + h) + (grid * grid * h if _g(vcfg, "use_abs_pos", True) else 0)
+    qkv_bias = 3 * h if _g(vcfg, "qkv_bias", True) else 0
+    params += layers * (2 * 2 * h + (3 * h * h + qkv_bias) + (h * h + h) + (h * mlp + mlp) + (mlp * h + h))
+    if _g(vcfg, "use_rel_pos", True):      # rel_pos_h and rel_pos_w: 2 span - 1 rows of the head dim
+        span_rows = (layers - global_layers) * (2 * window - 1) + global_layers * (2 * grid - 1)
+        params += 2 * span_rows * (h // heads)
+    params += h * out + 2 * out + 9 * out * out + 2 * out                        # neck
+    params += 9 * out * 2 * out + 9 * 2 * out * text_hidden + (text_hidden * text_hidden + text_hidden)
+    return VisionEncoder(params=params, name=f"SAM ViT ({layers} layers, d {h})")
+
+
 def paligemma_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
     """PaliGemma 1 and 2: a SigLIP tower (their files turn its pooling head off), then one biased
     linear to projection_dim (the wrapper's key, which transformers copies into vision_config)."""
@@ -566,4 +590,5 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "minicpmv4_6": minicpmv4_6_vision, "minicpmv4_7": minicpmv4_6_vision,
             "minicpm_ocr": minicpmv4_6_vision, "qianfan_ocr": internvl_vision, "paddleocr_vl": paddleocr_vl_vision,
             "qwen2_5_omni_thinker": qwen2_5_omni_encoders, "qwen3_omni_moe_thinker": qwen3_omni_moe_encoders,
-            "deepseek_vl": deepseek_vl_vision, "video_llama_3": video_llama_3_vision}
+            "deepseek_vl": deepseek_vl_vision, "video_llama_3": video_llama_3_vision,
+            "got_ocr2": got_ocr2_vision}
