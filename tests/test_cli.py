@@ -125,7 +125,9 @@ def test_list_model_types_names_every_importable_config_type():
                                                                    "llava_next_video", "video_llava", "vipllava",
                                                                    "lighton_ocr", "exaone4_5", "hyperclovax_vision_v2",
                                                                    "lfm3_vl", "idefics2", "minicpmv4_6", "minicpmv4_7",
-                                                                   "minicpm_ocr", "qianfan_ocr", "mllama"}
+                                                                   "minicpm_ocr", "qianfan_ocr", "mllama", "paddleocr_vl",
+                                                                   "qwen2_5_omni_thinker", "qwen3_omni_moe_thinker",
+                                                                   "deepseek_vl", "video_llama_3", "got_ocr2"}
     text = cli("list", "--model-types").stdout
     assert "qwen2_5_vl  (image-text" in text and "\nllama\n" in text
 
