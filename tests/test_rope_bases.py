@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from models.hf import SUPPORTED_MODEL_TYPES, spec_from_hf_config  # noqa: E402
+from models.hf import SUPPORTED_MODEL_TYPES, WRAPPER_TYPES, spec_from_hf_config  # noqa: E402
 from models.spec import Attention, SpecError  # noqa: E402
 
 ROPE_KEYS = ("rope_parameters", "rope_theta", "rope_scaling", "rope_local_base_freq")
@@ -92,3 +92,41 @@ def test_the_positions_box_shows_the_bases():
     from models.diagram import diagram_model
     box = next(item for item in diagram_model(catalog()["gemma-3-27b"].spec()).overview if item.kind == "position")
     assert "base 1,000,000; 10,000 in local layers" in box.lines
+
+
+def _wrapper_reference(model_type: str, without_keys: bool):
+    """(our spec's bases, transformers' text model's) for an image-text type's default config, with
+    its text_config's rope keys left out where asked; None where transformers has no default."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    try:
+        cfg = {**CONFIG_MAPPING[model_type]().to_dict(), "model_type": model_type}
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(cfg.get("text_config"), dict):
+        return None
+    if without_keys:
+        cfg["text_config"] = {k: v for k, v in cfg["text_config"].items() if k not in ROPE_KEYS}
+        cfg = {k: v for k, v in cfg.items() if k not in ROPE_KEYS}
+    reference = CONFIG_MAPPING[model_type](**{k: v for k, v in cfg.items() if k != "model_type"}).text_config
+    params = getattr(reference, "rope_parameters", None)
+    try:
+        spec = spec_from_hf_config(cfg)
+    except SpecError:
+        return None
+    got = _bases(spec)
+    if not params or not got:
+        return None
+    return got, _expected(params, {kind for kind, _ in got})
+
+
+@pytest.mark.parametrize("without_keys", [False, True], ids=["stated", "class-default"])
+@pytest.mark.parametrize("model_type", sorted(WRAPPER_TYPES))
+def test_image_text_models_take_their_text_configs_rope_bases(model_type, without_keys):
+    """An image-text type's language model is read as a supported text type, but a text_config
+    that leaves its RoPE base out takes the default of the wrapper's own text-config class
+    (Qwen2-VL's 1,000,000, not Qwen2's 10,000)."""
+    found = _wrapper_reference(model_type, without_keys)
+    if found is None:
+        pytest.skip("no RoPE, or no default config in transformers")
+    got, expected = found
+    assert got == expected

@@ -57,6 +57,10 @@ _TIED_IF_EITHER_TIES = frozenset({"paddleocr_vl", "video_llama_3"})
 # Wrappers whose language model is read as a type with interleaved RoPE pairs but turns rotate-half
 # pairs (PaddleOCR-VL's ERNIE 4.5 layer: transformers' PaddleOCRTextModel)
 _ROPE_HALVES = frozenset({"paddleocr_vl"})
+# RoPE bases of the wrappers' own text-config classes where they differ from the type their
+# language model is read as (Qwen2VLTextConfig: 1,000,000; Qwen2Config: 10,000), for a text_config
+# that states none
+_TEXT_THETA = {"qwen2_vl": 1e6, "qwen2_5_vl": 1e6, "qwen2_5_omni_thinker": 1e6}
 # Wrappers whose image encoder is sized by their own keys, without a vision_config (Fuyu's patch
 # embedding)
 _NO_VISION_CONFIG = frozenset({"fuyu"})
@@ -72,6 +76,18 @@ SUPPORTED_LIST_MARKER = "; supported model types: "
 # What a config with wrong types or absurd values raises inside an importer's arithmetic.
 _UNREADABLE = (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError, IndexError,
                OverflowError)
+
+
+def _states_rope_base(cfg: Mapping[str, Any]) -> bool:
+    """Whether a config gives its RoPE base: rope_theta, or a rope_theta in rope_parameters (flat or
+    by layer type) or rope_scaling."""
+    if cfg.get("rope_theta") is not None:
+        return True
+    params = cfg.get("rope_parameters") or cfg.get("rope_scaling")
+    if not isinstance(params, Mapping):
+        return False
+    return params.get("rope_theta") is not None or any(
+        isinstance(v, Mapping) and v.get("rope_theta") is not None for v in params.values())
 
 
 def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> ModelSpec:
@@ -107,6 +123,8 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
             text_tie = inner["model_type"] in TIED_BY_DEFAULT if text_tie is None else text_tie
             inner["tie_word_embeddings"] = bool(get(config, "tie_word_embeddings",
                                                     default=model_type in _TIED_WRAPPERS)) or bool(text_tie)
+        if model_type in _TEXT_THETA and not _states_rope_base(inner):
+            inner["rope_theta"] = _TEXT_THETA[model_type]
         spec = spec_from_hf_config(inner, name)
         if model_type in _ROPE_HALVES:
             spec = spec.with_changes(rope_interleaved=False)
