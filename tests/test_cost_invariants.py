@@ -379,6 +379,7 @@ OVERRIDE_VALUES = {
     "local_global": st.sampled_from(["5:1", "1:1", "0:1", "3:0", "x", "2:1:1"]),
     "layers": st.integers(-1, 12), "name": st.text(max_size=8),
     "kv_lora_rank": st.integers(-1, 64), "q_lora_rank": st.integers(-1, 64),
+    "image_tokens": st.integers(-1, 10000),
 }
 
 
