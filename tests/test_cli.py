@@ -127,7 +127,8 @@ def test_list_model_types_names_every_importable_config_type():
                                                                    "lfm3_vl", "idefics2", "minicpmv4_6", "minicpmv4_7",
                                                                    "minicpm_ocr", "qianfan_ocr", "mllama", "paddleocr_vl",
                                                                    "qwen2_5_omni_thinker", "qwen3_omni_moe_thinker",
-                                                                   "deepseek_vl", "video_llama_3", "got_ocr2"}
+                                                                   "deepseek_vl", "video_llama_3", "got_ocr2",
+                                                                   "blip-2"}
     text = cli("list", "--model-types").stdout
     assert "qwen2_5_vl  (image-text" in text and "\nllama\n" in text
 

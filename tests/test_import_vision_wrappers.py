@@ -2,9 +2,10 @@
 _WRAPPERS; their image encoders in models/hf/vision.py): Kimi K2.5, Command A Vision, PaliGemma,
 ShieldGemma 2, GLM-4.6V, Cosmos 3 Omni, LLaVA-NeXT-Video, Video-LLaVA, ViP-LLaVA, LightOnOCR, EXAONE
 4.5, HyperCLOVA X SEED Vision, LFM3-VL, Idefics2, MiniCPM-V 4.6/4.7, MiniCPM-OCR, Qianfan-OCR,
-PaddleOCR-VL, the thinkers of Qwen2.5-Omni and Qwen3-Omni, DeepSeek-VL, VideoLLaMA 3 and GOT-OCR
-2.0. Their default configs are compared in tests/test_params_vs_transformers.py; here, variants that
-move every key an encoder's count reads, each against transformers built on the meta device."""
+PaddleOCR-VL, the thinkers of Qwen2.5-Omni and Qwen3-Omni, DeepSeek-VL, VideoLLaMA 3, GOT-OCR 2.0
+and BLIP-2. Their default configs are compared in
+tests/test_params_vs_transformers.py; here, variants that move every key an encoder's count reads,
+each against transformers built on the meta device."""
 from __future__ import annotations
 
 import copy
@@ -136,6 +137,23 @@ CASES = {
                                            tie_word_embeddings=False),
     "got-ocr2-no-position-tables": _variant("got_ocr2", {"num_hidden_layers": 2, "global_attn_indexes": [0],
                                                          "use_abs_pos": False, "use_rel_pos": False}),
+    # BLIP-2: a 3-layer ViT without qkv biases, 7 Q-Former layers crossing into it at 0, 3 and 6 (the
+    # stated encoder_hidden_size is overwritten by the ViT's width, as transformers does), 16 queries,
+    # and a Llama language model of another width (language_projection)
+    "blip2-small-vit-qformer-every-third-llama": _variant(
+        "blip-2", {"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 3, "num_attention_heads": 16,
+                   "image_size": 336, "patch_size": 16, "qkv_bias": False},
+        {"model_type": "llama", "hidden_size": 1024, "intermediate_size": 2816, "num_attention_heads": 16,
+         "num_key_value_heads": 4, "vocab_size": 32000, "tie_word_embeddings": False},
+        num_query_tokens=16,
+        qformer_config=_changed_sub("blip-2", "qformer_config", num_hidden_layers=7, cross_attention_frequency=3,
+                                    hidden_size=512, intermediate_size=1536, num_attention_heads=8,
+                                    encoder_hidden_size=999)),
+    # the Q-Former's second feed-forward; the wrapper's tie flag is not transformers' (text_config's is)
+    "blip2-qformer-text-input-untied-by-text": _variant(
+        "blip-2", {"num_hidden_layers": 2}, {"tie_word_embeddings": False}, tie_word_embeddings=True,
+        qformer_config=_changed_sub("blip-2", "qformer_config", use_qformer_text_input=True,
+                                    cross_attention_frequency=1, num_hidden_layers=3)),
 }
 
 
@@ -217,3 +235,32 @@ def test_a_damaged_tower_size_is_refused_without_building_anything():
     with pytest.raises(SpecError) as err:
         spec_from_hf_config(cfg)
     assert "vision" in err.value.field
+
+
+@pytest.mark.parametrize("model_type", ["blip-2"])
+def test_blip2_family_refuses_a_t5_language_model(model_type):
+    """BLIP-2's Flan-T5 checkpoints: an encoder-decoder language model, which the
+    spec's decoder layers cannot describe; refused with why, not a traceback."""
+    from models.spec import SpecError
+    cfg = default_config(model_type, text_config=default_config("t5"))
+    with pytest.raises(SpecError) as err:
+        spec_from_hf_config(cfg)
+    assert err.value.field == "config.text_config.model_type"
+    assert "'t5'" in err.value.rule and "encoder-decoder" in err.value.rule
+
+
+@pytest.mark.parametrize("key,value,field", [
+    ("vision_config", {"hidden_size": "x"}, "config.vision_config.hidden_size"),
+    ("qformer_config", {"hidden_size": "x"}, "config.qformer_config.hidden_size"),
+    ("qformer_config", {"cross_attention_frequency": 0}, "config.qformer_config.cross_attention_frequency"),
+    ("qformer_config", "x", "config.qformer_config"),
+    ("num_query_tokens", 2.5, "config.num_query_tokens"),
+])
+@pytest.mark.parametrize("model_type", ["blip-2"])
+def test_blip2_family_names_a_malformed_sub_config(model_type, key, value, field):
+    from models.spec import SpecError
+    cfg = default_config(model_type)
+    cfg[key] = value
+    with pytest.raises(SpecError) as err:
+        spec_from_hf_config(cfg)
+    assert err.value.field == field

@@ -29,7 +29,7 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text",
                               "kimi_k25", "paligemma", "shieldgemma2", "glm46v", "glmga", "cosmos3_omni",
                               "lighton_ocr", "hyperclovax_vision_v2", "minicpmv4_6", "minicpmv4_7",
                               "minicpm_ocr", "qianfan_ocr", "deepseek_vl", "video_llama_3",
-                              "got_ocr2"))}
+                              "got_ocr2", "blip-2"))}
 _DEFAULT_TEXT_TYPE = {"mistral3": "mistral", "llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "llava_next_video": "llama",
                       "video_llava": "llama", "vipllava": "llama", "idefics2": "mistral", "idefics3": "llama",
                       "smolvlm": "llama", "aya_vision": "cohere2", "cohere2_vision": "cohere2", "internvl": "qwen2",
@@ -38,7 +38,7 @@ _DEFAULT_TEXT_TYPE = {"mistral3": "mistral", "llava": "llama", "llava_next": "ll
                       "lighton_ocr": "qwen3", "hyperclovax_vision_v2": "hyperclovax",
                       "minicpmv4_6": "qwen3_5_text", "minicpmv4_7": "qwen3_5_text", "minicpm_ocr": "qwen3_5_text",
                       "qianfan_ocr": "qwen3", "deepseek_vl": "llama",
-                      "video_llama_3": "qwen2", "got_ocr2": "qwen2"}
+                      "video_llama_3": "qwen2", "got_ocr2": "qwen2", "blip-2": "opt"}
 # Wrappers that tie the head when config.json says nothing (their transformers class default;
 # Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
 _TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemma3n", "gemma4",
@@ -48,6 +48,12 @@ _TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemm
 # Wrappers with encoders beyond vision_config (Gemma 3n's and 4's, the Qwen Omni thinkers' audio_config)
 _AUDIO_WRAPPERS = frozenset({"gemma3n", "gemma4", "gemma4_unified", "qwen2_5_omni_thinker",
                              "qwen3_omni_moe_thinker"})
+# Wrappers whose head transformers ties by text_config's flag alone (else the text type's default),
+# whatever the wrapper's says: the language model is built from text_config by itself
+_TIED_BY_TEXT = frozenset({"blip-2"})
+# Language models that are encoder-decoders (BLIP-2's Flan-T5), which a ModelSpec
+# of decoder layers cannot describe
+_ENCODER_DECODER_TEXT = frozenset({"t5", "mt5", "umt5", "longt5", "switch_transformers"})
 # Wrappers whose published configs may keep the language model's keys at the top level
 _FLAT_TEXT = frozenset({"qwen2_vl", "qwen2_5_vl", "fuyu", "paddleocr_vl"})
 # Wrappers whose config class ties the head where either it or its text_config ties it, each flag
@@ -108,6 +114,11 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
             raise SpecError("config.text_config", f"{model_type} configs need a text_config object")
         inner = dict(text)
         inner["model_type"] = _WRAPPERS[model_type] or text.get("model_type") or _DEFAULT_TEXT_TYPE[model_type]
+        if inner["model_type"] in _ENCODER_DECODER_TEXT or text.get("is_encoder_decoder") is True:
+            raise SpecError("config.text_config.model_type",
+                            f"{inner['model_type']!r} is an encoder-decoder language model (an encoder over "
+                            f"the prompt, a decoder cross-attending to it); only decoder-only language "
+                            f"models are described")
         if inner["model_type"] in _WRAPPERS:
             raise SpecError("config.text_config.model_type",
                             f"{inner['model_type']!r} is itself an image-text wrapper, not a language model")
@@ -116,7 +127,8 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
         # wrapper's default. Mistral Small 3.1 states neither: its checkpoint keeps a separate
         # head, as MistralConfig's default says (transformers 5.23 ties it by Mistral3Config's).
         tie = get(config, "tie_word_embeddings", default=get(text, "tie_word_embeddings"))
-        inner["tie_word_embeddings"] = model_type in _TIED_WRAPPERS if tie is None else tie
+        if model_type not in _TIED_BY_TEXT:         # else inner keeps text_config's flag or none
+            inner["tie_word_embeddings"] = model_type in _TIED_WRAPPERS if tie is None else tie
         if model_type in _TIED_IF_EITHER_TIES:
             nested = config.get("text_config")
             text_tie = nested.get("tie_word_embeddings") if isinstance(nested, Mapping) else None

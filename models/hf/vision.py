@@ -40,7 +40,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..spec import VisionEncoder
+from ..spec import SpecError, VisionEncoder
+from .common import as_int
 from .gemma3n import gemma3n_encoders
 from .gemma4 import gemma4_encoders, gemma4_unified_encoders
 
@@ -574,6 +575,61 @@ def fuyu_vision(vcfg: Mapping[str, Any] | None, text_hidden: int, config: Mappin
                          name=f"linear patch embedding ({p}x{p}x{c} pixels)")
 
 
+
+# Blip2VisionConfig's defaults (transformers 5.23; InstructBLIP's and InstructBLIP-Video's are the
+# same), and Blip2QFormerConfig's (InstructBLIP's: the same sizes)
+_BLIP2_VISION = {"hidden_size": 1408, "intermediate_size": 6144, "num_hidden_layers": 39, "image_size": 224,
+                 "patch_size": 14}
+_BLIP2_QFORMER = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+                  "cross_attention_frequency": 2, "vocab_size": 30522, "max_position_embeddings": 512}
+
+
+def _int_keys(cfg: Any, defaults: Mapping[str, int], where: str) -> dict[str, int]:
+    """defaults' keys read from cfg as integers (the default where missing); a bad one is named
+    under ``where`` (BLIP-2's sizes sit in two sub-configs, so say which)."""
+    if not isinstance(cfg, Mapping):
+        raise SpecError(where, f"must be an object, got {cfg!r}")
+    try:
+        return {key: as_int(cfg, key, default=default) for key, default in defaults.items()}
+    except SpecError as exc:
+        raise SpecError(f"{where}.{exc.field.removeprefix('config.')}", exc.rule) from None
+
+
+def blip2_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """BLIP-2, InstructBLIP and InstructBLIP-Video: a ViT (class token, biased 3-channel patch conv,
+    position table, LayerNorm blocks with a fused qkv whose bias is there only with qkv_bias,
+    post-LayerNorm; no pre-LayerNorm), learned query tokens, the Q-Former and language_projection.
+    The Q-Former is BERT-like: biased q/k/v, an output dense + LayerNorm per attention, a
+    cross-attention into the ViT's patches at layers 0, f, 2f, ... (f = cross_attention_frequency),
+    and a feed-forward for the queries; InstructBLIP's adds a second feed-forward per layer for the
+    instruction's tokens and word + position embeddings for them (BLIP-2's, only with
+    use_qformer_text_input, and no embeddings)."""
+    instruct = config.get("model_type") in ("instructblip", "instructblipvideo")
+    v = _int_keys(vcfg, _BLIP2_VISION, "config.vision_config")
+    q = _int_keys(config.get("qformer_config") or {}, _BLIP2_QFORMER, "config.qformer_config")
+    h, i, layers, p = v["hidden_size"], v["intermediate_size"], v["num_hidden_layers"], v["patch_size"]
+    params = h + (3 * p * p * h + h) + ((v["image_size"] // p) ** 2 + 1) * h      # class, conv, positions
+    qkv_bias = 3 * h if _g(vcfg, "qkv_bias", True) else 0     # q and v biases, k's zeros held between
+    params += layers * (2 * 2 * h + 3 * h * h + qkv_bias + (h * h + h) + (h * i + i) + (i * h + h)) + 2 * h
+    qh, qi, ql = q["hidden_size"], q["intermediate_size"], q["num_hidden_layers"]
+    # transformers sets the Q-Former's encoder_hidden_size to the ViT's width, whatever the file says
+    self_attn = 4 * (qh * qh + qh) + 2 * qh
+    cross_attn = 2 * (qh * qh + qh) + 2 * (h * qh + qh) + 2 * qh
+    ffn = (qh * qi + qi) + (qi * qh + qh) + 2 * qh
+    text_ffn = instruct or bool(_g(config.get("qformer_config") or {}, "use_qformer_text_input", False))
+    every = q["cross_attention_frequency"]
+    if every < 1:
+        raise SpecError("config.qformer_config.cross_attention_frequency", f"must be at least 1, got {every}")
+    cross_layers = (ql + every - 1) // every                             # layers 0, every, 2 every, ...
+    params += ql * (self_attn + (2 if text_ffn else 1) * ffn) + cross_layers * cross_attn
+    params += 2 * qh                # BLIP-2's final LayerNorm, InstructBLIP's embeddings' LayerNorm
+    if instruct:
+        params += (q["vocab_size"] + q["max_position_embeddings"]) * qh
+    queries = _int_keys(config, {"num_query_tokens": 32}, "config")["num_query_tokens"]
+    params += queries * qh + (qh * text_hidden + text_hidden)           # query_tokens, language_projection
+    return VisionEncoder(params=params, name=f"BLIP-2 ViT ({layers} layers, d {h}) + {ql}-layer Q-Former")
+
+
 ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
             "qwen2_vl": qwen2_vl_vision, "qwen2_5_vl": qwen2_5_vl_vision, "qwen3_5": qwen3_5_vision,
             "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision,
@@ -591,4 +647,4 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "minicpm_ocr": minicpmv4_6_vision, "qianfan_ocr": internvl_vision, "paddleocr_vl": paddleocr_vl_vision,
             "qwen2_5_omni_thinker": qwen2_5_omni_encoders, "qwen3_omni_moe_thinker": qwen3_omni_moe_encoders,
             "deepseek_vl": deepseek_vl_vision, "video_llama_3": video_llama_3_vision,
-            "got_ocr2": got_ocr2_vision}
+            "got_ocr2": got_ocr2_vision, "blip-2": blip2_vision}
