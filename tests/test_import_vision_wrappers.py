@@ -2,8 +2,8 @@
 _WRAPPERS; their image encoders in models/hf/vision.py): Kimi K2.5, Command A Vision, PaliGemma,
 ShieldGemma 2, GLM-4.6V, Cosmos 3 Omni, LLaVA-NeXT-Video, Video-LLaVA, ViP-LLaVA, LightOnOCR, EXAONE
 4.5, HyperCLOVA X SEED Vision, LFM3-VL, Idefics2, MiniCPM-V 4.6/4.7, MiniCPM-OCR, Qianfan-OCR,
-PaddleOCR-VL, the thinkers of Qwen2.5-Omni and Qwen3-Omni, DeepSeek-VL, VideoLLaMA 3, GOT-OCR 2.0
-and BLIP-2. Their default configs are compared in
+PaddleOCR-VL, the thinkers of Qwen2.5-Omni and Qwen3-Omni, DeepSeek-VL, VideoLLaMA 3, GOT-OCR 2.0,
+BLIP-2, InstructBLIP and InstructBLIP-Video. Their default configs are compared in
 tests/test_params_vs_transformers.py; here, variants that move every key an encoder's count reads,
 each against transformers built on the meta device."""
 from __future__ import annotations
@@ -154,6 +154,18 @@ CASES = {
         "blip-2", {"num_hidden_layers": 2}, {"tie_word_embeddings": False}, tie_word_embeddings=True,
         qformer_config=_changed_sub("blip-2", "qformer_config", use_qformer_text_input=True,
                                     cross_attention_frequency=1, num_hidden_layers=3)),
+    "instructblip-small-qformer-vocab": _variant(
+        "instructblip", {"num_hidden_layers": 2, "image_size": 448, "patch_size": 16},
+        num_query_tokens=8,
+        qformer_config=_changed_sub("instructblip", "qformer_config", num_hidden_layers=5, vocab_size=1000,
+                                    max_position_embeddings=128, intermediate_size=2048)),
+    "instructblipvideo-qwen2-text-sparse-cross": _variant(
+        "instructblipvideo", {"num_hidden_layers": 2, "hidden_size": 768, "intermediate_size": 3072,
+                              "num_attention_heads": 12},
+        {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_attention_heads": 14,
+         "num_key_value_heads": 2, "vocab_size": 1000},
+        qformer_config=_changed_sub("instructblipvideo", "qformer_config", num_hidden_layers=6,
+                                    cross_attention_frequency=4, hidden_size=256, num_attention_heads=4)),
 }
 
 
@@ -237,9 +249,9 @@ def test_a_damaged_tower_size_is_refused_without_building_anything():
     assert "vision" in err.value.field
 
 
-@pytest.mark.parametrize("model_type", ["blip-2"])
+@pytest.mark.parametrize("model_type", ["blip-2", "instructblip", "instructblipvideo"])
 def test_blip2_family_refuses_a_t5_language_model(model_type):
-    """BLIP-2's Flan-T5 checkpoints: an encoder-decoder language model, which the
+    """BLIP-2's and InstructBLIP's Flan-T5 checkpoints: an encoder-decoder language model, which the
     spec's decoder layers cannot describe; refused with why, not a traceback."""
     from models.spec import SpecError
     cfg = default_config(model_type, text_config=default_config("t5"))
@@ -256,7 +268,7 @@ def test_blip2_family_refuses_a_t5_language_model(model_type):
     ("qformer_config", "x", "config.qformer_config"),
     ("num_query_tokens", 2.5, "config.num_query_tokens"),
 ])
-@pytest.mark.parametrize("model_type", ["blip-2"])
+@pytest.mark.parametrize("model_type", ["blip-2", "instructblip", "instructblipvideo"])
 def test_blip2_family_names_a_malformed_sub_config(model_type, key, value, field):
     from models.spec import SpecError
     cfg = default_config(model_type)

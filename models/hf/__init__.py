@@ -29,7 +29,7 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text",
                               "kimi_k25", "paligemma", "shieldgemma2", "glm46v", "glmga", "cosmos3_omni",
                               "lighton_ocr", "hyperclovax_vision_v2", "minicpmv4_6", "minicpmv4_7",
                               "minicpm_ocr", "qianfan_ocr", "deepseek_vl", "video_llama_3",
-                              "got_ocr2", "blip-2"))}
+                              "got_ocr2", "blip-2", "instructblip", "instructblipvideo"))}
 _DEFAULT_TEXT_TYPE = {"mistral3": "mistral", "llava": "llama", "llava_next": "llama", "llava_onevision": "qwen2", "llava_next_video": "llama",
                       "video_llava": "llama", "vipllava": "llama", "idefics2": "mistral", "idefics3": "llama",
                       "smolvlm": "llama", "aya_vision": "cohere2", "cohere2_vision": "cohere2", "internvl": "qwen2",
@@ -38,7 +38,8 @@ _DEFAULT_TEXT_TYPE = {"mistral3": "mistral", "llava": "llama", "llava_next": "ll
                       "lighton_ocr": "qwen3", "hyperclovax_vision_v2": "hyperclovax",
                       "minicpmv4_6": "qwen3_5_text", "minicpmv4_7": "qwen3_5_text", "minicpm_ocr": "qwen3_5_text",
                       "qianfan_ocr": "qwen3", "deepseek_vl": "llama",
-                      "video_llama_3": "qwen2", "got_ocr2": "qwen2", "blip-2": "opt"}
+                      "video_llama_3": "qwen2", "got_ocr2": "qwen2", "blip-2": "opt",
+                      "instructblip": "opt", "instructblipvideo": "opt"}
 # Wrappers that tie the head when config.json says nothing (their transformers class default;
 # Mistral3Config's "tied" is left out on purpose, see spec_from_hf_config)
 _TIED_WRAPPERS = frozenset({"gemma3", "lfm2_vl", "aya_vision", "internvl", "gemma3n", "gemma4",
@@ -50,8 +51,8 @@ _AUDIO_WRAPPERS = frozenset({"gemma3n", "gemma4", "gemma4_unified", "qwen2_5_omn
                              "qwen3_omni_moe_thinker"})
 # Wrappers whose head transformers ties by text_config's flag alone (else the text type's default),
 # whatever the wrapper's says: the language model is built from text_config by itself
-_TIED_BY_TEXT = frozenset({"blip-2"})
-# Language models that are encoder-decoders (BLIP-2's Flan-T5), which a ModelSpec
+_TIED_BY_TEXT = frozenset({"blip-2", "instructblip", "instructblipvideo"})
+# Language models that are encoder-decoders (BLIP-2's and InstructBLIP's Flan-T5), which a ModelSpec
 # of decoder layers cannot describe
 _ENCODER_DECODER_TEXT = frozenset({"t5", "mt5", "umt5", "longt5", "switch_transformers"})
 # Wrappers whose published configs may keep the language model's keys at the top level

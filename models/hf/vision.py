@@ -647,4 +647,5 @@ ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistra
             "minicpm_ocr": minicpmv4_6_vision, "qianfan_ocr": internvl_vision, "paddleocr_vl": paddleocr_vl_vision,
             "qwen2_5_omni_thinker": qwen2_5_omni_encoders, "qwen3_omni_moe_thinker": qwen3_omni_moe_encoders,
             "deepseek_vl": deepseek_vl_vision, "video_llama_3": video_llama_3_vision,
-            "got_ocr2": got_ocr2_vision, "blip-2": blip2_vision}
+            "got_ocr2": got_ocr2_vision, "blip-2": blip2_vision,
+            "instructblip": blip2_vision, "instructblipvideo": blip2_vision}
