@@ -24,12 +24,12 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from .cost import (CostReport, Workload, _phase, activation_bytes, cost_report, kv_cache_bytes,
+from .cost import (CostReport, Workload, _phase, activation_bytes, cost_report, image_kv_elements, kv_cache_bytes,
                    kv_elements_per_token, state_elements, workload_formats)
 from .dtypes import DTYPES
 from .economics import serving_usd_per_million_tokens, thinking_budget
 from .overrides import apply_overrides
-from .spec import MLA, Attention, ModelSpec, SpecError
+from .spec import MLA, Attention, CrossAttention, ModelSpec, SpecError
 
 GiB = 2**30
 
@@ -68,13 +68,16 @@ def clear_cache() -> None:
 
 # --------------------------------------------------------------------------- memory vs context
 
-MEMORY_COMPONENTS: tuple[str, ...] = ("weights", "kv_full", "kv_sliding", "mla_latent", "state",
+MEMORY_COMPONENTS: tuple[str, ...] = ("weights", "kv_full", "kv_sliding", "mla_latent", "image_kv", "state",
                                       "activations", "reserve")
+# the cache parts: they sum to the report's KV cache
+CACHE_COMPONENTS: tuple[str, ...] = ("kv_full", "kv_sliding", "mla_latent", "image_kv", "state")
 MEMORY_LABELS: dict[str, str] = {
     "weights": "weights",
     "kv_full": "KV cache, full attention",
     "kv_sliding": "KV cache, sliding/chunked",
     "mla_latent": "MLA latent cache",
+    "image_kv": "image K/V (cross-attention)",
     "state": "recurrent state (linear attn / SSM)",
     "activations": "prefill activations",
     "reserve": "reserve",
@@ -135,13 +138,15 @@ def memory_vs_context(spec: ModelSpec, workload: Workload,
                 tokens = np.minimum(c, m.window) if capped else c
                 key = "mla_latent" if isinstance(m, MLA) else ("kv_sliding" if capped else "kv_full")
                 comps[key] += per_tok * tokens
+            elif isinstance(m, CrossAttention):      # the image's keys and values: flat in context
+                comps["image_kv"] += image_kv_elements(m) * kv_b * n * wl.batch
             else:
                 comps["state"] += state_elements(m) * kv_b * n * wl.batch
     weights = report.memory.weights
     comps["weights"][:] = weights
     comps["activations"] = np.array([activation_bytes(spec, int(t), wl.batch, workload_formats(wl).act)
                                      for t in ctx], dtype=float)
-    cache = comps["kv_full"] + comps["kv_sliding"] + comps["mla_latent"] + comps["state"]
+    cache = sum(comps[k] for k in CACHE_COMPONENTS)
     comps["reserve"] = wl.reserve_bytes * wl.devices + wl.reserve_fraction * (weights + cache)
     total = sum(comps[k] for k in MEMORY_COMPONENTS)
     return MemorySeries(ctx, comps, total, report.memory.capacity, wl.batch, wl.devices,

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from models.catalog import find
-from models.charts import (MEMORY_COMPONENTS, VARIANT_LABELS, ChartData, chart_data, decode_times, device_room,
-                           devices_per_bitwidth, latency_breakdown, linear_hybrid, memory_vs_context, roofline,
-                           scaling_with_sequence, thinking_budget_series)
+from models.charts import (CACHE_COMPONENTS, MEMORY_COMPONENTS, VARIANT_LABELS, ChartData, chart_data, decode_times,
+                           device_room, devices_per_bitwidth, latency_breakdown, linear_hybrid, memory_vs_context,
+                           roofline, scaling_with_sequence, thinking_budget_series)
 from models.cost import Workload, cost_report
 from models.hardware import get_hardware
 from models.spec import SpecError
@@ -49,7 +49,7 @@ def test_parts_sum_to_the_report_at_the_workload_context(specs):
         i = int(np.flatnonzero(m.contexts == wl.context)[0])
         r = cost_report(spec, wl)
         assert m.total[i] == pytest.approx(r.memory.total, rel=1e-9)
-        cache = sum(m.components[k][i] for k in ("kv_full", "kv_sliding", "mla_latent", "state"))
+        cache = sum(m.components[k][i] for k in CACHE_COMPONENTS)
         assert cache == pytest.approx(r.memory.kv_cache, rel=1e-9)
         assert m.capacity == r.memory.capacity
         assert set(m.components) == set(MEMORY_COMPONENTS)

@@ -319,3 +319,21 @@ def test_profile_on_cuda_runs_every_backend():
     result = assert_cuda_profile(spec_from_hf_config(_tiny()))
     decode_triton = {b.block: b for b in result.blocks if b.backend == "triton" and b.phase == "decode"}
     assert "decode_attention" in decode_triton["cross+dense"].kernels
+
+
+def test_the_memory_chart_shows_the_image_cache_flat_in_context():
+    """The Memory chart's parts sum to the report at the workload's context, the image's keys and
+    values among them as their own flat line (they were missing from the chart's cache)."""
+    import numpy as np
+
+    from models.charts import CACHE_COMPONENTS, memory_vs_context
+    from models.cost import Workload, cost_report
+    spec = spec_from_hf_config(COUNT_CASES["11b-shape"])
+    wl = Workload(context=8192, batch=2)
+    m = memory_vs_context(spec, wl)
+    i = int(np.flatnonzero(m.contexts == wl.context)[0])
+    r = cost_report(spec, wl)
+    assert sum(m.components[k][i] for k in CACHE_COMPONENTS) == pytest.approx(r.memory.kv_cache, rel=1e-12)
+    assert m.total[i] == pytest.approx(r.memory.total, rel=1e-12)
+    image = m.components["image_kv"]
+    assert np.all(image == 2 * 8 * 6404 * 2 * 8 * 128 * 2)

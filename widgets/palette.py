@@ -6,7 +6,7 @@ from __future__ import annotations
 
 COMPONENT_COLORS = {
     "weights": "#8C6D46", "kv_full": "#0072B2", "kv_sliding": "#56B4E9", "mla_latent": "#CC79A7",
-    "state": "#009E73", "activations": "#E69F00", "reserve": "#999999",
+    "image_kv": "#D55E00", "state": "#009E73", "activations": "#E69F00", "reserve": "#999999",
 }
 # the memory bar's parts: its KV part (caches and recurrent state together) takes full attention's
 MEMORY_BAR_COLORS = {"weights": COMPONENT_COLORS["weights"], "kv": COMPONENT_COLORS["kv_full"],
