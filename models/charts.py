@@ -221,9 +221,9 @@ def roofline(report: CostReport) -> RooflineSeries:
 
 # --------------------------------------------------------------------------- latency by kind
 
-KIND_ORDER: tuple[str, ...] = ("projection", "attention", "recurrence", "conv", "ffn", "experts",
+KIND_ORDER: tuple[str, ...] = ("vision", "projection", "attention", "recurrence", "conv", "ffn", "experts",
                                "router", "lm_head", "comm")
-KIND_LABELS: dict[str, str] = {"projection": "projections", "attention": "attention",
+KIND_LABELS: dict[str, str] = {"vision": "image encoder", "projection": "projections", "attention": "attention",
                                "recurrence": "recurrence", "conv": "conv", "ffn": "FFN",
                                "experts": "experts", "router": "router", "lm_head": "LM head",
                                "comm": "all-reduce"}

@@ -527,6 +527,17 @@ def _laurel_op(spec: ModelSpec, n_tok: int, fmt: _Fmt) -> Op:
               c.matrix * fmt.w + c.kept * fmt.keep + n_tok * (2 * spec.hidden_size + spec.laurel_rank) * fmt.act)
 
 
+def image_encoder_ops(spec: ModelSpec, batch: int, fmt: _Fmt) -> list[Op]:
+    """A prompt's image through the image encoder, one image per sequence, where the spec models
+    the encoder's forward (Llama 3.2 Vision: its cross-attention layers need one): its FLOPs, and
+    its weights read once (at the embeddings' format, as they are counted)."""
+    vision = spec.vision
+    if vision is None or not vision.flops_per_image:
+        return []
+    return [Op("image encoder (one image per sequence)", "vision", batch * vision.flops_per_image,
+               vision.params * fmt.keep)]
+
+
 def model_end_ops(spec: ModelSpec, n_tok: int, n_last: int, fmt: _Fmt) -> list[Op]:
     """Work outside the layers besides the embedding lookup and the LM head, for ``n_tok`` tokens
     of which ``n_last`` reach the head:
@@ -585,6 +596,8 @@ def phase_flops(spec: ModelSpec, tokens: int, batch: int = 1, start: int = 0, *,
         total += n * sum(op.flops for op in _phase_block_ops(spec, name, tail, tokens, batch, start, fmt,
                                                              decode, dense_attention))
     total += sum(op.flops for op in model_end_ops(spec, tokens * batch, batch, fmt))
+    if not decode and start == 0:
+        total += sum(op.flops for op in image_encoder_ops(spec, batch, fmt))
     return total + 2 * batch * spec.hidden_size * spec.vocab_size
 
 
@@ -618,7 +631,8 @@ def _phase(spec: ModelSpec, wl: Workload, hw: Hardware, fmt: _Fmt, peak: float, 
     ops.append(Op("LM head (last token)", "lm_head", 2 * wl.batch * d * v / n,
                   (head_params * fmt.keep + wl.batch * v * 4) / n))
     ops.append(Op("embedding lookup", "lm_head", 0.0, wl.batch * tokens * d * fmt.keep / n))
-    for op in model_end_ops(spec, wl.batch * tokens, wl.batch, fmt):
+    for op in model_end_ops(spec, wl.batch * tokens, wl.batch, fmt) + (
+            [] if decode else image_encoder_ops(spec, wl.batch, fmt)):
         op.flops /= n
         op.bytes /= n
         ops.append(op)

@@ -810,11 +810,23 @@ class VisionEncoder(_Part):
     KIND: ClassVar[str] = ""
     params: int
     name: str = "vision encoder"
+    # FLOPs of the encoder's forward over one image (and the projector into the language model),
+    # which a prompt with an image pays once per sequence; 0: not modelled (not timed)
+    flops_per_image: float = 0.0
 
     def validate(self, path: str) -> None:
         _non_negative(f"{path}.params", self.params)
         if not isinstance(self.name, str):
             raise SpecError(f"{path}.name", f"must be a string, got {self.name!r}")
+        flops = self.flops_per_image
+        if isinstance(flops, bool) or not isinstance(flops, (int, float)) or not math.isfinite(flops) or flops < 0:
+            raise SpecError(f"{path}.flops_per_image", f"must be a non-negative number, got {flops!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if not self.flops_per_image:          # spec files of encoders without a modelled forward stay as they were
+            del out["flops_per_image"]
+        return out
 
 
 @dataclass(frozen=True)

@@ -337,3 +337,42 @@ def test_the_memory_chart_shows_the_image_cache_flat_in_context():
     assert m.total[i] == pytest.approx(r.memory.total, rel=1e-12)
     image = m.components["image_kv"]
     assert np.all(image == 2 * 8 * 6404 * 2 * 8 * 128 * 2)
+
+
+def test_the_image_encoders_flops_equal_flop_counter():
+    """Llama 3.2 Vision's ViT over one image at its max tiles (patches padded to a multiple of 8,
+    all tiles attending together, the local and the global layers) and the projector: the
+    importer's flops_per_image equals FlopCounterMode's count of transformers' modules (eager)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import MllamaConfig
+    from transformers.models.mllama.modeling_mllama import MllamaVisionModel
+    cfg = _tiny()
+    config = MllamaConfig(**{k: v for k, v in cfg.items() if k != "model_type"})
+    config.vision_config._attn_implementation = "eager"
+    vision = MllamaVisionModel(config.vision_config).eval()
+    projector = torch.nn.Linear(config.vision_config.vision_output_dim, config.text_config.hidden_size)
+    tiles, size = config.vision_config.max_num_tiles, config.vision_config.image_size
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        out = vision(pixel_values=torch.randn(1, 1, tiles, 3, size, size), aspect_ratio_ids=torch.tensor([[2]]),
+                     aspect_ratio_mask=torch.ones(1, 1, tiles, dtype=torch.long))
+        projector(out.last_hidden_state)
+    assert spec_from_hf_config(cfg).vision.flops_per_image == counter.get_total_flops()
+
+
+def test_a_prompt_pays_for_its_image_once():
+    """The prefill of the 11B shape runs its image through the ViT (19.0 TFLOP a sequence); a
+    decode step does not. The profiler's whole-model figure adds the encoder's predicted time and
+    says so, since it times the layers only."""
+    from models.cost import Workload, cost_report
+    spec = spec_from_hf_config(COUNT_CASES["11b-shape"])
+    per_image = spec.vision.flops_per_image
+    assert per_image == pytest.approx(19.0e12, rel=1e-3)
+    r = cost_report(spec, Workload(context=4096, batch=3))
+    image = [op for op in r.prefill.ops if op.kind == "vision"]
+    assert len(image) == 1 and image[0].flops == 3 * per_image
+    assert not any(op.kind == "vision" for op in r.decode.ops)
+    assert phase_flops(spec, 10) - phase_flops(spec, 10, start=5) > per_image
+    from kernels.profiler import ProfileRequest, profile
+    result = profile(ProfileRequest(spec_from_hf_config(_tiny()), backends=("torch",), context=16, repeats=1,
+                                    warmup=0, threads=1))
+    assert "image encoder predicted, not run" in result.whole_model.note

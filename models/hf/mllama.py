@@ -68,6 +68,27 @@ def vision_params(vcfg: Mapping[str, Any], text_hidden: int) -> int:
     return embeddings + 4 * h + layers + out * text_hidden + text_hidden + _EXTRA_TOKENS * text_hidden
 
 
+def vision_flops(vcfg: Mapping[str, Any], text_hidden: int) -> float:
+    """FLOPs of MllamaVisionModel's forward over one image of max_num_tiles tiles, and the projector:
+    - the patch embedding conv, 2 C patch^2 h per patch;
+    - all tiles' T = tiles x P8 tokens through the L + G layers at once (each tile's P = side^2 + 1
+      tokens padded to P8, a multiple of 8): 2 (4 h^2 + 2 h I) T for q, k, v, o and the MLP, and
+      4 T^2 h for the scores and their weighted values; the padding mask's outer product 2 T^2;
+    - multi_modal_projector, 2 vision_output_dim d per unpadded token.
+    (transformers' MllamaVisionModel; tests/test_cross_attention.py checks it with FlopCounterMode.)"""
+    h, inter = _vision_int(vcfg, "hidden_size"), _vision_int(vcfg, "intermediate_size")
+    patch, tiles = _vision_int(vcfg, "patch_size"), _vision_int(vcfg, "max_num_tiles")
+    side = _vision_int(vcfg, "image_size") // patch
+    patches = side * side + 1
+    tokens = tiles * -(-patches // 8) * 8
+    conv = 2 * _vision_int(vcfg, "num_channels") * patch * patch * h * tiles * side * side
+    layer = 2 * (4 * h * h + 2 * h * inter) * tokens + 4 * tokens * tokens * h
+    layers = _vision_int(vcfg, "num_hidden_layers") + _vision_int(vcfg, "num_global_layers")
+    mask = 2 * tokens * tokens
+    projector = 2 * _vision_int(vcfg, "vision_output_dim") * text_hidden * tiles * patches
+    return float(conv + layers * layer + mask + projector)
+
+
 def import_mllama(config: Mapping[str, Any], name: str) -> ModelSpec:
     text = config.get("text_config")
     if not isinstance(text, Mapping):
@@ -101,7 +122,8 @@ def import_mllama(config: Mapping[str, Any], name: str) -> ModelSpec:
     blocks = {b: base.blocks[b] for b in dict.fromkeys(layout) if b in base.blocks}
     if cross:
         blocks[cross_name] = cross_layer
-    vision = VisionEncoder(params=vision_params(vcfg, base.hidden_size), name="Llama 3.2 Vision ViT (tiled)")
+    vision = VisionEncoder(params=vision_params(vcfg, base.hidden_size), name="Llama 3.2 Vision ViT (tiled)",
+                           flops_per_image=vision_flops(vcfg, base.hidden_size))
     return base.with_changes(blocks=blocks, layout=layout, vision=vision, model_type="mllama")
 
 
