@@ -128,7 +128,7 @@ def test_list_model_types_names_every_importable_config_type():
                                                                    "minicpm_ocr", "qianfan_ocr", "mllama", "paddleocr_vl",
                                                                    "qwen2_5_omni_thinker", "qwen3_omni_moe_thinker",
                                                                    "deepseek_vl", "video_llama_3", "got_ocr2",
-                                                                   "blip-2", "instructblip", "instructblipvideo"}
+                                                                   "blip-2", "instructblip", "instructblipvideo", "glm_ocr"}
     text = cli("list", "--model-types").stdout
     assert "qwen2_5_vl  (image-text" in text and "\nllama\n" in text
 

@@ -137,6 +137,16 @@ CASES = {
                                            tie_word_embeddings=False),
     "got-ocr2-no-position-tables": _variant("got_ocr2", {"num_hidden_layers": 2, "global_attn_indexes": [0],
                                                          "use_abs_pos": False, "use_rel_pos": False}),
+    # GLM-OCR: its ViT without biases, narrower, other heads (q/k norms per head), a wider merge and
+    # one more input channel (the merger's SwiGLU is in_channels x out_hidden_size wide); the
+    # language model GLM-4V's layer without Q/K/V biases, head_dim hidden // heads
+    "glm-ocr-unbiased-narrow-vit": _variant("glm_ocr", {"depth": 3, "attention_bias": False, "hidden_size": 512,
+                                                        "num_heads": 8, "intermediate_size": 1024,
+                                                        "out_hidden_size": 768, "spatial_merge_size": 3,
+                                                        "in_channels": 4, "patch_size": 16},
+                                            {"hidden_size": 768, "num_attention_heads": 12, "num_key_value_heads": 4,
+                                             "intermediate_size": 2048}),
+    "glm-ocr-biased-deeper": _variant("glm_ocr", {"depth": 5, "temporal_patch_size": 1, "num_heads": 32}),
     # BLIP-2: a 3-layer ViT without qkv biases, 7 Q-Former layers crossing into it at 0, 3 and 6 (the
     # stated encoder_hidden_size is overwritten by the ViT's width, as transformers does), 16 queries,
     # and a Llama language model of another width (language_projection)

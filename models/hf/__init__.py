@@ -5,9 +5,10 @@ Every supported ``model_type`` maps to an importer in one family module. Nothing
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
 
-from ..spec import ModelSpec, SpecError
+from ..spec import Attention, Layer, ModelSpec, SpecError
 from . import deepseek, gemma3n, gemma4, gpt, hybrid, mllama, moe
 from .common import TIED_BY_DEFAULT, get
 from .dense import import_dense_types
@@ -24,6 +25,7 @@ _WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text",
              "gemma4_unified": "gemma4_unified_text", "aria": "aria_text", "fuyu": "persimmon",
              "exaone4_5": "exaone4", "lfm3_vl": "lfm3", "paddleocr_vl": "ernie4_5",
              "qwen2_5_omni_thinker": "qwen2", "qwen3_omni_moe_thinker": "qwen3_omni_moe_text",
+             "glm_ocr": "glm4v_text",
              **dict.fromkeys(("mistral3", "llava", "llava_next", "llava_onevision", "llava_next_video", "video_llava", "vipllava",
                               "idefics2", "idefics3", "smolvlm", "aya_vision", "cohere2_vision", "internvl",
                               "kimi_k25", "paligemma", "shieldgemma2", "glm46v", "glmga", "cosmos3_omni",
@@ -68,6 +70,11 @@ _ROPE_HALVES = frozenset({"paddleocr_vl"})
 # language model is read as (Qwen2VLTextConfig: 1,000,000; Qwen2Config: 10,000), for a text_config
 # that states none
 _TEXT_THETA = {"qwen2_vl": 1e6, "qwen2_5_vl": 1e6, "qwen2_5_omni_thinker": 1e6}
+# Text-config class defaults of wrappers where they differ from the type read (GlmOcrTextConfig's
+# context), for a text_config that leaves the key out
+_TEXT_DEFAULTS = {"glm_ocr": {"max_position_embeddings": 131072}}
+# Wrappers whose language model is the type read without its Q/K/V biases (GLM-OCR's GLM-4V layer)
+_NO_QKV_BIAS = frozenset({"glm_ocr"})
 # Wrappers whose image encoder is sized by their own keys, without a vision_config (Fuyu's patch
 # embedding)
 _NO_VISION_CONFIG = frozenset({"fuyu"})
@@ -83,6 +90,11 @@ SUPPORTED_LIST_MARKER = "; supported model types: "
 # What a config with wrong types or absurd values raises inside an importer's arithmetic.
 _UNREADABLE = (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError, IndexError,
                OverflowError)
+
+
+def _without_qkv_bias(layer: Layer) -> Layer:
+    return dataclasses.replace(layer, mixers=tuple(
+        dataclasses.replace(m, qkv_bias=False) if isinstance(m, Attention) else m for m in layer.mixers))
 
 
 def _states_rope_base(cfg: Mapping[str, Any]) -> bool:
@@ -138,7 +150,12 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str | None = None) -> M
                                                     default=model_type in _TIED_WRAPPERS)) or bool(text_tie)
         if model_type in _TEXT_THETA and not _states_rope_base(inner):
             inner["rope_theta"] = _TEXT_THETA[model_type]
+        for key, value in _TEXT_DEFAULTS.get(model_type, {}).items():
+            if inner.get(key) is None:
+                inner[key] = value
         spec = spec_from_hf_config(inner, name)
+        if model_type in _NO_QKV_BIAS:
+            spec = spec.with_changes(blocks={k: _without_qkv_bias(layer) for k, layer in spec.blocks.items()})
         if model_type in _ROPE_HALVES:
             spec = spec.with_changes(rope_interleaved=False)
         vision_cfg = config.get("vision_config")

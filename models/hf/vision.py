@@ -31,7 +31,8 @@ Qwen3-VL's. PaddleOCR-VL: a SigLIP-shaped tower and a Qwen-VL-style merger. Qwen
 Qwen2.5-VL's ViT and a Whisper-style audio encoder; Qwen3-Omni's: Qwen3-VL's ViT and an audio
 encoder that downsamples through convs. DeepSeek-VL: a SigLIP or CLIP tower and a two-layer aligner.
 VideoLLaMA 3: a SigLIP-shaped ViT with 2D RoPE and a two-layer projector. GOT-OCR 2.0: SAM's ViT and
-neck, two downsampling convs and a linear.
+neck, two downsampling convs and a linear. GLM-OCR: GLM-4V's ViT without a position table, with
+biases and per-head q/k norms.
 Counts follow the transformers modules; missing keys take those config classes' defaults. Each
 encoder gets the vision config, the text model's width and the whole config (for keys of the
 wrapper such as the projector's bias).
@@ -442,6 +443,25 @@ def glm4v_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str,
     return VisionEncoder(params=params, name=f"GLM-4V ViT ({layers} layers, d {h})")
 
 
+def glm_ocr_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str, Any]) -> VisionEncoder:
+    """GLM-OCR: GLM-4V's ViT without its position table and post-conv norm, whose blocks take
+    biases on qkv, the out projection and the SwiGLU (of intermediate_size) where attention_bias
+    says, and an RMSNorm over each head's q and k; its merger's SwiGLU is in_channels x
+    out_hidden_size wide."""
+    h, out = _g(vcfg, "hidden_size", 1024), _g(vcfg, "out_hidden_size", 1536)
+    inter, layers = _g(vcfg, "intermediate_size", 4096), _g(vcfg, "depth", 24)
+    c, t, p = _g(vcfg, "in_channels", 3), _g(vcfg, "temporal_patch_size", 2), _g(vcfg, "patch_size", 14)
+    merge, heads = _g(vcfg, "spatial_merge_size", 2), _g(vcfg, "num_heads", 16)
+    b = 1 if _g(vcfg, "attention_bias", True) else 0
+    params = c * t * p * p * h + h                                       # Conv3d patches, biased
+    params += layers * (2 * h + 4 * h * h + 4 * h * b + 2 * (h // heads)  # norms, qkv + proj, q/k norms
+                        + 3 * h * inter + (2 * inter + h) * b)           # SwiGLU
+    params += h + h * out * merge * merge + out                           # post norm, downsample conv
+    ctx = c * out
+    params += out * out + 2 * out + 3 * out * ctx                         # merger: proj, LayerNorm, SwiGLU
+    return VisionEncoder(params=params, name=f"GLM-OCR ViT ({layers} layers, d {h})")
+
+
 # Idefics3VisionConfig's and SmolVLMVisionConfig's defaults (transformers 5.23)
 _IDEFICS3_VISION = {"hidden_size": 1152, "intermediate_size": 3072, "num_hidden_layers": 12, "image_size": 224,
                     "patch_size": 32}
@@ -630,7 +650,7 @@ def blip2_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str,
     return VisionEncoder(params=params, name=f"BLIP-2 ViT ({layers} layers, d {h}) + {ql}-layer Q-Former")
 
 
-ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
+ENCODERS = {"glm_ocr": glm_ocr_vision, "gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
             "qwen2_vl": qwen2_vl_vision, "qwen2_5_vl": qwen2_5_vl_vision, "qwen3_5": qwen3_5_vision,
             "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision,
             "llava": llava_vision, "llava_next": llava_vision, "llava_onevision": llava_vision,
