@@ -650,7 +650,7 @@ def blip2_vision(vcfg: Mapping[str, Any], text_hidden: int, config: Mapping[str,
     return VisionEncoder(params=params, name=f"BLIP-2 ViT ({layers} layers, d {h}) + {ql}-layer Q-Former")
 
 
-ENCODERS = {"glm_ocr": glm_ocr_vision, "gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
+ENCODERS = {"gemma3": gemma3_vision, "llama4": llama4_vision, "mistral3": mistral3_vision,
             "qwen2_vl": qwen2_vl_vision, "qwen2_5_vl": qwen2_5_vl_vision, "qwen3_5": qwen3_5_vision,
             "qwen3_5_moe": qwen3_5_vision, "qwen3_vl": qwen3_5_vision, "qwen3_vl_moe": qwen3_5_vision,
             "llava": llava_vision, "llava_next": llava_vision, "llava_onevision": llava_vision,
@@ -668,4 +668,4 @@ ENCODERS = {"glm_ocr": glm_ocr_vision, "gemma3": gemma3_vision, "llama4": llama4
             "qwen2_5_omni_thinker": qwen2_5_omni_encoders, "qwen3_omni_moe_thinker": qwen3_omni_moe_encoders,
             "deepseek_vl": deepseek_vl_vision, "video_llama_3": video_llama_3_vision,
             "got_ocr2": got_ocr2_vision, "blip-2": blip2_vision,
-            "instructblip": blip2_vision, "instructblipvideo": blip2_vision}
+            "instructblip": blip2_vision, "instructblipvideo": blip2_vision, "glm_ocr": glm_ocr_vision}
