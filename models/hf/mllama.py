@@ -118,7 +118,8 @@ def import_mllama(config: Mapping[str, Any], name: str) -> ModelSpec:
     mixer.validate("config.text_config")
     cross_layer = Layer((mixer,), self_layer.ffns)
     cross_name = block_label(cross_layer)
-    layout = tuple(cross_name if i in set(cross) else b for i, b in enumerate(base.layout))
+    at = set(cross)
+    layout = tuple(cross_name if i in at else b for i, b in enumerate(base.layout))
     blocks = {b: base.blocks[b] for b in dict.fromkeys(layout) if b in base.blocks}
     if cross:
         blocks[cross_name] = cross_layer
