@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from .cost import (CostReport, image_kv_elements, kv_elements_per_token, layer_cache_bytes,
                    state_elements)
 from .dtypes import dtype
-from .metrics import plural
+from .metrics import fmt_flops, plural
 from .params import (Count, altup_stream_params, count_params, ffn_params, laurel_params, layer_params, linear,
                      mlp_params, norm_params, per_layer_table_params)
 from .spec import (MLA, SSM, XIELU_PARAMS, Attention, CrossAttention, DenseFFN, Layer, LinearAttention,
@@ -1228,9 +1228,11 @@ def diagram_model(spec: ModelSpec, report: CostReport | None = None, *,
     head_items: list[OverviewItem] = []
     if spec.vision is not None:
         vp = spec.vision.params
-        head_items.append(OverviewItem(
-            "vision", spec.vision.name, (f"{human_count(vp)} params (not active per text token)",),
-            vp, vp * sizes.keep, out_shape="[B, image tokens, d]"))
+        lines = (f"{human_count(vp)} params (not active per text token)",)
+        if spec.vision.flops_per_image:        # the encoder's forward is costed (Llama 3.2 Vision)
+            lines += (f"{fmt_flops(spec.vision.flops_per_image)} per image, in the prefill",)
+        head_items.append(OverviewItem("vision", spec.vision.name, lines, vp, vp * sizes.keep,
+                                       out_shape="[B, image tokens, d]"))
     emb = pr.by_component["embeddings"].total
     emb_lines = [f"{v} x {d}"]
     if spec.position == "learned":

@@ -376,3 +376,13 @@ def test_a_prompt_pays_for_its_image_once():
     result = profile(ProfileRequest(spec_from_hf_config(_tiny()), backends=("torch",), context=16, repeats=1,
                                     warmup=0, threads=1))
     assert "image encoder predicted, not run" in result.whole_model.note
+
+
+def test_the_diagram_says_what_an_image_costs():
+    """The overview's image-encoder box gives its parameters and, where the cost model times its
+    forward, the FLOPs of one image (19.0 TFLOP at the 11B shape); other encoders only the former."""
+    spec = spec_from_hf_config(COUNT_CASES["11b-shape"])
+    box = diagram_model(spec).overview[0]
+    assert box.kind == "vision" and box.lines[-1] == "19.0 TFLOP per image, in the prefill"
+    plain = spec.with_changes(vision=S.VisionEncoder(params=spec.vision.params, name="ViT"))
+    assert diagram_model(plain).overview[0].lines == ("895M params (not active per text token)",)
