@@ -752,6 +752,9 @@ def cost_report(spec: ModelSpec, workload: Workload = Workload(),
     if any(h % wl.devices for h in heads):
         notes.append(f"{wl.devices} devices do not split {' or '.join(map(str, heads))} attention heads evenly; "
                      f"the tensor-parallel figures assume an even split")
+    if spec.vision is not None and spec.vision.flops_per_image:
+        notes.append(f"the prefill runs one image per sequence through the {spec.vision.name} "
+                     f"({spec.vision.flops_per_image / 1e12:.1f} TFLOP each)")
     return CostReport(spec, wl, hw, params, memory, prefill, decode, per_token_kv, max_batch,
                       max_context, used, notes)
 

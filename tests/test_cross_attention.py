@@ -371,6 +371,8 @@ def test_a_prompt_pays_for_its_image_once():
     image = [op for op in r.prefill.ops if op.kind == "vision"]
     assert len(image) == 1 and image[0].flops == 3 * per_image
     assert not any(op.kind == "vision" for op in r.decode.ops)
+    assert r.notes[-1] == ("the prefill runs one image per sequence through the Llama 3.2 Vision tiled ViT "
+                           "(19.0 TFLOP each)")
     assert phase_flops(spec, 10) - phase_flops(spec, 10, start=5) > per_image
     from kernels.profiler import ProfileRequest, profile
     result = profile(ProfileRequest(spec_from_hf_config(_tiny()), backends=("torch",), context=16, repeats=1,

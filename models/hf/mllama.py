@@ -123,7 +123,7 @@ def import_mllama(config: Mapping[str, Any], name: str) -> ModelSpec:
     blocks = {b: base.blocks[b] for b in dict.fromkeys(layout) if b in base.blocks}
     if cross:
         blocks[cross_name] = cross_layer
-    vision = VisionEncoder(params=vision_params(vcfg, base.hidden_size), name="Llama 3.2 Vision ViT (tiled)",
+    vision = VisionEncoder(params=vision_params(vcfg, base.hidden_size), name="Llama 3.2 Vision tiled ViT",
                            flops_per_image=vision_flops(vcfg, base.hidden_size))
     return base.with_changes(blocks=blocks, layout=layout, vision=vision, model_type="mllama")
 
