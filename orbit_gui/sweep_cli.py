@@ -51,8 +51,13 @@ def sweep_rows(spec, base, values: dict[str, list], fits_only: bool = False) -> 
     combos = 1
     for key in SWEPT:
         combos *= len(values[key])
-        for v in values[key]:               # each value alone, for a message naming it
-            dataclasses.replace(base, **{names.get(key, key): v}).validate()
+        for v in values[key]:               # each value alone, for a message naming it (by its flag)
+            try:
+                dataclasses.replace(base, **{names.get(key, key): v}).validate()
+            except SpecError as exc:
+                if exc.field != names.get(key, key):
+                    raise
+                raise SpecError(key, exc.rule) from None
         if key == "hardware":
             for v in values[key]:
                 get_hardware(v)

@@ -242,6 +242,7 @@ def test_sweep_table_fits_only_and_csv():
     (("--weights", "bf16,,int4"), "weights: 'bf16,,int4' has an empty item"),
     (("--weights", "int3"), "weights: unknown number format 'int3'"),
     (("--batch", "1,0"), "batch: must be a positive integer, got 0"),
+    (("--gpus", "8,0"), "gpus: must be a positive integer, got 0"),
     (("--batch", "1,2,3,4,5,6,7,8,9,10,11,12", "--context", "1,2,3,4,5,6,7,8,9,10", "--gpus", "1,2,3,4,5,6,7,8,9,10",
       "--weights", "bf16,fp8,int4,int8,nf4,fp4,fp16,fp32,ternary,bf16"), "10,800 combinations; at most 10,000"),
     (("--as-shipped", "--weights", "bf16,fp8"), "--as-shipped takes the weight format from config.json")])
