@@ -10,7 +10,8 @@ graphs, and the decode step's runs with every tensor bound in place.
   and writes its state once, as the torch step does in place. The cache a KV-shared layer reads
   is an input with no update.
 - A layer with per-layer inputs (Gemma 3n/4) takes them as one more input, ``per_layer``
-  [B, L, p], after ``x``.
+  [B, L, p], after ``x``; a cross-attention layer's prefill takes its image, ``image{i}``
+  [B, M, D], after those (its decode step reads the image's cached K/V from the state).
 
 torch and onnxruntime are imported inside the functions: importing this module is free.
 """
@@ -23,20 +24,40 @@ def takes_per_layer_input(layer) -> bool:
     return hasattr(layer, "per_layer")
 
 
+def image_mixers(layer) -> list[int]:
+    """The mixers that attend to an image (cross-attention): their prefill reads it."""
+    return [i for i, m in enumerate(layer.mixers) if hasattr(m, "ffn_scale")]
+
+
+def prefill_inputs(layer, x, per_layer, states) -> tuple:
+    """The prefill graph's inputs after ``x``: the per-layer input, then each cross-attention
+    mixer's image from ``states`` (the layer's state, as new_state makes it), in x's dtype."""
+    extra = (per_layer,) if takes_per_layer_input(layer) else ()
+    return extra + tuple(states[i]["image"].to(x.dtype) for i in image_mixers(layer))
+
+
 def prefill_graph(layer):
-    """``layer`` as a module whose forward(x[, per_layer]) takes no cache argument, for the ONNX
-    export."""
+    """``layer`` as a module whose forward(x[, per_layer][, image...]) takes no cache argument, for
+    the ONNX export; a cross-attention mixer gets its image as an input of its own."""
     import torch.nn as nn
+    images = image_mixers(layer)
+    extra = ["per_layer"] if takes_per_layer_input(layer) else []
 
     class PrefillGraph(nn.Module):
-        input_names = ["x", "per_layer"] if takes_per_layer_input(layer) else ["x"]
+        input_names = ["x"] + extra + [f"image{i}" for i in images]
 
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
 
-        def forward(self, x, *per_layer):
-            return self.inner(x, None, *per_layer)
+        def forward(self, x, *rest):
+            per_layer, given = rest[:len(extra)], rest[len(extra):]
+            states = None
+            if images:
+                states = [None] * len(self.inner.mixers)
+                for i, image in zip(images, given):
+                    states[i] = {"image": image}
+            return self.inner(x, states, *per_layer)
     return PrefillGraph(layer)
 
 

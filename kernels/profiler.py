@@ -530,9 +530,6 @@ def ort_export_limit(layer, context: int, phase: str = "prefill") -> str | None:
     """Why a block's ``phase`` is not exported to ONNX at this context (None: it is). The decode
     step unrolls no recurrence: only the MoE loop limits it."""
     for m in layer.mixers if phase == "prefill" else ():
-        if isinstance(m, SpecCross):
-            return ("not exported to ONNX: the cross-attention prefill projects the image its state "
-                    "holds, and the exported prefill takes no state (its decode step is exported)")
         chunk = prefill_chunk(m)
         if chunk:
             chunks = -(-context // chunk)
@@ -1294,7 +1291,7 @@ class Profiler:
             self._check_cancel()
             if not stepped:
                 graph = graphs.prefill_graph(layer)
-                inputs = (x,) + ((ple[0],) if ple[0] is not None else ())
+                inputs = (x,) + graphs.prefill_inputs(layer, x, ple[0], st["states"])
                 ortk.export_block(graph, inputs, path, input_names=graph.input_names)
             else:
                 if phase == "decode":
@@ -1323,14 +1320,14 @@ class Profiler:
                 note.append("ONNX Runtime ran on the CPU: compare with care")
                 x = x.to("cpu")
                 ple = [t.to("cpu") if t is not None else None for t in ple]
+                if not stepped:
+                    inputs = tuple(t.to("cpu") for t in inputs)
                 if stepped:
                     xt = xt.to("cpu")
                     ple_step = ple_step.to("cpu") if ple_step is not None else None
                     states = [{k: t.to("cpu") for k, t in s_.items()} for s_ in states]
             if not stepped:
-                feeds = {"x": x.contiguous()}
-                if ple[0] is not None:
-                    feeds["per_layer"] = ple[0].contiguous()
+                feeds = {name: t.contiguous() for name, t in zip(graph.input_names, inputs)}
                 fn = ortk.bound_run(session, feeds, {"y": torch.empty_like(x)})
                 first = fn().clone()
             else:

@@ -95,8 +95,9 @@ class CrossAttention(nn.Module):
         if state is None:                   # no state given: the stand-in image of new_state
             state = self.new_state(x.shape[0])
         k, v = self._image_kv(state["image"])
-        state["k"].copy_(k)
-        state["v"].copy_(v)
+        if "k" in state:                    # (an exported prefill graph takes the image alone)
+            state["k"].copy_(k)
+            state["v"].copy_(v)
         return self._attend(x, k, v)
 
     def step(self, x: torch.Tensor, state: dict, pos: int = 0) -> torch.Tensor:
