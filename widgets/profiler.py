@@ -48,6 +48,10 @@ def _row_label(r) -> str:
     return f"{name} · {r.phase} · {r.backend}"
 
 
+def _plottable(seconds) -> bool:
+    return isinstance(seconds, (int, float)) and 0 < seconds < math.inf
+
+
 def _time(seconds) -> str:
     return "–" if seconds is None else fmt_seconds(seconds)
 
@@ -316,10 +320,11 @@ class ProfilerPanel(QWidget):
         return list(self._predicted_s)
 
     def _update_chart(self) -> None:
-        done = [(r, p) for r, p in zip(self._rows, self._predicted_s) if r.status == "ok" and r.p50_s]
+        # a log axis shows positive finite times only (a profile file may hold others)
+        done = [(r, p) for r, p in zip(self._rows, self._predicted_s) if r.status == "ok" and _plottable(r.p50_s)]
         rows = range(len(done))
         self._measured.setData(x=[r.p50_s for r, _ in done], y=list(rows))
-        paired = [(y, r, p) for y, (r, p) in zip(rows, done) if p]
+        paired = [(y, r, p) for y, (r, p) in zip(rows, done) if _plottable(p)]
         self._predicted.setData(x=[p for _, _, p in paired], y=[y for y, _, _ in paired])
         self._gaps.setData(x=[t for _, r, p in paired for t in (p, r.p50_s)],
                            y=[y for y, _, _ in paired for _ in (0, 1)])
