@@ -26,7 +26,8 @@ def takes_per_layer_input(layer) -> bool:
 
 def image_mixers(layer) -> list[int]:
     """The mixers that attend to an image (cross-attention): their prefill reads it."""
-    return [i for i, m in enumerate(layer.mixers) if hasattr(m, "ffn_scale")]
+    from kernels.blocks.cross_attention import CrossAttention
+    return [i for i, m in enumerate(layer.mixers) if isinstance(m, CrossAttention)]
 
 
 def prefill_inputs(layer, x, per_layer, states) -> tuple:
